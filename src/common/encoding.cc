@@ -1,0 +1,169 @@
+#include "common/encoding.h"
+
+#include <sodium.h>
+
+#include <array>
+#include <cstdint>
+
+namespace vv {
+
+namespace {
+constexpr char kHex[] = "0123456789abcdef";
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int HexVal(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int B64Val(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+std::string Encode64(std::string_view in, const char* alpha, bool pad) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+  for (; i + 3 <= in.size(); i += 3) {
+    uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
+    out += alpha[(v >> 18) & 63];
+    out += alpha[(v >> 12) & 63];
+    out += alpha[(v >> 6) & 63];
+    out += alpha[v & 63];
+  }
+  size_t rem = in.size() - i;
+  if (rem == 1) {
+    uint32_t v = p[i] << 16;
+    out += alpha[(v >> 18) & 63];
+    out += alpha[(v >> 12) & 63];
+    if (pad) out += "==";
+  } else if (rem == 2) {
+    uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
+    out += alpha[(v >> 18) & 63];
+    out += alpha[(v >> 12) & 63];
+    out += alpha[(v >> 6) & 63];
+    if (pad) out += '=';
+  }
+  return out;
+}
+
+// Decodes a padded standard base64 string whose characters are all in the alphabet or '='.
+// `canonical` also requires the unused bits of the last quantum to be zero.
+std::optional<std::string> DecodePadded(std::string_view s, bool canonical) {
+  if (s.size() % 4 != 0) return std::nullopt;
+  size_t pad = 0;
+  if (!s.empty() && s.back() == '=') pad = (s.size() >= 2 && s[s.size() - 2] == '=') ? 2 : 1;
+  std::string out;
+  out.reserve(s.size() / 4 * 3);
+  for (size_t i = 0; i < s.size(); i += 4) {
+    bool last = i + 4 == s.size();
+    int v[4];
+    for (int j = 0; j < 4; ++j) {
+      char c = s[i + j];
+      if (c == '=') {
+        if (!last || j < 4 - static_cast<int>(pad)) return std::nullopt;
+        v[j] = 0;
+      } else {
+        v[j] = B64Val(c);
+        if (v[j] < 0) return std::nullopt;
+      }
+    }
+    uint32_t q = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    out += static_cast<char>((q >> 16) & 0xff);
+    if (!(last && pad == 2)) out += static_cast<char>((q >> 8) & 0xff);
+    if (!(last && pad >= 1)) out += static_cast<char>(q & 0xff);
+    if (last && canonical) {
+      if (pad == 2 && (v[1] & 0x0f) != 0) return std::nullopt;
+      if (pad == 1 && (v[2] & 0x03) != 0) return std::nullopt;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::string HexEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = HexVal(hex[2 * i]), lo = HexVal(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<char>((hi << 4) | lo);
+  }
+  return out;
+}
+
+bool IsHex(std::string_view s, size_t required_len) {
+  if (s.size() != required_len) return false;
+  for (char c : s)
+    if (HexVal(c) < 0) return false;
+  return true;
+}
+
+std::string Base64Encode(std::string_view bytes) { return Encode64(bytes, kB64, true); }
+std::string Base64UrlEncodeNoPad(std::string_view bytes) { return Encode64(bytes, kB64Url, false); }
+
+std::optional<std::string> Base64DecodeStrict(std::string_view b64) {
+  return DecodePadded(b64, /*canonical=*/true);
+}
+
+std::optional<std::string> Base64DecodeLenient(std::string_view b64) {
+  // Python binascii (non-strict): skip characters outside the alphabet; '=' handling is
+  // approximated by requiring the filtered string to be a correctly padded quantum sequence.
+  std::string filtered;
+  filtered.reserve(b64.size());
+  for (char c : b64)
+    if (B64Val(c) >= 0 || c == '=') filtered += c;
+  // Data after the padding is ignored by Python once a full quantum is complete.
+  size_t eq = filtered.find('=');
+  if (eq != std::string::npos) {
+    size_t end = eq;
+    while (end < filtered.size() && filtered[end] == '=') ++end;
+    size_t need = (4 - eq % 4) % 4;
+    if (need == 0 || end - eq < need) return std::nullopt;
+    filtered.resize(eq + need);
+  } else if (filtered.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  return DecodePadded(filtered, /*canonical=*/false);
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string ToLowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string_view StripAsciiWhitespace(std::string_view s) {
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  while (!s.empty() && ws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace vv

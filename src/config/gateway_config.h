@@ -1,0 +1,115 @@
+#pragma once
+// Typed configuration of the telemetry gateway: the `vectorvue.telemetry_gateway` section of
+// the YAML file (manual section 10 plus our additions), overridden by the VV_TG_* / VV_*
+// environment variables of wire-contract 4.1. Built once at start-up, validated as a whole
+// (insecure or inconsistent combinations refuse to start, naming the key), then shared
+// read-only (std::shared_ptr<const GatewayConfig>).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "crypto/crypto.h"
+
+namespace vv::config {
+
+// One Ed25519 verify key an identity may sign with (key rotation = several active kids).
+struct SigningKey {
+  std::string kid;
+  crypto::Ed25519PublicKey key;
+};
+
+// A service identity of the allowlist: its pinned certificate fingerprints (SHA-256 of the
+// DER certificate, lowercase hex; more than one during certificate rotation) and the keys
+// its request signatures may verify with.
+struct ServiceIdentity {
+  std::string id;
+  std::vector<std::string> cert_sha256_pins;
+  std::vector<SigningKey> signing_keys;
+};
+
+enum class FsyncPolicy { kNone, kBatch, kAlways };
+
+struct TlsConfig {
+  std::string cert_path;
+  std::string key_path;
+  std::string ca_path;
+  std::string crl_path;  // optional ("" = none)
+};
+
+struct GatewayConfig {
+  // Listener.
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8443;
+  TlsConfig tls;
+  int worker_threads = 0;          // 0 = one per core
+  size_t max_body_bytes = 1048576; // 1 MiB (413 above)
+  size_t max_header_bytes = 16384;
+  size_t max_header_count = 64;
+  int header_timeout_seconds = 10; // time to receive a complete request head
+  int idle_timeout_seconds = 60;   // keep-alive idle
+  int body_timeout_seconds = 30;
+  size_t max_connections = 1024;
+
+  // Security policy.
+  bool require_mtls = true;
+  bool require_payload_signature = true;
+  bool insecure_dev_mode = false;  // allows disabling the two flags above; logged loudly
+  std::string profile = "development";  // "production" forbids embedded/memory backends
+
+  int64_t allowed_clock_skew_seconds = 30;
+  int64_t nonce_ttl_seconds = 120;
+  std::string nonce_backend = "memory";       // memory | redis
+  std::string rate_limit_backend = "memory";  // memory | redis
+  int64_t rate_limit_per_minute = 120;
+  std::string redis_url;
+
+  // Identities and keys. `default_signing_keys` comes from
+  // spectrastrike_ed25519_public_key_b64 / VV_TG_SPECTRASTRIKE_ED25519_PUBKEY and applies to
+  // identities that list no keys of their own.
+  std::vector<ServiceIdentity> identities;
+  std::vector<SigningKey> default_signing_keys;
+  std::map<std::string, std::string> operator_tenant_map;  // operator_id -> tenant uuid
+
+  // Schema policy.
+  bool enforce_schema_version = true;
+  std::vector<std::string> allowed_schema_versions = {"1.0"};
+  std::string mitre_catalog_dir;  // directory with enterprise-attack-*.tsv; "" = built-in path
+
+  // Queue.
+  std::string queue_backend = "embedded";  // embedded | nats
+  std::string queue_path = "vv-queue.db";
+  std::string nats_url;
+  std::string queue_subject = "vectorvue.telemetry.ingest";
+  std::string dlq_subject = "vectorvue.telemetry.dlq";
+
+  // Audit log.
+  std::string audit_log_path = "vv-audit.jsonl";
+  int64_t audit_seal_every = 50;
+  FsyncPolicy audit_fsync = FsyncPolicy::kBatch;
+
+  // Returns the identity with this id, or nullptr.
+  const ServiceIdentity* FindIdentity(std::string_view id) const;
+  // Keys that may verify a request of `identity`.
+  const std::vector<SigningKey>& KeysFor(const ServiceIdentity& identity) const {
+    return identity.signing_keys.empty() ? default_signing_keys : identity.signing_keys;
+  }
+};
+
+// Environment lookup, injectable for tests.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvLookup ProcessEnv();
+
+// Loads `path` (YAML), applies environment overrides, validates. Errors name the key.
+Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup& env);
+// Same from YAML text (tests); relative paths resolve against `base_dir`.
+Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const EnvLookup& env,
+                                         const std::string& base_dir);
+// Whole-config validation (also used by the policy gate).
+Status ValidateGatewayConfig(const GatewayConfig& cfg);
+
+}  // namespace vv::config

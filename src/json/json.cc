@@ -1,0 +1,366 @@
+#include "json/json.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace vv::json {
+
+// ---- Value ----------------------------------------------------------------------------------
+
+Value::Value(int64_t v) : type_(Type::kInt), s_(std::to_string(v)) {}
+Value::Value(Array a) : type_(Type::kArray), a_(std::make_unique<Array>(std::move(a))) {}
+Value::Value(Object o) : type_(Type::kObject), o_(std::make_unique<Object>(std::move(o))) {}
+
+Value Value::IntFromDecimal(std::string digits) {
+  Value v;
+  v.type_ = Type::kInt;
+  v.s_ = std::move(digits);
+  return v;
+}
+
+Value::Value(const Value& o) : type_(o.type_), b_(o.b_), d_(o.d_), s_(o.s_) {
+  if (o.a_) a_ = std::make_unique<Array>(*o.a_);
+  if (o.o_) o_ = std::make_unique<Object>(*o.o_);
+}
+
+Value& Value::operator=(const Value& o) {
+  if (this != &o) {
+    Value tmp(o);
+    *this = std::move(tmp);
+  }
+  return *this;
+}
+
+std::optional<int64_t> Value::as_int64() const {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s_.data(), s_.data() + s_.size(), v);
+  if (ec != std::errc() || p != s_.data() + s_.size()) return std::nullopt;
+  return v;
+}
+
+double Value::as_double() const {
+  if (type_ == Type::kInt) return std::strtod(s_.c_str(), nullptr);
+  return d_;
+}
+
+const Value* Value::Find(std::string_view key) const {
+  for (const auto& m : *o_)
+    if (m.first == key) return &m.second;
+  return nullptr;
+}
+
+Value* Value::Find(std::string_view key) {
+  for (auto& m : *o_)
+    if (m.first == key) return &m.second;
+  return nullptr;
+}
+
+void Value::Set(std::string key, Value v) {
+  if (Value* existing = Find(key)) {
+    *existing = std::move(v);
+    return;
+  }
+  o_->emplace_back(std::move(key), std::move(v));
+}
+
+bool Value::Erase(std::string_view key) {
+  auto it = std::find_if(o_->begin(), o_->end(), [&](const Member& m) { return m.first == key; });
+  if (it == o_->end()) return false;
+  o_->erase(it);
+  return true;
+}
+
+bool Value::operator==(const Value& o) const {
+  if (type_ != o.type_) return false;
+  switch (type_) {
+    case Type::kNull: return true;
+    case Type::kBool: return b_ == o.b_;
+    case Type::kInt: return s_ == o.s_;
+    case Type::kDouble: return d_ == o.d_;
+    case Type::kString: return s_ == o.s_;
+    case Type::kArray: return *a_ == *o.a_;
+    case Type::kObject: {
+      if (o_->size() != o.o_->size()) return false;
+      for (const auto& m : *o_) {
+        const Value* other = o.Find(m.first);
+        if (!other || !(*other == m.second)) return false;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- Parser ---------------------------------------------------------------------------------
+
+namespace {
+
+// Builds a Value tree from RapidJSON SAX events. Numbers arrive as raw text
+// (kParseNumbersAsStringsFlag) so integers keep their exact digits.
+class Builder {
+ public:
+  bool Null() { return Add(Value()); }
+  bool Bool(bool b) { return Add(Value(b)); }
+  bool Int(int i) { return Add(Value(i)); }
+  bool Uint(unsigned u) { return Add(Value(static_cast<int64_t>(u))); }
+  bool Int64(int64_t i) { return Add(Value(i)); }
+  bool Uint64(uint64_t u) { return Add(Value::IntFromDecimal(std::to_string(u))); }
+  bool Double(double d) { return Add(Value(d)); }
+  bool RawNumber(const char* str, rapidjson::SizeType len, bool) {
+    std::string_view t(str, len);
+    if (t.find_first_of(".eE") == std::string_view::npos) {
+      // Integer literal: JSON grammar already excludes leading zeros. Python prints -0 as 0.
+      std::string digits(t);
+      if (digits == "-0") digits = "0";
+      return Add(Value::IntFromDecimal(std::move(digits)));
+    }
+    std::string s(t);
+    char* end = nullptr;
+    double d = std::strtod(s.c_str(), &end);
+    if (std::isinf(d)) {
+      error_ = "number out of range";
+      return false;  // Python would produce inf, which cannot be re-serialised as JSON
+    }
+    return Add(Value(d));
+  }
+  bool String(const char* str, rapidjson::SizeType len, bool) {
+    return Add(Value(std::string(str, len)));
+  }
+  bool StartObject() { return Open(Value::MakeObject()); }
+  bool Key(const char* str, rapidjson::SizeType len, bool) {
+    std::string k(str, len);
+    Value& obj = *stack_.back();
+    if (obj.Find(k) != nullptr) {
+      error_ = "duplicate object key";
+      return false;
+    }
+    pending_key_ = std::move(k);
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    stack_.pop_back();
+    return true;
+  }
+  bool StartArray() { return Open(Value::MakeArray()); }
+  bool EndArray(rapidjson::SizeType) {
+    stack_.pop_back();
+    return true;
+  }
+
+  Value TakeRoot() { return std::move(root_); }
+  const std::string& error() const { return error_; }
+
+ private:
+  Value* Place(Value v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return &root_;
+    }
+    Value& parent = *stack_.back();
+    if (parent.is_array()) {
+      parent.Push(std::move(v));
+      return &parent.as_array().back();
+    }
+    parent.as_object().emplace_back(std::move(pending_key_), std::move(v));
+    return &parent.as_object().back().second;
+  }
+  bool Add(Value v) {
+    Place(std::move(v));
+    return true;
+  }
+  bool Open(Value v) {
+    if (static_cast<int>(stack_.size()) >= kMaxDepth) {
+      error_ = "nesting too deep";
+      return false;
+    }
+    stack_.push_back(Place(std::move(v)));
+    return true;
+  }
+
+  Value root_;
+  std::vector<Value*> stack_;  // pointers stay valid: a container is only appended to while
+                               // it is the innermost open one... except its parent, which
+                               // is never appended to while a child is open.
+  std::string pending_key_;
+  std::string error_;
+};
+
+}  // namespace
+
+Result<Value> Parse(std::string_view text) {
+  Builder builder;
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  rapidjson::Reader reader;
+  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag |
+                              rapidjson::kParseNumbersAsStringsFlag |
+                              rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag;
+  rapidjson::ParseResult r = reader.Parse<kFlags>(is, builder);
+  if (!r) {
+    std::string why = !builder.error().empty() ? builder.error()
+                                               : rapidjson::GetParseError_En(r.Code());
+    return Status::InvalidArgument("invalid JSON at offset " + std::to_string(r.Offset()) + ": " +
+                                   why);
+  }
+  // Only whitespace may follow the value.
+  for (size_t i = is.Tell(); i < text.size(); ++i) {
+    char c = text[i];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+      return Status::InvalidArgument("invalid JSON at offset " + std::to_string(i) +
+                                     ": trailing data");
+  }
+  return builder.TakeRoot();
+}
+
+// ---- Canonical serialiser ------------------------------------------------------------------
+
+std::string PythonFloatRepr(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (d == 0) return std::signbit(d) ? "-0.0" : "0.0";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));  // e.g. -1.2345e+20
+  bool neg = sci.front() == '-';
+  if (neg) sci.remove_prefix(1);
+  size_t epos = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, epos))
+    if (c != '.') digits += c;
+  int exp10 = std::atoi(std::string(sci.substr(epos + 1)).c_str());
+  int decpt = exp10 + 1;  // value = 0.DIGITS * 10^decpt
+  std::string out = neg ? "-" : "";
+  if (decpt <= -4 || decpt > 16) {
+    out += digits[0];
+    if (digits.size() > 1) {
+      out += '.';
+      out += digits.substr(1);
+    }
+    char e[16];
+    std::snprintf(e, sizeof e, "e%c%02d", exp10 < 0 ? '-' : '+', std::abs(exp10));
+    out += e;
+  } else if (decpt <= 0) {
+    out += "0.";
+    out.append(static_cast<size_t>(-decpt), '0');
+    out += digits;
+  } else if (static_cast<size_t>(decpt) >= digits.size()) {
+    out += digits;
+    out.append(static_cast<size_t>(decpt) - digits.size(), '0');
+    out += ".0";
+  } else {
+    out += digits.substr(0, static_cast<size_t>(decpt));
+    out += '.';
+    out += digits.substr(static_cast<size_t>(decpt));
+  }
+  return out;
+}
+
+void AppendQuoted(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto u16 = [&](uint32_t cu) {
+    char b[6] = {'\\', 'u', kHex[(cu >> 12) & 15], kHex[(cu >> 8) & 15], kHex[(cu >> 4) & 15],
+                 kHex[cu & 15]};
+    out->append(b, 6);
+  };
+  out->push_back('"');
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out->append("\\\""); break;
+        case '\\': out->append("\\\\"); break;
+        case '\n': out->append("\\n"); break;
+        case '\r': out->append("\\r"); break;
+        case '\t': out->append("\\t"); break;
+        case '\b': out->append("\\b"); break;
+        case '\f': out->append("\\f"); break;
+        default:
+          if (c < 0x20 || c == 0x7f) u16(c);
+          else out->push_back(static_cast<char>(c));
+      }
+      ++i;
+      continue;
+    }
+    // Decode one UTF-8 sequence (input is valid UTF-8 from the parser or our own code;
+    // an invalid byte is emitted as U+FFFD rather than producing invalid output).
+    uint32_t cp = 0xFFFD;
+    size_t len = 1;
+    if ((c & 0xE0) == 0xC0 && i + 1 < n) {
+      cp = ((c & 0x1F) << 6) | (p[i + 1] & 0x3F);
+      len = 2;
+    } else if ((c & 0xF0) == 0xE0 && i + 2 < n) {
+      cp = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
+      len = 3;
+    } else if ((c & 0xF8) == 0xF0 && i + 3 < n) {
+      cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3F) << 12) | ((p[i + 2] & 0x3F) << 6) |
+           (p[i + 3] & 0x3F);
+      len = 4;
+    }
+    if (cp >= 0x10000) {
+      uint32_t v = cp - 0x10000;
+      u16(0xD800 + (v >> 10));
+      u16(0xDC00 + (v & 0x3FF));
+    } else {
+      u16(cp);
+    }
+    i += len;
+  }
+  out->push_back('"');
+}
+
+void AppendCanonical(const Value& v, std::string* out) {
+  switch (v.type()) {
+    case Type::kNull: out->append("null"); return;
+    case Type::kBool: out->append(v.as_bool() ? "true" : "false"); return;
+    case Type::kInt: out->append(v.int_text()); return;
+    case Type::kDouble: out->append(PythonFloatRepr(v.as_double())); return;
+    case Type::kString: AppendQuoted(v.as_string(), out); return;
+    case Type::kArray: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& e : v.as_array()) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendCanonical(e, out);
+      }
+      out->push_back(']');
+      return;
+    }
+    case Type::kObject: {
+      // UTF-8 byte order equals code point order, which is Python's str order.
+      std::vector<const Member*> members;
+      members.reserve(v.as_object().size());
+      for (const auto& m : v.as_object()) members.push_back(&m);
+      std::sort(members.begin(), members.end(),
+                [](const Member* a, const Member* b) { return a->first < b->first; });
+      out->push_back('{');
+      bool first = true;
+      for (const Member* m : members) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendQuoted(m->first, out);
+        out->push_back(':');
+        AppendCanonical(m->second, out);
+      }
+      out->push_back('}');
+      return;
+    }
+  }
+}
+
+std::string Canonical(const Value& v) {
+  std::string out;
+  AppendCanonical(v, &out);
+  return out;
+}
+
+}  // namespace vv::json
