@@ -1,0 +1,70 @@
+#pragma once
+// The secure queue seam: accepted telemetry goes to the ingest subject, rejected telemetry
+// to the dead-letter subject, both as reference-format envelopes (wire-contract section 5):
+//   {message_id, kind, created_at, integrity_hash, trace, payload}
+// integrity_hash = SHA-256 hex of the canonical JSON of `payload` only. The wire bytes of a
+// message are the canonical JSON of the whole envelope.
+//
+// Publishing is asynchronous: `done` is called exactly once, from a backend thread, only
+// after the message is durable (embedded: SQLite commit; JetStream: stream ack). Callers must
+// not assume which thread. A publisher is thread-safe.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "json/json.h"
+
+namespace vv::queue {
+
+enum class Kind { kIngest, kDeadLetter };
+const char* KindName(Kind k);  // "ingest" / "dead_letter"
+
+struct Envelope {
+  std::string message_id;  // uuid4
+  Kind kind = Kind::kIngest;
+  std::string created_at;  // UTC isoformat with microseconds and +00:00
+  std::string integrity_hash;
+  json::Value trace;
+  json::Value payload;
+  // Idempotence key: for ingest "<tenant_id>/<event_id>"; empty = no dedupe (DLQ).
+  std::string dedupe_id;
+
+  json::Value ToJson() const;
+  std::string CanonicalBytes() const;  // json::Canonical(ToJson())
+};
+
+// Builds an ingest envelope; computes integrity_hash from `payload`.
+Envelope MakeIngestEnvelope(json::Value payload, json::Value trace, std::string dedupe_id,
+                            const Clock& clock, Random& random);
+// Builds a DLQ envelope with payload {error_code, error_message, raw_body}; raw_body is the
+// body as UTF-8 text, or standard base64 of the bytes when they are not valid UTF-8.
+Envelope MakeDeadLetterEnvelope(std::string error_code, std::string error_message,
+                                std::string_view raw_body, json::Value trace, const Clock& clock,
+                                Random& random);
+bool IsValidUtf8(std::string_view s);
+
+enum class PublishOutcome { kStored, kDuplicate };
+using PublishCallback = std::function<void(Status status, PublishOutcome outcome)>;
+
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+  // Ingest envelopes go to the ingest subject, dead letters to the DLQ subject. A duplicate
+  // dedupe_id is acknowledged (OK, kDuplicate) without storing a second copy.
+  virtual void Publish(Envelope envelope, PublishCallback done) = 0;
+  // OK when the backend can currently accept messages; Unavailable otherwise.
+  virtual Status Health() const = 0;
+};
+
+// A message as stored, for consumers and tests.
+struct StoredMessage {
+  int64_t sequence = 0;
+  Envelope envelope;
+  std::string wire_bytes;  // canonical envelope JSON as stored
+};
+
+}  // namespace vv::queue
