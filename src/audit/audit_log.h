@@ -9,9 +9,14 @@
 // holds an exclusive lock on the file.
 // Thread-safety: AuditLog::Append may be called from any thread.
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -26,6 +31,98 @@ class AuditSink {
   // caller fails closed). Never blocks on another record's fsync under kBatch.
   virtual Status Append(std::string_view event_type, std::string_view actor,
                         json::Value details) = 0;
+};
+
+enum class FsyncPolicy {
+  kNone,    // never fdatasync (the OS flushes eventually); tests and throwaway logs
+  kBatch,   // a background thread fdatasyncs at most every 20 ms when bytes are unsynced
+  kAlways,  // fdatasync before Append returns
+};
+
+struct AuditLogOptions {
+  int64_t seal_every = 50;  // >= 1: a seal line after every seal_every non-seal entries
+  FsyncPolicy fsync = FsyncPolicy::kBatch;
+  std::string actor_system = "SYSTEM";  // actor of seal and recovery records
+};
+
+inline constexpr std::string_view kRecoveredEventType = "audit.recovered";
+
+// AuditLog: the file-backed AuditSink.
+//
+// Open() takes an exclusive flock on the file (a second writer, in this or another process,
+// is refused), verifies the existing chain once (streaming) and keeps the last index, the last
+// entry_hash and the entry count in memory; after that, each Append builds one line and issues
+// one write() on an O_APPEND descriptor: O(1), no re-reading. A torn last line (no trailing
+// newline, or unparsable) is truncated at open and an "audit.recovered" record is appended; a
+// broken chain anywhere before it makes Open fail with DataLoss (never append to a broken
+// chain). A failed write is rolled back (ftruncate) and reported as Unavailable.
+//
+// Record numbering: index = line number, seals included (unlike the reference's duplicate seal
+// indices). After every seal_every-th non-seal entry a "log.sealed" line follows in the same
+// write().
+//
+// Thread-safety: Append and Sync may be called concurrently from any thread. Ownership: the
+// object owns the file descriptor, its lock and (kBatch) the flusher thread; the Clock must
+// outlive it. The destructor stops the flusher, fdatasyncs and releases the lock.
+class AuditLog final : public AuditSink {
+ public:
+  static Result<std::unique_ptr<AuditLog>> Open(const std::string& path,
+                                                const AuditLogOptions& opts, const Clock& clock);
+  ~AuditLog() override;
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // details must be a JSON object (null is taken as {}); otherwise InvalidArgument.
+  Status Append(std::string_view event_type, std::string_view actor,
+                json::Value details) override;
+
+  // fdatasyncs everything written so far (any policy).
+  Status Sync();
+
+  // Lines in the file (seals included) and the last entry_hash ("" when empty).
+  int64_t line_count() const;
+  std::string last_hash() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  AuditLog(std::string path, int fd, const AuditLogOptions& opts, const Clock& clock);
+
+  // Appends the canonical line for one record to *out and returns its entry_hash.
+  std::string BuildLineLocked(int64_t index, std::string_view event_type,
+                              std::string_view actor, const std::string& details_canonical,
+                              const std::string& previous_hash, std::string* out) const;
+  // The seal record that follows the entry (sealed_index, sealed_hash); appended to *out.
+  // The one place seals are made (a later issue turns them into signed Merkle checkpoints).
+  std::string BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
+                                  const std::string& sealed_hash, std::string* out) const;
+  // Builds the entry (and the seal it triggers) and writes them. REQUIRES: mu_ held.
+  Status AppendLocked(std::string_view event_type, std::string_view actor,
+                      const std::string& details_canonical);
+  // One write() of the whole buffer (loops on short writes); rolls back on failure.
+  Status WriteAllLocked(const std::string& bytes);
+  void FlusherLoop();
+
+  const std::string path_;
+  const int fd_;
+  const AuditLogOptions opts_;
+  const Clock& clock_;
+
+  mutable std::mutex mu_;  // guards the chain state and the write
+  int64_t lines_ = 0;              // GUARDED_BY(mu_)
+  int64_t non_seal_entries_ = 0;   // GUARDED_BY(mu_)
+  std::string last_hash_;          // GUARDED_BY(mu_)
+  int64_t size_ = 0;               // GUARDED_BY(mu_): bytes in the file
+  Status broken_;                  // GUARDED_BY(mu_): sticky failure (appends refused)
+  std::atomic<bool> sync_failed_{false};  // an fdatasync failed: appends refused
+
+  // Flusher (kBatch). written_seq_/synced_seq_ count appended records.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  uint64_t written_seq_ = 0;  // GUARDED_BY(sync_mu_)
+  uint64_t synced_seq_ = 0;   // GUARDED_BY(sync_mu_)
+  bool stop_ = false;         // GUARDED_BY(sync_mu_)
+  Status sync_error_;         // GUARDED_BY(sync_mu_)
+  std::thread flusher_;
 };
 
 }  // namespace vv::audit

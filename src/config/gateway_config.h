@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -73,6 +74,9 @@ struct GatewayConfig {
   // identities that list no keys of their own.
   std::vector<ServiceIdentity> identities;
   std::vector<SigningKey> default_signing_keys;
+  // Federation bundle verify keys (VV_FEDERATION_SPECTRASTRIKE_ED25519_PUBKEY /
+  // federation_ed25519_public_key_b64); empty = use default_signing_keys (reference fallback).
+  std::vector<SigningKey> federation_signing_keys;
   std::map<std::string, std::string> operator_tenant_map;  // operator_id -> tenant uuid
 
   // Schema policy.
@@ -91,12 +95,25 @@ struct GatewayConfig {
   std::string audit_log_path = "vv-audit.jsonl";
   int64_t audit_seal_every = 50;
   FsyncPolicy audit_fsync = FsyncPolicy::kBatch;
+  // Ed25519 private key file (raw seed or PEM, mode 0400/0600) signing the audit seals;
+  // "" = seals are hash-only.
+  std::string audit_signing_key_path;
+
+  // Signed feedback responses (wire-contract 2.3): kid -> private key file path
+  // (VV_TG_FEEDBACK_ED25519_KEYS_JSON / feedback_ed25519_keys) and the active kid
+  // (VV_TG_FEEDBACK_ACTIVE_KID / feedback_active_kid). Empty map = feedback signing not configured.
+  std::map<std::string, std::string> feedback_key_paths;
+  std::string feedback_active_kid;
 
   // Returns the identity with this id, or nullptr.
   const ServiceIdentity* FindIdentity(std::string_view id) const;
   // Keys that may verify a request of `identity`.
   const std::vector<SigningKey>& KeysFor(const ServiceIdentity& identity) const {
     return identity.signing_keys.empty() ? default_signing_keys : identity.signing_keys;
+  }
+  // Keys that may verify a federation bundle signature.
+  const std::vector<SigningKey>& FederationKeys() const {
+    return federation_signing_keys.empty() ? default_signing_keys : federation_signing_keys;
   }
 };
 
@@ -109,7 +126,20 @@ Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup
 // Same from YAML text (tests); relative paths resolve against `base_dir`.
 Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const EnvLookup& env,
                                          const std::string& base_dir);
-// Whole-config validation (also used by the policy gate).
+// Whole-config validation (also used by the policy gate). Checks value ranges, security
+// policy and that every referenced file exists and is readable (key files: not accessible by
+// group/others).
 Status ValidateGatewayConfig(const GatewayConfig& cfg);
+
+// Reference boolean text: 1/true/yes/on and 0/false/no/off (case-insensitive, stripped).
+// Anything else is InvalidArgument naming `name`.
+Result<bool> ParseBoolSetting(std::string_view text, const std::string& name);
+// Strict decimal integer (optional sign, surrounding whitespace allowed), naming `name` on error.
+Result<int64_t> ParseIntSetting(std::string_view text, const std::string& name);
+// Certificate pin normalisation: strips whitespace, removes ':' and lowercases; error unless
+// the result is 64 hex chars.
+Result<std::string> NormalizeCertPin(std::string_view pin, const std::string& name);
+// True for a canonical 8-4-4-4-12 hex UUID string.
+bool IsCanonicalUuid(std::string_view s);
 
 }  // namespace vv::config

@@ -3,6 +3,7 @@
 // it hands complete requests to a Handler and writes back the Response the handler gives.
 // The handler may respond from any thread, exactly once.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "tls/tls.h"
 
 namespace vv::http {
 
@@ -51,6 +53,63 @@ class Handler {
   // The request body exceeded the configured limit (`request` has headers, no body). The
   // connection is closed after this response.
   virtual Response OnBodyTooLarge(const Request& request) = 0;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0 = ephemeral (see Server::port())
+  tls::ServerTlsOptions tls;
+  int threads = 0;  // 0 = std::thread::hardware_concurrency()
+  size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_header_count = 64;
+  int handshake_timeout_seconds = 10;
+  int header_timeout_seconds = 10;  // from the first byte of a request to the end of its header
+  int body_timeout_seconds = 30;    // reading the body; also bounds writing a response
+  int idle_timeout_seconds = 60;    // keep-alive: waiting for the next request's first byte
+  size_t max_connections = 10000;   // connections beyond this are closed right after accept
+  int shutdown_grace_seconds = 5;   // Stop(): how long in-flight requests may still finish
+};
+
+// Counters; monotonically increasing except active_connections.
+struct ServerStats {
+  uint64_t accepted = 0;           // TCP connections accepted (including refused ones)
+  uint64_t refused = 0;            // closed because max_connections was reached
+  uint64_t handshakes_ok = 0;      // completed TLS handshakes
+  uint64_t handshakes_failed = 0;  // failed / timed-out TLS handshakes
+  uint64_t sessions_resumed = 0;   // handshakes that resumed a TLS session
+  uint64_t requests = 0;           // requests handed to the Handler (+ 413/431/400 answers)
+  uint64_t active_connections = 0;
+};
+
+// The gateway's HTTPS (mTLS) listener: TLS handshake, HTTP/1.1 keep-alive, limits, timeouts.
+// Thread-safety: Start/Stop/Wait/port/stats may be called from any thread except that Stop and
+// Wait must not be called from a server (handler) thread. Requests are handled on the server's
+// io threads; a Responder may be invoked from any thread.
+// Ownership: the Handler is borrowed and must outlive the Server. The destructor calls Stop().
+class Server {
+ public:
+  // Loads TLS material and binds/listens (so port() is valid), but accepts nothing until Start().
+  static Result<std::unique_ptr<Server>> Create(const ServerOptions& options, Handler& handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  uint16_t port() const;
+  // Starts accepting and runs `threads` io threads on one io_context. Call once.
+  void Start();
+  // Graceful: stops accepting, closes idle connections, lets in-flight requests finish for up
+  // to shutdown_grace_seconds, then stops the io threads. Idempotent.
+  void Stop();
+  // Blocks until the io threads have exited (i.e. until Stop() ran on another thread).
+  void Wait();
+  ServerStats stats() const;
+
+  class Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace vv::http

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the build, the tests and the demo need. Idempotent.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build ccache pkg-config git openssl sqlite3
+  libssl-dev libsodium-dev libboost-dev rapidjson-dev libyaml-cpp-dev libsqlite3-dev
+  libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libhiredis-dev libnats-dev libpqxx-dev libp11-kit-dev softhsm2
+  redis-server nats-server postgresql
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packaged servers must not keep running as system services: tests start their own
+# instances on free loopback ports.
+for svc in redis-server nats-server postgresql; do
+  $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+done
+echo "install-deps: done"

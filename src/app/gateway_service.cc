@@ -1,0 +1,247 @@
+#include "app/gateway_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "verify/checks.h"
+
+namespace vv::app {
+
+namespace {
+constexpr std::string_view kTelemetryPath = "/internal/v1/telemetry";
+constexpr const char* kActor = "telemetry_gateway";
+
+http::Response JsonResponse(int status, const json::Value& v) {
+  return http::Response{status, json::Canonical(v), "application/json"};
+}
+
+bool IsTransient(int status) { return status == 429 || status == 503; }
+}  // namespace
+
+std::string DetailBody(std::string_view detail) {
+  std::string out = "{\"detail\":";
+  json::AppendQuoted(detail, &out);
+  out += '}';
+  return out;
+}
+
+// Per-request state that must survive the asynchronous queue publish.
+struct TelemetryCall {
+  http::Request request;
+  http::Responder respond;
+  verify::RequestContext ctx;
+};
+
+GatewayService::GatewayService(GatewayDeps deps) : deps_(std::move(deps)) {
+  chain_ = std::make_unique<verify::Chain>(verify::MakeTelemetryChain(
+      deps_.config, *deps_.clock, *deps_.catalog, *deps_.nonces, *deps_.limiter));
+}
+
+GatewayService::~GatewayService() = default;
+
+void GatewayService::Audit(std::string_view event_type, std::string_view actor,
+                           json::Value details) {
+  Status s = deps_.audit->Append(event_type, actor, std::move(details));
+  if (!s.ok()) {
+    counters_.audit_failures++;
+    spdlog::error("audit append failed: {}", s.ToString());
+  }
+}
+
+void GatewayService::Handle(http::Request request, http::Responder respond) {
+  const std::string path = request.Path();
+  if (path == kTelemetryPath) {
+    if (request.method != "POST") {
+      respond({405, DetailBody("Method Not Allowed"), "application/json"});
+      return;
+    }
+    HandleTelemetry(std::move(request), std::move(respond));
+    return;
+  }
+  if (path == "/healthz" && request.method == "GET") {
+    respond(Health(false));
+    return;
+  }
+  if (path == "/readyz" && request.method == "GET") {
+    respond(Health(true));
+    return;
+  }
+  respond({404, DetailBody("Not Found"), "application/json"});
+}
+
+http::Response GatewayService::OnBodyTooLarge(const http::Request& request) {
+  std::string request_id = deps_.random->Uuid4();
+  counters_.rejected++;
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", request_id);
+  details.Set("status_code", 413);
+  details.Set("detail", "Telemetry payload exceeds 1MiB limit");
+  details.Set("reason", verify::ReasonName(verify::Reason::kBodyTooLarge));
+  details.Set("path", request.Path());
+  Audit("telemetry.rejected", kActor, std::move(details));
+  return {413, DetailBody("Telemetry payload exceeds 1MiB limit"), "application/json"};
+}
+
+http::Response GatewayService::Health(bool readiness) const {
+  const config::GatewayConfig& cfg = *deps_.config;
+  Status queue = deps_.publisher->Health();
+  Status nonces = deps_.nonces->Health();
+  Status rate = deps_.limiter->Health();
+  std::string problem;
+  if (!queue.ok()) problem = "queue backend unavailable";
+  else if (!nonces.ok()) problem = "nonce store unavailable";
+  else if (!rate.ok()) problem = "rate limiter unavailable";
+  else if (counters_.audit_failures.load() > 0 && readiness) problem = "audit log write failures";
+  json::Value v = json::Value::MakeObject();
+  if (readiness) {
+    v.Set("ready", problem.empty());
+    if (!problem.empty()) v.Set("detail", problem);
+    return JsonResponse(problem.empty() ? 200 : 503, v);
+  }
+  if (!problem.empty()) {
+    v.Set("status", "degraded");
+    v.Set("detail", problem);
+    return JsonResponse(503, v);
+  }
+  v.Set("status", "healthy");
+  v.Set("require_mtls", cfg.require_mtls);
+  json::Value ids = json::Value::MakeArray();
+  std::vector<std::string> names;
+  for (const auto& i : cfg.identities) names.push_back(i.id);
+  std::sort(names.begin(), names.end());
+  for (auto& n : names) ids.Push(n);
+  v.Set("trusted_identities", std::move(ids));
+  v.Set("require_payload_signature", cfg.require_payload_signature);
+  v.Set("enforce_schema_version", cfg.enforce_schema_version);
+  v.Set("allowed_schema_version",
+        cfg.allowed_schema_versions.empty() ? std::string() : cfg.allowed_schema_versions.front());
+  json::Value versions = json::Value::MakeArray();
+  for (const auto& s : cfg.allowed_schema_versions) versions.Push(s);
+  v.Set("allowed_schema_versions", std::move(versions));
+  v.Set("nonce_ttl_seconds", cfg.nonce_ttl_seconds);
+  v.Set("nonce_backend", cfg.nonce_backend);
+  v.Set("rate_limit_per_minute", cfg.rate_limit_per_minute);
+  v.Set("queue_backend", cfg.queue_backend);
+  return JsonResponse(200, v);
+}
+
+void GatewayService::HandleTelemetry(http::Request request, http::Responder respond) {
+  auto call = std::make_shared<TelemetryCall>();
+  call->request = std::move(request);
+  call->respond = std::move(respond);
+  verify::RequestContext& ctx = call->ctx;
+  ctx.headers = &call->request.headers;
+  ctx.body = call->request.body;
+  ctx.peer_has_certificate = call->request.peer.has_certificate;
+  ctx.peer_cert_sha256 = call->request.peer.cert_sha256_hex;
+  ctx.request_id = deps_.random->Uuid4();
+
+  // Middleware stage (M1, M2): content type, then empty body. M3 (size) is OnBodyTooLarge.
+  auto ct = ctx.Header("content-type");
+  if (!ct || ct->find("application/json") == std::string_view::npos) {
+    Reject(call,
+           verify::Verdict::Reject(verify::Reason::kUnsupportedMediaType, 415,
+                                   "Telemetry endpoint only accepts application/json"),
+           nullptr);
+    return;
+  }
+  if (ctx.body.empty()) {
+    Reject(call,
+           verify::Verdict::Reject(verify::Reason::kEmptyBody, 422, "Telemetry payload is required"),
+           nullptr);
+    return;
+  }
+
+  verify::Verdict v = chain_->Run(ctx);
+  if (!v.ok()) {
+    if (!ctx.dead_letter) {
+      Reject(call, v, nullptr);
+      return;
+    }
+    // 422 with a DLQ record: publish it, then answer 422 whatever the DLQ outcome (a DLQ
+    // failure never turns a permanent rejection into a 503; it is audited and counted).
+    verify::DeadLetter dl = std::move(*ctx.dead_letter);
+    ctx.dead_letter.reset();
+    queue::Envelope env = queue::MakeDeadLetterEnvelope(
+        dl.error_code, dl.error_message, ctx.body, std::move(dl.trace), *deps_.clock,
+        *deps_.random);
+    deps_.publisher->Publish(std::move(env), [this, call, v](Status s, queue::PublishOutcome) {
+      if (s.ok()) counters_.dlq_published++;
+      else counters_.dlq_failed++;
+      Reject(call, v, s.ok() ? "stored" : "failed");
+    });
+    return;
+  }
+
+  // Accepted by every check: publish, and answer 202 only once the envelope is durable.
+  json::Value trace = json::Value::MakeObject();
+  trace.Set("operator_id", ctx.operator_id);
+  trace.Set("campaign_id", ctx.campaign_id);
+  trace.Set("tenant_id", ctx.tenant_id);
+  queue::Envelope env =
+      queue::MakeIngestEnvelope(std::move(ctx.ingest_payload), std::move(trace),
+                                ctx.tenant_id + "/" + ctx.event_id, *deps_.clock, *deps_.random);
+  deps_.publisher->Publish(std::move(env), [this, call](Status s, queue::PublishOutcome outcome) {
+    verify::RequestContext& c = call->ctx;
+    if (!s.ok()) {
+      if (c.rate_ticket) deps_.limiter->Refund(*c.rate_ticket);
+      Reject(call,
+             verify::Verdict::Reject(verify::Reason::kQueuePublishFailed, 503,
+                                     "Telemetry queue publish failed", s.ToString()),
+             nullptr);
+      return;
+    }
+    json::Value details = json::Value::MakeObject();
+    details.Set("request_id", c.request_id);
+    details.Set("tenant_id", c.tenant_id);
+    details.Set("operator_id", c.operator_id);
+    details.Set("campaign_id", c.campaign_id);
+    details.Set("event_id", c.event_id);
+    details.Set("identity", c.identity->id);
+    details.Set("kid", c.signing_kid);
+    if (outcome == queue::PublishOutcome::kDuplicate) details.Set("duplicate", true);
+    Status as = deps_.audit->Append("telemetry.accepted", kActor, std::move(details));
+    if (!as.ok()) {
+      // Fail closed: no 202 without its audit record. The envelope is stored; the producer's
+      // retry is deduplicated by (tenant_id, event_id).
+      counters_.audit_failures++;
+      spdlog::error("audit append failed for accepted request {}: {}", c.request_id,
+                    as.ToString());
+      if (c.nonce_registered) deps_.nonces->Release(c.nonce_key);
+      counters_.rejected++;
+      call->respond({503, DetailBody("Tamper audit log unavailable"), "application/json"});
+      return;
+    }
+    if (outcome == queue::PublishOutcome::kDuplicate) counters_.duplicates++;
+    counters_.accepted++;
+    json::Value body = json::Value::MakeObject();
+    body.Set("accepted", true);
+    body.Set("request_id", c.request_id);
+    call->respond(JsonResponse(202, body));
+  });
+}
+
+void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call, const verify::Verdict& v,
+                            const char* dlq_outcome) {
+  verify::RequestContext& ctx = call->ctx;
+  // Transient failures give the nonce back so the same signed bytes can be retried.
+  if (IsTransient(v.http_status) && ctx.nonce_registered) {
+    Status s = deps_.nonces->Release(ctx.nonce_key);
+    if (!s.ok()) spdlog::warn("nonce release failed: {}", s.ToString());
+  }
+  counters_.rejected++;
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", ctx.request_id);
+  details.Set("status_code", v.http_status);
+  details.Set("detail", v.detail);
+  details.Set("reason", verify::ReasonName(v.reason));
+  if (!v.internal_detail.empty()) details.Set("internal_detail", v.internal_detail);
+  if (ctx.identity) details.Set("identity", ctx.identity->id);
+  if (!ctx.operator_id.empty()) details.Set("operator_id", ctx.operator_id);
+  if (dlq_outcome) details.Set("dlq", dlq_outcome);
+  Audit("telemetry.rejected", kActor, std::move(details));
+  spdlog::debug("telemetry rejected request_id={} status={} reason={}", ctx.request_id,
+                v.http_status, verify::ReasonName(v.reason));
+  call->respond({v.http_status, DetailBody(v.detail), "application/json"});
+}
+
+}  // namespace vv::app

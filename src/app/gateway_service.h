@@ -1,0 +1,74 @@
+#pragma once
+// GatewayService: the telemetry gateway's request handling behind the HTTPS listener.
+// Routes requests, runs the verification chain, publishes accepted envelopes (202 only after
+// the queue reports them durable) and dead letters, writes one audit record per request
+// outcome (accepted or rejected, precise reason included), and answers with the contract's
+// status codes and fixed reason strings.
+//
+// Thread-safety: Handle() is called concurrently from the listener's worker threads; all
+// members are immutable or thread-safe. Ownership: borrows every dependency; they must outlive
+// the service (wiring in gateway_app.h owns them).
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "audit/audit_log.h"
+#include "common/clock.h"
+#include "config/gateway_config.h"
+#include "http/server.h"
+#include "queue/queue.h"
+#include "schema/mitre_catalog.h"
+#include "state/state.h"
+#include "verify/check.h"
+
+namespace vv::app {
+
+// Counters per outcome, for /metrics (issue 8 extends) and for tests.
+struct GatewayCounters {
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> duplicates{0};
+  std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> dlq_published{0};
+  std::atomic<uint64_t> dlq_failed{0};
+  std::atomic<uint64_t> audit_failures{0};
+};
+
+struct GatewayDeps {
+  std::shared_ptr<const config::GatewayConfig> config;
+  const Clock* clock = nullptr;
+  Random* random = nullptr;
+  const schema::MitreCatalog* catalog = nullptr;
+  state::NonceStore* nonces = nullptr;
+  state::RateLimiter* limiter = nullptr;
+  queue::Publisher* publisher = nullptr;
+  audit::AuditSink* audit = nullptr;
+};
+
+class GatewayService final : public http::Handler {
+ public:
+  explicit GatewayService(GatewayDeps deps);
+  ~GatewayService() override;
+
+  void Handle(http::Request request, http::Responder respond) override;
+  http::Response OnBodyTooLarge(const http::Request& request) override;
+
+  const GatewayCounters& counters() const { return counters_; }
+
+ private:
+  void HandleTelemetry(http::Request request, http::Responder respond);
+  http::Response Health(bool readiness) const;
+  // Answers a rejection: releases the nonce for transient failures, audits, responds.
+  void Reject(const std::shared_ptr<struct TelemetryCall>& call, const verify::Verdict& v,
+              const char* dlq_outcome);
+  void Audit(std::string_view event_type, std::string_view actor, json::Value details);
+
+  GatewayDeps deps_;
+  std::unique_ptr<verify::Chain> chain_;
+  GatewayCounters counters_;
+};
+
+// {"detail": "..."} exactly as FastAPI/Starlette renders it.
+std::string DetailBody(std::string_view detail);
+
+}  // namespace vv::app

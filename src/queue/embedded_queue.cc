@@ -1,0 +1,438 @@
+#include "queue/embedded_queue.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "queue/envelope_codec.h"
+
+namespace vv::queue {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL CHECK (kind IN ('ingest', 'dead_letter')),
+  message_id TEXT NOT NULL UNIQUE,
+  dedupe_id TEXT UNIQUE,
+  created_at TEXT NOT NULL,
+  integrity_hash TEXT NOT NULL,
+  body TEXT NOT NULL,
+  delivered_count INTEGER NOT NULL DEFAULT 0,
+  acked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS messages_kind_seq ON messages(kind, seq);
+CREATE INDEX IF NOT EXISTS messages_unacked ON messages(kind, seq) WHERE acked_at IS NULL;
+)sql";
+
+constexpr const char* kInsertSql =
+    "INSERT INTO messages (kind, message_id, dedupe_id, created_at, integrity_hash, body) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(dedupe_id) DO NOTHING";
+
+// RAII prepared statement.
+class Stmt {
+ public:
+  Stmt() = default;
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  int Prepare(sqlite3* db, const char* sql) {
+    sqlite3_finalize(s_);
+    s_ = nullptr;
+    return sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
+  }
+  sqlite3_stmt* get() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+};
+
+std::string DbError(sqlite3* db, int rc) {
+  std::string m = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return m + " (sqlite code " + std::to_string(rc) + ")";
+}
+
+int Exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
+
+void BindText(sqlite3_stmt* s, int idx, const std::string& v) {
+  sqlite3_bind_text(s, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+void RollbackIfOpen(sqlite3* db) {
+  if (sqlite3_get_autocommit(db) == 0) Exec(db, "ROLLBACK");
+}
+
+// Status code for a failure while opening: corrupt / foreign files are DataLoss, everything
+// else (permissions, missing directory, locked) is Unavailable.
+Status OpenError(const std::string& path, const std::string& what, sqlite3* db, int rc) {
+  std::string msg = "embedded queue '" + path + "': " + what + ": " + DbError(db, rc);
+  int primary = rc & 0xff;
+  if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) return Status::DataLoss(msg);
+  return Status::Unavailable(msg);
+}
+
+// Opens one connection configured for the queue: WAL, synchronous=FULL, busy timeout.
+Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOptions& options) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = OpenError(path, "cannot open or create the database file", db, rc);
+    sqlite3_close(db);
+    return s;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  // journal_mode=WAL returns the resulting mode as a row; anything but "wal" is a failure
+  // (e.g. a file system without shared memory support).
+  std::string mode;
+  {
+    Stmt st;
+    rc = st.Prepare(db, "PRAGMA journal_mode=WAL");
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(st.get());
+      if (rc == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(st.get(), 0);
+        mode = t != nullptr ? reinterpret_cast<const char*>(t) : "";
+        rc = SQLITE_OK;
+      }
+    }
+  }
+  if (rc != SQLITE_OK) {
+    Status s = OpenError(path, "cannot enable WAL mode", db, rc);
+    sqlite3_close(db);
+    return s;
+  }
+  if (mode != "wal") {
+    sqlite3_close(db);
+    return Status::Unavailable("embedded queue '" + path +
+                               "': WAL journal mode not available (got '" + mode + "')");
+  }
+  rc = Exec(db, "PRAGMA synchronous=FULL");
+  if (rc != SQLITE_OK) {
+    Status s = OpenError(path, "cannot set synchronous=FULL", db, rc);
+    sqlite3_close(db);
+    return s;
+  }
+  return db;
+}
+
+Status InitSchema(const std::string& path, sqlite3* db) {
+  int version = -1;
+  {
+    Stmt st;
+    int rc = st.Prepare(db, "PRAGMA user_version");
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      version = sqlite3_column_int(st.get(), 0);
+    } else {
+      return OpenError(path, "cannot read schema version", db, rc);
+    }
+  }
+  if (version != 0 && version != kSchemaVersion) {
+    return Status::DataLoss("embedded queue '" + path + "': unsupported schema version " +
+                            std::to_string(version));
+  }
+  int rc = Exec(db, "BEGIN IMMEDIATE");
+  if (rc != SQLITE_OK) return OpenError(path, "cannot begin schema transaction", db, rc);
+  rc = Exec(db, kSchemaSql);
+  if (rc == SQLITE_OK) {
+    std::string set_version = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
+    rc = Exec(db, set_version.c_str());
+  }
+  if (rc == SQLITE_OK) rc = Exec(db, "COMMIT");
+  if (rc != SQLITE_OK) {
+    Status s = OpenError(path, "cannot create schema", db, rc);
+    RollbackIfOpen(db);
+    return s;
+  }
+  // Validate that the table has the expected shape (a foreign 'messages' table fails here).
+  Stmt st;
+  rc = st.Prepare(db, kInsertSql);
+  if (rc != SQLITE_OK) return OpenError(path, "unexpected database schema", db, rc);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EmbeddedQueue>> EmbeddedQueue::Open(const std::string& path,
+                                                           const EmbeddedQueueOptions& options) {
+  if (path.empty()) return Status::InvalidArgument("embedded queue: empty database path");
+  if (options.max_pending == 0) {
+    return Status::InvalidArgument("embedded queue: max_pending must be positive");
+  }
+  if (options.busy_timeout_ms < 0) {
+    return Status::InvalidArgument("embedded queue: busy_timeout_ms must not be negative");
+  }
+  Result<sqlite3*> writer = OpenConnection(path, options);
+  if (!writer.ok()) return writer.status();
+  Status s = InitSchema(path, *writer);
+  if (!s.ok()) {
+    sqlite3_close(*writer);
+    return s;
+  }
+  Result<sqlite3*> reader = OpenConnection(path, options);
+  if (!reader.ok()) {
+    sqlite3_close(*writer);
+    return reader.status();
+  }
+  return std::unique_ptr<EmbeddedQueue>(new EmbeddedQueue(*writer, *reader, options));
+}
+
+EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,
+                             const EmbeddedQueueOptions& options)
+    : options_(options),
+      clock_(options.clock != nullptr ? *options.clock : system_clock_),
+      writer_db_(writer_db),
+      reader_db_(reader_db) {
+  writer_running_.store(true);
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+EmbeddedQueue::~EmbeddedQueue() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  sqlite3_close(reader_db_);
+  sqlite3_close(writer_db_);
+}
+
+void EmbeddedQueue::Publish(Envelope envelope, PublishCallback done) {
+  Pending p;
+  p.wire_bytes = envelope.CanonicalBytes();  // serialise outside the lock
+  p.envelope = std::move(envelope);
+  p.done = std::move(done);
+  const char* reject = nullptr;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_ || !writer_running_.load()) {
+      reject = "embedded queue is shutting down";
+    } else if (pending_.size() >= options_.max_pending) {
+      reject = "embedded queue is full";
+    } else {
+      pending_.push_back(std::move(p));
+    }
+  }
+  if (reject != nullptr) {
+    p.done(Status::Unavailable(reject), PublishOutcome::kStored);
+    return;
+  }
+  cv_.notify_one();
+}
+
+Status EmbeddedQueue::Health() const {
+  if (!writer_running_.load()) return Status::Unavailable("embedded queue writer stopped");
+  if (last_commit_failed_.load()) {
+    return Status::Unavailable("embedded queue: last write transaction failed");
+  }
+  return Status::Ok();
+}
+
+void EmbeddedQueue::WriterLoop() {
+  std::vector<Pending> batch;
+  std::vector<Outcome> outcomes;
+  for (;;) {
+    batch.clear();
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) break;  // stopping and fully drained
+      batch.reserve(pending_.size());
+      for (Pending& p : pending_) batch.push_back(std::move(p));
+      pending_.clear();
+    }
+    WriteBatch(batch, &outcomes);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i].done(std::move(outcomes[i].status), outcomes[i].outcome);
+    }
+  }
+  writer_running_.store(false);
+}
+
+void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, std::vector<Outcome>* outcomes) {
+  outcomes->assign(batch.size(), Outcome{});
+  sqlite3* db = writer_db_;
+  auto fail_all = [&](const std::string& why) {
+    RollbackIfOpen(db);
+    for (Outcome& o : *outcomes) {
+      o.status = Status::Unavailable("embedded queue write failed: " + why);
+      o.outcome = PublishOutcome::kStored;
+    }
+    failed_commits_.fetch_add(1);
+    last_commit_failed_.store(true);
+  };
+
+  int rc = Exec(db, "BEGIN IMMEDIATE");
+  if (rc != SQLITE_OK) return fail_all("begin: " + DbError(db, rc));
+  uint64_t stored = 0;
+  {
+    Stmt st;
+    rc = st.Prepare(db, kInsertSql);
+    if (rc != SQLITE_OK) return fail_all("prepare: " + DbError(db, rc));
+    sqlite3_stmt* s = st.get();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Envelope& e = batch[i].envelope;
+      sqlite3_bind_text(s, 1, KindName(e.kind), -1, SQLITE_STATIC);
+      BindText(s, 2, e.message_id);
+      // Dead letters are never deduplicated; an empty dedupe_id means "no dedupe".
+      if (e.kind == Kind::kIngest && !e.dedupe_id.empty()) {
+        BindText(s, 3, e.dedupe_id);
+      } else {
+        sqlite3_bind_null(s, 3);
+      }
+      BindText(s, 4, e.created_at);
+      BindText(s, 5, e.integrity_hash);
+      sqlite3_bind_text(s, 6, batch[i].wire_bytes.data(),
+                        static_cast<int>(batch[i].wire_bytes.size()), SQLITE_STATIC);
+      rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) {
+        if (sqlite3_changes(db) == 0) {
+          (*outcomes)[i].outcome = PublishOutcome::kDuplicate;
+        } else {
+          ++stored;
+        }
+      } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        // Only this statement is undone (message_id collision): the batch goes on.
+        (*outcomes)[i].status = Status::AlreadyExists(
+            "embedded queue: message_id already stored: " + DbError(db, rc));
+      } else {
+        return fail_all("insert: " + DbError(db, rc));
+      }
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+    }
+  }
+  if (options_.fail_commit_for_test) {
+    Status injected = options_.fail_commit_for_test();
+    if (!injected.ok()) return fail_all("commit: " + injected.message());
+  }
+  rc = Exec(db, "COMMIT");
+  if (rc != SQLITE_OK) return fail_all("commit: " + DbError(db, rc));
+  commits_.fetch_add(1);
+  committed_messages_.fetch_add(stored);
+  last_commit_failed_.store(false);
+}
+
+Result<std::vector<StoredMessage>> EmbeddedQueue::Select(Kind kind, int64_t after_seq, int limit,
+                                                         bool unacked_only) {
+  std::vector<StoredMessage> out;
+  if (limit <= 0) return out;
+  sqlite3* db = reader_db_;
+  Stmt st;
+  int rc = st.Prepare(db, unacked_only
+                              ? "SELECT seq, dedupe_id, body FROM messages WHERE kind = ?1 AND "
+                                "seq > ?2 AND acked_at IS NULL ORDER BY seq LIMIT ?3"
+                              : "SELECT seq, dedupe_id, body FROM messages WHERE kind = ?1 AND "
+                                "seq > ?2 ORDER BY seq LIMIT ?3");
+  if (rc != SQLITE_OK) return Status::Unavailable("embedded queue read: " + DbError(db, rc));
+  sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st.get(), 2, after_seq);
+  sqlite3_bind_int(st.get(), 3, limit);
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    StoredMessage m;
+    m.sequence = sqlite3_column_int64(st.get(), 0);
+    const unsigned char* body = sqlite3_column_text(st.get(), 2);
+    m.wire_bytes.assign(body != nullptr ? reinterpret_cast<const char*>(body) : "",
+                        static_cast<size_t>(sqlite3_column_bytes(st.get(), 2)));
+    Result<Envelope> e = ParseEnvelope(m.wire_bytes);
+    if (!e.ok()) {
+      return Status::DataLoss("embedded queue: stored message " + std::to_string(m.sequence) +
+                              " is corrupt: " + e.status().message());
+    }
+    m.envelope = std::move(e).value();
+    const unsigned char* dd = sqlite3_column_text(st.get(), 1);
+    if (dd != nullptr) m.envelope.dedupe_id = reinterpret_cast<const char*>(dd);
+    out.push_back(std::move(m));
+  }
+  if (rc != SQLITE_DONE) return Status::Unavailable("embedded queue read: " + DbError(db, rc));
+  return out;
+}
+
+Result<std::vector<StoredMessage>> EmbeddedQueue::List(Kind kind, int64_t after_seq, int limit) {
+  std::lock_guard<std::mutex> l(reader_mu_);
+  return Select(kind, after_seq, limit, /*unacked_only=*/false);
+}
+
+Result<int64_t> EmbeddedQueue::Count(Kind kind) {
+  std::lock_guard<std::mutex> l(reader_mu_);
+  sqlite3* db = reader_db_;
+  Stmt st;
+  int rc = st.Prepare(db, "SELECT COUNT(*) FROM messages WHERE kind = ?1");
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
+    rc = sqlite3_step(st.get());
+    if (rc == SQLITE_ROW) return static_cast<int64_t>(sqlite3_column_int64(st.get(), 0));
+  }
+  return Status::Unavailable("embedded queue count: " + DbError(db, rc));
+}
+
+Result<std::vector<StoredMessage>> EmbeddedQueue::FetchUnacked(Kind kind, int limit) {
+  std::lock_guard<std::mutex> l(reader_mu_);
+  sqlite3* db = reader_db_;
+  if (limit <= 0) return std::vector<StoredMessage>{};
+  int rc = Exec(db, "BEGIN IMMEDIATE");
+  if (rc != SQLITE_OK) return Status::Unavailable("embedded queue fetch: " + DbError(db, rc));
+  Result<std::vector<StoredMessage>> msgs = Select(kind, 0, limit, /*unacked_only=*/true);
+  if (!msgs.ok()) {
+    RollbackIfOpen(db);
+    return msgs.status();
+  }
+  {
+    Stmt st;
+    rc = st.Prepare(db, "UPDATE messages SET delivered_count = delivered_count + 1 WHERE seq = ?1");
+    for (size_t i = 0; rc == SQLITE_OK && i < msgs->size(); ++i) {
+      sqlite3_bind_int64(st.get(), 1, (*msgs)[i].sequence);
+      rc = sqlite3_step(st.get());
+      if (rc == SQLITE_DONE) rc = SQLITE_OK;
+      sqlite3_reset(st.get());
+    }
+  }
+  if (rc == SQLITE_OK) rc = Exec(db, "COMMIT");
+  if (rc != SQLITE_OK) {
+    Status s = Status::Unavailable("embedded queue fetch: " + DbError(db, rc));
+    RollbackIfOpen(db);
+    return s;
+  }
+  return msgs;
+}
+
+Status EmbeddedQueue::Ack(int64_t seq) {
+  std::lock_guard<std::mutex> l(reader_mu_);
+  sqlite3* db = reader_db_;
+  Stmt st;
+  // COALESCE keeps the first ack time: acking twice is a no-op.
+  int rc = st.Prepare(db, "UPDATE messages SET acked_at = COALESCE(acked_at, ?2) WHERE seq = ?1");
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st.get(), 1, seq);
+    sqlite3_bind_int64(st.get(), 2, clock_.NowMicros());
+    rc = sqlite3_step(st.get());
+  }
+  if (rc != SQLITE_DONE) return Status::Unavailable("embedded queue ack: " + DbError(db, rc));
+  if (sqlite3_changes(db) == 0) {
+    return Status::NotFound("embedded queue: no message with seq " + std::to_string(seq));
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> EmbeddedQueue::DeliveredCount(int64_t seq) {
+  std::lock_guard<std::mutex> l(reader_mu_);
+  sqlite3* db = reader_db_;
+  Stmt st;
+  int rc = st.Prepare(db, "SELECT delivered_count FROM messages WHERE seq = ?1");
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st.get(), 1, seq);
+    rc = sqlite3_step(st.get());
+    if (rc == SQLITE_ROW) return static_cast<int64_t>(sqlite3_column_int64(st.get(), 0));
+    if (rc == SQLITE_DONE) {
+      return Status::NotFound("embedded queue: no message with seq " + std::to_string(seq));
+    }
+  }
+  return Status::Unavailable("embedded queue read: " + DbError(db, rc));
+}
+
+}  // namespace vv::queue

@@ -1,0 +1,144 @@
+#pragma once
+// EmbeddedQueue: the durable queue + dead-letter queue of the embedded (single machine)
+// profile, stored in one SQLite file in WAL mode with synchronous=FULL, so an OK publish
+// callback (-> HTTP 202) means the message survives a crash or power loss.
+//
+// Storage layout: ONE table `messages` with a `kind` column ('ingest' | 'dead_letter')
+// rather than two tables: both kinds share the sequence space, the schema and the consumer
+// columns, and a partial index per kind keeps per-kind scans cheap. Columns:
+//   seq INTEGER PRIMARY KEY AUTOINCREMENT, kind, message_id UNIQUE,
+//   dedupe_id (NULL for dead letters; UNIQUE when not NULL), created_at, integrity_hash,
+//   body (canonical envelope JSON = the wire bytes), delivered_count, acked_at (unix micros
+//   or NULL). PRAGMA user_version records the schema version (1).
+//
+// Group commit: Publish() validates nothing heavy, appends to a bounded in-memory queue and
+// returns. One writer thread takes everything pending, inserts it in ONE transaction
+// (INSERT ... ON CONFLICT(dedupe_id) DO NOTHING; no row inserted -> kDuplicate), commits,
+// and only then invokes the callbacks (OK + kStored / kDuplicate). If the transaction fails
+// (BEGIN, an I/O error on insert, COMMIT), it is rolled back and every callback of the batch
+// gets Unavailable: nothing is reported stored that is not stored. When the pending queue is
+// full, or the queue is shutting down, Publish fails fast: the callback is invoked with
+// Unavailable inline, on the caller's thread (callers must not hold a lock the callback
+// needs; see queue.h "callers must not assume which thread").
+//
+// Health(): Unavailable after a failed transaction until a later one commits, and once the
+// writer has stopped; OK otherwise.
+//
+// Reads (List, Count) and the consumer primitives (FetchUnacked, Ack) use a separate SQLite
+// connection (WAL lets it read while the writer writes), serialised by its own mutex; they
+// never touch the publish path's lock.
+//
+// Thread-safety: all public methods are thread-safe. Callbacks run on the writer thread
+// (or inline on the caller's thread for fail-fast rejections) with no internal lock held;
+// they must not throw and must not destroy the queue. Ownership: the queue owns both SQLite
+// connections and the writer thread; the destructor drains every pending message (callbacks
+// still called), then stops the writer and closes the database.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "queue/queue.h"
+
+struct sqlite3;
+
+namespace vv::queue {
+
+struct EmbeddedQueueOptions {
+  // Publishes waiting for the writer beyond this are rejected with Unavailable.
+  size_t max_pending = 65536;
+  // How long a statement waits for another connection's lock before failing (SQLITE_BUSY).
+  int busy_timeout_ms = 5000;
+  // Clock for acked_at; nullptr = the system clock. Must outlive the queue.
+  const Clock* clock = nullptr;
+  // TEST ONLY: called by the writer just before COMMIT; a non-OK status makes the writer
+  // roll the batch back as if COMMIT had failed. Called on the writer thread.
+  std::function<Status()> fail_commit_for_test;
+};
+
+class EmbeddedQueue final : public Publisher {
+ public:
+  // Opens (creating if needed) the queue file at `path`. Errors: Unavailable when the file
+  // cannot be opened/created or WAL mode cannot be enabled, DataLoss when it is not a queue
+  // database (or corrupt), InvalidArgument for bad options.
+  static Result<std::unique_ptr<EmbeddedQueue>> Open(const std::string& path,
+                                                     const EmbeddedQueueOptions& options);
+  ~EmbeddedQueue() override;
+  EmbeddedQueue(const EmbeddedQueue&) = delete;
+  EmbeddedQueue& operator=(const EmbeddedQueue&) = delete;
+
+  // Publisher.
+  void Publish(Envelope envelope, PublishCallback done) override;
+  Status Health() const override;
+
+  // Messages of `kind` with seq > after_seq, in seq order, at most `limit` (limit <= 0: none).
+  Result<std::vector<StoredMessage>> List(Kind kind, int64_t after_seq, int limit);
+  // Number of stored messages of `kind` (acked or not).
+  Result<int64_t> Count(Kind kind);
+
+  // Consumer primitives (at-least-once): the oldest `limit` unacked messages of `kind`, in
+  // seq order; delivered_count of each returned row is incremented in the same transaction.
+  // Repeated calls return the same messages until they are acked (in-flight tracking belongs
+  // to the caller).
+  Result<std::vector<StoredMessage>> FetchUnacked(Kind kind, int limit);
+  // Marks message `seq` acked (acked_at = clock now). Idempotent; NotFound for an unknown seq.
+  Status Ack(int64_t seq);
+  // delivered_count of message `seq` (NotFound for an unknown seq).
+  Result<int64_t> DeliveredCount(int64_t seq);
+
+  // Stats: committed write transactions, failed ones, and messages that reached a commit.
+  uint64_t commits() const { return commits_.load(); }
+  uint64_t failed_commits() const { return failed_commits_.load(); }
+  uint64_t committed_messages() const { return committed_messages_.load(); }
+
+ private:
+  struct Pending {
+    Envelope envelope;
+    std::string wire_bytes;
+    PublishCallback done;
+  };
+  struct Outcome {
+    Status status;
+    PublishOutcome outcome = PublishOutcome::kStored;
+  };
+
+  EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, const EmbeddedQueueOptions& options);
+  void WriterLoop();
+  // Writes the batch in one transaction; fills `outcomes` (same size as batch).
+  void WriteBatch(std::vector<Pending>& batch, std::vector<Outcome>* outcomes);
+  Result<std::vector<StoredMessage>> Select(Kind kind, int64_t after_seq, int limit,
+                                            bool unacked_only);
+
+  const EmbeddedQueueOptions options_;
+  SystemClock system_clock_;
+  const Clock& clock_;
+
+  sqlite3* writer_db_;  // used by the writer thread only (and by Open/destructor)
+
+  mutable std::mutex reader_mu_;
+  sqlite3* reader_db_;  // guarded by reader_mu_
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> pending_;  // guarded by mu_
+  bool stopping_ = false;        // guarded by mu_
+
+  std::atomic<bool> writer_running_{false};
+  std::atomic<bool> last_commit_failed_{false};
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> failed_commits_{0};
+  std::atomic<uint64_t> committed_messages_{0};
+
+  std::thread writer_;
+};
+
+}  // namespace vv::queue

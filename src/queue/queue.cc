@@ -1,0 +1,110 @@
+// Envelope construction and serialisation (wire-contract section 5).
+
+#include "queue/queue.h"
+
+#include <utility>
+
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+
+namespace vv::queue {
+
+const char* KindName(Kind k) {
+  switch (k) {
+    case Kind::kIngest:
+      return "ingest";
+    case Kind::kDeadLetter:
+      return "dead_letter";
+  }
+  return "ingest";
+}
+
+json::Value Envelope::ToJson() const {
+  json::Object o;
+  o.reserve(6);
+  o.emplace_back("message_id", json::Value(message_id));
+  o.emplace_back("kind", json::Value(KindName(kind)));
+  o.emplace_back("created_at", json::Value(created_at));
+  o.emplace_back("integrity_hash", json::Value(integrity_hash));
+  o.emplace_back("trace", trace);
+  o.emplace_back("payload", payload);
+  return json::Value(std::move(o));
+}
+
+std::string Envelope::CanonicalBytes() const { return json::Canonical(ToJson()); }
+
+namespace {
+
+Envelope MakeEnvelope(Kind kind, json::Value payload, json::Value trace, const Clock& clock,
+                      Random& random) {
+  Envelope e;
+  e.message_id = random.Uuid4();
+  e.kind = kind;
+  e.created_at = IsoFormatUtcMicros(clock.NowMicros());
+  e.integrity_hash = crypto::Sha256Hex(json::Canonical(payload));
+  e.trace = std::move(trace);
+  e.payload = std::move(payload);
+  return e;
+}
+
+}  // namespace
+
+Envelope MakeIngestEnvelope(json::Value payload, json::Value trace, std::string dedupe_id,
+                            const Clock& clock, Random& random) {
+  Envelope e = MakeEnvelope(Kind::kIngest, std::move(payload), std::move(trace), clock, random);
+  e.dedupe_id = std::move(dedupe_id);
+  return e;
+}
+
+Envelope MakeDeadLetterEnvelope(std::string error_code, std::string error_message,
+                                std::string_view raw_body, json::Value trace, const Clock& clock,
+                                Random& random) {
+  json::Object p;
+  p.reserve(3);
+  p.emplace_back("error_code", json::Value(std::move(error_code)));
+  p.emplace_back("error_message", json::Value(std::move(error_message)));
+  p.emplace_back("raw_body", IsValidUtf8(raw_body) ? json::Value(raw_body)
+                                                   : json::Value(Base64Encode(raw_body)));
+  // Dead letters are never deduplicated: dedupe_id stays empty.
+  return MakeEnvelope(Kind::kDeadLetter, json::Value(std::move(p)), std::move(trace), clock,
+                      random);
+}
+
+// Strict UTF-8 as Python's bytes.decode("utf-8"): no overlong forms, no surrogates
+// (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequences.
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // no overlongs
+      if (c == 0xED) hi = 0x9F;  // no surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // no overlongs
+      if (c == 0xF4) hi = 0x8F;  // <= U+10FFFF
+    } else {
+      return false;  // continuation byte as lead, C0/C1 overlong leads, F5..FF
+    }
+    if (n - i < len) return false;
+    if (p[i + 1] < lo || p[i + 1] > hi) return false;
+    for (size_t k = 2; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace vv::queue

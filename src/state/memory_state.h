@@ -1,0 +1,66 @@
+#pragma once
+// In-process NonceStore and RateLimiter: the embedded (single-node) backends. Real products
+// for one gateway process; not shared between replicas (the production profile refuses them).
+//
+// MemoryNonceStore: 16 shards, each a mutex + hash map keyed by the raw 32-byte digest of
+// the nonce key + a FIFO of (expiry, key) for O(1) amortised expiry (every entry has the same
+// TTL in practice; a shorter TTL only delays pruning of the longer ones, never correctness,
+// because lookups also compare expiry).
+//
+// MemoryRateLimiter: exact sliding window of 60 s per key (a ring of the admitted requests'
+// times): at most `limit_per_minute` admissions in ANY 60 s window, so no 2x burst at a minute
+// boundary. Rejected requests are not recorded. Memory is O(limit) per active key.
+// Both are thread-safe; time comes from the injected Clock (which must outlive them).
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "state/state.h"
+
+namespace vv::state {
+
+class MemoryNonceStore final : public NonceStore {
+ public:
+  explicit MemoryNonceStore(const Clock& clock) : clock_(clock) {}
+  Status Register(std::string_view key, int64_t ttl_seconds) override;
+  Status Release(std::string_view key) override;
+  Status Health() const override { return Status::Ok(); }
+  size_t SizeForTest() const;
+
+ private:
+  static constexpr int kShards = 16;
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, int64_t> expiry;  // key -> expiry micros
+    std::deque<std::pair<int64_t, std::string>> fifo;
+  };
+  Shard& ShardFor(std::string_view key);
+  static void Prune(Shard& s, int64_t now);
+
+  const Clock& clock_;
+  mutable std::array<Shard, kShards> shards_;
+};
+
+class MemoryRateLimiter final : public RateLimiter {
+ public:
+  MemoryRateLimiter(const Clock& clock, int64_t limit_per_minute)
+      : clock_(clock), limit_(limit_per_minute) {}
+  Status Acquire(std::string_view key, RateTicket* ticket) override;
+  Status Refund(const RateTicket& ticket) override;
+  Status Health() const override { return Status::Ok(); }
+
+ private:
+  static constexpr int64_t kWindowMicros = 60'000'000;
+  const Clock& clock_;
+  const int64_t limit_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::deque<int64_t>> windows_;  // GUARDED_BY(mu_)
+  uint64_t ops_since_sweep_ = 0;                                  // GUARDED_BY(mu_)
+};
+
+}  // namespace vv::state

@@ -1,0 +1,183 @@
+#include "tls/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <filesystem>
+#include <string_view>
+
+#include "crypto/crypto.h"
+
+namespace vv::tls {
+namespace {
+
+namespace ssl = boost::asio::ssl;
+
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr unsigned char kSessionIdContext[] = "vectorvue-gateway";
+
+Status CheckReadable(const std::string& what, const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument(what + " path is empty");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Status::NotFound(what + " file not found: " + path);
+  }
+  return Status::Ok();
+}
+
+Status Fail(const std::string& what, const std::string& path) {
+  return Status::InvalidArgument("cannot load " + what + " " + path + ": " + DrainOpenSslErrors());
+}
+
+// Common hardening for both sides.
+Status ApplyBaseline(SSL_CTX* ctx) {
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
+    return Status::Internal("cannot set TLS protocol range: " + DrainOpenSslErrors());
+  }
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
+    return Status::Internal("cannot set TLS 1.2 ciphers: " + DrainOpenSslErrors());
+  }
+  return Status::Ok();
+}
+
+Status LoadCertAndKey(SSL_CTX* ctx, const std::string& cert_path, const std::string& key_path) {
+  VV_RETURN_IF_ERROR(CheckReadable("certificate", cert_path));
+  VV_RETURN_IF_ERROR(CheckReadable("private key", key_path));
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_path.c_str()) != 1) {
+    return Fail("certificate", cert_path);
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return Fail("private key", key_path);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return Status::InvalidArgument("private key " + key_path + " does not match certificate " +
+                                   cert_path + ": " + DrainOpenSslErrors());
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<ssl::context>> NewContext(ssl::context::method m) {
+  try {
+    return std::make_unique<ssl::context>(m);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("cannot create TLS context: ") + e.what());
+  }
+}
+
+}  // namespace
+
+std::string DrainOpenSslErrors() {
+  std::string out;
+  unsigned long e;
+  char buf[256];
+  while ((e = ERR_get_error()) != 0) {
+    ERR_error_string_n(e, buf, sizeof(buf));
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+Result<std::unique_ptr<ssl::context>> BuildServerContext(const ServerTlsOptions& o) {
+  ERR_clear_error();
+  auto ctx_or = NewContext(ssl::context::tls_server);
+  if (!ctx_or.ok()) return ctx_or.status();
+  std::unique_ptr<ssl::context> ctx = std::move(ctx_or).value();
+  SSL_CTX* c = ctx->native_handle();
+  VV_RETURN_IF_ERROR(ApplyBaseline(c));
+  VV_RETURN_IF_ERROR(LoadCertAndKey(c, o.cert_path, o.key_path));
+
+  // Client verification.
+  VV_RETURN_IF_ERROR(CheckReadable("CA", o.ca_path));
+  if (SSL_CTX_load_verify_locations(c, o.ca_path.c_str(), nullptr) != 1) {
+    return Fail("CA", o.ca_path);
+  }
+  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.ca_path.c_str())) {
+    SSL_CTX_set_client_CA_list(c, names);  // takes ownership
+  }
+  ERR_clear_error();
+  if (!o.crl_path.empty()) {
+    VV_RETURN_IF_ERROR(CheckReadable("CRL", o.crl_path));
+    X509_STORE* store = SSL_CTX_get_cert_store(c);
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (lookup == nullptr || X509_load_crl_file(lookup, o.crl_path.c_str(), X509_FILETYPE_PEM) <= 0) {
+      return Fail("CRL", o.crl_path);
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  }
+  int mode = SSL_VERIFY_PEER;
+  if (o.require_client_cert) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  SSL_CTX_set_verify(c, mode, nullptr);
+  SSL_CTX_set_verify_depth(c, o.verify_depth);
+
+  // Resumption: server-side session cache + (default-on) stateless tickets. A session id
+  // context is mandatory for resumption when client certificates are verified.
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_session_id_context(c, kSessionIdContext, sizeof(kSessionIdContext) - 1);
+  SSL_CTX_set_timeout(c, 3600);
+  return ctx;
+}
+
+Result<std::unique_ptr<ssl::context>> BuildClientContext(const ClientTlsOptions& o) {
+  ERR_clear_error();
+  auto ctx_or = NewContext(ssl::context::tls_client);
+  if (!ctx_or.ok()) return ctx_or.status();
+  std::unique_ptr<ssl::context> ctx = std::move(ctx_or).value();
+  SSL_CTX* c = ctx->native_handle();
+  VV_RETURN_IF_ERROR(ApplyBaseline(c));
+  if (o.verify_peer) {
+    if (o.ca_path.empty()) {
+      if (SSL_CTX_set_default_verify_paths(c) != 1) {
+        return Status::Internal("cannot load default CA paths: " + DrainOpenSslErrors());
+      }
+    } else {
+      VV_RETURN_IF_ERROR(CheckReadable("CA", o.ca_path));
+      if (SSL_CTX_load_verify_locations(c, o.ca_path.c_str(), nullptr) != 1) {
+        return Fail("CA", o.ca_path);
+      }
+    }
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+  }
+  if (!o.cert_path.empty() || !o.key_path.empty()) {
+    VV_RETURN_IF_ERROR(LoadCertAndKey(c, o.cert_path, o.key_path));
+  }
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  return ctx;
+}
+
+std::string CertSha256Hex(X509* x) {
+  if (x == nullptr) return "";
+  unsigned char* der = nullptr;
+  int len = i2d_X509(x, &der);
+  if (len <= 0 || der == nullptr) return "";
+  std::string out = crypto::CertificateFingerprintFromDer(
+      std::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(len)));
+  OPENSSL_free(der);
+  return out;
+}
+
+PeerCertificate InspectPeer(SSL* ssl) {
+  PeerCertificate p;
+  if (ssl == nullptr) return p;
+  X509* x = SSL_get0_peer_certificate(ssl);
+  if (x == nullptr) return p;
+  p.present = true;
+  p.verified = SSL_get_verify_result(ssl) == X509_V_OK;
+  p.sha256_hex = CertSha256Hex(x);
+  if (X509_NAME* name = X509_get_subject_name(x)) {
+    char buf[512];
+    if (X509_NAME_oneline(name, buf, sizeof(buf)) != nullptr) p.subject = buf;
+  }
+  return p;
+}
+
+}  // namespace vv::tls

@@ -1,0 +1,33 @@
+#include "verify/check.h"
+
+#include "common/encoding.h"
+
+namespace vv::verify {
+
+const char* ReasonName(Reason r) {
+  switch (r) {
+    case Reason::kNone: return "none";
+#define VV_CASE(name, str) \
+  case Reason::name: return str;
+    VV_REJECT_REASONS(VV_CASE)
+#undef VV_CASE
+  }
+  return "unknown";
+}
+
+std::optional<std::string_view> RequestContext::Header(std::string_view lower_name) const {
+  if (headers == nullptr) return std::nullopt;
+  for (const auto& [k, v] : *headers)
+    if (k == lower_name) return StripAsciiWhitespace(v);
+  return std::nullopt;
+}
+
+Verdict Chain::Run(RequestContext& ctx) const {
+  for (const auto& c : checks_) {
+    Verdict v = c->Run(ctx);
+    if (!v.ok()) return v;
+  }
+  return Verdict::Pass();
+}
+
+}  // namespace vv::verify

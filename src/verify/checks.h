@@ -1,0 +1,107 @@
+#pragma once
+// The concrete checks of the telemetry chain, in chain order. Each is built once from the
+// gateway config (a shared, immutable snapshot) and shared by all workers. Borrowed
+// dependencies (stores, clock, catalog) must outlive the check.
+
+#include <memory>
+
+#include "common/clock.h"
+#include "config/gateway_config.h"
+#include "schema/mitre_catalog.h"
+#include "state/state.h"
+#include "verify/check.h"
+
+namespace vv::verify {
+
+using ConfigPtr = std::shared_ptr<const config::GatewayConfig>;
+
+// R1-R4: X-Service-Identity names an allowlisted identity whose pinned SHA-256 matches the
+// certificate actually presented in the TLS handshake (constant-time). X-Client-Cert-Sha256
+// is optional; when sent it must be 64 hex and equal the presented certificate's fingerprint.
+class IdentityCheck final : public Check {
+ public:
+  explicit IdentityCheck(ConfigPtr cfg) : cfg_(std::move(cfg)) {}
+  std::string_view name() const override { return "identity"; }
+  Verdict Run(RequestContext& ctx) const override;
+
+ private:
+  const ConfigPtr cfg_;
+};
+
+// R6-R13: signature headers, integer timestamp within +-skew, Ed25519 (libsodium strict) over
+// "{ts}.{nonce}." + raw body with any of the identity's keys.
+class SignatureCheck final : public Check {
+ public:
+  SignatureCheck(ConfigPtr cfg, const Clock& clock) : cfg_(std::move(cfg)), clock_(clock) {}
+  std::string_view name() const override { return "signature"; }
+  Verdict Run(RequestContext& ctx) const override;
+
+ private:
+  const ConfigPtr cfg_;
+  const Clock& clock_;
+};
+
+// R14: registers sha256("{ts}:{nonce}") with TTL; 409 on replay, 503 when the store is down.
+class ReplayCheck final : public Check {
+ public:
+  ReplayCheck(ConfigPtr cfg, state::NonceStore& store) : cfg_(std::move(cfg)), store_(store) {}
+  std::string_view name() const override { return "replay"; }
+  Verdict Run(RequestContext& ctx) const override;
+
+ private:
+  const ConfigPtr cfg_;
+  state::NonceStore& store_;
+};
+
+// R15-R20b: strict JSON, top-level schema, body timestamp/nonce bound to the signed headers,
+// canonical payload (MITRE catalog, sanitisation), contract v2. Fills the DLQ record for the
+// 422 cases and the normalised ingest payload on success.
+class BodyCheck final : public Check {
+ public:
+  explicit BodyCheck(const schema::MitreCatalog& catalog) : catalog_(catalog) {}
+  std::string_view name() const override { return "schema"; }
+  Verdict Run(RequestContext& ctx) const override;
+
+ private:
+  const schema::MitreCatalog& catalog_;
+};
+
+// R21-R23: signed_metadata equals the top-level tenant/operator/campaign; the operator maps
+// to exactly this tenant.
+class TenantCheck final : public Check {
+ public:
+  explicit TenantCheck(ConfigPtr cfg) : cfg_(std::move(cfg)) {}
+  std::string_view name() const override { return "tenant"; }
+  Verdict Run(RequestContext& ctx) const override;
+
+ private:
+  const ConfigPtr cfg_;
+};
+
+// R24-R25: attributes.schema_version required (when enforced) and allowed.
+class SchemaVersionCheck final : public Check {
+ public:
+  explicit SchemaVersionCheck(ConfigPtr cfg) : cfg_(std::move(cfg)) {}
+  std::string_view name() const override { return "schema_version"; }
+  Verdict Run(RequestContext& ctx) const override;
+
+ private:
+  const ConfigPtr cfg_;
+};
+
+// R26: per-operator sliding-window rate limit (last, so earlier rejections never count).
+class RateCheck final : public Check {
+ public:
+  explicit RateCheck(state::RateLimiter& limiter) : limiter_(limiter) {}
+  std::string_view name() const override { return "rate"; }
+  Verdict Run(RequestContext& ctx) const override;
+
+ private:
+  state::RateLimiter& limiter_;
+};
+
+// The telemetry chain in its fixed order.
+Chain MakeTelemetryChain(ConfigPtr cfg, const Clock& clock, const schema::MitreCatalog& catalog,
+                         state::NonceStore& nonces, state::RateLimiter& limiter);
+
+}  // namespace vv::verify

@@ -1,0 +1,1 @@
+vv_add_tool(vv-audit vv_audit.cc vv_audit)

@@ -1,0 +1,66 @@
+// vv-gateway --config FILE: the VectorVue telemetry gateway (HTTPS + mTLS).
+// Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 2 on a configuration error.
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "app/gateway_app.h"
+#include "config/gateway_config.h"
+
+int main(int argc, char** argv) {
+  CLI::App cli{"VectorVue telemetry gateway"};
+  std::string config_path;
+  std::string log_level = "info";
+  cli.add_option("--config", config_path, "YAML config file (vectorvue.telemetry_gateway)")
+      ->required();
+  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  CLI11_PARSE(cli, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l vv-gateway %v");
+
+  // Block the termination signals in every thread; a dedicated thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto cfg = vv::config::LoadGatewayConfig(config_path, vv::config::ProcessEnv());
+  if (!cfg.ok()) {
+    std::cerr << "vv-gateway: refusing to start: " << cfg.status().message() << "\n";
+    return 2;
+  }
+  auto shared = std::make_shared<const vv::config::GatewayConfig>(std::move(cfg).value());
+  if (shared->insecure_dev_mode && (!shared->require_mtls || !shared->require_payload_signature))
+    spdlog::critical(
+        "INSECURE DEV MODE: require_mtls={} require_payload_signature={} - never use in production",
+        shared->require_mtls, shared->require_payload_signature);
+  auto app = vv::app::GatewayApp::Create(shared);
+  if (!app.ok()) {
+    std::cerr << "vv-gateway: refusing to start: " << app.status().message() << "\n";
+    return 2;
+  }
+  (*app)->Start();
+  spdlog::info("listening on {}:{} (queue={}, audit={})", shared->listen_host, (*app)->port(),
+               shared->queue_backend, shared->audit_log_path);
+  // Machine-readable line for supervisors and tests that bind port 0.
+  std::cout << "LISTENING " << (*app)->port() << std::endl;
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("signal {} received, shutting down", sig);
+    (*app)->Stop();
+  });
+  (*app)->Wait();
+  waiter.detach();
+  app->reset();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,1 @@
+vv_add_tool(vv-gateway vv_gateway.cc vv_app)
