@@ -126,24 +126,51 @@ std::optional<std::string> Base64DecodeStrict(std::string_view b64) {
 }
 
 std::optional<std::string> Base64DecodeLenient(std::string_view b64) {
-  // Python binascii (non-strict): skip characters outside the alphabet; '=' handling is
-  // approximated by requiring the filtered string to be a correctly padded quantum sequence.
-  std::string filtered;
-  filtered.reserve(b64.size());
-  for (char c : b64)
-    if (B64Val(c) >= 0 || c == '=') filtered += c;
-  // Data after the padding is ignored by Python once a full quantum is complete.
-  size_t eq = filtered.find('=');
-  if (eq != std::string::npos) {
-    size_t end = eq;
-    while (end < filtered.size() && filtered[end] == '=') ++end;
-    size_t need = (4 - eq % 4) % 4;
-    if (need == 0 || end - eq < need) return std::nullopt;
-    filtered.resize(eq + need);
-  } else if (filtered.size() % 4 != 0) {
-    return std::nullopt;
+  // CPython binascii.a2b_base64(strict_mode=False), as reached by base64.b64decode(str):
+  // - the str argument must be ASCII (b64decode raises ValueError otherwise);
+  // - characters outside the alphabet are skipped, as is '=' before the 3rd char of a quantum;
+  // - '=' completing a quantum ("xx==" / "xxx=") ends decoding; anything after is ignored;
+  // - input ending inside a quantum is an error ("Incorrect padding");
+  // - the unused low bits of the last quantum are ignored (non-canonical input is accepted).
+  std::string out;
+  out.reserve(b64.size() / 4 * 3 + 3);
+  int quad_pos = 0;
+  int pads = 0;
+  uint32_t left = 0;
+  for (char ch : b64) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) return std::nullopt;
+    if (c == '=') {
+      if (quad_pos >= 2 && quad_pos + ++pads >= 4) return out;
+      continue;
+    }
+    int v = B64Val(ch);
+    if (v < 0) continue;
+    pads = 0;
+    switch (quad_pos) {
+      case 0:
+        quad_pos = 1;
+        left = static_cast<uint32_t>(v);
+        break;
+      case 1:
+        quad_pos = 2;
+        out += static_cast<char>(((left << 2) | (static_cast<uint32_t>(v) >> 4)) & 0xff);
+        left = static_cast<uint32_t>(v) & 0x0f;
+        break;
+      case 2:
+        quad_pos = 3;
+        out += static_cast<char>(((left << 4) | (static_cast<uint32_t>(v) >> 2)) & 0xff);
+        left = static_cast<uint32_t>(v) & 0x03;
+        break;
+      default:
+        quad_pos = 0;
+        out += static_cast<char>(((left << 6) | static_cast<uint32_t>(v)) & 0xff);
+        left = 0;
+        break;
+    }
   }
-  return DecodePadded(filtered, /*canonical=*/false);
+  if (quad_pos != 0) return std::nullopt;
+  return out;
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

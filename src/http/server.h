@@ -105,11 +105,11 @@ class Server {
   void Wait();
   ServerStats stats() const;
 
-  class Impl;
+  class Impl;  // implementation detail (public only so server.cc can name it)
 
  private:
-  explicit Server(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Server(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // shared with live connections
 };
 
 }  // namespace vv::http

@@ -102,6 +102,45 @@ bool Value::operator==(const Value& o) const {
 
 namespace {
 
+// Strict UTF-8 check (no overlongs, no surrogates, max U+10FFFF). RapidJSON 1.1.0 validates
+// raw input bytes but turns a lone low-surrogate escape ("\udc00") into the invalid
+// three-byte sequence ED B0 80, so decoded strings and keys are checked again here.
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t j = 1; j < len; ++j) {
+      if ((p[i + j] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + j] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
 // Builds a Value tree from RapidJSON SAX events. Numbers arrive as raw text
 // (kParseNumbersAsStringsFlag) so integers keep their exact digits.
 class Builder {
@@ -131,10 +170,18 @@ class Builder {
     return Add(Value(d));
   }
   bool String(const char* str, rapidjson::SizeType len, bool) {
+    if (!IsValidUtf8(std::string_view(str, len))) {
+      error_ = "invalid UTF-8 or lone surrogate in string";
+      return false;
+    }
     return Add(Value(std::string(str, len)));
   }
   bool StartObject() { return Open(Value::MakeObject()); }
   bool Key(const char* str, rapidjson::SizeType len, bool) {
+    if (!IsValidUtf8(std::string_view(str, len))) {
+      error_ = "invalid UTF-8 or lone surrogate in object key";
+      return false;
+    }
     std::string k(str, len);
     Value& obj = *stack_.back();
     if (obj.Find(k) != nullptr) {

@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include <unistd.h>
+
 #include "common/encoding.h"
 #include "fakes/temp_dir.h"
 

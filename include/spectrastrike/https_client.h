@@ -1,0 +1,82 @@
+#pragma once
+// SpectraStrike SDK: a small synchronous HTTPS (mTLS) client with one keep-alive connection.
+//
+// HttpsClient owns its own io_context and TLS context. It keeps ONE connection open between
+// requests and reconnects transparently when the server has closed it; a request is retried
+// once only when it provably was not sent (stale idle connection, or the write on a reused
+// connection failed). TLS >= 1.2 (1.3 preferred), server verification against ca_path with
+// host-name (or IP) check, optional server-certificate pin, optional client certificate, TLS
+// session resumption across reconnects.
+// Thread-safety: not thread-safe; use one HttpsClient per thread.
+// Errors never throw: transport failures come back as HttpResponse{transport_ok=false, error}.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace spectrastrike {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct TlsClientConfig {
+  std::string ca_path;    // PEM trust anchors for the server (empty: system default store)
+  std::string cert_path;  // client certificate chain (PEM); empty: no client certificate
+  std::string key_path;   // client private key (PEM); empty: no client certificate
+  bool verify_peer = true;
+  std::string server_name;  // SNI + name to verify; empty: the host passed to HttpsClient
+  // Optional SHA-256 (hex, any case, colons allowed) of the server leaf certificate DER.
+  std::string pinned_server_cert_sha256;
+};
+
+struct HttpTimeouts {
+  int connect_ms = 5000;    // TCP connect
+  int handshake_ms = 5000;  // TLS handshake
+  int io_ms = 10000;        // writing a request / reading its complete response
+};
+
+struct HttpResponse {
+  bool transport_ok = false;  // false: no HTTP response (connect, TLS, I/O or timeout failure)
+  std::string error;          // transport error text when !transport_ok
+  int status = 0;
+  std::string body;
+  HeaderList headers;  // as received
+
+  // First header value with this name (case-insensitive), or nullptr.
+  const std::string* Header(std::string_view name) const;
+};
+
+class HttpsClient {
+ public:
+  HttpsClient(std::string host, uint16_t port, TlsClientConfig config, HttpTimeouts timeouts = {});
+  ~HttpsClient();
+  HttpsClient(const HttpsClient&) = delete;
+  HttpsClient& operator=(const HttpsClient&) = delete;
+  HttpsClient(HttpsClient&&) noexcept;
+  HttpsClient& operator=(HttpsClient&&) noexcept;
+
+  HttpResponse Post(const std::string& target, const HeaderList& headers, const std::string& body);
+  HttpResponse Get(const std::string& target, const HeaderList& headers = {});
+  HttpResponse Send(const std::string& method, const std::string& target, const HeaderList& headers,
+                    const std::string& body);
+
+  // Closes the kept-alive connection (the next request reconnects).
+  void Close();
+  bool connected() const;
+  // Number of TCP+TLS connections established so far (diagnostics, tests).
+  uint64_t connections_opened() const;
+  // Whether the last established connection resumed a TLS session.
+  bool last_connection_resumed() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// SHA-256 (lowercase hex, no colons) of the DER of the first certificate in a PEM file; the
+// value the gateway pins and the X-Client-Cert-Sha256 header carries. "" + *error on failure.
+std::string CertificateSha256Hex(const std::string& pem_path, std::string* error = nullptr);
+
+}  // namespace spectrastrike

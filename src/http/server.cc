@@ -1,0 +1,584 @@
+#include "http/server.h"
+
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+namespace vv::http {
+
+// ---------------------------------------------------------------------------------------------
+// Request helpers
+
+namespace {
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+}  // namespace
+
+const std::string* Request::Header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (EqualsIgnoreCase(name, lower_name)) return &value;
+  }
+  return nullptr;
+}
+
+std::string Request::Path() const {
+  size_t q = target.find('?');
+  return q == std::string::npos ? target : target.substr(0, q);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr size_t kDrainLimitBytes = 8 << 20;
+constexpr auto kDrainTimeout = std::chrono::seconds(2);
+constexpr auto kShutdownTimeout = std::chrono::seconds(1);
+
+bool IsHttpParseError(const error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+}  // namespace
+
+class Connection;
+
+// Shared server state. Held by shared_ptr so that connections (and responders still held by a
+// handler) keep it alive; see Server::Stop for the shutdown sequence.
+class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
+ public:
+  Impl(const ServerOptions& options, Handler& handler, std::unique_ptr<ssl::context> ctx)
+      : options_(options),
+        handler_(handler),
+        ssl_ctx_(std::move(ctx)),
+        acceptor_(net::make_strand(ioc_)) {}
+
+  Status Bind();
+  void Start();
+  void Stop();
+  void Wait();
+  uint16_t port() const { return port_; }
+  ServerStats Stats() const;
+
+  void Register(Connection* c, const std::shared_ptr<Connection>& sp);
+  void Unregister(Connection* c);
+
+  // Constant after construction.
+  const ServerOptions options_;
+  Handler& handler_;
+  // Declared before ioc_: must outlive every stream (destroyed with pending handlers).
+  std::unique_ptr<ssl::context> ssl_ctx_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> accepted_{0}, refused_{0}, handshakes_ok_{0}, handshakes_failed_{0},
+      sessions_resumed_{0}, requests_{0};
+
+ private:
+  void DoAccept();
+  void OnAccept(error_code ec, tcp::socket socket);
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> conns_;  // GUARDED_BY(mu_)
+  bool started_ = false;                                             // GUARDED_BY(mu_)
+  bool stopped_ = false;                                             // GUARDED_BY(mu_)
+
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  std::mutex join_mu_;
+};
+
+// One accepted TCP connection: TLS handshake, then a sequential keep-alive request loop.
+// All state is touched only on the connection's strand (the stream's executor).
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket&& socket, std::shared_ptr<Server::Impl> srv, std::string remote)
+      : srv_(std::move(srv)), stream_(std::move(socket), *srv_->ssl_ctx_) {
+    peer_.remote_address = std::move(remote);
+  }
+  ~Connection() { srv_->Unregister(this); }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Connection::DoHandshake, shared_from_this()));
+  }
+
+  // Server is stopping: close now unless a request is in progress (that one finishes and
+  // its response carries Connection: close).
+  void Shutdown() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ == State::kHandshake || self->state_ == State::kIdle ||
+          self->state_ == State::kHeader) {
+        self->CloseNow();
+      }
+    });
+  }
+
+ private:
+  enum class State { kHandshake, kIdle, kHeader, kBody, kHandling, kWriting, kClosing, kClosed };
+
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+  const ServerOptions& Opt() const { return srv_->options_; }
+
+  void DoHandshake() {
+    state_ = State::kHandshake;
+    Tcp().expires_after(std::chrono::seconds(Opt().handshake_timeout_seconds));
+    stream_.async_handshake(ssl::stream_base::server,
+                            beast::bind_front_handler(&Connection::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(error_code ec) {
+    if (ec) {
+      srv_->handshakes_failed_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::debug("tls handshake failed from {}: {}", peer_.remote_address, ec.message());
+      return CloseNow();
+    }
+    srv_->handshakes_ok_.fetch_add(1, std::memory_order_relaxed);
+    SSL* ssl = stream_.native_handle();
+    if (SSL_session_reused(ssl)) srv_->sessions_resumed_.fetch_add(1, std::memory_order_relaxed);
+    tls::PeerCertificate pc = tls::InspectPeer(ssl);
+    peer_.has_certificate = pc.present && pc.verified;
+    if (peer_.has_certificate) {
+      peer_.cert_sha256_hex = std::move(pc.sha256_hex);
+      peer_.subject = std::move(pc.subject);
+    }
+    ReadRequest();
+  }
+
+  void ReadRequest() {
+    if (srv_->stopping_.load(std::memory_order_relaxed)) return CloseNow();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(Opt().max_header_bytes));
+    parser_->body_limit(boost::none);  // Content-Length is checked by hand after the header
+    if (buffer_.size() == 0) {
+      // Idle keep-alive wait for the first byte of the next request.
+      state_ = State::kIdle;
+      Tcp().expires_after(std::chrono::seconds(Opt().idle_timeout_seconds));
+      stream_.async_read_some(buffer_.prepare(4096),
+                              beast::bind_front_handler(&Connection::OnFirstBytes, shared_from_this()));
+    } else {
+      ReadHeader();
+    }
+  }
+
+  void OnFirstBytes(error_code ec, std::size_t n) {
+    if (ec) return CloseNow();
+    buffer_.commit(n);
+    ReadHeader();
+  }
+
+  void ReadHeader() {
+    state_ = State::kHeader;
+    Tcp().expires_after(std::chrono::seconds(Opt().header_timeout_seconds));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(error_code ec, std::size_t) {
+    if (ec) {
+      if (ec == bhttp::error::header_limit) {
+        srv_->requests_.fetch_add(1, std::memory_order_relaxed);
+        return SendError(431, R"({"detail":"Request header fields too large"})");
+      }
+      if (IsHttpParseError(ec) && ec != bhttp::error::end_of_stream &&
+          ec != bhttp::error::partial_message) {
+        srv_->requests_.fetch_add(1, std::memory_order_relaxed);
+        return SendError(400, R"({"detail":"Malformed HTTP request"})");
+      }
+      return CloseNow();  // EOF, reset, timeout, cancelled
+    }
+    srv_->requests_.fetch_add(1, std::memory_order_relaxed);
+    const auto& head = parser_->get();
+    size_t count = 0;
+    for (auto it = head.begin(); it != head.end(); ++it) ++count;
+    if (count > Opt().max_header_count) {
+      return SendError(431, R"({"detail":"Request header fields too large"})");
+    }
+
+    req_ = Request();
+    req_.method = std::string(head.method_string());
+    req_.target = std::string(head.target());
+    req_.headers.reserve(count);
+    for (const auto& f : head) {
+      std::string name(f.name_string());
+      for (char& c : name) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      }
+      req_.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req_.peer = peer_;
+    keep_alive_ = head.keep_alive();
+
+    auto length = parser_->content_length();
+    if (length && *length > Opt().max_body_bytes) return BodyTooLarge();
+    parser_->body_limit(static_cast<std::uint64_t>(Opt().max_body_bytes));
+    if (parser_->is_done()) return Dispatch();
+
+    auto expect = head[bhttp::field::expect];
+    if (!expect.empty() && beast::iequals(expect, "100-continue")) {
+      state_ = State::kBody;
+      Tcp().expires_after(std::chrono::seconds(Opt().body_timeout_seconds));
+      net::async_write(stream_, net::buffer(kContinue, sizeof(kContinue) - 1),
+                       [self = shared_from_this()](error_code ec, std::size_t) {
+                         if (ec) return self->CloseNow();
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    state_ = State::kBody;
+    Tcp().expires_after(std::chrono::seconds(Opt().body_timeout_seconds));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
+  }
+
+  void OnBody(error_code ec, std::size_t) {
+    if (ec) {
+      if (ec == bhttp::error::body_limit) return BodyTooLarge();
+      if (IsHttpParseError(ec) && ec != bhttp::error::end_of_stream &&
+          ec != bhttp::error::partial_message) {
+        return SendError(400, R"({"detail":"Malformed HTTP request"})");
+      }
+      return CloseNow();
+    }
+    req_.body = std::move(parser_->get().body());
+    Dispatch();
+  }
+
+  void BodyTooLarge() {
+    Response r;
+    try {
+      r = srv_->handler_.OnBodyTooLarge(req_);
+    } catch (const std::exception& e) {
+      spdlog::error("http handler OnBodyTooLarge threw: {}", e.what());
+      return CloseNow();
+    } catch (...) {
+      spdlog::error("http handler OnBodyTooLarge threw a non-standard exception");
+      return CloseNow();
+    }
+    SendResponse(r.status, r.content_type, r.body, /*close=*/true, /*drain=*/true);
+  }
+
+  void SendError(int status, std::string_view body) {
+    SendResponse(status, "application/json", body, /*close=*/true, /*drain=*/true);
+  }
+
+  void Dispatch() {
+    state_ = State::kHandling;
+    const uint64_t seq = ++seq_;
+    Responder respond = [self = shared_from_this(), seq](Response r) {
+      auto ex = self->stream_.get_executor();
+      net::post(ex, [self = std::move(self), seq, r = std::move(r)]() mutable {
+        self->OnResponse(seq, std::move(r));
+      });
+    };
+    try {
+      srv_->handler_.Handle(std::move(req_), std::move(respond));
+    } catch (const std::exception& e) {
+      spdlog::error("http handler threw: {}", e.what());
+      CloseNow();
+    } catch (...) {
+      spdlog::error("http handler threw a non-standard exception");
+      CloseNow();
+    }
+  }
+
+  void OnResponse(uint64_t seq, Response r) {
+    if (seq != seq_ || state_ != State::kHandling) return;  // duplicate or late call
+    bool close = !keep_alive_ || srv_->stopping_.load(std::memory_order_relaxed);
+    SendResponse(r.status, r.content_type, r.body, close, /*drain=*/false);
+  }
+
+  // Serialises head + body into one buffer (one TLS record for small responses).
+  void SendResponse(int status, std::string_view content_type, std::string_view body, bool close,
+                    bool drain) {
+    state_ = State::kWriting;
+    out_.clear();
+    out_.append("HTTP/1.1 ");
+    out_.append(std::to_string(status));
+    out_.push_back(' ');
+    auto reason = bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status)));
+    out_.append(reason.data(), reason.size());
+    out_.append("\r\nContent-Type: ");
+    out_.append(content_type.data(), content_type.size());
+    out_.append("\r\nContent-Length: ");
+    out_.append(std::to_string(body.size()));
+    out_.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+    out_.append(body.data(), body.size());
+    Tcp().expires_after(std::chrono::seconds(Opt().body_timeout_seconds));
+    net::async_write(stream_, net::buffer(out_),
+                     [self = shared_from_this(), close, drain](error_code ec, std::size_t) {
+                       if (ec) return self->CloseNow();
+                       if (drain) return self->Drain();
+                       if (close) return self->GracefulClose();
+                       self->ReadRequest();
+                     });
+  }
+
+  // After an early error response the client may still be sending its request: read and
+  // discard (bounded) until it closes, so the kernel does not reset the connection before the
+  // client has read our response.
+  void Drain() {
+    state_ = State::kClosing;
+    drained_ = 0;
+    Tcp().expires_after(kDrainTimeout);
+    DrainSome();
+  }
+
+  void DrainSome() {
+    stream_.async_read_some(net::buffer(drain_buf_),
+                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kDrainLimitBytes) return self->CloseNow();
+                              self->DrainSome();
+                            });
+  }
+
+  void GracefulClose() {
+    state_ = State::kClosing;
+    Tcp().expires_after(kShutdownTimeout);
+    stream_.async_shutdown([self = shared_from_this()](error_code) { self->CloseNow(); });
+  }
+
+  void CloseNow() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    error_code ignored;
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Tcp().close();
+  }
+
+  std::shared_ptr<Server::Impl> srv_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Request req_;
+  PeerInfo peer_;
+  std::string out_;
+  State state_ = State::kHandshake;
+  bool keep_alive_ = true;
+  uint64_t seq_ = 0;
+  size_t drained_ = 0;
+  std::array<char, 4096> drain_buf_{};
+};
+
+// ---------------------------------------------------------------------------------------------
+// Server::Impl
+
+Status Server::Impl::Bind() {
+  error_code ec;
+  auto address = net::ip::make_address(options_.host, ec);
+  if (ec) return Status::InvalidArgument("invalid listen address '" + options_.host + "'");
+  tcp::endpoint ep(address, options_.port);
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  port_ = acceptor_.local_endpoint(ec).port();
+  return Status::Ok();
+}
+
+void Server::Impl::Start() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (started_ || stopped_) return;
+    started_ = true;
+  }
+  work_.emplace(net::make_work_guard(ioc_));
+  net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->DoAccept(); });
+  int n = options_.threads > 0 ? options_.threads
+                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([this] {
+      for (;;) {
+        try {
+          ioc_.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("http server io thread: uncaught exception: {}", e.what());
+        } catch (...) {
+          spdlog::error("http server io thread: uncaught non-standard exception");
+        }
+      }
+    });
+  }
+}
+
+void Server::Impl::DoAccept() {
+  acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(
+                                                     &Server::Impl::OnAccept, shared_from_this()));
+}
+
+void Server::Impl::OnAccept(error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    spdlog::warn("http server accept failed: {}", ec.message());
+    return DoAccept();
+  }
+  accepted_.fetch_add(1, std::memory_order_relaxed);
+  bool refuse;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    refuse = stopping_.load() || conns_.size() >= options_.max_connections;
+  }
+  if (refuse) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    error_code ignored;
+    socket.close(ignored);
+  } else {
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::string remote;
+    auto ep = socket.remote_endpoint(ignored);
+    if (!ignored) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    auto conn = std::make_shared<Connection>(std::move(socket), shared_from_this(), std::move(remote));
+    Register(conn.get(), conn);
+    conn->Start();
+  }
+  DoAccept();
+}
+
+void Server::Impl::Register(Connection* c, const std::shared_ptr<Connection>& sp) {
+  std::lock_guard<std::mutex> l(mu_);
+  conns_.emplace(c, sp);
+}
+
+void Server::Impl::Unregister(Connection* c) {
+  std::lock_guard<std::mutex> l(mu_);
+  conns_.erase(c);
+  if (conns_.empty()) cv_.notify_all();
+}
+
+ServerStats Server::Impl::Stats() const {
+  ServerStats s;
+  s.accepted = accepted_.load();
+  s.refused = refused_.load();
+  s.handshakes_ok = handshakes_ok_.load();
+  s.handshakes_failed = handshakes_failed_.load();
+  s.sessions_resumed = sessions_resumed_.load();
+  s.requests = requests_.load();
+  std::lock_guard<std::mutex> l(mu_);
+  s.active_connections = conns_.size();
+  return s;
+}
+
+void Server::Impl::Stop() {
+  std::vector<std::shared_ptr<Connection>> live;
+  bool first = false;
+  bool started = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    first = !stopped_;
+    stopped_ = true;
+    stopping_ = true;
+    started = started_;
+    if (first) {
+      for (auto& [ptr, weak] : conns_) {
+        if (auto sp = weak.lock()) live.push_back(std::move(sp));
+      }
+    }
+  }
+  if (!first) return Wait();  // stopping on another thread (or already stopped)
+  if (started) {
+    net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
+      error_code ignored;
+      self->acceptor_.close(ignored);
+    });
+  } else {
+    error_code ignored;
+    acceptor_.close(ignored);  // never started: no io thread touches the acceptor
+  }
+  for (auto& c : live) c->Shutdown();
+  live.clear();
+  bool drained;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    drained = cv_.wait_for(l, std::chrono::seconds(options_.shutdown_grace_seconds),
+                           [this] { return conns_.empty(); });
+  }
+  work_.reset();
+  if (!drained) {
+    spdlog::warn("http server: connections still busy after the shutdown grace period");
+    ioc_.stop();
+  }
+  Wait();  // with no work left, the io threads return from run()
+}
+
+void Server::Impl::Wait() {
+  std::lock_guard<std::mutex> l(join_mu_);
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Handler& handler) {
+  if (options.max_body_bytes == 0 || options.max_header_bytes == 0 ||
+      options.max_header_bytes > UINT32_MAX) {
+    return Status::InvalidArgument("http server: invalid size limits");
+  }
+  auto ctx = tls::BuildServerContext(options.tls);
+  if (!ctx.ok()) return ctx.status();
+  std::shared_ptr<Impl> impl;
+  try {
+    impl = std::make_shared<Impl>(options, handler, std::move(ctx).value());
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("http server: ") + e.what());
+  }
+  VV_RETURN_IF_ERROR(impl->Bind());
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() {
+  if (impl_) impl_->Stop();
+}
+uint16_t Server::port() const { return impl_->port(); }
+void Server::Start() { impl_->Start(); }
+void Server::Stop() { impl_->Stop(); }
+void Server::Wait() { impl_->Wait(); }
+ServerStats Server::stats() const { return impl_->Stats(); }
+
+}  // namespace vv::http

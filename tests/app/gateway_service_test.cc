@@ -1,0 +1,544 @@
+// GatewayService with in-process fakes and a FakeClock: every row of wire-contract 1.4 that
+// our design keeps, the DESIGN-DECISIONS fixes (nonce released on 429/503, body bound to the
+// signed headers, 422 never becomes 503, no 500 for any input), and the audit trail.
+
+#include "app/gateway_service.h"
+
+#include <gtest/gtest.h>
+
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+#include "fakes/fake_backends.h"
+#include "fakes/fake_clock.h"
+#include "fakes/telemetry_builder.h"
+#include "state/memory_state.h"
+
+namespace vv::app {
+namespace {
+
+using testing::FakeClock;
+using testing::kTenant1;
+using testing::kTenant2;
+
+constexpr int64_t kNow = 1772107200;
+const std::string kPin(64, 'a');
+
+std::shared_ptr<const config::GatewayConfig> MakeConfig(int64_t rate = 120) {
+  auto cfg = std::make_shared<config::GatewayConfig>();
+  config::ServiceIdentity id;
+  id.id = "spectrastrike-producer";
+  id.cert_sha256_pins = {kPin};
+  cfg->identities.push_back(id);
+  config::ServiceIdentity other;
+  other.id = "other-service";
+  other.cert_sha256_pins = {std::string(64, 'c')};
+  cfg->identities.push_back(other);
+  cfg->default_signing_keys.push_back(
+      {"default", crypto::Ed25519PublicKey::FromBase64(testing::kProducerPublicKeyB64).value()});
+  cfg->operator_tenant_map = {{"op-001", kTenant1}, {"op-002", kTenant2}};
+  cfg->rate_limit_per_minute = rate;
+  cfg->allowed_schema_versions = {"1.0", "2.0"};
+  return cfg;
+}
+
+class GatewayServiceTest : public ::testing::Test {
+ protected:
+  void Build(int64_t rate = 120) {
+    cfg_ = MakeConfig(rate);
+    nonces_ = std::make_unique<state::MemoryNonceStore>(clock_);
+    limiter_ = std::make_unique<state::MemoryRateLimiter>(clock_, cfg_->rate_limit_per_minute);
+    auto catalog = schema::MitreCatalog::Load();
+    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+    catalog_ = std::make_unique<schema::MitreCatalog>(std::move(catalog).value());
+    GatewayDeps d;
+    d.config = cfg_;
+    d.clock = &clock_;
+    d.random = &random_;
+    d.catalog = catalog_.get();
+    d.nonces = nonces_.get();
+    d.limiter = limiter_.get();
+    d.publisher = &publisher_;
+    d.audit = &audit_;
+    service_ = std::make_unique<GatewayService>(std::move(d));
+  }
+  void SetUp() override { Build(); }
+
+  http::Request MakeRequest(const std::string& body, int64_t ts, const std::string& nonce,
+                            const std::string& sig) {
+    http::Request r;
+    r.method = "POST";
+    r.target = "/internal/v1/telemetry";
+    r.headers = {{"content-type", "application/json"},
+                 {"x-service-identity", "spectrastrike-producer"},
+                 {"x-client-cert-sha256", kPin},
+                 {"x-telemetry-timestamp", std::to_string(ts)},
+                 {"x-telemetry-nonce", nonce},
+                 {"x-telemetry-signature", sig}};
+    r.body = body;
+    r.peer.has_certificate = true;
+    r.peer.cert_sha256_hex = kPin;
+    return r;
+  }
+  http::Request Signed(const json::Value& body, int64_t ts, const std::string& nonce) {
+    auto s = testing::SignBody(body, ts, nonce);
+    return MakeRequest(s.body, ts, nonce, s.signature_b64);
+  }
+  http::Request Valid(const std::string& nonce = "nonce-vector-0001",
+                      const std::string& event_id = "evt-vector-0001") {
+    return Signed(testing::MakeTelemetryBody(kNow, nonce, event_id), kNow, nonce);
+  }
+  http::Response Send(http::Request r) {
+    http::Response out;
+    bool called = false;
+    service_->Handle(std::move(r), [&](http::Response resp) {
+      out = std::move(resp);
+      called = true;
+    });
+    EXPECT_TRUE(called) << "the fakes answer synchronously";
+    return out;
+  }
+  static std::string Detail(const http::Response& r) {
+    auto v = json::Parse(r.body);
+    if (!v.ok() || !v->is_object() || !v->Find("detail")) return "<no detail: " + r.body + ">";
+    return v->Find("detail")->as_string();
+  }
+  void SetHeader(http::Request& r, const std::string& name, const std::string& value) {
+    for (auto& [k, v] : r.headers)
+      if (k == name) {
+        v = value;
+        return;
+      }
+    r.headers.emplace_back(name, value);
+  }
+  void RemoveHeader(http::Request& r, const std::string& name) {
+    std::erase_if(r.headers, [&](const auto& h) { return h.first == name; });
+  }
+  // The last audit record, which every request must produce.
+  testing::AuditRecord LastAudit() {
+    auto recs = audit_.records();
+    EXPECT_FALSE(recs.empty());
+    return recs.empty() ? testing::AuditRecord{} : recs.back();
+  }
+  void ExpectRejected(const http::Response& r, int status, const std::string& detail,
+                      const std::string& reason) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(Detail(r), detail);
+    auto a = LastAudit();
+    EXPECT_EQ(a.event_type, "telemetry.rejected");
+    ASSERT_TRUE(a.details.is_object());
+    EXPECT_EQ(a.details.Find("status_code")->int_text(), std::to_string(status));
+    EXPECT_EQ(a.details.Find("detail")->as_string(), detail);
+    EXPECT_EQ(a.details.Find("reason")->as_string(), reason);
+  }
+
+  FakeClock clock_{kNow};
+  testing::FakeRandom random_;
+  std::shared_ptr<const config::GatewayConfig> cfg_;
+  std::unique_ptr<state::MemoryNonceStore> nonces_;
+  std::unique_ptr<state::MemoryRateLimiter> limiter_;
+  std::unique_ptr<schema::MitreCatalog> catalog_;
+  testing::RecordingPublisher publisher_;
+  testing::RecordingAuditSink audit_;
+  std::unique_ptr<GatewayService> service_;
+};
+
+TEST_F(GatewayServiceTest, AcceptsVectorA2AndQueuesItsIntegrityHash) {
+  auto r = Send(Valid());
+  ASSERT_EQ(r.status, 202) << r.body;
+  auto body = json::Parse(r.body).value();
+  EXPECT_TRUE(body.Find("accepted")->as_bool());
+  EXPECT_EQ(body.Find("request_id")->as_string().size(), 36u);
+  auto q = publisher_.ingest();
+  ASSERT_EQ(q.size(), 1u);
+  // Vector A.3: the normalised payload canonicalises to the producer's sorted body.
+  EXPECT_EQ(q[0].integrity_hash, "1e0392aced563264e98d218d46f83dee735cbd8d06f06588bbdee8956a8baa91");
+  EXPECT_EQ(q[0].kind, queue::Kind::kIngest);
+  EXPECT_EQ(q[0].trace.Find("tenant_id")->as_string(), kTenant1);
+  auto a = LastAudit();
+  EXPECT_EQ(a.event_type, "telemetry.accepted");
+  EXPECT_EQ(a.actor, "telemetry_gateway");
+  EXPECT_EQ(a.details.Find("request_id")->as_string(), body.Find("request_id")->as_string());
+  EXPECT_EQ(a.details.Find("tenant_id")->as_string(), kTenant1);
+}
+
+TEST_F(GatewayServiceTest, SameEventResentWithFreshNonceIsAcknowledgedButStoredOnce) {
+  ASSERT_EQ(Send(Valid("nonce-aaaaaaaa", "evt-1")).status, 202);
+  ASSERT_EQ(Send(Valid("nonce-bbbbbbbb", "evt-1")).status, 202);
+  EXPECT_EQ(publisher_.ingest().size(), 1u);
+  EXPECT_EQ(service_->counters().duplicates.load(), 1u);
+}
+
+TEST_F(GatewayServiceTest, M1WrongContentTypeIs415) {
+  auto req = Valid();
+  SetHeader(req, "content-type", "text/plain");
+  ExpectRejected(Send(std::move(req)), 415, "Telemetry endpoint only accepts application/json",
+                 "unsupported_media_type");
+}
+
+TEST_F(GatewayServiceTest, M2EmptyBodyIs422) {
+  auto req = Valid();
+  req.body.clear();
+  ExpectRejected(Send(std::move(req)), 422, "Telemetry payload is required", "empty_body");
+}
+
+TEST_F(GatewayServiceTest, M3OversizeIs413AndAudited) {
+  http::Request head = Valid();
+  auto resp = service_->OnBodyTooLarge(head);
+  EXPECT_EQ(resp.status, 413);
+  EXPECT_EQ(Detail(resp), "Telemetry payload exceeds 1MiB limit");
+  EXPECT_EQ(LastAudit().details.Find("reason")->as_string(), "body_too_large");
+}
+
+TEST_F(GatewayServiceTest, R1MissingIdentityHeader) {
+  auto req = Valid();
+  RemoveHeader(req, "x-service-identity");
+  ExpectRejected(Send(std::move(req)), 401, "Missing required header: X-Service-Identity",
+                 "missing_identity_header");
+}
+
+TEST_F(GatewayServiceTest, CertHeaderIsOptionalWithRealMtls) {
+  auto req = Valid();
+  RemoveHeader(req, "x-client-cert-sha256");
+  EXPECT_EQ(Send(std::move(req)).status, 202);
+}
+
+TEST_F(GatewayServiceTest, R2MalformedFingerprintHeader) {
+  auto req = Valid();
+  SetHeader(req, "x-client-cert-sha256", "zz");
+  ExpectRejected(Send(std::move(req)), 401, "Invalid client certificate fingerprint format",
+                 "bad_fingerprint_format");
+}
+
+TEST_F(GatewayServiceTest, R3UnknownIdentity) {
+  auto req = Valid();
+  SetHeader(req, "x-service-identity", "nobody");
+  ExpectRejected(Send(std::move(req)), 401, "Unknown service identity", "unknown_identity");
+}
+
+TEST_F(GatewayServiceTest, R4PresentedCertificateNotPinned) {
+  auto req = Valid();
+  req.peer.cert_sha256_hex = std::string(64, 'b');
+  SetHeader(req, "x-client-cert-sha256", std::string(64, 'b'));
+  ExpectRejected(Send(std::move(req)), 401, "Service identity certificate fingerprint mismatch",
+                 "cert_pin_mismatch");
+}
+
+TEST_F(GatewayServiceTest, R4HeaderClaimingThePinWithAnotherCertificate) {
+  // The reference's defect: the pin was a bearer header. Here the presented cert decides.
+  auto req = Valid();
+  req.peer.cert_sha256_hex = std::string(64, 'b');
+  ExpectRejected(Send(std::move(req)), 401, "Service identity certificate fingerprint mismatch",
+                 "cert_pin_mismatch");
+}
+
+TEST_F(GatewayServiceTest, R4HeaderDifferentFromPresentedCertificate) {
+  auto req = Valid();
+  SetHeader(req, "x-client-cert-sha256", std::string(64, 'b'));
+  ExpectRejected(Send(std::move(req)), 401, "Service identity certificate fingerprint mismatch",
+                 "cert_header_mismatch");
+}
+
+TEST_F(GatewayServiceTest, PinnedCertificateUnderAnotherIdentity) {
+  auto req = Valid();
+  SetHeader(req, "x-service-identity", "other-service");
+  ExpectRejected(Send(std::move(req)), 401, "Service identity certificate fingerprint mismatch",
+                 "cert_pin_mismatch");
+}
+
+TEST_F(GatewayServiceTest, NoClientCertificate) {
+  auto req = Valid();
+  req.peer.has_certificate = false;
+  req.peer.cert_sha256_hex.clear();
+  ExpectRejected(Send(std::move(req)), 401, "Service identity certificate fingerprint mismatch",
+                 "no_client_certificate");
+}
+
+TEST_F(GatewayServiceTest, R7MissingSignatureHeadersInOrder) {
+  for (auto [name, detail, reason] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"x-telemetry-timestamp", "Missing required header: X-Telemetry-Timestamp",
+            "missing_timestamp_header"},
+           {"x-telemetry-nonce", "Missing required header: X-Telemetry-Nonce",
+            "missing_nonce_header"},
+           {"x-telemetry-signature", "Missing required header: X-Telemetry-Signature",
+            "missing_signature_header"}}) {
+    auto req = Valid();
+    RemoveHeader(req, name);
+    ExpectRejected(Send(std::move(req)), 401, detail, reason);
+  }
+}
+
+TEST_F(GatewayServiceTest, R8SignatureNotBase64Alphabet) {
+  auto req = Valid();
+  SetHeader(req, "x-telemetry-signature", "not-base64_!");
+  ExpectRejected(Send(std::move(req)), 401, "Signature header is not valid base64",
+                 "signature_not_base64");
+}
+
+TEST_F(GatewayServiceTest, R9TimestampNotInteger) {
+  auto req = Valid();
+  SetHeader(req, "x-telemetry-timestamp", "2026-02-26T12:00:00Z");
+  ExpectRejected(Send(std::move(req)), 401, "Telemetry timestamp must be unix epoch seconds",
+                 "timestamp_not_integer");
+}
+
+TEST_F(GatewayServiceTest, R10TimestampOutsideSkewBothWays) {
+  for (int64_t delta : {-360, -31, 31, 360}) {
+    int64_t ts = kNow + delta;
+    auto body = testing::MakeTelemetryBody(ts, "nonce-skew-" + std::to_string(delta));
+    ExpectRejected(Send(Signed(body, ts, "nonce-skew-" + std::to_string(delta))), 401,
+                   "Telemetry timestamp out of allowed clock skew", "timestamp_skew");
+  }
+  auto body = testing::MakeTelemetryBody(kNow - 30, "nonce-edge-0001");
+  EXPECT_EQ(Send(Signed(body, kNow - 30, "nonce-edge-0001")).status, 202) << "skew is inclusive";
+}
+
+TEST_F(GatewayServiceTest, TimestampHeaderIsParsedAsInteger) {
+  // "+1772107200" / "01772107200" are signed as "1772107200" (the parsed integer).
+  auto s = testing::SignBody(testing::MakeTelemetryBody(kNow, "nonce-plus-0001"), kNow,
+                             "nonce-plus-0001");
+  auto req = MakeRequest(s.body, kNow, "nonce-plus-0001", s.signature_b64);
+  SetHeader(req, "x-telemetry-timestamp", "0" + std::to_string(kNow));
+  EXPECT_EQ(Send(std::move(req)).status, 202);
+}
+
+TEST_F(GatewayServiceTest, R11BadPadding) {
+  auto req = Valid();
+  SetHeader(req, "x-telemetry-signature", "abc");
+  ExpectRejected(Send(std::move(req)), 401, "Malformed signature encoding", "signature_encoding");
+}
+
+TEST_F(GatewayServiceTest, R13ForgedSignature) {
+  auto body = testing::MakeTelemetryBody(kNow, "nonce-forged-01");
+  auto s = testing::SignBody(body, kNow, "nonce-forged-01",
+                             "1111111111111111111111111111111111111111111111111111111111111111");
+  ExpectRejected(Send(MakeRequest(s.body, kNow, "nonce-forged-01", s.signature_b64)), 401,
+                 "Invalid telemetry signature", "bad_signature");
+  EXPECT_TRUE(publisher_.ingest().empty());
+}
+
+TEST_F(GatewayServiceTest, R13TamperedBodyAndShortSignature) {
+  auto s = testing::SignBody(testing::MakeTelemetryBody(kNow, "nonce-tamper-01"), kNow,
+                             "nonce-tamper-01");
+  std::string tampered = s.body;
+  tampered.replace(tampered.find("high"), 4, "info");
+  ExpectRejected(Send(MakeRequest(tampered, kNow, "nonce-tamper-01", s.signature_b64)), 401,
+                 "Invalid telemetry signature", "bad_signature");
+  ExpectRejected(Send(MakeRequest(s.body, kNow, "nonce-tamper-01", "AAAA")), 401,
+                 "Invalid telemetry signature", "bad_signature");
+}
+
+TEST_F(GatewayServiceTest, UnsignedTrafficCannotBurnNonces) {
+  auto good = Valid("nonce-shared-01");
+  auto forged = good;
+  SetHeader(forged, "x-telemetry-signature", testing::SignB64(kNow, "nonce-shared-01", "x"));
+  EXPECT_EQ(Send(std::move(forged)).status, 401);
+  EXPECT_EQ(Send(std::move(good)).status, 202);
+}
+
+TEST_F(GatewayServiceTest, R14ReplayIs409) {
+  auto req = Valid();
+  auto again = req;
+  ASSERT_EQ(Send(std::move(req)).status, 202);
+  ExpectRejected(Send(std::move(again)), 409, "Replay detected: nonce already used", "replay");
+  EXPECT_EQ(publisher_.ingest().size(), 1u);
+}
+
+TEST_F(GatewayServiceTest, R15InvalidJsonGoesToDlq) {
+  std::string body = "{not json";
+  auto req = MakeRequest(body, kNow, "nonce-json-0001", testing::SignB64(kNow, "nonce-json-0001", body));
+  ExpectRejected(Send(std::move(req)), 422, "Invalid JSON payload", "invalid_json");
+  auto dlq = publisher_.dlq();
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].kind, queue::Kind::kDeadLetter);
+  // Vector A.3 (DLQ part).
+  EXPECT_EQ(dlq[0].integrity_hash, "c27f029e0f70c43bd8318c17c28a8a7b7c7fd73281654156eefbd5ba728d6623");
+  EXPECT_EQ(dlq[0].trace.Find("reason")->as_string(), "json_decode");
+  EXPECT_EQ(LastAudit().details.Find("dlq")->as_string(), "stored");
+}
+
+TEST_F(GatewayServiceTest, InvalidUtf8WithValidSignatureIs422NotA500) {
+  std::string body = "{\"operator_id\":\"op\xff\xfe\"}";
+  auto req = MakeRequest(body, kNow, "nonce-utf8-0001", testing::SignB64(kNow, "nonce-utf8-0001", body));
+  ExpectRejected(Send(std::move(req)), 422, "Invalid JSON payload", "invalid_json");
+  auto dlq = publisher_.dlq();
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].payload.Find("raw_body")->as_string(), Base64Encode(body));
+}
+
+TEST_F(GatewayServiceTest, R16QueuePoisoningGoesToDlq) {
+  json::Value poison = json::Value::MakeObject();
+  poison.Set("timestamp", kNow);
+  poison.Set("nonce", "nonce-poison-01");
+  poison.Set("payload", json::Value::MakeObject());
+  ExpectRejected(Send(Signed(poison, kNow, "nonce-poison-01")), 422,
+                 "Telemetry schema validation failed", "schema_validation");
+  auto dlq = publisher_.dlq();
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].payload.Find("error_code")->as_string(), "schema_validation_failed");
+  EXPECT_EQ(dlq[0].trace.Find("reason")->as_string(), "schema_validation");
+  EXPECT_TRUE(publisher_.ingest().empty());
+}
+
+TEST_F(GatewayServiceTest, DlqFailureKeepsThe422) {
+  publisher_.SetFail(true);
+  std::string body = "[1,2";
+  auto req = MakeRequest(body, kNow, "nonce-dlqf-0001", testing::SignB64(kNow, "nonce-dlqf-0001", body));
+  ExpectRejected(Send(std::move(req)), 422, "Invalid JSON payload", "invalid_json");
+  EXPECT_EQ(LastAudit().details.Find("dlq")->as_string(), "failed");
+  EXPECT_EQ(service_->counters().dlq_failed.load(), 1u);
+}
+
+TEST_F(GatewayServiceTest, R17R18BodyBoundToSignedHeaders) {
+  auto body = testing::MakeTelemetryBody(kNow - 1, "nonce-bind-0001");
+  ExpectRejected(Send(Signed(body, kNow, "nonce-bind-0001")), 401,
+                 "Body timestamp mismatch with signed header", "body_timestamp_mismatch");
+  auto body2 = testing::MakeTelemetryBody(kNow, "nonce-other-001");
+  ExpectRejected(Send(Signed(body2, kNow, "nonce-bind-0002")), 401,
+                 "Body nonce mismatch with signed header", "body_nonce_mismatch");
+  EXPECT_TRUE(publisher_.dlq().empty());
+}
+
+TEST_F(GatewayServiceTest, R19CanonicalFailuresGoToDlq) {
+  int n = 0;
+  auto mutate = [&](auto fn) {
+    std::string nonce = "nonce-canon-" + std::to_string(n++);
+    auto body = testing::MakeTelemetryBody(kNow, nonce);
+    fn(*body.Find("payload"));
+    return Signed(body, kNow, nonce);
+  };
+  std::vector<http::Request> reqs;
+  reqs.push_back(mutate([](json::Value& p) {
+    json::Value t = json::Value::MakeArray();
+    t.Push("TX9999");
+    p.Set("mitre_techniques", std::move(t));
+  }));
+  reqs.push_back(mutate([](json::Value& p) {
+    json::Value t = json::Value::MakeArray();
+    t.Push("T9999");  // well-formed, but not in ATT&CK
+    p.Set("mitre_techniques", std::move(t));
+  }));
+  reqs.push_back(mutate([](json::Value& p) { p.Set("description", "1 UNION SELECT password"); }));
+  reqs.push_back(mutate([](json::Value& p) { p.Set("unexpected", 1); }));
+  reqs.push_back(mutate([](json::Value& p) { p.Find("attributes")->Erase("attestation_measurement_hash"); }));
+  for (auto& r : reqs)
+    ExpectRejected(Send(std::move(r)), 422, "Canonical telemetry schema validation failed",
+                   "canonical_schema");
+  EXPECT_EQ(publisher_.dlq().size(), reqs.size());
+}
+
+TEST_F(GatewayServiceTest, R20ContractV2Failures) {
+  auto body = testing::MakeTelemetryBody(kNow, "nonce-v2-000001");
+  body.Find("payload")->Find("attributes")->Set("schema_version", "2.0");
+  ExpectRejected(Send(Signed(body, kNow, "nonce-v2-000001")), 422,
+                 "Telemetry contract v2 validation failed", "contract_v2_validation");
+  EXPECT_EQ(publisher_.dlq().back().payload.Find("error_code")->as_string(),
+            "contract_v2_validation_failed");
+}
+
+TEST_F(GatewayServiceTest, R21SignedMetadataMismatch) {
+  auto body = testing::MakeTelemetryBody(kNow, "nonce-meta-0001");
+  body.Find("signed_metadata")->Set("campaign_id", "cmp-999");
+  ExpectRejected(Send(Signed(body, kNow, "nonce-meta-0001")), 401,
+                 "Signed metadata mapping mismatch", "signed_metadata_mismatch");
+}
+
+TEST_F(GatewayServiceTest, R22R23TenantMapping) {
+  auto body = testing::MakeTelemetryBody(kNow, "nonce-tenant-01");
+  body.Set("operator_id", "op-unmapped");
+  body.Find("signed_metadata")->Set("operator_id", "op-unmapped");
+  ExpectRejected(Send(Signed(body, kNow, "nonce-tenant-01")), 403,
+                 "Operator is not mapped to any tenant", "operator_unmapped");
+  auto cross = testing::MakeTelemetryBody(kNow, "nonce-tenant-02");
+  cross.Set("tenant_id", kTenant2);
+  cross.Find("signed_metadata")->Set("tenant_id", kTenant2);
+  ExpectRejected(Send(Signed(cross, kNow, "nonce-tenant-02")), 403,
+                 "Operator tenant mapping violation", "tenant_mapping_violation");
+  EXPECT_TRUE(publisher_.ingest().empty());
+}
+
+TEST_F(GatewayServiceTest, R24R25SchemaVersionPolicy) {
+  auto body = testing::MakeTelemetryBody(kNow, "nonce-schema-01");
+  body.Find("payload")->Find("attributes")->Erase("schema_version");
+  ExpectRejected(Send(Signed(body, kNow, "nonce-schema-01")), 422,
+                 "Telemetry schema version is required by gateway policy",
+                 "schema_version_required");
+  auto body2 = testing::MakeTelemetryBody(kNow, "nonce-schema-02");
+  body2.Find("payload")->Find("attributes")->Set("schema_version", "1.5");
+  ExpectRejected(Send(Signed(body2, kNow, "nonce-schema-02")), 422,
+                 "Telemetry schema version is not allowed", "schema_version_not_allowed");
+}
+
+TEST_F(GatewayServiceTest, R26RateLimitThenSameBytesRetryIsNever409) {
+  Build(2);
+  ASSERT_EQ(Send(Valid("nonce-rate-0001", "e1")).status, 202);
+  clock_.AdvanceSeconds(1);
+  auto b2 = testing::MakeTelemetryBody(kNow + 1, "nonce-rate-0002", "e2");
+  ASSERT_EQ(Send(Signed(b2, kNow + 1, "nonce-rate-0002")).status, 202);
+  clock_.AdvanceSeconds(57);  // t = 58
+  auto b3 = testing::MakeTelemetryBody(kNow + 58, "nonce-rate-0003", "e3");
+  auto third = Signed(b3, kNow + 58, "nonce-rate-0003");
+  auto retry = third;
+  auto retry2 = third;
+  ExpectRejected(Send(std::move(third)), 429, "Operator burst anomaly detected", "rate_limited");
+  // Same signed bytes, still over the limit: 429 again, not 409 (the nonce was released).
+  EXPECT_EQ(Send(std::move(retry)).status, 429);
+  clock_.AdvanceSeconds(3);  // t = 61: both earlier admissions left the 60 s window
+  EXPECT_EQ(Send(std::move(retry2)).status, 202);
+}
+
+TEST_F(GatewayServiceTest, R28QueueDownIs503AndTheRetrySucceeds) {
+  publisher_.SetFail(true);
+  auto req = Valid();
+  auto retry = req;
+  ExpectRejected(Send(std::move(req)), 503, "Telemetry queue publish failed", "queue_publish_failed");
+  publisher_.SetFail(false);
+  EXPECT_EQ(Send(std::move(retry)).status, 202) << "nonce released after the transient failure";
+}
+
+TEST_F(GatewayServiceTest, AuditFailureFailsClosed) {
+  audit_.SetFail(true);
+  auto req = Valid();
+  auto r = Send(std::move(req));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(service_->counters().audit_failures.load(), 1u);
+}
+
+TEST_F(GatewayServiceTest, HealthAndReadiness) {
+  http::Request h;
+  h.method = "GET";
+  h.target = "/healthz";
+  auto r = Send(h);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::Parse(r.body)->Find("status")->as_string(), "healthy");
+  publisher_.SetFail(true);
+  EXPECT_EQ(Send(h).status, 503);
+  h.target = "/readyz";
+  EXPECT_EQ(Send(h).status, 503);
+}
+
+TEST_F(GatewayServiceTest, UnknownPathAndMethod) {
+  http::Request r;
+  r.method = "GET";
+  r.target = "/docs";
+  EXPECT_EQ(Send(r).status, 404);
+  r.target = "/internal/v1/telemetry";
+  EXPECT_EQ(Send(r).status, 405);
+}
+
+TEST_F(GatewayServiceTest, GarbageNeverCrashes) {
+  // A few hostile bodies with valid signatures: each gets a clean 4xx and an audit record.
+  std::vector<std::string> bodies = {
+      "null", "[]", "\"str\"", "1e999999", "{\"a\":" + std::string(200, '[') , std::string(1000, '{'),
+      "{\"operator_id\":1}", "{\"timestamp\":1e400}", std::string("\0\0\0", 3)};
+  int i = 0;
+  for (const auto& b : bodies) {
+    std::string nonce = "nonce-garbage-" + std::to_string(i++);
+    auto r = Send(MakeRequest(b, kNow, nonce, testing::SignB64(kNow, nonce, b)));
+    EXPECT_EQ(r.status, 422) << b.substr(0, 40);
+  }
+  EXPECT_EQ(audit_.records().size(), bodies.size());
+}
+
+}  // namespace
+}  // namespace vv::app

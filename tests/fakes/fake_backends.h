@@ -1,0 +1,89 @@
+#pragma once
+// In-process fakes for the gateway's seams: a Publisher that records envelopes (and can be
+// told to fail or to treat dedupe ids as duplicates), an AuditSink that records entries (and
+// can fail). Thread-safe.
+
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "audit/audit_log.h"
+#include "queue/queue.h"
+
+namespace vv::testing {
+
+class RecordingPublisher final : public queue::Publisher {
+ public:
+  void Publish(queue::Envelope envelope, queue::PublishCallback done) override {
+    Status s;
+    queue::PublishOutcome outcome = queue::PublishOutcome::kStored;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (fail_) {
+        s = Status::Unavailable("injected publish failure");
+      } else if (!envelope.dedupe_id.empty() && !dedupe_.insert(envelope.dedupe_id).second) {
+        outcome = queue::PublishOutcome::kDuplicate;
+      } else if (envelope.kind == queue::Kind::kIngest) {
+        ingest_.push_back(std::move(envelope));
+      } else {
+        dlq_.push_back(std::move(envelope));
+      }
+    }
+    done(s, outcome);
+  }
+  Status Health() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return fail_ ? Status::Unavailable("injected") : Status::Ok();
+  }
+  void SetFail(bool f) {
+    std::lock_guard<std::mutex> l(mu_);
+    fail_ = f;
+  }
+  std::vector<queue::Envelope> ingest() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return ingest_;
+  }
+  std::vector<queue::Envelope> dlq() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return dlq_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool fail_ = false;
+  std::set<std::string> dedupe_;
+  std::vector<queue::Envelope> ingest_, dlq_;
+};
+
+struct AuditRecord {
+  std::string event_type;
+  std::string actor;
+  json::Value details;
+};
+
+class RecordingAuditSink final : public audit::AuditSink {
+ public:
+  Status Append(std::string_view event_type, std::string_view actor,
+                json::Value details) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (fail_) return Status::Unavailable("injected audit failure");
+    records_.push_back({std::string(event_type), std::string(actor), std::move(details)});
+    return Status::Ok();
+  }
+  void SetFail(bool f) {
+    std::lock_guard<std::mutex> l(mu_);
+    fail_ = f;
+  }
+  std::vector<AuditRecord> records() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return records_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool fail_ = false;
+  std::vector<AuditRecord> records_;
+};
+
+}  // namespace vv::testing

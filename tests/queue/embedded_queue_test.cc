@@ -1,0 +1,506 @@
+// EmbeddedQueue: durability, dedupe, DLQ, group commit, failure reporting, consumer API.
+
+#include "queue/embedded_queue.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/encoding.h"
+#include "fakes/fake_clock.h"
+#include "fakes/temp_dir.h"
+#include "queue/failing_publisher.h"
+
+namespace vv::queue {
+namespace {
+
+using vv::testing::FakeClock;
+using vv::testing::TempDir;
+
+// Collects publish callbacks; Wait blocks until `n` arrived (or times out).
+class Recorder {
+ public:
+  struct Entry {
+    Status status;
+    PublishOutcome outcome;
+  };
+  PublishCallback Callback(int index) {
+    return [this, index](Status s, PublishOutcome o) {
+      std::lock_guard<std::mutex> l(mu_);
+      entries_.push_back({index, {std::move(s), o}});
+      cv_.notify_all();
+    };
+  }
+  bool Wait(size_t n, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, timeout, [&] { return entries_.size() >= n; });
+  }
+  // Entry for the publish with `index` (REQUIRES: arrived).
+  Entry Get(int index) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [i, e] : entries_) {
+      if (i == index) return e;
+    }
+    ADD_FAILURE() << "no callback for " << index;
+    return {Status::Internal("missing"), PublishOutcome::kStored};
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> l(mu_);
+    return entries_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::pair<int, Entry>> entries_;
+};
+
+class EmbeddedQueueTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<EmbeddedQueue> OpenQueue(EmbeddedQueueOptions options = {}) {
+    options.clock = &clock_;
+    Result<std::unique_ptr<EmbeddedQueue>> q = EmbeddedQueue::Open(path_, options);
+    EXPECT_TRUE(q.ok()) << q.status().ToString();
+    return q.ok() ? std::move(q).value() : nullptr;
+  }
+  Envelope Ingest(const std::string& event_id, const std::string& dedupe_id) {
+    json::Value payload = json::Value::MakeObject();
+    payload.Set("event_id", event_id);
+    payload.Set("tenant_id", "t1");
+    json::Value trace = json::Value::MakeObject();
+    trace.Set("tenant_id", "t1");
+    return MakeIngestEnvelope(payload, trace, dedupe_id, clock_, random_);
+  }
+  Envelope DeadLetter(std::string_view raw) {
+    json::Value trace = json::Value::MakeObject();
+    trace.Set("reason", "json_decode");
+    return MakeDeadLetterEnvelope("invalid_json", "Invalid JSON payload", raw, trace, clock_,
+                                  random_);
+  }
+  // Publishes and waits for the callback.
+  Recorder::Entry PublishSync(Publisher& q, Envelope e) {
+    Recorder r;
+    q.Publish(std::move(e), r.Callback(0));
+    EXPECT_TRUE(r.Wait(1));
+    return r.Get(0);
+  }
+
+  TempDir dir_;
+  std::string path_ = dir_.File("queue.db");
+  FakeClock clock_;
+  SystemRandom random_;  // FakeRandom repeats UUIDs after 16 of them
+};
+
+TEST_F(EmbeddedQueueTest, OpenCreatesWalDatabaseAndIsHealthy) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  EXPECT_TRUE(q->Health().ok());
+  EXPECT_EQ(*q->Count(Kind::kIngest), 0);
+  EXPECT_EQ(*q->Count(Kind::kDeadLetter), 0);
+  // WAL mode is persistent in the file: a fresh connection sees it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_F(EmbeddedQueueTest, PublishedMessageSurvivesReopen) {
+  Envelope e = Ingest("evt-1", "t1/evt-1");
+  const std::string wire = e.CanonicalBytes();
+  const Envelope copy = e;
+  {
+    auto q = OpenQueue();
+    ASSERT_NE(q, nullptr);
+    Recorder::Entry r = PublishSync(*q, e);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    EXPECT_EQ(r.outcome, PublishOutcome::kStored);
+    EXPECT_GE(q->commits(), 1u);
+  }
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 1);
+  Result<std::vector<StoredMessage>> msgs = q->List(Kind::kIngest, 0, 10);
+  ASSERT_TRUE(msgs.ok()) << msgs.status().ToString();
+  ASSERT_EQ(msgs->size(), 1u);
+  const StoredMessage& m = (*msgs)[0];
+  EXPECT_GT(m.sequence, 0);
+  EXPECT_EQ(m.wire_bytes, wire);
+  EXPECT_EQ(m.envelope.message_id, copy.message_id);
+  EXPECT_EQ(m.envelope.kind, Kind::kIngest);
+  EXPECT_EQ(m.envelope.created_at, copy.created_at);
+  EXPECT_EQ(m.envelope.integrity_hash, copy.integrity_hash);
+  EXPECT_EQ(m.envelope.dedupe_id, "t1/evt-1");
+  EXPECT_TRUE(m.envelope.payload == copy.payload);
+  EXPECT_TRUE(m.envelope.trace == copy.trace);
+  EXPECT_EQ(*q->Count(Kind::kDeadLetter), 0);
+}
+
+TEST_F(EmbeddedQueueTest, DuplicateDedupeIdIsAcknowledgedAndStoredOnce) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  Recorder::Entry first = PublishSync(*q, Ingest("evt-1", "t1/evt-1"));
+  ASSERT_TRUE(first.status.ok());
+  EXPECT_EQ(first.outcome, PublishOutcome::kStored);
+  // A retry: new envelope (new message_id), same idempotence key.
+  Recorder::Entry second = PublishSync(*q, Ingest("evt-1", "t1/evt-1"));
+  ASSERT_TRUE(second.status.ok()) << second.status.ToString();
+  EXPECT_EQ(second.outcome, PublishOutcome::kDuplicate);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 1);
+  // Another key is stored.
+  Recorder::Entry third = PublishSync(*q, Ingest("evt-2", "t1/evt-2"));
+  EXPECT_EQ(third.outcome, PublishOutcome::kStored);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 2);
+}
+
+TEST_F(EmbeddedQueueTest, DedupeSurvivesReopen) {
+  {
+    auto q = OpenQueue();
+    ASSERT_NE(q, nullptr);
+    ASSERT_EQ(PublishSync(*q, Ingest("evt-1", "t1/evt-1")).outcome, PublishOutcome::kStored);
+  }
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  Recorder::Entry r = PublishSync(*q, Ingest("evt-1", "t1/evt-1"));
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.outcome, PublishOutcome::kDuplicate);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 1);
+}
+
+TEST_F(EmbeddedQueueTest, DuplicatesInsideOneBatchStoreOneRow) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  Recorder r;
+  for (int i = 0; i < 10; ++i) q->Publish(Ingest("evt-1", "t1/evt-1"), r.Callback(i));
+  ASSERT_TRUE(r.Wait(10));
+  int stored = 0, dup = 0;
+  for (int i = 0; i < 10; ++i) {
+    Recorder::Entry e = r.Get(i);
+    ASSERT_TRUE(e.status.ok()) << e.status.ToString();
+    (e.outcome == PublishOutcome::kStored ? stored : dup)++;
+  }
+  EXPECT_EQ(stored, 1);
+  EXPECT_EQ(dup, 9);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 1);
+}
+
+TEST_F(EmbeddedQueueTest, IngestWithoutDedupeIdIsNeverDeduped) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(PublishSync(*q, Ingest("evt-1", "")).outcome, PublishOutcome::kStored);
+  EXPECT_EQ(PublishSync(*q, Ingest("evt-1", "")).outcome, PublishOutcome::kStored);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 2);
+}
+
+TEST_F(EmbeddedQueueTest, DeadLettersAreNeverDeduped) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  Envelope a = DeadLetter("{not json");
+  Envelope b = DeadLetter("{not json");
+  b.dedupe_id = "t1/evt-1";  // even a (misused) key must not dedupe dead letters
+  Envelope c = DeadLetter("{not json");
+  c.dedupe_id = "t1/evt-1";
+  for (Envelope* e : {&a, &b, &c}) {
+    Recorder::Entry r = PublishSync(*q, *e);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    EXPECT_EQ(r.outcome, PublishOutcome::kStored);
+  }
+  EXPECT_EQ(*q->Count(Kind::kDeadLetter), 3);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 0);
+  // A dead letter does not consume an ingest key either.
+  EXPECT_EQ(PublishSync(*q, Ingest("evt-1", "t1/evt-1")).outcome, PublishOutcome::kStored);
+  auto dl = q->List(Kind::kDeadLetter, 0, 10);
+  ASSERT_TRUE(dl.ok());
+  for (const StoredMessage& m : *dl) EXPECT_TRUE(m.envelope.dedupe_id.empty());
+}
+
+TEST_F(EmbeddedQueueTest, NonUtf8DeadLetterBodyStoredAsBase64) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  const std::string raw("\xff\xfe\x00garbage\xc3", 11);
+  ASSERT_TRUE(PublishSync(*q, DeadLetter(raw)).status.ok());
+  auto msgs = q->List(Kind::kDeadLetter, 0, 10);
+  ASSERT_TRUE(msgs.ok()) << msgs.status().ToString();
+  ASSERT_EQ(msgs->size(), 1u);
+  const json::Value* rb = (*msgs)[0].envelope.payload.Find("raw_body");
+  ASSERT_NE(rb, nullptr);
+  EXPECT_EQ(rb->as_string(), Base64Encode(raw));
+  EXPECT_EQ(*Base64DecodeStrict(rb->as_string()), raw);
+  EXPECT_EQ((*msgs)[0].envelope.kind, Kind::kDeadLetter);
+}
+
+TEST_F(EmbeddedQueueTest, ConcurrentPublishersAllStoredWithGroupCommit) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 500;
+  constexpr int kTotal = kThreads * kPerThread;
+  Recorder r;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int idx = t * kPerThread + i;
+        const std::string id = "evt-" + std::to_string(idx);
+        if (i % 10 == 9) {
+          q->Publish(DeadLetter("bad " + id), r.Callback(idx));
+        } else {
+          q->Publish(Ingest(id, "t1/" + id), r.Callback(idx));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(r.Wait(kTotal));
+  EXPECT_EQ(r.size(), static_cast<size_t>(kTotal));  // exactly once each
+  for (int i = 0; i < kTotal; ++i) {
+    Recorder::Entry e = r.Get(i);
+    ASSERT_TRUE(e.status.ok()) << i << ": " << e.status.ToString();
+    ASSERT_EQ(e.outcome, PublishOutcome::kStored) << i;
+  }
+  constexpr int kDead = kThreads * (kPerThread / 10);
+  EXPECT_EQ(*q->Count(Kind::kIngest), kTotal - kDead);
+  EXPECT_EQ(*q->Count(Kind::kDeadLetter), kDead);
+  EXPECT_EQ(q->committed_messages(), static_cast<uint64_t>(kTotal));
+  // Group commit really batches.
+  EXPECT_LT(q->commits(), static_cast<uint64_t>(kTotal));
+  EXPECT_GE(q->commits(), 1u);
+  RecordProperty("commits", std::to_string(q->commits()));
+  // Every row is there, sequences strictly increasing, message ids unique.
+  auto all = q->List(Kind::kIngest, 0, kTotal);
+  ASSERT_TRUE(all.ok());
+  std::set<std::string> ids;
+  int64_t last = 0;
+  for (const StoredMessage& m : *all) {
+    EXPECT_GT(m.sequence, last);
+    last = m.sequence;
+    ids.insert(m.envelope.message_id);
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kTotal - kDead));
+}
+
+TEST_F(EmbeddedQueueTest, OpenInMissingDirectoryFailsClearly) {
+  const std::string bad = dir_.File("no/such/dir/queue.db");
+  Result<std::unique_ptr<EmbeddedQueue>> q = EmbeddedQueue::Open(bad, {});
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(q.status().message().find(bad), std::string::npos) << q.status().message();
+  EXPECT_NE(q.status().message().find("unable to open"), std::string::npos)
+      << q.status().message();
+}
+
+TEST_F(EmbeddedQueueTest, OpenOnNonDatabaseFileFailsAsDataLoss) {
+  vv::testing::WriteFile(path_, std::string(4096, 'x'));
+  Result<std::unique_ptr<EmbeddedQueue>> q = EmbeddedQueue::Open(path_, {});
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), StatusCode::kDataLoss) << q.status().ToString();
+}
+
+TEST_F(EmbeddedQueueTest, OpenRejectsBadOptions) {
+  EmbeddedQueueOptions o;
+  o.max_pending = 0;
+  EXPECT_EQ(EmbeddedQueue::Open(path_, o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(EmbeddedQueue::Open("", {}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(EmbeddedQueueTest, CommitFailureIsUnavailableAndNothingIsStored) {
+  std::atomic<bool> fail{false};
+  EmbeddedQueueOptions o;
+  o.fail_commit_for_test = [&fail]() -> Status {
+    return fail.load() ? Status::Internal("disk on fire") : Status::Ok();
+  };
+  auto q = OpenQueue(o);
+  ASSERT_NE(q, nullptr);
+  ASSERT_TRUE(PublishSync(*q, Ingest("evt-0", "t1/evt-0")).status.ok());
+
+  fail.store(true);
+  Recorder r;
+  for (int i = 0; i < 5; ++i) {
+    q->Publish(Ingest("evt-" + std::to_string(i + 1), "t1/evt-x" + std::to_string(i)),
+               r.Callback(i));
+  }
+  ASSERT_TRUE(r.Wait(5));
+  for (int i = 0; i < 5; ++i) {
+    Recorder::Entry e = r.Get(i);
+    EXPECT_EQ(e.status.code(), StatusCode::kUnavailable) << e.status.ToString();
+    EXPECT_NE(e.status.message().find("disk on fire"), std::string::npos);
+  }
+  EXPECT_EQ(q->Health().code(), StatusCode::kUnavailable);
+  EXPECT_GE(q->failed_commits(), 1u);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 1);  // rolled back
+
+  // Recovery: the next successful commit makes the queue healthy again, and the keys of
+  // the failed batch were not consumed.
+  fail.store(false);
+  Recorder::Entry ok = PublishSync(*q, Ingest("evt-1", "t1/evt-x0"));
+  ASSERT_TRUE(ok.status.ok()) << ok.status.ToString();
+  EXPECT_EQ(ok.outcome, PublishOutcome::kStored);
+  EXPECT_TRUE(q->Health().ok());
+  EXPECT_EQ(*q->Count(Kind::kIngest), 2);
+}
+
+TEST_F(EmbeddedQueueTest, LockedDatabaseFailsBatchWithUnavailable) {
+  EmbeddedQueueOptions o;
+  o.busy_timeout_ms = 50;
+  auto q = OpenQueue(o);
+  ASSERT_NE(q, nullptr);
+  // Another process/connection holds the write lock: a real SQLite failure (SQLITE_BUSY).
+  sqlite3* blocker = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &blocker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  Recorder::Entry r = PublishSync(*q, Ingest("evt-1", "t1/evt-1"));
+  EXPECT_EQ(r.status.code(), StatusCode::kUnavailable) << r.status.ToString();
+  EXPECT_EQ(q->Health().code(), StatusCode::kUnavailable);
+  ASSERT_EQ(sqlite3_exec(blocker, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(blocker);
+  Recorder::Entry r2 = PublishSync(*q, Ingest("evt-1", "t1/evt-1"));
+  ASSERT_TRUE(r2.status.ok()) << r2.status.ToString();
+  EXPECT_EQ(r2.outcome, PublishOutcome::kStored);
+  EXPECT_TRUE(q->Health().ok());
+}
+
+TEST_F(EmbeddedQueueTest, FullQueueFailsFastWithoutBlocking) {
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool writer_in_hook = false, release = false;
+  EmbeddedQueueOptions o;
+  o.max_pending = 2;
+  o.fail_commit_for_test = [&]() -> Status {
+    std::unique_lock<std::mutex> l(gate_mu);
+    writer_in_hook = true;
+    gate_cv.notify_all();
+    gate_cv.wait(l, [&] { return release; });
+    return Status::Ok();
+  };
+  auto q = OpenQueue(o);
+  ASSERT_NE(q, nullptr);
+  Recorder r;
+  q->Publish(Ingest("evt-0", "t1/evt-0"), r.Callback(0));
+  {
+    std::unique_lock<std::mutex> l(gate_mu);
+    ASSERT_TRUE(gate_cv.wait_for(l, std::chrono::seconds(30), [&] { return writer_in_hook; }));
+  }
+  // The writer is stuck inside the first batch: two more fit, the third is rejected inline.
+  q->Publish(Ingest("evt-1", "t1/evt-1"), r.Callback(1));
+  q->Publish(Ingest("evt-2", "t1/evt-2"), r.Callback(2));
+  q->Publish(Ingest("evt-3", "t1/evt-3"), r.Callback(3));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r.Get(3).status.code(), StatusCode::kUnavailable);
+  {
+    std::lock_guard<std::mutex> l(gate_mu);
+    release = true;
+  }
+  gate_cv.notify_all();
+  ASSERT_TRUE(r.Wait(4));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(r.Get(i).status.ok()) << i;
+  EXPECT_EQ(*q->Count(Kind::kIngest), 3);
+}
+
+TEST_F(EmbeddedQueueTest, DestructorDrainsPendingMessages) {
+  constexpr int kN = 300;
+  Recorder r;
+  {
+    auto q = OpenQueue();
+    ASSERT_NE(q, nullptr);
+    for (int i = 0; i < kN; ++i) {
+      q->Publish(Ingest("evt-" + std::to_string(i), "t1/evt-" + std::to_string(i)),
+                 r.Callback(i));
+    }
+  }  // destroyed with messages possibly still pending
+  ASSERT_EQ(r.size(), static_cast<size_t>(kN));
+  for (int i = 0; i < kN; ++i) EXPECT_TRUE(r.Get(i).status.ok()) << i;
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(*q->Count(Kind::kIngest), kN);
+}
+
+TEST_F(EmbeddedQueueTest, ListPagesBySequence) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(PublishSync(*q, Ingest("evt-" + std::to_string(i), "k" + std::to_string(i)))
+                    .status.ok());
+  }
+  ASSERT_TRUE(PublishSync(*q, DeadLetter("x")).status.ok());
+  auto page1 = q->List(Kind::kIngest, 0, 2);
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->size(), 2u);
+  EXPECT_EQ((*page1)[0].envelope.payload.Find("event_id")->as_string(), "evt-0");
+  auto page2 = q->List(Kind::kIngest, (*page1)[1].sequence, 10);
+  ASSERT_TRUE(page2.ok());
+  ASSERT_EQ(page2->size(), 3u);
+  EXPECT_EQ((*page2)[0].envelope.payload.Find("event_id")->as_string(), "evt-2");
+  EXPECT_TRUE(q->List(Kind::kIngest, 0, 0)->empty());
+  EXPECT_EQ(q->List(Kind::kDeadLetter, 0, 10)->size(), 1u);
+}
+
+TEST_F(EmbeddedQueueTest, FetchUnackedCountsDeliveriesUntilAcked) {
+  {
+    auto q = OpenQueue();
+    ASSERT_NE(q, nullptr);
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(PublishSync(*q, Ingest("evt-" + std::to_string(i), "k" + std::to_string(i)))
+                      .status.ok());
+    }
+    ASSERT_TRUE(PublishSync(*q, DeadLetter("x")).status.ok());
+
+    auto f1 = q->FetchUnacked(Kind::kIngest, 2);
+    ASSERT_TRUE(f1.ok()) << f1.status().ToString();
+    ASSERT_EQ(f1->size(), 2u);
+    const int64_t s0 = (*f1)[0].sequence, s1 = (*f1)[1].sequence;
+    EXPECT_EQ(*q->DeliveredCount(s0), 1);
+    auto f2 = q->FetchUnacked(Kind::kIngest, 2);  // redelivery until acked
+    ASSERT_EQ(f2->size(), 2u);
+    EXPECT_EQ((*f2)[0].sequence, s0);
+    EXPECT_EQ(*q->DeliveredCount(s0), 2);
+
+    ASSERT_TRUE(q->Ack(s0).ok());
+    EXPECT_TRUE(q->Ack(s0).ok());  // idempotent
+    EXPECT_EQ(q->Ack(999999).code(), StatusCode::kNotFound);
+    auto f3 = q->FetchUnacked(Kind::kIngest, 10);
+    ASSERT_EQ(f3->size(), 2u);
+    EXPECT_EQ((*f3)[0].sequence, s1);
+    EXPECT_EQ(*q->DeliveredCount(s1), 3);
+    EXPECT_EQ(q->FetchUnacked(Kind::kDeadLetter, 10)->size(), 1u);
+    // Acked messages stay listed and counted.
+    EXPECT_EQ(*q->Count(Kind::kIngest), 3);
+  }
+  // Consumer state is durable.
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  auto f = q->FetchUnacked(Kind::kIngest, 10);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->size(), 2u);
+  EXPECT_EQ(q->DeliveredCount(987654).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(EmbeddedQueueTest, FailingPublisherWrapperFailsOnDemand) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  vv::testing::FailingPublisher p(*q);
+  EXPECT_TRUE(p.Health().ok());
+  p.set_failing(true);
+  EXPECT_EQ(p.Health().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(PublishSync(p, Ingest("evt-1", "k1")).status.code(), StatusCode::kUnavailable);
+  p.set_failing(false);
+  p.FailNext(1);
+  EXPECT_EQ(PublishSync(p, Ingest("evt-1", "k1")).status.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(PublishSync(p, Ingest("evt-1", "k1")).status.ok());
+  EXPECT_EQ(p.failed_count(), 2);
+  EXPECT_EQ(p.forwarded_count(), 1);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 1);
+}
+
+}  // namespace
+}  // namespace vv::queue
