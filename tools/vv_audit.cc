@@ -4,7 +4,6 @@
 // Subcommands are CLI11 subcommands, so more (prove, check-proof) can be added alongside.
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 #include <string>
 
@@ -16,8 +15,8 @@ namespace {
 int RunVerify(const std::string& log_path) {
   vv::audit::VerifyResult r = vv::audit::VerifyLogFile(log_path);
   if (!r.ok) {
-    std::cerr << "audit log " << log_path << ": BROKEN at line " << r.broken_at << " ("
-              << r.reason << "): " << r.detail << "\n";
+    std::cerr << "audit log " << log_path << ": BROKEN at line " << r.broken_at << " (" << r.reason
+              << "): " << r.detail << "\n";
   }
   std::cout << vv::json::Canonical(r.ToJson()) << std::endl;
   return r.ok ? 0 : 1;

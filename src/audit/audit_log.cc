@@ -38,8 +38,7 @@ AuditLog::AuditLog(std::string path, int fd, const AuditLogOptions& opts, const 
     : path_(std::move(path)), fd_(fd), opts_(opts), clock_(clock) {}
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
-                                                 const AuditLogOptions& opts,
-                                                 const Clock& clock) {
+                                                 const AuditLogOptions& opts, const Clock& clock) {
   if (opts.seal_every < 1) {
     return Status::InvalidArgument("audit log seal_every must be >= 1, got " +
                                    std::to_string(opts.seal_every));
@@ -71,7 +70,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   if (!verifier.ok()) {
     const VerifyResult& r = verifier.result();
     const bool tail_line = info.fail_line_end == info.file_size;
-    const bool torn = tail_line && (r.reason == kReasonTornTail || r.reason == kReasonMalformedLine);
+    const bool torn =
+        tail_line && (r.reason == kReasonTornTail || r.reason == kReasonMalformedLine);
     if (!torn) {
       ::close(fd);
       return Status::DataLoss("audit log " + path + " is broken at line " +
@@ -126,8 +126,7 @@ AuditLog::~AuditLog() {
 }
 
 std::string AuditLog::BuildLineLocked(int64_t index, std::string_view event_type,
-                                      std::string_view actor,
-                                      const std::string& details_canonical,
+                                      std::string_view actor, const std::string& details_canonical,
                                       const std::string& previous_hash, std::string* out) const {
   const std::string index_text = std::to_string(index);
   const std::string timestamp = IsoFormatUtc(clock_.NowMicros());
@@ -138,8 +137,7 @@ std::string AuditLog::BuildLineLocked(int64_t index, std::string_view event_type
 }
 
 std::string AuditLog::BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
-                                          const std::string& sealed_hash,
-                                          std::string* out) const {
+                                          const std::string& sealed_hash, std::string* out) const {
   const std::string index_text = std::to_string(seal_index);
   const std::string sealed_at = IsoFormatUtc(clock_.NowMicros());
   json::Value details = json::Value::MakeObject();
@@ -207,8 +205,7 @@ Status AuditLog::WriteAllLocked(const std::string& bytes) {
   return Status::Unavailable(msg);
 }
 
-Status AuditLog::Append(std::string_view event_type, std::string_view actor,
-                        json::Value details) {
+Status AuditLog::Append(std::string_view event_type, std::string_view actor, json::Value details) {
   if (details.is_null()) details = json::Value::MakeObject();
   if (!details.is_object()) {
     return Status::InvalidArgument("audit details must be a JSON object");

@@ -5,7 +5,7 @@
 // entry_hash = SHA-256 hex of the canonical JSON of the six other keys; previous_hash = the
 // previous line's entry_hash ("" for the first). Unlike the reference, indices increase by
 // exactly one per line (seal lines included), appends are O(1) (the writer keeps the last
-// index and hash in memory after reading the tail once at open), and one process-wide writer
+// index and hash in memory after verifying the file once at open), and one writer per file
 // holds an exclusive lock on the file.
 // Thread-safety: AuditLog::Append may be called from any thread.
 
@@ -73,8 +73,7 @@ class AuditLog final : public AuditSink {
   AuditLog& operator=(const AuditLog&) = delete;
 
   // details must be a JSON object (null is taken as {}); otherwise InvalidArgument.
-  Status Append(std::string_view event_type, std::string_view actor,
-                json::Value details) override;
+  Status Append(std::string_view event_type, std::string_view actor, json::Value details) override;
 
   // fdatasyncs everything written so far (any policy).
   Status Sync();
@@ -88,8 +87,8 @@ class AuditLog final : public AuditSink {
   AuditLog(std::string path, int fd, const AuditLogOptions& opts, const Clock& clock);
 
   // Appends the canonical line for one record to *out and returns its entry_hash.
-  std::string BuildLineLocked(int64_t index, std::string_view event_type,
-                              std::string_view actor, const std::string& details_canonical,
+  std::string BuildLineLocked(int64_t index, std::string_view event_type, std::string_view actor,
+                              const std::string& details_canonical,
                               const std::string& previous_hash, std::string* out) const;
   // The seal record that follows the entry (sealed_index, sealed_hash); appended to *out.
   // The one place seals are made (a later issue turns them into signed Merkle checkpoints).
@@ -107,12 +106,12 @@ class AuditLog final : public AuditSink {
   const AuditLogOptions opts_;
   const Clock& clock_;
 
-  mutable std::mutex mu_;  // guards the chain state and the write
-  int64_t lines_ = 0;              // GUARDED_BY(mu_)
-  int64_t non_seal_entries_ = 0;   // GUARDED_BY(mu_)
-  std::string last_hash_;          // GUARDED_BY(mu_)
-  int64_t size_ = 0;               // GUARDED_BY(mu_): bytes in the file
-  Status broken_;                  // GUARDED_BY(mu_): sticky failure (appends refused)
+  mutable std::mutex mu_;                 // guards the chain state and the write
+  int64_t lines_ = 0;                     // GUARDED_BY(mu_)
+  int64_t non_seal_entries_ = 0;          // GUARDED_BY(mu_)
+  std::string last_hash_;                 // GUARDED_BY(mu_)
+  int64_t size_ = 0;                      // GUARDED_BY(mu_): bytes in the file
+  Status broken_;                         // GUARDED_BY(mu_): sticky failure (appends refused)
   std::atomic<bool> sync_failed_{false};  // an fdatasync failed: appends refused
 
   // Flusher (kBatch). written_seq_/synced_seq_ count appended records.

@@ -67,7 +67,8 @@ bool ChainVerifier::AddLine(std::string_view line, bool terminated) {
                                      " bytes) has no trailing newline: a torn write");
   }
   if (line.size() > kMaxLineBytes) {
-    return Fail(kReasonMalformedLine, "line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+    return Fail(kReasonMalformedLine,
+                "line longer than " + std::to_string(kMaxLineBytes) + " bytes");
   }
   Result<json::Value> parsed = json::Parse(line);
   if (!parsed.ok()) {
@@ -102,20 +103,20 @@ bool ChainVerifier::AddLine(std::string_view line, bool terminated) {
   const std::string& previous_hash = rec.Find("previous_hash")->as_string();
   const std::string& timestamp = rec.Find("timestamp")->as_string();
   const std::string details_canonical = json::Canonical(details);
-  RecordFields fields{index.int_text(),  timestamp,         event_type,
-                      rec.Find("actor")->as_string(), details_canonical, previous_hash};
+  RecordFields fields{index.int_text(),  timestamp,    event_type, rec.Find("actor")->as_string(),
+                      details_canonical, previous_hash};
 
   // 1. The record's own hash (the reference checks it first).
   const std::string recomputed = EntryHash(fields);
   if (recomputed != entry_hash) {
-    return Fail(kReasonEntryHashMismatch, "entry_hash " + Excerpt(entry_hash) +
-                                              " but the record hashes to " + recomputed);
+    return Fail(kReasonEntryHashMismatch,
+                "entry_hash " + Excerpt(entry_hash) + " but the record hashes to " + recomputed);
   }
   // 2. The link to the previous line.
   if (previous_hash != result_.latest_hash) {
-    return Fail(kReasonPreviousHashMismatch,
-                "previous_hash " + Excerpt(previous_hash) + " but the previous line's entry_hash is \"" +
-                    result_.latest_hash + "\"");
+    return Fail(kReasonPreviousHashMismatch, "previous_hash " + Excerpt(previous_hash) +
+                                                 " but the previous line's entry_hash is \"" +
+                                                 result_.latest_hash + "\"");
   }
   // 3. Numbering: index = line number, or a seal repeating the previous index (reference style).
   const int64_t idx = *index.as_int64();
@@ -159,7 +160,7 @@ bool ChainVerifier::AddLine(std::string_view line, bool terminated) {
 }
 
 bool ScanLogFd(int fd, ChainVerifier* verifier, ScanInfo* info, std::string* error) {
-  std::string line;       // current partial line
+  std::string line;        // current partial line
   bool oversized = false;  // current line exceeded kMaxLineBytes (its bytes are dropped)
   int64_t offset = 0;      // bytes consumed so far
   int64_t line_begin = 0;
@@ -200,8 +201,8 @@ bool ScanLogFd(int fd, ChainVerifier* verifier, ScanInfo* info, std::string* err
       ++offset;
       ++pos;
       if (verifier->ok()) {
-        bool good = oversized ? verifier->AddMalformedLine(
-                                    "line longer than " + std::to_string(kMaxLineBytes) + " bytes")
+        bool good = oversized ? verifier->AddMalformedLine("line longer than " +
+                                                           std::to_string(kMaxLineBytes) + " bytes")
                               : verifier->AddLine(line, true);
         if (!good) record_failure(offset);
       }

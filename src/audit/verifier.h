@@ -1,19 +1,19 @@
 #pragma once
 // Verifier for the tamper-evident audit log (wire-contract section 8, with the section 13 item 9
-// defects fixed). It checks, line by line:
+// defects fixed). It checks, line by line (reason in brackets):
 //   - every line is a JSON object with exactly the keys index (int), timestamp, event_type,
-//     actor, previous_hash, entry_hash (strings) and details (object)       -> malformed_line
-//   - entry_hash = sha256 hex of the canonical JSON of the six other keys     -> entry_hash_mismatch
-//     (checked first, like the reference)
-//   - previous_hash = the previous line's entry_hash ("" on line 1)           -> previous_hash_mismatch
+//     actor, previous_hash, entry_hash (strings) and details (object)   [malformed_line]
+//   - entry_hash = sha256 hex of the canonical JSON of the six other keys, checked first like
+//     the reference                                                      [entry_hash_mismatch]
+//   - previous_hash = the previous line's entry_hash ("" on line 1)   [previous_hash_mismatch]
 //   - index = the 1-based line number; a "log.sealed" line may instead repeat the previous
 //     line's index (the reference's duplicate-index seals, so reference logs still verify).
 //     Reference entries are numbered "lines so far + 1", i.e. also by line number, so one rule
-//     covers both formats and every deletion or insertion shows up       -> index_gap
+//     covers both formats and every deletion or insertion shows up       [index_gap]
 //   - a "log.sealed" line seals the line before it: details.sealed_index and
 //     details.last_entry_hash equal that line's index and entry_hash, details.sealed_at equals
-//     the seal's timestamp, and the line before is not itself a seal      -> seal_mismatch
-//   - the file ends with '\n' (a last line without one is a torn write)   -> torn_tail
+//     the seal's timestamp, and the line before is not itself a seal      [seal_mismatch]
+//   - the file ends with '\n' (a last line without one is a torn write)   [torn_tail]
 // The first bad line stops verification; broken_at is its 1-based line number.
 // Truncation at the end of the chain cannot be detected from the file alone (that needs the
 // signed checkpoints of a later issue).
@@ -45,11 +45,11 @@ inline constexpr size_t kMaxLineBytes = 16 * 1024 * 1024;
 
 struct VerifyResult {
   bool ok = true;
-  int64_t entries = 0;        // lines verified (seals included); on failure, the good prefix
-  std::string latest_hash;    // entry_hash of the last good line, "" when none
-  int64_t broken_at = 0;      // failure only: 1-based line number (0 for io_error)
-  std::string reason;         // failure only: one of the kReason* strings
-  std::string detail;         // failure only: human-readable explanation
+  int64_t entries = 0;      // lines verified (seals included); on failure, the good prefix
+  std::string latest_hash;  // entry_hash of the last good line, "" when none
+  int64_t broken_at = 0;    // failure only: 1-based line number (0 for io_error)
+  std::string reason;       // failure only: one of the kReason* strings
+  std::string detail;       // failure only: human-readable explanation
 
   // {"ok":true,"entries":N,"latest_hash":"..."} or
   // {"ok":false,"broken_at":N,"reason":"...","detail":"..."}.

@@ -43,16 +43,8 @@ std::string NormaliseFingerprint(std::string_view fp) {
   return vv::ToLowerAscii(out);
 }
 
-std::string ErrorText(const error_code& ec) {
-  std::string m = ec.message();
-  if (ec.category() == net::error::get_ssl_category()) {
-    // OpenSSL reason strings are informative ("tlsv13 alert certificate required").
-    char buf[256];
-    ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof(buf));
-    m += " (" + std::string(buf) + ")";
-  }
-  return m;
-}
+// For the ssl category this is OpenSSL's reason ("tlsv13 alert certificate required").
+std::string ErrorText(const error_code& ec) { return ec.message(); }
 
 HttpResponse Fail(std::string error) {
   HttpResponse r;

@@ -1,5 +1,6 @@
 #include "config/gateway_config.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 #include "common/encoding.h"
 #include "json/json.h"
@@ -163,8 +163,10 @@ Result<ServiceIdentity> ParseJsonIdentity(const std::string& id, const json::Val
   for (const auto& [k, mv] : v.as_object()) {
     if (k == "cert_sha256") {
       std::vector<const json::Value*> raw;
-      if (mv.is_string()) raw.push_back(&mv);
-      else if (mv.is_array()) for (const auto& e : mv.as_array()) raw.push_back(&e);
+      if (mv.is_string())
+        raw.push_back(&mv);
+      else if (mv.is_array())
+        for (const auto& e : mv.as_array()) raw.push_back(&e);
       for (const auto* r : raw) {
         if (!r->is_string()) return Invalid(var + ": cert_sha256 entries must be strings");
         auto pin = NormalizeCertPin(r->as_string(), var);
@@ -222,10 +224,14 @@ Status ApplyTls(const YAML::Node& n, const std::string& base_dir, GatewayConfig*
   return ForEachMember(n, "tls", [&](const std::string& k, const YAML::Node& v) -> Status {
     const std::string key = "tls." + k;
     std::string* target = nullptr;
-    if (k == "cert_path") target = &cfg->tls.cert_path;
-    else if (k == "key_path") target = &cfg->tls.key_path;
-    else if (k == "ca_path") target = &cfg->tls.ca_path;
-    else if (k == "crl_path") target = &cfg->tls.crl_path;
+    if (k == "cert_path")
+      target = &cfg->tls.cert_path;
+    else if (k == "key_path")
+      target = &cfg->tls.key_path;
+    else if (k == "ca_path")
+      target = &cfg->tls.ca_path;
+    else if (k == "crl_path")
+      target = &cfg->tls.crl_path;
     if (target == nullptr) {
       unknown->push_back(key);
       return Status::Ok();
@@ -276,7 +282,6 @@ std::string NormalizeBackend(std::string_view v) { return ToLowerAscii(StripAsci
 
 Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayConfig* cfg) {
   std::vector<std::string> unknown;
-  bool identities_seen = false;
   Status s = ForEachMember(sec, kSection, [&](const std::string& k, const YAML::Node& v) -> Status {
     auto str = [&](std::string* out) -> Status {
       auto r = YamlString(v, k);
@@ -355,8 +360,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       cfg->worker_threads = static_cast<int>(n);
       return Status::Ok();
     }
-    if (k == "spectrastrike_ed25519_public_key_b64" ||
-        k == "federation_ed25519_public_key_b64") {
+    if (k == "spectrastrike_ed25519_public_key_b64" || k == "federation_ed25519_public_key_b64") {
       std::string b64;
       VV_RETURN_IF_ERROR(str(&b64));
       auto& target = k == "spectrastrike_ed25519_public_key_b64" ? cfg->default_signing_keys
@@ -369,7 +373,6 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       return Status::Ok();
     }
     if (k == "allowed_service_identities") {
-      identities_seen = true;
       cfg->identities.clear();
       return ForEachMember(v, k, [&](const std::string& id, const YAML::Node& iv) -> Status {
         auto ident = ParseYamlIdentity(id, iv, k + "." + id);
@@ -417,7 +420,6 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     return Status::Ok();
   });
   VV_RETURN_IF_ERROR(s);
-  (void)identities_seen;
   if (!unknown.empty()) {
     std::string list;
     for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + u;
@@ -505,8 +507,8 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   if (auto v = get("VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON")) {
     const std::string var = "VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON";
     auto obj = ParseJsonObjectEnv(var, *v);
-    if (!obj.ok()) return Invalid(var + " must be a non-empty JSON object (" +
-                                  obj.status().message() + ")");
+    if (!obj.ok())
+      return Invalid(var + " must be a non-empty JSON object (" + obj.status().message() + ")");
     if (obj->as_object().empty()) return Invalid(var + " must be a non-empty JSON object");
     cfg->identities.clear();
     for (const auto& [id, pv] : obj->as_object()) {
@@ -577,10 +579,8 @@ Status CheckReadableFile(const std::string& path, const std::string& key) {
   if (path.empty()) return Invalid(key + " must be set");
   std::error_code ec;
   auto st = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(st))
-    return Status::NotFound(key + ": file missing: " + path);
-  if (!std::filesystem::is_regular_file(st))
-    return Invalid(key + ": not a regular file: " + path);
+  if (ec || !std::filesystem::exists(st)) return Status::NotFound(key + ": file missing: " + path);
+  if (!std::filesystem::is_regular_file(st)) return Invalid(key + ": not a regular file: " + path);
   if (access(path.c_str(), R_OK) != 0)
     return Status::PermissionDenied(key + ": file not readable: " + path);
   return Status::Ok();
@@ -667,15 +667,13 @@ Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const Env
     YAML::Node root = YAML::Load(yaml_text);
     const YAML::Node croot = root;
     if (!croot.IsMap())
-      return Invalid("config: the top level must be a mapping containing " +
-                     std::string(kSection));
+      return Invalid("config: the top level must be a mapping containing " + std::string(kSection));
     const YAML::Node vv = croot["vectorvue"];
     if (!vv || !vv.IsMap())
       return Invalid("config: missing mapping 'vectorvue' (expected " + std::string(kSection) +
                      ")");
     const YAML::Node sec = vv["telemetry_gateway"];
-    if (!sec || !sec.IsMap())
-      return Invalid("config: missing mapping " + std::string(kSection));
+    if (!sec || !sec.IsMap()) return Invalid("config: missing mapping " + std::string(kSection));
     VV_RETURN_IF_ERROR(ApplySection(sec, base_dir, &cfg));
   } catch (const YAML::Exception& e) {
     return Invalid(std::string("config: invalid YAML: ") + e.what());
@@ -701,16 +699,17 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   if (cfg.profile != "development" && cfg.profile != "production")
     return Invalid("profile must be 'development' or 'production' (got '" + cfg.profile + "')");
   if (!cfg.require_mtls && !cfg.insecure_dev_mode)
-    return Invalid("require_mtls (VV_TG_REQUIRE_MTLS) may only be false with insecure_dev_mode: true");
+    return Invalid(
+        "require_mtls (VV_TG_REQUIRE_MTLS) may only be false with insecure_dev_mode: true");
   if (!cfg.require_payload_signature && !cfg.insecure_dev_mode)
-    return Invalid("require_payload_signature (VV_TG_REQUIRE_PAYLOAD_SIGNATURE) may only be false "
-                   "with insecure_dev_mode: true");
+    return Invalid(
+        "require_payload_signature (VV_TG_REQUIRE_PAYLOAD_SIGNATURE) may only be false "
+        "with insecure_dev_mode: true");
   if (cfg.profile == "production" && cfg.insecure_dev_mode)
     return Invalid("profile: production forbids insecure_dev_mode");
 
   // Replay window and rate limit.
-  if (cfg.allowed_clock_skew_seconds < 1)
-    return Invalid("allowed_clock_skew_seconds must be >= 1");
+  if (cfg.allowed_clock_skew_seconds < 1) return Invalid("allowed_clock_skew_seconds must be >= 1");
   if (cfg.allowed_clock_skew_seconds > 86400)
     return Invalid("allowed_clock_skew_seconds must be <= 86400");
   if (cfg.nonce_ttl_seconds < 30) return Invalid("nonce_ttl_seconds must be >= 30");
@@ -720,7 +719,8 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
                    std::to_string(cfg.allowed_clock_skew_seconds) +
                    ") or a replay could slip through after the nonce expired");
   if (cfg.rate_limit_per_minute < 1) return Invalid("rate_limit_per_minute must be >= 1");
-  if (cfg.audit_seal_every < 1) return Invalid("audit_seal_every (VV_TAMPER_LOG_SEAL_EVERY) must be >= 1");
+  if (cfg.audit_seal_every < 1)
+    return Invalid("audit_seal_every (VV_TAMPER_LOG_SEAL_EVERY) must be >= 1");
 
   // Backends.
   if (!IsKnown(cfg.nonce_backend, {"memory", "redis"}))
@@ -781,8 +781,9 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
 
   // Identities and keys.
   if (cfg.identities.empty())
-    return Invalid("allowed_service_identities (VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON) must be a "
-                   "non-empty allowlist");
+    return Invalid(
+        "allowed_service_identities (VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON) must be a "
+        "non-empty allowlist");
   for (const auto& k : cfg.default_signing_keys)
     if (k.key.raw().size() != 32)
       return Invalid("spectrastrike_ed25519_public_key_b64: Invalid Ed25519 public key length");
@@ -792,8 +793,7 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
     const std::string key = "allowed_service_identities." + ident.id;
     if (ident.id.empty())
       return Invalid("allowed_service_identities: service identity id must not be empty");
-    if (!ids.insert(ident.id).second)
-      return Invalid(key + ": duplicate service identity");
+    if (!ids.insert(ident.id).second) return Invalid(key + ": duplicate service identity");
     if (ident.cert_sha256_pins.empty()) return Invalid(key + ": no cert_sha256 pin configured");
     for (const auto& pin : ident.cert_sha256_pins) {
       if (!IsHex(pin, 64) || ToLowerAscii(pin) != pin)
@@ -805,7 +805,8 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
     }
     const auto& keys = cfg.KeysFor(ident);
     if (keys.empty())
-      return Invalid(key + ": no signing key (set signing_keys for the identity or "
+      return Invalid(key +
+                     ": no signing key (set signing_keys for the identity or "
                      "spectrastrike_ed25519_public_key_b64 / VV_TG_SPECTRASTRIKE_ED25519_PUBKEY)");
     std::set<std::string> kids;
     for (const auto& k : keys) {
@@ -817,11 +818,14 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   }
   for (const auto& [op, tenant] : cfg.operator_tenant_map) {
     if (op.empty())
-      return Invalid("operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP): operator ids must not be "
-                     "empty");
+      return Invalid(
+          "operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP): operator ids must not be "
+          "empty");
     if (!IsCanonicalUuid(tenant))
-      return Invalid("operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP) values must be UUID strings "
-                     "(operator '" + op + "': '" + tenant + "')");
+      return Invalid(
+          "operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP) values must be UUID strings "
+          "(operator '" +
+          op + "': '" + tenant + "')");
   }
 
   // Feedback signing keys.
@@ -829,8 +833,9 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
     if (cfg.feedback_active_kid.empty())
       return Invalid("feedback_active_kid (VV_TG_FEEDBACK_ACTIVE_KID) must be configured");
     if (cfg.feedback_key_paths.count(cfg.feedback_active_kid) == 0)
-      return Invalid("feedback_active_kid (VV_TG_FEEDBACK_ACTIVE_KID) must exist in "
-                     "feedback_ed25519_keys");
+      return Invalid(
+          "feedback_active_kid (VV_TG_FEEDBACK_ACTIVE_KID) must exist in "
+          "feedback_ed25519_keys");
     for (const auto& [kid, path] : cfg.feedback_key_paths) {
       if (kid.empty()) return Invalid("feedback_ed25519_keys: key ids must not be empty");
       VV_RETURN_IF_ERROR(CheckPrivateKeyFile(path, "feedback_ed25519_keys." + kid));
@@ -838,10 +843,14 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   }
 
   // Files.
-  VV_RETURN_IF_ERROR(CheckReadableFile(cfg.tls.cert_path, "tls.cert_path (VV_SERVICE_IDENTITY_CERT_PATH)"));
-  VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.tls.key_path, "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)"));
-  VV_RETURN_IF_ERROR(CheckReadableFile(cfg.tls.ca_path, "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)"));
-  if (!cfg.tls.crl_path.empty()) VV_RETURN_IF_ERROR(CheckReadableFile(cfg.tls.crl_path, "tls.crl_path"));
+  VV_RETURN_IF_ERROR(
+      CheckReadableFile(cfg.tls.cert_path, "tls.cert_path (VV_SERVICE_IDENTITY_CERT_PATH)"));
+  VV_RETURN_IF_ERROR(
+      CheckPrivateKeyFile(cfg.tls.key_path, "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)"));
+  VV_RETURN_IF_ERROR(
+      CheckReadableFile(cfg.tls.ca_path, "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)"));
+  if (!cfg.tls.crl_path.empty())
+    VV_RETURN_IF_ERROR(CheckReadableFile(cfg.tls.crl_path, "tls.crl_path"));
   if (!cfg.audit_signing_key_path.empty())
     VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.audit_signing_key_path, "audit_signing_key_path"));
   if (!cfg.mitre_catalog_dir.empty()) {

@@ -217,6 +217,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       if (IsHttpParseError(ec) && ec != bhttp::error::end_of_stream &&
           ec != bhttp::error::partial_message) {
+        spdlog::debug("http: malformed request header from {}: {}", peer_.remote_address,
+                      ec.message());
         srv_->requests_.fetch_add(1, std::memory_order_relaxed);
         return SendError(400, R"({"detail":"Malformed HTTP request"})");
       }

@@ -14,23 +14,25 @@ namespace {
 
 // ---- error collection ------------------------------------------------------------------------
 
+// A location inside the document, as a chain of stack-allocated nodes: building one costs
+// nothing; it is only turned into JSON/text when an error is reported. A child must not outlive
+// its parent (children are passed down as arguments or held in locals of the same scope).
 class Path {
  public:
-  Path() = default;
-  Path Child(std::string_view key) const {
-    Path p = *this;
-    p.parts_.emplace_back(std::string(key));
-    return p;
+  Path() = default;  // the root
+  Path Child(std::string_view key) const { return Path(this, key, 0, Kind::kKey); }
+  Path Child(size_t index) const { return Path(this, {}, index, Kind::kIndex); }
+
+  json::Value ToJson() const {
+    json::Array parts;
+    Collect(&parts);
+    return json::Value(std::move(parts));
   }
-  Path Child(size_t index) const {
-    Path p = *this;
-    p.parts_.emplace_back(static_cast<int64_t>(index));
-    return p;
-  }
-  json::Value ToJson() const { return json::Value(parts_); }
   std::string ToString() const {
+    json::Array parts;
+    Collect(&parts);
     std::string out;
-    for (const auto& part : parts_) {
+    for (const auto& part : parts) {
       if (!out.empty()) out += '.';
       out += part.is_string() ? part.as_string() : part.int_text();
     }
@@ -38,7 +40,20 @@ class Path {
   }
 
  private:
-  json::Array parts_;
+  enum class Kind { kRoot, kKey, kIndex };
+  Path(const Path* parent, std::string_view key, size_t index, Kind kind)
+      : parent_(parent), key_(key), index_(index), kind_(kind) {}
+
+  void Collect(json::Array* out) const {
+    if (parent_ != nullptr) parent_->Collect(out);
+    if (kind_ == Kind::kKey) out->emplace_back(key_);
+    if (kind_ == Kind::kIndex) out->emplace_back(static_cast<int64_t>(index_));
+  }
+
+  const Path* parent_ = nullptr;
+  std::string_view key_;
+  size_t index_ = 0;
+  Kind kind_ = Kind::kRoot;
 };
 
 class ErrorList {
@@ -216,7 +231,7 @@ bool CheckTechniqueInCatalog(const std::string& id, const MitreCatalog& catalog,
     errs->AddValueError(loc, std::string(what) + " " + id + " is not in the MITRE ATT&CK catalog");
     return false;
   }
-  if (false && t->revoked) {
+  if (t->revoked) {
     errs->AddValueError(loc, std::string(what) + " " + id + " is revoked in the MITRE ATT&CK catalog");
     return false;
   }

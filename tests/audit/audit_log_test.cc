@@ -1,8 +1,7 @@
 #include "audit/audit_log.h"
 
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -44,7 +43,8 @@ class AuditLogTest : public ::testing::Test {
   }
   std::vector<json::Value> Records() {
     std::vector<json::Value> out;
-    for (const auto& l : SplitLines(testing::ReadFile(path_))) out.push_back(json::Parse(l).value());
+    for (const auto& l : SplitLines(testing::ReadFile(path_)))
+      out.push_back(json::Parse(l).value());
     return out;
   }
 
@@ -77,21 +77,27 @@ TEST_F(AuditLogTest, ReproducesVectorA6ByteForByte) {
 }
 
 TEST(RecordTest, HashInputOfVectorA6IsTheDocumentedCanonicalForm) {
-  RecordFields f{"1", "2026-03-01T00:00:00+00:00", "telemetry.accepted", "telemetry_gateway",
-                 R"({"request_id":"r1"})", ""};
-  EXPECT_EQ(HashInput(f),
-            R"({"actor":"telemetry_gateway","details":{"request_id":"r1"},"event_type":"telemetry.accepted","index":1,"previous_hash":"","timestamp":"2026-03-01T00:00:00+00:00"})");
+  RecordFields f{"1",
+                 "2026-03-01T00:00:00+00:00",
+                 "telemetry.accepted",
+                 "telemetry_gateway",
+                 R"({"request_id":"r1"})",
+                 ""};
+  EXPECT_EQ(
+      HashInput(f),
+      R"({"actor":"telemetry_gateway","details":{"request_id":"r1"},"event_type":"telemetry.accepted","index":1,"previous_hash":"","timestamp":"2026-03-01T00:00:00+00:00"})");
   EXPECT_EQ(EntryHash(f), "b8b9dedfd030966105bcaa78d275968663a65ea1fbccc8e1fed11a9c61722085");
 }
 
 TEST(RecordTest, SplicedLineEqualsCanonicalOfTheFullObject) {
-  json::Value d = json::Parse(R"({"z":[1,2.5,null],"a":"\u00e9\u2028\ud83d\ude00\u007f\n"})").value();
+  json::Value d =
+      json::Parse(R"({"z":[1,2.5,null],"a":"\u00e9\u2028\ud83d\ude00\u007f\n"})").value();
   const std::string dc = json::Canonical(d);
   RecordFields f{"42", "2026-03-01T00:00:00.000001+00:00", "ev\"t\\", "act\u00e9", dc, "abc"};
   std::string line;
   AppendRecordLine(f, EntryHash(f), &line);
-  testutil::Line want = MakeRecord(42, "2026-03-01T00:00:00.000001+00:00", "ev\"t\\",
-                                   "act\u00e9", d, "abc");
+  testutil::Line want =
+      MakeRecord(42, "2026-03-01T00:00:00.000001+00:00", "ev\"t\\", "act\u00e9", d, "abc");
   EXPECT_EQ(line, want.text + "\n");
 }
 
@@ -153,7 +159,11 @@ TEST_F(AuditLogTest, SealCadenceEveryTwoNumbersSealsConsecutively) {
 }
 
 TEST_F(AuditLogTest, SealCadenceCountsEntriesAcrossReopen) {
-  { auto log = OpenLog(3); ASSERT_TRUE(log->Append("e", "a", {}).ok()); ASSERT_TRUE(log->Append("e", "a", {}).ok()); }
+  {
+    auto log = OpenLog(3);
+    ASSERT_TRUE(log->Append("e", "a", {}).ok());
+    ASSERT_TRUE(log->Append("e", "a", {}).ok());
+  }
   {
     auto log = OpenLog(3);
     ASSERT_TRUE(log->Append("e", "a", {}).ok());
@@ -164,7 +174,10 @@ TEST_F(AuditLogTest, SealCadenceCountsEntriesAcrossReopen) {
 }
 
 TEST_F(AuditLogTest, SealEveryOneSealsEachEntry) {
-  { auto log = OpenLog(1); for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append("e", "a", {}).ok()); }
+  {
+    auto log = OpenLog(1);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append("e", "a", {}).ok());
+  }
   VerifyResult r = VerifyLogFile(path_);
   EXPECT_TRUE(r.ok) << r.detail;
   EXPECT_EQ(r.entries, 6);
@@ -205,7 +218,10 @@ TEST_F(AuditLogTest, ConcurrentAppendsFromFourThreadsFormAValidChain) {
 }
 
 TEST_F(AuditLogTest, AlwaysFsyncPolicyWritesAValidChain) {
-  { auto log = OpenLog(2, FsyncPolicy::kAlways); for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append("e", "a", {}).ok()); }
+  {
+    auto log = OpenLog(2, FsyncPolicy::kAlways);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append("e", "a", {}).ok());
+  }
   EXPECT_EQ(VerifyLogFile(path_).entries, 4);
 }
 
@@ -221,12 +237,18 @@ TEST_F(AuditLogTest, SecondWriterIsRefusedUntilTheFirstCloses) {
 }
 
 TEST_F(AuditLogTest, TornTailIsTruncatedAndRecordedOnReopen) {
-  { auto log = OpenLog(); for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append("e", "a", {}).ok()); }
+  {
+    auto log = OpenLog();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append("e", "a", {}).ok());
+  }
   const std::string good = testing::ReadFile(path_);
   const std::string torn = R"({"actor":"telemetry_gateway","details":{"req)";
   testing::WriteFile(path_, good + torn);
   EXPECT_EQ(VerifyLogFile(path_).reason, kReasonTornTail);
-  { auto log = OpenLog(); EXPECT_EQ(log->line_count(), 4); }
+  {
+    auto log = OpenLog();
+    EXPECT_EQ(log->line_count(), 4);
+  }
   const std::string after = testing::ReadFile(path_);
   ASSERT_EQ(after.compare(0, good.size(), good), 0);  // the good prefix untouched
   auto recs = Records();
@@ -241,9 +263,15 @@ TEST_F(AuditLogTest, TornTailIsTruncatedAndRecordedOnReopen) {
 }
 
 TEST_F(AuditLogTest, UnparsableLastLineIsTreatedAsTornTail) {
-  { auto log = OpenLog(); ASSERT_TRUE(log->Append("e", "a", {}).ok()); }
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(log->Append("e", "a", {}).ok());
+  }
   testing::WriteFile(path_, testing::ReadFile(path_) + std::string(7, '\0') + "\n");
-  { auto log = OpenLog(); ASSERT_NE(log, nullptr); }
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+  }
   auto recs = Records();
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[1].Find("details")->Find("truncated_bytes")->as_int64(), 8);
@@ -252,7 +280,10 @@ TEST_F(AuditLogTest, UnparsableLastLineIsTreatedAsTornTail) {
 
 TEST_F(AuditLogTest, TornOnlyLineRecoversToAFreshChain) {
   testing::WriteFile(path_, "{\"act");
-  { auto log = OpenLog(); ASSERT_NE(log, nullptr); }
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+  }
   auto recs = Records();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].Find("previous_hash")->as_string(), "");
@@ -287,11 +318,14 @@ TEST_F(AuditLogTest, ContinuesAReferenceStyleLog) {
   // Reference log with seal_every=2: 1, 2, 2(seal), 4.
   std::vector<testutil::Line> lines = MakeChain(2);
   lines.push_back(MakeSeal(2, 2, lines[1].hash, "2026-03-01T00:00:02+00:00"));
-  lines.push_back(MakeRecord(4, "2026-03-01T00:00:03+00:00", "e", "a", Details("r4"),
-                             lines[2].hash));
+  lines.push_back(
+      MakeRecord(4, "2026-03-01T00:00:03+00:00", "e", "a", Details("r4"), lines[2].hash));
   testing::WriteFile(path_, Join(lines));
   ASSERT_TRUE(VerifyLogFile(path_).ok);
-  { auto log = OpenLog(); ASSERT_TRUE(log->Append("e", "a", {}).ok()); }
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(log->Append("e", "a", {}).ok());
+  }
   auto recs = Records();
   ASSERT_EQ(recs.size(), 5u);
   EXPECT_EQ(recs[4].Find("index")->as_int64(), 5);
@@ -303,7 +337,10 @@ TEST_F(AuditLogTest, ContinuesAReferenceStyleLog) {
 // back the partial line, so the chain stays verifiable. Runs in a child process because the
 // limit is process-wide.
 TEST_F(AuditLogTest, FailedWriteIsUnavailableAndRolledBack) {
-  { auto log = OpenLog(); ASSERT_TRUE(log->Append("e", "a", Details("first")).ok()); }
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(log->Append("e", "a", Details("first")).ok());
+  }
   const off_t limit = static_cast<off_t>(testing::ReadFile(path_).size()) + 300;
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);

@@ -1,6 +1,5 @@
 // Runs the built vv-audit binary (build/bin/vv-audit).
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -43,8 +42,7 @@ TEST(VvAuditToolTest, VerifyGoodLogExitsZeroWithResultJson) {
   testing::WriteFile(dir.File("a.jsonl"), testutil::Join(lines));
   RunResult r = RunTool("verify " + dir.File("a.jsonl"));
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(LastLine(r.out),
-            R"({"entries":3,"latest_hash":")" + lines[2].hash + R"(","ok":true})");
+  EXPECT_EQ(LastLine(r.out), R"({"entries":3,"latest_hash":")" + lines[2].hash + R"(","ok":true})");
 }
 
 TEST(VvAuditToolTest, VerifyBrokenLogExitsOne) {

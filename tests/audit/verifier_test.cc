@@ -103,13 +103,9 @@ TEST(VerifierTest, MalformedLinesAreReportedNotThrown) {
   auto good = MakeChain(2);
   const std::string prefix = Join(good);
   const std::vector<std::string> bad = {
-      "not json",
-      "[1,2,3]",
-      "\"string\"",
+      "not json", "[1,2,3]",        "\"string\"",
       "",  // empty line in the middle
-      "{}",
-      R"({"index":3})",
-      "{\"actor\":\"a\"",
+      "{}",       R"({"index":3})", "{\"actor\":\"a\"",
   };
   for (const std::string& b : bad) {
     ExpectBroken(VerifyLogText(prefix + b + "\n" + good[0].text + "\n"), 3, kReasonMalformedLine);
@@ -177,8 +173,8 @@ TEST(VerifierTest, ReferenceStyleDuplicateSealIndicesStillVerify) {
 
 TEST(VerifierTest, DuplicateIndexOnlyAllowedForSeals) {
   auto lines = MakeChain(2);
-  Line dup = MakeRecord(2, "t", "telemetry.accepted", "telemetry_gateway", Details("r"),
-                        lines[1].hash);
+  Line dup =
+      MakeRecord(2, "t", "telemetry.accepted", "telemetry_gateway", Details("r"), lines[1].hash);
   lines.push_back(dup);
   ExpectBroken(VerifyLogText(Join(lines)), 3, kReasonIndexGap);
 }
@@ -204,8 +200,8 @@ TEST(VerifierTest, SealThatDoesNotSealThePreviousEntryIsSealMismatch) {
   d.Set("last_entry_hash", lines[0].hash);
   d.Set("sealed_at", "2026-03-01T00:00:03+00:00");
   auto wrong_hash = lines;
-  wrong_hash.push_back(MakeRecord(3, "2026-03-01T00:00:03+00:00", "log.sealed", "SYSTEM", d,
-                                  lines[1].hash));
+  wrong_hash.push_back(
+      MakeRecord(3, "2026-03-01T00:00:03+00:00", "log.sealed", "SYSTEM", d, lines[1].hash));
   ExpectBroken(VerifyLogText(Join(wrong_hash)), 3, kReasonSealMismatch);
 
   // Missing seal details.

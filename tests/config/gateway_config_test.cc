@@ -2,12 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
 #include <string>
-
-#include <unistd.h>
 
 #include "common/encoding.h"
 #include "fakes/temp_dir.h"
@@ -99,13 +98,13 @@ TEST_F(GatewayConfigTest, MinimalConfigLoadsWithSecureDefaults) {
 }
 
 TEST_F(GatewayConfigTest, ManualSection10KeysAreAccepted) {
-  auto r = Parse(Yaml(
-      "    require_mtls: true\n    require_payload_signature: true\n"
-      "    allowed_clock_skew_seconds: 20\n    nonce_ttl_seconds: 300\n"
-      "    nonce_backend: redis\n    redis_url: redis://vectorvue-redis.internal:6379/0\n"
-      "    rate_limit_per_minute: 60\n    rate_limit_backend: redis\n"
-      "    queue_backend: nats\n    nats_url: nats://vectorvue-nats.internal:4222\n"
-      "    queue_subject: a.ingest\n    dlq_subject: a.dlq\n"));
+  auto r = Parse(
+      Yaml("    require_mtls: true\n    require_payload_signature: true\n"
+           "    allowed_clock_skew_seconds: 20\n    nonce_ttl_seconds: 300\n"
+           "    nonce_backend: redis\n    redis_url: redis://vectorvue-redis.internal:6379/0\n"
+           "    rate_limit_per_minute: 60\n    rate_limit_backend: redis\n"
+           "    queue_backend: nats\n    nats_url: nats://vectorvue-nats.internal:4222\n"
+           "    queue_subject: a.ingest\n    dlq_subject: a.dlq\n"));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->allowed_clock_skew_seconds, 20);
   EXPECT_EQ(r->nonce_ttl_seconds, 300);
@@ -149,20 +148,22 @@ TEST_F(GatewayConfigTest, OurKeysAreParsed) {
   EXPECT_EQ(r->body_timeout_seconds, 7);
   EXPECT_EQ(r->max_connections, 9u);
 
-  auto with_crl = Parse(Yaml("    tls:\n      cert_path: server.crt\n      key_path: server.key\n"
-                             "      ca_path: ca.crt\n      crl_path: crl.pem\n",
-                             true));
+  auto with_crl =
+      Parse(Yaml("    tls:\n      cert_path: server.crt\n      key_path: server.key\n"
+                 "      ca_path: ca.crt\n      crl_path: crl.pem\n",
+                 true));
   // tls given twice is a duplicate key.
   ASSERT_FALSE(with_crl.ok());
   EXPECT_THAT(with_crl.status().message(), HasSubstr("duplicate key 'tls'"));
 }
 
 TEST_F(GatewayConfigTest, CrlPathResolvedAndChecked) {
-  std::string base = "vectorvue:\n  telemetry_gateway:\n"
-                     "    tls:\n      cert_path: server.crt\n      key_path: server.key\n"
-                     "      ca_path: ca.crt\n      crl_path: crl.pem\n" +
-                     std::string("    spectrastrike_ed25519_public_key_b64: ") + kKey1 + "\n" +
-                     "    allowed_service_identities:\n      svc: " + kPin + "\n";
+  std::string base =
+      "vectorvue:\n  telemetry_gateway:\n"
+      "    tls:\n      cert_path: server.crt\n      key_path: server.key\n"
+      "      ca_path: ca.crt\n      crl_path: crl.pem\n" +
+      std::string("    spectrastrike_ed25519_public_key_b64: ") + kKey1 + "\n" +
+      "    allowed_service_identities:\n      svc: " + kPin + "\n";
   ExpectError(base, "tls.crl_path");
   WriteFile(dir_.File("crl.pem"), "crl", 0644);
   auto r = Parse(base);
@@ -188,8 +189,9 @@ TEST_F(GatewayConfigTest, BadListenNamesKey) {
 TEST_F(GatewayConfigTest, UnknownKeysAreNamed) {
   ExpectError(Yaml("    require_mtsl: false\n"), "require_mtsl");
   ExpectError(Yaml("    limits:\n      max_body_byte: 10\n"), "limits.max_body_byte");
-  std::string y = "vectorvue:\n  telemetry_gateway:\n    tls:\n      cert_path: server.crt\n"
-                  "      key_path: server.key\n      ca_path: ca.crt\n      crl: x\n";
+  std::string y =
+      "vectorvue:\n  telemetry_gateway:\n    tls:\n      cert_path: server.crt\n"
+      "      key_path: server.key\n      ca_path: ca.crt\n      crl: x\n";
   ExpectError(y, "tls.crl");
   ExpectError(Yaml("    allowed_service_identities:\n      svc:\n        cert_sha256: " +
                        std::string(kPin) + "\n        signing_key: {}\n",
@@ -206,15 +208,17 @@ TEST_F(GatewayConfigTest, MissingSectionAndBadYaml) {
 }
 
 TEST_F(GatewayConfigTest, IdentityMapFormWithRotation) {
-  std::string y = "vectorvue:\n  telemetry_gateway:\n"
-                  "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n"
-                  "    allowed_service_identities:\n"
-                  "      producer-a:\n"
-                  "        cert_sha256: ['" + std::string(kPin) + "', '" +
-                  "BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:"
-                  "BB:BB:BB:BB:BB:BB']\n"
-                  "        signing_keys:\n          k1: " + kKey1 + "\n          k2: " + kKey2 +
-                  "\n";
+  std::string y =
+      "vectorvue:\n  telemetry_gateway:\n"
+      "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n"
+      "    allowed_service_identities:\n"
+      "      producer-a:\n"
+      "        cert_sha256: ['" +
+      std::string(kPin) + "', '" +
+      "BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:"
+      "BB:BB:BB:BB:BB:BB']\n"
+      "        signing_keys:\n          k1: " +
+      kKey1 + "\n          k2: " + kKey2 + "\n";
   auto r = Parse(y);
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->identities.size(), 1u);
@@ -233,8 +237,11 @@ TEST_F(GatewayConfigTest, PinWithColonsAndUppercaseIsNormalized) {
   for (int i = 0; i < 32; ++i) colon_pin += std::string(i ? ":" : "") + "AB";
   std::string y = Yaml("", false) +
                   "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n"
-                  "    spectrastrike_ed25519_public_key_b64: " + kKey1 + "\n"
-                  "    allowed_service_identities:\n      svc: '" + colon_pin + "'\n";
+                  "    spectrastrike_ed25519_public_key_b64: " +
+                  kKey1 +
+                  "\n"
+                  "    allowed_service_identities:\n      svc: '" +
+                  colon_pin + "'\n";
   auto r = Parse(y);
   ASSERT_TRUE(r.ok()) << r.status().message();
   std::string expect;
@@ -288,13 +295,16 @@ TEST_F(GatewayConfigTest, WorldReadableAuditSigningKeyRefused) {
 
 TEST_F(GatewayConfigTest, FeedbackKeysValidated) {
   WriteFile(dir_.File("fb.key"), std::string(32, 'f'), 0644);
-  ExpectError(Yaml("    feedback_ed25519_keys: {kid-001: fb.key}\n    feedback_active_kid: kid-001\n"),
-              "feedback_ed25519_keys.kid-001");
+  ExpectError(
+      Yaml("    feedback_ed25519_keys: {kid-001: fb.key}\n    feedback_active_kid: kid-001\n"),
+      "feedback_ed25519_keys.kid-001");
   WriteFile(dir_.File("fb.key"), std::string(32, 'f'), 0600);
   ExpectError(Yaml("    feedback_ed25519_keys: {kid-001: fb.key}\n"), "feedback_active_kid");
-  ExpectError(Yaml("    feedback_ed25519_keys: {kid-001: fb.key}\n    feedback_active_kid: kid-2\n"),
-              "feedback_active_kid");
-  auto r = Parse(Yaml("    feedback_ed25519_keys: {kid-001: fb.key}\n    feedback_active_kid: kid-001\n"));
+  ExpectError(
+      Yaml("    feedback_ed25519_keys: {kid-001: fb.key}\n    feedback_active_kid: kid-2\n"),
+      "feedback_active_kid");
+  auto r = Parse(
+      Yaml("    feedback_ed25519_keys: {kid-001: fb.key}\n    feedback_active_kid: kid-001\n"));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->feedback_key_paths.at("kid-001"), dir_.File("fb.key"));
 }
@@ -302,7 +312,8 @@ TEST_F(GatewayConfigTest, FeedbackKeysValidated) {
 TEST_F(GatewayConfigTest, EmptyAllowlistRefused) {
   std::string y = Yaml("", false) +
                   "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n"
-                  "    spectrastrike_ed25519_public_key_b64: " + kKey1 + "\n";
+                  "    spectrastrike_ed25519_public_key_b64: " +
+                  kKey1 + "\n";
   ExpectError(y, "allowed_service_identities");
   ExpectError(y + "    allowed_service_identities: {}\n", "allowed_service_identities");
 }
@@ -310,7 +321,8 @@ TEST_F(GatewayConfigTest, EmptyAllowlistRefused) {
 TEST_F(GatewayConfigTest, MalformedPinRefused) {
   std::string base = Yaml("", false) +
                      "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n"
-                     "    spectrastrike_ed25519_public_key_b64: " + kKey1 + "\n";
+                     "    spectrastrike_ed25519_public_key_b64: " +
+                     kKey1 + "\n";
   ExpectError(base + "    allowed_service_identities:\n      svc: abc\n",
               "allowed_service_identities.svc");
   ExpectError(base + "    allowed_service_identities:\n      svc: " + std::string(63, 'a') + "g\n",
@@ -321,15 +333,17 @@ TEST_F(GatewayConfigTest, MalformedPinRefused) {
 }
 
 TEST_F(GatewayConfigTest, MalformedSigningKeyRefused) {
-  std::string base = Yaml("", false) +
-                     "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n";
+  std::string base =
+      Yaml("", false) + "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n";
   // 31 bytes.
   std::string short_key = Base64Encode(std::string(31, 'x'));
   ExpectError(base + "    spectrastrike_ed25519_public_key_b64: " + short_key +
                   "\n    allowed_service_identities: {svc: " + kPin + "}\n",
               "spectrastrike_ed25519_public_key_b64");
-  ExpectError(base + "    spectrastrike_ed25519_public_key_b64: not-base64!\n"
-                     "    allowed_service_identities: {svc: " + kPin + "}\n",
+  ExpectError(base +
+                  "    spectrastrike_ed25519_public_key_b64: not-base64!\n"
+                  "    allowed_service_identities: {svc: " +
+                  kPin + "}\n",
               "spectrastrike_ed25519_public_key_b64");
   ExpectError(base + "    allowed_service_identities:\n      svc:\n        cert_sha256: " + kPin +
                   "\n        signing_keys: {k1: " + short_key + "}\n",
@@ -340,8 +354,8 @@ TEST_F(GatewayConfigTest, IdentityWithoutAnySigningKeyRefused) {
   std::string y = Yaml("", false) +
                   "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n"
                   "    allowed_service_identities:\n"
-                  "      a:\n        cert_sha256: " + kPin + "\n        signing_keys: {k1: " +
-                  kKey1 + "}\n      b: " + kPin2 + "\n";
+                  "      a:\n        cert_sha256: " +
+                  kPin + "\n        signing_keys: {k1: " + kKey1 + "}\n      b: " + kPin2 + "\n";
   auto r = Parse(y);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("allowed_service_identities.b"));
@@ -356,8 +370,11 @@ TEST_F(GatewayConfigTest, IdentityWithoutAnySigningKeyRefused) {
 TEST_F(GatewayConfigTest, SamePinForTwoIdentitiesRefused) {
   ExpectError(Yaml("", false) +
                   "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n"
-                  "    spectrastrike_ed25519_public_key_b64: " + kKey1 + "\n"
-                  "    allowed_service_identities: {a: " + kPin + ", b: " + kPin + "}\n",
+                  "    spectrastrike_ed25519_public_key_b64: " +
+                  kKey1 +
+                  "\n"
+                  "    allowed_service_identities: {a: " +
+                  kPin + ", b: " + kPin + "}\n",
               "allowed_service_identities.b");
 }
 
@@ -417,14 +434,22 @@ TEST_F(GatewayConfigTest, NonBooleansNamed) {
 TEST_F(GatewayConfigTest, TenantMapValuesMustBeUuids) {
   ExpectError(Yaml("", false) +
                   "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n"
-                  "    spectrastrike_ed25519_public_key_b64: " + kKey1 + "\n"
-                  "    allowed_service_identities: {svc: " + kPin + "}\n"
+                  "    spectrastrike_ed25519_public_key_b64: " +
+                  kKey1 +
+                  "\n"
+                  "    allowed_service_identities: {svc: " +
+                  kPin +
+                  "}\n"
                   "    operator_tenant_map: {op-1: 10000000000000000000000000000000000x}\n",
               "operator_tenant_map");
   ExpectError(Yaml("", false) +
                   "    tls: {cert_path: server.crt, key_path: server.key, ca_path: ca.crt}\n"
-                  "    spectrastrike_ed25519_public_key_b64: " + kKey1 + "\n"
-                  "    allowed_service_identities: {svc: " + kPin + "}\n"
+                  "    spectrastrike_ed25519_public_key_b64: " +
+                  kKey1 +
+                  "\n"
+                  "    allowed_service_identities: {svc: " +
+                  kPin +
+                  "}\n"
                   "    operator_tenant_map: {op-1: 1000000-00000-0000-0000-000000000001}\n",
               "operator_tenant_map");
   EXPECT_TRUE(IsCanonicalUuid("10000000-0000-0000-0000-00000000000A"));
@@ -502,8 +527,7 @@ TEST_F(GatewayConfigTest, EnvOverridesYaml) {
   env_["VV_TG_SPECTRASTRIKE_ED25519_PUBKEY"] = kKey2;
   env_["VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON"] =
       std::string("{\" svc-x \": \" ") + "AA:" + std::string(62, 'B') + " \"}";
-  env_["VV_TG_OPERATOR_TENANT_MAP"] =
-      "{\"op-9\": \"20000000-0000-0000-0000-000000000002\"}";
+  env_["VV_TG_OPERATOR_TENANT_MAP"] = "{\"op-9\": \"20000000-0000-0000-0000-000000000002\"}";
   env_["VV_TG_ENFORCE_SCHEMA_VERSION"] = "0";
   env_["VV_TAMPER_LOG_PATH"] = "/tmp/tamper.jsonl";
   env_["VV_TAMPER_LOG_SEAL_EVERY"] = "3";

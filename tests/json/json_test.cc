@@ -36,7 +36,8 @@ void ExpectRejected(std::string_view text, const std::string& why_substr = "") {
 
 TEST(JsonCanonicalTest, VectorA7ViaParse) {
   // Non-ASCII given raw, via \u escapes (surrogate pair for U+1F600) and mixed; keys unsorted.
-  EXPECT_EQ(CanonicalOf("{\"k\": \"" + kEdgeString + "\", \"c\": 0.30000000000000004, "
+  EXPECT_EQ(CanonicalOf("{\"k\": \"" + kEdgeString +
+                        "\", \"c\": 0.30000000000000004, "
                         "\"b\": 1e20, \"a\": 1.0}"),
             kA7Canonical);
   EXPECT_EQ(CanonicalOf(R"({"c":0.30000000000000004,"k":"\u00E9\u2028\uD83D\uDE00\u007F",)"
@@ -165,11 +166,11 @@ TEST(JsonCanonicalTest, ParsedEscapesRoundTrip) {
 
 TEST(JsonParseTest, InvalidUtf8Rejected) {
   ExpectRejected("\"\xFF\"");
-  ExpectRejected("\"\xC3\"");                // truncated sequence
-  ExpectRejected("\"\xC0\xAF\"");            // overlong '/'
-  ExpectRejected("\"\xED\xA0\x80\"");        // raw UTF-16 surrogate
-  ExpectRejected("\"\xF4\x90\x80\x80\"");    // above U+10FFFF
-  ExpectRejected("{\"\xFF\": 1}");           // in a key
+  ExpectRejected("\"\xC3\"");              // truncated sequence
+  ExpectRejected("\"\xC0\xAF\"");          // overlong '/'
+  ExpectRejected("\"\xED\xA0\x80\"");      // raw UTF-16 surrogate
+  ExpectRejected("\"\xF4\x90\x80\x80\"");  // above U+10FFFF
+  ExpectRejected("{\"\xFF\": 1}");         // in a key
 }
 
 TEST(JsonParseTest, LoneSurrogateEscapeRejected) {
@@ -210,7 +211,8 @@ TEST(JsonParseTest, DuplicateKeysRejected) {
 
 TEST(JsonParseTest, DepthLimit) {
   auto nested = [](int depth) {
-    return std::string(static_cast<size_t>(depth), '[') + std::string(static_cast<size_t>(depth), ']');
+    return std::string(static_cast<size_t>(depth), '[') +
+           std::string(static_cast<size_t>(depth), ']');
   };
   EXPECT_TRUE(Parse(nested(kMaxDepth)).ok());
   ExpectRejected(nested(kMaxDepth + 1), "deep");
@@ -294,10 +296,9 @@ TEST(JsonCanonicalTest, VectorA6Entry1) {
   e.Set("actor", "telemetry_gateway");
   e.Set("details", details);
   e.Set("previous_hash", "");
-  EXPECT_EQ(Canonical(e),
-            R"({"actor":"telemetry_gateway","details":{"request_id":"r1"},)"
-            R"("event_type":"telemetry.accepted","index":1,"previous_hash":"",)"
-            R"("timestamp":"2026-03-01T00:00:00+00:00"})");
+  EXPECT_EQ(Canonical(e), R"({"actor":"telemetry_gateway","details":{"request_id":"r1"},)"
+                          R"("event_type":"telemetry.accepted","index":1,"previous_hash":"",)"
+                          R"("timestamp":"2026-03-01T00:00:00+00:00"})");
 }
 
 constexpr char kA2Body[] =

@@ -36,7 +36,8 @@ TEST(DeadLetterEnvelopeTest, VectorA3InvalidJsonHash) {
                                       clock, random);
   EXPECT_EQ(e.kind, Kind::kDeadLetter);
   EXPECT_EQ(json::Canonical(e.payload),
-            R"({"error_code":"invalid_json","error_message":"Invalid JSON payload","raw_body":"{not json"})");
+            R"({"error_code":"invalid_json","error_message":"Invalid JSON payload",)"
+            R"("raw_body":"{not json"})");
   EXPECT_EQ(e.integrity_hash, "c27f029e0f70c43bd8318c17c28a8a7b7c7fd73281654156eefbd5ba728d6623");
   EXPECT_TRUE(e.dedupe_id.empty());
   EXPECT_TRUE(VerifyIntegrity(e));

@@ -1,0 +1,130 @@
+#include "integration/gateway_harness.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace vv::testing {
+
+DevPki::DevPki() {
+  std::string out;
+  int rc = RunCommand({"/bin/bash", std::string(VV_SOURCE_DIR) + "/scripts/dev-pki.sh",
+                       dir_.path().string()},
+                      &out);
+  if (rc != 0) ADD_FAILURE() << "dev-pki.sh failed: " << out;
+}
+
+const DevPki& DevPki::Get() {
+  static DevPki* pki = new DevPki();  // lives for the whole test binary
+  return *pki;
+}
+
+std::string DevPki::Pin(const std::string& name) const {
+  std::string s = ReadFile(Path(name + ".sha256"));
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
+  const DevPki& pki = DevPki::Get();
+  config_path_ = dir_.File("gateway.yaml");
+  audit_path_ = dir_.File("audit.jsonl");
+  queue_path_ = dir_.File("queue.db");
+  std::ostringstream y;
+  y << "vectorvue:\n  telemetry_gateway:\n"
+    << "    listen: 127.0.0.1:0\n"
+    << "    worker_threads: 2\n"
+    << "    tls:\n"
+    << "      cert_path: " << pki.Path("gateway.crt") << "\n"
+    << "      key_path: " << pki.Path("gateway.key") << "\n"
+    << "      ca_path: " << pki.Path("ca.crt") << "\n";
+  if (opts.with_crl) y << "      crl_path: " << pki.Path("crl.pem") << "\n";
+  y << "    require_mtls: true\n    require_payload_signature: true\n"
+    << "    allowed_clock_skew_seconds: 30\n    nonce_ttl_seconds: 120\n"
+    << "    nonce_backend: memory\n    rate_limit_backend: memory\n"
+    << "    rate_limit_per_minute: " << opts.rate_limit_per_minute << "\n"
+    << "    queue_backend: embedded\n    queue_path: " << queue_path_ << "\n"
+    << "    audit_log_path: " << audit_path_ << "\n"
+    << "    audit_seal_every: " << opts.seal_every << "\n"
+    << "    spectrastrike_ed25519_public_key_b64: " << kProducerPublicKeyB64 << "\n"
+    << "    allowed_service_identities:\n"
+    << "      spectrastrike-producer: " << pki.Pin("producer") << "\n"
+    << "      other-service: " << pki.Pin("untrusted") << "\n"
+    << "    operator_tenant_map:\n"
+    << "      op-001: " << kTenant1 << "\n"
+    << "      op-002: " << kTenant2 << "\n"
+    << "    enforce_schema_version: true\n"
+    << "    allowed_schema_versions: [\"1.0\", \"2.0\"]\n"
+    << opts.extra_yaml;
+  WriteFile(config_path_, y.str(), 0600);
+  proc_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{std::string(VV_BIN_DIR) + "/vv-gateway", "--config", config_path_},
+      dir_.File("gateway.log"));
+  auto line = proc_->WaitForLine("LISTENING ", std::chrono::seconds(20));
+  if (line) port_ = static_cast<uint16_t>(std::stoi(*line));
+}
+
+GatewayUnderTest::~GatewayUnderTest() { Stop(); }
+
+int GatewayUnderTest::Stop() {
+  if (!proc_) return -1;
+  return proc_->Terminate(15, std::chrono::seconds(15));
+}
+
+spectrastrike::HttpsClient GatewayUnderTest::Client(const std::string& cert) const {
+  const DevPki& pki = DevPki::Get();
+  spectrastrike::TlsClientConfig c;
+  c.ca_path = pki.Path("ca.crt");
+  if (!cert.empty()) {
+    c.cert_path = pki.Path(cert + ".crt");
+    c.key_path = pki.Path(cert + ".key");
+  }
+  c.server_name = "localhost";
+  spectrastrike::HttpTimeouts t;
+  t.io_ms = 15000;
+  return spectrastrike::HttpsClient("127.0.0.1", port_, c, t);
+}
+
+int64_t GatewayUnderTest::QueueCount(const std::string& kind) const {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(queue_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return -1;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM messages WHERE kind = ?1", -1, &st, nullptr) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(st, 1, kind.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+std::vector<std::string> GatewayUnderTest::AuditLines() const {
+  std::vector<std::string> lines;
+  std::ifstream f(audit_path_);
+  std::string line;
+  while (std::getline(f, line)) lines.push_back(line);
+  return lines;
+}
+
+spectrastrike::HeaderList TelemetryHeaders(const SignedRequest& r, const std::string& identity) {
+  return {{"Content-Type", "application/json"},
+          {"X-Service-Identity", identity},
+          {"X-Telemetry-Timestamp", std::to_string(r.ts)},
+          {"X-Telemetry-Nonce", r.nonce},
+          {"X-Telemetry-Signature", r.signature_b64}};
+}
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace vv::testing

@@ -1,0 +1,76 @@
+#pragma once
+// Test harness: a dev PKI (scripts/dev-pki.sh), a gateway config written from options, and the
+// real vv-gateway binary started on an ephemeral loopback port. Clients are
+// spectrastrike::HttpsClient instances presenting one of the PKI's client certificates.
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "fakes/process.h"
+#include "fakes/telemetry_builder.h"
+#include "fakes/temp_dir.h"
+#include "spectrastrike/https_client.h"
+
+namespace vv::testing {
+
+// A PKI generated once per test binary (shared by all tests; read-only afterwards).
+class DevPki {
+ public:
+  static const DevPki& Get();
+  std::string Path(const std::string& file) const { return dir_.File(file); }
+  std::string Pin(const std::string& name) const;  // contents of <name>.sha256
+
+ private:
+  DevPki();
+  TempDir dir_;
+};
+
+struct GatewayOptions {
+  int64_t rate_limit_per_minute = 1000;
+  bool with_crl = false;
+  int64_t seal_every = 50;
+  std::string extra_yaml;  // appended inside telemetry_gateway (2-space indented keys)
+};
+
+class GatewayUnderTest {
+ public:
+  explicit GatewayUnderTest(const GatewayOptions& opts = {});
+  ~GatewayUnderTest();
+
+  bool started() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+  std::string log() const { return proc_ ? proc_->Log() : ""; }
+  const std::string& audit_path() const { return audit_path_; }
+  const std::string& queue_path() const { return queue_path_; }
+  const std::string& config_path() const { return config_path_; }
+  // SIGTERM and wait; returns the exit status.
+  int Stop();
+
+  // A client presenting the named PKI cert ("producer", "rogue", "revoked", "untrusted"), or
+  // no client certificate when `cert` is empty.
+  spectrastrike::HttpsClient Client(const std::string& cert = "producer") const;
+
+  // Rows in the embedded queue of a kind ("ingest" / "dead_letter").
+  int64_t QueueCount(const std::string& kind) const;
+  // The audit log's records (parsed lines).
+  std::vector<std::string> AuditLines() const;
+
+ private:
+  TempDir dir_;
+  std::string config_path_, audit_path_, queue_path_;
+  std::unique_ptr<ChildProcess> proc_;
+  uint16_t port_ = 0;
+};
+
+// Headers for a signed telemetry request.
+spectrastrike::HeaderList TelemetryHeaders(const SignedRequest& r,
+                                           const std::string& identity = "spectrastrike-producer");
+
+int64_t NowSeconds();
+
+}  // namespace vv::testing
