@@ -208,6 +208,7 @@ void HttpsClient::Impl::SaveSession() {
   if (session_saved_ || !stream_) return;
   SSL_SESSION* s = SSL_get1_session(stream_->native_handle());
   if (s == nullptr) return;
+  fprintf(stderr, "DBG save session resumable=%d\n", SSL_SESSION_is_resumable(s));
   if (SSL_SESSION_is_resumable(s) != 1) {
     SSL_SESSION_free(s);
     return;

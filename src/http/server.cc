@@ -16,6 +16,7 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -184,7 +185,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (srv_->stopping_.load(std::memory_order_relaxed)) return CloseNow();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(Opt().max_header_bytes));
-    parser_->body_limit(boost::none);  // Content-Length is checked by hand after the header
+    // Content-Length is checked by hand after the header. (boost::none would mean "0" for a
+    // Content-Length body in Beast 1.74's finish_header, hence the explicit maximum.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     if (buffer_.size() == 0) {
       // Idle keep-alive wait for the first byte of the next request.
       state_ = State::kIdle;

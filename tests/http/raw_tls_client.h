@@ -9,6 +9,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace vv::testing {
@@ -20,18 +21,20 @@ class RawTlsClient {
 
   // cert/key empty: no client certificate.
   RawTlsClient(const std::string& ca, const std::string& cert, const std::string& key)
-      : ctx_(boost::asio::ssl::context::tls_client), stream_(ioc_, ctx_) {
+      : ctx_(boost::asio::ssl::context::tls_client) {
     ctx_.load_verify_file(ca);
     ctx_.set_verify_mode(boost::asio::ssl::verify_peer);
     if (!cert.empty()) {
       ctx_.use_certificate_chain_file(cert);
       ctx_.use_private_key_file(key, boost::asio::ssl::context::pem);
     }
+    // The SSL object copies the context's certificate at creation: create it last.
+    stream_ = std::make_unique<boost::asio::ssl::stream<tcp::socket>>(ioc_, ctx_);
   }
 
   error_code ConnectTcp(uint16_t port) {
     error_code ec;
-    stream_.next_layer().connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port),
+    stream_->next_layer().connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port),
                                  ec);
     return ec;
   }
@@ -39,17 +42,17 @@ class RawTlsClient {
   error_code Connect(uint16_t port) {
     error_code ec = ConnectTcp(port);
     if (ec) return ec;
-    return Run([&](auto h) { stream_.async_handshake(boost::asio::ssl::stream_base::client, h); },
+    return Run([&](auto h) { stream_->async_handshake(boost::asio::ssl::stream_base::client, h); },
                std::chrono::seconds(5));
   }
 
   error_code Write(const std::string& data) {
-    return Run([&](auto h) { boost::asio::async_write(stream_, boost::asio::buffer(data), h); },
+    return Run([&](auto h) { boost::asio::async_write(*stream_, boost::asio::buffer(data), h); },
                std::chrono::seconds(5));
   }
   error_code WritePlain(const std::string& data) {
     error_code ec;
-    boost::asio::write(stream_.next_layer(), boost::asio::buffer(data), ec);
+    boost::asio::write(stream_->next_layer(), boost::asio::buffer(data), ec);
     return ec;
   }
 
@@ -70,9 +73,9 @@ class RawTlsClient {
               h(e);
             };
             if (plain) {
-              stream_.next_layer().async_read_some(boost::asio::buffer(buf), cb);
+              stream_->next_layer().async_read_some(boost::asio::buffer(buf), cb);
             } else {
-              stream_.async_read_some(boost::asio::buffer(buf), cb);
+              stream_->async_read_some(boost::asio::buffer(buf), cb);
             }
           },
           left);
@@ -83,7 +86,7 @@ class RawTlsClient {
 
   void Close() {
     error_code ignored;
-    stream_.next_layer().close(ignored);
+    stream_->next_layer().close(ignored);
   }
 
  private:
@@ -98,7 +101,8 @@ class RawTlsClient {
     ioc_.restart();
     ioc_.run_for(limit);
     if (!done) {
-      Close();  // cancels the pending operation
+      error_code ignored;
+      stream_->next_layer().cancel(ignored);  // aborts the pending operation, keeps the socket
       ioc_.restart();
       ioc_.run();
       return boost::asio::error::timed_out;
@@ -108,7 +112,7 @@ class RawTlsClient {
 
   boost::asio::io_context ioc_;
   boost::asio::ssl::context ctx_;
-  boost::asio::ssl::stream<tcp::socket> stream_;
+  std::unique_ptr<boost::asio::ssl::stream<tcp::socket>> stream_;
 };
 
 }  // namespace vv::testing

@@ -21,6 +21,17 @@ using vv::testing::EchoHandler;
 using vv::testing::RawTlsClient;
 using Clock = std::chrono::steady_clock;
 
+// Server counters are updated on the server's threads, possibly after the client saw the
+// outcome: poll briefly.
+template <typename Pred>
+bool Eventually(Pred pred) {
+  for (int i = 0; i < 100; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -77,7 +88,7 @@ TEST_F(ServerTest, ProducerCertConnectsAndPeerInfoCarriesPinnedFingerprint) {
   EXPECT_EQ(req->Path(), "/internal/v1/telemetry");
   EXPECT_EQ(req->body, R"({"a":1})");
   ASSERT_NE(req->Header("x-custom-header"), nullptr);
-  EXPECT_EQ(*req->Header("X-Custom-Header"), " Value ");
+  EXPECT_EQ(*req->Header("X-Custom-Header"), "Value");  // OWS trimmed by the parser
   for (const auto& [name, value] : req->headers) {
     for (char c : name) EXPECT_FALSE(c >= 'A' && c <= 'Z') << name;
   }
@@ -99,7 +110,7 @@ TEST_F(ServerTest, NoClientCertificateFailsBeforeHttp) {
   EXPECT_FALSE(r.transport_ok);
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(handler_.count(), 0);
-  EXPECT_GE(server_->stats().handshakes_failed, 1u);
+  EXPECT_TRUE(Eventually([&] { return server_->stats().handshakes_failed >= 1; }));
 }
 
 TEST_F(ServerTest, OptionalClientCertificateReachesHandlerWithoutCertificate) {
@@ -189,8 +200,8 @@ TEST_F(ServerTest, ChunkedBodyWithinLimitIsAssembled) {
   ASSERT_FALSE(raw.Write("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
                          "Connection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
   std::string got;
-  raw.ReadUntilClosed(&got, std::chrono::seconds(5));
-  EXPECT_EQ(got.rfind("HTTP/1.1 200 ", 0), 0u) << got;
+  auto ec = raw.ReadUntilClosed(&got, std::chrono::seconds(5));
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 ", 0), 0u) << got << ec.message();
   EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
   auto req = handler_.last();
   ASSERT_TRUE(req.has_value());
@@ -377,7 +388,7 @@ TEST_F(ServerTest, RawTcpWithoutHandshakeDisconnectedAfterHandshakeTimeout) {
   EXPECT_NE(ec, boost::asio::error::timed_out);
   EXPECT_GE(elapsed, 0.9);
   EXPECT_LT(elapsed, 3.0);
-  EXPECT_EQ(server_->stats().handshakes_failed, 1u);
+  EXPECT_TRUE(Eventually([&] { return server_->stats().handshakes_failed == 1; }));
 }
 
 TEST_F(ServerTest, MaxConnectionsRefusesExtraConnections) {

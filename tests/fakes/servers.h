@@ -1,0 +1,104 @@
+#pragma once
+// Real backend servers for integration and conformance tests: RedisServer (redis-server) and
+// NatsServer (nats-server -js), each started on a free loopback port with its data in a
+// private TempDir, polled until it answers, and stopped (SIGTERM, then SIGKILL) in the
+// destructor. Stop()/Restart() keep the port and the data directory, so clients configured
+// with url() reconnect to the "same" server after an outage test.
+//
+// Missing binaries: Start() returns a clear error; tests call VV_REQUIRE_SERVER(server),
+// which FAILS the test (GTEST_FAIL) unless VV_ALLOW_MISSING_SERVERS=1 is set in the
+// environment, in which case the test is skipped (GTEST_SKIP). CI never silently skips.
+//
+// Thread-safety: none; a fixture object is used from the test's thread. Ownership: owns the
+// child process and the temp dir.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "fakes/process.h"
+#include "fakes/temp_dir.h"
+
+namespace vv::testing {
+
+// A loopback TCP port that was free a moment ago (bind to port 0, read it back, close).
+int FreeLoopbackPort();
+// First existing executable among `candidates` (absolute paths) and $PATH lookups of `name`.
+std::optional<std::string> FindBinary(const std::string& name);
+// True when VV_ALLOW_MISSING_SERVERS=1.
+bool AllowMissingServers();
+
+class TestServer {
+ public:
+  virtual ~TestServer();
+  TestServer(const TestServer&) = delete;
+  TestServer& operator=(const TestServer&) = delete;
+
+  // Starts the server (first call) and waits until it answers (up to 10 s).
+  Status Start();
+  // Stops the server (SIGKILL when `hard`, else SIGTERM); the port and data dir are kept.
+  void Stop(bool hard = false);
+  // Starts it again on the same port with the same data dir and waits until it answers.
+  Status Restart();
+  bool running() const { return process_ != nullptr; }
+  int port() const { return port_; }
+  std::string host() const { return "127.0.0.1"; }
+  virtual std::string url() const = 0;
+  std::string Log() const;
+  // Whether the binary exists (set by the constructor).
+  bool binary_found() const { return binary_.has_value(); }
+  const std::string& name() const { return name_; }
+
+ protected:
+  explicit TestServer(std::string name);
+  virtual std::vector<std::string> Argv() const = 0;
+  // True once the server answers a protocol-level probe on port().
+  virtual bool Answers() const = 0;
+
+  std::string name_;
+  std::optional<std::string> binary_;
+  TempDir dir_;
+  int port_ = 0;
+  int starts_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// redis-server --port <p> --bind 127.0.0.1 --save "" --appendonly no (data dir in a TempDir).
+class RedisServer final : public TestServer {
+ public:
+  RedisServer();
+  std::string url() const override;  // redis://127.0.0.1:<port>/0
+ protected:
+  std::vector<std::string> Argv() const override;
+  bool Answers() const override;     // PING -> +PONG
+};
+
+// nats-server -js -a 127.0.0.1 -p <p> -sd <tmpdir>.
+class NatsServer final : public TestServer {
+ public:
+  NatsServer();
+  std::string url() const override;  // nats://127.0.0.1:<port>
+ protected:
+  std::vector<std::string> Argv() const override;
+  bool Answers() const override;     // the server's INFO line arrives
+};
+
+}  // namespace vv::testing
+
+// Starts `server` (a TestServer) or fails/skips the current test with a clear message.
+// Use inside a TEST body or SetUp() (returns from it).
+#define VV_REQUIRE_SERVER(server)                                                         \
+  do {                                                                                    \
+    if (!(server).binary_found()) {                                                       \
+      if (::vv::testing::AllowMissingServers()) {                                         \
+        GTEST_SKIP() << (server).name() << " not installed (VV_ALLOW_MISSING_SERVERS=1)"; \
+      }                                                                                   \
+      GTEST_FAIL() << (server).name()                                                     \
+                   << " binary not found: install it (scripts/install-deps.sh) or set "   \
+                      "VV_ALLOW_MISSING_SERVERS=1 to skip";                               \
+    }                                                                                     \
+    ::vv::Status _vv_start = (server).Start();                                            \
+    if (!_vv_start.ok()) GTEST_FAIL() << _vv_start.ToString() << "\n" << (server).Log();  \
+  } while (0)

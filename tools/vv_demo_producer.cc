@@ -1,0 +1,118 @@
+// vv-demo-producer: the README demo's producer. Sends four real signed telemetry events over
+// mTLS through the SpectraStrike producer library and prints each outcome:
+//   1. a valid event            -> 202 (queued, audited)
+//   2. the same bytes replayed  -> 409 Replay detected
+//   3. a forged signature       -> 401 Invalid telemetry signature
+//   4. a cross-tenant event     -> 403 Operator tenant mapping violation
+// Exit status 0 only when every outcome is the expected one.
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <iostream>
+
+#include "common/clock.h"
+#include "crypto/crypto.h"
+#include "json/json.h"
+#include "spectrastrike/https_client.h"
+#include "spectrastrike/signer.h"
+#include "spectrastrike/telemetry_client.h"
+
+namespace {
+
+vv::json::Value Event(int64_t ts, const std::string& nonce, const std::string& event_id,
+                      const std::string& tenant) {
+  using vv::json::Value;
+  Value attributes = Value::MakeObject();
+  attributes.Set("asset_ref", "host-nyc-01");
+  attributes.Set("attestation_measurement_hash", vv::crypto::Sha256Hex("demo-attestation"));
+  attributes.Set("schema_version", "1.0");
+  Value payload = Value::MakeObject();
+  payload.Set("event_id", event_id);
+  payload.Set("event_type", "PROCESS_ANOMALY");
+  payload.Set("source_system", "spectrastrike-sensor");
+  payload.Set("severity", "high");
+  payload.Set("observed_at", "2026-02-26T12:00:00Z");
+  Value t = Value::MakeArray();
+  t.Push("T1059.001");
+  payload.Set("mitre_techniques", std::move(t));
+  Value ta = Value::MakeArray();
+  ta.Push("TA0002");
+  payload.Set("mitre_tactics", std::move(ta));
+  payload.Set("description", "Observed suspicious process chain <powershell -enc ...>");
+  payload.Set("attributes", std::move(attributes));
+  Value sm = Value::MakeObject();
+  sm.Set("tenant_id", tenant);
+  sm.Set("operator_id", "op-001");
+  sm.Set("campaign_id", "cmp-001");
+  Value body = Value::MakeObject();
+  body.Set("operator_id", "op-001");
+  body.Set("campaign_id", "cmp-001");
+  body.Set("tenant_id", tenant);
+  body.Set("execution_hash", vv::crypto::Sha256Hex(event_id));
+  body.Set("timestamp", ts);
+  body.Set("nonce", nonce);
+  body.Set("signed_metadata", std::move(sm));
+  body.Set("payload", std::move(payload));
+  return body;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"README demo producer"};
+  std::string host = "127.0.0.1", ca, cert, key, signing_key, identity = "spectrastrike-producer";
+  std::string tenant = "10000000-0000-0000-0000-000000000001";
+  std::string other_tenant = "20000000-0000-0000-0000-000000000002";
+  uint16_t port = 8443;
+  cli.add_option("--host", host);
+  cli.add_option("--port", port)->required();
+  cli.add_option("--ca", ca)->required();
+  cli.add_option("--cert", cert)->required();
+  cli.add_option("--key", key)->required();
+  cli.add_option("--signing-key", signing_key, "Ed25519 private key (PEM or raw seed, 0600)")
+      ->required();
+  cli.add_option("--identity", identity);
+  CLI11_PARSE(cli, argc, argv);
+
+  std::string err;
+  auto signer = spectrastrike::RequestSigner::FromKeyFile(signing_key, &err);
+  if (!signer) {
+    std::cerr << "signing key: " << err << "\n";
+    return 2;
+  }
+  auto forger = spectrastrike::RequestSigner::FromSeed(
+      vv::crypto::Ed25519PrivateKey::Generate().Seed(), &err);
+  spectrastrike::TlsClientConfig tls;
+  tls.ca_path = ca;
+  tls.cert_path = cert;
+  tls.key_path = key;
+  tls.server_name = "localhost";
+  spectrastrike::HttpsClient http(host, port, tls);
+  spectrastrike::TelemetryClient client(identity, "", *signer, http);
+  spectrastrike::TelemetryClient forged_client(identity, "", *forger, http);
+
+  vv::SystemRandom random;
+  int64_t now = vv::SystemClock().NowSeconds();
+  auto nonce = [&] { return random.TokenUrlSafe(18); };
+  std::string event_id = "evt-demo-" + random.TokenUrlSafe(6);
+  int failures = 0;
+  auto show = [&](const char* what, int expect, const spectrastrike::HttpResponse& r) {
+    bool ok = r.transport_ok && r.status == expect;
+    failures += !ok;
+    std::cout << (ok ? "  ok   " : "  FAIL ") << what << ": ";
+    if (!r.transport_ok) std::cout << "transport error: " << r.error << "\n";
+    else std::cout << r.status << " " << r.body << "\n";
+  };
+
+  std::string n1 = nonce();
+  std::string body = vv::json::Canonical(Event(now, n1, event_id, tenant));
+  show("valid signed event        (expect 202)", 202, client.SendTelemetry(now, n1, body));
+  show("same bytes replayed       (expect 409)", 409, client.SendTelemetry(now, n1, body));
+  std::string n3 = nonce();
+  show("forged signature          (expect 401)", 401,
+       forged_client.SendTelemetry(now, n3, vv::json::Canonical(Event(now, n3, event_id + "-f", tenant))));
+  std::string n4 = nonce();
+  show("cross-tenant injection    (expect 403)", 403,
+       client.SendTelemetry(now, n4, vv::json::Canonical(Event(now, n4, event_id + "-x", other_tenant))));
+  return failures == 0 ? 0 : 1;
+}
