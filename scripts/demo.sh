@@ -29,13 +29,12 @@ scripts/dev-pki.sh "$RUN/pki"
 chmod 0600 "$RUN/keys/producer_ed25519.pem"
 PUB_B64=$(openssl pkey -in "$RUN/keys/producer_ed25519.pem" -pubout -outform DER | tail -c 32 | base64)
 PIN=$(cat "$RUN/pki/producer.sha256")
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18443)
 
 cat > "$RUN/gateway.yaml" <<YAML
 vectorvue:
   telemetry_gateway:
     profile: development
-    listen: "127.0.0.1:$PORT"
+    listen: "127.0.0.1:0"   # 0 = a free port, printed as LISTENING <port>
     tls:
       cert_path: pki/gateway.crt
       key_path: pki/gateway.key
@@ -61,7 +60,7 @@ vectorvue:
     allowed_schema_versions: ["1.0"]
 YAML
 
-echo "== starting vv-gateway on 127.0.0.1:$PORT (mTLS) =="
+echo "== starting vv-gateway (mTLS, embedded backends) =="
 "$BIN/vv-gateway" --config "$RUN/gateway.yaml" > "$RUN/gateway.log" 2>&1 &
 GW_PID=$!
 trap 'kill $GW_PID 2>/dev/null || true' EXIT
@@ -70,6 +69,9 @@ for _ in $(seq 1 100); do
   kill -0 $GW_PID 2>/dev/null || { cat "$RUN/gateway.log"; exit 1; }
   sleep 0.1
 done
+PORT=$(awk '/^LISTENING/ {print $2; exit}' "$RUN/gateway.log")
+[ -n "$PORT" ] || { echo "gateway did not start:"; cat "$RUN/gateway.log"; exit 1; }
+echo "   listening on 127.0.0.1:$PORT"
 
 echo "== producer: sending real signed events =="
 set +e

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages the build, the tests and the demo need. Idempotent.
 set -euo pipefail
 PKGS=(
-  build-essential cmake ninja-build ccache pkg-config git openssl sqlite3
+  build-essential cmake ninja-build ccache pkg-config git openssl sqlite3 curl ca-certificates
   libssl-dev libsodium-dev libboost-dev rapidjson-dev libyaml-cpp-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhiredis-dev libnats-dev libpqxx-dev libp11-kit-dev softhsm2

@@ -16,6 +16,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
 
 #include "common/status.h"
 #include "fakes/process.h"

@@ -1,0 +1,183 @@
+#include "fakes/servers.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+namespace vv::testing {
+
+namespace {
+
+int ConnectLoopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads until `needle` appears in the received bytes or 500 ms pass.
+bool ReadContains(int fd, const std::string& needle) {
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) return false;
+    got.append(buf, static_cast<size_t>(n));
+    if (got.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int port = 0;
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+std::optional<std::string> FindBinary(const std::string& name) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> dirs = {"/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"};
+  if (const char* path = std::getenv("PATH")) {
+    std::string p(path);
+    size_t start = 0;
+    while (start <= p.size()) {
+      size_t end = p.find(':', start);
+      if (end == std::string::npos) end = p.size();
+      if (end > start) dirs.push_back(p.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  for (const auto& d : dirs) {
+    fs::path candidate = fs::path(d) / name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return std::nullopt;
+}
+
+bool AllowMissingServers() {
+  const char* v = std::getenv("VV_ALLOW_MISSING_SERVERS");
+  return v != nullptr && std::string(v) == "1";
+}
+
+// ---- TestServer -----------------------------------------------------------------------------
+
+TestServer::TestServer(std::string name) : name_(std::move(name)), binary_(FindBinary(name_)) {}
+
+TestServer::~TestServer() { Stop(/*hard=*/true); }
+
+Status TestServer::Start() {
+  if (running()) return Status::Ok();
+  if (!binary_) return Status::NotFound(name_ + " binary not found");
+  if (port_ == 0) port_ = FreeLoopbackPort();
+  if (port_ == 0) return Status::Unavailable("no free loopback port");
+  ++starts_;
+  std::vector<std::string> argv = Argv();
+  process_ = std::make_unique<ChildProcess>(
+      argv, dir_.File(name_ + "-" + std::to_string(starts_) + ".log"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Answers()) return Status::Ok();
+    if (process_->WaitExit(std::chrono::milliseconds(0))) {
+      std::string log = process_->Log();
+      process_.reset();
+      return Status::Unavailable(name_ + " exited during start-up: " + log);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::string log = process_->Log();
+  Stop(true);
+  return Status::Unavailable(name_ + " did not answer within 10 s on port " +
+                             std::to_string(port_) + ": " + log);
+}
+
+void TestServer::Stop(bool hard) {
+  if (!process_) return;
+  process_->Terminate(hard ? 9 : 15, std::chrono::seconds(5));
+  process_.reset();
+}
+
+Status TestServer::Restart() {
+  Stop(false);
+  return Start();
+}
+
+std::string TestServer::Log() const {
+  if (process_) return process_->Log();
+  return {};
+}
+
+// ---- RedisServer ----------------------------------------------------------------------------
+
+RedisServer::RedisServer() : TestServer("redis-server") {}
+
+std::string RedisServer::url() const {
+  return "redis://127.0.0.1:" + std::to_string(port_) + "/0";
+}
+
+std::vector<std::string> RedisServer::Argv() const {
+  return {*binary_, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+          "--save", "", "--appendonly", "no", "--dir", dir_.path().string(),
+          "--protected-mode", "no"};
+}
+
+bool RedisServer::Answers() const {
+  int fd = ConnectLoopback(port_);
+  if (fd < 0) return false;
+  static const char kPing[] = "PING\r\n";
+  bool ok = write(fd, kPing, sizeof(kPing) - 1) == static_cast<ssize_t>(sizeof(kPing) - 1) &&
+            ReadContains(fd, "+PONG");
+  close(fd);
+  return ok;
+}
+
+// ---- NatsServer -----------------------------------------------------------------------------
+
+NatsServer::NatsServer() : TestServer("nats-server") {}
+
+std::string NatsServer::url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+
+std::vector<std::string> NatsServer::Argv() const {
+  return {*binary_, "-js", "-a", "127.0.0.1", "-p", std::to_string(port_),
+          "-sd", (dir_.path() / "jetstream").string()};
+}
+
+bool NatsServer::Answers() const {
+  int fd = ConnectLoopback(port_);
+  if (fd < 0) return false;
+  bool ok = ReadContains(fd, "INFO ");
+  close(fd);
+  // JetStream is enabled before the client listener opens; also require the log line.
+  return ok && process_ && process_->Log().find("Server is ready") != std::string::npos;
+}
+
+}  // namespace vv::testing
