@@ -27,7 +27,9 @@ const std::string& BaseDir() {
     std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
                        "/vv-config-fuzz-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-    return new std::string(tmpl);
+    auto* path = new std::string(tmpl);
+    std::atexit([] { ::rmdir(BaseDir().c_str()); });  // empty unless the loader wrote into it
+    return path;
   }();
   return *dir;
 }

@@ -1,25 +1,298 @@
-// vv-audit: operations on the tamper-evident audit log.
-//   vv-audit verify LOG   verifies the chain; prints the result as canonical JSON on the last
-//                         stdout line. Exit 0 when ok, 1 when not ok, 2 on a usage error.
-// Subcommands are CLI11 subcommands, so more (prove, check-proof) can be added alongside.
+// vv-audit: operations on the tamper-evident audit log (docs/audit-format.md).
+//   vv-audit verify LOG [--anchor FILE] [--no-anchor] [--public-key B64|FILE]
+//       Verifies the hash chain, the signed Merkle checkpoints and the anchored seals (the
+//       anchor LOG.anchor beside the log is used without flags when it exists).
+//   vv-audit prove LOG --index I
+//       Prints an RFC 6962 inclusion proof of entry I (its 1-based index) against the log's
+//       latest checkpoint.
+//   vv-audit check-proof PROOF.json [--public-key B64|FILE]
+//       Verifies such a proof offline (no log access).
+//   vv-audit public-key --key FILE [--origin NAME]
+//       Prints the seal key's public key, signed-note key id and verifier key.
+// Every command prints its result as canonical JSON on the last stdout line. Exit 0 when ok,
+// 1 when not ok (or on an operational error), 2 on a usage error.
+
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "audit/anchor.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
 #include "audit/verifier.h"
+#include "common/encoding.h"
+#include "crypto/crypto.h"
 #include "json/json.h"
 
 namespace {
 
-int RunVerify(const std::string& log_path) {
-  vv::audit::VerifyResult r = vv::audit::VerifyLogFile(log_path);
-  if (!r.ok) {
-    std::cerr << "audit log " << log_path << ": BROKEN at line " << r.broken_at << " (" << r.reason
-              << "): " << r.detail << "\n";
+using vv::json::Value;
+
+int Emit(const Value& v, bool ok) {
+  std::cout << vv::json::Canonical(v) << std::endl;
+  return ok ? 0 : 1;
+}
+
+int EmitError(std::string_view reason, const std::string& detail) {
+  std::cerr << "vv-audit: " << reason << ": " << detail << "\n";
+  Value v = Value::MakeObject();
+  v.Set("ok", false);
+  v.Set("reason", std::string(reason));
+  v.Set("detail", detail);
+  return Emit(v, false);
+}
+
+bool IsRegularFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The embedded anchor beside the log: LOG.anchor, else the only other file in the log's
+// directory whose name starts with the log's file name and ends in ".anchor".
+std::optional<std::string> FindAnchor(const std::string& log_path) {
+  const std::string def = vv::audit::DefaultAnchorPath(log_path);
+  if (IsRegularFile(def)) return def;
+  std::error_code ec;
+  std::filesystem::path p(log_path);
+  std::filesystem::path dir = p.parent_path().empty() ? "." : p.parent_path();
+  const std::string base = p.filename().string();
+  std::optional<std::string> found;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > base.size() + 7 && name.rfind(base, 0) == 0 &&
+        name.compare(name.size() - 7, 7, ".anchor") == 0 && e.is_regular_file(ec)) {
+      if (found.has_value()) return std::nullopt;  // ambiguous: use --anchor
+      found = e.path().string();
+    }
   }
-  std::cout << vv::json::Canonical(r.ToJson()) << std::endl;
-  return r.ok ? 0 : 1;
+  return found;
+}
+
+std::optional<std::optional<vv::crypto::Ed25519PublicKey>> ParseKeyOption(const std::string& arg) {
+  if (arg.empty()) return std::optional<vv::crypto::Ed25519PublicKey>();
+  auto key = vv::audit::ParsePublicKeyArg(arg);
+  if (!key.ok()) {
+    std::cerr << "vv-audit: --public-key: " << key.status().message() << "\n";
+    return std::nullopt;
+  }
+  return std::optional<vv::crypto::Ed25519PublicKey>(std::move(key).value());
+}
+
+int RunVerify(const std::string& log_path, std::string anchor_path, bool no_anchor,
+              const std::string& public_key_arg) {
+  auto key = ParseKeyOption(public_key_arg);
+  if (!key.has_value()) return 2;
+  vv::audit::VerifyOptions opts;
+  opts.public_key = *key;
+  if (anchor_path.empty() && !no_anchor) anchor_path = FindAnchor(log_path).value_or("");
+  if (!anchor_path.empty()) {
+    auto file = vv::audit::LoadAnchorFile(anchor_path);
+    vv::audit::VerifyResult bad;
+    bad.ok = false;
+    if (!file.ok()) {
+      bad.reason = file.status().code() == vv::StatusCode::kInvalidArgument
+                       ? std::string(vv::audit::kReasonMalformedLine)
+                       : std::string(vv::audit::kReasonIoError);
+      bad.detail = "anchor " + anchor_path + ": " + file.status().message();
+    } else {
+      bad = vv::audit::CheckAnchors(file->records, opts.public_key);
+      if (bad.ok) opts.anchors = std::move(file->records);
+      if (!bad.ok) bad.detail = "anchor " + anchor_path + ": " + bad.detail;
+    }
+    if (!bad.ok) {
+      std::cerr << "audit anchor " << anchor_path << ": BROKEN (" << bad.reason
+                << "): " << bad.detail << "\n";
+      return Emit(bad.ToJson(), false);
+    }
+  }
+  vv::audit::VerifyResult r = vv::audit::VerifyLogFile(log_path, std::move(opts));
+  if (!r.ok) {
+    std::cerr << "audit log " << log_path << ": BROKEN at line " << r.broken_at << " ("
+              << r.reason << "): " << r.detail << "\n";
+  } else if (r.unsigned_seals) {
+    std::cerr << "audit log " << log_path << ": warning: seals are not signed\n";
+  }
+  return Emit(r.ToJson(), r.ok);
+}
+
+// Reads line `line_no` (1-based) of a file, without its '\n'.
+std::optional<std::string> ReadLine(const std::string& path, int64_t line_no) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  for (int64_t i = 1; std::getline(in, line); ++i) {
+    if (i == line_no) return line;
+  }
+  return std::nullopt;
+}
+
+int RunProve(const std::string& log_path, int64_t index) {
+  std::vector<std::string> leaves;
+  std::optional<vv::audit::SealInfo> latest;
+  vv::audit::VerifyOptions opts;
+  opts.leaf_hashes = &leaves;
+  opts.on_seal = [&latest](const vv::audit::SealInfo& s) { latest = s; };
+  vv::audit::VerifyResult r = vv::audit::VerifyLogFile(log_path, std::move(opts));
+  if (!r.ok) {
+    return EmitError("log_not_verified", "the log does not verify (" + r.reason + " at line " +
+                                             std::to_string(r.broken_at) + "): " + r.detail);
+  }
+  if (!latest.has_value()) return EmitError("no_checkpoint", "the log has no checkpoint seal");
+  if (index < 1 || index > latest->tree_size) {
+    return EmitError("not_covered", "entry " + std::to_string(index) +
+                                        " is not covered by the latest checkpoint (tree size " +
+                                        std::to_string(latest->tree_size) + ")");
+  }
+  const uint64_t leaf_index = static_cast<uint64_t>(index - 1);
+  auto proof = vv::audit::merkle::InclusionProof(leaves, leaf_index,
+                                                 static_cast<uint64_t>(latest->tree_size));
+  if (!proof.ok()) return EmitError("internal", proof.status().message());
+  auto line = ReadLine(log_path, index);
+  auto record = line.has_value() ? vv::json::Parse(*line) : vv::Result<Value>(vv::Status::NotFound(""));
+  if (!record.ok()) return EmitError("internal", "cannot re-read line " + std::to_string(index));
+  Value out = Value::MakeObject();
+  out.Set("index", index);
+  out.Set("leaf_index", static_cast<int64_t>(leaf_index));
+  out.Set("tree_size", latest->tree_size);
+  out.Set("entry_hash", record->Find("entry_hash")->as_string());
+  out.Set("leaf_hash", vv::Base64Encode(leaves[leaf_index]));
+  Value hashes = Value::MakeArray();
+  for (const std::string& h : *proof) hashes.Push(vv::Base64Encode(h));
+  out.Set("proof", std::move(hashes));
+  out.Set("root_hash", latest->root_hash);
+  out.Set("checkpoint", latest->checkpoint);
+  out.Set("public_key", latest->public_key);
+  out.Set("record", std::move(record).value());
+  return Emit(out, true);
+}
+
+int RunCheckProof(const std::string& proof_path, const std::string& public_key_arg) {
+  auto key = ParseKeyOption(public_key_arg);
+  if (!key.has_value()) return 2;
+  auto bytes = vv::crypto::ReadFileBytes(proof_path);
+  if (!bytes.ok()) return EmitError("io_error", bytes.status().message());
+  if (bytes->size() > (16u << 20)) return EmitError("malformed_proof", "proof file too large");
+  // Tolerate tool output with log lines before the JSON: use the last non-empty line.
+  std::string text = *bytes;
+  auto parsed = vv::json::Parse(text);
+  if (!parsed.ok()) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    size_t nl = text.rfind('\n');
+    parsed = vv::json::Parse(nl == std::string::npos ? text : text.substr(nl + 1));
+  }
+  if (!parsed.ok() || !parsed->is_object()) {
+    return EmitError("malformed_proof", "proof is not a JSON object");
+  }
+  const Value& p = *parsed;
+  auto str = [&](std::string_view k) -> const std::string* {
+    const Value* v = p.Find(k);
+    return v != nullptr && v->is_string() ? &v->as_string() : nullptr;
+  };
+  auto integer = [&](std::string_view k) -> std::optional<int64_t> {
+    const Value* v = p.Find(k);
+    return v != nullptr && v->is_int() ? v->as_int64() : std::nullopt;
+  };
+  const std::string* checkpoint = str("checkpoint");
+  const std::string* entry_hash = str("entry_hash");
+  const std::string* public_key = str("public_key");
+  const Value* proof_v = p.Find("proof");
+  auto leaf_index = integer("leaf_index");
+  auto tree_size = integer("tree_size");
+  if (checkpoint == nullptr || entry_hash == nullptr || proof_v == nullptr ||
+      !proof_v->is_array() || !leaf_index.has_value() || !tree_size.has_value() ||
+      *leaf_index < 0 || *tree_size < 0) {
+    return EmitError("malformed_proof",
+                     "needs checkpoint, entry_hash, proof[], leaf_index and tree_size");
+  }
+  std::vector<std::string> proof;
+  for (const Value& h : proof_v->as_array()) {
+    auto raw = h.is_string() ? vv::Base64DecodeStrict(h.as_string()) : std::nullopt;
+    if (!raw.has_value() || raw->size() != 32) {
+      return EmitError("malformed_proof", "proof hashes must be base64 of 32 bytes");
+    }
+    proof.push_back(std::move(*raw));
+  }
+  auto note = vv::audit::ParseSignedNote(*checkpoint);
+  if (!note.ok()) return EmitError("malformed_proof", "checkpoint: " + note.status().message());
+  auto cp = vv::audit::ParseCheckpointBody(note->body);
+  if (!cp.ok()) return EmitError("malformed_proof", "checkpoint: " + cp.status().message());
+  if (cp->tree_size != static_cast<uint64_t>(*tree_size)) {
+    return EmitError("inclusion_proof_invalid", "tree_size differs from the checkpoint's size");
+  }
+  // Signature.
+  std::string signature_key;
+  if (!note->signatures.empty() || key->has_value()) {
+    std::optional<vv::crypto::Ed25519PublicKey> k = *key;
+    if (!k.has_value()) {
+      auto embedded = vv::crypto::Ed25519PublicKey::FromBase64(public_key ? *public_key : "");
+      if (!embedded.ok()) {
+        return EmitError("seal_signature_invalid", "signed checkpoint without a public_key");
+      }
+      k = std::move(embedded).value();
+    }
+    vv::Status s = vv::audit::VerifyNoteSignature(*note, cp->origin, *k);
+    if (!s.ok()) return EmitError("seal_signature_invalid", s.message());
+    signature_key = key->has_value() ? "pinned" : "embedded";
+  }
+  // The record, when present, must hash to entry_hash.
+  if (const Value* rec = p.Find("record"); rec != nullptr) {
+    if (!rec->is_object() || rec->Find("entry_hash") == nullptr) {
+      return EmitError("malformed_proof", "record is not an audit record");
+    }
+    Value copy = *rec;
+    copy.Erase("entry_hash");
+    const std::string recomputed = vv::crypto::Sha256Hex(vv::json::Canonical(copy));
+    const Value* rec_hash = rec->Find("entry_hash");
+    const Value* rec_index = rec->Find("index");
+    if (!rec_hash->is_string() || rec_hash->as_string() != *entry_hash ||
+        recomputed != *entry_hash) {
+      return EmitError("entry_hash_mismatch", "the record does not hash to entry_hash");
+    }
+    if (rec_index == nullptr || !rec_index->is_int() ||
+        rec_index->as_int64() != std::optional<int64_t>(*leaf_index + 1)) {
+      return EmitError("inclusion_proof_invalid", "record index is not leaf_index + 1");
+    }
+  }
+  const std::string leaf = vv::audit::merkle::EntryLeafHash(*entry_hash);
+  if (leaf.empty()) return EmitError("malformed_proof", "entry_hash is not 64 hex characters");
+  vv::Status s = vv::audit::merkle::VerifyInclusion(static_cast<uint64_t>(*leaf_index),
+                                                    cp->tree_size, leaf, proof, cp->root_hash);
+  if (!s.ok()) return EmitError("inclusion_proof_invalid", s.message());
+  Value out = Value::MakeObject();
+  out.Set("ok", true);
+  out.Set("leaf_index", *leaf_index);
+  out.Set("tree_size", *tree_size);
+  out.Set("entry_hash", *entry_hash);
+  out.Set("origin", cp->origin);
+  if (signature_key.empty()) {
+    out.Set("unsigned_seals", true);
+    std::cerr << "vv-audit: warning: the checkpoint is not signed\n";
+  } else {
+    out.Set("signature_key", signature_key);
+  }
+  return Emit(out, true);
+}
+
+int RunPublicKey(const std::string& key_path, const std::string& origin) {
+  if (!vv::audit::IsValidKeyName(origin)) {
+    std::cerr << "vv-audit: --origin must be non-empty without spaces or '+'\n";
+    return 2;
+  }
+  auto key = vv::audit::LoadSealKey(key_path);
+  if (!key.ok()) return EmitError("key_error", key.status().message());
+  vv::crypto::Ed25519PublicKey pub = key->PublicKey();
+  std::cout << vv::crypto::PublicKeyToPem(pub);
+  Value out = Value::MakeObject();
+  out.Set("public_key", pub.ToBase64());
+  out.Set("key_name", origin);
+  out.Set("key_id", vv::HexEncode(vv::audit::NoteKeyId(origin, pub)));
+  out.Set("verifier_key", vv::audit::NoteVerifierKey(origin, pub));
+  return Emit(out, true);
 }
 
 }  // namespace
@@ -28,9 +301,30 @@ int main(int argc, char** argv) {
   CLI::App app{"vv-audit: tamper-evident audit log tools"};
   app.require_subcommand(1);
 
-  std::string verify_path;
-  CLI::App* verify = app.add_subcommand("verify", "Verify an audit log's hash chain");
+  std::string verify_path, anchor_path, public_key;
+  bool no_anchor = false;
+  CLI::App* verify = app.add_subcommand("verify", "Verify an audit log");
   verify->add_option("LOG", verify_path, "Path to the audit log (JSONL)")->required();
+  verify->add_option("--anchor", anchor_path, "Anchor file (default: LOG.anchor when present)");
+  verify->add_flag("--no-anchor", no_anchor, "Do not use the anchor beside the log");
+  verify->add_option("--public-key", public_key,
+                     "Pinned seal public key: base64, verifier key, or a file");
+
+  std::string prove_path;
+  int64_t prove_index = 0;
+  CLI::App* prove = app.add_subcommand("prove", "Print an inclusion proof for one entry");
+  prove->add_option("LOG", prove_path, "Path to the audit log")->required();
+  prove->add_option("--index", prove_index, "1-based index of the entry")->required();
+
+  std::string proof_path, proof_key;
+  CLI::App* check = app.add_subcommand("check-proof", "Verify an inclusion proof offline");
+  check->add_option("PROOF", proof_path, "Proof JSON file (output of prove)")->required();
+  check->add_option("--public-key", proof_key, "Pinned seal public key");
+
+  std::string key_path, origin = std::string(vv::audit::kDefaultCheckpointOrigin);
+  CLI::App* pubkey = app.add_subcommand("public-key", "Print the seal key's public key");
+  pubkey->add_option("--key", key_path, "Seal key file (PEM or raw 32-byte seed)")->required();
+  pubkey->add_option("--origin", origin, "Checkpoint origin (the signature key name)");
 
   try {
     app.parse(argc, argv);
@@ -43,7 +337,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (verify->parsed()) return RunVerify(verify_path);
+    if (verify->parsed()) return RunVerify(verify_path, anchor_path, no_anchor, public_key);
+    if (prove->parsed()) return RunProve(prove_path, prove_index);
+    if (check->parsed()) return RunCheckProof(proof_path, proof_key);
+    if (pubkey->parsed()) return RunPublicKey(key_path, origin);
   } catch (const std::exception& e) {
     std::cerr << "vv-audit: internal error: " << e.what() << "\n";
     return 1;

@@ -48,6 +48,8 @@ struct HttpResponse {
   const std::string* Header(std::string_view name) const;
 };
 
+using Response = HttpResponse;
+
 class HttpsClient {
  public:
   HttpsClient(std::string host, uint16_t port, TlsClientConfig config, HttpTimeouts timeouts = {});

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "queue/embedded_queue.h"
+#include "queue/jetstream_queue.h"
 #include "state/memory_state.h"
+#include "state/redis_state.h"
 
 namespace vv::app {
 
@@ -13,6 +15,15 @@ Result<std::unique_ptr<state::NonceStore>> MakeNonceStore(const config::GatewayC
                                                           const Clock& clock) {
   if (cfg.nonce_backend == "memory")
     return std::unique_ptr<state::NonceStore>(std::make_unique<state::MemoryNonceStore>(clock));
+  if (cfg.nonce_backend == "redis") {
+    if (cfg.redis_url.empty())
+      return Status::InvalidArgument("nonce_backend 'redis' needs redis_url");
+    auto rc = state::ParseRedisUrl(cfg.redis_url);
+    if (!rc.ok()) return rc.status();
+    auto pool = state::RedisPool::Create(*rc);
+    if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
+    return std::unique_ptr<state::NonceStore>(std::make_unique<state::RedisNonceStore>(*pool));
+  }
   return Status::InvalidArgument("nonce_backend '" + cfg.nonce_backend +
                                  "' is not available in this build");
 }
@@ -22,6 +33,16 @@ Result<std::unique_ptr<state::RateLimiter>> MakeRateLimiter(const config::Gatewa
   if (cfg.rate_limit_backend == "memory")
     return std::unique_ptr<state::RateLimiter>(
         std::make_unique<state::MemoryRateLimiter>(clock, cfg.rate_limit_per_minute));
+  if (cfg.rate_limit_backend == "redis") {
+    if (cfg.redis_url.empty())
+      return Status::InvalidArgument("rate_limit_backend 'redis' needs redis_url");
+    auto rc = state::ParseRedisUrl(cfg.redis_url);
+    if (!rc.ok()) return rc.status();
+    auto pool = state::RedisPool::Create(*rc);
+    if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
+    return std::unique_ptr<state::RateLimiter>(
+        std::make_unique<state::RedisRateLimiter>(*pool, clock, cfg.rate_limit_per_minute));
+  }
   return Status::InvalidArgument("rate_limit_backend '" + cfg.rate_limit_backend +
                                  "' is not available in this build");
 }
@@ -34,6 +55,16 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayCon
     auto q = queue::EmbeddedQueue::Open(cfg.queue_path, o);
     if (!q.ok()) return Status(q.status().code(), "queue_path: " + q.status().message());
     return std::unique_ptr<queue::Publisher>(std::move(q).value());
+  }
+  if (cfg.queue_backend == "nats") {
+    if (cfg.nats_url.empty()) return Status::InvalidArgument("queue_backend 'nats' needs nats_url");
+    queue::JetStreamOptions o;
+    o.url = cfg.nats_url;
+    o.ingest_subject = cfg.queue_subject;
+    o.dlq_subject = cfg.dlq_subject;
+    auto p = queue::JetStreamPublisher::Create(o);
+    if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
+    return std::unique_ptr<queue::Publisher>(std::move(p).value());
   }
   return Status::InvalidArgument("queue_backend '" + cfg.queue_backend +
                                  "' is not available in this build");

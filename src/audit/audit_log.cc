@@ -12,12 +12,14 @@
 
 #include "audit/record.h"
 #include "audit/verifier.h"
+#include "common/encoding.h"
 
 namespace vv::audit {
 
 namespace {
 
 constexpr auto kBatchInterval = std::chrono::milliseconds(20);
+constexpr auto kSealTimerPoll = std::chrono::milliseconds(250);
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -43,6 +45,24 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
     return Status::InvalidArgument("audit log seal_every must be >= 1, got " +
                                    std::to_string(opts.seal_every));
   }
+  if (opts.seal_interval_seconds < 0) {
+    return Status::InvalidArgument("audit log seal_interval_seconds must be >= 0");
+  }
+  if (!IsValidKeyName(opts.checkpoint_origin)) {
+    return Status::InvalidArgument("audit checkpoint origin must be non-empty, without spaces "
+                                   "or '+': \"" + opts.checkpoint_origin + "\"");
+  }
+  // The seal key first: a bad key must not leave a locked, half-opened log behind.
+  std::unique_ptr<CheckpointSigner> signer;
+  if (opts.seal_key != nullptr) {
+    signer = std::make_unique<CheckpointSigner>(opts.checkpoint_origin, *opts.seal_key);
+  } else if (!opts.seal_key_path.empty()) {
+    auto key = LoadSealKey(opts.seal_key_path);
+    if (!key.ok()) {
+      return Status(key.status().code(), "audit seal key: " + key.status().message());
+    }
+    signer = std::make_unique<CheckpointSigner>(opts.checkpoint_origin, std::move(key).value());
+  }
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status::Unavailable("cannot open audit log " + path + ": " + ErrnoText(errno));
@@ -57,8 +77,31 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
     return Status::Unavailable("cannot lock audit log " + path + ": " + ErrnoText(err));
   }
 
-  // Read the existing chain once.
-  ChainVerifier verifier;
+  // The anchor.
+  std::unique_ptr<FileAnchorSink> own_anchor;
+  AnchorSink* anchor = opts.anchor_sink;
+  if (anchor == nullptr && opts.file_anchor) {
+    auto a = FileAnchorSink::Open(DefaultAnchorPath(path), opts.fsync != FsyncPolicy::kNone);
+    if (!a.ok()) {
+      ::close(fd);
+      return a.status();
+    }
+    own_anchor = std::move(a).value();
+    anchor = own_anchor.get();
+  }
+  std::optional<AnchorRecord> latest_anchor;
+  if (anchor != nullptr) latest_anchor = anchor->Latest();
+
+  // Read the existing chain once, checking it against the latest anchored seal and
+  // collecting the seals not yet anchored.
+  std::vector<AnchorRecord> unanchored;
+  VerifyOptions vopts;
+  if (latest_anchor.has_value()) vopts.anchors.push_back(*latest_anchor);
+  const int64_t anchored_index = latest_anchor.has_value() ? latest_anchor->index : 0;
+  vopts.on_seal = [&unanchored, anchored_index](const SealInfo& seal) {
+    if (seal.index > anchored_index) unanchored.push_back(seal);
+  };
+  ChainVerifier verifier(std::move(vopts));
   ScanInfo info;
   std::string error;
   if (!ScanLogFd(fd, &verifier, &info, &error)) {
@@ -87,6 +130,13 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
     }
     size = info.fail_line_begin;
   }
+  if (latest_anchor.has_value() && latest_anchor->index > verifier.lines()) {
+    ::close(fd);
+    return Status::DataLoss("audit log " + path + " ends at line " +
+                            std::to_string(verifier.lines()) + " but its seal at line " +
+                            std::to_string(latest_anchor->index) +
+                            " is anchored (truncated_after_seal); refusing to append");
+  }
   if (info.file_size == 0) SyncParentDir(path);
 
   std::unique_ptr<AuditLog> log(new AuditLog(path, fd, opts, clock));
@@ -94,6 +144,18 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   log->non_seal_entries_ = verifier.non_seal_entries();
   log->last_hash_ = verifier.last_hash();
   log->size_ = size;
+  log->entries_since_seal_ = verifier.entries_since_seal();
+  log->last_seal_hash_ = verifier.last_seal_hash();
+  log->tree_ = verifier.tree();
+  log->last_seal_mono_us_ = clock.MonotonicMicros();
+  log->signer_ = std::move(signer);
+  log->own_anchor_ = std::move(own_anchor);
+  log->anchor_ = anchor;
+  log->pending_anchors_ = std::move(unanchored);
+  if (!log->pending_anchors_.empty()) {
+    std::lock_guard<std::mutex> l(log->mu_);
+    log->AnchorPendingLocked();
+  }
   if (truncated_bytes > 0) {
     json::Value details = json::Value::MakeObject();
     details.Set("truncated_bytes", truncated_bytes);
@@ -111,10 +173,19 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   if (opts.fsync == FsyncPolicy::kBatch) {
     log->flusher_ = std::thread([raw = log.get()] { raw->FlusherLoop(); });
   }
+  if (opts.seal_interval_seconds > 0) {
+    log->timer_ = std::thread([raw = log.get()] { raw->SealTimerLoop(); });
+  }
   return log;
 }
 
 AuditLog::~AuditLog() {
+  {
+    std::lock_guard<std::mutex> l(timer_mu_);
+    timer_stop_ = true;
+  }
+  timer_cv_.notify_all();
+  if (timer_.joinable()) timer_.join();
   {
     std::lock_guard<std::mutex> l(sync_mu_);
     stop_ = true;
@@ -137,18 +208,47 @@ std::string AuditLog::BuildLineLocked(int64_t index, std::string_view event_type
 }
 
 std::string AuditLog::BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
-                                          const std::string& sealed_hash, std::string* out) const {
+                                          const std::string& sealed_hash,
+                                          const merkle::CompactTree& tree, std::string* out,
+                                          AnchorRecord* info) const {
   const std::string index_text = std::to_string(seal_index);
   const std::string sealed_at = IsoFormatUtc(clock_.NowMicros());
+  Checkpoint cp{opts_.checkpoint_origin, tree.size(), tree.Root()};
+  const std::string root_b64 = Base64Encode(cp.root_hash);
+  const std::string body = CheckpointBody(cp);
+  std::string note = body + "\n";
+  std::string signature_b64, key_id_hex, public_key_b64;
+  if (signer_ != nullptr) {
+    const std::string sig = signer_->Sign(body);
+    note += signer_->SignatureLine(sig);
+    signature_b64 = Base64Encode(sig);
+    key_id_hex = HexEncode(signer_->key_id());
+    public_key_b64 = signer_->public_key().ToBase64();
+  }
   json::Value details = json::Value::MakeObject();
   details.Set("sealed_index", sealed_index);
   details.Set("last_entry_hash", sealed_hash);
   details.Set("sealed_at", sealed_at);
+  details.Set("tree_size", static_cast<int64_t>(tree.size()));
+  details.Set("root_hash", root_b64);
+  details.Set("previous_seal_hash", last_seal_hash_);
+  details.Set("checkpoint", note);
+  details.Set("public_key", public_key_b64);
+  details.Set("key_id", key_id_hex);
+  details.Set("signature", signature_b64);
   const std::string details_canonical = json::Canonical(details);
   RecordFields f{index_text,         sealed_at,         kSealEventType,
                  opts_.actor_system, details_canonical, sealed_hash};
   std::string hash = EntryHash(f);
   AppendRecordLine(f, hash, out);
+  info->index = seal_index;
+  info->entry_hash = hash;
+  info->tree_size = static_cast<int64_t>(tree.size());
+  info->root_hash = root_b64;
+  info->checkpoint = std::move(note);
+  info->public_key = public_key_b64;
+  info->sealed_at = sealed_at;
+  info->previous_seal_hash = last_seal_hash_;
   return hash;
 }
 
@@ -163,17 +263,103 @@ Status AuditLog::AppendLocked(std::string_view event_type, std::string_view acto
   buf.reserve(256 + details_canonical.size() * 2);
   const int64_t index = lines_ + 1;
   std::string hash = BuildLineLocked(index, event_type, actor, details_canonical, last_hash_, &buf);
-  int64_t new_lines = index;
-  const int64_t new_entries = non_seal_entries_ + 1;
-  if (new_entries % opts_.seal_every == 0) {
-    hash = BuildSealLineLocked(index + 1, index, hash, &buf);
-    new_lines = index + 1;
+  std::string leaf = merkle::EntryLeafHash(hash);
+  const bool seal = entries_since_seal_ + 1 >= opts_.seal_every;
+  std::string seal_hash;
+  AnchorRecord seal_info;
+  if (seal) {
+    merkle::CompactTree tree = tree_;
+    tree.Append(leaf);
+    seal_hash = BuildSealLineLocked(index + 1, index, hash, tree, &buf, &seal_info);
   }
   VV_RETURN_IF_ERROR(WriteAllLocked(buf));
-  lines_ = new_lines;
-  non_seal_entries_ = new_entries;
+  lines_ = index;
+  ++non_seal_entries_;
+  ++entries_since_seal_;
   last_hash_ = std::move(hash);
+  tree_.Append(std::move(leaf));
+  if (seal) {
+    lines_ = index + 1;
+    entries_since_seal_ = 0;
+    tree_.Append(merkle::EntryLeafHash(seal_hash));
+    last_hash_ = seal_hash;
+    last_seal_hash_ = std::move(seal_hash);
+    last_seal_mono_us_ = clock_.MonotonicMicros();
+    pending_anchors_.push_back(std::move(seal_info));
+    AnchorPendingLocked();
+  }
   return Status::Ok();
+}
+
+Status AuditLog::SealLocked() {
+  if (!broken_.ok()) return Status::Unavailable(broken_.message());
+  std::string buf;
+  AnchorRecord info;
+  const int64_t index = lines_ + 1;
+  std::string hash = BuildSealLineLocked(index, lines_, last_hash_, tree_, &buf, &info);
+  VV_RETURN_IF_ERROR(WriteAllLocked(buf));
+  lines_ = index;
+  entries_since_seal_ = 0;
+  tree_.Append(merkle::EntryLeafHash(hash));
+  last_hash_ = hash;
+  last_seal_hash_ = std::move(hash);
+  last_seal_mono_us_ = clock_.MonotonicMicros();
+  pending_anchors_.push_back(std::move(info));
+  AnchorPendingLocked();
+  return Status::Ok();
+}
+
+Status AuditLog::SealNow() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (lines_ == 0 || entries_since_seal_ == 0) return Status::Ok();
+  return SealLocked();
+}
+
+void AuditLog::AnchorPendingLocked() {
+  if (anchor_ == nullptr) {
+    pending_anchors_.clear();
+    return;
+  }
+  if (pending_anchors_.empty()) return;
+  // An anchored seal must never be lost from the log: make it durable first.
+  if (opts_.fsync != FsyncPolicy::kNone && ::fdatasync(fd_) != 0) {
+    anchor_error_ = Status::Unavailable("fdatasync of audit log " + path_ +
+                                        " before anchoring failed: " + ErrnoText(errno));
+    return;
+  }
+  size_t done = 0;
+  for (; done < pending_anchors_.size(); ++done) {
+    Status s = anchor_->Publish(pending_anchors_[done]);
+    if (!s.ok()) {
+      anchor_error_ = s;
+      break;
+    }
+  }
+  pending_anchors_.erase(pending_anchors_.begin(),
+                         pending_anchors_.begin() + static_cast<std::ptrdiff_t>(done));
+  if (pending_anchors_.empty()) anchor_error_ = Status::Ok();
+}
+
+Status AuditLog::anchor_status() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return anchor_error_;
+}
+
+void AuditLog::SealTimerLoop() {
+  const int64_t interval_us = opts_.seal_interval_seconds * 1000000;
+  std::unique_lock<std::mutex> tl(timer_mu_);
+  while (!timer_stop_) {
+    timer_cv_.wait_for(tl, kSealTimerPoll, [this] { return timer_stop_; });
+    if (timer_stop_) break;
+    tl.unlock();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (entries_since_seal_ > 0 && clock_.MonotonicMicros() - last_seal_mono_us_ >= interval_us) {
+        (void)SealLocked();  // a failure is sticky in broken_ or retried on the next tick
+      }
+    }
+    tl.lock();
+  }
 }
 
 Status AuditLog::WriteAllLocked(const std::string& bytes) {

@@ -14,12 +14,19 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include <vector>
+
+#include "audit/anchor.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "crypto/crypto.h"
 #include "json/json.h"
 
 namespace vv::audit {
@@ -41,8 +48,23 @@ enum class FsyncPolicy {
 
 struct AuditLogOptions {
   int64_t seal_every = 50;  // >= 1: a seal line after every seal_every non-seal entries
+  // > 0: also seal every this many seconds (measured on the Clock's monotonic time) when
+  // entries arrived since the last seal; a background thread checks about once a second.
+  // 0 = no timer (SealNow() still works).
+  int64_t seal_interval_seconds = 0;
   FsyncPolicy fsync = FsyncPolicy::kBatch;
   std::string actor_system = "SYSTEM";  // actor of seal and recovery records
+  // Ed25519 seal key file (PEM PKCS#8 or raw 32-byte seed, mode 0400/0600). "" and no
+  // seal_key = checkpoints carry the Merkle root but no signature ("unsigned_seals").
+  std::string seal_key_path;
+  // A key given directly (tests, tools); wins over seal_key_path.
+  std::shared_ptr<const crypto::Ed25519PrivateKey> seal_key;
+  // Checkpoint origin line, also the signature's key name (no spaces, no '+').
+  std::string checkpoint_origin = std::string(kDefaultCheckpointOrigin);
+  // Anchor: with no external sink, seals go to the file DefaultAnchorPath(path)
+  // (path + ".anchor") unless file_anchor is false.
+  bool file_anchor = true;
+  AnchorSink* anchor_sink = nullptr;  // not owned; must outlive the AuditLog
 };
 
 inline constexpr std::string_view kRecoveredEventType = "audit.recovered";
@@ -58,8 +80,13 @@ inline constexpr std::string_view kRecoveredEventType = "audit.recovered";
 // chain). A failed write is rolled back (ftruncate) and reported as Unavailable.
 //
 // Record numbering: index = line number, seals included (unlike the reference's duplicate seal
-// indices). After every seal_every-th non-seal entry a "log.sealed" line follows in the same
-// write().
+// indices). After every seal_every-th non-seal entry since the last seal a "log.sealed" line
+// follows in the same write(); seal_interval_seconds and SealNow() add time-driven seals.
+// A seal is a signed checkpoint (docs/audit-format.md): an RFC 6962 Merkle root over the
+// entry hashes of every line before it, in a C2SP signed note. After a seal is written the
+// log is fdatasynced and the seal is published to the anchor sink (a failed publish is
+// retried with the next seal and reported by anchor_status()). At Open the log is checked
+// against the latest anchored seal: a shorter or different log is refused (DataLoss).
 //
 // Thread-safety: Append and Sync may be called concurrently from any thread. Ownership: the
 // object owns the file descriptor, its lock and (kBatch) the flusher thread; the Clock must
@@ -78,6 +105,16 @@ class AuditLog final : public AuditSink {
   // fdatasyncs everything written so far (any policy).
   Status Sync();
 
+  // Writes a seal now when any line follows the last seal (no-op otherwise).
+  Status SealNow();
+
+  // Ok, or the last anchor publishing error (seals stay pending and are retried).
+  Status anchor_status() const;
+  // The seal signer's public key; nullptr when seals are unsigned.
+  const crypto::Ed25519PublicKey* seal_public_key() const {
+    return signer_ ? &signer_->public_key() : nullptr;
+  }
+
   // Lines in the file (seals included) and the last entry_hash ("" when empty).
   int64_t line_count() const;
   std::string last_hash() const;
@@ -90,10 +127,17 @@ class AuditLog final : public AuditSink {
   std::string BuildLineLocked(int64_t index, std::string_view event_type, std::string_view actor,
                               const std::string& details_canonical,
                               const std::string& previous_hash, std::string* out) const;
-  // The seal record that follows the entry (sealed_index, sealed_hash); appended to *out.
-  // The one place seals are made (a later issue turns them into signed Merkle checkpoints).
+  // The seal record that follows the entry (sealed_index, sealed_hash) over the tree `tree`
+  // (the lines 1..sealed_index); appended to *out. The one place seals are made. *info
+  // receives the anchor record.
   std::string BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
-                                  const std::string& sealed_hash, std::string* out) const;
+                                  const std::string& sealed_hash, const merkle::CompactTree& tree,
+                                  std::string* out, AnchorRecord* info) const;
+  // Writes a seal line for the current state. REQUIRES: mu_ held, lines_ > 0.
+  Status SealLocked();
+  // fdatasyncs the log and publishes pending seals. REQUIRES: mu_ held.
+  void AnchorPendingLocked();
+  void SealTimerLoop();
   // Builds the entry (and the seal it triggers) and writes them. REQUIRES: mu_ held.
   Status AppendLocked(std::string_view event_type, std::string_view actor,
                       const std::string& details_canonical);
@@ -112,6 +156,22 @@ class AuditLog final : public AuditSink {
   std::string last_hash_;                 // GUARDED_BY(mu_)
   int64_t size_ = 0;                      // GUARDED_BY(mu_): bytes in the file
   Status broken_;                         // GUARDED_BY(mu_): sticky failure (appends refused)
+  int64_t entries_since_seal_ = 0;        // GUARDED_BY(mu_)
+  bool last_was_seal_ = false;            // GUARDED_BY(mu_)
+  std::string last_seal_hash_;            // GUARDED_BY(mu_)
+  merkle::CompactTree tree_;              // GUARDED_BY(mu_): over every line
+  int64_t last_seal_mono_us_ = 0;         // GUARDED_BY(mu_)
+  std::vector<AnchorRecord> pending_anchors_;  // GUARDED_BY(mu_)
+  Status anchor_error_;                   // GUARDED_BY(mu_)
+  std::unique_ptr<CheckpointSigner> signer_;    // immutable after Open
+  std::unique_ptr<FileAnchorSink> own_anchor_;  // the file anchor, when used
+  AnchorSink* anchor_ = nullptr;                // own_anchor_ or opts_.anchor_sink
+
+  // Seal timer (seal_interval_seconds > 0).
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  bool timer_stop_ = false;  // GUARDED_BY(timer_mu_)
+  std::thread timer_;
   std::atomic<bool> sync_failed_{false};  // an fdatasync failed: appends refused
 
   // Flusher (kBatch). written_seq_/synced_seq_ count appended records.

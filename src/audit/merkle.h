@@ -43,7 +43,8 @@ Result<std::vector<std::string>> ConsistencyProof(const std::vector<std::string>
 // `root`; an error Status (InvalidArgument / DataLoss) explaining why otherwise.
 Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash,
                        const std::vector<std::string>& proof, std::string_view root);
-// RFC 9162 2.1.4.2, with size1 == size2 requiring an empty proof and equal roots, and
+// RFC 9162 2.1.4.2, with size1 == size2 requiring an empty proof and equal roots (compared
+// as given), and
 // size1 == 0 rejected (as transparency-dev/merkle does).
 Status VerifyConsistency(uint64_t size1, uint64_t size2, std::string_view root1,
                          std::string_view root2, const std::vector<std::string>& proof);

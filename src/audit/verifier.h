@@ -13,18 +13,37 @@
 //   - a "log.sealed" line seals the line before it: details.sealed_index and
 //     details.last_entry_hash equal that line's index and entry_hash, details.sealed_at equals
 //     the seal's timestamp, and the line before is not itself a seal      [seal_mismatch]
+//   - a checkpoint seal (details.tree_size present; see docs/audit-format.md) also carries
+//     the RFC 6962 Merkle root over the entry hashes of every line before it
+//                                                                  [merkle_root_mismatch]
+//     the previous checkpoint seal's entry_hash, and a C2SP signed-note checkpoint consistent
+//     with tree_size and root_hash                                        [seal_mismatch]
+//     signed with the pinned key (VerifyOptions::public_key) or, when none is given, with the
+//     key named in the seal                                          [seal_signature_invalid]
+//     With a pinned key every checkpoint seal must be signed; a legacy seal after a
+//     checkpoint seal is refused [seal_mismatch].
+//   - the anchored seals (VerifyOptions::anchors): the log's line at each anchored index must
+//     be that seal and the Merkle root at its size must match                [fork_detected]
+//     and the log must reach the last anchored seal                  [truncated_after_seal]
 //   - the file ends with '\n' (a last line without one is a torn write)   [torn_tail]
-// The first bad line stops verification; broken_at is its 1-based line number.
-// Truncation at the end of the chain cannot be detected from the file alone (that needs the
-// signed checkpoints of a later issue).
+// The first bad line stops verification; broken_at is its 1-based line number (0 for an
+// io_error or a defect of the anchor itself).
+// Without an anchor, truncation at the end of the chain and a whole-chain rewrite can only be
+// detected with a pinned key (a rewrite cannot be re-signed) - see docs/audit-format.md.
 //
 // Never throws, never crashes on garbage; memory is bounded by kMaxLineBytes when reading a file.
 // Thread-safety: free functions are reentrant; a ChainVerifier is single-threaded.
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "audit/anchor.h"
+#include "audit/merkle.h"
+#include "crypto/crypto.h"
 #include "json/json.h"
 
 namespace vv::audit {
@@ -35,6 +54,10 @@ inline constexpr std::string_view kReasonIndexGap = "index_gap";
 inline constexpr std::string_view kReasonMalformedLine = "malformed_line";
 inline constexpr std::string_view kReasonSealMismatch = "seal_mismatch";
 inline constexpr std::string_view kReasonTornTail = "torn_tail";
+inline constexpr std::string_view kReasonSealSignatureInvalid = "seal_signature_invalid";
+inline constexpr std::string_view kReasonMerkleRootMismatch = "merkle_root_mismatch";
+inline constexpr std::string_view kReasonTruncatedAfterSeal = "truncated_after_seal";
+inline constexpr std::string_view kReasonForkDetected = "fork_detected";
 // The file could not be opened or read (not a chain defect; broken_at is 0).
 inline constexpr std::string_view kReasonIoError = "io_error";
 
@@ -47,25 +70,49 @@ struct VerifyResult {
   bool ok = true;
   int64_t entries = 0;      // lines verified (seals included); on failure, the good prefix
   std::string latest_hash;  // entry_hash of the last good line, "" when none
-  int64_t broken_at = 0;    // failure only: 1-based line number (0 for io_error)
+  int64_t sealed_size = 0;  // tree_size of the last checkpoint seal (0 when none)
+  int64_t seals = 0;        // checkpoint seals verified
+  bool unsigned_seals = false;  // some checkpoint seal carries no signature
+  std::string signature_key;    // "pinned" / "embedded" when signed seals were verified
+  int64_t anchored_size = -1;   // tree_size of the last anchored seal checked (-1: no anchor)
+  int64_t broken_at = 0;    // failure only: 1-based line number (0 for io_error / anchor defects)
   std::string reason;       // failure only: one of the kReason* strings
   std::string detail;       // failure only: human-readable explanation
 
-  // {"ok":true,"entries":N,"latest_hash":"..."} or
+  // {"ok":true,"entries":N,"latest_hash":"...","sealed_size":M} (+ "unsigned_seals":true,
+  // "signature_key":..., "anchored_size":... when applicable) or
   // {"ok":false,"broken_at":N,"reason":"...","detail":"..."}.
   json::Value ToJson() const;
+};
+
+// One checkpoint seal as seen in the log (what the writer anchors).
+using SealInfo = AnchorRecord;
+
+struct VerifyOptions {
+  // Pinned seal key: every checkpoint seal must be signed by it.
+  std::optional<crypto::Ed25519PublicKey> public_key;
+  // Anchored seals to compare the log with (increasing index).
+  std::vector<AnchorRecord> anchors;
+  // Called for every verified checkpoint seal (the writer republishes unanchored ones).
+  std::function<void(const SealInfo&)> on_seal;
+  // When set, receives the RFC 6962 leaf hash of every verified line (for proofs).
+  std::vector<std::string>* leaf_hashes = nullptr;
 };
 
 // Incremental verifier: feed the lines of a log in order. Used by VerifyLog* and by the
 // writer's recovery at open.
 class ChainVerifier {
  public:
+  ChainVerifier() = default;
+  explicit ChainVerifier(VerifyOptions opts);
   // Feeds the next line (without its '\n'). `terminated` is false only for trailing bytes not
   // followed by '\n'. Returns false once the chain is broken (this line or an earlier one);
   // later calls are ignored.
   bool AddLine(std::string_view line, bool terminated);
   // Feeds a line known to be malformed without its content (e.g. longer than kMaxLineBytes).
   bool AddMalformedLine(std::string detail);
+  // Call after the last line: checks that the log reaches every anchored seal.
+  bool Finish();
 
   bool ok() const { return result_.ok; }
   // Summary so far. REQUIRES for a final answer: all lines fed.
@@ -77,15 +124,32 @@ class ChainVerifier {
   const std::string& last_hash() const { return result_.latest_hash; }
   // Good lines that are not seals.
   int64_t non_seal_entries() const { return non_seal_entries_; }
+  // Good non-seal lines after the last seal.
+  int64_t entries_since_seal() const { return entries_since_seal_; }
+  // entry_hash of the last checkpoint seal ("" when none).
+  const std::string& last_seal_hash() const { return last_seal_hash_; }
+  // Merkle tree over the good lines.
+  const merkle::CompactTree& tree() const { return tree_; }
 
  private:
   bool Fail(std::string_view reason, std::string detail);
+  // Checks a checkpoint seal's details. REQUIRES: the legacy seal checks passed.
+  bool CheckCheckpointSeal(const json::Value& details, const std::string& entry_hash,
+                           const std::string& timestamp);
+  // Checks the anchored seal at this line, if any. REQUIRES: line verified, not yet counted.
+  bool CheckAnchorAt(int64_t line_no, const std::string& entry_hash);
 
+  VerifyOptions opts_;
   VerifyResult result_;
   int64_t lines_ = 0;
   int64_t last_index_ = 0;
   bool last_was_seal_ = false;
   int64_t non_seal_entries_ = 0;
+  int64_t entries_since_seal_ = 0;
+  merkle::CompactTree tree_;
+  std::string last_seal_hash_;
+  bool seen_checkpoint_ = false;  // a checkpoint seal was verified
+  size_t next_anchor_ = 0;
 };
 
 // Where a scan over a file stopped, for writer recovery.
@@ -100,8 +164,13 @@ struct ScanInfo {
 bool ScanLogFd(int fd, ChainVerifier* verifier, ScanInfo* info, std::string* error);
 
 // Verifies a whole log held in memory.
-VerifyResult VerifyLogText(std::string_view text);
+VerifyResult VerifyLogText(std::string_view text, VerifyOptions opts = {});
 // Verifies a log file (streaming). A missing or unreadable file gives reason io_error.
-VerifyResult VerifyLogFile(const std::string& path);
+VerifyResult VerifyLogFile(const std::string& path, VerifyOptions opts = {});
+// Checks the anchored seals themselves (signatures under the same policy as the log's seals,
+// checkpoint text consistent with tree_size / root_hash). Returns a failed result naming the
+// anchor line (broken_at 0) or an ok result.
+VerifyResult CheckAnchors(const std::vector<AnchorRecord>& anchors,
+                          const std::optional<crypto::Ed25519PublicKey>& public_key);
 
 }  // namespace vv::audit

@@ -121,6 +121,8 @@ class HttpsClient::Impl {
 
 void HttpsClient::Impl::CloseConnection() {
   if (!stream_) return;
+  // Mark the TLS session as cleanly shut down: otherwise SSL_free flags it not resumable.
+  SSL_set_shutdown(stream_->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   error_code ignored;
   auto& sock = beast::get_lowest_layer(*stream_).socket();
   sock.shutdown(tcp::socket::shutdown_both, ignored);
@@ -208,7 +210,6 @@ void HttpsClient::Impl::SaveSession() {
   if (session_saved_ || !stream_) return;
   SSL_SESSION* s = SSL_get1_session(stream_->native_handle());
   if (s == nullptr) return;
-  fprintf(stderr, "DBG save session resumable=%d\n", SSL_SESSION_is_resumable(s));
   if (SSL_SESSION_is_resumable(s) != 1) {
     SSL_SESSION_free(s);
     return;
@@ -233,7 +234,6 @@ HttpResponse HttpsClient::Impl::Send(const std::string& method, const std::strin
   req.set(bhttp::field::user_agent, "spectrastrike-cpp/0.1");
   for (const auto& [k, v] : headers) req.insert(k, v);
   req.body() = body;
-  req.keep_alive(true);
   req.prepare_payload();
 
   for (int attempt = 0; attempt < 2; ++attempt) {

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -84,7 +85,8 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       : options_(options),
         handler_(handler),
         ssl_ctx_(std::move(ctx)),
-        acceptor_(net::make_strand(ioc_)) {}
+        acceptor_(net::make_strand(ioc_)),
+        accept_backoff_(acceptor_.get_executor()) {}
 
   Status Bind();
   void Start();
@@ -118,6 +120,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 
   net::io_context ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer accept_backoff_;  // on the acceptor's strand
   uint16_t port_ = 0;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
@@ -457,8 +460,13 @@ void Server::Impl::DoAccept() {
 void Server::Impl::OnAccept(error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
+    // E.g. EMFILE: back off briefly instead of spinning on the error.
     spdlog::warn("http server accept failed: {}", ec.message());
-    return DoAccept();
+    accept_backoff_.expires_after(std::chrono::milliseconds(50));
+    accept_backoff_.async_wait([self = shared_from_this()](error_code wait_ec) {
+      if (!wait_ec && self->acceptor_.is_open()) self->DoAccept();
+    });
+    return;
   }
   accepted_.fetch_add(1, std::memory_order_relaxed);
   bool refuse;
@@ -475,7 +483,10 @@ void Server::Impl::OnAccept(error_code ec, tcp::socket socket) {
     socket.set_option(tcp::no_delay(true), ignored);
     std::string remote;
     auto ep = socket.remote_endpoint(ignored);
-    if (!ignored) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (!ignored) {
+      remote = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+      remote += ":" + std::to_string(ep.port());
+    }
     auto conn = std::make_shared<Connection>(std::move(socket), shared_from_this(), std::move(remote));
     Register(conn.get(), conn);
     conn->Start();
@@ -528,6 +539,7 @@ void Server::Impl::Stop() {
     net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
       error_code ignored;
       self->acceptor_.close(ignored);
+      self->accept_backoff_.cancel();
     });
   } else {
     error_code ignored;

@@ -50,9 +50,13 @@ Verdict SignatureCheck::Run(RequestContext& ctx) const {
     return Verdict::Reject(Reason::kTimestampNotInteger, 401,
                            "Telemetry timestamp must be unix epoch seconds");
   int64_t now = clock_.NowSeconds();
-  // |now - ts| > skew, computed without overflow for extreme timestamps.
-  bool skewed = (*ts > now) ? (*ts - now > cfg_->allowed_clock_skew_seconds || *ts - now < 0)
-                            : (now - *ts > cfg_->allowed_clock_skew_seconds || now - *ts < 0);
+  // |now - ts| > skew, computed without overflow for extreme timestamps: the distance of two
+  // int64 values always fits in uint64 and unsigned arithmetic is modular (no UB). (The former
+  // signed form overflowed for ts near INT64_MIN, and the compiler dropped its "< 0" guard.)
+  uint64_t distance = (*ts > now) ? static_cast<uint64_t>(*ts) - static_cast<uint64_t>(now)
+                                  : static_cast<uint64_t>(now) - static_cast<uint64_t>(*ts);
+  bool skewed = cfg_->allowed_clock_skew_seconds < 0 ||
+                distance > static_cast<uint64_t>(cfg_->allowed_clock_skew_seconds);
   if (skewed)
     return Verdict::Reject(Reason::kTimestampSkew, 401,
                            "Telemetry timestamp out of allowed clock skew",

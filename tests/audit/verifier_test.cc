@@ -30,7 +30,7 @@ void ExpectBroken(const VerifyResult& r, int64_t line, std::string_view reason) 
 TEST(VerifierTest, EmptyLogIsOkWithZeroEntries) {
   VerifyResult r = VerifyLogText("");
   EXPECT_TRUE(r.ok);
-  EXPECT_EQ(json::Canonical(r.ToJson()), R"({"entries":0,"latest_hash":"","ok":true})");
+  EXPECT_EQ(json::Canonical(r.ToJson()), R"({"entries":0,"latest_hash":"","ok":true,"sealed_size":0})");
 }
 
 TEST(VerifierTest, ValidChainReportsEntriesAndLatestHash) {
@@ -38,7 +38,7 @@ TEST(VerifierTest, ValidChainReportsEntriesAndLatestHash) {
   VerifyResult r = VerifyLogText(Join(lines));
   ASSERT_TRUE(r.ok) << r.detail;
   EXPECT_EQ(json::Canonical(r.ToJson()),
-            R"({"entries":5,"latest_hash":")" + lines[4].hash + R"(","ok":true})");
+            R"({"entries":5,"latest_hash":")" + lines[4].hash + R"(","ok":true,"sealed_size":0})");
 }
 
 TEST(VerifierTest, FailureJsonHasReferenceShapePlusDetail) {

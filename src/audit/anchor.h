@@ -1,0 +1,97 @@
+#pragma once
+// Anchoring of audit-log seals outside the log.
+//
+// Every seal the writer makes is also published to an AnchorSink as an AnchorRecord. The
+// embedded default is FileAnchorSink: an append-only file beside the log (LOG + ".anchor"),
+// one canonical-JSON line per seal:
+//   {"checkpoint":"<signed note>","entry_hash":"<seal line hash>","index":<seal line number>,
+//    "previous_seal_hash":"...","public_key":"<b64 or empty>","root_hash":"<b64>",
+//    "sealed_at":"...","tree_size":<N>}
+// A verifier compares the log with the anchored seals: a log shorter than an anchored seal is
+// truncated (truncated_after_seal); a log whose seal line or Merkle root at an anchored size
+// differs has been rewritten (fork_detected). A JetStream sink (deny_delete, deny_purge,
+// expected-last-sequence appends) can implement the same interface later.
+// Thread-safety: AnchorSink implementations must be safe for calls from one thread at a time
+// (the AuditLog calls them under its own mutex). Parsers are pure.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "json/json.h"
+
+namespace vv::audit {
+
+struct AnchorRecord {
+  int64_t index = 0;  // line number of the seal in the log
+  std::string entry_hash;  // the seal line's entry_hash
+  int64_t tree_size = 0;   // leaves covered (= index - 1)
+  std::string root_hash;   // base64 of the 32-byte Merkle root
+  std::string checkpoint;  // signed-note text
+  std::string public_key;  // base64 Ed25519 public key of the signer, "" when unsigned
+  std::string sealed_at;
+  std::string previous_seal_hash;
+
+  json::Value ToJson() const;
+  // Canonical JSON line, without '\n'.
+  std::string ToLine() const;
+  static Result<AnchorRecord> FromJson(const json::Value& v);
+  static Result<AnchorRecord> FromLine(std::string_view line);
+};
+
+// Where seals are published besides the log.
+class AnchorSink {
+ public:
+  virtual ~AnchorSink() = default;
+  // Appends one seal. Records arrive in increasing index order.
+  virtual Status Publish(const AnchorRecord& record) = 0;
+  // The latest anchored seal, nullopt when none. The writer checks the log against it at open
+  // (a shorter or different log is refused) and republishes any later seals.
+  virtual std::optional<AnchorRecord> Latest() const = 0;
+};
+
+// The anchor file's default path for a log.
+std::string DefaultAnchorPath(const std::string& log_path);
+
+struct AnchorFile {
+  std::vector<AnchorRecord> records;
+  bool torn_tail = false;  // the last line had no '\n' (ignored)
+};
+
+// Reads an anchor file. An unterminated last line is ignored (torn_tail). A malformed line,
+// or records whose index / tree_size do not increase, give InvalidArgument naming the 1-based
+// anchor line ("anchor line N: ..."). A missing file gives NotFound.
+Result<AnchorFile> LoadAnchorFile(const std::string& path);
+// Same, from text.
+Result<AnchorFile> ParseAnchorText(std::string_view text);
+
+// FileAnchorSink: appends anchor lines to a file (O_APPEND, fdatasync after each record when
+// `sync`). Open() reads the existing file, truncates an unterminated last line, and refuses a
+// malformed file. Thread-safety: not synchronised (see AnchorSink). Owns its descriptor.
+class FileAnchorSink final : public AnchorSink {
+ public:
+  static Result<std::unique_ptr<FileAnchorSink>> Open(const std::string& path, bool sync);
+  ~FileAnchorSink() override;
+  FileAnchorSink(const FileAnchorSink&) = delete;
+  FileAnchorSink& operator=(const FileAnchorSink&) = delete;
+
+  Status Publish(const AnchorRecord& record) override;
+  std::optional<AnchorRecord> Latest() const override { return latest_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  FileAnchorSink(std::string path, int fd, bool sync, int64_t size)
+      : path_(std::move(path)), fd_(fd), sync_(sync), size_(size) {}
+
+  const std::string path_;
+  const int fd_;
+  const bool sync_;
+  int64_t size_;
+  std::optional<AnchorRecord> latest_;
+};
+
+}  // namespace vv::audit

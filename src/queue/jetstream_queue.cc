@@ -1,0 +1,433 @@
+#include "queue/jetstream_queue.h"
+
+#include <nats/nats.h>
+
+#include <chrono>
+
+#include "crypto/crypto.h"
+#include "queue/envelope_codec.h"
+
+namespace vv::queue {
+
+namespace {
+
+int64_t SteadyMicros() {
+  // Ack timeouts are real elapsed time (network), not the injected business clock.
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string NatsText(natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0)) {
+  std::string t = natsStatus_GetText(s);
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  if (detail != nullptr && *detail != '\0' && t != detail) t += std::string(" (") + detail + ")";
+  if (jerr != 0) t += " [jetstream error " + std::to_string(static_cast<int>(jerr)) + "]";
+  return t;
+}
+
+Status Connect(const JetStreamOptions& o, natsConnection** nc) {
+  natsOptions* opts = nullptr;
+  natsStatus s = natsOptions_Create(&opts);
+  if (s != NATS_OK) return Status::Internal("nats options: " + NatsText(s));
+  if (s == NATS_OK) s = natsOptions_SetURL(opts, o.url.c_str());
+  if (s == NATS_OK) s = natsOptions_SetName(opts, o.connection_name.c_str());
+  if (s == NATS_OK) s = natsOptions_SetTimeout(opts, o.connect_timeout_ms);
+  if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, true);
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, o.reconnect_wait_ms);
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 5000);
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
+  if (s == NATS_OK && !o.creds_file.empty())
+    s = natsOptions_SetUserCredentialsFromFiles(opts, o.creds_file.c_str(), nullptr);
+  if (s == NATS_OK && !o.tls_ca_file.empty()) {
+    s = natsOptions_SetSecure(opts, true);
+    if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(opts, o.tls_ca_file.c_str());
+  }
+  if (s != NATS_OK) {
+    std::string why = NatsText(s);
+    natsOptions_Destroy(opts);
+    return Status::InvalidArgument("nats options: " + why);
+  }
+  s = natsConnection_Connect(nc, opts);
+  natsOptions_Destroy(opts);
+  if (s != NATS_OK) {
+    *nc = nullptr;
+    return Status::Unavailable("cannot connect to NATS at " + o.url + ": " + NatsText(s));
+  }
+  return Status::Ok();
+}
+
+Status ValidateOptions(const JetStreamOptions& o) {
+  if (o.url.empty()) return Status::InvalidArgument("nats_url is empty");
+  if (o.ingest_subject.empty() || o.dlq_subject.empty())
+    return Status::InvalidArgument("queue_subject and dlq_subject must be set");
+  if (o.ingest_subject == o.dlq_subject)
+    return Status::InvalidArgument("queue_subject and dlq_subject must differ");
+  if (o.ingest_stream.empty() || o.dlq_stream.empty() || o.ingest_stream == o.dlq_stream)
+    return Status::InvalidArgument("ingest and DLQ stream names must be set and differ");
+  if (o.replicas < 1 || o.replicas > 5) return Status::InvalidArgument("replicas must be 1..5");
+  if (o.duplicate_window_ms < 1000)
+    return Status::InvalidArgument("duplicate window must be at least 1 s");
+  if (o.max_in_flight < 1) return Status::InvalidArgument("max_in_flight must be >= 1");
+  if (o.ack_timeout_ms < 1 || o.connect_timeout_ms < 1 || o.reconnect_wait_ms < 0)
+    return Status::InvalidArgument("nats timeouts must be positive");
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---- JetStreamPublisher ---------------------------------------------------------------------
+
+std::string JetStreamPublisher::MessageIdFor(const Envelope& e) {
+  if (e.kind == Kind::kIngest && !e.dedupe_id.empty()) return crypto::Sha256Hex(e.dedupe_id);
+  return e.message_id;
+}
+
+JetStreamPublisher::JetStreamPublisher(const JetStreamOptions& options) : options_(options) {}
+
+Result<std::unique_ptr<JetStreamPublisher>> JetStreamPublisher::Create(
+    const JetStreamOptions& options) {
+  VV_RETURN_IF_ERROR(ValidateOptions(options));
+  std::unique_ptr<JetStreamPublisher> p(new JetStreamPublisher(options));
+  VV_RETURN_IF_ERROR(p->Init());
+  return p;
+}
+
+Status JetStreamPublisher::Init() {
+  VV_RETURN_IF_ERROR(Connect(options_, &nc_));
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = std::max<int64_t>(options_.ack_timeout_ms, 1000);
+  jo.PublishAsync.MaxPending = 0;  // our own bound (max_in_flight) applies; never stall
+  jo.PublishAsync.AckHandler = &JetStreamPublisher::OnAck;
+  jo.PublishAsync.AckHandlerClosure = this;
+  natsStatus s = natsConnection_JetStream(&js_, nc_, &jo);
+  if (s != NATS_OK) return Status::Unavailable("jetstream context: " + NatsText(s));
+  VV_RETURN_IF_ERROR(EnsureStream(options_.ingest_stream, options_.ingest_subject));
+  VV_RETURN_IF_ERROR(EnsureStream(options_.dlq_stream, options_.dlq_subject));
+  reaper_ = std::thread([this] { ReaperLoop(); });
+  return Status::Ok();
+}
+
+Status JetStreamPublisher::EnsureStream(const std::string& name, const std::string& subject) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  const char* subjects[] = {subject.c_str()};
+  cfg.Name = name.c_str();
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  cfg.Retention = js_LimitsPolicy;
+  cfg.Replicas = options_.replicas;
+  cfg.Duplicates = options_.duplicate_window_ms * 1'000'000;  // nanoseconds
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, js_, name.c_str(), nullptr, &jerr);
+  if (s == NATS_NOT_FOUND) {
+    s = js_AddStream(&si, js_, &cfg, nullptr, &jerr);
+    jsStreamInfo_Destroy(si);
+    if (s != NATS_OK)
+      return Status::Unavailable("create stream " + name + ": " + NatsText(s, jerr));
+    return Status::Ok();
+  }
+  if (s != NATS_OK)
+    return Status::Unavailable("jetstream stream info " + name + ": " + NatsText(s, jerr));
+  bool memory = si->Config->Storage != js_FileStorage;
+  bool same_subjects = si->Config->SubjectsLen == 1 && subject == si->Config->Subjects[0];
+  bool same = same_subjects && si->Config->Duplicates == cfg.Duplicates &&
+              si->Config->Replicas == cfg.Replicas;
+  jsStreamInfo_Destroy(si);
+  if (memory)
+    return Status::InvalidArgument("stream " + name + " exists with memory storage; a durable " +
+                                   "queue needs file storage");
+  if (same) return Status::Ok();
+  si = nullptr;
+  s = js_UpdateStream(&si, js_, &cfg, nullptr, &jerr);
+  jsStreamInfo_Destroy(si);
+  if (s != NATS_OK)
+    return Status::InvalidArgument("stream " + name + " exists with an incompatible config and " +
+                                   "cannot be updated: " + NatsText(s, jerr));
+  return Status::Ok();
+}
+
+JetStreamPublisher::~JetStreamPublisher() {
+  if (reaper_.joinable()) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait_for(l, std::chrono::milliseconds(options_.drain_timeout_ms),
+                   [this] { return pending_.empty(); });
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    reaper_.join();
+    ExpireTimedOut(/*all=*/true);
+  }
+  if (nc_ != nullptr) natsConnection_Close(nc_);
+  // After Close no new ack callback starts; wait for one that may be running.
+  while (handlers_running_.load() > 0) std::this_thread::yield();
+  if (js_ != nullptr) jsCtx_Destroy(js_);
+  if (nc_ != nullptr) natsConnection_Destroy(nc_);
+}
+
+void JetStreamPublisher::Publish(Envelope envelope, PublishCallback done) {
+  if (natsConnection_Status(nc_) != NATS_CONN_STATUS_CONNECTED) {
+    done(Status::Unavailable("Telemetry queue publish failed: NATS not connected"),
+         PublishOutcome::kStored);
+    return;
+  }
+  const std::string& subject =
+      envelope.kind == Kind::kIngest ? options_.ingest_subject : options_.dlq_subject;
+  const std::string& stream =
+      envelope.kind == Kind::kIngest ? options_.ingest_stream : options_.dlq_stream;
+  std::string msg_id = MessageIdFor(envelope);
+  std::string bytes = envelope.CanonicalBytes();
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, bytes.data(),
+                                static_cast<int>(bytes.size()));
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id.c_str());
+  if (s != NATS_OK) {
+    natsMsg_Destroy(msg);
+    done(Status::Unavailable("Telemetry queue publish failed: " + NatsText(s)),
+         PublishOutcome::kStored);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_ || pending_.size() >= options_.max_in_flight) {
+      natsMsg_Destroy(msg);
+      done(Status::Unavailable(stopping_ ? "Telemetry queue publish failed: shutting down"
+                                         : "Telemetry queue publish failed: too many "
+                                           "unacknowledged publishes"),
+           PublishOutcome::kStored);
+      return;
+    }
+    // Registered before sending: the ack may arrive before js_PublishMsgAsync returns.
+    pending_.emplace(msg, Pending{std::move(done),
+                                  SteadyMicros() + options_.ack_timeout_ms * 1000});
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.ExpectStream = stream.c_str();
+  po.MaxWait = options_.ack_timeout_ms;
+  natsMsg* sent = msg;
+  s = js_PublishMsgAsync(js_, &sent, &po);
+  if (s == NATS_OK) return;  // the library owns the message; OnAck or the reaper completes it
+  PublishCallback cb;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = pending_.find(msg);
+    if (it != pending_.end()) {
+      cb = std::move(it->second.done);
+      pending_.erase(it);
+    }
+  }
+  natsMsg_Destroy(msg);
+  if (cb) cb(Status::Unavailable("Telemetry queue publish failed: " + NatsText(s)),
+             PublishOutcome::kStored);
+  cv_.notify_all();
+}
+
+void JetStreamPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,
+                               void* closure) {
+  auto* self = static_cast<JetStreamPublisher*>(closure);
+  self->handlers_running_.fetch_add(1);
+  PublishCallback done;
+  bool now_empty = false;
+  {
+    std::lock_guard<std::mutex> l(self->mu_);
+    auto it = self->pending_.find(msg);
+    if (it != self->pending_.end()) {
+      done = std::move(it->second.done);
+      self->pending_.erase(it);
+      now_empty = self->pending_.empty();
+    }
+  }
+  natsMsg_Destroy(msg);
+  if (done) {
+    if (pa != nullptr) {
+      done(Status::Ok(), pa->Duplicate ? PublishOutcome::kDuplicate : PublishOutcome::kStored);
+    } else {
+      std::string why = pae != nullptr ? std::string(natsStatus_GetText(pae->Err)) : "no ack";
+      if (pae != nullptr && pae->ErrText != nullptr) why += std::string(": ") + pae->ErrText;
+      done(Status::Unavailable("Telemetry queue publish failed: " + why),
+           PublishOutcome::kStored);
+    }
+  }
+  if (now_empty) self->cv_.notify_all();
+  self->handlers_running_.fetch_sub(1);
+}
+
+void JetStreamPublisher::ReaperLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    cv_.wait_for(l, std::chrono::milliseconds(50));
+    if (stopping_) break;
+    l.unlock();
+    ExpireTimedOut(/*all=*/false);
+    l.lock();
+  }
+}
+
+void JetStreamPublisher::ExpireTimedOut(bool all) {
+  int64_t now = SteadyMicros();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (pending_.empty()) return;
+    bool any = all;
+    for (auto it = pending_.begin(); !any && it != pending_.end(); ++it)
+      any = it->second.deadline_us < now;
+    if (!any) return;
+  }
+  // Something timed out: the connection is likely broken. Take every outstanding message
+  // back from the library (late acks are then ignored) and fail all of them; retries carry
+  // the same Nats-Msg-Id, so a message that was in fact stored is not stored twice.
+  // (Called without mu_: the library holds its own lock while invoking OnAck, which takes mu_.)
+  natsMsgList list{};
+  natsStatus s = js_PublishAsyncGetPendingList(&list, js_);
+  std::vector<PublishCallback> failed;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (s == NATS_OK) {
+      for (int i = 0; i < list.Count; ++i) {
+        auto it = pending_.find(list.Msgs[i]);
+        if (it == pending_.end()) continue;
+        failed.push_back(std::move(it->second.done));
+        pending_.erase(it);
+      }
+    }
+    // Expired entries the library no longer tracks (an ack being handled right now finds
+    // nothing and only frees the message).
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (all || it->second.deadline_us < now) {
+        failed.push_back(std::move(it->second.done));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (s == NATS_OK) natsMsgList_Destroy(&list);
+  std::string why = "Telemetry queue publish failed: no JetStream ack within " +
+                    std::to_string(options_.ack_timeout_ms) + " ms";
+  for (auto& cb : failed) cb(Status::Unavailable(why), PublishOutcome::kStored);
+  cv_.notify_all();
+}
+
+Status JetStreamPublisher::Health() const {
+  natsConnStatus st = natsConnection_Status(nc_);
+  if (st == NATS_CONN_STATUS_CONNECTED) return Status::Ok();
+  return Status::Unavailable("NATS connection is " +
+                             std::string(st == NATS_CONN_STATUS_RECONNECTING ? "reconnecting"
+                                         : st == NATS_CONN_STATUS_CLOSED     ? "closed"
+                                                                             : "not connected"));
+}
+
+size_t JetStreamPublisher::in_flight() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return pending_.size();
+}
+
+Result<uint64_t> JetStreamPublisher::StoredCount(Kind kind) {
+  const std::string& stream = kind == Kind::kIngest ? options_.ingest_stream : options_.dlq_stream;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, js_, stream.c_str(), nullptr, &jerr);
+  if (s != NATS_OK) return Status::Unavailable("stream info " + stream + ": " + NatsText(s, jerr));
+  uint64_t n = si->State.Msgs;
+  jsStreamInfo_Destroy(si);
+  return n;
+}
+
+// ---- JetStreamConsumer ----------------------------------------------------------------------
+
+Result<std::unique_ptr<JetStreamConsumer>> JetStreamConsumer::Create(
+    const JetStreamOptions& options, const std::string& stream, const std::string& subject,
+    const std::string& durable) {
+  if (durable.empty() || durable.find('.') != std::string::npos)
+    return Status::InvalidArgument("durable consumer name must be non-empty without '.'");
+  std::unique_ptr<JetStreamConsumer> c(new JetStreamConsumer());
+  VV_RETURN_IF_ERROR(Connect(options, &c->nc_));
+  natsStatus s = natsConnection_JetStream(&c->js_, c->nc_, nullptr);
+  if (s != NATS_OK) return Status::Unavailable("jetstream context: " + NatsText(s));
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.c_str();
+  so.Config.AckPolicy = js_AckExplicit;
+  so.Config.DeliverPolicy = js_DeliverAll;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  s = js_PullSubscribe(&c->sub_, c->js_, subject.c_str(), durable.c_str(), nullptr, &so, &jerr);
+  if (s != NATS_OK)
+    return Status::Unavailable("pull subscribe " + stream + "/" + durable + ": " +
+                               NatsText(s, jerr));
+  return c;
+}
+
+JetStreamConsumer::~JetStreamConsumer() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [seq, m] : unacked_) natsMsg_Destroy(m);
+    unacked_.clear();
+  }
+  if (sub_ != nullptr) natsSubscription_Destroy(sub_);
+  if (nc_ != nullptr) natsConnection_Close(nc_);
+  if (js_ != nullptr) jsCtx_Destroy(js_);
+  if (nc_ != nullptr) natsConnection_Destroy(nc_);
+}
+
+Result<std::vector<StoredMessage>> JetStreamConsumer::Fetch(int batch, int64_t timeout_ms) {
+  std::vector<StoredMessage> out;
+  if (batch <= 0) return out;
+  natsMsgList list{};
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = natsSubscription_Fetch(&list, sub_, batch, std::max<int64_t>(timeout_ms, 1),
+                                        &jerr);
+  if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) return out;
+  if (s != NATS_OK) return Status::Unavailable("fetch: " + NatsText(s, jerr));
+  std::lock_guard<std::mutex> l(mu_);
+  for (int i = 0; i < list.Count; ++i) {
+    natsMsg* m = list.Msgs[i];
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, m) != NATS_OK) continue;  // not a JetStream message
+    int64_t seq = static_cast<int64_t>(meta->Sequence.Stream);
+    jsMsgMetaData_Destroy(meta);
+    std::string_view wire(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
+    auto env = ParseEnvelope(wire);
+    if (!env.ok()) {
+      // Poison message: never deliverable as an envelope; terminate its redelivery.
+      natsMsg_Term(m, nullptr);
+      continue;
+    }
+    StoredMessage sm;
+    sm.sequence = seq;
+    sm.envelope = std::move(env).value();
+    sm.wire_bytes = std::string(wire);
+    out.push_back(std::move(sm));
+    auto [it, inserted] = unacked_.emplace(seq, m);
+    if (!inserted) {  // redelivery of a message still held: keep the newest copy
+      natsMsg_Destroy(it->second);
+      it->second = m;
+    }
+    list.Msgs[i] = nullptr;  // ownership moved to unacked_
+  }
+  natsMsgList_Destroy(&list);
+  return out;
+}
+
+Status JetStreamConsumer::Ack(int64_t sequence) {
+  natsMsg* m = nullptr;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = unacked_.find(sequence);
+    if (it == unacked_.end()) return Status::NotFound("no fetched message with that sequence");
+    m = it->second;
+    unacked_.erase(it);
+  }
+  natsStatus s = natsMsg_Ack(m, nullptr);
+  natsMsg_Destroy(m);
+  if (s != NATS_OK) return Status::Unavailable("ack: " + NatsText(s));
+  return Status::Ok();
+}
+
+}  // namespace vv::queue

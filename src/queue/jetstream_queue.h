@@ -1,0 +1,141 @@
+#pragma once
+// NATS JetStream backend of the queue seam (libnats / nats.c 3.4).
+//
+// JetStreamPublisher: one persistent NATS connection (auto-reconnect forever, fixed wait) and
+// one JetStream context. At Create() both streams (ingest, DLQ; file storage, configurable
+// replicas, duplicate window) are created, or verified and updated when their subjects or
+// duplicate window differ; a stream with memory storage is refused.
+// Publish() is asynchronous (js_PublishMsgAsync): data = the envelope's canonical bytes,
+// header Nats-Msg-Id = SHA-256 hex of dedupe_id for ingest envelopes that have one (so a
+// producer retry inside the duplicate window is stored once and acked as Duplicate), else the
+// message_id (dead letters are never deduplicated: every DLQ envelope has a fresh uuid4).
+// The callback runs on the library's ack thread when the stream acks: OK + kStored, OK +
+// kDuplicate (PubAck.duplicate), or Unavailable on a negative ack / no responders / ack
+// timeout (own reaper thread, `ack_timeout_ms`). Fail fast (callback inline, Unavailable) when
+// the connection is not CONNECTED or `max_in_flight` acks are outstanding: the caller's
+// thread never blocks on the network. An Unavailable outcome never means "not stored" for
+// sure (a late ack may exist), which is safe because a retry carries the same Nats-Msg-Id.
+//
+// JetStreamConsumer: a durable pull consumer (explicit ack) on one stream, for the
+// processing engine and for tests: Fetch(batch, timeout) then Ack(sequence).
+//
+// Thread-safety: both classes are thread-safe. Ownership: each owns its NATS connection;
+// destroying a publisher fails every still-outstanding publish with Unavailable (callbacks
+// run before the destructor returns) after waiting up to `drain_timeout_ms` for acks.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "queue/queue.h"
+
+// nats.c opaque types (global namespace, as in <nats/nats.h>).
+typedef struct __natsConnection natsConnection;
+typedef struct __jsCtx jsCtx;
+typedef struct __natsMsg natsMsg;
+typedef struct __natsSubscription natsSubscription;
+struct jsPubAck;
+struct jsPubAckErr;
+
+namespace vv::queue {
+
+struct JetStreamOptions {
+  std::string url = "nats://127.0.0.1:4222";  // comma-separated list allowed
+  std::string ingest_subject = "vectorvue.telemetry.ingest";
+  std::string dlq_subject = "vectorvue.telemetry.dlq";
+  std::string ingest_stream = "VV_TELEMETRY";
+  std::string dlq_stream = "VV_TELEMETRY_DLQ";
+  int replicas = 1;
+  // Must exceed the producer's retry horizon so every retry of an event is deduplicated.
+  int64_t duplicate_window_ms = 10 * 60 * 1000;
+  size_t max_in_flight = 8192;
+  int64_t ack_timeout_ms = 5000;
+  int64_t connect_timeout_ms = 2000;
+  int64_t reconnect_wait_ms = 250;
+  int64_t drain_timeout_ms = 2000;  // destructor: wait this long for outstanding acks
+  std::string creds_file;           // optional NATS credentials (JWT + NKey seed) file
+  std::string tls_ca_file;          // optional: TLS to NATS, server verified against this CA
+  std::string connection_name = "vectorvue-telemetry-gateway";
+};
+
+class JetStreamPublisher final : public Publisher {
+ public:
+  // Connects, then creates/verifies both streams. Unavailable when NATS or JetStream cannot
+  // be reached; InvalidArgument for bad options or an incompatible existing stream.
+  static Result<std::unique_ptr<JetStreamPublisher>> Create(const JetStreamOptions& options);
+  ~JetStreamPublisher() override;
+  JetStreamPublisher(const JetStreamPublisher&) = delete;
+  JetStreamPublisher& operator=(const JetStreamPublisher&) = delete;
+
+  void Publish(Envelope envelope, PublishCallback done) override;
+  Status Health() const override;
+
+  // Messages currently stored in the stream of `kind` (a JetStream API round trip).
+  Result<uint64_t> StoredCount(Kind kind);
+  size_t in_flight() const;
+  const JetStreamOptions& options() const { return options_; }
+
+  // Nats-Msg-Id used for `envelope` (exposed for tests and consumers).
+  static std::string MessageIdFor(const Envelope& envelope);
+
+ private:
+  struct Pending {
+    PublishCallback done;
+    int64_t deadline_us;  // steady clock
+  };
+  explicit JetStreamPublisher(const JetStreamOptions& options);
+  Status Init();
+  Status EnsureStream(const std::string& name, const std::string& subject);
+  void ReaperLoop();
+  void ExpireTimedOut(bool all);
+  static void OnAck(jsCtx* js, natsMsg* msg, ::jsPubAck* pa, ::jsPubAckErr* pae, void* closure);
+
+  const JetStreamOptions options_;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<natsMsg*, Pending> pending_;  // guarded by mu_
+  bool stopping_ = false;                          // guarded by mu_
+  std::atomic<int> handlers_running_{0};
+  std::thread reaper_;
+};
+
+class JetStreamConsumer {
+ public:
+  // Binds (creating if needed) the durable pull consumer `durable` on `stream`, filtered to
+  // `subject`.
+  static Result<std::unique_ptr<JetStreamConsumer>> Create(const JetStreamOptions& options,
+                                                           const std::string& stream,
+                                                           const std::string& subject,
+                                                           const std::string& durable);
+  ~JetStreamConsumer();
+  JetStreamConsumer(const JetStreamConsumer&) = delete;
+  JetStreamConsumer& operator=(const JetStreamConsumer&) = delete;
+
+  // Up to `batch` messages, waiting at most `timeout_ms` (an empty vector when none). Each
+  // stays unacked (and is redelivered after the consumer's ack wait) until Ack(sequence).
+  // The envelope's dedupe_id is empty (not part of the wire bytes).
+  Result<std::vector<StoredMessage>> Fetch(int batch, int64_t timeout_ms);
+  // Acks the fetched message with stream sequence `sequence`. NotFound when unknown.
+  Status Ack(int64_t sequence);
+
+ private:
+  JetStreamConsumer() = default;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+  natsSubscription* sub_ = nullptr;
+  std::mutex mu_;
+  std::map<int64_t, natsMsg*> unacked_;  // guarded by mu_
+};
+
+}  // namespace vv::queue

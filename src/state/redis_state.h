@@ -1,0 +1,178 @@
+#pragma once
+// Redis backends for replay and rate state (hiredis 0.14, synchronous API), shared by every
+// gateway replica:
+//
+//   RedisConfig / ParseRedisUrl: redis://[[user]:password@]host[:port][/db]. rediss:// is
+//     refused with a clear error (Debian's hiredis 0.14 has no TLS support).
+//   RedisPool: a small pool of persistent connections (created lazily, kept open, no new
+//     connection per request). A connection that fails is dropped and re-dialled on a later
+//     use, with exponential backoff per slot (so an outage costs one fast Unavailable per
+//     request, not a connect timeout); after the server comes back the same pool serves
+//     again. Connect and command timeouts bound every call. Lua scripts are called with
+//     EVALSHA (SHA-1 computed locally); NOSCRIPT (e.g. after a Redis restart) falls back to
+//     EVAL, which also reloads the script cache.
+//   RedisNonceStore: SET vv:tg:nonce:<key> 1 EX <ttl> NX (reference-compatible key);
+//     Release = DEL.
+//   RedisRateLimiter: exact 60 s sliding window per key in a sorted set
+//     (vv:tg:rate:<key>), one Lua call: ZREMRANGEBYSCORE, ZCARD, ZADD, PEXPIRE. Never admits
+//     more than `limit` in any 60 s window; denied requests are not recorded. Time comes from
+//     the injected Clock (wall time, NowMicros, shared by replicas) and is passed to the
+//     script. Members are "<micros>/<k>"; Refund removes one member scored at the ticket's
+//     time (a small Lua call: ZRANGEBYSCORE + ZREM).
+//   RedisGate: nonce registration + rate acquisition in ONE Lua round trip.
+//
+// Errors: every connection/protocol failure is Status Unavailable (callers fail closed: 503).
+// Thread-safety: all classes are thread-safe. A pool is shared (std::shared_ptr) by the
+// stores using it and lives as long as the longest holder; the Clock must outlive its users.
+
+#include <sys/time.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "state/state.h"
+
+struct redisContext;
+
+namespace vv::state {
+
+struct RedisConfig {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string username;  // empty: AUTH <password> (Redis < 6 style)
+  std::string password;  // empty: no AUTH
+  int db = 0;
+  int pool_size = 4;
+  int connect_timeout_ms = 1000;
+  int command_timeout_ms = 500;
+  // Reconnect backoff per connection slot: first retry after `initial`, doubling to `max`.
+  int reconnect_backoff_initial_ms = 25;
+  int reconnect_backoff_max_ms = 1000;
+};
+
+// Parses redis://[[user]:password@]host[:port][/db] (password percent-decoded; IPv6 host in
+// brackets). InvalidArgument for rediss:// (no TLS in this hiredis build), other schemes,
+// bad ports/db numbers, query strings.
+Result<RedisConfig> ParseRedisUrl(std::string_view url);
+
+// One decoded reply. Error replies are values (kError), not Status, so callers can react to
+// e.g. NOSCRIPT.
+struct RedisValue {
+  enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
+  Type type = Type::kNil;
+  int64_t integer = 0;
+  std::string str;  // kString, kStatus, kError
+  std::vector<RedisValue> elements;
+
+  bool is_error() const { return type == Type::kError; }
+};
+
+// A Lua script with its SHA-1 (hex), computed once.
+class RedisScript {
+ public:
+  explicit RedisScript(std::string source);
+  const std::string& source() const { return source_; }
+  const std::string& sha1() const { return sha1_; }
+
+ private:
+  std::string source_;
+  std::string sha1_;
+};
+
+class RedisPool {
+ public:
+  // Creates the pool and dials one connection to check the server (Unavailable when it
+  // cannot be reached/authenticated, InvalidArgument for a bad config).
+  static Result<std::shared_ptr<RedisPool>> Create(const RedisConfig& config);
+  // Same, without the start-up check (the first command dials).
+  static Result<std::shared_ptr<RedisPool>> CreateLazy(const RedisConfig& config);
+  ~RedisPool();
+  RedisPool(const RedisPool&) = delete;
+  RedisPool& operator=(const RedisPool&) = delete;
+
+  // Runs one command (binary-safe arguments). Unavailable on connection failure/timeout.
+  Result<RedisValue> Command(const std::vector<std::string_view>& argv);
+  // EVALSHA script keys... args...; on NOSCRIPT, EVAL (reloads the cache).
+  Result<RedisValue> Eval(const RedisScript& script, const std::vector<std::string_view>& keys,
+                          const std::vector<std::string_view>& args);
+  // PING -> PONG.
+  Status Ping();
+
+  const RedisConfig& config() const { return config_; }
+  // Connections dialled so far (successful connects), for tests and metrics.
+  uint64_t connects() const { return connects_.load(); }
+
+ private:
+  struct Slot {
+    std::mutex mu;
+    redisContext* ctx = nullptr;  // guarded by mu
+    int64_t retry_at_us = 0;      // steady clock; guarded by mu
+    int64_t backoff_us = 0;       // guarded by mu
+  };
+  explicit RedisPool(const RedisConfig& config);
+  // Locks a slot (prefers an idle one).
+  std::unique_lock<std::mutex> LockSlot(Slot** slot);
+  Status EnsureConnected(Slot& slot);
+  void Drop(Slot& slot);
+
+  const RedisConfig config_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::atomic<uint64_t> next_{0};
+  std::atomic<uint64_t> connects_{0};
+};
+
+class RedisNonceStore final : public NonceStore {
+ public:
+  explicit RedisNonceStore(std::shared_ptr<RedisPool> pool) : pool_(std::move(pool)) {}
+  Status Register(std::string_view key, int64_t ttl_seconds) override;
+  Status Release(std::string_view key) override;
+  Status Health() const override { return pool_->Ping(); }
+
+  static constexpr std::string_view kKeyPrefix = "vv:tg:nonce:";
+
+ private:
+  std::shared_ptr<RedisPool> pool_;
+};
+
+class RedisRateLimiter final : public RateLimiter {
+ public:
+  RedisRateLimiter(std::shared_ptr<RedisPool> pool, const Clock& clock, int64_t limit_per_minute)
+      : pool_(std::move(pool)), clock_(clock), limit_(limit_per_minute) {}
+  Status Acquire(std::string_view key, RateTicket* ticket) override;
+  Status Refund(const RateTicket& ticket) override;
+  Status Health() const override { return pool_->Ping(); }
+
+  static constexpr std::string_view kKeyPrefix = "vv:tg:rate:";
+  static constexpr int64_t kWindowMicros = 60'000'000;
+
+ private:
+  std::shared_ptr<RedisPool> pool_;
+  const Clock& clock_;
+  const int64_t limit_;
+};
+
+// Nonce + rate in one atomic Lua call (one round trip per request).
+class RedisGate {
+ public:
+  explicit RedisGate(std::shared_ptr<RedisPool> pool) : pool_(std::move(pool)) {}
+  // Registers `nonce_key` for `ttl_seconds` (NX) and then acquires one unit of `rate_key`
+  // (limit per 60 s sliding window, at `now_micros`). OK: both done, *ticket filled.
+  // AlreadyExists: replay, nothing changed. ResourceExhausted: over the limit; the nonce is
+  // NOT kept (a 429 is transient, so the same signed bytes may be retried). Unavailable:
+  // Redis cannot answer.
+  Status RegisterAndAcquire(std::string_view nonce_key, int64_t ttl_seconds,
+                            std::string_view rate_key, int64_t limit, int64_t now_micros,
+                            RateTicket* ticket);
+
+ private:
+  std::shared_ptr<RedisPool> pool_;
+};
+
+}  // namespace vv::state
