@@ -102,6 +102,13 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   audit::AuditLogOptions ao;
   ao.seal_every = c.audit_seal_every;
   ao.fsync = ToAuditFsync(c.audit_fsync);
+  ao.seal_interval_seconds = c.audit_seal_interval_seconds;
+  ao.seal_key_path = c.audit_signing_key_path;
+  if (ao.seal_key_path.empty()) {
+    spdlog::warn(
+        "audit_seal_key_path is not set: audit checkpoints carry the Merkle root but are NOT "
+        "signed (development only)");
+  }
   auto audit = audit::AuditLog::Open(c.audit_log_path, ao, app->clock_);
   if (!audit.ok()) return Status(audit.status().code(), "audit_log_path: " + audit.status().message());
   app->audit_ = std::move(audit).value();

@@ -337,7 +337,14 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     }
     if (k == "queue_path") return path(&cfg->queue_path);
     if (k == "audit_log_path") return path(&cfg->audit_log_path);
-    if (k == "audit_signing_key_path") return path(&cfg->audit_signing_key_path);
+    if (k == "audit_signing_key_path" || k == "audit_seal_key_path") {
+      const std::string before = cfg->audit_signing_key_path;
+      VV_RETURN_IF_ERROR(path(&cfg->audit_signing_key_path));
+      if (!before.empty() && before != cfg->audit_signing_key_path)
+        return Invalid("audit_seal_key_path and audit_signing_key_path name different files");
+      return Status::Ok();
+    }
+    if (k == "audit_seal_interval_seconds") return integer(&cfg->audit_seal_interval_seconds);
     if (k == "mitre_catalog_dir") return path(&cfg->mitre_catalog_dir);
     if (k == "feedback_active_kid") return str(&cfg->feedback_active_kid);
     if (k == "audit_fsync") {
@@ -473,6 +480,8 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   VV_RETURN_IF_ERROR(integer("VV_TG_NONCE_TTL_SECONDS", &cfg->nonce_ttl_seconds));
   VV_RETURN_IF_ERROR(integer("VV_TG_RATE_LIMIT_PER_MINUTE", &cfg->rate_limit_per_minute));
   VV_RETURN_IF_ERROR(integer("VV_TAMPER_LOG_SEAL_EVERY", &cfg->audit_seal_every));
+  VV_RETURN_IF_ERROR(
+      integer("VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS", &cfg->audit_seal_interval_seconds));
   backend("VV_TG_NONCE_BACKEND", &cfg->nonce_backend);
   backend("VV_TG_RATE_LIMIT_BACKEND", &cfg->rate_limit_backend);
   backend("VV_TG_QUEUE_BACKEND", &cfg->queue_backend);
@@ -485,6 +494,7 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   str("VV_SERVICE_IDENTITY_KEY_PATH", &cfg->tls.key_path);
   str("VV_SERVICE_IDENTITY_CA_PATH", &cfg->tls.ca_path);
   str("VV_TAMPER_LOG_PATH", &cfg->audit_log_path);
+  str("VV_TAMPER_LOG_SEAL_KEY_PATH", &cfg->audit_signing_key_path);
   str("VV_TG_FEEDBACK_ACTIVE_KID", &cfg->feedback_active_kid);
 
   if (auto v = get("VV_TG_SPECTRASTRIKE_ED25519_PUBKEY")) {
@@ -721,6 +731,10 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   if (cfg.rate_limit_per_minute < 1) return Invalid("rate_limit_per_minute must be >= 1");
   if (cfg.audit_seal_every < 1)
     return Invalid("audit_seal_every (VV_TAMPER_LOG_SEAL_EVERY) must be >= 1");
+  if (cfg.audit_seal_interval_seconds < 0 || cfg.audit_seal_interval_seconds > 86400)
+    return Invalid(
+        "audit_seal_interval_seconds (VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS) must be between 0 "
+        "and 86400");
 
   // Backends.
   if (!IsKnown(cfg.nonce_backend, {"memory", "redis"}))
@@ -852,7 +866,8 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   if (!cfg.tls.crl_path.empty())
     VV_RETURN_IF_ERROR(CheckReadableFile(cfg.tls.crl_path, "tls.crl_path"));
   if (!cfg.audit_signing_key_path.empty())
-    VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.audit_signing_key_path, "audit_signing_key_path"));
+    VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.audit_signing_key_path,
+                                           "audit_seal_key_path (audit_signing_key_path)"));
   if (!cfg.mitre_catalog_dir.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_directory(cfg.mitre_catalog_dir, ec))

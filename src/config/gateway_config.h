@@ -95,8 +95,12 @@ struct GatewayConfig {
   std::string audit_log_path = "vv-audit.jsonl";
   int64_t audit_seal_every = 50;
   FsyncPolicy audit_fsync = FsyncPolicy::kBatch;
-  // Ed25519 private key file (raw seed or PEM, mode 0400/0600) signing the audit seals;
-  // "" = seals are hash-only.
+  // Seal checkpoints also every this many seconds when entries arrived since the last seal
+  // (audit_seal_interval_seconds / VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS); 0 = count-only.
+  int64_t audit_seal_interval_seconds = 60;
+  // Ed25519 private key file (raw seed or PEM, mode 0400/0600) signing the audit seals
+  // (YAML audit_seal_key_path, or its older name audit_signing_key_path;
+  // VV_TAMPER_LOG_SEAL_KEY_PATH); "" = checkpoints carry the Merkle root but no signature.
   std::string audit_signing_key_path;
 
   // Signed feedback responses (wire-contract 2.3): kid -> private key file path

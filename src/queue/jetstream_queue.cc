@@ -39,6 +39,7 @@ Status Connect(const JetStreamOptions& o, natsConnection** nc) {
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, o.reconnect_wait_ms);
   if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 5000);
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, o.send_asap);
   if (s == NATS_OK && !o.creds_file.empty())
     s = natsOptions_SetUserCredentialsFromFiles(opts, o.creds_file.c_str(), nullptr);
   if (s == NATS_OK && !o.tls_ca_file.empty()) {

@@ -293,6 +293,20 @@ TEST_F(GatewayServiceTest, R10TimestampOutsideSkewBothWays) {
   EXPECT_EQ(Send(Signed(body, kNow - 30, "nonce-edge-0001")).status, 202) << "skew is inclusive";
 }
 
+TEST_F(GatewayServiceTest, ExtremeTimestampsAreSkewedNotOverflowed) {
+  // Regression (found by signature_headers_fuzz): |now - ts| overflowed for INT64_MIN.
+  for (const char* ts : {"-9223372036854775808", "9223372036854775807", "-1", "0"}) {
+    auto req = Valid();
+    SetHeader(req, "x-telemetry-timestamp", ts);
+    ExpectRejected(Send(std::move(req)), 401, "Telemetry timestamp out of allowed clock skew",
+                   "timestamp_skew");
+  }
+  auto req = Valid();
+  SetHeader(req, "x-telemetry-timestamp", "9223372036854775808");  // beyond int64
+  ExpectRejected(Send(std::move(req)), 401, "Telemetry timestamp must be unix epoch seconds",
+                 "timestamp_not_integer");
+}
+
 TEST_F(GatewayServiceTest, TimestampHeaderIsParsedAsInteger) {
   // "+1772107200" / "01772107200" are signed as "1772107200" (the parsed integer).
   auto s = testing::SignBody(testing::MakeTelemetryBody(kNow, "nonce-plus-0001"), kNow,

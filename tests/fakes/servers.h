@@ -47,6 +47,8 @@ class TestServer {
   Status Restart();
   bool running() const { return process_ != nullptr; }
   int port() const { return port_; }
+  // Process id while running (e.g. for SIGSTOP/SIGCONT freeze tests), else -1.
+  int pid() const { return process_ ? static_cast<int>(process_->pid()) : -1; }
   std::string host() const { return "127.0.0.1"; }
   virtual std::string url() const = 0;
   std::string Log() const;

@@ -1,0 +1,47 @@
+#pragma once
+// SqliteEvidenceStore: the embedded EvidenceStore, one SQLite file (WAL, synchronous=FULL).
+// Table `evidence`:
+//   seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, event_id TEXT NOT NULL,
+//   message_id TEXT NOT NULL, integrity_hash TEXT NOT NULL, key_id TEXT NOT NULL,
+//   envelope TEXT NOT NULL, created_at TEXT NOT NULL, stored_at INTEGER NOT NULL,
+//   UNIQUE (tenant_id, event_id)
+// PRAGMA user_version = 1. Every statement binds tenant_id in its WHERE clause.
+// Thread-safety: thread-safe (one connection serialised by a mutex). Ownership: owns the
+// connection.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "evidence/evidence_store.h"
+
+struct sqlite3;
+
+namespace vv::evidence {
+
+class SqliteEvidenceStore final : public EvidenceStore {
+ public:
+  // Opens or creates the store. Unavailable when the file cannot be opened, DataLoss when it
+  // is not an evidence store.
+  static Result<std::unique_ptr<SqliteEvidenceStore>> Open(const std::string& path);
+  ~SqliteEvidenceStore() override;
+  SqliteEvidenceStore(const SqliteEvidenceStore&) = delete;
+  SqliteEvidenceStore& operator=(const SqliteEvidenceStore&) = delete;
+
+  Result<PutOutcome> Put(const EvidenceRecord& record) override;
+  Result<std::optional<EvidenceRecord>> Get(std::string_view tenant_id,
+                                            std::string_view event_id) override;
+  Result<std::vector<EvidenceRecord>> List(std::string_view tenant_id, int64_t after_seq,
+                                           int limit) override;
+  Result<int64_t> Count(std::string_view tenant_id) override;
+  Status ReplaceEnvelope(std::string_view tenant_id, std::string_view event_id,
+                         std::string_view key_id, std::string_view envelope_json) override;
+  Result<std::vector<std::string>> Tenants() override;
+
+ private:
+  explicit SqliteEvidenceStore(sqlite3* db) : db_(db) {}
+  std::mutex mu_;
+  sqlite3* db_;  // guarded by mu_
+};
+
+}  // namespace vv::evidence
