@@ -153,7 +153,8 @@ int RunProve(const std::string& log_path, int64_t index) {
                                                  static_cast<uint64_t>(latest->tree_size));
   if (!proof.ok()) return EmitError("internal", proof.status().message());
   auto line = ReadLine(log_path, index);
-  auto record = line.has_value() ? vv::json::Parse(*line) : vv::Result<Value>(vv::Status::NotFound(""));
+  auto record =
+      line.has_value() ? vv::json::Parse(*line) : vv::Result<Value>(vv::Status::NotFound(""));
   if (!record.ok()) return EmitError("internal", "cannot re-read line " + std::to_string(index));
   Value out = Value::MakeObject();
   out.Set("index", index);

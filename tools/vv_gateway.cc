@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   // Machine-readable line for supervisors and tests that bind port 0.
   std::cout << "LISTENING " << (*app)->port() << std::endl;
 
+  // Wait() returns only after Stop(), which only the signal thread calls; join it before the
+  // app is destroyed so Stop() never runs on a destroyed server.
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&set, &sig);
@@ -59,7 +61,7 @@ int main(int argc, char** argv) {
     (*app)->Stop();
   });
   (*app)->Wait();
-  waiter.detach();
+  waiter.join();
   app->reset();
   spdlog::info("stopped");
   return 0;

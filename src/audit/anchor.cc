@@ -110,7 +110,9 @@ Result<AnchorFile> LoadAnchorFile(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) {
     return Status::NotFound("anchor file " + path + ": " + std::strerror(errno));
   }
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument("anchor file " + path + " is not a file");
+  if (!S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument("anchor file " + path + " is not a file");
+  }
   if (st.st_size > kMaxAnchorFileBytes) {
     return Status::InvalidArgument("anchor file " + path + " is too large");
   }

@@ -121,7 +121,8 @@ bool ChainVerifier::CheckCheckpointSeal(const json::Value& details, const std::s
   const json::Value* tree_size = details.Find("tree_size");
   if (!tree_size->is_int() || tree_size->as_int64() != std::optional<int64_t>(lines_)) {
     return Fail(kReasonMerkleRootMismatch,
-                "tree_size does not equal the " + std::to_string(lines_) + " lines before the seal");
+                "tree_size does not equal the " + std::to_string(lines_) +
+                    " lines before the seal");
   }
   const std::string root_b64 = Base64Encode(tree_.Root());
   const std::string* root_hash = StringField(details, "root_hash");

@@ -40,7 +40,9 @@ Result<CipherCtx> StartGcm(std::string_view key, std::string_view iv, std::strin
                            bool encrypt) {
   const EVP_CIPHER* cipher = GcmFor(key.size());
   if (cipher == nullptr) return Status::InvalidArgument("AES-GCM key must be 16, 24 or 32 bytes");
-  if (iv.empty() || iv.size() > 1024) return Status::InvalidArgument("AES-GCM IV size invalid");
+  // OpenSSL 3's provider caps GCM IVs at 128 bytes; we only ever use 12.
+  if (iv.empty() || iv.size() > kMaxGcmIvBytes)
+    return Status::InvalidArgument("AES-GCM IV must be 1..128 bytes");
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return Status::Internal("EVP_CIPHER_CTX_new failed");
   auto init = encrypt ? EVP_EncryptInit_ex : EVP_DecryptInit_ex;

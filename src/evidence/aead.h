@@ -13,6 +13,7 @@
 namespace vv::evidence {
 
 inline constexpr size_t kGcmTagBytes = 16;
+inline constexpr size_t kMaxGcmIvBytes = 128;  // OpenSSL 3 provider limit
 
 // HKDF-SHA256(ikm, salt, info) -> `length` bytes. An empty salt means the RFC default (32
 // zero bytes). InvalidArgument when length is 0 or above 255 * 32.
@@ -23,7 +24,7 @@ Result<std::string> HkdfSha256(std::string_view ikm, std::string_view salt, std:
 Result<std::string> HmacSha256(std::string_view key, std::string_view data);
 
 // AES-GCM encryption: returns ciphertext || 16-byte tag. The key selects AES-128/192/256.
-// InvalidArgument for a bad key size or an empty IV.
+// InvalidArgument for a bad key size or an IV that is empty or over kMaxGcmIvBytes.
 Result<std::string> AesGcmSeal(std::string_view key, std::string_view iv, std::string_view aad,
                                std::string_view plaintext);
 // AES-GCM decryption of ciphertext || tag. DataLoss ("authentication failed") when the tag

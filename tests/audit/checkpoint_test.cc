@@ -31,7 +31,8 @@ TEST(CheckpointTest, SignedNoteSpecExampleKeyAndSignature) {
   const std::string sig = signer.Sign(text);
   EXPECT_EQ(signer.SignatureLine(sig),
             "\xe2\x80\x94 PeterNeumann "
-            "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n");
+            "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqf"
+            "qdngotpRZb6KE6RyyBwJnAM=\n");
 }
 
 TEST(CheckpointTest, KeyIdIsSha256OfNameNewlineAlgPubkey) {

@@ -129,7 +129,8 @@ TEST(MerkleTest, GeneratedProofsEqualTheHappyPathVectors) {
     if (f.filename() != "happy-path.json") continue;
     json::Value v = Load(f);
     if (*v.Find("treeSize")->as_int64() > 8) continue;
-    auto p = InclusionProof(leaves, *v.Find("leafIdx")->as_int64(), *v.Find("treeSize")->as_int64());
+    auto p =
+        InclusionProof(leaves, *v.Find("leafIdx")->as_int64(), *v.Find("treeSize")->as_int64());
     ASSERT_TRUE(p.ok());
     EXPECT_EQ(*p, Proof(*v.Find("proof"))) << f;
     EXPECT_EQ(RootHash(leaves, *v.Find("treeSize")->as_int64()), B64(*v.Find("root")));

@@ -140,8 +140,9 @@ TEST_F(SealTest, SealsAreSignedCheckpointsOverTheMerkleTreeOfAllPriorLines) {
       const std::string key_id =
           crypto::Sha256(std::string(kDefaultCheckpointOrigin) + "\n\x01" + pub).substr(0, 4);
       const std::string sig = key_->Sign(body);
-      EXPECT_EQ(note.substr(body.size() + 1), "\xe2\x80\x94 " + std::string(kDefaultCheckpointOrigin) +
-                                                  " " + Base64Encode(key_id + sig) + "\n");
+      EXPECT_EQ(note.substr(body.size() + 1), "\xe2\x80\x94 " +
+                                                  std::string(kDefaultCheckpointOrigin) + " " +
+                                                  Base64Encode(key_id + sig) + "\n");
       EXPECT_EQ(d.Find("signature")->as_string(), Base64Encode(sig));
       EXPECT_EQ(d.Find("key_id")->as_string(), HexEncode(key_id));
       EXPECT_EQ(d.Find("public_key")->as_string(), key_->PublicKey().ToBase64());

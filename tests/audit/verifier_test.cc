@@ -30,7 +30,8 @@ void ExpectBroken(const VerifyResult& r, int64_t line, std::string_view reason) 
 TEST(VerifierTest, EmptyLogIsOkWithZeroEntries) {
   VerifyResult r = VerifyLogText("");
   EXPECT_TRUE(r.ok);
-  EXPECT_EQ(json::Canonical(r.ToJson()), R"({"entries":0,"latest_hash":"","ok":true,"sealed_size":0})");
+  EXPECT_EQ(json::Canonical(r.ToJson()),
+            R"({"entries":0,"latest_hash":"","ok":true,"sealed_size":0})");
 }
 
 TEST(VerifierTest, ValidChainReportsEntriesAndLatestHash) {

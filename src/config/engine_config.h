@@ -1,0 +1,70 @@
+#pragma once
+// Typed configuration of the processing + evidence engine (vv-engine, vv-evidence): the
+// `vectorvue.evidence_engine` section of the same YAML file as the gateway, plus the keys of
+// `vectorvue.telemetry_gateway` the engine shares with the gateway (queue_backend, queue_path,
+// nats_url, queue_subject, dlq_subject, operator_tenant_map, audit_log_path). The gateway
+// section is read leniently here (the gateway validates its own section; its other keys are
+// ignored); unknown keys in evidence_engine are an error. Environment overrides: the
+// gateway's VV_TG_QUEUE_BACKEND, VV_TG_NATS_URL, VV_TG_QUEUE_SUBJECT, VV_TG_DLQ_SUBJECT,
+// VV_TG_OPERATOR_TENANT_MAP, VV_TAMPER_LOG_PATH, plus VV_EVIDENCE_* (see ApplyEngineEnv) and
+// the reference's VV_HSM_EVIDENCE_ROOT_KEY_ID (active root key id). Relative paths resolve
+// against the config file's directory. Built once, then shared read-only.
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "common/status.h"
+#include "config/gateway_config.h"
+
+namespace vv::config {
+
+struct EngineConfig {
+  // --- shared with the gateway section ---
+  std::string queue_backend = "embedded";  // embedded | nats
+  std::string queue_path = "vv-queue.db";
+  std::string nats_url;
+  std::string queue_subject = "vectorvue.telemetry.ingest";
+  std::string dlq_subject = "vectorvue.telemetry.dlq";
+  std::map<std::string, std::string> operator_tenant_map;
+  std::string gateway_audit_log_path = "vv-audit.jsonl";
+
+  // --- vectorvue.evidence_engine ---
+  std::string store_backend = "sqlite";  // sqlite | postgres
+  std::string store_path = "vv-evidence.db";
+  std::string postgres_url;              // env VV_EVIDENCE_POSTGRES_URL
+  std::string root_key_provider = "env";  // env | file | pkcs11
+  // Active root key id ("" = provider default: VV_HSM_EVIDENCE_ROOT_KEY_ID or
+  // vv-evidence-root-v1 for env/file; required for pkcs11).
+  std::string root_key_id;
+  std::string root_key_file;             // file provider (mode 0400/0600)
+  std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string pkcs11_token_label;
+  std::string pkcs11_pin_env = "VV_PKCS11_PIN";  // name of the env var holding the user PIN
+  std::string pkcs11_pin_file;                   // or a file (0400/0600) holding it
+  // The engine's own tamper-evident audit log ("" = <gateway audit_log_path>.engine.jsonl).
+  std::string audit_log_path;
+  int64_t audit_seal_every = 50;
+  FsyncPolicy audit_fsync = FsyncPolicy::kBatch;
+  int64_t batch_size = 64;         // messages per fetch, 1..10000
+  int64_t max_deliveries = 5;      // deliveries before a message is dead-lettered, >= 1
+  int64_t poll_interval_ms = 200;  // idle wait between fetches, 1..60000
+  std::string metrics_path;        // "" = no metrics file (Prometheus text, rewritten)
+  int64_t metrics_interval_seconds = 10;
+  std::string jetstream_stream = "VV_TELEMETRY";
+  std::string jetstream_dlq_stream = "VV_TELEMETRY_DLQ";
+  std::string jetstream_durable = "vv-evidence-engine";
+
+  // The engine audit log path with the default applied.
+  std::string EffectiveAuditLogPath() const {
+    return audit_log_path.empty() ? gateway_audit_log_path + ".engine.jsonl" : audit_log_path;
+  }
+};
+
+// Loads `path`, applies environment overrides, validates. Errors name the key.
+Result<EngineConfig> LoadEngineConfig(const std::string& path, const EnvLookup& env);
+Result<EngineConfig> ParseEngineConfig(const std::string& yaml_text, const EnvLookup& env,
+                                       const std::string& base_dir);
+Status ValidateEngineConfig(const EngineConfig& cfg);
+
+}  // namespace vv::config
