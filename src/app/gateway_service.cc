@@ -81,6 +81,32 @@ http::Response GatewayService::OnBodyTooLarge(const http::Request& request) {
   return {413, DetailBody("Telemetry payload exceeds 1MiB limit"), "application/json"};
 }
 
+void GatewayService::OnHandshakeFailed(const http::PeerInfo& peer, std::string_view reason) {
+  counters_.handshakes_rejected++;
+  uint64_t suppressed = 0;
+  {
+    std::lock_guard<std::mutex> l(handshake_audit_mu_);
+    int64_t second = deps_.clock->MonotonicMicros() / 1000000;
+    if (second != handshake_audit_second_) {
+      handshake_audit_second_ = second;
+      handshake_audits_this_second_ = 0;
+    }
+    if (++handshake_audits_this_second_ > kMaxHandshakeAuditsPerSecond) {
+      handshake_audits_suppressed_++;
+      return;
+    }
+    suppressed = handshake_audits_suppressed_;
+    handshake_audits_suppressed_ = 0;
+  }
+  json::Value details = json::Value::MakeObject();
+  details.Set("remote_address", peer.remote_address);
+  details.Set("reason", std::string(reason));
+  if (!peer.cert_sha256_hex.empty()) details.Set("cert_sha256", peer.cert_sha256_hex);
+  if (!peer.subject.empty()) details.Set("subject", peer.subject);
+  if (suppressed > 0) details.Set("suppressed_since_last", static_cast<int64_t>(suppressed));
+  Audit("tls.handshake_rejected", kActor, std::move(details));
+}
+
 http::Response GatewayService::Health(bool readiness) const {
   const config::GatewayConfig& cfg = *deps_.config;
   Status queue = deps_.publisher->Health();

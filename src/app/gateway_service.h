@@ -10,6 +10,7 @@
 // the service (wiring in gateway_app.h owns them).
 
 #include <atomic>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,7 @@ struct GatewayCounters {
   std::atomic<uint64_t> dlq_published{0};
   std::atomic<uint64_t> dlq_failed{0};
   std::atomic<uint64_t> audit_failures{0};
+  std::atomic<uint64_t> handshakes_rejected{0};
 };
 
 struct GatewayDeps {
@@ -52,6 +54,11 @@ class GatewayService final : public http::Handler {
 
   void Handle(http::Request request, http::Responder respond) override;
   http::Response OnBodyTooLarge(const http::Request& request) override;
+  // Audits a refused TLS handshake as "tls.handshake_rejected" (remote address, reason,
+  // presented certificate). At most kMaxHandshakeAuditsPerSecond records a second so a
+  // connection flood cannot flood the audit log; the suppressed count goes into the next one.
+  void OnHandshakeFailed(const http::PeerInfo& peer, std::string_view reason) override;
+  static constexpr int kMaxHandshakeAuditsPerSecond = 20;
 
   const GatewayCounters& counters() const { return counters_; }
 
@@ -66,6 +73,10 @@ class GatewayService final : public http::Handler {
   GatewayDeps deps_;
   std::unique_ptr<verify::Chain> chain_;
   GatewayCounters counters_;
+  std::mutex handshake_audit_mu_;
+  int64_t handshake_audit_second_ = 0;   // GUARDED_BY(handshake_audit_mu_)
+  int handshake_audits_this_second_ = 0; // GUARDED_BY(handshake_audit_mu_)
+  uint64_t handshake_audits_suppressed_ = 0;  // GUARDED_BY(handshake_audit_mu_)
 };
 
 // {"detail": "..."} exactly as FastAPI/Starlette renders it.

@@ -166,10 +166,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
                             beast::bind_front_handler(&Connection::OnHandshake, shared_from_this()));
   }
 
+  // Tells the handler why the handshake failed, with the presented certificate if any.
+  void ReportHandshakeFailure(const error_code& ec) {
+    SSL* ssl = stream_.native_handle();
+    PeerInfo peer = peer_;
+    std::string reason = ec.message();
+    if (ssl != nullptr) {
+      long vr = SSL_get_verify_result(ssl);
+      if (vr != X509_V_OK) reason += std::string(" (") + X509_verify_cert_error_string(vr) + ")";
+      peer.cert_sha256_hex = tls::PresentedLeafSha256(ssl);
+      if (X509* cert = SSL_get0_peer_certificate(ssl)) {
+        peer.cert_sha256_hex = tls::CertSha256Hex(cert);
+        char buf[256];
+        X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
+        peer.subject = buf;
+      }
+    }
+    try {
+      srv_->handler_.OnHandshakeFailed(peer, reason);
+    } catch (...) {
+      spdlog::error("handshake failure hook threw");
+    }
+  }
+
   void OnHandshake(error_code ec) {
     if (ec) {
       srv_->handshakes_failed_.fetch_add(1, std::memory_order_relaxed);
       spdlog::debug("tls handshake failed from {}: {}", peer_.remote_address, ec.message());
+      ReportHandshakeFailure(ec);
       return CloseNow();
     }
     srv_->handshakes_ok_.fetch_add(1, std::memory_order_relaxed);

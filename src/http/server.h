@@ -53,6 +53,11 @@ class Handler {
   // The request body exceeded the configured limit (`request` has headers, no body). The
   // connection is closed after this response.
   virtual Response OnBodyTooLarge(const Request& request) = 0;
+  // A TLS handshake failed (no client certificate, untrusted or revoked certificate, timeout,
+  // protocol error). `peer` has the remote address and, when the client presented one, the
+  // certificate's fingerprint and subject (has_certificate stays false). Called on an io
+  // thread; must not block. Default: ignore.
+  virtual void OnHandshakeFailed(const PeerInfo& peer, std::string_view reason) {}
 };
 
 struct ServerOptions {

@@ -85,6 +85,36 @@ std::string DrainOpenSslErrors() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
+namespace {
+// ex_data slot holding the SHA-256 of the leaf certificate the client presented, recorded
+// during verification so that a REFUSED handshake can still be attributed (audit) - OpenSSL
+// does not keep the peer certificate of a failed handshake.
+int LeafSlot() {
+  static const int idx = SSL_get_ex_new_index(
+      0, nullptr, nullptr, nullptr,
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+        delete static_cast<std::string*>(ptr);
+      });
+  return idx;
+}
+
+int RememberLeafCallback(int preverified, X509_STORE_CTX* store) {
+  if (X509_STORE_CTX_get_error_depth(store) == 0) {
+    SSL* ssl = static_cast<SSL*>(
+        X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    X509* leaf = X509_STORE_CTX_get_current_cert(store);
+    if (ssl != nullptr && leaf != nullptr && SSL_get_ex_data(ssl, LeafSlot()) == nullptr)
+      SSL_set_ex_data(ssl, LeafSlot(), new std::string(CertSha256Hex(leaf)));
+  }
+  return preverified;  // the decision stays OpenSSL's
+}
+}  // namespace
+
+std::string PresentedLeafSha256(SSL* ssl) {
+  auto* s = static_cast<std::string*>(SSL_get_ex_data(ssl, LeafSlot()));
+  return s ? *s : std::string();
+}
+
 Result<std::unique_ptr<ssl::context>> BuildServerContext(const ServerTlsOptions& o) {
   ERR_clear_error();
   auto ctx_or = NewContext(ssl::context::tls_server);
@@ -114,7 +144,7 @@ Result<std::unique_ptr<ssl::context>> BuildServerContext(const ServerTlsOptions&
   }
   int mode = SSL_VERIFY_PEER;
   if (o.require_client_cert) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-  SSL_CTX_set_verify(c, mode, nullptr);
+  SSL_CTX_set_verify(c, mode, RememberLeafCallback);
   SSL_CTX_set_verify_depth(c, o.verify_depth);
 
   // Resumption: server-side session cache + (default-on) stateless tickets. A session id

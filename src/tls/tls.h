@@ -51,6 +51,9 @@ PeerCertificate InspectPeer(SSL* ssl);
 
 // SHA-256 (lowercase hex) of a certificate's DER encoding; "" if x is null or not encodable.
 std::string CertSha256Hex(X509* x);
+// SHA-256 of the leaf certificate the client presented on this connection, recorded during
+// verification (so also after a refused handshake); "" when none was presented.
+std::string PresentedLeafSha256(SSL* ssl);
 
 // Text of the last OpenSSL error(s) on this thread's queue (drains the queue).
 std::string DrainOpenSslErrors();

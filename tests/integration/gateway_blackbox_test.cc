@@ -75,6 +75,16 @@ TEST_F(GatewayBlackboxTest, ClientWithoutCertificateFailsTheHandshake) {
   auto client = gw_->Client("");
   auto r = Post(client, Fresh("nocert"));
   EXPECT_FALSE(r.transport_ok) << "status " << r.status;
+  // The refused handshake is audited (reason only; no HTTP request was ever read).
+  bool audited = false;
+  for (int i = 0; i < 50 && !audited; ++i) {
+    for (const auto& line : gw_->AuditLines())
+      if (line.find("\"tls.handshake_rejected\"") != std::string::npos &&
+          line.find("certificate") != std::string::npos)
+        audited = true;
+    if (!audited) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(audited);
 }
 
 TEST_F(GatewayBlackboxTest, CertificateFromAnotherCaFailsTheHandshake) {
@@ -270,6 +280,16 @@ TEST(GatewayRevocationTest, RevokedCertificateIsRefusedWhenTheCrlIsConfigured) {
                                                   "nonce-revoked-01")),
                         "{}");
   EXPECT_FALSE(r.transport_ok) << "revoked certificate must not complete the handshake";
+  bool audited = false;
+  for (int i = 0; i < 50 && !audited; ++i) {
+    for (const auto& line : gw.AuditLines())
+      if (line.find("\"tls.handshake_rejected\"") != std::string::npos &&
+          line.find("revoked") != std::string::npos &&
+          line.find(DevPki::Get().Pin("revoked")) != std::string::npos)
+        audited = true;
+    if (!audited) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(audited) << "revocation attempt audited with the certificate's fingerprint";
   auto good = gw.Client("producer");
   auto ok = good.Post("/internal/v1/telemetry",
                       TelemetryHeaders(SignBody(MakeTelemetryBody(ts, "nonce-revoked-02"), ts,
