@@ -1,27 +1,52 @@
 #!/usr/bin/env bash
-# The README's test command: installs dependencies, builds (RelWithDebInfo, and an ASan+UBSan
-# build), runs every test with CTest. Servers that tests need are started by the tests' own
-# fixtures on free loopback ports and stopped afterwards.
-#   scripts/test.sh            # release + asan/ubsan
-#   VV_SKIP_ASAN=1 scripts/test.sh   # release only (faster local loop)
+# The README's test command (and CI's): installs the Debian packages, then
+#   1. release build (RelWithDebInfo) of everything + all tests (unit, conformance against real
+#      Redis/NATS/PostgreSQL/SoftHSM2 started by the fixtures on free loopback ports, black-box
+#      integration with the real binaries over mTLS, fuzz-corpus replays)
+#   2. ASan+UBSan build (Debug) + all tests
+#   3. TSan build of the concurrent components (state, queue, audit, http, app, conformance) +
+#      their tests
+# Servers that tests need are started by the tests' own fixtures and stopped afterwards.
+#   VV_SKIP_SANITIZERS=1 scripts/test.sh   # release pass only (fast local loop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 export CCACHE_DIR="${CCACHE_DIR:-$PWD/.cache/ccache}"
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
 JOBS="${JOBS:-2}"
+START=$(date +%s)
 
-run_suite() {
+configure() {  # configure DIR ARGS...
   local dir="$1"; shift
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
-  ninja -C "$dir" -j"$JOBS"
-  (cd "$dir" && ctest --output-on-failure -j"$JOBS" --timeout 300)
+}
+run_ctest() {  # run_ctest DIR [ctest args...]
+  local dir="$1"; shift
+  (cd "$dir" && ctest --output-on-failure -j"$JOBS" --timeout 300 "$@")
 }
 
-echo "== release build + tests =="
-run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVV_BUILD_BENCH=ON
-if [ "${VV_SKIP_ASAN:-0}" != "1" ]; then
-  echo "== ASan+UBSan build + tests =="
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DVV_SANITIZE=address,undefined -DVV_BUILD_BENCH=OFF
+echo "== [1/3] release build + all tests =="
+configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVV_BUILD_BENCH=ON
+ninja -C build -j"$JOBS"
+run_ctest build
+
+if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
+  echo "== [2/3] ASan+UBSan build + all tests =="
+  configure build-asan -DCMAKE_BUILD_TYPE=Debug -DVV_SANITIZE=address,undefined -DVV_BUILD_BENCH=OFF
+  ninja -C build-asan -j"$JOBS"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest build-asan
+
+  echo "== [3/3] TSan build + tests of the concurrent components =="
+  configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVV_SANITIZE=thread -DVV_BUILD_BENCH=OFF
+  tsan_targets=()
+  for comp in state queue audit http app conformance; do
+    for f in tests/$comp/*_test.cc; do
+      [ -e "$f" ] && tsan_targets+=("$(basename "$f" .cc)")
+    done
+  done
+  ninja -C build-tsan -j"$JOBS" "${tsan_targets[@]}"
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    run_ctest build-tsan -L '^(state|queue|audit|http|app|conformance)$'
 fi
-echo "== all tests passed =="
+echo "== all tests passed in $(( $(date +%s) - START )) s =="
