@@ -141,10 +141,14 @@ Status ReadEngineSection(const YAML::Node& sec, const std::string& base_dir, Eng
       s = str(&f);
       f = ToLowerAscii(f);
       if (s.ok()) {
-        if (f == "none") cfg->audit_fsync = FsyncPolicy::kNone;
-        else if (f == "batch") cfg->audit_fsync = FsyncPolicy::kBatch;
-        else if (f == "always") cfg->audit_fsync = FsyncPolicy::kAlways;
-        else s = Invalid(key + " must be none, batch or always");
+        if (f == "none")
+          cfg->audit_fsync = FsyncPolicy::kNone;
+        else if (f == "batch")
+          cfg->audit_fsync = FsyncPolicy::kBatch;
+        else if (f == "always")
+          cfg->audit_fsync = FsyncPolicy::kAlways;
+        else
+          s = Invalid(key + " must be none, batch or always");
       }
     } else if (k == "batch_size") {
       s = integer(&cfg->batch_size);
@@ -216,14 +220,16 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
   if (cfg.queue_backend == "embedded" && cfg.queue_path.empty())
     return Invalid("telemetry_gateway.queue_path must be set for the embedded queue");
   if (cfg.queue_backend == "nats" && cfg.nats_url.empty())
-    return Invalid("telemetry_gateway.nats_url (VV_TG_NATS_URL) is required for queue_backend nats");
+    return Invalid(
+        "telemetry_gateway.nats_url (VV_TG_NATS_URL) is required for queue_backend nats");
   if (cfg.store_backend != "sqlite" && cfg.store_backend != "postgres")
     return Invalid("evidence_engine.store_backend must be sqlite or postgres");
   if (cfg.store_backend == "sqlite" && cfg.store_path.empty())
     return Invalid("evidence_engine.store_path must be set for store_backend sqlite");
   if (cfg.store_backend == "postgres" && cfg.postgres_url.empty())
-    return Invalid("evidence_engine.postgres_url (VV_EVIDENCE_POSTGRES_URL) is required for "
-                   "store_backend postgres");
+    return Invalid(
+        "evidence_engine.postgres_url (VV_EVIDENCE_POSTGRES_URL) is required for "
+        "store_backend postgres");
   if (cfg.root_key_provider == "file") {
     if (cfg.root_key_file.empty())
       return Invalid("evidence_engine.root_key_file is required for root_key_provider file");
@@ -237,8 +243,9 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
     return Invalid("evidence_engine.root_key_provider must be env, file or pkcs11");
   }
   if (cfg.operator_tenant_map.empty())
-    return Invalid("telemetry_gateway.operator_tenant_map is empty: the engine re-validates "
-                   "every envelope's tenant against it");
+    return Invalid(
+        "telemetry_gateway.operator_tenant_map is empty: the engine re-validates "
+        "every envelope's tenant against it");
   for (const auto& [op, tenant] : cfg.operator_tenant_map) {
     if (op.empty() || !IsCanonicalUuid(tenant))
       return Invalid("operator_tenant_map values must be UUID strings (operator '" + op + "')");
@@ -252,8 +259,9 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
   if (cfg.metrics_interval_seconds < 1)
     return Invalid("evidence_engine.metrics_interval_seconds must be >= 1");
   if (cfg.EffectiveAuditLogPath() == cfg.gateway_audit_log_path)
-    return Invalid("evidence_engine.audit_log_path must differ from the gateway's audit log "
-                   "(one writer per audit file)");
+    return Invalid(
+        "evidence_engine.audit_log_path must differ from the gateway's audit log "
+        "(one writer per audit file)");
   return Status::Ok();
 }
 

@@ -32,12 +32,12 @@ struct EngineConfig {
   // --- vectorvue.evidence_engine ---
   std::string store_backend = "sqlite";  // sqlite | postgres
   std::string store_path = "vv-evidence.db";
-  std::string postgres_url;              // env VV_EVIDENCE_POSTGRES_URL
+  std::string postgres_url;               // env VV_EVIDENCE_POSTGRES_URL
   std::string root_key_provider = "env";  // env | file | pkcs11
   // Active root key id ("" = provider default: VV_HSM_EVIDENCE_ROOT_KEY_ID or
   // vv-evidence-root-v1 for env/file; required for pkcs11).
   std::string root_key_id;
-  std::string root_key_file;             // file provider (mode 0400/0600)
+  std::string root_key_file;  // file provider (mode 0400/0600)
   std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
   std::string pkcs11_token_label;
   std::string pkcs11_pin_env = "VV_PKCS11_PIN";  // name of the env var holding the user PIN

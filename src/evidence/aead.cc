@@ -81,16 +81,16 @@ Result<std::string> HkdfSha256(std::string_view ikm, std::string_view salt, std:
     int n = 0;
     char digest[] = "SHA256";
     params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-    params[n++] = OSSL_PARAM_construct_octet_string(
-        OSSL_KDF_PARAM_KEY, const_cast<char*>(ikm.data()), ikm.size());
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                                    const_cast<char*>(ikm.data()), ikm.size());
     if (!salt.empty())
-      params[n++] = OSSL_PARAM_construct_octet_string(
-          OSSL_KDF_PARAM_SALT, const_cast<char*>(salt.data()), salt.size());
-    params[n++] = OSSL_PARAM_construct_octet_string(
-        OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size());
+      params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+                                                      const_cast<char*>(salt.data()), salt.size());
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+                                                    const_cast<char*>(info.data()), info.size());
     params[n] = OSSL_PARAM_construct_end();
-    ok = EVP_KDF_derive(kctx, reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                        params) == 1;
+    ok =
+        EVP_KDF_derive(kctx, reinterpret_cast<unsigned char*>(out.data()), out.size(), params) == 1;
   }
   EVP_KDF_CTX_free(kctx);
   if (ikm.empty()) {
@@ -138,8 +138,8 @@ Result<std::string> AesGcmSeal(std::string_view key, std::string_view iv, std::s
       EVP_EncryptUpdate(ctx->get(), o, &len, U(plaintext), static_cast<int>(plaintext.size())) != 1)
     return Status::Internal("AES-GCM encrypt failed");
   if (EVP_EncryptFinal_ex(ctx->get(), o + len, &fin) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx->get(), EVP_CTRL_GCM_GET_TAG, kGcmTagBytes,
-                          o + plaintext.size()) != 1)
+      EVP_CIPHER_CTX_ctrl(ctx->get(), EVP_CTRL_GCM_GET_TAG, kGcmTagBytes, o + plaintext.size()) !=
+          1)
     return Status::Internal("AES-GCM finalise failed");
   return out;
 }
@@ -154,8 +154,8 @@ Result<std::string> AesGcmOpen(std::string_view key, std::string_view iv, std::s
   std::string out(ct_len, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   int len = 0, fin = 0;
-  if (ct_len > 0 && EVP_DecryptUpdate(ctx->get(), o, &len, U(ciphertext_and_tag),
-                                      static_cast<int>(ct_len)) != 1)
+  if (ct_len > 0 &&
+      EVP_DecryptUpdate(ctx->get(), o, &len, U(ciphertext_and_tag), static_cast<int>(ct_len)) != 1)
     return Status::Internal("AES-GCM decrypt failed");
   std::string tag(ciphertext_and_tag.substr(ct_len));
   if (EVP_CIPHER_CTX_ctrl(ctx->get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, tag.data()) != 1)

@@ -47,11 +47,13 @@ Result<EvidenceEnvelope> EnvelopeFromJson(const json::Value& v) {
   auto str = [&](const char* key, bool required, std::string* out) -> Status {
     const json::Value* f = v.Find(key);
     if (f == nullptr) {
-      if (required) return Status::InvalidArgument(std::string("evidence envelope: missing ") + key);
+      if (required)
+        return Status::InvalidArgument(std::string("evidence envelope: missing ") + key);
       return Status::Ok();
     }
     if (!f->is_string())
-      return Status::InvalidArgument(std::string("evidence envelope: ") + key + " must be a string");
+      return Status::InvalidArgument(std::string("evidence envelope: ") + key +
+                                     " must be a string");
     *out = f->as_string();
     return Status::Ok();
   };
@@ -59,7 +61,8 @@ Result<EvidenceEnvelope> EnvelopeFromJson(const json::Value& v) {
     std::string text;
     VV_RETURN_IF_ERROR(str(key, true, &text));
     auto raw = Base64DecodeStrict(text);
-    if (!raw) return Status::InvalidArgument(std::string("evidence envelope: bad base64 in ") + key);
+    if (!raw)
+      return Status::InvalidArgument(std::string("evidence envelope: bad base64 in ") + key);
     *out = std::move(*raw);
     return Status::Ok();
   };

@@ -41,7 +41,7 @@ enum class KekScheme { kHkdfV1, kPkcs11HmacV2 };
 struct EvidenceEnvelope {
   std::string version;
   std::string algorithm;
-  std::string key_id;       // root key wrapping the DEK
+  std::string key_id;  // root key wrapping the DEK
   std::string tenant_id;
   std::string data_key_id;  // key id bound in the data AAD; "" = key_id
   // Raw bytes (base64 only on the wire).

@@ -40,8 +40,7 @@ class EvidenceCipher {
   // cipher's provider): the data ciphertext and nonce are unchanged, the envelope records the
   // key id its data AAD names (data_key_id) when it differs from the new key id.
   Result<EvidenceEnvelope> Rewrap(std::string_view tenant_id, const EvidenceEnvelope& envelope,
-                                  const RootKeyProvider& target,
-                                  std::string_view new_key_id) const;
+                                  const RootKeyProvider& target, std::string_view new_key_id) const;
   Result<EvidenceEnvelope> Rewrap(std::string_view tenant_id, const EvidenceEnvelope& envelope,
                                   std::string_view new_key_id) const {
     return Rewrap(tenant_id, envelope, provider_, new_key_id);

@@ -19,7 +19,7 @@
 namespace vv::evidence {
 
 struct EvidenceRecord {
-  int64_t seq = 0;             // store-assigned, increasing (0 before Put)
+  int64_t seq = 0;  // store-assigned, increasing (0 before Put)
   std::string tenant_id;
   std::string event_id;
   std::string message_id;      // queue envelope message_id

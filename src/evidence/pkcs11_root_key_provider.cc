@@ -100,13 +100,11 @@ Result<std::unique_ptr<Pkcs11RootKeyProvider>> Pkcs11RootKeyProvider::Open(
       break;
     }
   }
-  if (!found)
-    return Status::Unavailable("pkcs11: no token labelled '" + options.token_label + "'");
+  if (!found) return Status::Unavailable("pkcs11: no token labelled '" + options.token_label + "'");
   rv = m.f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &m.session);
   if (rv != CKR_OK) return Status::Unavailable("pkcs11: C_OpenSession failed: " + Rv(rv));
   std::string pin = options.pin;
-  rv = m.f->C_Login(m.session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()),
-                    pin.size());
+  rv = m.f->C_Login(m.session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size());
   Wipe(&pin);
   if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE)
     return Status::PermissionDenied("pkcs11: login refused (wrong PIN)");
@@ -184,18 +182,18 @@ Status Pkcs11RootKeyProvider::GenerateRootKey(const std::string& key_id) {
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
   std::string label = key_id;
   CK_ATTRIBUTE tmpl[] = {
-      {CKA_CLASS, &cls, sizeof(cls)},         {CKA_KEY_TYPE, &type, sizeof(type)},
-      {CKA_VALUE_LEN, &len, sizeof(len)},     {CKA_TOKEN, &yes, sizeof(yes)},
-      {CKA_PRIVATE, &yes, sizeof(yes)},       {CKA_SENSITIVE, &yes, sizeof(yes)},
-      {CKA_EXTRACTABLE, &no, sizeof(no)},     {CKA_SIGN, &yes, sizeof(yes)},
-      {CKA_VERIFY, &yes, sizeof(yes)},        {CKA_ENCRYPT, &no, sizeof(no)},
-      {CKA_DECRYPT, &no, sizeof(no)},         {CKA_WRAP, &no, sizeof(no)},
-      {CKA_UNWRAP, &no, sizeof(no)},          {CKA_DERIVE, &no, sizeof(no)},
+      {CKA_CLASS, &cls, sizeof(cls)},          {CKA_KEY_TYPE, &type, sizeof(type)},
+      {CKA_VALUE_LEN, &len, sizeof(len)},      {CKA_TOKEN, &yes, sizeof(yes)},
+      {CKA_PRIVATE, &yes, sizeof(yes)},        {CKA_SENSITIVE, &yes, sizeof(yes)},
+      {CKA_EXTRACTABLE, &no, sizeof(no)},      {CKA_SIGN, &yes, sizeof(yes)},
+      {CKA_VERIFY, &yes, sizeof(yes)},         {CKA_ENCRYPT, &no, sizeof(no)},
+      {CKA_DECRYPT, &no, sizeof(no)},          {CKA_WRAP, &no, sizeof(no)},
+      {CKA_UNWRAP, &no, sizeof(no)},           {CKA_DERIVE, &no, sizeof(no)},
       {CKA_LABEL, label.data(), label.size()},
   };
   CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-  CK_RV rv = module_->f->C_GenerateKey(module_->session, &mech, tmpl,
-                                       sizeof(tmpl) / sizeof(tmpl[0]), &h);
+  CK_RV rv =
+      module_->f->C_GenerateKey(module_->session, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
   if (rv != CKR_OK) return Status::Unavailable("pkcs11: C_GenerateKey failed: " + Rv(rv));
   return Status::Ok();
 }
@@ -213,12 +211,13 @@ Result<bool> Pkcs11RootKeyProvider::KeyIsNonExtractable(const std::string& key_i
   unsigned char buf[64];
   CK_ATTRIBUTE value = {CKA_VALUE, buf, sizeof(buf)};
   CK_RV rv = module_->f->C_GetAttributeValue(module_->session, *h, &value, 1);
-  bool value_hidden = rv == CKR_ATTRIBUTE_SENSITIVE || value.ulValueLen == CK_UNAVAILABLE_INFORMATION;
+  bool value_hidden =
+      rv == CKR_ATTRIBUTE_SENSITIVE || value.ulValueLen == CK_UNAVAILABLE_INFORMATION;
   return value_hidden && extractable == CK_FALSE && sensitive == CK_TRUE;
 }
 
 Result<std::string> Pkcs11RootKeyProvider::DeriveKek(std::string_view tenant_id,
-                                                      std::string_view key_id) const {
+                                                     std::string_view key_id) const {
   std::lock_guard<std::mutex> l(mu_);
   auto h = FindKeyLocked(key_id);
   if (!h.ok()) return h.status();

@@ -58,8 +58,7 @@ class Pkcs11RootKeyProvider final : public RootKeyProvider {
   const std::string& active_key_id() const override { return options_.active_key_id; }
   bool HasKey(std::string_view key_id) const override;
   std::vector<std::string> key_ids() const override;
-  Result<std::string> DeriveKek(std::string_view tenant_id,
-                                std::string_view key_id) const override;
+  Result<std::string> DeriveKek(std::string_view tenant_id, std::string_view key_id) const override;
 
  private:
   struct Module;

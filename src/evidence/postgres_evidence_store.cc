@@ -95,20 +95,20 @@ Status PostgresEvidenceStore::EnsureConnectedLocked() {
 }
 
 // Runs `fn(work)` in a tenant-scoped transaction, converting exceptions to Status.
-#define VV_PG_TXN(tenant, body)                                                           \
-  std::lock_guard<std::mutex> l(mu_);                                                    \
-  VV_RETURN_IF_ERROR(EnsureConnectedLocked());                                           \
-  try {                                                                                  \
-    pqxx::work w(conn_->c);                                                                \
-    ScopeToTenant(w, tenant);                                                            \
-    body                                                                                 \
-  } catch (const pqxx::broken_connection& e) {                                           \
-    conn_.reset();                                                                       \
-    return Status::Unavailable(std::string("evidence store (postgres): ") + e.what());   \
-  } catch (const pqxx::sql_error& e) {                                                   \
-    return Status::Unavailable(std::string("evidence store (postgres): ") + e.what());   \
-  } catch (const std::exception& e) {                                                    \
-    return Status::Internal(std::string("evidence store (postgres): ") + e.what());      \
+#define VV_PG_TXN(tenant, body)                                                        \
+  std::lock_guard<std::mutex> l(mu_);                                                  \
+  VV_RETURN_IF_ERROR(EnsureConnectedLocked());                                         \
+  try {                                                                                \
+    pqxx::work w(conn_->c);                                                            \
+    ScopeToTenant(w, tenant);                                                          \
+    body                                                                               \
+  } catch (const pqxx::broken_connection& e) {                                         \
+    conn_.reset();                                                                     \
+    return Status::Unavailable(std::string("evidence store (postgres): ") + e.what()); \
+  } catch (const pqxx::sql_error& e) {                                                 \
+    return Status::Unavailable(std::string("evidence store (postgres): ") + e.what()); \
+  } catch (const std::exception& e) {                                                  \
+    return Status::Internal(std::string("evidence store (postgres): ") + e.what());    \
   }
 
 Result<PutOutcome> PostgresEvidenceStore::Put(const EvidenceRecord& r) {
@@ -127,16 +127,17 @@ Result<PutOutcome> PostgresEvidenceStore::Put(const EvidenceRecord& r) {
 }
 
 Result<std::optional<EvidenceRecord>> PostgresEvidenceStore::Get(std::string_view tenant_id,
-                                                                 std::string_view event_id) {
-  VV_PG_TXN(tenant_id, {
-    pqxx::result res = w.exec_params(std::string("SELECT ") + kColumns +
-                                         " FROM vv_evidence WHERE tenant_id = $1 AND event_id = $2",
-                                     std::string(tenant_id), std::string(event_id));
-    w.commit();
-    if (res.empty()) return std::optional<EvidenceRecord>();
-    return std::optional<EvidenceRecord>(Row(res[0]));
-  })
-}
+                                                                 std::string_view event_id){
+    VV_PG_TXN(tenant_id,
+              {
+                pqxx::result res =
+                    w.exec_params(std::string("SELECT ") + kColumns +
+                                      " FROM vv_evidence WHERE tenant_id = $1 AND event_id = $2",
+                                  std::string(tenant_id), std::string(event_id));
+                w.commit();
+                if (res.empty()) return std::optional<EvidenceRecord>();
+                return std::optional<EvidenceRecord>(Row(res[0]));
+              })}
 
 Result<std::vector<EvidenceRecord>> PostgresEvidenceStore::List(std::string_view tenant_id,
                                                                 int64_t after_seq, int limit) {
@@ -153,29 +154,30 @@ Result<std::vector<EvidenceRecord>> PostgresEvidenceStore::List(std::string_view
   })
 }
 
-Result<int64_t> PostgresEvidenceStore::Count(std::string_view tenant_id) {
-  VV_PG_TXN(tenant_id, {
-    pqxx::result res = w.exec_params("SELECT COUNT(*) FROM vv_evidence WHERE tenant_id = $1",
-                                     std::string(tenant_id));
-    w.commit();
-    return res[0][0].as<int64_t>();
-  })
-}
+Result<int64_t> PostgresEvidenceStore::Count(std::string_view tenant_id){
+    VV_PG_TXN(tenant_id,
+              {
+                pqxx::result res =
+                    w.exec_params("SELECT COUNT(*) FROM vv_evidence WHERE tenant_id = $1",
+                                  std::string(tenant_id));
+                w.commit();
+                return res[0][0].as<int64_t>();
+              })}
 
-Status PostgresEvidenceStore::ReplaceEnvelope(std::string_view tenant_id,
-                                              std::string_view event_id, std::string_view key_id,
-                                              std::string_view envelope_json) {
-  VV_PG_TXN(tenant_id, {
-    pqxx::result res = w.exec_params(
-        "UPDATE vv_evidence SET key_id = $1, envelope = $2::jsonb"
-        " WHERE tenant_id = $3 AND event_id = $4",
-        std::string(key_id), std::string(envelope_json), std::string(tenant_id),
-        std::string(event_id));
-    w.commit();
-    if (res.affected_rows() != 1) return Status::NotFound("evidence record not found");
-    return Status::Ok();
-  })
-}
+Status PostgresEvidenceStore::ReplaceEnvelope(std::string_view tenant_id, std::string_view event_id,
+                                              std::string_view key_id,
+                                              std::string_view envelope_json){
+    VV_PG_TXN(tenant_id,
+              {
+                pqxx::result res = w.exec_params(
+                    "UPDATE vv_evidence SET key_id = $1, envelope = $2::jsonb"
+                    " WHERE tenant_id = $3 AND event_id = $4",
+                    std::string(key_id), std::string(envelope_json), std::string(tenant_id),
+                    std::string(event_id));
+                w.commit();
+                if (res.affected_rows() != 1) return Status::NotFound("evidence record not found");
+                return Status::Ok();
+              })}
 
 Result<std::vector<std::string>> PostgresEvidenceStore::Tenants() {
   return Status::InvalidArgument(

@@ -42,7 +42,8 @@ Result<std::map<std::string, std::string>> ParseRootKeysJson(std::string_view te
 
 Result<std::unique_ptr<StaticRootKeyProvider>> StaticRootKeyProvider::Create(
     std::map<std::string, std::string> keys, std::string active_key_id, std::string kind) {
-  if (keys.empty()) return Status::InvalidArgument("root key provider '" + kind + "': no root keys");
+  if (keys.empty())
+    return Status::InvalidArgument("root key provider '" + kind + "': no root keys");
   for (const auto& [kid, raw] : keys) {
     if (!ValidRootSize(raw.size()))
       return Status::InvalidArgument("root key '" + kid + "' must be 16, 24 or 32 bytes");

@@ -74,8 +74,7 @@ class StaticRootKeyProvider final : public RootKeyProvider {
   const std::string& active_key_id() const override { return active_; }
   bool HasKey(std::string_view key_id) const override;
   std::vector<std::string> key_ids() const override;
-  Result<std::string> DeriveKek(std::string_view tenant_id,
-                                std::string_view key_id) const override;
+  Result<std::string> DeriveKek(std::string_view tenant_id, std::string_view key_id) const override;
 
  private:
   StaticRootKeyProvider(std::map<std::string, std::string> keys, std::string active,

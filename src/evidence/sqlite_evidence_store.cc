@@ -57,9 +57,9 @@ EvidenceRecord Row(Stmt& st) {
 
 Result<std::unique_ptr<SqliteEvidenceStore>> SqliteEvidenceStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -81,13 +81,15 @@ Result<std::unique_ptr<SqliteEvidenceStore>> SqliteEvidenceStore::Open(const std
   if (sqlite3_exec(db, kSetup, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "?";
     sqlite3_free(err);
-    if (msg.find("not a database") != std::string::npos || msg.find("malformed") != std::string::npos)
+    if (msg.find("not a database") != std::string::npos ||
+        msg.find("malformed") != std::string::npos)
       return Status::DataLoss("evidence store: " + path + " is not an evidence store: " + msg);
     return Status::Unavailable("evidence store: cannot initialise " + path + ": " + msg);
   }
   // Refuse a file whose `evidence` table has another shape.
-  Stmt check(db, "SELECT seq, tenant_id, event_id, message_id, integrity_hash, key_id, envelope,"
-                 " created_at, stored_at FROM evidence LIMIT 0");
+  Stmt check(db,
+             "SELECT seq, tenant_id, event_id, message_id, integrity_hash, key_id, envelope,"
+             " created_at, stored_at FROM evidence LIMIT 0");
   if (!check.ok()) return Status::DataLoss("evidence store: " + path + " has an unexpected schema");
   return store;
 }
@@ -118,8 +120,8 @@ Result<PutOutcome> SqliteEvidenceStore::Put(const EvidenceRecord& r) {
 Result<std::optional<EvidenceRecord>> SqliteEvidenceStore::Get(std::string_view tenant_id,
                                                                std::string_view event_id) {
   std::lock_guard<std::mutex> l(mu_);
-  std::string sql = std::string("SELECT ") + kColumns +
-                    " FROM evidence WHERE tenant_id = ? AND event_id = ?";
+  std::string sql =
+      std::string("SELECT ") + kColumns + " FROM evidence WHERE tenant_id = ? AND event_id = ?";
   Stmt st(db_, sql.c_str());
   if (!st.ok()) return Err(db_, "prepare get");
   st.Text(1, tenant_id);

@@ -54,14 +54,15 @@ std::optional<std::string> ReferenceDecrypt(const json::Value& blob, const std::
   unsigned char kek[32];
   size_t kek_len = sizeof(kek);
   EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr);
-  bool ok = EVP_PKEY_derive_init(pctx) > 0 && EVP_PKEY_CTX_set_hkdf_md(pctx, EVP_sha256()) > 0 &&
-            EVP_PKEY_CTX_set1_hkdf_salt(pctx, reinterpret_cast<const unsigned char*>(tenant.data()),
-                                        tenant.size()) > 0 &&
-            EVP_PKEY_CTX_set1_hkdf_key(pctx, reinterpret_cast<const unsigned char*>(root.data()),
-                                       root.size()) > 0 &&
-            EVP_PKEY_CTX_add1_hkdf_info(
-                pctx, reinterpret_cast<const unsigned char*>("vectorvue-evidence-kek-v1"), 25) > 0 &&
-            EVP_PKEY_derive(pctx, kek, &kek_len) > 0;
+  bool ok =
+      EVP_PKEY_derive_init(pctx) > 0 && EVP_PKEY_CTX_set_hkdf_md(pctx, EVP_sha256()) > 0 &&
+      EVP_PKEY_CTX_set1_hkdf_salt(pctx, reinterpret_cast<const unsigned char*>(tenant.data()),
+                                  tenant.size()) > 0 &&
+      EVP_PKEY_CTX_set1_hkdf_key(pctx, reinterpret_cast<const unsigned char*>(root.data()),
+                                 root.size()) > 0 &&
+      EVP_PKEY_CTX_add1_hkdf_info(
+          pctx, reinterpret_cast<const unsigned char*>("vectorvue-evidence-kek-v1"), 25) > 0 &&
+      EVP_PKEY_derive(pctx, kek, &kek_len) > 0;
   EVP_PKEY_CTX_free(pctx);
   if (!ok) return std::nullopt;
   const std::string aad = "tenant:" + tenant + "|key:" + kid + "|purpose:evidence-blob";
@@ -110,8 +111,8 @@ TEST(EvidenceCipherTest, KekMatchesVectorA8) {
 TEST(EvidenceCipherTest, EncryptReproducesVectorA8ByteForByte) {
   auto p = A8Provider();
   ScriptedRandom random;
-  random.Push(Dek());                  // DEK
-  random.Push(std::string(12, '\0'));  // data nonce
+  random.Push(Dek());                    // DEK
+  random.Push(std::string(12, '\0'));    // data nonce
   random.Push(std::string(12, '\x01'));  // wrap nonce
   EvidenceCipher cipher(*p, random);
   auto env = cipher.Encrypt(kTenant, kPlain);

@@ -39,8 +39,8 @@ class Pkcs11RootKeyProviderTest : public ::testing::Test {
     // The module reads SOFTHSM2_CONF at C_Initialize; this test process uses only this token.
     setenv("SOFTHSM2_CONF", conf_.c_str(), 1);
     std::string out;
-    int rc = vv::testing::RunCommand({"/usr/bin/softhsm2-util", "--init-token", "--free",
-                                      "--label", "vv-test", "--so-pin", "5678", "--pin", kPin},
+    int rc = vv::testing::RunCommand({"/usr/bin/softhsm2-util", "--init-token", "--free", "--label",
+                                      "vv-test", "--so-pin", "5678", "--pin", kPin},
                                      &out, {"SOFTHSM2_CONF=" + conf_});
     ASSERT_EQ(rc, 0) << out;
   }

@@ -62,8 +62,8 @@ TEST_F(PostgresEvidenceStoreTest, RowLevelSecurityHidesOtherTenantsFromUnscopedS
     ASSERT_EQ(all.size(), 2u);
     for (const auto& row : all) EXPECT_EQ(row[0].as<std::string>(), kTenantA);
     // Even asking for B explicitly returns nothing.
-    pqxx::result b = w.exec("SELECT 1 FROM vv_evidence WHERE tenant_id = " +
-                            w.quote(std::string(kTenantB)));
+    pqxx::result b =
+        w.exec("SELECT 1 FROM vv_evidence WHERE tenant_id = " + w.quote(std::string(kTenantB)));
     EXPECT_EQ(b.size(), 0u);
     // Updates and deletes cannot reach B's rows either.
     pqxx::result upd = w.exec("UPDATE vv_evidence SET key_id = 'x' WHERE tenant_id <> " +
@@ -87,11 +87,11 @@ TEST_F(PostgresEvidenceStoreTest, RowLevelSecurityHidesOtherTenantsFromUnscopedS
     // Tenant A's session cannot insert a row for tenant B (WITH CHECK).
     pqxx::work w(c);
     w.exec("SET LOCAL vv.tenant_id = " + w.quote(std::string(kTenantA)));
-    EXPECT_THROW(w.exec("INSERT INTO vv_evidence (tenant_id, event_id, message_id, "
-                        "integrity_hash, key_id, envelope, created_at, stored_at) VALUES (" +
-                        w.quote(std::string(kTenantB)) +
-                        ", 'forged', 'm', 'h', 'k', '{}', 'c', 0)"),
-                 pqxx::sql_error);
+    EXPECT_THROW(
+        w.exec("INSERT INTO vv_evidence (tenant_id, event_id, message_id, "
+               "integrity_hash, key_id, envelope, created_at, stored_at) VALUES (" +
+               w.quote(std::string(kTenantB)) + ", 'forged', 'm', 'h', 'k', '{}', 'c', 0)"),
+        pqxx::sql_error);
   }
   {
     // The application role can neither disable RLS nor drop the policy (not the owner).

@@ -38,9 +38,9 @@ TEST(RootKeyProviderTest, EnvUsesReferenceVariablesAndDefaultKeyId) {
 }
 
 TEST(RootKeyProviderTest, EnvActiveKeyIdFromVariableOrOverride) {
-  auto vars = Env({{"VV_HSM_ROOT_KEYS_JSON",
-                    R"({"k1": ")" + kA32 + R"(", "k2": "QkJCQkJCQkJCQkJCQkJCQg=="})"},
-                   {"VV_HSM_EVIDENCE_ROOT_KEY_ID", "k2"}});
+  auto vars = Env(
+      {{"VV_HSM_ROOT_KEYS_JSON", R"({"k1": ")" + kA32 + R"(", "k2": "QkJCQkJCQkJCQkJCQkJCQg=="})"},
+       {"VV_HSM_EVIDENCE_ROOT_KEY_ID", "k2"}});
   auto p = StaticRootKeyProvider::FromEnv(vars);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ((*p)->active_key_id(), "k2");
@@ -55,12 +55,11 @@ TEST(RootKeyProviderTest, EnvRejectsBadInput) {
   EXPECT_FALSE(StaticRootKeyProvider::FromEnv(Env({})).ok());
   for (std::string bad : {"", "not json", "[]", R"({"k": 5})", R"({"k": "!!!"})",
                           R"({"vv-evidence-root-v1": "QUFB"})" /* 3 bytes */, R"({})"}) {
-    EXPECT_FALSE(StaticRootKeyProvider::FromEnv(Env({{"VV_HSM_ROOT_KEYS_JSON", bad}})).ok())
-        << bad;
+    EXPECT_FALSE(StaticRootKeyProvider::FromEnv(Env({{"VV_HSM_ROOT_KEYS_JSON", bad}})).ok()) << bad;
   }
   // Active key id missing from the map.
-  EXPECT_FALSE(StaticRootKeyProvider::FromEnv(Env({{"VV_HSM_ROOT_KEYS_JSON",
-                                                    R"({"k1": ")" + kA32 + R"("})"}}))
+  EXPECT_FALSE(StaticRootKeyProvider::FromEnv(
+                   Env({{"VV_HSM_ROOT_KEYS_JSON", R"({"k1": ")" + kA32 + R"("})"}}))
                    .ok());
 }
 
@@ -78,9 +77,9 @@ TEST(RootKeyProviderTest, FileAcceptsJsonAndRawKeysWithStrictMode) {
   auto r = StaticRootKeyProvider::FromFile(raw_path);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ((*r)->active_key_id(), "vv-evidence-root-v1");
-  EXPECT_EQ(HexEncode(*(*r)->DeriveKek("10000000-0000-0000-0000-000000000001",
-                                       "vv-evidence-root-v1")),
-            "eeb73e33f4b130f0da920c11b63c83f0e96e3e07172133b01e49bda9f9fd1ac0");
+  EXPECT_EQ(
+      HexEncode(*(*r)->DeriveKek("10000000-0000-0000-0000-000000000001", "vv-evidence-root-v1")),
+      "eeb73e33f4b130f0da920c11b63c83f0e96e3e07172133b01e49bda9f9fd1ac0");
   // A raw key that happens to start with '{' is still a raw key.
   WriteFile(raw_path, "{" + std::string(31, 'x'), 0600);
   EXPECT_TRUE(StaticRootKeyProvider::FromFile(raw_path, "r").ok());
@@ -102,7 +101,8 @@ TEST(RootKeyProviderTest, FileRefusesGroupOrWorldAccess) {
 TEST(RootKeyProviderTest, FileRejectsBadContent) {
   TempDir dir;
   const std::string path = dir.File("root.key");
-  for (std::string bad : {std::string(31, 'A'), std::string(33, 'A'), std::string(), std::string("{\"k\": 1}")}) {
+  for (std::string bad :
+       {std::string(31, 'A'), std::string(33, 'A'), std::string(), std::string("{\"k\": 1}")}) {
     WriteFile(path, bad, 0600);
     EXPECT_FALSE(StaticRootKeyProvider::FromFile(path).ok()) << bad.size();
   }

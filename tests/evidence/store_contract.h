@@ -18,8 +18,8 @@ inline EvidenceRecord MakeRecord(const std::string& tenant, const std::string& e
   r.message_id = "msg-" + tenant.substr(0, 2) + "-" + event;
   r.integrity_hash = std::string(64, 'a');
   r.key_id = key_id;
-  r.envelope_json = R"({"ciphertext_b64":"AA==","event":")" + event + R"(","tenant":")" + tenant +
-                    R"("})";
+  r.envelope_json =
+      R"({"ciphertext_b64":"AA==","event":")" + event + R"(","tenant":")" + tenant + R"("})";
   r.created_at = "2026-03-01T00:00:00.000000+00:00";
   r.stored_at_micros = 1772107200000000;
   return r;

@@ -102,10 +102,10 @@ std::string PostgresServer::Log() const { return process_ ? process_->Log() : st
 
 Status PostgresServer::Psql(const std::string& sql, std::string* out) const {
   std::string buf;
-  int rc = RunCommand({*bin_dir_ + "/psql", "-v", "ON_ERROR_STOP=1", "-X", "-q", "-At", "-h",
-                       "127.0.0.1", "-p", std::to_string(port_), "-U", "vv_admin", "-d",
-                       "postgres", "-c", sql},
-                      &buf);
+  int rc = RunCommand(
+      {*bin_dir_ + "/psql", "-v", "ON_ERROR_STOP=1", "-X", "-q", "-At", "-h", "127.0.0.1", "-p",
+       std::to_string(port_), "-U", "vv_admin", "-d", "postgres", "-c", sql},
+      &buf);
   if (out) *out = buf;
   if (rc != 0) return Status::Internal("psql failed: " + buf);
   return Status::Ok();

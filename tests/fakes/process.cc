@@ -70,16 +70,16 @@ std::string ChildProcess::Log() const {
 std::optional<int> ChildProcess::WaitExit(std::chrono::milliseconds timeout) {
   if (exit_status_) return exit_status_;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  for (;;) {  // checks at least once, also for a zero timeout
     int st = 0;
     pid_t r = waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
       exit_status_ = DecodeStatus(st);
       return exit_status_;
     }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return std::nullopt;
 }
 
 std::optional<std::string> ChildProcess::WaitForLine(const std::string& needle,

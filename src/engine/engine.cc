@@ -1,0 +1,245 @@
+#include "engine/engine.h"
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+#include "queue/envelope_codec.h"
+
+namespace vv::engine {
+
+namespace {
+
+const std::string* StringField(const json::Value& obj, std::string_view key) {
+  if (!obj.is_object()) return nullptr;
+  const json::Value* v = obj.Find(key);
+  return v != nullptr && v->is_string() ? &v->as_string() : nullptr;
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, MessageSource& source, queue::Publisher& dlq,
+               const evidence::EvidenceCipher& cipher, evidence::EvidenceStore& store,
+               audit::AuditSink& audit, const Clock& clock, Random& random)
+    : options_(std::move(options)),
+      source_(source),
+      dlq_(dlq),
+      cipher_(cipher),
+      store_(store),
+      audit_(audit),
+      clock_(clock),
+      random_(random) {}
+
+Result<int> Engine::ProcessOnce(int64_t wait_ms) {
+  auto msgs = source_.Fetch(options_.batch_size, wait_ms);
+  if (!msgs.ok()) return msgs.status();
+  for (const auto& m : *msgs) {
+    counters_.consumed.fetch_add(1);
+    if (Handle(m) == Outcome::kLeaveUnacked) counters_.transient_failures.fetch_add(1);
+  }
+  auto lag = source_.Lag();
+  counters_.lag.store(lag.ok() ? *lag : -1);
+  return static_cast<int>(msgs->size());
+}
+
+Status Engine::Run(const std::atomic<bool>& stop, bool exit_when_idle) {
+  while (!stop.load()) {
+    const uint64_t failures_before = counters_.transient_failures.load();
+    auto n = ProcessOnce(exit_when_idle ? 0 : std::min<int64_t>(options_.poll_interval_ms, 200));
+    if (!n.ok()) {
+      counters_.transient_failures.fetch_add(1);
+    } else if (*n == 0 && exit_when_idle) {
+      return Status::Ok();
+    }
+    // Back off while idle, after a failed fetch, or when messages were left for redelivery.
+    const bool backoff =
+        !n.ok() || *n == 0 || counters_.transient_failures.load() != failures_before;
+    if (backoff) {
+      auto until =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
+      while (!stop.load() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Engine::PublishDeadLetter(const queue::StoredMessage& m, const std::string& code,
+                                 const std::string& message) {
+  json::Value trace = json::Value::MakeObject();
+  trace.Set("reason", code);
+  trace.Set("stage", "evidence_engine");
+  trace.Set("source_sequence", m.sequence);
+  if (!m.envelope.message_id.empty()) trace.Set("source_message_id", m.envelope.message_id);
+  queue::Envelope dl =
+      queue::MakeDeadLetterEnvelope(code, message, m.wire_bytes, std::move(trace), clock_, random_);
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> done = promise->get_future();
+  dlq_.Publish(std::move(dl),
+               [promise](Status s, queue::PublishOutcome) { promise->set_value(s); });
+  if (done.wait_for(std::chrono::milliseconds(options_.dlq_publish_timeout_ms)) !=
+      std::future_status::ready)
+    return Status::Unavailable("DLQ publish timed out");
+  return done.get();
+}
+
+Engine::Outcome Engine::Reject(const queue::StoredMessage& m, const std::string& code,
+                               const std::string& message, const std::string& event_type,
+                               json::Value details) {
+  Status s = PublishDeadLetter(m, code, message);
+  if (!s.ok()) return Outcome::kLeaveUnacked;
+  details.Set("reason", code);
+  details.Set("detail", message);
+  details.Set("sequence", m.sequence);
+  details.Set("dead_lettered", true);
+  if (!audit_.Append(event_type, options_.actor, std::move(details)).ok())
+    return Outcome::kLeaveUnacked;
+  if (!source_.Ack(m.sequence).ok()) return Outcome::kLeaveUnacked;
+  if (event_type == "evidence.dead_lettered") {
+    counters_.dead_lettered.fetch_add(1);
+  } else {
+    counters_.rejected.fetch_add(1);
+  }
+  return Outcome::kAcked;
+}
+
+Engine::Outcome Engine::Handle(const queue::StoredMessage& m) {
+  json::Value details = json::Value::MakeObject();
+
+  // 2a. Re-parse what is actually stored; never trust an earlier parse.
+  auto parsed = queue::ParseEnvelope(m.wire_bytes);
+  if (!parsed.ok()) {
+    counters_.integrity_failures.fetch_add(1);
+    return Reject(m, "envelope_corrupt", "Queued envelope is not a valid envelope",
+                  "evidence.rejected", std::move(details));
+  }
+  const queue::Envelope& env = *parsed;
+  details.Set("message_id", env.message_id);
+
+  // 1. Delivery bound.
+  auto deliveries = source_.Deliveries(m.sequence);
+  if (deliveries.ok() && *deliveries > options_.max_deliveries) {
+    details.Set("deliveries", *deliveries);
+    return Reject(m, "evidence_max_deliveries",
+                  "Evidence processing failed after the maximum number of deliveries",
+                  "evidence.dead_lettered", std::move(details));
+  }
+
+  if (env.kind != queue::Kind::kIngest) {
+    return Reject(m, "unexpected_kind", "Only ingest envelopes are processed", "evidence.rejected",
+                  std::move(details));
+  }
+  // 2b. Integrity.
+  const std::string plaintext = json::Canonical(env.payload);
+  const std::string recomputed = crypto::Sha256Hex(plaintext);
+  if (!ConstantTimeEquals(recomputed, env.integrity_hash)) {
+    counters_.integrity_failures.fetch_add(1);
+    details.Set("integrity_hash", env.integrity_hash);
+    details.Set("recomputed_hash", recomputed);
+    return Reject(m, "integrity_mismatch", "Envelope integrity hash mismatch", "evidence.rejected",
+                  std::move(details));
+  }
+  details.Set("integrity_hash", env.integrity_hash);
+
+  // 2c. Tenant mapping, re-validated.
+  const std::string* tenant = StringField(env.payload, "tenant_id");
+  const std::string* op = StringField(env.payload, "operator_id");
+  std::string tenant_problem;
+  if (tenant == nullptr || op == nullptr) {
+    tenant_problem = "payload lacks tenant_id or operator_id";
+  } else {
+    auto it = options_.operator_tenant_map.find(*op);
+    if (it == options_.operator_tenant_map.end()) {
+      tenant_problem = "operator is not mapped to a tenant";
+    } else if (it->second != *tenant) {
+      tenant_problem = "operator is mapped to another tenant";
+    } else {
+      const json::Value* sm = env.payload.Find("signed_metadata");
+      const std::string* sm_tenant = sm ? StringField(*sm, "tenant_id") : nullptr;
+      const std::string* trace_tenant = StringField(env.trace, "tenant_id");
+      if (sm_tenant == nullptr || *sm_tenant != *tenant)
+        tenant_problem = "signed_metadata.tenant_id differs from tenant_id";
+      else if (trace_tenant != nullptr && *trace_tenant != *tenant)
+        tenant_problem = "trace.tenant_id differs from tenant_id";
+    }
+  }
+  if (tenant != nullptr) details.Set("tenant_id", *tenant);
+  if (op != nullptr) details.Set("operator_id", *op);
+  if (!tenant_problem.empty()) {
+    details.Set("tenant_problem", tenant_problem);
+    return Reject(m, "tenant_mismatch", "Tenant mapping re-validation failed", "evidence.rejected",
+                  std::move(details));
+  }
+  const json::Value* inner = env.payload.Find("payload");
+  const std::string* event_id = inner ? StringField(*inner, "event_id") : nullptr;
+  if (event_id == nullptr || event_id->empty()) {
+    return Reject(m, "missing_event_id", "Payload has no event_id", "evidence.rejected",
+                  std::move(details));
+  }
+  details.Set("event_id", *event_id);
+
+  // 3. Encrypt and store (idempotent), audit, ack.
+  auto sealed = cipher_.Encrypt(*tenant, plaintext);
+  if (!sealed.ok()) return Outcome::kLeaveUnacked;
+  evidence::EvidenceRecord record;
+  record.tenant_id = *tenant;
+  record.event_id = *event_id;
+  record.message_id = env.message_id;
+  record.integrity_hash = env.integrity_hash;
+  record.key_id = sealed->key_id;
+  record.envelope_json = sealed->Serialize();
+  record.created_at = env.created_at;
+  record.stored_at_micros = clock_.NowMicros();
+  auto put = store_.Put(record);
+  if (!put.ok()) return Outcome::kLeaveUnacked;
+  details.Set("key_id", sealed->key_id);
+  details.Set("sequence", m.sequence);
+  std::string event_type = "evidence.stored";
+  if (*put == evidence::PutOutcome::kDuplicate) {
+    event_type = "evidence.duplicate";
+    auto existing = store_.Get(*tenant, *event_id);
+    if (existing.ok() && existing->has_value()) {
+      const auto& e = **existing;
+      details.Set("redelivery", e.message_id == env.message_id);
+      details.Set("same_content", e.integrity_hash == env.integrity_hash);
+      details.Set("key_id", e.key_id);
+    }
+  }
+  if (!audit_.Append(event_type, options_.actor, std::move(details)).ok())
+    return Outcome::kLeaveUnacked;
+  if (!source_.Ack(m.sequence).ok()) return Outcome::kLeaveUnacked;
+  if (*put == evidence::PutOutcome::kStored) {
+    counters_.stored.fetch_add(1);
+  } else {
+    counters_.duplicates.fetch_add(1);
+  }
+  return Outcome::kAcked;
+}
+
+std::string Engine::MetricsText() const {
+  std::string out;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out += std::string("# HELP vv_engine_") + name + " " + help + "\n# TYPE vv_engine_" + name +
+           " counter\nvv_engine_" + name + " " + std::to_string(v) + "\n";
+  };
+  counter("consumed_total", "Queue deliveries handled.", counters_.consumed.load());
+  counter("stored_total", "Evidence records stored.", counters_.stored.load());
+  counter("duplicates_total", "Deliveries whose event was already stored.",
+          counters_.duplicates.load());
+  counter("integrity_failures_total", "Envelopes failing the integrity re-check.",
+          counters_.integrity_failures.load());
+  counter("rejected_total", "Envelopes rejected and dead-lettered.", counters_.rejected.load());
+  counter("dead_lettered_total", "Messages dead-lettered after max deliveries.",
+          counters_.dead_lettered.load());
+  counter("transient_failures_total", "Deliveries left unacked for redelivery.",
+          counters_.transient_failures.load());
+  out +=
+      "# HELP vv_engine_lag Unacked ingest messages waiting (-1 unknown).\n"
+      "# TYPE vv_engine_lag gauge\nvv_engine_lag " +
+      std::to_string(counters_.lag.load()) + "\n";
+  return out;
+}
+
+}  // namespace vv::engine

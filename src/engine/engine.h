@@ -1,0 +1,103 @@
+#pragma once
+// The processing engine: consumes accepted ingest envelopes, re-checks them, encrypts each
+// payload as evidence for its tenant and stores it, exactly once per (tenant, event_id).
+//
+// Per message (at-least-once delivery from a MessageSource):
+//   1. delivery bound: a message delivered more than max_deliveries times without being
+//      acked is dead-lettered (DLQ envelope `evidence_max_deliveries` + audit
+//      "evidence.dead_lettered") and acked.
+//   2. re-parse the wire bytes (corrupt -> reject `envelope_corrupt`), require kind ingest,
+//      recompute integrity_hash = SHA-256(canonical(payload)) (mismatch -> reject
+//      `integrity_mismatch`), re-validate the tenant: operator_tenant_map[operator_id] ==
+//      payload.tenant_id == signed_metadata.tenant_id == trace.tenant_id (-> reject
+//      `tenant_mismatch`), and require payload.payload.event_id (-> reject `missing_event_id`).
+//      A rejection publishes a DLQ envelope {error_code, error_message, raw_body = wire bytes},
+//      audits "evidence.rejected" with the precise reason, and acks.
+//   3. plaintext = canonical JSON of the payload (so integrity_hash = SHA-256(plaintext));
+//      encrypt with the active root key; Put into the store. kStored -> audit
+//      "evidence.stored"; kDuplicate -> audit "evidence.duplicate" (redelivery of the same
+//      message, or another message with the same event id). Then ack.
+//   Any transient failure (store, key provider, DLQ publish, audit) leaves the message
+//   unacked: it is redelivered on a later fetch (bounded by step 1). Because the store commit
+//   happens before the ack and Put is idempotent, a crash at any point loses nothing and
+//   stores nothing twice.
+//
+// Thread-safety: ProcessOnce/Run are called from one thread; counters() and MetricsText() may
+// be read from any thread. Ownership: borrows every dependency; all must outlive the engine.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "audit/audit_log.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "engine/message_source.h"
+#include "evidence/evidence_cipher.h"
+#include "evidence/evidence_store.h"
+#include "queue/queue.h"
+
+namespace vv::engine {
+
+struct EngineOptions {
+  int batch_size = 64;
+  int64_t max_deliveries = 5;
+  int64_t poll_interval_ms = 200;
+  std::map<std::string, std::string> operator_tenant_map;  // operator_id -> tenant uuid
+  std::string actor = "evidence_engine";                   // audit actor
+  int64_t dlq_publish_timeout_ms = 10000;
+};
+
+// Counters (monotonic) and the lag gauge. Names in MetricsText(): vv_engine_<name>.
+struct EngineCounters {
+  std::atomic<uint64_t> consumed{0};  // deliveries handled (redeliveries included)
+  std::atomic<uint64_t> stored{0};
+  std::atomic<uint64_t> duplicates{0};
+  std::atomic<uint64_t> integrity_failures{0};  // integrity_mismatch + envelope_corrupt
+  std::atomic<uint64_t> rejected{0};            // every permanent rejection (incl. integrity)
+  std::atomic<uint64_t> dead_lettered{0};       // max deliveries exceeded
+  std::atomic<uint64_t> transient_failures{0};  // left unacked for redelivery
+  std::atomic<int64_t> lag{0};  // unacked messages after the last batch (-1 unknown)
+};
+
+class Engine {
+ public:
+  Engine(EngineOptions options, MessageSource& source, queue::Publisher& dlq,
+         const evidence::EvidenceCipher& cipher, evidence::EvidenceStore& store,
+         audit::AuditSink& audit, const Clock& clock, Random& random);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Fetches one batch (waiting up to wait_ms when the queue is empty) and handles it.
+  // Returns the number of messages fetched; an error only when the fetch itself failed.
+  Result<int> ProcessOnce(int64_t wait_ms = 0);
+  // Loops until `stop` becomes true (checked between batches and while idle). With
+  // `exit_when_idle`, returns OK as soon as a fetch finds the queue empty.
+  Status Run(const std::atomic<bool>& stop, bool exit_when_idle = false);
+
+  const EngineCounters& counters() const { return counters_; }
+  // Prometheus text exposition of the counters.
+  std::string MetricsText() const;
+
+ private:
+  enum class Outcome { kAcked, kLeaveUnacked };
+  Outcome Handle(const queue::StoredMessage& m);
+  // DLQ + audit + ack for a permanent rejection. Returns kLeaveUnacked on transient failure.
+  Outcome Reject(const queue::StoredMessage& m, const std::string& code, const std::string& message,
+                 const std::string& event_type, json::Value details);
+  Status PublishDeadLetter(const queue::StoredMessage& m, const std::string& code,
+                           const std::string& message);
+
+  const EngineOptions options_;
+  MessageSource& source_;
+  queue::Publisher& dlq_;
+  const evidence::EvidenceCipher& cipher_;
+  evidence::EvidenceStore& store_;
+  audit::AuditSink& audit_;
+  const Clock& clock_;
+  Random& random_;
+  EngineCounters counters_;
+};
+
+}  // namespace vv::engine

@@ -1,0 +1,101 @@
+// config::LoadEngineConfig: the vectorvue.evidence_engine section plus the shared gateway keys.
+
+#include "config/engine_config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace vv::config {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> vars = {}) {
+  return [vars](const std::string& n) -> std::optional<std::string> {
+    auto it = vars.find(n);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+const char kBase[] =
+    "vectorvue:\n"
+    "  telemetry_gateway:\n"
+    "    listen: 127.0.0.1:8443\n"
+    "    queue_path: var/q.db\n"
+    "    audit_log_path: var/audit.jsonl\n"
+    "    operator_tenant_map:\n"
+    "      op-001: 10000000-0000-0000-0000-000000000001\n";
+
+TEST(EngineConfigTest, DefaultsAndSharedGatewayKeys) {
+  auto c = ParseEngineConfig(kBase, Env(), "/etc/vv");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->queue_backend, "embedded");
+  EXPECT_EQ(c->queue_path, "/etc/vv/var/q.db");
+  EXPECT_EQ(c->store_backend, "sqlite");
+  EXPECT_EQ(c->root_key_provider, "env");
+  EXPECT_EQ(c->EffectiveAuditLogPath(), "/etc/vv/var/audit.jsonl.engine.jsonl");
+  EXPECT_EQ(c->operator_tenant_map.at("op-001"), "10000000-0000-0000-0000-000000000001");
+}
+
+TEST(EngineConfigTest, EngineSectionAndEnvironmentOverrides) {
+  std::string y = std::string(kBase) +
+                  "  evidence_engine:\n"
+                  "    store_backend: postgres\n"
+                  "    postgres_url: postgresql://vv_engine@db/vv\n"
+                  "    root_key_provider: pkcs11\n"
+                  "    pkcs11_token_label: vv\n"
+                  "    root_key_id: hsm-1\n"
+                  "    audit_log_path: engine.jsonl\n"
+                  "    max_deliveries: 7\n";
+  auto c = ParseEngineConfig(y,
+                             Env({{"VV_EVIDENCE_POSTGRES_URL", "postgresql://x@y/z"},
+                                  {"VV_HSM_EVIDENCE_ROOT_KEY_ID", "hsm-2"}}),
+                             "/d");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->postgres_url, "postgresql://x@y/z");
+  EXPECT_EQ(c->root_key_id, "hsm-2");
+  EXPECT_EQ(c->max_deliveries, 7);
+  EXPECT_EQ(c->EffectiveAuditLogPath(), "/d/engine.jsonl");
+}
+
+TEST(EngineConfigTest, RejectsBadOrUnsafeSettingsNamingTheKey) {
+  auto bad = [](const std::string& section) {
+    auto c = ParseEngineConfig(std::string(kBase) + "  evidence_engine:\n" + section, Env(), "/d");
+    return c.ok() ? std::string() : c.status().message();
+  };
+  EXPECT_NE(bad("    store_backend: mongo\n").find("store_backend"), std::string::npos);
+  EXPECT_NE(bad("    root_key_provider: kms\n").find("root_key_provider"), std::string::npos);
+  EXPECT_NE(bad("    root_key_provider: file\n").find("root_key_file"), std::string::npos);
+  EXPECT_NE(bad("    root_key_provider: pkcs11\n").find("pkcs11_token_label"), std::string::npos);
+  EXPECT_NE(bad("    store_backend: postgres\n").find("postgres_url"), std::string::npos);
+  EXPECT_NE(bad("    max_deliveries: 0\n").find("max_deliveries"), std::string::npos);
+  EXPECT_NE(bad("    batch_size: abc\n").find("batch_size"), std::string::npos);
+  EXPECT_NE(bad("    typo_key: 1\n").find("typo_key"), std::string::npos);
+  // The engine must never share the gateway's audit file (one writer per file).
+  EXPECT_NE(bad("    audit_log_path: var/audit.jsonl\n").find("audit_log_path"), std::string::npos);
+  // Tenant map required and must hold UUIDs.
+  auto c = ParseEngineConfig("vectorvue:\n  telemetry_gateway:\n    queue_path: q\n", Env(), "/d");
+  EXPECT_FALSE(c.ok());
+  auto d = ParseEngineConfig(kBase, Env({{"VV_TG_OPERATOR_TENANT_MAP", R"({"op":"nope"})"}}), "/");
+  EXPECT_FALSE(d.ok());
+  EXPECT_FALSE(ParseEngineConfig("[1, 2", Env(), "/").ok());
+  EXPECT_FALSE(LoadEngineConfig("/nonexistent/vv.yaml", Env()).ok());
+}
+
+}  // namespace
+}  // namespace vv::config
+
+namespace vv::config {
+namespace {
+
+TEST(EngineConfigTest, ShippedExampleLoads) {
+  auto c = LoadEngineConfig(std::string(VV_SOURCE_DIR) + "/deploy/config/engine.example.yaml",
+                            [](const std::string&) { return std::optional<std::string>(); });
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->root_key_provider, "file");
+  EXPECT_EQ(c->store_backend, "sqlite");
+  EXPECT_NE(c->EffectiveAuditLogPath().find("vv-audit.jsonl.engine.jsonl"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vv::config

@@ -1,0 +1,315 @@
+// The processing engine in-process on embedded defaults: EmbeddedQueue (fed as the gateway
+// feeds it) -> Engine -> SQLite evidence store, with its own audit log.
+
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "audit/audit_log.h"
+#include "engine/engine_test_util.h"
+#include "evidence/evidence_cipher.h"
+#include "evidence/root_key_provider.h"
+#include "evidence/sqlite_evidence_store.h"
+#include "fakes/fake_clock.h"
+#include "fakes/temp_dir.h"
+#include "queue/envelope_codec.h"
+
+namespace vv::engine {
+namespace {
+
+using testing::AuditRecords;
+using testing::CountAudit;
+using testing::MakeIngest;
+using testing::PublishSync;
+using testing::SqlExec;
+
+constexpr char kT1[] = "10000000-0000-0000-0000-000000000001";
+constexpr char kT2[] = "20000000-0000-0000-0000-000000000002";
+
+// Forwards to a real store; can fail the next N Puts, or "crash" after committing (the Put
+// commits, then Unavailable is returned as if the process died before the ack).
+class FlakyStore final : public evidence::EvidenceStore {
+ public:
+  explicit FlakyStore(evidence::EvidenceStore& inner) : inner_(inner) {}
+  int fail_next_puts = 0;
+  int crash_after_commit = 0;
+  Result<evidence::PutOutcome> Put(const evidence::EvidenceRecord& r) override {
+    if (fail_next_puts > 0) {
+      --fail_next_puts;
+      return Status::Unavailable("injected store failure");
+    }
+    auto out = inner_.Put(r);
+    if (out.ok() && crash_after_commit > 0) {
+      --crash_after_commit;
+      return Status::Unavailable("injected crash after commit");
+    }
+    return out;
+  }
+  Result<std::optional<evidence::EvidenceRecord>> Get(std::string_view t,
+                                                      std::string_view e) override {
+    return inner_.Get(t, e);
+  }
+  Result<std::vector<evidence::EvidenceRecord>> List(std::string_view t, int64_t a,
+                                                     int l) override {
+    return inner_.List(t, a, l);
+  }
+  Result<int64_t> Count(std::string_view t) override { return inner_.Count(t); }
+  Status ReplaceEnvelope(std::string_view t, std::string_view e, std::string_view k,
+                         std::string_view j) override {
+    return inner_.ReplaceEnvelope(t, e, k, j);
+  }
+  Result<std::vector<std::string>> Tenants() override { return inner_.Tenants(); }
+
+ private:
+  evidence::EvidenceStore& inner_;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto q = queue::EmbeddedQueue::Open(QueuePath(), {});
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    queue_ = std::move(q).value();
+    auto s = evidence::SqliteEvidenceStore::Open(dir_.File("evidence.db"));
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(s).value();
+    flaky_ = std::make_unique<FlakyStore>(*store_);
+    auto p = evidence::StaticRootKeyProvider::Create({{"root-1", std::string(32, 'A')}}, "root-1",
+                                                     "test");
+    ASSERT_TRUE(p.ok());
+    provider_ = std::move(p).value();
+    cipher_ = std::make_unique<evidence::EvidenceCipher>(*provider_, random_);
+    audit::AuditLogOptions ao;
+    ao.fsync = audit::FsyncPolicy::kNone;
+    ao.file_anchor = false;
+    auto a = audit::AuditLog::Open(AuditPath(), ao, clock_);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    audit_ = std::move(a).value();
+    auto src = EmbeddedSource::Open(*queue_, QueuePath());
+    ASSERT_TRUE(src.ok());
+    source_ = std::move(src).value();
+    options_.operator_tenant_map = {{"op-001", kT1}, {"op-002", kT2}};
+    options_.max_deliveries = 3;
+    options_.poll_interval_ms = 1;
+  }
+
+  std::string QueuePath() const { return dir_.File("queue.db"); }
+  std::string AuditPath() const { return dir_.File("engine-audit.jsonl"); }
+
+  std::unique_ptr<Engine> MakeEngine() {
+    return std::make_unique<Engine>(options_, *source_, *queue_, *cipher_, *flaky_, *audit_, clock_,
+                                    random_);
+  }
+  void Publish(const std::string& tenant, const std::string& op, const std::string& event) {
+    ASSERT_TRUE(PublishSync(*queue_, MakeIngest(tenant, op, event, clock_, random_)).ok());
+  }
+  void Drain(Engine& engine) {
+    std::atomic<bool> stop{false};
+    ASSERT_TRUE(engine.Run(stop, /*exit_when_idle=*/true).ok());
+  }
+  std::vector<queue::StoredMessage> DeadLetters() {
+    auto l = queue_->List(queue::Kind::kDeadLetter, 0, 1000);
+    EXPECT_TRUE(l.ok());
+    return l.ok() ? *l : std::vector<queue::StoredMessage>{};
+  }
+
+  vv::testing::TempDir dir_;
+  vv::testing::FakeClock clock_;
+  SystemRandom random_;
+  std::unique_ptr<queue::EmbeddedQueue> queue_;
+  std::unique_ptr<evidence::SqliteEvidenceStore> store_;
+  std::unique_ptr<FlakyStore> flaky_;
+  std::unique_ptr<evidence::StaticRootKeyProvider> provider_;
+  std::unique_ptr<evidence::EvidenceCipher> cipher_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<EmbeddedSource> source_;
+  EngineOptions options_;
+};
+
+TEST_F(EngineTest, StoresEveryEventOnceEncryptedPerTenant) {
+  for (int i = 0; i < 5; ++i) Publish(kT1, "op-001", "evt-a" + std::to_string(i));
+  for (int i = 0; i < 3; ++i) Publish(kT2, "op-002", "evt-b" + std::to_string(i));
+  auto engine = MakeEngine();
+  Drain(*engine);
+  EXPECT_EQ(engine->counters().stored.load(), 8u);
+  EXPECT_EQ(engine->counters().consumed.load(), 8u);
+  EXPECT_EQ(engine->counters().lag.load(), 0);
+  EXPECT_EQ(*store_->Count(kT1), 5);
+  EXPECT_EQ(*store_->Count(kT2), 3);
+
+  // The stored record decrypts to the canonical payload whose hash is the integrity hash.
+  auto rec = store_->Get(kT1, "evt-a3");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  auto env = evidence::ParseEnvelopeJson((*rec)->envelope_json);
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->version, evidence::kEnvelopeV1);
+  EXPECT_EQ(env->key_id, "root-1");
+  EXPECT_EQ((*rec)->envelope_json.find("evt-a3"), std::string::npos) << "plaintext leaked";
+  auto pt = cipher_->Decrypt(kT1, *env);
+  ASSERT_TRUE(pt.ok());
+  EXPECT_EQ(crypto::Sha256Hex(*pt), (*rec)->integrity_hash);
+  auto payload = json::Parse(*pt);
+  ASSERT_TRUE(payload.ok());
+  EXPECT_EQ(payload->Find("payload")->Find("event_id")->as_string(), "evt-a3");
+  EXPECT_EQ(payload->Find("tenant_id")->as_string(), kT1);
+  // Tenant 2 cannot decrypt tenant 1's evidence, nor see its record.
+  EXPECT_FALSE(cipher_->Decrypt(kT2, *env).ok());
+  EXPECT_FALSE(store_->Get(kT2, "evt-a3")->has_value());
+
+  auto audit = AuditRecords(AuditPath());
+  EXPECT_EQ(CountAudit(audit, "evidence.stored"), 8);
+  EXPECT_NE(engine->MetricsText().find("vv_engine_stored_total 8"), std::string::npos);
+}
+
+TEST_F(EngineTest, RedeliveryAfterCrashBeforeAckStoresNothingTwice) {
+  for (int i = 0; i < 4; ++i) Publish(kT1, "op-001", "evt-" + std::to_string(i));
+  flaky_->crash_after_commit = 2;  // first two commits "crash" before their ack
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->ProcessOnce().ok());
+  EXPECT_EQ(engine->counters().stored.load(), 2u);
+  EXPECT_EQ(engine->counters().transient_failures.load(), 2u);
+  EXPECT_EQ(*store_->Count(kT1), 4);  // committed, just not acked
+  // A fresh engine (restart) redelivers the two unacked ones: duplicates, nothing new.
+  auto restarted = MakeEngine();
+  Drain(*restarted);
+  EXPECT_EQ(restarted->counters().duplicates.load(), 2u);
+  EXPECT_EQ(restarted->counters().stored.load(), 0u);
+  EXPECT_EQ(*store_->Count(kT1), 4);
+  auto audit = AuditRecords(AuditPath());
+  int redeliveries = 0;
+  for (const auto& r : audit) {
+    if (r.Find("event_type")->as_string() != "evidence.duplicate") continue;
+    const json::Value* d = r.Find("details");
+    EXPECT_TRUE(d->Find("redelivery")->as_bool());
+    EXPECT_TRUE(d->Find("same_content")->as_bool());
+    ++redeliveries;
+  }
+  EXPECT_EQ(redeliveries, 2);
+}
+
+TEST_F(EngineTest, SameEventFromAnotherMessageIsADuplicate) {
+  Publish(kT1, "op-001", "evt-dup");
+  // A second envelope for the same event that bypassed the queue's dedupe (no dedupe_id).
+  queue::Envelope again = MakeIngest(kT1, "op-001", "evt-dup", clock_, random_);
+  again.dedupe_id.clear();
+  ASSERT_TRUE(PublishSync(*queue_, std::move(again)).ok());
+  auto engine = MakeEngine();
+  Drain(*engine);
+  EXPECT_EQ(engine->counters().stored.load(), 1u);
+  EXPECT_EQ(engine->counters().duplicates.load(), 1u);
+  EXPECT_EQ(*store_->Count(kT1), 1);
+  auto audit = AuditRecords(AuditPath());
+  ASSERT_EQ(CountAudit(audit, "evidence.duplicate"), 1);
+}
+
+TEST_F(EngineTest, TamperedEnvelopeInQueueIsRejectedDeadLetteredAndAudited) {
+  Publish(kT1, "op-001", "evt-ok-1");
+  Publish(kT1, "op-001", "evt-tampered");
+  Publish(kT1, "op-001", "evt-ok-2");
+  // Edit the stored body of one message in the SQLite file, keeping it valid JSON.
+  ASSERT_EQ(SqlExec(QueuePath(),
+                    "UPDATE messages SET body = replace(body, 'host-nyc-01', 'host-evil-1') "
+                    "WHERE body LIKE '%evt-tampered%'"),
+            1);
+  auto engine = MakeEngine();
+  Drain(*engine);
+  EXPECT_EQ(engine->counters().stored.load(), 2u);
+  EXPECT_EQ(engine->counters().integrity_failures.load(), 1u);
+  EXPECT_EQ(engine->counters().rejected.load(), 1u);
+  EXPECT_FALSE(store_->Get(kT1, "evt-tampered")->has_value());
+  EXPECT_TRUE(store_->Get(kT1, "evt-ok-2")->has_value());
+  EXPECT_EQ(*source_->Lag(), 0);  // acked: not retried forever
+
+  auto dlq = DeadLetters();
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_TRUE(queue::VerifyIntegrity(dlq[0].envelope));
+  EXPECT_EQ(dlq[0].envelope.payload.Find("error_code")->as_string(), "integrity_mismatch");
+  EXPECT_NE(dlq[0].envelope.payload.Find("raw_body")->as_string().find("host-evil-1"),
+            std::string::npos);
+  auto audit = AuditRecords(AuditPath());
+  ASSERT_EQ(CountAudit(audit, "evidence.rejected"), 1);
+  for (const auto& r : audit) {
+    if (r.Find("event_type")->as_string() != "evidence.rejected") continue;
+    EXPECT_EQ(r.Find("details")->Find("reason")->as_string(), "integrity_mismatch");
+    EXPECT_NE(r.Find("details")->Find("recomputed_hash")->as_string(),
+              r.Find("details")->Find("integrity_hash")->as_string());
+  }
+}
+
+TEST_F(EngineTest, CorruptQueueBodyIsDeadLetteredWithoutBlockingTheQueue) {
+  Publish(kT1, "op-001", "evt-1");
+  Publish(kT1, "op-001", "evt-2");
+  ASSERT_EQ(
+      SqlExec(QueuePath(), "UPDATE messages SET body = '{not json' WHERE body LIKE '%evt-1%'"), 1);
+  auto engine = MakeEngine();
+  Drain(*engine);
+  EXPECT_EQ(engine->counters().integrity_failures.load(), 1u);
+  EXPECT_EQ(engine->counters().stored.load(), 1u);
+  EXPECT_TRUE(store_->Get(kT1, "evt-2")->has_value());
+  auto dlq = DeadLetters();
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].envelope.payload.Find("error_code")->as_string(), "envelope_corrupt");
+}
+
+TEST_F(EngineTest, TenantMappingIsRevalidated) {
+  Publish(kT2, "op-001", "evt-wrong-tenant");  // op-001 belongs to T1
+  Publish(kT1, "op-999", "evt-unmapped");      // unknown operator
+  queue::Envelope forged = MakeIngest(kT1, "op-001", "evt-sm", clock_, random_);
+  {
+    json::Value payload = forged.payload;
+    json::Value sm = *payload.Find("signed_metadata");
+    sm.Set("tenant_id", kT2);
+    payload.Set("signed_metadata", sm);
+    forged = queue::MakeIngestEnvelope(payload, forged.trace, "x/evt-sm", clock_, random_);
+  }
+  ASSERT_TRUE(PublishSync(*queue_, std::move(forged)).ok());
+  Publish(kT1, "op-001", "evt-good");
+  auto engine = MakeEngine();
+  Drain(*engine);
+  EXPECT_EQ(engine->counters().rejected.load(), 3u);
+  EXPECT_EQ(engine->counters().stored.load(), 1u);
+  EXPECT_EQ(*store_->Count(kT1), 1);
+  EXPECT_EQ(*store_->Count(kT2), 0);
+  for (const auto& d : DeadLetters())
+    EXPECT_EQ(d.envelope.payload.Find("error_code")->as_string(), "tenant_mismatch");
+  EXPECT_EQ(CountAudit(AuditRecords(AuditPath()), "evidence.rejected"), 3);
+}
+
+TEST_F(EngineTest, TransientFailureIsRetriedThenDeadLetteredAfterMaxDeliveries) {
+  Publish(kT1, "op-001", "evt-retry");
+  flaky_->fail_next_puts = 1;  // first delivery fails, second succeeds
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->ProcessOnce().ok());
+  EXPECT_EQ(engine->counters().transient_failures.load(), 1u);
+  EXPECT_EQ(*source_->Lag(), 1);
+  ASSERT_TRUE(engine->ProcessOnce().ok());
+  EXPECT_EQ(engine->counters().stored.load(), 1u);
+
+  Publish(kT1, "op-001", "evt-poison");
+  flaky_->fail_next_puts = 1000;  // store keeps failing
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(engine->ProcessOnce().ok());
+  EXPECT_EQ(engine->counters().dead_lettered.load(), 0u);
+  ASSERT_TRUE(engine->ProcessOnce().ok());  // 4th delivery > max_deliveries (3)
+  EXPECT_EQ(engine->counters().dead_lettered.load(), 1u);
+  EXPECT_EQ(*source_->Lag(), 0);
+  auto dlq = DeadLetters();
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].envelope.payload.Find("error_code")->as_string(), "evidence_max_deliveries");
+  EXPECT_EQ(CountAudit(AuditRecords(AuditPath()), "evidence.dead_lettered"), 1);
+}
+
+TEST_F(EngineTest, RunStopsPromptlyWhenAskedTo) {
+  auto engine = MakeEngine();
+  std::atomic<bool> stop{false};
+  options_.poll_interval_ms = 50;
+  std::thread t([&] { EXPECT_TRUE(engine->Run(stop).ok()); });
+  Publish(kT1, "op-001", "evt-live");
+  for (int i = 0; i < 500 && engine->counters().stored.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  stop.store(true);
+  t.join();
+  EXPECT_EQ(engine->counters().stored.load(), 1u);
+}
+
+}  // namespace
+}  // namespace vv::engine

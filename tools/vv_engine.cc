@@ -1,0 +1,182 @@
+// vv-engine --config FILE [--drain]: the VectorVue processing + evidence engine. Consumes
+// accepted envelopes from the queue (embedded SQLite queue, or JetStream durable pull consumer
+// with queue_backend nats), re-checks integrity and tenant mapping, encrypts each payload per
+// tenant and stores it (vectorvue.evidence_engine section; see
+// deploy/config/engine.example.yaml). Writes its own audit log (one writer per file).
+// Prints "ENGINE READY" once consuming. SIGTERM/SIGINT: finishes the message in hand, then
+// exits 0. --drain: exits 0 as soon as the queue is empty.
+// Exit status: 0 clean, 1 runtime failure, 2 configuration error.
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "audit/audit_log.h"
+#include "config/engine_config.h"
+#include "engine/engine.h"
+#include "engine/message_source.h"
+#include "engine/wiring.h"
+#include "evidence/evidence_cipher.h"
+#include "queue/embedded_queue.h"
+#include "queue/jetstream_queue.h"
+
+namespace {
+
+int Refuse(const std::string& what) {
+  std::cerr << "vv-engine: refusing to start: " << what << "\n";
+  return 2;
+}
+
+void WriteMetrics(const std::string& path, const std::string& text) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << text;
+    if (!f) return;
+  }
+  std::rename(tmp.c_str(), path.c_str());
+}
+
+vv::audit::FsyncPolicy ToAuditFsync(vv::config::FsyncPolicy p) {
+  switch (p) {
+    case vv::config::FsyncPolicy::kNone:
+      return vv::audit::FsyncPolicy::kNone;
+    case vv::config::FsyncPolicy::kAlways:
+      return vv::audit::FsyncPolicy::kAlways;
+    default:
+      return vv::audit::FsyncPolicy::kBatch;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"VectorVue processing + evidence engine"};
+  std::string config_path;
+  std::string log_level = "info";
+  bool drain = false;
+  cli.add_option("--config", config_path, "YAML config file (vectorvue.evidence_engine)")
+      ->required();
+  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  cli.add_flag("--drain", drain, "exit once the queue is empty");
+  CLI11_PARSE(cli, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l vv-engine %v");
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto cfg = vv::config::LoadEngineConfig(config_path, vv::config::ProcessEnv());
+  if (!cfg.ok()) return Refuse(cfg.status().message());
+  auto env = vv::evidence::ProcessEnvironment();
+  auto provider = vv::engine::MakeRootKeyProvider(*cfg, env);
+  if (!provider.ok()) return Refuse(provider.status().ToString());
+  auto store = vv::engine::MakeEvidenceStore(*cfg);
+  if (!store.ok()) return Refuse(store.status().ToString());
+
+  vv::SystemClock clock;
+  vv::SystemRandom random;
+  vv::audit::AuditLogOptions ao;
+  ao.seal_every = cfg->audit_seal_every;
+  ao.fsync = ToAuditFsync(cfg->audit_fsync);
+  ao.actor_system = "evidence_engine";
+  const std::string audit_path = cfg->EffectiveAuditLogPath();
+  auto audit = vv::audit::AuditLog::Open(audit_path, ao, clock);
+  if (!audit.ok()) return Refuse("audit log " + audit_path + ": " + audit.status().ToString());
+
+  std::unique_ptr<vv::queue::EmbeddedQueue> embedded;
+  std::unique_ptr<vv::queue::JetStreamPublisher> js_publisher;
+  std::unique_ptr<vv::queue::JetStreamConsumer> js_consumer;
+  std::unique_ptr<vv::engine::MessageSource> source;
+  vv::queue::Publisher* dlq = nullptr;
+  if (cfg->queue_backend == "embedded") {
+    auto q = vv::queue::EmbeddedQueue::Open(cfg->queue_path, {});
+    if (!q.ok()) return Refuse("queue " + cfg->queue_path + ": " + q.status().ToString());
+    embedded = std::move(q).value();
+    auto s = vv::engine::EmbeddedSource::Open(*embedded, cfg->queue_path);
+    if (!s.ok()) return Refuse(s.status().ToString());
+    source = std::move(s).value();
+    dlq = embedded.get();
+  } else {
+    vv::queue::JetStreamOptions jo;
+    jo.url = cfg->nats_url;
+    jo.ingest_subject = cfg->queue_subject;
+    jo.dlq_subject = cfg->dlq_subject;
+    jo.ingest_stream = cfg->jetstream_stream;
+    jo.dlq_stream = cfg->jetstream_dlq_stream;
+    jo.connection_name = "vectorvue-evidence-engine";
+    auto p = vv::queue::JetStreamPublisher::Create(jo);
+    if (!p.ok()) return Refuse("jetstream: " + p.status().ToString());
+    js_publisher = std::move(p).value();
+    auto c = vv::queue::JetStreamConsumer::Create(jo, cfg->jetstream_stream, cfg->queue_subject,
+                                                  cfg->jetstream_durable);
+    if (!c.ok()) return Refuse("jetstream consumer: " + c.status().ToString());
+    js_consumer = std::move(c).value();
+    source = std::make_unique<vv::engine::JetStreamSource>(*js_consumer);
+    dlq = js_publisher.get();
+  }
+
+  vv::evidence::EvidenceCipher cipher(**provider, random);
+  vv::engine::EngineOptions eo;
+  eo.batch_size = static_cast<int>(cfg->batch_size);
+  eo.max_deliveries = cfg->max_deliveries;
+  eo.poll_interval_ms = cfg->poll_interval_ms;
+  eo.operator_tenant_map = cfg->operator_tenant_map;
+  vv::engine::Engine engine(eo, *source, *dlq, cipher, **store, **audit, clock, random);
+
+  spdlog::info("consuming queue={} store={} root_key_provider={} active_key_id={} audit={}",
+               cfg->queue_backend, cfg->store_backend, (*provider)->kind(),
+               (*provider)->active_key_id(), audit_path);
+  std::cout << "ENGINE READY" << std::endl;
+
+  std::atomic<bool> stop{false};
+  std::atomic<bool> finished{false};
+  std::thread waiter([&] {
+    timespec ts{0, 100 * 1000 * 1000};
+    while (!finished.load()) {
+      int sig = sigtimedwait(&set, nullptr, &ts);
+      if (sig > 0) {
+        spdlog::info("signal {} received, shutting down", sig);
+        stop.store(true);
+        return;
+      }
+    }
+  });
+  std::thread metrics([&] {
+    int64_t ticks = 0;
+    while (!finished.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (++ticks % (cfg->metrics_interval_seconds * 10) == 0)
+        WriteMetrics(cfg->metrics_path, engine.MetricsText());
+    }
+  });
+  vv::Status s = engine.Run(stop, drain);
+  finished.store(true);
+  waiter.join();
+  metrics.join();
+  WriteMetrics(cfg->metrics_path, engine.MetricsText());
+  const auto& c = engine.counters();
+  spdlog::info(
+      "stopped: consumed={} stored={} duplicates={} integrity_failures={} rejected={} "
+      "dead_lettered={} transient_failures={} lag={}",
+      c.consumed.load(), c.stored.load(), c.duplicates.load(), c.integrity_failures.load(),
+      c.rejected.load(), c.dead_lettered.load(), c.transient_failures.load(), c.lag.load());
+  std::cout << "ENGINE STOPPED stored=" << c.stored.load() << " duplicates=" << c.duplicates.load()
+            << " integrity_failures=" << c.integrity_failures.load() << std::endl;
+  if (!s.ok()) {
+    std::cerr << "vv-engine: " << s.ToString() << "\n";
+    return 1;
+  }
+  return 0;
+}
