@@ -37,6 +37,8 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "state/admission.h"
+#include "state/admission.h"
 #include "state/state.h"
 
 struct redisContext;
@@ -173,6 +175,33 @@ class RedisGate {
 
  private:
   std::shared_ptr<RedisPool> pool_;
+};
+
+// Admission on Redis: nonce + rate unit in one Lua round trip (RedisGate); the burn, release
+// and refund paths use the nonce store / rate limiter of the same pool.
+class RedisAdmission final : public Admission {
+ public:
+  RedisAdmission(std::shared_ptr<RedisPool> pool, const Clock& clock, int64_t limit_per_minute)
+      : gate_(pool), nonces_(pool), limiter_(pool, clock, limit_per_minute), clock_(clock),
+        limit_(limit_per_minute) {}
+  Status Admit(std::string_view nonce_key, int64_t ttl_seconds, std::string_view rate_key,
+               RateTicket* ticket) override {
+    return gate_.RegisterAndAcquire(nonce_key, ttl_seconds, rate_key, limit_,
+                                    clock_.NowMicros(), ticket);
+  }
+  Status BurnNonce(std::string_view nonce_key, int64_t ttl_seconds) override {
+    return nonces_.Register(nonce_key, ttl_seconds);
+  }
+  Status ReleaseNonce(std::string_view nonce_key) override { return nonces_.Release(nonce_key); }
+  Status Refund(const RateTicket& ticket) override { return limiter_.Refund(ticket); }
+  Status Health() const override { return nonces_.Health(); }
+
+ private:
+  RedisGate gate_;
+  RedisNonceStore nonces_;
+  RedisRateLimiter limiter_;
+  const Clock& clock_;
+  const int64_t limit_;
 };
 
 }  // namespace vv::state
