@@ -27,6 +27,10 @@ echo "== dev PKI and keys in $RUN =="
 scripts/dev-pki.sh "$RUN/pki"
 ( umask 077; openssl genpkey -algorithm ed25519 -out "$RUN/keys/producer_ed25519.pem" )
 chmod 0600 "$RUN/keys/producer_ed25519.pem"
+# Feedback signing key (signed cognitive feedback responses, wire-contract 2.3); the gateway
+# refuses to start without one.
+( umask 077; openssl genpkey -algorithm ed25519 -out "$RUN/keys/feedback_ed25519.pem" )
+chmod 0600 "$RUN/keys/feedback_ed25519.pem"
 PUB_B64=$(openssl pkey -in "$RUN/keys/producer_ed25519.pem" -pubout -outform DER | tail -c 32 | base64)
 PIN=$(cat "$RUN/pki/producer.sha256")
 
@@ -58,6 +62,9 @@ vectorvue:
       op-002: 20000000-0000-0000-0000-000000000002
     enforce_schema_version: true
     allowed_schema_versions: ["1.0"]
+    feedback_ed25519_keys:
+      feedback-demo-1: keys/feedback_ed25519.pem
+    feedback_active_kid: feedback-demo-1
 YAML
 
 echo "== starting vv-gateway (mTLS, embedded backends) =="

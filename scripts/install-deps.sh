@@ -6,7 +6,7 @@ PKGS=(
   libssl-dev libsodium-dev libboost-dev rapidjson-dev libyaml-cpp-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhiredis-dev libnats-dev libpqxx-dev libp11-kit-dev softhsm2
-  redis-server nats-server postgresql
+  redis-server nats-server postgresql prometheus
 )
 missing=()
 for p in "${PKGS[@]}"; do

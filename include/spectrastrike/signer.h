@@ -41,6 +41,8 @@ class RequestSigner {
   // base64(Ed25519(seed, "{ts}.{nonce}." + body)).
   std::string SignatureB64(int64_t ts, const std::string& nonce, const std::string& body) const;
   SignedHeaders Sign(int64_t ts, const std::string& nonce, const std::string& body) const;
+  // base64(Ed25519(seed, message)) of an arbitrary message (federation bundles, wire 2.2).
+  std::string SignMessageB64(std::string_view message) const;
   // Standard base64 of the raw 32-byte public key (VV_TG_SPECTRASTRIKE_ED25519_PUBKEY format).
   std::string PublicKeyB64() const;
 

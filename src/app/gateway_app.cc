@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cognitive/store_config.h"
 #include "queue/embedded_queue.h"
 #include "queue/jetstream_queue.h"
 #include "state/memory_state.h"
@@ -117,8 +118,53 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   if (!publisher.ok()) return publisher.status();
   app->publisher_ = std::move(publisher).value();
 
+  // Signed feedback keys, loaded once. Refuse to start without them (the reference's default
+  // deployment failed every request instead).
+  auto signer = cognitive::FeedbackSigner::Load(c.feedback_key_paths, c.feedback_active_kid);
+  if (!signer.ok()) return signer.status();
+  app->feedback_signer_ = std::move(signer).value();
+
+  // Execution graphs: tenant-scoped, in the evidence store database (vectorvue.evidence_engine).
+  auto store_cfg = cognitive::LoadGraphStoreConfig(c.source_path, config::ProcessEnv(), c.queue_path);
+  if (!store_cfg.ok()) return store_cfg.status();
+  auto graphs = cognitive::OpenGraphStore(*store_cfg);
+  if (!graphs.ok())
+    return Status(graphs.status().code(),
+                  "evidence_engine store (graph store): " + graphs.status().message());
+  app->graphs_ = std::move(graphs).value();
+
+  // Federation bundle nonce cache: a dedicated store with the memory backend; with Redis the
+  // shared store, in its own key namespace (verify::BundleNonceKey).
+  if (c.nonce_backend == "memory") {
+    app->own_bundle_nonces_ = std::make_unique<state::MemoryNonceStore>(app->clock_);
+    app->bundle_nonces_ = app->own_bundle_nonces_.get();
+  } else {
+    app->bundle_nonces_ = app->nonces_.get();
+  }
+
+  FederationDeps fd;
+  fd.config = cfg;
+  fd.clock = &app->clock_;
+  fd.random = &app->random_;
+  fd.bundle_nonces = app->bundle_nonces_;
+  fd.audit = app->audit_.get();
+  app->federation_ = std::make_unique<FederationService>(std::move(fd));
+
+  CognitiveDeps cd;
+  cd.config = cfg;
+  cd.clock = &app->clock_;
+  cd.random = &app->random_;
+  cd.nonces = app->nonces_.get();
+  cd.limiter = app->limiter_.get();
+  cd.audit = app->audit_.get();
+  cd.graphs = app->graphs_.get();
+  cd.signer = app->feedback_signer_;
+  app->cognitive_ = std::make_unique<CognitiveService>(std::move(cd));
+
   GatewayDeps deps;
   deps.config = cfg;
+  deps.federation = app->federation_.get();
+  deps.cognitive = app->cognitive_.get();
   deps.clock = &app->clock_;
   deps.random = &app->random_;
   deps.catalog = app->catalog_.get();
@@ -156,6 +202,9 @@ GatewayApp::~GatewayApp() {
     server_.reset();
   }
   service_.reset();
+  cognitive_.reset();
+  federation_.reset();
+  graphs_.reset();
   publisher_.reset();  // drains pending publishes (their callbacks still audit)
   audit_.reset();
 }

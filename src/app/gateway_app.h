@@ -6,7 +6,11 @@
 
 #include <memory>
 
+#include "app/cognitive_service.h"
+#include "app/federation_service.h"
 #include "app/gateway_service.h"
+#include "cognitive/feedback.h"
+#include "cognitive/graph_store.h"
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "config/gateway_config.h"
@@ -40,6 +44,12 @@ class GatewayApp {
   std::unique_ptr<state::RateLimiter> limiter_;
   std::unique_ptr<audit::AuditSink> audit_;
   std::unique_ptr<queue::Publisher> publisher_;
+  std::unique_ptr<state::NonceStore> own_bundle_nonces_;  // memory backend: a dedicated cache
+  state::NonceStore* bundle_nonces_ = nullptr;            // own_bundle_nonces_ or nonces_
+  std::unique_ptr<cognitive::GraphStore> graphs_;
+  std::shared_ptr<const cognitive::FeedbackSigner> feedback_signer_;
+  std::unique_ptr<FederationService> federation_;
+  std::unique_ptr<CognitiveService> cognitive_;
   std::unique_ptr<GatewayService> service_;
   std::unique_ptr<http::Server> server_;
 };

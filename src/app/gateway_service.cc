@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/cognitive_service.h"
+#include "app/federation_service.h"
 #include "verify/checks.h"
 
 namespace vv::app {
@@ -55,6 +57,14 @@ void GatewayService::Handle(http::Request request, http::Responder respond) {
       return;
     }
     HandleTelemetry(std::move(request), std::move(respond));
+    return;
+  }
+  if (path == kFederationVerifyPath && deps_.federation) {
+    deps_.federation->Handle(std::move(request), std::move(respond));
+    return;
+  }
+  if (CognitiveService::Handles(path) && deps_.cognitive) {
+    deps_.cognitive->Handle(std::move(request), std::move(respond));
     return;
   }
   if (path == "/healthz" && request.method == "GET") {

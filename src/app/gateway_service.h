@@ -25,6 +25,9 @@
 
 namespace vv::app {
 
+class FederationService;
+class CognitiveService;
+
 // Counters per outcome, for /metrics (issue 8 extends) and for tests.
 struct GatewayCounters {
   std::atomic<uint64_t> accepted{0};
@@ -45,6 +48,9 @@ struct GatewayDeps {
   state::RateLimiter* limiter = nullptr;
   queue::Publisher* publisher = nullptr;
   audit::AuditSink* audit = nullptr;
+  // Federation verify and the cognitive endpoints (issue 6); nullptr = 404 for their paths.
+  FederationService* federation = nullptr;
+  CognitiveService* cognitive = nullptr;
 };
 
 class GatewayService final : public http::Handler {

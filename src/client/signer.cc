@@ -55,6 +55,10 @@ std::string RequestSigner::SignatureB64(int64_t ts, const std::string& nonce,
   return vv::Base64Encode(impl_->key().Sign(message));
 }
 
+std::string RequestSigner::SignMessageB64(std::string_view message) const {
+  return vv::Base64Encode(impl_->key().Sign(message));
+}
+
 SignedHeaders RequestSigner::Sign(int64_t ts, const std::string& nonce,
                                   const std::string& body) const {
   return SignedHeaders{std::to_string(ts), nonce, SignatureB64(ts, nonce, body)};

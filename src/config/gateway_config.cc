@@ -397,7 +397,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
         return Status::Ok();
       });
     }
-    if (k == "feedback_ed25519_keys") {
+    if (k == "feedback_ed25519_keys" || k == "feedback_signing_keys") {
       cfg->feedback_key_paths.clear();
       return ForEachMember(v, k, [&](const std::string& kid, const YAML::Node& pv) -> Status {
         auto p = YamlString(pv, k + "." + kid);
@@ -701,7 +701,9 @@ Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(path, ec);
   std::string base_dir = ec ? std::string() : abs.parent_path().string();
-  return ParseGatewayConfig(*text, env, base_dir);
+  auto cfg = ParseGatewayConfig(*text, env, base_dir);
+  if (cfg.ok()) cfg->source_path = ec ? path : abs.string();
+  return cfg;
 }
 
 Status ValidateGatewayConfig(const GatewayConfig& cfg) {

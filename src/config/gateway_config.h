@@ -104,10 +104,15 @@ struct GatewayConfig {
   std::string audit_signing_key_path;
 
   // Signed feedback responses (wire-contract 2.3): kid -> private key file path
-  // (VV_TG_FEEDBACK_ED25519_KEYS_JSON / feedback_ed25519_keys) and the active kid
+  // (VV_TG_FEEDBACK_ED25519_KEYS_JSON / feedback_ed25519_keys, alias feedback_signing_keys) and the active kid
   // (VV_TG_FEEDBACK_ACTIVE_KID / feedback_active_kid). Empty map = feedback signing not configured.
   std::map<std::string, std::string> feedback_key_paths;
   std::string feedback_active_kid;
+
+  // The YAML file this config was loaded from (absolute; "" when parsed from text). Lets
+  // other components read their own sections of the same file (e.g. the graph store reads
+  // vectorvue.evidence_engine.store_*).
+  std::string source_path;
 
   // Returns the identity with this id, or nullptr.
   const ServiceIdentity* FindIdentity(std::string_view id) const;

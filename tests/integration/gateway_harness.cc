@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+
+#include "common/encoding.h"
+#include "crypto/crypto.h"
 #include <sstream>
 
 namespace vv::testing {
@@ -31,6 +34,12 @@ GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
   config_path_ = dir_.File("gateway.yaml");
   audit_path_ = dir_.File("audit.jsonl");
   queue_path_ = dir_.File("queue.db");
+  // Signed feedback key (the gateway refuses to start without one): the wire-contract A.1
+  // feedback seed as a PEM PKCS#8 file, mode 0600, active kid "kid-001".
+  feedback_key_path_ = dir_.File("feedback_ed25519.pem");
+  WriteFile(feedback_key_path_,
+            crypto::Ed25519PrivateKey::FromSeed(*HexDecode(kFeedbackSeedHex)).value().ToPem(),
+            0600);
   std::ostringstream y;
   y << "vectorvue:\n  telemetry_gateway:\n"
     << "    listen: 127.0.0.1:0\n"
@@ -42,9 +51,12 @@ GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
   if (opts.with_crl) y << "      crl_path: " << pki.Path("crl.pem") << "\n";
   y << "    require_mtls: true\n    require_payload_signature: true\n"
     << "    allowed_clock_skew_seconds: 30\n    nonce_ttl_seconds: 120\n"
-    << "    nonce_backend: memory\n    rate_limit_backend: memory\n"
+    << "    nonce_backend: " << opts.nonce_backend << "\n"
+    << "    rate_limit_backend: " << opts.rate_limit_backend << "\n"
+    << (opts.redis_url.empty() ? "" : "    redis_url: " + opts.redis_url + "\n")
+    << (opts.nats_url.empty() ? "" : "    nats_url: " + opts.nats_url + "\n")
     << "    rate_limit_per_minute: " << opts.rate_limit_per_minute << "\n"
-    << "    queue_backend: embedded\n    queue_path: " << queue_path_ << "\n"
+    << "    queue_backend: " << opts.queue_backend << "\n    queue_path: " << queue_path_ << "\n"
     << "    audit_log_path: " << audit_path_ << "\n"
     << "    audit_seal_every: " << opts.seal_every << "\n"
     << "    spectrastrike_ed25519_public_key_b64: " << kProducerPublicKeyB64 << "\n"
@@ -56,6 +68,9 @@ GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
     << "      op-002: " << kTenant2 << "\n"
     << "    enforce_schema_version: true\n"
     << "    allowed_schema_versions: [\"1.0\", \"2.0\"]\n"
+    << "    feedback_ed25519_keys:\n"
+    << "      " << kFeedbackKid << ": " << feedback_key_path_ << "\n"
+    << "    feedback_active_kid: " << kFeedbackKid << "\n"
     << opts.extra_yaml;
   WriteFile(config_path_, y.str(), 0600);
   proc_ = std::make_unique<ChildProcess>(
@@ -66,6 +81,18 @@ GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
 }
 
 GatewayUnderTest::~GatewayUnderTest() { Stop(); }
+
+bool GatewayUnderTest::Restart() {
+  Stop();
+  static int restarts = 0;
+  port_ = 0;
+  proc_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{std::string(VV_BIN_DIR) + "/vv-gateway", "--config", config_path_},
+      dir_.File("gateway-restart-" + std::to_string(++restarts) + ".log"));
+  auto line = proc_->WaitForLine("LISTENING ", std::chrono::seconds(20));
+  if (line) port_ = static_cast<uint16_t>(std::stoi(*line));
+  return port_ != 0;
+}
 
 int GatewayUnderTest::Stop() {
   if (!proc_) return -1;

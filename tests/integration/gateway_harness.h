@@ -32,10 +32,21 @@ class DevPki {
 
 struct GatewayOptions {
   int64_t rate_limit_per_minute = 1000;
+  std::string nonce_backend = "memory";       // memory | redis
+  std::string rate_limit_backend = "memory";  // memory | redis
+  std::string redis_url;
+  std::string queue_backend = "embedded";     // embedded | nats
+  std::string nats_url;
   bool with_crl = false;
   int64_t seal_every = 50;
   std::string extra_yaml;  // appended inside telemetry_gateway (2-space indented keys)
 };
+
+// The feedback signing key every GatewayUnderTest is configured with (wire-contract A.1).
+inline constexpr const char* kFeedbackSeedHex =
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f";
+inline constexpr const char* kFeedbackPublicKeyB64 = "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=";
+inline constexpr const char* kFeedbackKid = "kid-001";
 
 class GatewayUnderTest {
  public:
@@ -48,6 +59,11 @@ class GatewayUnderTest {
   const std::string& audit_path() const { return audit_path_; }
   const std::string& queue_path() const { return queue_path_; }
   const std::string& config_path() const { return config_path_; }
+  const std::string& feedback_key_path() const { return feedback_key_path_; }
+  // The graph store (evidence database) beside the queue: <dir>/vv-evidence.db.
+  std::string evidence_db_path() const { return dir_.File("vv-evidence.db"); }
+  // Starts the gateway again on the same config, files and stores (after Stop()).
+  bool Restart();
   // SIGTERM and wait; returns the exit status.
   int Stop();
 
@@ -62,7 +78,7 @@ class GatewayUnderTest {
 
  private:
   TempDir dir_;
-  std::string config_path_, audit_path_, queue_path_;
+  std::string config_path_, audit_path_, queue_path_, feedback_key_path_;
   std::unique_ptr<ChildProcess> proc_;
   uint16_t port_ = 0;
 };

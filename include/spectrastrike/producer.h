@@ -1,0 +1,138 @@
+#pragma once
+// SpectraStrike SDK: the producer. Signs and delivers telemetry events, execution graphs,
+// federation bundles and feedback queries, retrying safely.
+//
+// Retry safety (wire-contract 13 item 3): every attempt is re-stamped with a fresh timestamp
+// (taken from the injected clock at signing time) and a fresh nonce, and re-signed, so a
+// gateway that burns nonces before failing (the reference) never answers a retry with 409.
+// The event_id (and execution_hash / Idempotency-Key) stay the same, so the gateway's queue
+// stores a retried event once. Network errors and 429/502/503/504 are retried with backoff
+// (retry.h); every other status is final.
+// Thread-safety: not thread-safe (one Producer per thread). Ownership: borrows the signer,
+// transport, clock, random and sleeper; all must outlive the Producer.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "json/json.h"
+#include "spectrastrike/event.h"
+#include "spectrastrike/feedback.h"
+#include "spectrastrike/https_client.h"
+#include "spectrastrike/retry.h"
+#include "spectrastrike/signer.h"
+#include "spectrastrike/telemetry_client.h"
+
+namespace spectrastrike {
+
+inline constexpr char kFederationVerifyPath[] = "/internal/v1/federation/verify";
+inline constexpr char kExecutionGraphPath[] = "/internal/v1/cognitive/execution-graph";
+inline constexpr char kFeedbackQueryPath[] = "/internal/v1/cognitive/feedback/adjustments/query";
+
+// Where requests go. Implementations: HttpsTransport (real), fakes in tests.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual HttpResponse Post(const std::string& target, const HeaderList& headers,
+                            const std::string& body) = 0;
+};
+
+// Transport over an HttpsClient (borrowed).
+class HttpsTransport final : public Transport {
+ public:
+  explicit HttpsTransport(HttpsClient& client) : client_(client) {}
+  HttpResponse Post(const std::string& target, const HeaderList& headers,
+                    const std::string& body) override {
+    return client_.Post(target, headers, body);
+  }
+
+ private:
+  HttpsClient& client_;
+};
+
+struct ProducerOptions {
+  std::string service_identity = "spectrastrike-producer";
+  std::string client_cert_sha256;  // optional X-Client-Cert-Sha256 value ("" = not sent)
+  std::string base_path;           // prefix before /internal/... ("" normally)
+  ProducerIdentity identity;
+  size_t nonce_length = 24;
+  RetryPolicy retry;
+};
+
+enum class Outcome {
+  kAccepted,   // 2xx
+  kRejected,   // a final non-2xx answer (4xx other than 429, 5xx other than 502/503/504)
+  kExhausted,  // still retryable after max_attempts (network down, 503, 429 ...)
+};
+const char* OutcomeName(Outcome o);
+
+struct DeliveryResult {
+  Outcome outcome = Outcome::kExhausted;
+  int status = 0;          // last HTTP status (0: no response)
+  int attempts = 0;
+  std::string detail;      // gateway's {"detail"} text, or the transport error
+  std::string response_body;
+  bool ok() const { return outcome == Outcome::kAccepted; }
+};
+
+// A federation bundle (wire contract 1.5 / 2.2).
+struct FederationBundle {
+  std::string operator_id;
+  std::string campaign_id;
+  std::string execution_hash;
+  int64_t timestamp = 0;
+  std::string nonce;
+  std::string signature;  // base64 Ed25519 over Message()
+  std::string Message() const;     // operator|campaign|execution_hash|timestamp|nonce
+  std::string BundleHash() const;  // SHA-256 hex of Message()
+  vv::json::Value ToJson() const;  // {"bundle": {...}}
+};
+
+class Producer {
+ public:
+  Producer(ProducerOptions options, const RequestSigner& signer, Transport& transport,
+           const vv::Clock& clock, vv::Random& random, Sleeper& sleeper);
+
+  // POST /internal/v1/telemetry with retries (Idempotency-Key: execution_hash).
+  DeliveryResult Send(const PreparedEvent& event);
+  // POST /internal/v1/cognitive/execution-graph (wire contract 10), 202 expected.
+  DeliveryResult SendGraph(const vv::json::Value& graph);
+  // Builds, signs and POSTs a federation bundle; a 200 whose bundle_hash differs from ours is
+  // reported as kRejected.
+  DeliveryResult Federate(const std::string& execution_hash);
+  // Queries feedback (limit 1..1000) and verifies the response with `verifier`.
+  vv::Result<VerifiedFeedback> QueryFeedback(int limit, FeedbackVerifier& verifier,
+                                             const FeedbackAnchors* anchors = nullptr,
+                                             DeliveryResult* delivery = nullptr);
+
+  // Builders (exposed for tests and tooling).
+  vv::Result<vv::json::Value> BuildGraphRequest(const vv::json::Value& graph, int64_t ts,
+                                                const std::string& nonce) const;
+  FederationBundle BuildBundle(const std::string& execution_hash, int64_t ts,
+                               const std::string& nonce) const;
+  HeaderList SignedHeaders(int64_t ts, const std::string& nonce, const std::string& body) const;
+  const ProducerOptions& options() const { return options_; }
+
+ private:
+  struct Attempt {
+    std::string target;
+    HeaderList headers;
+    std::string body;
+  };
+  // Runs attempts built by `build(ts, nonce)` until success, a final answer or max_attempts.
+  DeliveryResult Deliver(const std::function<vv::Result<Attempt>(int64_t, const std::string&)>& build);
+
+  ProducerOptions options_;
+  const RequestSigner& signer_;
+  Transport& transport_;
+  const vv::Clock& clock_;
+  vv::Random& random_;
+  Sleeper& sleeper_;
+};
+
+// Human-readable reason from a gateway error body ({"detail": str | list}) or the raw body.
+std::string DetailOf(const HttpResponse& response);
+
+}  // namespace spectrastrike

@@ -1,0 +1,285 @@
+#include "app/cognitive_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "app/gateway_service.h"
+#include "cognitive/requests.h"
+#include "common/encoding.h"
+#include "verify/cognitive_checks.h"
+
+namespace vv::app {
+
+namespace {
+constexpr const char* kActor = "telemetry_gateway";
+constexpr const char* kStoreUnavailable = "Execution graph store unavailable";
+
+void AppendOrdered(const json::Value& v, std::string* out) {
+  if (v.is_object()) {
+    out->push_back('{');
+    bool first = true;
+    for (const auto& [k, m] : v.as_object()) {
+      if (!first) out->push_back(',');
+      first = false;
+      json::AppendQuoted(k, out);
+      out->push_back(':');
+      AppendOrdered(m, out);
+    }
+    out->push_back('}');
+  } else if (v.is_array()) {
+    out->push_back('[');
+    bool first = true;
+    for (const auto& m : v.as_array()) {
+      if (!first) out->push_back(',');
+      first = false;
+      AppendOrdered(m, out);
+    }
+    out->push_back(']');
+  } else {
+    json::AppendCanonical(v, out);
+  }
+}
+}  // namespace
+
+std::string OrderedJson(const json::Value& v) {
+  std::string out;
+  AppendOrdered(v, &out);
+  return out;
+}
+
+struct CognitiveService::Call {
+  http::Request request;
+  http::Responder respond;
+  verify::RequestContext ctx;
+  bool graph = false;  // execution-graph (else feedback query)
+  const char* rejected_event = "";
+};
+
+CognitiveService::CognitiveService(CognitiveDeps deps) : deps_(std::move(deps)) {
+  chain_ = std::make_unique<verify::Chain>(
+      verify::MakeSignedRequestChain(deps_.config, *deps_.clock, *deps_.nonces));
+}
+
+CognitiveService::~CognitiveService() = default;
+
+bool CognitiveService::Handles(std::string_view path) {
+  return path == kExecutionGraphPath || path == kFeedbackQueryPath;
+}
+
+void CognitiveService::Handle(http::Request request, http::Responder respond) {
+  Call call;
+  call.graph = request.Path() == kExecutionGraphPath;
+  call.rejected_event = call.graph ? "cognitive.graph.rejected" : "cognitive.feedback.rejected";
+  call.request = std::move(request);
+  call.respond = std::move(respond);
+  verify::RequestContext& ctx = call.ctx;
+  ctx.headers = &call.request.headers;
+  ctx.body = call.request.body;
+  ctx.peer_has_certificate = call.request.peer.has_certificate;
+  ctx.peer_cert_sha256 = call.request.peer.cert_sha256_hex;
+  ctx.request_id = deps_.random->Uuid4();
+  if (call.graph) HandleGraph(call);
+  else HandleFeedback(call);
+}
+
+void CognitiveService::Reject(Call& call, const verify::Verdict& v) {
+  verify::RequestContext& ctx = call.ctx;
+  if (v.http_status == 429 || v.http_status == 503) {
+    if (ctx.nonce_registered) {
+      Status s = deps_.nonces->Release(ctx.nonce_key);
+      if (!s.ok()) spdlog::warn("nonce release failed: {}", s.ToString());
+    }
+    if (ctx.rate_ticket) deps_.limiter->Refund(*ctx.rate_ticket);
+  }
+  counters_.rejected++;
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", ctx.request_id);
+  details.Set("status_code", v.http_status);
+  details.Set("detail", v.detail);
+  details.Set("reason", verify::ReasonName(v.reason));
+  if (!v.internal_detail.empty()) details.Set("internal_detail", v.internal_detail);
+  if (ctx.identity) details.Set("identity", ctx.identity->id);
+  if (!ctx.operator_id.empty()) details.Set("operator_id", ctx.operator_id);
+  if (!ctx.tenant_id.empty()) details.Set("tenant_id", ctx.tenant_id);
+  Status as = deps_.audit->Append(call.rejected_event, kActor, std::move(details));
+  if (!as.ok()) {
+    counters_.audit_failures++;
+    spdlog::error("audit append failed: {}", as.ToString());
+  }
+  call.respond({v.http_status, DetailBody(v.detail), "application/json"});
+}
+
+bool CognitiveService::Prefix(Call& call, json::Value* body) {
+  using verify::Reason;
+  using verify::Verdict;
+  verify::RequestContext& ctx = call.ctx;
+  if (call.request.method != "POST") {
+    Reject(call, Verdict::Reject(Reason::kMethodNotAllowed, 405, "Method Not Allowed"));
+    return false;
+  }
+  auto ct = ctx.Header("content-type");
+  if (!ct || ct->find("application/json") == std::string_view::npos) {
+    Reject(call, Verdict::Reject(Reason::kUnsupportedMediaType, 415,
+                                 "Cognitive endpoint only accepts application/json"));
+    return false;
+  }
+  if (ctx.body.empty()) {
+    Reject(call, Verdict::Reject(Reason::kEmptyBody, 422,
+                                 call.graph ? "Execution graph payload is required"
+                                            : "Feedback query payload is required"));
+    return false;
+  }
+  Verdict v = chain_->Run(ctx);
+  if (!v.ok()) {
+    Reject(call, v);
+    return false;
+  }
+  auto parsed = json::Parse(ctx.body);
+  if (!parsed.ok()) {
+    Reject(call, Verdict::Reject(Reason::kInvalidJson, 422, "Invalid JSON payload",
+                                 parsed.status().message()));
+    return false;
+  }
+  *body = std::move(parsed).value();
+  return true;
+}
+
+void CognitiveService::HandleGraph(Call& call) {
+  using verify::Reason;
+  using verify::Verdict;
+  verify::RequestContext& ctx = call.ctx;
+  json::Value body;
+  if (!Prefix(call, &body)) return;
+  auto req = cognitive::ParseExecutionGraphRequest(body);
+  if (!req.ok()) {
+    if (req.status().code() == StatusCode::kResourceExhausted)
+      return Reject(call, Verdict::Reject(Reason::kBodyTooLarge, 413,
+                                          "Execution graph exceeds size limits",
+                                          req.status().message()));
+    return Reject(call, Verdict::Reject(Reason::kTopLevelSchema, 422,
+                                        "Execution graph schema validation failed",
+                                        req.status().message()));
+  }
+  ctx.operator_id = req->operator_id;
+  ctx.tenant_id = req->tenant_id;
+  ctx.schema_version = req->schema_version;
+  Verdict v = verify::CheckBodyBinding(ctx, req->timestamp, req->nonce);
+  if (!v.ok()) return Reject(call, v);
+  if (req->schema_version != cognitive::kExecutionGraphSchema)
+    return Reject(call, Verdict::Reject(Reason::kSchemaVersionNotAllowed, 422,
+                                        "Execution graph schema version is not allowed",
+                                        "schema_version=" + req->schema_version));
+  v = verify::CheckOperatorTenant(*deps_.config, req->operator_id, req->tenant_id);
+  if (!v.ok()) return Reject(call, v);
+  v = verify::AcquireRate(*deps_.limiter, "graph:" + req->operator_id, ctx);
+  if (!v.ok()) return Reject(call, v);
+
+  cognitive::GraphRecord rec;
+  rec.tenant_id = ToLowerAscii(req->tenant_id);  // one storage key per tenant, whatever the case
+  rec.request_id = ctx.request_id;
+  rec.operator_id = req->operator_id;
+  rec.execution_fingerprint = req->execution_fingerprint;
+  rec.attestation_measurement_hash = req->attestation_measurement_hash;
+  rec.schema_version = req->schema_version;
+  rec.target_urn = req->target_urn;
+  rec.node_count = req->node_count;
+  rec.graph_json = std::move(req->graph_canonical);
+  rec.received_at = deps_.clock->NowSeconds();
+  Status s = deps_.graphs->Append(rec);
+  if (!s.ok())
+    return Reject(call, Verdict::Reject(Reason::kQueuePublishFailed, 503, kStoreUnavailable,
+                                        s.ToString()));
+
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", ctx.request_id);
+  details.Set("tenant_id", rec.tenant_id);
+  details.Set("operator_id", rec.operator_id);
+  details.Set("execution_fingerprint", rec.execution_fingerprint);
+  details.Set("schema_version", rec.schema_version);
+  details.Set("identity", ctx.identity->id);
+  details.Set("kid", ctx.signing_kid);
+  details.Set("node_count", rec.node_count);
+  Status as = deps_.audit->Append("cognitive.graph.accepted", kActor, std::move(details));
+  if (!as.ok()) {
+    counters_.audit_failures++;
+    spdlog::error("audit append failed for graph request {}: {}", ctx.request_id, as.ToString());
+    if (ctx.nonce_registered) deps_.nonces->Release(ctx.nonce_key);
+    counters_.rejected++;
+    call.respond({503, DetailBody("Tamper audit log unavailable"), "application/json"});
+    return;
+  }
+  counters_.graphs_accepted++;
+  json::Object o;
+  o.emplace_back("request_id", json::Value(ctx.request_id));
+  o.emplace_back("status", json::Value("accepted"));
+  json::Object data;
+  data.emplace_back("graph_synced", json::Value(true));
+  o.emplace_back("data", json::Value(std::move(data)));
+  o.emplace_back("errors", json::Value::MakeArray());
+  call.respond({202, OrderedJson(json::Value(std::move(o))), "application/json"});
+}
+
+void CognitiveService::HandleFeedback(Call& call) {
+  using verify::Reason;
+  using verify::Verdict;
+  verify::RequestContext& ctx = call.ctx;
+  json::Value body;
+  if (!Prefix(call, &body)) return;
+  auto q = cognitive::ParseFeedbackQuery(body);
+  if (!q.ok())
+    return Reject(call, Verdict::Reject(Reason::kTopLevelSchema, 422,
+                                        "Feedback query schema validation failed",
+                                        q.status().message()));
+  ctx.operator_id = q->operator_id;
+  ctx.tenant_id = q->tenant_id;
+  Verdict v = verify::CheckBodyBinding(ctx, q->timestamp, q->nonce);
+  if (!v.ok()) return Reject(call, v);
+  v = verify::CheckOperatorTenant(*deps_.config, q->operator_id, q->tenant_id);
+  if (!v.ok()) return Reject(call, v);
+  v = verify::AcquireRate(*deps_.limiter, "feedback:" + q->operator_id, ctx);
+  if (!v.ok()) return Reject(call, v);
+  // Records are stored under the lowercased tenant; items carry the tenant as requested (the
+  // producer drops items whose tenant_id differs from the one it asked for).
+  auto records = deps_.graphs->Latest(ToLowerAscii(q->tenant_id), static_cast<int>(q->limit));
+  if (!records.ok())
+    return Reject(call, Verdict::Reject(Reason::kQueuePublishFailed, 503, kStoreUnavailable,
+                                        records.status().ToString()));
+  for (auto& r : *records) r.tenant_id = q->tenant_id;
+  const int64_t now = deps_.clock->NowSeconds();
+  json::Value data = cognitive::DeriveAdjustments(*records, now);
+  const std::string nonce = deps_.random->TokenUrlSafe(18);
+  cognitive::SignedFeedback sig = deps_.signer->Sign(q->tenant_id, now, nonce, data);
+
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", ctx.request_id);
+  details.Set("tenant_id", q->tenant_id);
+  details.Set("adjustment_count", static_cast<int64_t>(records->size()));
+  details.Set("operator_id", q->operator_id);
+  details.Set("identity", ctx.identity->id);
+  details.Set("feedback_kid", sig.kid);
+  details.Set("response_nonce", sig.nonce);
+  Status as = deps_.audit->Append("cognitive.feedback.issued", kActor, std::move(details));
+  if (!as.ok()) {
+    counters_.audit_failures++;
+    spdlog::error("audit append failed for feedback request {}: {}", ctx.request_id,
+                  as.ToString());
+    if (ctx.nonce_registered) deps_.nonces->Release(ctx.nonce_key);
+    counters_.rejected++;
+    call.respond({503, DetailBody("Tamper audit log unavailable"), "application/json"});
+    return;
+  }
+  counters_.feedback_issued++;
+  json::Object o;
+  o.emplace_back("request_id", json::Value(ctx.request_id));
+  o.emplace_back("status", json::Value("accepted"));
+  o.emplace_back("data", std::move(data));
+  o.emplace_back("errors", json::Value::MakeArray());
+  o.emplace_back("signature", json::Value(sig.signature_b64));
+  o.emplace_back("kid", json::Value(sig.kid));
+  o.emplace_back("signature_algorithm", json::Value(std::string(cognitive::kSignatureAlgorithm)));
+  o.emplace_back("signed_at", json::Value(sig.signed_at));
+  o.emplace_back("nonce", json::Value(sig.nonce));
+  o.emplace_back("schema_version", json::Value(sig.schema_version));
+  call.respond({200, OrderedJson(json::Value(std::move(o))), "application/json"});
+}
+
+}  // namespace vv::app

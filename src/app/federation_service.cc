@@ -1,0 +1,87 @@
+#include "app/federation_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "app/gateway_service.h"
+
+namespace vv::app {
+
+namespace {
+constexpr const char* kActor = "telemetry_gateway";
+}  // namespace
+
+FederationService::FederationService(FederationDeps deps)
+    : deps_(std::move(deps)),
+      identity_(deps_.config),
+      bundle_(deps_.config, *deps_.clock, *deps_.bundle_nonces) {}
+
+void FederationService::Handle(http::Request request, http::Responder respond) {
+  verify::RequestContext ctx;
+  ctx.headers = &request.headers;
+  ctx.body = request.body;
+  ctx.peer_has_certificate = request.peer.has_certificate;
+  ctx.peer_cert_sha256 = request.peer.cert_sha256_hex;
+  ctx.request_id = deps_.random->Uuid4();
+
+  auto reject = [&](const verify::Verdict& v) {
+    if ((v.http_status == 429 || v.http_status == 503) && ctx.nonce_registered) {
+      Status s = deps_.bundle_nonces->Release(ctx.nonce_key);
+      if (!s.ok()) spdlog::warn("bundle nonce release failed: {}", s.ToString());
+    }
+    counters_.rejected++;
+    json::Value details = json::Value::MakeObject();
+    details.Set("request_id", ctx.request_id);
+    details.Set("status_code", v.http_status);
+    details.Set("detail", v.detail);
+    details.Set("reason", verify::ReasonName(v.reason));
+    if (!v.internal_detail.empty()) details.Set("internal_detail", v.internal_detail);
+    if (ctx.identity) details.Set("identity", ctx.identity->id);
+    if (!ctx.operator_id.empty()) details.Set("operator_id", ctx.operator_id);
+    Status as = deps_.audit->Append("federation.rejected", kActor, std::move(details));
+    if (!as.ok()) {
+      counters_.audit_failures++;
+      spdlog::error("audit append failed: {}", as.ToString());
+    }
+    respond({v.http_status, DetailBody(v.detail), "application/json"});
+  };
+
+  if (request.method != "POST") {
+    reject(verify::Verdict::Reject(verify::Reason::kMethodNotAllowed, 405, "Method Not Allowed"));
+    return;
+  }
+  verify::Verdict v = identity_.Run(ctx);
+  if (!v.ok()) return reject(v);
+  verify::SignedBundle bundle;
+  v = verify::ParseFederationRequest(request.body, &bundle);
+  if (!v.ok()) return reject(v);
+  v = bundle_.Run(bundle, ctx);
+  if (!v.ok()) return reject(v);
+
+  const std::string bundle_hash = verify::BundleHash(bundle);
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", ctx.request_id);
+  details.Set("bundle_hash", bundle_hash);
+  details.Set("operator_id", bundle.operator_id);
+  details.Set("campaign_id", bundle.campaign_id);
+  details.Set("tenant_id", ctx.tenant_id);
+  details.Set("identity", ctx.identity->id);
+  details.Set("kid", ctx.signing_kid);
+  Status as = deps_.audit->Append("federation.accepted", kActor, std::move(details));
+  if (!as.ok()) {
+    // Fail closed: no acceptance without its audit record; the producer may retry.
+    counters_.audit_failures++;
+    spdlog::error("audit append failed for federation request {}: {}", ctx.request_id,
+                  as.ToString());
+    if (ctx.nonce_registered) deps_.bundle_nonces->Release(ctx.nonce_key);
+    counters_.rejected++;
+    respond({503, DetailBody("Tamper audit log unavailable"), "application/json"});
+    return;
+  }
+  counters_.accepted++;
+  json::Value body = json::Value::MakeObject();
+  body.Set("accepted", true);
+  body.Set("bundle_hash", bundle_hash);
+  respond({200, json::Canonical(body), "application/json"});
+}
+
+}  // namespace vv::app

@@ -1,0 +1,53 @@
+#pragma once
+// FederationService: POST /internal/v1/federation/verify (wire-contract 1.5, 2.2) with the
+// reference's gaps closed: identity first (R1-R4), then the strict body (422, never 500), then
+// verify::BundleCheck (freshness 401, proof of origin 401, dedicated bundle nonce cache 409,
+// operator -> tenant mapping 403). 200 {"accepted": true, "bundle_hash": "<sha256 hex>"} as the
+// reference. Every outcome is audited: federation.accepted / federation.rejected.
+//
+// Thread-safety: Handle() may be called concurrently; members are immutable or thread-safe.
+// Ownership: borrows every dependency (they must outlive the service).
+
+#include <atomic>
+#include <memory>
+
+#include "audit/audit_log.h"
+#include "common/clock.h"
+#include "config/gateway_config.h"
+#include "http/server.h"
+#include "state/state.h"
+#include "verify/bundle_check.h"
+
+namespace vv::app {
+
+inline constexpr std::string_view kFederationVerifyPath = "/internal/v1/federation/verify";
+
+struct FederationDeps {
+  std::shared_ptr<const config::GatewayConfig> config;
+  const Clock* clock = nullptr;
+  Random* random = nullptr;
+  state::NonceStore* bundle_nonces = nullptr;  // the dedicated bundle nonce cache
+  audit::AuditSink* audit = nullptr;
+};
+
+struct FederationCounters {
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> audit_failures{0};
+};
+
+class FederationService {
+ public:
+  explicit FederationService(FederationDeps deps);
+  // Answers exactly once (synchronously).
+  void Handle(http::Request request, http::Responder respond);
+  const FederationCounters& counters() const { return counters_; }
+
+ private:
+  FederationDeps deps_;
+  verify::IdentityCheck identity_;
+  verify::BundleCheck bundle_;
+  FederationCounters counters_;
+};
+
+}  // namespace vv::app

@@ -1,0 +1,243 @@
+#include "spectrastrike/feedback.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "common/encoding.h"
+
+namespace spectrastrike {
+namespace {
+
+using vv::Status;
+using vv::json::Value;
+
+const std::string* StringField(const Value& obj, std::string_view key) {
+  const Value* v = obj.Find(key);
+  return (v != nullptr && v->is_string()) ? &v->as_string() : nullptr;
+}
+
+bool IsHex64(const Value* v) { return v != nullptr && v->is_string() && vv::IsHex(v->as_string(), 64); }
+
+}  // namespace
+
+// ---------------------------------------------------------------- ReplayCache
+
+vv::Result<std::unique_ptr<ReplayCache>> ReplayCache::Open(const std::string& path) {
+  auto cache = std::unique_ptr<ReplayCache>(new ReplayCache(path));
+  if (path.empty()) return cache;
+  std::ifstream in(path);
+  if (!in) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0)
+      return Status::Unavailable("cannot read feedback replay cache " + path);
+    return cache;  // no file yet
+  }
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    std::istringstream ls(line);
+    int64_t signed_at = 0;
+    std::string nonce, rest;
+    if (!(ls >> signed_at >> nonce) || (ls >> rest))
+      return Status::DataLoss("feedback replay cache " + path + " line " +
+                              std::to_string(line_no) + " is malformed");
+    cache->entries_[nonce] = signed_at;
+  }
+  return cache;
+}
+
+bool ReplayCache::Contains(const std::string& nonce) const { return entries_.count(nonce) > 0; }
+
+vv::Status ReplayCache::Record(const std::string& nonce, int64_t signed_at, int64_t now,
+                               int64_t window) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second < now - window)
+      it = entries_.erase(it);
+    else
+      ++it;
+  }
+  entries_[nonce] = signed_at;
+  return Save();
+}
+
+vv::Status ReplayCache::Save() const {
+  if (path_.empty()) return Status::Ok();
+  std::string tmp = path_ + ".tmp";
+  std::string data;
+  for (const auto& [nonce, at] : entries_) data += std::to_string(at) + " " + nonce + "\n";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Unavailable("cannot write feedback replay cache " + tmp);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n <= 0) {
+      ::close(fd);
+      return Status::Unavailable("cannot write feedback replay cache " + tmp);
+    }
+    off += static_cast<size_t>(n);
+  }
+  bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || ::rename(tmp.c_str(), path_.c_str()) != 0)
+    return Status::Unavailable("cannot persist feedback replay cache " + path_);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- anchors / keys
+
+FeedbackAnchors FeedbackAnchors::FromGraph(const Value& graph) {
+  FeedbackAnchors a;
+  if (!graph.is_object()) return a;
+  auto take = [&a](const Value& node) {
+    if (!node.is_object()) return;
+    if (const std::string* fp = StringField(node, "execution_fingerprint"))
+      a.fingerprints.insert(vv::ToLowerAscii(*fp));
+    if (const std::string* h = StringField(node, "attestation_measurement_hash"))
+      a.attestations.insert(vv::ToLowerAscii(*h));
+  };
+  take(graph);
+  if (const Value* nodes = graph.Find("nodes"); nodes != nullptr && nodes->is_array())
+    for (const Value& n : nodes->as_array()) take(n);
+  return a;
+}
+
+vv::Result<std::map<std::string, vv::crypto::Ed25519PublicKey>> LoadFeedbackKeys(
+    const std::map<std::string, std::string>& kid_to_path_or_b64) {
+  std::map<std::string, vv::crypto::Ed25519PublicKey> keys;
+  for (const auto& [kid, spec] : kid_to_path_or_b64) {
+    struct stat st {};
+    std::string text = spec;
+    if (::stat(spec.c_str(), &st) == 0) {
+      auto bytes = vv::crypto::ReadFileBytes(spec);
+      if (!bytes.ok()) return bytes.status();
+      text = *bytes;
+    }
+    auto key = vv::crypto::Ed25519PublicKey::FromPemOrBase64(text);
+    if (!key.ok())
+      return Status::InvalidArgument("invalid feedback verify key for kid '" + kid +
+                                     "': " + key.status().message());
+    keys.emplace(kid, std::move(key).value());
+  }
+  return keys;
+}
+
+// ---------------------------------------------------------------- verifier
+
+FeedbackVerifier::FeedbackVerifier(std::map<std::string, vv::crypto::Ed25519PublicKey> keys,
+                                   ReplayCache& cache, const vv::Clock& clock,
+                                   FeedbackVerifyOptions options)
+    : keys_(std::move(keys)), cache_(cache), clock_(clock), options_(std::move(options)) {}
+
+std::string FeedbackVerifier::SigningInput(const std::string& tenant_id, int64_t signed_at,
+                                           const std::string& nonce,
+                                           const std::string& schema_version,
+                                           const std::string& kid, const Value& data) {
+  return tenant_id + "|" + std::to_string(signed_at) + "|" + nonce + "|" + schema_version + "|" +
+         kid + "|" + vv::json::Canonical(data);
+}
+
+vv::Result<VerifiedFeedback> FeedbackVerifier::Verify(std::string_view body,
+                                                      const std::string& tenant_id,
+                                                      const FeedbackAnchors* anchors) {
+  auto parsed = vv::json::Parse(body);
+  if (!parsed.ok() || !parsed->is_object())
+    return Status::InvalidArgument("feedback response is not a JSON object");
+  const Value& resp = *parsed;
+  const Value* data = resp.Find("data");
+  if (data == nullptr || !data->is_array())
+    return Status::InvalidArgument("feedback response data must be an array");
+
+  const std::string* signature = StringField(resp, "signature");
+  const std::string* nonce = StringField(resp, "nonce");
+  const std::string* kid = StringField(resp, "kid");
+  const std::string* schema = StringField(resp, "schema_version");
+  const std::string* algorithm = StringField(resp, "signature_algorithm");
+  const Value* signed_at_v = resp.Find("signed_at");
+  std::optional<int64_t> signed_at;
+  if (signed_at_v != nullptr && signed_at_v->is_int()) signed_at = signed_at_v->as_int64();
+  if (signature == nullptr || signature->empty() || nonce == nullptr || nonce->empty() ||
+      kid == nullptr || kid->empty() || schema == nullptr || !signed_at || *signed_at <= 0 ||
+      algorithm == nullptr)
+    return Status::PermissionDenied("signed feedback response is required");
+  if (*algorithm != "Ed25519")
+    return Status::PermissionDenied("unsupported feedback signature algorithm");
+  if (*schema != options_.schema_version)
+    return Status::PermissionDenied("unsupported feedback response schema version");
+
+  int64_t now = clock_.NowSeconds();
+  int64_t skew = now - *signed_at;
+  if (skew > options_.window_seconds || -skew > options_.window_seconds)
+    return Status::PermissionDenied("feedback signature timestamp out of allowed window");
+
+  auto key = keys_.find(*kid);
+  if (key == keys_.end()) return Status::PermissionDenied("feedback response uses unknown key id");
+  auto sig = vv::Base64DecodeStrict(*signature);
+  if (!sig) return Status::PermissionDenied("feedback response signature encoding is invalid");
+  std::string input = SigningInput(tenant_id, *signed_at, *nonce, *schema, *kid, *data);
+  if (!key->second.Verify(input, *sig))
+    return Status::PermissionDenied("feedback response signature verification failed");
+
+  // Only a verified response may consume a nonce.
+  if (cache_.Contains(*nonce))
+    return Status::PermissionDenied("feedback replay detected: nonce already used");
+  VV_RETURN_IF_ERROR(cache_.Record(*nonce, *signed_at, now, options_.window_seconds));
+
+  VerifiedFeedback out;
+  out.kid = *kid;
+  out.signed_at = *signed_at;
+  out.nonce = *nonce;
+  if (const std::string* rid = StringField(resp, "request_id")) out.request_id = *rid;
+  for (const Value& item : data->as_array()) {
+    std::string reason;
+    if (!item.is_object()) {
+      reason = "not_an_object";
+    } else {
+      const std::string* t = StringField(item, "tenant_id");
+      const Value* fp = item.Find("execution_fingerprint");
+      const Value* ts = item.Find("timestamp");
+      const std::string* sv = StringField(item, "schema_version");
+      const Value* att = item.Find("attestation_measurement_hash");
+      const Value* ttl = item.Find("ttl_seconds");
+      const std::string* action = StringField(item, "action");
+      int64_t ts_v = (ts && ts->is_int()) ? ts->as_int64().value_or(0) : 0;
+      if (t == nullptr || *t != tenant_id) {
+        reason = "tenant_mismatch";
+      } else if (!IsHex64(fp)) {
+        reason = "invalid_fingerprint";
+      } else if (ts_v <= 0) {
+        reason = "invalid_timestamp";
+      } else if (sv == nullptr || sv->empty()) {
+        reason = "missing_schema_version";
+      } else if (!IsHex64(att)) {
+        reason = "invalid_attestation_hash";
+      } else if (action == nullptr || action->empty()) {
+        reason = "missing_action";
+      } else if (ttl != nullptr && ttl->is_int() && ttl->as_int64() &&
+                 ts_v + *ttl->as_int64() < now) {
+        reason = "expired";
+      } else if (anchors != nullptr && !anchors->fingerprints.empty() &&
+                 !anchors->fingerprints.count(vv::ToLowerAscii(fp->as_string()))) {
+        reason = "fingerprint_not_anchored";
+      } else if (anchors != nullptr && !anchors->attestations.empty() &&
+                 !anchors->attestations.count(vv::ToLowerAscii(att->as_string()))) {
+        reason = "attestation_not_anchored";
+      }
+    }
+    if (reason.empty()) {
+      out.items.push_back(item);
+    } else {
+      ++out.dropped;
+      ++out.drop_reasons[reason];
+    }
+  }
+  return out;
+}
+
+}  // namespace spectrastrike

@@ -1,0 +1,269 @@
+#include "spectrastrike/producer.h"
+
+#include <utility>
+
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+
+namespace spectrastrike {
+namespace {
+
+using vv::Status;
+using vv::json::Value;
+
+std::string NormaliseFingerprint(std::string_view fp) {
+  std::string out;
+  for (char c : vv::StripAsciiWhitespace(fp))
+    if (c != ':') out.push_back(c);
+  return vv::ToLowerAscii(out);
+}
+
+const std::string* StringField(const Value& obj, std::string_view key) {
+  const Value* v = obj.Find(key);
+  return (v != nullptr && v->is_string() && !v->as_string().empty()) ? &v->as_string() : nullptr;
+}
+
+}  // namespace
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kAccepted:
+      return "accepted";
+    case Outcome::kRejected:
+      return "rejected";
+    case Outcome::kExhausted:
+      return "failed";
+  }
+  return "unknown";
+}
+
+std::string DetailOf(const HttpResponse& response) {
+  if (!response.transport_ok) return response.error.empty() ? "network error" : response.error;
+  auto v = vv::json::Parse(response.body);
+  if (v.ok() && v->is_object()) {
+    if (const Value* d = v->Find("detail")) {
+      if (d->is_string()) return d->as_string();
+      return vv::json::Canonical(*d);
+    }
+    if (const Value* e = v->Find("errors"); e != nullptr && e->is_array() && !e->as_array().empty())
+      return vv::json::Canonical(*e);
+  }
+  std::string raw = response.body.substr(0, 200);
+  return raw.empty() ? "HTTP " + std::to_string(response.status) : raw;
+}
+
+// ---------------------------------------------------------------- FederationBundle
+
+std::string FederationBundle::Message() const {
+  return operator_id + "|" + campaign_id + "|" + execution_hash + "|" + std::to_string(timestamp) +
+         "|" + nonce;
+}
+
+std::string FederationBundle::BundleHash() const { return vv::crypto::Sha256Hex(Message()); }
+
+Value FederationBundle::ToJson() const {
+  Value b = Value::MakeObject();
+  b.Set("operator_id", operator_id);
+  b.Set("campaign_id", campaign_id);
+  b.Set("execution_hash", execution_hash);
+  b.Set("timestamp", Value(timestamp));
+  b.Set("nonce", nonce);
+  b.Set("signature", signature);
+  Value outer = Value::MakeObject();
+  outer.Set("bundle", std::move(b));
+  return outer;
+}
+
+// ---------------------------------------------------------------- Producer
+
+Producer::Producer(ProducerOptions options, const RequestSigner& signer, Transport& transport,
+                   const vv::Clock& clock, vv::Random& random, Sleeper& sleeper)
+    : options_(std::move(options)),
+      signer_(signer),
+      transport_(transport),
+      clock_(clock),
+      random_(random),
+      sleeper_(sleeper) {
+  options_.client_cert_sha256 = NormaliseFingerprint(options_.client_cert_sha256);
+  if (options_.retry.max_attempts < 1) options_.retry.max_attempts = 1;
+}
+
+HeaderList Producer::SignedHeaders(int64_t ts, const std::string& nonce,
+                                   const std::string& body) const {
+  HeaderList h;
+  h.emplace_back("Content-Type", "application/json");
+  h.emplace_back("X-Service-Identity", options_.service_identity);
+  if (!options_.client_cert_sha256.empty())
+    h.emplace_back("X-Client-Cert-Sha256", options_.client_cert_sha256);
+  auto s = signer_.Sign(ts, nonce, body);
+  h.emplace_back("X-Telemetry-Timestamp", s.timestamp);
+  h.emplace_back("X-Telemetry-Nonce", s.nonce);
+  h.emplace_back("X-Telemetry-Signature", s.signature);
+  return h;
+}
+
+DeliveryResult Producer::Deliver(
+    const std::function<vv::Result<Attempt>(int64_t, const std::string&)>& build) {
+  DeliveryResult result;
+  for (int attempt = 1; attempt <= options_.retry.max_attempts; ++attempt) {
+    // Fresh timestamp and nonce for every attempt, taken now (at signing time).
+    int64_t ts = clock_.NowSeconds();
+    std::string nonce = MakeNonce(random_, options_.nonce_length);
+    auto a = build(ts, nonce);
+    if (!a.ok()) {
+      result.outcome = Outcome::kRejected;
+      result.detail = a.status().message();
+      return result;
+    }
+    HttpResponse r = transport_.Post(options_.base_path + a->target, a->headers, a->body);
+    result.attempts = attempt;
+    result.status = r.transport_ok ? r.status : 0;
+    result.response_body = r.body;
+    if (r.transport_ok && r.status >= 200 && r.status < 300) {
+      result.outcome = Outcome::kAccepted;
+      result.detail.clear();
+      return result;
+    }
+    result.detail = DetailOf(r);
+    if (!IsRetryable(r)) {
+      result.outcome = Outcome::kRejected;
+      return result;
+    }
+    result.outcome = Outcome::kExhausted;
+    if (attempt < options_.retry.max_attempts)
+      sleeper_.SleepMillis(BackoffDelayMs(options_.retry, attempt, random_, &r));
+  }
+  return result;
+}
+
+DeliveryResult Producer::Send(const PreparedEvent& event) {
+  return Deliver([&](int64_t ts, const std::string& nonce) -> vv::Result<Attempt> {
+    Attempt a;
+    a.target = kTelemetryPath;
+    a.body = StampEvent(event, ts, nonce);
+    a.headers = SignedHeaders(ts, nonce, a.body);
+    a.headers.emplace_back("Idempotency-Key", event.execution_hash);
+    return a;
+  });
+}
+
+vv::Result<Value> Producer::BuildGraphRequest(const Value& graph, int64_t ts,
+                                              const std::string& nonce) const {
+  if (!graph.is_object()) return Status::InvalidArgument("execution graph must be a JSON object");
+  const std::string* op = StringField(graph, "operator_id");
+  if (op == nullptr) op = StringField(graph, "actor");
+  std::string operator_id = op ? *op : options_.identity.operator_id;
+  if (operator_id.empty() || operator_id.size() > 128)
+    return Status::InvalidArgument("execution graph needs operator_id (graph or config)");
+  const std::string* t = StringField(graph, "tenant_id");
+  std::string tenant = t ? *t : options_.identity.tenant_id;
+  if (!IsValidTenantId(tenant))
+    return Status::InvalidArgument("execution graph needs a valid tenant_id (graph or config)");
+  const std::string* fp = StringField(graph, "execution_fingerprint");
+  if (fp == nullptr || !vv::IsHex(*fp, 64))
+    return Status::InvalidArgument("graph.execution_fingerprint must be 64 hex characters");
+  std::string fingerprint = vv::ToLowerAscii(*fp);
+  const std::string* sv = StringField(graph, "schema_version");
+  std::string schema = sv ? *sv : "execution.graph.v1";
+  if (schema.size() > 32) return Status::InvalidArgument("graph.schema_version exceeds 32 chars");
+  const std::string* att = StringField(graph, "attestation_measurement_hash");
+  std::string attestation =
+      att ? vv::ToLowerAscii(*att)
+          : vv::crypto::Sha256Hex(fingerprint + "|" + tenant + "|attestation");
+  if (!vv::IsHex(attestation, 64))
+    return Status::InvalidArgument("graph.attestation_measurement_hash must be 64 hex characters");
+  Value body = Value::MakeObject();
+  body.Set("operator_id", operator_id);
+  body.Set("tenant_id", tenant);
+  body.Set("execution_fingerprint", fingerprint);
+  body.Set("timestamp", Value(ts));
+  body.Set("nonce", nonce);
+  body.Set("schema_version", schema);
+  body.Set("attestation_measurement_hash", attestation);
+  body.Set("graph", graph);
+  return body;
+}
+
+DeliveryResult Producer::SendGraph(const Value& graph) {
+  return Deliver([&](int64_t ts, const std::string& nonce) -> vv::Result<Attempt> {
+    auto body = BuildGraphRequest(graph, ts, nonce);
+    if (!body.ok()) return body.status();
+    Attempt a;
+    a.target = kExecutionGraphPath;
+    a.body = vv::json::Canonical(*body);
+    a.headers = SignedHeaders(ts, nonce, a.body);
+    return a;
+  });
+}
+
+FederationBundle Producer::BuildBundle(const std::string& execution_hash, int64_t ts,
+                                       const std::string& nonce) const {
+  FederationBundle b;
+  b.operator_id = options_.identity.operator_id;
+  b.campaign_id = options_.identity.campaign_id;
+  b.execution_hash = execution_hash;
+  b.timestamp = ts;
+  b.nonce = nonce;
+  b.signature = signer_.SignMessageB64(b.Message());
+  return b;
+}
+
+DeliveryResult Producer::Federate(const std::string& execution_hash) {
+  std::string expected_hash;
+  DeliveryResult r = Deliver([&](int64_t ts, const std::string& nonce) -> vv::Result<Attempt> {
+    if (!vv::IsHex(execution_hash, 64))
+      return Status::InvalidArgument("execution_hash must be 64 hex characters");
+    if (options_.identity.operator_id.empty() || options_.identity.campaign_id.empty())
+      return Status::InvalidArgument("federation needs operator_id and campaign_id");
+    if (nonce.size() < 12) return Status::InvalidArgument("federation nonce must be >= 12 chars");
+    FederationBundle b = BuildBundle(execution_hash, ts, nonce);
+    expected_hash = b.BundleHash();
+    Attempt a;
+    a.target = kFederationVerifyPath;
+    a.body = vv::json::Canonical(b.ToJson());
+    a.headers.emplace_back("Content-Type", "application/json");
+    a.headers.emplace_back("X-Service-Identity", options_.service_identity);
+    if (!options_.client_cert_sha256.empty())
+      a.headers.emplace_back("X-Client-Cert-Sha256", options_.client_cert_sha256);
+    return a;
+  });
+  if (r.outcome == Outcome::kAccepted) {
+    auto v = vv::json::Parse(r.response_body);
+    const Value* h = (v.ok() && v->is_object()) ? v->Find("bundle_hash") : nullptr;
+    if (h == nullptr || !h->is_string() || h->as_string() != expected_hash) {
+      r.outcome = Outcome::kRejected;
+      r.detail = "gateway bundle_hash does not match the bundle sent";
+    }
+  }
+  return r;
+}
+
+vv::Result<VerifiedFeedback> Producer::QueryFeedback(int limit, FeedbackVerifier& verifier,
+                                                     const FeedbackAnchors* anchors,
+                                                     DeliveryResult* delivery) {
+  if (limit < 1 || limit > 1000) return Status::InvalidArgument("limit must be 1..1000");
+  const ProducerIdentity& id = options_.identity;
+  if (id.operator_id.empty() || !IsValidTenantId(id.tenant_id))
+    return Status::InvalidArgument("feedback query needs operator_id and a valid tenant_id");
+  DeliveryResult r = Deliver([&](int64_t ts, const std::string& nonce) -> vv::Result<Attempt> {
+    Value body = Value::MakeObject();
+    body.Set("operator_id", id.operator_id);
+    body.Set("tenant_id", id.tenant_id);
+    body.Set("timestamp", Value(ts));
+    body.Set("nonce", nonce);
+    body.Set("limit", Value(static_cast<int64_t>(limit)));
+    Attempt a;
+    a.target = kFeedbackQueryPath;
+    a.body = vv::json::Canonical(body);
+    a.headers = SignedHeaders(ts, nonce, a.body);
+    return a;
+  });
+  if (delivery != nullptr) *delivery = r;
+  if (!r.ok())
+    return Status::Unavailable("feedback query " + std::string(OutcomeName(r.outcome)) +
+                               (r.status ? " (HTTP " + std::to_string(r.status) + ")" : "") +
+                               ": " + r.detail);
+  return verifier.Verify(r.response_body, id.tenant_id, anchors);
+}
+
+}  // namespace spectrastrike

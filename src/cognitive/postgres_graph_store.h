@@ -1,0 +1,42 @@
+#pragma once
+// PostgresGraphStore: the scale-out GraphStore. Table `vv_cognitive_graphs` with row-level
+// security (ENABLE + FORCE): every statement runs in a transaction that first sets
+// `vv.tenant_id` (SET LOCAL), and the policy only shows and accepts rows of that tenant, so a
+// query can never see another tenant's graphs even if its WHERE clause were wrong. Several
+// gateway replicas share the table. (Connect as a non-superuser role: superusers bypass RLS.)
+// Thread-safety: one connection guarded by a mutex; reconnects after a broken connection.
+// Ownership: owns the connection.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "cognitive/graph_store.h"
+
+namespace vv::cognitive {
+
+class PostgresGraphStore final : public GraphStore {
+ public:
+  // Creates the table, policy and grants (idempotent). `app_role` ("" = none) gets
+  // SELECT/INSERT. Run by the table owner (or an admin).
+  static Status InstallSchema(const std::string& url, const std::string& app_role = "");
+  // Connects; installs the schema when the role may (ignored otherwise) and checks the
+  // table is readable.
+  static Result<std::unique_ptr<PostgresGraphStore>> Open(const std::string& url);
+  ~PostgresGraphStore() override;
+
+  Status Append(const GraphRecord& record) override;
+  Result<std::vector<GraphRecord>> Latest(std::string_view tenant_id, int limit) override;
+  Status Health() override;
+
+ private:
+  struct Conn;
+  explicit PostgresGraphStore(std::string url);
+  Status EnsureConnectedLocked();
+
+  const std::string url_;
+  std::mutex mu_;
+  std::unique_ptr<Conn> conn_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace vv::cognitive

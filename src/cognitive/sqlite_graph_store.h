@@ -1,0 +1,36 @@
+#pragma once
+// SqliteGraphStore: the embedded GraphStore. Table `cognitive_graphs` in the evidence store's
+// SQLite file (the evidence engine's own table lives beside it; this class touches only its
+// own table and never changes database-wide settings other than WAL mode, which both use).
+// WAL mode and a busy timeout make it safe to share the file with the evidence engine process.
+// Thread-safety: a mutex serialises statements on the one connection. Ownership: owns it.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "cognitive/graph_store.h"
+
+struct sqlite3;
+
+namespace vv::cognitive {
+
+class SqliteGraphStore final : public GraphStore {
+ public:
+  static Result<std::unique_ptr<SqliteGraphStore>> Open(const std::string& path);
+  ~SqliteGraphStore() override;
+  SqliteGraphStore(const SqliteGraphStore&) = delete;
+  SqliteGraphStore& operator=(const SqliteGraphStore&) = delete;
+
+  Status Append(const GraphRecord& record) override;
+  Result<std::vector<GraphRecord>> Latest(std::string_view tenant_id, int limit) override;
+  Status Health() override;
+
+ private:
+  SqliteGraphStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  std::mutex mu_;
+  sqlite3* const db_;  // GUARDED_BY(mu_)
+  const std::string path_;
+};
+
+}  // namespace vv::cognitive

@@ -1,0 +1,534 @@
+#include "policy/policy_gate.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+#include "json/json.h"
+
+namespace vv::policy {
+
+namespace {
+
+constexpr char kConfigInvalid[] = "config_invalid";
+
+// The settings the rules look at, taken from the loaded config when the loader accepted the
+// file, else best-effort from the raw YAML plus environment overrides.
+struct Effective {
+  bool require_mtls = true;
+  bool require_signature = true;
+  bool insecure_dev_mode = false;
+  std::string profile = "development";
+  std::string nonce_backend = "memory";
+  std::string rate_limit_backend = "memory";
+  std::string queue_backend = "embedded";
+  int64_t skew = 30;
+  int64_t ttl = 120;
+  std::string cert_path, key_path, ca_path, audit_key_path;
+  std::map<std::string, std::string> feedback_paths;
+};
+
+// An allowlist entry exactly as written (pins not yet normalised).
+struct RawIdentity {
+  std::string id;
+  std::vector<std::string> pins;
+};
+
+struct RawInput {
+  bool yaml_ok = false;
+  YAML::Node section;  // vectorvue.telemetry_gateway (null if absent)
+  std::string base_dir;
+  // Findings while reading the raw maps (duplicate keys etc.), per rule.
+  std::vector<Violation> findings;
+  std::vector<RawIdentity> identities;
+  bool identities_present = false;
+  std::vector<std::pair<std::string, std::string>> tenant_map;  // duplicates kept
+};
+
+std::string Trim(std::string_view s) { return std::string(StripAsciiWhitespace(s)); }
+std::string Lower(std::string_view s) { return ToLowerAscii(StripAsciiWhitespace(s)); }
+
+std::string ResolvePath(const std::string& p, const std::string& base_dir) {
+  if (p.empty() || base_dir.empty() || std::filesystem::path(p).is_absolute()) return p;
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+std::optional<std::string> Scalar(const YAML::Node& sec, const char* key) {
+  if (!sec || !sec.IsMap()) return std::nullopt;
+  const YAML::Node n = sec[key];
+  if (!n || !n.IsScalar()) return std::nullopt;
+  return n.Scalar();
+}
+
+std::optional<std::string> Env(const config::EnvLookup& env, const char* name) {
+  if (!env) return std::nullopt;
+  return env(name);
+}
+
+void ApplyBool(std::optional<std::string> text, bool* out) {
+  if (!text) return;
+  auto b = config::ParseBoolSetting(*text, "x");
+  if (b.ok()) *out = *b;
+}
+
+void ApplyInt(std::optional<std::string> text, int64_t* out) {
+  if (!text) return;
+  auto i = config::ParseIntSetting(*text, "x");
+  if (i.ok()) *out = *i;
+}
+
+Effective FromConfig(const config::GatewayConfig& cfg) {
+  Effective e;
+  e.require_mtls = cfg.require_mtls;
+  e.require_signature = cfg.require_payload_signature;
+  e.insecure_dev_mode = cfg.insecure_dev_mode;
+  e.profile = cfg.profile;
+  e.nonce_backend = cfg.nonce_backend;
+  e.rate_limit_backend = cfg.rate_limit_backend;
+  e.queue_backend = cfg.queue_backend;
+  e.skew = cfg.allowed_clock_skew_seconds;
+  e.ttl = cfg.nonce_ttl_seconds;
+  e.cert_path = cfg.tls.cert_path;
+  e.key_path = cfg.tls.key_path;
+  e.ca_path = cfg.tls.ca_path;
+  e.audit_key_path = cfg.audit_signing_key_path;
+  e.feedback_paths = cfg.feedback_key_paths;
+  return e;
+}
+
+// Mirrors the loader's precedence (YAML, then environment) without its validation.
+Effective FromRaw(const RawInput& raw, const config::EnvLookup& env) {
+  Effective e;
+  const YAML::Node& s = raw.section;
+  auto backend = [](std::optional<std::string> v, std::string* out) {
+    if (v) *out = Lower(*v);
+  };
+  ApplyBool(Scalar(s, "require_mtls"), &e.require_mtls);
+  ApplyBool(Scalar(s, "require_payload_signature"), &e.require_signature);
+  ApplyBool(Scalar(s, "insecure_dev_mode"), &e.insecure_dev_mode);
+  if (auto p = Scalar(s, "profile")) e.profile = Lower(*p);
+  backend(Scalar(s, "nonce_backend"), &e.nonce_backend);
+  backend(Scalar(s, "rate_limit_backend"), &e.rate_limit_backend);
+  backend(Scalar(s, "queue_backend"), &e.queue_backend);
+  ApplyInt(Scalar(s, "allowed_clock_skew_seconds"), &e.skew);
+  ApplyInt(Scalar(s, "nonce_ttl_seconds"), &e.ttl);
+  auto path = [&](std::optional<std::string> v, std::string* out) {
+    if (v) *out = ResolvePath(Trim(*v), raw.base_dir);
+  };
+  if (s && s.IsMap()) {
+    const YAML::Node tls = s["tls"];
+    if (tls && tls.IsMap()) {
+      path(Scalar(tls, "cert_path"), &e.cert_path);
+      path(Scalar(tls, "key_path"), &e.key_path);
+      path(Scalar(tls, "ca_path"), &e.ca_path);
+    }
+    for (const char* k : {"feedback_ed25519_keys", "feedback_signing_keys"}) {
+      const YAML::Node fk = s[k];
+      if (!fk || !fk.IsMap()) continue;
+      for (auto it = fk.begin(); it != fk.end(); ++it)
+        if (it->first.IsScalar() && it->second.IsScalar())
+          e.feedback_paths[Trim(it->first.Scalar())] =
+              ResolvePath(Trim(it->second.Scalar()), raw.base_dir);
+    }
+  }
+  path(Scalar(s, "audit_seal_key_path"), &e.audit_key_path);
+  if (e.audit_key_path.empty()) path(Scalar(s, "audit_signing_key_path"), &e.audit_key_path);
+
+  ApplyBool(Env(env, "VV_TG_REQUIRE_MTLS"), &e.require_mtls);
+  ApplyBool(Env(env, "VV_TG_REQUIRE_PAYLOAD_SIGNATURE"), &e.require_signature);
+  ApplyInt(Env(env, "VV_TG_ALLOWED_CLOCK_SKEW_SECONDS"), &e.skew);
+  ApplyInt(Env(env, "VV_TG_NONCE_TTL_SECONDS"), &e.ttl);
+  backend(Env(env, "VV_TG_NONCE_BACKEND"), &e.nonce_backend);
+  backend(Env(env, "VV_TG_RATE_LIMIT_BACKEND"), &e.rate_limit_backend);
+  backend(Env(env, "VV_TG_QUEUE_BACKEND"), &e.queue_backend);
+  if (e.queue_backend == "memory") e.queue_backend = "embedded";
+  if (auto v = Env(env, "VV_SERVICE_IDENTITY_CERT_PATH")) e.cert_path = Trim(*v);
+  if (auto v = Env(env, "VV_SERVICE_IDENTITY_KEY_PATH")) e.key_path = Trim(*v);
+  if (auto v = Env(env, "VV_SERVICE_IDENTITY_CA_PATH")) e.ca_path = Trim(*v);
+  if (auto v = Env(env, "VV_TAMPER_LOG_SEAL_KEY_PATH")) e.audit_key_path = Trim(*v);
+  if (auto v = Env(env, "VV_TG_FEEDBACK_ED25519_KEYS_JSON")) {
+    auto obj = json::Parse(*v);
+    if (obj.ok() && obj->is_object()) {
+      e.feedback_paths.clear();
+      for (const auto& [kid, pv] : obj->as_object())
+        if (pv.is_string()) e.feedback_paths[Trim(kid)] = Trim(pv.as_string());
+    }
+  }
+  return e;
+}
+
+// Reads the allowlist and the tenant map as written, keeping duplicate keys so the rules can
+// report them (the environment variables, when set, replace the YAML maps as in the loader).
+void ReadRawMaps(const config::EnvLookup& env, RawInput* raw) {
+  const YAML::Node& s = raw->section;
+  if (auto v = Env(env, "VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON")) {
+    raw->identities_present = true;
+    auto obj = json::Parse(*v);
+    if (obj.ok() && obj->is_object()) {
+      for (const auto& [id, pv] : obj->as_object()) {
+        RawIdentity ident{Trim(id), {}};
+        if (pv.is_string()) ident.pins.push_back(pv.as_string());
+        if (pv.is_object())
+          if (const auto* c = pv.Find("cert_sha256")) {
+            if (c->is_string()) ident.pins.push_back(c->as_string());
+            if (c->is_array())
+              for (const auto& e : c->as_array())
+                ident.pins.push_back(e.is_string() ? e.as_string() : std::string("<non-string>"));
+          }
+        raw->identities.push_back(std::move(ident));
+      }
+    }
+  } else if (s && s.IsMap() && s["allowed_service_identities"]) {
+    raw->identities_present = true;
+    const YAML::Node ids = s["allowed_service_identities"];
+    if (ids.IsMap()) {
+      std::set<std::string> seen;
+      for (auto it = ids.begin(); it != ids.end(); ++it) {
+        if (!it->first.IsScalar()) continue;
+        RawIdentity ident{Trim(it->first.Scalar()), {}};
+        if (!seen.insert(ident.id).second)
+          raw->findings.push_back({"pinsets_explicit", kCritical,
+                                   "allowed_service_identities: identity '" + ident.id +
+                                       "' is listed twice (YAML duplicate key)"});
+        const YAML::Node& v = it->second;
+        if (v.IsScalar()) ident.pins.push_back(v.Scalar());
+        if (v.IsMap() && v["cert_sha256"]) {
+          const YAML::Node c = v["cert_sha256"];
+          if (c.IsScalar()) ident.pins.push_back(c.Scalar());
+          if (c.IsSequence())
+            for (const auto& e : c)
+              ident.pins.push_back(e.IsScalar() ? e.Scalar() : std::string("<non-scalar>"));
+        }
+        raw->identities.push_back(std::move(ident));
+      }
+    }
+  }
+
+  if (auto v = Env(env, "VV_TG_OPERATOR_TENANT_MAP")) {
+    auto obj = json::Parse(*v);
+    if (obj.ok() && obj->is_object())
+      for (const auto& [op, tv] : obj->as_object())
+        raw->tenant_map.emplace_back(op, tv.is_string() ? tv.as_string() : "<non-string>");
+  } else if (s && s.IsMap() && s["operator_tenant_map"]) {
+    const YAML::Node m = s["operator_tenant_map"];
+    if (m.IsMap())
+      for (auto it = m.begin(); it != m.end(); ++it)
+        raw->tenant_map.emplace_back(it->first.IsScalar() ? it->first.Scalar() : "<non-scalar>",
+                                     it->second.IsScalar() ? it->second.Scalar() : "<non-scalar>");
+  }
+}
+
+// ---- Rules -----------------------------------------------------------------------------------
+
+using Sink = std::vector<Violation>;
+
+void RuleMtls(const Effective& e, Sink* out) {
+  if (!e.require_mtls)
+    out->push_back({"mtls_required", kCritical,
+                    "require_mtls (VV_TG_REQUIRE_MTLS) is false: clients are not authenticated "
+                    "by certificate"});
+}
+
+void RuleSignatures(const Effective& e, Sink* out) {
+  if (!e.require_signature)
+    out->push_back({"signatures_required", kCritical,
+                    "require_payload_signature (VV_TG_REQUIRE_PAYLOAD_SIGNATURE) is false: "
+                    "unsigned payloads would be accepted"});
+}
+
+void RuleInsecureDevMode(const Effective& e, Sink* out) {
+  if (e.insecure_dev_mode)
+    out->push_back({"insecure_dev_mode_off", kHigh,
+                    "insecure_dev_mode is true: security controls may be switched off"});
+}
+
+bool LooksLikeWildcard(std::string_view pin) {
+  std::string l = Lower(pin);
+  return l.find_first_of("*?") != std::string::npos || l == "any" || l == "all" || l == ".*";
+}
+
+void RulePinsets(const RawInput& raw, Sink* out) {
+  for (const auto& f : raw.findings)
+    if (f.rule == "pinsets_explicit") out->push_back(f);
+  if (!raw.identities_present || raw.identities.empty()) {
+    out->push_back({"pinsets_explicit", kCritical,
+                    "allowed_service_identities is empty or missing: the allowlist must name "
+                    "every service identity with its certificate pin"});
+    return;
+  }
+  std::map<std::string, std::string> owner;
+  for (const auto& ident : raw.identities) {
+    const std::string key = "allowed_service_identities." + ident.id;
+    if (ident.id.empty() || LooksLikeWildcard(ident.id))
+      out->push_back({"pinsets_explicit", kCritical,
+                      key + ": identity id must be an explicit name (no wildcard)"});
+    if (ident.pins.empty())
+      out->push_back({"pinsets_explicit", kCritical, key + ": no cert_sha256 pin"});
+    for (const auto& pin : ident.pins) {
+      if (LooksLikeWildcard(pin)) {
+        out->push_back({"pinsets_explicit", kCritical,
+                        key + ": wildcard pin '" + pin + "' is not allowed"});
+        continue;
+      }
+      auto norm = config::NormalizeCertPin(pin, key);
+      if (!norm.ok()) {
+        out->push_back({"pinsets_explicit", kCritical,
+                        key + ": pin '" + pin + "' is not a 64-hex SHA-256 fingerprint"});
+        continue;
+      }
+      auto [it, inserted] = owner.emplace(*norm, ident.id);
+      if (!inserted && it->second != ident.id)
+        out->push_back({"pinsets_explicit", kCritical,
+                        key + ": pin " + *norm + " is shared with identity '" + it->second +
+                            "'"});
+    }
+  }
+}
+
+void RuleProductionBackends(const Effective& e, Sink* out) {
+  if (e.profile != "production") return;
+  if (e.nonce_backend != "redis")
+    out->push_back({"production_backends", kHigh,
+                    "profile production requires nonce_backend: redis (got '" + e.nonce_backend +
+                        "'): replay state must be shared by every replica"});
+  if (e.rate_limit_backend != "redis")
+    out->push_back({"production_backends", kHigh,
+                    "profile production requires rate_limit_backend: redis (got '" +
+                        e.rate_limit_backend + "')"});
+  if (e.queue_backend != "nats")
+    out->push_back({"production_backends", kHigh,
+                    "profile production requires queue_backend: nats (got '" + e.queue_backend +
+                        "')"});
+}
+
+void CheckKeyFile(const std::string& path, const std::string& key, Sink* out) {
+  if (path.empty()) return;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    out->push_back({"key_file_permissions", kHigh, key + ": key file missing: " + path});
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    out->push_back({"key_file_permissions", kHigh, key + ": not a regular file: " + path});
+    return;
+  }
+  unsigned mode = st.st_mode & 07777;
+  if (mode != 0400 && mode != 0600) {
+    char buf[8];
+    std::snprintf(buf, sizeof(buf), "%04o", mode);
+    out->push_back({"key_file_permissions", kHigh,
+                    key + ": mode " + buf + " on " + path + " (must be 0400 or 0600)"});
+  }
+}
+
+void RuleKeyFiles(const Effective& e, Sink* out) {
+  if (e.key_path.empty())
+    out->push_back({"key_file_permissions", kHigh, "tls.key_path is not set"});
+  CheckKeyFile(e.key_path, "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)", out);
+  CheckKeyFile(e.audit_key_path, "audit_seal_key_path (VV_TAMPER_LOG_SEAL_KEY_PATH)", out);
+  for (const auto& [kid, path] : e.feedback_paths)
+    CheckKeyFile(path, "feedback_ed25519_keys." + kid, out);
+}
+
+std::optional<int64_t> AsnTimeToUnix(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+void CheckCertFile(const std::string& path, const std::string& key, int64_t now,
+                   int64_t min_days, Sink* out) {
+  if (path.empty()) {
+    out->push_back({"cert_expiry", kHigh, key + " is not set"});
+    return;
+  }
+  auto pem = crypto::ReadFileBytes(path);
+  if (!pem.ok()) {
+    out->push_back({"cert_expiry", kHigh, key + ": cannot read " + path});
+    return;
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())), BIO_free);
+  int count = 0;
+  while (bio) {
+    X509* raw = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (raw == nullptr) break;
+    std::unique_ptr<X509, decltype(&X509_free)> cert(raw, X509_free);
+    ++count;
+    char subject[256] = {0};
+    X509_NAME_oneline(X509_get_subject_name(cert.get()), subject, sizeof(subject) - 1);
+    auto not_after = AsnTimeToUnix(X509_get0_notAfter(cert.get()));
+    auto not_before = AsnTimeToUnix(X509_get0_notBefore(cert.get()));
+    if (!not_after || !not_before) {
+      out->push_back({"cert_expiry", kHigh, key + ": unreadable validity dates in " + path});
+      continue;
+    }
+    const std::string who = key + " (" + subject + ")";
+    if (*not_after <= now) {
+      out->push_back({"cert_expiry", kCritical,
+                      who + ": expired at " + IsoFormatUtc(*not_after * 1000000)});
+    } else if (*not_after - now < min_days * 86400) {
+      out->push_back({"cert_expiry", kHigh,
+                      who + ": expires at " + IsoFormatUtc(*not_after * 1000000) +
+                          ", within " + std::to_string(min_days) + " days"});
+    }
+    if (*not_before > now)
+      out->push_back({"cert_expiry", kHigh,
+                      who + ": not valid before " + IsoFormatUtc(*not_before * 1000000)});
+  }
+  ERR_clear_error();
+  if (count == 0)
+    out->push_back({"cert_expiry", kHigh, key + ": no PEM certificate in " + path});
+}
+
+void RuleCertExpiry(const Effective& e, const Clock& clock, int64_t min_days, Sink* out) {
+  const int64_t now = clock.NowSeconds();
+  CheckCertFile(e.cert_path, "tls.cert_path (VV_SERVICE_IDENTITY_CERT_PATH)", now, min_days, out);
+  CheckCertFile(e.ca_path, "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)", now, min_days, out);
+}
+
+void RuleNonceTtl(const Effective& e, Sink* out) {
+  if (e.skew < 1)
+    out->push_back({"nonce_ttl_vs_skew", kHigh,
+                    "allowed_clock_skew_seconds (" + std::to_string(e.skew) + ") must be >= 1"});
+  if (e.ttl < 30)
+    out->push_back({"nonce_ttl_vs_skew", kHigh,
+                    "nonce_ttl_seconds (" + std::to_string(e.ttl) + ") must be >= 30"});
+  if (e.ttl < 2 * e.skew)
+    out->push_back({"nonce_ttl_vs_skew", kHigh,
+                    "nonce_ttl_seconds (" + std::to_string(e.ttl) +
+                        ") is shorter than 2 x allowed_clock_skew_seconds (" +
+                        std::to_string(e.skew) +
+                        "): a replay could be accepted after its nonce expired"});
+}
+
+void RuleTenantMap(const RawInput& raw, Sink* out) {
+  std::set<std::string> ops;
+  for (const auto& [op_raw, tenant_raw] : raw.tenant_map) {
+    const std::string op = Trim(op_raw);
+    const std::string tenant = Trim(tenant_raw);
+    const std::string key = "operator_tenant_map." + op;
+    if (op.empty())
+      out->push_back({"tenant_map_valid", kHigh, "operator_tenant_map: empty operator id"});
+    if (!ops.insert(op).second)
+      out->push_back({"tenant_map_valid", kHigh,
+                      key + ": operator id mapped more than once (duplicate key)"});
+    if (!config::IsCanonicalUuid(tenant))
+      out->push_back({"tenant_map_valid", kHigh,
+                      key + ": tenant '" + tenant + "' is not a canonical UUID"});
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& RuleNames() {
+  static const std::vector<std::string> kRules = {
+      "mtls_required",        "signatures_required", "insecure_dev_mode_off",
+      "pinsets_explicit",     "production_backends", "key_file_permissions",
+      "cert_expiry",          "nonce_ttl_vs_skew",   "tenant_map_valid"};
+  return kRules;
+}
+
+bool PolicyReport::Violates(const std::string& rule) const {
+  return std::any_of(violations.begin(), violations.end(),
+                     [&](const Violation& v) { return v.rule == rule; });
+}
+
+std::string PolicyReport::ToJson() const {
+  json::Value root = json::Value::MakeObject();
+  root.Set("ok", ok());
+  json::Value list = json::Value::MakeArray();
+  for (const auto& v : violations) {
+    json::Value o = json::Value::MakeObject();
+    o.Set("rule", v.rule);
+    o.Set("severity", v.severity);
+    o.Set("detail", v.detail);
+    list.Push(std::move(o));
+  }
+  root.Set("violations", std::move(list));
+  json::Value checked_list = json::Value::MakeArray();
+  for (const auto& c : checked) checked_list.Push(c);
+  root.Set("checked", std::move(checked_list));
+  return json::Canonical(root);
+}
+
+std::string PolicyReport::ToText() const {
+  std::string out;
+  for (const auto& rule : checked) {
+    bool failed = false;
+    for (const auto& v : violations) {
+      if (v.rule != rule) continue;
+      failed = true;
+      out += "FAIL " + v.rule + " [" + v.severity + "]: " + v.detail + "\n";
+    }
+    if (!failed) out += "PASS " + rule + "\n";
+  }
+  out += ok() ? "policy check: OK\n"
+              : "policy check: " + std::to_string(violations.size()) + " violation(s)\n";
+  return out;
+}
+
+PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLookup& env,
+                                    const Clock& clock, const PolicyOptions& options) {
+  PolicyReport report;
+  report.checked.push_back(kConfigInvalid);
+
+  RawInput raw;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  raw.base_dir = ec ? std::string() : abs.parent_path().string();
+  auto text = crypto::ReadFileBytes(path);
+  if (text.ok()) {
+    try {
+      const YAML::Node root = YAML::Load(*text);
+      raw.yaml_ok = true;
+      if (root.IsMap() && root["vectorvue"] && root["vectorvue"].IsMap()) {
+        const YAML::Node vv = root["vectorvue"];
+        if (vv["telemetry_gateway"]) raw.section.reset(vv["telemetry_gateway"]);
+      }
+      ReadRawMaps(env, &raw);
+    } catch (const std::exception& e) {
+      raw.yaml_ok = false;
+    }
+  }
+
+  auto cfg = config::LoadGatewayConfig(path, env);
+  if (!cfg.ok()) {
+    report.violations.push_back({kConfigInvalid, kCritical, cfg.status().message()});
+    // Nothing further can be said about a file that is missing or is not YAML.
+    if (!text.ok() || !raw.yaml_ok) return report;
+  }
+  const Effective e = cfg.ok() ? FromConfig(*cfg) : FromRaw(raw, env);
+
+  Sink& out = report.violations;
+  for (const auto& rule : RuleNames()) {
+    report.checked.push_back(rule);
+    if (rule == "mtls_required") RuleMtls(e, &out);
+    if (rule == "signatures_required") RuleSignatures(e, &out);
+    if (rule == "insecure_dev_mode_off") RuleInsecureDevMode(e, &out);
+    if (rule == "pinsets_explicit") RulePinsets(raw, &out);
+    if (rule == "production_backends") RuleProductionBackends(e, &out);
+    if (rule == "key_file_permissions") RuleKeyFiles(e, &out);
+    if (rule == "cert_expiry") RuleCertExpiry(e, clock, options.min_cert_days, &out);
+    if (rule == "nonce_ttl_vs_skew") RuleNonceTtl(e, &out);
+    if (rule == "tenant_map_valid") RuleTenantMap(raw, &out);
+  }
+  return report;
+}
+
+}  // namespace vv::policy

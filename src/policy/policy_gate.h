@@ -1,0 +1,65 @@
+#pragma once
+// The security policy gate (manual sections 8, 25 and 27) as policy-as-code: evaluates named
+// rules over a gateway configuration file and reports every violation instead of stopping at
+// the first one. Used by `vvctl policy check` in CI on every shipped example config.
+//
+// The gate loads the file with config::LoadGatewayConfig. The loader already refuses many
+// insecure settings; when it does, the gate reports one "config_invalid" violation with the
+// loader's message and still evaluates the rules it can on the raw YAML plus environment
+// overrides, so the report names the specific rule as well.
+//
+// Rules (RuleNames()): mtls_required, signatures_required, insecure_dev_mode_off,
+// pinsets_explicit, production_backends, key_file_permissions, cert_expiry, nonce_ttl_vs_skew,
+// tenant_map_valid.
+//
+// Thread-safety: stateless functions; safe to call concurrently. Time comes from the injected
+// Clock (certificate expiry), the environment from the injected EnvLookup.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "config/gateway_config.h"
+
+namespace vv::policy {
+
+// Severity strings used in reports.
+inline constexpr char kCritical[] = "critical";
+inline constexpr char kHigh[] = "high";
+inline constexpr char kMedium[] = "medium";
+
+struct Violation {
+  std::string rule;      // a RuleNames() entry or "config_invalid"
+  std::string severity;  // critical | high | medium
+  std::string detail;    // human-readable, names the key or file
+};
+
+struct PolicyOptions {
+  // cert_expiry: server cert and CA must stay valid for at least this many days.
+  int64_t min_cert_days = 30;
+};
+
+struct PolicyReport {
+  std::vector<Violation> violations;
+  std::vector<std::string> checked;  // rules evaluated, in evaluation order
+  bool ok() const { return violations.empty(); }
+  // True if some violation has this rule name.
+  bool Violates(const std::string& rule) const;
+  // {"checked":[...],"ok":bool,"violations":[{"detail","rule","severity"}]} on one line
+  // (canonical JSON, keys sorted).
+  std::string ToJson() const;
+  // One line per violation ("FAIL rule [severity]: detail") and per passed rule ("PASS rule").
+  std::string ToText() const;
+};
+
+// The rule names, in evaluation order ("config_invalid" is not among them: it is reported
+// when the loader refuses the file).
+const std::vector<std::string>& RuleNames();
+
+// Evaluates every rule over the gateway config file at `path` (environment overrides from
+// `env`, as the gateway itself would apply them).
+PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLookup& env,
+                                    const Clock& clock, const PolicyOptions& options);
+
+}  // namespace vv::policy

@@ -1,0 +1,71 @@
+#include "stats/service_metrics.h"
+
+#include <cstdio>
+
+namespace vv::stats {
+
+GatewayMetrics::GatewayMetrics(Registry& r)
+    : requests_accepted(r.AddCounter("vv_gateway_requests_accepted_total",
+                                     "Telemetry requests accepted by the gateway.")),
+      requests_rejected(r.AddCounterFamily(
+          "vv_gateway_requests_rejected_total",
+          "Requests rejected by the gateway, by HTTP status and reason code.",
+          {"status", "reason"})),
+      replay_detections(r.AddCounterFamily("vv_gateway_replay_detections_total",
+                                           "Nonce replays detected, by operator id.",
+                                           {"operator"})),
+      signature_failures(r.AddCounter("vv_gateway_signature_failures_total",
+                                      "Ed25519 request signature verification failures.")),
+      mtls_identity_mismatches(
+          r.AddCounter("vv_gateway_mtls_identity_mismatches_total",
+                       "Client certificates whose pin does not match the claimed identity.")),
+      tls_handshake_rejections(r.AddCounterFamily("vv_gateway_tls_handshake_rejections_total",
+                                                  "TLS handshakes refused, by reason.",
+                                                  {"reason"})),
+      dlq_published(r.AddCounter("vv_gateway_dlq_published_total",
+                                 "Messages published to the dead-letter queue.")),
+      dlq_publish_failures(r.AddCounter("vv_gateway_dlq_publish_failures_total",
+                                        "Dead-letter queue publishes that failed.")),
+      audit_append_failures(r.AddCounter("vv_gateway_audit_append_failures_total",
+                                         "Tamper-evident audit log appends that failed.")),
+      audit_integrity_failures(
+          r.AddCounter("vv_gateway_audit_integrity_failures_total",
+                       "Tamper-evident audit log chain or seal verification failures.")),
+      backend_errors(r.AddCounterFamily("vv_gateway_backend_errors_total",
+                                        "Errors talking to a backend (redis, nats, ...).",
+                                        {"backend"})),
+      verification_duration(r.AddHistogram("vv_gateway_verification_duration_seconds",
+                                           "Time to verify a request (head to verdict).",
+                                           DefaultLatencyBuckets())),
+      queue_publish_duration(r.AddHistogram("vv_gateway_queue_publish_duration_seconds",
+                                            "Time to publish an accepted message to the queue.",
+                                            DefaultLatencyBuckets())) {}
+
+Counter& GatewayMetrics::Rejected(int status, std::string_view reason) {
+  char buf[16];
+  int n = std::snprintf(buf, sizeof(buf), "%d", status);
+  return requests_rejected.WithLabels({std::string_view(buf, n > 0 ? n : 0), reason});
+}
+
+EngineMetrics::EngineMetrics(Registry& r)
+    : messages_consumed(r.AddCounter("vv_engine_messages_consumed_total",
+                                     "Messages consumed from the ingest queue.")),
+      messages_stored(r.AddCounter("vv_engine_messages_stored_total",
+                                   "Messages stored in the evidence store.")),
+      duplicates(r.AddCounter("vv_engine_duplicates_total",
+                              "Duplicate messages skipped (idempotent redelivery).")),
+      integrity_failures(r.AddCounter("vv_engine_integrity_failures_total",
+                                      "Messages or audit records failing integrity checks.")),
+      dead_lettered(r.AddCounter("vv_engine_dead_lettered_total",
+                                 "Messages moved to the dead-letter queue by the engine.")),
+      consumer_lag(r.AddGauge("vv_engine_consumer_lag_messages",
+                              "Messages waiting in the ingest queue for this consumer.")) {}
+
+std::vector<std::string> AllServiceSampleNames() {
+  Registry r;
+  GatewayMetrics g(r);
+  EngineMetrics e(r);
+  return r.SampleNames();
+}
+
+}  // namespace vv::stats

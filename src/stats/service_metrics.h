@@ -1,0 +1,79 @@
+#pragma once
+// The metric sets of the telemetry gateway and the evidence engine (issue 8, manual section 28),
+// declared once here so code, alert rules (deploy/prometheus) and the dashboard
+// (deploy/grafana) share one list of names. Prometheus naming: vv_<service>_<subject>_<unit>,
+// counters end in _total, latencies are histograms in seconds.
+//
+// Usage: build once at start-up on the process's Registry and pass a reference down; cache the
+// labelled children you use on a hot path (e.g. `Counter& c = m.Rejected(401, "bad_signature")`
+// once per reason). Every rejection path increments exactly one `requests_rejected` child.
+// Thread-safety: all members are thread-safe metrics. Ownership: the Registry owns the
+// metrics; these structs hold references and must not outlive it.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stats/metrics.h"
+
+namespace vv::stats {
+
+struct GatewayMetrics {
+  explicit GatewayMetrics(Registry& registry);
+
+  // vv_gateway_requests_accepted_total: requests accepted (2xx) by the ingest endpoints.
+  Counter& requests_accepted;
+  // vv_gateway_requests_rejected_total{status,reason}: one increment per rejected request.
+  // reason is a stable snake_case code (bad_signature, replayed_nonce, unknown_identity,
+  // rate_limited, schema_invalid, backend_unavailable, ...).
+  CounterFamily& requests_rejected;
+  // vv_gateway_replay_detections_total{operator}: nonce replays per operator id.
+  CounterFamily& replay_detections;
+  // vv_gateway_signature_failures_total: Ed25519 request signature verification failures.
+  Counter& signature_failures;
+  // vv_gateway_mtls_identity_mismatches_total: client cert pin / claimed identity mismatches.
+  Counter& mtls_identity_mismatches;
+  // vv_gateway_tls_handshake_rejections_total{reason}: TLS handshakes refused (no client cert,
+  // chain verification failure, revoked, ...).
+  CounterFamily& tls_handshake_rejections;
+  // vv_gateway_dlq_published_total / vv_gateway_dlq_publish_failures_total.
+  Counter& dlq_published;
+  Counter& dlq_publish_failures;
+  // vv_gateway_audit_append_failures_total: tamper-evident log appends that failed.
+  Counter& audit_append_failures;
+  // vv_gateway_audit_integrity_failures_total: audit chain / seal verification failures.
+  Counter& audit_integrity_failures;
+  // vv_gateway_backend_errors_total{backend}: redis | nats | embedded_queue | audit | ...
+  CounterFamily& backend_errors;
+  // vv_gateway_verification_duration_seconds: time from request head to verdict.
+  Histogram& verification_duration;
+  // vv_gateway_queue_publish_duration_seconds: time to publish one accepted message.
+  Histogram& queue_publish_duration;
+
+  // Convenience resolvers (cache the result on hot paths).
+  Counter& Rejected(int status, std::string_view reason);
+  Counter& ReplayDetected(std::string_view operator_id) {
+    return replay_detections.WithLabels({operator_id});
+  }
+  Counter& BackendError(std::string_view backend) { return backend_errors.WithLabels({backend}); }
+  Counter& HandshakeRejected(std::string_view reason) {
+    return tls_handshake_rejections.WithLabels({reason});
+  }
+};
+
+struct EngineMetrics {
+  explicit EngineMetrics(Registry& registry);
+
+  Counter& messages_consumed;   // vv_engine_messages_consumed_total
+  Counter& messages_stored;     // vv_engine_messages_stored_total
+  Counter& duplicates;          // vv_engine_duplicates_total
+  Counter& integrity_failures;  // vv_engine_integrity_failures_total
+  Counter& dead_lettered;       // vv_engine_dead_lettered_total
+  Gauge& consumer_lag;          // vv_engine_consumer_lag_messages
+};
+
+// Every sample name GatewayMetrics and EngineMetrics expose (histograms expanded to
+// _bucket/_sum/_count), sorted. Used by the dashboard/alert tests.
+std::vector<std::string> AllServiceSampleNames();
+
+}  // namespace vv::stats

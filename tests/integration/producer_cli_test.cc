@@ -1,0 +1,268 @@
+// Black-box: the ss-producer binary against the real vv-gateway (dev PKI, mTLS): NDJSON send,
+// exactly-once storage of re-sent events, 429 handling, a producer killed mid-send and a
+// gateway that was down, and keygen -> the gateway accepts the generated key.
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "fakes/process.h"
+#include "integration/gateway_harness.h"
+#include "json/json.h"
+
+namespace vv::testing {
+namespace {
+
+std::string Producer() { return std::string(VV_BIN_DIR) + "/ss-producer"; }
+
+std::string Event(const std::string& event_id) {
+  return std::string(R"({"event_id":")") + event_id +
+         R"(","event_type":"PROCESS_ANOMALY","source_system":"spectrastrike-sensor","severity":"high","observed_at":"2026-02-26T12:00:00Z","mitre_techniques":["T1059.001"],"mitre_tactics":["TA0002"],"description":"Observed suspicious process chain","attributes":{"asset_ref":"host-nyc-01","attestation_measurement_hash":")" +
+         std::string(64, 'b') + R"(","schema_version":"1.0"}})";
+}
+
+std::string Ndjson(const std::string& prefix, int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += Event(prefix + "-" + std::to_string(i)) + "\n";
+  return s;
+}
+
+struct ProducerSetup {
+  TempDir dir;
+  std::string config;
+  std::string spool;
+
+  // A config for a gateway on `port`; key = the A.1 producer seed unless `key_path` given.
+  ProducerSetup(uint16_t port, const std::string& key_path = "", int max_attempts = 3,
+                bool with_spool = true) {
+    const DevPki& pki = DevPki::Get();
+    std::string key = key_path;
+    if (key.empty()) {
+      key = dir.File("producer.seed");
+      std::string seed;
+      for (size_t i = 0; i < 32; ++i) seed.push_back(static_cast<char>(i));
+      WriteFile(key, seed, 0600);
+    }
+    spool = dir.File("spool.db");
+    std::ostringstream y;
+    y << "spectrastrike:\n  producer:\n"
+      << "    endpoint: https://127.0.0.1:" << port << "/internal/v1/telemetry\n"
+      << "    service_identity: spectrastrike-producer\n"
+      << "    operator_id: op-001\n    tenant_id: " << kTenant1 << "\n    campaign_id: cmp-001\n";
+    if (with_spool) y << "    spool_path: " << spool << "\n";
+    y << "    mtls:\n      cert_path: " << pki.Path("producer.crt") << "\n"
+      << "      key_path: " << pki.Path("producer.key") << "\n"
+      << "      ca_path: " << pki.Path("ca.crt") << "\n      verify_peer: true\n"
+      << "      server_name: localhost\n"
+      << "    signing:\n      algorithm: ed25519\n      private_key_path: " << key << "\n"
+      << "      key_id: test-key\n"
+      << "    replay:\n      nonce_length: 24\n      timestamp_format: unix_epoch_seconds\n"
+      << "      max_clock_skew_seconds: 30\n"
+      << "    retry:\n      max_attempts: " << max_attempts
+      << "\n      backoff_ms: 20\n      jitter_ms: 10\n";
+    config = dir.File("producer.yaml");
+    WriteFile(config, y.str(), 0600);
+  }
+
+  int Run(const std::vector<std::string>& args, std::string* out,
+          const std::vector<std::string>& env = {}) const {
+    std::vector<std::string> argv = {Producer(), "--config", config, "--json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, out, env);
+  }
+};
+
+// The last line of the output parsed as JSON (stderr may precede it).
+json::Value LastJson(const std::string& out) {
+  std::string s = out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  size_t nl = s.rfind('\n');
+  auto v = json::Parse(nl == std::string::npos ? s : s.substr(nl + 1));
+  return v.ok() ? *v : json::Value();
+}
+
+int64_t Int(const json::Value& v, const char* key) {
+  const json::Value* f = v.is_object() ? v.Find(key) : nullptr;
+  return (f && f->is_int()) ? f->as_int64().value_or(-1) : -1;
+}
+
+class ProducerCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { gw_ = new GatewayUnderTest(); }
+  static void TearDownTestSuite() {
+    delete gw_;
+    gw_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(gw_->started()) << gw_->log(); }
+  static GatewayUnderTest* gw_;
+};
+GatewayUnderTest* ProducerCliTest::gw_ = nullptr;
+
+TEST_F(ProducerCliTest, SendsAnNdjsonFileAndEveryEventIsAcceptedAndQueued) {
+  ProducerSetup p(gw_->port());
+  WriteFile(p.dir.File("events.ndjson"), Ndjson("evt-ndjson", 40));
+  int64_t before = gw_->QueueCount("ingest");
+  std::string out;
+  int rc = p.Run({"send", p.dir.File("events.ndjson")}, &out);
+  EXPECT_EQ(rc, 0) << out << gw_->log();
+  json::Value r = LastJson(out);
+  EXPECT_EQ(Int(r, "events"), 40) << out;
+  EXPECT_EQ(Int(r, "accepted"), 40) << out;
+  EXPECT_EQ(gw_->QueueCount("ingest"), before + 40);
+  // Spool status agrees.
+  rc = p.Run({"spool", "status"}, &out);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(Int(LastJson(out), "delivered"), 40) << out;
+  EXPECT_EQ(Int(LastJson(out), "pending"), 0);
+}
+
+TEST_F(ProducerCliTest, ResentEventsAreStoredOnceWithAndWithoutTheSpool) {
+  ProducerSetup p(gw_->port());
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-resend", 5));
+  std::string out;
+  int64_t before = gw_->QueueCount("ingest");
+  ASSERT_EQ(p.Run({"send", p.dir.File("e.ndjson")}, &out), 0) << out;
+  // Through the spool: already delivered, not sent again.
+  ASSERT_EQ(p.Run({"send", p.dir.File("e.ndjson")}, &out), 0) << out;
+  EXPECT_EQ(Int(LastJson(out), "accepted"), 5);
+  // Bypassing the spool: re-signed with fresh nonces (no 409), deduplicated by the gateway.
+  ASSERT_EQ(p.Run({"send", "--no-spool", p.dir.File("e.ndjson")}, &out), 0) << out;
+  EXPECT_EQ(Int(LastJson(out), "accepted"), 5);
+  EXPECT_EQ(gw_->QueueCount("ingest"), before + 5);
+}
+
+TEST_F(ProducerCliTest, InvalidAndRejectedEventsAreReportedWithReasonsAndExitNonZero) {
+  ProducerSetup p(gw_->port());
+  std::string bad_mitre = Event("evt-bad-mitre");
+  bad_mitre.replace(bad_mitre.find("T1059.001"), 9, "X1059");
+  WriteFile(p.dir.File("e.ndjson"),
+            Event("evt-good-1") + "\n{not json\n" + bad_mitre + "\n");
+  std::string out;
+  EXPECT_EQ(p.Run({"send", p.dir.File("e.ndjson")}, &out), 1) << out;
+  json::Value r = LastJson(out);
+  EXPECT_EQ(Int(r, "events"), 3) << out;
+  EXPECT_EQ(Int(r, "accepted"), 1);
+  EXPECT_EQ(Int(r, "rejected"), 2);
+  EXPECT_NE(out.find("HTTP 422"), std::string::npos) << out;
+}
+
+TEST_F(ProducerCliTest, ProducerKilledMidSendLosesNothingAndStoresEachEventOnce) {
+  ProducerSetup p(gw_->port());
+  const int n = 400;
+  WriteFile(p.dir.File("big.ndjson"), Ndjson("evt-kill", n));
+  int64_t before = gw_->QueueCount("ingest");
+  {
+    ChildProcess child({Producer(), "--config", p.config, "--json", "send",
+                        p.dir.File("big.ndjson")},
+                       p.dir.File("send.log"));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (gw_->QueueCount("ingest") < before + 10 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    child.Terminate(9);
+  }
+  std::string out;
+  ASSERT_EQ(p.Run({"spool", "status"}, &out), 0) << out;
+  int64_t pending = Int(LastJson(out), "pending");
+  EXPECT_GT(pending, 0) << "the kill should interrupt the send: " << out;
+  EXPECT_EQ(pending + Int(LastJson(out), "delivered"), n) << "everything was spooled first";
+  // Restart: drain the rest.
+  EXPECT_EQ(p.Run({"spool", "drain"}, &out), 0) << out;
+  ASSERT_EQ(p.Run({"spool", "status"}, &out), 0);
+  EXPECT_EQ(Int(LastJson(out), "delivered"), n) << out;
+  EXPECT_EQ(gw_->QueueCount("ingest"), before + n) << "each event stored exactly once";
+}
+
+TEST_F(ProducerCliTest, GatewayDownKeepsEventsSpooledUntilItIsBack) {
+  ProducerSetup p(gw_->port(), "", /*max_attempts=*/2);
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-down", 20));
+  // Port 1 on loopback: connection refused (the "gateway" is down).
+  std::string out;
+  int rc = p.Run({"send", p.dir.File("e.ndjson")}, &out,
+                 {"VECTORVUE_FEDERATION_URL=https://127.0.0.1:1"});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_EQ(Int(LastJson(out), "accepted"), 0) << out;
+  ASSERT_EQ(p.Run({"spool", "status"}, &out), 0);
+  EXPECT_EQ(Int(LastJson(out), "pending"), 20) << out;
+  int64_t before = gw_->QueueCount("ingest");
+  EXPECT_EQ(p.Run({"spool", "drain"}, &out), 0) << out;
+  EXPECT_EQ(Int(LastJson(out), "accepted"), 20) << out;
+  EXPECT_EQ(gw_->QueueCount("ingest"), before + 20);
+}
+
+TEST(ProducerRateLimitTest, TooManyRequestsIsRetriedThenLeftPending) {
+  GatewayOptions opts;
+  opts.rate_limit_per_minute = 2;
+  GatewayUnderTest gw(opts);
+  ASSERT_TRUE(gw.started()) << gw.log();
+  ProducerSetup p(gw.port(), "", /*max_attempts=*/2);
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-rate", 4));
+  std::string out;
+  EXPECT_EQ(p.Run({"send", p.dir.File("e.ndjson")}, &out), 1) << out;
+  json::Value r = LastJson(out);
+  EXPECT_EQ(Int(r, "accepted"), 2) << out;
+  EXPECT_EQ(Int(r, "failed"), 2) << out;
+  EXPECT_NE(out.find("Operator burst anomaly detected"), std::string::npos) << out;
+  EXPECT_EQ(gw.QueueCount("ingest"), 2);
+  ASSERT_EQ(p.Run({"spool", "status"}, &out), 0);
+  EXPECT_EQ(Int(LastJson(out), "pending"), 2) << "not lost: retried by the next drain";
+}
+
+TEST(ProducerKeygenTest, GatewayAcceptsSignaturesFromAGeneratedKey) {
+  TempDir keys;
+  std::string key = keys.File("ss_ed25519.key");
+  std::string out;
+  ASSERT_EQ(RunCommand({Producer(), "--json", "keygen", "--out", key}, &out), 0) << out;
+  struct stat st {};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0400);
+  json::Value k = LastJson(out);
+  ASSERT_TRUE(k.is_object() && k.Find("public_key_b64")) << out;
+  std::string pub = k.Find("public_key_b64")->as_string();
+  // A second keygen does not overwrite the key.
+  EXPECT_NE(RunCommand({Producer(), "keygen", "--out", key}, &out), 0);
+
+  // The gateway takes the key from VV_TG_SPECTRASTRIKE_ED25519_PUBKEY (overrides its YAML);
+  // the child inherits this process's environment.
+  ::setenv("VV_TG_SPECTRASTRIKE_ED25519_PUBKEY", pub.c_str(), 1);
+  GatewayUnderTest gw;
+  ::unsetenv("VV_TG_SPECTRASTRIKE_ED25519_PUBKEY");
+  ASSERT_TRUE(gw.started()) << gw.log();
+  ProducerSetup good(gw.port(), key);
+  WriteFile(good.dir.File("e.ndjson"), Ndjson("evt-keygen", 2));
+  EXPECT_EQ(good.Run({"send", good.dir.File("e.ndjson")}, &out), 0) << out;
+  EXPECT_EQ(Int(LastJson(out), "accepted"), 2) << out;
+  // Control: the A.1 key is no longer trusted by this gateway.
+  ProducerSetup other(gw.port());
+  WriteFile(other.dir.File("e.ndjson"), Ndjson("evt-keygen-other", 1));
+  EXPECT_EQ(other.Run({"send", other.dir.File("e.ndjson")}, &out), 1) << out;
+  EXPECT_NE(out.find("Invalid telemetry signature"), std::string::npos) << out;
+}
+
+TEST(ProducerKeyFileTest, GroupReadablePrivateKeyIsRefused) {
+  TempDir d;
+  std::string key = d.File("loose.key");
+  std::string seed(32, '\x01');
+  WriteFile(key, seed, 0644);
+  ProducerSetup p(1, key);
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-perm", 1));
+  std::string out;
+  EXPECT_EQ(p.Run({"send", p.dir.File("e.ndjson")}, &out), 2) << out;
+  EXPECT_NE(out.find("signing key"), std::string::npos) << out;
+}
+
+TEST(ProducerFingerprintTest, PrintsThePinTheGatewayUses) {
+  const DevPki& pki = DevPki::Get();
+  std::string out;
+  ASSERT_EQ(RunCommand({Producer(), "fingerprint", pki.Path("producer.crt")}, &out), 0) << out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  EXPECT_EQ(out, pki.Pin("producer"));
+  EXPECT_NE(RunCommand({Producer(), "fingerprint", "/nonexistent.crt"}, &out), 0);
+}
+
+}  // namespace
+}  // namespace vv::testing
