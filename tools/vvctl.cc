@@ -41,8 +41,9 @@ int main(int argc, char** argv) {
   int64_t min_cert_days = 30;
   std::string format = "json";
   check->add_option("CONFIG", config_path, "gateway YAML config file")->required();
-  check->add_option("--min-cert-days", min_cert_days,
-                    "fail if a certificate expires within N days (default 30)")
+  check
+      ->add_option("--min-cert-days", min_cert_days,
+                   "fail if a certificate expires within N days (default 30)")
       ->check(CLI::Range(int64_t{0}, int64_t{36500}));
   check->add_option("--format", format, "output format: json (default) or text")
       ->check(CLI::IsMember({"json", "text"}));

@@ -12,40 +12,53 @@ namespace vv::app {
 
 namespace {
 
-Result<std::unique_ptr<state::NonceStore>> MakeNonceStore(const config::GatewayConfig& cfg,
-                                                          const Clock& clock) {
+// One Redis pool per gateway process, shared by the nonce store, the rate limiter and the
+// admission script (persistent connections; created only when a redis backend is configured).
+Result<std::shared_ptr<state::RedisPool>> MakeRedisPool(const config::GatewayConfig& cfg) {
+  if (cfg.nonce_backend != "redis" && cfg.rate_limit_backend != "redis")
+    return std::shared_ptr<state::RedisPool>();
+  if (cfg.redis_url.empty())
+    return Status::InvalidArgument("nonce_backend/rate_limit_backend 'redis' needs redis_url");
+  auto rc = state::ParseRedisUrl(cfg.redis_url);
+  if (!rc.ok()) return Status(rc.status().code(), "redis_url: " + rc.status().message());
+  auto pool = state::RedisPool::Create(*rc);
+  if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
+  return std::move(pool).value();
+}
+
+Result<std::unique_ptr<state::NonceStore>> MakeNonceStore(
+    const config::GatewayConfig& cfg, const Clock& clock,
+    const std::shared_ptr<state::RedisPool>& pool) {
   if (cfg.nonce_backend == "memory")
     return std::unique_ptr<state::NonceStore>(std::make_unique<state::MemoryNonceStore>(clock));
-  if (cfg.nonce_backend == "redis") {
-    if (cfg.redis_url.empty())
-      return Status::InvalidArgument("nonce_backend 'redis' needs redis_url");
-    auto rc = state::ParseRedisUrl(cfg.redis_url);
-    if (!rc.ok()) return rc.status();
-    auto pool = state::RedisPool::Create(*rc);
-    if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
-    return std::unique_ptr<state::NonceStore>(std::make_unique<state::RedisNonceStore>(*pool));
-  }
+  if (cfg.nonce_backend == "redis")
+    return std::unique_ptr<state::NonceStore>(std::make_unique<state::RedisNonceStore>(pool));
   return Status::InvalidArgument("nonce_backend '" + cfg.nonce_backend +
                                  "' is not available in this build");
 }
 
-Result<std::unique_ptr<state::RateLimiter>> MakeRateLimiter(const config::GatewayConfig& cfg,
-                                                            const Clock& clock) {
+Result<std::unique_ptr<state::RateLimiter>> MakeRateLimiter(
+    const config::GatewayConfig& cfg, const Clock& clock,
+    const std::shared_ptr<state::RedisPool>& pool) {
   if (cfg.rate_limit_backend == "memory")
     return std::unique_ptr<state::RateLimiter>(
         std::make_unique<state::MemoryRateLimiter>(clock, cfg.rate_limit_per_minute));
-  if (cfg.rate_limit_backend == "redis") {
-    if (cfg.redis_url.empty())
-      return Status::InvalidArgument("rate_limit_backend 'redis' needs redis_url");
-    auto rc = state::ParseRedisUrl(cfg.redis_url);
-    if (!rc.ok()) return rc.status();
-    auto pool = state::RedisPool::Create(*rc);
-    if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
+  if (cfg.rate_limit_backend == "redis")
     return std::unique_ptr<state::RateLimiter>(
-        std::make_unique<state::RedisRateLimiter>(*pool, clock, cfg.rate_limit_per_minute));
-  }
+        std::make_unique<state::RedisRateLimiter>(pool, clock, cfg.rate_limit_per_minute));
   return Status::InvalidArgument("rate_limit_backend '" + cfg.rate_limit_backend +
                                  "' is not available in this build");
+}
+
+// Nonce + rate admission: one Lua round trip when both live in Redis, else the composite.
+std::unique_ptr<state::Admission> MakeAdmission(const config::GatewayConfig& cfg,
+                                                const Clock& clock,
+                                                const std::shared_ptr<state::RedisPool>& pool,
+                                                state::NonceStore& nonces,
+                                                state::RateLimiter& limiter) {
+  if (cfg.nonce_backend == "redis" && cfg.rate_limit_backend == "redis")
+    return std::make_unique<state::RedisAdmission>(pool, clock, cfg.rate_limit_per_minute);
+  return std::make_unique<state::CompositeAdmission>(nonces, limiter);
 }
 
 Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayConfig& cfg,
@@ -93,12 +106,15 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   if (!catalog.ok()) return Status(catalog.status().code(), "mitre_catalog_dir: " + catalog.status().message());
   app->catalog_ = std::make_unique<schema::MitreCatalog>(std::move(catalog).value());
 
-  auto nonces = MakeNonceStore(c, app->clock_);
+  auto pool = MakeRedisPool(c);
+  if (!pool.ok()) return pool.status();
+  auto nonces = MakeNonceStore(c, app->clock_, *pool);
   if (!nonces.ok()) return nonces.status();
   app->nonces_ = std::move(nonces).value();
-  auto limiter = MakeRateLimiter(c, app->clock_);
+  auto limiter = MakeRateLimiter(c, app->clock_, *pool);
   if (!limiter.ok()) return limiter.status();
   app->limiter_ = std::move(limiter).value();
+  app->admission_ = MakeAdmission(c, app->clock_, *pool, *app->nonces_, *app->limiter_);
 
   audit::AuditLogOptions ao;
   ao.seal_every = c.audit_seal_every;
@@ -170,6 +186,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   deps.catalog = app->catalog_.get();
   deps.nonces = app->nonces_.get();
   deps.limiter = app->limiter_.get();
+  deps.admission = app->admission_.get();
   deps.publisher = app->publisher_.get();
   deps.audit = app->audit_.get();
   app->service_ = std::make_unique<GatewayService>(std::move(deps));

@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "queue/queue.h"
 #include "schema/mitre_catalog.h"
+#include "state/admission.h"
 #include "state/state.h"
 
 namespace vv::app {
@@ -42,6 +43,7 @@ class GatewayApp {
   std::unique_ptr<schema::MitreCatalog> catalog_;
   std::unique_ptr<state::NonceStore> nonces_;
   std::unique_ptr<state::RateLimiter> limiter_;
+  std::unique_ptr<state::Admission> admission_;
   std::unique_ptr<audit::AuditSink> audit_;
   std::unique_ptr<queue::Publisher> publisher_;
   std::unique_ptr<state::NonceStore> own_bundle_nonces_;  // memory backend: a dedicated cache

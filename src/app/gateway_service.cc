@@ -34,8 +34,12 @@ struct TelemetryCall {
 };
 
 GatewayService::GatewayService(GatewayDeps deps) : deps_(std::move(deps)) {
-  chain_ = std::make_unique<verify::Chain>(verify::MakeTelemetryChain(
-      deps_.config, *deps_.clock, *deps_.catalog, *deps_.nonces, *deps_.limiter));
+  if (deps_.admission == nullptr) {
+    own_admission_ = std::make_unique<state::CompositeAdmission>(*deps_.nonces, *deps_.limiter);
+    deps_.admission = own_admission_.get();
+  }
+  chain_ = std::make_unique<verify::TelemetryChain>(deps_.config, *deps_.clock, *deps_.catalog,
+                                                    *deps_.admission);
 }
 
 GatewayService::~GatewayService() = default;
@@ -219,7 +223,7 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   deps_.publisher->Publish(std::move(env), [this, call](Status s, queue::PublishOutcome outcome) {
     verify::RequestContext& c = call->ctx;
     if (!s.ok()) {
-      if (c.rate_ticket) deps_.limiter->Refund(*c.rate_ticket);
+      if (c.rate_ticket) deps_.admission->Refund(*c.rate_ticket);
       Reject(call,
              verify::Verdict::Reject(verify::Reason::kQueuePublishFailed, 503,
                                      "Telemetry queue publish failed", s.ToString()),
@@ -242,7 +246,8 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
       counters_.audit_failures++;
       spdlog::error("audit append failed for accepted request {}: {}", c.request_id,
                     as.ToString());
-      if (c.nonce_registered) deps_.nonces->Release(c.nonce_key);
+      if (c.nonce_registered) deps_.admission->ReleaseNonce(c.nonce_key);
+      if (c.rate_ticket) deps_.admission->Refund(*c.rate_ticket);
       counters_.rejected++;
       call->respond({503, DetailBody("Tamper audit log unavailable"), "application/json"});
       return;
@@ -261,7 +266,7 @@ void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call, const ve
   verify::RequestContext& ctx = call->ctx;
   // Transient failures give the nonce back so the same signed bytes can be retried.
   if (IsTransient(v.http_status) && ctx.nonce_registered) {
-    Status s = deps_.nonces->Release(ctx.nonce_key);
+    Status s = deps_.admission->ReleaseNonce(ctx.nonce_key);
     if (!s.ok()) spdlog::warn("nonce release failed: {}", s.ToString());
   }
   counters_.rejected++;

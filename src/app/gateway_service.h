@@ -22,6 +22,7 @@
 #include "schema/mitre_catalog.h"
 #include "state/state.h"
 #include "verify/check.h"
+#include "verify/checks.h"
 
 namespace vv::app {
 
@@ -46,6 +47,8 @@ struct GatewayDeps {
   const schema::MitreCatalog* catalog = nullptr;
   state::NonceStore* nonces = nullptr;
   state::RateLimiter* limiter = nullptr;
+  // Nonce + rate as one decision; nullptr = a CompositeAdmission over `nonces` and `limiter`.
+  state::Admission* admission = nullptr;
   queue::Publisher* publisher = nullptr;
   audit::AuditSink* audit = nullptr;
   // Federation verify and the cognitive endpoints (issue 6); nullptr = 404 for their paths.
@@ -77,7 +80,8 @@ class GatewayService final : public http::Handler {
   void Audit(std::string_view event_type, std::string_view actor, json::Value details);
 
   GatewayDeps deps_;
-  std::unique_ptr<verify::Chain> chain_;
+  std::unique_ptr<state::Admission> own_admission_;  // when deps.admission was null
+  std::unique_ptr<verify::TelemetryChain> chain_;
   GatewayCounters counters_;
   std::mutex handshake_audit_mu_;
   int64_t handshake_audit_second_ = 0;   // GUARDED_BY(handshake_audit_mu_)

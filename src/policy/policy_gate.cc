@@ -281,8 +281,8 @@ void RulePinsets(const RawInput& raw, Sink* out) {
       out->push_back({"pinsets_explicit", kCritical, key + ": no cert_sha256 pin"});
     for (const auto& pin : ident.pins) {
       if (LooksLikeWildcard(pin)) {
-        out->push_back({"pinsets_explicit", kCritical,
-                        key + ": wildcard pin '" + pin + "' is not allowed"});
+        out->push_back(
+            {"pinsets_explicit", kCritical, key + ": wildcard pin '" + pin + "' is not allowed"});
         continue;
       }
       auto norm = config::NormalizeCertPin(pin, key);
@@ -294,8 +294,7 @@ void RulePinsets(const RawInput& raw, Sink* out) {
       auto [it, inserted] = owner.emplace(*norm, ident.id);
       if (!inserted && it->second != ident.id)
         out->push_back({"pinsets_explicit", kCritical,
-                        key + ": pin " + *norm + " is shared with identity '" + it->second +
-                            "'"});
+                        key + ": pin " + *norm + " is shared with identity '" + it->second + "'"});
     }
   }
 }
@@ -311,9 +310,9 @@ void RuleProductionBackends(const Effective& e, Sink* out) {
                     "profile production requires rate_limit_backend: redis (got '" +
                         e.rate_limit_backend + "')"});
   if (e.queue_backend != "nats")
-    out->push_back({"production_backends", kHigh,
-                    "profile production requires queue_backend: nats (got '" + e.queue_backend +
-                        "')"});
+    out->push_back(
+        {"production_backends", kHigh,
+         "profile production requires queue_backend: nats (got '" + e.queue_backend + "')"});
 }
 
 void CheckKeyFile(const std::string& path, const std::string& key, Sink* out) {
@@ -351,8 +350,8 @@ std::optional<int64_t> AsnTimeToUnix(const ASN1_TIME* t) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-void CheckCertFile(const std::string& path, const std::string& key, int64_t now,
-                   int64_t min_days, Sink* out) {
+void CheckCertFile(const std::string& path, const std::string& key, int64_t now, int64_t min_days,
+                   Sink* out) {
   if (path.empty()) {
     out->push_back({"cert_expiry", kHigh, key + " is not set"});
     return;
@@ -380,20 +379,19 @@ void CheckCertFile(const std::string& path, const std::string& key, int64_t now,
     }
     const std::string who = key + " (" + subject + ")";
     if (*not_after <= now) {
-      out->push_back({"cert_expiry", kCritical,
-                      who + ": expired at " + IsoFormatUtc(*not_after * 1000000)});
+      out->push_back(
+          {"cert_expiry", kCritical, who + ": expired at " + IsoFormatUtc(*not_after * 1000000)});
     } else if (*not_after - now < min_days * 86400) {
       out->push_back({"cert_expiry", kHigh,
-                      who + ": expires at " + IsoFormatUtc(*not_after * 1000000) +
-                          ", within " + std::to_string(min_days) + " days"});
+                      who + ": expires at " + IsoFormatUtc(*not_after * 1000000) + ", within " +
+                          std::to_string(min_days) + " days"});
     }
     if (*not_before > now)
       out->push_back({"cert_expiry", kHigh,
                       who + ": not valid before " + IsoFormatUtc(*not_before * 1000000)});
   }
   ERR_clear_error();
-  if (count == 0)
-    out->push_back({"cert_expiry", kHigh, key + ": no PEM certificate in " + path});
+  if (count == 0) out->push_back({"cert_expiry", kHigh, key + ": no PEM certificate in " + path});
 }
 
 void RuleCertExpiry(const Effective& e, const Clock& clock, int64_t min_days, Sink* out) {
@@ -426,11 +424,11 @@ void RuleTenantMap(const RawInput& raw, Sink* out) {
     if (op.empty())
       out->push_back({"tenant_map_valid", kHigh, "operator_tenant_map: empty operator id"});
     if (!ops.insert(op).second)
-      out->push_back({"tenant_map_valid", kHigh,
-                      key + ": operator id mapped more than once (duplicate key)"});
+      out->push_back(
+          {"tenant_map_valid", kHigh, key + ": operator id mapped more than once (duplicate key)"});
     if (!config::IsCanonicalUuid(tenant))
-      out->push_back({"tenant_map_valid", kHigh,
-                      key + ": tenant '" + tenant + "' is not a canonical UUID"});
+      out->push_back(
+          {"tenant_map_valid", kHigh, key + ": tenant '" + tenant + "' is not a canonical UUID"});
   }
 }
 
@@ -438,9 +436,9 @@ void RuleTenantMap(const RawInput& raw, Sink* out) {
 
 const std::vector<std::string>& RuleNames() {
   static const std::vector<std::string> kRules = {
-      "mtls_required",        "signatures_required", "insecure_dev_mode_off",
-      "pinsets_explicit",     "production_backends", "key_file_permissions",
-      "cert_expiry",          "nonce_ttl_vs_skew",   "tenant_map_valid"};
+      "mtls_required",    "signatures_required", "insecure_dev_mode_off",
+      "pinsets_explicit", "production_backends", "key_file_permissions",
+      "cert_expiry",      "nonce_ttl_vs_skew",   "tenant_map_valid"};
   return kRules;
 }
 

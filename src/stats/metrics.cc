@@ -39,8 +39,7 @@ void AppendHeader(const FamilyBase& f, std::string* out) {
 void Gauge::Add(double d) { AtomicAdd(&value_, d); }
 
 Histogram::Histogram(std::vector<double> upper_bounds)
-    : bounds_(std::move(upper_bounds)),
-      buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+    : bounds_(std::move(upper_bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
   for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
 }
 
@@ -195,8 +194,7 @@ void Family<Histogram>::Render(std::string* out) const {
                              internal::FormatDouble(bounds[i]), std::to_string(cumulative));
     }
     uint64_t total = std::max(cumulative, h.CumulativeCount(bounds.size()));
-    internal::AppendSample(out, bucket, label_names(), labels, "le", "+Inf",
-                           std::to_string(total));
+    internal::AppendSample(out, bucket, label_names(), labels, "le", "+Inf", std::to_string(total));
     internal::AppendSample(out, name() + "_sum", label_names(), labels, "", "",
                            internal::FormatDouble(h.sum()));
     internal::AppendSample(out, name() + "_count", label_names(), labels, "", "",

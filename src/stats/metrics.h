@@ -110,8 +110,9 @@ struct LabelLess {
   using is_transparent = void;
   template <typename A, typename B>
   bool operator()(const A& a, const B& b) const {
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
-                                        [](std::string_view x, std::string_view y) { return x < y; });
+    return std::lexicographical_compare(
+        a.begin(), a.end(), b.begin(), b.end(),
+        [](std::string_view x, std::string_view y) { return x < y; });
   }
 };
 [[noreturn]] void FatalRegistration(const std::string& message);
@@ -127,8 +128,8 @@ std::string FormatDouble(double v);
 template <typename T>
 class Family final : public FamilyBase {
  public:
-  Family(std::string name, std::string help, std::vector<std::string> label_names,
-         MetricType type, std::function<std::unique_ptr<T>()> factory)
+  Family(std::string name, std::string help, std::vector<std::string> label_names, MetricType type,
+         std::function<std::unique_ptr<T>()> factory)
       : FamilyBase(std::move(name), std::move(help), std::move(label_names), type),
         factory_(std::move(factory)) {}
 

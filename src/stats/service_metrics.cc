@@ -7,10 +7,10 @@ namespace vv::stats {
 GatewayMetrics::GatewayMetrics(Registry& r)
     : requests_accepted(r.AddCounter("vv_gateway_requests_accepted_total",
                                      "Telemetry requests accepted by the gateway.")),
-      requests_rejected(r.AddCounterFamily(
-          "vv_gateway_requests_rejected_total",
-          "Requests rejected by the gateway, by HTTP status and reason code.",
-          {"status", "reason"})),
+      requests_rejected(
+          r.AddCounterFamily("vv_gateway_requests_rejected_total",
+                             "Requests rejected by the gateway, by HTTP status and reason code.",
+                             {"status", "reason"})),
       replay_detections(r.AddCounterFamily("vv_gateway_replay_detections_total",
                                            "Nonce replays detected, by operator id.",
                                            {"operator"})),

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "config/gateway_config.h"
 #include "schema/mitre_catalog.h"
+#include "state/admission.h"
 #include "state/state.h"
 #include "verify/check.h"
 
@@ -100,8 +101,38 @@ class RateCheck final : public Check {
   state::RateLimiter& limiter_;
 };
 
-// The telemetry chain in its fixed order.
-Chain MakeTelemetryChain(ConfigPtr cfg, const Clock& clock, const schema::MitreCatalog& catalog,
-                         state::NonceStore& nonces, state::RateLimiter& limiter);
+// R14 + R26 as one decision, last: registers sha256("{ts}:{nonce}") with TTL and takes one
+// rate unit of the operator (one Redis round trip). 409 replay, 429 over the limit (the nonce
+// is not kept, so the same signed bytes may be retried), 503 when the backend cannot decide.
+class AdmissionCheck final : public Check {
+ public:
+  AdmissionCheck(ConfigPtr cfg, state::Admission& admission)
+      : cfg_(std::move(cfg)), admission_(admission) {}
+  std::string_view name() const override { return "admission"; }
+  Verdict Run(RequestContext& ctx) const override;
+
+ private:
+  const ConfigPtr cfg_;
+  state::Admission& admission_;
+};
+
+// The telemetry chain: identity -> signature, then validation (body, tenant, schema version),
+// then admission (nonce + rate). A request that fails validation still burns its nonce, and a
+// replay of it is answered 409 exactly as the reference does (its nonce check precedes
+// validation); so replays are always 409, unsigned traffic never touches the nonce store, and
+// the happy path costs one backend round trip.
+class TelemetryChain {
+ public:
+  TelemetryChain(ConfigPtr cfg, const Clock& clock, const schema::MitreCatalog& catalog,
+                 state::Admission& admission);
+  Verdict Run(RequestContext& ctx) const;
+
+ private:
+  const ConfigPtr cfg_;
+  state::Admission& admission_;
+  Chain authenticate_;  // identity, signature
+  Chain validate_;      // body, tenant, schema version
+  AdmissionCheck admit_;
+};
 
 }  // namespace vv::verify

@@ -358,6 +358,23 @@ TEST_F(GatewayServiceTest, R14ReplayIs409) {
   EXPECT_EQ(publisher_.ingest().size(), 1u);
 }
 
+TEST_F(GatewayServiceTest, ReplayOfARejectedRequestIs409AndNotDeadLetteredTwice) {
+  // Appendix B.2: "a replay gives 409 even when the first attempt failed later".
+  std::string body = "{not json";
+  auto req = MakeRequest(body, kNow, "nonce-rej-0001", testing::SignB64(kNow, "nonce-rej-0001", body));
+  auto again = req;
+  EXPECT_EQ(Send(std::move(req)).status, 422);
+  ExpectRejected(Send(std::move(again)), 409, "Replay detected: nonce already used", "replay");
+  EXPECT_EQ(publisher_.dlq().size(), 1u);
+  auto body2 = testing::MakeTelemetryBody(kNow, "nonce-rej-0002");
+  body2.Set("tenant_id", kTenant2);
+  body2.Find("signed_metadata")->Set("tenant_id", kTenant2);
+  auto cross = Signed(body2, kNow, "nonce-rej-0002");
+  auto cross_again = cross;
+  EXPECT_EQ(Send(std::move(cross)).status, 403);
+  EXPECT_EQ(Send(std::move(cross_again)).status, 409);
+}
+
 TEST_F(GatewayServiceTest, R15InvalidJsonGoesToDlq) {
   std::string body = "{not json";
   auto req = MakeRequest(body, kNow, "nonce-json-0001", testing::SignB64(kNow, "nonce-json-0001", body));

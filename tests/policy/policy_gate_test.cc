@@ -39,7 +39,8 @@ class PolicyGateTest : public ::testing::Test {
     pki_ = new TempDir();
     const std::string script = std::string(VV_SOURCE_DIR) + "/scripts/dev-pki.sh";
     std::string out;
-    ASSERT_EQ(0, vv::testing::RunCommand({"/bin/bash", script, pki_->path().string()}, &out)) << out;
+    ASSERT_EQ(0, vv::testing::RunCommand({"/bin/bash", script, pki_->path().string()}, &out))
+        << out;
   }
   static void TearDownTestSuite() {
     delete pki_;
@@ -47,7 +48,9 @@ class PolicyGateTest : public ::testing::Test {
   }
 
   std::string Pki(const std::string& name) const { return pki_->File(name); }
-  std::string Pin(const std::string& name) const { return Trimmed(ReadFile(Pki(name + ".sha256"))); }
+  std::string Pin(const std::string& name) const {
+    return Trimmed(ReadFile(Pki(name + ".sha256")));
+  }
 
   // A development config that passes every rule.
   std::string BaseYaml() const {
@@ -55,9 +58,15 @@ class PolicyGateTest : public ::testing::Test {
            "  telemetry_gateway:\n"
            "    profile: development\n"
            "    tls:\n"
-           "      cert_path: " + Pki("gateway.crt") + "\n"
-           "      key_path: " + Pki("gateway.key") + "\n"
-           "      ca_path: " + Pki("ca.crt") + "\n"
+           "      cert_path: " +
+           Pki("gateway.crt") +
+           "\n"
+           "      key_path: " +
+           Pki("gateway.key") +
+           "\n"
+           "      ca_path: " +
+           Pki("ca.crt") +
+           "\n"
            "    require_mtls: true\n"
            "    require_payload_signature: true\n"
            "    insecure_dev_mode: false\n"
@@ -66,19 +75,28 @@ class PolicyGateTest : public ::testing::Test {
            "    nonce_backend: memory\n"
            "    rate_limit_backend: memory\n"
            "    queue_backend: embedded\n"
-           "    queue_path: " + dir_.File("q.db") + "\n"
-           "    audit_log_path: " + dir_.File("audit.jsonl") + "\n"
-           "    spectrastrike_ed25519_public_key_b64: A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\n"
+           "    queue_path: " +
+           dir_.File("q.db") +
+           "\n"
+           "    audit_log_path: " +
+           dir_.File("audit.jsonl") +
+           "\n"
+           "    spectrastrike_ed25519_public_key_b64: "
+           "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\n"
            "    allowed_service_identities:\n"
-           "      spectrastrike-producer: " + Pin("producer") + "\n"
-           "      rogue-producer: " + Pin("rogue") + "\n"
+           "      spectrastrike-producer: " +
+           Pin("producer") +
+           "\n"
+           "      rogue-producer: " +
+           Pin("rogue") +
+           "\n"
            "    operator_tenant_map:\n"
            "      op-001: 10000000-0000-0000-0000-000000000001\n"
            "      op-002: 10000000-0000-0000-0000-000000000002\n";
   }
 
-  PolicyReport Check(const std::string& yaml,
-                     std::map<std::string, std::string> env = {}, int64_t min_days = 30) {
+  PolicyReport Check(const std::string& yaml, std::map<std::string, std::string> env = {},
+                     int64_t min_days = 30) {
     const std::string path = dir_.File("gateway.yaml");
     WriteFile(path, yaml, 0644);
     PolicyOptions opts;
@@ -170,8 +188,7 @@ TEST_F(PolicyGateTest, WildcardPinViolatesPinsets) {
 }
 
 TEST_F(PolicyGateTest, MalformedPinViolatesPinsets) {
-  auto r = Check(
-      Replace(BaseYaml(), "rogue-producer: " + Pin("rogue"), "rogue-producer: abc123"));
+  auto r = Check(Replace(BaseYaml(), "rogue-producer: " + Pin("rogue"), "rogue-producer: abc123"));
   EXPECT_TRUE(r.Violates("pinsets_explicit")) << Rules(r);
   EXPECT_NE(std::string::npos, Rules(r).find("64-hex"));
 }
@@ -348,7 +365,8 @@ TEST_F(PolicyGateTest, VvctlUsageErrorExitsTwo) {
   std::string out;
   const std::string bin = std::string(VV_BIN_DIR) + "/vvctl";
   EXPECT_EQ(2, vv::testing::RunCommand({bin, "policy", "check"}, &out)) << out;
-  EXPECT_EQ(2, vv::testing::RunCommand({bin, "policy", "check", "x.yaml", "--format", "xml"}, &out));
+  EXPECT_EQ(2,
+            vv::testing::RunCommand({bin, "policy", "check", "x.yaml", "--format", "xml"}, &out));
   EXPECT_EQ(2, vv::testing::RunCommand({bin, "policy", "check", "x.yaml", "--min-cert-days", "-1"},
                                        &out));
   EXPECT_EQ(2, vv::testing::RunCommand({bin}, &out));
