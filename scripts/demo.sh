@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The README's first command: sets up and runs the main job on one machine.
 #   - installs the Debian packages, builds the release binaries
-#   - creates a dev PKI (CA, gateway and producer certificates; manual section 12) and an
-#     Ed25519 producer signing key
-#   - starts vv-gateway on embedded defaults (SQLite queue + DLQ, memory replay/rate state,
-#     JSONL tamper-evident audit log) on a free loopback port with real mTLS
-#   - sends real signed events through it with the producer library: one valid, one replayed,
-#     one forged, one cross-tenant; prints each outcome
-#   - verifies the audit log and shows where the queue and the audit log are
-# Everything it writes lives under ./run/demo (removed and recreated on each run).
+#   - creates a dev PKI (CA, gateway and producer certificates; manual section 12), the
+#     producer's Ed25519 signing key (ss-producer keygen), the gateway's feedback signing key,
+#     the audit seal key and the evidence root key
+#   - starts vv-gateway on embedded defaults (SQLite queue + DLQ, in-process replay/rate state,
+#     signed tamper-evident audit log) on a free loopback port with real mTLS
+#   - ss-producer sends real signed events through it (and an execution graph, a verified
+#     feedback query, a federation bundle); vv-demo-producer tries the attacks: replayed,
+#     forged and cross-tenant events; a client without a certificate is refused at TLS
+#   - vv-engine drains the queue into the encrypted evidence store; vv-evidence decrypts a record
+#   - vv-audit verifies the audit log (signed Merkle checkpoints + anchor file)
+# Everything lives under ./run/demo (recreated on each run). Exit status 0 only when every
+# outcome is the expected one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -17,22 +21,28 @@ export CCACHE_DIR="${CCACHE_DIR:-$ROOT/.cache/ccache}"
 BUILD="$ROOT/build-release"
 echo "== building (release) =="
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVV_BUILD_TESTS=OFF -DVV_BUILD_BENCH=OFF >/dev/null
-ninja -C "$BUILD" -j"${JOBS:-2}" vv-gateway vv-audit vv-demo-producer >/dev/null
+ninja -C "$BUILD" -j"${JOBS:-2}" vv-gateway vv-audit vv-engine vv-evidence ss-producer vv-demo-producer >/dev/null
 BIN="$BUILD/bin"
+FAIL=0
+ok()   { echo "  ok   $*"; }
+fail() { echo "  FAIL $*"; FAIL=1; }
 
 RUN="$ROOT/run/demo"
 rm -rf "$RUN"
-mkdir -p "$RUN/keys" "$RUN/var"
+mkdir -p "$RUN/keys" "$RUN/var" "$RUN/producer"
 echo "== dev PKI and keys in $RUN =="
 scripts/dev-pki.sh "$RUN/pki"
-( umask 077; openssl genpkey -algorithm ed25519 -out "$RUN/keys/producer_ed25519.pem" )
-chmod 0600 "$RUN/keys/producer_ed25519.pem"
-# Feedback signing key (signed cognitive feedback responses, wire-contract 2.3); the gateway
-# refuses to start without one.
-( umask 077; openssl genpkey -algorithm ed25519 -out "$RUN/keys/feedback_ed25519.pem" )
-chmod 0600 "$RUN/keys/feedback_ed25519.pem"
-PUB_B64=$(openssl pkey -in "$RUN/keys/producer_ed25519.pem" -pubout -outform DER | tail -c 32 | base64)
-PIN=$(cat "$RUN/pki/producer.sha256")
+"$BIN/ss-producer" keygen --out "$RUN/keys/producer_ed25519.key" > "$RUN/keys/keygen.txt"
+PUB_B64=$(awk '/spectrastrike_ed25519_public_key_b64:/ {print $2}' "$RUN/keys/keygen.txt")
+( umask 077
+  openssl genpkey -algorithm ed25519 -out "$RUN/keys/feedback_ed25519.pem"
+  openssl genpkey -algorithm ed25519 -out "$RUN/keys/audit_seal_ed25519.pem"
+  head -c 32 /dev/urandom > "$RUN/keys/evidence_root.key" )
+chmod 0600 "$RUN/keys/feedback_ed25519.pem" "$RUN/keys/audit_seal_ed25519.pem"
+chmod 0400 "$RUN/keys/evidence_root.key"
+openssl pkey -in "$RUN/keys/feedback_ed25519.pem" -pubout -out "$RUN/keys/feedback_ed25519.pub"
+PIN=$("$BIN/ss-producer" fingerprint "$RUN/pki/producer.crt" | tail -1 | awk '{print $NF}')
+TENANT=10000000-0000-0000-0000-000000000001
 
 cat > "$RUN/gateway.yaml" <<YAML
 vectorvue:
@@ -43,6 +53,7 @@ vectorvue:
       cert_path: pki/gateway.crt
       key_path: pki/gateway.key
       ca_path: pki/ca.crt
+      crl_path: pki/crl.pem
     require_mtls: true
     require_payload_signature: true
     allowed_clock_skew_seconds: 30
@@ -53,18 +64,26 @@ vectorvue:
     queue_backend: embedded
     queue_path: var/queue.db
     audit_log_path: var/audit.jsonl
-    audit_seal_every: 2
+    audit_seal_every: 4
+    audit_seal_key_path: keys/audit_seal_ed25519.pem
     spectrastrike_ed25519_public_key_b64: $PUB_B64
     allowed_service_identities:
       spectrastrike-producer: $PIN
     operator_tenant_map:
-      op-001: 10000000-0000-0000-0000-000000000001
+      op-001: $TENANT
       op-002: 20000000-0000-0000-0000-000000000002
     enforce_schema_version: true
     allowed_schema_versions: ["1.0"]
-    feedback_ed25519_keys:
-      feedback-demo-1: keys/feedback_ed25519.pem
-    feedback_active_kid: feedback-demo-1
+    feedback_signing_keys:
+      kid-001: keys/feedback_ed25519.pem
+    feedback_active_kid: kid-001
+  evidence_engine:
+    store_backend: sqlite
+    store_path: var/evidence.db
+    root_key_provider: file
+    root_key_id: vv-evidence-root-v1
+    root_key_file: keys/evidence_root.key
+    metrics_path: ""
 YAML
 
 echo "== starting vv-gateway (mTLS, embedded backends) =="
@@ -80,29 +99,109 @@ PORT=$(awk '/^LISTENING/ {print $2; exit}' "$RUN/gateway.log")
 [ -n "$PORT" ] || { echo "gateway did not start:"; cat "$RUN/gateway.log"; exit 1; }
 echo "   listening on 127.0.0.1:$PORT"
 
-echo "== producer: sending real signed events =="
-set +e
+cat > "$RUN/producer/config.yaml" <<YAML
+spectrastrike:
+  producer:
+    endpoint: https://localhost:$PORT/internal/v1/telemetry
+    service_identity: spectrastrike-producer
+    operator_id: op-001
+    tenant_id: $TENANT
+    campaign_id: cmp-001
+    spool_path: $RUN/producer/spool.db
+    mtls:
+      cert_path: $RUN/pki/producer.crt
+      key_path: $RUN/pki/producer.key
+      ca_path: $RUN/pki/ca.crt
+      verify_peer: true
+    signing:
+      algorithm: ed25519
+      private_key_path: $RUN/keys/producer_ed25519.key
+      key_id: spectrastrike-ed25519-demo
+    replay:
+      nonce_length: 24
+      timestamp_format: unix_epoch_seconds
+      max_clock_skew_seconds: 30
+    retry:
+      max_attempts: 3
+      backoff_ms: 200
+      jitter_ms: 100
+    feedback:
+      verify_keys:
+        kid-001: $RUN/keys/feedback_ed25519.pub
+      replay_cache_path: $RUN/producer/feedback-replay.cache
+YAML
+
+ATT=$(printf 'demo-attestation' | sha256sum | awk '{print $1}')
+event() {  # event ID TECHNIQUE TACTIC SEVERITY DESCRIPTION
+  printf '{"event_id":"%s","event_type":"PROCESS_ANOMALY","source_system":"spectrastrike-sensor","severity":"%s","observed_at":"2026-11-28T12:00:00Z","mitre_techniques":["%s"],"mitre_tactics":["%s"],"description":"%s","attributes":{"asset_ref":"host-nyc-01","attestation_measurement_hash":"%s","schema_version":"1.0"}}\n' \
+    "$1" "$4" "$2" "$3" "$5" "$ATT"
+}
+RUNID=$(date +%s)
+{
+  event "evt-$RUNID-1" T1059.001 TA0002 high "Observed suspicious process chain <powershell -enc ...>"
+  event "evt-$RUNID-2" T1003.001 TA0006 critical "LSASS memory access from an unsigned binary"
+  event "evt-$RUNID-3" T1021.002 TA0008 medium "SMB admin share lateral movement"
+} > "$RUN/producer/events.ndjson"
+{
+  event "evt-$RUNID-bad1" T9999 TA0002 high "technique not in ATT&CK"
+  event "evt-$RUNID-bad2" T1059.001 TA0002 high "x' UNION SELECT password FROM users --"
+} > "$RUN/producer/bad-events.ndjson"
+
+PCFG="$RUN/producer/config.yaml"
+echo "== ss-producer: signed telemetry over mTLS (3 valid events) =="
+if "$BIN/ss-producer" --config "$PCFG" send "$RUN/producer/events.ndjson" | sed 's/^/   /'; then
+  ok "3 events accepted (202, durable in the queue)"
+else fail "valid events were not all accepted"; fi
+echo "== ss-producer: invalid events (expect 422 with the contract's reason; DLQ) =="
+if "$BIN/ss-producer" --config "$PCFG" send --no-spool "$RUN/producer/bad-events.ndjson" | sed 's/^/   /'; then
+  fail "invalid events were accepted"
+else ok "invalid events rejected"; fi
+
+echo "== attacks (vv-demo-producer) =="
 "$BIN/vv-demo-producer" --port "$PORT" --ca "$RUN/pki/ca.crt" \
   --cert "$RUN/pki/producer.crt" --key "$RUN/pki/producer.key" \
-  --signing-key "$RUN/keys/producer_ed25519.pem"
-DEMO_RC=$?
-set -e
-echo "  no client certificate     (expect handshake failure):"
+  --signing-key "$RUN/keys/producer_ed25519.key" || FAIL=1
 if curl -s --max-time 5 --cacert "$RUN/pki/ca.crt" "https://localhost:$PORT/healthz" >/dev/null 2>&1; then
-  echo "  FAIL connected without a client certificate"; DEMO_RC=1
-else
-  echo "  ok   TLS handshake refused"
-fi
+  fail "no client certificate: connected"
+else ok "no client certificate        (expect TLS refusal): handshake refused"; fi
+if curl -s --max-time 5 --cacert "$RUN/pki/ca.crt" --cert "$RUN/pki/revoked.crt" --key "$RUN/pki/revoked.key" \
+     "https://localhost:$PORT/healthz" >/dev/null 2>&1; then
+  fail "revoked certificate: connected"
+else ok "revoked certificate (CRL)    (expect TLS refusal): handshake refused"; fi
+
+echo "== cognitive loop: execution graph -> signed feedback (verified by the producer) =="
+cat > "$RUN/producer/graph.json" <<JSON
+{"graph_id":"g-$RUNID","tenant_id":"$TENANT","operator_id":"op-001","target_urn":"urn:target:ip:10.0.0.5",
+ "execution_fingerprint":"$(printf 'graph-%s' "$RUNID" | sha256sum | awk '{print $1}')",
+ "nodes":[{"id":"n1"},{"id":"n2"},{"id":"n3"}],"edges":[{"from":"n1","to":"n2"}]}
+JSON
+if "$BIN/ss-producer" --config "$PCFG" graph "$RUN/producer/graph.json" | sed 's/^/   /'; then ok "graph accepted"; else fail "graph"; fi
+if "$BIN/ss-producer" --config "$PCFG" feedback --limit 5 | sed 's/^/   /'; then ok "feedback signature verified"; else fail "feedback"; fi
+echo "== federation bundle (proof of origin) =="
+if "$BIN/ss-producer" --config "$PCFG" federate --execution-hash "$(printf 'bundle-%s' "$RUNID" | sha256sum | awk '{print $1}')" | sed 's/^/   /'; then
+  ok "bundle verified"; else fail "federation bundle"; fi
+
+echo "== vv-engine: queue -> encrypted evidence store =="
+"$BIN/vv-engine" --config "$RUN/gateway.yaml" --drain 2>&1 | grep -E "ENGINE STOPPED" | sed 's/^/   /' || fail "engine"
+echo "== vv-evidence show (decrypted, tenant-scoped) =="
+if "$BIN/vv-evidence" show --config "$RUN/gateway.yaml" --tenant "$TENANT" --event-id "evt-$RUNID-2" > "$RUN/evidence-record.json"; then
+  head -c 1400 "$RUN/evidence-record.json" | sed 's/^/   /'; echo
+  ok "evidence record decrypted"
+else fail "evidence record"; fi
 
 kill -TERM $GW_PID; wait $GW_PID 2>/dev/null || true
 trap - EXIT
 
 echo "== results =="
-echo "queue (SQLite, WAL): $RUN/var/queue.db"
-sqlite3 "$RUN/var/queue.db" "SELECT '  ' || kind || ': ' || count(*) FROM messages GROUP BY kind;"
-echo "audit log:           $RUN/var/audit.jsonl ($(wc -l < "$RUN/var/audit.jsonl") records)"
-sed 's/^/  /' "$RUN/var/audit.jsonl" | cut -c1-180
-echo "audit log verification:"
-"$BIN/vv-audit" verify "$RUN/var/audit.jsonl" | tail -1 | sed 's/^/  /'
-echo "gateway log:         $RUN/gateway.log"
-exit $DEMO_RC
+echo "queue (SQLite, WAL):  $RUN/var/queue.db"
+sqlite3 "$RUN/var/queue.db" "SELECT '   ' || kind || ': ' || count(*) FROM messages GROUP BY kind;"
+echo "evidence store:       $RUN/var/evidence.db (payloads AES-256-GCM, per-tenant KEK)"
+echo "audit log:            $RUN/var/audit.jsonl ($(wc -l < "$RUN/var/audit.jsonl") records; anchor $RUN/var/audit.jsonl.anchor)"
+awk -F'"event_type":"' '{split($2,a,"\""); print a[1]}' "$RUN/var/audit.jsonl" | sort | uniq -c | sed 's/^/   /'
+SEAL_PUB=$(openssl pkey -in "$RUN/keys/audit_seal_ed25519.pem" -pubout -outform DER | tail -c 32 | base64)
+echo "audit log verification (seal key pinned):"
+if "$BIN/vv-audit" verify "$RUN/var/audit.jsonl" --public-key "$SEAL_PUB" | tail -1 | sed 's/^/   /'; then
+  ok "audit chain, Merkle checkpoints and signatures verify"; else fail "audit verification"; fi
+echo "gateway log:          $RUN/gateway.log"
+[ "$FAIL" = 0 ] && echo "== demo: every outcome as expected ==" || echo "== demo: SOME OUTCOMES WERE NOT AS EXPECTED =="
+exit $FAIL

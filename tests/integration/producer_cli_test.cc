@@ -266,3 +266,53 @@ TEST(ProducerFingerprintTest, PrintsThePinTheGatewayUses) {
 
 }  // namespace
 }  // namespace vv::testing
+
+namespace vv::testing {
+namespace {
+
+// The other half of the federation against the real gateway: execution graph -> signed
+// feedback verified by the producer (wire-contract 2.3, stricter), and a federation bundle.
+TEST(ProducerCognitiveLoopTest, GraphFeedbackAndFederationAgainstTheRealGateway) {
+  GatewayUnderTest gw;
+  ASSERT_TRUE(gw.started()) << gw.log();
+  ProducerSetup p(gw.port());
+  // Feedback verify key: the gateway harness signs with the A.1 feedback seed, kid-001.
+  std::string cfg = ReadFile(p.config);
+  cfg += "    feedback:\n      verify_keys:\n        kid-001: Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=\n"
+         "      replay_cache_path: " + p.dir.File("feedback.cache") + "\n";
+  WriteFile(p.config, cfg, 0600);
+
+  std::string graph = p.dir.File("graph.json");
+  std::string nodes;
+  for (int i = 0; i < 9; ++i) nodes += std::string(i ? "," : "") + "{\"id\":\"n" + std::to_string(i) + "\"}";
+  WriteFile(graph, "{\"graph_id\":\"g-1\",\"tenant_id\":\"" + std::string(kTenant1) +
+                       "\",\"operator_id\":\"op-001\",\"target_urn\":\"urn:target:ip:10.0.0.5\","
+                       "\"execution_fingerprint\":\"" + std::string(64, 'c') +
+                       "\",\"nodes\":[" + nodes + "],\"edges\":[]}");
+  std::string out;
+  ASSERT_EQ(p.Run({"graph", graph}, &out), 0) << out;
+  ASSERT_EQ(p.Run({"feedback", "--limit", "10"}, &out), 0) << out;
+  // A 9-node graph crosses the threshold: tighten, 0.82 (wire-contract 10).
+  EXPECT_NE(out.find("tighten"), std::string::npos) << out;
+  EXPECT_NE(out.find("urn:target:ip:10.0.0.5"), std::string::npos) << out;
+  // The verified response's nonce is recorded: the cache file exists after the query.
+  struct stat st;
+  EXPECT_EQ(stat(p.dir.File("feedback.cache").c_str(), &st), 0);
+
+  ASSERT_EQ(p.Run({"federate", "--execution-hash", std::string(64, 'f')}, &out), 0) << out;
+  EXPECT_NE(out.find("bundle_hash"), std::string::npos) << out;
+
+  // The gateway audited all three outcomes.
+  int graph_ok = 0, feedback_ok = 0, federation_ok = 0;
+  for (const auto& line : gw.AuditLines()) {
+    graph_ok += line.find("\"cognitive.graph.accepted\"") != std::string::npos;
+    feedback_ok += line.find("\"cognitive.feedback.issued\"") != std::string::npos;
+    federation_ok += line.find("\"federation.accepted\"") != std::string::npos;
+  }
+  EXPECT_EQ(graph_ok, 1);
+  EXPECT_EQ(feedback_ok, 1);
+  EXPECT_EQ(federation_ok, 1);
+}
+
+}  // namespace
+}  // namespace vv::testing
