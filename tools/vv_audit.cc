@@ -1,7 +1,12 @@
 // vv-audit: operations on the tamper-evident audit log (docs/audit-format.md).
-//   vv-audit verify LOG [--anchor FILE] [--no-anchor] [--public-key B64|FILE]
+//   vv-audit verify LOG [--anchor FILE|nats://HOST:PORT] [--anchor-subject SUBJ]
+//                       [--anchor-stream NAME] [--origin NAME] [--no-anchor]
+//                       [--public-key B64|FILE]
 //       Verifies the hash chain, the signed Merkle checkpoints and the anchored seals (the
-//       anchor LOG.anchor beside the log is used without flags when it exists).
+//       anchor LOG.anchor beside the log is used without flags when it exists). With a NATS
+//       URL the anchored seals are read from the JetStream anchor stream (subject
+//       vectorvue.audit.anchor.<origin token>; the origin defaults to the log's first
+//       checkpoint's origin line).
 //   vv-audit prove LOG --index I
 //       Prints an RFC 6962 inclusion proof of entry I (its 1-based index) against the log's
 //       latest checkpoint.
@@ -24,6 +29,7 @@
 
 #include "audit/anchor.h"
 #include "audit/checkpoint.h"
+#include "audit/jetstream_anchor.h"
 #include "audit/merkle.h"
 #include "audit/verifier.h"
 #include "common/encoding.h"
@@ -84,15 +90,74 @@ std::optional<std::optional<vv::crypto::Ed25519PublicKey>> ParseKeyOption(const 
   return std::optional<vv::crypto::Ed25519PublicKey>(std::move(key).value());
 }
 
+struct JetStreamArgs {
+  std::string subject;
+  std::string stream = std::string(vv::audit::kDefaultAnchorStream);
+  std::string origin;
+};
+
+// The origin line of the log's first checkpoint seal, if any.
+std::optional<std::string> LogOrigin(const std::string& log_path) {
+  std::optional<std::string> origin;
+  vv::audit::VerifyOptions opts;
+  opts.on_seal = [&origin](const vv::audit::SealInfo& s) {
+    if (origin.has_value()) return;
+    auto note = vv::audit::ParseSignedNote(s.checkpoint);
+    if (!note.ok()) return;
+    auto cp = vv::audit::ParseCheckpointBody(note->body);
+    if (cp.ok()) origin = cp->origin;
+  };
+  (void)vv::audit::VerifyLogFile(log_path, std::move(opts));
+  return origin;
+}
+
+// The anchored seals from a file or, for a NATS URL, from the JetStream anchor stream.
+vv::Result<vv::audit::AnchorFile> LoadAnchors(const std::string& log_path,
+                                              const std::string& anchor,
+                                              const JetStreamArgs& js) {
+  if (!vv::audit::IsNatsUrl(anchor)) return vv::audit::LoadAnchorFile(anchor);
+  vv::audit::JetStreamAnchorOptions o;
+  o.url = anchor;
+  o.stream = js.stream;
+  o.connection_name = "vv-audit-verify";
+  o.connect_timeout_ms = 3000;
+  o.request_timeout_ms = 3000;
+  if (!js.subject.empty()) {
+    o.subject = js.subject;
+    const size_t dot = js.subject.rfind('.');
+    if (dot != std::string::npos && dot > 0) o.subject_prefix = js.subject.substr(0, dot);
+  } else {
+    o.origin = !js.origin.empty()
+                   ? js.origin
+                   : LogOrigin(log_path).value_or(std::string(vv::audit::kDefaultCheckpointOrigin));
+  }
+  auto records = vv::audit::FetchJetStreamAnchors(o);
+  if (!records.ok()) {
+    // Bad records are a defect of the anchor; anything else is operational.
+    if (records.status().code() == vv::StatusCode::kInvalidArgument &&
+        records.status().message().rfind("anchor stream sequence", 0) == 0) {
+      return records.status();
+    }
+    return vv::Status::Unavailable(records.status().message());
+  }
+  std::cerr << "vv-audit: " << records->size() << " anchored seals read from JetStream subject "
+            << (o.subject.empty() ? vv::audit::AnchorSubject(o.subject_prefix, o.origin)
+                                  : o.subject)
+            << "\n";
+  vv::audit::AnchorFile out;
+  out.records = std::move(records).value();
+  return out;
+}
+
 int RunVerify(const std::string& log_path, std::string anchor_path, bool no_anchor,
-              const std::string& public_key_arg) {
+              const std::string& public_key_arg, const JetStreamArgs& js) {
   auto key = ParseKeyOption(public_key_arg);
   if (!key.has_value()) return 2;
   vv::audit::VerifyOptions opts;
   opts.public_key = *key;
   if (anchor_path.empty() && !no_anchor) anchor_path = FindAnchor(log_path).value_or("");
   if (!anchor_path.empty()) {
-    auto file = vv::audit::LoadAnchorFile(anchor_path);
+    auto file = LoadAnchors(log_path, anchor_path, js);
     vv::audit::VerifyResult bad;
     bad.ok = false;
     if (!file.ok()) {
@@ -306,7 +371,15 @@ int main(int argc, char** argv) {
   bool no_anchor = false;
   CLI::App* verify = app.add_subcommand("verify", "Verify an audit log");
   verify->add_option("LOG", verify_path, "Path to the audit log (JSONL)")->required();
-  verify->add_option("--anchor", anchor_path, "Anchor file (default: LOG.anchor when present)");
+  verify->add_option("--anchor", anchor_path,
+                     "Anchor file (default: LOG.anchor when present), or nats://HOST:PORT for "
+                     "the JetStream anchor stream");
+  JetStreamArgs js_args;
+  verify->add_option("--anchor-subject", js_args.subject,
+                     "JetStream anchor subject (default: vectorvue.audit.anchor.<origin>)");
+  verify->add_option("--anchor-stream", js_args.stream, "JetStream anchor stream name");
+  verify->add_option("--origin", js_args.origin,
+                     "Checkpoint origin naming the anchor subject (default: the log's)");
   verify->add_flag("--no-anchor", no_anchor, "Do not use the anchor beside the log");
   verify->add_option("--public-key", public_key,
                      "Pinned seal public key: base64, verifier key, or a file");
@@ -338,7 +411,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (verify->parsed()) return RunVerify(verify_path, anchor_path, no_anchor, public_key);
+    if (verify->parsed()) return RunVerify(verify_path, anchor_path, no_anchor, public_key, js_args);
     if (prove->parsed()) return RunProve(prove_path, prove_index);
     if (check->parsed()) return RunCheckProof(proof_path, proof_key);
     if (pubkey->parsed()) return RunPublicKey(key_path, origin);

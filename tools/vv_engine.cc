@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "audit/audit_log.h"
@@ -22,6 +23,8 @@
 #include "engine/engine.h"
 #include "engine/message_source.h"
 #include "engine/wiring.h"
+#include "http/admin_server.h"
+#include "stats/service_metrics.h"
 #include "evidence/evidence_cipher.h"
 #include "queue/embedded_queue.h"
 #include "queue/jetstream_queue.h"
@@ -65,6 +68,9 @@ int main(int argc, char** argv) {
   cli.add_option("--config", config_path, "YAML config file (vectorvue.evidence_engine)")
       ->required();
   cli.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  std::string admin_listen;
+  cli.add_option("--admin-listen", admin_listen,
+                 "loopback host:port for GET /metrics (Prometheus); default: off");
   cli.add_flag("--drain", drain, "exit once the queue is empty");
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -138,6 +144,34 @@ int main(int argc, char** argv) {
   spdlog::info("consuming queue={} store={} root_key_provider={} active_key_id={} audit={}",
                cfg->queue_backend, cfg->store_backend, (*provider)->kind(),
                (*provider)->active_key_id(), audit_path);
+  // Optional loopback admin listener: GET /metrics with the EngineMetrics set (issue 8). The
+  // engine's own atomics are the source of truth; a scrape brings the registry up to date.
+  vv::stats::Registry registry;
+  vv::stats::EngineMetrics em(registry);
+  std::mutex scrape_mu;
+  std::unique_ptr<vv::http::AdminServer> admin;
+  if (!admin_listen.empty()) {
+    auto a = vv::http::AdminServer::Create(admin_listen, [&](const vv::http::AdminRequest& r) {
+      if (r.path != "/metrics" || r.method != "GET")
+        return vv::http::Response{404, "{\"detail\":\"Not Found\"}", "application/json"};
+      std::lock_guard<std::mutex> l(scrape_mu);
+      const auto& c = engine.counters();
+      auto sync = [](vv::stats::Counter& m, uint64_t v) {
+        if (v > m.value()) m.Inc(v - m.value());
+      };
+      sync(em.messages_consumed, c.consumed.load());
+      sync(em.messages_stored, c.stored.load());
+      sync(em.duplicates, c.duplicates.load());
+      sync(em.integrity_failures, c.integrity_failures.load());
+      sync(em.dead_lettered, c.dead_lettered.load());
+      em.consumer_lag.Set(static_cast<double>(c.lag.load()));
+      return vv::http::Response{200, registry.Render(), vv::stats::Registry::kContentType};
+    });
+    if (!a.ok()) return Refuse("admin_listen: " + a.status().message());
+    admin = std::move(a).value();
+    admin->Start();
+    std::cout << "ADMIN_PORT " << admin->port() << std::endl;
+  }
   std::cout << "ENGINE READY" << std::endl;
 
   std::atomic<bool> stop{false};
@@ -166,6 +200,7 @@ int main(int argc, char** argv) {
   waiter.join();
   metrics.join();
   WriteMetrics(cfg->metrics_path, engine.MetricsText());
+  if (admin) admin->Stop();
   const auto& c = engine.counters();
   spdlog::info(
       "stopped: consumed={} stored={} duplicates={} integrity_failures={} rejected={} "

@@ -1,4 +1,7 @@
 // vv-gateway --config FILE: the VectorVue telemetry gateway (HTTPS + mTLS).
+// SIGHUP re-reads and validates the config file and applies it without dropping connections
+// (same as POST /admin/reload on the loopback admin listener); a bad file is refused and the
+// running config stays.
 // Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 2 on a configuration error.
 
 #include <signal.h>
@@ -28,6 +31,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -51,12 +55,25 @@ int main(int argc, char** argv) {
                shared->queue_backend, shared->audit_log_path);
   // Machine-readable line for supervisors and tests that bind port 0.
   std::cout << "LISTENING " << (*app)->port() << std::endl;
+  // Printed after LISTENING (which supervisors wait for): the admin listener's port.
+  if ((*app)->admin_port() != 0) {
+    spdlog::info("admin listener (GET /metrics, POST /admin/reload) on {}:{}",
+                 shared->admin_listen.substr(0, shared->admin_listen.rfind(':')),
+                 (*app)->admin_port());
+    std::cout << "ADMIN_PORT " << (*app)->admin_port() << std::endl;
+  }
 
   // Wait() returns only after Stop(), which only the signal thread calls; join it before the
   // app is destroyed so Stop() never runs on a destroyed server.
   std::thread waiter([&] {
     int sig = 0;
-    sigwait(&set, &sig);
+    for (;;) {
+      sigwait(&set, &sig);
+      if (sig != SIGHUP) break;
+      vv::Status s = (*app)->Reload("SIGHUP");
+      if (s.ok()) std::cout << "RELOADED ok" << std::endl;
+      else std::cout << "RELOADED rejected: " << s.message() << std::endl;
+    }
     spdlog::info("signal {} received, shutting down", sig);
     (*app)->Stop();
   });

@@ -5,6 +5,27 @@
 //       lines with --format text) and, as the last stdout line, canonical JSON
 //       {"checked":[...],"ok":bool,"violations":[{"detail","rule","severity"}]}.
 // Exit 0 when ok, 1 on any violation, 2 on a usage error.
+//
+// Rotation (docs/operations.md, "Key and certificate rotation"):
+//   vvctl keys generate --out PATH [--kid KID]     new Ed25519 key (file 0400); prints
+//                                                  {"kid","path","public_key_b64"}
+//   vvctl pin CERT                                 SHA-256 pin of a PEM certificate
+//   vvctl identity stage-key  --config F --identity ID --kid KID --public-key B64
+//   vvctl identity retire-key --config F --identity ID --kid KID
+//   vvctl identity stage-pin  --config F --identity ID (--pin HEX | --cert PEM)
+//   vvctl identity retire-pin --config F --identity ID (--pin HEX | --cert PEM)
+//       edit the YAML (validated, atomic write); then reload the gateway (SIGHUP or
+//       POST /admin/reload).
+// Kill switch (SD-03, dual control; src/app/kill_switch.h):
+//   vvctl kill-switch request --config F --action engage|release --identity ID --reason TEXT
+//       prints the canonical request approvers sign (includes the current generation)
+//   vvctl kill-switch approve --config F --action A --identity ID --reason TEXT
+//                             --approver NAME --key KEYFILE --out FILE
+//   vvctl kill-switch engage  --config F --identity ID --reason TEXT --approval A --approval B
+//   vvctl kill-switch release --config F --identity ID --reason TEXT --approval A --approval B
+//       (alias: disengage)
+//   vvctl kill-switch status  --config F
+// Exit status of these: 0 ok, 1 refused/failed (reason on stderr and in the JSON), 2 usage.
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -13,6 +34,13 @@
 #include "common/clock.h"
 #include "config/gateway_config.h"
 #include "policy/policy_gate.h"
+#include "app/config_edit.h"
+#include "app/kill_switch.h"
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+#include "json/json.h"
+
+#include <sys/stat.h>
 
 namespace {
 
@@ -26,6 +54,142 @@ int RunPolicyCheck(const std::string& config_path, int64_t min_cert_days,
   if (format == "text") std::cout << report.ToText();
   std::cout << report.ToJson() << std::endl;
   return report.ok() ? 0 : 1;
+}
+
+int Fail(const std::string& what, const vv::Status& s) {
+  std::cerr << "vvctl " << what << ": " << s.message() << "\n";
+  vv::json::Value v = vv::json::Value::MakeObject();
+  v.Set("ok", false);
+  v.Set("error", s.message());
+  std::cout << vv::json::Canonical(v) << std::endl;
+  return 1;
+}
+
+int RunKeysGenerate(const std::string& out, std::string kid) {
+  auto key = vv::crypto::Ed25519PrivateKey::Generate();
+  const std::string pub_b64 = key.PublicKey().ToBase64();
+  if (kid.empty()) kid = "k-" + vv::crypto::Sha256Hex(key.PublicKey().raw()).substr(0, 16);
+  struct stat st {};
+  if (::stat(out.c_str(), &st) == 0)
+    return Fail("keys generate", vv::Status::AlreadyExists(out + " exists; refusing to overwrite"));
+  vv::Status s = vv::app::config_edit::WriteFileAtomic(out, key.ToPem(), 0400);
+  if (!s.ok()) return Fail("keys generate", s);
+  vv::json::Value v = vv::json::Value::MakeObject();
+  v.Set("ok", true);
+  v.Set("kid", kid);
+  v.Set("path", out);
+  v.Set("public_key_b64", pub_b64);
+  std::cout << vv::json::Canonical(v) << std::endl;
+  return 0;
+}
+
+int RunPin(const std::string& cert) {
+  auto pin = vv::crypto::CertificateFingerprintFromPemFile(cert);
+  if (!pin.ok()) return Fail("pin", pin.status());
+  std::cout << *pin << std::endl;
+  return 0;
+}
+
+int RunIdentity(vv::app::config_edit::Op op, const std::string& config_path,
+                vv::app::config_edit::Edit edit, const std::string& cert) {
+  edit.op = op;
+  if (!cert.empty()) {
+    auto pin = vv::crypto::CertificateFingerprintFromPemFile(cert);
+    if (!pin.ok()) return Fail("identity", pin.status());
+    edit.pin = *pin;
+  }
+  vv::Status s = vv::app::config_edit::ApplyToFile(config_path, edit, vv::config::ProcessEnv());
+  if (!s.ok()) return Fail("identity", s);
+  vv::json::Value v = vv::json::Value::MakeObject();
+  v.Set("ok", true);
+  v.Set("config", config_path);
+  v.Set("identity", edit.identity);
+  v.Set("next_step", "reload the gateway: kill -HUP <pid> or POST /admin/reload");
+  std::cout << vv::json::Canonical(v) << std::endl;
+  return 0;
+}
+
+struct KillSwitchArgs {
+  std::string config_path, action, identity, reason, approver, key_path, out;
+  std::vector<std::string> approvals;
+};
+
+vv::Result<vv::config::GatewayConfig> LoadConfig(const std::string& path) {
+  return vv::config::LoadGatewayConfig(path, vv::config::ProcessEnv());
+}
+
+int RunKillSwitch(const std::string& sub, KillSwitchArgs a) {
+  namespace ks = vv::app::killswitch;
+  auto cfg = LoadConfig(a.config_path);
+  if (!cfg.ok()) return Fail("kill-switch", cfg.status());
+  auto store = ks::MakeStore(*cfg);
+  if (!store.ok()) return Fail("kill-switch", store.status());
+  auto text = (*store)->Read();
+  if (!text.ok()) return Fail("kill-switch", text.status());
+  auto state = ks::ParseState(*text);
+  if (!state.ok()) return Fail("kill-switch", state.status());
+  if (sub == "status") {
+    vv::json::Value v = vv::json::Value::MakeObject();
+    v.Set("ok", true);
+    v.Set("store", (*store)->Describe());
+    v.Set("generation", state->generation);
+    vv::json::Value ids = vv::json::Value::MakeObject();
+    for (const auto& [id, r] : state->revoked) {
+      vv::json::Value e = vv::json::Value::MakeObject();
+      e.Set("reason", r.reason);
+      e.Set("engaged_at", r.engaged_at);
+      vv::json::Value names = vv::json::Value::MakeArray();
+      for (const auto& ap : r.approvals) names.Push(ap.approver);
+      e.Set("approvers", std::move(names));
+      ids.Set(id, std::move(e));
+    }
+    v.Set("revoked", std::move(ids));
+    std::cout << vv::json::Canonical(v) << std::endl;
+    return 0;
+  }
+  const std::string action = sub == "request" || sub == "approve" ? a.action
+                             : sub == "disengage"                  ? std::string("release")
+                                                                   : sub;
+  if (action != "engage" && action != "release")
+    return Fail("kill-switch", vv::Status::InvalidArgument("--action must be engage or release"));
+  const std::string canonical =
+      ks::CanonicalRequest(action, a.identity, a.reason, state->generation);
+  if (sub == "request") {
+    std::cout << canonical << std::endl;
+    return 0;
+  }
+  if (sub == "approve") {
+    auto key = vv::crypto::Ed25519PrivateKey::LoadFile(a.key_path);
+    if (!key.ok()) return Fail("kill-switch approve", key.status());
+    ks::Approval ap = ks::Sign(canonical, a.approver, *key);
+    vv::Status s = vv::app::config_edit::WriteFileAtomic(a.out, ks::ApprovalJson(ap) + "\n", 0600);
+    if (!s.ok()) return Fail("kill-switch approve", s);
+    vv::json::Value v = vv::json::Value::MakeObject();
+    v.Set("ok", true);
+    v.Set("approval", a.out);
+    v.Set("request", canonical);
+    std::cout << vv::json::Canonical(v) << std::endl;
+    return 0;
+  }
+  std::vector<ks::Approval> approvals;
+  for (const auto& path : a.approvals) {
+    auto bytes = vv::crypto::ReadFileBytes(path);
+    if (!bytes.ok()) return Fail("kill-switch", bytes.status());
+    auto ap = ks::ParseApproval(*bytes);
+    if (!ap.ok()) return Fail("kill-switch", vv::Status(ap.status().code(), path + ": " + ap.status().message()));
+    approvals.push_back(std::move(ap).value());
+  }
+  vv::SystemClock clock;
+  auto next = ks::Apply(**store, *cfg, action, a.identity, a.reason, approvals, clock);
+  if (!next.ok()) return Fail("kill-switch " + action, next.status());
+  vv::json::Value v = vv::json::Value::MakeObject();
+  v.Set("ok", true);
+  v.Set("action", action);
+  v.Set("identity", a.identity);
+  v.Set("generation", next->generation);
+  v.Set("store", (*store)->Describe());
+  std::cout << vv::json::Canonical(v) << std::endl;
+  return 0;
 }
 
 }  // namespace
@@ -48,6 +212,70 @@ int main(int argc, char** argv) {
   check->add_option("--format", format, "output format: json (default) or text")
       ->check(CLI::IsMember({"json", "text"}));
 
+  // keys generate
+  auto* keys = app.add_subcommand("keys", "Signing key helpers");
+  keys->require_subcommand(1);
+  auto* keys_gen = keys->add_subcommand("generate", "Generate an Ed25519 signing key (file 0400)");
+  std::string key_out, key_kid;
+  keys_gen->add_option("--out", key_out, "private key file to create")->required();
+  keys_gen->add_option("--kid", key_kid, "key id (default: k-<sha256(pub)[:16]>)");
+  // pin
+  auto* pin = app.add_subcommand("pin", "Print the SHA-256 pin of a PEM certificate");
+  std::string pin_cert;
+  pin->add_option("CERT", pin_cert, "PEM certificate")->required();
+  // identity
+  auto* identity = app.add_subcommand("identity", "Stage/retire an identity's keys and pins");
+  identity->require_subcommand(1);
+  std::string id_config, id_cert;
+  vv::app::config_edit::Edit edit{};
+  std::vector<std::pair<CLI::App*, vv::app::config_edit::Op>> id_cmds;
+  for (auto [name, op] : std::vector<std::pair<const char*, vv::app::config_edit::Op>>{
+           {"stage-key", vv::app::config_edit::Op::kStageKey},
+           {"retire-key", vv::app::config_edit::Op::kRetireKey},
+           {"stage-pin", vv::app::config_edit::Op::kStagePin},
+           {"retire-pin", vv::app::config_edit::Op::kRetirePin}}) {
+    auto* c = identity->add_subcommand(name, name);
+    c->add_option("--config", id_config, "gateway YAML config file")->required();
+    c->add_option("--identity", edit.identity, "service identity id")->required();
+    if (op == vv::app::config_edit::Op::kStageKey || op == vv::app::config_edit::Op::kRetireKey) {
+      c->add_option("--kid", edit.kid, "key id")->required();
+      if (op == vv::app::config_edit::Op::kStageKey)
+        c->add_option("--public-key", edit.public_key_b64, "base64 Ed25519 public key")
+            ->required();
+    } else {
+      auto* p = c->add_option("--pin", edit.pin, "SHA-256 certificate pin (hex)");
+      auto* ce = c->add_option("--cert", id_cert, "PEM certificate to pin");
+      p->excludes(ce);
+    }
+    id_cmds.emplace_back(c, op);
+  }
+  // kill-switch
+  auto* kill = app.add_subcommand("kill-switch", "Dual-controlled identity revocation (SD-03)");
+  kill->require_subcommand(1);
+  KillSwitchArgs ka;
+  std::vector<std::pair<CLI::App*, std::string>> ks_cmds;
+  for (const char* name : {"request", "approve", "engage", "release", "disengage", "status"}) {
+    auto* c = kill->add_subcommand(name, name);
+    const std::string n = name;
+    c->add_option("--config", ka.config_path, "gateway YAML config file")->required();
+    if (n != "status") {
+      c->add_option("--identity", ka.identity, "service identity id")->required();
+      c->add_option("--reason", ka.reason, "reason (part of the signed request)")->required();
+    }
+    if (n == "request" || n == "approve")
+      c->add_option("--action", ka.action, "engage or release")->required();
+    if (n == "approve") {
+      c->add_option("--approver", ka.approver, "approver name (kill_switch_approvers)")
+          ->required();
+      c->add_option("--key", ka.key_path, "approver's Ed25519 private key file")->required();
+      c->add_option("--out", ka.out, "approval file to write")->required();
+    }
+    if (n == "engage" || n == "release" || n == "disengage")
+      c->add_option("--approval", ka.approvals, "approval file (two distinct approvers)")
+          ->required();
+    ks_cmds.emplace_back(c, n);
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -59,6 +287,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check->parsed()) return RunPolicyCheck(config_path, min_cert_days, format);
+  if (keys_gen->parsed()) return RunKeysGenerate(key_out, key_kid);
+  if (pin->parsed()) return RunPin(pin_cert);
+  for (auto& [c, op] : id_cmds)
+    if (c->parsed()) return RunIdentity(op, id_config, edit, id_cert);
+  for (auto& [c, n] : ks_cmds)
+    if (c->parsed()) return RunKillSwitch(n, ka);
   std::cerr << app.help();
   return 2;
 }

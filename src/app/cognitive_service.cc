@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/gateway_service.h"
+#include "app/rejection_metrics.h"
 #include "cognitive/requests.h"
 #include "common/encoding.h"
 #include "verify/cognitive_checks.h"
@@ -51,12 +52,32 @@ struct CognitiveService::Call {
   http::Responder respond;
   verify::RequestContext ctx;
   bool graph = false;  // execution-graph (else feedback query)
+  std::shared_ptr<const CognitiveService::Snapshot> snap;  // config generation of this call
   const char* rejected_event = "";
 };
 
 CognitiveService::CognitiveService(CognitiveDeps deps) : deps_(std::move(deps)) {
-  chain_ = std::make_unique<verify::Chain>(
-      verify::MakeSignedRequestChain(deps_.config, *deps_.clock, *deps_.nonces));
+  if (deps_.metrics == nullptr) {
+    own_registry_ = std::make_unique<stats::Registry>();
+    own_metrics_ = std::make_unique<stats::GatewayMetrics>(*own_registry_);
+    deps_.metrics = own_metrics_.get();
+  }
+  snapshot_ = MakeSnapshot(deps_.config);
+}
+
+std::shared_ptr<const CognitiveService::Snapshot> CognitiveService::MakeSnapshot(
+    std::shared_ptr<const config::GatewayConfig> cfg) const {
+  auto snap = std::make_shared<Snapshot>();
+  snap->config = cfg;
+  snap->chain = std::make_unique<verify::Chain>(
+      verify::MakeSignedRequestChain(cfg, *deps_.clock, *deps_.nonces));
+  return snap;
+}
+
+void CognitiveService::Reload(std::shared_ptr<const config::GatewayConfig> cfg) {
+  auto snap = MakeSnapshot(std::move(cfg));
+  std::lock_guard<std::mutex> l(mu_);
+  snapshot_ = std::move(snap);
 }
 
 CognitiveService::~CognitiveService() = default;
@@ -67,6 +88,7 @@ bool CognitiveService::Handles(std::string_view path) {
 
 void CognitiveService::Handle(http::Request request, http::Responder respond) {
   Call call;
+  call.snap = Current();
   call.graph = request.Path() == kExecutionGraphPath;
   call.rejected_event = call.graph ? "cognitive.graph.rejected" : "cognitive.feedback.rejected";
   call.request = std::move(request);
@@ -91,6 +113,7 @@ void CognitiveService::Reject(Call& call, const verify::Verdict& v) {
     if (ctx.rate_ticket) deps_.limiter->Refund(*ctx.rate_ticket);
   }
   counters_.rejected++;
+  CountRejection(*deps_.metrics, v, ctx.operator_id, call.snap->config->nonce_backend);
   json::Value details = json::Value::MakeObject();
   details.Set("request_id", ctx.request_id);
   details.Set("status_code", v.http_status);
@@ -103,6 +126,8 @@ void CognitiveService::Reject(Call& call, const verify::Verdict& v) {
   Status as = deps_.audit->Append(call.rejected_event, kActor, std::move(details));
   if (!as.ok()) {
     counters_.audit_failures++;
+    deps_.metrics->audit_append_failures.Inc();
+    deps_.metrics->BackendError("audit").Inc();
     spdlog::error("audit append failed: {}", as.ToString());
   }
   call.respond({v.http_status, DetailBody(v.detail), "application/json"});
@@ -128,7 +153,7 @@ bool CognitiveService::Prefix(Call& call, json::Value* body) {
                                             : "Feedback query payload is required"));
     return false;
   }
-  Verdict v = chain_->Run(ctx);
+  Verdict v = call.snap->chain->Run(ctx);
   if (!v.ok()) {
     Reject(call, v);
     return false;
@@ -168,7 +193,7 @@ void CognitiveService::HandleGraph(Call& call) {
     return Reject(call, Verdict::Reject(Reason::kSchemaVersionNotAllowed, 422,
                                         "Execution graph schema version is not allowed",
                                         "schema_version=" + req->schema_version));
-  v = verify::CheckOperatorTenant(*deps_.config, req->operator_id, req->tenant_id);
+  v = verify::CheckOperatorTenant(*call.snap->config, req->operator_id, req->tenant_id);
   if (!v.ok()) return Reject(call, v);
   v = verify::AcquireRate(*deps_.limiter, "graph:" + req->operator_id, ctx);
   if (!v.ok()) return Reject(call, v);
@@ -201,6 +226,11 @@ void CognitiveService::HandleGraph(Call& call) {
   Status as = deps_.audit->Append("cognitive.graph.accepted", kActor, std::move(details));
   if (!as.ok()) {
     counters_.audit_failures++;
+    deps_.metrics->audit_append_failures.Inc();
+    CountRejection(*deps_.metrics,
+                   verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
+                                           "Tamper audit log unavailable"),
+                   ctx.operator_id, "");
     spdlog::error("audit append failed for graph request {}: {}", ctx.request_id, as.ToString());
     if (ctx.nonce_registered) deps_.nonces->Release(ctx.nonce_key);
     counters_.rejected++;
@@ -208,6 +238,7 @@ void CognitiveService::HandleGraph(Call& call) {
     return;
   }
   counters_.graphs_accepted++;
+  deps_.metrics->requests_accepted.Inc();
   json::Object o;
   o.emplace_back("request_id", json::Value(ctx.request_id));
   o.emplace_back("status", json::Value("accepted"));
@@ -233,7 +264,7 @@ void CognitiveService::HandleFeedback(Call& call) {
   ctx.tenant_id = q->tenant_id;
   Verdict v = verify::CheckBodyBinding(ctx, q->timestamp, q->nonce);
   if (!v.ok()) return Reject(call, v);
-  v = verify::CheckOperatorTenant(*deps_.config, q->operator_id, q->tenant_id);
+  v = verify::CheckOperatorTenant(*call.snap->config, q->operator_id, q->tenant_id);
   if (!v.ok()) return Reject(call, v);
   v = verify::AcquireRate(*deps_.limiter, "feedback:" + q->operator_id, ctx);
   if (!v.ok()) return Reject(call, v);
@@ -260,6 +291,11 @@ void CognitiveService::HandleFeedback(Call& call) {
   Status as = deps_.audit->Append("cognitive.feedback.issued", kActor, std::move(details));
   if (!as.ok()) {
     counters_.audit_failures++;
+    deps_.metrics->audit_append_failures.Inc();
+    CountRejection(*deps_.metrics,
+                   verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
+                                           "Tamper audit log unavailable"),
+                   ctx.operator_id, "");
     spdlog::error("audit append failed for feedback request {}: {}", ctx.request_id,
                   as.ToString());
     if (ctx.nonce_registered) deps_.nonces->Release(ctx.nonce_key);
@@ -268,6 +304,7 @@ void CognitiveService::HandleFeedback(Call& call) {
     return;
   }
   counters_.feedback_issued++;
+  deps_.metrics->requests_accepted.Inc();
   json::Object o;
   o.emplace_back("request_id", json::Value(ctx.request_id));
   o.emplace_back("status", json::Value("accepted"));

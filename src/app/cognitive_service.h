@@ -29,6 +29,8 @@
 #include "http/server.h"
 #include "state/state.h"
 #include "verify/check.h"
+#include "stats/service_metrics.h"
+#include <mutex>
 
 namespace vv::app {
 
@@ -45,6 +47,7 @@ struct CognitiveDeps {
   audit::AuditSink* audit = nullptr;
   cognitive::GraphStore* graphs = nullptr;
   std::shared_ptr<const cognitive::FeedbackSigner> signer;
+  stats::GatewayMetrics* metrics = nullptr;  // nullptr = a private registry
 };
 
 struct CognitiveCounters {
@@ -63,8 +66,20 @@ class CognitiveService {
   // Answers exactly once (synchronously).
   void Handle(http::Request request, http::Responder respond);
   const CognitiveCounters& counters() const { return counters_; }
+  // Hot reload: later requests use the chain built from `cfg`.
+  void Reload(std::shared_ptr<const config::GatewayConfig> cfg);
 
  private:
+  struct Snapshot {
+    std::shared_ptr<const config::GatewayConfig> config;
+    std::unique_ptr<verify::Chain> chain;
+  };
+  std::shared_ptr<const Snapshot> MakeSnapshot(
+      std::shared_ptr<const config::GatewayConfig> cfg) const;
+  std::shared_ptr<const Snapshot> Current() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return snapshot_;
+  }
   struct Call;
   void HandleGraph(Call& call);
   void HandleFeedback(Call& call);
@@ -73,7 +88,10 @@ class CognitiveService {
   bool Prefix(Call& call, json::Value* body);
 
   CognitiveDeps deps_;
-  std::unique_ptr<verify::Chain> chain_;
+  std::unique_ptr<stats::Registry> own_registry_;
+  std::unique_ptr<stats::GatewayMetrics> own_metrics_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_;  // GUARDED_BY(mu_)
   CognitiveCounters counters_;
 };
 

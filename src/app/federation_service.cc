@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/gateway_service.h"
+#include "app/rejection_metrics.h"
 
 namespace vv::app {
 
@@ -10,12 +11,23 @@ namespace {
 constexpr const char* kActor = "telemetry_gateway";
 }  // namespace
 
-FederationService::FederationService(FederationDeps deps)
-    : deps_(std::move(deps)),
-      identity_(deps_.config),
-      bundle_(deps_.config, *deps_.clock, *deps_.bundle_nonces) {}
+FederationService::FederationService(FederationDeps deps) : deps_(std::move(deps)) {
+  if (deps_.metrics == nullptr) {
+    own_registry_ = std::make_unique<stats::Registry>();
+    own_metrics_ = std::make_unique<stats::GatewayMetrics>(*own_registry_);
+    deps_.metrics = own_metrics_.get();
+  }
+  snapshot_ = std::make_shared<Snapshot>(deps_.config, *deps_.clock, *deps_.bundle_nonces);
+}
+
+void FederationService::Reload(std::shared_ptr<const config::GatewayConfig> cfg) {
+  auto snap = std::make_shared<Snapshot>(std::move(cfg), *deps_.clock, *deps_.bundle_nonces);
+  std::lock_guard<std::mutex> l(mu_);
+  snapshot_ = std::move(snap);
+}
 
 void FederationService::Handle(http::Request request, http::Responder respond) {
+  const auto snap = Current();
   verify::RequestContext ctx;
   ctx.headers = &request.headers;
   ctx.body = request.body;
@@ -29,6 +41,7 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
       if (!s.ok()) spdlog::warn("bundle nonce release failed: {}", s.ToString());
     }
     counters_.rejected++;
+    CountRejection(*deps_.metrics, v, ctx.operator_id, snap->config->nonce_backend);
     json::Value details = json::Value::MakeObject();
     details.Set("request_id", ctx.request_id);
     details.Set("status_code", v.http_status);
@@ -40,6 +53,8 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
     Status as = deps_.audit->Append("federation.rejected", kActor, std::move(details));
     if (!as.ok()) {
       counters_.audit_failures++;
+      deps_.metrics->audit_append_failures.Inc();
+      deps_.metrics->BackendError("audit").Inc();
       spdlog::error("audit append failed: {}", as.ToString());
     }
     respond({v.http_status, DetailBody(v.detail), "application/json"});
@@ -49,12 +64,12 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
     reject(verify::Verdict::Reject(verify::Reason::kMethodNotAllowed, 405, "Method Not Allowed"));
     return;
   }
-  verify::Verdict v = identity_.Run(ctx);
+  verify::Verdict v = snap->identity.Run(ctx);
   if (!v.ok()) return reject(v);
   verify::SignedBundle bundle;
   v = verify::ParseFederationRequest(request.body, &bundle);
   if (!v.ok()) return reject(v);
-  v = bundle_.Run(bundle, ctx);
+  v = snap->bundle.Run(bundle, ctx);
   if (!v.ok()) return reject(v);
 
   const std::string bundle_hash = verify::BundleHash(bundle);
@@ -70,6 +85,11 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
   if (!as.ok()) {
     // Fail closed: no acceptance without its audit record; the producer may retry.
     counters_.audit_failures++;
+    deps_.metrics->audit_append_failures.Inc();
+    CountRejection(*deps_.metrics,
+                   verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
+                                           "Tamper audit log unavailable"),
+                   ctx.operator_id, "");
     spdlog::error("audit append failed for federation request {}: {}", ctx.request_id,
                   as.ToString());
     if (ctx.nonce_registered) deps_.bundle_nonces->Release(ctx.nonce_key);
@@ -78,6 +98,7 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
     return;
   }
   counters_.accepted++;
+  deps_.metrics->requests_accepted.Inc();
   json::Value body = json::Value::MakeObject();
   body.Set("accepted", true);
   body.Set("bundle_hash", bundle_hash);

@@ -10,12 +10,14 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "config/gateway_config.h"
 #include "http/server.h"
 #include "state/state.h"
+#include "stats/service_metrics.h"
 #include "verify/bundle_check.h"
 
 namespace vv::app {
@@ -28,6 +30,7 @@ struct FederationDeps {
   Random* random = nullptr;
   state::NonceStore* bundle_nonces = nullptr;  // the dedicated bundle nonce cache
   audit::AuditSink* audit = nullptr;
+  stats::GatewayMetrics* metrics = nullptr;  // nullptr = a private registry
 };
 
 struct FederationCounters {
@@ -42,11 +45,28 @@ class FederationService {
   // Answers exactly once (synchronously).
   void Handle(http::Request request, http::Responder respond);
   const FederationCounters& counters() const { return counters_; }
+  // Hot reload: later requests use the checks built from `cfg`.
+  void Reload(std::shared_ptr<const config::GatewayConfig> cfg);
 
  private:
+  struct Snapshot {
+    Snapshot(std::shared_ptr<const config::GatewayConfig> c, const Clock& clock,
+             state::NonceStore& nonces)
+        : config(c), identity(c), bundle(c, clock, nonces) {}
+    std::shared_ptr<const config::GatewayConfig> config;
+    verify::IdentityCheck identity;
+    verify::BundleCheck bundle;
+  };
+  std::shared_ptr<const Snapshot> Current() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return snapshot_;
+  }
+
   FederationDeps deps_;
-  verify::IdentityCheck identity_;
-  verify::BundleCheck bundle_;
+  std::unique_ptr<stats::Registry> own_registry_;
+  std::unique_ptr<stats::GatewayMetrics> own_metrics_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_;  // GUARDED_BY(mu_)
   FederationCounters counters_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/kill_switch.h"
 #include "cognitive/store_config.h"
 #include "queue/embedded_queue.h"
 #include "queue/jetstream_queue.h"
@@ -99,6 +100,8 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     std::shared_ptr<const config::GatewayConfig> cfg) {
   std::unique_ptr<GatewayApp> app(new GatewayApp());
   app->cfg_ = cfg;
+  app->base_cfg_ = cfg;
+  app->metrics_ = std::make_unique<stats::GatewayMetrics>(app->registry_);
   const config::GatewayConfig& c = *cfg;
 
   auto catalog = c.mitre_catalog_dir.empty() ? schema::MitreCatalog::Load()
@@ -164,6 +167,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   fd.random = &app->random_;
   fd.bundle_nonces = app->bundle_nonces_;
   fd.audit = app->audit_.get();
+  fd.metrics = app->metrics_.get();
   app->federation_ = std::make_unique<FederationService>(std::move(fd));
 
   CognitiveDeps cd;
@@ -175,6 +179,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   cd.audit = app->audit_.get();
   cd.graphs = app->graphs_.get();
   cd.signer = app->feedback_signer_;
+  cd.metrics = app->metrics_.get();
   app->cognitive_ = std::make_unique<CognitiveService>(std::move(cd));
 
   GatewayDeps deps;
@@ -189,6 +194,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   deps.admission = app->admission_.get();
   deps.publisher = app->publisher_.get();
   deps.audit = app->audit_.get();
+  deps.metrics = app->metrics_.get();
   app->service_ = std::make_unique<GatewayService>(std::move(deps));
 
   http::ServerOptions so;
@@ -210,10 +216,257 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   auto server = http::Server::Create(so, *app->service_);
   if (!server.ok()) return Status(server.status().code(), "listen/tls: " + server.status().message());
   app->server_ = std::move(server).value();
+
+  // Kill switch: apply the current revocations before serving anything.
+  auto store = killswitch::MakeStore(c);
+  if (!store.ok()) return Status(store.status().code(), "kill switch: " + store.status().message());
+  app->ks_store_ = std::move(store).value();
+  app->PollKillSwitch();
+
+  // Admin listener (loopback only). A bind failure (e.g. the default port is taken by another
+  // gateway on this host) is logged and the gateway runs without it; a non-loopback address
+  // is a configuration error.
+  if (!c.admin_listen.empty() && c.admin_listen != "off" && c.admin_listen != "disabled") {
+    auto hp = http::ParseLoopbackListen(c.admin_listen);
+    if (!hp.ok()) return hp.status();
+    GatewayApp* raw = app.get();
+    auto admin = http::AdminServer::Create(
+        c.admin_listen, [raw](const http::AdminRequest& r) { return raw->HandleAdmin(r); });
+    if (admin.ok()) {
+      app->admin_ = std::move(admin).value();
+    } else {
+      spdlog::error("admin listener disabled: {}", admin.status().message());
+    }
+  }
   return app;
 }
 
+void GatewayApp::Start() {
+  server_->Start();
+  if (admin_) admin_->Start();
+  ks_thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> l(ks_mu_);
+    while (!ks_cv_.wait_for(l, std::chrono::milliseconds(kKillSwitchPollMillis),
+                            [this] { return ks_stop_; })) {
+      l.unlock();
+      PollKillSwitch();
+      l.lock();
+    }
+  });
+}
+
+void GatewayApp::Stop() {
+  {
+    std::lock_guard<std::mutex> l(ks_mu_);
+    ks_stop_ = true;
+  }
+  ks_cv_.notify_all();
+  server_->Stop();
+}
+
+void GatewayApp::AuditApp(std::string_view event_type, json::Value details) {
+  Status s = audit_->Append(event_type, "telemetry_gateway", std::move(details));
+  if (!s.ok()) {
+    metrics_->audit_append_failures.Inc();
+    metrics_->BackendError("audit").Inc();
+    spdlog::error("audit append failed ({}): {}", event_type, s.ToString());
+  }
+}
+
+void GatewayApp::PublishSnapshot() {
+  auto eff = std::make_shared<config::GatewayConfig>(*base_cfg_);
+  eff->revoked_identities = revoked_;
+  std::shared_ptr<const config::GatewayConfig> snap = eff;
+  service_->Reload(snap);
+  federation_->Reload(snap);
+  cognitive_->Reload(snap);
+  metrics_->revoked_identities.Set(static_cast<double>(revoked_.size()));
+}
+
+namespace {
+// Settings a hot reload cannot change (the components using them are built once).
+std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
+                                            const config::GatewayConfig& b) {
+  std::vector<std::string> out;
+  auto cmp = [&](bool differ, const char* name) {
+    if (differ) out.emplace_back(name);
+  };
+  cmp(a.listen_host != b.listen_host || a.listen_port != b.listen_port, "listen");
+  cmp(a.worker_threads != b.worker_threads, "worker_threads");
+  cmp(a.max_body_bytes != b.max_body_bytes || a.max_header_bytes != b.max_header_bytes ||
+          a.max_header_count != b.max_header_count || a.max_connections != b.max_connections ||
+          a.header_timeout_seconds != b.header_timeout_seconds ||
+          a.body_timeout_seconds != b.body_timeout_seconds ||
+          a.idle_timeout_seconds != b.idle_timeout_seconds,
+      "limits");
+  cmp(a.require_mtls != b.require_mtls, "require_mtls");
+  cmp(a.nonce_backend != b.nonce_backend, "nonce_backend");
+  cmp(a.rate_limit_backend != b.rate_limit_backend, "rate_limit_backend");
+  cmp(a.rate_limit_per_minute != b.rate_limit_per_minute, "rate_limit_per_minute");
+  cmp(a.redis_url != b.redis_url, "redis_url");
+  cmp(a.queue_backend != b.queue_backend || a.queue_path != b.queue_path ||
+          a.nats_url != b.nats_url || a.queue_subject != b.queue_subject ||
+          a.dlq_subject != b.dlq_subject,
+      "queue");
+  cmp(a.audit_log_path != b.audit_log_path || a.audit_signing_key_path != b.audit_signing_key_path,
+      "audit_log_path/audit_seal_key_path");
+  cmp(a.feedback_key_paths != b.feedback_key_paths ||
+          a.feedback_active_kid != b.feedback_active_kid,
+      "feedback keys");
+  cmp(a.mitre_catalog_dir != b.mitre_catalog_dir, "mitre_catalog_dir");
+  cmp(a.admin_listen != b.admin_listen, "admin_listen");
+  cmp(a.kill_switch_file != b.kill_switch_file ||
+          a.kill_switch_redis_key != b.kill_switch_redis_key,
+      "kill_switch_file/kill_switch_redis_key");
+  return out;
+}
+}  // namespace
+
+Status GatewayApp::Reload(std::string_view trigger) {
+  std::lock_guard<std::mutex> l(reload_mu_);
+  const std::string path = base_cfg_->source_path;
+  auto reject = [&](const Status& why) {
+    metrics_->config_reloads.WithLabels({"rejected"}).Inc();
+    spdlog::error("config reload ({}) rejected, keeping the running config: {}", trigger,
+                  why.message());
+    json::Value d = json::Value::MakeObject();
+    d.Set("trigger", trigger);
+    d.Set("source", path);
+    d.Set("error", why.message());
+    AuditApp("config.reload_rejected", std::move(d));
+    return why;
+  };
+  if (path.empty()) return reject(Status::InvalidArgument("config has no source file"));
+  auto loaded = config::LoadGatewayConfig(path, config::ProcessEnv());
+  if (!loaded.ok()) return reject(loaded.status());
+  auto changed = RestartOnlyChanges(*base_cfg_, *loaded);
+  if (!changed.empty()) {
+    std::string list;
+    for (const auto& c : changed) list += (list.empty() ? "" : ", ") + c;
+    return reject(Status::InvalidArgument("these settings need a restart, not a reload: " + list));
+  }
+  tls::ServerTlsOptions t;
+  t.cert_path = loaded->tls.cert_path;
+  t.key_path = loaded->tls.key_path;
+  t.ca_path = loaded->tls.ca_path;
+  t.crl_path = loaded->tls.crl_path;
+  t.require_client_cert = loaded->require_mtls;
+  Status ts = server_->ReloadTls(t);
+  if (!ts.ok()) return reject(Status(ts.code(), "tls: " + ts.message()));
+  base_cfg_ = std::make_shared<const config::GatewayConfig>(std::move(loaded).value());
+  PublishSnapshot();
+  metrics_->config_reloads.WithLabels({"ok"}).Inc();
+  json::Value d = json::Value::MakeObject();
+  d.Set("trigger", trigger);
+  d.Set("source", path);
+  json::Value ids = json::Value::MakeObject();
+  for (const auto& i : base_cfg_->identities) {
+    json::Value e = json::Value::MakeObject();
+    json::Value kids = json::Value::MakeArray();
+    for (const auto& k : base_cfg_->KeysFor(i)) kids.Push(k.kid);
+    json::Value pins = json::Value::MakeArray();
+    for (const auto& p : i.cert_sha256_pins) pins.Push(p);
+    e.Set("kids", std::move(kids));
+    e.Set("pins", std::move(pins));
+    ids.Set(i.id, std::move(e));
+  }
+  d.Set("identities", std::move(ids));
+  d.Set("crl_path", base_cfg_->tls.crl_path);
+  AuditApp("config.reloaded", std::move(d));
+  spdlog::info("config reloaded ({}) from {}", trigger, path);
+  return Status::Ok();
+}
+
+void GatewayApp::PollKillSwitch() {
+  auto text = ks_store_->Read();
+  if (!text.ok()) {
+    metrics_->BackendError(cfg_->redis_url.empty() ? "kill_switch_file" : "redis").Inc();
+    if (!ks_read_failing_)
+      spdlog::error("kill switch: cannot read {}: {} (keeping the last applied state)",
+                    ks_store_->Describe(), text.status().message());
+    ks_read_failing_ = true;
+    return;
+  }
+  ks_read_failing_ = false;
+  if (*text == ks_last_text_) return;
+  auto st = killswitch::ParseState(*text);
+  if (!st.ok()) {
+    spdlog::error("kill switch: invalid state in {}: {} (keeping the last applied state)",
+                  ks_store_->Describe(), st.status().message());
+    ks_last_text_ = *text;
+    return;
+  }
+  ks_last_text_ = *text;
+  std::set<std::string> next = st->RevokedIds();
+  std::vector<std::pair<std::string, bool>> changes;  // identity, engaged
+  {
+    std::lock_guard<std::mutex> l(reload_mu_);
+    for (const auto& id : next)
+      if (!revoked_.count(id)) changes.emplace_back(id, true);
+    for (const auto& id : revoked_)
+      if (!next.count(id)) changes.emplace_back(id, false);
+    if (changes.empty()) return;
+    revoked_ = next;
+    PublishSnapshot();
+  }
+  for (const auto& [id, engaged] : changes) {
+    json::Value d = json::Value::MakeObject();
+    d.Set("identity", id);
+    d.Set("generation", st->generation);
+    d.Set("source", ks_store_->Describe());
+    if (engaged) {
+      const auto& r = st->revoked.at(id);
+      d.Set("reason", r.reason);
+      d.Set("engaged_at", r.engaged_at);
+      d.Set("request", r.request);
+      json::Value names = json::Value::MakeArray();
+      for (const auto& a : r.approvals) names.Push(a.approver);
+      d.Set("approvers", std::move(names));
+      // Re-verify the dual control locally; a revocation is applied either way (fail closed).
+      auto ok = killswitch::VerifyApprovals(r.request, r.approvals,
+                                            base_cfg_->kill_switch_approvers);
+      d.Set("approvals_verified", ok.ok());
+      spdlog::warn("KILL SWITCH engaged for identity {}: {}", id, r.reason);
+    } else {
+      if (st->last_change.is_object()) d.Set("change", st->last_change);
+      spdlog::warn("kill switch released for identity {}", id);
+    }
+    AuditApp(engaged ? "kill_switch.engaged" : "kill_switch.released", std::move(d));
+  }
+}
+
+http::Response GatewayApp::HandleAdmin(const http::AdminRequest& r) {
+  if (r.path == "/metrics" && r.method == "GET")
+    return {200, registry_.Render(), stats::Registry::kContentType};
+  if (r.path == "/admin/reload" && r.method == "POST") {
+    Status s = Reload("admin");
+    json::Value v = json::Value::MakeObject();
+    v.Set("reloaded", s.ok());
+    if (!s.ok()) v.Set("error", s.message());
+    return {s.ok() ? 200 : 422, json::Canonical(v), "application/json"};
+  }
+  if (r.path == "/admin/kill-switch" && r.method == "GET") {
+    json::Value v = json::Value::MakeObject();
+    json::Value ids = json::Value::MakeArray();
+    {
+      std::lock_guard<std::mutex> l(reload_mu_);
+      for (const auto& id : revoked_) ids.Push(id);
+    }
+    v.Set("revoked", std::move(ids));
+    v.Set("source", ks_store_->Describe());
+    return {200, json::Canonical(v), "application/json"};
+  }
+  return {404, DetailBody("Not Found"), "application/json"};
+}
+
 GatewayApp::~GatewayApp() {
+  {
+    std::lock_guard<std::mutex> l(ks_mu_);
+    ks_stop_ = true;
+  }
+  ks_cv_.notify_all();
+  if (ks_thread_.joinable()) ks_thread_.join();
+  admin_.reset();
   if (server_) {
     server_->Stop();
     server_.reset();

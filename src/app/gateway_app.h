@@ -4,7 +4,12 @@
 // destroyed in reverse order of construction: listener first, queue and audit log last, so
 // in-flight publishes complete and the audit log is flushed.
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
@@ -14,7 +19,10 @@
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "config/gateway_config.h"
+#include "http/admin_server.h"
 #include "http/server.h"
+#include "stats/metrics.h"
+#include "stats/service_metrics.h"
 #include "queue/queue.h"
 #include "schema/mitre_catalog.h"
 #include "state/admission.h"
@@ -22,22 +30,60 @@
 
 namespace vv::app {
 
+namespace killswitch {
+class Store;
+}
+
+// Issue 8 additions: the app also owns the Prometheus registry and GatewayMetrics (passed to
+// every service), the loopback admin listener (GET /metrics, POST /admin/reload,
+// GET /admin/kill-switch), hot reload (Reload(): re-read and validate the config file, rebuild
+// the TLS context for new connections, swap the services' config snapshots; audited
+// config.reloaded / config.reload_rejected) and the kill-switch watcher thread (polls the
+// shared revocation state every 250 ms and applies it; audited kill_switch.engaged/.released).
+// Thread-safety: Reload() may be called from any thread (serialised internally).
 class GatewayApp {
  public:
   // Builds and binds (port() valid afterwards) but does not start serving.
   static Result<std::unique_ptr<GatewayApp>> Create(std::shared_ptr<const config::GatewayConfig> cfg);
   ~GatewayApp();
 
-  void Start() { server_->Start(); }
-  void Stop() { server_->Stop(); }
+  void Start();
+  void Stop();
   void Wait() { server_->Wait(); }
   uint16_t port() const { return server_->port(); }
   const GatewayService& service() const { return *service_; }
+  // Port of the admin listener, 0 when disabled or not bound.
+  uint16_t admin_port() const { return admin_ ? admin_->port() : 0; }
+  stats::Registry& registry() { return registry_; }
+
+  // Re-reads the config file, validates it and applies it without dropping connections.
+  // On error the running config stays and the error says why. `trigger` is for the audit
+  // record ("SIGHUP", "admin").
+  Status Reload(std::string_view trigger);
+  // Reads the kill-switch state once and applies it (the watcher calls this every 250 ms).
+  void PollKillSwitch();
+  static constexpr int kKillSwitchPollMillis = 250;
 
  private:
   GatewayApp() = default;
+  http::Response HandleAdmin(const http::AdminRequest& r);
+  void AuditApp(std::string_view event_type, json::Value details);
+  // Publishes base config + revocations to every service. REQUIRES: reload_mu_ held.
+  void PublishSnapshot();
 
   std::shared_ptr<const config::GatewayConfig> cfg_;
+  stats::Registry registry_;
+  std::unique_ptr<stats::GatewayMetrics> metrics_;
+  std::mutex reload_mu_;
+  std::shared_ptr<const config::GatewayConfig> base_cfg_;  // GUARDED_BY(reload_mu_) file config
+  std::set<std::string> revoked_;                          // GUARDED_BY(reload_mu_)
+  std::unique_ptr<killswitch::Store> ks_store_;
+  std::string ks_last_text_;   // only the watcher thread (and Create) touch it
+  bool ks_read_failing_ = false;
+  std::mutex ks_mu_;
+  std::condition_variable ks_cv_;
+  bool ks_stop_ = false;  // GUARDED_BY(ks_mu_)
+  std::thread ks_thread_;
   SystemClock clock_;
   SystemRandom random_;
   std::unique_ptr<schema::MitreCatalog> catalog_;
@@ -54,6 +100,7 @@ class GatewayApp {
   std::unique_ptr<CognitiveService> cognitive_;
   std::unique_ptr<GatewayService> service_;
   std::unique_ptr<http::Server> server_;
+  std::unique_ptr<http::AdminServer> admin_;
 };
 
 }  // namespace vv::app

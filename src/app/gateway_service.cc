@@ -4,6 +4,7 @@
 
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
+#include "app/rejection_metrics.h"
 #include "verify/checks.h"
 
 namespace vv::app {
@@ -31,6 +32,9 @@ struct TelemetryCall {
   http::Request request;
   http::Responder respond;
   verify::RequestContext ctx;
+  // Keeps the config generation alive for the request (ctx.identity points into it).
+  std::shared_ptr<const void> snapshot;
+  int64_t started_us = 0;
 };
 
 GatewayService::GatewayService(GatewayDeps deps) : deps_(std::move(deps)) {
@@ -38,8 +42,27 @@ GatewayService::GatewayService(GatewayDeps deps) : deps_(std::move(deps)) {
     own_admission_ = std::make_unique<state::CompositeAdmission>(*deps_.nonces, *deps_.limiter);
     deps_.admission = own_admission_.get();
   }
-  chain_ = std::make_unique<verify::TelemetryChain>(deps_.config, *deps_.clock, *deps_.catalog,
-                                                    *deps_.admission);
+  if (deps_.metrics == nullptr) {
+    own_registry_ = std::make_unique<stats::Registry>();
+    own_metrics_ = std::make_unique<stats::GatewayMetrics>(*own_registry_);
+    deps_.metrics = own_metrics_.get();
+  }
+  snapshot_ = MakeSnapshot(deps_.config);
+}
+
+std::shared_ptr<const GatewayService::Snapshot> GatewayService::MakeSnapshot(
+    std::shared_ptr<const config::GatewayConfig> cfg) const {
+  auto snap = std::make_shared<Snapshot>();
+  snap->config = cfg;
+  snap->chain =
+      std::make_unique<verify::TelemetryChain>(cfg, *deps_.clock, *deps_.catalog, *deps_.admission);
+  return snap;
+}
+
+void GatewayService::Reload(std::shared_ptr<const config::GatewayConfig> cfg) {
+  auto snap = MakeSnapshot(std::move(cfg));
+  std::lock_guard<std::mutex> l(snapshot_mu_);
+  snapshot_ = std::move(snap);
 }
 
 GatewayService::~GatewayService() = default;
@@ -49,6 +72,8 @@ void GatewayService::Audit(std::string_view event_type, std::string_view actor,
   Status s = deps_.audit->Append(event_type, actor, std::move(details));
   if (!s.ok()) {
     counters_.audit_failures++;
+    deps_.metrics->audit_append_failures.Inc();
+    deps_.metrics->BackendError("audit").Inc();
     spdlog::error("audit append failed: {}", s.ToString());
   }
 }
@@ -57,6 +82,7 @@ void GatewayService::Handle(http::Request request, http::Responder respond) {
   const std::string path = request.Path();
   if (path == kTelemetryPath) {
     if (request.method != "POST") {
+      deps_.metrics->Rejected(405, verify::ReasonName(verify::Reason::kMethodNotAllowed)).Inc();
       respond({405, DetailBody("Method Not Allowed"), "application/json"});
       return;
     }
@@ -85,6 +111,7 @@ void GatewayService::Handle(http::Request request, http::Responder respond) {
 http::Response GatewayService::OnBodyTooLarge(const http::Request& request) {
   std::string request_id = deps_.random->Uuid4();
   counters_.rejected++;
+  deps_.metrics->Rejected(413, verify::ReasonName(verify::Reason::kBodyTooLarge)).Inc();
   json::Value details = json::Value::MakeObject();
   details.Set("request_id", request_id);
   details.Set("status_code", 413);
@@ -97,6 +124,7 @@ http::Response GatewayService::OnBodyTooLarge(const http::Request& request) {
 
 void GatewayService::OnHandshakeFailed(const http::PeerInfo& peer, std::string_view reason) {
   counters_.handshakes_rejected++;
+  deps_.metrics->HandshakeRejected(HandshakeFailureClass(reason)).Inc();
   uint64_t suppressed = 0;
   {
     std::lock_guard<std::mutex> l(handshake_audit_mu_);
@@ -122,7 +150,8 @@ void GatewayService::OnHandshakeFailed(const http::PeerInfo& peer, std::string_v
 }
 
 http::Response GatewayService::Health(bool readiness) const {
-  const config::GatewayConfig& cfg = *deps_.config;
+  const auto cfg_ptr = config();
+  const config::GatewayConfig& cfg = *cfg_ptr;
   Status queue = deps_.publisher->Health();
   Status nonces = deps_.nonces->Health();
   Status rate = deps_.limiter->Health();
@@ -166,6 +195,9 @@ http::Response GatewayService::Health(bool readiness) const {
 
 void GatewayService::HandleTelemetry(http::Request request, http::Responder respond) {
   auto call = std::make_shared<TelemetryCall>();
+  call->started_us = deps_.clock->MonotonicMicros();
+  auto snap = Current();
+  call->snapshot = snap;
   call->request = std::move(request);
   call->respond = std::move(respond);
   verify::RequestContext& ctx = call->ctx;
@@ -191,7 +223,9 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
     return;
   }
 
-  verify::Verdict v = chain_->Run(ctx);
+  verify::Verdict v = snap->chain->Run(ctx);
+  deps_.metrics->verification_duration.Observe(
+      static_cast<double>(deps_.clock->MonotonicMicros() - call->started_us) / 1e6);
   if (!v.ok()) {
     if (!ctx.dead_letter) {
       Reject(call, v, nullptr);
@@ -205,8 +239,14 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
         dl.error_code, dl.error_message, ctx.body, std::move(dl.trace), *deps_.clock,
         *deps_.random);
     deps_.publisher->Publish(std::move(env), [this, call, v](Status s, queue::PublishOutcome) {
-      if (s.ok()) counters_.dlq_published++;
-      else counters_.dlq_failed++;
+      if (s.ok()) {
+        counters_.dlq_published++;
+        deps_.metrics->dlq_published.Inc();
+      } else {
+        counters_.dlq_failed++;
+        deps_.metrics->dlq_publish_failures.Inc();
+        deps_.metrics->BackendError("queue").Inc();
+      }
       Reject(call, v, s.ok() ? "stored" : "failed");
     });
     return;
@@ -220,7 +260,11 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   queue::Envelope env =
       queue::MakeIngestEnvelope(std::move(ctx.ingest_payload), std::move(trace),
                                 ctx.tenant_id + "/" + ctx.event_id, *deps_.clock, *deps_.random);
-  deps_.publisher->Publish(std::move(env), [this, call](Status s, queue::PublishOutcome outcome) {
+  const int64_t publish_start_us = deps_.clock->MonotonicMicros();
+  deps_.publisher->Publish(std::move(env), [this, call, publish_start_us](
+                                               Status s, queue::PublishOutcome outcome) {
+    deps_.metrics->queue_publish_duration.Observe(
+        static_cast<double>(deps_.clock->MonotonicMicros() - publish_start_us) / 1e6);
     verify::RequestContext& c = call->ctx;
     if (!s.ok()) {
       if (c.rate_ticket) deps_.admission->Refund(*c.rate_ticket);
@@ -244,6 +288,11 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
       // Fail closed: no 202 without its audit record. The envelope is stored; the producer's
       // retry is deduplicated by (tenant_id, event_id).
       counters_.audit_failures++;
+      deps_.metrics->audit_append_failures.Inc();
+      CountRejection(*deps_.metrics,
+                     verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
+                                             "Tamper audit log unavailable"),
+                     c.operator_id, "");
       spdlog::error("audit append failed for accepted request {}: {}", c.request_id,
                     as.ToString());
       if (c.nonce_registered) deps_.admission->ReleaseNonce(c.nonce_key);
@@ -254,6 +303,7 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
     }
     if (outcome == queue::PublishOutcome::kDuplicate) counters_.duplicates++;
     counters_.accepted++;
+    deps_.metrics->requests_accepted.Inc();
     json::Value body = json::Value::MakeObject();
     body.Set("accepted", true);
     body.Set("request_id", c.request_id);
@@ -270,6 +320,10 @@ void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call, const ve
     if (!s.ok()) spdlog::warn("nonce release failed: {}", s.ToString());
   }
   counters_.rejected++;
+  {
+    const auto cfg = config();
+    CountRejection(*deps_.metrics, v, ctx.operator_id, cfg->nonce_backend);
+  }
   json::Value details = json::Value::MakeObject();
   details.Set("request_id", ctx.request_id);
   details.Set("status_code", v.http_status);

@@ -21,6 +21,7 @@
 #include "queue/queue.h"
 #include "schema/mitre_catalog.h"
 #include "state/state.h"
+#include "stats/service_metrics.h"
 #include "verify/check.h"
 #include "verify/checks.h"
 
@@ -54,6 +55,8 @@ struct GatewayDeps {
   // Federation verify and the cognitive endpoints (issue 6); nullptr = 404 for their paths.
   FederationService* federation = nullptr;
   CognitiveService* cognitive = nullptr;
+  // Prometheus metrics (issue 8); nullptr = the service keeps a private registry (tests).
+  stats::GatewayMetrics* metrics = nullptr;
 };
 
 class GatewayService final : public http::Handler {
@@ -70,8 +73,26 @@ class GatewayService final : public http::Handler {
   static constexpr int kMaxHandshakeAuditsPerSecond = 20;
 
   const GatewayCounters& counters() const { return counters_; }
+  stats::GatewayMetrics& metrics() const { return *deps_.metrics; }
+
+  // Hot reload: the next requests use `cfg` (identities, pins, verify keys, tenant map,
+  // revocations, policy); requests in flight finish with the snapshot they started with.
+  void Reload(std::shared_ptr<const config::GatewayConfig> cfg);
+  std::shared_ptr<const config::GatewayConfig> config() const { return Current()->config; }
 
  private:
+  // One immutable configuration generation and the chain built from it.
+  struct Snapshot {
+    std::shared_ptr<const config::GatewayConfig> config;
+    std::unique_ptr<verify::TelemetryChain> chain;
+  };
+  std::shared_ptr<const Snapshot> Current() const {
+    std::lock_guard<std::mutex> l(snapshot_mu_);
+    return snapshot_;
+  }
+  std::shared_ptr<const Snapshot> MakeSnapshot(
+      std::shared_ptr<const config::GatewayConfig> cfg) const;
+
   void HandleTelemetry(http::Request request, http::Responder respond);
   http::Response Health(bool readiness) const;
   // Answers a rejection: releases the nonce for transient failures, audits, responds.
@@ -81,7 +102,10 @@ class GatewayService final : public http::Handler {
 
   GatewayDeps deps_;
   std::unique_ptr<state::Admission> own_admission_;  // when deps.admission was null
-  std::unique_ptr<verify::TelemetryChain> chain_;
+  std::unique_ptr<stats::Registry> own_registry_;       // when deps.metrics was null
+  std::unique_ptr<stats::GatewayMetrics> own_metrics_;  // when deps.metrics was null
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const Snapshot> snapshot_;  // GUARDED_BY(snapshot_mu_)
   GatewayCounters counters_;
   std::mutex handshake_audit_mu_;
   int64_t handshake_audit_second_ = 0;   // GUARDED_BY(handshake_audit_mu_)

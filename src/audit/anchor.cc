@@ -77,6 +77,30 @@ Result<AnchorRecord> AnchorRecord::FromLine(std::string_view line) {
   return FromJson(parsed.value());
 }
 
+Result<size_t> ReconcileAnchorHead(const std::optional<AnchorRecord>& head,
+                                   const std::optional<AnchorRecord>& last,
+                                   const std::vector<AnchorRecord>& pending) {
+  if (!head.has_value()) {
+    if (last.has_value()) {
+      return Status::DataLoss("fork_detected: the anchor no longer holds the seal at line " +
+                              std::to_string(last->index) + " (anchored seals were lost)");
+    }
+    return size_t{0};
+  }
+  if (last.has_value() && head->index == last->index && head->entry_hash == last->entry_hash) {
+    return size_t{0};
+  }
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].index != head->index) continue;
+    if (pending[i].entry_hash == head->entry_hash) return i + 1;
+    return Status::DataLoss("fork_detected: the anchor's seal at line " +
+                            std::to_string(head->index) + " differs from this log's seal");
+  }
+  return Status::DataLoss("fork_detected: the anchor's latest seal (line " +
+                          std::to_string(head->index) + ", " + head->entry_hash +
+                          ") is not a seal of this log");
+}
+
 std::string DefaultAnchorPath(const std::string& log_path) { return log_path + ".anchor"; }
 
 Result<AnchorFile> ParseAnchorText(std::string_view text) {

@@ -9,8 +9,8 @@
 //    "sealed_at":"...","tree_size":<N>}
 // A verifier compares the log with the anchored seals: a log shorter than an anchored seal is
 // truncated (truncated_after_seal); a log whose seal line or Merkle root at an anchored size
-// differs has been rewritten (fork_detected). A JetStream sink (deny_delete, deny_purge,
-// expected-last-sequence appends) can implement the same interface later.
+// differs has been rewritten (fork_detected). JetStreamAnchorSink (jetstream_anchor.h) is the
+// remote implementation (deny_delete, deny_purge, expected-last-subject-sequence appends).
 // Thread-safety: AnchorSink implementations must be safe for calls from one thread at a time
 // (the AuditLog calls them under its own mutex). Parsers are pure.
 
@@ -52,7 +52,27 @@ class AnchorSink {
   // The latest anchored seal, nullopt when none. The writer checks the log against it at open
   // (a shorter or different log is refused) and republishes any later seals.
   virtual std::optional<AnchorRecord> Latest() const = 0;
+  // Re-reads the latest anchored seal from the anchor's store (at open and after an outage)
+  // and resets the sink's append position to it. Unavailable when the store cannot be
+  // reached; DataLoss when it holds something that is not an anchor record.
+  virtual Result<std::optional<AnchorRecord>> Refresh() { return Latest(); }
+  // True when Publish/Refresh may block on the network: the AuditLog then calls them only
+  // from its anchor thread, never on the append path.
+  virtual bool remote() const { return false; }
 };
+// Publish() status contract: Ok = stored (or already stored); Unavailable = outage, the writer
+// keeps the seal pending and retries; DataLoss = the anchor already holds a different history
+// (fork_detected class), the writer stops sealing.
+
+// Decides where a writer's pending seals continue after the anchor's latest record `head`
+// was re-read: `last` is the latest record the writer knows to be anchored (nullopt when
+// unknown or none), `pending` its unanchored seals in order. Returns how many leading
+// pending seals are already anchored (head is one of them), 0 when head is `last` or there is
+// no head and no last. DataLoss (fork_detected) when head is neither: the anchor holds a seal
+// this log does not have (a forked or longer history), or it lost anchored seals.
+Result<size_t> ReconcileAnchorHead(const std::optional<AnchorRecord>& head,
+                                   const std::optional<AnchorRecord>& last,
+                                   const std::vector<AnchorRecord>& pending);
 
 // The anchor file's default path for a log.
 std::string DefaultAnchorPath(const std::string& log_path);

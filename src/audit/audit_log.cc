@@ -79,7 +79,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
 
   // The anchor.
   std::unique_ptr<FileAnchorSink> own_anchor;
-  AnchorSink* anchor = opts.anchor_sink;
+  AnchorSink* anchor =
+      opts.shared_anchor_sink != nullptr ? opts.shared_anchor_sink.get() : opts.anchor_sink;
   if (anchor == nullptr && opts.file_anchor) {
     auto a = FileAnchorSink::Open(DefaultAnchorPath(path), opts.fsync != FsyncPolicy::kNone);
     if (!a.ok()) {
@@ -89,8 +90,24 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
     own_anchor = std::move(a).value();
     anchor = own_anchor.get();
   }
+  // The anchor's head. Unreachable (remote outage): the check against it is deferred and
+  // every seal of the log stays pending until the head is known (ReconcileAnchorHead).
   std::optional<AnchorRecord> latest_anchor;
-  if (anchor != nullptr) latest_anchor = anchor->Latest();
+  bool anchor_synced = false;
+  Status anchor_error;
+  if (anchor != nullptr) {
+    auto head = anchor->Refresh();
+    if (head.ok()) {
+      latest_anchor = std::move(head).value();
+      anchor_synced = true;
+    } else if (head.status().code() == StatusCode::kDataLoss) {
+      ::close(fd);
+      return Status::DataLoss("audit anchor: " + head.status().message());
+    } else {
+      anchor_error = Status::Unavailable("audit anchor lagging (unreachable at open): " +
+                                         head.status().message());
+    }
+  }
 
   // Read the existing chain once, checking it against the latest anchored seal and
   // collecting the seals not yet anchored.
@@ -152,9 +169,11 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   log->own_anchor_ = std::move(own_anchor);
   log->anchor_ = anchor;
   log->pending_anchors_ = std::move(unanchored);
-  if (!log->pending_anchors_.empty()) {
-    std::lock_guard<std::mutex> l(log->mu_);
-    log->AnchorPendingLocked();
+  log->anchor_synced_ = anchor_synced;
+  log->anchor_error_ = anchor_error;
+  log->last_anchored_ = latest_anchor;
+  if (anchor != nullptr && !anchor->remote() && !log->pending_anchors_.empty()) {
+    log->AnchorPass();
   }
   if (truncated_bytes > 0) {
     json::Value details = json::Value::MakeObject();
@@ -169,6 +188,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
       s = Status::Unavailable("fdatasync of audit log " + path + ": " + ErrnoText(errno));
     }
     if (!s.ok()) return s;  // the destructor closes fd
+    log->AfterSeal();
   }
   if (opts.fsync == FsyncPolicy::kBatch) {
     log->flusher_ = std::thread([raw = log.get()] { raw->FlusherLoop(); });
@@ -176,10 +196,20 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   if (opts.seal_interval_seconds > 0) {
     log->timer_ = std::thread([raw = log.get()] { raw->SealTimerLoop(); });
   }
+  if (anchor != nullptr && (anchor->remote() || opts.anchor_retry_ms > 0)) {
+    if (anchor->remote()) log->anchor_kick_ = true;  // publish what is pending, off this thread
+    log->anchor_thread_ = std::thread([raw = log.get()] { raw->AnchorLoop(); });
+  }
   return log;
 }
 
 AuditLog::~AuditLog() {
+  {
+    std::lock_guard<std::mutex> l(anchor_cv_mu_);
+    anchor_stop_ = true;
+  }
+  anchor_cv_.notify_all();
+  if (anchor_thread_.joinable()) anchor_thread_.join();
   {
     std::lock_guard<std::mutex> l(timer_mu_);
     timer_stop_ = true;
@@ -265,6 +295,7 @@ Status AuditLog::AppendLocked(std::string_view event_type, std::string_view acto
   std::string hash = BuildLineLocked(index, event_type, actor, details_canonical, last_hash_, &buf);
   std::string leaf = merkle::EntryLeafHash(hash);
   const bool seal = entries_since_seal_ + 1 >= opts_.seal_every;
+  if (seal) VV_RETURN_IF_ERROR(SealAllowedLocked());
   std::string seal_hash;
   AnchorRecord seal_info;
   if (seal) {
@@ -285,14 +316,23 @@ Status AuditLog::AppendLocked(std::string_view event_type, std::string_view acto
     last_hash_ = seal_hash;
     last_seal_hash_ = std::move(seal_hash);
     last_seal_mono_us_ = clock_.MonotonicMicros();
-    pending_anchors_.push_back(std::move(seal_info));
-    AnchorPendingLocked();
+    if (anchor_ != nullptr) {
+      pending_anchors_.push_back(std::move(seal_info));
+      seal_queued_.store(true, std::memory_order_release);
+    }
   }
   return Status::Ok();
 }
 
+Status AuditLog::SealAllowedLocked() const {
+  if (anchor_forked_.ok()) return Status::Ok();
+  return Status::DataLoss("audit log " + path_ + ": refusing to seal onto a forked anchor (" +
+                          anchor_forked_.message() + ")");
+}
+
 Status AuditLog::SealLocked() {
   if (!broken_.ok()) return Status::Unavailable(broken_.message());
+  VV_RETURN_IF_ERROR(SealAllowedLocked());
   std::string buf;
   AnchorRecord info;
   const int64_t index = lines_ + 1;
@@ -304,40 +344,125 @@ Status AuditLog::SealLocked() {
   last_hash_ = hash;
   last_seal_hash_ = std::move(hash);
   last_seal_mono_us_ = clock_.MonotonicMicros();
-  pending_anchors_.push_back(std::move(info));
-  AnchorPendingLocked();
+  if (anchor_ != nullptr) {
+    pending_anchors_.push_back(std::move(info));
+    seal_queued_.store(true, std::memory_order_release);
+  }
   return Status::Ok();
 }
 
 Status AuditLog::SealNow() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (lines_ == 0 || entries_since_seal_ == 0) return Status::Ok();
-  return SealLocked();
+  Status s;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (lines_ == 0 || entries_since_seal_ == 0) return Status::Ok();
+    s = SealLocked();
+  }
+  AfterSeal();
+  return s;
 }
 
-void AuditLog::AnchorPendingLocked() {
-  if (anchor_ == nullptr) {
-    pending_anchors_.clear();
+void AuditLog::AfterSeal() {
+  if (anchor_ == nullptr || !seal_queued_.load(std::memory_order_acquire)) return;
+  if (anchor_->remote()) {
+    {
+      std::lock_guard<std::mutex> l(anchor_cv_mu_);
+      anchor_kick_ = true;
+    }
+    anchor_cv_.notify_one();
     return;
   }
-  if (pending_anchors_.empty()) return;
+  AnchorPass();
+}
+
+void AuditLog::AnchorPass() {
+  std::lock_guard<std::mutex> io(anchor_io_mu_);
+  seal_queued_.store(false, std::memory_order_release);
+  std::vector<AnchorRecord> batch;
+  std::optional<AnchorRecord> last;
+  bool synced = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (anchor_ == nullptr || !anchor_forked_.ok() || pending_anchors_.empty()) return;
+    batch = pending_anchors_;  // only this pass removes from the front (under anchor_io_mu_)
+    last = last_anchored_;
+    synced = anchor_synced_;
+  }
   // An anchored seal must never be lost from the log: make it durable first.
+  Status err;
   if (opts_.fsync != FsyncPolicy::kNone && ::fdatasync(fd_) != 0) {
-    anchor_error_ = Status::Unavailable("fdatasync of audit log " + path_ +
-                                        " before anchoring failed: " + ErrnoText(errno));
-    return;
+    err = Status::Unavailable("fdatasync of audit log " + path_ + " before anchoring failed: " +
+                              ErrnoText(errno));
   }
   size_t done = 0;
-  for (; done < pending_anchors_.size(); ++done) {
-    Status s = anchor_->Publish(pending_anchors_[done]);
-    if (!s.ok()) {
-      anchor_error_ = s;
-      break;
+  if (err.ok() && !synced) {
+    auto head = anchor_->Refresh();
+    if (!head.ok()) {
+      err = head.status();
+    } else {
+      auto skip = ReconcileAnchorHead(*head, last, batch);
+      if (skip.ok()) {
+        done = *skip;
+      } else {
+        err = skip.status();
+      }
     }
   }
+  if (err.ok()) {
+    for (; done < batch.size(); ++done) {
+      err = anchor_->Publish(batch[done]);
+      if (!err.ok()) break;
+    }
+  }
+  std::lock_guard<std::mutex> l(mu_);
   pending_anchors_.erase(pending_anchors_.begin(),
                          pending_anchors_.begin() + static_cast<std::ptrdiff_t>(done));
-  if (pending_anchors_.empty()) anchor_error_ = Status::Ok();
+  if (done > 0) last_anchored_ = batch[done - 1];
+  if (err.ok()) {
+    anchor_synced_ = true;
+    anchor_error_ = Status::Ok();
+  } else if (err.code() == StatusCode::kDataLoss) {
+    anchor_forked_ = Status::DataLoss("audit anchor: " + err.message());
+    anchor_error_ = anchor_forked_;
+  } else {
+    anchor_synced_ = false;  // re-read the head before the next attempt
+    anchor_error_ = Status::Unavailable("audit anchor lagging (" +
+                                        std::to_string(pending_anchors_.size()) +
+                                        " seals pending): " + err.message());
+  }
+}
+
+void AuditLog::AnchorLoop() {
+  const auto retry = std::chrono::milliseconds(opts_.anchor_retry_ms > 0 ? opts_.anchor_retry_ms
+                                                                          : 1000);
+  std::unique_lock<std::mutex> al(anchor_cv_mu_);
+  while (!anchor_stop_) {
+    anchor_cv_.wait_for(al, retry, [this] { return anchor_stop_ || anchor_kick_; });
+    if (anchor_stop_) break;
+    const bool kicked = anchor_kick_;
+    anchor_kick_ = false;
+    al.unlock();
+    bool run = kicked;
+    if (!run) {
+      std::lock_guard<std::mutex> l(mu_);
+      run = !pending_anchors_.empty() && anchor_forked_.ok() &&
+            (opts_.anchor_retry_ms > 0 || anchor_->remote());
+    }
+    if (run) AnchorPass();
+    al.lock();
+  }
+}
+
+AnchorState AuditLog::anchor_state() const {
+  std::lock_guard<std::mutex> l(mu_);
+  AnchorState st;
+  st.configured = anchor_ != nullptr;
+  st.forked = !anchor_forked_.ok();
+  st.pending_seals = static_cast<int64_t>(pending_anchors_.size());
+  st.lagging = !anchor_error_.ok() && !st.forked;
+  st.last_anchored_index = last_anchored_.has_value() ? last_anchored_->index : 0;
+  st.status = anchor_error_;
+  return st;
 }
 
 Status AuditLog::anchor_status() const {
@@ -358,6 +483,7 @@ void AuditLog::SealTimerLoop() {
         (void)SealLocked();  // a failure is sticky in broken_ or retried on the next tick
       }
     }
+    AfterSeal();
     tl.lock();
   }
 }
@@ -401,6 +527,7 @@ Status AuditLog::Append(std::string_view event_type, std::string_view actor, jso
     std::lock_guard<std::mutex> l(mu_);
     VV_RETURN_IF_ERROR(AppendLocked(event_type, actor, details_canonical));
   }
+  AfterSeal();
   switch (opts_.fsync) {
     case FsyncPolicy::kNone:
       break;

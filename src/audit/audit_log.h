@@ -65,6 +65,22 @@ struct AuditLogOptions {
   // (path + ".anchor") unless file_anchor is false.
   bool file_anchor = true;
   AnchorSink* anchor_sink = nullptr;  // not owned; must outlive the AuditLog
+  // The same, owned jointly with the AuditLog (e.g. a JetStreamAnchorSink); wins over
+  // anchor_sink. With either set, the file anchor is not written.
+  std::shared_ptr<AnchorSink> shared_anchor_sink;
+  // > 0: while seals are pending (anchor outage), the anchor thread retries this often.
+  // 0 = retry only when the next seal is made.
+  int64_t anchor_retry_ms = 1000;
+};
+
+// Where the anchoring stands (AuditLog::anchor_state()).
+struct AnchorState {
+  bool configured = false;       // the log has an anchor sink
+  bool forked = false;           // the anchor holds a different history: sealing is refused
+  bool lagging = false;          // seals are waiting to be anchored after a failure
+  int64_t pending_seals = 0;     // seals written to the log but not yet anchored
+  int64_t last_anchored_index = 0;  // line of the latest seal known anchored (0: none/unknown)
+  Status status;                 // Ok, Unavailable (lagging) or DataLoss (forked)
 };
 
 inline constexpr std::string_view kRecoveredEventType = "audit.recovered";
@@ -84,9 +100,17 @@ inline constexpr std::string_view kRecoveredEventType = "audit.recovered";
 // follows in the same write(); seal_interval_seconds and SealNow() add time-driven seals.
 // A seal is a signed checkpoint (docs/audit-format.md): an RFC 6962 Merkle root over the
 // entry hashes of every line before it, in a C2SP signed note. After a seal is written the
-// log is fdatasynced and the seal is published to the anchor sink (a failed publish is
-// retried with the next seal and reported by anchor_status()). At Open the log is checked
-// against the latest anchored seal: a shorter or different log is refused (DataLoss).
+// log is fdatasynced and the seal is published to the anchor sink: inline for a local sink,
+// from the anchor thread for a remote one (AnchorSink::remote(), e.g. JetStream), so an
+// anchor outage never blocks appends. A failed publish leaves the seal pending: the anchor
+// is "lagging" (anchor_status() Unavailable), the anchor thread retries every
+// anchor_retry_ms, re-reads the anchor's head (AnchorSink::Refresh, ReconcileAnchorHead)
+// and republishes every missing seal in order. A DataLoss from the anchor (it holds a
+// different history: a fork) is sticky: anchor_status() reports it and every later seal -
+// and so every append that would trigger one - is refused with DataLoss.
+// At Open the log is checked against the latest anchored seal (Refresh): a shorter or
+// different log is refused (DataLoss). When the anchor cannot be reached at Open, the check
+// is deferred: every seal of the log stays pending until the anchor's head is known.
 //
 // Thread-safety: Append and Sync may be called concurrently from any thread. Ownership: the
 // object owns the file descriptor, its lock and (kBatch) the flusher thread; the Clock must
@@ -108,8 +132,12 @@ class AuditLog final : public AuditSink {
   // Writes a seal now when any line follows the last seal (no-op otherwise).
   Status SealNow();
 
-  // Ok, or the last anchor publishing error (seals stay pending and are retried).
+  // Ok, or the last anchor publishing error: Unavailable while seals are pending after a
+  // failure (lagging, retried), DataLoss once the anchor is known to be forked (sticky).
   Status anchor_status() const;
+  AnchorState anchor_state() const;
+  // Publishes pending seals now (blocking on the anchor; tests and shutdown paths).
+  void FlushAnchor() { AnchorPass(); }
   // The seal signer's public key; nullptr when seals are unsigned.
   const crypto::Ed25519PublicKey* seal_public_key() const {
     return signer_ ? &signer_->public_key() : nullptr;
@@ -135,8 +163,15 @@ class AuditLog final : public AuditSink {
                                   std::string* out, AnchorRecord* info) const;
   // Writes a seal line for the current state. REQUIRES: mu_ held, lines_ > 0.
   Status SealLocked();
-  // fdatasyncs the log and publishes pending seals. REQUIRES: mu_ held.
-  void AnchorPendingLocked();
+  // fdatasyncs the log and publishes pending seals (re-reading the anchor's head first after
+  // a failure). Takes anchor_io_mu_ and, briefly, mu_. REQUIRES: mu_ NOT held.
+  void AnchorPass();
+  // After a seal was queued: publishes inline (local sink) or wakes the anchor thread.
+  // REQUIRES: mu_ NOT held.
+  void AfterSeal();
+  void AnchorLoop();
+  // The refusal for a seal onto a forked anchor, or Ok. REQUIRES: mu_ held.
+  Status SealAllowedLocked() const;
   void SealTimerLoop();
   // Builds the entry (and the seal it triggers) and writes them. REQUIRES: mu_ held.
   Status AppendLocked(std::string_view event_type, std::string_view actor,
@@ -163,9 +198,21 @@ class AuditLog final : public AuditSink {
   int64_t last_seal_mono_us_ = 0;         // GUARDED_BY(mu_)
   std::vector<AnchorRecord> pending_anchors_;  // GUARDED_BY(mu_)
   Status anchor_error_;                   // GUARDED_BY(mu_)
+  Status anchor_forked_;                  // GUARDED_BY(mu_): sticky DataLoss
+  bool anchor_synced_ = false;            // GUARDED_BY(mu_): the sink's head is known
+  std::optional<AnchorRecord> last_anchored_;  // GUARDED_BY(mu_)
+  std::atomic<bool> seal_queued_{false};  // a seal was queued since the last anchor pass
+  std::mutex anchor_io_mu_;               // serialises AnchorPass (the sink's calls)
   std::unique_ptr<CheckpointSigner> signer_;    // immutable after Open
   std::unique_ptr<FileAnchorSink> own_anchor_;  // the file anchor, when used
   AnchorSink* anchor_ = nullptr;                // own_anchor_ or opts_.anchor_sink
+
+  // Anchor thread (anchor_ set and anchor_retry_ms > 0, or a remote sink).
+  std::mutex anchor_cv_mu_;
+  std::condition_variable anchor_cv_;
+  bool anchor_kick_ = false;  // GUARDED_BY(anchor_cv_mu_)
+  bool anchor_stop_ = false;  // GUARDED_BY(anchor_cv_mu_)
+  std::thread anchor_thread_;
 
   // Seal timer (seal_interval_seconds > 0).
   std::mutex timer_mu_;

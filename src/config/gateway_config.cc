@@ -379,6 +379,20 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       target.push_back(std::move(sk).value());
       return Status::Ok();
     }
+    if (k == "admin_listen") return str(&cfg->admin_listen);
+    if (k == "kill_switch_file") return path(&cfg->kill_switch_file);
+    if (k == "kill_switch_redis_key") return str(&cfg->kill_switch_redis_key);
+    if (k == "kill_switch_approvers") {
+      cfg->kill_switch_approvers.clear();
+      return ForEachMember(v, k, [&](const std::string& name, const YAML::Node& kv) -> Status {
+        auto b64 = YamlString(kv, k + "." + name);
+        if (!b64.ok()) return b64.status();
+        auto sk = ParseSigningKey(Trim(name), Trim(*b64), k + "." + name);
+        if (!sk.ok()) return sk.status();
+        cfg->kill_switch_approvers.push_back(std::move(sk).value());
+        return Status::Ok();
+      });
+    }
     if (k == "allowed_service_identities") {
       cfg->identities.clear();
       return ForEachMember(v, k, [&](const std::string& id, const YAML::Node& iv) -> Status {
@@ -703,6 +717,8 @@ Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup
   std::string base_dir = ec ? std::string() : abs.parent_path().string();
   auto cfg = ParseGatewayConfig(*text, env, base_dir);
   if (cfg.ok()) cfg->source_path = ec ? path : abs.string();
+  if (cfg.ok() && cfg->kill_switch_file.empty() && !ec)
+    cfg->kill_switch_file = (abs.parent_path() / "kill-switch.json").string();
   return cfg;
 }
 

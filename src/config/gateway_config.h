@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,6 +109,19 @@ struct GatewayConfig {
   // (VV_TG_FEEDBACK_ACTIVE_KID / feedback_active_kid). Empty map = feedback signing not configured.
   std::map<std::string, std::string> feedback_key_paths;
   std::string feedback_active_kid;
+
+  // Operations (issue 8). Admin listener (plain HTTP, loopback only: GET /metrics,
+  // POST /admin/reload); "" or "off" disables it.
+  std::string admin_listen = "127.0.0.1:9464";
+  // Kill switch (SD-03): approvers' Ed25519 public keys (kid = approver name); the revocation
+  // state lives in Redis key `kill_switch_redis_key` when redis_url is set, else in
+  // `kill_switch_file` ("" = kill-switch.json beside the config file).
+  std::vector<SigningKey> kill_switch_approvers;
+  std::string kill_switch_file;
+  std::string kill_switch_redis_key = "vv:tg:kill_switch";
+  // Runtime, never read from YAML: identities revoked by the kill switch (every request from
+  // them is refused with identity_revoked). Applied by the gateway on top of the file config.
+  std::set<std::string> revoked_identities;
 
   // The YAML file this config was loaded from (absolute; "" when parsed from text). Lets
   // other components read their own sections of the same file (e.g. the graph store reads

@@ -84,7 +84,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   Impl(const ServerOptions& options, Handler& handler, std::unique_ptr<ssl::context> ctx)
       : options_(options),
         handler_(handler),
-        ssl_ctx_(std::move(ctx)),
+        ssl_ctx_(std::shared_ptr<ssl::context>(std::move(ctx))),
         acceptor_(net::make_strand(ioc_)),
         accept_backoff_(acceptor_.get_executor()) {}
 
@@ -101,8 +101,18 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   // Constant after construction.
   const ServerOptions options_;
   Handler& handler_;
-  // Declared before ioc_: must outlive every stream (destroyed with pending handlers).
-  std::unique_ptr<ssl::context> ssl_ctx_;
+  // The TLS context for NEW connections; replaced by ReloadTls. Each connection holds a
+  // reference to the context it was accepted with (so existing connections keep theirs).
+  std::shared_ptr<ssl::context> TlsContext() const {
+    std::lock_guard<std::mutex> l(ctx_mu_);
+    return ssl_ctx_;
+  }
+  void SetTlsContext(std::shared_ptr<ssl::context> ctx) {
+    std::lock_guard<std::mutex> l(ctx_mu_);
+    ssl_ctx_ = std::move(ctx);
+  }
+  mutable std::mutex ctx_mu_;
+  std::shared_ptr<ssl::context> ssl_ctx_;  // GUARDED_BY(ctx_mu_)
 
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> accepted_{0}, refused_{0}, handshakes_ok_{0}, handshakes_failed_{0},
@@ -132,7 +142,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket&& socket, std::shared_ptr<Server::Impl> srv, std::string remote)
-      : srv_(std::move(srv)), stream_(std::move(socket), *srv_->ssl_ctx_) {
+      : srv_(std::move(srv)), ctx_(srv_->TlsContext()), stream_(std::move(socket), *ctx_) {
     peer_.remote_address = std::move(remote);
   }
   ~Connection() { srv_->Unregister(this); }
@@ -419,6 +429,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   std::shared_ptr<Server::Impl> srv_;
+  std::shared_ptr<ssl::context> ctx_;  // must outlive stream_ (declared before it)
   beast::ssl_stream<beast::tcp_stream> stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -621,5 +632,12 @@ void Server::Start() { impl_->Start(); }
 void Server::Stop() { impl_->Stop(); }
 void Server::Wait() { impl_->Wait(); }
 ServerStats Server::stats() const { return impl_->Stats(); }
+
+Status Server::ReloadTls(const tls::ServerTlsOptions& tls) {
+  auto ctx = tls::BuildServerContext(tls);
+  if (!ctx.ok()) return ctx.status();
+  impl_->SetTlsContext(std::shared_ptr<ssl::context>(std::move(ctx).value()));
+  return Status::Ok();
+}
 
 }  // namespace vv::http

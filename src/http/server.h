@@ -109,6 +109,10 @@ class Server {
   // Blocks until the io threads have exited (i.e. until Stop() ran on another thread).
   void Wait();
   ServerStats stats() const;
+  // Hot reload: builds a new TLS context (certificate, key, CA, CRL) and uses it for NEW
+  // connections; established connections keep the context they were accepted with. On error
+  // the current context stays in use. Thread-safe.
+  Status ReloadTls(const tls::ServerTlsOptions& tls);
 
   class Impl;  // implementation detail (public only so server.cc can name it)
 

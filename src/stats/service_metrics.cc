@@ -39,7 +39,12 @@ GatewayMetrics::GatewayMetrics(Registry& r)
                                            DefaultLatencyBuckets())),
       queue_publish_duration(r.AddHistogram("vv_gateway_queue_publish_duration_seconds",
                                             "Time to publish an accepted message to the queue.",
-                                            DefaultLatencyBuckets())) {}
+                                            DefaultLatencyBuckets())),
+      config_reloads(r.AddCounterFamily("vv_gateway_config_reloads_total",
+                                        "Configuration hot reloads, by result (ok, rejected).",
+                                        {"result"})),
+      revoked_identities(r.AddGauge("vv_gateway_revoked_identities",
+                                    "Service identities currently revoked by the kill switch.")) {}
 
 Counter& GatewayMetrics::Rejected(int status, std::string_view reason) {
   char buf[16];

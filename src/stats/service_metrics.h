@@ -49,6 +49,10 @@ struct GatewayMetrics {
   Histogram& verification_duration;
   // vv_gateway_queue_publish_duration_seconds: time to publish one accepted message.
   Histogram& queue_publish_duration;
+  // vv_gateway_config_reloads_total{result}: hot reloads, result = ok | rejected.
+  CounterFamily& config_reloads;
+  // vv_gateway_revoked_identities: identities currently revoked by the kill switch.
+  Gauge& revoked_identities;
 
   // Convenience resolvers (cache the result on hot paths).
   Counter& Rejected(int status, std::string_view reason);

@@ -65,7 +65,8 @@ namespace vv::verify {
   X(kQueuePublishFailed, "queue_publish_failed")      \
   X(kAuditUnavailable, "audit_unavailable")           \
   X(kNotFound, "not_found")                           \
-  X(kMethodNotAllowed, "method_not_allowed")
+  X(kMethodNotAllowed, "method_not_allowed")          \
+  X(kIdentityRevoked, "identity_revoked")
 
 enum class Reason {
   kNone,

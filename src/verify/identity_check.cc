@@ -25,6 +25,10 @@ Verdict IdentityCheck::Run(RequestContext& ctx) const {
     return Verdict::Reject(Reason::kUnknownIdentity, 401, "Unknown service identity",
                            "identity=" + std::string(*id));
   ctx.identity = identity;
+  // Kill switch (SD-03): a revoked identity is refused whatever it presents.
+  if (cfg_->revoked_identities.count(identity->id) != 0)
+    return Verdict::Reject(Reason::kIdentityRevoked, 403, "Service identity revoked",
+                           "identity=" + identity->id + " revoked by the kill switch");
 
   static constexpr const char* kMismatch = "Service identity certificate fingerprint mismatch";
   if (!cfg_->require_mtls) {

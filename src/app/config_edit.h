@@ -1,0 +1,41 @@
+#pragma once
+// Rotation helpers behind `vvctl identity ...` (issue 8): edit one identity of the gateway
+// YAML (vectorvue.telemetry_gateway.allowed_service_identities.<ID>) with yaml-cpp, validate
+// the result as the gateway would (ParseGatewayConfig), and write it atomically (temp file +
+// rename, the original file mode kept). The operator then reloads (SIGHUP or POST
+// /admin/reload). Note: yaml-cpp re-emits the document, so YAML comments are not preserved.
+//
+// A pin-only identity (`ID: <sha256>`) is converted to the mapping form
+// {cert_sha256: [...], signing_keys: {...}} on the first edit. Retiring refuses to remove an
+// identity's last pin or last key (that would lock it out; use the kill switch instead).
+// Thread-safety: pure functions over files; no shared state.
+
+#include <string>
+
+#include "common/status.h"
+#include "config/gateway_config.h"
+
+namespace vv::app::config_edit {
+
+enum class Op { kStageKey, kRetireKey, kStagePin, kRetirePin };
+
+struct Edit {
+  Op op;
+  std::string identity;
+  std::string kid;             // keys
+  std::string public_key_b64;  // kStageKey
+  std::string pin;             // pins (any accepted pin notation; normalised)
+};
+
+// Applies `edit` to the YAML text; returns the new text. Validates it with `env` (relative
+// paths against `base_dir`) unless `validate` is false.
+Result<std::string> ApplyToText(const std::string& yaml_text, const Edit& edit,
+                                const config::EnvLookup& env, const std::string& base_dir,
+                                bool validate = true);
+// Reads `path`, applies, validates and writes atomically.
+Status ApplyToFile(const std::string& path, const Edit& edit, const config::EnvLookup& env);
+
+// Writes `content` to `path` atomically (same directory temp file, fsync, rename) with `mode`.
+Status WriteFileAtomic(const std::string& path, const std::string& content, int mode);
+
+}  // namespace vv::app::config_edit

@@ -1,0 +1,316 @@
+#include "app/kill_switch.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+#include "state/redis_state.h"
+
+namespace vv::app::killswitch {
+
+namespace {
+
+Result<std::string> StringMember(const json::Value& o, std::string_view key,
+                                 std::string_view what) {
+  const json::Value* v = o.Find(key);
+  if (v == nullptr || !v->is_string())
+    return Status::InvalidArgument(std::string(what) + ": missing string '" + std::string(key) +
+                                   "'");
+  return v->as_string();
+}
+
+json::Value ApprovalValue(const Approval& a) {
+  json::Value v = json::Value::MakeObject();
+  v.Set("approver", a.approver);
+  v.Set("signature", a.signature_b64);
+  return v;
+}
+
+Result<Approval> ApprovalFrom(const json::Value& v) {
+  if (!v.is_object()) return Status::InvalidArgument("approval: must be a JSON object");
+  auto approver = StringMember(v, "approver", "approval");
+  if (!approver.ok()) return approver.status();
+  auto sig = StringMember(v, "signature", "approval");
+  if (!sig.ok()) return sig.status();
+  return Approval{*approver, *sig};
+}
+
+}  // namespace
+
+std::string CanonicalRequest(std::string_view action, std::string_view identity,
+                             std::string_view reason, int64_t generation) {
+  json::Value v = json::Value::MakeObject();
+  v.Set("action", action);
+  v.Set("generation", generation);
+  v.Set("identity", identity);
+  v.Set("reason", reason);
+  return json::Canonical(v);
+}
+
+Result<Approval> ParseApproval(std::string_view text) {
+  auto v = json::Parse(text);
+  if (!v.ok()) return Status::InvalidArgument("approval: " + v.status().message());
+  return ApprovalFrom(*v);
+}
+
+std::string ApprovalJson(const Approval& a) { return json::Canonical(ApprovalValue(a)); }
+
+Approval Sign(std::string_view canonical_request, std::string_view approver,
+              const crypto::Ed25519PrivateKey& key) {
+  return Approval{std::string(approver), Base64Encode(key.Sign(canonical_request))};
+}
+
+Result<std::vector<std::string>> VerifyApprovals(
+    std::string_view canonical_request, const std::vector<Approval>& approvals,
+    const std::vector<config::SigningKey>& approvers) {
+  if (approvers.empty())
+    return Status::PermissionDenied(
+        "no kill_switch_approvers are configured: the kill switch needs two approvers");
+  std::set<std::string> seen;
+  std::vector<std::string> valid;
+  for (const auto& a : approvals) {
+    const config::SigningKey* key = nullptr;
+    for (const auto& k : approvers)
+      if (k.kid == a.approver) key = &k;
+    if (key == nullptr)
+      return Status::PermissionDenied("approval by '" + a.approver +
+                                      "': not a configured kill_switch approver");
+    auto sig = Base64DecodeStrict(a.signature_b64);
+    if (!sig || !key->key.Verify(canonical_request, *sig))
+      return Status::PermissionDenied("approval by '" + a.approver +
+                                      "': signature does not verify over this request");
+    if (!seen.insert(a.approver).second)
+      return Status::PermissionDenied("approval by '" + a.approver +
+                                      "' given twice: two DISTINCT approvers are required");
+    valid.push_back(a.approver);
+  }
+  if (valid.size() < 2)
+    return Status::PermissionDenied("two approvals by distinct approvers are required (got " +
+                                    std::to_string(valid.size()) + ")");
+  return valid;
+}
+
+std::set<std::string> State::RevokedIds() const {
+  std::set<std::string> out;
+  for (const auto& [id, r] : revoked) out.insert(id);
+  return out;
+}
+
+Result<State> ParseState(std::string_view text) {
+  State s;
+  if (StripAsciiWhitespace(text).empty()) return s;
+  auto v = json::Parse(text);
+  if (!v.ok()) return Status::InvalidArgument("kill-switch state: " + v.status().message());
+  if (!v->is_object()) return Status::InvalidArgument("kill-switch state: not an object");
+  const json::Value* g = v->Find("generation");
+  if (g == nullptr || !g->is_int() || !g->as_int64() || *g->as_int64() < 0)
+    return Status::InvalidArgument("kill-switch state: bad generation");
+  s.generation = *g->as_int64();
+  const json::Value* revoked = v->Find("revoked");
+  if (revoked == nullptr || !revoked->is_object())
+    return Status::InvalidArgument("kill-switch state: missing object 'revoked'");
+  for (const auto& [id, rv] : revoked->as_object()) {
+    if (!rv.is_object()) return Status::InvalidArgument("kill-switch state: bad entry " + id);
+    Revocation r;
+    r.identity = id;
+    auto reason = StringMember(rv, "reason", "kill-switch state");
+    if (!reason.ok()) return reason.status();
+    r.reason = *reason;
+    if (auto at = StringMember(rv, "engaged_at", "kill-switch state"); at.ok()) r.engaged_at = *at;
+    if (auto req = StringMember(rv, "request", "kill-switch state"); req.ok()) r.request = *req;
+    if (const json::Value* ap = rv.Find("approvals"); ap && ap->is_array()) {
+      for (const auto& a : ap->as_array()) {
+        auto parsed = ApprovalFrom(a);
+        if (!parsed.ok()) return parsed.status();
+        r.approvals.push_back(std::move(parsed).value());
+      }
+    }
+    s.revoked[id] = std::move(r);
+  }
+  if (const json::Value* lc = v->Find("last_change")) s.last_change = *lc;
+  return s;
+}
+
+std::string SerializeState(const State& s) {
+  json::Value v = json::Value::MakeObject();
+  v.Set("generation", s.generation);
+  json::Value revoked = json::Value::MakeObject();
+  for (const auto& [id, r] : s.revoked) {
+    json::Value e = json::Value::MakeObject();
+    e.Set("reason", r.reason);
+    e.Set("engaged_at", r.engaged_at);
+    e.Set("request", r.request);
+    json::Value ap = json::Value::MakeArray();
+    for (const auto& a : r.approvals) ap.Push(ApprovalValue(a));
+    e.Set("approvals", std::move(ap));
+    revoked.Set(id, std::move(e));
+  }
+  v.Set("revoked", std::move(revoked));
+  if (!s.last_change.is_null()) v.Set("last_change", s.last_change);
+  return json::Canonical(v);
+}
+
+namespace {
+
+class FileStore final : public Store {
+ public:
+  explicit FileStore(std::string path) : path_(std::move(path)) {}
+  Result<std::string> Read() override {
+    std::error_code ec;
+    if (!std::filesystem::exists(path_, ec)) return std::string();
+    auto bytes = crypto::ReadFileBytes(path_);
+    if (!bytes.ok()) return bytes.status();
+    return std::move(bytes).value();
+  }
+  Status CompareAndSwap(const std::string& expected, const std::string& next) override {
+    // Serialise writers with an exclusive lock file beside the state.
+    const std::string lock_path = path_ + ".lock";
+    int lock_fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    if (lock_fd < 0) return Status::Unavailable("kill-switch: cannot open " + lock_path);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (::fcntl(lock_fd, F_SETLKW, &fl) != 0) {
+      ::close(lock_fd);
+      return Status::Unavailable("kill-switch: cannot lock " + lock_path);
+    }
+    Status result = Status::Ok();
+    auto current = Read();
+    if (!current.ok()) {
+      result = current.status();
+    } else if (*current != expected) {
+      result = Status::Unavailable("kill-switch state changed concurrently; retry");
+    } else {
+      const std::string tmp = path_ + ".tmp";
+      int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+      bool ok = fd >= 0 && ::write(fd, next.data(), next.size()) ==
+                               static_cast<ssize_t>(next.size()) && ::fsync(fd) == 0;
+      if (fd >= 0) ::close(fd);
+      if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0)
+        result = Status::Unavailable("kill-switch: cannot write " + path_);
+    }
+    ::close(lock_fd);
+    return result;
+  }
+  std::string Describe() const override { return "file " + path_; }
+
+ private:
+  std::string path_;
+};
+
+constexpr const char* kCasScript =
+    "local cur = redis.call('GET', KEYS[1]) or '' "
+    "if cur ~= ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[2]) "
+    "redis.call('PUBLISH', KEYS[1], ARGV[3]) "
+    "return 1";
+
+class RedisStore final : public Store {
+ public:
+  RedisStore(std::shared_ptr<state::RedisPool> pool, std::string key)
+      : pool_(std::move(pool)), key_(std::move(key)) {}
+  Result<std::string> Read() override {
+    auto r = pool_->Command({"GET", key_});
+    if (!r.ok()) return r.status();
+    if (r->type == state::RedisValue::Type::kNil) return std::string();
+    if (r->type != state::RedisValue::Type::kString)
+      return Status::Unavailable("kill-switch: unexpected Redis reply to GET");
+    return r->str;
+  }
+  Status CompareAndSwap(const std::string& expected, const std::string& next) override {
+    auto parsed = ParseState(next);
+    std::string gen = parsed.ok() ? std::to_string(parsed->generation) : "0";
+    auto r = pool_->Command({"EVAL", kCasScript, "1", key_, expected, next, gen});
+    if (!r.ok()) return r.status();
+    if (r->type == state::RedisValue::Type::kError)
+      return Status::Unavailable("kill-switch: Redis error: " + r->str);
+    if (r->type != state::RedisValue::Type::kInteger || r->integer != 1)
+      return Status::Unavailable("kill-switch state changed concurrently; retry");
+    return Status::Ok();
+  }
+  std::string Describe() const override { return "redis key " + key_; }
+
+ private:
+  std::shared_ptr<state::RedisPool> pool_;
+  std::string key_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> MakeFileStore(std::string path) {
+  return std::make_unique<FileStore>(std::move(path));
+}
+std::unique_ptr<Store> MakeRedisStore(std::shared_ptr<state::RedisPool> pool, std::string key) {
+  return std::make_unique<RedisStore>(std::move(pool), std::move(key));
+}
+
+Result<std::unique_ptr<Store>> MakeStore(const config::GatewayConfig& cfg) {
+  if (!cfg.redis_url.empty()) {
+    auto rc = state::ParseRedisUrl(cfg.redis_url);
+    if (!rc.ok()) return Status(rc.status().code(), "redis_url: " + rc.status().message());
+    auto pool = state::RedisPool::CreateLazy(*rc);
+    if (!pool.ok()) return pool.status();
+    return MakeRedisStore(std::move(pool).value(), cfg.kill_switch_redis_key);
+  }
+  if (cfg.kill_switch_file.empty())
+    return Status::InvalidArgument("kill_switch_file is not set (and no redis_url)");
+  return MakeFileStore(cfg.kill_switch_file);
+}
+
+Result<State> Apply(Store& store, const config::GatewayConfig& cfg, std::string_view action,
+                    const std::string& identity, const std::string& reason,
+                    const std::vector<Approval>& approvals, const Clock& clock) {
+  if (action != "engage" && action != "release")
+    return Status::InvalidArgument("action must be engage or release");
+  auto text = store.Read();
+  if (!text.ok()) return text.status();
+  auto state = ParseState(*text);
+  if (!state.ok()) return state.status();
+  const std::string canonical = CanonicalRequest(action, identity, reason, state->generation);
+  auto approvers = VerifyApprovals(canonical, approvals, cfg.kill_switch_approvers);
+  if (!approvers.ok()) return approvers.status();
+  const bool revoked = state->revoked.count(identity) != 0;
+  if (action == "engage") {
+    if (cfg.FindIdentity(identity) == nullptr)
+      return Status::NotFound("identity '" + identity + "' is not configured");
+    if (revoked) return Status::AlreadyExists("identity '" + identity + "' is already revoked");
+  } else if (!revoked) {
+    return Status::NotFound("identity '" + identity + "' is not revoked");
+  }
+  State next = *state;
+  next.generation = state->generation + 1;
+  const std::string at = IsoFormatUtc(clock.NowMicros());
+  if (action == "engage") {
+    Revocation r;
+    r.identity = identity;
+    r.reason = reason;
+    r.engaged_at = at;
+    r.request = canonical;
+    r.approvals = approvals;
+    next.revoked[identity] = std::move(r);
+  } else {
+    next.revoked.erase(identity);
+  }
+  json::Value lc = json::Value::MakeObject();
+  lc.Set("action", action);
+  lc.Set("identity", identity);
+  lc.Set("reason", reason);
+  lc.Set("at", at);
+  lc.Set("generation", next.generation);
+  json::Value names = json::Value::MakeArray();
+  for (const auto& n : *approvers) names.Push(n);
+  lc.Set("approvers", std::move(names));
+  json::Value ap = json::Value::MakeArray();
+  for (const auto& a : approvals) ap.Push(ApprovalValue(a));
+  lc.Set("approvals", std::move(ap));
+  lc.Set("request", canonical);
+  next.last_change = std::move(lc);
+  VV_RETURN_IF_ERROR(store.CompareAndSwap(*text, SerializeState(next)));
+  return next;
+}
+
+}  // namespace vv::app::killswitch

@@ -1,0 +1,104 @@
+#pragma once
+// Kill switch (SD-03, manual section 32): dual-controlled revocation of a service identity on
+// every gateway replica.
+//
+// Protocol:
+//  * A change ("engage" or "release") is described by a canonical request,
+//      json::Canonical({"action", "generation", "identity", "reason"}),
+//    where `generation` is the current generation of the shared kill-switch state (so an
+//    approval is valid for one change only and cannot be replayed later).
+//  * Each approver signs those bytes with their Ed25519 key; an approval file is
+//      {"approver": NAME, "signature": base64(sig)}.
+//    The approvers' public keys are `kill_switch_approvers: {NAME: b64}` in the gateway config.
+//  * Apply() needs two valid approvals by two DISTINCT configured approvers (the same approver
+//    twice counts once; a requester alone is never enough), then writes the new state
+//    (generation + 1) with a compare-and-swap: to Redis (key `kill_switch_redis_key`, plus a
+//    PUBLISH on the same name) when `redis_url` is set, else to `kill_switch_file` (atomic
+//    rename). The state document carries every active revocation with its request and approvals.
+//  * Every gateway polls the state (KillSwitchWatcher in gateway_app, every 250 ms), applies
+//    the revoked set to its config snapshot and audits kill_switch.engaged / .released.
+//
+// Thread-safety: free functions are pure; a KillSwitchStore is used by one thread at a time
+// per instance (the Redis pool itself is thread-safe).
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "config/gateway_config.h"
+#include "json/json.h"
+
+namespace vv::state {
+class RedisPool;
+}
+
+namespace vv::app::killswitch {
+
+struct Approval {
+  std::string approver;
+  std::string signature_b64;
+};
+
+std::string CanonicalRequest(std::string_view action, std::string_view identity,
+                             std::string_view reason, int64_t generation);
+Result<Approval> ParseApproval(std::string_view text);
+std::string ApprovalJson(const Approval& a);
+Approval Sign(std::string_view canonical_request, std::string_view approver,
+              const crypto::Ed25519PrivateKey& key);
+
+// The distinct approvers whose signatures verify, when there are at least two; else
+// PermissionDenied naming the problem (unknown approver, bad signature, duplicate approver,
+// fewer than two distinct approvers).
+Result<std::vector<std::string>> VerifyApprovals(std::string_view canonical_request,
+                                                 const std::vector<Approval>& approvals,
+                                                 const std::vector<config::SigningKey>& approvers);
+
+struct Revocation {
+  std::string identity;
+  std::string reason;
+  std::string engaged_at;  // ISO-8601 UTC
+  std::string request;     // the canonical request that was approved
+  std::vector<Approval> approvals;
+};
+
+struct State {
+  int64_t generation = 0;
+  std::map<std::string, Revocation> revoked;  // by identity
+  json::Value last_change;                    // {action, identity, reason, approvers, at}
+
+  std::set<std::string> RevokedIds() const;
+};
+
+// "" (no state written yet) parses to the empty state at generation 0.
+Result<State> ParseState(std::string_view text);
+std::string SerializeState(const State& s);
+
+// Where the shared state lives.
+class Store {
+ public:
+  virtual ~Store() = default;
+  // The raw state text ("" when none has been written).
+  virtual Result<std::string> Read() = 0;
+  // Writes `next` only if the stored text still equals `expected`; FailedPrecondition-like
+  // (Aborted) error when it changed in between.
+  virtual Status CompareAndSwap(const std::string& expected, const std::string& next) = 0;
+  virtual std::string Describe() const = 0;
+};
+
+std::unique_ptr<Store> MakeFileStore(std::string path);
+std::unique_ptr<Store> MakeRedisStore(std::shared_ptr<state::RedisPool> pool, std::string key);
+// Redis when cfg.redis_url is set, else the file.
+Result<std::unique_ptr<Store>> MakeStore(const config::GatewayConfig& cfg);
+
+// Verifies and applies one change. `action` is "engage" or "release". Engage requires the
+// identity to be configured and not yet revoked; release requires it to be revoked.
+Result<State> Apply(Store& store, const config::GatewayConfig& cfg, std::string_view action,
+                    const std::string& identity, const std::string& reason,
+                    const std::vector<Approval>& approvals, const Clock& clock);
+
+}  // namespace vv::app::killswitch

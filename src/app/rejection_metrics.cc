@@ -1,0 +1,50 @@
+#include "app/rejection_metrics.h"
+
+namespace vv::app {
+
+void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
+                    std::string_view operator_id, std::string_view state_backend) {
+  using verify::Reason;
+  m.Rejected(v.http_status, verify::ReasonName(v.reason)).Inc();
+  switch (v.reason) {
+    case Reason::kReplay:
+      m.ReplayDetected(operator_id.empty() ? std::string_view("unknown") : operator_id).Inc();
+      break;
+    case Reason::kBadSignature:
+    case Reason::kSignatureEncoding:
+    case Reason::kSignatureNotBase64:
+      m.signature_failures.Inc();
+      break;
+    case Reason::kCertPinMismatch:
+    case Reason::kCertHeaderMismatch:
+    case Reason::kNoClientCertificate:
+      m.mtls_identity_mismatches.Inc();
+      break;
+    case Reason::kNonceStoreUnavailable:
+    case Reason::kRateLimiterUnavailable:
+      m.BackendError(state_backend.empty() ? std::string_view("state") : state_backend).Inc();
+      break;
+    case Reason::kQueuePublishFailed:
+      m.BackendError("queue").Inc();
+      break;
+    case Reason::kAuditUnavailable:
+      m.BackendError("audit").Inc();
+      break;
+    default:
+      break;
+  }
+}
+
+std::string_view HandshakeFailureClass(std::string_view r) {
+  auto has = [&](std::string_view s) { return r.find(s) != std::string_view::npos; };
+  if (has("revoked")) return "certificate_revoked";
+  if (has("expired")) return "certificate_expired";
+  if (has("did not return a certificate") || has("certificate required")) return "no_client_certificate";
+  if (has("certificate verify failed") || has("unable to get") || has("self-signed") ||
+      has("self signed") || has("unknown ca") || has("CRL"))
+    return "untrusted_certificate";
+  if (has("timed out") || has("Operation canceled") || has("operation canceled")) return "timeout";
+  return "protocol_error";
+}
+
+}  // namespace vv::app

@@ -1,0 +1,24 @@
+#pragma once
+// The one place that turns a rejection verdict into metric increments, shared by the three
+// request services (telemetry, federation, cognitive) so every rejection path increments
+// exactly one vv_gateway_requests_rejected_total{status,reason} child, plus the class counter
+// the verdict belongs to (replay per operator, signature failures, mTLS identity mismatches,
+// backend errors). Thread-safe (metrics are atomics).
+
+#include <string_view>
+
+#include "stats/service_metrics.h"
+#include "verify/check.h"
+
+namespace vv::app {
+
+// `state_backend` names the nonce/rate backend for backend_errors ("redis" / "memory").
+void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
+                    std::string_view operator_id, std::string_view state_backend);
+
+// Classifies a TLS handshake failure text into a small fixed label set (bounded cardinality):
+// no_client_certificate, certificate_revoked, certificate_expired, untrusted_certificate,
+// timeout, protocol_error.
+std::string_view HandshakeFailureClass(std::string_view reason);
+
+}  // namespace vv::app

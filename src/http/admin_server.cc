@@ -1,0 +1,195 @@
+#include "http/admin_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <mutex>
+#include <thread>
+
+namespace vv::http {
+
+namespace {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+}  // namespace
+
+Result<HostPort> ParseLoopbackListen(std::string_view text) {
+  std::string s(text);
+  std::string host, port_text;
+  if (!s.empty() && s[0] == '[') {
+    size_t close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      return Status::InvalidArgument("admin_listen '" + s + "': expected [addr]:port");
+    host = s.substr(1, close - 1);
+    port_text = s.substr(close + 2);
+  } else {
+    size_t colon = s.rfind(':');
+    if (colon == std::string::npos)
+      return Status::InvalidArgument("admin_listen '" + s + "': expected host:port");
+    host = s.substr(0, colon);
+    port_text = s.substr(colon + 1);
+  }
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port_text) > 65535)
+    return Status::InvalidArgument("admin_listen '" + s + "': invalid port");
+  if (host == "localhost") host = "127.0.0.1";
+  error_code ec;
+  auto addr = net::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument("admin_listen '" + s + "': invalid address");
+  if (!addr.is_loopback())
+    return Status::InvalidArgument("admin_listen '" + s +
+                                   "': only a loopback address is allowed (the admin listener "
+                                   "is plain HTTP without authentication)");
+  return HostPort{host, static_cast<uint16_t>(std::stoul(port_text))};
+}
+
+class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl> {
+ public:
+  explicit Impl(AdminHandler handler) : handler_(std::move(handler)), acceptor_(ioc_) {}
+
+  Status Bind(const HostPort& hp) {
+    error_code ec;
+    tcp::endpoint ep(net::ip::make_address(hp.host, ec), hp.port);
+    if (ec) return Status::InvalidArgument("admin listener: invalid address " + hp.host);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(64, ec);
+    if (ec)
+      return Status::Unavailable("admin listener: cannot listen on " + hp.host + ":" +
+                                 std::to_string(hp.port) + ": " + ec.message());
+    port_ = acceptor_.local_endpoint(ec).port();
+    return Status::Ok();
+  }
+
+  void Start() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (started_ || stopped_) return;
+    started_ = true;
+    DoAccept();
+    thread_ = std::thread([self = shared_from_this()] {
+      for (;;) {
+        try {
+          self->ioc_.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("admin listener: {}", e.what());
+        }
+      }
+    });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    ioc_.stop();
+    if (thread_.joinable()) thread_.join();
+    error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+  uint16_t port() const { return port_; }
+
+ private:
+  struct Conn {
+    explicit Conn(tcp::socket s) : stream(std::move(s)) {}
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    bhttp::request_parser<bhttp::string_body> parser;
+    bhttp::response<bhttp::string_body> res;
+  };
+
+  void DoAccept() {
+    acceptor_.async_accept([self = shared_from_this()](error_code ec, tcp::socket s) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) self->Serve(std::make_shared<Conn>(std::move(s)));
+      self->DoAccept();
+    });
+  }
+
+  void Serve(std::shared_ptr<Conn> c) {
+    c->parser.body_limit(64 * 1024);
+    c->parser.header_limit(16 * 1024);
+    c->stream.expires_after(std::chrono::seconds(5));
+    bhttp::async_read(c->stream, c->buffer, c->parser,
+                      [self = shared_from_this(), c](error_code ec, std::size_t) {
+                        if (ec) {
+                          error_code ignored;
+                          c->stream.socket().close(ignored);
+                          return;
+                        }
+                        self->Respond(c);
+                      });
+  }
+
+  void Respond(const std::shared_ptr<Conn>& c) {
+    auto& req = c->parser.get();
+    AdminRequest ar;
+    ar.method = std::string(req.method_string());
+    std::string target(req.target());
+    size_t q = target.find('?');
+    ar.path = q == std::string::npos ? target : target.substr(0, q);
+    ar.body = req.body();
+    Response r;
+    try {
+      r = handler_(ar);
+    } catch (const std::exception& e) {
+      r = {500, R"({"detail":"Internal Server Error"})", "application/json"};
+      spdlog::error("admin handler threw: {}", e.what());
+    }
+    c->res.version(11);
+    c->res.result(static_cast<unsigned>(r.status));
+    c->res.set(bhttp::field::content_type, r.content_type);
+    c->res.keep_alive(false);
+    c->res.body() = std::move(r.body);
+    c->res.prepare_payload();
+    c->stream.expires_after(std::chrono::seconds(5));
+    bhttp::async_write(c->stream, c->res, [c](error_code, std::size_t) {
+      error_code ignored;
+      c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      c->stream.socket().close(ignored);
+    });
+  }
+
+  AdminHandler handler_;
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::mutex mu_;
+  bool started_ = false;  // GUARDED_BY(mu_)
+  bool stopped_ = false;  // GUARDED_BY(mu_)
+  uint16_t port_ = 0;
+};
+
+Result<std::unique_ptr<AdminServer>> AdminServer::Create(std::string_view listen,
+                                                         AdminHandler handler) {
+  auto hp = ParseLoopbackListen(listen);
+  if (!hp.ok()) return hp.status();
+  std::shared_ptr<Impl> impl;
+  try {
+    impl = std::make_shared<Impl>(std::move(handler));
+    VV_RETURN_IF_ERROR(impl->Bind(*hp));
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("admin listener: ") + e.what());
+  }
+  return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+}
+
+AdminServer::~AdminServer() {
+  if (impl_) impl_->Stop();
+}
+uint16_t AdminServer::port() const { return impl_->port(); }
+void AdminServer::Start() { impl_->Start(); }
+void AdminServer::Stop() { impl_->Stop(); }
+
+}  // namespace vv::http

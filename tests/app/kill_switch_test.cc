@@ -1,0 +1,116 @@
+// Kill switch (SD-03) dual control: canonical request, approvals by two distinct configured
+// approvers, compare-and-swap on the file store, engage/release round trip.
+
+#include "app/kill_switch.h"
+
+#include <gtest/gtest.h>
+
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+#include "fakes/fake_clock.h"
+#include "fakes/temp_dir.h"
+
+namespace vv::app::killswitch {
+namespace {
+
+crypto::Ed25519PrivateKey Key(char c) {
+  return crypto::Ed25519PrivateKey::FromSeed(std::string(32, c)).value();
+}
+
+class KillSwitchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config::ServiceIdentity id;
+    id.id = "spectrastrike-producer";
+    id.cert_sha256_pins = {std::string(64, 'a')};
+    cfg_.identities.push_back(id);
+    cfg_.kill_switch_approvers = {{"alice", alice_.PublicKey()}, {"bob", bob_.PublicKey()}};
+    store_ = MakeFileStore(dir_.File("kill-switch.json"));
+  }
+  std::string Canonical(const std::string& action, int64_t gen = 0) {
+    return CanonicalRequest(action, "spectrastrike-producer", "key compromise", gen);
+  }
+  Result<State> Do(const std::string& action, const std::vector<Approval>& approvals) {
+    return Apply(*store_, cfg_, action, "spectrastrike-producer", "key compromise", approvals,
+                 clock_);
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_{1772107200};
+  crypto::Ed25519PrivateKey alice_ = Key('a'), bob_ = Key('b'), mallory_ = Key('m');
+  config::GatewayConfig cfg_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(KillSwitchTest, CanonicalRequestIsSortedCompactJson) {
+  EXPECT_EQ(Canonical("engage", 3),
+            R"({"action":"engage","generation":3,"identity":"spectrastrike-producer","reason":"key compromise"})");
+}
+
+TEST_F(KillSwitchTest, OneApprovalIsRefusedAndNothingIsWritten) {
+  auto r = Do("engage", {Sign(Canonical("engage"), "alice", alice_)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(store_->Read().value().empty());
+}
+
+TEST_F(KillSwitchTest, SameApproverTwiceIsRefused) {
+  auto a = Sign(Canonical("engage"), "alice", alice_);
+  auto r = Do("engage", {a, a});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("DISTINCT"), std::string::npos);
+}
+
+TEST_F(KillSwitchTest, UnknownApproverOrForgedSignatureIsRefused) {
+  auto r = Do("engage", {Sign(Canonical("engage"), "alice", alice_),
+                         Sign(Canonical("engage"), "mallory", mallory_)});
+  EXPECT_FALSE(r.ok());
+  r = Do("engage", {Sign(Canonical("engage"), "alice", alice_),
+                    Sign(Canonical("engage"), "bob", mallory_)});
+  EXPECT_FALSE(r.ok());
+  // An approval of a different request (other reason) does not verify.
+  r = Do("engage", {Sign(Canonical("engage"), "alice", alice_),
+                    Sign(CanonicalRequest("engage", "spectrastrike-producer", "other", 0), "bob",
+                         bob_)});
+  EXPECT_FALSE(r.ok());
+}
+
+TEST_F(KillSwitchTest, TwoDistinctApproversEngageThenReleaseWithFreshApprovals) {
+  auto r = Do("engage", {Sign(Canonical("engage"), "alice", alice_),
+                         Sign(Canonical("engage"), "bob", bob_)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->generation, 1);
+  auto st = ParseState(store_->Read().value()).value();
+  EXPECT_EQ(st.RevokedIds(), std::set<std::string>{"spectrastrike-producer"});
+  EXPECT_EQ(st.revoked.at("spectrastrike-producer").approvals.size(), 2u);
+  // Replaying the engage approvals for a release fails (different action and generation).
+  auto replay = Do("release", {Sign(Canonical("engage"), "alice", alice_),
+                               Sign(Canonical("engage"), "bob", bob_)});
+  EXPECT_FALSE(replay.ok());
+  auto rel = Do("release", {Sign(Canonical("release", 1), "alice", alice_),
+                            Sign(Canonical("release", 1), "bob", bob_)});
+  ASSERT_TRUE(rel.ok()) << rel.status().ToString();
+  EXPECT_TRUE(ParseState(store_->Read().value()).value().RevokedIds().empty());
+}
+
+TEST_F(KillSwitchTest, EngageOfUnknownIdentityIsRefused) {
+  auto c = CanonicalRequest("engage", "nobody", "x", 0);
+  auto r = Apply(*store_, cfg_, "engage", "nobody", "x",
+                 {Sign(c, "alice", alice_), Sign(c, "bob", bob_)}, clock_);
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(KillSwitchTest, CompareAndSwapRefusesAStaleExpectation) {
+  ASSERT_TRUE(store_->CompareAndSwap("", "{\"generation\":1,\"revoked\":{}}").ok());
+  EXPECT_FALSE(store_->CompareAndSwap("", "{\"generation\":2,\"revoked\":{}}").ok());
+}
+
+TEST_F(KillSwitchTest, StateParserRejectsGarbage) {
+  EXPECT_FALSE(ParseState("[").ok());
+  EXPECT_FALSE(ParseState("{\"generation\":-1,\"revoked\":{}}").ok());
+  EXPECT_FALSE(ParseState("{\"generation\":1}").ok());
+  EXPECT_TRUE(ParseState("").ok());
+}
+
+}  // namespace
+}  // namespace vv::app::killswitch
