@@ -4,6 +4,7 @@
 
 #include "app/kill_switch.h"
 #include "cognitive/store_config.h"
+#include "audit/jetstream_anchor.h"
 #include "queue/embedded_queue.h"
 #include "queue/jetstream_queue.h"
 #include "state/memory_state.h"
@@ -77,6 +78,12 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayCon
     o.url = cfg.nats_url;
     o.ingest_subject = cfg.queue_subject;
     o.dlq_subject = cfg.dlq_subject;
+    o.ingest_stream = cfg.nats_stream;
+    o.dlq_stream = cfg.nats_dlq_stream;
+    o.replicas = static_cast<int>(cfg.nats_replicas);
+    o.duplicate_window_ms = cfg.nats_duplicate_window_seconds * 1000;
+    o.creds_file = cfg.nats_creds_file;
+    o.tls_ca_file = cfg.nats_tls_ca_path;
     auto p = queue::JetStreamPublisher::Create(o);
     if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
     return std::unique_ptr<queue::Publisher>(std::move(p).value());
@@ -128,6 +135,19 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     spdlog::warn(
         "audit_seal_key_path is not set: audit checkpoints carry the Merkle root but are NOT "
         "signed (development only)");
+  }
+  if (c.audit_anchor == "jetstream") {
+    // Seals are anchored in a write-once JetStream stream; the log keeps the sink alive. If
+    // NATS is down at start-up the log opens with the anchor lagging and catches up later.
+    audit::JetStreamAnchorOptions jo;
+    jo.url = c.audit_anchor_nats_url.empty() ? c.nats_url : c.audit_anchor_nats_url;
+    jo.origin = ao.checkpoint_origin;
+    jo.replicas = static_cast<int>(c.nats_replicas);
+    jo.creds_file = c.nats_creds_file;
+    jo.tls_ca_file = c.nats_tls_ca_path;
+    auto sink = audit::JetStreamAnchorSink::Open(jo);
+    if (!sink.ok()) return Status(sink.status().code(), "audit_anchor: " + sink.status().message());
+    ao.shared_anchor_sink = std::move(sink).value();
   }
   auto audit = audit::AuditLog::Open(c.audit_log_path, ao, app->clock_);
   if (!audit.ok()) return Status(audit.status().code(), "audit_log_path: " + audit.status().message());

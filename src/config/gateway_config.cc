@@ -330,6 +330,18 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     if (k == "nats_url") return str(&cfg->nats_url);
     if (k == "queue_subject") return str(&cfg->queue_subject);
     if (k == "dlq_subject") return str(&cfg->dlq_subject);
+    if (k == "nats_stream") return str(&cfg->nats_stream);
+    if (k == "nats_dlq_stream") return str(&cfg->nats_dlq_stream);
+    if (k == "nats_replicas") return integer(&cfg->nats_replicas);
+    if (k == "nats_duplicate_window_seconds") return integer(&cfg->nats_duplicate_window_seconds);
+    if (k == "nats_creds_file") return path(&cfg->nats_creds_file);
+    if (k == "nats_tls_ca_path") return path(&cfg->nats_tls_ca_path);
+    if (k == "audit_anchor") {
+      VV_RETURN_IF_ERROR(str(&cfg->audit_anchor));
+      cfg->audit_anchor = ToLowerAscii(cfg->audit_anchor);
+      return Status::Ok();
+    }
+    if (k == "audit_anchor_nats_url") return str(&cfg->audit_anchor_nats_url);
     if (k == "profile") {
       VV_RETURN_IF_ERROR(str(&cfg->profile));
       cfg->profile = ToLowerAscii(cfg->profile);
@@ -778,6 +790,18 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
     return Invalid("queue_backend: nats requires nats_url (VV_TG_NATS_URL)");
   if (!cfg.nats_url.empty() && !has_scheme(cfg.nats_url, {"nats://", "tls://"}))
     return Invalid("nats_url must start with nats:// or tls://");
+  if (cfg.audit_anchor != "file" && cfg.audit_anchor != "jetstream")
+    return Invalid("audit_anchor must be 'file' or 'jetstream' (got '" + cfg.audit_anchor + "')");
+  if (cfg.audit_anchor == "jetstream" && cfg.audit_anchor_nats_url.empty() && cfg.nats_url.empty())
+    return Invalid("audit_anchor: jetstream requires audit_anchor_nats_url or nats_url");
+  if (cfg.nats_replicas < 1 || cfg.nats_replicas > 5)
+    return Invalid("nats_replicas must be between 1 and 5");
+  if (cfg.nats_duplicate_window_seconds < 60)
+    return Invalid("nats_duplicate_window_seconds must be >= 60 (it must exceed the producer's "
+                   "retry horizon)");
+  if (cfg.queue_backend == "nats" && (cfg.nats_stream.empty() || cfg.nats_dlq_stream.empty() ||
+                                      cfg.nats_stream == cfg.nats_dlq_stream))
+    return Invalid("nats_stream and nats_dlq_stream must be set and differ");
   if (cfg.queue_backend == "nats" && (cfg.queue_subject.empty() || cfg.dlq_subject.empty()))
     return Invalid("queue_subject and dlq_subject must not be empty");
   if (cfg.queue_backend == "nats" && cfg.queue_subject == cfg.dlq_subject)

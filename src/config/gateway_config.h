@@ -91,6 +91,14 @@ struct GatewayConfig {
   std::string nats_url;
   std::string queue_subject = "vectorvue.telemetry.ingest";
   std::string dlq_subject = "vectorvue.telemetry.dlq";
+  // JetStream streams (created or verified at start-up; file storage).
+  std::string nats_stream = "VV_TELEMETRY";
+  std::string nats_dlq_stream = "VV_TELEMETRY_DLQ";
+  int64_t nats_replicas = 1;
+  // Must exceed the producer's retry horizon: retries inside it are stored once.
+  int64_t nats_duplicate_window_seconds = 600;
+  std::string nats_creds_file;  // optional NATS credentials (JWT + NKey seed)
+  std::string nats_tls_ca_path; // optional: TLS to NATS, server verified against this CA
 
   // Audit log.
   std::string audit_log_path = "vv-audit.jsonl";
@@ -99,6 +107,10 @@ struct GatewayConfig {
   // Seal checkpoints also every this many seconds when entries arrived since the last seal
   // (audit_seal_interval_seconds / VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS); 0 = count-only.
   int64_t audit_seal_interval_seconds = 60;
+  // Where seals are anchored: "file" (append-only LOG.anchor beside the log) or "jetstream" (a
+  // deny_delete/deny_purge stream, appended with an expected-last-sequence check).
+  std::string audit_anchor = "file";
+  std::string audit_anchor_nats_url;  // "" = nats_url
   // Ed25519 private key file (raw seed or PEM, mode 0400/0600) signing the audit seals
   // (YAML audit_seal_key_path, or its older name audit_signing_key_path;
   // VV_TAMPER_LOG_SEAL_KEY_PATH); "" = checkpoints carry the Merkle root but no signature.

@@ -135,6 +135,37 @@ TEST_F(GatewayBackendsTest, QueueOutageFailsClosedReleasesTheNonceAndRecovers) {
   EXPECT_EQ(status, 202);
 }
 
+TEST_F(GatewayBackendsTest, AuditSealsAreAnchoredInJetStreamAndVerifiedAgainstIt) {
+  GatewayOptions o = Options();
+  o.seal_every = 2;
+  o.extra_yaml = "    audit_anchor: jetstream\n";
+  std::string audit_path;
+  {
+    GatewayUnderTest gw(o);
+    ASSERT_TRUE(gw.started()) << gw.log();
+    audit_path = gw.audit_path();
+    auto c = gw.Client();
+    int64_t ts = NowSeconds();
+    for (int i = 0; i < 4; ++i) ASSERT_EQ(Post(c, Req("anchor" + std::to_string(i), ts)).status, 202);
+    EXPECT_EQ(gw.Stop(), 0);
+    std::string out;
+    int rc = RunCommand({std::string(VV_BIN_DIR) + "/vv-audit", "verify", audit_path, "--anchor",
+                         nats_.url()},
+                        &out);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("\"ok\":true"), std::string::npos) << out;
+    // Truncating the local log below an anchored seal is detected against the stream.
+    std::string text = ReadFile(audit_path);
+    size_t cut = text.find('\n', text.find('\n') + 1);
+    WriteFile(audit_path, text.substr(0, cut + 1));
+    rc = RunCommand({std::string(VV_BIN_DIR) + "/vv-audit", "verify", audit_path, "--anchor",
+                     nats_.url()},
+                    &out);
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find("truncated_after_seal"), std::string::npos) << out;
+  }
+}
+
 TEST_F(GatewayBackendsTest, ProductionProfileRefusesEmbeddedBackends) {
   GatewayOptions o;
   o.extra_yaml = "    profile: production\n";
