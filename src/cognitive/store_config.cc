@@ -72,7 +72,7 @@ Result<GraphStoreConfig> ParseGraphStoreConfig(const std::string& yaml_text,
     return Status::InvalidArgument(
         "evidence_engine.postgres_url (VV_EVIDENCE_POSTGRES_URL) is required for store_backend "
         "postgres");
-  return cfg;
+  return Result<GraphStoreConfig>(std::move(cfg));  // explicit: see ParseGatewayConfig
 }
 
 Result<GraphStoreConfig> LoadGraphStoreConfig(const std::string& yaml_path,

@@ -287,7 +287,7 @@ Result<EngineConfig> ParseEngineConfig(const std::string& yaml_text, const EnvLo
   }
   VV_RETURN_IF_ERROR(ApplyEngineEnv(env, &cfg));
   VV_RETURN_IF_ERROR(ValidateEngineConfig(cfg));
-  return cfg;
+  return Result<EngineConfig>(std::move(cfg));  // explicit: see ParseGatewayConfig
 }
 
 Result<EngineConfig> LoadEngineConfig(const std::string& path, const EnvLookup& env) {
