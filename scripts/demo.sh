@@ -17,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 scripts/install-deps.sh
-export CCACHE_DIR="${CCACHE_DIR:-$ROOT/.cache/ccache}"
+export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vv-ccache}"
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 BUILD="$ROOT/build-release"
 echo "== building (release) =="
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVV_BUILD_TESTS=OFF -DVV_BUILD_BENCH=OFF >/dev/null
