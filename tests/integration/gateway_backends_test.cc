@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "fakes/servers.h"
@@ -133,6 +134,76 @@ TEST_F(GatewayBackendsTest, QueueOutageFailsClosedReleasesTheNonceAndRecovers) {
     if (status != 202) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(status, 202);
+}
+
+// Every ingest event id stored in the stream, with its multiplicity.
+std::map<std::string, int> StoredEventIds(const std::string& nats_url, const std::string& durable) {
+  std::map<std::string, int> ids;
+  queue::JetStreamOptions o;
+  o.url = nats_url;
+  auto consumer = queue::JetStreamConsumer::Create(o, o.ingest_stream, o.ingest_subject, durable);
+  if (!consumer.ok()) {
+    ADD_FAILURE() << consumer.status().ToString();
+    return ids;
+  }
+  for (;;) {
+    auto batch = (*consumer)->Fetch(256, 500);
+    if (!batch.ok() || batch->empty()) break;
+    for (const auto& m : *batch) {
+      const json::Value* p = m.envelope.payload.Find("payload");
+      if (p && p->Find("event_id")) ids[p->Find("event_id")->as_string()]++;
+      (*consumer)->Ack(m.sequence);
+    }
+  }
+  return ids;
+}
+
+// A stream of signed requests while `outage` kills and restarts a backend: only 202 or 503
+// (fail closed), 202s again afterwards, and every 202 is in the stream exactly once while no
+// request that got an error is.
+void StreamThroughAnOutage(GatewayUnderTest& gw, TestServer& victim, const std::string& nats_url,
+                           const std::string& tag) {
+  auto c = gw.Client();
+  std::map<std::string, int> status_of;
+  int64_t ts = NowSeconds();
+  int outage_503 = 0, after_202 = 0;
+  for (int i = 0; i < 240; ++i) {
+    if (i == 60) victim.Stop(/*hard=*/true);
+    if (i == 120) ASSERT_TRUE(victim.Restart().ok());
+    std::string id = "evt-" + tag + "-" + std::to_string(i) + "-" + std::to_string(ts);
+    std::string nonce = "nonce-" + id;
+    auto r = SignBody(MakeTelemetryBody(ts, nonce, id), ts, nonce);
+    int st = c.Post("/internal/v1/telemetry", TelemetryHeaders(r), r.body).status;
+    ASSERT_TRUE(st == 202 || st == 503) << "request " << i << " got " << st;
+    status_of[id] = st;
+    if (i >= 60 && i < 120 && st == 503) ++outage_503;
+    if (i >= 200 && st == 202) ++after_202;
+    if (i >= 120 && i < 200 && st == 503) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_GT(outage_503, 0) << "the outage was not noticed";
+  EXPECT_EQ(after_202, 40) << "not recovered without a restart";
+  auto stored = StoredEventIds(nats_url, "check-" + tag);
+  for (const auto& [id, st] : status_of) {
+    auto it = stored.find(id);
+    if (st == 202) {
+      ASSERT_NE(it, stored.end()) << id << " got 202 but is not in the stream";
+      EXPECT_EQ(it->second, 1) << id << " stored " << it->second << " times";
+    } else {
+      EXPECT_EQ(it, stored.end()) << id << " got 503 but is in the stream";
+    }
+  }
+}
+
+TEST_F(GatewayBackendsTest, RedisKilledDuringAStreamFailsClosedAndLosesNothing) {
+  GatewayUnderTest gw(Options());
+  ASSERT_TRUE(gw.started()) << gw.log();
+  StreamThroughAnOutage(gw, redis_, nats_.url(), "redis");
+}
+
+TEST_F(GatewayBackendsTest, NatsKilledDuringAStreamFailsClosedAndLosesNothing) {
+  GatewayUnderTest gw(Options());
+  ASSERT_TRUE(gw.started()) << gw.log();
+  StreamThroughAnOutage(gw, nats_, nats_.url(), "nats");
 }
 
 TEST_F(GatewayBackendsTest, AuditSealsAreAnchoredInJetStreamAndVerifiedAgainstIt) {
