@@ -418,6 +418,50 @@ void GatewayApp::PollKillSwitch() {
   }
   ks_last_text_ = *text;
   std::set<std::string> next = st->RevokedIds();
+  // A release is applied only when it carries its own dual control: the state's last change
+  // must be the release of that identity, approved by two distinct configured approvers over
+  // the canonical request. Anything else (a hand-edited file or Redis key) keeps the identity
+  // revoked - fail closed - and is audited.
+  std::vector<std::pair<std::string, std::string>> refused_releases;  // identity, why
+  {
+    std::lock_guard<std::mutex> l(reload_mu_);
+    for (const auto& id : revoked_) {
+      if (next.count(id)) continue;
+      std::string why;
+      const json::Value& lc = st->last_change;
+      const json::Value* req = lc.is_object() ? lc.Find("request") : nullptr;
+      auto parsed = req && req->is_string() ? json::Parse(req->as_string())
+                                            : Result<json::Value>(Status::InvalidArgument("x"));
+      if (!parsed.ok() || !parsed->is_object() || !parsed->Find("action") ||
+          !parsed->Find("identity") || parsed->Find("action")->as_string() != "release" ||
+          parsed->Find("identity")->as_string() != id) {
+        why = "no approved release request for this identity in the last change";
+      } else {
+        std::vector<killswitch::Approval> approvals;
+        if (const json::Value* ap = lc.Find("approvals"); ap && ap->is_array())
+          for (const auto& a : ap->as_array()) {
+            auto one = killswitch::ApprovalFrom(a);
+            if (one.ok()) approvals.push_back(std::move(one).value());
+          }
+        auto ok = killswitch::VerifyApprovals(req->as_string(), approvals,
+                                              base_cfg_->kill_switch_approvers);
+        if (!ok.ok()) why = ok.status().message();
+      }
+      if (!why.empty()) {
+        next.insert(id);
+        refused_releases.emplace_back(id, why);
+      }
+    }
+  }
+  for (const auto& [id, why] : refused_releases) {
+    spdlog::error("kill switch: release of {} NOT applied: {}", id, why);
+    json::Value d = json::Value::MakeObject();
+    d.Set("identity", id);
+    d.Set("generation", st->generation);
+    d.Set("source", ks_store_->Describe());
+    d.Set("reason", why);
+    AuditApp("kill_switch.release_rejected", std::move(d));
+  }
   std::vector<std::pair<std::string, bool>> changes;  // identity, engaged
   {
     std::lock_guard<std::mutex> l(reload_mu_);

@@ -30,6 +30,8 @@ json::Value ApprovalValue(const Approval& a) {
   return v;
 }
 
+}  // namespace
+
 Result<Approval> ApprovalFrom(const json::Value& v) {
   if (!v.is_object()) return Status::InvalidArgument("approval: must be a JSON object");
   auto approver = StringMember(v, "approver", "approval");
@@ -39,7 +41,6 @@ Result<Approval> ApprovalFrom(const json::Value& v) {
   return Approval{*approver, *sig};
 }
 
-}  // namespace
 
 std::string CanonicalRequest(std::string_view action, std::string_view identity,
                              std::string_view reason, int64_t generation) {

@@ -47,6 +47,8 @@ struct Approval {
 std::string CanonicalRequest(std::string_view action, std::string_view identity,
                              std::string_view reason, int64_t generation);
 Result<Approval> ParseApproval(std::string_view text);
+// An approval from its JSON object form {approver, signature}.
+Result<Approval> ApprovalFrom(const json::Value& v);
 std::string ApprovalJson(const Approval& a);
 Approval Sign(std::string_view canonical_request, std::string_view approver,
               const crypto::Ed25519PrivateKey& key);

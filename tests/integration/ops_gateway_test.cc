@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -404,6 +406,22 @@ TEST(OpsKillSwitchTest, WithoutRedisTheFileBesideTheConfigIsWatched) {
   EXPECT_TRUE(revoked);
   EXPECT_NE(gw.Admin("GET", "/admin/kill-switch").find("spectrastrike-producer"),
             std::string::npos);
+
+  // "disengage reverses it under the same rules": a release written by hand (no approvals) is
+  // not applied by the gateway - the identity stays revoked and the attempt is audited.
+  std::string state_path = std::filesystem::path(gw.config_path()).parent_path() / "kill-switch.json";
+  auto st = json::Parse(ReadFile(state_path));
+  ASSERT_TRUE(st.ok());
+  st->Find("revoked")->Erase("spectrastrike-producer");
+  st->Set("generation", *st->Find("generation")->as_int64() + 1);
+  WriteFile(state_path, json::Canonical(*st), 0600);
+  bool audited = false;
+  for (int i = 0; i < 50 && !audited; ++i) {
+    audited = gw.Audit().find("kill_switch.release_rejected") != std::string::npos;
+    if (!audited) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(audited);
+  EXPECT_EQ(Post(c, kProducerSeedHex), 403) << "a release without dual control is not applied";
 }
 
 }  // namespace
