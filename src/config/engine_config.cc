@@ -49,7 +49,7 @@ std::string NormalizeBackend(std::string s) {
 Status ReadGatewaySection(const YAML::Node& sec, const std::string& base_dir, EngineConfig* cfg) {
   for (auto it = sec.begin(); it != sec.end(); ++it) {
     const std::string k = it->first.Scalar();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;  // a copy: it->second lives in a temporary proxy
     const std::string key = std::string(kGatewaySection) + "." + k;
     auto set_str = [&](std::string* out, bool path) -> Status {
       auto s = Scalar(v, key);
@@ -89,7 +89,7 @@ Status ReadEngineSection(const YAML::Node& sec, const std::string& base_dir, Eng
   std::set<std::string> seen;
   for (auto it = sec.begin(); it != sec.end(); ++it) {
     const std::string k = it->first.Scalar();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;  // a copy: it->second lives in a temporary proxy
     const std::string key = std::string(kEngineSection) + "." + k;
     if (!seen.insert(k).second) return Invalid(key + " is duplicated");
     auto str = [&](std::string* out) -> Status {

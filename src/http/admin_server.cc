@@ -110,10 +110,13 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   };
 
   void DoAccept() {
-    acceptor_.async_accept([self = shared_from_this()](error_code ec, tcp::socket s) {
+    // Handlers capture `this`, not a shared_ptr: Stop() joins the io thread before the Impl
+    // can be destroyed, and handlers still pending then are destroyed with ioc_ (a shared_ptr
+    // here would form a cycle Impl -> ioc_ -> handler -> Impl and leak).
+    acceptor_.async_accept([this](error_code ec, tcp::socket s) {
       if (ec == net::error::operation_aborted) return;
-      if (!ec) self->Serve(std::make_shared<Conn>(std::move(s)));
-      self->DoAccept();
+      if (!ec) Serve(std::make_shared<Conn>(std::move(s)));
+      DoAccept();
     });
   }
 
@@ -122,13 +125,13 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     c->parser.header_limit(16 * 1024);
     c->stream.expires_after(std::chrono::seconds(5));
     bhttp::async_read(c->stream, c->buffer, c->parser,
-                      [self = shared_from_this(), c](error_code ec, std::size_t) {
+                      [this, c](error_code ec, std::size_t) {
                         if (ec) {
                           error_code ignored;
                           c->stream.socket().close(ignored);
                           return;
                         }
-                        self->Respond(c);
+                        Respond(c);
                       });
   }
 

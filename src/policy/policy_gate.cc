@@ -205,7 +205,7 @@ void ReadRawMaps(const config::EnvLookup& env, RawInput* raw) {
           raw->findings.push_back({"pinsets_explicit", kCritical,
                                    "allowed_service_identities: identity '" + ident.id +
                                        "' is listed twice (YAML duplicate key)"});
-        const YAML::Node& v = it->second;
+        const YAML::Node v = it->second;  // a copy: it->second lives in a temporary proxy
         if (v.IsScalar()) ident.pins.push_back(v.Scalar());
         if (v.IsMap() && v["cert_sha256"]) {
           const YAML::Node c = v["cert_sha256"];
