@@ -24,6 +24,9 @@ struct Row {
       mutate;
 };
 
+// Test names/descriptions print the row's name, not its bytes.
+void PrintTo(const Row& r, std::ostream* os) { *os << r.name; }
+
 void SetHeader(spectrastrike::HeaderList& h, const std::string& name, const std::string& v) {
   for (auto& [k, val] : h)
     if (k == name) {
