@@ -214,48 +214,72 @@ void JetStreamPublisher::Publish(Envelope envelope, PublishCallback done) {
   po.MaxWait = options_.ack_timeout_ms;
   natsMsg* sent = msg;
   s = js_PublishMsgAsync(js_, &sent, &po);
-  if (s == NATS_OK) return;  // the library owns the message; OnAck or the reaper completes it
   PublishCallback cb;
+  Status result;
+  PublishOutcome outcome = PublishOutcome::kStored;
+  bool destroy = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = pending_.find(msg);
     if (it != pending_.end()) {
-      cb = std::move(it->second.done);
-      pending_.erase(it);
+      it->second.in_call = false;
+      if (it->second.completed_during_call) {
+        // The ack (or a timeout) came while we were still inside the call: complete it now.
+        cb = std::move(it->second.done);
+        result = it->second.result;
+        outcome = it->second.outcome;
+        pending_.erase(it);
+        destroy = true;
+      } else if (s != NATS_OK) {
+        cb = std::move(it->second.done);
+        result = Status::Unavailable("Telemetry queue publish failed: " + NatsText(s));
+        pending_.erase(it);
+        destroy = true;
+      }
+    } else if (s != NATS_OK) {
+      destroy = true;  // the reaper already failed it; the message is still ours
     }
   }
-  natsMsg_Destroy(msg);
-  if (cb) cb(Status::Unavailable("Telemetry queue publish failed: " + NatsText(s)),
-             PublishOutcome::kStored);
-  cv_.notify_all();
+  if (destroy) natsMsg_Destroy(msg);
+  if (cb) cb(result, outcome);
+  if (destroy) cv_.notify_all();
 }
 
 void JetStreamPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,
                                void* closure) {
   auto* self = static_cast<JetStreamPublisher*>(closure);
   self->handlers_running_.fetch_add(1);
+  Status result = Status::Ok();
+  PublishOutcome outcome = PublishOutcome::kStored;
+  if (pa != nullptr) {
+    outcome = pa->Duplicate ? PublishOutcome::kDuplicate : PublishOutcome::kStored;
+  } else {
+    std::string why = pae != nullptr ? std::string(natsStatus_GetText(pae->Err)) : "no ack";
+    if (pae != nullptr && pae->ErrText != nullptr) why += std::string(": ") + pae->ErrText;
+    result = Status::Unavailable("Telemetry queue publish failed: " + why);
+  }
   PublishCallback done;
   bool now_empty = false;
+  bool parked = false;
   {
     std::lock_guard<std::mutex> l(self->mu_);
     auto it = self->pending_.find(msg);
     if (it != self->pending_.end()) {
-      done = std::move(it->second.done);
-      self->pending_.erase(it);
-      now_empty = self->pending_.empty();
+      if (it->second.in_call) {
+        // The publishing thread is still inside js_PublishMsgAsync reading this message.
+        it->second.completed_during_call = true;
+        it->second.result = result;
+        it->second.outcome = outcome;
+        parked = true;
+      } else {
+        done = std::move(it->second.done);
+        self->pending_.erase(it);
+        now_empty = self->pending_.empty();
+      }
     }
   }
-  natsMsg_Destroy(msg);
-  if (done) {
-    if (pa != nullptr) {
-      done(Status::Ok(), pa->Duplicate ? PublishOutcome::kDuplicate : PublishOutcome::kStored);
-    } else {
-      std::string why = pae != nullptr ? std::string(natsStatus_GetText(pae->Err)) : "no ack";
-      if (pae != nullptr && pae->ErrText != nullptr) why += std::string(": ") + pae->ErrText;
-      done(Status::Unavailable("Telemetry queue publish failed: " + why),
-           PublishOutcome::kStored);
-    }
-  }
+  if (!parked) natsMsg_Destroy(msg);
+  if (done) done(result, outcome);
   if (now_empty) self->cv_.notify_all();
   self->handlers_running_.fetch_sub(1);
 }
@@ -290,10 +314,20 @@ void JetStreamPublisher::ExpireTimedOut(bool all) {
   std::vector<PublishCallback> failed;
   {
     std::lock_guard<std::mutex> l(mu_);
+    const std::string timeout_why = "Telemetry queue publish failed: no JetStream ack within " +
+                                    std::to_string(options_.ack_timeout_ms) + " ms";
     if (s == NATS_OK) {
       for (int i = 0; i < list.Count; ++i) {
         auto it = pending_.find(list.Msgs[i]);
         if (it == pending_.end()) continue;
+        if (it->second.in_call) {
+          // Still being read inside js_PublishMsgAsync: the publishing thread completes it and
+          // frees the message when the call returns.
+          it->second.completed_during_call = true;
+          it->second.result = Status::Unavailable(timeout_why);
+          list.Msgs[i] = nullptr;
+          continue;
+        }
         failed.push_back(std::move(it->second.done));
         pending_.erase(it);
       }
@@ -301,6 +335,10 @@ void JetStreamPublisher::ExpireTimedOut(bool all) {
     // Expired entries the library no longer tracks (an ack being handled right now finds
     // nothing and only frees the message).
     for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.in_call) {
+        ++it;  // completed by the publishing thread
+        continue;
+      }
       if (all || it->second.deadline_us < now) {
         failed.push_back(std::move(it->second.done));
         it = pending_.erase(it);

@@ -94,6 +94,13 @@ class JetStreamPublisher final : public Publisher {
   struct Pending {
     PublishCallback done;
     int64_t deadline_us;  // steady clock
+    // js_PublishMsgAsync has not returned yet: an ack (or nats.c's own MaxWait timeout) that
+    // arrives meanwhile must not destroy the message the publishing thread still reads; the
+    // result is parked here and completed when the call returns.
+    bool in_call = true;
+    bool completed_during_call = false;
+    Status result;
+    PublishOutcome outcome = PublishOutcome::kStored;
   };
   explicit JetStreamPublisher(const JetStreamOptions& options);
   Status Init();
