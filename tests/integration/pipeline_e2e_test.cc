@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "fakes/process.h"
 #include "integration/gateway_harness.h"
@@ -75,6 +76,54 @@ TEST(PipelineE2ETest, ProducerToGatewayToEngineToEncryptedStore) {
   std::string db = ReadFile(dir.File("evidence.db"));
   EXPECT_EQ(db.find("Observed suspicious process chain"), std::string::npos);
   EXPECT_EQ(db.find(event_ids[0] + "\",\"event_type"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vv::testing
+
+namespace vv::testing {
+namespace {
+
+// The engine's metrics are exposed the same way as the gateway's: GET /metrics on a loopback
+// admin listener, with the EngineMetrics set moving as messages are stored.
+TEST(EngineMetricsTest, AdminListenerServesEngineMetrics) {
+  GatewayUnderTest gw;
+  ASSERT_TRUE(gw.started()) << gw.log();
+  auto client = gw.Client();
+  int64_t ts = NowSeconds();
+  for (int i = 0; i < 2; ++i) {
+    std::string nonce = "nonce-em-" + std::to_string(i) + "-" + std::to_string(ts);
+    auto r = SignBody(MakeTelemetryBody(ts, nonce, "evt-" + nonce), ts, nonce);
+    ASSERT_EQ(client.Post("/internal/v1/telemetry", TelemetryHeaders(r), r.body).status, 202);
+  }
+  TempDir dir;
+  std::string root_key = dir.File("root.key");
+  WriteFile(root_key, std::string(32, 'B'), 0400);
+  std::string cfg = ReadFile(gw.config_path()) +
+                    "  evidence_engine:\n    store_backend: sqlite\n    store_path: " +
+                    dir.File("evidence.db") +
+                    "\n    root_key_provider: file\n    root_key_id: k1\n    root_key_file: " +
+                    root_key + "\n    audit_log_path: " + dir.File("engine-audit.jsonl") +
+                    "\n    metrics_path: \"\"\n    poll_interval_ms: 50\n";
+  std::string engine_cfg = dir.File("engine.yaml");
+  WriteFile(engine_cfg, cfg, 0600);
+  ChildProcess engine({std::string(VV_BIN_DIR) + "/vv-engine", "--config", engine_cfg,
+                       "--admin-listen", "127.0.0.1:0"},
+                      dir.File("engine.log"));
+  auto port = engine.WaitForLine("ADMIN_PORT ", std::chrono::seconds(20));
+  ASSERT_TRUE(port.has_value()) << engine.Log();
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    std::string out;
+    RunCommand({"/usr/bin/curl", "-s", "http://127.0.0.1:" + *port + "/metrics"}, &out);
+    metrics = out;
+    if (metrics.find("vv_engine_messages_stored_total 2") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(metrics.find("vv_engine_messages_stored_total 2"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vv_engine_messages_consumed_total"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("# TYPE vv_engine_consumer_lag_messages gauge"), std::string::npos) << metrics;
+  EXPECT_EQ(engine.Terminate(15, std::chrono::seconds(10)), 0) << engine.Log();
 }
 
 }  // namespace
