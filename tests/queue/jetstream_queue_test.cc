@@ -5,6 +5,10 @@
 #include "queue/jetstream_queue.h"
 
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <thread>
 #include <signal.h>
 
 #include <atomic>
@@ -18,6 +22,19 @@
 
 namespace vv::queue {
 namespace {
+
+// SIGSTOP is asynchronous: wait until the kernel reports the server stopped ('T'), so nothing
+// published afterwards can still be acknowledged (seen under TSan, where the client is slow).
+void FreezeProcess(int pid) {
+  kill(pid, SIGSTOP);
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), {});
+    size_t rp = stat.rfind(')');
+    if (rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] == 'T') return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
 
 using vv::testing::FakeClock;
 using vv::testing::NatsServer;
@@ -103,7 +120,7 @@ TEST_F(JetStreamTest, FrozenServerGivesUnavailableAfterTheAckTimeoutThenRecovers
   auto p = JetStreamPublisher::Create(options_);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   ASSERT_TRUE(PublishSync(**p, Ingest("warm")).status.ok());
-  kill(nats_.pid(), SIGSTOP);  // connection stays up, nothing is acked
+  FreezeProcess(nats_.pid());  // connection stays up, nothing is acked
   auto t0 = std::chrono::steady_clock::now();
   Outcome o = PublishSync(**p, Ingest("frozen"));
   auto took = std::chrono::steady_clock::now() - t0;
@@ -125,7 +142,7 @@ TEST_F(JetStreamTest, InFlightBoundFailsFastInsteadOfBlocking) {
   options_.max_in_flight = 4;
   auto p = JetStreamPublisher::Create(options_);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
-  kill(nats_.pid(), SIGSTOP);
+  FreezeProcess(nats_.pid());
   std::atomic<int> unavailable{0}, done{0};
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 10; ++i) {
