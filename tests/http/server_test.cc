@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <chrono>
 #include <thread>
 
@@ -336,9 +338,9 @@ TEST_F(ServerTest, SecondResponderCallIsIgnored) {
 }
 
 TEST_F(ServerTest, ThrowingHandlerClosesConnectionButServerSurvives) {
-  bool throw_now = true;
+  std::atomic<bool> throw_now{true};  // read on the server's thread
   handler_.hook = [&](Request, Responder respond) {
-    if (throw_now) throw std::runtime_error("boom");
+    if (throw_now.load()) throw std::runtime_error("boom");
     Response r;
     r.body = "fine";
     respond(r);
@@ -347,7 +349,7 @@ TEST_F(ServerTest, ThrowingHandlerClosesConnectionButServerSurvives) {
   HttpsClient client = Client("producer");
   HttpResponse r = client.Get("/x");
   EXPECT_FALSE(r.transport_ok);
-  throw_now = false;
+  throw_now.store(false);
   HttpResponse ok = client.Get("/x");
   ASSERT_TRUE(ok.transport_ok) << ok.error;
   EXPECT_EQ(ok.body, "fine");
