@@ -226,15 +226,11 @@ void CognitiveService::HandleGraph(Call& call) {
   Status as = deps_.audit->Append("cognitive.graph.accepted", kActor, std::move(details));
   if (!as.ok()) {
     counters_.audit_failures++;
-    deps_.metrics->audit_append_failures.Inc();
-    CountRejection(*deps_.metrics,
-                   verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
-                                           "Tamper audit log unavailable"),
-                   ctx.operator_id, "");
-    spdlog::error("audit append failed for graph request {}: {}", ctx.request_id, as.ToString());
+    http::Response failed =
+        AuditFailureResponse(*deps_.metrics, "graph", ctx.request_id, ctx.operator_id, as);
     if (ctx.nonce_registered) deps_.nonces->Release(ctx.nonce_key);
     counters_.rejected++;
-    call.respond({503, DetailBody("Tamper audit log unavailable"), "application/json"});
+    call.respond(std::move(failed));
     return;
   }
   counters_.graphs_accepted++;
@@ -291,16 +287,11 @@ void CognitiveService::HandleFeedback(Call& call) {
   Status as = deps_.audit->Append("cognitive.feedback.issued", kActor, std::move(details));
   if (!as.ok()) {
     counters_.audit_failures++;
-    deps_.metrics->audit_append_failures.Inc();
-    CountRejection(*deps_.metrics,
-                   verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
-                                           "Tamper audit log unavailable"),
-                   ctx.operator_id, "");
-    spdlog::error("audit append failed for feedback request {}: {}", ctx.request_id,
-                  as.ToString());
+    http::Response failed =
+        AuditFailureResponse(*deps_.metrics, "feedback", ctx.request_id, ctx.operator_id, as);
     if (ctx.nonce_registered) deps_.nonces->Release(ctx.nonce_key);
     counters_.rejected++;
-    call.respond({503, DetailBody("Tamper audit log unavailable"), "application/json"});
+    call.respond(std::move(failed));
     return;
   }
   counters_.feedback_issued++;

@@ -85,16 +85,11 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
   if (!as.ok()) {
     // Fail closed: no acceptance without its audit record; the producer may retry.
     counters_.audit_failures++;
-    deps_.metrics->audit_append_failures.Inc();
-    CountRejection(*deps_.metrics,
-                   verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
-                                           "Tamper audit log unavailable"),
-                   ctx.operator_id, "");
-    spdlog::error("audit append failed for federation request {}: {}", ctx.request_id,
-                  as.ToString());
+    http::Response failed =
+        AuditFailureResponse(*deps_.metrics, "federation", ctx.request_id, ctx.operator_id, as);
     if (ctx.nonce_registered) deps_.bundle_nonces->Release(ctx.nonce_key);
     counters_.rejected++;
-    respond({503, DetailBody("Tamper audit log unavailable"), "application/json"});
+    respond(std::move(failed));
     return;
   }
   counters_.accepted++;

@@ -288,17 +288,12 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
       // Fail closed: no 202 without its audit record. The envelope is stored; the producer's
       // retry is deduplicated by (tenant_id, event_id).
       counters_.audit_failures++;
-      deps_.metrics->audit_append_failures.Inc();
-      CountRejection(*deps_.metrics,
-                     verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
-                                             "Tamper audit log unavailable"),
-                     c.operator_id, "");
-      spdlog::error("audit append failed for accepted request {}: {}", c.request_id,
-                    as.ToString());
+      http::Response failed =
+          AuditFailureResponse(*deps_.metrics, "accepted", c.request_id, c.operator_id, as);
       if (c.nonce_registered) deps_.admission->ReleaseNonce(c.nonce_key);
       if (c.rate_ticket) deps_.admission->Refund(*c.rate_ticket);
       counters_.rejected++;
-      call->respond({503, DetailBody("Tamper audit log unavailable"), "application/json"});
+      call->respond(std::move(failed));
       return;
     }
     if (outcome == queue::PublishOutcome::kDuplicate) counters_.duplicates++;

@@ -1,5 +1,9 @@
 #include "app/rejection_metrics.h"
 
+#include <spdlog/spdlog.h>
+
+#include "app/gateway_service.h"
+
 namespace vv::app {
 
 void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
@@ -45,6 +49,19 @@ std::string_view HandshakeFailureClass(std::string_view r) {
     return "untrusted_certificate";
   if (has("timed out") || has("Operation canceled") || has("operation canceled")) return "timeout";
   return "protocol_error";
+}
+
+http::Response AuditFailureResponse(stats::GatewayMetrics& m, std::string_view what,
+                                    std::string_view request_id, std::string_view operator_id,
+                                    const Status& append_status) {
+  static constexpr std::string_view kDetail = "Tamper audit log unavailable";
+  m.audit_append_failures.Inc();
+  CountRejection(m, verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
+                                            std::string(kDetail)),
+                 operator_id, "");
+  spdlog::error("audit append failed for {} request {}: {}", what, request_id,
+                append_status.ToString());
+  return {503, DetailBody(kDetail), "application/json"};
 }
 
 }  // namespace vv::app

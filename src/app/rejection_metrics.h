@@ -7,6 +7,8 @@
 
 #include <string_view>
 
+#include "common/status.h"
+#include "http/server.h"
 #include "stats/service_metrics.h"
 #include "verify/check.h"
 
@@ -15,6 +17,14 @@ namespace vv::app {
 // `state_backend` names the nonce/rate backend for backend_errors ("redis" / "memory").
 void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
                     std::string_view operator_id, std::string_view state_backend);
+
+// An accepted request whose audit record could not be written fails closed: counts it (audit
+// append failure + one rejected{503,audit_unavailable}), logs the precise error and returns the
+// 503 the client gets. The caller releases what the request holds (nonce, rate unit) and
+// responds. `what` names the request kind for the log line.
+http::Response AuditFailureResponse(stats::GatewayMetrics& m, std::string_view what,
+                                    std::string_view request_id, std::string_view operator_id,
+                                    const Status& append_status);
 
 // Classifies a TLS handshake failure text into a small fixed label set (bounded cardinality):
 // no_client_certificate, certificate_revoked, certificate_expired, untrusted_certificate,
