@@ -53,15 +53,23 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
                                    "or '+': \"" + opts.checkpoint_origin + "\"");
   }
   // The seal key first: a bad key must not leave a locked, half-opened log behind.
-  std::unique_ptr<CheckpointSigner> signer;
-  if (opts.seal_key != nullptr) {
-    signer = std::make_unique<CheckpointSigner>(opts.checkpoint_origin, *opts.seal_key);
+  std::shared_ptr<const SealSigner> signer;
+  if (opts.seal_signer != nullptr) {
+    if (opts.seal_signer->key_name() != opts.checkpoint_origin) {
+      return Status::InvalidArgument("audit seal signer key name '" +
+                                     opts.seal_signer->key_name() +
+                                     "' differs from the checkpoint origin '" +
+                                     opts.checkpoint_origin + "'");
+    }
+    signer = opts.seal_signer;
+  } else if (opts.seal_key != nullptr) {
+    signer = std::make_shared<CheckpointSigner>(opts.checkpoint_origin, *opts.seal_key);
   } else if (!opts.seal_key_path.empty()) {
     auto key = LoadSealKey(opts.seal_key_path);
     if (!key.ok()) {
       return Status(key.status().code(), "audit seal key: " + key.status().message());
     }
-    signer = std::make_unique<CheckpointSigner>(opts.checkpoint_origin, std::move(key).value());
+    signer = std::make_shared<CheckpointSigner>(opts.checkpoint_origin, std::move(key).value());
   }
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -237,7 +245,7 @@ std::string AuditLog::BuildLineLocked(int64_t index, std::string_view event_type
   return hash;
 }
 
-std::string AuditLog::BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
+Result<std::string> AuditLog::BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
                                           const std::string& sealed_hash,
                                           const merkle::CompactTree& tree, std::string* out,
                                           AnchorRecord* info) const {
@@ -249,7 +257,13 @@ std::string AuditLog::BuildSealLineLocked(int64_t seal_index, int64_t sealed_ind
   std::string note = body + "\n";
   std::string signature_b64, key_id_hex, public_key_b64;
   if (signer_ != nullptr) {
-    const std::string sig = signer_->Sign(body);
+    auto signed_body = signer_->Sign(body);
+    if (!signed_body.ok()) {
+      return Status::Unavailable("audit log " + path_ + ": cannot sign the seal (" +
+                                 std::string(signer_->kind()) +
+                                 "): " + signed_body.status().message());
+    }
+    const std::string& sig = *signed_body;
     note += signer_->SignatureLine(sig);
     signature_b64 = Base64Encode(sig);
     key_id_hex = HexEncode(signer_->key_id());
@@ -301,7 +315,9 @@ Status AuditLog::AppendLocked(std::string_view event_type, std::string_view acto
   if (seal) {
     merkle::CompactTree tree = tree_;
     tree.Append(leaf);
-    seal_hash = BuildSealLineLocked(index + 1, index, hash, tree, &buf, &seal_info);
+    auto sealed = BuildSealLineLocked(index + 1, index, hash, tree, &buf, &seal_info);
+    if (!sealed.ok()) return sealed.status();
+    seal_hash = std::move(sealed).value();
   }
   VV_RETURN_IF_ERROR(WriteAllLocked(buf));
   lines_ = index;
@@ -336,7 +352,9 @@ Status AuditLog::SealLocked() {
   std::string buf;
   AnchorRecord info;
   const int64_t index = lines_ + 1;
-  std::string hash = BuildSealLineLocked(index, lines_, last_hash_, tree_, &buf, &info);
+  auto sealed = BuildSealLineLocked(index, lines_, last_hash_, tree_, &buf, &info);
+  if (!sealed.ok()) return sealed.status();
+  std::string hash = std::move(sealed).value();
   VV_RETURN_IF_ERROR(WriteAllLocked(buf));
   lines_ = index;
   entries_since_seal_ = 0;

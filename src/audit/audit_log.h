@@ -59,6 +59,10 @@ struct AuditLogOptions {
   std::string seal_key_path;
   // A key given directly (tests, tools); wins over seal_key_path.
   std::shared_ptr<const crypto::Ed25519PrivateKey> seal_key;
+  // A signer given directly (e.g. a Pkcs11SealSigner from OpenSealSigner); wins over both.
+  // Its key name must be checkpoint_origin. A seal whose signature fails (HSM unreachable) is
+  // not written, and neither is the entry that triggered it: Append returns Unavailable.
+  std::shared_ptr<const SealSigner> seal_signer;
   // Checkpoint origin line, also the signature's key name (no spaces, no '+').
   std::string checkpoint_origin = std::string(kDefaultCheckpointOrigin);
   // Anchor: with no external sink, seals go to the file DefaultAnchorPath(path)
@@ -142,6 +146,8 @@ class AuditLog final : public AuditSink {
   const crypto::Ed25519PublicKey* seal_public_key() const {
     return signer_ ? &signer_->public_key() : nullptr;
   }
+  // The seal signer (nullptr when seals are unsigned).
+  const SealSigner* seal_signer() const { return signer_.get(); }
 
   // Lines in the file (seals included) and the last entry_hash ("" when empty).
   int64_t line_count() const;
@@ -157,8 +163,8 @@ class AuditLog final : public AuditSink {
                               const std::string& previous_hash, std::string* out) const;
   // The seal record that follows the entry (sealed_index, sealed_hash) over the tree `tree`
   // (the lines 1..sealed_index); appended to *out. The one place seals are made. *info
-  // receives the anchor record.
-  std::string BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
+  // receives the anchor record. Fails (nothing appended) when the signer fails.
+  Result<std::string> BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
                                   const std::string& sealed_hash, const merkle::CompactTree& tree,
                                   std::string* out, AnchorRecord* info) const;
   // Writes a seal line for the current state. REQUIRES: mu_ held, lines_ > 0.
@@ -203,7 +209,7 @@ class AuditLog final : public AuditSink {
   std::optional<AnchorRecord> last_anchored_;  // GUARDED_BY(mu_)
   std::atomic<bool> seal_queued_{false};  // a seal was queued since the last anchor pass
   std::mutex anchor_io_mu_;               // serialises AnchorPass (the sink's calls)
-  std::unique_ptr<CheckpointSigner> signer_;    // immutable after Open
+  std::shared_ptr<const SealSigner> signer_;    // immutable after Open
   std::unique_ptr<FileAnchorSink> own_anchor_;  // the file anchor, when used
   AnchorSink* anchor_ = nullptr;                // own_anchor_ or opts_.anchor_sink
 

@@ -139,18 +139,20 @@ Status VerifyNoteSignature(const SignedNote& note, std::string_view key_name,
                           " does not verify");
 }
 
-CheckpointSigner::CheckpointSigner(std::string key_name, crypto::Ed25519PrivateKey key)
+SealSigner::SealSigner(std::string key_name, crypto::Ed25519PublicKey public_key)
     : key_name_(std::move(key_name)),
-      key_(std::move(key)),
-      public_key_(key_.PublicKey()),
+      public_key_(std::move(public_key)),
       key_id_(NoteKeyId(key_name_, public_key_)) {}
 
-std::string CheckpointSigner::Sign(std::string_view body) const { return key_.Sign(body); }
-
-std::string CheckpointSigner::SignatureLine(std::string_view signature) const {
+std::string SealSigner::SignatureLine(std::string_view signature) const {
   return std::string(kSignatureDash) + " " + key_name_ + " " +
          Base64Encode(key_id_ + std::string(signature)) + "\n";
 }
+
+CheckpointSigner::CheckpointSigner(std::string key_name, crypto::Ed25519PrivateKey key)
+    : SealSigner(std::move(key_name), key.PublicKey()), key_(std::move(key)) {}
+
+Result<std::string> CheckpointSigner::Sign(std::string_view body) const { return key_.Sign(body); }
 
 Result<crypto::Ed25519PrivateKey> LoadSealKey(const std::string& path) {
   return crypto::Ed25519PrivateKey::LoadFile(path, /*check_permissions=*/true);

@@ -6,7 +6,7 @@
 //    "\u2014 <key name> <base64(4-byte key id || 64-byte Ed25519 signature)>\n";
 //    key id = SHA-256(key name || 0x0A || 0x01 || 32-byte public key)[:4].
 // The key name of a checkpoint signature is the checkpoint's origin.
-// Thread-safety: pure functions; CheckpointSigner is immutable after construction (const
+// Thread-safety: pure functions; signers are immutable after construction (const
 // methods may be called from any thread). Parsers never throw and reject malformed input.
 
 #include <cstdint>
@@ -63,26 +63,47 @@ Result<SignedNote> ParseSignedNote(std::string_view text);
 Status VerifyNoteSignature(const SignedNote& note, std::string_view key_name,
                            const crypto::Ed25519PublicKey& key);
 
-// CheckpointSigner: signs checkpoint bodies with an Ed25519 key under a key name (the origin).
-// Thread-safety: immutable; Sign may be called concurrently. Owns a copy of the key.
-class CheckpointSigner {
+// SealSigner: what signs the audit log's checkpoints, under a key name (the checkpoint's
+// origin). Two implementations: CheckpointSigner (an Ed25519 key held in this process, from a
+// key file) and Pkcs11SealSigner (audit/pkcs11_seal_signer.h: the key never leaves an HSM).
+// Thread-safety: implementations are safe to call concurrently; the key name, public key and
+// key id are immutable.
+class SealSigner {
  public:
-  CheckpointSigner(std::string key_name, crypto::Ed25519PrivateKey key);
+  virtual ~SealSigner() = default;
 
   const std::string& key_name() const { return key_name_; }
   const crypto::Ed25519PublicKey& public_key() const { return public_key_; }
   const std::string& key_id() const { return key_id_; }  // 4 raw bytes
 
-  // The 64-byte signature over `body`.
-  std::string Sign(std::string_view body) const;
+  // "key-file" or "pkcs11" (logs, audit records).
+  virtual std::string_view kind() const = 0;
+  // The 64-byte Ed25519 signature over `body`. Unavailable when the signing device cannot be
+  // used (the caller fails closed: no seal is written unsigned).
+  virtual Result<std::string> Sign(std::string_view body) const = 0;
   // The signature line for a signature made by Sign (ends in '\n').
   std::string SignatureLine(std::string_view signature) const;
 
+ protected:
+  SealSigner(std::string key_name, crypto::Ed25519PublicKey public_key);
+
  private:
   std::string key_name_;
-  crypto::Ed25519PrivateKey key_;
   crypto::Ed25519PublicKey public_key_;
   std::string key_id_;
+};
+
+// CheckpointSigner: signs checkpoint bodies with an Ed25519 key held in this process.
+// Thread-safety: immutable; Sign may be called concurrently. Owns a copy of the key.
+class CheckpointSigner final : public SealSigner {
+ public:
+  CheckpointSigner(std::string key_name, crypto::Ed25519PrivateKey key);
+
+  std::string_view kind() const override { return "key-file"; }
+  Result<std::string> Sign(std::string_view body) const override;
+
+ private:
+  crypto::Ed25519PrivateKey key_;
 };
 
 // Loads a seal key file (raw 32-byte seed or PEM PKCS#8, mode 0400/0600 enforced).

@@ -7,25 +7,23 @@
 // (envelope version vv-evidence-env-v2-pkcs11, docs/evidence-format.md). SoftHSM2 2.6 supports
 // CKM_GENERIC_SECRET_KEY_GEN and CKM_SHA256_HMAC on such keys.
 //
-// The module is loaded with dlopen() and initialised with CKF_OS_LOCKING_OK; when another
-// user of the same module already initialised it (CKR_CRYPTOKI_ALREADY_INITIALIZED), this
-// provider does not finalise it on destruction.
+// The token session is a pkcs11::Token (src/pkcs11): module loaded with dlopen(), one R/W user
+// session, re-opened and logged in again when the HSM drops it.
 //
-// Thread-safety: all methods are thread-safe (one R/W user session, serialised by a mutex).
-// Ownership: owns the module handle and the session; logs out and closes on destruction.
+// Thread-safety: all methods are thread-safe (the Token serialises every call on its session).
+// Ownership: owns the Token.
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "evidence/root_key_provider.h"
+#include "pkcs11/token.h"
 
 namespace vv::evidence {
 
-inline constexpr char kDefaultPkcs11Module[] = "/usr/lib/softhsm/libsofthsm2.so";
+inline constexpr const char* kDefaultPkcs11Module = pkcs11::kDefaultModule;
 
 struct Pkcs11Options {
   std::string module_path = kDefaultPkcs11Module;
@@ -61,14 +59,13 @@ class Pkcs11RootKeyProvider final : public RootKeyProvider {
   Result<std::string> DeriveKek(std::string_view tenant_id, std::string_view key_id) const override;
 
  private:
-  struct Module;
-  explicit Pkcs11RootKeyProvider(Pkcs11Options options);
-  // Object handle of the secret key labelled key_id, or 0. REQUIRES: mu_ held.
-  Result<unsigned long> FindKeyLocked(std::string_view key_id) const;
+  Pkcs11RootKeyProvider(Pkcs11Options options, std::unique_ptr<pkcs11::Token> token);
+  // Handle of the secret key labelled key_id, or CK_INVALID_HANDLE. Inside Token::Run.
+  static Result<CK_OBJECT_HANDLE> FindKey(const pkcs11::Session& s, std::string_view key_id,
+                                          CK_RV* rv);
 
-  const Pkcs11Options options_;
-  std::unique_ptr<Module> module_;
-  mutable std::mutex mu_;  // serialises every call on the session
+  const Pkcs11Options options_;  // pin cleared after Open
+  std::unique_ptr<pkcs11::Token> token_;
 };
 
 }  // namespace vv::evidence

@@ -28,7 +28,7 @@ TEST(CheckpointTest, SignedNoteSpecExampleKeyAndSignature) {
   const std::string text =
       "If you think cryptography is the answer to your problem,\n"
       "then you don't know what your problem is.\n";
-  const std::string sig = signer.Sign(text);
+  const std::string sig = *signer.Sign(text);
   EXPECT_EQ(signer.SignatureLine(sig),
             "\xe2\x80\x94 PeterNeumann "
             "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqf"
@@ -48,7 +48,7 @@ TEST(CheckpointTest, BodyRoundTripsAndSignatureVerifies) {
   Checkpoint cp{"vectorvue.test/log", 42, std::string(32, '\xab')};
   const std::string body = CheckpointBody(cp);
   EXPECT_EQ(body, "vectorvue.test/log\n42\n" + Base64Encode(std::string(32, '\xab')) + "\n");
-  const std::string note_text = body + "\n" + signer.SignatureLine(signer.Sign(body));
+  const std::string note_text = body + "\n" + signer.SignatureLine(*signer.Sign(body));
   auto note = ParseSignedNote(note_text);
   ASSERT_TRUE(note.ok()) << note.status().ToString();
   EXPECT_EQ(note->body, body);

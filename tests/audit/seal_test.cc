@@ -452,7 +452,7 @@ TEST_F(TamperTest, AnchorDefectsAreReported) {
   forged = anchors;
   CheckpointSigner attacker(std::string(kDefaultCheckpointOrigin), *TestKey('z'));
   const std::string body = ParseSignedNote(forged[0].checkpoint)->body;
-  forged[0].checkpoint = body + "\n" + attacker.SignatureLine(attacker.Sign(body));
+  forged[0].checkpoint = body + "\n" + attacker.SignatureLine(*attacker.Sign(body));
   r = CheckAnchors(forged, key_->PublicKey());
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.reason, kReasonSealSignatureInvalid);

@@ -11,39 +11,19 @@
 
 #include "evidence/evidence_cipher.h"
 #include "evidence/scripted_random.h"
-#include "fakes/process.h"
-#include "fakes/temp_dir.h"
+#include "fakes/softhsm.h"
 
 namespace vv::evidence {
 namespace {
 
-using vv::testing::TempDir;
 
 constexpr char kTenant[] = "10000000-0000-0000-0000-000000000001";
 constexpr char kOther[] = "20000000-0000-0000-0000-000000000002";
-constexpr char kPin[] = "1234";
+constexpr const char* kPin = vv::testing::SoftHsmToken::kUserPin;
 
 class Pkcs11RootKeyProviderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (access(kDefaultPkcs11Module, R_OK) != 0 || access("/usr/bin/softhsm2-util", X_OK) != 0) {
-      const char* allow = std::getenv("VV_ALLOW_MISSING_SERVERS");
-      if (allow != nullptr && std::string(allow) == "1") GTEST_SKIP() << "SoftHSM2 missing";
-      GTEST_FAIL() << "SoftHSM2 not installed (set VV_ALLOW_MISSING_SERVERS=1 to skip)";
-    }
-    std::string tokens = dir_.File("tokens");
-    ASSERT_EQ(mkdir(tokens.c_str(), 0700), 0);
-    conf_ = dir_.File("softhsm2.conf");
-    vv::testing::WriteFile(conf_, "directories.tokendir = " + tokens +
-                                      "\nobjectstore.backend = file\nlog.level = ERROR\n");
-    // The module reads SOFTHSM2_CONF at C_Initialize; this test process uses only this token.
-    setenv("SOFTHSM2_CONF", conf_.c_str(), 1);
-    std::string out;
-    int rc = vv::testing::RunCommand({"/usr/bin/softhsm2-util", "--init-token", "--free", "--label",
-                                      "vv-test", "--so-pin", "5678", "--pin", kPin},
-                                     &out, {"SOFTHSM2_CONF=" + conf_});
-    ASSERT_EQ(rc, 0) << out;
-  }
+  void SetUp() override { VV_REQUIRE_SOFTHSM(hsm_); }
 
   Result<std::unique_ptr<Pkcs11RootKeyProvider>> OpenProvider(const std::string& active,
                                                               bool require = true,
@@ -56,8 +36,7 @@ class Pkcs11RootKeyProviderTest : public ::testing::Test {
     return Pkcs11RootKeyProvider::Open(o);
   }
 
-  TempDir dir_;
-  std::string conf_;
+  vv::testing::SoftHsmToken hsm_;
   vv::testing::ScriptedRandom random_;
 };
 

@@ -1,0 +1,235 @@
+#include "audit/pkcs11_seal_signer.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+namespace vv::audit {
+
+namespace {
+
+// DER of the OID 1.3.101.112 (id-Ed25519, RFC 8410): the CKA_EC_PARAMS of an Ed25519 key.
+constexpr unsigned char kEd25519Params[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+constexpr std::string_view kProbe = "vectorvue audit seal signer self-test\n";
+
+// The Status of a Token::Run: its own failure, `inner` (set by the operation), or rv.
+Status RunStatus(const Result<CK_RV>& run, const Status& inner, std::string_view what) {
+  if (!run.ok()) return run.status();
+  if (!inner.ok()) return inner;
+  if (*run != CKR_OK)
+    return Status::Unavailable("pkcs11: " + std::string(what) + ": " + pkcs11::RvText(*run));
+  return Status::Ok();
+}
+
+// CKA_EC_POINT of an Ed25519 public key: the DER OCTET STRING of the 32 raw bytes (PKCS#11
+// 3.0), or the 32 bytes themselves (some tokens).
+Result<crypto::Ed25519PublicKey> DecodeEcPoint(const std::string& point) {
+  if (point.size() == 34 && static_cast<unsigned char>(point[0]) == 0x04 && point[1] == 0x20)
+    return crypto::Ed25519PublicKey::FromRaw(point.substr(2));
+  if (point.size() == 32) return crypto::Ed25519PublicKey::FromRaw(point);
+  return Status::InvalidArgument("pkcs11: CKA_EC_POINT is not an Ed25519 point (" +
+                                 std::to_string(point.size()) + " bytes)");
+}
+
+// Finds one object of `cls` labelled `label`; sets *inner to NotFound when there is none.
+CK_RV FindOne(const pkcs11::Session& s, CK_OBJECT_CLASS cls, const std::string& label,
+              CK_OBJECT_HANDLE* h, Status* inner) {
+  CK_RV rv = CKR_OK;
+  auto found = pkcs11::Token::FindObject(s, cls, label, &rv);
+  if (!found.ok()) {
+    if (rv == CKR_OK) *inner = found.status();
+    return rv;
+  }
+  if (*found == CK_INVALID_HANDLE) {
+    *inner = Status::NotFound("pkcs11: no " +
+                              std::string(cls == CKO_PRIVATE_KEY ? "private" : "public") +
+                              " key labelled '" + label + "' in the token");
+    return CKR_OK;
+  }
+  *h = *found;
+  return CKR_OK;
+}
+
+}  // namespace
+
+Result<crypto::Ed25519PublicKey> ReadPkcs11PublicKey(const pkcs11::Token& token,
+                                                    const std::string& key_label) {
+  Status inner;
+  std::string point;
+  auto run = token.Run([&](const pkcs11::Session& s) {
+    inner = Status::Ok();
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = FindOne(s, CKO_PUBLIC_KEY, key_label, &h, &inner);
+    if (rv != CKR_OK || !inner.ok()) return rv;
+    CK_KEY_TYPE type = 0;
+    CK_ATTRIBUTE a = {CKA_KEY_TYPE, &type, sizeof(type)};
+    rv = s.f->C_GetAttributeValue(s.handle, h, &a, 1);
+    if (rv != CKR_OK) return rv;
+    if (type != CKK_EC_EDWARDS) {
+      inner = Status::InvalidArgument("pkcs11: key '" + key_label + "' is not an Ed25519 key");
+      return static_cast<CK_RV>(CKR_OK);
+    }
+    auto value = pkcs11::Token::GetAttribute(s, h, CKA_EC_POINT, &rv);
+    if (!value.has_value()) return rv == CKR_OK ? CKR_GENERAL_ERROR : rv;
+    point = std::move(*value);
+    return static_cast<CK_RV>(CKR_OK);
+  });
+  VV_RETURN_IF_ERROR(RunStatus(run, inner, "reading the seal public key"));
+  return DecodeEcPoint(point);
+}
+
+Pkcs11SealSigner::Pkcs11SealSigner(std::string key_name, crypto::Ed25519PublicKey public_key,
+                                   std::unique_ptr<pkcs11::Token> token, std::string key_label)
+    : SealSigner(std::move(key_name), std::move(public_key)),
+      token_(std::move(token)),
+      key_label_(std::move(key_label)) {}
+
+Result<std::unique_ptr<Pkcs11SealSigner>> Pkcs11SealSigner::Open(
+    std::string key_name, std::unique_ptr<pkcs11::Token> token, std::string key_label) {
+  if (token == nullptr) return Status::InvalidArgument("pkcs11 seal signer: no token");
+  if (key_label.empty())
+    return Status::InvalidArgument("pkcs11 seal signer: the key label must be configured");
+  auto pub = ReadPkcs11PublicKey(*token, key_label);
+  if (!pub.ok()) return pub.status();
+  std::unique_ptr<Pkcs11SealSigner> signer(new Pkcs11SealSigner(
+      std::move(key_name), std::move(pub).value(), std::move(token), std::move(key_label)));
+  auto probe = signer->Sign(kProbe);
+  if (!probe.ok()) return probe.status();
+  if (!signer->public_key().Verify(kProbe, *probe))
+    return Status::InvalidArgument("pkcs11 seal signer: the private and public keys labelled '" +
+                                   signer->key_label_ +
+                                   "' do not form a pair (probe signature does not verify)");
+  return signer;
+}
+
+Result<std::string> Pkcs11SealSigner::Sign(std::string_view body) const {
+  Status inner;
+  std::string sig(64, '\0');
+  auto run = token_->Run([&](const pkcs11::Session& s) {
+    inner = Status::Ok();
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = FindOne(s, CKO_PRIVATE_KEY, key_label_, &h, &inner);
+    if (rv != CKR_OK || !inner.ok()) return rv;
+    CK_MECHANISM mech = {CKM_EDDSA, nullptr, 0};  // no parameters: pure Ed25519
+    rv = s.f->C_SignInit(s.handle, &mech, h);
+    if (rv != CKR_OK) return rv;
+    std::string msg(body);
+    CK_ULONG len = sig.size();
+    rv = s.f->C_Sign(s.handle, reinterpret_cast<CK_BYTE_PTR>(msg.data()), msg.size(),
+                     reinterpret_cast<CK_BYTE_PTR>(sig.data()), &len);
+    if (rv == CKR_OK && len != 64)
+      inner = Status::Internal("pkcs11: Ed25519 signature of " + std::to_string(len) + " bytes");
+    return rv;
+  });
+  Status s = RunStatus(run, inner, "seal signature (C_SignInit/C_Sign)");
+  if (!s.ok())
+    return Status(s.code() == StatusCode::kNotFound ? StatusCode::kUnavailable : s.code(),
+                  "audit seal signing on token '" + token_->token_label() + "': " + s.message());
+  return sig;
+}
+
+Result<bool> Pkcs11SealSigner::KeyIsNonExtractable() const {
+  Status inner;
+  bool hidden = false;
+  auto run = token_->Run([&](const pkcs11::Session& s) {
+    inner = Status::Ok();
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = FindOne(s, CKO_PRIVATE_KEY, key_label_, &h, &inner);
+    if (rv != CKR_OK || !inner.ok()) return rv;
+    CK_BBOOL extractable = CK_TRUE, sensitive = CK_FALSE;
+    CK_ATTRIBUTE flags[] = {{CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
+                            {CKA_SENSITIVE, &sensitive, sizeof(sensitive)}};
+    rv = s.f->C_GetAttributeValue(s.handle, h, flags, 2);
+    if (rv != CKR_OK) return rv;
+    unsigned char buf[128];
+    CK_ATTRIBUTE value = {CKA_VALUE, buf, sizeof(buf)};
+    CK_RV vrv = s.f->C_GetAttributeValue(s.handle, h, &value, 1);
+    const bool value_hidden =
+        vrv == CKR_ATTRIBUTE_SENSITIVE || value.ulValueLen == CK_UNAVAILABLE_INFORMATION;
+    hidden = value_hidden && extractable == CK_FALSE && sensitive == CK_TRUE;
+    return static_cast<CK_RV>(CKR_OK);
+  });
+  VV_RETURN_IF_ERROR(RunStatus(run, inner, "reading the seal key's attributes"));
+  return hidden;
+}
+
+Result<crypto::Ed25519PublicKey> Pkcs11SealSigner::GenerateKeyPair(const pkcs11::Token& token,
+                                                                   const std::string& key_label) {
+  if (key_label.empty()) return Status::InvalidArgument("pkcs11: empty key label");
+  Status inner;
+  auto run = token.Run([&](const pkcs11::Session& s) {
+    inner = Status::Ok();
+    for (CK_OBJECT_CLASS cls : {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY}) {
+      CK_RV rv = CKR_OK;
+      auto existing = pkcs11::Token::FindObject(s, cls, key_label, &rv);
+      if (!existing.ok()) {
+        if (rv == CKR_OK) inner = existing.status();
+        return rv;
+      }
+      if (*existing != CK_INVALID_HANDLE) {
+        inner = Status::AlreadyExists("pkcs11: a key labelled '" + key_label + "' exists");
+        return static_cast<CK_RV>(CKR_OK);
+      }
+    }
+    CK_MECHANISM mech = {CKM_EC_EDWARDS_KEY_PAIR_GEN, nullptr, 0};
+    CK_OBJECT_CLASS pub_cls = CKO_PUBLIC_KEY, priv_cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE type = CKK_EC_EDWARDS;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    std::string label = key_label;
+    unsigned char params[sizeof(kEd25519Params)];
+    std::copy(std::begin(kEd25519Params), std::end(kEd25519Params), params);
+    CK_ATTRIBUTE pub[] = {
+        {CKA_CLASS, &pub_cls, sizeof(pub_cls)},  {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_TOKEN, &yes, sizeof(yes)},          {CKA_PRIVATE, &no, sizeof(no)},
+        {CKA_VERIFY, &yes, sizeof(yes)},         {CKA_ENCRYPT, &no, sizeof(no)},
+        {CKA_WRAP, &no, sizeof(no)},             {CKA_EC_PARAMS, params, sizeof(params)},
+        {CKA_LABEL, label.data(), label.size()},
+    };
+    CK_ATTRIBUTE priv[] = {
+        {CKA_CLASS, &priv_cls, sizeof(priv_cls)}, {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_TOKEN, &yes, sizeof(yes)},           {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},       {CKA_EXTRACTABLE, &no, sizeof(no)},
+        {CKA_SIGN, &yes, sizeof(yes)},            {CKA_DECRYPT, &no, sizeof(no)},
+        {CKA_UNWRAP, &no, sizeof(no)},            {CKA_DERIVE, &no, sizeof(no)},
+        {CKA_LABEL, label.data(), label.size()},
+    };
+    CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
+    return s.f->C_GenerateKeyPair(s.handle, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
+                                  sizeof(priv) / sizeof(priv[0]), &hpub, &hpriv);
+  });
+  VV_RETURN_IF_ERROR(RunStatus(run, inner, "C_GenerateKeyPair (Ed25519)"));
+  return ReadPkcs11PublicKey(token, key_label);
+}
+
+Result<std::shared_ptr<const SealSigner>> OpenSealSigner(const SealKeyOptions& options,
+                                                        const std::string& key_name,
+                                                        const pkcs11::EnvLookup& env) {
+  if (!options.key_path.empty() && !options.pkcs11_token_label.empty())
+    return Status::InvalidArgument(
+        "the audit seal key is configured twice: set either a key file or a PKCS#11 token");
+  if (!options.key_path.empty()) {
+    auto key = LoadSealKey(options.key_path);
+    if (!key.ok()) return key.status();
+    return std::shared_ptr<const SealSigner>(
+        std::make_shared<CheckpointSigner>(key_name, std::move(key).value()));
+  }
+  if (options.pkcs11_token_label.empty()) return std::shared_ptr<const SealSigner>();
+  if (options.pkcs11_key_label.empty())
+    return Status::InvalidArgument("the PKCS#11 audit seal key label must be configured");
+  auto pin = pkcs11::ResolvePin(options.pkcs11_pin_file, options.pkcs11_pin_env, env,
+                                "audit seal PKCS#11 token");
+  if (!pin.ok()) return pin.status();
+  pkcs11::TokenOptions to;
+  to.module_path = options.pkcs11_module;
+  to.token_label = options.pkcs11_token_label;
+  to.pin = std::move(pin).value();
+  auto token = pkcs11::Token::Open(to);
+  pkcs11::WipeString(&to.pin);
+  if (!token.ok()) return token.status();
+  auto signer =
+      Pkcs11SealSigner::Open(key_name, std::move(token).value(), options.pkcs11_key_label);
+  if (!signer.ok()) return signer.status();
+  return std::shared_ptr<const SealSigner>(std::move(signer).value());
+}
+
+}  // namespace vv::audit
