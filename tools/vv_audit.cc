@@ -12,14 +12,20 @@
 //       latest checkpoint.
 //   vv-audit check-proof PROOF.json [--public-key B64|FILE]
 //       Verifies such a proof offline (no log access).
-//   vv-audit public-key --key FILE [--origin NAME]
+//   vv-audit public-key (--key FILE | --pkcs11-token LABEL --pkcs11-key-label KEY) [--origin NAME]
 //       Prints the seal key's public key, signed-note key id and verifier key.
+//   vv-audit pkcs11-keygen --pkcs11-token LABEL --pkcs11-key-label KEY [--origin NAME]
+//       Creates the seal key pair inside the PKCS#11 token (private key non-extractable) and
+//       prints its public key as public-key does.
+//   PKCS#11 options: [--pkcs11-module SO] [--pin-file FILE | --pin-env VAR]
+//       (default module SoftHSM2's, default PIN variable VV_AUDIT_PKCS11_PIN).
 // Every command prints its result as canonical JSON on the last stdout line. Exit 0 when ok,
 // 1 when not ok (or on an operational error), 2 on a usage error.
 
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -31,6 +37,7 @@
 #include "audit/checkpoint.h"
 #include "audit/jetstream_anchor.h"
 #include "audit/merkle.h"
+#include "audit/pkcs11_seal_signer.h"
 #include "audit/verifier.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
@@ -344,21 +351,82 @@ int RunCheckProof(const std::string& proof_path, const std::string& public_key_a
   return Emit(out, true);
 }
 
-int RunPublicKey(const std::string& key_path, const std::string& origin) {
-  if (!vv::audit::IsValidKeyName(origin)) {
-    std::cerr << "vv-audit: --origin must be non-empty without spaces or '+'\n";
-    return 2;
-  }
-  auto key = vv::audit::LoadSealKey(key_path);
-  if (!key.ok()) return EmitError("key_error", key.status().message());
-  vv::crypto::Ed25519PublicKey pub = key->PublicKey();
+struct Pkcs11Args {
+  std::string module = vv::pkcs11::kDefaultModule;
+  std::string token;
+  std::string key_label;
+  std::string pin_file;
+  std::string pin_env = "VV_AUDIT_PKCS11_PIN";
+};
+
+vv::pkcs11::EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+vv::Result<std::unique_ptr<vv::pkcs11::Token>> OpenToken(const Pkcs11Args& a) {
+  auto pin = vv::pkcs11::ResolvePin(a.pin_file, a.pin_env, ProcessEnv(), "PKCS#11 token");
+  if (!pin.ok()) return pin.status();
+  vv::pkcs11::TokenOptions o;
+  o.module_path = a.module;
+  o.token_label = a.token;
+  o.pin = std::move(pin).value();
+  auto t = vv::pkcs11::Token::Open(o);
+  vv::pkcs11::WipeString(&o.pin);
+  return t;
+}
+
+int EmitPublicKey(const vv::crypto::Ed25519PublicKey& pub, const std::string& origin,
+                  const std::string& source) {
   std::cout << vv::crypto::PublicKeyToPem(pub);
   Value out = Value::MakeObject();
   out.Set("public_key", pub.ToBase64());
   out.Set("key_name", origin);
   out.Set("key_id", vv::HexEncode(vv::audit::NoteKeyId(origin, pub)));
   out.Set("verifier_key", vv::audit::NoteVerifierKey(origin, pub));
+  out.Set("source", source);
   return Emit(out, true);
+}
+
+bool CheckOrigin(const std::string& origin) {
+  if (vv::audit::IsValidKeyName(origin)) return true;
+  std::cerr << "vv-audit: --origin must be non-empty without spaces or '+'\n";
+  return false;
+}
+
+int RunPublicKey(const std::string& key_path, const Pkcs11Args& p11, const std::string& origin) {
+  if (!CheckOrigin(origin)) return 2;
+  if (key_path.empty() == p11.token.empty()) {
+    std::cerr << "vv-audit: give either --key FILE or --pkcs11-token LABEL\n";
+    return 2;
+  }
+  if (!key_path.empty()) {
+    auto key = vv::audit::LoadSealKey(key_path);
+    if (!key.ok()) return EmitError("key_error", key.status().message());
+    return EmitPublicKey(key->PublicKey(), origin, "key-file");
+  }
+  if (p11.key_label.empty()) {
+    std::cerr << "vv-audit: --pkcs11-key-label is required with --pkcs11-token\n";
+    return 2;
+  }
+  auto token = OpenToken(p11);
+  if (!token.ok()) return EmitError("pkcs11_error", token.status().message());
+  // Open the signer (not only the public key): it proves the pair signs and verifies.
+  auto signer = vv::audit::Pkcs11SealSigner::Open(origin, std::move(token).value(), p11.key_label);
+  if (!signer.ok()) return EmitError("key_error", signer.status().message());
+  return EmitPublicKey((*signer)->public_key(), origin, "pkcs11");
+}
+
+int RunPkcs11Keygen(const Pkcs11Args& p11, const std::string& origin) {
+  if (!CheckOrigin(origin)) return 2;
+  auto token = OpenToken(p11);
+  if (!token.ok()) return EmitError("pkcs11_error", token.status().message());
+  auto pub = vv::audit::Pkcs11SealSigner::GenerateKeyPair(**token, p11.key_label);
+  if (!pub.ok()) return EmitError("key_error", pub.status().message());
+  return EmitPublicKey(*pub, origin, "pkcs11");
 }
 
 }  // namespace
@@ -396,9 +464,25 @@ int main(int argc, char** argv) {
   check->add_option("--public-key", proof_key, "Pinned seal public key");
 
   std::string key_path, origin = std::string(vv::audit::kDefaultCheckpointOrigin);
+  Pkcs11Args p11;
+  auto add_pkcs11 = [&](CLI::App* cmd, bool required) {
+    auto* t = cmd->add_option("--pkcs11-token", p11.token, "PKCS#11 token label");
+    auto* k = cmd->add_option("--pkcs11-key-label", p11.key_label, "Seal key pair label");
+    if (required) {
+      t->required();
+      k->required();
+    }
+    cmd->add_option("--pkcs11-module", p11.module, "PKCS#11 module (default SoftHSM2)");
+    cmd->add_option("--pin-file", p11.pin_file, "User PIN file (mode 0400/0600)");
+    cmd->add_option("--pin-env", p11.pin_env, "Variable holding the user PIN");
+    cmd->add_option("--origin", origin, "Checkpoint origin (the signature key name)");
+  };
   CLI::App* pubkey = app.add_subcommand("public-key", "Print the seal key's public key");
-  pubkey->add_option("--key", key_path, "Seal key file (PEM or raw 32-byte seed)")->required();
-  pubkey->add_option("--origin", origin, "Checkpoint origin (the signature key name)");
+  pubkey->add_option("--key", key_path, "Seal key file (PEM or raw 32-byte seed)");
+  add_pkcs11(pubkey, false);
+  CLI::App* keygen =
+      app.add_subcommand("pkcs11-keygen", "Create the seal key pair inside a PKCS#11 token");
+  add_pkcs11(keygen, true);
 
   try {
     app.parse(argc, argv);
@@ -414,7 +498,8 @@ int main(int argc, char** argv) {
     if (verify->parsed()) return RunVerify(verify_path, anchor_path, no_anchor, public_key, js_args);
     if (prove->parsed()) return RunProve(prove_path, prove_index);
     if (check->parsed()) return RunCheckProof(proof_path, proof_key);
-    if (pubkey->parsed()) return RunPublicKey(key_path, origin);
+    if (pubkey->parsed()) return RunPublicKey(key_path, p11, origin);
+    if (keygen->parsed()) return RunPkcs11Keygen(p11, origin);
   } catch (const std::exception& e) {
     std::cerr << "vv-audit: internal error: " << e.what() << "\n";
     return 1;

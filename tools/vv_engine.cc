@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "audit/audit_log.h"
+#include "audit/pkcs11_seal_signer.h"
 #include "config/engine_config.h"
 #include "engine/engine.h"
 #include "engine/message_source.h"
@@ -97,6 +98,20 @@ int main(int argc, char** argv) {
   ao.seal_every = cfg->audit_seal_every;
   ao.fsync = ToAuditFsync(cfg->audit_fsync);
   ao.actor_system = "evidence_engine";
+  vv::audit::SealKeyOptions seal_key;
+  seal_key.key_path = cfg->audit_seal_key_path;
+  seal_key.pkcs11_module = cfg->audit_seal_pkcs11.module;
+  seal_key.pkcs11_token_label = cfg->audit_seal_pkcs11.token_label;
+  seal_key.pkcs11_key_label = cfg->audit_seal_pkcs11.key_label;
+  seal_key.pkcs11_pin_file = cfg->audit_seal_pkcs11.pin_file;
+  seal_key.pkcs11_pin_env = cfg->audit_seal_pkcs11.pin_env;
+  auto seal_signer =
+      vv::audit::OpenSealSigner(seal_key, ao.checkpoint_origin, vv::config::ProcessEnv());
+  if (!seal_signer.ok()) return Refuse("audit seal key: " + seal_signer.status().ToString());
+  ao.seal_signer = std::move(seal_signer).value();
+  if (ao.seal_signer == nullptr)
+    spdlog::warn("no audit seal key: the engine's audit checkpoints are NOT signed "
+                 "(development only)");
   const std::string audit_path = cfg->EffectiveAuditLogPath();
   auto audit = vv::audit::AuditLog::Open(audit_path, ao, clock);
   if (!audit.ok()) return Refuse("audit log " + audit_path + ": " + audit.status().ToString());
@@ -201,6 +216,10 @@ int main(int argc, char** argv) {
   metrics.join();
   WriteMetrics(cfg->metrics_path, engine.MetricsText());
   if (admin) admin->Stop();
+  // A clean shutdown leaves the audit log ending on a checkpoint that covers every entry.
+  if (vv::Status sealed = (*audit)->SealNow(); !sealed.ok())
+    spdlog::error("audit: final seal at shutdown failed: {}", sealed.ToString());
+  (*audit)->FlushAnchor();
   const auto& c = engine.counters();
   spdlog::info(
       "stopped: consumed={} stored={} duplicates={} integrity_failures={} rejected={} "

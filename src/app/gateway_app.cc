@@ -5,6 +5,7 @@
 #include "app/kill_switch.h"
 #include "cognitive/store_config.h"
 #include "audit/jetstream_anchor.h"
+#include "audit/pkcs11_seal_signer.h"
 #include "queue/embedded_queue.h"
 #include "queue/jetstream_queue.h"
 #include "state/memory_state.h"
@@ -130,11 +131,24 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   ao.seal_every = c.audit_seal_every;
   ao.fsync = ToAuditFsync(c.audit_fsync);
   ao.seal_interval_seconds = c.audit_seal_interval_seconds;
-  ao.seal_key_path = c.audit_signing_key_path;
-  if (ao.seal_key_path.empty()) {
+  audit::SealKeyOptions seal_key;
+  seal_key.key_path = c.audit_signing_key_path;
+  seal_key.pkcs11_module = c.audit_seal_pkcs11.module;
+  seal_key.pkcs11_token_label = c.audit_seal_pkcs11.token_label;
+  seal_key.pkcs11_key_label = c.audit_seal_pkcs11.key_label;
+  seal_key.pkcs11_pin_file = c.audit_seal_pkcs11.pin_file;
+  seal_key.pkcs11_pin_env = c.audit_seal_pkcs11.pin_env;
+  auto seal_signer = audit::OpenSealSigner(seal_key, ao.checkpoint_origin, config::ProcessEnv());
+  if (!seal_signer.ok())
+    return Status(seal_signer.status().code(), "audit seal key: " + seal_signer.status().message());
+  ao.seal_signer = std::move(seal_signer).value();
+  if (ao.seal_signer == nullptr) {
     spdlog::warn(
-        "audit_seal_key_path is not set: audit checkpoints carry the Merkle root but are NOT "
-        "signed (development only)");
+        "no audit seal key (audit_seal_key_path or audit_seal_pkcs11_token_label): audit "
+        "checkpoints carry the Merkle root but are NOT signed (development only)");
+  } else {
+    spdlog::info("audit seals signed by {} key {}", ao.seal_signer->kind(),
+                 audit::NoteVerifierKey(ao.checkpoint_origin, ao.seal_signer->public_key()));
   }
   if (c.audit_anchor == "jetstream") {
     // Seals are anchored in a write-once JetStream stream; the log keeps the sink alive. If
@@ -328,8 +342,9 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
           a.nats_url != b.nats_url || a.queue_subject != b.queue_subject ||
           a.dlq_subject != b.dlq_subject,
       "queue");
-  cmp(a.audit_log_path != b.audit_log_path || a.audit_signing_key_path != b.audit_signing_key_path,
-      "audit_log_path/audit_seal_key_path");
+  cmp(a.audit_log_path != b.audit_log_path || a.audit_signing_key_path != b.audit_signing_key_path ||
+          !(a.audit_seal_pkcs11 == b.audit_seal_pkcs11),
+      "audit_log_path/audit_seal_key_path/audit_seal_pkcs11_*");
   cmp(a.feedback_key_paths != b.feedback_key_paths ||
           a.feedback_active_kid != b.feedback_active_kid,
       "feedback keys");
@@ -540,6 +555,13 @@ GatewayApp::~GatewayApp() {
   federation_.reset();
   graphs_.reset();
   publisher_.reset();  // drains pending publishes (their callbacks still audit)
+  if (audit_ != nullptr) {
+    // A clean shutdown leaves the log ending on a checkpoint that covers every entry (and
+    // anchored), so a verifier sees sealed_size == entries without waiting for a restart.
+    if (Status s = audit_->SealNow(); !s.ok())
+      spdlog::error("audit: final seal at shutdown failed: {}", s.ToString());
+    audit_->FlushAnchor();
+  }
   audit_.reset();
 }
 

@@ -90,7 +90,7 @@ class GatewayApp {
   std::unique_ptr<state::NonceStore> nonces_;
   std::unique_ptr<state::RateLimiter> limiter_;
   std::unique_ptr<state::Admission> admission_;
-  std::unique_ptr<audit::AuditSink> audit_;
+  std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<queue::Publisher> publisher_;
   std::unique_ptr<state::NonceStore> own_bundle_nonces_;  // memory backend: a dedicated cache
   state::NonceStore* bundle_nonces_ = nullptr;            // own_bundle_nonces_ or nonces_

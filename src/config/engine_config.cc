@@ -136,6 +136,12 @@ Status ReadEngineSection(const YAML::Node& sec, const std::string& base_dir, Eng
       s = path(&cfg->audit_log_path);
     } else if (k == "audit_seal_every") {
       s = integer(&cfg->audit_seal_every);
+    } else if (k == "audit_seal_key_path") {
+      s = path(&cfg->audit_seal_key_path);
+    } else if (IsAuditSealPkcs11Key(k)) {
+      std::string raw;
+      s = str(&raw);
+      if (s.ok()) s = *ApplyAuditSealPkcs11Key(k, raw, base_dir, &cfg->audit_seal_pkcs11);
     } else if (k == "audit_fsync") {
       std::string f;
       s = str(&f);
@@ -195,6 +201,7 @@ Status ApplyEngineEnv(const EnvLookup& env, EngineConfig* cfg) {
   str("VV_EVIDENCE_ROOT_KEY_PROVIDER", &cfg->root_key_provider);
   str("VV_EVIDENCE_ROOT_KEY_FILE", &cfg->root_key_file);
   str("VV_EVIDENCE_AUDIT_LOG_PATH", &cfg->audit_log_path);
+  str("VV_EVIDENCE_AUDIT_SEAL_KEY_PATH", &cfg->audit_seal_key_path);
   if (auto v = env("VV_HSM_EVIDENCE_ROOT_KEY_ID"); v && !Trim(*v).empty()) {
     cfg->root_key_id = Trim(*v);
   }
@@ -251,6 +258,12 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
       return Invalid("operator_tenant_map values must be UUID strings (operator '" + op + "')");
   }
   if (cfg.audit_seal_every < 1) return Invalid("evidence_engine.audit_seal_every must be >= 1");
+  if (!cfg.audit_seal_key_path.empty()) {
+    Status k = crypto::CheckSecretFilePermissions(cfg.audit_seal_key_path);
+    if (!k.ok()) return Status(k.code(), "evidence_engine.audit_seal_key_path: " + k.message());
+  }
+  VV_RETURN_IF_ERROR(ValidateAuditSealPkcs11(cfg.audit_seal_pkcs11, cfg.audit_seal_key_path,
+                                             "vectorvue.evidence_engine"));
   if (cfg.batch_size < 1 || cfg.batch_size > 10000)
     return Invalid("evidence_engine.batch_size must be 1..10000");
   if (cfg.max_deliveries < 1) return Invalid("evidence_engine.max_deliveries must be >= 1");

@@ -46,6 +46,11 @@ struct EngineConfig {
   std::string audit_log_path;
   int64_t audit_seal_every = 50;
   FsyncPolicy audit_fsync = FsyncPolicy::kBatch;
+  // Signed seals of the engine's audit log: an Ed25519 key file (0400/0600;
+  // VV_EVIDENCE_AUDIT_SEAL_KEY_PATH) or a key pair in a PKCS#11 token (audit_seal_pkcs11_*);
+  // neither = unsigned checkpoints (development only).
+  std::string audit_seal_key_path;
+  AuditSealPkcs11Config audit_seal_pkcs11;
   int64_t batch_size = 64;         // messages per fetch, 1..10000
   int64_t max_deliveries = 5;      // deliveries before a message is dead-lettered, >= 1
   int64_t poll_interval_ms = 200;  // idle wait between fetches, 1..60000

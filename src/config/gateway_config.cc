@@ -357,6 +357,11 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       return Status::Ok();
     }
     if (k == "audit_seal_interval_seconds") return integer(&cfg->audit_seal_interval_seconds);
+    if (IsAuditSealPkcs11Key(k)) {
+      std::string raw;
+      VV_RETURN_IF_ERROR(str(&raw));
+      if (auto r = ApplyAuditSealPkcs11Key(k, raw, base_dir, &cfg->audit_seal_pkcs11)) return *r;
+    }
     if (k == "mitre_catalog_dir") return path(&cfg->mitre_catalog_dir);
     if (k == "feedback_active_kid") return str(&cfg->feedback_active_kid);
     if (k == "audit_fsync") {
@@ -913,6 +918,8 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   if (!cfg.audit_signing_key_path.empty())
     VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.audit_signing_key_path,
                                            "audit_seal_key_path (audit_signing_key_path)"));
+  VV_RETURN_IF_ERROR(
+      ValidateAuditSealPkcs11(cfg.audit_seal_pkcs11, cfg.audit_signing_key_path, kSection));
   if (!cfg.mitre_catalog_dir.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_directory(cfg.mitre_catalog_dir, ec))

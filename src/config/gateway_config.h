@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "config/audit_seal_key.h"
 #include "crypto/crypto.h"
 
 namespace vv::config {
@@ -115,6 +116,8 @@ struct GatewayConfig {
   // (YAML audit_seal_key_path, or its older name audit_signing_key_path;
   // VV_TAMPER_LOG_SEAL_KEY_PATH); "" = checkpoints carry the Merkle root but no signature.
   std::string audit_signing_key_path;
+  // Or the seal key inside a PKCS#11 token (audit_seal_pkcs11_*; config/audit_seal_key.h).
+  AuditSealPkcs11Config audit_seal_pkcs11;
 
   // Signed feedback responses (wire-contract 2.3): kid -> private key file path
   // (VV_TG_FEEDBACK_ED25519_KEYS_JSON / feedback_ed25519_keys, alias feedback_signing_keys) and the active kid

@@ -27,19 +27,12 @@ Result<std::unique_ptr<evidence::RootKeyProvider>> MakeRootKeyProvider(
     o.token_label = cfg.pkcs11_token_label;
     o.active_key_id = cfg.root_key_id;
     o.require_active_key = require_active_key;
-    if (!cfg.pkcs11_pin_file.empty()) {
-      VV_RETURN_IF_ERROR(crypto::CheckSecretFilePermissions(cfg.pkcs11_pin_file));
-      auto pin = crypto::ReadFileBytes(cfg.pkcs11_pin_file);
-      if (!pin.ok()) return pin.status();
-      o.pin = std::string(StripAsciiWhitespace(*pin));
-    } else if (auto pin = env ? env(cfg.pkcs11_pin_env) : std::nullopt) {
-      o.pin = *pin;
-    } else {
-      return Status::InvalidArgument("pkcs11: no PIN (set " + cfg.pkcs11_pin_env +
-                                     " or evidence_engine.pkcs11_pin_file)");
-    }
+    auto pin = pkcs11::ResolvePin(cfg.pkcs11_pin_file, cfg.pkcs11_pin_env, env,
+                                  "evidence_engine pkcs11 root keys");
+    if (!pin.ok()) return pin.status();
+    o.pin = std::move(pin).value();
     auto p = evidence::Pkcs11RootKeyProvider::Open(o);
-    evidence::Wipe(&o.pin);
+    pkcs11::WipeString(&o.pin);
     if (!p.ok()) return p.status();
     return std::unique_ptr<evidence::RootKeyProvider>(std::move(p).value());
   }

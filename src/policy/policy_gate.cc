@@ -40,6 +40,7 @@ struct Effective {
   int64_t skew = 30;
   int64_t ttl = 120;
   std::string cert_path, key_path, ca_path, audit_key_path;
+  std::string audit_pkcs11_token, audit_pkcs11_pin_file;  // PKCS#11 seal key (token label)
   std::map<std::string, std::string> feedback_paths;
 };
 
@@ -107,6 +108,8 @@ Effective FromConfig(const config::GatewayConfig& cfg) {
   e.key_path = cfg.tls.key_path;
   e.ca_path = cfg.tls.ca_path;
   e.audit_key_path = cfg.audit_signing_key_path;
+  e.audit_pkcs11_token = cfg.audit_seal_pkcs11.token_label;
+  e.audit_pkcs11_pin_file = cfg.audit_seal_pkcs11.pin_file;
   e.feedback_paths = cfg.feedback_key_paths;
   return e;
 }
@@ -148,6 +151,8 @@ Effective FromRaw(const RawInput& raw, const config::EnvLookup& env) {
   }
   path(Scalar(s, "audit_seal_key_path"), &e.audit_key_path);
   if (e.audit_key_path.empty()) path(Scalar(s, "audit_signing_key_path"), &e.audit_key_path);
+  if (auto v = Scalar(s, "audit_seal_pkcs11_token_label")) e.audit_pkcs11_token = Trim(*v);
+  path(Scalar(s, "audit_seal_pkcs11_pin_file"), &e.audit_pkcs11_pin_file);
 
   ApplyBool(Env(env, "VV_TG_REQUIRE_MTLS"), &e.require_mtls);
   ApplyBool(Env(env, "VV_TG_REQUIRE_PAYLOAD_SIGNATURE"), &e.require_signature);
@@ -315,6 +320,16 @@ void RuleProductionBackends(const Effective& e, Sink* out) {
          "profile production requires queue_backend: nats (got '" + e.queue_backend + "')"});
 }
 
+// Unsigned checkpoints let whoever can write the log re-seal a rewritten history; production
+// needs a seal key (a key file or, better, a PKCS#11 token).
+void RuleAuditSealsSigned(const Effective& e, Sink* out) {
+  if (e.profile != "production") return;
+  if (e.audit_key_path.empty() && e.audit_pkcs11_token.empty())
+    out->push_back({"audit_seals_signed", kHigh,
+                    "profile production requires signed audit seals: set audit_seal_key_path or "
+                    "audit_seal_pkcs11_token_label (checkpoints are unsigned)"});
+}
+
 void CheckKeyFile(const std::string& path, const std::string& key, Sink* out) {
   if (path.empty()) return;
   struct stat st;
@@ -340,6 +355,7 @@ void RuleKeyFiles(const Effective& e, Sink* out) {
     out->push_back({"key_file_permissions", kHigh, "tls.key_path is not set"});
   CheckKeyFile(e.key_path, "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)", out);
   CheckKeyFile(e.audit_key_path, "audit_seal_key_path (VV_TAMPER_LOG_SEAL_KEY_PATH)", out);
+  CheckKeyFile(e.audit_pkcs11_pin_file, "audit_seal_pkcs11_pin_file", out);
   for (const auto& [kid, path] : e.feedback_paths)
     CheckKeyFile(path, "feedback_ed25519_keys." + kid, out);
 }
@@ -438,7 +454,8 @@ const std::vector<std::string>& RuleNames() {
   static const std::vector<std::string> kRules = {
       "mtls_required",    "signatures_required", "insecure_dev_mode_off",
       "pinsets_explicit", "production_backends", "key_file_permissions",
-      "cert_expiry",      "nonce_ttl_vs_skew",   "tenant_map_valid"};
+      "cert_expiry",      "nonce_ttl_vs_skew",   "tenant_map_valid",
+      "audit_seals_signed"};
   return kRules;
 }
 
@@ -525,6 +542,7 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
     if (rule == "cert_expiry") RuleCertExpiry(e, clock, options.min_cert_days, &out);
     if (rule == "nonce_ttl_vs_skew") RuleNonceTtl(e, &out);
     if (rule == "tenant_map_valid") RuleTenantMap(raw, &out);
+    if (rule == "audit_seals_signed") RuleAuditSealsSigned(e, &out);
   }
   return report;
 }

@@ -293,6 +293,33 @@ TEST_F(GatewayConfigTest, WorldReadableAuditSigningKeyRefused) {
   EXPECT_EQ(r->audit_signing_key_path, dir_.File("seal.key"));
 }
 
+TEST_F(GatewayConfigTest, Pkcs11SealKeySettingsAreParsedAndChecked) {
+  WriteFile(dir_.File("pin"), "1234\n", 0600);
+  auto r = Parse(Yaml(
+      "    audit_seal_pkcs11_token_label: vv-audit\n    audit_seal_pkcs11_key_label: gw-seal\n"
+      "    audit_seal_pkcs11_pin_file: pin\n    audit_seal_pkcs11_module: /opt/hsm/libp11.so\n"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->audit_seal_pkcs11.enabled());
+  EXPECT_EQ(r->audit_seal_pkcs11.token_label, "vv-audit");
+  EXPECT_EQ(r->audit_seal_pkcs11.key_label, "gw-seal");
+  EXPECT_EQ(r->audit_seal_pkcs11.pin_file, dir_.File("pin"));  // relative to the config
+  EXPECT_EQ(r->audit_seal_pkcs11.module, "/opt/hsm/libp11.so");
+  EXPECT_EQ(r->audit_seal_pkcs11.pin_env, "VV_AUDIT_PKCS11_PIN");
+  // A token without a key label, a key label without a token, a loose PIN file, and a key
+  // file as well as a token are all refused, each naming the key.
+  ExpectError(Yaml("    audit_seal_pkcs11_token_label: vv-audit\n"), "audit_seal_pkcs11_key_label");
+  ExpectError(Yaml("    audit_seal_pkcs11_key_label: gw-seal\n"), "audit_seal_pkcs11_token_label");
+  WriteFile(dir_.File("loose-pin"), "1234\n", 0644);
+  ExpectError(Yaml("    audit_seal_pkcs11_token_label: t\n    audit_seal_pkcs11_key_label: k\n"
+                   "    audit_seal_pkcs11_pin_file: loose-pin\n"),
+              "audit_seal_pkcs11_pin_file");
+  WriteFile(dir_.File("seal.key"), std::string(32, 'k'), 0600);
+  ExpectError(Yaml("    audit_seal_key_path: seal.key\n    audit_seal_pkcs11_token_label: t\n"
+                   "    audit_seal_pkcs11_key_label: k\n"),
+              "choose one");
+  ExpectError(Yaml("    audit_seal_pkcs11_typo: x\n"), "audit_seal_pkcs11_typo");
+}
+
 TEST_F(GatewayConfigTest, FeedbackKeysValidated) {
   WriteFile(dir_.File("fb.key"), std::string(32, 'f'), 0644);
   ExpectError(

@@ -46,6 +46,8 @@ TEST(EngineConfigTest, EngineSectionAndEnvironmentOverrides) {
                   "    pkcs11_token_label: vv\n"
                   "    root_key_id: hsm-1\n"
                   "    audit_log_path: engine.jsonl\n"
+                  "    audit_seal_pkcs11_token_label: vv-audit\n"
+                  "    audit_seal_pkcs11_key_label: engine-seal\n"
                   "    max_deliveries: 7\n";
   auto c = ParseEngineConfig(y,
                              Env({{"VV_EVIDENCE_POSTGRES_URL", "postgresql://x@y/z"},
@@ -56,6 +58,8 @@ TEST(EngineConfigTest, EngineSectionAndEnvironmentOverrides) {
   EXPECT_EQ(c->root_key_id, "hsm-2");
   EXPECT_EQ(c->max_deliveries, 7);
   EXPECT_EQ(c->EffectiveAuditLogPath(), "/d/engine.jsonl");
+  EXPECT_EQ(c->audit_seal_pkcs11.token_label, "vv-audit");
+  EXPECT_EQ(c->audit_seal_pkcs11.key_label, "engine-seal");
 }
 
 TEST(EngineConfigTest, RejectsBadOrUnsafeSettingsNamingTheKey) {
@@ -71,6 +75,13 @@ TEST(EngineConfigTest, RejectsBadOrUnsafeSettingsNamingTheKey) {
   EXPECT_NE(bad("    max_deliveries: 0\n").find("max_deliveries"), std::string::npos);
   EXPECT_NE(bad("    batch_size: abc\n").find("batch_size"), std::string::npos);
   EXPECT_NE(bad("    typo_key: 1\n").find("typo_key"), std::string::npos);
+  // The engine's own seal key: a PKCS#11 pair needs its label, and excludes a key file.
+  EXPECT_NE(bad("    audit_seal_pkcs11_token_label: vv\n").find("audit_seal_pkcs11_key_label"),
+            std::string::npos);
+  EXPECT_NE(bad("    audit_seal_pkcs11_token_label: vv\n    audit_seal_pkcs11_key_label: k\n"
+                "    audit_seal_key_path: /nonexistent/seal.key\n")
+                .find("audit_seal_key_path"),
+            std::string::npos);
   // The engine must never share the gateway's audit file (one writer per file).
   EXPECT_NE(bad("    audit_log_path: var/audit.jsonl\n").find("audit_log_path"), std::string::npos);
   // Tenant map required and must hold UUIDs.

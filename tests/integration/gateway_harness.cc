@@ -73,9 +73,10 @@ GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
     << "    feedback_active_kid: " << kFeedbackKid << "\n"
     << opts.extra_yaml;
   WriteFile(config_path_, y.str(), 0600);
+  env_ = opts.env;
   proc_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{std::string(VV_BIN_DIR) + "/vv-gateway", "--config", config_path_},
-      dir_.File("gateway.log"));
+      dir_.File("gateway.log"), env_);
   auto line = proc_->WaitForLine("LISTENING ", std::chrono::seconds(20));
   if (line) port_ = static_cast<uint16_t>(std::stoi(*line));
 }
@@ -88,7 +89,7 @@ bool GatewayUnderTest::Restart() {
   port_ = 0;
   proc_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{std::string(VV_BIN_DIR) + "/vv-gateway", "--config", config_path_},
-      dir_.File("gateway-restart-" + std::to_string(++restarts) + ".log"));
+      dir_.File("gateway-restart-" + std::to_string(++restarts) + ".log"), env_);
   auto line = proc_->WaitForLine("LISTENING ", std::chrono::seconds(20));
   if (line) port_ = static_cast<uint16_t>(std::stoi(*line));
   return port_ != 0;

@@ -40,6 +40,7 @@ struct GatewayOptions {
   bool with_crl = false;
   int64_t seal_every = 50;
   std::string extra_yaml;  // appended inside telemetry_gateway (2-space indented keys)
+  std::vector<std::string> env;  // extra environment of the gateway process ("K=V")
 };
 
 // The feedback signing key every GatewayUnderTest is configured with (wire-contract A.1).
@@ -79,6 +80,7 @@ class GatewayUnderTest {
  private:
   TempDir dir_;
   std::string config_path_, audit_path_, queue_path_, feedback_key_path_;
+  std::vector<std::string> env_;
   std::unique_ptr<ChildProcess> proc_;
   uint16_t port_ = 0;
 };

@@ -136,6 +136,9 @@ TEST_F(PolicyGateTest, AcceptsSecureProductionConfig) {
   y = Replace(y, "queue_backend: embedded",
               "queue_backend: nats\n    nats_url: nats://nats:4222\n"
               "    redis_url: redis://redis:6379/0");
+  const std::string seal_key = dir_.File("seal.key");
+  WriteFile(seal_key, std::string(32, 's'), 0600);
+  y += "    audit_seal_key_path: " + seal_key + "\n";
   auto r = Check(y);
   EXPECT_TRUE(r.ok()) << Rules(r);
 }
@@ -214,6 +217,17 @@ TEST_F(PolicyGateTest, ProductionWithMemoryBackendsViolatesProductionBackends) {
   int n = 0;
   for (const auto& v : r.violations) n += v.rule == "production_backends";
   EXPECT_EQ(3, n);  // nonce, rate limit and queue
+}
+
+TEST_F(PolicyGateTest, ProductionWithoutASealKeyViolatesAuditSealsSigned) {
+  const std::string prod = Replace(BaseYaml(), "profile: development", "profile: production");
+  auto r = Check(prod);
+  EXPECT_TRUE(r.Violates("audit_seals_signed")) << Rules(r);
+  // A PKCS#11 token satisfies the rule (the development profile never needs it).
+  auto hsm = Check(prod + "    audit_seal_pkcs11_token_label: vv-audit\n"
+                          "    audit_seal_pkcs11_key_label: gw-seal\n");
+  EXPECT_FALSE(hsm.Violates("audit_seals_signed")) << Rules(hsm);
+  EXPECT_FALSE(Check(BaseYaml()).Violates("audit_seals_signed"));
 }
 
 TEST_F(PolicyGateTest, GroupReadableTlsKeyViolatesKeyFilePermissions) {
