@@ -4,7 +4,8 @@
 #      Redis/NATS/PostgreSQL/SoftHSM2 started by the fixtures on free loopback ports, black-box
 #      integration with the real binaries over mTLS, fuzz-corpus replays)
 #   2. ASan+UBSan build (Debug) + all tests
-#   3. TSan build of the concurrent components (state, queue, audit, http, app, conformance) +
+#   3. TSan build of the concurrent components (state, queue, pkcs11, audit, http, app,
+#      conformance) +
 #      their tests
 # Servers that tests need are started by the tests' own fixtures and stopped afterwards.
 #   VV_SKIP_SANITIZERS=1 scripts/test.sh   # release pass only (fast local loop)
@@ -44,7 +45,7 @@ if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   echo "== [3/3] TSan build + tests of the concurrent components =="
   configure build-tsan -DCMAKE_BUILD_TYPE=Release -DVV_SANITIZE=thread -DVV_BUILD_BENCH=OFF
   tsan_targets=()
-  for comp in state queue audit http app conformance; do
+  for comp in state queue pkcs11 audit http app conformance; do
     for f in tests/$comp/*_test.cc; do
       [ -e "$f" ] && tsan_targets+=("$(basename "$f" .cc)")
     done
@@ -53,6 +54,6 @@ if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   tsan_targets+=(vv-audit)
   ninja -C build-tsan -j"$JOBS" "${tsan_targets[@]}"
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-    run_ctest build-tsan -L '^(state|queue|audit|http|app|conformance)$'
+    run_ctest build-tsan -L '^(state|queue|pkcs11|audit|http|app|conformance)$'
 fi
 echo "== all tests passed in $(( $(date +%s) - START )) s =="
