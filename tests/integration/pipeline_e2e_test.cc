@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "crypto/crypto.h"
 #include "fakes/process.h"
 #include "integration/gateway_harness.h"
 #include "json/json.h"
@@ -40,15 +41,28 @@ TEST(PipelineE2ETest, ProducerToGatewayToEngineToEncryptedStore) {
          "    root_key_id: vv-evidence-root-v1\n"
          "    root_key_file: " + root_key + "\n"
          "    audit_log_path: " + dir.File("engine-audit.jsonl") + "\n"
+         "    audit_seal_key_path: " + dir.File("engine-seal.key") + "\n"
          "    metrics_path: \"\"\n";
   std::string engine_cfg = dir.File("engine.yaml");
   WriteFile(engine_cfg, cfg, 0600);
+  const auto seal_key = crypto::Ed25519PrivateKey::Generate();
+  WriteFile(dir.File("engine-seal.key"), seal_key.Seed(), 0600);
 
   std::string out;
   int rc = RunCommand({std::string(VV_BIN_DIR) + "/vv-engine", "--config", engine_cfg, "--drain"},
                       &out);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("stored=3"), std::string::npos) << out;
+  // The engine's own audit log is sealed with its key, up to its last entry (shutdown seal).
+  rc = RunCommand({std::string(VV_BIN_DIR) + "/vv-audit", "verify", dir.File("engine-audit.jsonl"),
+                   "--public-key", seal_key.PublicKey().ToBase64()},
+                  &out);
+  ASSERT_EQ(rc, 0) << out;
+  auto verdict = json::Parse(out.substr(out.rfind('{')));
+  ASSERT_TRUE(verdict.ok()) << out;
+  EXPECT_EQ(verdict->Find("signature_key")->as_string(), "pinned") << out;
+  EXPECT_EQ(*verdict->Find("sealed_size")->as_int64(), *verdict->Find("entries")->as_int64() - 1)
+      << out;
 
   // Tenant-scoped, decrypted read-back.
   rc = RunCommand({std::string(VV_BIN_DIR) + "/vv-evidence", "list", "--config", engine_cfg,
