@@ -12,15 +12,6 @@ namespace {
 constexpr unsigned char kEd25519Params[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
 constexpr std::string_view kProbe = "vectorvue audit seal signer self-test\n";
 
-// The Status of a Token::Run: its own failure, `inner` (set by the operation), or rv.
-Status RunStatus(const Result<CK_RV>& run, const Status& inner, std::string_view what) {
-  if (!run.ok()) return run.status();
-  if (!inner.ok()) return inner;
-  if (*run != CKR_OK)
-    return Status::Unavailable("pkcs11: " + std::string(what) + ": " + pkcs11::RvText(*run));
-  return Status::Ok();
-}
-
 // CKA_EC_POINT of an Ed25519 public key: the DER OCTET STRING of the 32 raw bytes (PKCS#11
 // 3.0), or the 32 bytes themselves (some tokens).
 Result<crypto::Ed25519PublicKey> DecodeEcPoint(const std::string& point) {
@@ -29,25 +20,6 @@ Result<crypto::Ed25519PublicKey> DecodeEcPoint(const std::string& point) {
   if (point.size() == 32) return crypto::Ed25519PublicKey::FromRaw(point);
   return Status::InvalidArgument("pkcs11: CKA_EC_POINT is not an Ed25519 point (" +
                                  std::to_string(point.size()) + " bytes)");
-}
-
-// Finds one object of `cls` labelled `label`; sets *inner to NotFound when there is none.
-CK_RV FindOne(const pkcs11::Session& s, CK_OBJECT_CLASS cls, const std::string& label,
-              CK_OBJECT_HANDLE* h, Status* inner) {
-  CK_RV rv = CKR_OK;
-  auto found = pkcs11::Token::FindObject(s, cls, label, &rv);
-  if (!found.ok()) {
-    if (rv == CKR_OK) *inner = found.status();
-    return rv;
-  }
-  if (*found == CK_INVALID_HANDLE) {
-    *inner = Status::NotFound("pkcs11: no " +
-                              std::string(cls == CKO_PRIVATE_KEY ? "private" : "public") +
-                              " key labelled '" + label + "' in the token");
-    return CKR_OK;
-  }
-  *h = *found;
-  return CKR_OK;
 }
 
 }  // namespace
@@ -59,7 +31,7 @@ Result<crypto::Ed25519PublicKey> ReadPkcs11PublicKey(const pkcs11::Token& token,
   auto run = token.Run([&](const pkcs11::Session& s) {
     inner = Status::Ok();
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv = FindOne(s, CKO_PUBLIC_KEY, key_label, &h, &inner);
+    CK_RV rv = pkcs11::Token::FindExisting(s, CKO_PUBLIC_KEY, key_label, "public key", &h, &inner);
     if (rv != CKR_OK || !inner.ok()) return rv;
     CK_KEY_TYPE type = 0;
     CK_ATTRIBUTE a = {CKA_KEY_TYPE, &type, sizeof(type)};
@@ -74,7 +46,7 @@ Result<crypto::Ed25519PublicKey> ReadPkcs11PublicKey(const pkcs11::Token& token,
     point = std::move(*value);
     return static_cast<CK_RV>(CKR_OK);
   });
-  VV_RETURN_IF_ERROR(RunStatus(run, inner, "reading the seal public key"));
+  VV_RETURN_IF_ERROR(pkcs11::RunStatus(run, inner, "reading the seal public key"));
   return DecodeEcPoint(point);
 }
 
@@ -108,7 +80,8 @@ Result<std::string> Pkcs11SealSigner::Sign(std::string_view body) const {
   auto run = token_->Run([&](const pkcs11::Session& s) {
     inner = Status::Ok();
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv = FindOne(s, CKO_PRIVATE_KEY, key_label_, &h, &inner);
+    CK_RV rv =
+        pkcs11::Token::FindExisting(s, CKO_PRIVATE_KEY, key_label_, "private key", &h, &inner);
     if (rv != CKR_OK || !inner.ok()) return rv;
     CK_MECHANISM mech = {CKM_EDDSA, nullptr, 0};  // no parameters: pure Ed25519
     rv = s.f->C_SignInit(s.handle, &mech, h);
@@ -121,7 +94,7 @@ Result<std::string> Pkcs11SealSigner::Sign(std::string_view body) const {
       inner = Status::Internal("pkcs11: Ed25519 signature of " + std::to_string(len) + " bytes");
     return rv;
   });
-  Status s = RunStatus(run, inner, "seal signature (C_SignInit/C_Sign)");
+  Status s = pkcs11::RunStatus(run, inner, "seal signature (C_SignInit/C_Sign)");
   if (!s.ok())
     return Status(s.code() == StatusCode::kNotFound ? StatusCode::kUnavailable : s.code(),
                   "audit seal signing on token '" + token_->token_label() + "': " + s.message());
@@ -134,7 +107,8 @@ Result<bool> Pkcs11SealSigner::KeyIsNonExtractable() const {
   auto run = token_->Run([&](const pkcs11::Session& s) {
     inner = Status::Ok();
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv = FindOne(s, CKO_PRIVATE_KEY, key_label_, &h, &inner);
+    CK_RV rv =
+        pkcs11::Token::FindExisting(s, CKO_PRIVATE_KEY, key_label_, "private key", &h, &inner);
     if (rv != CKR_OK || !inner.ok()) return rv;
     CK_BBOOL extractable = CK_TRUE, sensitive = CK_FALSE;
     CK_ATTRIBUTE flags[] = {{CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
@@ -149,7 +123,7 @@ Result<bool> Pkcs11SealSigner::KeyIsNonExtractable() const {
     hidden = value_hidden && extractable == CK_FALSE && sensitive == CK_TRUE;
     return static_cast<CK_RV>(CKR_OK);
   });
-  VV_RETURN_IF_ERROR(RunStatus(run, inner, "reading the seal key's attributes"));
+  VV_RETURN_IF_ERROR(pkcs11::RunStatus(run, inner, "reading the seal key's attributes"));
   return hidden;
 }
 
@@ -197,7 +171,7 @@ Result<crypto::Ed25519PublicKey> Pkcs11SealSigner::GenerateKeyPair(const pkcs11:
     return s.f->C_GenerateKeyPair(s.handle, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
                                   sizeof(priv) / sizeof(priv[0]), &hpub, &hpriv);
   });
-  VV_RETURN_IF_ERROR(RunStatus(run, inner, "C_GenerateKeyPair (Ed25519)"));
+  VV_RETURN_IF_ERROR(pkcs11::RunStatus(run, inner, "C_GenerateKeyPair (Ed25519)"));
   return ReadPkcs11PublicKey(token, key_label);
 }
 

@@ -15,15 +15,6 @@ std::string KekLabel(std::string_view tenant_id) {
   return m;
 }
 
-// The Status of a Token::Run: its own failure, `inner` (set by the operation), or rv.
-Status RunStatus(const Result<CK_RV>& run, const Status& inner, std::string_view what) {
-  if (!run.ok()) return run.status();
-  if (!inner.ok()) return inner;
-  if (*run != CKR_OK) return Status::Unavailable("pkcs11: " + std::string(what) + ": " +
-                                                 pkcs11::RvText(*run));
-  return Status::Ok();
-}
-
 }  // namespace
 
 Pkcs11RootKeyProvider::Pkcs11RootKeyProvider(Pkcs11Options options,
@@ -132,7 +123,7 @@ Status Pkcs11RootKeyProvider::GenerateRootKey(const std::string& key_id) {
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     return s.f->C_GenerateKey(s.handle, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
   });
-  return RunStatus(run, inner, "C_GenerateKey");
+  return pkcs11::RunStatus(run, inner, "C_GenerateKey");
 }
 
 Result<bool> Pkcs11RootKeyProvider::KeyIsNonExtractable(const std::string& key_id) const {
@@ -140,30 +131,23 @@ Result<bool> Pkcs11RootKeyProvider::KeyIsNonExtractable(const std::string& key_i
   bool hidden = false;
   auto run = token_->Run([&](const pkcs11::Session& s) {
     inner = Status::Ok();
-    CK_RV rv = CKR_OK;
-    auto h = FindKey(s, key_id, &rv);
-    if (!h.ok()) {
-      if (rv == CKR_OK) inner = h.status();
-      return rv;
-    }
-    if (*h == CK_INVALID_HANDLE) {
-      inner = Status::NotFound("pkcs11: key '" + key_id + "' not found");
-      return static_cast<CK_RV>(CKR_OK);
-    }
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = pkcs11::Token::FindExisting(s, CKO_SECRET_KEY, key_id, "root key", &h, &inner);
+    if (rv != CKR_OK || !inner.ok()) return rv;
     CK_BBOOL extractable = CK_TRUE, sensitive = CK_FALSE;
     CK_ATTRIBUTE flags[] = {{CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
                             {CKA_SENSITIVE, &sensitive, sizeof(sensitive)}};
-    rv = s.f->C_GetAttributeValue(s.handle, *h, flags, 2);
+    rv = s.f->C_GetAttributeValue(s.handle, h, flags, 2);
     if (rv != CKR_OK) return rv;
     unsigned char buf[64];
     CK_ATTRIBUTE value = {CKA_VALUE, buf, sizeof(buf)};
-    CK_RV vrv = s.f->C_GetAttributeValue(s.handle, *h, &value, 1);
+    CK_RV vrv = s.f->C_GetAttributeValue(s.handle, h, &value, 1);
     bool value_hidden =
         vrv == CKR_ATTRIBUTE_SENSITIVE || value.ulValueLen == CK_UNAVAILABLE_INFORMATION;
     hidden = value_hidden && extractable == CK_FALSE && sensitive == CK_TRUE;
     return static_cast<CK_RV>(CKR_OK);
   });
-  VV_RETURN_IF_ERROR(RunStatus(run, inner, "cannot read key attributes"));
+  VV_RETURN_IF_ERROR(pkcs11::RunStatus(run, inner, "cannot read key attributes"));
   return hidden;
 }
 
@@ -173,18 +157,15 @@ Result<std::string> Pkcs11RootKeyProvider::DeriveKek(std::string_view tenant_id,
   std::string out(32, '\0');
   auto run = token_->Run([&](const pkcs11::Session& s) {
     inner = Status::Ok();
-    CK_RV rv = CKR_OK;
-    auto h = FindKey(s, key_id, &rv);
-    if (!h.ok()) {
-      if (rv == CKR_OK) inner = h.status();
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = pkcs11::Token::FindExisting(s, CKO_SECRET_KEY, key_id, "root key", &h, &inner);
+    if (rv != CKR_OK || !inner.ok()) {
+      if (inner.code() == StatusCode::kNotFound)
+        inner = Status::NotFound("unknown evidence root key id '" + std::string(key_id) + "'");
       return rv;
     }
-    if (*h == CK_INVALID_HANDLE) {
-      inner = Status::NotFound("unknown evidence root key id '" + std::string(key_id) + "'");
-      return static_cast<CK_RV>(CKR_OK);
-    }
     CK_MECHANISM mech = {CKM_SHA256_HMAC, nullptr, 0};
-    rv = s.f->C_SignInit(s.handle, &mech, *h);
+    rv = s.f->C_SignInit(s.handle, &mech, h);
     if (rv != CKR_OK) return rv;
     std::string msg = KekLabel(tenant_id);
     CK_ULONG out_len = out.size();
@@ -193,7 +174,7 @@ Result<std::string> Pkcs11RootKeyProvider::DeriveKek(std::string_view tenant_id,
     if (rv == CKR_OK && out_len != 32) inner = Status::Internal("pkcs11: unexpected HMAC length");
     return rv;
   });
-  VV_RETURN_IF_ERROR(RunStatus(run, inner, "KEK derivation (C_SignInit/C_Sign)"));
+  VV_RETURN_IF_ERROR(pkcs11::RunStatus(run, inner, "KEK derivation (C_SignInit/C_Sign)"));
   return out;
 }
 

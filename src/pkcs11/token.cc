@@ -264,6 +264,31 @@ Result<CK_OBJECT_HANDLE> Token::FindObject(const Session& s, CK_OBJECT_CLASS cls
   return n == 1 ? h[0] : CK_INVALID_HANDLE;
 }
 
+CK_RV Token::FindExisting(const Session& s, CK_OBJECT_CLASS cls, std::string_view label,
+                          std::string_view what, CK_OBJECT_HANDLE* h, Status* error) {
+  CK_RV rv = CKR_OK;
+  auto found = FindObject(s, cls, label, &rv);
+  if (!found.ok()) {
+    if (rv == CKR_OK) *error = found.status();
+    return rv;
+  }
+  if (*found == CK_INVALID_HANDLE) {
+    *error = Status::NotFound("pkcs11: no " + std::string(what) + " labelled '" +
+                              std::string(label) + "' in the token");
+    return CKR_OK;
+  }
+  *h = *found;
+  return CKR_OK;
+}
+
+Status RunStatus(const Result<CK_RV>& run, const Status& error, std::string_view what) {
+  if (!run.ok()) return run.status();
+  if (!error.ok()) return error;
+  if (*run != CKR_OK)
+    return Status::Unavailable("pkcs11: " + std::string(what) + ": " + RvText(*run));
+  return Status::Ok();
+}
+
 std::optional<std::string> Token::GetAttribute(const Session& s, CK_OBJECT_HANDLE h,
                                                CK_ATTRIBUTE_TYPE type, CK_RV* rv) {
   CK_ATTRIBUTE a = {type, nullptr, 0};

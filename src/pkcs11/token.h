@@ -70,6 +70,12 @@ class Token {
   // (ambiguous: never pick one at random). REQUIRES: called from inside Run's op.
   static Result<CK_OBJECT_HANDLE> FindObject(const Session& s, CK_OBJECT_CLASS cls,
                                              std::string_view label, CK_RV* rv);
+  // The one object of `cls` labelled `label`, inside an operation: returns the CK_RV to hand
+  // back to Run (a failed lookup's) and sets *h; sets *error (NotFound naming `what` and the
+  // label, or the ambiguity) when there is no usable object - the operation then returns
+  // CKR_OK and the caller reports *error (see RunStatus).
+  static CK_RV FindExisting(const Session& s, CK_OBJECT_CLASS cls, std::string_view label,
+                            std::string_view what, CK_OBJECT_HANDLE* h, Status* error);
   // The value of one attribute; nullopt when the token refuses it (*rv says why).
   static std::optional<std::string> GetAttribute(const Session& s, CK_OBJECT_HANDLE h,
                                                  CK_ATTRIBUTE_TYPE type, CK_RV* rv);
@@ -89,6 +95,10 @@ class Token {
   std::unique_ptr<Module> module_;
   mutable std::mutex mu_;  // serialises every use of the session
 };
+
+// The outcome of a Token::Run whose operation may set `error`: Run's own failure, else
+// `error`, else Unavailable naming `what` and the CK_RV when it is not CKR_OK.
+Status RunStatus(const Result<CK_RV>& run, const Status& error, std::string_view what);
 
 // The user PIN from a file (mode 0400/0600, surrounding whitespace stripped) when pin_file is
 // set, else from the environment variable env_name via `env`. InvalidArgument (naming both
