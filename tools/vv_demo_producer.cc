@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "common/clock.h"
+#include "demo_event.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 #include "spectrastrike/https_client.h"
@@ -21,39 +22,8 @@ namespace {
 
 vv::json::Value Event(int64_t ts, const std::string& nonce, const std::string& event_id,
                       const std::string& tenant) {
-  using vv::json::Value;
-  Value attributes = Value::MakeObject();
-  attributes.Set("asset_ref", "host-nyc-01");
-  attributes.Set("attestation_measurement_hash", vv::crypto::Sha256Hex("demo-attestation"));
-  attributes.Set("schema_version", "1.0");
-  Value payload = Value::MakeObject();
-  payload.Set("event_id", event_id);
-  payload.Set("event_type", "PROCESS_ANOMALY");
-  payload.Set("source_system", "spectrastrike-sensor");
-  payload.Set("severity", "high");
-  payload.Set("observed_at", "2026-02-26T12:00:00Z");
-  Value t = Value::MakeArray();
-  t.Push("T1059.001");
-  payload.Set("mitre_techniques", std::move(t));
-  Value ta = Value::MakeArray();
-  ta.Push("TA0002");
-  payload.Set("mitre_tactics", std::move(ta));
-  payload.Set("description", "Observed suspicious process chain <powershell -enc ...>");
-  payload.Set("attributes", std::move(attributes));
-  Value sm = Value::MakeObject();
-  sm.Set("tenant_id", tenant);
-  sm.Set("operator_id", "op-001");
-  sm.Set("campaign_id", "cmp-001");
-  Value body = Value::MakeObject();
-  body.Set("operator_id", "op-001");
-  body.Set("campaign_id", "cmp-001");
-  body.Set("tenant_id", tenant);
-  body.Set("execution_hash", vv::crypto::Sha256Hex(event_id));
-  body.Set("timestamp", ts);
-  body.Set("nonce", nonce);
-  body.Set("signed_metadata", std::move(sm));
-  body.Set("payload", std::move(payload));
-  return body;
+  return vv::tools::DemoTelemetryRequest(
+      ts, nonce, event_id, tenant, "Observed suspicious process chain <powershell -enc ...>");
 }
 
 }  // namespace

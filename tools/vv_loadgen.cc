@@ -1,6 +1,6 @@
 // vv-loadgen: a bounded load generator for the gateway over keep-alive mTLS connections.
 //
-//   vv-loadgen --port P --ca ca.crt --cert producer.crt --key producer.key --seed-hex SEED \
+//   vv-loadgen --port P --ca ca.crt --cert producer.crt --key producer.key --seed-hex SEED
 //              [--connections 4] [--requests 20000] [--gateway-pid PID]
 //
 // Pre-signs --requests distinct telemetry requests (signing is the producer's cost and must not
@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "demo_event.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
@@ -39,39 +40,9 @@ struct Prepared {
 };
 
 std::string Body(int64_t ts, const std::string& nonce, const std::string& event_id) {
-  using vv::json::Value;
-  Value attributes = Value::MakeObject();
-  attributes.Set("asset_ref", "host-nyc-01");
-  attributes.Set("attestation_measurement_hash", std::string(64, 'b'));
-  attributes.Set("schema_version", "1.0");
-  Value payload = Value::MakeObject();
-  payload.Set("event_id", event_id);
-  payload.Set("event_type", "PROCESS_ANOMALY");
-  payload.Set("source_system", "spectrastrike-sensor");
-  payload.Set("severity", "high");
-  payload.Set("observed_at", "2026-02-26T12:00:00Z");
-  Value t = Value::MakeArray();
-  t.Push("T1059.001");
-  payload.Set("mitre_techniques", std::move(t));
-  Value ta = Value::MakeArray();
-  ta.Push("TA0002");
-  payload.Set("mitre_tactics", std::move(ta));
-  payload.Set("description", "Observed suspicious process chain");
-  payload.Set("attributes", std::move(attributes));
-  Value sm = Value::MakeObject();
-  sm.Set("tenant_id", "10000000-0000-0000-0000-000000000001");
-  sm.Set("operator_id", "op-001");
-  sm.Set("campaign_id", "cmp-001");
-  Value body = Value::MakeObject();
-  body.Set("operator_id", "op-001");
-  body.Set("campaign_id", "cmp-001");
-  body.Set("tenant_id", "10000000-0000-0000-0000-000000000001");
-  body.Set("execution_hash", std::string(64, 'f'));
-  body.Set("timestamp", ts);
-  body.Set("nonce", nonce);
-  body.Set("signed_metadata", std::move(sm));
-  body.Set("payload", std::move(payload));
-  return vv::json::Canonical(body);
+  return vv::json::Canonical(vv::tools::DemoTelemetryRequest(
+      ts, nonce, event_id, "10000000-0000-0000-0000-000000000001",
+      "Observed suspicious process chain"));
 }
 
 double ProcessCpuSeconds(int pid) {
