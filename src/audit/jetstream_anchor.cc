@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "natsclient/connection.h"
+
 namespace vv::audit {
 
 namespace {
@@ -14,16 +16,7 @@ constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
 // Bound on what the verifier reads (one message per seal; far above any real log).
 constexpr uint64_t kMaxAnchorMessages = uint64_t{1} << 24;
 
-std::string NatsText(natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0)) {
-  std::string t = natsStatus_GetText(s);
-  natsStatus last = NATS_OK;
-  const char* detail = nats_GetLastError(&last);
-  if (detail != nullptr && *detail != '\0' && t != detail) t += std::string(" (") + detail + ")";
-  if (jerr != 0) t += " [jetstream error " + std::to_string(static_cast<int>(jerr)) + "]";
-  return t;
-}
-
-void OnConnected(natsConnection*, void*) {}
+using natsclient::NatsText;
 
 bool SubjectCovered(const std::vector<std::string>& subjects, const std::string& prefix,
                     const std::string& subject) {
@@ -98,40 +91,18 @@ Result<std::unique_ptr<JetStreamAnchorSink>> JetStreamAnchorSink::Open(
 
 Status JetStreamAnchorSink::Init() {
   const JetStreamAnchorOptions& o = options_;
-  natsOptions* opts = nullptr;
-  natsStatus s = natsOptions_Create(&opts);
-  if (s != NATS_OK) return Status::Internal("nats options: " + NatsText(s));
-  s = natsOptions_SetURL(opts, o.url.c_str());
-  if (s == NATS_OK) s = natsOptions_SetName(opts, o.connection_name.c_str());
-  if (s == NATS_OK) s = natsOptions_SetTimeout(opts, o.connect_timeout_ms);
-  if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, true);
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, o.reconnect_wait_ms);
-  if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 5000);
-  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
-  if (s == NATS_OK && !o.require_connection) {
-    s = natsOptions_SetRetryOnFailedConnect(opts, true, &OnConnected, nullptr);
-  }
-  if (s == NATS_OK && !o.creds_file.empty()) {
-    s = natsOptions_SetUserCredentialsFromFiles(opts, o.creds_file.c_str(), nullptr);
-  }
-  if (s == NATS_OK && !o.tls_ca_file.empty()) {
-    s = natsOptions_SetSecure(opts, true);
-    if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(opts, o.tls_ca_file.c_str());
-  }
-  if (s != NATS_OK) {
-    std::string why = NatsText(s);
-    natsOptions_Destroy(opts);
-    return Status::InvalidArgument("audit anchor nats options: " + why);
-  }
-  s = natsConnection_Connect(&nc_, opts);
-  natsOptions_Destroy(opts);
-  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-    if (nc_ != nullptr) natsConnection_Destroy(nc_);
-    nc_ = nullptr;
-    return Status::Unavailable("audit anchor: cannot connect to NATS at " + o.url + ": " +
-                               NatsText(s));
-  }
+  natsclient::ConnectOptions c;
+  c.url = o.url;
+  c.name = o.connection_name;
+  c.connect_timeout_ms = o.connect_timeout_ms;
+  c.reconnect_wait_ms = o.reconnect_wait_ms;
+  c.creds_file = o.creds_file;
+  c.tls_ca_file = o.tls_ca_file;
+  c.require_connection = o.require_connection;
+  auto conn = natsclient::Connect(c, "audit anchor");
+  if (!conn.ok()) return conn.status();
+  nc_ = *conn;
+  natsStatus s = NATS_OK;
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = o.request_timeout_ms;

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "crypto/crypto.h"
+#include "natsclient/connection.h"
 #include "queue/envelope_codec.h"
 
 namespace vv::queue {
@@ -18,45 +19,20 @@ int64_t SteadyMicros() {
       .count();
 }
 
-std::string NatsText(natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0)) {
-  std::string t = natsStatus_GetText(s);
-  natsStatus last = NATS_OK;
-  const char* detail = nats_GetLastError(&last);
-  if (detail != nullptr && *detail != '\0' && t != detail) t += std::string(" (") + detail + ")";
-  if (jerr != 0) t += " [jetstream error " + std::to_string(static_cast<int>(jerr)) + "]";
-  return t;
-}
+using natsclient::NatsText;
 
 Status Connect(const JetStreamOptions& o, natsConnection** nc) {
-  natsOptions* opts = nullptr;
-  natsStatus s = natsOptions_Create(&opts);
-  if (s != NATS_OK) return Status::Internal("nats options: " + NatsText(s));
-  if (s == NATS_OK) s = natsOptions_SetURL(opts, o.url.c_str());
-  if (s == NATS_OK) s = natsOptions_SetName(opts, o.connection_name.c_str());
-  if (s == NATS_OK) s = natsOptions_SetTimeout(opts, o.connect_timeout_ms);
-  if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, true);
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, o.reconnect_wait_ms);
-  if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 5000);
-  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
-  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, o.send_asap);
-  if (s == NATS_OK && !o.creds_file.empty())
-    s = natsOptions_SetUserCredentialsFromFiles(opts, o.creds_file.c_str(), nullptr);
-  if (s == NATS_OK && !o.tls_ca_file.empty()) {
-    s = natsOptions_SetSecure(opts, true);
-    if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(opts, o.tls_ca_file.c_str());
-  }
-  if (s != NATS_OK) {
-    std::string why = NatsText(s);
-    natsOptions_Destroy(opts);
-    return Status::InvalidArgument("nats options: " + why);
-  }
-  s = natsConnection_Connect(nc, opts);
-  natsOptions_Destroy(opts);
-  if (s != NATS_OK) {
-    *nc = nullptr;
-    return Status::Unavailable("cannot connect to NATS at " + o.url + ": " + NatsText(s));
-  }
+  natsclient::ConnectOptions c;
+  c.url = o.url;
+  c.name = o.connection_name;
+  c.connect_timeout_ms = o.connect_timeout_ms;
+  c.reconnect_wait_ms = o.reconnect_wait_ms;
+  c.creds_file = o.creds_file;
+  c.tls_ca_file = o.tls_ca_file;
+  c.send_asap = o.send_asap;
+  auto conn = natsclient::Connect(c, "jetstream queue");
+  if (!conn.ok()) return conn.status();
+  *nc = *conn;
   return Status::Ok();
 }
 
