@@ -562,11 +562,15 @@ Status AuditLog::Append(std::string_view event_type, std::string_view actor, jso
       }
       break;
     case FsyncPolicy::kBatch: {
+      bool wake;
       {
         std::lock_guard<std::mutex> l(sync_mu_);
         ++written_seq_;
+        wake = flusher_idle_;
       }
-      sync_cv_.notify_one();
+      // While the flusher sits in its kBatchInterval pause it re-checks written_seq_ when the
+      // pause ends; waking it there would only cost a futex call and a context switch.
+      if (wake) sync_cv_.notify_one();
       break;
     }
   }
@@ -593,7 +597,9 @@ std::string AuditLog::last_hash() const {
 void AuditLog::FlusherLoop() {
   std::unique_lock<std::mutex> l(sync_mu_);
   for (;;) {
+    flusher_idle_ = true;
     sync_cv_.wait(l, [this] { return stop_ || written_seq_ != synced_seq_; });
+    flusher_idle_ = false;
     if (written_seq_ == synced_seq_) break;  // stop_ and nothing pending
     const uint64_t target = written_seq_;
     l.unlock();

@@ -232,6 +232,9 @@ class AuditLog final : public AuditSink {
   std::condition_variable sync_cv_;
   uint64_t written_seq_ = 0;  // GUARDED_BY(sync_mu_)
   uint64_t synced_seq_ = 0;   // GUARDED_BY(sync_mu_)
+  // The flusher waits for new records (not in its between-fdatasync pause): only then does
+  // Append notify sync_cv_, so the hot path does not wake the flusher once per record.
+  bool flusher_idle_ = false;  // GUARDED_BY(sync_mu_)
   bool stop_ = false;         // GUARDED_BY(sync_mu_)
   Status sync_error_;         // GUARDED_BY(sync_mu_)
   std::thread flusher_;

@@ -320,6 +320,14 @@ void AppendQuoted(std::string_view s, std::string* out) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t n = s.size();
   for (size_t i = 0; i < n;) {
+    // The common case: a run of printable ASCII that needs no escape, appended at once.
+    size_t run = i;
+    while (run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\') ++run;
+    if (run != i) {
+      out->append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     unsigned char c = p[i];
     if (c < 0x80) {
       switch (c) {

@@ -206,6 +206,10 @@ void EmbeddedQueue::Publish(Envelope envelope, PublishCallback done) {
   Pending p;
   p.wire_bytes = envelope.CanonicalBytes();  // serialise outside the lock
   p.envelope = std::move(envelope);
+  // The writer stores wire_bytes and the scalar columns only: free the DOM here, on the
+  // thread that built it, rather than on the writer thread after the commit.
+  p.envelope.trace = json::Value();
+  p.envelope.payload = json::Value();
   p.done = std::move(done);
   const char* reject = nullptr;
   {
@@ -233,9 +237,19 @@ Status EmbeddedQueue::Health() const {
   return Status::Ok();
 }
 
+// The writer's prepared statements, reused across batches (sqlite3_prepare_v2 re-prepares
+// them itself after a schema change). Owned by the writer thread; finalized when WriterLoop
+// returns, i.e. before the destructor closes the connection.
+struct EmbeddedQueue::WriterStatements {
+  Stmt begin;
+  Stmt insert;
+  Stmt commit;
+};
+
 void EmbeddedQueue::WriterLoop() {
   std::vector<Pending> batch;
   std::vector<Outcome> outcomes;
+  WriterStatements statements;
   for (;;) {
     batch.clear();
     {
@@ -246,7 +260,7 @@ void EmbeddedQueue::WriterLoop() {
       for (Pending& p : pending_) batch.push_back(std::move(p));
       pending_.clear();
     }
-    WriteBatch(batch, &outcomes);
+    WriteBatch(batch, &statements, &outcomes);
     for (size_t i = 0; i < batch.size(); ++i) {
       batch[i].done(std::move(outcomes[i].status), outcomes[i].outcome);
     }
@@ -254,7 +268,24 @@ void EmbeddedQueue::WriterLoop() {
   writer_running_.store(false);
 }
 
-void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, std::vector<Outcome>* outcomes) {
+namespace {
+
+// Steps a statement that returns no rows (BEGIN, COMMIT), preparing it on first use, and
+// resets it. Returns the step's result code (SQLITE_OK for SQLITE_DONE).
+int StepCached(sqlite3* db, Stmt* st, const char* sql) {
+  if (st->get() == nullptr) {
+    int rc = st->Prepare(db, sql);
+    if (rc != SQLITE_OK) return rc;
+  }
+  int rc = sqlite3_step(st->get());
+  sqlite3_reset(st->get());
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+}  // namespace
+
+void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, WriterStatements* statements,
+                               std::vector<Outcome>* outcomes) {
   outcomes->assign(batch.size(), Outcome{});
   sqlite3* db = writer_db_;
   auto fail_all = [&](const std::string& why) {
@@ -267,14 +298,15 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, std::vector<Outcome>
     last_commit_failed_.store(true);
   };
 
-  int rc = Exec(db, "BEGIN IMMEDIATE");
+  int rc = StepCached(db, &statements->begin, "BEGIN IMMEDIATE");
   if (rc != SQLITE_OK) return fail_all("begin: " + DbError(db, rc));
   uint64_t stored = 0;
   {
-    Stmt st;
-    rc = st.Prepare(db, kInsertSql);
-    if (rc != SQLITE_OK) return fail_all("prepare: " + DbError(db, rc));
-    sqlite3_stmt* s = st.get();
+    if (statements->insert.get() == nullptr) {
+      rc = statements->insert.Prepare(db, kInsertSql);
+      if (rc != SQLITE_OK) return fail_all("prepare: " + DbError(db, rc));
+    }
+    sqlite3_stmt* s = statements->insert.get();
     for (size_t i = 0; i < batch.size(); ++i) {
       const Envelope& e = batch[i].envelope;
       sqlite3_bind_text(s, 1, KindName(e.kind), -1, SQLITE_STATIC);
@@ -301,7 +333,10 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, std::vector<Outcome>
         (*outcomes)[i].status = Status::AlreadyExists(
             "embedded queue: message_id already stored: " + DbError(db, rc));
       } else {
-        return fail_all("insert: " + DbError(db, rc));
+        std::string why = "insert: " + DbError(db, rc);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return fail_all(why);
       }
       sqlite3_reset(s);
       sqlite3_clear_bindings(s);
@@ -311,7 +346,7 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, std::vector<Outcome>
     Status injected = options_.fail_commit_for_test();
     if (!injected.ok()) return fail_all("commit: " + injected.message());
   }
-  rc = Exec(db, "COMMIT");
+  rc = StepCached(db, &statements->commit, "COMMIT");
   if (rc != SQLITE_OK) return fail_all("commit: " + DbError(db, rc));
   commits_.fetch_add(1);
   committed_messages_.fetch_add(stored);

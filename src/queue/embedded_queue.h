@@ -111,10 +111,13 @@ class EmbeddedQueue final : public Publisher {
     PublishOutcome outcome = PublishOutcome::kStored;
   };
 
+  struct WriterStatements;  // the writer thread's cached prepared statements
+
   EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, const EmbeddedQueueOptions& options);
   void WriterLoop();
   // Writes the batch in one transaction; fills `outcomes` (same size as batch).
-  void WriteBatch(std::vector<Pending>& batch, std::vector<Outcome>* outcomes);
+  void WriteBatch(std::vector<Pending>& batch, WriterStatements* statements,
+                  std::vector<Outcome>* outcomes);
   Result<std::vector<StoredMessage>> Select(Kind kind, int64_t after_seq, int limit,
                                             bool unacked_only);
 

@@ -157,6 +157,17 @@ TEST(JsonCanonicalTest, StringEscapes) {
   EXPECT_EQ(Canonical(Value(std::string("\xF4\x8F\xBF\xBF"))), R"("\udbff\udfff")");
 }
 
+// Runs of plain ASCII are copied in bulk: the bytes around each run boundary must still be
+// escaped exactly as Python does (space and '~' plain; DEL, quotes, backslashes, non-ASCII not).
+TEST(JsonCanonicalTest, EscapesAtRunBoundaries) {
+  EXPECT_EQ(Canonical(Value(std::string(" ~"))), R"(" ~")");
+  EXPECT_EQ(Canonical(Value(std::string("ab\x7f" "cd"))), R"("ab\u007fcd")");
+  EXPECT_EQ(Canonical(Value(std::string("\"x\"\\"))), R"("\"x\"\\")");
+  EXPECT_EQ(Canonical(Value(std::string("caf\xC3\xA9s caf\xC3\xA9"))), R"("caf\u00e9s caf\u00e9")");
+  EXPECT_EQ(Canonical(Value(std::string("x\ny\x1fz"))), R"("x\ny\u001fz")");
+  EXPECT_EQ(Canonical(Value(std::string())), R"("")");
+}
+
 TEST(JsonCanonicalTest, ParsedEscapesRoundTrip) {
   EXPECT_EQ(CanonicalOf(R"("\u0000\/\"\\\n")"), R"("\u0000/\"\\\n")");
   auto v = Parse(R"("a\u0000b")");

@@ -94,6 +94,25 @@ TEST(EnvelopeTest, FieldsAndCanonicalWireBytes) {
   EXPECT_EQ(e.CanonicalBytes().find("t1/e1"), std::string::npos);
 }
 
+// CanonicalBytes writes the envelope without building ToJson(): both must give the same bytes,
+// for ingest and dead-letter envelopes, escapes and non-ASCII text included.
+TEST(EnvelopeTest, CanonicalBytesEqualsCanonicalOfToJson) {
+  FakeClock clock;
+  FakeRandom random;
+  Result<json::Value> body = json::Parse(kA2Body);
+  ASSERT_TRUE(body.ok());
+  json::Value trace = json::Value::MakeObject();
+  trace.Set("tenant_id", "t\"1\\ caf\u00e9");
+  trace.Set("operator_id", "op-001");
+  Envelope ingest = MakeIngestEnvelope(*body, trace, "t1/e1", clock, random);
+  EXPECT_EQ(ingest.CanonicalBytes(), json::Canonical(ingest.ToJson()));
+  Envelope dlq = MakeDeadLetterEnvelope("invalid_json", "line\nbreak", "caf\xc3\xa9 \x01\x7f",
+                                        trace, clock, random);
+  EXPECT_EQ(dlq.CanonicalBytes(), json::Canonical(dlq.ToJson()));
+  Envelope empty = MakeIngestEnvelope(json::Value(), json::Value(), "", clock, random);
+  EXPECT_EQ(empty.CanonicalBytes(), json::Canonical(empty.ToJson()));
+}
+
 TEST(EnvelopeTest, DistinctMessageIds) {
   FakeClock clock;
   FakeRandom random;
