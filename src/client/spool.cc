@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "spectrastrike/producer.h"
+#include "sqlstore/sqlite_util.h"
 
 namespace spectrastrike {
 namespace {
@@ -25,63 +26,29 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, id);
 )";
 
-// RAII prepared statement.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK) st_ = nullptr;
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  bool ok() const { return st_ != nullptr; }
-  sqlite3_stmt* get() { return st_; }
-  void Text(int i, const std::string& s) { sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
-  void Int(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
-  std::string Error() const { return sqlite3_errmsg(db_); }
-  std::string Col(int i) {
-    const unsigned char* t = sqlite3_column_text(st_, i);
-    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(st_, i)) : "";
-  }
+using vv::sqlstore::Stmt;
+using StepResult = vv::sqlstore::Stmt::StepResult;
 
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-};
+constexpr char kPrefix[] = "spool: ";
 
-Status DbError(sqlite3* db, const std::string& what) {
-  return Status::Unavailable("spool: " + what + ": " + sqlite3_errmsg(db));
+Status DbError(sqlite3* db, std::string_view what) {
+  return vv::sqlstore::Error(db, kPrefix, what);
 }
 
 }  // namespace
 
 vv::Result<std::unique_ptr<Spool>> Spool::Open(const std::string& path, const vv::Clock& clock) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Status::Unavailable("spool: cannot open " + path + ": " + msg);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  auto spool = std::unique_ptr<Spool>(new Spool(db, clock));
-  VV_RETURN_IF_ERROR(spool->Exec("PRAGMA journal_mode=WAL"));
-  VV_RETURN_IF_ERROR(spool->Exec("PRAGMA synchronous=FULL"));
-  VV_RETURN_IF_ERROR(spool->Exec(kSchema));
-  return spool;
+  vv::Result<vv::sqlstore::Db> db = vv::sqlstore::Db::Open(path, "spool");
+  if (!db.ok()) return db.status();
+  VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db->get(), "PRAGMA journal_mode=WAL", kPrefix));
+  VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db->get(), "PRAGMA synchronous=FULL", kPrefix));
+  VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db->get(), kSchema, kPrefix));
+  return std::unique_ptr<Spool>(new Spool(db->release(), clock));
 }
 
 Spool::~Spool() { sqlite3_close(db_); }
 
-Status Spool::Exec(const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return Status::Unavailable("spool: " + msg);
-  }
-  return Status::Ok();
-}
+Status Spool::Exec(const std::string& sql) { return vv::sqlstore::Exec(db_, sql, kPrefix); }
 
 vv::Result<std::vector<EnqueueResult>> Spool::Enqueue(const std::vector<PreparedEvent>& events) {
   VV_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -98,27 +65,23 @@ vv::Result<std::vector<EnqueueResult>> Spool::Enqueue(const std::vector<Prepared
   }
   for (const PreparedEvent& e : events) {
     std::string key = e.tenant_id + "/" + e.event_id;
-    sqlite3_reset(ins.get());
-    ins.Text(1, key);
-    ins.Text(2, e.event_id);
-    ins.Text(3, vv::json::Canonical(e.envelope));
-    ins.Int(4, now);
-    if (sqlite3_step(ins.get()) != SQLITE_DONE) {
+    ins.Reset();
+    ins.Bind(key, e.event_id, vv::json::Canonical(e.envelope), now);
+    if (ins.Step() != StepResult::kDone) {
       Status s = DbError(db_, "insert");
       Exec("ROLLBACK");
       return s;
     }
     EnqueueResult r;
-    r.inserted = sqlite3_changes(db_) > 0;
-    sqlite3_reset(sel.get());
-    sel.Text(1, key);
-    if (sqlite3_step(sel.get()) != SQLITE_ROW) {
+    r.inserted = ins.Changes() > 0;
+    sel.Reset();
+    sel.Bind(key);
+    if (sel.Step() != StepResult::kRow) {
       Status s = DbError(db_, "select");
       Exec("ROLLBACK");
       return s;
     }
-    r.id = sqlite3_column_int64(sel.get(), 0);
-    r.state = sel.Col(1);
+    sel.Read(r.id, r.state);
     out.push_back(std::move(r));
   }
   VV_RETURN_IF_ERROR(Exec("COMMIT"));
@@ -130,19 +93,15 @@ vv::Result<std::vector<SpoolEntry>> Spool::Pending(size_t limit, int64_t after_i
          "SELECT id, event_id, envelope, attempts FROM outbox WHERE state = 'pending' AND id > ?1 "
          "ORDER BY id LIMIT ?2");
   if (!s.ok()) return DbError(db_, "prepare");
-  s.Int(1, after_id);
-  s.Int(2, static_cast<int64_t>(limit));
+  s.Bind(after_id, static_cast<int64_t>(limit));
   std::vector<SpoolEntry> out;
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+  StepResult rc;
+  while ((rc = s.Step()) == StepResult::kRow) {
     SpoolEntry e;
-    e.id = sqlite3_column_int64(s.get(), 0);
-    e.event_id = s.Col(1);
-    e.envelope_json = s.Col(2);
-    e.attempts = sqlite3_column_int64(s.get(), 3);
+    s.Read(e.id, e.event_id, e.envelope_json, e.attempts);
     out.push_back(std::move(e));
   }
-  if (rc != SQLITE_DONE) return DbError(db_, "select pending");
+  if (rc != StepResult::kDone) return DbError(db_, "select pending");
   return out;
 }
 
@@ -151,12 +110,8 @@ Status Update(sqlite3* db, const char* sql, int64_t id, int64_t a, int64_t b,
               const std::string& text, int64_t now) {
   Stmt s(db, sql);
   if (!s.ok()) return DbError(db, "prepare");
-  s.Int(1, id);
-  s.Int(2, a);
-  s.Int(3, b);
-  s.Text(4, text);
-  s.Int(5, now);
-  if (sqlite3_step(s.get()) != SQLITE_DONE) return DbError(db, "update");
+  s.Bind(id, a, b, text, now);
+  if (s.Step() != StepResult::kDone) return DbError(db, "update");
   return Status::Ok();
 }
 }  // namespace
@@ -185,24 +140,25 @@ Status Spool::MarkFailedAttempt(int64_t id, int attempts, int status, const std:
 vv::Result<std::string> Spool::StateOf(int64_t id) {
   Stmt s(db_, "SELECT state FROM outbox WHERE id = ?1");
   if (!s.ok()) return DbError(db_, "prepare");
-  s.Int(1, id);
-  if (sqlite3_step(s.get()) != SQLITE_ROW) return Status::NotFound("spool: no entry " + std::to_string(id));
-  return s.Col(0);
+  s.Bind(id);
+  if (s.Step() != StepResult::kRow)
+    return Status::NotFound("spool: no entry " + std::to_string(id));
+  return s.ColText(0);
 }
 
 vv::Result<SpoolCounts> Spool::Counts() {
   Stmt s(db_, "SELECT state, count(*) FROM outbox GROUP BY state");
   if (!s.ok()) return DbError(db_, "prepare");
   SpoolCounts c;
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-    std::string state = s.Col(0);
-    int64_t n = sqlite3_column_int64(s.get(), 1);
+  StepResult rc;
+  while ((rc = s.Step()) == StepResult::kRow) {
+    std::string state = s.ColText(0);
+    int64_t n = s.ColInt(1);
     if (state == "pending") c.pending = n;
     else if (state == "delivered") c.delivered = n;
     else if (state == "rejected") c.rejected = n;
   }
-  if (rc != SQLITE_DONE) return DbError(db_, "count");
+  if (rc != StepResult::kDone) return DbError(db_, "count");
   return c;
 }
 
@@ -210,9 +166,9 @@ vv::Result<std::vector<std::pair<std::string, std::string>>> Spool::Rejections(s
   Stmt s(db_,
          "SELECT event_id, last_error FROM outbox WHERE state='rejected' ORDER BY id DESC LIMIT ?1");
   if (!s.ok()) return DbError(db_, "prepare");
-  s.Int(1, static_cast<int64_t>(limit));
+  s.Bind(static_cast<int64_t>(limit));
   std::vector<std::pair<std::string, std::string>> out;
-  while (sqlite3_step(s.get()) == SQLITE_ROW) out.emplace_back(s.Col(0), s.Col(1));
+  while (s.Step() == StepResult::kRow) out.emplace_back(s.ColText(0), s.ColText(1));
   return out;
 }
 

@@ -4,23 +4,14 @@
 
 namespace vv::cognitive {
 
-struct PostgresGraphStore::Conn {
-  explicit Conn(const std::string& url) : c(url) {}
-  pqxx::connection c;
-};
-
 namespace {
 
-void ScopeToTenant(pqxx::transaction_base& w, std::string_view tenant) {
-  w.exec("SET LOCAL vv.tenant_id = " + w.quote(std::string(tenant)));
-}
+constexpr char kLabel[] = "graph store (postgres)";
 
 }  // namespace
 
 Status PostgresGraphStore::InstallSchema(const std::string& url, const std::string& app_role) {
-  try {
-    pqxx::connection c(url);
-    pqxx::work w(c);
+  return sqlstore::Migrate(url, kLabel, [&](pqxx::transaction_base& w) {
     w.exec(
         "CREATE TABLE IF NOT EXISTS vv_cognitive_graphs ("
         " seq BIGSERIAL PRIMARY KEY,"
@@ -32,28 +23,16 @@ Status PostgresGraphStore::InstallSchema(const std::string& url, const std::stri
     w.exec(
         "CREATE INDEX IF NOT EXISTS vv_cognitive_graphs_tenant_seq ON vv_cognitive_graphs"
         " (tenant_id, seq)");
-    w.exec("ALTER TABLE vv_cognitive_graphs ENABLE ROW LEVEL SECURITY");
-    w.exec("ALTER TABLE vv_cognitive_graphs FORCE ROW LEVEL SECURITY");
-    w.exec("DROP POLICY IF EXISTS vv_cognitive_graphs_tenant_isolation ON vv_cognitive_graphs");
-    w.exec(
-        "CREATE POLICY vv_cognitive_graphs_tenant_isolation ON vv_cognitive_graphs"
-        " USING (tenant_id = current_setting('vv.tenant_id', true))"
-        " WITH CHECK (tenant_id = current_setting('vv.tenant_id', true))");
-    if (!app_role.empty()) {
-      const std::string app = w.quote_name(app_role);
-      w.exec("GRANT SELECT, INSERT ON vv_cognitive_graphs TO " + app);
-      w.exec("GRANT USAGE ON SEQUENCE vv_cognitive_graphs_seq_seq TO " + app);
-    }
-    w.commit();
-  } catch (const pqxx::broken_connection& e) {
-    return Status::Unavailable(std::string("graph store (postgres): ") + e.what());
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("graph store (postgres) schema: ") + e.what());
-  }
-  return Status::Ok();
+    sqlstore::EnableTenantIsolation(w, "vv_cognitive_graphs");
+    if (!app_role.empty())
+      sqlstore::GrantTableAccess(w, "vv_cognitive_graphs", "SELECT, INSERT", app_role);
+    return Status::Ok();
+  });
 }
 
-PostgresGraphStore::PostgresGraphStore(std::string url) : url_(std::move(url)) {}
+// Every failure, SQL errors and conversions included, is Unavailable (the store is down).
+PostgresGraphStore::PostgresGraphStore(const std::string& url)
+    : conn_(url, kLabel, StatusCode::kUnavailable) {}
 PostgresGraphStore::~PostgresGraphStore() = default;
 
 Result<std::unique_ptr<PostgresGraphStore>> PostgresGraphStore::Open(const std::string& url) {
@@ -65,36 +44,9 @@ Result<std::unique_ptr<PostgresGraphStore>> PostgresGraphStore::Open(const std::
   return s;
 }
 
-Status PostgresGraphStore::EnsureConnectedLocked() {
-  if (conn_ && conn_->c.is_open()) return Status::Ok();
-  conn_.reset();
-  try {
-    conn_ = std::make_unique<Conn>(url_);
-  } catch (const std::exception& e) {
-    return Status::Unavailable(std::string("graph store (postgres): cannot connect: ") +
-                               e.what());
-  }
-  return Status::Ok();
-}
-
-// Runs `body` in a tenant-scoped transaction, converting exceptions to Status.
-#define VV_GRAPH_PG_TXN(tenant, body)                                                  \
-  std::lock_guard<std::mutex> l(mu_);                                                  \
-  VV_RETURN_IF_ERROR(EnsureConnectedLocked());                                         \
-  try {                                                                                \
-    pqxx::work w(conn_->c);                                                            \
-    ScopeToTenant(w, tenant);                                                          \
-    body                                                                               \
-  } catch (const pqxx::broken_connection& e) {                                         \
-    conn_.reset();                                                                     \
-    return Status::Unavailable(std::string("graph store (postgres): ") + e.what());    \
-  } catch (const std::exception& e) {                                                  \
-    return Status::Unavailable(std::string("graph store (postgres): ") + e.what());    \
-  }
-
 Status PostgresGraphStore::Append(const GraphRecord& r) {
   if (r.tenant_id.empty()) return Status::InvalidArgument("graph record needs a tenant_id");
-  VV_GRAPH_PG_TXN(r.tenant_id, {
+  return conn_.InTenantTransaction(r.tenant_id, [&](pqxx::transaction_base& w) {
     w.exec_params(
         "INSERT INTO vv_cognitive_graphs (tenant_id, request_id, operator_id,"
         " execution_fingerprint, attestation_measurement_hash, schema_version, target_urn,"
@@ -102,24 +54,22 @@ Status PostgresGraphStore::Append(const GraphRecord& r) {
         r.tenant_id, r.request_id, r.operator_id, r.execution_fingerprint,
         r.attestation_measurement_hash, r.schema_version, r.target_urn, r.node_count,
         r.graph_json, r.received_at);
-    w.commit();
     return Status::Ok();
-  })
+  });
 }
 
 Result<std::vector<GraphRecord>> PostgresGraphStore::Latest(std::string_view tenant_id,
                                                            int limit) {
   if (tenant_id.empty()) return Status::InvalidArgument("graph query needs a tenant_id");
   if (limit < 1) return Status::InvalidArgument("graph query limit must be >= 1");
-  VV_GRAPH_PG_TXN(tenant_id, {
+  std::vector<GraphRecord> out;
+  VV_RETURN_IF_ERROR(conn_.InTenantTransaction(tenant_id, [&](pqxx::transaction_base& w) {
     pqxx::result res = w.exec_params(
         "SELECT seq, tenant_id, request_id, operator_id, execution_fingerprint,"
         " attestation_measurement_hash, schema_version, target_urn, node_count, graph,"
         " received_at FROM (SELECT * FROM vv_cognitive_graphs WHERE tenant_id = $1"
         " ORDER BY seq DESC LIMIT $2) t ORDER BY seq ASC",
         std::string(tenant_id), limit);
-    w.commit();
-    std::vector<GraphRecord> out;
     out.reserve(res.size());
     for (const auto& row : res) {
       GraphRecord g;
@@ -136,24 +86,16 @@ Result<std::vector<GraphRecord>> PostgresGraphStore::Latest(std::string_view ten
       g.received_at = row[10].as<int64_t>();
       out.push_back(std::move(g));
     }
-    return out;
-  })
+    return Status::Ok();
+  }));
+  return out;
 }
 
 Status PostgresGraphStore::Health() {
-  std::lock_guard<std::mutex> l(mu_);
-  VV_RETURN_IF_ERROR(EnsureConnectedLocked());
-  try {
-    pqxx::work w(conn_->c);
+  return conn_.InTransaction([](pqxx::transaction_base& w) {
     w.exec("SELECT 1 FROM vv_cognitive_graphs LIMIT 0");
-    w.commit();
-  } catch (const pqxx::broken_connection& e) {
-    conn_.reset();
-    return Status::Unavailable(std::string("graph store (postgres): ") + e.what());
-  } catch (const std::exception& e) {
-    return Status::Unavailable(std::string("graph store (postgres): ") + e.what());
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 }  // namespace vv::cognitive

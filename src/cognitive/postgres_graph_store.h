@@ -8,10 +8,10 @@
 // Ownership: owns the connection.
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "cognitive/graph_store.h"
+#include "sqlstore/postgres_util.h"
 
 namespace vv::cognitive {
 
@@ -30,13 +30,9 @@ class PostgresGraphStore final : public GraphStore {
   Status Health() override;
 
  private:
-  struct Conn;
-  explicit PostgresGraphStore(std::string url);
-  Status EnsureConnectedLocked();
+  explicit PostgresGraphStore(const std::string& url);
 
-  const std::string url_;
-  std::mutex mu_;
-  std::unique_ptr<Conn> conn_;  // GUARDED_BY(mu_)
+  sqlstore::PgConnection conn_;
 };
 
 }  // namespace vv::cognitive

@@ -8,10 +8,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "cognitive/graph_store.h"
-
-struct sqlite3;
+#include "sqlstore/sqlite_util.h"
 
 namespace vv::cognitive {
 
@@ -27,9 +27,10 @@ class SqliteGraphStore final : public GraphStore {
   Status Health() override;
 
  private:
-  SqliteGraphStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  SqliteGraphStore(sqlstore::Db db, std::string path)
+      : db_(std::move(db)), path_(std::move(path)) {}
   std::mutex mu_;
-  sqlite3* const db_;  // GUARDED_BY(mu_)
+  const sqlstore::Db db_;  // GUARDED_BY(mu_)
   const std::string path_;
 };
 

@@ -19,10 +19,10 @@
 // broken connection on the next call). Ownership: owns the connection.
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "evidence/evidence_store.h"
+#include "sqlstore/postgres_util.h"
 
 namespace vv::evidence {
 
@@ -50,13 +50,9 @@ class PostgresEvidenceStore final : public EvidenceStore {
   Result<std::vector<std::string>> Tenants() override;
 
  private:
-  explicit PostgresEvidenceStore(std::string url);
-  Status EnsureConnectedLocked();
+  explicit PostgresEvidenceStore(const std::string& url);
 
-  const std::string url_;
-  std::mutex mu_;
-  struct Conn;                  // wraps pqxx::connection (a typedef in libpqxx 6)
-  std::unique_ptr<Conn> conn_;  // guarded by mu_
+  sqlstore::PgConnection conn_;
 };
 
 }  // namespace vv::evidence

@@ -12,10 +12,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "evidence/evidence_store.h"
-
-struct sqlite3;
+#include "sqlstore/sqlite_util.h"
 
 namespace vv::evidence {
 
@@ -39,9 +39,9 @@ class SqliteEvidenceStore final : public EvidenceStore {
   Result<std::vector<std::string>> Tenants() override;
 
  private:
-  explicit SqliteEvidenceStore(sqlite3* db) : db_(db) {}
+  explicit SqliteEvidenceStore(sqlstore::Db db) : db_(std::move(db)) {}
   std::mutex mu_;
-  sqlite3* db_;  // guarded by mu_
+  const sqlstore::Db db_;  // guarded by mu_
 };
 
 }  // namespace vv::evidence

@@ -1,36 +1,30 @@
-// SqliteGraphStore: tenant scoping, last-N in arrival order, persistence across reopen,
+// SqliteGraphStore: the GraphStore contract (graph_store_contract.h), persistence across reopen,
 // sharing the evidence database file; the store-config reader (defaults, YAML, env).
 
 #include "cognitive/sqlite_graph_store.h"
 
 #include <gtest/gtest.h>
 
+#include "cognitive/graph_store_contract.h"
 #include "cognitive/store_config.h"
 #include "fakes/temp_dir.h"
 
 namespace vv::cognitive {
 namespace {
 
-constexpr const char* kT1 = "10000000-0000-0000-0000-000000000001";
-constexpr const char* kT2 = "20000000-0000-0000-0000-000000000002";
+using testing::kT1;
+using testing::kT2;
+using testing::Rec;
 
-GraphRecord Rec(const std::string& tenant, const std::string& req, int64_t nodes) {
-  GraphRecord r;
-  r.tenant_id = tenant;
-  r.request_id = req;
-  r.operator_id = "op";
-  r.execution_fingerprint = std::string(64, 'a');
-  r.attestation_measurement_hash = std::string(64, 'b');
-  r.schema_version = "execution.graph.v1";
-  r.target_urn = "urn:target:" + req;
-  r.node_count = nodes;
-  r.graph_json = "{}";
-  r.received_at = 1772107200;
-  return r;
+TEST(SqliteGraphStoreTest, SatisfiesGraphStoreContract) {
+  vv::testing::TempDir dir;
+  auto s = SqliteGraphStore::Open(dir.File("vv-evidence.db"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  testing::RunGraphStoreContract(**s);
 }
 
 TEST(SqliteGraphStoreTest, ReadsAreTenantScopedLastNOldestFirstAndSurviveReopen) {
-  testing::TempDir dir;
+  vv::testing::TempDir dir;
   const std::string path = dir.File("vv-evidence.db");
   {
     auto s = SqliteGraphStore::Open(path);
@@ -60,7 +54,7 @@ TEST(SqliteGraphStoreTest, ReadsAreTenantScopedLastNOldestFirstAndSurviveReopen)
 }
 
 TEST(SqliteGraphStoreTest, TwoHandlesOnOneFileSeeEachOthersWrites) {
-  testing::TempDir dir;
+  vv::testing::TempDir dir;
   auto a = SqliteGraphStore::Open(dir.File("db"));
   auto b = SqliteGraphStore::Open(dir.File("db"));
   ASSERT_TRUE(a.ok() && b.ok());
@@ -72,8 +66,8 @@ TEST(SqliteGraphStoreTest, TwoHandlesOnOneFileSeeEachOthersWrites) {
 }
 
 TEST(SqliteGraphStoreTest, RefusesAFileThatIsNotADatabase) {
-  testing::TempDir dir;
-  testing::WriteFile(dir.File("junk"), std::string(8192, 'x'), 0600);
+  vv::testing::TempDir dir;
+  vv::testing::WriteFile(dir.File("junk"), std::string(8192, 'x'), 0600);
   EXPECT_FALSE(SqliteGraphStore::Open(dir.File("junk")).ok());
 }
 

@@ -1,0 +1,96 @@
+#include "sqlstore/sqlite_util.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace vv::sqlstore {
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+}  // namespace
+
+Result<Db> Db::Open(const std::string& path, std::string_view label) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status::Unavailable(std::string(label) + ": cannot open " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  return Db(db);
+}
+
+Db::~Db() { sqlite3_close(db_); }
+
+Db::Db(Db&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+
+Db& Db::operator=(Db&& other) noexcept {
+  if (this != &other) {
+    sqlite3_close(db_);
+    db_ = std::exchange(other.db_, nullptr);
+  }
+  return *this;
+}
+
+sqlite3* Db::release() { return std::exchange(db_, nullptr); }
+
+Status Exec(sqlite3* db, const std::string& sql, std::string_view prefix) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::Unavailable(std::string(prefix) + msg);
+  }
+  return Status::Ok();
+}
+
+Status Error(sqlite3* db, std::string_view prefix, std::string_view what) {
+  return Status::Unavailable(std::string(prefix) + std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+Stmt::Stmt(sqlite3* db, const char* sql) : db_(db) {
+  if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(st_);
+    st_ = nullptr;
+  }
+}
+
+Stmt::~Stmt() { sqlite3_finalize(st_); }
+
+void Stmt::Text(int i, std::string_view v) {
+  sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+void Stmt::Int(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
+
+Stmt::StepResult Stmt::Step() {
+  switch (sqlite3_step(st_)) {
+    case SQLITE_ROW:
+      return StepResult::kRow;
+    case SQLITE_DONE:
+      return StepResult::kDone;
+    default:
+      return StepResult::kError;
+  }
+}
+
+void Stmt::Reset() { sqlite3_reset(st_); }
+
+std::string Stmt::ColText(int i) const {
+  const unsigned char* p = sqlite3_column_text(st_, i);
+  if (p == nullptr) return std::string();
+  return std::string(reinterpret_cast<const char*>(p),
+                     static_cast<size_t>(sqlite3_column_bytes(st_, i)));
+}
+
+int64_t Stmt::ColInt(int i) const { return sqlite3_column_int64(st_, i); }
+
+int64_t Stmt::Changes() const { return sqlite3_changes(db_); }
+
+}  // namespace vv::sqlstore
