@@ -133,11 +133,11 @@ JetStreamPublisher::~JetStreamPublisher() {
   if (reaper_.joinable()) {
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait_for(l, std::chrono::milliseconds(options_.drain_timeout_ms),
-                   [this] { return pending_.empty(); });
+      drained_cv_.wait_for(l, std::chrono::milliseconds(options_.drain_timeout_ms),
+                           [this] { return pending_.empty(); });
       stopping_ = true;
     }
-    cv_.notify_all();
+    reaper_cv_.notify_all();
     reaper_.join();
     ExpireTimedOut(/*all=*/true);
   }
@@ -218,7 +218,7 @@ void JetStreamPublisher::Publish(Envelope envelope, PublishCallback done) {
   }
   if (destroy) natsMsg_Destroy(msg);
   if (cb) cb(result, outcome);
-  if (destroy) cv_.notify_all();
+  if (destroy) drained_cv_.notify_all();
 }
 
 void JetStreamPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,
@@ -256,14 +256,14 @@ void JetStreamPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubA
   }
   if (!parked) natsMsg_Destroy(msg);
   if (done) done(result, outcome);
-  if (now_empty) self->cv_.notify_all();
+  if (now_empty) self->drained_cv_.notify_all();
   self->handlers_running_.fetch_sub(1);
 }
 
 void JetStreamPublisher::ReaperLoop() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stopping_) {
-    cv_.wait_for(l, std::chrono::milliseconds(50));
+    reaper_cv_.wait_for(l, std::chrono::milliseconds(50));
     if (stopping_) break;
     l.unlock();
     ExpireTimedOut(/*all=*/false);
@@ -327,7 +327,7 @@ void JetStreamPublisher::ExpireTimedOut(bool all) {
   std::string why = "Telemetry queue publish failed: no JetStream ack within " +
                     std::to_string(options_.ack_timeout_ms) + " ms";
   for (auto& cb : failed) cb(Status::Unavailable(why), PublishOutcome::kStored);
-  cv_.notify_all();
+  drained_cv_.notify_all();
 }
 
 Status JetStreamPublisher::Health() const {

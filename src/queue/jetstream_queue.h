@@ -114,7 +114,11 @@ class JetStreamPublisher final : public Publisher {
   jsCtx* js_ = nullptr;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  // Two condition variables on mu_, so that completing a publish never wakes the reaper:
+  // drained_cv_ is notified whenever pending_ shrinks to empty (only the destructor waits on
+  // it; a notify without waiters is free), reaper_cv_ only when stopping_ is set.
+  std::condition_variable drained_cv_;
+  std::condition_variable reaper_cv_;
   std::unordered_map<natsMsg*, Pending> pending_;  // guarded by mu_
   bool stopping_ = false;                          // guarded by mu_
   std::atomic<int> handlers_running_{0};
