@@ -133,17 +133,18 @@ JetStreamPublisher::~JetStreamPublisher() {
   if (reaper_.joinable()) {
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait_for(l, std::chrono::milliseconds(options_.drain_timeout_ms),
-                   [this] { return pending_.empty(); });
+      drained_cv_.wait_for(l, std::chrono::milliseconds(options_.drain_timeout_ms),
+                           [this] { return pending_.empty(); });
       stopping_ = true;
     }
-    cv_.notify_all();
+    reaper_cv_.notify_all();
     reaper_.join();
     ExpireTimedOut(/*all=*/true);
   }
   if (nc_ != nullptr) natsConnection_Close(nc_);
   // After Close no new ack callback starts; wait for one that may be running.
   while (handlers_running_.load() > 0) std::this_thread::yield();
+  FreeAcked(/*only_full_batch=*/false);  // no ack handler can add to acked_ any more
   if (js_ != nullptr) jsCtx_Destroy(js_);
   if (nc_ != nullptr) natsConnection_Destroy(nc_);
 }
@@ -218,7 +219,7 @@ void JetStreamPublisher::Publish(Envelope envelope, PublishCallback done) {
   }
   if (destroy) natsMsg_Destroy(msg);
   if (cb) cb(result, outcome);
-  if (destroy) cv_.notify_all();
+  if (destroy) drained_cv_.notify_all();
 }
 
 void JetStreamPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,
@@ -236,36 +237,48 @@ void JetStreamPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubA
   }
   PublishCallback done;
   bool now_empty = false;
-  bool parked = false;
   {
     std::lock_guard<std::mutex> l(self->mu_);
     auto it = self->pending_.find(msg);
-    if (it != self->pending_.end()) {
-      if (it->second.in_call) {
-        // The publishing thread is still inside js_PublishMsgAsync reading this message.
-        it->second.completed_during_call = true;
-        it->second.result = result;
-        it->second.outcome = outcome;
-        parked = true;
-      } else {
+    if (it != self->pending_.end() && it->second.in_call) {
+      // The publishing thread is still inside js_PublishMsgAsync reading this message; it
+      // completes the publish and frees the message when the call returns.
+      it->second.completed_during_call = true;
+      it->second.result = result;
+      it->second.outcome = outcome;
+    } else {
+      if (it != self->pending_.end()) {
         done = std::move(it->second.done);
         self->pending_.erase(it);
         now_empty = self->pending_.empty();
       }
+      self->acked_.push_back(msg);
     }
   }
-  if (!parked) natsMsg_Destroy(msg);
+  self->FreeAcked(/*only_full_batch=*/true);
   if (done) done(result, outcome);
-  if (now_empty) self->cv_.notify_all();
+  if (now_empty) self->drained_cv_.notify_all();
   self->handlers_running_.fetch_sub(1);
+}
+
+void JetStreamPublisher::FreeAcked(bool only_full_batch) {
+  std::vector<natsMsg*> batch;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (acked_.empty() || (only_full_batch && acked_.size() < kFreeBatch)) return;
+    batch.swap(acked_);
+    acked_.reserve(kFreeBatch);
+  }
+  for (natsMsg* m : batch) natsMsg_Destroy(m);
 }
 
 void JetStreamPublisher::ReaperLoop() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stopping_) {
-    cv_.wait_for(l, std::chrono::milliseconds(50));
+    reaper_cv_.wait_for(l, std::chrono::milliseconds(50));
     if (stopping_) break;
     l.unlock();
+    FreeAcked(/*only_full_batch=*/false);
     ExpireTimedOut(/*all=*/false);
     l.lock();
   }
@@ -327,7 +340,7 @@ void JetStreamPublisher::ExpireTimedOut(bool all) {
   std::string why = "Telemetry queue publish failed: no JetStream ack within " +
                     std::to_string(options_.ack_timeout_ms) + " ms";
   for (auto& cb : failed) cb(Status::Unavailable(why), PublishOutcome::kStored);
-  cv_.notify_all();
+  drained_cv_.notify_all();
 }
 
 Status JetStreamPublisher::Health() const {

@@ -107,6 +107,8 @@ class JetStreamPublisher final : public Publisher {
   Status EnsureStream(const std::string& name, const std::string& subject);
   void ReaperLoop();
   void ExpireTimedOut(bool all);
+  // Frees the acked messages collected so far (all of them, or only a full batch).
+  void FreeAcked(bool only_full_batch);
   static void OnAck(jsCtx* js, natsMsg* msg, ::jsPubAck* pa, ::jsPubAckErr* pae, void* closure);
 
   const JetStreamOptions options_;
@@ -114,9 +116,19 @@ class JetStreamPublisher final : public Publisher {
   jsCtx* js_ = nullptr;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  // Two condition variables on mu_, so that completing a publish never wakes the reaper:
+  // drained_cv_ is notified whenever pending_ shrinks to empty (only the destructor waits on
+  // it; a notify without waiters is free), reaper_cv_ only when stopping_ is set.
+  std::condition_variable drained_cv_;
+  std::condition_variable reaper_cv_;
   std::unordered_map<natsMsg*, Pending> pending_;  // guarded by mu_
   bool stopping_ = false;                          // guarded by mu_
+  // Acked messages not yet freed (guarded by mu_). nats.c hands every natsMsg_Destroy to its
+  // garbage-collector thread and wakes that thread whenever its list was empty, i.e. about once
+  // per publish under a steady load; freeing kFreeBatch messages at a time (the rest on the
+  // reaper's 50 ms tick and in the destructor) wakes it once per batch.
+  static constexpr size_t kFreeBatch = 32;
+  std::vector<natsMsg*> acked_;
   std::atomic<int> handlers_running_{0};
   std::thread reaper_;
 };
