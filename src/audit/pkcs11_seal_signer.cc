@@ -79,12 +79,21 @@ Result<std::string> Pkcs11SealSigner::Sign(std::string_view body) const {
   std::string sig(64, '\0');
   auto run = token_->Run([&](const pkcs11::Session& s) {
     inner = Status::Ok();
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv =
-        pkcs11::Token::FindExisting(s, CKO_PRIVATE_KEY, key_label_, "private key", &h, &inner);
-    if (rv != CKR_OK || !inner.ok()) return rv;
     CK_MECHANISM mech = {CKM_EDDSA, nullptr, 0};  // no parameters: pure Ed25519
-    rv = s.f->C_SignInit(s.handle, &mech, h);
+    // The key's handle is looked up once and kept (a lookup costs as much as the signature on
+    // SoftHSM); a handle the token no longer knows (object re-created, token swapped) is
+    // looked up again.
+    CK_RV rv = key_handle_ == CK_INVALID_HANDLE
+                   ? static_cast<CK_RV>(CKR_OBJECT_HANDLE_INVALID)
+                   : s.f->C_SignInit(s.handle, &mech, key_handle_);
+    if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID) {
+      key_handle_ = CK_INVALID_HANDLE;
+      CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+      rv = pkcs11::Token::FindExisting(s, CKO_PRIVATE_KEY, key_label_, "private key", &h, &inner);
+      if (rv != CKR_OK || !inner.ok()) return rv;
+      rv = s.f->C_SignInit(s.handle, &mech, h);
+      if (rv == CKR_OK) key_handle_ = h;
+    }
     if (rv != CKR_OK) return rv;
     std::string msg(body);
     CK_ULONG len = sig.size();

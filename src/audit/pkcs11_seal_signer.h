@@ -51,6 +51,9 @@ class Pkcs11SealSigner final : public SealSigner {
 
   std::unique_ptr<pkcs11::Token> token_;
   const std::string key_label_;
+  // The private key's object handle once found; only read and written inside Token::Run (the
+  // token's mutex serialises it).
+  mutable CK_OBJECT_HANDLE key_handle_ = CK_INVALID_HANDLE;
 };
 
 // Reads the Ed25519 public key of the key pair labelled key_label in the token.
