@@ -10,7 +10,8 @@
 #     feedback query, a federation bundle); vv-demo-producer tries the attacks: replayed,
 #     forged and cross-tenant events; a client without a certificate is refused at TLS
 #   - vv-engine drains the queue into the encrypted evidence store; vv-evidence decrypts a record
-#   - vv-audit verifies the audit log (signed Merkle checkpoints + anchor file)
+#   - vv-audit verifies the audit log (signed Merkle checkpoints + anchor file), and the
+#     engine's own audit log, whose seals are signed by a key inside a SoftHSM2 token
 # Everything lives under ./run/demo (recreated on each run). Exit status 0 only when every
 # outcome is the expected one.
 set -euo pipefail
@@ -44,6 +45,20 @@ chmod 0400 "$RUN/keys/evidence_root.key"
 openssl pkey -in "$RUN/keys/feedback_ed25519.pem" -pubout -out "$RUN/keys/feedback_ed25519.pub"
 PIN=$("$BIN/ss-producer" fingerprint "$RUN/pki/producer.crt" | tail -1 | awk '{print $NF}')
 TENANT=10000000-0000-0000-0000-000000000001
+
+# The engine seals its own audit log with an Ed25519 key that lives in a PKCS#11 token
+# (SoftHSM2 here, an HSM in production): created inside the token, never readable.
+echo "== SoftHSM2 token for the engine's audit seal key =="
+mkdir -p "$RUN/hsm/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$RUN/hsm/tokens" > "$RUN/hsm/softhsm2.conf"
+export SOFTHSM2_CONF="$RUN/hsm/softhsm2.conf"
+( umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/hsm/user.pin" )
+softhsm2-util --init-token --free --label vv-demo --so-pin "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+  --pin "$(cat "$RUN/hsm/user.pin")" >/dev/null
+"$BIN/vv-audit" pkcs11-keygen --pkcs11-token vv-demo --pkcs11-key-label engine-seal \
+  --pin-file "$RUN/hsm/user.pin" --origin vectorvue.local/audit-log > "$RUN/hsm/engine-seal.txt"
+ENGINE_SEAL_KEY=$(tail -1 "$RUN/hsm/engine-seal.txt" | sed 's/.*"verifier_key":"\([^"]*\)".*/\1/')
+echo "   engine seal key (in the token): $ENGINE_SEAL_KEY"
 
 cat > "$RUN/gateway.yaml" <<YAML
 vectorvue:
@@ -85,6 +100,9 @@ vectorvue:
     root_key_id: vv-evidence-root-v1
     root_key_file: keys/evidence_root.key
     metrics_path: ""
+    audit_seal_pkcs11_token_label: vv-demo
+    audit_seal_pkcs11_key_label: engine-seal
+    audit_seal_pkcs11_pin_file: hsm/user.pin
 YAML
 
 echo "== starting vv-gateway (mTLS, embedded backends) =="
@@ -203,6 +221,9 @@ SEAL_PUB=$(openssl pkey -in "$RUN/keys/audit_seal_ed25519.pem" -pubout -outform 
 echo "audit log verification (seal key pinned):"
 if "$BIN/vv-audit" verify "$RUN/var/audit.jsonl" --public-key "$SEAL_PUB" | tail -1 | sed 's/^/   /'; then
   ok "audit chain, Merkle checkpoints and signatures verify"; else fail "audit verification"; fi
+echo "engine audit log:     $RUN/var/audit.jsonl.engine.jsonl (seals signed inside the SoftHSM2 token)"
+if "$BIN/vv-audit" verify "$RUN/var/audit.jsonl.engine.jsonl" --public-key "$ENGINE_SEAL_KEY" | tail -1 | sed 's/^/   /'; then
+  ok "engine audit log verifies against the token's key"; else fail "engine audit verification"; fi
 echo "gateway log:          $RUN/gateway.log"
 [ "$FAIL" = 0 ] && echo "== demo: every outcome as expected ==" || echo "== demo: SOME OUTCOMES WERE NOT AS EXPECTED =="
 exit $FAIL
