@@ -62,7 +62,7 @@ CognitiveService::CognitiveService(CognitiveDeps deps) : deps_(std::move(deps)) 
     own_metrics_ = std::make_unique<stats::GatewayMetrics>(*own_registry_);
     deps_.metrics = own_metrics_.get();
   }
-  snapshot_ = MakeSnapshot(deps_.config);
+  snapshot_.Publish(MakeSnapshot(deps_.config));
 }
 
 std::shared_ptr<const CognitiveService::Snapshot> CognitiveService::MakeSnapshot(
@@ -75,9 +75,7 @@ std::shared_ptr<const CognitiveService::Snapshot> CognitiveService::MakeSnapshot
 }
 
 void CognitiveService::Reload(std::shared_ptr<const config::GatewayConfig> cfg) {
-  auto snap = MakeSnapshot(std::move(cfg));
-  std::lock_guard<std::mutex> l(mu_);
-  snapshot_ = std::move(snap);
+  snapshot_.Publish(MakeSnapshot(std::move(cfg)));
 }
 
 CognitiveService::~CognitiveService() = default;
@@ -114,14 +112,7 @@ void CognitiveService::Reject(Call& call, const verify::Verdict& v) {
   }
   counters_.rejected++;
   CountRejection(*deps_.metrics, v, ctx.operator_id, call.snap->config->nonce_backend);
-  json::Value details = json::Value::MakeObject();
-  details.Set("request_id", ctx.request_id);
-  details.Set("status_code", v.http_status);
-  details.Set("detail", v.detail);
-  details.Set("reason", verify::ReasonName(v.reason));
-  if (!v.internal_detail.empty()) details.Set("internal_detail", v.internal_detail);
-  if (ctx.identity) details.Set("identity", ctx.identity->id);
-  if (!ctx.operator_id.empty()) details.Set("operator_id", ctx.operator_id);
+  json::Value details = RejectionDetails(v, ctx);
   if (!ctx.tenant_id.empty()) details.Set("tenant_id", ctx.tenant_id);
   Status as = deps_.audit->Append(call.rejected_event, kActor, std::move(details));
   if (!as.ok()) {

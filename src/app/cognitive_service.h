@@ -21,6 +21,7 @@
 #include <memory>
 #include <string_view>
 
+#include "app/published.h"
 #include "audit/audit_log.h"
 #include "cognitive/feedback.h"
 #include "cognitive/graph_store.h"
@@ -76,10 +77,7 @@ class CognitiveService {
   };
   std::shared_ptr<const Snapshot> MakeSnapshot(
       std::shared_ptr<const config::GatewayConfig> cfg) const;
-  std::shared_ptr<const Snapshot> Current() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return snapshot_;
-  }
+  std::shared_ptr<const Snapshot> Current() const { return snapshot_.Current(); }
   struct Call;
   void HandleGraph(Call& call);
   void HandleFeedback(Call& call);
@@ -90,8 +88,7 @@ class CognitiveService {
   CognitiveDeps deps_;
   std::unique_ptr<stats::Registry> own_registry_;
   std::unique_ptr<stats::GatewayMetrics> own_metrics_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const Snapshot> snapshot_;  // GUARDED_BY(mu_)
+  Published<Snapshot> snapshot_;
   CognitiveCounters counters_;
 };
 

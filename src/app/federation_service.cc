@@ -17,13 +17,12 @@ FederationService::FederationService(FederationDeps deps) : deps_(std::move(deps
     own_metrics_ = std::make_unique<stats::GatewayMetrics>(*own_registry_);
     deps_.metrics = own_metrics_.get();
   }
-  snapshot_ = std::make_shared<Snapshot>(deps_.config, *deps_.clock, *deps_.bundle_nonces);
+  snapshot_.Publish(std::make_shared<Snapshot>(deps_.config, *deps_.clock, *deps_.bundle_nonces));
 }
 
 void FederationService::Reload(std::shared_ptr<const config::GatewayConfig> cfg) {
-  auto snap = std::make_shared<Snapshot>(std::move(cfg), *deps_.clock, *deps_.bundle_nonces);
-  std::lock_guard<std::mutex> l(mu_);
-  snapshot_ = std::move(snap);
+  snapshot_.Publish(
+      std::make_shared<Snapshot>(std::move(cfg), *deps_.clock, *deps_.bundle_nonces));
 }
 
 void FederationService::Handle(http::Request request, http::Responder respond) {
@@ -42,14 +41,7 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
     }
     counters_.rejected++;
     CountRejection(*deps_.metrics, v, ctx.operator_id, snap->config->nonce_backend);
-    json::Value details = json::Value::MakeObject();
-    details.Set("request_id", ctx.request_id);
-    details.Set("status_code", v.http_status);
-    details.Set("detail", v.detail);
-    details.Set("reason", verify::ReasonName(v.reason));
-    if (!v.internal_detail.empty()) details.Set("internal_detail", v.internal_detail);
-    if (ctx.identity) details.Set("identity", ctx.identity->id);
-    if (!ctx.operator_id.empty()) details.Set("operator_id", ctx.operator_id);
+    json::Value details = RejectionDetails(v, ctx);
     Status as = deps_.audit->Append("federation.rejected", kActor, std::move(details));
     if (!as.ok()) {
       counters_.audit_failures++;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 
+#include "app/published.h"
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "config/gateway_config.h"
@@ -57,16 +58,12 @@ class FederationService {
     verify::IdentityCheck identity;
     verify::BundleCheck bundle;
   };
-  std::shared_ptr<const Snapshot> Current() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return snapshot_;
-  }
+  std::shared_ptr<const Snapshot> Current() const { return snapshot_.Current(); }
 
   FederationDeps deps_;
   std::unique_ptr<stats::Registry> own_registry_;
   std::unique_ptr<stats::GatewayMetrics> own_metrics_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const Snapshot> snapshot_;  // GUARDED_BY(mu_)
+  Published<Snapshot> snapshot_;
   FederationCounters counters_;
 };
 

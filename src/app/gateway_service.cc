@@ -47,7 +47,7 @@ GatewayService::GatewayService(GatewayDeps deps) : deps_(std::move(deps)) {
     own_metrics_ = std::make_unique<stats::GatewayMetrics>(*own_registry_);
     deps_.metrics = own_metrics_.get();
   }
-  snapshot_ = MakeSnapshot(deps_.config);
+  snapshot_.Publish(MakeSnapshot(deps_.config));
 }
 
 std::shared_ptr<const GatewayService::Snapshot> GatewayService::MakeSnapshot(
@@ -60,9 +60,7 @@ std::shared_ptr<const GatewayService::Snapshot> GatewayService::MakeSnapshot(
 }
 
 void GatewayService::Reload(std::shared_ptr<const config::GatewayConfig> cfg) {
-  auto snap = MakeSnapshot(std::move(cfg));
-  std::lock_guard<std::mutex> l(snapshot_mu_);
-  snapshot_ = std::move(snap);
+  snapshot_.Publish(MakeSnapshot(std::move(cfg)));
 }
 
 GatewayService::~GatewayService() = default;
@@ -319,14 +317,7 @@ void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call, const ve
     const auto cfg = config();
     CountRejection(*deps_.metrics, v, ctx.operator_id, cfg->nonce_backend);
   }
-  json::Value details = json::Value::MakeObject();
-  details.Set("request_id", ctx.request_id);
-  details.Set("status_code", v.http_status);
-  details.Set("detail", v.detail);
-  details.Set("reason", verify::ReasonName(v.reason));
-  if (!v.internal_detail.empty()) details.Set("internal_detail", v.internal_detail);
-  if (ctx.identity) details.Set("identity", ctx.identity->id);
-  if (!ctx.operator_id.empty()) details.Set("operator_id", ctx.operator_id);
+  json::Value details = RejectionDetails(v, ctx);
   if (dlq_outcome) details.Set("dlq", dlq_outcome);
   Audit("telemetry.rejected", kActor, std::move(details));
   spdlog::debug("telemetry rejected request_id={} status={} reason={}", ctx.request_id,

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "app/published.h"
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "config/gateway_config.h"
@@ -86,10 +87,7 @@ class GatewayService final : public http::Handler {
     std::shared_ptr<const config::GatewayConfig> config;
     std::unique_ptr<verify::TelemetryChain> chain;
   };
-  std::shared_ptr<const Snapshot> Current() const {
-    std::lock_guard<std::mutex> l(snapshot_mu_);
-    return snapshot_;
-  }
+  std::shared_ptr<const Snapshot> Current() const { return snapshot_.Current(); }
   std::shared_ptr<const Snapshot> MakeSnapshot(
       std::shared_ptr<const config::GatewayConfig> cfg) const;
 
@@ -104,8 +102,7 @@ class GatewayService final : public http::Handler {
   std::unique_ptr<state::Admission> own_admission_;  // when deps.admission was null
   std::unique_ptr<stats::Registry> own_registry_;       // when deps.metrics was null
   std::unique_ptr<stats::GatewayMetrics> own_metrics_;  // when deps.metrics was null
-  mutable std::mutex snapshot_mu_;
-  std::shared_ptr<const Snapshot> snapshot_;  // GUARDED_BY(snapshot_mu_)
+  Published<Snapshot> snapshot_;
   GatewayCounters counters_;
   std::mutex handshake_audit_mu_;
   int64_t handshake_audit_second_ = 0;   // GUARDED_BY(handshake_audit_mu_)

@@ -39,6 +39,18 @@ void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
   }
 }
 
+json::Value RejectionDetails(const verify::Verdict& v, const verify::RequestContext& ctx) {
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", ctx.request_id);
+  details.Set("status_code", v.http_status);
+  details.Set("detail", v.detail);
+  details.Set("reason", verify::ReasonName(v.reason));
+  if (!v.internal_detail.empty()) details.Set("internal_detail", v.internal_detail);
+  if (ctx.identity) details.Set("identity", ctx.identity->id);
+  if (!ctx.operator_id.empty()) details.Set("operator_id", ctx.operator_id);
+  return details;
+}
+
 std::string_view HandshakeFailureClass(std::string_view r) {
   auto has = [&](std::string_view s) { return r.find(s) != std::string_view::npos; };
   if (has("revoked")) return "certificate_revoked";

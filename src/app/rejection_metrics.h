@@ -1,6 +1,7 @@
 #pragma once
-// The one place that turns a rejection verdict into metric increments, shared by the three
-// request services (telemetry, federation, cognitive) so every rejection path increments
+// The rejection and fail-closed paths shared by the three request services (telemetry,
+// federation, cognitive): the one place that turns a rejection verdict into metric increments
+// and audit details, so every rejection path records the same keys and increments
 // exactly one vv_gateway_requests_rejected_total{status,reason} child, plus the class counter
 // the verdict belongs to (replay per operator, signature failures, mTLS identity mismatches,
 // backend errors). Thread-safe (metrics are atomics).
@@ -9,6 +10,7 @@
 
 #include "common/status.h"
 #include "http/server.h"
+#include "json/json.h"
 #include "stats/service_metrics.h"
 #include "verify/check.h"
 
@@ -25,6 +27,12 @@ void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
 http::Response AuditFailureResponse(stats::GatewayMetrics& m, std::string_view what,
                                     std::string_view request_id, std::string_view operator_id,
                                     const Status& append_status);
+
+// The audit details of a rejected request, the same keys on every path: request_id,
+// status_code, detail (the client's fixed string), reason (the precise reason code),
+// internal_detail (when the check gave one), identity and operator_id (when known). Callers
+// add their own keys (tenant_id, dlq).
+json::Value RejectionDetails(const verify::Verdict& v, const verify::RequestContext& ctx);
 
 // Classifies a TLS handshake failure text into a small fixed label set (bounded cardinality):
 // no_client_certificate, certificate_revoked, certificate_expired, untrusted_certificate,
