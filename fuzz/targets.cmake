@@ -11,7 +11,8 @@ set(VV_FUZZ_TARGETS
   config_fuzz
   envelope_fuzz
   base64_fuzz
-  signature_headers_fuzz)
+  signature_headers_fuzz
+  config_edit_fuzz)
 set(VV_FUZZ_DEPS_json_parse_fuzz vv_json)
 set(VV_FUZZ_DEPS_schema_fuzz vv_schema vv_json)
 set(VV_FUZZ_DEPS_audit_verify_fuzz vv_audit)
@@ -19,3 +20,4 @@ set(VV_FUZZ_DEPS_config_fuzz vv_config)
 set(VV_FUZZ_DEPS_envelope_fuzz vv_queue vv_crypto vv_json)
 set(VV_FUZZ_DEPS_base64_fuzz vv_common)
 set(VV_FUZZ_DEPS_signature_headers_fuzz vv_verify vv_config vv_crypto)
+set(VV_FUZZ_DEPS_config_edit_fuzz vv_app)

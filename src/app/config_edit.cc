@@ -527,11 +527,14 @@ Result<std::string> ApplyToText(const std::string& yaml_text, const Edit& e,
     } else {
       rep.fallback_reason = layout.problem;
     }
+    // The in-place edit must carry exactly the data of the edited document; when it does
+    // not (a layout the splice misjudged), the whole document is re-emitted instead.
+    if (spliced && !ReparsesTo(*spliced, root)) {
+      spliced.reset();
+      rep.fallback_reason = "the in-place edit of identity '" + e.identity +
+                            "' would not reproduce the edited document";
+    }
     if (spliced) {
-      // Fail closed: the in-place edit must carry exactly the data of the edited document.
-      if (!ReparsesTo(*spliced, root))
-        return Status::Internal("config: the in-place edit of identity '" + e.identity +
-                                "' does not reproduce the edited document; nothing changed");
       rep.surgical = true;
       text = layout.Restore(*spliced);
     } else {

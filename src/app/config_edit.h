@@ -10,11 +10,11 @@
 // `ID: <pin>` line replaced by its mapping form, keeping that line's trailing comment); all
 // other bytes - comments, blank lines, key order, quoting, CRLF line endings, a BOM - stay as
 // they were. Rewritten entries are emitted in block style, indented like their siblings. The
-// spliced text is re-parsed and must carry exactly the edited data, or the edit fails (nothing
-// written). When the entries cannot be located safely (flow-style `{...}`/`[...]` collections,
-// anchors, aliases or tags in the rewritten lines, mixed line endings, irregular layout), the
-// whole document is re-emitted by yaml-cpp instead (comments lost); ApplyReport says so and
-// ApplyToFile logs a warning.
+// spliced text is re-parsed and must carry exactly the edited data. When it does not, or when
+// the entries cannot be located safely (flow-style `{...}`/`[...]` collections, anchors,
+// aliases or tags in the rewritten lines, mixed line endings, irregular layout), the whole
+// document is re-emitted by yaml-cpp instead (same data, comments lost); ApplyReport says so
+// and ApplyToFile logs a warning.
 //
 // A pin-only identity (`ID: <sha256>`) is converted to the mapping form
 // {cert_sha256: [...], signing_keys: {...}} on the first edit. Retiring refuses to remove an

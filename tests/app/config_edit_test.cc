@@ -3,6 +3,7 @@
 #include "app/config_edit.h"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 
@@ -297,18 +298,29 @@ TEST(ConfigEditSurgicalTest, AnchorsInTheEditedLinesFallBack) {
       << report.fallback_reason;
 }
 
-TEST(ConfigEditSurgicalTest, SpliceThatWouldChangeOtherDataFailsClosed) {
+TEST(ConfigEditSurgicalTest, SpliceThatWouldChangeOtherDataFallsBackToAWholeReEmit) {
   // A block scalar ending in a line that looks like a comment, as the identity's last entry:
   // a child appended after its last "content" line would cut the scalar, so the re-parse
-  // check refuses the edit instead of writing a file with different data.
+  // check rejects the splice and the whole document is re-emitted (same data, comments lost).
   const std::string text =
       Swap(Commented(), "        cert_sha256:\n          - " + kPinB + "   # current\n", "");
   const std::string with_note =
       Swap(text, "        # staged keys go above\n",
            "        note: |\n          text\n          # not a comment\n");
-  auto r = ApplyToText(with_note, {Op::kStagePin, "other", "", "", kPinD}, nullptr, "/", false);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInternal) << r.status().ToString();
+  ApplyReport report;
+  auto r = ApplyToText(with_note, {Op::kStagePin, "other", "", "", kPinD}, nullptr, "/", false,
+                       &report);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(report.surgical);
+  EXPECT_NE(report.fallback_reason.find("would not reproduce"), std::string::npos)
+      << report.fallback_reason;
+  const YAML::Node out = YAML::Load(*r);
+  const YAML::Node other =
+      out["vectorvue"]["telemetry_gateway"]["allowed_service_identities"]["other"];
+  EXPECT_EQ(other["note"].as<std::string>(), "text\n# not a comment\n");
+  bool staged = false;
+  for (const auto& pin : other["cert_sha256"]) staged = staged || pin.as<std::string>() == kPinD;
+  EXPECT_TRUE(staged) << *r;
 }
 
 TEST(ConfigEditSurgicalTest, ApplyToFileKeepsCommentsAndMode) {
