@@ -542,7 +542,13 @@ Result<std::string> ApplyToText(const std::string& yaml_text, const Edit& e,
       out << root;
       if (!out.good())
         return Invalid(std::string("config: cannot emit YAML: ") + out.GetLastError());
-      text = layout.Restore(std::string(out.c_str()) + "\n");
+      const std::string emitted = std::string(out.c_str()) + "\n";
+      // yaml-cpp does not always emit what it can read back (e.g. keys with invalid UTF-8 or
+      // control characters): never write a document that would not load as the edited one.
+      if (!ReparsesTo(emitted, root))
+        return Invalid("config: the edited document cannot be written back faithfully "
+                       "(unusual keys or characters); nothing changed");
+      text = layout.Restore(emitted);
     }
     if (validate) {
       auto cfg = config::ParseGatewayConfig(text, env, base_dir);

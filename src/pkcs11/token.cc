@@ -3,6 +3,13 @@
 #include <dlfcn.h>
 #include <openssl/crypto.h>
 #if defined(__SANITIZE_ADDRESS__)
+#define VV_PKCS11_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VV_PKCS11_LSAN 1
+#endif
+#endif
+#if defined(VV_PKCS11_LSAN)
 #include <sanitizer/lsan_interface.h>
 #endif
 
@@ -25,11 +32,12 @@ namespace {
 // match. Scoping the exemption to module calls keeps every allocation of ours checked.
 class ModuleCallScope {
  public:
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(VV_PKCS11_LSAN)
   ModuleCallScope() { __lsan_disable(); }
   ~ModuleCallScope() { __lsan_enable(); }
 #else
-  ModuleCallScope() = default;
+  ModuleCallScope() {}   // user-provided: a scope object, not an unused variable
+  ~ModuleCallScope() {}  // NOLINT(modernize-use-equals-default)
 #endif
   ModuleCallScope(const ModuleCallScope&) = delete;
   ModuleCallScope& operator=(const ModuleCallScope&) = delete;
