@@ -527,28 +527,30 @@ Result<std::string> ApplyToText(const std::string& yaml_text, const Edit& e,
     } else {
       rep.fallback_reason = layout.problem;
     }
-    // The in-place edit must carry exactly the data of the edited document; when it does
-    // not (a layout the splice misjudged), the whole document is re-emitted instead.
-    if (spliced && !ReparsesTo(*spliced, root)) {
-      spliced.reset();
-      rep.fallback_reason = "the in-place edit of identity '" + e.identity +
-                            "' would not reproduce the edited document";
-    }
+    // What is written (BOM and line endings restored) must load as exactly the edited
+    // document. A splice that does not (a layout it misjudged) gives way to a whole re-emit;
+    // a re-emit that does not (yaml-cpp cannot always write back what it read: keys with
+    // invalid UTF-8 or control characters) is refused, nothing written.
     if (spliced) {
-      rep.surgical = true;
-      text = layout.Restore(*spliced);
-    } else {
+      std::string restored = layout.Restore(*spliced);
+      if (ReparsesTo(restored, root)) {
+        rep.surgical = true;
+        text = std::move(restored);
+      } else {
+        spliced.reset();
+        rep.fallback_reason = "the in-place edit of identity '" + e.identity +
+                              "' would not reproduce the edited document";
+      }
+    }
+    if (!spliced) {
       YAML::Emitter out;
       out << root;
       if (!out.good())
         return Invalid(std::string("config: cannot emit YAML: ") + out.GetLastError());
-      const std::string emitted = std::string(out.c_str()) + "\n";
-      // yaml-cpp does not always emit what it can read back (e.g. keys with invalid UTF-8 or
-      // control characters): never write a document that would not load as the edited one.
-      if (!ReparsesTo(emitted, root))
+      text = layout.Restore(std::string(out.c_str()) + "\n");
+      if (!ReparsesTo(text, root))
         return Invalid("config: the edited document cannot be written back faithfully "
                        "(unusual keys or characters); nothing changed");
-      text = layout.Restore(emitted);
     }
     if (validate) {
       auto cfg = config::ParseGatewayConfig(text, env, base_dir);
