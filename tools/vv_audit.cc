@@ -40,6 +40,7 @@
 #include "audit/pkcs11_seal_signer.h"
 #include "audit/verifier.h"
 #include "common/encoding.h"
+#include "common/env.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 
@@ -359,23 +360,15 @@ struct Pkcs11Args {
   std::string pin_env = "VV_AUDIT_PKCS11_PIN";
 };
 
-vv::pkcs11::EnvLookup ProcessEnv() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-  };
-}
-
 vv::Result<std::unique_ptr<vv::pkcs11::Token>> OpenToken(const Pkcs11Args& a) {
-  auto pin = vv::pkcs11::ResolvePin(a.pin_file, a.pin_env, ProcessEnv(), "PKCS#11 token");
+  auto pin = vv::pkcs11::ResolvePin(a.pin_file, a.pin_env, vv::ProcessEnv(), "PKCS#11 token");
   if (!pin.ok()) return pin.status();
   vv::pkcs11::TokenOptions o;
   o.module_path = a.module;
   o.token_label = a.token;
   o.pin = std::move(pin).value();
   auto t = vv::pkcs11::Token::Open(o);
-  vv::pkcs11::WipeString(&o.pin);
+  vv::crypto::Wipe(&o.pin);
   return t;
 }
 

@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
 
   auto cfg = vv::config::LoadEngineConfig(config_path, vv::config::ProcessEnv());
   if (!cfg.ok()) return Refuse(cfg.status().message());
-  auto env = vv::evidence::ProcessEnvironment();
+  auto env = vv::ProcessEnv();
   auto provider = vv::engine::MakeRootKeyProvider(*cfg, env);
   if (!provider.ok()) return Refuse(provider.status().ToString());
   auto store = vv::engine::MakeEvidenceStore(*cfg);
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   seal_key.pkcs11_pin_file = cfg->audit_seal_pkcs11.pin_file;
   seal_key.pkcs11_pin_env = cfg->audit_seal_pkcs11.pin_env;
   auto seal_signer =
-      vv::audit::OpenSealSigner(seal_key, ao.checkpoint_origin, vv::config::ProcessEnv());
+      vv::audit::OpenSealSigner(seal_key, ao.checkpoint_origin, env);
   if (!seal_signer.ok()) return Refuse("audit seal key: " + seal_signer.status().ToString());
   ao.seal_signer = std::move(seal_signer).value();
   if (ao.seal_signer == nullptr)

@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
 
   auto cfg = vv::config::LoadEngineConfig(config_path, vv::config::ProcessEnv());
   if (!cfg.ok()) return Fail(cfg.status().message(), 2);
-  auto env = vv::evidence::ProcessEnvironment();
+  auto env = vv::ProcessEnv();
 
   if (keygen->parsed()) {
     if (cfg->root_key_provider != "pkcs11") return Fail("root_key_provider is not pkcs11", 2);

@@ -111,29 +111,7 @@ Result<std::string> Pkcs11SealSigner::Sign(std::string_view body) const {
 }
 
 Result<bool> Pkcs11SealSigner::KeyIsNonExtractable() const {
-  Status inner;
-  bool hidden = false;
-  auto run = token_->Run([&](const pkcs11::Session& s) {
-    inner = Status::Ok();
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv =
-        pkcs11::Token::FindExisting(s, CKO_PRIVATE_KEY, key_label_, "private key", &h, &inner);
-    if (rv != CKR_OK || !inner.ok()) return rv;
-    CK_BBOOL extractable = CK_TRUE, sensitive = CK_FALSE;
-    CK_ATTRIBUTE flags[] = {{CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
-                            {CKA_SENSITIVE, &sensitive, sizeof(sensitive)}};
-    rv = s.f->C_GetAttributeValue(s.handle, h, flags, 2);
-    if (rv != CKR_OK) return rv;
-    unsigned char buf[128];
-    CK_ATTRIBUTE value = {CKA_VALUE, buf, sizeof(buf)};
-    CK_RV vrv = s.f->C_GetAttributeValue(s.handle, h, &value, 1);
-    const bool value_hidden =
-        vrv == CKR_ATTRIBUTE_SENSITIVE || value.ulValueLen == CK_UNAVAILABLE_INFORMATION;
-    hidden = value_hidden && extractable == CK_FALSE && sensitive == CK_TRUE;
-    return static_cast<CK_RV>(CKR_OK);
-  });
-  VV_RETURN_IF_ERROR(pkcs11::RunStatus(run, inner, "reading the seal key's attributes"));
-  return hidden;
+  return token_->KeyIsNonExtractable(CKO_PRIVATE_KEY, key_label_, "private key");
 }
 
 Result<crypto::Ed25519PublicKey> Pkcs11SealSigner::GenerateKeyPair(const pkcs11::Token& token,
@@ -186,7 +164,7 @@ Result<crypto::Ed25519PublicKey> Pkcs11SealSigner::GenerateKeyPair(const pkcs11:
 
 Result<std::shared_ptr<const SealSigner>> OpenSealSigner(const SealKeyOptions& options,
                                                         const std::string& key_name,
-                                                        const pkcs11::EnvLookup& env) {
+                                                        const EnvLookup& env) {
   if (!options.key_path.empty() && !options.pkcs11_token_label.empty())
     return Status::InvalidArgument(
         "the audit seal key is configured twice: set either a key file or a PKCS#11 token");
@@ -207,7 +185,7 @@ Result<std::shared_ptr<const SealSigner>> OpenSealSigner(const SealKeyOptions& o
   to.token_label = options.pkcs11_token_label;
   to.pin = std::move(pin).value();
   auto token = pkcs11::Token::Open(to);
-  pkcs11::WipeString(&to.pin);
+  crypto::Wipe(&to.pin);
   if (!token.ok()) return token.status();
   auto signer =
       Pkcs11SealSigner::Open(key_name, std::move(token).value(), options.pkcs11_key_label);

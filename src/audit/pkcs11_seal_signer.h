@@ -17,6 +17,7 @@
 #include <string>
 
 #include "audit/checkpoint.h"
+#include "common/env.h"
 #include "common/status.h"
 #include "crypto/crypto.h"
 #include "pkcs11/token.h"
@@ -78,6 +79,6 @@ struct SealKeyOptions {
 // token), the loader's errors otherwise (key file mode, PIN, token, key pair).
 Result<std::shared_ptr<const SealSigner>> OpenSealSigner(const SealKeyOptions& options,
                                                         const std::string& key_name,
-                                                        const pkcs11::EnvLookup& env);
+                                                        const EnvLookup& env);
 
 }  // namespace vv::audit

@@ -11,13 +11,6 @@ namespace vv::cognitive {
 
 namespace {
 
-std::string Resolve(const std::string& p, const std::string& base_dir) {
-  if (p.empty() || base_dir.empty()) return p;
-  std::filesystem::path path(p);
-  if (path.is_absolute()) return p;
-  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
-}
-
 std::string DefaultPath(const std::string& queue_path) {
   std::filesystem::path q(queue_path);
   std::filesystem::path dir = q.parent_path();
@@ -55,7 +48,7 @@ Result<GraphStoreConfig> ParseGraphStoreConfig(const std::string& yaml_text,
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string("config YAML: ") + e.what());
   }
-  if (!path.empty()) path = Resolve(path, base_dir);
+  if (!path.empty()) path = config::ResolveConfigPath(path, base_dir);
   if (env) {
     if (auto v = env("VV_EVIDENCE_STORE_BACKEND")) cfg.backend = std::string(StripAsciiWhitespace(*v));
     if (auto v = env("VV_EVIDENCE_STORE_PATH")) path = std::string(StripAsciiWhitespace(*v));

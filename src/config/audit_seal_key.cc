@@ -1,21 +1,10 @@
 #include "config/audit_seal_key.h"
 
-#include <filesystem>
-
 #include "common/encoding.h"
+#include "config/gateway_config.h"
 #include "crypto/crypto.h"
 
 namespace vv::config {
-
-namespace {
-
-std::string ResolveAgainst(std::string_view p, const std::string& base_dir) {
-  std::string s(StripAsciiWhitespace(p));
-  if (s.empty() || base_dir.empty() || std::filesystem::path(s).is_absolute()) return s;
-  return (std::filesystem::path(base_dir) / s).lexically_normal().string();
-}
-
-}  // namespace
 
 bool IsAuditSealPkcs11Key(std::string_view key) {
   return key == "audit_seal_pkcs11_module" || key == "audit_seal_pkcs11_token_label" ||
@@ -23,22 +12,21 @@ bool IsAuditSealPkcs11Key(std::string_view key) {
          key == "audit_seal_pkcs11_pin_env";
 }
 
-std::optional<Status> ApplyAuditSealPkcs11Key(std::string_view key, std::string_view value,
-                                              const std::string& base_dir,
-                                              AuditSealPkcs11Config* cfg) {
+Status ApplyAuditSealPkcs11Key(std::string_view key, std::string_view value,
+                               const std::string& base_dir, AuditSealPkcs11Config* cfg) {
   const std::string v(StripAsciiWhitespace(value));
   if (key == "audit_seal_pkcs11_module") {
-    cfg->module = ResolveAgainst(v, base_dir);
+    cfg->module = ResolveConfigPath(v, base_dir);
   } else if (key == "audit_seal_pkcs11_token_label") {
     cfg->token_label = v;
   } else if (key == "audit_seal_pkcs11_key_label") {
     cfg->key_label = v;
   } else if (key == "audit_seal_pkcs11_pin_file") {
-    cfg->pin_file = ResolveAgainst(v, base_dir);
+    cfg->pin_file = ResolveConfigPath(v, base_dir);
   } else if (key == "audit_seal_pkcs11_pin_env") {
     cfg->pin_env = v;
   } else {
-    return std::nullopt;
+    return Status::InvalidArgument("not an audit_seal_pkcs11_* key: " + std::string(key));
   }
   return Status::Ok();
 }

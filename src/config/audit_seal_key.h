@@ -9,7 +9,6 @@
 // A PKCS#11 seal key and a seal key file (audit_seal_key_path) are mutually exclusive.
 // Thread-safety: plain data and pure functions.
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,11 +30,10 @@ struct AuditSealPkcs11Config {
 // True for the five audit_seal_pkcs11_* keys.
 bool IsAuditSealPkcs11Key(std::string_view key);
 
-// Applies the YAML key `key` with the scalar `value` when it is one of the
-// audit_seal_pkcs11_* keys (paths resolved against base_dir); nullopt when it is not one.
-std::optional<Status> ApplyAuditSealPkcs11Key(std::string_view key, std::string_view value,
-                                              const std::string& base_dir,
-                                              AuditSealPkcs11Config* cfg);
+// Applies the YAML key `key` (one of the five: IsAuditSealPkcs11Key) with the scalar `value`,
+// paths resolved against base_dir. InvalidArgument for any other key.
+Status ApplyAuditSealPkcs11Key(std::string_view key, std::string_view value,
+                               const std::string& base_dir, AuditSealPkcs11Config* cfg);
 
 // Checks the settings of `section` (for messages): a token needs a key label and a module; a
 // key label or PIN setting without a token is a mistake; a key file as well is a conflict; a

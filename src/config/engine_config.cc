@@ -20,13 +20,6 @@ Status Invalid(std::string m) { return Status::InvalidArgument(std::move(m)); }
 
 std::string Trim(std::string_view s) { return std::string(StripAsciiWhitespace(s)); }
 
-std::string Resolve(const std::string& p, const std::string& base_dir) {
-  if (p.empty() || base_dir.empty()) return p;
-  std::filesystem::path path(p);
-  if (path.is_absolute()) return p;
-  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
-}
-
 Result<std::string> Scalar(const YAML::Node& v, const std::string& key) {
   if (!v.IsScalar()) {
     if (v.IsNull()) return std::string();
@@ -54,7 +47,7 @@ Status ReadGatewaySection(const YAML::Node& sec, const std::string& base_dir, En
     auto set_str = [&](std::string* out, bool path) -> Status {
       auto s = Scalar(v, key);
       if (!s.ok()) return s.status();
-      *out = path ? Resolve(*s, base_dir) : *s;
+      *out = path ? ResolveConfigPath(*s, base_dir) : *s;
       return Status::Ok();
     };
     if (k == "queue_backend") {
@@ -100,7 +93,7 @@ Status ReadEngineSection(const YAML::Node& sec, const std::string& base_dir, Eng
     };
     auto path = [&](std::string* out) -> Status {
       VV_RETURN_IF_ERROR(str(out));
-      *out = Resolve(*out, base_dir);
+      *out = ResolveConfigPath(*out, base_dir);
       return Status::Ok();
     };
     auto integer = [&](int64_t* out) -> Status {
@@ -141,7 +134,7 @@ Status ReadEngineSection(const YAML::Node& sec, const std::string& base_dir, Eng
     } else if (IsAuditSealPkcs11Key(k)) {
       std::string raw;
       s = str(&raw);
-      if (s.ok()) s = *ApplyAuditSealPkcs11Key(k, raw, base_dir, &cfg->audit_seal_pkcs11);
+      if (s.ok()) s = ApplyAuditSealPkcs11Key(k, raw, base_dir, &cfg->audit_seal_pkcs11);
     } else if (k == "audit_fsync") {
       std::string f;
       s = str(&f);

@@ -59,13 +59,6 @@ Status ForEachMember(const YAML::Node& map, const std::string& key,
   return Status::Ok();
 }
 
-std::string ResolvePath(const std::string& p, const std::string& base_dir) {
-  if (p.empty() || base_dir.empty()) return p;
-  std::filesystem::path path(p);
-  if (path.is_absolute()) return p;
-  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
-}
-
 Result<SigningKey> ParseSigningKey(const std::string& kid, std::string_view b64,
                                    const std::string& key) {
   if (Trim(kid).empty()) return Invalid(key + ": key id must not be empty");
@@ -238,7 +231,7 @@ Status ApplyTls(const YAML::Node& n, const std::string& base_dir, GatewayConfig*
     }
     auto s = YamlString(v, key);
     if (!s.ok()) return s.status();
-    *target = ResolvePath(Trim(*s), base_dir);
+    *target = ResolveConfigPath(Trim(*s), base_dir);
     return Status::Ok();
   });
 }
@@ -291,7 +284,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     };
     auto path = [&](std::string* out) -> Status {
       VV_RETURN_IF_ERROR(str(out));
-      *out = ResolvePath(*out, base_dir);
+      *out = ResolveConfigPath(*out, base_dir);
       return Status::Ok();
     };
     auto boolean = [&](bool* out) -> Status {
@@ -360,7 +353,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     if (IsAuditSealPkcs11Key(k)) {
       std::string raw;
       VV_RETURN_IF_ERROR(str(&raw));
-      if (auto r = ApplyAuditSealPkcs11Key(k, raw, base_dir, &cfg->audit_seal_pkcs11)) return *r;
+      return ApplyAuditSealPkcs11Key(k, raw, base_dir, &cfg->audit_seal_pkcs11);
     }
     if (k == "mitre_catalog_dir") return path(&cfg->mitre_catalog_dir);
     if (k == "feedback_active_kid") return str(&cfg->feedback_active_kid);
@@ -433,7 +426,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       return ForEachMember(v, k, [&](const std::string& kid, const YAML::Node& pv) -> Status {
         auto p = YamlString(pv, k + "." + kid);
         if (!p.ok()) return p.status();
-        cfg->feedback_key_paths[Trim(kid)] = ResolvePath(Trim(*p), base_dir);
+        cfg->feedback_key_paths[Trim(kid)] = ResolveConfigPath(Trim(*p), base_dir);
         return Status::Ok();
       });
     }
@@ -644,6 +637,13 @@ bool IsKnown(const std::string& v, std::initializer_list<const char*> names) {
 
 // ---- Public helpers -------------------------------------------------------------------------
 
+std::string ResolveConfigPath(const std::string& p, const std::string& base_dir) {
+  if (p.empty() || base_dir.empty()) return p;
+  std::filesystem::path path(p);
+  if (path.is_absolute()) return p;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
 Result<bool> ParseBoolSetting(std::string_view text, const std::string& name) {
   std::string v = ToLowerAscii(StripAsciiWhitespace(text));
   if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
@@ -685,14 +685,6 @@ bool IsCanonicalUuid(std::string_view s) {
     }
   }
   return true;
-}
-
-EnvLookup ProcessEnv() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-  };
 }
 
 const ServiceIdentity* GatewayConfig::FindIdentity(std::string_view id) const {

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/env.h"
 #include "common/status.h"
 #include "config/audit_seal_key.h"
 #include "crypto/crypto.h"
@@ -155,9 +156,9 @@ struct GatewayConfig {
   }
 };
 
-// Environment lookup, injectable for tests.
-using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
-EnvLookup ProcessEnv();
+// Environment lookup, injectable for tests (common/env.h).
+using vv::EnvLookup;
+using vv::ProcessEnv;
 
 // Loads `path` (YAML), applies environment overrides, validates. Errors name the key.
 Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup& env);
@@ -168,6 +169,10 @@ Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const Env
 // policy and that every referenced file exists and is readable (key files: not accessible by
 // group/others).
 Status ValidateGatewayConfig(const GatewayConfig& cfg);
+
+// A path from a config file: relative paths resolve against base_dir (the file's directory),
+// lexically normalised; empty and absolute paths (or an empty base_dir) are returned as given.
+std::string ResolveConfigPath(const std::string& p, const std::string& base_dir);
 
 // Reference boolean text: 1/true/yes/on and 0/false/no/off (case-insensitive, stripped).
 // Anything else is InvalidArgument naming `name`.

@@ -145,6 +145,12 @@ Ed25519PrivateKey& Ed25519PrivateKey::operator=(Ed25519PrivateKey&& o) noexcept 
 }
 Ed25519PrivateKey::~Ed25519PrivateKey() { sodium_memzero(sk_.data(), sk_.size()); }
 
+void Wipe(std::string* secret) {
+  if (secret == nullptr) return;
+  if (!secret->empty()) sodium_memzero(secret->data(), secret->size());
+  secret->clear();
+}
+
 std::string Ed25519PrivateKey::Sign(std::string_view message) const {
   unsigned char sig[crypto_sign_BYTES];
   crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()),

@@ -68,6 +68,9 @@ class Ed25519PrivateKey {
 // PEM SubjectPublicKeyInfo of a public key.
 std::string PublicKeyToPem(const Ed25519PublicKey& key);
 
+// Overwrites a secret's bytes (sodium_memzero) and clears the string; nullptr is a no-op.
+void Wipe(std::string* secret);
+
 // Refuses a secret file that group or others may read or write (mode & 077 != 0), naming
 // the path. NotFound / PermissionDenied accordingly.
 Status CheckSecretFilePermissions(const std::string& path);

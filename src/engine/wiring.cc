@@ -32,7 +32,7 @@ Result<std::unique_ptr<evidence::RootKeyProvider>> MakeRootKeyProvider(
     if (!pin.ok()) return pin.status();
     o.pin = std::move(pin).value();
     auto p = evidence::Pkcs11RootKeyProvider::Open(o);
-    pkcs11::WipeString(&o.pin);
+    crypto::Wipe(&o.pin);
     if (!p.ok()) return p.status();
     return std::unique_ptr<evidence::RootKeyProvider>(std::move(p).value());
   }

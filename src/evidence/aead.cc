@@ -167,10 +167,4 @@ Result<std::string> AesGcmOpen(std::string_view key, std::string_view iv, std::s
   return out;
 }
 
-void Wipe(std::string* secret) {
-  if (secret == nullptr) return;
-  if (!secret->empty()) OPENSSL_cleanse(secret->data(), secret->size());
-  secret->clear();
-}
-
 }  // namespace vv::evidence

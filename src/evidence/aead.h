@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "crypto/crypto.h"
 
 namespace vv::evidence {
 
@@ -32,7 +33,7 @@ Result<std::string> AesGcmSeal(std::string_view key, std::string_view iv, std::s
 Result<std::string> AesGcmOpen(std::string_view key, std::string_view iv, std::string_view aad,
                                std::string_view ciphertext_and_tag);
 
-// Overwrites the string's bytes (OPENSSL_cleanse) and clears it.
-void Wipe(std::string* secret);
+// Secrets (keys, DEKs, file contents) are wiped with crypto::Wipe.
+using crypto::Wipe;
 
 }  // namespace vv::evidence

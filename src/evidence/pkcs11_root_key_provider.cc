@@ -34,10 +34,10 @@ Result<std::unique_ptr<Pkcs11RootKeyProvider>> Pkcs11RootKeyProvider::Open(
   to.token_label = options.token_label;
   to.pin = options.pin;
   auto token = pkcs11::Token::Open(to);
-  pkcs11::WipeString(&to.pin);
+  crypto::Wipe(&to.pin);
   if (!token.ok()) return token.status();
   Pkcs11Options kept = options;
-  pkcs11::WipeString(&kept.pin);  // the Token keeps the only copy
+  crypto::Wipe(&kept.pin);  // the Token keeps the only copy
   std::unique_ptr<Pkcs11RootKeyProvider> p(
       new Pkcs11RootKeyProvider(std::move(kept), std::move(token).value()));
   if (options.require_active_key && !p->HasKey(options.active_key_id))
@@ -127,28 +127,7 @@ Status Pkcs11RootKeyProvider::GenerateRootKey(const std::string& key_id) {
 }
 
 Result<bool> Pkcs11RootKeyProvider::KeyIsNonExtractable(const std::string& key_id) const {
-  Status inner;
-  bool hidden = false;
-  auto run = token_->Run([&](const pkcs11::Session& s) {
-    inner = Status::Ok();
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv = pkcs11::Token::FindExisting(s, CKO_SECRET_KEY, key_id, "root key", &h, &inner);
-    if (rv != CKR_OK || !inner.ok()) return rv;
-    CK_BBOOL extractable = CK_TRUE, sensitive = CK_FALSE;
-    CK_ATTRIBUTE flags[] = {{CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
-                            {CKA_SENSITIVE, &sensitive, sizeof(sensitive)}};
-    rv = s.f->C_GetAttributeValue(s.handle, h, flags, 2);
-    if (rv != CKR_OK) return rv;
-    unsigned char buf[64];
-    CK_ATTRIBUTE value = {CKA_VALUE, buf, sizeof(buf)};
-    CK_RV vrv = s.f->C_GetAttributeValue(s.handle, h, &value, 1);
-    bool value_hidden =
-        vrv == CKR_ATTRIBUTE_SENSITIVE || value.ulValueLen == CK_UNAVAILABLE_INFORMATION;
-    hidden = value_hidden && extractable == CK_FALSE && sensitive == CK_TRUE;
-    return static_cast<CK_RV>(CKR_OK);
-  });
-  VV_RETURN_IF_ERROR(pkcs11::RunStatus(run, inner, "cannot read key attributes"));
-  return hidden;
+  return token_->KeyIsNonExtractable(CKO_SECRET_KEY, key_id, "root key");
 }
 
 Result<std::string> Pkcs11RootKeyProvider::DeriveKek(std::string_view tenant_id,

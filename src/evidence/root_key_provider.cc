@@ -9,14 +9,6 @@
 
 namespace vv::evidence {
 
-EnvLookup ProcessEnvironment() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-  };
-}
-
 namespace {
 bool ValidRootSize(size_t n) { return n == 16 || n == 24 || n == 32; }
 }  // namespace

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/env.h"
 #include "common/status.h"
 #include "evidence/envelope.h"
 
@@ -30,9 +31,8 @@ inline constexpr std::string_view kDefaultRootKeyId = "vv-evidence-root-v1";
 inline constexpr std::string_view kEnvRootKeysJson = "VV_HSM_ROOT_KEYS_JSON";
 inline constexpr std::string_view kEnvRootKeyId = "VV_HSM_EVIDENCE_ROOT_KEY_ID";
 
-// Environment lookup, injectable for tests.
-using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
-EnvLookup ProcessEnvironment();
+// Environment lookup, injectable for tests (common/env.h).
+using vv::EnvLookup;
 
 class RootKeyProvider {
  public:

@@ -1,7 +1,6 @@
 #include "pkcs11/token.h"
 
 #include <dlfcn.h>
-#include <openssl/crypto.h>
 #if defined(__SANITIZE_ADDRESS__)
 #define VV_PKCS11_LSAN 1
 #elif defined(__has_feature)
@@ -116,12 +115,6 @@ bool IsSessionLost(CK_RV rv) {
          rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_ERROR;
 }
 
-void WipeString(std::string* secret) {
-  if (secret == nullptr || secret->empty()) return;
-  OPENSSL_cleanse(secret->data(), secret->size());
-  secret->clear();
-}
-
 namespace {
 
 std::string TrimPadded(const unsigned char* p, size_t n) {
@@ -137,7 +130,7 @@ Token::Token(TokenOptions options)
 
 Token::~Token() {
   module_.reset();
-  WipeString(&options_.pin);
+  crypto::Wipe(&options_.pin);
 }
 
 int Token::sessions_opened() const {
@@ -218,7 +211,7 @@ Status Token::ConnectLocked() const {
   std::string pin = options_.pin;
   rv = m.f->C_Login(m.session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()),
                     pin.size());
-  WipeString(&pin);
+  crypto::Wipe(&pin);
   if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE ||
       rv == CKR_PIN_LOCKED) {
     m.CloseSession();
@@ -289,6 +282,31 @@ CK_RV Token::FindExisting(const Session& s, CK_OBJECT_CLASS cls, std::string_vie
   return CKR_OK;
 }
 
+Result<bool> Token::KeyIsNonExtractable(CK_OBJECT_CLASS cls, std::string_view label,
+                                        std::string_view what) const {
+  Status inner;
+  bool hidden = false;
+  auto run = Run([&](const Session& s) {
+    inner = Status::Ok();
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = FindExisting(s, cls, label, what, &h, &inner);
+    if (rv != CKR_OK || !inner.ok()) return rv;
+    CK_BBOOL extractable = CK_TRUE, sensitive = CK_FALSE;
+    CK_ATTRIBUTE flags[] = {{CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
+                            {CKA_SENSITIVE, &sensitive, sizeof(sensitive)}};
+    rv = s.f->C_GetAttributeValue(s.handle, h, flags, 2);
+    if (rv != CKR_OK) return rv;
+    CK_ATTRIBUTE value = {CKA_VALUE, nullptr, 0};  // asks for the length only
+    const CK_RV vrv = s.f->C_GetAttributeValue(s.handle, h, &value, 1);
+    const bool value_hidden =
+        vrv == CKR_ATTRIBUTE_SENSITIVE || value.ulValueLen == CK_UNAVAILABLE_INFORMATION;
+    hidden = value_hidden && extractable == CK_FALSE && sensitive == CK_TRUE;
+    return static_cast<CK_RV>(CKR_OK);
+  });
+  VV_RETURN_IF_ERROR(RunStatus(run, inner, "reading the attributes of " + std::string(what)));
+  return hidden;
+}
+
 Status RunStatus(const Result<CK_RV>& run, const Status& error, std::string_view what) {
   if (!run.ok()) return run.status();
   if (!error.ok()) return error;
@@ -317,7 +335,7 @@ Result<std::string> ResolvePin(const std::string& pin_file, const std::string& e
     auto bytes = crypto::ReadFileBytes(pin_file);
     if (!bytes.ok()) return bytes.status();
     std::string pin(StripAsciiWhitespace(*bytes));
-    WipeString(&bytes.value());
+    crypto::Wipe(&bytes.value());
     if (pin.empty()) return Status::InvalidArgument(std::string(what) + ": PIN file is empty");
     return pin;
   }

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/env.h"
 #include "common/status.h"
 
 namespace vv::pkcs11 {
@@ -80,6 +81,12 @@ class Token {
   static std::optional<std::string> GetAttribute(const Session& s, CK_OBJECT_HANDLE h,
                                                  CK_ATTRIBUTE_TYPE type, CK_RV* rv);
 
+  // True when the object of `cls` labelled `label` keeps its value inside the token: CKA_VALUE
+  // unreadable, CKA_SENSITIVE true, CKA_EXTRACTABLE false. NotFound (naming `what`) when there
+  // is no such object.
+  Result<bool> KeyIsNonExtractable(CK_OBJECT_CLASS cls, std::string_view label,
+                                   std::string_view what) const;
+
   const std::string& token_label() const { return options_.token_label; }
   const std::string& module_path() const { return options_.module_path; }
   // Sessions opened so far (1 after Open; +1 per recovery). For tests and metrics.
@@ -103,11 +110,7 @@ Status RunStatus(const Result<CK_RV>& run, const Status& error, std::string_view
 // The user PIN from a file (mode 0400/0600, surrounding whitespace stripped) when pin_file is
 // set, else from the environment variable env_name via `env`. InvalidArgument (naming both
 // places) when neither gives a non-empty PIN.
-using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 Result<std::string> ResolvePin(const std::string& pin_file, const std::string& env_name,
                                const EnvLookup& env, std::string_view what);
-
-// Overwrites a secret before it is freed.
-void WipeString(std::string* secret);
 
 }  // namespace vv::pkcs11

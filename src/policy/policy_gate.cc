@@ -64,11 +64,6 @@ struct RawInput {
 std::string Trim(std::string_view s) { return std::string(StripAsciiWhitespace(s)); }
 std::string Lower(std::string_view s) { return ToLowerAscii(StripAsciiWhitespace(s)); }
 
-std::string ResolvePath(const std::string& p, const std::string& base_dir) {
-  if (p.empty() || base_dir.empty() || std::filesystem::path(p).is_absolute()) return p;
-  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
-}
-
 std::optional<std::string> Scalar(const YAML::Node& sec, const char* key) {
   if (!sec || !sec.IsMap()) return std::nullopt;
   const YAML::Node n = sec[key];
@@ -131,7 +126,7 @@ Effective FromRaw(const RawInput& raw, const config::EnvLookup& env) {
   ApplyInt(Scalar(s, "allowed_clock_skew_seconds"), &e.skew);
   ApplyInt(Scalar(s, "nonce_ttl_seconds"), &e.ttl);
   auto path = [&](std::optional<std::string> v, std::string* out) {
-    if (v) *out = ResolvePath(Trim(*v), raw.base_dir);
+    if (v) *out = config::ResolveConfigPath(Trim(*v), raw.base_dir);
   };
   if (s && s.IsMap()) {
     const YAML::Node tls = s["tls"];
@@ -146,7 +141,7 @@ Effective FromRaw(const RawInput& raw, const config::EnvLookup& env) {
       for (auto it = fk.begin(); it != fk.end(); ++it)
         if (it->first.IsScalar() && it->second.IsScalar())
           e.feedback_paths[Trim(it->first.Scalar())] =
-              ResolvePath(Trim(it->second.Scalar()), raw.base_dir);
+              config::ResolveConfigPath(Trim(it->second.Scalar()), raw.base_dir);
     }
   }
   path(Scalar(s, "audit_seal_key_path"), &e.audit_key_path);

@@ -200,7 +200,7 @@ TEST_F(Pkcs11SealSignerTest, SigningFailureWritesNothingAndTheLogStaysValid) {
 TEST_F(Pkcs11SealSignerTest, OpenSealSignerChoosesTheConfiguredSource) {
   Generate("audit-seal");
   std::map<std::string, std::string> vars = {{"VV_AUDIT_PKCS11_PIN", SoftHsmToken::kUserPin}};
-  pkcs11::EnvLookup env = [&](const std::string& n) -> std::optional<std::string> {
+  EnvLookup env = [&](const std::string& n) -> std::optional<std::string> {
     auto it = vars.find(n);
     return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
   };
