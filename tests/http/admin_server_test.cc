@@ -2,33 +2,14 @@
 
 #include "http/admin_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include "fakes/raw_http.h"
 
 namespace vv::http {
 namespace {
 
-std::string RawHttp(uint16_t port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return "";
-  }
-  ::send(fd, request.data(), request.size(), 0);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, n);
-  ::close(fd);
-  return out;
-}
+using vv::testing::LoopbackHttpExchange;
 
 TEST(AdminListenTest, OnlyLoopbackAddressesAreAccepted) {
   EXPECT_TRUE(ParseLoopbackListen("127.0.0.1:9464").ok());
@@ -48,10 +29,10 @@ TEST(AdminServerTest, ServesTheHandlerAndClosesTheConnection) {
   });
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   (*s)->Start();
-  std::string out = RawHttp((*s)->port(), "GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string out = LoopbackHttpExchange((*s)->port(), "GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_NE(out.find("200 OK"), std::string::npos) << out;
   EXPECT_NE(out.find("vv_x_total 1"), std::string::npos);
-  out = RawHttp((*s)->port(), "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  out = LoopbackHttpExchange((*s)->port(), "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_NE(out.find("404"), std::string::npos);
   (*s)->Stop();
 }

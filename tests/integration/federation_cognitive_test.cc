@@ -274,17 +274,7 @@ int CountAudit(const GatewayUnderTest& gw, const std::string& event, const std::
   return n;
 }
 
-class FederationCognitiveTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { gw_ = new GatewayUnderTest(); }
-  static void TearDownTestSuite() {
-    delete gw_;
-    gw_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(gw_->started()) << gw_->log(); }
-  static GatewayUnderTest* gw_;
-};
-GatewayUnderTest* FederationCognitiveTest::gw_ = nullptr;
+class FederationCognitiveTest : public SharedGatewayTest {};
 
 TEST_F(FederationCognitiveTest, FederationVerifyAcceptForgedReplayedStaleUnknownFieldBadBase64) {
   auto c = gw_->Client();

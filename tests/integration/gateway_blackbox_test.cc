@@ -22,14 +22,8 @@ std::string Detail(const spectrastrike::HttpResponse& r) {
   return v->Find("detail")->as_string();
 }
 
-class GatewayBlackboxTest : public ::testing::Test {
+class GatewayBlackboxTest : public SharedGatewayTest {
  protected:
-  static void SetUpTestSuite() { gw_ = new GatewayUnderTest(); }
-  static void TearDownTestSuite() {
-    delete gw_;
-    gw_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(gw_->started()) << gw_->log(); }
 
   static std::string UniqueNonce(const std::string& tag) {
     static std::atomic<int> n{0};
@@ -46,10 +40,7 @@ class GatewayBlackboxTest : public ::testing::Test {
                                           const std::string& identity = "spectrastrike-producer") {
     return c.Post("/internal/v1/telemetry", TelemetryHeaders(r, identity), r.body);
   }
-
-  static GatewayUnderTest* gw_;
 };
-GatewayUnderTest* GatewayBlackboxTest::gw_ = nullptr;
 
 TEST_F(GatewayBlackboxTest, ValidSignedEventIsAcceptedQueuedAndAudited) {
   auto client = gw_->Client();

@@ -3,6 +3,7 @@
 // real vv-gateway binary started on an ephemeral loopback port. Clients are
 // spectrastrike::HttpsClient instances presenting one of the PKI's client certificates.
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <chrono>
@@ -83,6 +84,19 @@ class GatewayUnderTest {
   std::vector<std::string> env_;
   std::unique_ptr<ChildProcess> proc_;
   uint16_t port_ = 0;
+};
+
+// A test suite sharing one default GatewayUnderTest: started before the suite's first test,
+// stopped after its last; every test first asserts that it started.
+class SharedGatewayTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { gw_ = new GatewayUnderTest(); }
+  static void TearDownTestSuite() {
+    delete gw_;
+    gw_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(gw_->started()) << gw_->log(); }
+  static inline GatewayUnderTest* gw_ = nullptr;
 };
 
 // Headers for a signed telemetry request.

@@ -4,13 +4,10 @@
 // is refused while the old one keeps serving, and the kill-switch drill (vvctl with two
 // approvals) against two replicas sharing a real Redis.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +18,7 @@
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "fakes/process.h"
+#include "fakes/raw_http.h"
 #include "fakes/servers.h"
 #include "fakes/temp_dir.h"
 #include "integration/gateway_harness.h"
@@ -37,23 +35,8 @@ std::string PubB64(const std::string& seed_hex) {
 
 // Plain HTTP/1.1 to the admin listener; returns the whole response ("" on connect failure).
 std::string AdminHttp(uint16_t port, const std::string& method, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return "";
-  }
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n";
-  ::send(fd, req.data(), req.size(), 0);
-  std::string out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, n);
-  ::close(fd);
-  return out;
+  return LoopbackHttpExchange(
+      port, method + " " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n");
 }
 
 // The value of one sample line ("name{labels} value") in a scrape, -1 when absent.

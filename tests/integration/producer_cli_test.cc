@@ -91,17 +91,7 @@ int64_t Int(const json::Value& v, const char* key) {
   return (f && f->is_int()) ? f->as_int64().value_or(-1) : -1;
 }
 
-class ProducerCliTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { gw_ = new GatewayUnderTest(); }
-  static void TearDownTestSuite() {
-    delete gw_;
-    gw_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(gw_->started()) << gw_->log(); }
-  static GatewayUnderTest* gw_;
-};
-GatewayUnderTest* ProducerCliTest::gw_ = nullptr;
+class ProducerCliTest : public SharedGatewayTest {};
 
 TEST_F(ProducerCliTest, SendsAnNdjsonFileAndEveryEventIsAcceptedAndQueued) {
   ProducerSetup p(gw_->port());
