@@ -16,8 +16,9 @@ shift || true
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${VV_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 JOBS="${VV_FUZZ_JOBS:-2}"
-ALL_TARGETS=(json_parse_fuzz schema_fuzz audit_verify_fuzz config_fuzz envelope_fuzz base64_fuzz
-             signature_headers_fuzz config_edit_fuzz)
+# Every target listed in fuzz/targets.cmake (VV_FUZZ_TARGETS), the one list of them.
+mapfile -t ALL_TARGETS < <(sed -n '/^set(VV_FUZZ_TARGETS/,/)/p' "$ROOT/fuzz/targets.cmake" |
+                           sed -e 's/set(VV_FUZZ_TARGETS//' -e 's/)//' | tr -s ' \n' '\n' | grep -v '^$')
 if [[ $# -gt 0 ]]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja \

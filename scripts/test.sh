@@ -7,8 +7,12 @@
 #   3. TSan build of the concurrent components (state, queue, pkcs11, audit, http, app,
 #      conformance) +
 #      their tests
+#   4. fuzz smoke: every libFuzzer target (fuzz/targets.cmake) built with clang + ASan/UBSan
+#      and run for VV_FUZZ_SMOKE_SECONDS (default 20) on its seed corpus; any crash, invariant
+#      violation, leak or timeout fails the run (scripts/fuzz.sh)
 # Servers that tests need are started by the tests' own fixtures and stopped afterwards.
 #   VV_SKIP_SANITIZERS=1 scripts/test.sh   # release pass only (fast local loop)
+#   VV_SKIP_FUZZ=1 scripts/test.sh         # everything but the fuzz smoke
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -55,5 +59,10 @@ if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   ninja -C build-tsan -j"$JOBS" "${tsan_targets[@]}"
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
     run_ctest build-tsan -L '^(state|queue|pkcs11|audit|http|app|conformance)$'
+fi
+
+if [ "${VV_SKIP_SANITIZERS:-0}" != "1" ] && [ "${VV_SKIP_FUZZ:-0}" != "1" ]; then
+  echo "== [4/4] fuzz smoke: every target ${VV_FUZZ_SMOKE_SECONDS:-20}s =="
+  VV_FUZZ_JOBS="$JOBS" scripts/fuzz.sh "${VV_FUZZ_SMOKE_SECONDS:-20}"
 fi
 echo "== all tests passed in $(( $(date +%s) - START )) s =="

@@ -540,6 +540,7 @@ Status AuditLog::Append(std::string_view event_type, std::string_view actor, jso
   if (!details.is_object()) {
     return Status::InvalidArgument("audit details must be a JSON object");
   }
+  ReplaceInvalidUtf8(&details);  // client bytes: the record must re-verify whatever was sent
   const std::string details_canonical = json::Canonical(details);
   {
     std::lock_guard<std::mutex> l(mu_);

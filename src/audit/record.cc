@@ -1,5 +1,11 @@
 #include "audit/record.h"
 
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+#include <vector>
+
+#include "common/text.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 
@@ -26,7 +32,65 @@ void AppendFields(const RecordFields& f, const std::string_view* entry_hash, std
   json::AppendQuoted(f.timestamp, out);
   out->push_back('}');
 }
+void ReplaceIn(json::Value* v, const std::string& path, std::vector<std::string>* where) {
+  switch (v->type()) {
+    case json::Type::kString:
+      if (!text::IsValidUtf8(v->as_string())) {
+        v->as_string() = text::ReplaceInvalidUtf8(v->as_string());
+        where->push_back(path.empty() ? "." : path);
+      }
+      return;
+    case json::Type::kArray: {
+      size_t i = 0;
+      for (auto& e : v->as_array()) {
+        ReplaceIn(&e, path + "[" + std::to_string(i++) + "]", where);
+      }
+      return;
+    }
+    case json::Type::kDouble:
+      // NaN/Infinity have no JSON form: the record would not parse back.
+      if (!std::isfinite(v->as_double())) {
+        *v = json::Value(json::PythonFloatRepr(v->as_double()));
+        where->push_back(path.empty() ? "." : path);
+      }
+      return;
+    case json::Type::kObject: {
+      auto& obj = v->as_object();
+      bool renamed = false;
+      for (auto& m : obj) {
+        if (!text::IsValidUtf8(m.first)) {
+          m.first = text::ReplaceInvalidUtf8(m.first);
+          where->push_back((path.empty() ? "" : path + ".") + m.first + " (key)");
+          renamed = true;
+        }
+        ReplaceIn(&m.second, path.empty() ? m.first : path + "." + m.first, where);
+      }
+      if (renamed) {
+        // Two keys that differed only in invalid bytes may now be equal: keep the first (a
+        // canonical record must not hold duplicate keys; the verifier's parser refuses them).
+        std::unordered_set<std::string> seen;
+        obj.erase(std::remove_if(obj.begin(), obj.end(),
+                                 [&](const json::Member& m) { return !seen.insert(m.first).second; }),
+                  obj.end());
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
 }  // namespace
+
+bool ReplaceInvalidUtf8(json::Value* details) {
+  std::vector<std::string> where;
+  ReplaceIn(details, "", &where);
+  if (where.empty()) return false;
+  std::sort(where.begin(), where.end());
+  json::Value list = json::Value::MakeArray();
+  for (auto& w : where) list.Push(std::move(w));
+  if (details->is_object()) details->Set(kUntrustedBytesReplacedKey, std::move(list));
+  return true;
+}
 
 std::string HashInput(const RecordFields& f) {
   std::string s;

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "json/json.h"
+
 namespace vv::audit {
 
 struct RecordFields {
@@ -20,6 +22,14 @@ struct RecordFields {
   std::string_view details_canonical;  // canonical JSON of the details object
   std::string_view previous_hash;
 };
+
+// Whatever a client sent ends up in details (header values, paths, subjects): every string
+// value or key that is not valid UTF-8 is replaced (invalid bytes -> U+FFFD, common/text.h)
+// and its location recorded in details["untrusted_bytes_replaced"] (a sorted array of paths
+// such as "path" or "headers.x-service-identity"), so the record says that it does not hold
+// the client's exact bytes. Valid details are left untouched. Returns true if it replaced.
+bool ReplaceInvalidUtf8(json::Value* details);
+inline constexpr const char* kUntrustedBytesReplacedKey = "untrusted_bytes_replaced";
 
 // Canonical JSON of the six hashed keys.
 std::string HashInput(const RecordFields& f);

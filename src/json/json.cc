@@ -1,5 +1,7 @@
 #include "json/json.h"
 
+#include "common/text.h"
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
@@ -9,6 +11,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <unordered_set>
 
 namespace vv::json {
 
@@ -102,44 +106,10 @@ bool Value::operator==(const Value& o) const {
 
 namespace {
 
-// Strict UTF-8 check (no overlongs, no surrogates, max U+10FFFF). RapidJSON 1.1.0 validates
-// raw input bytes but turns a lone low-surrogate escape ("\udc00") into the invalid
-// three-byte sequence ED B0 80, so decoded strings and keys are checked again here.
-bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size();
-  for (size_t i = 0; i < n;) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (size_t j = 1; j < len; ++j) {
-      if ((p[i + j] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + j] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
-  return true;
-}
+// RapidJSON 1.1.0 validates raw input bytes but turns a lone low-surrogate escape ("\udc00")
+// into the invalid three-byte sequence ED B0 80, so decoded strings and keys are checked again
+// with the strict decoder (common/text.h).
+using text::IsValidUtf8;
 
 // Builds a Value tree from RapidJSON SAX events. Numbers arrive as raw text
 // (kParseNumbersAsStringsFlag) so integers keep their exact digits.
@@ -183,8 +153,7 @@ class Builder {
       return false;
     }
     std::string k(str, len);
-    Value& obj = *stack_.back();
-    if (obj.Find(k) != nullptr) {
+    if (IsDuplicateKey(k)) {
       error_ = "duplicate object key";
       return false;
     }
@@ -192,12 +161,12 @@ class Builder {
     return true;
   }
   bool EndObject(rapidjson::SizeType) {
-    stack_.pop_back();
+    Close();
     return true;
   }
   bool StartArray() { return Open(Value::MakeArray()); }
   bool EndArray(rapidjson::SizeType) {
-    stack_.pop_back();
+    Close();
     return true;
   }
 
@@ -228,13 +197,40 @@ class Builder {
       return false;
     }
     stack_.push_back(Place(std::move(v)));
+    key_sets_.emplace_back();
     return true;
+  }
+  void Close() {
+    stack_.pop_back();
+    key_sets_.pop_back();
+  }
+  // Duplicate-key detection in linear time: a small object is scanned (cheaper than hashing);
+  // once an object has kScanLimit keys, its keys move into a hash set. A scan of every earlier
+  // key made an 878 KiB object of short keys cost seconds of CPU (issue 12, item 5).
+  bool IsDuplicateKey(const std::string& k) {
+    static constexpr size_t kScanLimit = 16;
+    const Object& members = stack_.back()->as_object();
+    auto& keys = key_sets_.back();
+    if (!keys) {
+      for (const auto& m : members) {
+        if (m.first == k) return true;
+      }
+      if (members.size() + 1 < kScanLimit) return false;
+      keys = std::make_unique<std::unordered_set<std::string>>();
+      keys->reserve(2 * kScanLimit);
+      for (const auto& m : members) keys->insert(m.first);
+      keys->insert(k);
+      return false;
+    }
+    return !keys->insert(k).second;
   }
 
   Value root_;
   std::vector<Value*> stack_;  // pointers stay valid: a container is only appended to while
                                // it is the innermost open one... except its parent, which
                                // is never appended to while a child is open.
+  // Per open container (parallel to stack_): the keys of a large object, else null.
+  std::vector<std::unique_ptr<std::unordered_set<std::string>>> key_sets_;
   std::string pending_key_;
   std::string error_;
 };
@@ -345,20 +341,15 @@ void AppendQuoted(std::string_view s, std::string* out) {
       ++i;
       continue;
     }
-    // Decode one UTF-8 sequence (input is valid UTF-8 from the parser or our own code;
-    // an invalid byte is emitted as U+FFFD rather than producing invalid output).
-    uint32_t cp = 0xFFFD;
-    size_t len = 1;
-    if ((c & 0xE0) == 0xC0 && i + 1 < n) {
-      cp = ((c & 0x1F) << 6) | (p[i + 1] & 0x3F);
-      len = 2;
-    } else if ((c & 0xF0) == 0xE0 && i + 2 < n) {
-      cp = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
-      len = 3;
-    } else if ((c & 0xF8) == 0xF0 && i + 3 < n) {
-      cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3F) << 12) | ((p[i + 2] & 0x3F) << 6) |
-           (p[i + 3] & 0x3F);
-      len = 4;
+    // Strict decoding: an invalid or truncated sequence (overlong, surrogate, stray
+    // continuation byte...) is written as U+FFFD for its first byte, never decoded leniently.
+    // A lenient decoder turned the overlong C0 8A into "\u000a", which parses back as "\n"
+    // and re-serialises differently, so a record holding it could not re-verify.
+    uint32_t cp = 0;
+    size_t len = text::DecodeUtf8(s, i, &cp);
+    if (len == 0) {
+      cp = text::kReplacementChar;
+      len = 1;
     }
     if (cp >= 0x10000) {
       uint32_t v = cp - 0x10000;

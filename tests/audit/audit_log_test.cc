@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,6 +129,62 @@ TEST_F(AuditLogTest, ReopenContinuesTheChain) {
   VerifyResult r = VerifyLogFile(path_);
   EXPECT_TRUE(r.ok) << r.detail;
   EXPECT_EQ(r.entries, 4);
+}
+
+// Issue 12, item 1: a client-controlled string with invalid UTF-8 (an overlong "\n", a
+// surrogate, a stray continuation byte, a truncated sequence) must not poison the chain:
+// the record re-verifies, the log reopens, and it says which fields were replaced.
+TEST_F(AuditLogTest, InvalidUtf8InDetailsIsReplacedAndTheChainStillVerifies) {
+  const std::vector<std::string> hostile = {
+      std::string("x\xC0\x8Ay"),     std::string("\xED\xA0\x80"),     std::string("\x80\x80"),
+      std::string("ab\xE2\x82"),     std::string("\xF5\x80\x80\x80"), std::string("\xFF"),
+      std::string("ok\xC3\xA9"),     std::string("\xE0\x80\xAF"),     std::string("\xF4\x90\x80\x80")};
+  {
+    auto log = OpenLog(/*seal_every=*/3);
+    for (const auto& h : hostile) {
+      json::Value d = json::Value::MakeObject();
+      d.Set("identity", h);
+      d.Set(h, "as a key");
+      json::Value nested = json::Value::MakeObject();
+      nested.Set("x-service-identity", h);
+      d.Set("headers", std::move(nested));
+      ASSERT_TRUE(log->Append("telemetry.rejected", "gw", std::move(d)).ok());
+    }
+  }
+  VerifyResult r = VerifyLogFile(path_);
+  ASSERT_TRUE(r.ok) << r.detail;
+  {
+    auto log = OpenLog(3);  // a restart after any input must succeed
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(log->Append("e", "a", Details("after")).ok());
+  }
+  r = VerifyLogFile(path_);
+  ASSERT_TRUE(r.ok) << r.detail;
+  int marked = 0, valid_left_alone = 0;
+  for (const auto& rec : Records()) {
+    const json::Value* d = rec.Find("details");
+    if (d == nullptr || d->Find("identity") == nullptr) continue;
+    const json::Value* m = d->Find(kUntrustedBytesReplacedKey);
+    if (d->Find("identity")->as_string() == "ok\xC3\xA9") {
+      EXPECT_EQ(m, nullptr);  // valid UTF-8 is written as sent, unmarked
+      ++valid_left_alone;
+      continue;
+    }
+    ASSERT_NE(m, nullptr) << json::Canonical(*d);
+    ++marked;
+    std::string paths = json::Canonical(*m);
+    EXPECT_NE(paths.find("identity"), std::string::npos) << paths;
+    EXPECT_NE(paths.find("headers.x-service-identity"), std::string::npos) << paths;
+  }
+  EXPECT_EQ(marked, static_cast<int>(hostile.size()) - 1);
+  EXPECT_EQ(valid_left_alone, 1);
+}
+
+TEST(RecordTest, NonFiniteDoublesInDetailsBecomeStrings) {
+  json::Value d = json::Value::MakeObject();
+  d.Set("v", std::numeric_limits<double>::quiet_NaN());
+  EXPECT_TRUE(ReplaceInvalidUtf8(&d));
+  EXPECT_TRUE(json::Parse(json::Canonical(d)).ok()) << json::Canonical(d);
 }
 
 TEST_F(AuditLogTest, SealCadenceEveryTwoNumbersSealsConsecutively) {

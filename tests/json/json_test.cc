@@ -220,6 +220,58 @@ TEST(JsonParseTest, DuplicateKeysRejected) {
   ExpectRejected(R"({"a":1,"\u0061":2})", "duplicate");
 }
 
+// Issue 12, item 5: duplicate keys are found in linear time, also past the scan limit where
+// the keys move into a hash set, at every nesting level.
+TEST(JsonParseTest, DuplicateKeysInLargeObjectsAreFound) {
+  for (int n : {15, 16, 17, 40, 5000}) {
+    std::string big = "{";
+    for (int i = 0; i < n; ++i) big += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+    std::string ok = big + "\"last\":0}";
+    EXPECT_TRUE(Parse(ok).ok()) << n;
+    for (int dup : {0, n / 2, n - 1}) {
+      std::string bad = big + "\"k" + std::to_string(dup) + "\":1}";
+      auto r = Parse(bad);
+      ASSERT_FALSE(r.ok()) << n << " " << dup;
+      EXPECT_NE(r.status().message().find("duplicate"), std::string::npos);
+    }
+    // The same keys in sibling objects are not duplicates; a nested large object has its own set.
+    std::string nested = "{\"a\":" + ok + ",\"b\":" + ok + ",\"c\":[" + ok + "," + ok + "]}";
+    EXPECT_TRUE(Parse(nested).ok()) << n;
+  }
+}
+
+// A megabyte of one-character keys parses (the old scan was quadratic: seconds of CPU).
+TEST(JsonParseTest, MegabyteObjectOfShortKeysParses) {
+  std::string body = "{";
+  int i = 0;
+  while (body.size() < (1u << 20) - 32) body += "\"" + std::to_string(i++) + "\":0,";
+  body += "\"end\":0}";
+  auto r = Parse(body);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->as_object().size(), static_cast<size_t>(i) + 1);
+}
+
+// Issue 12, item 1: the writer never decodes invalid UTF-8 leniently: whatever the bytes,
+// the output parses back and re-serialises to the same text.
+TEST(JsonCanonicalTest, InvalidUtf8IsWrittenAsReplacementAndRoundTrips) {
+  for (std::string s : {std::string("x\xC0\x8Ay"), std::string("\xED\xA0\x80"),
+                        std::string("\xE0\x80\xAF"), std::string("a\xE2\x82"),
+                        std::string("\xF0\x80\x80\x80"), std::string("\xC3"),
+                        std::string("\xF4\x90\x80\x80"), std::string("\x80z")}) {
+    std::string out;
+    AppendQuoted(s, &out);
+    auto back = Parse(out);
+    ASSERT_TRUE(back.ok()) << out;
+    std::string again;
+    AppendQuoted(back->as_string(), &again);
+    EXPECT_EQ(out, again) << "not stable for input of " << s.size() << " bytes";
+    EXPECT_NE(out.find("\\ufffd"), std::string::npos) << out;
+  }
+  std::string out;
+  AppendQuoted("x\xC0\x8Ay", &out);
+  EXPECT_EQ(out, "\"x\\ufffd\\ufffdy\"");  // never "x\u000ay"
+}
+
 TEST(JsonParseTest, DepthLimit) {
   auto nested = [](int depth) {
     return std::string(static_cast<size_t>(depth), '[') +

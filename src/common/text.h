@@ -1,0 +1,33 @@
+#pragma once
+// UTF-8 text rules shared by every component: one strict decoder (the rules of Python's
+// bytes.decode("utf-8"): no overlong forms, no surrogates U+D800..U+DFFF, nothing above
+// U+10FFFF, no truncated sequences), validation, and the replacement of invalid bytes by
+// U+FFFD for text that must be written somewhere (audit log, logs) whatever a client sent.
+// Thread-safety: pure functions.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace vv::text {
+
+inline constexpr uint32_t kReplacementChar = 0xFFFD;
+
+// Decodes the UTF-8 sequence starting at s[i] (REQUIRES: i < s.size()). On success stores
+// the code point in *cp and returns the sequence length (1..4). On an invalid or truncated
+// sequence returns 0 (the caller decides: refuse, or replace the one byte s[i]).
+size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* cp);
+
+// True when `s` is entirely valid UTF-8.
+bool IsValidUtf8(std::string_view s);
+
+// `s` with every byte that does not start a valid sequence replaced by U+FFFD (EF BF BD);
+// valid input is returned unchanged. Deterministic: the same input always gives the same
+// output, so a record that carries it re-verifies.
+std::string ReplaceInvalidUtf8(std::string_view s);
+
+// Number of code points in valid UTF-8 (invalid bytes count one each).
+size_t CodePointCount(std::string_view s);
+
+}  // namespace vv::text
