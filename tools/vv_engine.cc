@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/sd_notify.h"
 #include "audit/audit_log.h"
 #include "audit/pkcs11_seal_signer.h"
 #include "config/engine_config.h"
@@ -188,6 +189,7 @@ int main(int argc, char** argv) {
     std::cout << "ADMIN_PORT " << admin->port() << std::endl;
   }
   std::cout << "ENGINE READY" << std::endl;
+  (void)vv::SdNotify("READY=1");  // Type=notify units (deploy/systemd/vv-engine.service)
 
   std::atomic<bool> stop{false};
   std::atomic<bool> finished{false};
@@ -211,6 +213,7 @@ int main(int argc, char** argv) {
     }
   });
   vv::Status s = engine.Run(stop, drain);
+  (void)vv::SdNotify("STOPPING=1");
   finished.store(true);
   waiter.join();
   metrics.join();

@@ -1,5 +1,7 @@
 #include "app/gateway_app.h"
 
+#include "common/sd_notify.h"
+
 #include <spdlog/spdlog.h>
 
 #include "app/kill_switch.h"
@@ -112,9 +114,11 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   app->metrics_ = std::make_unique<stats::GatewayMetrics>(app->registry_);
   const config::GatewayConfig& c = *cfg;
 
-  auto catalog = c.mitre_catalog_dir.empty() ? schema::MitreCatalog::Load()
-                                             : schema::MitreCatalog::Load(c.mitre_catalog_dir);
+  const std::string catalog_dir =
+      c.mitre_catalog_dir.empty() ? schema::MitreCatalog::DefaultDir() : c.mitre_catalog_dir;
+  auto catalog = schema::MitreCatalog::Load(catalog_dir);
   if (!catalog.ok()) return Status(catalog.status().code(), "mitre_catalog_dir: " + catalog.status().message());
+  spdlog::info("ATT&CK catalog loaded from {}", catalog_dir);
   app->catalog_ = std::make_unique<schema::MitreCatalog>(std::move(catalog).value());
 
   auto pool = MakeRedisPool(c);
@@ -287,9 +291,13 @@ void GatewayApp::Start() {
       l.lock();
     }
   });
+  // Type=notify units: started = listening with every backend open (Create checked them).
+  Status notified = SdNotify("READY=1");
+  if (!notified.ok()) spdlog::warn("systemd readiness notification failed: {}", notified.ToString());
 }
 
 void GatewayApp::Stop() {
+  (void)SdNotify("STOPPING=1");
   {
     std::lock_guard<std::mutex> l(ks_mu_);
     ks_stop_ = true;

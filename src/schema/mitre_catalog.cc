@@ -1,7 +1,9 @@
 #include "schema/mitre_catalog.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace vv::schema {
 namespace {
@@ -90,6 +92,25 @@ bool TechniqueInfo::HasTactic(std::string_view tactic_id) const {
   }
   return false;
 }
+
+std::string MitreCatalog::DefaultDir() {
+  namespace fs = std::filesystem;
+  std::vector<std::string> candidates;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && exe.has_parent_path()) {
+    candidates.push_back(
+        (exe.parent_path().parent_path() / "share" / "vectorvue" / "mitre").lexically_normal());
+  }
+  candidates.push_back(VV_INSTALL_DATA_DIR "/mitre");
+  candidates.push_back(VV_BUILD_DATA_DIR "/mitre");
+  for (const auto& dir : candidates) {
+    if (fs::is_regular_file(fs::path(dir) / kTechniquesFile, ec)) return dir;
+  }
+  return candidates.front();
+}
+
+Result<MitreCatalog> MitreCatalog::Load() { return Load(DefaultDir()); }
 
 Result<MitreCatalog> MitreCatalog::Load(const std::string& dir) {
   Result<std::string> tech = ReadWholeFile(dir + "/" + kTechniquesFile);

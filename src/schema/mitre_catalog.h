@@ -44,7 +44,17 @@ class MitreCatalog {
 
   // Loads <dir>/enterprise-attack-tactics.tsv and <dir>/enterprise-attack-techniques.tsv.
   // Errors (InvalidArgument / NotFound) name the file and, for malformed content, the line.
-  static Result<MitreCatalog> Load(const std::string& dir = VV_DATA_DIR "/mitre");
+  static Result<MitreCatalog> Load(const std::string& dir);
+  // Loads the built-in catalog from DefaultDir().
+  static Result<MitreCatalog> Load();
+  // Where the built-in catalog is looked for, first hit wins (never the source tree):
+  //   1. <directory of the running executable>/../share/vectorvue/mitre  (an installed or
+  //      unpacked package, wherever its prefix is; the build tree mirrors this layout)
+  //   2. <install prefix>/share/vectorvue/mitre, as configured at build time
+  //   3. <build tree>/share/vectorvue/mitre (test binaries live in other folders of the tree)
+  // None found: the first candidate (so the error names where it was expected).
+  // Config mitre_catalog_dir overrides all of them.
+  static std::string DefaultDir();
   // Same, from in-memory TSV text (the names are used in error messages only).
   static Result<MitreCatalog> FromTsv(std::string_view techniques_tsv,
                                       std::string_view tactics_tsv,
