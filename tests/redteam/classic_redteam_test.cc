@@ -81,8 +81,16 @@ SignedRequest SignRaw(const std::string& body, const std::string& tag) {
   return SignedRequest{body, ts, nonce, SignB64(ts, nonce, body)};
 }
 
+// A scenario that shows a defect of today's gateway: recorded for the report (rt_defect), then
+// the caller skips. The assertions after the skip are the contract; the fix removes the skip.
+std::string KnownDefect(const std::string& what) {
+  ::testing::Test::RecordProperty("rt_defect", what.substr(0, 2000));
+  return "defect: " + what;
+}
+
 std::string Summary(int status, const std::string& body) {
-  return "HTTP " + std::to_string(status) + " " + body.substr(0, 300);
+  return "HTTP " + std::to_string(status) + " " +
+         (body.size() > 120 ? body.substr(0, 120) + "..." : body);
 }
 std::string Summary(const spectrastrike::HttpResponse& r) {
   if (!r.transport_ok) return "no HTTP response (" + r.error + ")";
@@ -693,7 +701,7 @@ TEST_F(ClassicRedTeam, Tls_ClientInitiatedRenegotiationRefused) {
            "client-initiated renegotiation on TLS 1.2: refused (no_renegotiation), the gateway "
            "keeps serving",
            std::string(renegotiated ? "renegotiated" : "refused") + ": " + t.error() +
-               "; fresh connection " + Summary(h));
+               "; fresh connection: HTTP " + std::to_string(h.status));
   ExpectAuditVerifiesAndRestarts(*gw_);
 }
 
@@ -898,7 +906,8 @@ TEST_F(ClassicRedTeam, Transport_SmugglingTransferEncodingNotEndingInChunked) {
   ASSERT_TRUE(first) << t.error();
   auto second = t.ReadResponse(std::chrono::milliseconds(1500));
   std::string observed = Summary(first->status, first->body) +
-                         (second ? "; SMUGGLED second response " + Summary(second->status, second->body)
+                         (second ? "; SMUGGLED: the body was answered as a second request (HTTP " +
+                                       std::to_string(second->status) + " for GET /healthz)"
                                  : "; no second response");
   Scenario("transport",
            "Transfer-Encoding: chunked, identity (chunked not last): 400 and close, the body is "
@@ -906,9 +915,10 @@ TEST_F(ClassicRedTeam, Transport_SmugglingTransferEncodingNotEndingInChunked) {
            observed);
   ExpectAuditVerifiesAndRestarts(*gw_);
   // Remove this skip with the fix (src/http/server.cc); the assertions below are the contract.
-  GTEST_SKIP() << "defect: Transfer-Encoding not ending in chunked is taken as a bodiless "
-                  "request and its body is served as a second request ("
-               << observed << "); expected 400 Malformed HTTP request + close (RFC 9112 6.3)";
+  GTEST_SKIP() << KnownDefect(
+      "Transfer-Encoding not ending in chunked is taken as a bodiless request and its body is "
+      "served as a second request on the same connection; expected 400 Malformed HTTP request "
+      "and close (RFC 9112 6.3). Owner: src/http/server.cc");
   EXPECT_EQ(first->status, 400);
   EXPECT_EQ(Detail(first->body), kMalformed);
   EXPECT_TRUE(first->closes);
@@ -1007,7 +1017,10 @@ TEST_F(ClassicRedTeam, Audit_RefusalsOutsideTheVerificationChainAreAudited) {
            observed, evidence);
   ExpectAuditVerifiesAndRestarts(*gw_);
   // Remove this skip with the fix (src/http/server.cc hook + src/app/gateway_service.cc).
-  GTEST_SKIP() << "defect: refusals outside the verification chain are not audited: " << observed;
+  GTEST_SKIP() << KnownDefect(
+      "listener refusals (400 framing, 431 limits), 405 on /internal/v1/telemetry and 404 probes "
+      "are answered correctly but not audited; expected one audit record each with status_code "
+      "and a precise reason. Owner: src/http/server.cc hook + src/app/gateway_service.cc");
   EXPECT_TRUE(missing.empty()) << "not audited: " << ::testing::PrintToString(missing);
 }
 
