@@ -192,7 +192,7 @@ table { border-collapse: collapse; width: 100%; table-layout: fixed; }
 th, td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: left;
          vertical-align: top; overflow-wrap: anywhere; word-break: break-word; }
 th { background: var(--head); position: sticky; top: 0; font-weight: 600; }
-col.c-name { width: 19%; } col.c-cat { width: 7%; } col.c-exp { width: 22%; }
+col.c-name { width: 18%; } col.c-cat { width: 8%; } col.c-exp { width: 22%; }
 col.c-obs { width: 24%; } col.c-aud { width: 20%; } col.c-st { width: 8%; }
 tr.failed td { background: #fdf1f1; } tr.skipped td { background: #fff8ec; }
 .name { font-family: "DejaVu Sans Mono", monospace; font-size: 12.5px; }
