@@ -12,17 +12,22 @@
 // files. Audit evidence is looked up only among the records written during the scenario.
 
 #include <arpa/inet.h>
-#include <signal.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
@@ -250,7 +255,6 @@ class RawTls {
 
   std::string version() const { return ssl_ ? SSL_get_version(ssl_) : ""; }
   const std::string& error() const { return error_; }
-  const std::string& pending() const { return buf_; }
 
  private:
   bool ReadSome() {
