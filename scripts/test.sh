@@ -38,6 +38,11 @@ echo "== [1/3] release build + all tests =="
 configure build -DCMAKE_BUILD_TYPE=Release -DVV_BUILD_BENCH=ON
 ninja -C build -j"$JOBS"
 run_ctest build
+# The red-team run as a self-contained HTML page (the suite's JSON from the run above).
+if [ -d build/redteam-results ]; then
+  scripts/redteam-report.sh --from-json build/redteam-results build/redteam-report.html &&
+    echo "red-team report: build/redteam-report.html"
+fi
 
 if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   echo "== [2/3] ASan+UBSan build + all tests =="
