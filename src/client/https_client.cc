@@ -439,7 +439,21 @@ HttpProxy ProxyFromEnvironment(
   }
   u = u.substr(0, u.find('/'));
   if (size_t at = u.rfind('@'); at != std::string_view::npos) {
-    proxy.authorization = "Basic " + vv::Base64Encode(std::string(u.substr(0, at)));
+    // userinfo is percent-encoded in the URL (user:p%40ss); the header carries it decoded.
+    std::string_view enc = u.substr(0, at);
+    std::string user;
+    for (size_t i = 0; i < enc.size(); ++i) {
+      auto hex = [](char h) {
+        return h >= '0' && h <= '9' ? h - '0' : (h | 0x20) >= 'a' && (h | 0x20) <= 'f' ? (h | 0x20) - 'a' + 10 : -1;
+      };
+      if (enc[i] == '%' && i + 2 < enc.size() && hex(enc[i + 1]) >= 0 && hex(enc[i + 2]) >= 0) {
+        user.push_back(static_cast<char>(hex(enc[i + 1]) * 16 + hex(enc[i + 2])));
+        i += 2;
+      } else {
+        user.push_back(enc[i]);
+      }
+    }
+    proxy.authorization = "Basic " + vv::Base64Encode(user);
     u.remove_prefix(at + 1);
   }
   std::string_view host = u, port_text;
