@@ -9,7 +9,7 @@
 // Rotation (docs/operations.md, "Key and certificate rotation"):
 //   vvctl keys generate --out PATH [--kid KID]     new Ed25519 key (file 0400); prints
 //                                                  {"kid","path","public_key_b64"}
-//   vvctl pin CERT                                 SHA-256 pin of a PEM certificate
+//   vvctl pin CERT [--json]                        SHA-256 pin of a PEM certificate
 //   vvctl identity stage-key  --config F --identity ID --kid KID --public-key B64
 //   vvctl identity retire-key --config F --identity ID --kid KID
 //   vvctl identity stage-pin  --config F --identity ID (--pin HEX | --cert PEM)
@@ -87,10 +87,18 @@ int RunKeysGenerate(const std::string& out, std::string kid) {
   return 0;
 }
 
-int RunPin(const std::string& cert) {
+int RunPin(const std::string& cert, bool json) {
   auto pin = vv::crypto::CertificateFingerprintFromPemFile(cert);
   if (!pin.ok()) return Fail("pin", pin.status());
-  std::cout << *pin << std::endl;
+  if (json) {
+    vv::json::Value v = vv::json::Value::MakeObject();
+    v.Set("ok", true);
+    v.Set("cert", cert);
+    v.Set("sha256", *pin);
+    std::cout << vv::json::Canonical(v) << std::endl;
+  } else {
+    std::cout << *pin << std::endl;
+  }
   return 0;
 }
 
@@ -208,7 +216,8 @@ int main(int argc, char** argv) {
                        "  vvctl kill-switch status --config gateway.yaml",
                        "  1: a policy violation, or the edit/kill-switch operation was refused."});
   bool json_flag = false;
-  app.add_flag("--json", json_flag, "JSON output (the default; policy check: --format json)");
+  app.add_flag("--json", json_flag,
+               "JSON output (the default; policy check: --format json; pin: a JSON object)");
   app.require_subcommand(1);
 
   auto* policy = app.add_subcommand("policy", "Security policy gate");
@@ -293,7 +302,7 @@ int main(int argc, char** argv) {
   if (json_flag) format = "json";
   if (check->parsed()) return RunPolicyCheck(config_path, min_cert_days, format);
   if (keys_gen->parsed()) return RunKeysGenerate(key_out, key_kid);
-  if (pin->parsed()) return RunPin(pin_cert);
+  if (pin->parsed()) return RunPin(pin_cert, json_flag);
   for (auto& [c, op] : id_cmds)
     if (c->parsed()) return RunIdentity(op, id_config, edit, id_cert);
   for (auto& [c, n] : ks_cmds)

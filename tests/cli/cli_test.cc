@@ -11,18 +11,18 @@ namespace vv::cli {
 namespace {
 
 // Runs Parse on a fresh argv; captures stdout and stderr.
-struct Run {
+struct ParseRun {
   int rc = -1;
   std::string out, err;
 };
 
-Run ParseArgs(CLI::App& app, std::vector<std::string> args) {
+ParseRun ParseArgs(CLI::App& app, std::vector<std::string> args) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   std::ostringstream out, err;
   auto* old_out = std::cout.rdbuf(out.rdbuf());
   auto* old_err = std::cerr.rdbuf(err.rdbuf());
-  Run r;
+  ParseRun r;
   r.rc = Parse(app, static_cast<int>(argv.size()), argv.data());
   std::cout.rdbuf(old_out);
   std::cerr.rdbuf(old_err);
@@ -75,20 +75,20 @@ TEST(CliTest, FooterListsExamplesAndEveryExitCode) {
 
 TEST(CliTest, HelpAndVersionExitZeroOnStdout) {
   Tool t;
-  Run h = ParseArgs(t.app, {"t-tool", "--help"});
+  ParseRun h = ParseArgs(t.app, {"t-tool", "--help"});
   EXPECT_EQ(h.rc, 0);
   EXPECT_NE(h.out.find("Examples:"), std::string::npos) << h.out;
   EXPECT_NE(h.out.find("Exit status:"), std::string::npos) << h.out;
   Tool t2;
   // --version wins over the missing required options.
-  Run v = ParseArgs(t2.app, {"t-tool", "--version"});
+  ParseRun v = ParseArgs(t2.app, {"t-tool", "--version"});
   EXPECT_EQ(v.rc, 0);
   EXPECT_EQ(v.out, VersionString("t-tool") + "\n");
 }
 
 TEST(CliTest, UsageErrorIsTwoWithTheProblemAndTheFixOnStderr) {
   Tool t;
-  Run r = ParseArgs(t.app, {"t-tool", "--config", "c", "send", "x", "--frobnicate"});
+  ParseRun r = ParseArgs(t.app, {"t-tool", "--config", "c", "send", "x", "--frobnicate"});
   EXPECT_EQ(r.rc, kExitUsage);
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_NE(r.err.find("t-tool: "), std::string::npos) << r.err;
@@ -96,11 +96,17 @@ TEST(CliTest, UsageErrorIsTwoWithTheProblemAndTheFixOnStderr) {
   EXPECT_NE(r.err.find("fix: run 't-tool --help'"), std::string::npos) << r.err;
   Tool t2;
   EXPECT_EQ(ParseArgs(t2.app, {"t-tool", "send", "x"}).rc, kExitUsage);  // --config missing
+  // An unknown option is named even when a required option is missing too.
+  Tool t3;
+  ParseRun u = ParseArgs(t3.app, {"t-tool", "send", "x", "--cnofig", "c"});
+  EXPECT_EQ(u.rc, kExitUsage);
+  EXPECT_NE(u.err.find("unknown option or unexpected argument '--cnofig'"), std::string::npos)
+      << u.err;
 }
 
 TEST(CliTest, ParentOptionsAreAcceptedAfterTheSubcommand) {
   Tool t;
-  Run r = ParseArgs(t.app, {"t-tool", "send", "in.ndjson", "--config", "c.yaml", "--json", "--dry-run"});
+  ParseRun r = ParseArgs(t.app, {"t-tool", "send", "in.ndjson", "--config", "c.yaml", "--json", "--dry-run"});
   ASSERT_EQ(r.rc, -1) << r.err;
   EXPECT_EQ(t.config, "c.yaml");
   EXPECT_TRUE(t.json);
@@ -110,7 +116,7 @@ TEST(CliTest, ParentOptionsAreAcceptedAfterTheSubcommand) {
 
 TEST(CliTest, CompletionIsPrintedEvenWithoutRequiredOptions) {
   Tool t;
-  Run r = ParseArgs(t.app, {"t-tool", "--completion", "bash"});
+  ParseRun r = ParseArgs(t.app, {"t-tool", "--completion", "bash"});
   EXPECT_EQ(r.rc, 0);
   EXPECT_NE(r.out.find("complete -o filenames -F _t_tool_complete t-tool"), std::string::npos)
       << r.out;
@@ -118,7 +124,7 @@ TEST(CliTest, CompletionIsPrintedEvenWithoutRequiredOptions) {
   EXPECT_NE(r.out.find("--dry-run"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("vals[.]=\" --completion --config \""), std::string::npos) << r.out;
   Tool t2;
-  Run z = ParseArgs(t2.app, {"t-tool", "--completion=zsh"});
+  ParseRun z = ParseArgs(t2.app, {"t-tool", "--completion=zsh"});
   EXPECT_EQ(z.rc, kExitUsage);
   EXPECT_NE(z.err.find("--completion bash"), std::string::npos) << z.err;
 }

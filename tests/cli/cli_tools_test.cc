@@ -47,6 +47,7 @@ TEST(CliToolsTest, EveryToolExitsTwoOnABadOptionWithTheFixOnStderr) {
     ToolRun r = RunTool({Bin(t), "--no-such-option"});
     EXPECT_EQ(r.rc, 2) << t << r.err;
     EXPECT_NE(r.err.find(t + ": "), std::string::npos) << t << r.err;
+    EXPECT_NE(r.err.find("--no-such-option"), std::string::npos) << t << r.err;
     EXPECT_NE(r.err.find("fix: run '" + t + " --help'"), std::string::npos) << t << r.err;
     EXPECT_TRUE(r.out.empty()) << t << r.out;
   }

@@ -41,7 +41,7 @@ void Collect(const CLI::App& app, const std::string& path, std::vector<Level>* o
     for (const auto& s : opt->get_snames()) names.push_back("-" + s);
     for (const auto& n : names) {
       level.options.push_back(n);
-      if (opt->get_type_size() != 0) level.value_options.push_back(n);
+      if (opt->get_expected_max() != 0) level.value_options.push_back(n);  // flags expect 0
     }
   }
   out->push_back(level);
@@ -130,7 +130,14 @@ int Parse(CLI::App& app, int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    return Error(tool, e.what(), "run '" + tool + " --help' for the options and examples");
+    // CLI11 checks required options before unknown ones: name the unknown argument first (it
+    // is usually the actual mistake, e.g. a misspelt option).
+    std::string problem = e.what();
+    const std::vector<std::string> rest = app.remaining(true);
+    if (!rest.empty() && dynamic_cast<const CLI::ExtrasError*>(&e) == nullptr)
+      problem = "unknown option or unexpected argument '" + Printable(rest.front()) + "' (and: " +
+                problem + ")";
+    return Error(tool, problem, "run '" + tool + " --help' for the options and examples");
   }
   return -1;
 }
