@@ -16,6 +16,7 @@
 // certificate is not "gateway unavailable"), 3 the feedback response did not verify.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <unordered_set>
 
 #include "cli/cli.h"
 #include "common/clock.h"
@@ -370,11 +372,16 @@ Value DryRunJson(Runtime& rt, const spectrastrike::PreparedEvent& ev) {
   return v;
 }
 
-// Streams events from FILE or stdin: each event is prepared, (spooled and) sent as it is read,
-// so memory stays bounded whatever the input size and `send -` works at the end of a pipe.
-// With the spool: events are written in chunks of kChunk (one transaction each) and each chunk
-// is delivered before the next is read; once the gateway is unreachable the rest is only
-// spooled (kept for `spool drain`), not retried chunk after chunk.
+// Streams events from FILE or stdin in bounded memory (line by line, never the whole input).
+//  * --no-spool / --dry-run: each event is sent (printed) as soon as it is read.
+//  * spool, regular FILE: the whole file is written to the spool first (chunks of kChunk, one
+//    transaction each), then delivered: a producer killed mid-send loses nothing, the spool
+//    holds every event (the file can be re-read, so nothing is gained by sending early).
+//  * spool, stdin or a pipe: each chunk is spooled and delivered before more is read, and a
+//    partial chunk is flushed as soon as stdin has nothing more to give right now, so `send -`
+//    works at the end of a pipe (`tail -f ... | ss-producer send -`).
+// Once the gateway is unreachable the rest is only spooled (kept for `spool drain`), not
+// retried chunk after chunk.
 int CmdSend(const std::string& config_path, const std::string& input_path, bool no_spool,
             bool dry_run) {
   constexpr size_t kChunk = 256;
@@ -392,8 +399,17 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
     auto size = std::filesystem::file_size(input_path, ec);
     if (!ec && std::filesystem::is_regular_file(input_path, ec)) total_bytes = static_cast<double>(size);
   }
+  // Own buffer for std::cin, so in_avail() tells whether a line is already here (stdio sync
+  // would hide it); nothing has been read or written through the standard streams yet.
+  if (input_path == "-") std::ios::sync_with_stdio(false);
   std::istream& in = input_path == "-" ? std::cin : file;
   EventReader reader(in);
+  const bool spool_first = total_bytes >= 0;  // a regular file
+  auto stdin_idle = [&] {
+    if (input_path != "-" || std::cin.rdbuf()->in_avail() > 0) return false;
+    pollfd p{0, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  };
 
   SendTally tally;
   auto add_invalid = [&](int64_t line, const std::string& why) {
@@ -410,8 +426,13 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
   };
   Progress progress("events", ProgressWanted() && !dry_run);
   int64_t done = 0;
+  bool reading = true;
+  int64_t to_deliver = 0;  // spool-first: events spooled when the reading ended
   auto tick = [&] {
-    progress.Update(done, total_bytes > 0 ? std::min(1.0, reader.bytes() / total_bytes) : -1);
+    if (reading)
+      progress.Update(done, total_bytes > 0 ? std::min(1.0, reader.bytes() / total_bytes) : -1);
+    else
+      progress.Update(done, to_deliver > 0 ? std::min(1.0, double(done) / double(to_deliver)) : -1);
   };
 
   std::unique_ptr<spectrastrike::Spool> spool;
@@ -423,14 +444,19 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
   }
   bool down = false;  // the gateway stopped answering: deliver no more in this run
   int64_t backlog = 0;
-  int64_t kept = 0;
   std::vector<spectrastrike::PreparedEvent> chunk;
+  // Which spooled entries are this run's, in bounded memory: rows inserted by this run have
+  // ids >= first_new_id (SQLite rowids grow); events this run re-sent that were still pending
+  // from an earlier run are remembered by id (at most the old backlog).
+  int64_t first_new_id = std::numeric_limits<int64_t>::max();
+  std::unordered_set<int64_t> old_pending;
+  int64_t mine_total = 0, mine_done = 0;
+  auto is_mine = [&](int64_t id) { return id >= first_new_id || old_pending.count(id) > 0; };
 
-  auto flush_chunk = [&]() -> vv::Status {
+  auto enqueue_chunk = [&]() -> vv::Status {
     if (chunk.empty()) return vv::Status::Ok();
     auto res = spool->Enqueue(chunk);
     if (!res.ok()) return res.status();
-    std::map<int64_t, std::string> mine;  // spool id -> event_id, this chunk
     for (size_t j = 0; j < res->size(); ++j) {
       const auto& r = (*res)[j];
       if (r.state == "delivered") {
@@ -443,35 +469,45 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
         tally.Add(chunk[j].event_id, d);
         ++done;
       } else {
-        mine[r.id] = chunk[j].event_id;
+        if (r.inserted) first_new_id = std::min(first_new_id, r.id);
+        else old_pending.insert(r.id);
+        ++mine_total;
       }
     }
     chunk.clear();
-    if (!down && !mine.empty()) {
-      auto stats = spectrastrike::DrainSpool(
-          *spool, *rt->producer,
-          [&](const spectrastrike::SpoolEntry& e, const DeliveryResult& r) {
-            if (!mine.count(e.id)) {
-              ++backlog;
-              return;
-            }
-            tally.Add(e.event_id, r);
-            mine.erase(e.id);
-            ++done;
-            tick();
-          });
-      if (!stats.ok()) return stats.status();
-      if (stats->remaining > 0) down = true;
-    }
-    // Events of this run still pending (gateway unreachable): kept for `spool drain`.
-    kept += static_cast<int64_t>(mine.size());
     return vv::Status::Ok();
+  };
+  auto drain = [&]() -> vv::Status {
+    if (down || mine_done == mine_total) return vv::Status::Ok();
+    auto stats = spectrastrike::DrainSpool(
+        *spool, *rt->producer,
+        [&](const spectrastrike::SpoolEntry& e, const DeliveryResult& r) {
+          if (!is_mine(e.id)) {
+            ++backlog;
+            return;
+          }
+          tally.Add(e.event_id, r);
+          ++mine_done;
+          ++done;
+          tick();
+        });
+    if (!stats.ok()) return stats.status();
+    if (stats->remaining > 0) down = true;
+    return vv::Status::Ok();
+  };
+  auto flush_chunk = [&]() -> vv::Status {
+    VV_RETURN_IF_ERROR(enqueue_chunk());
+    return drain();
   };
 
   std::string text;
   int64_t line_no = 0;
   bool too_long = false;
-  while (reader.Next(&text, &line_no, &too_long)) {
+  for (;;) {
+    if (spool && !spool_first && !chunk.empty() && stdin_idle()) {
+      if (auto st = flush_chunk(); !st.ok()) return Fail(st.message(), kExitFailed);
+    }
+    if (!reader.Next(&text, &line_no, &too_long)) break;
     if (too_long) {
       add_invalid(line_no, "line longer than " + std::to_string(EventReader::kMaxLine) + " bytes");
       continue;
@@ -488,7 +524,8 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
     } else if (spool) {
       chunk.push_back(std::move(ev).value());
       if (chunk.size() >= kChunk) {
-        if (auto st = flush_chunk(); !st.ok()) return Fail(st.message(), kExitFailed);
+        if (auto st = spool_first ? enqueue_chunk() : flush_chunk(); !st.ok())
+          return Fail(st.message(), kExitFailed);
       }
     } else if (down) {
       DeliveryResult r;
@@ -506,9 +543,14 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
   }
   if (in.bad()) return Fail("reading " + vv::cli::Printable(input_path) + " failed", kExitFailed);
   if (spool) {
-    if (auto st = flush_chunk(); !st.ok()) return Fail(st.message(), kExitFailed);
+    if (auto st = enqueue_chunk(); !st.ok()) return Fail(st.message(), kExitFailed);
+    reading = false;
+    to_deliver = done + (mine_total - mine_done);
+    if (auto st = drain(); !st.ok()) return Fail(st.message(), kExitFailed);
   }
   progress.Finish();
+  // Events of this run still pending (gateway unreachable): kept for `spool drain`.
+  const int64_t kept = mine_total - mine_done;
   if (kept > 0) {
     tally.failed += kept;
     tally.reasons["not delivered yet: kept in spool"] += kept;

@@ -366,9 +366,9 @@ TEST_F(ProducerPolishTest, LargeInputIsStreamedInBoundedMemory) {
     std::ofstream f(path, std::ios::binary);
     f << Event("evt-big-first") << "\n";
     const std::string filler(800 * 1024, 'x');
-    for (int i = 0; i < 60; ++i) {
+    for (int i = 0; i < 64; ++i) {
       f << R"({"event_id":"evt-junk-)" << i << R"(","description":")" << filler << "\n";
-      if (i == 30) f << Event("evt-big-middle") << "\n";
+      if (i == 32) f << Event("evt-big-middle") << "\n";
     }
     f << std::string(3 << 20, 'y') << "\n";  // one line over the 1 MiB line limit
     f << Event("evt-big-last") << "\n";
@@ -378,9 +378,9 @@ TEST_F(ProducerPolishTest, LargeInputIsStreamedInBoundedMemory) {
   ToolRun r = RunTool({Producer(), "--config", p.config, "--json", "send", "--no-spool", path});
   EXPECT_EQ(r.rc, 1) << r.err.substr(0, 2000);
   json::Value v = LastJson(r.out);
-  EXPECT_EQ(Int(v, "events"), 64) << r.out.substr(0, 2000);
+  EXPECT_EQ(Int(v, "events"), 68) << r.out.substr(0, 2000);
   EXPECT_EQ(Int(v, "accepted"), 3);
-  EXPECT_EQ(Int(v, "rejected"), 61);
+  EXPECT_EQ(Int(v, "rejected"), 65);
   EXPECT_NE(r.out.find("line longer than 1048576 bytes"), std::string::npos);
   EXPECT_EQ(gw_->QueueCount("ingest"), before + 3);
   EXPECT_LT(r.max_rss_kb, 40 * 1024) << "peak RSS " << r.max_rss_kb << " KiB for a 50 MB input";
