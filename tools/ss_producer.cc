@@ -12,8 +12,9 @@
 // https_proxy / HTTPS_PROXY (CONNECT tunnel) unless no_proxy / NO_PROXY exempts the gateway.
 //
 // Exit status (tools/cli/cli.h): 0 success (send: every event accepted), 1 some events or
-// requests rejected or failed, 2 usage or configuration error (never retried: a missing
-// certificate is not "gateway unavailable"), 3 the feedback response did not verify.
+// requests rejected or failed, or feedback that does not verify (kept at 1, docs/cli.md),
+// 2 usage or configuration error (never retried: a missing certificate is not "gateway
+// unavailable").
 
 #include <fcntl.h>
 #include <poll.h>
@@ -56,7 +57,6 @@ using vv::json::Value;
 using vv::cli::kExitFailed;
 using vv::cli::kExitOk;
 using vv::cli::kExitUsage;
-using vv::cli::kExitVerifyFailed;
 
 constexpr char kTool[] = "ss-producer";
 bool g_json = false;
@@ -64,11 +64,13 @@ bool g_json = false;
 void PrintJson(const Value& v) { std::cout << vv::json::Canonical(v) << std::endl; }
 
 // Errors: stderr names the problem and the fix; with --json the same as the last stdout line.
-int Fail(const std::string& message, int code = kExitUsage, const std::string& fix = "") {
+int Fail(const std::string& message, int code = kExitUsage, const std::string& fix = "",
+         bool verification_failed = false) {
   if (g_json) {
     Value v = Value::MakeObject();
     v.Set("ok", false);
     v.Set("error", message);
+    if (verification_failed) v.Set("verification_failed", true);
     if (!fix.empty()) v.Set("fix", fix);
     v.Set("exit_code", code);
     PrintJson(v);
@@ -678,10 +680,13 @@ int CmdFeedback(const std::string& config_path, int limit, const std::string& gr
   DeliveryResult delivery;
   auto fb = rt->producer->QueryFeedback(limit, verifier, anchors ? &*anchors : nullptr, &delivery);
   if (!fb.ok()) {
-    // A 2xx answer that does not verify is a verification failure (3); no answer is an
-    // operational failure (1).
-    if (delivery.ok()) return Fail("feedback does not verify: " + fb.status().message(), kExitVerifyFailed,
-                                   "check feedback.verify_keys against the gateway's feedback key");
+    // A 2xx answer that does not verify is a verification failure, told apart from "no
+    // answer" by the message and "verification_failed" in the JSON. The exit status stays 1
+    // (not the convention's 3): existing callers and tests depend on it (docs/cli.md).
+    if (delivery.ok())
+      return Fail("feedback does not verify: " + fb.status().message(), kExitFailed,
+                  "check feedback.verify_keys against the gateway's feedback key",
+                  /*verification_failed=*/true);
     return Fail(fb.status().message(), kExitFailed);
   }
   if (g_json) {
@@ -841,8 +846,8 @@ int main(int argc, char** argv) {
                        "  ss-producer keygen --out producer_ed25519.key\n"
                        "  https_proxy=http://proxy:3128 ss-producer --config producer.yaml send e.ndjson",
                        "  1: some events were rejected or not delivered (kept in the spool).\n"
-                       "  2: also a missing/unreadable certificate, key or config file (not retried).\n"
-                       "  3: feedback whose signature or anchors do not verify."});
+                       "     Also feedback that does not verify (\"verification_failed\" in the JSON).\n"
+                       "  2: also a missing/unreadable certificate, key or config file (not retried)."});
   std::string config_path;
   app.add_option("-c,--config", config_path, "producer config.yaml (manual section 9)");
   app.add_flag("--json", g_json, "machine-readable JSON output (last stdout line)");

@@ -487,8 +487,9 @@ TEST_F(ProducerPolishTest, DryRunSignsAndPrintsWithoutSending) {
   EXPECT_FALSE(std::filesystem::exists(p.spool));
 }
 
-// Feedback whose signature does not verify (wrong pinned key) is exit 3, not 1.
-TEST(ProducerVerifyExitTest, FeedbackThatDoesNotVerifyIsExitThree) {
+// Feedback whose signature does not verify (wrong pinned key) is told apart from a delivery
+// failure: the message and "verification_failed" in the JSON (exit status 1, docs/cli.md).
+TEST(ProducerVerifyExitTest, FeedbackThatDoesNotVerifyIsReportedAsAVerificationFailure) {
   GatewayUnderTest gw;
   ASSERT_TRUE(gw.started()) << gw.log();
   ProducerSetup p(gw.port());
@@ -497,9 +498,13 @@ TEST(ProducerVerifyExitTest, FeedbackThatDoesNotVerifyIsExitThree) {
          crypto::Ed25519PrivateKey::Generate().PublicKey().ToBase64() + "\n"
          "      replay_cache_path: " + p.dir.File("feedback.cache") + "\n";
   WriteFile(p.config, cfg, 0600);
-  ToolRun r = RunTool({Producer(), "feedback", "--limit", "5", "--config", p.config});
-  EXPECT_EQ(r.rc, 3) << r.err << r.out;
-  EXPECT_NE(r.err.find("does not verify"), std::string::npos) << r.err;
+  ToolRun r = RunTool({Producer(), "feedback", "--limit", "5", "--config", p.config, "--json"});
+  EXPECT_EQ(r.rc, 1) << r.err << r.out;
+  EXPECT_NE(r.err.find("feedback does not verify"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fix: check feedback.verify_keys"), std::string::npos) << r.err;
+  const json::Value* vf = LastJson(r.out).Find("verification_failed");
+  ASSERT_NE(vf, nullptr) << r.out;
+  EXPECT_TRUE(vf->as_bool());
 }
 
 // The other half of the federation against the real gateway: execution graph -> signed
