@@ -19,8 +19,10 @@
 //       prints its public key as public-key does.
 //   PKCS#11 options: [--pkcs11-module SO] [--pin-file FILE | --pin-env VAR]
 //       (default module SoftHSM2's, default PIN variable VV_AUDIT_PKCS11_PIN).
-// Every command prints its result as canonical JSON on the last stdout line. Exit 0 when ok,
-// 1 when not ok (or on an operational error), 2 on a usage error.
+// Every command prints its result as canonical JSON on the last stdout line (--json is accepted
+// for the common convention; JSON is this tool's only output format). Exit (tools/cli/cli.h,
+// docs/cli.md): 0 when ok, 1 when the log/proof does not verify or on an operational error
+// (kept at 1: scripts and tests already depend on it), 2 on a usage error.
 
 #include <sys/stat.h>
 
@@ -39,6 +41,7 @@
 #include "audit/merkle.h"
 #include "audit/pkcs11_seal_signer.h"
 #include "audit/verifier.h"
+#include "cli/cli.h"
 #include "common/encoding.h"
 #include "common/env.h"
 #include "crypto/crypto.h"
@@ -426,6 +429,15 @@ int RunPkcs11Keygen(const Pkcs11Args& p11, const std::string& origin) {
 
 int main(int argc, char** argv) {
   CLI::App app{"vv-audit: tamper-evident audit log tools"};
+  vv::cli::Setup(app, {"vv-audit",
+                       "  vv-audit verify /var/lib/vectorvue/audit.jsonl --public-key seal.pub\n"
+                       "  vv-audit verify audit.jsonl --anchor nats://127.0.0.1:4222\n"
+                       "  vv-audit prove audit.jsonl --index 42 > proof.json\n"
+                       "  vv-audit check-proof proof.json --public-key <B64>",
+                       "  1: the log, anchor or proof does not verify (reason in the JSON), or an\n"
+                       "     I/O or token error; vv-audit keeps 1 here for existing scripts."});
+  bool json_flag = false;
+  app.add_flag("--json", json_flag, "JSON output (always on for this tool)");
   app.require_subcommand(1);
 
   std::string verify_path, anchor_path, public_key;
@@ -477,16 +489,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("pkcs11-keygen", "Create the seal key pair inside a PKCS#11 token");
   add_pkcs11(keygen, true);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (int rc = vv::cli::Parse(app, argc, argv); rc >= 0) return rc;
   try {
     if (verify->parsed()) return RunVerify(verify_path, anchor_path, no_anchor, public_key, js_args);
     if (prove->parsed()) return RunProve(prove_path, prove_index);

@@ -4,12 +4,14 @@
 //   2. the same bytes replayed  -> 409 Replay detected
 //   3. a forged signature       -> 401 Invalid telemetry signature
 //   4. a cross-tenant event     -> 403 Operator tenant mapping violation
-// Exit status 0 only when every outcome is the expected one.
+// Exit status (tools/cli/cli.h): 0 only when every outcome is the expected one, 1 otherwise,
+// 2 on a usage or configuration error (bad signing key).
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
 
+#include "cli/cli.h"
 #include "common/clock.h"
 #include "demo_event.h"
 #include "crypto/crypto.h"
@@ -30,6 +32,10 @@ vv::json::Value Event(int64_t ts, const std::string& nonce, const std::string& e
 
 int main(int argc, char** argv) {
   CLI::App cli{"README demo producer"};
+  vv::cli::Setup(cli, {"vv-demo-producer",
+                       "  vv-demo-producer --port 8443 --ca ca.crt --cert producer.crt \\\n"
+                       "      --key producer.key --signing-key producer_ed25519.key",
+                       "  1: at least one outcome differed from the expected one."});
   std::string host = "127.0.0.1", ca, cert, key, signing_key, identity = "spectrastrike-producer";
   std::string tenant = "10000000-0000-0000-0000-000000000001";
   std::string other_tenant = "20000000-0000-0000-0000-000000000002";
@@ -42,13 +48,15 @@ int main(int argc, char** argv) {
   cli.add_option("--signing-key", signing_key, "Ed25519 private key (PEM or raw seed, 0600)")
       ->required();
   cli.add_option("--identity", identity);
-  CLI11_PARSE(cli, argc, argv);
+  bool json = false;
+  cli.add_flag("--json", json, "one JSON object with every outcome instead of the text lines");
+  if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
 
   std::string err;
   auto signer = spectrastrike::RequestSigner::FromKeyFile(signing_key, &err);
   if (!signer) {
-    std::cerr << "signing key: " << err << "\n";
-    return 2;
+    return vv::cli::Error("vv-demo-producer", "signing key: " + err,
+                          "give --signing-key an Ed25519 key file with mode 0400 or 0600");
   }
   auto forger = spectrastrike::RequestSigner::FromSeed(
       vv::crypto::Ed25519PrivateKey::Generate().Seed(), &err);
@@ -66,9 +74,20 @@ int main(int argc, char** argv) {
   auto nonce = [&] { return random.TokenUrlSafe(18); };
   std::string event_id = "evt-demo-" + random.TokenUrlSafe(6);
   int failures = 0;
+  vv::json::Value results = vv::json::Value::MakeArray();
   auto show = [&](const char* what, int expect, const spectrastrike::HttpResponse& r) {
     bool ok = r.transport_ok && r.status == expect;
     failures += !ok;
+    if (json) {
+      vv::json::Value v = vv::json::Value::MakeObject();
+      v.Set("check", what);
+      v.Set("expected", expect);
+      v.Set("ok", ok);
+      if (r.transport_ok) v.Set("status", r.status);
+      else v.Set("error", r.error);
+      results.Push(std::move(v));
+      return;
+    }
     std::cout << (ok ? "  ok   " : "  FAIL ") << what << ": ";
     if (!r.transport_ok) std::cout << "transport error: " << r.error << "\n";
     else std::cout << r.status << " " << r.body << "\n";
@@ -84,5 +103,11 @@ int main(int argc, char** argv) {
   std::string n4 = nonce();
   show("cross-tenant injection    (expect 403)", 403,
        client.SendTelemetry(now, n4, vv::json::Canonical(Event(now, n4, event_id + "-x", other_tenant))));
-  return failures == 0 ? 0 : 1;
+  if (json) {
+    vv::json::Value out = vv::json::Value::MakeObject();
+    out.Set("ok", failures == 0);
+    out.Set("results", std::move(results));
+    std::cout << vv::json::Canonical(out) << std::endl;
+  }
+  return failures == 0 ? vv::cli::kExitOk : vv::cli::kExitFailed;
 }

@@ -5,7 +5,8 @@
 // deploy/config/engine.example.yaml). Writes its own audit log (one writer per file).
 // Prints "ENGINE READY" once consuming. SIGTERM/SIGINT: finishes the message in hand, then
 // exits 0. --drain: exits 0 as soon as the queue is empty.
-// Exit status: 0 clean, 1 runtime failure, 2 configuration error.
+// Exit status (tools/cli/cli.h, docs/cli.md): 0 clean, 1 runtime failure, 2 usage or
+// configuration error.
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -20,6 +21,7 @@
 
 #include "common/sd_notify.h"
 #include "audit/audit_log.h"
+#include "cli/cli.h"
 #include "audit/pkcs11_seal_signer.h"
 #include "config/engine_config.h"
 #include "engine/engine.h"
@@ -34,8 +36,10 @@
 namespace {
 
 int Refuse(const std::string& what) {
-  std::cerr << "vv-engine: refusing to start: " << what << "\n";
-  return 2;
+  return vv::cli::Error("vv-engine", "refusing to start: " + what,
+                        "correct the configuration (deploy/config/engine.example.yaml) or start "
+                        "the backend it names",
+                        vv::cli::kExitUsage);
 }
 
 void WriteMetrics(const std::string& path, const std::string& text) {
@@ -64,17 +68,23 @@ vv::audit::FsyncPolicy ToAuditFsync(vv::config::FsyncPolicy p) {
 
 int main(int argc, char** argv) {
   CLI::App cli{"VectorVue processing + evidence engine"};
+  vv::cli::Setup(cli, {"vv-engine",
+                       "  vv-engine --config /etc/vectorvue/engine.yaml\n"
+                       "  vv-engine --config engine.yaml --drain      # exit once the queue is empty\n"
+                       "  vv-engine --config engine.yaml --admin-listen 127.0.0.1:9464",
+                       "  1: the engine failed while running (reason on stderr)."});
   std::string config_path;
   std::string log_level = "info";
   bool drain = false;
   cli.add_option("--config", config_path, "YAML config file (vectorvue.evidence_engine)")
       ->required();
-  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+      ->check(CLI::IsMember(vv::cli::LogLevels()));
   std::string admin_listen;
   cli.add_option("--admin-listen", admin_listen,
                  "loopback host:port for GET /metrics (Prometheus); default: off");
   cli.add_flag("--drain", drain, "exit once the queue is empty");
-  CLI11_PARSE(cli, argc, argv);
+  if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l vv-engine %v");
 
@@ -232,8 +242,7 @@ int main(int argc, char** argv) {
   std::cout << "ENGINE STOPPED stored=" << c.stored.load() << " duplicates=" << c.duplicates.load()
             << " integrity_failures=" << c.integrity_failures.load() << std::endl;
   if (!s.ok()) {
-    std::cerr << "vv-engine: " << s.ToString() << "\n";
-    return 1;
+    return vv::cli::Error("vv-engine", s.ToString(), "", vv::cli::kExitFailed);
   }
   return 0;
 }

@@ -6,10 +6,14 @@
 //   vv-evidence init-postgres --admin-url URL --owner-role R --app-role A
 // list/show decrypt with the configured root key provider and print JSON to stdout: records
 // with their metadata, the decrypted payload and whether SHA-256(plaintext) still equals the
-// recorded integrity hash. Exit status: 0 ok, 1 not found / failure, 2 configuration error.
+// recorded integrity hash. Exit status (tools/cli/cli.h, docs/cli.md): 0 ok, 1 not found /
+// failure, 2 usage or configuration error, 3 a record does not decrypt or its integrity hash
+// does not match (verification failed). --config is accepted before or after the subcommand.
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+
+#include "cli/cli.h"
 
 #include "common/clock.h"
 #include "config/engine_config.h"
@@ -48,46 +52,67 @@ Value RecordJson(const vv::evidence::EvidenceRecord& r, const vv::evidence::Evid
     *all_ok = false;
     return v;
   }
-  v.Set("integrity_ok", vv::crypto::Sha256Hex(*pt) == r.integrity_hash);
+  const bool integrity_ok = vv::crypto::Sha256Hex(*pt) == r.integrity_hash;
+  v.Set("integrity_ok", integrity_ok);
+  if (!integrity_ok) *all_ok = false;
   auto payload = vv::json::Parse(*pt);
   v.Set("payload", payload.ok() ? std::move(payload).value() : Value(*pt));
   return v;
 }
 
-int Fail(const std::string& m, int code = 1) {
-  std::cerr << "vv-evidence: " << m << "\n";
-  return code;
+bool g_json = false;
+
+// stderr names the problem (and the fix); with --json also {"ok":false,...} on stdout.
+int Fail(const std::string& m, int code = vv::cli::kExitFailed, const std::string& fix = "") {
+  if (g_json) {
+    Value v = Value::MakeObject();
+    v.Set("ok", false);
+    v.Set("error", m);
+    v.Set("exit_code", code);
+    std::cout << vv::json::Canonical(v) << std::endl;
+  }
+  return vv::cli::Error("vv-evidence", m, fix, code);
 }
+
+constexpr char kConfigFix[] = "correct the engine config file given with --config";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"VectorVue evidence store operator tool"};
+  vv::cli::Setup(cli, {"vv-evidence",
+                       "  vv-evidence list --config engine.yaml --tenant 10000000-0000-0000-0000-000000000001\n"
+                       "  vv-evidence --config engine.yaml show --tenant T --event-id evt-1\n"
+                       "  vv-evidence rewrap --config engine.yaml --tenant T --to-key root-2",
+                       "  1: no such record, or a store/key operation failed.\n"
+                       "  3: a record does not decrypt or its integrity hash does not match."});
   cli.require_subcommand(1);
   std::string config_path, tenant, event_id, to_key, key_id, admin_url, owner_role, app_role;
+  cli.add_option("--config", config_path, "engine YAML config (also accepted after the subcommand)");
+  cli.add_flag("--json", g_json, "errors as JSON too (results are always JSON)");
   int limit = 1000;
   int64_t after_seq = 0;
   auto* list = cli.add_subcommand("list", "decrypt and print a tenant's evidence records");
-  list->add_option("--config", config_path)->required();
+  list->add_option("--config", config_path, "engine YAML config file");
   list->add_option("--tenant", tenant)->required();
   list->add_option("--limit", limit);
   list->add_option("--after-seq", after_seq);
   auto* show = cli.add_subcommand("show", "decrypt and print one evidence record");
-  show->add_option("--config", config_path)->required();
+  show->add_option("--config", config_path, "engine YAML config file");
   show->add_option("--tenant", tenant)->required();
   show->add_option("--event-id", event_id)->required();
   auto* rewrap = cli.add_subcommand("rewrap", "move a tenant's DEKs to another root key");
-  rewrap->add_option("--config", config_path)->required();
+  rewrap->add_option("--config", config_path, "engine YAML config file");
   rewrap->add_option("--tenant", tenant)->required();
   rewrap->add_option("--to-key", to_key, "target key id (default: the active key)");
   auto* keygen = cli.add_subcommand("pkcs11-keygen", "create a root key inside the PKCS#11 token");
-  keygen->add_option("--config", config_path)->required();
+  keygen->add_option("--config", config_path, "engine YAML config file");
   keygen->add_option("--key-id", key_id)->required();
   auto* initpg = cli.add_subcommand("init-postgres", "create the evidence table with RLS");
   initpg->add_option("--admin-url", admin_url)->required();
   initpg->add_option("--owner-role", owner_role)->required();
   initpg->add_option("--app-role", app_role)->required();
-  CLI11_PARSE(cli, argc, argv);
+  if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
 
   if (initpg->parsed()) {
     vv::Status s =
@@ -97,14 +122,18 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (config_path.empty())
+    return Fail("--config FILE is required for this command", vv::cli::kExitUsage,
+                "pass the engine's config file: --config engine.yaml");
   auto cfg = vv::config::LoadEngineConfig(config_path, vv::config::ProcessEnv());
-  if (!cfg.ok()) return Fail(cfg.status().message(), 2);
+  if (!cfg.ok()) return Fail(cfg.status().message(), vv::cli::kExitUsage, kConfigFix);
   auto env = vv::ProcessEnv();
 
   if (keygen->parsed()) {
-    if (cfg->root_key_provider != "pkcs11") return Fail("root_key_provider is not pkcs11", 2);
+    if (cfg->root_key_provider != "pkcs11") return Fail("root_key_provider is not pkcs11", vv::cli::kExitUsage,
+                  "set root_key_provider: pkcs11 in the engine config");
     auto p = vv::engine::MakeRootKeyProvider(*cfg, env, /*require_active_key=*/false);
-    if (!p.ok()) return Fail(p.status().ToString(), 2);
+    if (!p.ok()) return Fail(p.status().ToString(), vv::cli::kExitUsage, kConfigFix);
     auto* hsm = static_cast<vv::evidence::Pkcs11RootKeyProvider*>(p->get());
     vv::Status s = hsm->GenerateRootKey(key_id);
     if (!s.ok()) return Fail(s.ToString());
@@ -113,9 +142,9 @@ int main(int argc, char** argv) {
   }
 
   auto provider = vv::engine::MakeRootKeyProvider(*cfg, env);
-  if (!provider.ok()) return Fail(provider.status().ToString(), 2);
+  if (!provider.ok()) return Fail(provider.status().ToString(), vv::cli::kExitUsage, kConfigFix);
   auto store = vv::engine::MakeEvidenceStore(*cfg);
-  if (!store.ok()) return Fail(store.status().ToString(), 2);
+  if (!store.ok()) return Fail(store.status().ToString(), vv::cli::kExitUsage, kConfigFix);
   vv::SystemRandom random;
   vv::evidence::EvidenceCipher cipher(**provider, random);
 
@@ -126,7 +155,7 @@ int main(int argc, char** argv) {
       return Fail("no evidence record for tenant " + tenant + " event " + event_id);
     bool ok = true;
     std::cout << vv::json::Canonical(RecordJson(**r, cipher, &ok)) << std::endl;
-    return ok ? 0 : 1;
+    return ok ? vv::cli::kExitOk : vv::cli::kExitVerifyFailed;
   }
   if (list->parsed()) {
     auto rs = (*store)->List(tenant, after_seq, limit);
@@ -135,7 +164,7 @@ int main(int argc, char** argv) {
     bool ok = true;
     for (const auto& r : *rs) arr.Push(RecordJson(r, cipher, &ok));
     std::cout << vv::json::Canonical(arr) << std::endl;
-    return ok ? 0 : 1;
+    return ok ? vv::cli::kExitOk : vv::cli::kExitVerifyFailed;
   }
   // rewrap
   const std::string target = to_key.empty() ? (*provider)->active_key_id() : to_key;

@@ -2,7 +2,8 @@
 // SIGHUP re-reads and validates the config file and applies it without dropping connections
 // (same as POST /admin/reload on the loopback admin listener); a bad file is refused and the
 // running config stays.
-// Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 2 on a configuration error.
+// Exit status (tools/cli/cli.h, docs/cli.md): 0 after a clean shutdown (SIGINT/SIGTERM), 2 on a
+// usage or configuration error (nothing started).
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -13,16 +14,24 @@
 #include <thread>
 
 #include "app/gateway_app.h"
+#include "cli/cli.h"
 #include "config/gateway_config.h"
 
 int main(int argc, char** argv) {
-  CLI::App cli{"VectorVue telemetry gateway"};
+  CLI::App cli{"VectorVue telemetry gateway (HTTPS + mTLS)"};
+  vv::cli::Setup(cli, {"vv-gateway",
+                       "  vv-gateway --config /etc/vectorvue/gateway.yaml\n"
+                       "  vv-gateway --config gateway.yaml --log-level debug\n"
+                       "  kill -HUP <pid>    # reload the config without dropping connections",
+                       "  1: the server failed while running.\n"
+                       "  2: also a config file the gateway refuses (reason on stderr)."});
   std::string config_path;
   std::string log_level = "info";
   cli.add_option("--config", config_path, "YAML config file (vectorvue.telemetry_gateway)")
       ->required();
-  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error");
-  CLI11_PARSE(cli, argc, argv);
+  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+      ->check(CLI::IsMember(vv::cli::LogLevels()));
+  if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l vv-gateway %v");
 
@@ -37,8 +46,9 @@ int main(int argc, char** argv) {
 
   auto cfg = vv::config::LoadGatewayConfig(config_path, vv::config::ProcessEnv());
   if (!cfg.ok()) {
-    std::cerr << "vv-gateway: refusing to start: " << cfg.status().message() << "\n";
-    return 2;
+    return vv::cli::Error("vv-gateway", "refusing to start: " + cfg.status().message(),
+                          "correct " + config_path + " (vvctl policy check shows every problem)",
+                          vv::cli::kExitUsage);
   }
   auto shared = std::make_shared<const vv::config::GatewayConfig>(std::move(cfg).value());
   if (shared->insecure_dev_mode && (!shared->require_mtls || !shared->require_payload_signature))
@@ -47,8 +57,9 @@ int main(int argc, char** argv) {
         shared->require_mtls, shared->require_payload_signature);
   auto app = vv::app::GatewayApp::Create(shared);
   if (!app.ok()) {
-    std::cerr << "vv-gateway: refusing to start: " << app.status().message() << "\n";
-    return 2;
+    return vv::cli::Error("vv-gateway", "refusing to start: " + app.status().message(),
+                          "correct the configuration or start the backend it names",
+                          vv::cli::kExitUsage);
   }
   (*app)->Start();
   spdlog::info("listening on {}:{} (queue={}, audit={})", shared->listen_host, (*app)->port(),

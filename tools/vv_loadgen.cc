@@ -10,7 +10,8 @@
 // (utime+stime from /proc/PID/stat) before and after, giving gateway CPU µs per request, and
 // measures one libsodium Ed25519 verify of the same message size in this process, so the
 // result is a ratio against the per-request floor measured in the same run. Loopback only;
-// the run is bounded by --requests.
+// the run is bounded by --requests. Output: one JSON object (--json is accepted; JSON is the
+// only format). Exit (tools/cli/cli.h): 0 every request got 202, 1 otherwise, 2 usage error.
 
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/cli.h"
 #include "common/clock.h"
 #include "demo_event.h"
 #include "common/encoding.h"
@@ -64,6 +66,12 @@ double ProcessCpuSeconds(int pid) {
 
 int main(int argc, char** argv) {
   CLI::App cli{"bounded load generator for vv-gateway (loopback)"};
+  vv::cli::Setup(cli, {"vv-loadgen",
+                       "  vv-loadgen --port 8443 --ca ca.crt --cert producer.crt --key producer.key \\\n"
+                       "      --seed-hex <64 hex> --connections 4 --requests 20000 --gateway-pid <pid>",
+                       "  1: some request did not get 202 (see \"statuses\")."});
+  bool json = true;
+  cli.add_flag("--json", json, "JSON output (always on for this tool)");
   std::string host = "127.0.0.1", ca, cert, key, seed_hex, identity = "spectrastrike-producer";
   uint16_t port = 0;
   int connections = 4, requests = 20000, gateway_pid = 0;
@@ -80,14 +88,14 @@ int main(int argc, char** argv) {
   cli.add_option("--connections", connections)->check(CLI::Range(1, 256));
   cli.add_option("--requests", requests)->check(CLI::Range(1, 1000000));
   cli.add_option("--gateway-pid", gateway_pid);
-  CLI11_PARSE(cli, argc, argv);
+  if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
 
   auto seed = vv::HexDecode(seed_hex);
   auto key_r = seed ? vv::crypto::Ed25519PrivateKey::FromSeed(*seed)
                     : vv::Result<vv::crypto::Ed25519PrivateKey>(vv::Status::InvalidArgument("hex"));
   if (!key_r.ok()) {
-    std::cerr << "bad --seed-hex\n";
-    return 2;
+    return vv::cli::Error("vv-loadgen", "bad --seed-hex",
+                          "give the producer's 32-byte Ed25519 seed as 64 hex characters");
   }
   const auto& sk = key_r.value();
 
@@ -175,5 +183,5 @@ int main(int argc, char** argv) {
     out.Set("gateway_cpu_per_request_over_verify", cpu_us / verify_us);
   }
   std::cout << vv::json::Canonical(out) << std::endl;
-  return (statuses.size() == 1 && statuses.count(202)) ? 0 : 1;
+  return (statuses.size() == 1 && statuses.count(202)) ? vv::cli::kExitOk : vv::cli::kExitFailed;
 }

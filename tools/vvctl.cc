@@ -9,7 +9,7 @@
 // Rotation (docs/operations.md, "Key and certificate rotation"):
 //   vvctl keys generate --out PATH [--kid KID]     new Ed25519 key (file 0400); prints
 //                                                  {"kid","path","public_key_b64"}
-//   vvctl pin CERT                                 SHA-256 pin of a PEM certificate
+//   vvctl pin CERT [--json]                        SHA-256 pin of a PEM certificate
 //   vvctl identity stage-key  --config F --identity ID --kid KID --public-key B64
 //   vvctl identity retire-key --config F --identity ID --kid KID
 //   vvctl identity stage-pin  --config F --identity ID (--pin HEX | --cert PEM)
@@ -26,11 +26,15 @@
 //       (alias: disengage)
 //   vvctl kill-switch status  --config F
 // Exit status of these: 0 ok, 1 refused/failed (reason on stderr and in the JSON), 2 usage.
+// Common convention (tools/cli/cli.h, docs/cli.md): --help with examples, --version, options
+// before or after the subcommand, --json (the default output; for policy check it selects
+// --format json).
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 
+#include "cli/cli.h"
 #include "common/clock.h"
 #include "config/gateway_config.h"
 #include "policy/policy_gate.h"
@@ -83,10 +87,18 @@ int RunKeysGenerate(const std::string& out, std::string kid) {
   return 0;
 }
 
-int RunPin(const std::string& cert) {
+int RunPin(const std::string& cert, bool json) {
   auto pin = vv::crypto::CertificateFingerprintFromPemFile(cert);
   if (!pin.ok()) return Fail("pin", pin.status());
-  std::cout << *pin << std::endl;
+  if (json) {
+    vv::json::Value v = vv::json::Value::MakeObject();
+    v.Set("ok", true);
+    v.Set("cert", cert);
+    v.Set("sha256", *pin);
+    std::cout << vv::json::Canonical(v) << std::endl;
+  } else {
+    std::cout << *pin << std::endl;
+  }
   return 0;
 }
 
@@ -196,6 +208,16 @@ int RunKillSwitch(const std::string& sub, KillSwitchArgs a) {
 
 int main(int argc, char** argv) {
   CLI::App app{"vvctl: VectorVue operator control"};
+  vv::cli::Setup(app, {"vvctl",
+                       "  vvctl policy check /etc/vectorvue/gateway.yaml --format text\n"
+                       "  vvctl keys generate --out producer-2026q3.key\n"
+                       "  vvctl identity stage-key --config gateway.yaml --identity spectrastrike-producer \\\n"
+                       "      --kid k2 --public-key <B64>\n"
+                       "  vvctl kill-switch status --config gateway.yaml",
+                       "  1: a policy violation, or the edit/kill-switch operation was refused."});
+  bool json_flag = false;
+  app.add_flag("--json", json_flag,
+               "JSON output (the default; policy check: --format json; pin: a JSON object)");
   app.require_subcommand(1);
 
   auto* policy = app.add_subcommand("policy", "Security policy gate");
@@ -276,19 +298,11 @@ int main(int argc, char** argv) {
     ks_cmds.emplace_back(c, n);
   }
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (int rc = vv::cli::Parse(app, argc, argv); rc >= 0) return rc;
+  if (json_flag) format = "json";
   if (check->parsed()) return RunPolicyCheck(config_path, min_cert_days, format);
   if (keys_gen->parsed()) return RunKeysGenerate(key_out, key_kid);
-  if (pin->parsed()) return RunPin(pin_cert);
+  if (pin->parsed()) return RunPin(pin_cert, json_flag);
   for (auto& [c, op] : id_cmds)
     if (c->parsed()) return RunIdentity(op, id_config, edit, id_cert);
   for (auto& [c, n] : ks_cmds)

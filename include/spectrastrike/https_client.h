@@ -11,7 +11,9 @@
 // Errors never throw: transport failures come back as HttpResponse{transport_ok=false, error}.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,6 +23,24 @@ namespace spectrastrike {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// An HTTP proxy reached with CONNECT (RFC 9110 9.3.6): the TLS session with the gateway runs
+// end to end through the tunnel, so the proxy sees neither the client certificate's key nor
+// the payload. host empty = direct connection.
+struct HttpProxy {
+  std::string host;
+  uint16_t port = 0;
+  std::string authorization;  // "Basic ..." from http://user:pass@host:port, else ""
+  bool enabled() const { return !host.empty(); }
+};
+
+// The proxy for `target_host` from https_proxy / HTTPS_PROXY (http://[user:pass@]host[:port],
+// port default 80 as for any http:// URL) unless
+// no_proxy / NO_PROXY (comma list: "*", host names, ".domain" or "domain" suffixes, IPs,
+// optional ":port") exempts it. Error text (bad proxy URL) in *error, proxy disabled then.
+HttpProxy ProxyFromEnvironment(
+    const std::string& target_host, uint16_t target_port,
+    const std::function<std::optional<std::string>(const char*)>& getenv, std::string* error);
+
 struct TlsClientConfig {
   std::string ca_path;    // PEM trust anchors for the server (empty: system default store)
   std::string cert_path;  // client certificate chain (PEM); empty: no client certificate
@@ -29,6 +49,7 @@ struct TlsClientConfig {
   std::string server_name;  // SNI + name to verify; empty: the host passed to HttpsClient
   // Optional SHA-256 (hex, any case, colons allowed) of the server leaf certificate DER.
   std::string pinned_server_cert_sha256;
+  HttpProxy proxy;  // connect through this HTTP proxy (CONNECT tunnel) when enabled
 };
 
 struct HttpTimeouts {
@@ -63,6 +84,10 @@ class HttpsClient {
   HttpResponse Get(const std::string& target, const HeaderList& headers = {});
   HttpResponse Send(const std::string& method, const std::string& target, const HeaderList& headers,
                     const std::string& body);
+
+  // Non-empty when the TLS configuration itself is unusable (missing or unreadable client
+  // certificate/key, bad CA file): a configuration error that no retry can fix.
+  std::string ConfigError() const;
 
   // Closes the kept-alive connection (the next request reconnects).
   void Close();

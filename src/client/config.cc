@@ -2,10 +2,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "common/encoding.h"
 #include "json/json.h"
@@ -65,6 +67,45 @@ Status GetBool(const YAML::Node& node, const char* key, bool* out) {
   return Status::Ok();
 }
 
+// Edit distance (bounded inputs: key names), for "did you mean" hints.
+size_t Distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// Like the gateway's config: a key this version does not know is an error naming it (a
+// misspelt key silently falling back to a default is how a producer ends up unpinned or
+// pointed at the wrong key). The key text is the operator's own file, bounded for the message.
+Status CheckKeys(const YAML::Node& node, std::string_view where,
+                 std::initializer_list<std::string_view> known) {
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("<non-scalar>");
+    bool ok = false;
+    std::string_view best;
+    size_t best_d = 3;  // suggest only close matches
+    for (std::string_view k : known) {
+      if (k == key) ok = true;
+      size_t d = Distance(key.substr(0, 64), k);
+      if (d < best_d) best_d = d, best = k;
+    }
+    if (ok) continue;
+    std::string shown;
+    for (char ch : key.substr(0, 64))
+      shown.push_back(static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f ? '?' : ch);
+    std::string msg = "unknown key '" + std::string(where) + "." + shown + "'";
+    if (!best.empty()) msg += " (did you mean '" + std::string(best) + "'?)";
+    return Status::InvalidArgument(msg);
+  }
+  return Status::Ok();
+}
+
 Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
   if (!root || !root.IsMap()) return Status::InvalidArgument("config must be a YAML mapping");
   YAML::Node ss = root["spectrastrike"];
@@ -72,6 +113,11 @@ Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
   YAML::Node p = ss["producer"];
   if (!p || !p.IsMap())
     return Status::InvalidArgument("config needs a 'spectrastrike.producer' mapping");
+  VV_RETURN_IF_ERROR(CheckKeys(ss, "spectrastrike", {"producer"}));
+  VV_RETURN_IF_ERROR(CheckKeys(p, "spectrastrike.producer",
+                               {"endpoint", "service_identity", "operator_id", "tenant_id",
+                                "campaign_id", "spool_path", "mtls", "signing", "replay", "retry",
+                                "feedback"}));
   VV_RETURN_IF_ERROR(GetString(p, "endpoint", &c->endpoint));
   VV_RETURN_IF_ERROR(GetString(p, "service_identity", &c->service_identity));
   VV_RETURN_IF_ERROR(GetString(p, "operator_id", &c->identity.operator_id));
@@ -80,6 +126,9 @@ Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
   VV_RETURN_IF_ERROR(GetString(p, "spool_path", &c->spool_path));
   if (YAML::Node m = p["mtls"]) {
     if (!m.IsMap()) return Status::InvalidArgument("mtls must be a mapping");
+    VV_RETURN_IF_ERROR(CheckKeys(m, "spectrastrike.producer.mtls",
+                                 {"cert_path", "key_path", "ca_path", "verify_peer", "server_name",
+                                  "pinned_server_cert_sha256", "client_cert_sha256"}));
     VV_RETURN_IF_ERROR(GetString(m, "cert_path", &c->cert_path));
     VV_RETURN_IF_ERROR(GetString(m, "key_path", &c->key_path));
     VV_RETURN_IF_ERROR(GetString(m, "ca_path", &c->ca_path));
@@ -90,12 +139,16 @@ Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
   }
   if (YAML::Node s = p["signing"]) {
     if (!s.IsMap()) return Status::InvalidArgument("signing must be a mapping");
+    VV_RETURN_IF_ERROR(CheckKeys(s, "spectrastrike.producer.signing",
+                                 {"algorithm", "private_key_path", "key_id"}));
     VV_RETURN_IF_ERROR(GetString(s, "algorithm", &c->signing_algorithm));
     VV_RETURN_IF_ERROR(GetString(s, "private_key_path", &c->private_key_path));
     VV_RETURN_IF_ERROR(GetString(s, "key_id", &c->key_id));
   }
   if (YAML::Node r = p["replay"]) {
     if (!r.IsMap()) return Status::InvalidArgument("replay must be a mapping");
+    VV_RETURN_IF_ERROR(CheckKeys(r, "spectrastrike.producer.replay",
+                                 {"nonce_length", "timestamp_format", "max_clock_skew_seconds"}));
     int64_t len = static_cast<int64_t>(c->nonce_length);
     VV_RETURN_IF_ERROR(GetInt(r, "nonce_length", &len));
     if (len < 12 || len > 128) return Status::InvalidArgument("replay.nonce_length must be 12..128");
@@ -105,6 +158,8 @@ Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
   }
   if (YAML::Node r = p["retry"]) {
     if (!r.IsMap()) return Status::InvalidArgument("retry must be a mapping");
+    VV_RETURN_IF_ERROR(CheckKeys(r, "spectrastrike.producer.retry",
+                                 {"max_attempts", "backoff_ms", "jitter_ms", "max_backoff_ms"}));
     int64_t attempts = c->retry.max_attempts;
     VV_RETURN_IF_ERROR(GetInt(r, "max_attempts", &attempts));
     if (attempts < 1 || attempts > 100)
@@ -118,6 +173,8 @@ Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
   }
   if (YAML::Node f = p["feedback"]) {
     if (!f.IsMap()) return Status::InvalidArgument("feedback must be a mapping");
+    VV_RETURN_IF_ERROR(CheckKeys(f, "spectrastrike.producer.feedback",
+                                 {"verify_keys", "replay_cache_path", "window_seconds"}));
     if (YAML::Node k = f["verify_keys"]) {
       if (!k.IsMap()) return Status::InvalidArgument("feedback.verify_keys must be a mapping");
       for (const auto& kv : k) {

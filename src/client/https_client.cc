@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
 #include <chrono>
 #include <optional>
 
@@ -85,6 +86,7 @@ class HttpsClient::Impl {
   void CloseConnection();
   bool connected() const { return stream_.has_value(); }
   uint64_t connections_opened() const { return connections_; }
+  const std::string& ctx_error() const { return ctx_error_; }
   bool last_resumed() const { return last_resumed_; }
 
  private:
@@ -99,6 +101,7 @@ class HttpsClient::Impl {
   }
 
   bool Connect(std::string* error);
+  bool ProxyTunnel(std::string* error);
   bool IdleConnectionAlive();
   void SaveSession();
 
@@ -139,9 +142,13 @@ bool HttpsClient::Impl::Connect(std::string* error) {
   }
   error_code ec;
   tcp::resolver resolver(ioc_);
-  auto endpoints = resolver.resolve(host_, std::to_string(port_), ec);
+  const bool via_proxy = cfg_.proxy.enabled();
+  const std::string& dial_host = via_proxy ? cfg_.proxy.host : host_;
+  const uint16_t dial_port = via_proxy ? cfg_.proxy.port : port_;
+  auto endpoints = resolver.resolve(dial_host, std::to_string(dial_port), ec);
   if (ec) {
-    *error = "resolve " + host_ + ": " + ec.message();
+    *error = std::string(via_proxy ? "resolve proxy " : "resolve ") + dial_host + ": " +
+             ec.message();
     return false;
   }
   stream_.emplace(ioc_, *ctx_);
@@ -168,11 +175,16 @@ bool HttpsClient::Impl::Connect(std::string* error) {
   ec = Run([&](auto handler) { tcp_stream.async_connect(endpoints, std::move(handler)); });
   if (ec) {
     CloseConnection();
-    *error = "connect " + host_ + ":" + std::to_string(port_) + ": " + ec.message();
+    *error = std::string(via_proxy ? "connect proxy " : "connect ") + dial_host + ":" +
+             std::to_string(dial_port) + ": " + ec.message();
     return false;
   }
   error_code ignored;
   tcp_stream.socket().set_option(tcp::no_delay(true), ignored);
+  if (via_proxy && !ProxyTunnel(error)) {
+    CloseConnection();
+    return false;
+  }
   tcp_stream.expires_after(std::chrono::milliseconds(timeouts_.handshake_ms));
   ec = Run([&](auto handler) {
     stream_->async_handshake(ssl::stream_base::client, std::move(handler));
@@ -192,6 +204,57 @@ bool HttpsClient::Impl::Connect(std::string* error) {
   }
   ++connections_;
   last_resumed_ = SSL_session_reused(ssl) == 1;
+  return true;
+}
+
+// CONNECT host:port through the proxy on the freshly connected TCP stream; the TLS handshake
+// with the gateway then runs inside the tunnel. Only the proxy's status line is trusted: a
+// non-2xx answer (407, 403, 502 ...) is a transport error naming the proxy's status. The
+// response head is bounded (a hostile proxy cannot make us buffer without end).
+bool HttpsClient::Impl::ProxyTunnel(std::string* error) {
+  auto& tcp_stream = beast::get_lowest_layer(*stream_);
+  const std::string authority = (host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_) +
+                                ":" + std::to_string(port_);
+  std::string req = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
+  if (!cfg_.proxy.authorization.empty())
+    req += "Proxy-Authorization: " + cfg_.proxy.authorization + "\r\n";
+  req += "User-Agent: spectrastrike-cpp/0.1\r\n\r\n";
+  tcp_stream.expires_after(std::chrono::milliseconds(timeouts_.connect_ms));
+  error_code ec = Run([&](auto handler) {
+    net::async_write(tcp_stream, net::buffer(req), std::move(handler));
+  });
+  if (ec) {
+    *error = "proxy CONNECT write: " + ec.message();
+    return false;
+  }
+  // Read byte-wise up to the end of the head: nothing after it may be consumed, because the
+  // server's TLS records follow in the same stream.
+  std::string head;
+  char c = 0;
+  while (head.size() < 16 * 1024 &&
+         (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0)) {
+    ec = Run([&](auto handler) { tcp_stream.async_read_some(net::buffer(&c, 1), std::move(handler)); });
+    if (ec) {
+      *error = "proxy CONNECT read: " + ec.message();
+      return false;
+    }
+    head.push_back(c);
+  }
+  tcp_stream.expires_never();
+  if (head.size() >= 16 * 1024) {
+    *error = "proxy CONNECT: response head too large";
+    return false;
+  }
+  // "HTTP/1.x 200 ..."
+  const std::string status = head.size() > 12 ? head.substr(9, 3) : "";
+  if (head.rfind("HTTP/1.", 0) != 0 || status.size() != 3 || status[0] != '2') {
+    std::string line = head.substr(0, std::min(head.find('\r'), size_t{80}));
+    for (char& ch : line)
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+    *error = "proxy " + cfg_.proxy.host + ":" + std::to_string(cfg_.proxy.port) +
+             " refused CONNECT " + authority + ": " + line;
+    return false;
+  }
   return true;
 }
 
@@ -313,9 +376,115 @@ HttpResponse HttpsClient::Send(const std::string& method, const std::string& tar
 }
 
 void HttpsClient::Close() { impl_->CloseConnection(); }
+std::string HttpsClient::ConfigError() const { return impl_->ctx_error(); }
 bool HttpsClient::connected() const { return impl_->connected(); }
 uint64_t HttpsClient::connections_opened() const { return impl_->connections_opened(); }
 bool HttpsClient::last_connection_resumed() const { return impl_->last_resumed(); }
+
+namespace {
+
+// "host[:port]" of a no_proxy entry matches `host` (case-insensitive) exactly, or as a domain
+// suffix for ".example.com" / "example.com"; "*" matches everything.
+bool NoProxyMatches(std::string_view list, const std::string& host, uint16_t port) {
+  const std::string h = vv::ToLowerAscii(host);
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    std::string entry = vv::ToLowerAscii(vv::StripAsciiWhitespace(
+        list.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos)));
+    pos = comma == std::string_view::npos ? list.size() + 1 : comma + 1;
+    if (entry.empty()) continue;
+    if (entry == "*") return true;
+    // An optional :port (not for bracket-less IPv6 literals, which hold several colons).
+    if (size_t colon = entry.rfind(':');
+        colon != std::string::npos && entry.find(':') == colon && entry[0] != '[') {
+      if (entry.substr(colon + 1) != std::to_string(port)) continue;
+      entry.resize(colon);
+    }
+    if (!entry.empty() && entry.front() == '[' && entry.back() == ']')
+      entry = entry.substr(1, entry.size() - 2);
+    if (!entry.empty() && entry[0] == '.') entry.erase(0, 1);
+    if (h == entry) return true;
+    if (h.size() > entry.size() && h.compare(h.size() - entry.size(), entry.size(), entry) == 0 &&
+        h[h.size() - entry.size() - 1] == '.')
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+HttpProxy ProxyFromEnvironment(
+    const std::string& target_host, uint16_t target_port,
+    const std::function<std::optional<std::string>(const char*)>& getenv, std::string* error) {
+  HttpProxy proxy;
+  auto first = [&](const char* a, const char* b) -> std::optional<std::string> {
+    for (const char* n : {a, b}) {
+      auto v = getenv(n);
+      if (v.has_value() && !vv::StripAsciiWhitespace(*v).empty())
+        return std::string(vv::StripAsciiWhitespace(*v));
+    }
+    return std::nullopt;
+  };
+  auto url = first("https_proxy", "HTTPS_PROXY");
+  if (!url.has_value()) return proxy;
+  if (auto no = first("no_proxy", "NO_PROXY"); no && NoProxyMatches(*no, target_host, target_port))
+    return proxy;
+  std::string_view u = *url;
+  if (vv::ToLowerAscii(u.substr(0, 7)) == "http://") {
+    u.remove_prefix(7);
+  } else if (u.find("://") != std::string_view::npos) {
+    if (error) *error = "https_proxy: only http:// proxies are supported (CONNECT tunnel)";
+    return proxy;
+  }
+  u = u.substr(0, u.find('/'));
+  if (size_t at = u.rfind('@'); at != std::string_view::npos) {
+    // userinfo is percent-encoded in the URL (user:p%40ss); the header carries it decoded.
+    std::string_view enc = u.substr(0, at);
+    std::string user;
+    for (size_t i = 0; i < enc.size(); ++i) {
+      auto hex = [](char h) {
+        return h >= '0' && h <= '9' ? h - '0' : (h | 0x20) >= 'a' && (h | 0x20) <= 'f' ? (h | 0x20) - 'a' + 10 : -1;
+      };
+      if (enc[i] == '%' && i + 2 < enc.size() && hex(enc[i + 1]) >= 0 && hex(enc[i + 2]) >= 0) {
+        user.push_back(static_cast<char>(hex(enc[i + 1]) * 16 + hex(enc[i + 2])));
+        i += 2;
+      } else {
+        user.push_back(enc[i]);
+      }
+    }
+    proxy.authorization = "Basic " + vv::Base64Encode(user);
+    u.remove_prefix(at + 1);
+  }
+  std::string_view host = u, port_text;
+  if (!u.empty() && u[0] == '[') {
+    size_t close = u.find(']');
+    if (close == std::string_view::npos) {
+      if (error) *error = "https_proxy: bad host";
+      return HttpProxy{};
+    }
+    host = u.substr(1, close - 1);
+    if (close + 1 < u.size() && u[close + 1] == ':') port_text = u.substr(close + 2);
+  } else if (size_t colon = u.rfind(':'); colon != std::string_view::npos) {
+    host = u.substr(0, colon);
+    port_text = u.substr(colon + 1);
+  }
+  unsigned port = 80;
+  if (!port_text.empty()) {
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+      if (error) *error = "https_proxy: bad port";
+      return HttpProxy{};
+    }
+  }
+  if (host.empty()) {
+    if (error) *error = "https_proxy: no host";
+    return HttpProxy{};
+  }
+  proxy.host = std::string(host);
+  proxy.port = static_cast<uint16_t>(port);
+  return proxy;
+}
 
 std::string CertificateSha256Hex(const std::string& pem_path, std::string* error) {
   auto fp = vv::crypto::CertificateFingerprintFromPemFile(pem_path);

@@ -112,6 +112,47 @@ TEST(ProducerConfigTest, BadValuesAreCleanErrors) {
   EXPECT_FALSE(ParseProducerConfig("", {}).ok());
 }
 
+// Issue 16: like the gateway, a key the producer does not know is an error naming it (a
+// misspelt key used to be ignored and its default silently used).
+TEST(ProducerConfigTest, UnknownKeysAreErrorsNamingTheKey) {
+  auto with = [](const std::string& from, const std::string& to) {
+    std::string y = kManualYaml;
+    y.replace(y.find(from), from.size(), to);
+    return ParseProducerConfig(y, {});
+  };
+  struct Case {
+    std::string from, to, expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"      verify_peer: true", "      verify_peer: true\n      pinned_cert: ab",
+            "unknown key 'spectrastrike.producer.mtls.pinned_cert'"},
+           {"      key_id: spectrastrike", "      keyid: spectrastrike",
+            "unknown key 'spectrastrike.producer.signing.keyid' (did you mean 'key_id'?)"},
+           {"    spool_path: spool.db", "    spool_pth: spool.db",
+            "unknown key 'spectrastrike.producer.spool_pth' (did you mean 'spool_path'?)"},
+           {"      jitter_ms: 250", "      jitter_ms: 250\n      max_backof_ms: 9",
+            "(did you mean 'max_backoff_ms'?)"},
+           {"      nonce_length: 24", "      nonce_len: 24", "spectrastrike.producer.replay.nonce_len"},
+           {"  producer:", "  consumer: {}\n  producer:", "unknown key 'spectrastrike.consumer'"},
+       }) {
+    auto r = with(c.from, c.to);
+    ASSERT_FALSE(r.ok()) << c.to;
+    EXPECT_NE(r.status().message().find(c.expect), std::string::npos) << r.status().message();
+  }
+  // No hint when nothing is close; control bytes in a key are not echoed raw.
+  auto far = with("    spool_path: spool.db", "    zzzzzzzzzz: 1");
+  ASSERT_FALSE(far.ok());
+  EXPECT_EQ(far.status().message().find("did you mean"), std::string::npos);
+  auto ctl = with("    spool_path: spool.db", "    \"a\\x1b[2Jb\": 1");
+  ASSERT_FALSE(ctl.ok());
+  EXPECT_EQ(ctl.status().message().find('\x1b'), std::string::npos) << ctl.status().message();
+  // feedback block keys too.
+  std::string y = std::string(kManualYaml) + "    feedback:\n      window_secs: 5\n";
+  auto fb = ParseProducerConfig(y, {});
+  ASSERT_FALSE(fb.ok());
+  EXPECT_NE(fb.status().message().find("feedback.window_secs"), std::string::npos);
+}
+
 TEST(ProducerConfigTest, EndpointForms) {
   std::string host, base;
   uint16_t port = 0;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 
 #include <set>
 
@@ -171,6 +172,28 @@ TEST_F(VvEngineToolTest, TamperedQueueBodyIsRejectedAndAuditedByTheBinary) {
   auto audit = AuditRecords(dir_.File("gateway-audit.jsonl.engine.jsonl"));
   EXPECT_EQ(CountAudit(audit, "evidence.rejected"), 1);
   EXPECT_EQ(*queue_->Count(queue::Kind::kDeadLetter), 1);
+}
+
+// Issue 16 (exit-code convention): a record whose plaintext no longer matches its recorded
+// integrity hash is "verification failed", exit 3 (it used to be exit 0 with integrity_ok
+// false in the JSON).
+TEST_F(VvEngineToolTest, EvidenceRecordFailingItsIntegrityCheckIsExitThree) {
+  Publish(kT1, "op-001", "evt-integrity");
+  auto engine = StartEngine({"--drain"});
+  ASSERT_EQ(engine->WaitExit(60s).value_or(-1), 0) << engine->Log();
+  std::string out;
+  ASSERT_EQ(Evidence({"show", "--tenant", kT1, "--event-id", "evt-integrity", "--config", config_}, &out), 0)
+      << out;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.File("evidence.db").c_str(), &db), SQLITE_OK);
+  const std::string sql = "UPDATE evidence SET integrity_hash='" + std::string(64, '0') +
+                          "' WHERE event_id='evt-integrity'";
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  EXPECT_EQ(Evidence({"show", "--config", config_, "--tenant", kT1, "--event-id", "evt-integrity"}, &out), 3)
+      << out;
+  EXPECT_NE(out.find("\"integrity_ok\":false"), std::string::npos) << out;
+  EXPECT_EQ(Evidence({"list", "--config", config_, "--tenant", kT1}, &out), 3) << out;
 }
 
 TEST_F(VvEngineToolTest, EvidenceToolDecryptsPerTenantOnly) {

@@ -7,10 +7,19 @@
 
 #include <cstdlib>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
+#include "cli/run_tool.h"
+#include "client/connect_proxy.h"
+#include "common/encoding.h"
+#include "crypto/crypto.h"
 #include "fakes/process.h"
 #include "integration/gateway_harness.h"
 #include "json/json.h"
@@ -259,6 +268,250 @@ TEST(ProducerFingerprintTest, PrintsThePinTheGatewayUses) {
 
 namespace vv::testing {
 namespace {
+
+// ---------------------------------------------------------------- issue 16 (user-facing polish)
+
+// A misspelt key used to be ignored silently (the default applied); now it is a configuration
+// error naming the key, with a hint, like the gateway's config.
+TEST(ProducerConfigStrictnessTest, AMisspeltKeyIsAConfigurationErrorNamingIt) {
+  ProducerSetup p(1);
+  std::string cfg = ReadFile(p.config);
+  cfg.replace(cfg.find("      server_name: localhost"), 28, "      server_nmae: localhost");
+  WriteFile(p.config, cfg, 0600);
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-strict", 1));
+  ToolRun r = RunTool({Producer(), "send", p.dir.File("e.ndjson"), "--config", p.config});
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("unknown key 'spectrastrike.producer.mtls.server_nmae'"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("did you mean 'server_name'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fix: "), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(p.spool));  // nothing was attempted
+}
+
+class ProducerPolishTest : public SharedGatewayTest {};
+
+// A missing client certificate used to be tried max_attempts times and reported as "gateway
+// unavailable" (exit 1). It is a configuration error: exit 2 at once, naming the file.
+TEST_F(ProducerPolishTest, MissingClientCertificateIsAConfigurationErrorNeverRetried) {
+  ProducerSetup p(gw_->port(), "", /*max_attempts=*/5);
+  std::string cfg = ReadFile(p.config);
+  const std::string crt = DevPki::Get().Path("producer.crt");
+  cfg.replace(cfg.find(crt), crt.size(), p.dir.File("no-such-client.crt"));
+  WriteFile(p.config, cfg, 0600);
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-nocert", 2));
+  ToolRun r = RunTool({Producer(), "--json", "--config", p.config, "send", p.dir.File("e.ndjson")});
+  EXPECT_EQ(r.rc, 2) << r.err << r.out;
+  EXPECT_NE(r.err.find("mtls.cert_path"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no-such-client.crt"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("unavailable"), std::string::npos) << r.err;
+  EXPECT_EQ(Int(LastJson(r.out), "exit_code"), 2) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(p.spool));
+  // Unreadable (not missing): the same class of error.
+  const std::string other = p.dir.File("unreadable.crt");
+  WriteFile(other, ReadFile(crt), 0000);
+  if (::geteuid() != 0) {  // root reads anything
+    cfg = ReadFile(p.config);
+    cfg.replace(cfg.find(p.dir.File("no-such-client.crt")), p.dir.File("no-such-client.crt").size(), other);
+    WriteFile(p.config, cfg, 0600);
+    EXPECT_EQ(RunTool({Producer(), "--config", p.config, "send", p.dir.File("e.ndjson")}).rc, 2);
+  }
+}
+
+// `send -` streams: the first event reaches the gateway while the pipe is still open (it used
+// to read all of stdin first).
+TEST_F(ProducerPolishTest, SendFromStdinDeliversEachEventWhileThePipeIsStillOpen) {
+  ProducerSetup p(gw_->port());
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const std::string log = p.dir.File("producer.out");
+  const std::string bin = Producer();  // no allocation after fork (threads in this process)
+  const int64_t before = gw_->QueueCount("ingest");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[0], 0);
+    ::close(fds[1]);
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::execl(bin.c_str(), bin.c_str(), "send", "-", "--config", p.config.c_str(), "--json",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[0]);
+  auto write_line = [&](const std::string& s) {
+    ASSERT_EQ(::write(fds[1], s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  };
+  write_line(Event("evt-stream-0") + "\n");
+  auto wait_for = [&](int64_t n) {
+    for (int i = 0; i < 200 && gw_->QueueCount("ingest") < before + n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return gw_->QueueCount("ingest");
+  };
+  EXPECT_EQ(wait_for(1), before + 1) << ReadFile(log);
+  write_line(Event("evt-stream-1") + "\n");
+  EXPECT_EQ(wait_for(2), before + 2) << ReadFile(log);
+  ::close(fds[1]);
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << ReadFile(log);
+  EXPECT_EQ(Int(LastJson(ReadFile(log)), "accepted"), 2) << ReadFile(log);
+}
+
+// A ~50 MB input is read line by line: peak RSS stays far below the input size (it used to
+// hold the whole input twice). Big lines are invalid events (reported, skipped), the valid
+// ones around them are delivered.
+TEST_F(ProducerPolishTest, LargeInputIsStreamedInBoundedMemory) {
+  ProducerSetup p(gw_->port());
+  const std::string path = p.dir.File("big.ndjson");
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << Event("evt-big-first") << "\n";
+    const std::string filler(800 * 1024, 'x');
+    for (int i = 0; i < 64; ++i) {
+      f << R"({"event_id":"evt-junk-)" << i << R"(","description":")" << filler << "\n";
+      if (i == 32) f << Event("evt-big-middle") << "\n";
+    }
+    f << std::string(3 << 20, 'y') << "\n";  // one line over the 1 MiB line limit
+    f << Event("evt-big-last") << "\n";
+  }
+  ASSERT_GT(std::filesystem::file_size(path), 50u << 20);
+  const int64_t before = gw_->QueueCount("ingest");
+  ToolRun r = RunTool({Producer(), "--config", p.config, "--json", "send", "--no-spool", path});
+  EXPECT_EQ(r.rc, 1) << r.err.substr(0, 2000);
+  json::Value v = LastJson(r.out);
+  EXPECT_EQ(Int(v, "events"), 68) << r.out.substr(0, 2000);
+  EXPECT_EQ(Int(v, "accepted"), 3);
+  EXPECT_EQ(Int(v, "rejected"), 65);
+  EXPECT_NE(r.out.find("line longer than 1048576 bytes"), std::string::npos);
+  EXPECT_EQ(gw_->QueueCount("ingest"), before + 3);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Sanitizer builds keep freed memory in quarantine/shadow: the bound is for release builds.
+  (void)r.max_rss_kb;
+#else
+  EXPECT_LT(r.max_rss_kb, 40 * 1024) << "peak RSS " << r.max_rss_kb << " KiB for a 50 MB input";
+#endif
+}
+
+// Progress: on a terminal, the count with the rate and (file size known) percentage and ETA;
+// nothing when stderr is not a terminal.
+TEST_F(ProducerPolishTest, ProgressWithRateAndEtaOnlyOnATerminal) {
+  ProducerSetup p(gw_->port());
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-progress", 30));
+  ToolRun tty = RunTool({Producer(), "--config", p.config, "send", "--no-spool", p.dir.File("e.ndjson")},
+                        {.stderr_tty = true});
+  EXPECT_EQ(tty.rc, 0) << tty.err << tty.out;
+  EXPECT_NE(tty.err.find("\r"), std::string::npos) << tty.err;
+  EXPECT_NE(tty.err.find(" events, "), std::string::npos) << tty.err;
+  EXPECT_NE(tty.err.find("/s, "), std::string::npos) << tty.err;
+  EXPECT_NE(tty.err.find("%, ETA "), std::string::npos) << tty.err;
+  WriteFile(p.dir.File("f.ndjson"), Ndjson("evt-progress-pipe", 30));
+  ToolRun pipe = RunTool({Producer(), "--config", p.config, "send", "--no-spool", p.dir.File("f.ndjson")});
+  EXPECT_EQ(pipe.rc, 0) << pipe.err;
+  EXPECT_EQ(pipe.err.find("\r"), std::string::npos) << pipe.err;
+  EXPECT_EQ(pipe.err.find("/s"), std::string::npos) << pipe.err;
+  // From stdin the total is unknown: rate, no ETA.
+  WriteFile(p.dir.File("g.ndjson"), Ndjson("evt-progress-stdin", 30));
+  ToolRun in = RunTool({Producer(), "--config", p.config, "send", "--no-spool", "-"},
+                       {.stdin_path = p.dir.File("g.ndjson"), .stderr_tty = true});
+  EXPECT_EQ(in.rc, 0) << in.err;
+  EXPECT_NE(in.err.find("/s"), std::string::npos) << in.err;
+  EXPECT_EQ(in.err.find("ETA"), std::string::npos) << in.err;
+}
+
+// https_proxy: the producer tunnels through an HTTP proxy with CONNECT (mTLS end to end);
+// no_proxy exempts the gateway; a refusing proxy is a delivery failure naming it.
+TEST_F(ProducerPolishTest, HttpsProxyIsUsedUnlessNoProxyExemptsTheGateway) {
+  ConnectProxy proxy;
+  ProducerSetup p(gw_->port());
+  const std::string via = "https_proxy=http://127.0.0.1:" + std::to_string(proxy.port());
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-proxy", 3));
+  const int64_t before = gw_->QueueCount("ingest");
+  ToolRun r = RunTool({Producer(), "--config", p.config, "--json", "send", "--no-spool", p.dir.File("e.ndjson")},
+                      {.env = {via, "no_proxy=", "NO_PROXY="}});
+  EXPECT_EQ(r.rc, 0) << r.err << r.out;
+  EXPECT_EQ(Int(LastJson(r.out), "accepted"), 3) << r.out;
+  EXPECT_EQ(gw_->QueueCount("ingest"), before + 3);
+  ASSERT_GE(proxy.tunnels(), 1);
+  EXPECT_EQ(proxy.requests()[0], "CONNECT 127.0.0.1:" + std::to_string(gw_->port()) + " HTTP/1.1");
+
+  const int tunnels = proxy.tunnels();
+  WriteFile(p.dir.File("f.ndjson"), Ndjson("evt-noproxy", 1));
+  r = RunTool({Producer(), "--config", p.config, "send", "--no-spool", p.dir.File("f.ndjson")},
+              {.env = {via, "no_proxy=localhost,127.0.0.1"}});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(proxy.tunnels(), tunnels);
+
+  ConnectProxy refusing(403);
+  ProducerSetup q(gw_->port(), "", /*max_attempts=*/1);
+  WriteFile(q.dir.File("e.ndjson"), Ndjson("evt-proxy-refused", 1));
+  r = RunTool({Producer(), "--config", q.config, "--json", "send", "--no-spool", q.dir.File("e.ndjson")},
+              {.env = {"https_proxy=http://127.0.0.1:" + std::to_string(refusing.port()), "no_proxy="}});
+  EXPECT_EQ(r.rc, 1) << r.err << r.out;
+  EXPECT_NE(r.out.find("refused CONNECT"), std::string::npos) << r.out;
+  // A proxy URL the producer cannot use is a configuration error.
+  r = RunTool({Producer(), "--config", q.config, "send", "--no-spool", q.dir.File("e.ndjson")},
+              {.env = {"https_proxy=socks5://127.0.0.1:1080", "no_proxy="}});
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("https_proxy"), std::string::npos) << r.err;
+}
+
+// --dry-run signs each event and prints the request; nothing reaches the gateway or the spool.
+TEST_F(ProducerPolishTest, DryRunSignsAndPrintsWithoutSending) {
+  ProducerSetup p(gw_->port());
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-dry", 2) + "{broken\n");
+  const int64_t before = gw_->QueueCount("ingest");
+  ToolRun r = RunTool({Producer(), "--config", p.config, "--json", "send", p.dir.File("e.ndjson"), "--dry-run"});
+  EXPECT_EQ(r.rc, 1) << r.err << r.out;  // one invalid line
+  std::string seed;
+  for (size_t i = 0; i < 32; ++i) seed.push_back(static_cast<char>(i));
+  auto key = crypto::Ed25519PrivateKey::FromSeed(seed);
+  ASSERT_TRUE(key.ok());
+  std::istringstream lines(r.out);
+  std::string line;
+  int requests = 0;
+  while (std::getline(lines, line)) {
+    auto v = json::Parse(line);
+    ASSERT_TRUE(v.ok()) << line;
+    if (v->Find("body") == nullptr) continue;
+    ++requests;
+    const json::Value* h = v->Find("headers");
+    ASSERT_NE(h, nullptr);
+    const std::string ts = h->Find("X-Telemetry-Timestamp")->as_string();
+    const std::string nonce = h->Find("X-Telemetry-Nonce")->as_string();
+    auto sig = Base64DecodeStrict(h->Find("X-Telemetry-Signature")->as_string());
+    ASSERT_TRUE(sig.has_value());
+    EXPECT_TRUE(key->PublicKey().Verify(ts + "." + nonce + "." + v->Find("body")->as_string(), *sig))
+        << line;
+    EXPECT_EQ(v->Find("url")->as_string(),
+              "https://127.0.0.1:" + std::to_string(gw_->port()) + "/internal/v1/telemetry");
+  }
+  EXPECT_EQ(requests, 2) << r.out;
+  json::Value summary = LastJson(r.out);
+  EXPECT_EQ(Int(summary, "signed"), 2) << r.out;
+  EXPECT_EQ(Int(summary, "invalid"), 1) << r.out;
+  EXPECT_EQ(gw_->QueueCount("ingest"), before);
+  EXPECT_FALSE(std::filesystem::exists(p.spool));
+}
+
+// Feedback whose signature does not verify (wrong pinned key) is told apart from a delivery
+// failure: the message and "verification_failed" in the JSON (exit status 1, docs/cli.md).
+TEST(ProducerVerifyExitTest, FeedbackThatDoesNotVerifyIsReportedAsAVerificationFailure) {
+  GatewayUnderTest gw;
+  ASSERT_TRUE(gw.started()) << gw.log();
+  ProducerSetup p(gw.port());
+  std::string cfg = ReadFile(p.config);
+  cfg += "    feedback:\n      verify_keys:\n        kid-001: " +
+         crypto::Ed25519PrivateKey::Generate().PublicKey().ToBase64() + "\n"
+         "      replay_cache_path: " + p.dir.File("feedback.cache") + "\n";
+  WriteFile(p.config, cfg, 0600);
+  ToolRun r = RunTool({Producer(), "feedback", "--limit", "5", "--config", p.config, "--json"});
+  EXPECT_EQ(r.rc, 1) << r.err << r.out;
+  EXPECT_NE(r.err.find("feedback does not verify"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fix: check feedback.verify_keys"), std::string::npos) << r.err;
+  const json::Value* vf = LastJson(r.out).Find("verification_failed");
+  ASSERT_NE(vf, nullptr) << r.out;
+  EXPECT_TRUE(vf->as_bool());
+}
 
 // The other half of the federation against the real gateway: execution graph -> signed
 // feedback verified by the producer (wire-contract 2.3, stricter), and a federation bundle.
