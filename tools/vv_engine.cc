@@ -20,6 +20,8 @@
 
 #include "audit/audit_log.h"
 #include "audit/pkcs11_seal_signer.h"
+#include "common/logging.h"
+#include "config/effective_config.h"
 #include "config/engine_config.h"
 #include "engine/engine.h"
 #include "engine/message_source.h"
@@ -64,18 +66,24 @@ vv::audit::FsyncPolicy ToAuditFsync(vv::config::FsyncPolicy p) {
 int main(int argc, char** argv) {
   CLI::App cli{"VectorVue processing + evidence engine"};
   std::string config_path;
-  std::string log_level = "info";
+  std::string log_level;  // "" = the config's log_level
   bool drain = false;
   cli.add_option("--config", config_path, "YAML config file (vectorvue.evidence_engine)")
       ->required();
-  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  cli.add_option("--log-level", log_level,
+                 "trace|debug|info|warn|error|critical|off (overrides log_level)");
   std::string admin_listen;
   cli.add_option("--admin-listen", admin_listen,
                  "loopback host:port for GET /metrics (Prometheus); default: off");
   cli.add_flag("--drain", drain, "exit once the queue is empty");
   CLI11_PARSE(cli, argc, argv);
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l vv-engine %v");
+  // Logging (issue 16): an unknown level is refused (spdlog's from_str would turn it into
+  // "off"); the config's log_level/log_format apply once it is loaded.
+  if (!log_level.empty()) {
+    if (auto l = vv::logging::ParseLevel(log_level); !l.ok())
+      return Refuse("--log-level: " + l.status().message());
+  }
+  vv::logging::Setup("vv-engine", vv::logging::Format::kText, spdlog::level::info);
 
   sigset_t set;
   sigemptyset(&set);
@@ -86,6 +94,11 @@ int main(int argc, char** argv) {
 
   auto cfg = vv::config::LoadEngineConfig(config_path, vv::config::ProcessEnv());
   if (!cfg.ok()) return Refuse(cfg.status().message());
+  if (!log_level.empty()) cfg->log_level = log_level;
+  // Both validated by LoadEngineConfig (and the flag above).
+  vv::logging::Setup("vv-engine", *vv::logging::ParseFormat(cfg->log_format),
+                     *vv::logging::ParseLevel(cfg->log_level));
+  spdlog::info("effective configuration: {}", vv::config::DescribeEngineConfig(*cfg));
   auto env = vv::ProcessEnv();
   auto provider = vv::engine::MakeRootKeyProvider(*cfg, env);
   if (!provider.ok()) return Refuse(provider.status().ToString());
@@ -154,6 +167,8 @@ int main(int argc, char** argv) {
   eo.max_deliveries = cfg->max_deliveries;
   eo.poll_interval_ms = cfg->poll_interval_ms;
   eo.operator_tenant_map = cfg->operator_tenant_map;
+  eo.store_name = cfg->store_backend == "postgres" ? "postgresql" : cfg->store_backend;
+  eo.queue_name = "queue (" + cfg->queue_backend + ")";
   vv::engine::Engine engine(eo, *source, *dlq, cipher, **store, **audit, clock, random);
 
   spdlog::info("consuming queue={} store={} root_key_provider={} active_key_id={} audit={}",

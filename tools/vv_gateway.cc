@@ -13,18 +13,28 @@
 #include <thread>
 
 #include "app/gateway_app.h"
+#include "common/logging.h"
+#include "config/effective_config.h"
 #include "config/gateway_config.h"
 
 int main(int argc, char** argv) {
   CLI::App cli{"VectorVue telemetry gateway"};
   std::string config_path;
-  std::string log_level = "info";
+  std::string log_level;  // "" = the config's log_level
   cli.add_option("--config", config_path, "YAML config file (vectorvue.telemetry_gateway)")
       ->required();
-  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  cli.add_option("--log-level", log_level,
+                 "trace|debug|info|warn|error|critical|off (overrides log_level)");
   CLI11_PARSE(cli, argc, argv);
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l vv-gateway %v");
+  // Logging (issue 16): an unknown level is refused (spdlog's from_str would turn it into
+  // "off"); the config's log_level/log_format apply once it is loaded.
+  if (!log_level.empty()) {
+    if (auto l = vv::logging::ParseLevel(log_level); !l.ok()) {
+      std::cerr << "vv-gateway: refusing to start: --log-level: " << l.status().message() << "\n";
+      return 2;
+    }
+  }
+  vv::logging::Setup("vv-gateway", vv::logging::Format::kText, spdlog::level::info);
 
   // Block the termination signals in every thread; a dedicated thread waits for them.
   sigset_t set;
@@ -40,6 +50,11 @@ int main(int argc, char** argv) {
     std::cerr << "vv-gateway: refusing to start: " << cfg.status().message() << "\n";
     return 2;
   }
+  if (!log_level.empty()) cfg->log_level = log_level;
+  // Both validated by LoadGatewayConfig (and the flag above).
+  vv::logging::Setup("vv-gateway", *vv::logging::ParseFormat(cfg->log_format),
+                     *vv::logging::ParseLevel(cfg->log_level));
+  spdlog::info("effective configuration: {}", vv::config::DescribeGatewayConfig(*cfg));
   auto shared = std::make_shared<const vv::config::GatewayConfig>(std::move(cfg).value());
   if (shared->insecure_dev_mode && (!shared->require_mtls || !shared->require_payload_signature))
     spdlog::critical(
