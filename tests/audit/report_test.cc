@@ -126,7 +126,8 @@ TEST_F(ReportTest, HtmlIsWellFormedSelfContainedAndEscapesLogStrings) {
   // Nothing from the network, no script.
   EXPECT_EQ(html.find("http://"), std::string::npos);
   EXPECT_EQ(html.find("https://"), std::string::npos);
-  EXPECT_EQ(html.find("src="), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("url("), std::string::npos);
   EXPECT_NE(html.find("VERIFIED"), std::string::npos);
   EXPECT_NE(html.find("rejected: bad_signature"), std::string::npos);
   EXPECT_NE(html.find("<svg"), std::string::npos);
