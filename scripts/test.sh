@@ -2,7 +2,8 @@
 # The README's test command (and CI's): installs the Debian packages, then
 #   1. release build (-O2) of everything + all tests (unit, conformance against real
 #      Redis/NATS/PostgreSQL/SoftHSM2 started by the fixtures on free loopback ports, black-box
-#      integration with the real binaries over mTLS, fuzz-corpus replays)
+#      integration with the real binaries over mTLS, fuzz-corpus replays) + the README's
+#      commands run as written in a sandbox (scripts/check-readme.sh)
 #   2. ASan+UBSan build (Debug) + all tests
 #   3. TSan build of the concurrent components (state, queue, pkcs11, audit, http, app,
 #      conformance) +
@@ -38,6 +39,8 @@ echo "== [1/3] release build + all tests =="
 configure build -DCMAKE_BUILD_TYPE=Release -DVV_BUILD_BENCH=ON
 ninja -C build -j"$JOBS"
 run_ctest build
+# The README's own commands, as written, in a sandbox (issue 16), on the release build.
+scripts/check-readme.sh build
 
 if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   echo "== [2/3] ASan+UBSan build + all tests =="
