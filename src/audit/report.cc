@@ -128,7 +128,7 @@ std::string StackedBars(const std::vector<std::pair<std::string, DecisionCounts>
 // Horizontal bars for outcome -> count, in one colour per row.
 std::string Bars(const std::vector<std::tuple<std::string, int64_t, const char*>>& rows,
                  const char* title) {
-  const int label_w = 300, bar_w = 520, row_h = 26, top = 8;
+  const int label_w = 340, bar_w = 520, row_h = 26, top = 8;
   int64_t max = 1;
   for (const auto& r : rows) max = std::max(max, std::get<1>(r));
   const int h = top + static_cast<int>(rows.size()) * row_h + 8;
@@ -139,7 +139,7 @@ std::string Bars(const std::vector<std::tuple<std::string, int64_t, const char*>
   for (const auto& [label, count, colour] : rows) {
     const double w = static_cast<double>(count) * bar_w / static_cast<double>(max);
     s += "<text x=\"" + Num(label_w - 8) + "\" y=\"" + Num(y + 17) +
-         "\" text-anchor=\"end\" class=\"lbl\">" + HtmlEscape(label, 40) + "</text>";
+         "\" text-anchor=\"end\" class=\"lbl\">" + HtmlEscape(label, 46) + "</text>";
     s += "<rect x=\"" + Num(label_w) + "\" y=\"" + Num(y + 3) + "\" width=\"" + Fix(w) +
          "\" height=\"" + Num(row_h - 8) + "\" fill=\"" + colour + "\"></rect>";
     s += "<text x=\"" + Fix(label_w + w + 6) + "\" y=\"" + Num(y + 17) + "\" class=\"val\">" +
@@ -260,8 +260,8 @@ ReportData CollectReport(std::string_view text) {
     const json::Value* details_ptr = rec->Find("details");
     static const json::Value kEmpty = json::Value::MakeObject();
     const json::Value& details = details_ptr ? *details_ptr : kEmpty;
-    const std::string identity = StringField(details, "identity", "-");
-    const std::string tenant = StringField(details, "tenant_id", "-");
+    const std::string identity = StringField(details, "identity", "(no identity)");
+    const std::string tenant = StringField(details, "tenant_id", "(no tenant)");
     DecisionCounts& ic = d.by_identity[identity];
     DecisionCounts& tc = d.by_tenant[tenant];
     int64_t t = 0;
@@ -276,7 +276,10 @@ ReportData CollectReport(std::string_view text) {
       d.decisions.rejected++;
       ic.rejected++;
       tc.rejected++;
-      d.rejected_by_reason[StringField(details, "reason", "unknown")]++;
+      // A refused TLS handshake carries the TLS library's text as its reason: marked as such.
+      std::string reason = StringField(details, "reason", "unknown");
+      if (event_type == "tls.handshake_rejected") reason = "tls: " + reason;
+      d.rejected_by_reason[reason]++;
       if (timed) per_second[t].rejected++;
     }
   }

@@ -89,11 +89,12 @@ TEST_F(ReportTest, CountsDecisionsByReasonIdentityAndTenant) {
   EXPECT_EQ(d.decisions.accepted, 3);
   EXPECT_EQ(d.decisions.rejected, 4);  // 3 telemetry + 1 handshake
   EXPECT_EQ(d.rejected_by_reason["bad_signature"], 2);
-  EXPECT_EQ(d.rejected_by_reason["unknown"], 1);  // the handshake record has no reason
+  EXPECT_EQ(d.rejected_by_reason["tls: unknown"], 1);  // the handshake record has no reason
   EXPECT_EQ(d.by_identity["producer"].accepted, 3);
   EXPECT_EQ(d.by_identity["producer"].rejected, 1);
   EXPECT_EQ(d.by_identity[kHostile].rejected, 2);
   EXPECT_EQ(d.by_tenant[kTenantA].accepted, 3);
+  EXPECT_EQ(d.by_identity["(no identity)"].rejected, 1);  // the handshake
   EXPECT_EQ(d.by_event_type["config.reloaded"], 1);
   EXPECT_GE(d.seal_records, 1);
   EXPECT_EQ(d.unreadable, 0);
