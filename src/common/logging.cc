@@ -208,16 +208,15 @@ void LogWithFields(spdlog::level::level_enum level, std::string_view msg, const 
 }
 
 bool BackendStateLog::Observe(std::string_view backend, const Status& status) {
-  State next = status.ok() ? State::kUp : State::kDown;
-  State prev;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = states_.find(backend);
-    if (it == states_.end()) it = states_.emplace(std::string(backend), State::kUnknown).first;
-    prev = it->second;
-    if (prev == next) return false;
-    it->second = next;
-  }
+  const State next = status.ok() ? State::kUp : State::kDown;
+  // The line is written under the lock so concurrent observers log transitions in the order
+  // the state changed (a "down" can never appear after the "up again" that followed it).
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = states_.find(backend);
+  if (it == states_.end()) it = states_.emplace(std::string(backend), State::kUnknown).first;
+  const State prev = it->second;
+  if (prev == next) return false;
+  it->second = next;
   if (next == State::kDown) {
     spdlog::warn("backend {} down: {}", backend, status.ToString());
   } else if (prev == State::kDown) {
