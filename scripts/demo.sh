@@ -12,6 +12,8 @@
 #   - vv-engine drains the queue into the encrypted evidence store; vv-evidence decrypts a record
 #   - vv-audit verifies the audit log (signed Merkle checkpoints + anchor file), and the
 #     engine's own audit log, whose seals are signed by a key inside a SoftHSM2 token
+#   - the precise rejection reasons are read back from the audit log, a /metrics excerpt is
+#     fetched from the admin listener, and vv-audit report writes run/demo/report.html
 # Everything lives under ./run/demo (recreated on each run). Exit status 0 only when every
 # outcome is the expected one.
 set -euo pipefail
@@ -21,9 +23,14 @@ scripts/install-deps.sh
 export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vv-ccache}"
 export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 BUILD="$ROOT/build-release"
-echo "== building (release) =="
+TARGETS=(vv-gateway vv-audit vv-engine vv-evidence vvctl ss-producer vv-demo-producer)
+echo "== building (release): ${TARGETS[*]} =="
+echo "   (a first build takes a few minutes; ninja's progress [done/total] is shown below)"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVV_BUILD_TESTS=OFF -DVV_BUILD_BENCH=OFF >/dev/null
-ninja -C "$BUILD" -j"${JOBS:-2}" vv-gateway vv-audit vv-engine vv-evidence ss-producer vv-demo-producer >/dev/null
+# One line per compiled file ([done/total] and what), compiler warnings left out.
+NINJA_STATUS="   [%f/%t %es] " ninja -C "$BUILD" -j"${JOBS:-2}" "${TARGETS[@]}" \
+  | grep --line-buffered -E '^   \[|^ninja: (no work|build stopped)|error' | sed -u -E 's/Building CXX object ([^ ]*)\.o$/\1/'
+echo "   build done"
 BIN="$BUILD/bin"
 FAIL=0
 ok()   { echo "  ok   $*"; }
@@ -65,6 +72,8 @@ vectorvue:
   telemetry_gateway:
     profile: development
     listen: "127.0.0.1:0"   # 0 = a free port, printed as LISTENING <port>
+    admin_listen: "127.0.0.1:0"  # GET /metrics, printed as ADMIN_PORT <port>
+    log_format: json        # one JSON object per log line (ts, level, msg, request_id, identity, reason)
     tls:
       cert_path: pki/gateway.crt
       key_path: pki/gateway.key
@@ -116,7 +125,12 @@ for _ in $(seq 1 100); do
 done
 PORT=$(awk '/^LISTENING/ {print $2; exit}' "$RUN/gateway.log")
 [ -n "$PORT" ] || { echo "gateway did not start:"; cat "$RUN/gateway.log"; exit 1; }
-echo "   listening on 127.0.0.1:$PORT"
+for _ in $(seq 1 20); do grep -q "^ADMIN_PORT" "$RUN/gateway.log" && break; sleep 0.1; done
+ADMIN_PORT=$(awk '/^ADMIN_PORT/ {print $2; exit}' "$RUN/gateway.log")
+echo "   listening on 127.0.0.1:$PORT (admin listener: 127.0.0.1:${ADMIN_PORT:-none})"
+if [ "$("$BIN/vvctl" pin "$RUN/pki/producer.crt" | tail -1 | awk '{print $NF}')" = "$PIN" ]; then
+  ok "vvctl pin: the producer certificate's pin matches the gateway's allowlist"
+else fail "vvctl pin does not match the allowlisted pin"; fi
 
 cat > "$RUN/producer/config.yaml" <<YAML
 spectrastrike:
@@ -172,9 +186,23 @@ if "$BIN/ss-producer" --config "$PCFG" send "$RUN/producer/events.ndjson" | sed 
   ok "3 events accepted (202, durable in the queue)"
 else fail "valid events were not all accepted"; fi
 echo "== ss-producer: invalid events (expect 422 with the contract's reason; DLQ) =="
+AUDIT_BEFORE=$(wc -l < "$RUN/var/audit.jsonl")
 if "$BIN/ss-producer" --config "$PCFG" send --no-spool "$RUN/producer/bad-events.ndjson" | sed 's/^/   /'; then
   fail "invalid events were accepted"
 else ok "invalid events rejected"; fi
+# The client only gets the contract's fixed reason string; the audit log has the precise one.
+echo "   precise reasons, read back from the audit log records:"
+REASONS=$(tail -n +"$((AUDIT_BEFORE + 1))" "$RUN/var/audit.jsonl" | grep '"event_type":"telemetry.rejected"' | while IFS= read -r rec; do
+  reason=$(printf '%s' "$rec" | sed -nE 's/.*"reason":"([^"]*)".*/\1/p')
+  status=$(printf '%s' "$rec" | sed -nE 's/.*"status_code":([0-9]+).*/\1/p')
+  why=$(printf '%s' "$rec" | sed -nE 's/.*"internal_detail":"(([^"\\]|\\.)*)".*/\1/p' | cut -c1-110)
+  echo "     $status $reason${why:+: $why}"
+done)
+echo "$REASONS"
+if [ "$(printf '%s\n' "$REASONS" | grep -c .)" -ge 2 ]; then ok "each invalid event has its precise reason in the audit log"
+else fail "precise rejection reasons missing from the audit log"; fi
+echo "   the gateway's log line for a rejection (log_format: json):"
+grep -m1 '"msg":"telemetry.rejected' "$RUN/gateway.log" | cut -c1-220 | sed 's/^/     /' || true
 
 echo "== attacks (vv-demo-producer) =="
 "$BIN/vv-demo-producer" --port "$PORT" --ca "$RUN/pki/ca.crt" \
@@ -200,6 +228,12 @@ echo "== federation bundle (proof of origin) =="
 if "$BIN/ss-producer" --config "$PCFG" federate --execution-hash "$(printf 'bundle-%s' "$RUNID" | sha256sum | awk '{print $1}')" | sed 's/^/   /'; then
   ok "bundle verified"; else fail "federation bundle"; fi
 
+echo "== /metrics on the admin listener (excerpt) =="
+if [ -n "${ADMIN_PORT:-}" ] && curl -sf --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" > "$RUN/metrics.txt"; then
+  grep -E '^vv_gateway_(requests_accepted|requests_rejected|signature_failures|replay_detections|mtls_identity|tls_handshake|dlq_published)' "$RUN/metrics.txt" | head -14 | sed 's/^/   /'
+  ok "metrics scraped ($(grep -c '^vv_' "$RUN/metrics.txt") samples; full text in $RUN/metrics.txt)"
+else fail "GET /metrics on the admin listener"; fi
+
 echo "== vv-engine: queue -> encrypted evidence store =="
 "$BIN/vv-engine" --config "$RUN/gateway.yaml" --drain 2>&1 | grep -E "ENGINE STOPPED" | sed 's/^/   /' || fail "engine"
 echo "== vv-evidence show (decrypted, tenant-scoped) =="
@@ -224,6 +258,9 @@ if "$BIN/vv-audit" verify "$RUN/var/audit.jsonl" --public-key "$SEAL_PUB" | tail
 echo "engine audit log:     $RUN/var/audit.jsonl.engine.jsonl (seals signed inside the SoftHSM2 token)"
 if "$BIN/vv-audit" verify "$RUN/var/audit.jsonl.engine.jsonl" --public-key "$ENGINE_SEAL_KEY" | tail -1 | sed 's/^/   /'; then
   ok "engine audit log verifies against the token's key"; else fail "engine audit verification"; fi
-echo "gateway log:          $RUN/gateway.log"
+echo "audit report:"
+if "$BIN/vv-audit" report "$RUN/var/audit.jsonl" --public-key "$SEAL_PUB" --html "$RUN/report.html" >/dev/null; then
+  ok "HTML report (charts, seal/anchor status): $RUN/report.html"; else fail "audit report"; fi
+echo "gateway log:          $RUN/gateway.log (JSON lines)"
 [ "$FAIL" = 0 ] && echo "== demo: every outcome as expected ==" || echo "== demo: SOME OUTCOMES WERE NOT AS EXPECTED =="
 exit $FAIL

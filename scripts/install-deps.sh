@@ -22,9 +22,15 @@ SUDO=""
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The packaged servers must not keep running as system services: tests start their own
-# instances on free loopback ports.
+# Servers installed by THIS run must not keep running as system services: tests start their
+# own instances on free loopback ports. A server that was already installed is left alone
+# (the user may rely on it); only the ones in "${missing[@]}" are disabled, and we say so.
 for svc in redis-server nats-server postgresql; do
-  $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  installed_now=0
+  for p in "${missing[@]}"; do [ "$p" = "$svc" ] && installed_now=1; done
+  [ "$installed_now" = 1 ] || continue
+  if command -v systemctl >/dev/null 2>&1 && $SUDO systemctl disable --now "$svc" >/dev/null 2>&1; then
+    echo "install-deps: $svc was installed by this run: its system service is disabled and stopped (tests start their own)"
+  fi
 done
 echo "install-deps: done"

@@ -2,7 +2,8 @@
 # The README's test command (and CI's): installs the Debian packages, then
 #   1. release build (-O2) of everything + all tests (unit, conformance against real
 #      Redis/NATS/PostgreSQL/SoftHSM2 started by the fixtures on free loopback ports, black-box
-#      integration with the real binaries over mTLS, fuzz-corpus replays)
+#      integration with the real binaries over mTLS, fuzz-corpus replays) + the README's
+#      commands run as written in a sandbox (scripts/check-readme.sh)
 #   2. ASan+UBSan build (Debug) + all tests
 #   3. TSan build of the concurrent components (state, queue, pkcs11, audit, http, app,
 #      conformance) +
@@ -43,6 +44,8 @@ if [ -d build/redteam-results ]; then
   scripts/redteam-report.sh --from-json build/redteam-results build/redteam-report.html &&
     echo "red-team report: build/redteam-report.html"
 fi
+# The README's own commands, as written, in a sandbox (issue 16), on the release build.
+scripts/check-readme.sh build
 
 if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   echo "== [2/3] ASan+UBSan build + all tests =="

@@ -17,6 +17,10 @@
 //   vv-audit pkcs11-keygen --pkcs11-token LABEL --pkcs11-key-label KEY [--origin NAME]
 //       Creates the seal key pair inside the PKCS#11 token (private key non-extractable) and
 //       prints its public key as public-key does.
+//   vv-audit report LOG --html OUT.html [--anchor FILE] [--no-anchor] [--public-key B64|FILE]
+//       Writes a self-contained HTML report (inline SVG charts: decisions over time, accepted
+//       vs rejected by reason, by identity and tenant, seal/anchor status, verification).
+//       Exit 0 when written and the log verifies, 1 when written but it does not.
 //   PKCS#11 options: [--pkcs11-module SO] [--pin-file FILE | --pin-env VAR]
 //       (default module SoftHSM2's, default PIN variable VV_AUDIT_PKCS11_PIN).
 // Every command prints its result as canonical JSON on the last stdout line (--json is accepted
@@ -40,8 +44,10 @@
 #include "audit/jetstream_anchor.h"
 #include "audit/merkle.h"
 #include "audit/pkcs11_seal_signer.h"
+#include "audit/report.h"
 #include "audit/verifier.h"
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "common/encoding.h"
 #include "common/env.h"
 #include "crypto/crypto.h"
@@ -51,9 +57,18 @@ namespace {
 
 using vv::json::Value;
 
+// Exit status (docs/cli.md): 0 ok; 3 when a log, anchor or proof was read and does NOT
+// verify; 1 when it could not be checked at all (I/O, key or token errors, internal).
 int Emit(const Value& v, bool ok) {
   std::cout << vv::json::Canonical(v) << std::endl;
-  return ok ? 0 : 1;
+  if (ok) return vv::cli::kExitOk;
+  const Value* reason = v.is_object() ? v.Find("reason") : nullptr;
+  const std::string r = reason != nullptr && reason->is_string() ? reason->as_string() : "";
+  if (r == vv::audit::kReasonIoError || r == "internal" || r == "key_error" ||
+      r == "no_checkpoint" || r == "not_covered" || r.empty()) {
+    return vv::cli::kExitFailed;
+  }
+  return vv::cli::kExitVerifyFailed;
 }
 
 int EmitError(std::string_view reason, const std::string& detail) {
@@ -425,6 +440,60 @@ int RunPkcs11Keygen(const Pkcs11Args& p11, const std::string& origin) {
   return EmitPublicKey(*pub, origin, "pkcs11");
 }
 
+// ---- vv-audit report (issue 16) ----------------------------------------------------------
+
+struct ReportArgs {
+  std::string log_path, html_path, anchor_path, public_key;
+  bool no_anchor = false;
+};
+
+int RunReport(ReportArgs a) {
+  auto key = ParseKeyOption(a.public_key);
+  if (!key.has_value()) return 2;
+  std::string text;
+  {
+    std::ifstream in(a.log_path, std::ios::binary);
+    if (!in) return EmitError("io_error", "cannot read " + a.log_path);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  vv::audit::VerifyOptions opts;
+  opts.public_key = *key;
+  vv::audit::VerifyResult r;
+  if (a.anchor_path.empty() && !a.no_anchor) a.anchor_path = FindAnchor(a.log_path).value_or("");
+  if (!a.anchor_path.empty()) {
+    auto file = LoadAnchors(a.log_path, a.anchor_path, JetStreamArgs{});
+    if (!file.ok()) {
+      r.ok = false;
+      r.reason = std::string(vv::audit::kReasonIoError);
+      r.detail = "anchor " + a.anchor_path + ": " + file.status().message();
+    } else {
+      r = vv::audit::CheckAnchors(file->records, opts.public_key);
+      if (r.ok) opts.anchors = std::move(file->records);
+      else r.detail = "anchor " + a.anchor_path + ": " + r.detail;
+    }
+  }
+  if (r.ok) r = vv::audit::VerifyLogText(text, std::move(opts));
+  vv::audit::ReportContext ctx;
+  ctx.log_path = a.log_path;
+  ctx.generated_at = vv::IsoFormatUtc(vv::SystemClock().NowMicros());
+  const vv::audit::ReportData data = vv::audit::CollectReport(text);
+  const std::string html = vv::audit::RenderReportHtml(data, r, ctx);
+  {
+    std::ofstream out(a.html_path, std::ios::binary | std::ios::trunc);
+    out << html;
+    out.flush();
+    if (!out) return EmitError("io_error", "cannot write " + a.html_path);
+  }
+  Value v = Value::MakeObject();
+  v.Set("ok", r.ok);
+  v.Set("html", a.html_path);
+  v.Set("records", data.lines);
+  v.Set("accepted", data.decisions.accepted);
+  v.Set("rejected", data.decisions.rejected);
+  if (!r.ok) v.Set("reason", r.reason);
+  return Emit(v, r.ok);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -434,8 +503,8 @@ int main(int argc, char** argv) {
                        "  vv-audit verify audit.jsonl --anchor nats://127.0.0.1:4222\n"
                        "  vv-audit prove audit.jsonl --index 42 > proof.json\n"
                        "  vv-audit check-proof proof.json --public-key <B64>",
-                       "  1: the log, anchor or proof does not verify (reason in the JSON), or an\n"
-                       "     I/O or token error; vv-audit keeps 1 here for existing scripts."});
+                       "  3: the log, anchor or proof does not verify (reason in the JSON).\n"
+                       "  1: it could not be checked (I/O, key or token error)."});
   bool json_flag = false;
   app.add_flag("--json", json_flag, "JSON output (always on for this tool)");
   app.require_subcommand(1);
@@ -489,6 +558,14 @@ int main(int argc, char** argv) {
       app.add_subcommand("pkcs11-keygen", "Create the seal key pair inside a PKCS#11 token");
   add_pkcs11(keygen, true);
 
+  ReportArgs report_args;  // vv-audit report (issue 16)
+  CLI::App* report = app.add_subcommand("report", "Write a self-contained HTML report of a log");
+  report->add_option("LOG", report_args.log_path, "Path to the audit log (JSONL)")->required();
+  report->add_option("--html", report_args.html_path, "Output HTML file")->required();
+  report->add_option("--anchor", report_args.anchor_path, "Anchor file (default: LOG.anchor)");
+  report->add_flag("--no-anchor", report_args.no_anchor, "Do not use the anchor beside the log");
+  report->add_option("--public-key", report_args.public_key, "Pinned seal public key");
+
   if (int rc = vv::cli::Parse(app, argc, argv); rc >= 0) return rc;
   try {
     if (verify->parsed()) return RunVerify(verify_path, anchor_path, no_anchor, public_key, js_args);
@@ -496,6 +573,7 @@ int main(int argc, char** argv) {
     if (check->parsed()) return RunCheckProof(proof_path, proof_key);
     if (pubkey->parsed()) return RunPublicKey(key_path, p11, origin);
     if (keygen->parsed()) return RunPkcs11Keygen(p11, origin);
+    if (report->parsed()) return RunReport(report_args);
   } catch (const std::exception& e) {
     std::cerr << "vv-audit: internal error: " << e.what() << "\n";
     return 1;

@@ -23,6 +23,8 @@
 #include "audit/audit_log.h"
 #include "cli/cli.h"
 #include "audit/pkcs11_seal_signer.h"
+#include "common/logging.h"
+#include "config/effective_config.h"
 #include "config/engine_config.h"
 #include "engine/engine.h"
 #include "engine/message_source.h"
@@ -74,19 +76,21 @@ int main(int argc, char** argv) {
                        "  vv-engine --config engine.yaml --admin-listen 127.0.0.1:9464",
                        "  1: the engine failed while running (reason on stderr)."});
   std::string config_path;
-  std::string log_level = "info";
+  std::string log_level;  // "" = the config's log_level
   bool drain = false;
   cli.add_option("--config", config_path, "YAML config file (vectorvue.evidence_engine)")
       ->required();
-  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+  cli.add_option("--log-level", log_level,
+                 "trace|debug|info|warn|error|critical|off (overrides log_level)")
       ->check(CLI::IsMember(vv::cli::LogLevels()));
   std::string admin_listen;
   cli.add_option("--admin-listen", admin_listen,
                  "loopback host:port for GET /metrics (Prometheus); default: off");
   cli.add_flag("--drain", drain, "exit once the queue is empty");
   if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l vv-engine %v");
+  // Logging (issue 16): an unknown level is a usage error (exit 2, above); the config's
+  // log_level/log_format apply once it is loaded.
+  vv::logging::Setup("vv-engine", vv::logging::Format::kText, spdlog::level::info);
 
   sigset_t set;
   sigemptyset(&set);
@@ -97,6 +101,11 @@ int main(int argc, char** argv) {
 
   auto cfg = vv::config::LoadEngineConfig(config_path, vv::config::ProcessEnv());
   if (!cfg.ok()) return Refuse(cfg.status().message());
+  if (!log_level.empty()) cfg->log_level = log_level;
+  // Both validated by LoadEngineConfig (and the flag above).
+  vv::logging::Setup("vv-engine", *vv::logging::ParseFormat(cfg->log_format),
+                     *vv::logging::ParseLevel(cfg->log_level));
+  spdlog::info("effective configuration: {}", vv::config::DescribeEngineConfig(*cfg));
   auto env = vv::ProcessEnv();
   auto provider = vv::engine::MakeRootKeyProvider(*cfg, env);
   if (!provider.ok()) return Refuse(provider.status().ToString());
@@ -165,6 +174,8 @@ int main(int argc, char** argv) {
   eo.max_deliveries = cfg->max_deliveries;
   eo.poll_interval_ms = cfg->poll_interval_ms;
   eo.operator_tenant_map = cfg->operator_tenant_map;
+  eo.store_name = cfg->store_backend == "postgres" ? "postgresql" : cfg->store_backend;
+  eo.queue_name = "queue (" + cfg->queue_backend + ")";
   vv::engine::Engine engine(eo, *source, *dlq, cipher, **store, **audit, clock, random);
 
   spdlog::info("consuming queue={} store={} root_key_provider={} active_key_id={} audit={}",

@@ -15,6 +15,8 @@
 
 #include "app/gateway_app.h"
 #include "cli/cli.h"
+#include "common/logging.h"
+#include "config/effective_config.h"
 #include "config/gateway_config.h"
 
 int main(int argc, char** argv) {
@@ -26,14 +28,16 @@ int main(int argc, char** argv) {
                        "  1: the server failed while running.\n"
                        "  2: also a config file the gateway refuses (reason on stderr)."});
   std::string config_path;
-  std::string log_level = "info";
+  std::string log_level;  // "" = the config's log_level
   cli.add_option("--config", config_path, "YAML config file (vectorvue.telemetry_gateway)")
       ->required();
-  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+  cli.add_option("--log-level", log_level,
+                 "trace|debug|info|warn|error|critical|off (overrides log_level)")
       ->check(CLI::IsMember(vv::cli::LogLevels()));
   if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l vv-gateway %v");
+  // Logging (issue 16): an unknown level is a usage error (exit 2, above); the config's
+  // log_level/log_format apply once it is loaded.
+  vv::logging::Setup("vv-gateway", vv::logging::Format::kText, spdlog::level::info);
 
   // Block the termination signals in every thread; a dedicated thread waits for them.
   sigset_t set;
@@ -50,6 +54,11 @@ int main(int argc, char** argv) {
                           "correct " + config_path + " (vvctl policy check shows every problem)",
                           vv::cli::kExitUsage);
   }
+  if (!log_level.empty()) cfg->log_level = log_level;
+  // Both validated by LoadGatewayConfig (and the flag above).
+  vv::logging::Setup("vv-gateway", *vv::logging::ParseFormat(cfg->log_format),
+                     *vv::logging::ParseLevel(cfg->log_level));
+  spdlog::info("effective configuration: {}", vv::config::DescribeGatewayConfig(*cfg));
   auto shared = std::make_shared<const vv::config::GatewayConfig>(std::move(cfg).value());
   if (shared->insecure_dev_mode && (!shared->require_mtls || !shared->require_payload_signature))
     spdlog::critical(

@@ -114,6 +114,7 @@ void CognitiveService::Reject(Call& call, const verify::Verdict& v) {
   CountRejection(*deps_.metrics, v, ctx.operator_id, call.snap->config->nonce_backend);
   json::Value details = RejectionDetails(v, ctx);
   if (!ctx.tenant_id.empty()) details.Set("tenant_id", ctx.tenant_id);
+  LogRejection(call.rejected_event, v, ctx);
   Status as = deps_.audit->Append(call.rejected_event, kActor, std::move(details));
   if (!as.ok()) {
     counters_.audit_failures++;

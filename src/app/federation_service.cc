@@ -42,6 +42,7 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
     counters_.rejected++;
     CountRejection(*deps_.metrics, v, ctx.operator_id, snap->config->nonce_backend);
     json::Value details = RejectionDetails(v, ctx);
+    LogRejection("federation.rejected", v, ctx);
     Status as = deps_.audit->Append("federation.rejected", kActor, std::move(details));
     if (!as.ok()) {
       counters_.audit_failures++;

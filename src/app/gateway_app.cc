@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/kill_switch.h"
+#include "common/logging.h"
 #include "cognitive/store_config.h"
 #include "audit/jetstream_anchor.h"
 #include "audit/pkcs11_seal_signer.h"
@@ -282,12 +283,15 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
 void GatewayApp::Start() {
   server_->Start();
   if (admin_) admin_->Start();
+  WatchBackends();
   ks_thread_ = std::thread([this] {
     std::unique_lock<std::mutex> l(ks_mu_);
+    int ticks = 0;
     while (!ks_cv_.wait_for(l, std::chrono::milliseconds(kKillSwitchPollMillis),
                             [this] { return ks_stop_; })) {
       l.unlock();
       PollKillSwitch();
+      if (++ticks % kBackendWatchTicks == 0) WatchBackends();
       l.lock();
     }
   });
@@ -304,6 +308,19 @@ void GatewayApp::Stop() {
   }
   ks_cv_.notify_all();
   server_->Stop();
+}
+
+void GatewayApp::WatchBackends() {
+  const auto cfg = cfg_;
+  if (cfg->nonce_backend == "redis") logging::Backends().Observe("redis", nonces_->Health());
+  else if (cfg->rate_limit_backend == "redis")
+    logging::Backends().Observe("redis", limiter_->Health());
+  if (cfg->queue_backend != "nats")
+    logging::Backends().Observe("queue (" + cfg->queue_backend + ")", publisher_->Health());
+  const audit::AnchorState anchor = audit_->anchor_state();
+  if (anchor.configured)
+    logging::Backends().Observe("audit anchor (" + cfg->audit_anchor + ")",
+                                audit_->anchor_status());
 }
 
 void GatewayApp::AuditApp(std::string_view event_type, json::Value details) {

@@ -63,6 +63,11 @@ class GatewayApp {
   // Reads the kill-switch state once and applies it (the watcher calls this every 250 ms).
   void PollKillSwitch();
   static constexpr int kKillSwitchPollMillis = 250;
+  // Checks Redis (PING), the embedded queue and the audit anchor and logs each state change
+  // once (logging::Backends(); NATS connections log their own from nats.c's callbacks). The
+  // kill-switch watcher calls it every kBackendWatchTicks polls.
+  void WatchBackends();
+  static constexpr int kBackendWatchTicks = 4;
 
  private:
   GatewayApp() = default;

@@ -5,6 +5,7 @@
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/rejection_metrics.h"
+#include "common/logging.h"
 #include "verify/checks.h"
 
 namespace vv::app {
@@ -117,6 +118,8 @@ http::Response GatewayService::OnBodyTooLarge(const http::Request& request) {
   details.Set("reason", verify::ReasonName(verify::Reason::kBodyTooLarge));
   details.Set("path", request.Path());
   Audit("telemetry.rejected", kActor, std::move(details));
+  logging::LogWithFields(spdlog::level::info, "telemetry.rejected 413",
+                         {request_id, {}, verify::ReasonName(verify::Reason::kBodyTooLarge)});
   return {413, DetailBody("Telemetry payload exceeds 1MiB limit"), "application/json"};
 }
 
@@ -320,8 +323,7 @@ void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call, const ve
   json::Value details = RejectionDetails(v, ctx);
   if (dlq_outcome) details.Set("dlq", dlq_outcome);
   Audit("telemetry.rejected", kActor, std::move(details));
-  spdlog::debug("telemetry rejected request_id={} status={} reason={}", ctx.request_id,
-                v.http_status, verify::ReasonName(v.reason));
+  LogRejection("telemetry.rejected", v, ctx);
   call->respond({v.http_status, DetailBody(v.detail), "application/json"});
 }
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/gateway_service.h"
+#include "common/logging.h"
 
 namespace vv::app {
 
@@ -49,6 +50,17 @@ json::Value RejectionDetails(const verify::Verdict& v, const verify::RequestCont
   if (ctx.identity) details.Set("identity", ctx.identity->id);
   if (!ctx.operator_id.empty()) details.Set("operator_id", ctx.operator_id);
   return details;
+}
+
+void LogRejection(std::string_view event, const verify::Verdict& v,
+                  const verify::RequestContext& ctx) {
+  if (!spdlog::should_log(spdlog::level::info)) return;
+  logging::Fields f;
+  f.request_id = ctx.request_id;
+  if (ctx.identity) f.identity = ctx.identity->id;
+  f.reason = verify::ReasonName(v.reason);
+  logging::LogWithFields(spdlog::level::info,
+                         std::string(event) + " " + std::to_string(v.http_status), f);
 }
 
 std::string_view HandshakeFailureClass(std::string_view r) {

@@ -34,6 +34,11 @@ http::Response AuditFailureResponse(stats::GatewayMetrics& m, std::string_view w
 // add their own keys (tenant_id, dlq).
 json::Value RejectionDetails(const verify::Verdict& v, const verify::RequestContext& ctx);
 
+// Logs a rejection at info: "<event> <status>" with request_id, identity (when known) and
+// reason (the precise reason code) as fields, escaped by the log formatter (issue 16).
+void LogRejection(std::string_view event, const verify::Verdict& v,
+                  const verify::RequestContext& ctx);
+
 // Classifies a TLS handshake failure text into a small fixed label set (bounded cardinality):
 // no_client_certificate, certificate_revoked, certificate_expired, untrusted_certificate,
 // timeout, protocol_error.

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/encoding.h"
+#include "common/logging.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 
@@ -103,7 +104,11 @@ Status ReadEngineSection(const YAML::Node& sec, const std::string& base_dir, Eng
       return Status::Ok();
     };
     Status s;
-    if (k == "store_backend") {
+    if (k == "log_level") {
+      s = str(&cfg->log_level);
+    } else if (k == "log_format") {
+      s = str(&cfg->log_format);
+    } else if (k == "store_backend") {
       s = str(&cfg->store_backend);
       cfg->store_backend = NormalizeBackend(cfg->store_backend);
     } else if (k == "store_path") {
@@ -188,6 +193,8 @@ Status ApplyEngineEnv(const EnvLookup& env, EngineConfig* cfg) {
   str("VV_TG_QUEUE_SUBJECT", &cfg->queue_subject);
   str("VV_TG_DLQ_SUBJECT", &cfg->dlq_subject);
   str("VV_TAMPER_LOG_PATH", &cfg->gateway_audit_log_path);
+  str("VV_EVIDENCE_LOG_LEVEL", &cfg->log_level);
+  str("VV_EVIDENCE_LOG_FORMAT", &cfg->log_format);
   str("VV_EVIDENCE_STORE_BACKEND", &cfg->store_backend);
   str("VV_EVIDENCE_STORE_PATH", &cfg->store_path);
   str("VV_EVIDENCE_POSTGRES_URL", &cfg->postgres_url);
@@ -215,6 +222,11 @@ Status ApplyEngineEnv(const EnvLookup& env, EngineConfig* cfg) {
 }  // namespace
 
 Status ValidateEngineConfig(const EngineConfig& cfg) {
+  if (auto l = logging::ParseLevel(cfg.log_level); !l.ok())
+    return Invalid("evidence_engine.log_level (VV_EVIDENCE_LOG_LEVEL): " + l.status().message());
+  if (auto f = logging::ParseFormat(cfg.log_format); !f.ok())
+    return Invalid("evidence_engine.log_format (VV_EVIDENCE_LOG_FORMAT): " +
+                   f.status().message());
   if (cfg.queue_backend != "embedded" && cfg.queue_backend != "nats")
     return Invalid("telemetry_gateway.queue_backend must be embedded or nats");
   if (cfg.queue_backend == "embedded" && cfg.queue_path.empty())

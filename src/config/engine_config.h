@@ -20,6 +20,10 @@
 namespace vv::config {
 
 struct EngineConfig {
+  // Logging (issue 16): evidence_engine.log_level / log_format, VV_EVIDENCE_LOG_LEVEL /
+  // VV_EVIDENCE_LOG_FORMAT; a --log-level flag wins over both.
+  std::string log_level = "info";
+  std::string log_format = "text";
   // --- shared with the gateway section ---
   std::string queue_backend = "embedded";  // embedded | nats
   std::string queue_path = "vv-queue.db";

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/encoding.h"
+#include "common/logging.h"
 #include "json/json.h"
 
 namespace vv::config {
@@ -319,6 +320,8 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       if (cfg->queue_backend == "memory") cfg->queue_backend = "embedded";
       return Status::Ok();
     }
+    if (k == "log_level") return str(&cfg->log_level);
+    if (k == "log_format") return str(&cfg->log_format);
     if (k == "redis_url") return str(&cfg->redis_url);
     if (k == "nats_url") return str(&cfg->nats_url);
     if (k == "queue_subject") return str(&cfg->queue_subject);
@@ -510,6 +513,8 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   backend("VV_TG_RATE_LIMIT_BACKEND", &cfg->rate_limit_backend);
   backend("VV_TG_QUEUE_BACKEND", &cfg->queue_backend);
   if (cfg->queue_backend == "memory") cfg->queue_backend = "embedded";
+  str("VV_TG_LOG_LEVEL", &cfg->log_level);
+  str("VV_TG_LOG_FORMAT", &cfg->log_format);
   str("VV_TG_REDIS_URL", &cfg->redis_url);
   str("VV_TG_NATS_URL", &cfg->nats_url);
   str("VV_TG_QUEUE_SUBJECT", &cfg->queue_subject);
@@ -735,6 +740,11 @@ Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup
 }
 
 Status ValidateGatewayConfig(const GatewayConfig& cfg) {
+  // Logging: an unknown level used to turn logging off silently.
+  if (auto l = logging::ParseLevel(cfg.log_level); !l.ok())
+    return Invalid("log_level (VV_TG_LOG_LEVEL): " + l.status().message());
+  if (auto f = logging::ParseFormat(cfg.log_format); !f.ok())
+    return Invalid("log_format (VV_TG_LOG_FORMAT): " + f.status().message());
   // Security policy.
   if (cfg.profile != "development" && cfg.profile != "production")
     return Invalid("profile must be 'development' or 'production' (got '" + cfg.profile + "')");

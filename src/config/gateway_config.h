@@ -87,6 +87,11 @@ struct GatewayConfig {
   std::vector<std::string> allowed_schema_versions = {"1.0"};
   std::string mitre_catalog_dir;  // directory with enterprise-attack-*.tsv; "" = built-in path
 
+  // Logging (issue 16): trace|debug|info|warn|error|critical|off; text | json lines.
+  // VV_TG_LOG_LEVEL / VV_TG_LOG_FORMAT; a --log-level flag wins over both.
+  std::string log_level = "info";
+  std::string log_format = "text";
+
   // Queue.
   std::string queue_backend = "embedded";  // embedded | nats
   std::string queue_path = "vv-queue.db";

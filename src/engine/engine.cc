@@ -4,6 +4,7 @@
 #include <future>
 #include <thread>
 
+#include "common/logging.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "queue/envelope_codec.h"
@@ -34,6 +35,7 @@ Engine::Engine(EngineOptions options, MessageSource& source, queue::Publisher& d
 
 Result<int> Engine::ProcessOnce(int64_t wait_ms) {
   auto msgs = source_.Fetch(options_.batch_size, wait_ms);
+  logging::Backends().Observe(options_.queue_name, msgs.status());
   if (!msgs.ok()) return msgs.status();
   for (const auto& m : *msgs) {
     counters_.consumed.fetch_add(1);
@@ -193,6 +195,7 @@ Engine::Outcome Engine::Handle(const queue::StoredMessage& m) {
   record.created_at = env.created_at;
   record.stored_at_micros = clock_.NowMicros();
   auto put = store_.Put(record);
+  logging::Backends().Observe(options_.store_name, put.status());
   if (!put.ok()) return Outcome::kLeaveUnacked;
   details.Set("key_id", sealed->key_id);
   details.Set("sequence", m.sequence);

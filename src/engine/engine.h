@@ -47,6 +47,9 @@ struct EngineOptions {
   std::map<std::string, std::string> operator_tenant_map;  // operator_id -> tenant uuid
   std::string actor = "evidence_engine";                   // audit actor
   int64_t dlq_publish_timeout_ms = 10000;
+  // Names in the backend state log lines (logging::Backends(): one line per down/up change).
+  std::string store_name = "evidence store";
+  std::string queue_name = "queue";
 };
 
 // Counters (monotonic) and the lag gauge. Names in MetricsText(): vv_engine_<name>.

@@ -1,12 +1,34 @@
 #include "natsclient/connection.h"
 
+#include <mutex>
+#include <set>
+
+#include "common/logging.h"
+
 namespace vv::natsclient {
 
 namespace {
 
-// nats.c requires a callback to retry a failed first connect; the connection's state is
-// observed through its status, so there is nothing to do here.
-void OnConnected(natsConnection*, void*) {}
+// Backend state lines (issue 16): one log line when a connection goes away and one when it
+// comes back (logging::Backends() logs transitions only). The closure is the backend's name,
+// interned for the life of the process (nats.c may call back until the connection is gone).
+const std::string* InternName(const std::string& name) {
+  static std::mutex mu;
+  static auto* names = new std::set<std::string>();  // never destroyed: callbacks at exit
+  std::lock_guard<std::mutex> l(mu);
+  return &*names->insert(name).first;
+}
+
+void OnConnected(natsConnection*, void* closure) {
+  logging::Backends().Observe(*static_cast<const std::string*>(closure), Status::Ok());
+}
+
+void OnDisconnected(natsConnection* nc, void* closure) {
+  // natsConnection_Destroy at shutdown also reports a disconnect: not an outage.
+  if (natsConnection_Status(nc) == NATS_CONN_STATUS_CLOSED) return;
+  logging::Backends().Observe(*static_cast<const std::string*>(closure),
+                              Status::Unavailable("connection to the NATS server lost"));
+}
 
 }  // namespace
 
@@ -33,8 +55,12 @@ Result<natsConnection*> Connect(const ConnectOptions& o, std::string_view what) 
   if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 5000);
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
   if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, o.send_asap);
+  const std::string* backend = InternName("nats (" + w + ")");
+  void* closure = const_cast<std::string*>(backend);
   if (s == NATS_OK && !o.require_connection)
-    s = natsOptions_SetRetryOnFailedConnect(opts, true, &OnConnected, nullptr);
+    s = natsOptions_SetRetryOnFailedConnect(opts, true, &OnConnected, closure);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, &OnDisconnected, closure);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, &OnConnected, closure);
   if (s == NATS_OK && !o.creds_file.empty())
     s = natsOptions_SetUserCredentialsFromFiles(opts, o.creds_file.c_str(), nullptr);
   if (s == NATS_OK && !o.tls_ca_file.empty()) {
@@ -49,6 +75,9 @@ Result<natsConnection*> Connect(const ConnectOptions& o, std::string_view what) 
   natsConnection* nc = nullptr;
   s = natsConnection_Connect(&nc, opts);
   natsOptions_Destroy(opts);
+  if (s == NATS_OK) logging::Backends().Observe(*backend, Status::Ok());
+  if (s == NATS_NOT_YET_CONNECTED)
+    logging::Backends().Observe(*backend, Status::Unavailable("cannot connect: " + NatsText(s)));
   if (s == NATS_OK || (s == NATS_NOT_YET_CONNECTED && !o.require_connection)) return nc;
   if (nc != nullptr) natsConnection_Destroy(nc);
   return Status::Unavailable(w + ": cannot connect to NATS at " + o.url + ": " + NatsText(s));

@@ -4,8 +4,12 @@
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
 
 #include "audit/audit_log.h"
+#include "common/logging.h"
 #include "engine/engine_test_util.h"
 #include "evidence/evidence_cipher.h"
 #include "evidence/root_key_provider.h"
@@ -309,6 +313,35 @@ TEST_F(EngineTest, RunStopsPromptlyWhenAskedTo) {
   stop.store(true);
   t.join();
   EXPECT_EQ(engine->counters().stored.load(), 1u);
+}
+
+// Issue 16: a store outage gives one "down" line (with the error) and one "up again" line,
+// not one line per failed message.
+TEST_F(EngineTest, StoreOutageLogsOneLinePerStateChange) {
+  std::ostringstream out;
+  auto prev = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+  spdlog::set_default_logger(logger);
+  spdlog::set_formatter(logging::MakeFormatter("vv-engine", logging::Format::kText));
+  options_.store_name = "store-under-test-" + random_.Uuid4();  // process-wide state: unique
+  options_.max_deliveries = 10;
+  flaky_->fail_next_puts = 4;
+  for (int i = 0; i < 3; ++i) Publish(kT1, "op-001", "evt-outage" + std::to_string(i));
+  auto engine = MakeEngine();
+  Drain(*engine);
+  spdlog::set_default_logger(prev);
+  EXPECT_EQ(engine->counters().stored.load(), 3u);
+  const std::string log = out.str();
+  auto count = [&](const std::string& needle) {
+    int n = 0;
+    for (size_t p = log.find(needle); p != std::string::npos; p = log.find(needle, p + 1)) ++n;
+    return n;
+  };
+  const std::string down = "backend " + options_.store_name + " down: UNAVAILABLE: injected";
+  EXPECT_EQ(count(down), 1) << log;
+  EXPECT_EQ(count("backend " + options_.store_name + " up again"), 1) << log;
+  EXPECT_EQ(count("backend " + options_.store_name), 2) << log;
 }
 
 }  // namespace
