@@ -57,6 +57,7 @@ using vv::json::Value;
 using vv::cli::kExitFailed;
 using vv::cli::kExitOk;
 using vv::cli::kExitUsage;
+using vv::cli::kExitVerifyFailed;
 
 constexpr char kTool[] = "ss-producer";
 bool g_json = false;
@@ -680,11 +681,10 @@ int CmdFeedback(const std::string& config_path, int limit, const std::string& gr
   DeliveryResult delivery;
   auto fb = rt->producer->QueryFeedback(limit, verifier, anchors ? &*anchors : nullptr, &delivery);
   if (!fb.ok()) {
-    // A 2xx answer that does not verify is a verification failure, told apart from "no
-    // answer" by the message and "verification_failed" in the JSON. The exit status stays 1
-    // (not the convention's 3): existing callers and tests depend on it (docs/cli.md).
+    // A 2xx answer that does not verify (forged, replayed, stale, unknown kid) is a
+    // verification failure: exit 3, "verification_failed" in the JSON (docs/cli.md).
     if (delivery.ok())
-      return Fail("feedback does not verify: " + fb.status().message(), kExitFailed,
+      return Fail("feedback does not verify: " + fb.status().message(), kExitVerifyFailed,
                   "check feedback.verify_keys against the gateway's feedback key",
                   /*verification_failed=*/true);
     return Fail(fb.status().message(), kExitFailed);

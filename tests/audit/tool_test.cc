@@ -54,13 +54,14 @@ TEST(VvAuditToolTest, VerifyGoodLogExitsZeroWithResultJson) {
                               R"(","ok":true,"sealed_size":0})");
 }
 
-TEST(VvAuditToolTest, VerifyBrokenLogExitsOne) {
+// Exit 3 = read and does not verify (issue 16's CLI convention; was 1).
+TEST(VvAuditToolTest, VerifyBrokenLogExitsThree) {
   testing::TempDir dir;
   auto lines = testutil::MakeChain(3);
   std::swap(lines[0], lines[1]);
   testing::WriteFile(dir.File("a.jsonl"), testutil::Join(lines));
   RunResult r = RunTool("verify " + dir.File("a.jsonl"));
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(LastLine(r.out).rfind(R"({"broken_at":1,"detail":")", 0), 0u) << r.out;
   EXPECT_NE(LastLine(r.out).find(R"("ok":false,"reason":"previous_hash_mismatch"})"),
             std::string::npos);
@@ -123,14 +124,14 @@ TEST_F(SignedLogToolTest, VerifyUsesTheAnchorBesideTheLogAndThePinnedKey) {
   for (size_t i = 0; i < 8; ++i) truncated += lines[i] + "\n";
   testing::WriteFile(log_, truncated);
   r = RunTool("verify " + log_);
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(LastJson(r).Find("reason")->as_string(), "truncated_after_seal");
   EXPECT_EQ(RunTool("verify " + log_ + " --no-anchor").exit_code, 0);
 
   // A wrong pinned key.
   r = RunTool("verify " + log_ + " --no-anchor --public-key " +
               crypto::Ed25519PrivateKey::FromSeed(std::string(32, 'w'))->PublicKey().ToBase64());
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(LastJson(r).Find("reason")->as_string(), "seal_signature_invalid");
   EXPECT_EQ(RunTool("verify " + log_ + " --public-key notakey").exit_code, 2);
 }
@@ -142,7 +143,7 @@ TEST_F(SignedLogToolTest, AnchorWithAnotherNameStartingWithTheLogNameIsFound) {
   EXPECT_EQ(LastJson(r).Find("anchored_size")->as_int64(), 9);
   testing::WriteFile(log_ + ".seals.anchor", "garbage\n");
   r = RunTool("verify " + log_);
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(LastJson(r).Find("reason")->as_string(), "malformed_line");
 }
 
@@ -164,13 +165,13 @@ TEST_F(SignedLogToolTest, ProveAndCheckProofRoundTrip) {
     bad.Find("record")->Find("details")->Set("request_id", "forged");
     testing::WriteFile(proof_path, json::Canonical(bad));
     c = RunTool("check-proof " + proof_path);
-    EXPECT_EQ(c.exit_code, 1);
+    EXPECT_EQ(c.exit_code, 3);
     EXPECT_EQ(LastJson(c).Find("reason")->as_string(), "entry_hash_mismatch");
     bad = proof;
     bad.Erase("record");
     bad.Set("leaf_index", index % 9);
     testing::WriteFile(proof_path, json::Canonical(bad));
-    EXPECT_EQ(RunTool("check-proof " + proof_path).exit_code, 1);
+    EXPECT_EQ(RunTool("check-proof " + proof_path).exit_code, 3);
     bad = proof;
     auto& hashes = bad.Find("proof")->as_array();
     ASSERT_FALSE(hashes.empty());
@@ -190,7 +191,7 @@ TEST_F(SignedLogToolTest, ProveAndCheckProofRoundTrip) {
   EXPECT_EQ(RunTool("prove " + log_ + " --index 10").exit_code, 1);
   EXPECT_EQ(RunTool("prove " + log_ + " --index 0").exit_code, 1);
   testing::WriteFile(dir_.File("junk.json"), "\x01\x02{[");
-  EXPECT_EQ(RunTool("check-proof " + dir_.File("junk.json")).exit_code, 1);
+  EXPECT_EQ(RunTool("check-proof " + dir_.File("junk.json")).exit_code, 3);  // malformed_proof
 }
 
 TEST_F(SignedLogToolTest, PublicKeyPrintsKeyAndKeyId) {
@@ -218,11 +219,11 @@ TEST(VvAuditToolTest, GarbageLogAndAnchorNeverCrash) {
   testing::WriteFile(log, garbage);
   testing::WriteFile(log + ".anchor", garbage);
   RunResult r = RunTool("verify " + log);
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(LastJson(r).Find("ok")->as_bool(), false);
   r = RunTool("verify " + log + " --no-anchor");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(RunTool("prove " + log + " --index 1").exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(RunTool("prove " + log + " --index 1").exit_code, 3);  // log_not_verified
 }
 
 }  // namespace

@@ -178,14 +178,14 @@ TEST_F(ProducerFakeGatewayTest, CliGraphFeedbackAndFederateCommands) {
   EXPECT_EQ(Cli({"feedback", "--limit", "5", "--graph", dir_.File("graph.json")}, &out), 0) << out;
   EXPECT_NE(out.find("\"verified\":true"), std::string::npos) << out;
   EXPECT_NE(out.find("\"action\":\"observe\""), std::string::npos) << out;
-  // Forged feedback: exit 1, nothing printed as an adjustment.
+  // Forged feedback: exit 3 (verification failed; was 1), nothing printed as an adjustment.
   fake_.ForgeNextFeedback();
-  EXPECT_EQ(Cli({"feedback"}, &out), 1) << out;
+  EXPECT_EQ(Cli({"feedback"}, &out), 3) << out;
   EXPECT_EQ(out.find("\"action\""), std::string::npos) << out;
   // The replay cache persists across processes.
   fake_.FixFeedbackNonce("cli-fixed-nonce-01");
   EXPECT_EQ(Cli({"feedback"}, &out), 0) << out;
-  EXPECT_EQ(Cli({"feedback"}, &out), 1) << out;
+  EXPECT_EQ(Cli({"feedback"}, &out), 3) << out;
   EXPECT_NE(out.find("replay"), std::string::npos) << out;
   // Federation, after a 503.
   fake_.FailNext({503});

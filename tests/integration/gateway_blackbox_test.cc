@@ -366,7 +366,7 @@ TEST(GatewayAuditTest, EveryRequestIsAuditedAndTheLogVerifiesAndTamperingIsDetec
       content += l + "\n";
     }
     WriteFile(tampered, content);
-    EXPECT_EQ(RunCommand({std::string(VV_BIN_DIR) + "/vv-audit", "verify", tampered}, &out), 1);
+    EXPECT_EQ(RunCommand({std::string(VV_BIN_DIR) + "/vv-audit", "verify", tampered}, &out), 3);
     EXPECT_NE(out.find("\"reason\":\"entry_hash_mismatch\""), std::string::npos) << out;
     EXPECT_NE(out.find("\"broken_at\":2"), std::string::npos) << out;
   }

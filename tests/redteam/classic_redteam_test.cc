@@ -560,11 +560,11 @@ TEST_F(ClassicRedTeam, Audit_LogTamperingIsDetectedManualRow) {
   int rc_del = RunCommand({std::string(VV_BIN_DIR) + "/vv-audit", "verify",
                            tmp.File("deleted.jsonl")},
                           &out_del);
-  EXPECT_EQ(rc_edit, 1) << out_edit;
+  EXPECT_EQ(rc_edit, 3) << out_edit;  // 3 = does not verify
   EXPECT_NE(out_edit.find("\"ok\":false"), std::string::npos) << out_edit;
   EXPECT_NE(out_edit.find("\"reason\":\"entry_hash_mismatch\""), std::string::npos) << out_edit;
   EXPECT_NE(out_edit.find("\"broken_at\":2"), std::string::npos) << out_edit;
-  EXPECT_EQ(rc_del, 1) << out_del;
+  EXPECT_EQ(rc_del, 3) << out_del;
   EXPECT_NE(out_del.find("\"ok\":false"), std::string::npos) << out_del;
   EXPECT_NE(out_del.find("\"broken_at\":3"), std::string::npos) << out_del;
   Scenario("audit",
