@@ -12,7 +12,8 @@ set(VV_FUZZ_TARGETS
   envelope_fuzz
   base64_fuzz
   signature_headers_fuzz
-  config_edit_fuzz)
+  config_edit_fuzz
+  http_request_fuzz)
 set(VV_FUZZ_DEPS_json_parse_fuzz vv_json)
 set(VV_FUZZ_DEPS_schema_fuzz vv_schema vv_json)
 set(VV_FUZZ_DEPS_audit_verify_fuzz vv_audit)
@@ -21,3 +22,4 @@ set(VV_FUZZ_DEPS_envelope_fuzz vv_queue vv_crypto vv_json)
 set(VV_FUZZ_DEPS_base64_fuzz vv_common)
 set(VV_FUZZ_DEPS_signature_headers_fuzz vv_verify vv_config vv_crypto)
 set(VV_FUZZ_DEPS_config_edit_fuzz vv_app)
+set(VV_FUZZ_DEPS_http_request_fuzz vv_http)
