@@ -252,9 +252,13 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   so.body_timeout_seconds = c.body_timeout_seconds;
   so.idle_timeout_seconds = c.idle_timeout_seconds;
   so.max_connections = c.max_connections;
+  so.handshake_timeout_seconds = c.handshake_timeout_seconds;
+  so.max_pending_handshakes = c.EffectiveMaxPendingHandshakes();
+  so.max_pending_handshakes_per_source = c.EffectiveMaxPendingHandshakesPerSource();
   auto server = http::Server::Create(so, *app->service_);
   if (!server.ok()) return Status(server.status().code(), "listen/tls: " + server.status().message());
   app->server_ = std::move(server).value();
+  app->PublishTlsExpiry();
 
   // Kill switch: apply the current revocations before serving anything.
   auto store = killswitch::MakeStore(c);
@@ -332,6 +336,14 @@ void GatewayApp::AuditApp(std::string_view event_type, json::Value details) {
   }
 }
 
+void GatewayApp::PublishTlsExpiry() {
+  tls::ContextExpiry e = server_->TlsExpiry();
+  metrics_->tls_crl_next_update.Set(static_cast<double>(e.crl_next_update));
+  metrics_->tls_certificate_expiry.WithLabels({"server"}).Set(
+      static_cast<double>(e.server_cert_not_after));
+  metrics_->tls_certificate_expiry.WithLabels({"ca"}).Set(static_cast<double>(e.ca_not_after));
+}
+
 void GatewayApp::PublishSnapshot() {
   auto eff = std::make_shared<config::GatewayConfig>(*base_cfg_);
   eff->revoked_identities = revoked_;
@@ -356,7 +368,10 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
           a.max_header_count != b.max_header_count || a.max_connections != b.max_connections ||
           a.header_timeout_seconds != b.header_timeout_seconds ||
           a.body_timeout_seconds != b.body_timeout_seconds ||
-          a.idle_timeout_seconds != b.idle_timeout_seconds,
+          a.idle_timeout_seconds != b.idle_timeout_seconds ||
+          a.handshake_timeout_seconds != b.handshake_timeout_seconds ||
+          a.max_pending_handshakes != b.max_pending_handshakes ||
+          a.max_pending_handshakes_per_source != b.max_pending_handshakes_per_source,
       "limits");
   cmp(a.require_mtls != b.require_mtls, "require_mtls");
   cmp(a.nonce_backend != b.nonce_backend, "nonce_backend");
@@ -411,8 +426,10 @@ Status GatewayApp::Reload(std::string_view trigger) {
   t.ca_path = loaded->tls.ca_path;
   t.crl_path = loaded->tls.crl_path;
   t.require_client_cert = loaded->require_mtls;
+  // ReloadTls also re-verifies every open connection against the new CA/CRL (issue 12 item 6).
   Status ts = server_->ReloadTls(t);
   if (!ts.ok()) return reject(Status(ts.code(), "tls: " + ts.message()));
+  PublishTlsExpiry();
   base_cfg_ = std::make_shared<const config::GatewayConfig>(std::move(loaded).value());
   PublishSnapshot();
   metrics_->config_reloads.WithLabels({"ok"}).Inc();

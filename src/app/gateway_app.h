@@ -75,6 +75,8 @@ class GatewayApp {
   void AuditApp(std::string_view event_type, json::Value details);
   // Publishes base config + revocations to every service. REQUIRES: reload_mu_ held.
   void PublishSnapshot();
+  // Sets the vv_gateway_tls_* expiry gauges from the TLS context in use.
+  void PublishTlsExpiry();
 
   std::shared_ptr<const config::GatewayConfig> cfg_;
   stats::Registry registry_;

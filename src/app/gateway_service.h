@@ -72,6 +72,19 @@ class GatewayService final : public http::Handler {
   // connection flood cannot flood the audit log; the suppressed count goes into the next one.
   void OnHandshakeFailed(const http::PeerInfo& peer, std::string_view reason) override;
   static constexpr int kMaxHandshakeAuditsPerSecond = 20;
+  // Issue 12 (transport hardening), in gateway_service_head.cc. OnHead answers a POST to the
+  // telemetry, federation and cognitive endpoints from its head alone when the full chain would
+  // refuse it there anyway - wrong Content-Type (415), then the pinned-certificate identity
+  // check (401/403, kill switch included) - before the server reads any body byte; exactly the
+  // status and reason the full chain gives, audited the same way.
+  std::optional<http::Response> OnHead(const http::Request& head) override;
+  // Audits a request the listener refused itself (malformed HTTP, refused Transfer-Encoding,
+  // oversized header fields or chunked framing) as "http.rejected" with the precise reason.
+  void OnProtocolError(const http::Request& head, int status, std::string_view reason,
+                       std::string_view detail) override;
+  // Audits a connection closed after a TLS reload because its certificate no longer verifies
+  // (e.g. revoked by the new CRL) as "tls.connection_revoked".
+  void OnPeerRejected(const http::PeerInfo& peer, std::string_view reason) override;
 
   const GatewayCounters& counters() const { return counters_; }
   stats::GatewayMetrics& metrics() const { return *deps_.metrics; }

@@ -65,6 +65,7 @@ void LogRejection(std::string_view event, const verify::Verdict& v,
 
 std::string_view HandshakeFailureClass(std::string_view r) {
   auto has = [&](std::string_view s) { return r.find(s) != std::string_view::npos; };
+  if (has("evicted")) return "evicted";  // pending-handshake pool full (issue 12 item 4)
   if (has("revoked")) return "certificate_revoked";
   if (has("expired")) return "certificate_expired";
   if (has("did not return a certificate") || has("certificate required")) return "no_client_certificate";

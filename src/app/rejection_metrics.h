@@ -41,7 +41,7 @@ void LogRejection(std::string_view event, const verify::Verdict& v,
 
 // Classifies a TLS handshake failure text into a small fixed label set (bounded cardinality):
 // no_client_certificate, certificate_revoked, certificate_expired, untrusted_certificate,
-// timeout, protocol_error.
+// timeout, evicted, protocol_error.
 std::string_view HandshakeFailureClass(std::string_view reason);
 
 }  // namespace vv::app

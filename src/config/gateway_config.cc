@@ -205,6 +205,10 @@ Status ApplyLimits(const YAML::Node& n, GatewayConfig* cfg, std::vector<std::str
     if (k == "max_header_bytes") return set_size(v, key, &cfg->max_header_bytes);
     if (k == "max_header_count") return set_size(v, key, &cfg->max_header_count);
     if (k == "max_connections") return set_size(v, key, &cfg->max_connections);
+    if (k == "max_pending_handshakes") return set_size(v, key, &cfg->max_pending_handshakes);
+    if (k == "max_pending_handshakes_per_source")
+      return set_size(v, key, &cfg->max_pending_handshakes_per_source);
+    if (k == "handshake_timeout_seconds") return set_int(v, key, &cfg->handshake_timeout_seconds);
     if (k == "header_timeout_seconds") return set_int(v, key, &cfg->header_timeout_seconds);
     if (k == "idle_timeout_seconds") return set_int(v, key, &cfg->idle_timeout_seconds);
     if (k == "body_timeout_seconds") return set_int(v, key, &cfg->body_timeout_seconds);
@@ -507,6 +511,22 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   VV_RETURN_IF_ERROR(integer("VV_TG_NONCE_TTL_SECONDS", &cfg->nonce_ttl_seconds));
   VV_RETURN_IF_ERROR(integer("VV_TG_RATE_LIMIT_PER_MINUTE", &cfg->rate_limit_per_minute));
   VV_RETURN_IF_ERROR(integer("VV_TAMPER_LOG_SEAL_EVERY", &cfg->audit_seal_every));
+  {
+    // Listener limits of issue 12 item 4 (validated with the YAML values below).
+    int64_t v = 0;
+    auto limit = [&](const char* name, auto* out) -> Status {
+      if (!get(name)) return Status::Ok();
+      VV_RETURN_IF_ERROR(integer(name, &v));
+      if (v < 1) return Invalid(std::string(name) + " must be >= 1");
+      if (v > 1000000) return Invalid(std::string(name) + " must be <= 1000000");
+      *out = static_cast<std::remove_pointer_t<decltype(out)>>(v);
+      return Status::Ok();
+    };
+    VV_RETURN_IF_ERROR(limit("VV_TG_HANDSHAKE_TIMEOUT_SECONDS", &cfg->handshake_timeout_seconds));
+    VV_RETURN_IF_ERROR(limit("VV_TG_MAX_PENDING_HANDSHAKES", &cfg->max_pending_handshakes));
+    VV_RETURN_IF_ERROR(limit("VV_TG_MAX_PENDING_HANDSHAKES_PER_SOURCE",
+                             &cfg->max_pending_handshakes_per_source));
+  }
   VV_RETURN_IF_ERROR(
       integer("VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS", &cfg->audit_seal_interval_seconds));
   backend("VV_TG_NONCE_BACKEND", &cfg->nonce_backend);
@@ -838,6 +858,14 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   if (cfg.header_timeout_seconds < 1) return Invalid("limits.header_timeout_seconds must be >= 1");
   if (cfg.idle_timeout_seconds < 1) return Invalid("limits.idle_timeout_seconds must be >= 1");
   if (cfg.body_timeout_seconds < 1) return Invalid("limits.body_timeout_seconds must be >= 1");
+  if (cfg.handshake_timeout_seconds < 1 || cfg.handshake_timeout_seconds > 86400)
+    return Invalid("limits.handshake_timeout_seconds must be between 1 and 86400");
+  // Authenticated connections keep the slots the pending-handshake pool cannot take.
+  if (cfg.max_connections > 1 && cfg.EffectiveMaxPendingHandshakes() >= cfg.max_connections)
+    return Invalid("limits.max_pending_handshakes must be below limits.max_connections");
+  if (cfg.EffectiveMaxPendingHandshakesPerSource() > cfg.EffectiveMaxPendingHandshakes())
+    return Invalid(
+        "limits.max_pending_handshakes_per_source must not exceed limits.max_pending_handshakes");
 
   // Schema policy.
   if (cfg.enforce_schema_version && cfg.allowed_schema_versions.empty())

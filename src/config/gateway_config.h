@@ -5,6 +5,7 @@
 // (insecure or inconsistent combinations refuse to start, naming the key), then shared
 // read-only (std::shared_ptr<const GatewayConfig>).
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -58,6 +59,21 @@ struct GatewayConfig {
   int idle_timeout_seconds = 60;   // keep-alive idle
   int body_timeout_seconds = 30;
   size_t max_connections = 1024;
+  // Issue 12 item 4: TLS handshake deadline, and the pool of connections that have not
+  // completed their handshake (oldest evicted when full, so idle sockets cannot exhaust
+  // max_connections). 0 = automatic: a quarter of max_connections, resp. half of the pool.
+  int handshake_timeout_seconds = 5;
+  size_t max_pending_handshakes = 0;
+  size_t max_pending_handshakes_per_source = 0;
+  size_t EffectiveMaxPendingHandshakes() const {
+    return max_pending_handshakes != 0 ? max_pending_handshakes
+                                       : std::max<size_t>(1, max_connections / 4);
+  }
+  size_t EffectiveMaxPendingHandshakesPerSource() const {
+    return max_pending_handshakes_per_source != 0
+               ? max_pending_handshakes_per_source
+               : std::max<size_t>(1, EffectiveMaxPendingHandshakes() / 2);
+  }
 
   // Security policy.
   bool require_mtls = true;

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <limits>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -69,10 +70,6 @@ constexpr size_t kDrainLimitBytes = 8 << 20;
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
 constexpr auto kShutdownTimeout = std::chrono::seconds(1);
 
-bool IsHttpParseError(const error_code& ec) {
-  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
-}
-
 }  // namespace
 
 class Connection;
@@ -96,7 +93,13 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   ServerStats Stats() const;
 
   void Register(Connection* c, const std::shared_ptr<Connection>& sp);
-  void Unregister(Connection* c);
+  void Unregister(Connection* c, uint64_t id);
+  // An eviction found the connection already past its handshake: it counts as live again.
+  void CancelEviction(Connection* c);
+  // The connection's TLS handshake ended (either way): it leaves the pending pool.
+  void HandshakeFinished(uint64_t id);
+  // TLS reload: every open connection verifies its peer again against `ctx`.
+  void RecheckAll(const std::shared_ptr<ssl::context>& ctx);
 
   // Constant after construction.
   const ServerOptions options_;
@@ -116,7 +119,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> accepted_{0}, refused_{0}, handshakes_ok_{0}, handshakes_failed_{0},
-      sessions_resumed_{0}, requests_{0};
+      sessions_resumed_{0}, requests_{0}, handshakes_evicted_{0}, peers_rejected_{0};
 
  private:
   void DoAccept();
@@ -125,6 +128,21 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> conns_;  // GUARDED_BY(mu_)
+  // Connections still in the TLS handshake, oldest first (issue 12 item 4).
+  struct Pending {
+    uint64_t id;
+    std::string source;
+    std::weak_ptr<Connection> conn;
+  };
+  using PendingList = std::list<Pending>;
+  // Takes the oldest pending handshake (of `source`, when given) off the pool; its connection
+  // is closed by the caller (outside the lock). REQUIRES: mu_ held.
+  std::shared_ptr<Connection> TakeOldestPending(const std::string* source);
+  PendingList pending_;                                               // GUARDED_BY(mu_)
+  std::unordered_map<uint64_t, PendingList::iterator> pending_by_id_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, size_t> pending_per_source_;        // GUARDED_BY(mu_)
+  size_t evicting_ = 0;  // GUARDED_BY(mu_) evicted, not yet destroyed
+  uint64_t next_id_ = 0; // GUARDED_BY(mu_)
   bool started_ = false;                                             // GUARDED_BY(mu_)
   bool stopped_ = false;                                             // GUARDED_BY(mu_)
 
@@ -141,11 +159,22 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 // All state is touched only on the connection's strand (the stream's executor).
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket&& socket, std::shared_ptr<Server::Impl> srv, std::string remote)
-      : srv_(std::move(srv)), ctx_(srv_->TlsContext()), stream_(std::move(socket), *ctx_) {
+  Connection(tcp::socket&& socket, std::shared_ptr<Server::Impl> srv, std::string remote,
+             std::string source, uint64_t id)
+      : srv_(std::move(srv)),
+        ctx_(srv_->TlsContext()),
+        stream_(std::move(socket), *ctx_),
+        reader_(ReaderLimitsFor(srv_->options_)),
+        id_(id),
+        source_(std::move(source)) {
     peer_.remote_address = std::move(remote);
   }
-  ~Connection() { srv_->Unregister(this); }
+  ~Connection() { srv_->Unregister(this, id_); }
+
+  uint64_t id() const { return id_; }
+  // Set (under the server's mutex) while the connection counts as "being evicted".
+  bool evict_marked = false;  // GUARDED_BY(Server::Impl::mu_)
+  const std::string& source() const { return source_; }
 
   void Start() {
     net::dispatch(stream_.get_executor(),
@@ -160,6 +189,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
           self->state_ == State::kHeader) {
         self->CloseNow();
       }
+    });
+  }
+
+  // The pending-handshake pool is full: this (oldest) handshake makes room for a new one.
+  // The server already took it off the pending list.
+  void Evict() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ != State::kHandshake) {
+        self->srv_->CancelEviction(self.get());  // completed its handshake meanwhile
+        return;
+      }
+      self->evicted_ = true;
+      self->srv_->handshakes_evicted_.fetch_add(1, std::memory_order_relaxed);
+      self->CloseNow();  // the pending handshake completes with an error (OnHandshake)
+    });
+  }
+
+  // TLS reload: verify the peer certificate again against the new context; close on failure.
+  void Recheck(std::shared_ptr<ssl::context> ctx) {
+    net::post(stream_.get_executor(), [self = shared_from_this(), ctx = std::move(ctx)] {
+      if (self->state_ == State::kHandshake || self->state_ == State::kClosed) return;
+      self->VerifyPeerAgain(ctx);
     });
   }
 
@@ -180,7 +231,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ReportHandshakeFailure(const error_code& ec) {
     SSL* ssl = stream_.native_handle();
     PeerInfo peer = peer_;
-    std::string reason = ec.message();
+    std::string reason = evicted_ ? "evicted: pending TLS handshake pool full" : ec.message();
     if (ssl != nullptr) {
       long vr = SSL_get_verify_result(ssl);
       if (vr != X509_V_OK) reason += std::string(" (") + X509_verify_cert_error_string(vr) + ")";
@@ -200,6 +251,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnHandshake(error_code ec) {
+    srv_->HandshakeFinished(id_);
     if (ec) {
       srv_->handshakes_failed_.fetch_add(1, std::memory_order_relaxed);
       spdlog::debug("tls handshake failed from {}: {}", peer_.remote_address, ec.message());
@@ -208,74 +260,118 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     srv_->handshakes_ok_.fetch_add(1, std::memory_order_relaxed);
     SSL* ssl = stream_.native_handle();
-    if (SSL_session_reused(ssl)) srv_->sessions_resumed_.fetch_add(1, std::memory_order_relaxed);
+    const bool resumed = SSL_session_reused(ssl) == 1;
+    if (resumed) srv_->sessions_resumed_.fetch_add(1, std::memory_order_relaxed);
     tls::PeerCertificate pc = tls::InspectPeer(ssl);
     peer_.has_certificate = pc.present && pc.verified;
     if (peer_.has_certificate) {
       peer_.cert_sha256_hex = std::move(pc.sha256_hex);
       peer_.subject = std::move(pc.subject);
     }
+    // OpenSSL does not verify the certificate of a resumed session again, and a handshake that
+    // began before a reload verified against the old CA/CRL: verify now against the context in
+    // force, so neither outlives the certificate's validity or revocation.
+    auto current = srv_->TlsContext();
+    if (resumed || current != ctx_) {
+      if (!VerifyPeerAgain(current)) return;
+    }
     ReadRequest();
+  }
+
+  // Returns false (and closes the connection) when the peer certificate no longer verifies.
+  bool VerifyPeerAgain(const std::shared_ptr<ssl::context>& ctx) {
+    SSL* ssl = stream_.native_handle();
+    X509* leaf = ssl ? SSL_get0_peer_certificate(ssl) : nullptr;
+    if (leaf == nullptr) return true;  // no certificate: nothing was proven, nothing to revoke
+    Status s = tls::VerifyClientCertificate(ctx->native_handle(), leaf,
+                                            SSL_get_peer_cert_chain(ssl));
+    if (s.ok()) return true;
+    srv_->peers_rejected_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("closing connection from {}: {}", peer_.remote_address, s.message());
+    try {
+      srv_->handler_.OnPeerRejected(peer_, s.message());
+    } catch (...) {
+      spdlog::error("peer rejection hook threw");
+    }
+    peer_.has_certificate = false;
+    if (state_ == State::kHandling || state_ == State::kWriting) {
+      // The request in flight was admitted before the reload; its response closes the
+      // connection and no further request is read.
+      keep_alive_ = false;
+      return false;
+    }
+    CloseNow();
+    return false;
   }
 
   void ReadRequest() {
     if (srv_->stopping_.load(std::memory_order_relaxed)) return CloseNow();
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(Opt().max_header_bytes));
-    // Content-Length is checked by hand after the header. (boost::none would mean "0" for a
-    // Content-Length body in Beast 1.74's finish_header, hence the explicit maximum.)
-    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    if (buffer_.size() == 0) {
+    reader_.Begin();
+    if (!reader_.HasBuffered()) {
       // Idle keep-alive wait for the first byte of the next request.
       state_ = State::kIdle;
       Tcp().expires_after(std::chrono::seconds(Opt().idle_timeout_seconds));
-      stream_.async_read_some(buffer_.prepare(4096),
-                              beast::bind_front_handler(&Connection::OnFirstBytes, shared_from_this()));
-    } else {
-      ReadHeader();
+      ReadMore();
+      return;
     }
+    StartHeader();
+    OnStep(reader_.Parse());
   }
 
-  void OnFirstBytes(error_code ec, std::size_t n) {
-    if (ec) return CloseNow();
-    buffer_.commit(n);
-    ReadHeader();
-  }
-
-  void ReadHeader() {
+  // The header timeout runs from the first byte of a request to the end of its head.
+  void StartHeader() {
     state_ = State::kHeader;
     Tcp().expires_after(std::chrono::seconds(Opt().header_timeout_seconds));
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
   }
 
-  void OnHeader(error_code ec, std::size_t) {
-    if (ec) {
-      if (ec == bhttp::error::header_limit) {
-        srv_->requests_.fetch_add(1, std::memory_order_relaxed);
-        return SendError(431, R"({"detail":"Request header fields too large"})");
-      }
-      if (IsHttpParseError(ec) && ec != bhttp::error::end_of_stream &&
-          ec != bhttp::error::partial_message) {
-        spdlog::debug("http: malformed request header from {}: {}", peer_.remote_address,
-                      ec.message());
-        srv_->requests_.fetch_add(1, std::memory_order_relaxed);
-        return SendError(400, R"({"detail":"Malformed HTTP request"})");
-      }
-      return CloseNow();  // EOF, reset, timeout, cancelled
-    }
-    srv_->requests_.fetch_add(1, std::memory_order_relaxed);
-    const auto& head = parser_->get();
-    size_t count = 0;
-    for (auto it = head.begin(); it != head.end(); ++it) ++count;
-    if (count > Opt().max_header_count) {
-      return SendError(431, R"({"detail":"Request header fields too large"})");
-    }
+  void ReadMore() {
+    auto buf = reader_.PrepareRead();
+    if (buf.size() == 0) return OnStep(reader_.Commit(0));
+    stream_.async_read_some(buf, beast::bind_front_handler(&Connection::OnRead, shared_from_this()));
+  }
 
+  void OnRead(error_code ec, std::size_t n) {
+    if (ec) {
+      // EOF, reset, timeout, cancelled. A request cut short is not answered.
+      return CloseNow();
+    }
+    if (state_ == State::kIdle) StartHeader();
+    OnStep(reader_.Commit(n));
+  }
+
+  void OnStep(RequestReader::Step step) {
+    switch (step) {
+      case RequestReader::Step::kNeedMore: return ReadMore();
+      case RequestReader::Step::kHeader: return OnHeader();
+      case RequestReader::Step::kComplete:
+        req_.body = reader_.TakeBody();
+        return Dispatch();
+      case RequestReader::Step::kFailed: return OnReadFailure();
+    }
+  }
+
+  void OnReadFailure() {
+    srv_->requests_.fetch_add(1, std::memory_order_relaxed);
+    const ReadFailure& f = reader_.failure();
+    if (f.status == 413) return BodyTooLarge();
+    if (state_ == State::kHeader) FillHead();  // what was parsed, for the audit record
+    spdlog::debug("http: refused request from {}: {} ({})", peer_.remote_address, f.reason,
+                  reader_.parser_error());
+    try {
+      srv_->handler_.OnProtocolError(req_, f.status, f.reason, reader_.parser_error());
+    } catch (...) {
+      spdlog::error("protocol error hook threw");
+    }
+    SendError(f.status, f.body);
+  }
+
+  // Copies the parsed head into req_ (when the parser got that far).
+  void FillHead() {
     req_ = Request();
+    req_.peer = peer_;
+    const auto& head = reader_.head();
     req_.method = std::string(head.method_string());
     req_.target = std::string(head.target());
-    req_.headers.reserve(count);
     for (const auto& f : head) {
       std::string name(f.name_string());
       for (char& c : name) {
@@ -283,46 +379,49 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       req_.headers.emplace_back(std::move(name), std::string(f.value()));
     }
-    req_.peer = peer_;
-    keep_alive_ = head.keep_alive();
+    req_.content_length = reader_.content_length();
+    req_.chunked = reader_.chunked();
+  }
 
-    auto length = parser_->content_length();
+  void OnHeader() {
+    srv_->requests_.fetch_add(1, std::memory_order_relaxed);
+    FillHead();
+    keep_alive_ = reader_.keep_alive();
+
+    // Identity (and whatever else the head decides) before a single body byte is read.
+    std::optional<Response> early;
+    try {
+      early = srv_->handler_.OnHead(req_);
+    } catch (const std::exception& e) {
+      spdlog::error("http handler OnHead threw: {}", e.what());
+      return CloseNow();
+    } catch (...) {
+      spdlog::error("http handler OnHead threw a non-standard exception");
+      return CloseNow();
+    }
+    if (early) {
+      return SendResponse(early->status, early->content_type, early->body, /*close=*/true,
+                          /*drain=*/true);
+    }
+
+    auto length = reader_.content_length();
     if (length && *length > Opt().max_body_bytes) return BodyTooLarge();
-    parser_->body_limit(static_cast<std::uint64_t>(Opt().max_body_bytes));
-    if (parser_->is_done()) return Dispatch();
+    RequestReader::Step step = reader_.ContinueBody();
+    if (step != RequestReader::Step::kNeedMore) return OnStep(step);
 
+    state_ = State::kBody;
+    Tcp().expires_after(std::chrono::seconds(Opt().body_timeout_seconds));
+    const auto& head = reader_.head();
     auto expect = head[bhttp::field::expect];
     if (!expect.empty() && beast::iequals(expect, "100-continue")) {
-      state_ = State::kBody;
-      Tcp().expires_after(std::chrono::seconds(Opt().body_timeout_seconds));
       net::async_write(stream_, net::buffer(kContinue, sizeof(kContinue) - 1),
                        [self = shared_from_this()](error_code ec, std::size_t) {
                          if (ec) return self->CloseNow();
-                         self->ReadBody();
+                         self->ReadMore();
                        });
       return;
     }
-    ReadBody();
-  }
-
-  void ReadBody() {
-    state_ = State::kBody;
-    Tcp().expires_after(std::chrono::seconds(Opt().body_timeout_seconds));
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
-  }
-
-  void OnBody(error_code ec, std::size_t) {
-    if (ec) {
-      if (ec == bhttp::error::body_limit) return BodyTooLarge();
-      if (IsHttpParseError(ec) && ec != bhttp::error::end_of_stream &&
-          ec != bhttp::error::partial_message) {
-        return SendError(400, R"({"detail":"Malformed HTTP request"})");
-      }
-      return CloseNow();
-    }
-    req_.body = std::move(parser_->get().body());
-    Dispatch();
+    ReadMore();
   }
 
   void BodyTooLarge() {
@@ -390,7 +489,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                      [self = shared_from_this(), close, drain](error_code ec, std::size_t) {
                        if (ec) return self->CloseNow();
                        if (drain) return self->Drain();
-                       if (close) return self->GracefulClose();
+                       // keep_alive_ may have been cleared meanwhile (certificate revoked).
+                       if (close || !self->keep_alive_) return self->GracefulClose();
                        self->ReadRequest();
                      });
   }
@@ -431,13 +531,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<Server::Impl> srv_;
   std::shared_ptr<ssl::context> ctx_;  // must outlive stream_ (declared before it)
   beast::ssl_stream<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  RequestReader reader_;
+  const uint64_t id_;
+  const std::string source_;  // remote IP address (pending-handshake accounting)
   Request req_;
   PeerInfo peer_;
   std::string out_;
   State state_ = State::kHandshake;
   bool keep_alive_ = true;
+  bool evicted_ = false;
   uint64_t seq_ = 0;
   size_t drained_ = 0;
   std::array<char, 4096> drain_buf_{};
@@ -504,25 +606,54 @@ void Server::Impl::OnAccept(error_code ec, tcp::socket socket) {
     return;
   }
   accepted_.fetch_add(1, std::memory_order_relaxed);
-  bool refuse;
+  error_code ignored;
+  std::string source, remote;
+  auto ep = socket.remote_endpoint(ignored);
+  if (!ignored) {
+    source = ep.address().to_string();
+    remote = (ep.address().is_v6() ? "[" + source + "]" : source) + ":" + std::to_string(ep.port());
+  }
+  // Admission of a new, not yet authenticated connection. A full pending-handshake pool (or a
+  // source at its own limit) evicts the OLDEST pending handshake instead of refusing the new
+  // connection: refusing would let idle sockets that never start TLS lock every client out,
+  // while a real client completes its handshake in milliseconds and so is never the oldest.
+  std::vector<std::shared_ptr<Connection>> victims;
+  bool refuse = false;
+  uint64_t id = 0;
   {
     std::lock_guard<std::mutex> l(mu_);
-    refuse = stopping_.load() || conns_.size() >= options_.max_connections;
+    if (stopping_.load()) {
+      refuse = true;
+    } else {
+      if (options_.max_pending_handshakes_per_source > 0 &&
+          pending_per_source_[source] >= options_.max_pending_handshakes_per_source) {
+        if (auto v = TakeOldestPending(&source)) victims.push_back(std::move(v));
+      }
+      if (options_.max_pending_handshakes > 0 &&
+          pending_.size() >= options_.max_pending_handshakes) {
+        if (auto v = TakeOldestPending(nullptr)) victims.push_back(std::move(v));
+      }
+      // Established connections are never evicted: beyond max_connections only a pending
+      // handshake can make room.
+      while (conns_.size() - evicting_ >= options_.max_connections) {
+        auto v = TakeOldestPending(nullptr);
+        if (!v) break;
+        victims.push_back(std::move(v));
+      }
+      refuse = conns_.size() - evicting_ >= options_.max_connections;
+      if (pending_per_source_[source] == 0 && refuse) pending_per_source_.erase(source);
+      id = ++next_id_;
+    }
   }
+  for (auto& v : victims) v->Evict();
+  victims.clear();
   if (refuse) {
     refused_.fetch_add(1, std::memory_order_relaxed);
-    error_code ignored;
     socket.close(ignored);
   } else {
-    error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::string remote;
-    auto ep = socket.remote_endpoint(ignored);
-    if (!ignored) {
-      remote = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
-      remote += ":" + std::to_string(ep.port());
-    }
-    auto conn = std::make_shared<Connection>(std::move(socket), shared_from_this(), std::move(remote));
+    auto conn = std::make_shared<Connection>(std::move(socket), shared_from_this(),
+                                             std::move(remote), source, id);
     Register(conn.get(), conn);
     conn->Start();
   }
@@ -532,12 +663,65 @@ void Server::Impl::OnAccept(error_code ec, tcp::socket socket) {
 void Server::Impl::Register(Connection* c, const std::shared_ptr<Connection>& sp) {
   std::lock_guard<std::mutex> l(mu_);
   conns_.emplace(c, sp);
+  auto it = pending_.insert(pending_.end(), Pending{c->id(), c->source(), sp});
+  pending_by_id_.emplace(c->id(), it);
+  pending_per_source_[c->source()]++;
 }
 
-void Server::Impl::Unregister(Connection* c) {
+void Server::Impl::CancelEviction(Connection* c) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (c->evict_marked && evicting_ > 0) evicting_--;
+  c->evict_marked = false;
+}
+
+void Server::Impl::Unregister(Connection* c, uint64_t id) {
   std::lock_guard<std::mutex> l(mu_);
   conns_.erase(c);
+  if (c->evict_marked && evicting_ > 0) evicting_--;
+  if (auto it = pending_by_id_.find(id); it != pending_by_id_.end()) {
+    auto src = pending_per_source_.find(it->second->source);
+    if (src != pending_per_source_.end() && --src->second == 0) pending_per_source_.erase(src);
+    pending_.erase(it->second);
+    pending_by_id_.erase(it);
+  }
   if (conns_.empty()) cv_.notify_all();
+}
+
+void Server::Impl::HandshakeFinished(uint64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = pending_by_id_.find(id);
+  if (it == pending_by_id_.end()) return;
+  auto src = pending_per_source_.find(it->second->source);
+  if (src != pending_per_source_.end() && --src->second == 0) pending_per_source_.erase(src);
+  pending_.erase(it->second);
+  pending_by_id_.erase(it);
+}
+
+std::shared_ptr<Connection> Server::Impl::TakeOldestPending(const std::string* source) {
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (source != nullptr && it->source != *source) continue;
+    auto conn = it->conn.lock();
+    auto src = pending_per_source_.find(it->source);
+    if (src != pending_per_source_.end() && --src->second == 0) pending_per_source_.erase(src);
+    pending_by_id_.erase(it->id);
+    pending_.erase(it);
+    if (!conn) return nullptr;  // already being destroyed: its slot frees itself
+    conn->evict_marked = true;
+    evicting_++;
+    return conn;
+  }
+  return nullptr;
+}
+
+void Server::Impl::RecheckAll(const std::shared_ptr<ssl::context>& ctx) {
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [ptr, weak] : conns_) {
+      if (auto sp = weak.lock()) live.push_back(std::move(sp));
+    }
+  }
+  for (auto& c : live) c->Recheck(ctx);
 }
 
 ServerStats Server::Impl::Stats() const {
@@ -548,8 +732,11 @@ ServerStats Server::Impl::Stats() const {
   s.handshakes_failed = handshakes_failed_.load();
   s.sessions_resumed = sessions_resumed_.load();
   s.requests = requests_.load();
+  s.handshakes_evicted = handshakes_evicted_.load();
+  s.peers_rejected = peers_rejected_.load();
   std::lock_guard<std::mutex> l(mu_);
   s.active_connections = conns_.size();
+  s.pending_handshakes = pending_.size();
   return s;
 }
 
@@ -634,10 +821,30 @@ void Server::Wait() { impl_->Wait(); }
 ServerStats Server::stats() const { return impl_->Stats(); }
 
 Status Server::ReloadTls(const tls::ServerTlsOptions& tls) {
-  auto ctx = tls::BuildServerContext(tls);
-  if (!ctx.ok()) return ctx.status();
-  impl_->SetTlsContext(std::shared_ptr<ssl::context>(std::move(ctx).value()));
+  auto built = tls::BuildServerContext(tls);
+  if (!built.ok()) return built.status();
+  std::shared_ptr<ssl::context> ctx(std::move(built).value());
+  std::shared_ptr<ssl::context> old = impl_->TlsContext();
+  impl_->SetTlsContext(ctx);
+  // Sessions of the old context must not resume anywhere (the new context has its own cache
+  // and ticket keys; flushing also frees the old cache now).
+  SSL_CTX_flush_sessions(old->native_handle(), std::numeric_limits<long>::max());
+  // Open connections were verified against the old CA/CRL: verify them again (issue 12 item 6).
+  impl_->RecheckAll(ctx);
   return Status::Ok();
+}
+
+tls::ContextExpiry Server::TlsExpiry() const {
+  return tls::DescribeServerContext(impl_->TlsContext()->native_handle());
+}
+
+ReaderLimits ReaderLimitsFor(const ServerOptions& o) {
+  ReaderLimits l;
+  l.max_header_bytes = o.max_header_bytes;
+  l.max_header_count = o.max_header_count;
+  l.max_body_bytes = o.max_body_bytes;
+  l.max_chunk_metadata_bytes = o.max_chunk_metadata_bytes;
+  return l;
 }
 
 }  // namespace vv::http

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/status.h"
+#include "http/request_reader.h"
 #include "tls/tls.h"
 
 namespace vv::http {
@@ -31,6 +33,10 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased, values raw
   std::string body;
   PeerInfo peer;
+  // Framing of the body as declared by the head: the Content-Length, or nullopt (chunked or
+  // no body). Set before Handler::OnHead.
+  std::optional<uint64_t> content_length;
+  bool chunked = false;
 
   // First value of a header (case-insensitive name), or nullptr.
   const std::string* Header(std::string_view lower_name) const;
@@ -58,6 +64,23 @@ class Handler {
   // certificate's fingerprint and subject (has_certificate stays false). Called on an io
   // thread; must not block. Default: ignore.
   virtual void OnHandshakeFailed(const PeerInfo& peer, std::string_view reason) {}
+  // Called once a request head is parsed and its framing accepted, BEFORE any body byte is
+  // read (and before "100 Continue"); `head` has no body. A response given here is sent at
+  // once and the connection closed without reading the body, so an unauthenticated peer cannot
+  // make the server buffer a body (issue 12 item 3). The handler audits what it refuses here.
+  // Called on an io thread; must not block. Default: read the body.
+  virtual std::optional<Response> OnHead(const Request& head) { return std::nullopt; }
+  // The server refused a request itself before it reached the handler: malformed HTTP or
+  // refused framing (400), header fields or chunked framing too large (431). `head` has what
+  // was parsed (method/target/headers may be empty), `reason` is a stable snake_case code and
+  // `detail` the precise parser error (untrusted-free, bounded). The response (fixed body) is
+  // sent by the server. Called on an io thread; must not block. Default: ignore.
+  virtual void OnProtocolError(const Request& head, int status, std::string_view reason,
+                               std::string_view detail) {}
+  // After a TLS reload the peer certificate of an open connection (or of a resumed session) no
+  // longer verifies against the new CA/CRL (e.g. it was revoked); the connection is closed.
+  // Called on an io thread; must not block. Default: ignore.
+  virtual void OnPeerRejected(const PeerInfo& peer, std::string_view reason) {}
 };
 
 struct ServerOptions {
@@ -68,11 +91,20 @@ struct ServerOptions {
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 * 1024;
   size_t max_header_count = 64;
+  size_t max_chunk_metadata_bytes = 0;  // chunk lines + extensions + trailers; 0 = max_header_bytes
   int handshake_timeout_seconds = 10;
   int header_timeout_seconds = 10;  // from the first byte of a request to the end of its header
   int body_timeout_seconds = 30;    // reading the body; also bounds writing a response
   int idle_timeout_seconds = 60;    // keep-alive: waiting for the next request's first byte
   size_t max_connections = 10000;   // connections beyond this are closed right after accept
+  // Connections that have not completed the TLS handshake (no identity proven yet). When the
+  // pool is full, or one source address holds max_pending_handshakes_per_source of them, the
+  // OLDEST pending handshake (of that source) is closed to make room: a flood of idle sockets
+  // can neither exhaust the connection slots nor lock out new clients, and established
+  // (authenticated) connections keep max_connections - max_pending_handshakes slots.
+  // 0 = no limit.
+  size_t max_pending_handshakes = 0;
+  size_t max_pending_handshakes_per_source = 0;
   int shutdown_grace_seconds = 5;   // Stop(): how long in-flight requests may still finish
 };
 
@@ -83,6 +115,9 @@ struct ServerStats {
   uint64_t handshakes_ok = 0;      // completed TLS handshakes
   uint64_t handshakes_failed = 0;  // failed / timed-out TLS handshakes
   uint64_t sessions_resumed = 0;   // handshakes that resumed a TLS session
+  uint64_t handshakes_evicted = 0; // pending handshakes closed to make room for a new one
+  uint64_t peers_rejected = 0;     // connections closed because their certificate no longer verifies
+  uint64_t pending_handshakes = 0; // connections currently in the TLS handshake
   uint64_t requests = 0;           // requests handed to the Handler (+ 413/431/400 answers)
   uint64_t active_connections = 0;
 };
@@ -110,9 +145,13 @@ class Server {
   void Wait();
   ServerStats stats() const;
   // Hot reload: builds a new TLS context (certificate, key, CA, CRL) and uses it for NEW
-  // connections; established connections keep the context they were accepted with. On error
+  // connections. Every open connection's peer certificate is verified again against the new
+  // context (CA, CRL, validity) and connections that fail are closed (Handler::OnPeerRejected);
+  // sessions of the old context cannot resume (new session cache and ticket keys). On error
   // the current context stays in use. Thread-safe.
   Status ReloadTls(const tls::ServerTlsOptions& tls);
+  // Expiry facts of the TLS context in use (for metrics).
+  tls::ContextExpiry TlsExpiry() const;
 
   class Impl;  // implementation detail (public only so server.cc can name it)
 
@@ -120,5 +159,8 @@ class Server {
   explicit Server(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;  // shared with live connections
 };
+
+// The reader limits the server applies for `o` (shared with the fuzz target).
+ReaderLimits ReaderLimitsFor(const ServerOptions& o);
 
 }  // namespace vv::http

@@ -44,7 +44,14 @@ GatewayMetrics::GatewayMetrics(Registry& r)
                                         "Configuration hot reloads, by result (ok, rejected).",
                                         {"result"})),
       revoked_identities(r.AddGauge("vv_gateway_revoked_identities",
-                                    "Service identities currently revoked by the kill switch.")) {}
+                                    "Service identities currently revoked by the kill switch.")),
+      tls_crl_next_update(
+          r.AddGauge("vv_gateway_tls_crl_next_update_timestamp_seconds",
+                     "Earliest nextUpdate of the loaded CRLs, unix seconds (0 = no CRL).")),
+      tls_certificate_expiry(r.AddGaugeFamily(
+          "vv_gateway_tls_certificate_expiry_timestamp_seconds",
+          "notAfter of the server certificate and of the earliest-expiring CA, unix seconds.",
+          {"cert"})) {}
 
 Counter& GatewayMetrics::Rejected(int status, std::string_view reason) {
   char buf[16];

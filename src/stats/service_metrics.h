@@ -53,6 +53,13 @@ struct GatewayMetrics {
   CounterFamily& config_reloads;
   // vv_gateway_revoked_identities: identities currently revoked by the kill switch.
   Gauge& revoked_identities;
+  // vv_gateway_tls_crl_next_update_timestamp_seconds: earliest nextUpdate of the loaded CRLs
+  // (unix seconds; 0 = no CRL configured). Alert before it passes: an expired CRL fails every
+  // handshake closed.
+  Gauge& tls_crl_next_update;
+  // vv_gateway_tls_certificate_expiry_timestamp_seconds{cert="server|ca"}: notAfter of the
+  // server certificate and of the earliest-expiring trusted CA certificate (unix seconds).
+  GaugeFamily& tls_certificate_expiry;
 
   // Convenience resolvers (cache the result on hot paths).
   Counter& Rejected(int status, std::string_view reason);

@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <ctime>
 #include <filesystem>
 #include <string_view>
 
@@ -140,7 +141,8 @@ Result<std::unique_ptr<ssl::context>> BuildServerContext(const ServerTlsOptions&
     if (lookup == nullptr || X509_load_crl_file(lookup, o.crl_path.c_str(), X509_FILETYPE_PEM) <= 0) {
       return Fail("CRL", o.crl_path);
     }
-    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    // CRL_CHECK_ALL: the whole chain, not only the leaf (issue 12 item 6).
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   }
   int mode = SSL_VERIFY_PEER;
   if (o.require_client_cert) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
@@ -148,7 +150,10 @@ Result<std::unique_ptr<ssl::context>> BuildServerContext(const ServerTlsOptions&
   SSL_CTX_set_verify_depth(c, o.verify_depth);
 
   // Resumption: server-side session cache + (default-on) stateless tickets. A session id
-  // context is mandatory for resumption when client certificates are verified.
+  // context is mandatory for resumption when client certificates are verified. OpenSSL does not
+  // verify the client certificate again on resumption, so the server does it after every
+  // resumed handshake (VerifyClientCertificate: validity and the CRL in force); a reload builds
+  // a new context, whose empty cache and fresh ticket keys refuse the old sessions.
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
   SSL_CTX_set_session_id_context(c, kSessionIdContext, sizeof(kSessionIdContext) - 1);
   SSL_CTX_set_timeout(c, 3600);
@@ -193,6 +198,59 @@ std::string CertSha256Hex(X509* x) {
       std::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(len)));
   OPENSSL_free(der);
   return out;
+}
+
+Status VerifyClientCertificate(SSL_CTX* ctx, X509* leaf, STACK_OF(X509)* untrusted) {
+  if (ctx == nullptr || leaf == nullptr) return Status::PermissionDenied("no client certificate");
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  X509_STORE_CTX* sc = X509_STORE_CTX_new();
+  if (sc == nullptr) return Status::Internal("out of memory");
+  Status out = Status::Ok();
+  if (X509_STORE_CTX_init(sc, store, leaf, untrusted) != 1) {
+    out = Status::Internal("cannot verify client certificate: " + DrainOpenSslErrors());
+  } else {
+    // The same purpose and depth as the handshake's verification.
+    X509_STORE_CTX_set_default(sc, "ssl_client");
+    X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(sc), SSL_CTX_get_verify_depth(ctx));
+    if (X509_verify_cert(sc) != 1) {
+      int err = X509_STORE_CTX_get_error(sc);
+      out = Status::PermissionDenied(std::string("client certificate no longer verifies: ") +
+                                     X509_verify_cert_error_string(err));
+    }
+  }
+  X509_STORE_CTX_free(sc);
+  ERR_clear_error();
+  return out;
+}
+
+namespace {
+int64_t ToUnix(const ASN1_TIME* t) {
+  if (t == nullptr) return 0;
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+void KeepEarliest(int64_t v, int64_t* out) {
+  if (v != 0 && (*out == 0 || v < *out)) *out = v;
+}
+}  // namespace
+
+ContextExpiry DescribeServerContext(SSL_CTX* ctx) {
+  ContextExpiry e;
+  if (ctx == nullptr) return e;
+  if (X509* cert = SSL_CTX_get0_certificate(ctx)) e.server_cert_not_after = ToUnix(X509_get0_notAfter(cert));
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  if (store == nullptr) return e;
+  STACK_OF(X509_OBJECT)* objs = X509_STORE_get0_objects(store);
+  for (int i = 0; i < sk_X509_OBJECT_num(objs); ++i) {
+    X509_OBJECT* o = sk_X509_OBJECT_value(objs, i);
+    if (X509* x = X509_OBJECT_get0_X509(o)) {
+      KeepEarliest(ToUnix(X509_get0_notAfter(x)), &e.ca_not_after);
+    } else if (X509_CRL* crl = X509_OBJECT_get0_X509_CRL(o)) {
+      KeepEarliest(ToUnix(X509_CRL_get0_nextUpdate(crl)), &e.crl_next_update);
+    }
+  }
+  return e;
 }
 
 PeerCertificate InspectPeer(SSL* ssl) {

@@ -25,9 +25,25 @@ struct ServerTlsOptions {
   int verify_depth = 2;
 };
 
-// Builds the server context: TLS >= 1.2, verify client chain against ca_path (and the CRL when
-// given: a revoked leaf fails the handshake), session cache + tickets on. Errors name the file.
+// Builds the server context: TLS >= 1.2, verify client chain against ca_path (and the CRLs when
+// given: EVERY certificate of the chain below the trust anchor is checked, so a revoked
+// intermediate CA fails the handshake as a revoked leaf does; each issuing CA then needs its
+// CRL in crl_path), session cache + tickets on. Errors name the file.
 Result<std::unique_ptr<boost::asio::ssl::context>> BuildServerContext(const ServerTlsOptions& o);
+
+// Verifies a client certificate again, now, against a server context's trust store (CA, CRLs,
+// validity period, client purpose, verify depth): for a resumed session (OpenSSL does not
+// re-verify on resumption) and for open connections after a CRL reload. `untrusted` may be
+// null. Returns PermissionDenied naming the X509 verify error.
+Status VerifyClientCertificate(SSL_CTX* ctx, X509* leaf, STACK_OF(X509)* untrusted);
+
+// Expiry facts of a server context, for the vv_gateway_tls_* metrics (unix seconds; 0 = none).
+struct ContextExpiry {
+  int64_t server_cert_not_after = 0;  // the server certificate
+  int64_t ca_not_after = 0;           // the earliest-expiring trusted CA certificate
+  int64_t crl_next_update = 0;        // the earliest nextUpdate among the loaded CRLs
+};
+ContextExpiry DescribeServerContext(SSL_CTX* ctx);
 
 struct ClientTlsOptions {
   std::string ca_path;    // trust anchors for the server certificate (empty: system default)

@@ -448,7 +448,7 @@ TEST_F(JetStreamAnchorTest, VerifyToolDetectsTruncationAndForkAgainstTheJetStrea
   testing::WriteFile(truncated, cut);
   EXPECT_TRUE(VerifyLogFile(truncated).ok);
   r = RunTool("verify " + truncated + " --anchor " + nats_.url() + " --origin test.example/audit");
-  EXPECT_EQ(r.exit_code, 3)  // does not verify (was 1);
+  EXPECT_EQ(r.exit_code, 3);  // does not verify (was 1)
   EXPECT_EQ(Reason(LastJson(r)), "truncated_after_seal") << r.out;
 
   // A forked log (same origin and key, another history) written without the anchor.

@@ -773,5 +773,44 @@ TEST_F(GatewayConfigTest, ValidateRejectsHandBuiltBadConfig) {
   EXPECT_THAT(ValidateGatewayConfig(c).message(), HasSubstr("allowed_schema_versions"));
 }
 
+
+// ---- Issue 12 item 4: handshake deadline and the pending-handshake pool ---------------------
+
+TEST_F(GatewayConfigTest, PendingHandshakeLimitsDefaultsYamlAndEnv) {
+  auto d = Parse(Yaml());
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->handshake_timeout_seconds, 5);
+  EXPECT_EQ(d->EffectiveMaxPendingHandshakes(), 256u);  // a quarter of max_connections 1024
+  EXPECT_EQ(d->EffectiveMaxPendingHandshakesPerSource(), 128u);
+  auto y = Parse(Yaml(
+      "    limits:\n      max_connections: 100\n      max_pending_handshakes: 40\n"
+      "      max_pending_handshakes_per_source: 10\n      handshake_timeout_seconds: 3\n"));
+  ASSERT_TRUE(y.ok()) << y.status().message();
+  EXPECT_EQ(y->EffectiveMaxPendingHandshakes(), 40u);
+  EXPECT_EQ(y->EffectiveMaxPendingHandshakesPerSource(), 10u);
+  EXPECT_EQ(y->handshake_timeout_seconds, 3);
+  env_["VV_TG_MAX_PENDING_HANDSHAKES"] = "20";
+  env_["VV_TG_MAX_PENDING_HANDSHAKES_PER_SOURCE"] = "5";
+  env_["VV_TG_HANDSHAKE_TIMEOUT_SECONDS"] = "2";
+  auto e = Parse(Yaml("    limits:\n      max_connections: 100\n"));
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ(e->EffectiveMaxPendingHandshakes(), 20u);
+  EXPECT_EQ(e->EffectiveMaxPendingHandshakesPerSource(), 5u);
+  EXPECT_EQ(e->handshake_timeout_seconds, 2);
+}
+
+TEST_F(GatewayConfigTest, PendingHandshakeLimitsAreValidated) {
+  // The pool must leave slots for authenticated connections.
+  ExpectError(Yaml("    limits:\n      max_connections: 10\n      max_pending_handshakes: 10\n"),
+              "limits.max_pending_handshakes");
+  ExpectError(Yaml("    limits:\n      max_pending_handshakes: 10\n"
+                   "      max_pending_handshakes_per_source: 11\n"),
+              "limits.max_pending_handshakes_per_source");
+  ExpectError(Yaml("    limits:\n      handshake_timeout_seconds: 0\n"),
+              "limits.handshake_timeout_seconds");
+  env_["VV_TG_MAX_PENDING_HANDSHAKES"] = "0";
+  ExpectError(Yaml(), "VV_TG_MAX_PENDING_HANDSHAKES");
+}
+
 }  // namespace
 }  // namespace vv::config

@@ -8,6 +8,9 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "http/server.h"
 #include "tls/pki_fixture.h"
@@ -18,6 +21,27 @@ class EchoHandler : public http::Handler {
  public:
   // Optional hook: takes over the request (e.g. responds from another thread).
   std::function<void(http::Request, http::Responder)> hook;
+  // Optional early answer from the request head (Handler::OnHead).
+  std::function<std::optional<http::Response>(const http::Request&)> head_hook;
+
+  std::optional<http::Response> OnHead(const http::Request& head) override {
+    heads_.fetch_add(1);
+    return head_hook ? head_hook(head) : std::nullopt;
+  }
+  void OnProtocolError(const http::Request&, int status, std::string_view reason,
+                       std::string_view) override {
+    std::lock_guard<std::mutex> l(mu_);
+    protocol_errors_.push_back(std::to_string(status) + " " + std::string(reason));
+  }
+  void OnPeerRejected(const http::PeerInfo&, std::string_view) override {
+    peers_rejected_.fetch_add(1);
+  }
+  std::vector<std::string> protocol_errors() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return protocol_errors_;
+  }
+  int heads() const { return heads_.load(); }
+  int peers_rejected() const { return peers_rejected_.load(); }
 
   void Handle(http::Request request, http::Responder respond) override {
     {
@@ -56,6 +80,9 @@ class EchoHandler : public http::Handler {
   std::optional<http::Request> last_;
   int count_ = 0;
   std::atomic<int> too_large_{0};
+  std::atomic<int> heads_{0};
+  std::atomic<int> peers_rejected_{0};
+  std::vector<std::string> protocol_errors_;  // GUARDED_BY(mu_)
 };
 
 inline http::ServerOptions TestServerOptions(const DevPki& pki) {

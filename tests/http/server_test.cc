@@ -466,5 +466,123 @@ TEST_F(ServerTest, CreateFailsOnBadTlsMaterialAndBusyPort) {
   EXPECT_FALSE(s2.ok());
 }
 
+
+// ---- Issue 12 -------------------------------------------------------------------------------
+
+TEST_F(ServerTest, OnHeadAnswerIsSentWithoutReadingTheBody) {
+  handler_.head_hook = [](const Request& head) -> std::optional<Response> {
+    if (head.Header("x-service-identity") == nullptr)
+      return Response{401, R"({"detail":"early"})", "application/json"};
+    return std::nullopt;
+  };
+  StartServer();
+  RawTlsClient raw = Raw();
+  ASSERT_FALSE(raw.Connect(server_->port()));
+  ASSERT_FALSE(raw.Write("POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"));
+  std::string out;
+  const auto t0 = Clock::now();
+  raw.ReadUntilClosed(&out, std::chrono::seconds(5));
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(3));  // not the body timeout
+  EXPECT_EQ(out.rfind("HTTP/1.1 401", 0), 0u) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(handler_.count(), 0);
+  EXPECT_EQ(handler_.heads(), 1);
+  // With the header present the body is read and the request handled.
+  HttpsClient c = Client("producer");
+  auto r = c.Post("/t", {{"X-Service-Identity", "a"}}, "body");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(handler_.last()->body, "body");
+}
+
+TEST_F(ServerTest, RefusedTransferEncodingIs400AndReported) {
+  StartServer();
+  RawTlsClient raw = Raw();
+  ASSERT_FALSE(raw.Connect(server_->port()));
+  ASSERT_FALSE(raw.Write(
+      "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"));
+  std::string out;
+  raw.ReadUntilClosed(&out, std::chrono::seconds(5));
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+  EXPECT_NE(out.find("Malformed HTTP request"), std::string::npos);
+  EXPECT_EQ(handler_.count(), 0);
+  ASSERT_TRUE(Eventually([&] { return handler_.protocol_errors().size() == 1; }));
+  EXPECT_EQ(handler_.protocol_errors()[0], "400 transfer_encoding_not_chunked");
+}
+
+TEST_F(ServerTest, HugeChunkExtensionIs431AndReported) {
+  StartServer();
+  RawTlsClient raw = Raw();
+  ASSERT_FALSE(raw.Connect(server_->port()));
+  ASSERT_FALSE(raw.Write("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;" +
+                         std::string(1 << 20, 'e')));
+  std::string out;
+  raw.ReadUntilClosed(&out, std::chrono::seconds(5));
+  EXPECT_EQ(out.rfind("HTTP/1.1 431", 0), 0u) << out.substr(0, 200);
+  ASSERT_TRUE(Eventually([&] { return handler_.protocol_errors().size() == 1; }));
+  EXPECT_EQ(handler_.protocol_errors()[0], "431 chunk_metadata_too_large");
+}
+
+TEST_F(ServerTest, PendingHandshakePoolEvictsOldestIdleSockets) {
+  options_.max_connections = 8;
+  options_.max_pending_handshakes = 3;
+  options_.max_pending_handshakes_per_source = 3;
+  options_.handshake_timeout_seconds = 30;
+  StartServer();
+  std::vector<std::unique_ptr<RawTlsClient>> idle;
+  for (int i = 0; i < 12; ++i) {  // more idle sockets than max_connections
+    idle.push_back(std::make_unique<RawTlsClient>(pki_->Crt("ca"), "", ""));
+    ASSERT_FALSE(idle.back()->ConnectTcp(server_->port()));
+  }
+  ASSERT_TRUE(Eventually([&] { return server_->stats().accepted == 12; }));
+  EXPECT_TRUE(Eventually([&] { return server_->stats().pending_handshakes <= 3; }));
+  // Every legitimate client still gets through, at once.
+  for (int i = 0; i < 5; ++i) {
+    HttpsClient c = Client("producer");
+    auto r = c.Get("/x");
+    EXPECT_TRUE(r.transport_ok) << r.error;
+    EXPECT_EQ(r.status, 200);
+  }
+  EXPECT_GE(server_->stats().handshakes_evicted, 9u);
+  EXPECT_EQ(server_->stats().refused, 0u);
+  // The oldest idle socket was closed by the server.
+  std::string out;
+  auto ec = idle.front()->ReadUntilClosed(&out, std::chrono::seconds(2), /*plain=*/true);
+  EXPECT_NE(ec, boost::asio::error::timed_out);
+}
+
+TEST_F(ServerTest, ReloadTlsClosesKeepAliveConnectionOfNowRevokedCertificate) {
+  StartServer();
+  HttpsClient revoked = Client("revoked");
+  HttpsClient good = Client("producer");
+  ASSERT_EQ(revoked.Get("/a").status, 200);
+  ASSERT_EQ(good.Get("/a").status, 200);
+  auto tls = options_.tls;
+  tls.crl_path = pki_->Path("crl.pem");
+  ASSERT_TRUE(server_->ReloadTls(tls).ok());
+  ASSERT_TRUE(Eventually([&] { return server_->stats().peers_rejected == 1; }));
+  EXPECT_EQ(handler_.peers_rejected(), 1);
+  EXPECT_FALSE(revoked.Get("/b").status == 200);  // closed; the reconnect is refused
+  auto r = good.Get("/b");                          // unaffected, same connection
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(good.connections_opened(), 1u);
+  EXPECT_GT(server_->TlsExpiry().crl_next_update, 0);
+}
+
+TEST_F(ServerTest, ResumedSessionIsVerifiedAgainstTheCrlInForce) {
+  StartServer();
+  HttpsClient c = Client("revoked");
+  ASSERT_EQ(c.Get("/a").status, 200);
+  c.Close();
+  ASSERT_EQ(c.Get("/b").status, 200);
+  ASSERT_TRUE(c.last_connection_resumed());
+  c.Close();
+  auto tls = options_.tls;
+  tls.crl_path = pki_->Path("crl.pem");
+  ASSERT_TRUE(server_->ReloadTls(tls).ok());
+  auto r = c.Get("/c");
+  EXPECT_FALSE(r.transport_ok && r.status == 200);
+  EXPECT_FALSE(r.transport_ok && c.last_connection_resumed());
+}
+
 }  // namespace
 }  // namespace vv::http

@@ -57,6 +57,8 @@ class GatewayUnderTest {
 
   bool started() const { return port_ != 0; }
   uint16_t port() const { return port_; }
+  // The gateway process id (-1 when not running), e.g. for /proc/PID/status or SIGHUP.
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
   std::string log() const { return proc_ ? proc_->Log() : ""; }
   const std::string& audit_path() const { return audit_path_; }
   const std::string& queue_path() const { return queue_path_; }

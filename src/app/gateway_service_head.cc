@@ -1,0 +1,121 @@
+// GatewayService: the transport-level hooks of issue 12 (early rejection from the request head,
+// listener refusals, connections whose certificate was revoked by a reload). Kept apart from
+// gateway_service.cc: these run on the listener's io threads before a request exists.
+
+#include <spdlog/spdlog.h>
+
+#include "app/cognitive_service.h"
+#include "app/federation_service.h"
+#include "app/gateway_service.h"
+#include "app/rejection_metrics.h"
+#include "verify/checks.h"
+
+namespace vv::app {
+
+namespace {
+constexpr std::string_view kTelemetryPath = "/internal/v1/telemetry";
+constexpr const char* kActor = "telemetry_gateway";
+constexpr size_t kMaxLoggedTarget = 200;
+
+// Untrusted request bytes for an audit record: printable ASCII kept, anything else as \xNN,
+// at most kMaxLoggedTarget characters (then "...").
+std::string Printable(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    if (out.size() >= kMaxLoggedTarget) {
+      out += "...";
+      break;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<http::Response> GatewayService::OnHead(const http::Request& head) {
+  if (head.method != "POST") return std::nullopt;  // 405 / 404 / GET need no body anyway
+  const std::string path = head.Path();
+  const char* event = nullptr;
+  const char* media_detail = nullptr;  // endpoints whose middleware checks Content-Type first
+  if (path == kTelemetryPath) {
+    event = "telemetry.rejected";
+    media_detail = "Telemetry endpoint only accepts application/json";
+  } else if (path == kFederationVerifyPath && deps_.federation) {
+    event = "federation.rejected";
+  } else if (CognitiveService::Handles(path) && deps_.cognitive) {
+    event = path == kExecutionGraphPath ? "cognitive.graph.rejected" : "cognitive.feedback.rejected";
+    media_detail = "Cognitive endpoint only accepts application/json";
+  } else {
+    return std::nullopt;
+  }
+  const auto snap = Current();
+  verify::RequestContext ctx;
+  ctx.headers = &head.headers;
+  ctx.peer_has_certificate = head.peer.has_certificate;
+  ctx.peer_cert_sha256 = head.peer.cert_sha256_hex;
+
+  // The contract's order, as far as the head decides it: Content-Type (M1), then an empty body
+  // (M2) and the size limit (M3) - both left to the normal path, which answers them without
+  // reading a body - then identity (R1-R4 and the kill switch).
+  verify::Verdict v;
+  if (media_detail != nullptr) {
+    auto ct = ctx.Header("content-type");
+    if (!ct || ct->find("application/json") == std::string_view::npos)
+      v = verify::Verdict::Reject(verify::Reason::kUnsupportedMediaType, 415, media_detail);
+  }
+  if (v.ok()) {
+    if (media_detail != nullptr && head.content_length && *head.content_length == 0)
+      return std::nullopt;
+    if (head.content_length && *head.content_length > snap->config->max_body_bytes)
+      return std::nullopt;
+    verify::IdentityCheck identity(snap->config);
+    v = identity.Run(ctx);
+    if (v.ok()) return std::nullopt;  // the full chain runs again once the body is read
+  }
+  ctx.request_id = deps_.random->Uuid4();
+  counters_.rejected++;
+  CountRejection(*deps_.metrics, v, ctx.operator_id, snap->config->nonce_backend);
+  json::Value details = RejectionDetails(v, ctx);
+  details.Set("path", path);
+  details.Set("stage", "request_head");  // refused before the body was read
+  Audit(event, kActor, std::move(details));
+  spdlog::debug("{} from head request_id={} status={} reason={}", event, ctx.request_id,
+                v.http_status, verify::ReasonName(v.reason));
+  return http::Response{v.http_status, DetailBody(v.detail), "application/json"};
+}
+
+void GatewayService::OnProtocolError(const http::Request& head, int status,
+                                     std::string_view reason, std::string_view detail) {
+  counters_.rejected++;
+  deps_.metrics->Rejected(status, reason).Inc();  // reason: the listener's fixed code set
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", deps_.random->Uuid4());
+  details.Set("status_code", status);
+  details.Set("detail", status == 400 ? "Malformed HTTP request" : "Request header fields too large");
+  details.Set("reason", std::string(reason));
+  if (!detail.empty()) details.Set("internal_detail", Printable(detail));
+  if (!head.method.empty()) details.Set("method", Printable(head.method));
+  if (!head.target.empty()) details.Set("path", Printable(head.Path()));
+  details.Set("remote_address", head.peer.remote_address);
+  if (!head.peer.cert_sha256_hex.empty()) details.Set("cert_sha256", head.peer.cert_sha256_hex);
+  Audit("http.rejected", kActor, std::move(details));
+}
+
+void GatewayService::OnPeerRejected(const http::PeerInfo& peer, std::string_view reason) {
+  deps_.metrics->HandshakeRejected(HandshakeFailureClass(reason)).Inc();
+  json::Value details = json::Value::MakeObject();
+  details.Set("remote_address", peer.remote_address);
+  details.Set("reason", std::string(reason));
+  if (!peer.cert_sha256_hex.empty()) details.Set("cert_sha256", peer.cert_sha256_hex);
+  if (!peer.subject.empty()) details.Set("subject", Printable(peer.subject));
+  Audit("tls.connection_revoked", kActor, std::move(details));
+}
+
+}  // namespace vv::app
