@@ -5,6 +5,7 @@
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/rejection_metrics.h"
+#include "common/text.h"
 #include "common/logging.h"
 #include "verify/checks.h"
 
@@ -81,8 +82,8 @@ void GatewayService::Handle(http::Request request, http::Responder respond) {
   const std::string path = request.Path();
   if (path == kTelemetryPath) {
     if (request.method != "POST") {
-      deps_.metrics->Rejected(405, verify::ReasonName(verify::Reason::kMethodNotAllowed)).Inc();
-      respond({405, DetailBody("Method Not Allowed"), "application/json"});
+      respond(RoutingRejection(request, 405, verify::Reason::kMethodNotAllowed,
+                               "Method Not Allowed"));
       return;
     }
     HandleTelemetry(std::move(request), std::move(respond));
@@ -104,7 +105,31 @@ void GatewayService::Handle(http::Request request, http::Responder respond) {
     respond(Health(true));
     return;
   }
-  respond({404, DetailBody("Not Found"), "application/json"});
+  respond(RoutingRejection(request, 404, verify::Reason::kNotFound, "Not Found"));
+}
+
+http::Response GatewayService::RoutingRejection(const http::Request& request, int status,
+                                                verify::Reason reason, const char* detail) {
+  // Every bad input gets an audit record, also a probe of an unknown path or a wrong method
+  // (an authenticated peer: mTLS came first). Request bytes are escaped and bounded.
+  counters_.rejected++;
+  deps_.metrics->Rejected(status, verify::ReasonName(reason)).Inc();
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", deps_.random->Uuid4());
+  details.Set("status_code", status);
+  details.Set("detail", detail);
+  details.Set("reason", verify::ReasonName(reason));
+  details.Set("method", text::PrintableAscii(request.method, 32));
+  details.Set("path", text::PrintableAscii(request.Path(), 200));
+  if (const std::string* id = request.Header("x-service-identity")) {
+    details.Set("claimed_identity", text::PrintableAscii(*id, 128));
+  }
+  details.Set("remote_address", request.peer.remote_address);
+  if (!request.peer.cert_sha256_hex.empty()) {
+    details.Set("cert_sha256", request.peer.cert_sha256_hex);
+  }
+  Audit("http.rejected", kActor, std::move(details));
+  return {status, DetailBody(detail), "application/json"};
 }
 
 http::Response GatewayService::OnBodyTooLarge(const http::Request& request) {

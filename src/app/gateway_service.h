@@ -106,6 +106,9 @@ class GatewayService final : public http::Handler {
 
   void HandleTelemetry(http::Request request, http::Responder respond);
   http::Response Health(bool readiness) const;
+  // 404 / 405 from the router: counted, audited as http.rejected, answered.
+  http::Response RoutingRejection(const http::Request& request, int status, verify::Reason reason,
+                                  const char* detail);
   // Answers a rejection: releases the nonce for transient failures, audits, responds.
   void Reject(const std::shared_ptr<struct TelemetryCall>& call, const verify::Verdict& v,
               const char* dlq_outcome);

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/text.h"
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/gateway_service.h"
@@ -17,26 +18,8 @@ constexpr std::string_view kTelemetryPath = "/internal/v1/telemetry";
 constexpr const char* kActor = "telemetry_gateway";
 constexpr size_t kMaxLoggedTarget = 200;
 
-// Untrusted request bytes for an audit record: printable ASCII kept, anything else as \xNN,
-// at most kMaxLoggedTarget characters (then "...").
-std::string Printable(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    if (out.size() >= kMaxLoggedTarget) {
-      out += "...";
-      break;
-    }
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+// Untrusted request bytes for an audit record (common/text.h).
+std::string Printable(std::string_view s) { return text::PrintableAscii(s, kMaxLoggedTarget); }
 }  // namespace
 
 std::optional<http::Response> GatewayService::OnHead(const http::Request& head) {

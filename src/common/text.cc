@@ -73,6 +73,25 @@ std::string ReplaceInvalidUtf8(std::string_view s) {
   return out;
 }
 
+std::string PrintableAscii(std::string_view s, size_t max_chars) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    if (out.size() >= max_chars) {
+      out += "...";
+      break;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 size_t CodePointCount(std::string_view s) {
   size_t count = 0;
   for (size_t i = 0; i < s.size(); ++count) {

@@ -27,6 +27,11 @@ bool IsValidUtf8(std::string_view s);
 // output, so a record that carries it re-verifies.
 std::string ReplaceInvalidUtf8(std::string_view s);
 
+// Untrusted bytes for a log line, a metric-free audit field or an error message: printable
+// ASCII kept, anything else (and '\\') as \xNN, at most `max_chars` characters of output
+// (then "..."). The result is plain ASCII, so it is valid UTF-8 and JSON-safe once quoted.
+std::string PrintableAscii(std::string_view s, size_t max_chars = 200);
+
 // Number of code points in valid UTF-8 (invalid bytes count one each).
 size_t CodePointCount(std::string_view s);
 
