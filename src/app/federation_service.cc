@@ -40,7 +40,8 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
       if (!s.ok()) spdlog::warn("bundle nonce release failed: {}", s.ToString());
     }
     counters_.rejected++;
-    CountRejection(*deps_.metrics, v, ctx.operator_id, snap->config->nonce_backend);
+    CountRejection(*deps_.metrics, v, OperatorLabel(*snap->config, ctx.operator_id),
+                   snap->config->nonce_backend);
     json::Value details = RejectionDetails(v, ctx);
     Status as = deps_.audit->Append("federation.rejected", kActor, std::move(details));
     if (!as.ok()) {
@@ -62,6 +63,11 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
   v = verify::ParseFederationRequest(request.body, &bundle);
   if (!v.ok()) return reject(v);
   v = snap->bundle.Run(bundle, ctx);
+  if (!v.ok()) return reject(v);
+  // Binding (issue 12 item 2): a bundle speaks for its operator_id, and so for the tenant that
+  // operator maps to; only an identity allowed for that operator may have it verified (and
+  // learn its tenant's verdict). The bundle's nonce stays burned: a permanent rejection.
+  v = verify::OperatorPermissionCheck().Run(ctx);
   if (!v.ok()) return reject(v);
 
   const std::string bundle_hash = verify::BundleHash(bundle);

@@ -111,6 +111,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   app->base_cfg_ = cfg;
   app->metrics_ = std::make_unique<stats::GatewayMetrics>(app->registry_);
   const config::GatewayConfig& c = *cfg;
+  for (const std::string& w : config::GatewayConfigWarnings(c)) spdlog::warn("{}", w);
 
   auto catalog = c.mitre_catalog_dir.empty() ? schema::MitreCatalog::Load()
                                              : schema::MitreCatalog::Load(c.mitre_catalog_dir);
@@ -374,6 +375,7 @@ Status GatewayApp::Reload(std::string_view trigger) {
   if (path.empty()) return reject(Status::InvalidArgument("config has no source file"));
   auto loaded = config::LoadGatewayConfig(path, config::ProcessEnv());
   if (!loaded.ok()) return reject(loaded.status());
+  for (const std::string& w : config::GatewayConfigWarnings(*loaded)) spdlog::warn("{}", w);
   auto changed = RestartOnlyChanges(*base_cfg_, *loaded);
   if (!changed.empty()) {
     std::string list;

@@ -5,6 +5,7 @@
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/rejection_metrics.h"
+#include "common/encoding.h"
 #include "verify/checks.h"
 
 namespace vv::app {
@@ -96,11 +97,11 @@ void GatewayService::Handle(http::Request request, http::Responder respond) {
     return;
   }
   if (path == "/healthz" && request.method == "GET") {
-    respond(Health(false));
+    respond(Health(false, request.peer));
     return;
   }
   if (path == "/readyz" && request.method == "GET") {
-    respond(Health(true));
+    respond(Health(true, request.peer));
     return;
   }
   respond({404, DetailBody("Not Found"), "application/json"});
@@ -147,9 +148,23 @@ void GatewayService::OnHandshakeFailed(const http::PeerInfo& peer, std::string_v
   Audit("tls.handshake_rejected", kActor, std::move(details));
 }
 
-http::Response GatewayService::Health(bool readiness) const {
+namespace {
+// True when the presented, verified certificate is pinned by some configured identity.
+// Compares every pin (no early exit), like IdentityCheck.
+bool PeerIsPinned(const config::GatewayConfig& cfg, const http::PeerInfo& peer) {
+  if (!peer.has_certificate || peer.cert_sha256_hex.empty()) return false;
+  bool pinned = false;
+  for (const auto& ident : cfg.identities)
+    for (const std::string& pin : ident.cert_sha256_pins)
+      pinned |= ConstantTimeEquals(pin, peer.cert_sha256_hex);
+  return pinned;
+}
+}  // namespace
+
+http::Response GatewayService::Health(bool readiness, const http::PeerInfo& peer) const {
   const auto cfg_ptr = config();
   const config::GatewayConfig& cfg = *cfg_ptr;
+  const bool details = PeerIsPinned(cfg, peer);
   Status queue = deps_.publisher->Health();
   Status nonces = deps_.nonces->Health();
   Status rate = deps_.limiter->Health();
@@ -161,15 +176,16 @@ http::Response GatewayService::Health(bool readiness) const {
   json::Value v = json::Value::MakeObject();
   if (readiness) {
     v.Set("ready", problem.empty());
-    if (!problem.empty()) v.Set("detail", problem);
+    if (!problem.empty() && details) v.Set("detail", problem);
     return JsonResponse(problem.empty() ? 200 : 503, v);
   }
   if (!problem.empty()) {
     v.Set("status", "degraded");
-    v.Set("detail", problem);
+    if (details) v.Set("detail", problem);
     return JsonResponse(503, v);
   }
   v.Set("status", "healthy");
+  if (!details) return JsonResponse(200, v);
   v.Set("require_mtls", cfg.require_mtls);
   json::Value ids = json::Value::MakeArray();
   std::vector<std::string> names;
@@ -315,7 +331,7 @@ void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call, const ve
   counters_.rejected++;
   {
     const auto cfg = config();
-    CountRejection(*deps_.metrics, v, ctx.operator_id, cfg->nonce_backend);
+    CountRejection(*deps_.metrics, v, OperatorLabel(*cfg, ctx.operator_id), cfg->nonce_backend);
   }
   json::Value details = RejectionDetails(v, ctx);
   if (dlq_outcome) details.Set("dlq", dlq_outcome);

@@ -92,7 +92,10 @@ class GatewayService final : public http::Handler {
       std::shared_ptr<const config::GatewayConfig> cfg) const;
 
   void HandleTelemetry(http::Request request, http::Responder respond);
-  http::Response Health(bool readiness) const;
+  // Health/readiness. Configuration details (identities, flags, backends, the failing
+  // dependency) only for a caller whose presented certificate is pinned by some identity
+  // (issue 12 item 14); any other CA-signed client gets only {"status"} / {"ready"}.
+  http::Response Health(bool readiness, const http::PeerInfo& peer) const;
   // Answers a rejection: releases the nonce for transient failures, audits, responds.
   void Reject(const std::shared_ptr<struct TelemetryCall>& call, const verify::Verdict& v,
               const char* dlq_outcome);

@@ -6,13 +6,20 @@
 
 namespace vv::app {
 
+std::string_view OperatorLabel(const config::GatewayConfig& cfg, std::string_view operator_id) {
+  if (operator_id.empty()) return "unknown";
+  auto it = cfg.operator_tenant_map.find(std::string(operator_id));
+  if (it == cfg.operator_tenant_map.end()) return "other";
+  return it->first;  // owned by the config snapshot, which outlives the increment
+}
+
 void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
-                    std::string_view operator_id, std::string_view state_backend) {
+                    std::string_view operator_label, std::string_view state_backend) {
   using verify::Reason;
   m.Rejected(v.http_status, verify::ReasonName(v.reason)).Inc();
   switch (v.reason) {
     case Reason::kReplay:
-      m.ReplayDetected(operator_id.empty() ? std::string_view("unknown") : operator_id).Inc();
+      m.ReplayDetected(operator_label.empty() ? std::string_view("unknown") : operator_label).Inc();
       break;
     case Reason::kBadSignature:
     case Reason::kSignatureEncoding:
@@ -70,7 +77,7 @@ http::Response AuditFailureResponse(stats::GatewayMetrics& m, std::string_view w
   m.audit_append_failures.Inc();
   CountRejection(m, verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
                                             std::string(kDetail)),
-                 operator_id, "");
+                 "", "");
   spdlog::error("audit append failed for {} request {}: {}", what, request_id,
                 append_status.ToString());
   return {503, DetailBody(kDetail), "application/json"};

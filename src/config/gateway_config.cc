@@ -77,7 +77,19 @@ Result<std::vector<std::string>> DedupStrings(std::vector<std::string> in) {
   return out;
 }
 
-// One service identity from YAML: a pin string or {cert_sha256, signing_keys}.
+// Adds trimmed, de-duplicated operator ids to an identity; an empty id is an error.
+Status AddOperators(const std::vector<std::string>& raw, const std::string& key,
+                    ServiceIdentity* ident) {
+  for (const auto& r : raw) {
+    std::string op = Trim(r);
+    if (op.empty()) return Invalid(key + ": operator ids must not be empty");
+    if (std::find(ident->operators.begin(), ident->operators.end(), op) == ident->operators.end())
+      ident->operators.push_back(std::move(op));
+  }
+  return Status::Ok();
+}
+
+// One service identity from YAML: a pin string or {cert_sha256, signing_keys, operators}.
 Result<ServiceIdentity> ParseYamlIdentity(const std::string& id, const YAML::Node& n,
                                           const std::string& key) {
   ServiceIdentity ident;
@@ -127,6 +139,20 @@ Result<ServiceIdentity> ParseYamlIdentity(const std::string& id, const YAML::Nod
         return Status::Ok();
       });
     }
+    if (k == "operators") {
+      std::vector<std::string> raw;
+      if (v.IsScalar()) {
+        raw.push_back(v.Scalar());
+      } else if (v.IsSequence()) {
+        for (const auto& e : v) {
+          if (!e.IsScalar()) return Invalid(sub + " entries must be strings");
+          raw.push_back(e.Scalar());
+        }
+      } else {
+        return Invalid(sub + " must be a list of operator ids");
+      }
+      return AddOperators(raw, sub, &ident);
+    }
     unknown.push_back(sub);
     return Status::Ok();
   });
@@ -174,6 +200,15 @@ Result<ServiceIdentity> ParseJsonIdentity(const std::string& id, const json::Val
         if (!sk.ok()) return sk.status();
         ident.signing_keys.push_back(std::move(sk).value());
       }
+    } else if (k == "operators") {
+      if (!mv.is_array()) return Invalid(var + ": operators of '" + ident.id + "' must be an array");
+      std::vector<std::string> raw;
+      for (const auto& e : mv.as_array()) {
+        if (!e.is_string())
+          return Invalid(var + ": operators of '" + ident.id + "' must be strings");
+        raw.push_back(e.as_string());
+      }
+      VV_RETURN_IF_ERROR(AddOperators(raw, var + ": identity '" + ident.id + "' operators", &ident));
     } else {
       return Invalid(var + ": unknown key '" + k + "' for identity '" + ident.id + "'");
     }
@@ -417,7 +452,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       return ForEachMember(v, k, [&](const std::string& op, const YAML::Node& tv) -> Status {
         auto t = YamlString(tv, k + "." + op);
         if (!t.ok()) return t.status();
-        cfg->operator_tenant_map[Trim(op)] = Trim(*t);
+        cfg->operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(*t));
         return Status::Ok();
       });
     }
@@ -559,7 +594,7 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
     cfg->operator_tenant_map.clear();
     for (const auto& [op, tv] : obj->as_object()) {
       if (!tv.is_string()) return Invalid(var + " values must be UUID strings");
-      cfg->operator_tenant_map[Trim(op)] = Trim(tv.as_string());
+      cfg->operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(tv.as_string()));
     }
   }
 
@@ -685,6 +720,23 @@ bool IsCanonicalUuid(std::string_view s) {
     }
   }
   return true;
+}
+
+std::string CanonicalTenantId(std::string_view uuid) { return ToLowerAscii(uuid); }
+
+bool ServiceIdentity::MayActFor(std::string_view operator_id) const {
+  if (Unbound()) return true;
+  return std::find(operators.begin(), operators.end(), operator_id) != operators.end();
+}
+
+std::vector<std::string> GatewayConfigWarnings(const GatewayConfig& cfg) {
+  std::vector<std::string> out;
+  for (const auto& ident : cfg.identities)
+    if (ident.Unbound())
+      out.push_back("allowed_service_identities." + ident.id +
+                    ": no `operators` list, so this identity may act for ANY operator and "
+                    "tenant (development profile only; production refuses it)");
+  return out;
 }
 
 const ServiceIdentity* GatewayConfig::FindIdentity(std::string_view id) const {
@@ -859,6 +911,14 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
         return Invalid(key + ": certificate pin " + pin + " is also pinned by identity '" +
                        it->second + "'");
     }
+    if (ident.Unbound() && cfg.profile == "production")
+      return Invalid(key +
+                     ".operators: production requires every identity to list the operators it "
+                     "may act for");
+    for (const auto& op : ident.operators)
+      if (cfg.operator_tenant_map.count(op) == 0)
+        return Invalid(key + ".operators: operator '" + op +
+                       "' is not in operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP)");
     const auto& keys = cfg.KeysFor(ident);
     if (keys.empty())
       return Invalid(key +

@@ -739,8 +739,11 @@ Validated<TopLevel> ValidateTopLevel(const json::Value& body) {
   if (auto* s = CheckString(body.Find("campaign_id"), root.Child("campaign_id"), 1, 128, &errs)) {
     out.campaign_id = *s;
   }
+  // Tenant ids are canonicalised (lowercase) once, here at the edge (issue 12 item 7): two
+  // spellings of one tenant are one tenant for the tenant map, the (tenant_id, event_id)
+  // dedupe key, the envelope and the engine's re-validation.
   if (auto* s = CheckUuid(body.Find("tenant_id"), root.Child("tenant_id"), &errs)) {
-    out.tenant_id = *s;
+    out.tenant_id = ToLowerAscii(*s);
   }
   if (auto* s = CheckString(body.Find("execution_hash"), root.Child("execution_hash"), 64, 64,
                             &errs)) {
@@ -774,7 +777,7 @@ Validated<TopLevel> ValidateTopLevel(const json::Value& body) {
     errs.Add("model_type", sm_loc, "Input should be a valid dictionary or instance of SignedMetadata");
   } else {
     if (auto* s = CheckUuid(sm->Find("tenant_id"), sm_loc.Child("tenant_id"), &errs)) {
-      out.signed_metadata.tenant_id = *s;
+      out.signed_metadata.tenant_id = ToLowerAscii(*s);
     }
     if (auto* s = CheckString(sm->Find("operator_id"), sm_loc.Child("operator_id"), 1, 128, &errs)) {
       out.signed_metadata.operator_id = *s;

@@ -66,7 +66,10 @@ namespace vv::verify {
   X(kAuditUnavailable, "audit_unavailable")           \
   X(kNotFound, "not_found")                           \
   X(kMethodNotAllowed, "method_not_allowed")          \
-  X(kIdentityRevoked, "identity_revoked")
+  X(kIdentityRevoked, "identity_revoked")              \
+  X(kOperatorNotPermitted, "operator_not_permitted")  \
+  X(kRejectionBudgetExceeded, "rejection_budget_exceeded") \
+  X(kRejectionBudgetUnavailable, "rejection_budget_unavailable")
 
 enum class Reason {
   kNone,
