@@ -271,7 +271,9 @@ void CognitiveService::HandleFeedback(Call& call) {
   for (auto& r : *records) r.tenant_id = q->tenant_id;
   const int64_t now = deps_.clock->NowSeconds();
   json::Value data = cognitive::DeriveAdjustments(*records, now);
-  const std::string nonce = deps_.random->TokenUrlSafe(18);
+  // The response nonce carries a tag of the query's signed nonce, so the signed answer cannot
+  // be replayed as the answer to another query (the SDK checks the tag).
+  const std::string nonce = cognitive::BoundResponseNonce(deps_.random->TokenUrlSafe(18), ctx.nonce);
   cognitive::SignedFeedback sig = deps_.signer->Sign(q->tenant_id, now, nonce, data);
 
   json::Value details = json::Value::MakeObject();

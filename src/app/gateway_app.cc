@@ -42,13 +42,13 @@ Result<std::unique_ptr<state::NonceStore>> MakeNonceStore(
 
 Result<std::unique_ptr<state::RateLimiter>> MakeRateLimiter(
     const config::GatewayConfig& cfg, const Clock& clock,
-    const std::shared_ptr<state::RedisPool>& pool) {
+    const std::shared_ptr<state::RedisPool>& pool, int64_t per_minute) {
   if (cfg.rate_limit_backend == "memory")
     return std::unique_ptr<state::RateLimiter>(
-        std::make_unique<state::MemoryRateLimiter>(clock, cfg.rate_limit_per_minute));
+        std::make_unique<state::MemoryRateLimiter>(clock, per_minute));
   if (cfg.rate_limit_backend == "redis")
     return std::unique_ptr<state::RateLimiter>(
-        std::make_unique<state::RedisRateLimiter>(pool, clock, cfg.rate_limit_per_minute));
+        std::make_unique<state::RedisRateLimiter>(pool, clock, per_minute));
   return Status::InvalidArgument("rate_limit_backend '" + cfg.rate_limit_backend +
                                  "' is not available in this build");
 }
@@ -123,9 +123,16 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   auto nonces = MakeNonceStore(c, app->clock_, *pool);
   if (!nonces.ok()) return nonces.status();
   app->nonces_ = std::move(nonces).value();
-  auto limiter = MakeRateLimiter(c, app->clock_, *pool);
+  auto limiter = MakeRateLimiter(c, app->clock_, *pool, c.rate_limit_per_minute);
   if (!limiter.ok()) return limiter.status();
   app->limiter_ = std::move(limiter).value();
+  if (c.rejection_budget_per_minute > 0) {
+    // Same backend as the rate limiter (shared across replicas with Redis); keys are
+    // "rejections:<identity>", apart from the per-operator rate keys.
+    auto budget = MakeRateLimiter(c, app->clock_, *pool, c.rejection_budget_per_minute);
+    if (!budget.ok()) return budget.status();
+    app->rejection_budget_ = std::move(budget).value();
+  }
   app->admission_ = MakeAdmission(c, app->clock_, *pool, *app->nonces_, *app->limiter_);
 
   audit::AuditLogOptions ao;
@@ -227,6 +234,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   deps.nonces = app->nonces_.get();
   deps.limiter = app->limiter_.get();
   deps.admission = app->admission_.get();
+  deps.rejection_budget = app->rejection_budget_.get();
   deps.publisher = app->publisher_.get();
   deps.audit = app->audit_.get();
   deps.metrics = app->metrics_.get();
@@ -338,6 +346,8 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
   cmp(a.nonce_backend != b.nonce_backend, "nonce_backend");
   cmp(a.rate_limit_backend != b.rate_limit_backend, "rate_limit_backend");
   cmp(a.rate_limit_per_minute != b.rate_limit_per_minute, "rate_limit_per_minute");
+  cmp(a.rejection_budget_per_minute != b.rejection_budget_per_minute,
+      "rejection_budget_per_minute");
   cmp(a.redis_url != b.redis_url, "redis_url");
   cmp(a.queue_backend != b.queue_backend || a.queue_path != b.queue_path ||
           a.nats_url != b.nats_url || a.queue_subject != b.queue_subject ||

@@ -51,6 +51,9 @@ struct GatewayDeps {
   state::RateLimiter* limiter = nullptr;
   // Nonce + rate as one decision; nullptr = a CompositeAdmission over `nonces` and `limiter`.
   state::Admission* admission = nullptr;
+  // Per-identity budget of rejected-but-authenticated requests (issue 12 item 5), keyed
+  // "rejections:<identity>"; nullptr = no budget.
+  state::RateLimiter* rejection_budget = nullptr;
   queue::Publisher* publisher = nullptr;
   audit::AuditSink* audit = nullptr;
   // Federation verify and the cognitive endpoints (issue 6); nullptr = 404 for their paths.
@@ -99,6 +102,10 @@ class GatewayService final : public http::Handler {
   // Answers a rejection: releases the nonce for transient failures, audits, responds.
   void Reject(const std::shared_ptr<struct TelemetryCall>& call, const verify::Verdict& v,
               const char* dlq_outcome);
+  // Charges a permanent rejection of an authenticated identity to its rejection budget;
+  // returns the verdict to answer (429 past the budget, 503 when the budget cannot be checked).
+  verify::Verdict ChargeRejectionBudget(const verify::RequestContext& ctx,
+                                        const verify::Verdict& v);
   void Audit(std::string_view event_type, std::string_view actor, json::Value details);
 
   GatewayDeps deps_;

@@ -33,6 +33,7 @@ void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
       break;
     case Reason::kNonceStoreUnavailable:
     case Reason::kRateLimiterUnavailable:
+    case Reason::kRejectionBudgetUnavailable:
       m.BackendError(state_backend.empty() ? std::string_view("state") : state_backend).Inc();
       break;
     case Reason::kQueuePublishFailed:

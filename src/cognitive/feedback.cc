@@ -96,6 +96,14 @@ Result<std::shared_ptr<const FeedbackSigner>> FeedbackSigner::FromKeys(
   return std::shared_ptr<const FeedbackSigner>(std::move(s));
 }
 
+std::string FeedbackRequestNonceTag(std::string_view request_nonce) {
+  return crypto::Sha256Hex("vv-feedback-request-nonce|" + std::string(request_nonce)).substr(0, 32);
+}
+
+std::string BoundResponseNonce(std::string_view token, std::string_view request_nonce) {
+  return std::string(token) + "." + FeedbackRequestNonceTag(request_nonce);
+}
+
 SignedFeedback FeedbackSigner::Sign(std::string_view tenant_id, int64_t signed_at,
                                     std::string_view nonce, const json::Value& data) const {
   SignedFeedback out;

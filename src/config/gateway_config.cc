@@ -346,6 +346,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     if (k == "allowed_clock_skew_seconds") return integer(&cfg->allowed_clock_skew_seconds);
     if (k == "nonce_ttl_seconds") return integer(&cfg->nonce_ttl_seconds);
     if (k == "rate_limit_per_minute") return integer(&cfg->rate_limit_per_minute);
+    if (k == "rejection_budget_per_minute") return integer(&cfg->rejection_budget_per_minute);
     if (k == "audit_seal_every") return integer(&cfg->audit_seal_every);
     if (k == "nonce_backend") return backend(&cfg->nonce_backend);
     if (k == "rate_limit_backend") return backend(&cfg->rate_limit_backend);
@@ -538,6 +539,8 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   VV_RETURN_IF_ERROR(integer("VV_TG_ALLOWED_CLOCK_SKEW_SECONDS", &cfg->allowed_clock_skew_seconds));
   VV_RETURN_IF_ERROR(integer("VV_TG_NONCE_TTL_SECONDS", &cfg->nonce_ttl_seconds));
   VV_RETURN_IF_ERROR(integer("VV_TG_RATE_LIMIT_PER_MINUTE", &cfg->rate_limit_per_minute));
+  VV_RETURN_IF_ERROR(
+      integer("VV_TG_REJECTION_BUDGET_PER_MINUTE", &cfg->rejection_budget_per_minute));
   VV_RETURN_IF_ERROR(integer("VV_TAMPER_LOG_SEAL_EVERY", &cfg->audit_seal_every));
   VV_RETURN_IF_ERROR(
       integer("VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS", &cfg->audit_seal_interval_seconds));
@@ -811,6 +814,8 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
                    std::to_string(cfg.allowed_clock_skew_seconds) +
                    ") or a replay could slip through after the nonce expired");
   if (cfg.rate_limit_per_minute < 1) return Invalid("rate_limit_per_minute must be >= 1");
+  if (cfg.rejection_budget_per_minute < 0)
+    return Invalid("rejection_budget_per_minute must be >= 0 (0 = no budget)");
   if (cfg.audit_seal_every < 1)
     return Invalid("audit_seal_every (VV_TAMPER_LOG_SEAL_EVERY) must be >= 1");
   if (cfg.audit_seal_interval_seconds < 0 || cfg.audit_seal_interval_seconds > 86400)

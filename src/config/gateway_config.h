@@ -80,6 +80,10 @@ struct GatewayConfig {
   std::string nonce_backend = "memory";       // memory | redis
   std::string rate_limit_backend = "memory";  // memory | redis
   int64_t rate_limit_per_minute = 120;
+  // Issue 12 item 5: rejected-but-authenticated requests of one identity per sliding minute
+  // (same backend as the rate limiter); past it that identity's rejections become 429
+  // rejection_budget_exceeded, and a backend that cannot decide gives 503. 0 = no budget.
+  int64_t rejection_budget_per_minute = 600;
   std::string redis_url;
 
   // Identities and keys. `default_signing_keys` comes from
