@@ -288,6 +288,12 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   }
 
   // Accepted by every check: publish, and answer 202 only once the envelope is durable.
+  // DESIGN (issue 12 item 2): the dedupe key stays the reference's (tenant_id, event_id), with
+  // tenant_id canonical (lowercase, BodyCheck). OperatorPermissionCheck already limited this
+  // write to identities bound to an operator of this tenant, so another tenant's producer can
+  // never reach (and pre-empt) these keys; identities sharing a tenant are trusted for it by
+  // configuration, and keeping the identity out of the key keeps retries deduplicated across
+  // key and certificate rotations. See docs/operations.md section 6.
   json::Value trace = json::Value::MakeObject();
   trace.Set("operator_id", ctx.operator_id);
   trace.Set("campaign_id", ctx.campaign_id);
