@@ -121,8 +121,8 @@ class AuthzServiceTest : public ::testing::Test {
 
 TEST_F(AuthzServiceTest, BoundIdentityMayOnlyWriteForItsOperators) {
   Build({"op-001"});
-  EXPECT_EQ(Send(Signed(Event("op-001", kTenant1, "n-own"), "n-own")).status, 202);
-  auto r = Send(Signed(Event("op-002", kTenant2, "n-other"), "n-other"));
+  EXPECT_EQ(Send(Signed(Event("op-001", kTenant1, "nonce-own"), "nonce-own")).status, 202);
+  auto r = Send(Signed(Event("op-002", kTenant2, "nonce-other"), "nonce-other"));
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_EQ(r.body, "{\"detail\":\"Operator tenant mapping violation\"}");
   EXPECT_EQ(LastReason(), "operator_not_permitted");
@@ -135,15 +135,15 @@ TEST_F(AuthzServiceTest, BoundIdentityMayOnlyWriteForItsOperators) {
 
 TEST_F(AuthzServiceTest, UnboundIdentityMayActForAnyOperator) {
   Build({});  // development profile: pre-issue-12 behaviour
-  EXPECT_EQ(Send(Signed(Event("op-002", kTenant2, "n-any"), "n-any")).status, 202);
+  EXPECT_EQ(Send(Signed(Event("op-002", kTenant2, "nonce-any"), "nonce-any")).status, 202);
 }
 
 TEST_F(AuthzServiceTest, TenantCaseVariantsAreOneTenantAndStoredCanonical) {
   Build({"op-003"});
   std::string upper = ToLowerAscii(kHexTenant);
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  EXPECT_EQ(Send(Signed(Event("op-003", upper, "n-up", "evt-case"), "n-up")).status, 202);
-  EXPECT_EQ(Send(Signed(Event("op-003", kHexTenant, "n-low", "evt-case"), "n-low")).status, 202);
+  EXPECT_EQ(Send(Signed(Event("op-003", upper, "nonce-up", "evt-case"), "nonce-up")).status, 202);
+  EXPECT_EQ(Send(Signed(Event("op-003", kHexTenant, "nonce-low", "evt-case"), "nonce-low")).status, 202);
   auto q = publisher_.ingest();
   ASSERT_EQ(q.size(), 1u);
   EXPECT_EQ(q[0].trace.Find("tenant_id")->as_string(), kHexTenant);
@@ -157,7 +157,7 @@ TEST_F(AuthzServiceTest, ReplayMetricLabelFoldsUnconfiguredOperators) {
   EXPECT_EQ(OperatorLabel(*cfg_, "op-random-123"), "other");
   EXPECT_EQ(OperatorLabel(*cfg_, ""), "unknown");
   for (int i = 0; i < 50; ++i) {
-    const std::string nonce = "n-rand-" + std::to_string(i);
+    const std::string nonce = "nonce-rand-" + std::to_string(i);
     auto req = Signed(Event("op-rand-" + std::to_string(i), kTenant1, nonce), nonce);
     auto again = req;
     EXPECT_EQ(Send(std::move(req)).status, 403);
@@ -193,7 +193,7 @@ TEST_F(AuthzServiceTest, RejectionBudgetTurnsAFloodOfInvalidBodiesInto429) {
   Build({"op-001"}, &budget);
   std::vector<int> statuses;
   for (int i = 0; i < 5; ++i) {
-    const std::string nonce = "n-bad-" + std::to_string(i);
+    const std::string nonce = "nonce-bad-" + std::to_string(i);
     json::Value b = Event("op-001", kTenant1, nonce);
     b.Find("payload")->Set("severity", "bogus");
     statuses.push_back(Send(Signed(b, nonce)).status);
@@ -201,29 +201,29 @@ TEST_F(AuthzServiceTest, RejectionBudgetTurnsAFloodOfInvalidBodiesInto429) {
   EXPECT_EQ(statuses, (std::vector<int>{422, 422, 422, 429, 429}));
   EXPECT_EQ(LastReason(), "rejection_budget_exceeded");
   // Unsigned junk does not charge the identity (it is not authenticated).
-  http::Request junk = Signed(Event("op-001", kTenant1, "n-junk"), "n-junk");
+  http::Request junk = Signed(Event("op-001", kTenant1, "nonce-junk"), "nonce-junk");
   junk.headers.back().second = "AAAA";
   EXPECT_EQ(Send(std::move(junk)).status, 401);
   // The window slides: a minute later the identity has its budget again.
   clock_.AdvanceSeconds(61);
-  json::Value b = Event("op-001", kTenant1, "n-later");
+  json::Value b = Event("op-001", kTenant1, "nonce-later");
   b.Set("timestamp", kNow + 61);
   b.Find("payload")->Set("severity", "bogus");
-  http::Request later = Signed(b, "n-later", kNow + 61);
+  http::Request later = Signed(b, "nonce-later", kNow + 61);
   EXPECT_EQ(Send(std::move(later)).status, 422);
 }
 
 TEST_F(AuthzServiceTest, RejectionBudgetBackendDownFailsClosed) {
   DownLimiter down;
   Build({"op-001"}, &down);
-  json::Value b = Event("op-001", kTenant1, "n-down");
+  json::Value b = Event("op-001", kTenant1, "nonce-down");
   b.Find("payload")->Set("severity", "bogus");
-  auto r = Send(Signed(b, "n-down"));
+  auto r = Send(Signed(b, "nonce-down"));
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_EQ(r.body, "{\"detail\":\"Rate limiter unavailable\"}");
   EXPECT_EQ(LastReason(), "rejection_budget_unavailable");
   // A valid request is not charged, so it is still served.
-  EXPECT_EQ(Send(Signed(Event("op-001", kTenant1, "n-ok"), "n-ok")).status, 202);
+  EXPECT_EQ(Send(Signed(Event("op-001", kTenant1, "nonce-ok"), "nonce-ok")).status, 202);
 }
 
 }  // namespace

@@ -69,7 +69,7 @@ TEST_F(ControlCharsPayloadTest, FreeTextAllowsLineBreaksButNoOtherControls) {
 
 TEST_F(ControlCharsPayloadTest, TopLevelTenantIsCanonicalised) {
   auto body = json::Parse(
-      R"({"campaign_id":"cmp-001","execution_hash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","nonce":"n","operator_id":"op-001","payload":{},"signed_metadata":{"campaign_id":"cmp-001","operator_id":"op-001","tenant_id":"ABCDEF00-0000-4000-8000-0000000000AA"},"tenant_id":"ABCDEF00-0000-4000-8000-0000000000AA","timestamp":1})");
+      R"({"campaign_id":"cmp-001","execution_hash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","nonce":"nonce-0001","operator_id":"op-001","payload":{},"signed_metadata":{"campaign_id":"cmp-001","operator_id":"op-001","tenant_id":"ABCDEF00-0000-4000-8000-0000000000AA"},"tenant_id":"ABCDEF00-0000-4000-8000-0000000000AA","timestamp":1})");
   ASSERT_TRUE(body.ok());
   auto t = ValidateTopLevel(*body);
   ASSERT_TRUE(t.ok());
