@@ -80,8 +80,10 @@ struct FeedbackVerifyOptions {
 vv::Result<std::map<std::string, vv::crypto::Ed25519PublicKey>> LoadFeedbackKeys(
     const std::map<std::string, std::string>& kid_to_path_or_b64);
 
-// First 32 hex of SHA-256("vv-feedback-request-nonce|" + request_nonce): the tag a gateway
-// appends to its response nonce ("<token>.<tag>") to bind the signed answer to the query.
+// URL-safe base64 (no padding, 12 chars) of the first 9 bytes of
+// SHA-256("vv-feedback-request-nonce|" + request_nonce): the tag a gateway appends to 12 random
+// chars to form its response nonce (24 chars, the reference's token_urlsafe(18) shape), which
+// binds the signed answer to the query.
 std::string FeedbackRequestNonceTag(std::string_view request_nonce);
 
 class FeedbackVerifier {
@@ -92,9 +94,9 @@ class FeedbackVerifier {
   // Verifies a response body for a query made for `tenant_id`. Errors (PermissionDenied for
   // signature/replay/window problems, InvalidArgument for shape) carry the reason text.
   // `request_nonce` (the nonce the query was signed with; "" = do not check, for gateways that
-  // predate the binding) must be bound by the signed response nonce "<token>.<tag>"
-  // (FeedbackRequestNonceTag): "feedback response is not bound to this query". Order:
-  // signature, replay, binding, then the nonce is recorded.
+  // predate the binding) must be bound by the signed response nonce: at least 12 chars, then
+  // FeedbackRequestNonceTag(request_nonce) as its suffix; else "feedback response is not bound
+  // to this query". Order: signature, replay, binding, then the nonce is recorded.
   vv::Result<VerifiedFeedback> Verify(std::string_view body, const std::string& tenant_id,
                                       const FeedbackAnchors* anchors = nullptr,
                                       std::string_view request_nonce = {});

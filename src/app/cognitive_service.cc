@@ -101,8 +101,9 @@ void CognitiveService::Handle(http::Request request, http::Responder respond) {
   else HandleFeedback(call);
 }
 
-void CognitiveService::Reject(Call& call, const verify::Verdict& v) {
+void CognitiveService::Reject(Call& call, const verify::Verdict& verdict) {
   verify::RequestContext& ctx = call.ctx;
+  const verify::Verdict v = ChargeRejectionBudget(deps_.rejection_budget, ctx, verdict);
   if (v.http_status == 429 || v.http_status == 503) {
     if (ctx.nonce_registered) {
       Status s = deps_.nonces->Release(ctx.nonce_key);

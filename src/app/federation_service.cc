@@ -34,7 +34,8 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
   ctx.peer_cert_sha256 = request.peer.cert_sha256_hex;
   ctx.request_id = deps_.random->Uuid4();
 
-  auto reject = [&](const verify::Verdict& v) {
+  auto reject = [&](const verify::Verdict& verdict) {
+    const verify::Verdict v = ChargeRejectionBudget(deps_.rejection_budget, ctx, verdict);
     if ((v.http_status == 429 || v.http_status == 503) && ctx.nonce_registered) {
       Status s = deps_.bundle_nonces->Release(ctx.nonce_key);
       if (!s.ok()) spdlog::warn("bundle nonce release failed: {}", s.ToString());

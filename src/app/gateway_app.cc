@@ -208,6 +208,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   fd.clock = &app->clock_;
   fd.random = &app->random_;
   fd.bundle_nonces = app->bundle_nonces_;
+  fd.rejection_budget = app->rejection_budget_.get();
   fd.audit = app->audit_.get();
   fd.metrics = app->metrics_.get();
   app->federation_ = std::make_unique<FederationService>(std::move(fd));
@@ -218,6 +219,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   cd.random = &app->random_;
   cd.nonces = app->nonces_.get();
   cd.limiter = app->limiter_.get();
+  cd.rejection_budget = app->rejection_budget_.get();
   cd.audit = app->audit_.get();
   cd.graphs = app->graphs_.get();
   cd.signer = app->feedback_signer_;

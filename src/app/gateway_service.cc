@@ -161,27 +161,6 @@ bool PeerIsPinned(const config::GatewayConfig& cfg, const http::PeerInfo& peer) 
 }
 }  // namespace
 
-verify::Verdict GatewayService::ChargeRejectionBudget(const verify::RequestContext& ctx,
-                                                      const verify::Verdict& v) {
-  // Only permanent rejections of an authenticated identity (its signature verified) count: a
-  // flood of invalid bodies is otherwise free to send and costs a full validation, a DLQ
-  // record and an audit entry each (issue 12 item 5). Transient answers (429/503) never count.
-  if (deps_.rejection_budget == nullptr || ctx.identity == nullptr || ctx.signing_kid.empty() ||
-      v.http_status < 400 || v.http_status >= 500 || v.http_status == 429)
-    return v;
-  state::RateTicket ticket;
-  Status s = deps_.rejection_budget->Acquire("rejections:" + ctx.identity->id, &ticket);
-  if (s.ok()) return v;
-  if (s.code() == StatusCode::kResourceExhausted)
-    return verify::Verdict::Reject(
-        verify::Reason::kRejectionBudgetExceeded, 429, "Operator burst anomaly detected",
-        "identity=" + ctx.identity->id + " exceeded its rejection budget; would have been " +
-            std::to_string(v.http_status) + " " + verify::ReasonName(v.reason));
-  // Fail closed: the budget cannot be checked, so the identity is not served.
-  return verify::Verdict::Reject(verify::Reason::kRejectionBudgetUnavailable, 503,
-                                 "Rate limiter unavailable", s.ToString());
-}
-
 http::Response GatewayService::Health(bool readiness, const http::PeerInfo& peer) const {
   const auto cfg_ptr = config();
   const config::GatewayConfig& cfg = *cfg_ptr;
@@ -350,7 +329,7 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
 void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call,
                             const verify::Verdict& verdict, const char* dlq_outcome) {
   verify::RequestContext& ctx = call->ctx;
-  verify::Verdict v = ChargeRejectionBudget(ctx, verdict);
+  verify::Verdict v = ChargeRejectionBudget(deps_.rejection_budget, ctx, verdict);
   // Transient failures give the nonce back so the same signed bytes can be retried.
   if (IsTransient(v.http_status) && ctx.nonce_registered) {
     Status s = deps_.admission->ReleaseNonce(ctx.nonce_key);

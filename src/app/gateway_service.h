@@ -102,10 +102,6 @@ class GatewayService final : public http::Handler {
   // Answers a rejection: releases the nonce for transient failures, audits, responds.
   void Reject(const std::shared_ptr<struct TelemetryCall>& call, const verify::Verdict& v,
               const char* dlq_outcome);
-  // Charges a permanent rejection of an authenticated identity to its rejection budget;
-  // returns the verdict to answer (429 past the budget, 503 when the budget cannot be checked).
-  verify::Verdict ChargeRejectionBudget(const verify::RequestContext& ctx,
-                                        const verify::Verdict& v);
   void Audit(std::string_view event_type, std::string_view actor, json::Value details);
 
   GatewayDeps deps_;

@@ -59,6 +59,28 @@ json::Value RejectionDetails(const verify::Verdict& v, const verify::RequestCont
   return details;
 }
 
+verify::Verdict ChargeRejectionBudget(state::RateLimiter* budget,
+                                      const verify::RequestContext& ctx,
+                                      const verify::Verdict& v) {
+  // Only permanent rejections of an authenticated identity count: a flood of invalid bodies is
+  // otherwise free to send and costs a full validation, a DLQ record and an audit entry each.
+  // Transient answers (429/503) never count, nor does a request whose identity is unproven.
+  if (budget == nullptr || ctx.identity == nullptr || !ctx.identity_authenticated ||
+      v.http_status < 400 || v.http_status >= 500 || v.http_status == 429)
+    return v;
+  state::RateTicket ticket;
+  Status s = budget->Acquire("rejections:" + ctx.identity->id, &ticket);
+  if (s.ok()) return v;
+  if (s.code() == StatusCode::kResourceExhausted)
+    return verify::Verdict::Reject(
+        verify::Reason::kRejectionBudgetExceeded, 429, "Operator burst anomaly detected",
+        "identity=" + ctx.identity->id + " exceeded its rejection budget; would have been " +
+            std::to_string(v.http_status) + " " + verify::ReasonName(v.reason));
+  // Fail closed: the budget cannot be checked, so the identity is not served.
+  return verify::Verdict::Reject(verify::Reason::kRejectionBudgetUnavailable, 503,
+                                 "Rate limiter unavailable", s.ToString());
+}
+
 std::string_view HandshakeFailureClass(std::string_view r) {
   auto has = [&](std::string_view s) { return r.find(s) != std::string_view::npos; };
   if (has("revoked")) return "certificate_revoked";

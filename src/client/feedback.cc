@@ -177,8 +177,9 @@ std::string FeedbackVerifier::SigningInput(const std::string& tenant_id, int64_t
 }
 
 std::string FeedbackRequestNonceTag(std::string_view request_nonce) {
-  return vv::crypto::Sha256Hex("vv-feedback-request-nonce|" + std::string(request_nonce))
-      .substr(0, 32);
+  const std::string digest =
+      vv::crypto::Sha256("vv-feedback-request-nonce|" + std::string(request_nonce));
+  return vv::Base64UrlEncodeNoPad(std::string_view(digest).substr(0, 9));  // 12 chars
 }
 
 vv::Result<VerifiedFeedback> FeedbackVerifier::Verify(std::string_view body,
@@ -227,10 +228,11 @@ vv::Result<VerifiedFeedback> FeedbackVerifier::Verify(std::string_view body,
   if (cache_.Contains(*nonce))
     return Status::PermissionDenied("feedback replay detected: nonce already used");
   if (!request_nonce.empty()) {
-    // The signed response nonce must end with ".<tag of the nonce this query was signed with>":
-    // a validly signed answer to another query is refused (and burns nothing).
-    const std::string suffix = "." + FeedbackRequestNonceTag(request_nonce);
-    if (nonce->size() <= suffix.size() ||
+    // The signed response nonce must be >= 12 unique chars followed by the tag of the nonce
+    // this query was signed with: a validly signed answer to another query is refused (and
+    // burns nothing).
+    const std::string suffix = FeedbackRequestNonceTag(request_nonce);
+    if (nonce->size() < suffix.size() + 12 ||
         nonce->compare(nonce->size() - suffix.size(), suffix.size(), suffix) != 0)
       return Status::PermissionDenied("feedback response is not bound to this query");
   }

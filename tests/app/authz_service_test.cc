@@ -200,10 +200,11 @@ TEST_F(AuthzServiceTest, RejectionBudgetTurnsAFloodOfInvalidBodiesInto429) {
   }
   EXPECT_EQ(statuses, (std::vector<int>{422, 422, 422, 429, 429}));
   EXPECT_EQ(LastReason(), "rejection_budget_exceeded");
-  // Unsigned junk does not charge the identity (it is not authenticated).
-  http::Request junk = Signed(Event("op-001", kTenant1, "nonce-junk"), "nonce-junk");
-  junk.headers.back().second = "AAAA";
-  EXPECT_EQ(Send(std::move(junk)).status, 401);
+  // A request whose certificate is not the identity's pin is not charged to it (a stranger
+  // cannot exhaust another identity's budget): still the plain 401.
+  http::Request stranger = Signed(Event("op-001", kTenant1, "nonce-junk"), "nonce-junk");
+  stranger.peer.cert_sha256_hex = std::string(64, 'e');
+  EXPECT_EQ(Send(std::move(stranger)).status, 401);
   // The window slides: a minute later the identity has its budget again.
   clock_.AdvanceSeconds(61);
   json::Value b = Event("op-001", kTenant1, "nonce-later");

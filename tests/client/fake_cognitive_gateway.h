@@ -150,7 +150,7 @@ class FakeCognitiveGateway final : public vv::http::Handler {
         q->Find("nonce") && q->Find("nonce")->is_string() ? q->Find("nonce")->as_string() : "";
     std::string nonce = (fixed_nonce_.empty() ? "resp-nonce-" + std::to_string(counter_++) + "-xyz"
                                               : fixed_nonce_) +
-                        "." + spectrastrike::FeedbackRequestNonceTag(request_nonce);
+                        spectrastrike::FeedbackRequestNonceTag(request_nonce);
     std::string sig = vv::Base64Encode(feedback_key_.Sign(FeedbackVerifier::SigningInput(
         tenant, now, nonce, "feedback.response.v1", "kid-001", data)));
     if (forge_next_) {

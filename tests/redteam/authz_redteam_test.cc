@@ -397,6 +397,11 @@ TEST_F(AuthzRedTeam, Resource_RejectedBodyFloodIsThrottled) {
   EXPECT_EQ(n422, kBudget);
   EXPECT_EQ(n429, 2 * kBudget);
   EXPECT_EQ(first_429, kBudget);
+  // The budget is the identity's, on every endpoint: an invalid execution graph is 429 too.
+  json::Value graph = GraphBody("op-001", kTenant1, 2, UniqueNonce("flood-graph"));
+  graph.Set("schema_version", "execution.graph.v0");
+  auto rg = PostAs(a, kGraphPath, graph, kIdA, kProducerSeedHex);
+  EXPECT_EQ(rg.status, 429) << rg.body;
   // Another identity is not affected.
   auto b = gw_->Client("rogue");
   json::Value bad = TelemetryFor("op-002", kTenant2, "evt-rt-flood-b", NowSeconds(),
@@ -411,7 +416,8 @@ TEST_F(AuthzRedTeam, Resource_RejectedBodyFloodIsThrottled) {
            "a pinned identity floods invalid bodies: 422 up to its rejection budget (" +
                std::to_string(kBudget) + "/min), then 429; other identities unaffected",
            std::to_string(n422) + " x 422, " + std::to_string(n429) + " x 429 (first at #" +
-               std::to_string(first_429) + "); other identity: HTTP " +
+               std::to_string(first_429) + "); invalid graph: HTTP " + std::to_string(rg.status) +
+               "; other identity: HTTP " +
                std::to_string(rb.status),
            audit);
   ExpectAuditVerifiesAndRestarts(*gw_);
