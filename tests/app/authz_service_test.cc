@@ -7,6 +7,7 @@
 
 #include "app/gateway_service.h"
 #include "app/rejection_metrics.h"
+#include "verify/bundle_check.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "fakes/fake_backends.h"
@@ -225,6 +226,25 @@ TEST_F(AuthzServiceTest, RejectionBudgetBackendDownFailsClosed) {
   EXPECT_EQ(LastReason(), "rejection_budget_unavailable");
   // A valid request is not charged, so it is still served.
   EXPECT_EQ(Send(Signed(Event("op-001", kTenant1, "nonce-ok"), "nonce-ok")).status, 202);
+}
+
+TEST(FederationBundleParseTest, ControlCharactersAndLongKeysAreRefusedBounded) {
+  const std::string ok_fields =
+      std::string(R"("campaign_id":"cmp-001","execution_hash":")") + std::string(64, 'f') +
+      R"(","operator_id":"op-001","signature":"AAAAAAAAAAAAAAAA","timestamp":1)";
+  verify::SignedBundle b;
+  auto v = verify::ParseFederationRequest(
+      "{\"bundle\":{" + ok_fields + ",\"nonce\":\"nonce-0001\\u001b[2Jx\"}}", &b);
+  EXPECT_EQ(v.http_status, 422);
+  EXPECT_NE(v.internal_detail.find("bundle.nonce"), std::string::npos) << v.internal_detail;
+  const std::string long_key(5000, 'k');
+  v = verify::ParseFederationRequest("{\"bundle\":{},\"" + long_key + "\":1}", &b);
+  EXPECT_EQ(v.http_status, 422);
+  EXPECT_LT(v.internal_detail.size(), 200u);
+  // Control: the same fields with a clean nonce parse.
+  v = verify::ParseFederationRequest(
+      "{\"bundle\":{" + ok_fields + ",\"nonce\":\"nonce-0001-clean\"}}", &b);
+  EXPECT_TRUE(v.ok()) << v.internal_detail;
 }
 
 }  // namespace
