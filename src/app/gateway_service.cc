@@ -272,7 +272,7 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   // write to identities bound to an operator of this tenant, so another tenant's producer can
   // never reach (and pre-empt) these keys; identities sharing a tenant are trusted for it by
   // configuration, and keeping the identity out of the key keeps retries deduplicated across
-  // key and certificate rotations. See docs/operations.md section 6.
+  // key and certificate rotations. See docs/authorization.md.
   json::Value trace = json::Value::MakeObject();
   trace.Set("operator_id", ctx.operator_id);
   trace.Set("campaign_id", ctx.campaign_id);

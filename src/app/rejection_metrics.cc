@@ -13,6 +13,28 @@ std::string_view OperatorLabel(const config::GatewayConfig& cfg, std::string_vie
   return it->first;  // owned by the config snapshot, which outlives the increment
 }
 
+verify::Verdict ChargeRejectionBudget(state::RateLimiter* budget,
+                                      const verify::RequestContext& ctx,
+                                      const verify::Verdict& v) {
+  // Only permanent rejections of an authenticated identity count: a flood of invalid bodies is
+  // otherwise free to send and costs a full validation, a DLQ record and an audit entry each.
+  // Transient answers (429/503) never count, nor does a request whose identity is unproven.
+  if (budget == nullptr || ctx.identity == nullptr || !ctx.identity_authenticated ||
+      v.http_status < 400 || v.http_status >= 500 || v.http_status == 429)
+    return v;
+  state::RateTicket ticket;
+  Status s = budget->Acquire("rejections:" + ctx.identity->id, &ticket);
+  if (s.ok()) return v;
+  if (s.code() == StatusCode::kResourceExhausted)
+    return verify::Verdict::Reject(
+        verify::Reason::kRejectionBudgetExceeded, 429, "Operator burst anomaly detected",
+        "identity=" + ctx.identity->id + " exceeded its rejection budget; would have been " +
+            std::to_string(v.http_status) + " " + verify::ReasonName(v.reason));
+  // Fail closed: the budget cannot be checked, so the identity is not served.
+  return verify::Verdict::Reject(verify::Reason::kRejectionBudgetUnavailable, 503,
+                                 "Rate limiter unavailable", s.ToString());
+}
+
 void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
                     std::string_view operator_label, std::string_view state_backend) {
   using verify::Reason;
@@ -57,28 +79,6 @@ json::Value RejectionDetails(const verify::Verdict& v, const verify::RequestCont
   if (ctx.identity) details.Set("identity", ctx.identity->id);
   if (!ctx.operator_id.empty()) details.Set("operator_id", ctx.operator_id);
   return details;
-}
-
-verify::Verdict ChargeRejectionBudget(state::RateLimiter* budget,
-                                      const verify::RequestContext& ctx,
-                                      const verify::Verdict& v) {
-  // Only permanent rejections of an authenticated identity count: a flood of invalid bodies is
-  // otherwise free to send and costs a full validation, a DLQ record and an audit entry each.
-  // Transient answers (429/503) never count, nor does a request whose identity is unproven.
-  if (budget == nullptr || ctx.identity == nullptr || !ctx.identity_authenticated ||
-      v.http_status < 400 || v.http_status >= 500 || v.http_status == 429)
-    return v;
-  state::RateTicket ticket;
-  Status s = budget->Acquire("rejections:" + ctx.identity->id, &ticket);
-  if (s.ok()) return v;
-  if (s.code() == StatusCode::kResourceExhausted)
-    return verify::Verdict::Reject(
-        verify::Reason::kRejectionBudgetExceeded, 429, "Operator burst anomaly detected",
-        "identity=" + ctx.identity->id + " exceeded its rejection budget; would have been " +
-            std::to_string(v.http_status) + " " + verify::ReasonName(v.reason));
-  // Fail closed: the budget cannot be checked, so the identity is not served.
-  return verify::Verdict::Reject(verify::Reason::kRejectionBudgetUnavailable, 503,
-                                 "Rate limiter unavailable", s.ToString());
 }
 
 std::string_view HandshakeFailureClass(std::string_view r) {

@@ -29,6 +29,15 @@ void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
 // requests cannot create label series (a flood of random operator ids stays one series).
 std::string_view OperatorLabel(const config::GatewayConfig& cfg, std::string_view operator_id);
 
+// Charges a permanent rejection (4xx other than 429) of an authenticated identity
+// (ctx.identity_authenticated) to that identity's rejection budget (issue 12 item 5; key
+// "rejections:<identity>") and returns the verdict to answer: `v` itself while within budget
+// (or when `budget` is nullptr), 429 rejection_budget_exceeded past it, 503
+// rejection_budget_unavailable when the budget backend cannot decide (fail closed).
+verify::Verdict ChargeRejectionBudget(state::RateLimiter* budget,
+                                      const verify::RequestContext& ctx,
+                                      const verify::Verdict& v);
+
 // An accepted request whose audit record could not be written fails closed: counts it (audit
 // append failure + one rejected{503,audit_unavailable}), logs the precise error and returns the
 // 503 the client gets. The caller releases what the request holds (nonce, rate unit) and
@@ -42,15 +51,6 @@ http::Response AuditFailureResponse(stats::GatewayMetrics& m, std::string_view w
 // internal_detail (when the check gave one), identity and operator_id (when known). Callers
 // add their own keys (tenant_id, dlq).
 json::Value RejectionDetails(const verify::Verdict& v, const verify::RequestContext& ctx);
-
-// Charges a permanent rejection (4xx other than 429) of an authenticated identity
-// (ctx.identity_authenticated) to that identity's rejection budget (issue 12 item 5; key
-// "rejections:<identity>") and returns the verdict to answer: `v` itself while within budget
-// (or when `budget` is nullptr), 429 rejection_budget_exceeded past it, 503
-// rejection_budget_unavailable when the budget backend cannot decide (fail closed).
-verify::Verdict ChargeRejectionBudget(state::RateLimiter* budget,
-                                      const verify::RequestContext& ctx,
-                                      const verify::Verdict& v);
 
 // Classifies a TLS handshake failure text into a small fixed label set (bounded cardinality):
 // no_client_certificate, certificate_revoked, certificate_expired, untrusted_certificate,
