@@ -5,7 +5,6 @@
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/rejection_metrics.h"
-#include "common/encoding.h"
 #include "verify/checks.h"
 
 namespace vv::app {
@@ -148,23 +147,11 @@ void GatewayService::OnHandshakeFailed(const http::PeerInfo& peer, std::string_v
   Audit("tls.handshake_rejected", kActor, std::move(details));
 }
 
-namespace {
-// True when the presented, verified certificate is pinned by some configured identity.
-// Compares every pin (no early exit), like IdentityCheck.
-bool PeerIsPinned(const config::GatewayConfig& cfg, const http::PeerInfo& peer) {
-  if (!peer.has_certificate || peer.cert_sha256_hex.empty()) return false;
-  bool pinned = false;
-  for (const auto& ident : cfg.identities)
-    for (const std::string& pin : ident.cert_sha256_pins)
-      pinned |= ConstantTimeEquals(pin, peer.cert_sha256_hex);
-  return pinned;
-}
-}  // namespace
-
 http::Response GatewayService::Health(bool readiness, const http::PeerInfo& peer) const {
   const auto cfg_ptr = config();
   const config::GatewayConfig& cfg = *cfg_ptr;
-  const bool details = PeerIsPinned(cfg, peer);
+  // Details only for a presented, verified certificate that some identity pins.
+  const bool details = peer.has_certificate && cfg.PinnedByAnyIdentity(peer.cert_sha256_hex);
   Status queue = deps_.publisher->Health();
   Status nonces = deps_.nonces->Health();
   Status rate = deps_.limiter->Health();

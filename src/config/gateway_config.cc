@@ -742,6 +742,15 @@ std::vector<std::string> GatewayConfigWarnings(const GatewayConfig& cfg) {
   return out;
 }
 
+bool GatewayConfig::PinnedByAnyIdentity(std::string_view cert_sha256_hex) const {
+  if (cert_sha256_hex.empty()) return false;
+  bool pinned = false;
+  for (const auto& ident : identities)
+    for (const std::string& pin : ident.cert_sha256_pins)
+      pinned |= ConstantTimeEquals(pin, cert_sha256_hex);
+  return pinned;
+}
+
 const ServiceIdentity* GatewayConfig::FindIdentity(std::string_view id) const {
   for (const auto& i : identities)
     if (i.id == id) return &i;

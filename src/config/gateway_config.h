@@ -160,6 +160,9 @@ struct GatewayConfig {
 
   // Returns the identity with this id, or nullptr.
   const ServiceIdentity* FindIdentity(std::string_view id) const;
+  // True when some identity pins this certificate fingerprint (lowercase hex). Compares every
+  // pin in constant time (no early exit), like the identity check.
+  bool PinnedByAnyIdentity(std::string_view cert_sha256_hex) const;
   // Keys that may verify a request of `identity`.
   const std::vector<SigningKey>& KeysFor(const ServiceIdentity& identity) const {
     return identity.signing_keys.empty() ? default_signing_keys : identity.signing_keys;
