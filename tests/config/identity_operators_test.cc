@@ -146,5 +146,15 @@ TEST_F(IdentityOperatorsTest, RejectionBudgetSetting) {
   EXPECT_THAT(bad.status().message(), HasSubstr("rejection_budget_per_minute"));
 }
 
+TEST_F(IdentityOperatorsTest, PinnedByAnyIdentity) {
+  auto r = Parse(Yaml(std::string("      a: ") + kPin + "\n      b: {cert_sha256: [" + kPin2 +
+                      "], operators: [op-001]}\n"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->PinnedByAnyIdentity(kPin));
+  EXPECT_TRUE(r->PinnedByAnyIdentity(kPin2));
+  EXPECT_FALSE(r->PinnedByAnyIdentity(std::string(64, 'c')));
+  EXPECT_FALSE(r->PinnedByAnyIdentity(""));
+}
+
 }  // namespace
 }  // namespace vv::config
