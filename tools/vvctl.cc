@@ -14,6 +14,7 @@
 //   vvctl identity retire-key --config F --identity ID --kid KID
 //   vvctl identity stage-pin  --config F --identity ID (--pin HEX | --cert PEM)
 //   vvctl identity retire-pin --config F --identity ID (--pin HEX | --cert PEM)
+//   vvctl identity set-operators --config F --identity ID --operator OP [--operator OP ...]
 //       edit the YAML (validated, atomic write); then reload the gateway (SIGHUP or
 //       POST /admin/reload).
 // Kill switch (SD-03, dual control; src/app/kill_switch.h):
@@ -255,11 +256,15 @@ int main(int argc, char** argv) {
            {"stage-key", vv::app::config_edit::Op::kStageKey},
            {"retire-key", vv::app::config_edit::Op::kRetireKey},
            {"stage-pin", vv::app::config_edit::Op::kStagePin},
-           {"retire-pin", vv::app::config_edit::Op::kRetirePin}}) {
+           {"retire-pin", vv::app::config_edit::Op::kRetirePin},
+           {"set-operators", vv::app::config_edit::Op::kSetOperators}}) {
     auto* c = identity->add_subcommand(name, name);
     c->add_option("--config", id_config, "gateway YAML config file")->required();
     c->add_option("--identity", edit.identity, "service identity id")->required();
-    if (op == vv::app::config_edit::Op::kStageKey || op == vv::app::config_edit::Op::kRetireKey) {
+    if (op == vv::app::config_edit::Op::kSetOperators) {
+      c->add_option("--operator", edit.operators, "operator id (repeat for several)")->required();
+    } else if (op == vv::app::config_edit::Op::kStageKey ||
+               op == vv::app::config_edit::Op::kRetireKey) {
       c->add_option("--kid", edit.kid, "key id")->required();
       if (op == vv::app::config_edit::Op::kStageKey)
         c->add_option("--public-key", edit.public_key_b64, "base64 Ed25519 public key")

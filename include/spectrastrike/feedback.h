@@ -29,8 +29,10 @@ namespace spectrastrike {
 
 inline constexpr char kFeedbackResponseSchema[] = "feedback.response.v1";
 
-// Seen response nonces with their signed_at, optionally persisted (one "signed_at nonce" line
-// per entry, rewritten atomically with mode 0600 on every Record).
+// Seen response nonces with their signed_at, optionally persisted (one line per entry:
+// "<signed_at> <byte length of nonce> <nonce bytes>", so a nonce may hold any bytes, spaces and
+// newlines included; rewritten atomically with mode 0600 on every Record). Files of the older
+// "<signed_at> <nonce>" form are still read.
 class ReplayCache {
  public:
   // path "" = in memory only. A missing file is an empty cache; a corrupt one is DataLoss.
@@ -78,6 +80,12 @@ struct FeedbackVerifyOptions {
 vv::Result<std::map<std::string, vv::crypto::Ed25519PublicKey>> LoadFeedbackKeys(
     const std::map<std::string, std::string>& kid_to_path_or_b64);
 
+// URL-safe base64 (no padding, 12 chars) of the first 9 bytes of
+// SHA-256("vv-feedback-request-nonce|" + request_nonce): the tag a gateway appends to 12 random
+// chars to form its response nonce (24 chars, the reference's token_urlsafe(18) shape), which
+// binds the signed answer to the query.
+std::string FeedbackRequestNonceTag(std::string_view request_nonce);
+
 class FeedbackVerifier {
  public:
   FeedbackVerifier(std::map<std::string, vv::crypto::Ed25519PublicKey> keys, ReplayCache& cache,
@@ -85,8 +93,13 @@ class FeedbackVerifier {
 
   // Verifies a response body for a query made for `tenant_id`. Errors (PermissionDenied for
   // signature/replay/window problems, InvalidArgument for shape) carry the reason text.
+  // `request_nonce` (the nonce the query was signed with; "" = do not check, for gateways that
+  // predate the binding) must be bound by the signed response nonce: at least 12 chars, then
+  // FeedbackRequestNonceTag(request_nonce) as its suffix; else "feedback response is not bound
+  // to this query". Order: signature, replay, binding, then the nonce is recorded.
   vv::Result<VerifiedFeedback> Verify(std::string_view body, const std::string& tenant_id,
-                                      const FeedbackAnchors* anchors = nullptr);
+                                      const FeedbackAnchors* anchors = nullptr,
+                                      std::string_view request_nonce = {});
 
   // The exact signing input (exposed for tests and for fakes that sign responses).
   static std::string SigningInput(const std::string& tenant_id, int64_t signed_at,

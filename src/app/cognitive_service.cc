@@ -101,8 +101,9 @@ void CognitiveService::Handle(http::Request request, http::Responder respond) {
   else HandleFeedback(call);
 }
 
-void CognitiveService::Reject(Call& call, const verify::Verdict& v) {
+void CognitiveService::Reject(Call& call, const verify::Verdict& verdict) {
   verify::RequestContext& ctx = call.ctx;
+  const verify::Verdict v = ChargeRejectionBudget(deps_.rejection_budget, ctx, verdict);
   if (v.http_status == 429 || v.http_status == 503) {
     if (ctx.nonce_registered) {
       Status s = deps_.nonces->Release(ctx.nonce_key);
@@ -111,7 +112,8 @@ void CognitiveService::Reject(Call& call, const verify::Verdict& v) {
     if (ctx.rate_ticket) deps_.limiter->Refund(*ctx.rate_ticket);
   }
   counters_.rejected++;
-  CountRejection(*deps_.metrics, v, ctx.operator_id, call.snap->config->nonce_backend);
+  CountRejection(*deps_.metrics, v, OperatorLabel(*call.snap->config, ctx.operator_id),
+                 call.snap->config->nonce_backend);
   json::Value details = RejectionDetails(v, ctx);
   if (!ctx.tenant_id.empty()) details.Set("tenant_id", ctx.tenant_id);
   LogRejection(call.rejected_event, v, ctx);
@@ -177,7 +179,7 @@ void CognitiveService::HandleGraph(Call& call) {
                                         req.status().message()));
   }
   ctx.operator_id = req->operator_id;
-  ctx.tenant_id = req->tenant_id;
+  ctx.tenant_id = config::CanonicalTenantId(req->tenant_id);
   ctx.schema_version = req->schema_version;
   Verdict v = verify::CheckBodyBinding(ctx, req->timestamp, req->nonce);
   if (!v.ok()) return Reject(call, v);
@@ -187,11 +189,14 @@ void CognitiveService::HandleGraph(Call& call) {
                                         "schema_version=" + req->schema_version));
   v = verify::CheckOperatorTenant(*call.snap->config, req->operator_id, req->tenant_id);
   if (!v.ok()) return Reject(call, v);
+  // The identity may steer only its own operators' (so tenants') feedback (issue 12 item 2).
+  v = verify::OperatorPermissionCheck().Run(ctx);
+  if (!v.ok()) return Reject(call, v);
   v = verify::AcquireRate(*deps_.limiter, "graph:" + req->operator_id, ctx);
   if (!v.ok()) return Reject(call, v);
 
   cognitive::GraphRecord rec;
-  rec.tenant_id = ToLowerAscii(req->tenant_id);  // one storage key per tenant, whatever the case
+  rec.tenant_id = ctx.tenant_id;  // canonical: one storage key per tenant, whatever the case
   rec.request_id = ctx.request_id;
   rec.operator_id = req->operator_id;
   rec.execution_fingerprint = req->execution_fingerprint;
@@ -249,23 +254,28 @@ void CognitiveService::HandleFeedback(Call& call) {
                                         "Feedback query schema validation failed",
                                         q.status().message()));
   ctx.operator_id = q->operator_id;
-  ctx.tenant_id = q->tenant_id;
+  ctx.tenant_id = config::CanonicalTenantId(q->tenant_id);
   Verdict v = verify::CheckBodyBinding(ctx, q->timestamp, q->nonce);
   if (!v.ok()) return Reject(call, v);
   v = verify::CheckOperatorTenant(*call.snap->config, q->operator_id, q->tenant_id);
+  if (!v.ok()) return Reject(call, v);
+  // The identity may read only its own operators' (so tenants') feedback (issue 12 item 2).
+  v = verify::OperatorPermissionCheck().Run(ctx);
   if (!v.ok()) return Reject(call, v);
   v = verify::AcquireRate(*deps_.limiter, "feedback:" + q->operator_id, ctx);
   if (!v.ok()) return Reject(call, v);
   // Records are stored under the lowercased tenant; items carry the tenant as requested (the
   // producer drops items whose tenant_id differs from the one it asked for).
-  auto records = deps_.graphs->Latest(ToLowerAscii(q->tenant_id), static_cast<int>(q->limit));
+  auto records = deps_.graphs->Latest(ctx.tenant_id, static_cast<int>(q->limit));
   if (!records.ok())
     return Reject(call, Verdict::Reject(Reason::kQueuePublishFailed, 503, kStoreUnavailable,
                                         records.status().ToString()));
   for (auto& r : *records) r.tenant_id = q->tenant_id;
   const int64_t now = deps_.clock->NowSeconds();
   json::Value data = cognitive::DeriveAdjustments(*records, now);
-  const std::string nonce = deps_.random->TokenUrlSafe(18);
+  // The response nonce carries a tag of the query's signed nonce, so the signed answer cannot
+  // be replayed as the answer to another query (the SDK checks the tag).
+  const std::string nonce = cognitive::BoundResponseNonce(deps_.random->TokenUrlSafe(18), ctx.nonce);
   cognitive::SignedFeedback sig = deps_.signer->Sign(q->tenant_id, now, nonce, data);
 
   json::Value details = json::Value::MakeObject();

@@ -45,6 +45,7 @@ struct CognitiveDeps {
   Random* random = nullptr;
   state::NonceStore* nonces = nullptr;  // the request nonce store (shared with telemetry)
   state::RateLimiter* limiter = nullptr;
+  state::RateLimiter* rejection_budget = nullptr;  // per-identity rejections; nullptr = none
   audit::AuditSink* audit = nullptr;
   cognitive::GraphStore* graphs = nullptr;
   std::shared_ptr<const cognitive::FeedbackSigner> signer;

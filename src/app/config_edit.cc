@@ -101,6 +101,18 @@ Status EditTree(YAML::Node root, const Edit& e) {
       ident["signing_keys"] = keys;
       break;
     }
+    case Op::kSetOperators: {
+      // Validation (ParseGatewayConfig) refuses operators missing from operator_tenant_map.
+      if (e.operators.empty())
+        return Invalid("--operator is required (the operators " + e.identity + " may act for)");
+      YAML::Node seq(YAML::NodeType::Sequence);
+      for (const auto& op : e.operators) {
+        if (op.empty()) return Invalid("--operator must not be empty");
+        seq.push_back(op);
+      }
+      ident["operators"] = seq;
+      break;
+    }
   }
   return Status::Ok();
 }

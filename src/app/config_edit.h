@@ -22,13 +22,16 @@
 // Thread-safety: pure functions over files; no shared state.
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "config/gateway_config.h"
 
 namespace vv::app::config_edit {
 
-enum class Op { kStageKey, kRetireKey, kStagePin, kRetirePin };
+// kSetOperators replaces the identity's `operators` list (issue 12: the operators, hence
+// tenants, the identity may act for; production refuses an identity without them).
+enum class Op { kStageKey, kRetireKey, kStagePin, kRetirePin, kSetOperators };
 
 struct Edit {
   Op op;
@@ -36,6 +39,7 @@ struct Edit {
   std::string kid;             // keys
   std::string public_key_b64;  // kStageKey
   std::string pin;             // pins (any accepted pin notation; normalised)
+  std::vector<std::string> operators = {};  // kSetOperators (each must be mapped)
 };
 
 // How ApplyToText produced its text.

@@ -34,13 +34,15 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
   ctx.peer_cert_sha256 = request.peer.cert_sha256_hex;
   ctx.request_id = deps_.random->Uuid4();
 
-  auto reject = [&](const verify::Verdict& v) {
+  auto reject = [&](const verify::Verdict& verdict) {
+    const verify::Verdict v = ChargeRejectionBudget(deps_.rejection_budget, ctx, verdict);
     if ((v.http_status == 429 || v.http_status == 503) && ctx.nonce_registered) {
       Status s = deps_.bundle_nonces->Release(ctx.nonce_key);
       if (!s.ok()) spdlog::warn("bundle nonce release failed: {}", s.ToString());
     }
     counters_.rejected++;
-    CountRejection(*deps_.metrics, v, ctx.operator_id, snap->config->nonce_backend);
+    CountRejection(*deps_.metrics, v, OperatorLabel(*snap->config, ctx.operator_id),
+                   snap->config->nonce_backend);
     json::Value details = RejectionDetails(v, ctx);
     LogRejection("federation.rejected", v, ctx);
     Status as = deps_.audit->Append("federation.rejected", kActor, std::move(details));
@@ -63,6 +65,11 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
   v = verify::ParseFederationRequest(request.body, &bundle);
   if (!v.ok()) return reject(v);
   v = snap->bundle.Run(bundle, ctx);
+  if (!v.ok()) return reject(v);
+  // Binding (issue 12 item 2): a bundle speaks for its operator_id, and so for the tenant that
+  // operator maps to; only an identity allowed for that operator may have it verified (and
+  // learn its tenant's verdict). The bundle's nonce stays burned: a permanent rejection.
+  v = verify::OperatorPermissionCheck().Run(ctx);
   if (!v.ok()) return reject(v);
 
   const std::string bundle_hash = verify::BundleHash(bundle);

@@ -30,6 +30,7 @@ struct FederationDeps {
   const Clock* clock = nullptr;
   Random* random = nullptr;
   state::NonceStore* bundle_nonces = nullptr;  // the dedicated bundle nonce cache
+  state::RateLimiter* rejection_budget = nullptr;  // per-identity rejections; nullptr = none
   audit::AuditSink* audit = nullptr;
   stats::GatewayMetrics* metrics = nullptr;  // nullptr = a private registry
 };

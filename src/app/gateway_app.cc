@@ -45,13 +45,13 @@ Result<std::unique_ptr<state::NonceStore>> MakeNonceStore(
 
 Result<std::unique_ptr<state::RateLimiter>> MakeRateLimiter(
     const config::GatewayConfig& cfg, const Clock& clock,
-    const std::shared_ptr<state::RedisPool>& pool) {
+    const std::shared_ptr<state::RedisPool>& pool, int64_t per_minute) {
   if (cfg.rate_limit_backend == "memory")
     return std::unique_ptr<state::RateLimiter>(
-        std::make_unique<state::MemoryRateLimiter>(clock, cfg.rate_limit_per_minute));
+        std::make_unique<state::MemoryRateLimiter>(clock, per_minute));
   if (cfg.rate_limit_backend == "redis")
     return std::unique_ptr<state::RateLimiter>(
-        std::make_unique<state::RedisRateLimiter>(pool, clock, cfg.rate_limit_per_minute));
+        std::make_unique<state::RedisRateLimiter>(pool, clock, per_minute));
   return Status::InvalidArgument("rate_limit_backend '" + cfg.rate_limit_backend +
                                  "' is not available in this build");
 }
@@ -114,6 +114,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   app->base_cfg_ = cfg;
   app->metrics_ = std::make_unique<stats::GatewayMetrics>(app->registry_);
   const config::GatewayConfig& c = *cfg;
+  for (const std::string& w : config::GatewayConfigWarnings(c)) spdlog::warn("{}", w);
 
   const std::string catalog_dir =
       c.mitre_catalog_dir.empty() ? schema::MitreCatalog::DefaultDir() : c.mitre_catalog_dir;
@@ -127,9 +128,16 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   auto nonces = MakeNonceStore(c, app->clock_, *pool);
   if (!nonces.ok()) return nonces.status();
   app->nonces_ = std::move(nonces).value();
-  auto limiter = MakeRateLimiter(c, app->clock_, *pool);
+  auto limiter = MakeRateLimiter(c, app->clock_, *pool, c.rate_limit_per_minute);
   if (!limiter.ok()) return limiter.status();
   app->limiter_ = std::move(limiter).value();
+  if (c.rejection_budget_per_minute > 0) {
+    // Same backend as the rate limiter (shared across replicas with Redis); keys are
+    // "rejections:<identity>", apart from the per-operator rate keys.
+    auto budget = MakeRateLimiter(c, app->clock_, *pool, c.rejection_budget_per_minute);
+    if (!budget.ok()) return budget.status();
+    app->rejection_budget_ = std::move(budget).value();
+  }
   app->admission_ = MakeAdmission(c, app->clock_, *pool, *app->nonces_, *app->limiter_);
 
   audit::AuditLogOptions ao;
@@ -205,6 +213,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   fd.clock = &app->clock_;
   fd.random = &app->random_;
   fd.bundle_nonces = app->bundle_nonces_;
+  fd.rejection_budget = app->rejection_budget_.get();
   fd.audit = app->audit_.get();
   fd.metrics = app->metrics_.get();
   app->federation_ = std::make_unique<FederationService>(std::move(fd));
@@ -215,6 +224,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   cd.random = &app->random_;
   cd.nonces = app->nonces_.get();
   cd.limiter = app->limiter_.get();
+  cd.rejection_budget = app->rejection_budget_.get();
   cd.audit = app->audit_.get();
   cd.graphs = app->graphs_.get();
   cd.signer = app->feedback_signer_;
@@ -231,6 +241,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   deps.nonces = app->nonces_.get();
   deps.limiter = app->limiter_.get();
   deps.admission = app->admission_.get();
+  deps.rejection_budget = app->rejection_budget_.get();
   deps.publisher = app->publisher_.get();
   deps.audit = app->audit_.get();
   deps.metrics = app->metrics_.get();
@@ -377,6 +388,8 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
   cmp(a.nonce_backend != b.nonce_backend, "nonce_backend");
   cmp(a.rate_limit_backend != b.rate_limit_backend, "rate_limit_backend");
   cmp(a.rate_limit_per_minute != b.rate_limit_per_minute, "rate_limit_per_minute");
+  cmp(a.rejection_budget_per_minute != b.rejection_budget_per_minute,
+      "rejection_budget_per_minute");
   cmp(a.redis_url != b.redis_url, "redis_url");
   cmp(a.queue_backend != b.queue_backend || a.queue_path != b.queue_path ||
           a.nats_url != b.nats_url || a.queue_subject != b.queue_subject ||
@@ -414,6 +427,7 @@ Status GatewayApp::Reload(std::string_view trigger) {
   if (path.empty()) return reject(Status::InvalidArgument("config has no source file"));
   auto loaded = config::LoadGatewayConfig(path, config::ProcessEnv());
   if (!loaded.ok()) return reject(loaded.status());
+  for (const std::string& w : config::GatewayConfigWarnings(*loaded)) spdlog::warn("{}", w);
   auto changed = RestartOnlyChanges(*base_cfg_, *loaded);
   if (!changed.empty()) {
     std::string list;

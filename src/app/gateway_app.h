@@ -96,6 +96,7 @@ class GatewayApp {
   std::unique_ptr<schema::MitreCatalog> catalog_;
   std::unique_ptr<state::NonceStore> nonces_;
   std::unique_ptr<state::RateLimiter> limiter_;
+  std::unique_ptr<state::RateLimiter> rejection_budget_;  // nullptr = no rejection budget
   std::unique_ptr<state::Admission> admission_;
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<queue::Publisher> publisher_;

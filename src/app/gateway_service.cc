@@ -98,11 +98,11 @@ void GatewayService::Handle(http::Request request, http::Responder respond) {
     return;
   }
   if (path == "/healthz" && request.method == "GET") {
-    respond(Health(false));
+    respond(Health(false, request.peer));
     return;
   }
   if (path == "/readyz" && request.method == "GET") {
-    respond(Health(true));
+    respond(Health(true, request.peer));
     return;
   }
   respond(RoutingRejection(request, 404, verify::Reason::kNotFound, "Not Found"));
@@ -175,9 +175,11 @@ void GatewayService::OnHandshakeFailed(const http::PeerInfo& peer, std::string_v
   Audit("tls.handshake_rejected", kActor, std::move(details));
 }
 
-http::Response GatewayService::Health(bool readiness) const {
+http::Response GatewayService::Health(bool readiness, const http::PeerInfo& peer) const {
   const auto cfg_ptr = config();
   const config::GatewayConfig& cfg = *cfg_ptr;
+  // Details only for a presented, verified certificate that some identity pins.
+  const bool details = peer.has_certificate && cfg.PinnedByAnyIdentity(peer.cert_sha256_hex);
   Status queue = deps_.publisher->Health();
   Status nonces = deps_.nonces->Health();
   Status rate = deps_.limiter->Health();
@@ -189,15 +191,16 @@ http::Response GatewayService::Health(bool readiness) const {
   json::Value v = json::Value::MakeObject();
   if (readiness) {
     v.Set("ready", problem.empty());
-    if (!problem.empty()) v.Set("detail", problem);
+    if (!problem.empty() && details) v.Set("detail", problem);
     return JsonResponse(problem.empty() ? 200 : 503, v);
   }
   if (!problem.empty()) {
     v.Set("status", "degraded");
-    v.Set("detail", problem);
+    if (details) v.Set("detail", problem);
     return JsonResponse(503, v);
   }
   v.Set("status", "healthy");
+  if (!details) return JsonResponse(200, v);
   v.Set("require_mtls", cfg.require_mtls);
   json::Value ids = json::Value::MakeArray();
   std::vector<std::string> names;
@@ -279,6 +282,12 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   }
 
   // Accepted by every check: publish, and answer 202 only once the envelope is durable.
+  // DESIGN (issue 12 item 2): the dedupe key stays the reference's (tenant_id, event_id), with
+  // tenant_id canonical (lowercase, BodyCheck). OperatorPermissionCheck already limited this
+  // write to identities bound to an operator of this tenant, so another tenant's producer can
+  // never reach (and pre-empt) these keys; identities sharing a tenant are trusted for it by
+  // configuration, and keeping the identity out of the key keeps retries deduplicated across
+  // key and certificate rotations. See docs/authorization.md.
   json::Value trace = json::Value::MakeObject();
   trace.Set("operator_id", ctx.operator_id);
   trace.Set("campaign_id", ctx.campaign_id);
@@ -332,9 +341,10 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   });
 }
 
-void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call, const verify::Verdict& v,
-                            const char* dlq_outcome) {
+void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call,
+                            const verify::Verdict& verdict, const char* dlq_outcome) {
   verify::RequestContext& ctx = call->ctx;
+  verify::Verdict v = ChargeRejectionBudget(deps_.rejection_budget, ctx, verdict);
   // Transient failures give the nonce back so the same signed bytes can be retried.
   if (IsTransient(v.http_status) && ctx.nonce_registered) {
     Status s = deps_.admission->ReleaseNonce(ctx.nonce_key);
@@ -343,7 +353,7 @@ void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call, const ve
   counters_.rejected++;
   {
     const auto cfg = config();
-    CountRejection(*deps_.metrics, v, ctx.operator_id, cfg->nonce_backend);
+    CountRejection(*deps_.metrics, v, OperatorLabel(*cfg, ctx.operator_id), cfg->nonce_backend);
   }
   json::Value details = RejectionDetails(v, ctx);
   if (dlq_outcome) details.Set("dlq", dlq_outcome);

@@ -51,6 +51,9 @@ struct GatewayDeps {
   state::RateLimiter* limiter = nullptr;
   // Nonce + rate as one decision; nullptr = a CompositeAdmission over `nonces` and `limiter`.
   state::Admission* admission = nullptr;
+  // Per-identity budget of rejected-but-authenticated requests (issue 12 item 5), keyed
+  // "rejections:<identity>"; nullptr = no budget.
+  state::RateLimiter* rejection_budget = nullptr;
   queue::Publisher* publisher = nullptr;
   audit::AuditSink* audit = nullptr;
   // Federation verify and the cognitive endpoints (issue 6); nullptr = 404 for their paths.
@@ -105,7 +108,10 @@ class GatewayService final : public http::Handler {
       std::shared_ptr<const config::GatewayConfig> cfg) const;
 
   void HandleTelemetry(http::Request request, http::Responder respond);
-  http::Response Health(bool readiness) const;
+  // Health/readiness. Configuration details (identities, flags, backends, the failing
+  // dependency) only for a caller whose presented certificate is pinned by some identity
+  // (issue 12 item 14); any other CA-signed client gets only {"status"} / {"ready"}.
+  http::Response Health(bool readiness, const http::PeerInfo& peer) const;
   // 404 / 405 from the router: counted, audited as http.rejected, answered.
   http::Response RoutingRejection(const http::Request& request, int status, verify::Reason reason,
                                   const char* detail);

@@ -7,13 +7,42 @@
 
 namespace vv::app {
 
+std::string_view OperatorLabel(const config::GatewayConfig& cfg, std::string_view operator_id) {
+  if (operator_id.empty()) return "unknown";
+  auto it = cfg.operator_tenant_map.find(std::string(operator_id));
+  if (it == cfg.operator_tenant_map.end()) return "other";
+  return it->first;  // owned by the config snapshot, which outlives the increment
+}
+
+verify::Verdict ChargeRejectionBudget(state::RateLimiter* budget,
+                                      const verify::RequestContext& ctx,
+                                      const verify::Verdict& v) {
+  // Only permanent rejections of an authenticated identity count: a flood of invalid bodies is
+  // otherwise free to send and costs a full validation, a DLQ record and an audit entry each.
+  // Transient answers (429/503) never count, nor does a request whose identity is unproven.
+  if (budget == nullptr || ctx.identity == nullptr || !ctx.identity_authenticated ||
+      v.http_status < 400 || v.http_status >= 500 || v.http_status == 429)
+    return v;
+  state::RateTicket ticket;
+  Status s = budget->Acquire("rejections:" + ctx.identity->id, &ticket);
+  if (s.ok()) return v;
+  if (s.code() == StatusCode::kResourceExhausted)
+    return verify::Verdict::Reject(
+        verify::Reason::kRejectionBudgetExceeded, 429, "Operator burst anomaly detected",
+        "identity=" + ctx.identity->id + " exceeded its rejection budget; would have been " +
+            std::to_string(v.http_status) + " " + verify::ReasonName(v.reason));
+  // Fail closed: the budget cannot be checked, so the identity is not served.
+  return verify::Verdict::Reject(verify::Reason::kRejectionBudgetUnavailable, 503,
+                                 "Rate limiter unavailable", s.ToString());
+}
+
 void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
-                    std::string_view operator_id, std::string_view state_backend) {
+                    std::string_view operator_label, std::string_view state_backend) {
   using verify::Reason;
   m.Rejected(v.http_status, verify::ReasonName(v.reason)).Inc();
   switch (v.reason) {
     case Reason::kReplay:
-      m.ReplayDetected(operator_id.empty() ? std::string_view("unknown") : operator_id).Inc();
+      m.ReplayDetected(operator_label.empty() ? std::string_view("unknown") : operator_label).Inc();
       break;
     case Reason::kBadSignature:
     case Reason::kSignatureEncoding:
@@ -27,6 +56,7 @@ void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
       break;
     case Reason::kNonceStoreUnavailable:
     case Reason::kRateLimiterUnavailable:
+    case Reason::kRejectionBudgetUnavailable:
       m.BackendError(state_backend.empty() ? std::string_view("state") : state_backend).Inc();
       break;
     case Reason::kQueuePublishFailed:
@@ -83,7 +113,7 @@ http::Response AuditFailureResponse(stats::GatewayMetrics& m, std::string_view w
   m.audit_append_failures.Inc();
   CountRejection(m, verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
                                             std::string(kDetail)),
-                 operator_id, "");
+                 "", "");
   spdlog::error("audit append failed for {} request {}: {}", what, request_id,
                 append_status.ToString());
   return {503, DetailBody(kDetail), "application/json"};

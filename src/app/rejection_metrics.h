@@ -9,16 +9,34 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "config/gateway_config.h"
 #include "http/server.h"
 #include "json/json.h"
+#include "state/state.h"
 #include "stats/service_metrics.h"
 #include "verify/check.h"
 
 namespace vv::app {
 
 // `state_backend` names the nonce/rate backend for backend_errors ("redis" / "memory").
+// `operator_label` must come from OperatorLabel (bounded label set), never raw request data.
 void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
-                    std::string_view operator_id, std::string_view state_backend);
+                    std::string_view operator_label, std::string_view state_backend);
+
+// The metric label for an operator id taken from a request (issue 12 item 11): the id itself
+// only when it is a configured operator (a key of operator_tenant_map, a bounded set chosen by
+// the operator of the gateway), "unknown" when empty, and "other" for anything else, so
+// requests cannot create label series (a flood of random operator ids stays one series).
+std::string_view OperatorLabel(const config::GatewayConfig& cfg, std::string_view operator_id);
+
+// Charges a permanent rejection (4xx other than 429) of an authenticated identity
+// (ctx.identity_authenticated) to that identity's rejection budget (issue 12 item 5; key
+// "rejections:<identity>") and returns the verdict to answer: `v` itself while within budget
+// (or when `budget` is nullptr), 429 rejection_budget_exceeded past it, 503
+// rejection_budget_unavailable when the budget backend cannot decide (fail closed).
+verify::Verdict ChargeRejectionBudget(state::RateLimiter* budget,
+                                      const verify::RequestContext& ctx,
+                                      const verify::Verdict& v);
 
 // An accepted request whose audit record could not be written fails closed: counts it (audit
 // append failure + one rejected{503,audit_unavailable}), logs the precise error and returns the

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "common/encoding.h"
@@ -37,18 +38,49 @@ vv::Result<std::unique_ptr<ReplayCache>> ReplayCache::Open(const std::string& pa
       return Status::Unavailable("cannot read feedback replay cache " + path);
     return cache;  // no file yet
   }
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    std::istringstream ls(line);
-    int64_t signed_at = 0;
-    std::string nonce, rest;
-    if (!(ls >> signed_at >> nonce) || (ls >> rest))
-      return Status::DataLoss("feedback replay cache " + path + " line " +
-                              std::to_string(line_no) + " is malformed");
-    cache->entries_[nonce] = signed_at;
+  // Length-prefixed records: "<signed_at> <len> <len bytes of nonce>\n". The nonce bytes are
+  // taken by count, so whitespace or newlines inside a nonce cannot split or shift a record.
+  // The older "<signed_at> <nonce>\n" form (no length) is still accepted when read.
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t pos = 0;
+  int record = 0;
+  auto malformed = [&]() {
+    return Status::DataLoss("feedback replay cache " + path + " record " +
+                            std::to_string(record) + " is malformed");
+  };
+  auto read_int = [&](int64_t* out) -> bool {
+    size_t start = pos;
+    if (pos < text.size() && text[pos] == '-') ++pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    if (pos == start || (pos == start + 1 && text[start] == '-') || pos - start > 19) return false;
+    *out = std::stoll(text.substr(start, pos - start));
+    return true;
+  };
+  while (pos < text.size()) {
+    if (text[pos] == '\n') {
+      ++pos;
+      continue;
+    }
+    ++record;
+    int64_t signed_at = 0, len = 0;
+    if (!read_int(&signed_at) || pos >= text.size() || text[pos] != ' ') return malformed();
+    ++pos;
+    size_t eol = text.find('\n', pos);
+    std::string_view rest(text.data() + pos, (eol == std::string::npos ? text.size() : eol) - pos);
+    size_t save = pos;
+    if (read_int(&len) && pos < text.size() && text[pos] == ' ' && len > 0 &&
+        static_cast<uint64_t>(len) <= text.size() - pos - 1 &&
+        (pos + 1 + static_cast<size_t>(len) == text.size() ||
+         text[pos + 1 + static_cast<size_t>(len)] == '\n')) {
+      cache->entries_[text.substr(pos + 1, static_cast<size_t>(len))] = signed_at;
+      pos += 1 + static_cast<size_t>(len);
+      continue;
+    }
+    // Legacy line: one whitespace-free nonce.
+    pos = save;
+    if (rest.empty() || rest.find_first_of(" \t\r") != std::string_view::npos) return malformed();
+    cache->entries_[std::string(rest)] = signed_at;
+    pos += rest.size();
   }
   return cache;
 }
@@ -71,7 +103,8 @@ vv::Status ReplayCache::Save() const {
   if (path_.empty()) return Status::Ok();
   std::string tmp = path_ + ".tmp";
   std::string data;
-  for (const auto& [nonce, at] : entries_) data += std::to_string(at) + " " + nonce + "\n";
+  for (const auto& [nonce, at] : entries_)
+    data += std::to_string(at) + " " + std::to_string(nonce.size()) + " " + nonce + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Unavailable("cannot write feedback replay cache " + tmp);
   size_t off = 0;
@@ -143,9 +176,16 @@ std::string FeedbackVerifier::SigningInput(const std::string& tenant_id, int64_t
          kid + "|" + vv::json::Canonical(data);
 }
 
+std::string FeedbackRequestNonceTag(std::string_view request_nonce) {
+  const std::string digest =
+      vv::crypto::Sha256("vv-feedback-request-nonce|" + std::string(request_nonce));
+  return vv::Base64UrlEncodeNoPad(std::string_view(digest).substr(0, 9));  // 12 chars
+}
+
 vv::Result<VerifiedFeedback> FeedbackVerifier::Verify(std::string_view body,
                                                       const std::string& tenant_id,
-                                                      const FeedbackAnchors* anchors) {
+                                                      const FeedbackAnchors* anchors,
+                                                      std::string_view request_nonce) {
   auto parsed = vv::json::Parse(body);
   if (!parsed.ok() || !parsed->is_object())
     return Status::InvalidArgument("feedback response is not a JSON object");
@@ -187,6 +227,15 @@ vv::Result<VerifiedFeedback> FeedbackVerifier::Verify(std::string_view body,
   // Only a verified response may consume a nonce.
   if (cache_.Contains(*nonce))
     return Status::PermissionDenied("feedback replay detected: nonce already used");
+  if (!request_nonce.empty()) {
+    // The signed response nonce must be >= 12 unique chars followed by the tag of the nonce
+    // this query was signed with: a validly signed answer to another query is refused (and
+    // burns nothing).
+    const std::string suffix = FeedbackRequestNonceTag(request_nonce);
+    if (nonce->size() < suffix.size() + 12 ||
+        nonce->compare(nonce->size() - suffix.size(), suffix.size(), suffix) != 0)
+      return Status::PermissionDenied("feedback response is not bound to this query");
+  }
   VV_RETURN_IF_ERROR(cache_.Record(*nonce, *signed_at, now, options_.window_seconds));
 
   VerifiedFeedback out;

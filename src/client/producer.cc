@@ -245,7 +245,9 @@ vv::Result<VerifiedFeedback> Producer::QueryFeedback(int limit, FeedbackVerifier
   const ProducerIdentity& id = options_.identity;
   if (id.operator_id.empty() || !IsValidTenantId(id.tenant_id))
     return Status::InvalidArgument("feedback query needs operator_id and a valid tenant_id");
+  std::string sent_nonce;  // the nonce of the attempt that got the answer
   DeliveryResult r = Deliver([&](int64_t ts, const std::string& nonce) -> vv::Result<Attempt> {
+    sent_nonce = nonce;
     Value body = Value::MakeObject();
     body.Set("operator_id", id.operator_id);
     body.Set("tenant_id", id.tenant_id);
@@ -263,7 +265,7 @@ vv::Result<VerifiedFeedback> Producer::QueryFeedback(int limit, FeedbackVerifier
     return Status::Unavailable("feedback query " + std::string(OutcomeName(r.outcome)) +
                                (r.status ? " (HTTP " + std::to_string(r.status) + ")" : "") +
                                ": " + r.detail);
-  return verifier.Verify(r.response_body, id.tenant_id, anchors);
+  return verifier.Verify(r.response_body, id.tenant_id, anchors, sent_nonce);
 }
 
 }  // namespace spectrastrike

@@ -96,6 +96,15 @@ Result<std::shared_ptr<const FeedbackSigner>> FeedbackSigner::FromKeys(
   return std::shared_ptr<const FeedbackSigner>(std::move(s));
 }
 
+std::string FeedbackRequestNonceTag(std::string_view request_nonce) {
+  const std::string digest = crypto::Sha256("vv-feedback-request-nonce|" + std::string(request_nonce));
+  return Base64UrlEncodeNoPad(std::string_view(digest).substr(0, 9));  // 12 chars
+}
+
+std::string BoundResponseNonce(std::string_view token, std::string_view request_nonce) {
+  return std::string(token.substr(0, 12)) + FeedbackRequestNonceTag(request_nonce);
+}
+
 SignedFeedback FeedbackSigner::Sign(std::string_view tenant_id, int64_t signed_at,
                                     std::string_view nonce, const json::Value& data) const {
   SignedFeedback out;

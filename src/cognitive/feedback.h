@@ -43,6 +43,18 @@ std::string FeedbackSigningInput(std::string_view tenant_id, int64_t signed_at,
                                  std::string_view nonce, std::string_view schema_version,
                                  std::string_view kid, const json::Value& data);
 
+// The response nonce of a feedback answer, bound to the query that asked (issue 12 item 15):
+// 12 random URL-safe base64 chars (the first 12 of `token`, a token_urlsafe(18)) followed by
+// the 12-char tag = URL-safe base64 (no padding) of the first 9 bytes of
+// SHA-256("vv-feedback-request-nonce|" + request nonce). Same shape as the reference's
+// token_urlsafe(18) (24 chars, same alphabet). The response nonce is part of the wire-contract
+// 2.3 signing input, so the binding is signed and the reference producer (which rebuilds the
+// input from the response's own nonce) still verifies; our SDK recomputes the tag from the
+// nonce it sent and refuses a response answering another query. 72 random bits keep response
+// nonces unique within any replay window.
+std::string FeedbackRequestNonceTag(std::string_view request_nonce);
+std::string BoundResponseNonce(std::string_view token, std::string_view request_nonce);
+
 struct SignedFeedback {
   std::string signature_b64;
   std::string kid;

@@ -26,8 +26,14 @@ Result<std::string> Str(const json::Value& body, std::string_view key, size_t mi
   if (v == nullptr) return Status::InvalidArgument(std::string(key) + ": field required");
   if (!v->is_string()) return Status::InvalidArgument(std::string(key) + ": must be a string");
   const std::string& s = v->as_string();
-  if (s.find('\0') != std::string::npos)
-    return Status::InvalidArgument(std::string(key) + ": must not contain NUL");
+  // No control characters at all (C0, DEL, C1 as UTF-8 C2 80..9F): identifiers only here
+  // (issue 12 item 15).
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    unsigned char n = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    if (c < 0x20 || c == 0x7F || (c == 0xC2 && n >= 0x80 && n <= 0x9F))
+      return Status::InvalidArgument(std::string(key) + ": must not contain control characters");
+  }
   size_t n = schema::CodePointCount(s);
   if (n < min_chars || n > max_chars)
     return Status::InvalidArgument(std::string(key) + ": length must be " +

@@ -71,7 +71,7 @@ Status ReadGatewaySection(const YAML::Node& sec, const std::string& base_dir, En
       for (auto m = v.begin(); m != v.end(); ++m) {
         auto t = Scalar(m->second, key);
         if (!t.ok()) return t.status();
-        cfg->operator_tenant_map[Trim(m->first.Scalar())] = *t;
+        cfg->operator_tenant_map[Trim(m->first.Scalar())] = ToLowerAscii(*t);  // canonical tenant
       }
     }
   }
@@ -212,7 +212,7 @@ Status ApplyEngineEnv(const EnvLookup& env, EngineConfig* cfg) {
     cfg->operator_tenant_map.clear();
     for (const auto& [op, t] : obj->as_object()) {
       if (!t.is_string()) return Invalid("VV_TG_OPERATOR_TENANT_MAP values must be UUID strings");
-      cfg->operator_tenant_map[Trim(op)] = Trim(t.as_string());
+      cfg->operator_tenant_map[Trim(op)] = ToLowerAscii(Trim(t.as_string()));
     }
   }
   if (cfg->queue_backend == "memory") cfg->queue_backend = "embedded";

@@ -78,7 +78,19 @@ Result<std::vector<std::string>> DedupStrings(std::vector<std::string> in) {
   return out;
 }
 
-// One service identity from YAML: a pin string or {cert_sha256, signing_keys}.
+// Adds trimmed, de-duplicated operator ids to an identity; an empty id is an error.
+Status AddOperators(const std::vector<std::string>& raw, const std::string& key,
+                    ServiceIdentity* ident) {
+  for (const auto& r : raw) {
+    std::string op = Trim(r);
+    if (op.empty()) return Invalid(key + ": operator ids must not be empty");
+    if (std::find(ident->operators.begin(), ident->operators.end(), op) == ident->operators.end())
+      ident->operators.push_back(std::move(op));
+  }
+  return Status::Ok();
+}
+
+// One service identity from YAML: a pin string or {cert_sha256, signing_keys, operators}.
 Result<ServiceIdentity> ParseYamlIdentity(const std::string& id, const YAML::Node& n,
                                           const std::string& key) {
   ServiceIdentity ident;
@@ -128,6 +140,20 @@ Result<ServiceIdentity> ParseYamlIdentity(const std::string& id, const YAML::Nod
         return Status::Ok();
       });
     }
+    if (k == "operators") {
+      std::vector<std::string> raw;
+      if (v.IsScalar()) {
+        raw.push_back(v.Scalar());
+      } else if (v.IsSequence()) {
+        for (const auto& e : v) {
+          if (!e.IsScalar()) return Invalid(sub + " entries must be strings");
+          raw.push_back(e.Scalar());
+        }
+      } else {
+        return Invalid(sub + " must be a list of operator ids");
+      }
+      return AddOperators(raw, sub, &ident);
+    }
     unknown.push_back(sub);
     return Status::Ok();
   });
@@ -175,6 +201,15 @@ Result<ServiceIdentity> ParseJsonIdentity(const std::string& id, const json::Val
         if (!sk.ok()) return sk.status();
         ident.signing_keys.push_back(std::move(sk).value());
       }
+    } else if (k == "operators") {
+      if (!mv.is_array()) return Invalid(var + ": operators of '" + ident.id + "' must be an array");
+      std::vector<std::string> raw;
+      for (const auto& e : mv.as_array()) {
+        if (!e.is_string())
+          return Invalid(var + ": operators of '" + ident.id + "' must be strings");
+        raw.push_back(e.as_string());
+      }
+      VV_RETURN_IF_ERROR(AddOperators(raw, var + ": identity '" + ident.id + "' operators", &ident));
     } else {
       return Invalid(var + ": unknown key '" + k + "' for identity '" + ident.id + "'");
     }
@@ -316,6 +351,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     if (k == "allowed_clock_skew_seconds") return integer(&cfg->allowed_clock_skew_seconds);
     if (k == "nonce_ttl_seconds") return integer(&cfg->nonce_ttl_seconds);
     if (k == "rate_limit_per_minute") return integer(&cfg->rate_limit_per_minute);
+    if (k == "rejection_budget_per_minute") return integer(&cfg->rejection_budget_per_minute);
     if (k == "audit_seal_every") return integer(&cfg->audit_seal_every);
     if (k == "nonce_backend") return backend(&cfg->nonce_backend);
     if (k == "rate_limit_backend") return backend(&cfg->rate_limit_backend);
@@ -424,7 +460,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       return ForEachMember(v, k, [&](const std::string& op, const YAML::Node& tv) -> Status {
         auto t = YamlString(tv, k + "." + op);
         if (!t.ok()) return t.status();
-        cfg->operator_tenant_map[Trim(op)] = Trim(*t);
+        cfg->operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(*t));
         return Status::Ok();
       });
     }
@@ -510,6 +546,8 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   VV_RETURN_IF_ERROR(integer("VV_TG_ALLOWED_CLOCK_SKEW_SECONDS", &cfg->allowed_clock_skew_seconds));
   VV_RETURN_IF_ERROR(integer("VV_TG_NONCE_TTL_SECONDS", &cfg->nonce_ttl_seconds));
   VV_RETURN_IF_ERROR(integer("VV_TG_RATE_LIMIT_PER_MINUTE", &cfg->rate_limit_per_minute));
+  VV_RETURN_IF_ERROR(
+      integer("VV_TG_REJECTION_BUDGET_PER_MINUTE", &cfg->rejection_budget_per_minute));
   VV_RETURN_IF_ERROR(integer("VV_TAMPER_LOG_SEAL_EVERY", &cfg->audit_seal_every));
   {
     // Listener limits of issue 12 item 4 (validated with the YAML values below).
@@ -584,7 +622,7 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
     cfg->operator_tenant_map.clear();
     for (const auto& [op, tv] : obj->as_object()) {
       if (!tv.is_string()) return Invalid(var + " values must be UUID strings");
-      cfg->operator_tenant_map[Trim(op)] = Trim(tv.as_string());
+      cfg->operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(tv.as_string()));
     }
   }
 
@@ -712,6 +750,32 @@ bool IsCanonicalUuid(std::string_view s) {
   return true;
 }
 
+std::string CanonicalTenantId(std::string_view uuid) { return ToLowerAscii(uuid); }
+
+bool ServiceIdentity::MayActFor(std::string_view operator_id) const {
+  if (Unbound()) return true;
+  return std::find(operators.begin(), operators.end(), operator_id) != operators.end();
+}
+
+std::vector<std::string> GatewayConfigWarnings(const GatewayConfig& cfg) {
+  std::vector<std::string> out;
+  for (const auto& ident : cfg.identities)
+    if (ident.Unbound())
+      out.push_back("allowed_service_identities." + ident.id +
+                    ": no `operators` list, so this identity may act for ANY operator and "
+                    "tenant (development profile only; production refuses it)");
+  return out;
+}
+
+bool GatewayConfig::PinnedByAnyIdentity(std::string_view cert_sha256_hex) const {
+  if (cert_sha256_hex.empty()) return false;
+  bool pinned = false;
+  for (const auto& ident : identities)
+    for (const std::string& pin : ident.cert_sha256_pins)
+      pinned |= ConstantTimeEquals(pin, cert_sha256_hex);
+  return pinned;
+}
+
 const ServiceIdentity* GatewayConfig::FindIdentity(std::string_view id) const {
   for (const auto& i : identities)
     if (i.id == id) return &i;
@@ -789,6 +853,8 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
                    std::to_string(cfg.allowed_clock_skew_seconds) +
                    ") or a replay could slip through after the nonce expired");
   if (cfg.rate_limit_per_minute < 1) return Invalid("rate_limit_per_minute must be >= 1");
+  if (cfg.rejection_budget_per_minute < 0)
+    return Invalid("rejection_budget_per_minute must be >= 0 (0 = no budget)");
   if (cfg.audit_seal_every < 1)
     return Invalid("audit_seal_every (VV_TAMPER_LOG_SEAL_EVERY) must be >= 1");
   if (cfg.audit_seal_interval_seconds < 0 || cfg.audit_seal_interval_seconds > 86400)
@@ -897,6 +963,14 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
         return Invalid(key + ": certificate pin " + pin + " is also pinned by identity '" +
                        it->second + "'");
     }
+    if (ident.Unbound() && cfg.profile == "production")
+      return Invalid(key +
+                     ".operators: production requires every identity to list the operators it "
+                     "may act for");
+    for (const auto& op : ident.operators)
+      if (cfg.operator_tenant_map.count(op) == 0)
+        return Invalid(key + ".operators: operator '" + op +
+                       "' is not in operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP)");
     const auto& keys = cfg.KeysFor(ident);
     if (keys.empty())
       return Invalid(key +

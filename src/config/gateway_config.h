@@ -30,11 +30,21 @@ struct SigningKey {
 
 // A service identity of the allowlist: its pinned certificate fingerprints (SHA-256 of the
 // DER certificate, lowercase hex; more than one during certificate rotation) and the keys
-// its request signatures may verify with.
+// its request signatures may verify with, and the operators (hence, through
+// operator_tenant_map, the tenants) it may act for (issue 12 item 2: a valid producer
+// certificate alone must not let one producer write, read or steer another's tenant).
 struct ServiceIdentity {
   std::string id;
   std::vector<std::string> cert_sha256_pins;
   std::vector<SigningKey> signing_keys;
+  // YAML `operators: [...]` / env JSON "operators": [...]. Empty = not bound: refused at
+  // start-up in the production profile; in development it may act for any operator (the
+  // pre-issue-12 behaviour) and start-up logs a warning (GatewayConfigWarnings).
+  std::vector<std::string> operators;
+
+  bool Unbound() const { return operators.empty(); }
+  // True when this identity may act for `operator_id` (always when Unbound()).
+  bool MayActFor(std::string_view operator_id) const;
 };
 
 enum class FsyncPolicy { kNone, kBatch, kAlways };
@@ -86,6 +96,10 @@ struct GatewayConfig {
   std::string nonce_backend = "memory";       // memory | redis
   std::string rate_limit_backend = "memory";  // memory | redis
   int64_t rate_limit_per_minute = 120;
+  // Issue 12 item 5: rejected-but-authenticated requests of one identity per sliding minute
+  // (same backend as the rate limiter); past it that identity's rejections become 429
+  // rejection_budget_exceeded, and a backend that cannot decide gives 503. 0 = no budget.
+  int64_t rejection_budget_per_minute = 600;
   std::string redis_url;
 
   // Identities and keys. `default_signing_keys` comes from
@@ -167,6 +181,9 @@ struct GatewayConfig {
 
   // Returns the identity with this id, or nullptr.
   const ServiceIdentity* FindIdentity(std::string_view id) const;
+  // True when some identity pins this certificate fingerprint (lowercase hex). Compares every
+  // pin in constant time (no early exit), like the identity check.
+  bool PinnedByAnyIdentity(std::string_view cert_sha256_hex) const;
   // Keys that may verify a request of `identity`.
   const std::vector<SigningKey>& KeysFor(const ServiceIdentity& identity) const {
     return identity.signing_keys.empty() ? default_signing_keys : identity.signing_keys;
@@ -186,6 +203,9 @@ Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup
 // Same from YAML text (tests); relative paths resolve against `base_dir`.
 Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const EnvLookup& env,
                                          const std::string& base_dir);
+// Non-fatal findings to log at start-up (e.g. a development-profile identity bound to no
+// operator). Never includes secrets.
+std::vector<std::string> GatewayConfigWarnings(const GatewayConfig& cfg);
 // Whole-config validation (also used by the policy gate). Checks value ranges, security
 // policy and that every referenced file exists and is readable (key files: not accessible by
 // group/others).
@@ -203,7 +223,11 @@ Result<int64_t> ParseIntSetting(std::string_view text, const std::string& name);
 // Certificate pin normalisation: strips whitespace, removes ':' and lowercases; error unless
 // the result is 64 hex chars.
 Result<std::string> NormalizeCertPin(std::string_view pin, const std::string& name);
-// True for a canonical 8-4-4-4-12 hex UUID string.
+// True for an 8-4-4-4-12 hex UUID string (either case).
 bool IsCanonicalUuid(std::string_view s);
+// The one stored form of a tenant UUID (issue 12 item 7): lowercase. Tenant ids are compared
+// case-insensitively by producers' tooling, so two spellings of one tenant must never become
+// two tenants (two dedupe keys, two graph stores).
+std::string CanonicalTenantId(std::string_view uuid);
 
 }  // namespace vv::config

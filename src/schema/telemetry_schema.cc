@@ -115,8 +115,10 @@ void CheckExtraKeys(const json::Value& obj, const std::array<std::string_view, N
 
 // Checks a string field with pydantic min/max length (code points). `v` may be null (absent):
 // then "missing" when required. Returns the string when valid.
+// Identifiers and enum-like strings never carry control characters; free text (description)
+// may carry TAB/LF/CR (allow_line_breaks), nothing else below U+0020 (issue 12 item 15).
 const std::string* CheckString(const json::Value* v, const Path& loc, size_t min_len,
-                               size_t max_len, ErrorList* errs) {
+                               size_t max_len, ErrorList* errs, bool allow_line_breaks = false) {
   if (v == nullptr) {
     errs->Add("missing", loc, "Field required");
     return nullptr;
@@ -134,6 +136,10 @@ const std::string* CheckString(const json::Value* v, const Path& loc, size_t min
   if (len > max_len) {
     errs->Add("string_too_long", loc,
               "String should have at most " + Plural(max_len, "character"));
+    return nullptr;
+  }
+  if (ContainsControlChar(v->as_string(), allow_line_breaks)) {
+    errs->Add("string_pattern_mismatch", loc, "String must not contain control characters");
     return nullptr;
   }
   return &v->as_string();
@@ -324,7 +330,12 @@ constexpr size_t kMaxAttributeValueChars = 2048;
 constexpr size_t kMaxAttributeKeyChars = 80;
 
 bool SanitizeString(const std::string& raw, const Path& loc, size_t max_chars, const char* what,
-                    std::string* out, ErrorList* errs) {
+                    std::string* out, ErrorList* errs, bool allow_line_breaks) {
+  // Values are free text (TAB/LF/CR allowed); keys are names (no control characters at all).
+  if (ContainsControlChar(raw, allow_line_breaks)) {
+    errs->AddValueError(loc, std::string(what) + " must not contain control characters");
+    return false;
+  }
   if (ContainsInjectionPattern(raw)) {
     errs->AddValueError(loc, "Potential injection pattern detected");
     return false;
@@ -346,7 +357,7 @@ bool SanitizeValue(const json::Value& in, const Path& loc, json::Value* out, Err
     case json::Type::kString: {
       std::string clean;
       if (!SanitizeString(in.as_string(), loc, kMaxAttributeValueChars, "attribute value", &clean,
-                          errs)) {
+                          errs, /*allow_line_breaks=*/true)) {
         return false;
       }
       *out = json::Value(std::move(clean));
@@ -369,7 +380,7 @@ bool SanitizeValue(const json::Value& in, const Path& loc, json::Value* out, Err
         // Keys are checked against the deny-list too (the reference only escapes them).
         std::string clean_key;
         if (!SanitizeString(key, loc.Child(key), kMaxAttributeKeyChars, "attribute key",
-                            &clean_key, errs)) {
+                            &clean_key, errs, /*allow_line_breaks=*/false)) {
           return false;
         }
         if (obj.Find(clean_key) != nullptr) {
@@ -739,8 +750,11 @@ Validated<TopLevel> ValidateTopLevel(const json::Value& body) {
   if (auto* s = CheckString(body.Find("campaign_id"), root.Child("campaign_id"), 1, 128, &errs)) {
     out.campaign_id = *s;
   }
+  // Tenant ids are canonicalised (lowercase) once, here at the edge (issue 12 item 7): two
+  // spellings of one tenant are one tenant for the tenant map, the (tenant_id, event_id)
+  // dedupe key, the envelope and the engine's re-validation.
   if (auto* s = CheckUuid(body.Find("tenant_id"), root.Child("tenant_id"), &errs)) {
-    out.tenant_id = *s;
+    out.tenant_id = ToLowerAscii(*s);
   }
   if (auto* s = CheckString(body.Find("execution_hash"), root.Child("execution_hash"), 64, 64,
                             &errs)) {
@@ -774,7 +788,7 @@ Validated<TopLevel> ValidateTopLevel(const json::Value& body) {
     errs.Add("model_type", sm_loc, "Input should be a valid dictionary or instance of SignedMetadata");
   } else {
     if (auto* s = CheckUuid(sm->Find("tenant_id"), sm_loc.Child("tenant_id"), &errs)) {
-      out.signed_metadata.tenant_id = *s;
+      out.signed_metadata.tenant_id = ToLowerAscii(*s);
     }
     if (auto* s = CheckString(sm->Find("operator_id"), sm_loc.Child("operator_id"), 1, 128, &errs)) {
       out.signed_metadata.operator_id = *s;
@@ -872,7 +886,7 @@ Validated<CanonicalPayload> ValidateCanonicalPayload(const json::Value& payload,
 
   const json::Value* desc = payload.Find("description");
   if (desc != nullptr && !desc->is_null()) {
-    CheckString(desc, root.Child("description"), 0, 2048, &errs);
+    CheckString(desc, root.Child("description"), 0, 2048, &errs, /*allow_line_breaks=*/true);
   }
   const json::Value* attrs = payload.Find("attributes");
   if (attrs != nullptr && !attrs->is_object()) {

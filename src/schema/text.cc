@@ -227,6 +227,23 @@ std::string HtmlEscape(std::string_view s) {
   return out;
 }
 
+bool ContainsControlChar(std::string_view s, bool allow_line_breaks) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20) {
+      if (allow_line_breaks && (c == '\t' || c == '\n' || c == '\r')) continue;
+      return true;
+    }
+    if (c == 0x7F) return true;
+    // U+0080-U+009F is C2 80 - C2 9F in UTF-8.
+    if (c == 0xC2 && i + 1 < s.size()) {
+      unsigned char n = static_cast<unsigned char>(s[i + 1]);
+      if (n >= 0x80 && n <= 0x9F) return true;
+    }
+  }
+  return false;
+}
+
 std::string SanitizeText(std::string_view s) { return HtmlEscape(PyStrip(s)); }
 
 bool ContainsInjectionPattern(std::string_view utf8) {

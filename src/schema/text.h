@@ -36,6 +36,11 @@ bool IsPyWhitespace(char32_t c);
 std::string_view PyStrip(std::string_view utf8);
 // Number of code points (Python len()).
 size_t CodePointCount(std::string_view utf8);
+// True when valid UTF-8 `utf8` holds a control character: C0 (U+0000-U+001F), DEL (U+007F) or
+// C1 (U+0080-U+009F). With `allow_line_breaks`, TAB, LF and CR are allowed (free text).
+// Issue 12 item 15: a NUL or an escape sequence in an identifier or a value would reach logs,
+// files and the engine verbatim.
+bool ContainsControlChar(std::string_view utf8, bool allow_line_breaks);
 // html.escape(s, quote=True): & < > " ' -> &amp; &lt; &gt; &quot; &#x27;
 std::string HtmlEscape(std::string_view s);
 // The reference's _sanitize_text: HtmlEscape(PyStrip(s)).

@@ -2,6 +2,7 @@
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "schema/text.h"
 #include "verify/cognitive_checks.h"
 
 namespace vv::verify {
@@ -40,12 +41,19 @@ bool StrField(const json::Value& b, const char* key, size_t min, size_t max, boo
            std::to_string(max);
     return false;
   }
-  if (s.find('\0') != std::string::npos || (no_pipe && s.find('|') != std::string::npos)) {
+  // No control characters at all (issue 12 item 15), and no '|' in the pipe-joined fields.
+  if (schema::ContainsControlChar(s, /*allow_line_breaks=*/false) ||
+      (no_pipe && s.find('|') != std::string::npos)) {
     *why = std::string("bundle.") + key + ": contains a forbidden character";
     return false;
   }
   *out = s;
   return true;
+}
+
+// A request's key echoed into the audit detail: bounded (the serialiser escapes it).
+std::string BoundedKey(std::string_view k) {
+  return k.size() <= 64 ? std::string(k) : std::string(k.substr(0, 64)) + "...";
 }
 
 }  // namespace
@@ -69,14 +77,14 @@ Verdict ParseFederationRequest(std::string_view body, SignedBundle* out) {
   const json::Value& root = *parsed;
   if (!root.is_object()) return Invalid("body must be a JSON object");
   for (const auto& [k, v] : root.as_object())
-    if (k != "bundle") return Invalid("extra field not permitted: " + k);
+    if (k != "bundle") return Invalid("extra field not permitted: " + BoundedKey(k));
   const json::Value* b = root.Find("bundle");
   if (b == nullptr) return Invalid("bundle: field required");
   if (!b->is_object()) return Invalid("bundle: must be an object");
   for (const auto& [k, v] : b->as_object()) {
     if (k != "operator_id" && k != "campaign_id" && k != "execution_hash" && k != "timestamp" &&
         k != "nonce" && k != "signature")
-      return Invalid("extra field not permitted: bundle." + k);
+      return Invalid("extra field not permitted: bundle." + BoundedKey(k));
   }
   std::string why;
   SignedBundle sb;

@@ -66,7 +66,10 @@ namespace vv::verify {
   X(kAuditUnavailable, "audit_unavailable")           \
   X(kNotFound, "not_found")                           \
   X(kMethodNotAllowed, "method_not_allowed")          \
-  X(kIdentityRevoked, "identity_revoked")
+  X(kIdentityRevoked, "identity_revoked")              \
+  X(kOperatorNotPermitted, "operator_not_permitted")  \
+  X(kRejectionBudgetExceeded, "rejection_budget_exceeded") \
+  X(kRejectionBudgetUnavailable, "rejection_budget_unavailable")
 
 enum class Reason {
   kNone,
@@ -109,6 +112,10 @@ struct RequestContext {
 
   // Filled by checks.
   const config::ServiceIdentity* identity = nullptr;
+  // IdentityCheck passed: the identity is allowlisted, not revoked and (with mTLS) its pin
+  // matches the presented certificate. Only such requests are charged to the identity's
+  // rejection budget (a stranger cannot exhaust another identity's budget).
+  bool identity_authenticated = false;
   int64_t timestamp = 0;
   std::string nonce;
   std::string signing_kid;  // kid of the key that verified

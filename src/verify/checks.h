@@ -79,6 +79,20 @@ class TenantCheck final : public Check {
   const ConfigPtr cfg_;
 };
 
+// Issue 12 item 2: the authenticated identity may act for the request's operator (its
+// `operators` list; an unbound development identity may act for any). Runs on every endpoint
+// once ctx.identity and ctx.operator_id are known: telemetry (after TenantCheck, so the
+// operator is mapped and the tenant is the operator's), cognitive graph / feedback query, and
+// federation verify (the bundle's operator, hence the tenant it maps to). 403 with the
+// contract's tenant-mapping text (the client learns nothing new); the audit log and metrics
+// get `operator_not_permitted` with the identity and the operator.
+class OperatorPermissionCheck final : public Check {
+ public:
+  OperatorPermissionCheck() = default;
+  std::string_view name() const override { return "operator_permission"; }
+  Verdict Run(RequestContext& ctx) const override;
+};
+
 // R24-R25: attributes.schema_version required (when enforced) and allowed.
 class SchemaVersionCheck final : public Check {
  public:

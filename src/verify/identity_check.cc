@@ -33,6 +33,7 @@ Verdict IdentityCheck::Run(RequestContext& ctx) const {
   static constexpr const char* kMismatch = "Service identity certificate fingerprint mismatch";
   if (!cfg_->require_mtls) {
     // Dev mode: any well-formed fingerprint (reference behaviour with REQUIRE_MTLS off).
+    ctx.identity_authenticated = true;
     return Verdict::Pass();
   }
   if (!ctx.peer_has_certificate)
@@ -49,6 +50,7 @@ Verdict IdentityCheck::Run(RequestContext& ctx) const {
   if (!claimed.empty() && !ConstantTimeEquals(claimed, ctx.peer_cert_sha256))
     return Verdict::Reject(Reason::kCertHeaderMismatch, 401, kMismatch,
                            "X-Client-Cert-Sha256 differs from the presented certificate");
+  ctx.identity_authenticated = true;
   return Verdict::Pass();
 }
 

@@ -60,6 +60,7 @@ std::vector<CheckPtr> ValidateChecks(const ConfigPtr& cfg, const schema::MitreCa
   std::vector<CheckPtr> checks;
   checks.push_back(std::make_unique<BodyCheck>(catalog));
   checks.push_back(std::make_unique<TenantCheck>(cfg));
+  checks.push_back(std::make_unique<OperatorPermissionCheck>());
   checks.push_back(std::make_unique<SchemaVersionCheck>(cfg));
   return checks;
 }

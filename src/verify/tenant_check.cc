@@ -11,19 +11,18 @@ Verdict TenantCheck::Run(RequestContext& ctx) const {
     const json::Value* v = sm ? sm->Find(k) : nullptr;
     return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
   };
-  if (field("tenant_id") != ctx.tenant_id || field("operator_id") != ctx.operator_id ||
+  // ctx.tenant_id is canonical (lowercase, BodyCheck): compare the canonical form of the signed
+  // one, so case is never a difference between the two (nor between two stored copies).
+  if (config::CanonicalTenantId(field("tenant_id")) != ctx.tenant_id ||
+      field("operator_id") != ctx.operator_id ||
       field("campaign_id") != ctx.campaign_id)
     return Verdict::Reject(Reason::kSignedMetadataMismatch, 401, "Signed metadata mapping mismatch");
   auto it = cfg_->operator_tenant_map.find(ctx.operator_id);
   if (it == cfg_->operator_tenant_map.end())
     return Verdict::Reject(Reason::kOperatorUnmapped, 403, "Operator is not mapped to any tenant",
                            "operator=" + ctx.operator_id);
-  // Tenant ids are UUIDs: compare case-insensitively (the map is validated at start-up).
-  auto lower = [](std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-  };
-  if (lower(it->second) != lower(ctx.tenant_id))
+  // Both sides are canonical: the map at config load, the request in BodyCheck.
+  if (it->second != ctx.tenant_id)
     return Verdict::Reject(Reason::kTenantMismatch, 403, "Operator tenant mapping violation",
                            "operator=" + ctx.operator_id + " mapped=" + it->second +
                                " claimed=" + ctx.tenant_id);

@@ -143,8 +143,14 @@ class FakeCognitiveGateway final : public vv::http::Handler {
       item.Set("attestation_measurement_hash", *g.Find("attestation_measurement_hash"));
       data.Push(std::move(item));
     }
-    std::string nonce = fixed_nonce_.empty() ? "resp-nonce-" + std::to_string(counter_++) + "-xyz"
-                                             : fixed_nonce_;
+    // A fixed nonce replays the first response made with it verbatim (an attacker replaying a
+    // captured signed answer); fresh responses bind the query's nonce like the real gateway.
+    if (!fixed_nonce_.empty() && !fixed_response_.empty()) return Json(200, fixed_response_);
+    const std::string request_nonce =
+        q->Find("nonce") && q->Find("nonce")->is_string() ? q->Find("nonce")->as_string() : "";
+    std::string nonce = (fixed_nonce_.empty() ? "resp-nonce-" + std::to_string(counter_++) + "-xyz"
+                                              : fixed_nonce_) +
+                        spectrastrike::FeedbackRequestNonceTag(request_nonce);
     std::string sig = vv::Base64Encode(feedback_key_.Sign(FeedbackVerifier::SigningInput(
         tenant, now, nonce, "feedback.response.v1", "kid-001", data)));
     if (forge_next_) {
@@ -162,6 +168,7 @@ class FakeCognitiveGateway final : public vv::http::Handler {
     r.Set("signed_at", vv::json::Value(now));
     r.Set("nonce", nonce);
     r.Set("schema_version", "feedback.response.v1");
+    if (!fixed_nonce_.empty()) fixed_response_ = vv::json::Canonical(r);
     return Json(200, vv::json::Canonical(r));
   }
 
@@ -171,6 +178,7 @@ class FakeCognitiveGateway final : public vv::http::Handler {
   std::deque<int> fail_next_;
   bool forge_next_ = false;
   std::string fixed_nonce_;
+  std::string fixed_response_;  // the response replayed while fixed_nonce_ is set
   int counter_ = 0;
   std::set<std::string> seen_nonces_;
   std::vector<vv::json::Value> graphs_;

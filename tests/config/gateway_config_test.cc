@@ -516,6 +516,10 @@ TEST_F(GatewayConfigTest, ProductionProfileRefusesEmbeddedBackends) {
   ExpectError(Yaml("    profile: production\n" + urls +
                    "    nonce_backend: redis\n    rate_limit_backend: redis\n"),
               "profile: production requires queue_backend: nats");
+  // Production also binds every identity to its operators (issue 12 item 2).
+  env_["VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON"] =
+      std::string("{\"spectrastrike-producer\":{\"cert_sha256\":\"") + kPin +
+      "\",\"operators\":[\"op-001\"]}}";
   auto r = Parse(Yaml("    profile: production\n" + urls +
                       "    nonce_backend: redis\n    rate_limit_backend: redis\n"
                       "    queue_backend: nats\n"));

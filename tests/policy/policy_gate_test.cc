@@ -131,6 +131,11 @@ TEST_F(PolicyGateTest, AcceptsSecureDevelopmentConfig) {
 TEST_F(PolicyGateTest, AcceptsSecureProductionConfig) {
   std::string y = BaseYaml();
   y = Replace(y, "profile: development", "profile: production");
+  // Production binds every identity to its operators (issue 12 item 2).
+  y = Replace(y, "spectrastrike-producer: " + Pin("producer"),
+              "spectrastrike-producer: {cert_sha256: " + Pin("producer") + ", operators: [op-001]}");
+  y = Replace(y, "rogue-producer: " + Pin("rogue"),
+              "rogue-producer: {cert_sha256: " + Pin("rogue") + ", operators: [op-002]}");
   y = Replace(y, "nonce_backend: memory", "nonce_backend: redis");
   y = Replace(y, "rate_limit_backend: memory", "rate_limit_backend: redis");
   y = Replace(y, "queue_backend: embedded",

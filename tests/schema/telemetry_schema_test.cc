@@ -246,7 +246,8 @@ TEST_F(TelemetrySchemaTest, TopLevelTenantMustBeCanonicalUuid) {
   b.Set("tenant_id", json::Value("ABCDEF00-0000-0000-0000-00000000000A"));
   Validated<TopLevel> r = ValidateTopLevel(b);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r.value().tenant_id, "ABCDEF00-0000-0000-0000-00000000000A");  // kept as sent
+  // Canonicalised at the edge (issue 12 item 7; was "kept as sent", the defect).
+  EXPECT_EQ(r.value().tenant_id, "abcdef00-0000-0000-0000-00000000000a");
 }
 
 TEST_F(TelemetrySchemaTest, TopLevelExecutionHashMustBe64Hex) {
