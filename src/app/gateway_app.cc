@@ -4,6 +4,8 @@
 
 #include "app/kill_switch.h"
 #include "cognitive/store_config.h"
+#include "common/encoding.h"
+#include "crypto/crypto.h"
 #include "audit/jetstream_anchor.h"
 #include "audit/pkcs11_seal_signer.h"
 #include "queue/embedded_queue.h"
@@ -100,6 +102,23 @@ audit::FsyncPolicy ToAuditFsync(config::FsyncPolicy p) {
     case config::FsyncPolicy::kBatch: break;
   }
   return audit::FsyncPolicy::kBatch;
+}
+
+// The admin token: VV_TG_ADMIN_TOKEN, else the contents of admin_token_file (mode already
+// checked by the config validator), trailing whitespace/newline stripped. "" = none.
+Result<std::string> ResolveAdminToken(const config::GatewayConfig& cfg) {
+  if (!cfg.admin_token.empty()) return cfg.admin_token;
+  if (cfg.admin_token_file.empty()) return std::string();
+  auto bytes = crypto::ReadFileBytes(cfg.admin_token_file);
+  if (!bytes.ok())
+    return Status(bytes.status().code(),
+                  "admin_token_file (VV_TG_ADMIN_TOKEN_FILE): " + bytes.status().message());
+  std::string token(StripAsciiWhitespace(*bytes));
+  crypto::Wipe(&bytes.value());
+  if (token.size() < 16)
+    return Status::InvalidArgument(
+        "admin_token_file (VV_TG_ADMIN_TOKEN_FILE): token must be at least 16 characters");
+  return token;
 }
 
 }  // namespace
@@ -264,8 +283,24 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     auto hp = http::ParseLoopbackListen(c.admin_listen);
     if (!hp.ok()) return hp.status();
     GatewayApp* raw = app.get();
+    http::AdminOptions ao;
+    auto token = ResolveAdminToken(c);
+    if (!token.ok()) return token.status();
+    ao.token = std::move(token).value();
+    if (ao.token.empty())
+      spdlog::warn("admin listener: no admin_token_file / VV_TG_ADMIN_TOKEN: POST endpoints "
+                   "(reload) are refused");
+    ao.on_refused = [raw](const http::AdminRefusal& f) {
+      json::Value d = json::Value::MakeObject();
+      d.Set("method", f.method);
+      d.Set("path", f.path);
+      d.Set("reason", f.reason);
+      d.Set("status", static_cast<int64_t>(f.status));
+      raw->AuditApp("admin.refused", std::move(d));
+    };
     auto admin = http::AdminServer::Create(
-        c.admin_listen, [raw](const http::AdminRequest& r) { return raw->HandleAdmin(r); });
+        c.admin_listen, [raw](const http::AdminRequest& r) { return raw->HandleAdmin(r); },
+        std::move(ao));
     if (admin.ok()) {
       app->admin_ = std::move(admin).value();
     } else {
