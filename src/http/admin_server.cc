@@ -220,10 +220,10 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     ar.path = q == std::string::npos ? target : target.substr(0, q);
     ar.body = req.body();
     Response r;
-    auto header = [&req](bhttp::field f) { return std::string_view(req[f]); };
-    auto refusal = CheckAdminRequest(ar.method, header(bhttp::field::host),
-                                     header(bhttp::field::origin), req["Sec-Fetch-Site"],
-                                     header(bhttp::field::authorization), options_.token);
+    auto sv = [](boost::beast::string_view v) { return std::string_view(v.data(), v.size()); };
+    auto refusal = CheckAdminRequest(ar.method, sv(req[bhttp::field::host]),
+                                     sv(req[bhttp::field::origin]), sv(req["Sec-Fetch-Site"]),
+                                     sv(req[bhttp::field::authorization]), options_.token);
     try {
       if (refusal) {
         refusal->method = Bounded(ar.method);
