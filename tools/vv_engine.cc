@@ -86,6 +86,19 @@ int main(int argc, char** argv) {
 
   auto cfg = vv::config::LoadEngineConfig(config_path, vv::config::ProcessEnv());
   if (!cfg.ok()) return Refuse(cfg.status().message());
+  // Queue authentication (issue 12): without the gateway's public key(s) every envelope would
+  // be dead-lettered; refuse to start instead, unless unsigned ones are explicitly allowed.
+  vv::queue::EnvelopeVerifyKeys queue_keys;
+  for (const auto& [kid, b64] : cfg->queue_verify_keys)
+    queue_keys.emplace(kid, vv::crypto::Ed25519PublicKey::FromBase64(b64).value());
+  if (queue_keys.empty() && !cfg->allow_unsigned_queue_messages)
+    return Refuse(
+        "evidence_engine.queue_verify_keys (VV_EVIDENCE_QUEUE_VERIFY_KEYS_JSON) is empty: "
+        "configure the gateway's queue signing public key(s), or allow_unsigned_queue_messages: "
+        "true (development only)");
+  if (cfg->allow_unsigned_queue_messages)
+    spdlog::warn("allow_unsigned_queue_messages: envelopes WITHOUT a gateway signature are "
+                 "stored (development only)");
   auto env = vv::ProcessEnv();
   auto provider = vv::engine::MakeRootKeyProvider(*cfg, env);
   if (!provider.ok()) return Refuse(provider.status().ToString());
@@ -137,6 +150,8 @@ int main(int argc, char** argv) {
     jo.ingest_stream = cfg->jetstream_stream;
     jo.dlq_stream = cfg->jetstream_dlq_stream;
     jo.connection_name = "vectorvue-evidence-engine";
+    jo.creds_file = cfg->nats_creds_file;
+    jo.tls_ca_file = cfg->nats_tls_ca_path;
     auto p = vv::queue::JetStreamPublisher::Create(jo);
     if (!p.ok()) return Refuse("jetstream: " + p.status().ToString());
     js_publisher = std::move(p).value();
@@ -154,6 +169,8 @@ int main(int argc, char** argv) {
   eo.max_deliveries = cfg->max_deliveries;
   eo.poll_interval_ms = cfg->poll_interval_ms;
   eo.operator_tenant_map = cfg->operator_tenant_map;
+  eo.queue_verify_keys = std::move(queue_keys);
+  eo.allow_unsigned_queue_messages = cfg->allow_unsigned_queue_messages;
   vv::engine::Engine engine(eo, *source, *dlq, cipher, **store, **audit, clock, random);
 
   spdlog::info("consuming queue={} store={} root_key_provider={} active_key_id={} audit={}",

@@ -9,6 +9,7 @@
 #include "audit/jetstream_anchor.h"
 #include "audit/pkcs11_seal_signer.h"
 #include "queue/embedded_queue.h"
+#include "queue/envelope_auth.h"
 #include "queue/jetstream_queue.h"
 #include "state/memory_state.h"
 #include "state/redis_state.h"
@@ -189,6 +190,22 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   auto publisher = MakePublisher(c, app->clock_);
   if (!publisher.ok()) return publisher.status();
   app->publisher_ = std::move(publisher).value();
+  // Every envelope is signed on its way to the queue (issue 12): the engine stores only what
+  // verifies under one of its configured queue keys, so a forged or injected message is
+  // dead-lettered instead of becoming evidence. Without a key the envelopes stay unsigned
+  // (development only: the engine refuses them unless it explicitly allows unsigned ones).
+  if (!c.queue_signing_key_path.empty()) {
+    auto qs = queue::EnvelopeSigner::Load(c.queue_signing_key_path, c.queue_signing_kid);
+    if (!qs.ok())
+      return Status(qs.status().code(),
+                    "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH): " +
+                        qs.status().message());
+    app->publisher_ = std::make_unique<queue::SigningPublisher>(std::move(app->publisher_),
+                                                                std::move(qs).value());
+  } else {
+    spdlog::warn("queue_signing_key_path is not set: envelopes are enqueued UNSIGNED; the "
+                 "engine accepts them only with allow_unsigned_queue_messages (development)");
+  }
 
   // Signed feedback keys, loaded once. Refuse to start without them (the reference's default
   // deployment failed every request instead).
@@ -384,7 +401,11 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
           a.feedback_active_kid != b.feedback_active_kid,
       "feedback keys");
   cmp(a.mitre_catalog_dir != b.mitre_catalog_dir, "mitre_catalog_dir");
-  cmp(a.admin_listen != b.admin_listen, "admin_listen");
+  cmp(a.admin_listen != b.admin_listen || a.admin_token_file != b.admin_token_file,
+      "admin_listen/admin_token_file");
+  cmp(a.queue_signing_key_path != b.queue_signing_key_path ||
+          a.queue_signing_kid != b.queue_signing_kid,
+      "queue_signing_key_path/queue_signing_kid");
   cmp(a.kill_switch_file != b.kill_switch_file ||
           a.kill_switch_redis_key != b.kill_switch_redis_key,
       "kill_switch_file/kill_switch_redis_key");
@@ -477,32 +498,20 @@ void GatewayApp::PollKillSwitch() {
     std::lock_guard<std::mutex> l(reload_mu_);
     for (const auto& id : revoked_) {
       if (next.count(id)) continue;
-      std::string why;
-      const json::Value& lc = st->last_change;
-      const json::Value* req = lc.is_object() ? lc.Find("request") : nullptr;
-      auto parsed = req && req->is_string() ? json::Parse(req->as_string())
-                                            : Result<json::Value>(Status::InvalidArgument("x"));
-      if (!parsed.ok() || !parsed->is_object() || !parsed->Find("action") ||
-          !parsed->Find("identity") || parsed->Find("action")->as_string() != "release" ||
-          parsed->Find("identity")->as_string() != id) {
-        why = "no approved release request for this identity in the last change";
-      } else {
-        std::vector<killswitch::Approval> approvals;
-        if (const json::Value* ap = lc.Find("approvals"); ap && ap->is_array())
-          for (const auto& a : ap->as_array()) {
-            auto one = killswitch::ApprovalFrom(a);
-            if (one.ok()) approvals.push_back(std::move(one).value());
-          }
-        auto ok = killswitch::VerifyApprovals(req->as_string(), approvals,
-                                              base_cfg_->kill_switch_approvers);
-        if (!ok.ok()) why = ok.status().message();
-      }
+      // Bound to this state's generation and newer than what was applied (issue 12): an old
+      // approved release written back into the state lifts nothing.
+      Status ok = killswitch::CheckRelease(*st, id, ks_applied_generation_,
+                                           base_cfg_->kill_switch_approvers);
+      std::string why = ok.ok() ? std::string() : ok.message();
       if (!why.empty()) {
         next.insert(id);
         refused_releases.emplace_back(id, why);
       }
     }
   }
+  // Generations only move forward: a state older than the newest one applied is a replay and
+  // can still add revocations (fail closed) but never lift one.
+  ks_applied_generation_ = std::max(ks_applied_generation_, st->generation);
   for (const auto& [id, why] : refused_releases) {
     spdlog::error("kill switch: release of {} NOT applied: {}", id, why);
     json::Value d = json::Value::MakeObject();

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "common/file_mode.h"
 #include "queue/envelope_codec.h"
 
 namespace vv::queue {
@@ -75,6 +76,10 @@ Status OpenError(const std::string& path, const std::string& what, sqlite3* db, 
 
 // Opens one connection configured for the queue: WAL, synchronous=FULL, busy timeout.
 Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOptions& options) {
+  // queue.db holds every tenant's telemetry: owner-only (0600) before SQLite would create it
+  // 0644; the -wal/-shm files inherit the database file's mode (issue 12).
+  Status private_file = EnsurePrivateFile(path);
+  if (!private_file.ok()) return Status::Unavailable("embedded queue: " + private_file.message());
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "common/file_mode.h"
+
 namespace vv::sqlstore {
 
 namespace {
@@ -13,6 +15,10 @@ constexpr int kBusyTimeoutMs = 5000;
 }  // namespace
 
 Result<Db> Db::Open(const std::string& path, std::string_view label) {
+  // Owner-only before SQLite creates it 0644 (its -wal/-shm inherit the mode; issue 12).
+  Status private_file = EnsurePrivateFile(path);
+  if (!private_file.ok())
+    return Status::Unavailable(std::string(label) + ": " + private_file.message());
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,

@@ -93,6 +93,43 @@ TEST_F(KillSwitchTest, TwoDistinctApproversEngageThenReleaseWithFreshApprovals) 
   EXPECT_TRUE(ParseState(store_->Read().value()).value().RevokedIds().empty());
 }
 
+// Issue 12: engage (0->1), release (1->2), engage again (2->3). Writing the generation-2 state
+// (an old, genuinely approved release) back lifts nothing on a gateway that applied 3, and a
+// state re-numbered to look newer does not carry approvals for its own transition.
+TEST_F(KillSwitchTest, AnOldApprovedReleaseWrittenBackLiftsNoNewerRevocation) {
+  auto approve = [&](const std::string& action, int64_t gen) {
+    return std::vector<Approval>{Sign(Canonical(action, gen), "alice", alice_),
+                                 Sign(Canonical(action, gen), "bob", bob_)};
+  };
+  ASSERT_TRUE(Do("engage", approve("engage", 0)).ok());
+  auto released = Do("release", approve("release", 1));
+  ASSERT_TRUE(released.ok());
+  const State old_release = *released;  // generation 2, last_change = the approved release
+  EXPECT_TRUE(CheckRelease(old_release, "spectrastrike-producer", 1, cfg_.kill_switch_approvers)
+                  .ok());  // the genuine transition 1 -> 2
+  auto again = Do("engage", approve("engage", 2));
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->generation, 3);
+
+  Status stale = CheckRelease(old_release, "spectrastrike-producer", 3, cfg_.kill_switch_approvers);
+  EXPECT_EQ(stale.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(stale.message().find("stale kill-switch state"), std::string::npos) << stale.message();
+
+  State renumbered = old_release;
+  renumbered.generation = 4;
+  Status replay =
+      CheckRelease(renumbered, "spectrastrike-producer", 3, cfg_.kill_switch_approvers);
+  EXPECT_EQ(replay.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(replay.message().find("approved for generation 1"), std::string::npos)
+      << replay.message();
+
+  // Another identity's release, and a release whose approvals do not verify, lift nothing.
+  EXPECT_FALSE(CheckRelease(old_release, "other", 1, cfg_.kill_switch_approvers).ok());
+  State forged = old_release;
+  forged.last_change.Set("approvals", json::Value::MakeArray());
+  EXPECT_FALSE(CheckRelease(forged, "spectrastrike-producer", 1, cfg_.kill_switch_approvers).ok());
+}
+
 TEST_F(KillSwitchTest, EngageOfUnknownIdentityIsRefused) {
   auto c = CanonicalRequest("engage", "nobody", "x", 0);
   auto r = Apply(*store_, cfg_, "engage", "nobody", "x",
