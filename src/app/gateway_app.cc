@@ -291,6 +291,18 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   auto store = killswitch::MakeStore(c);
   if (!store.ok()) return Status(store.status().code(), "kill switch: " + store.status().message());
   app->ks_store_ = std::move(store).value();
+  // What this gateway applied before it stopped: the revocations stay in force and the
+  // generation stays the floor, whatever the shared store says now (issue 12).
+  app->ks_applied_path_ = c.audit_log_path + ".kill-switch";
+  auto applied = killswitch::LoadApplied(app->ks_applied_path_);
+  if (!applied.ok())
+    return Status(applied.status().code(), "kill switch: " + applied.status().message());
+  app->ks_applied_generation_ = applied->generation;
+  if (!applied->revoked.empty()) {
+    std::lock_guard<std::mutex> l(app->reload_mu_);
+    app->revoked_ = applied->revoked;
+    app->PublishSnapshot();
+  }
   app->PollKillSwitch();
 
   // Admin listener (loopback only). A bind failure (e.g. the default port is taken by another
@@ -511,6 +523,7 @@ void GatewayApp::PollKillSwitch() {
   }
   // Generations only move forward: a state older than the newest one applied is a replay and
   // can still add revocations (fail closed) but never lift one.
+  const int64_t applied_before = ks_applied_generation_;
   ks_applied_generation_ = std::max(ks_applied_generation_, st->generation);
   for (const auto& [id, why] : refused_releases) {
     spdlog::error("kill switch: release of {} NOT applied: {}", id, why);
@@ -528,9 +541,20 @@ void GatewayApp::PollKillSwitch() {
       if (!revoked_.count(id)) changes.emplace_back(id, true);
     for (const auto& id : revoked_)
       if (!next.count(id)) changes.emplace_back(id, false);
+    if (!changes.empty()) {
+      revoked_ = next;
+      PublishSnapshot();
+    }
+    if (!changes.empty() || ks_applied_generation_ != applied_before) {
+      Status saved = killswitch::SaveApplied(ks_applied_path_,
+                                             {ks_applied_generation_, revoked_});
+      if (!saved.ok()) {
+        metrics_->BackendError("kill_switch_file").Inc();
+        spdlog::error("kill switch: {} (a restart may not remember this state)",
+                      saved.message());
+      }
+    }
     if (changes.empty()) return;
-    revoked_ = next;
-    PublishSnapshot();
   }
   for (const auto& [id, engaged] : changes) {
     json::Value d = json::Value::MakeObject();

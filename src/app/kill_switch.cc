@@ -133,6 +133,43 @@ Status CheckRelease(const State& st, std::string_view identity, int64_t applied_
   return Status::Ok();
 }
 
+Result<Applied> LoadApplied(const std::string& path) {
+  Applied a;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return a;
+  auto bytes = crypto::ReadFileBytes(path);
+  if (!bytes.ok()) return bytes.status();
+  auto v = json::Parse(*bytes);
+  const json::Value* g = v.ok() && v->is_object() ? v->Find("generation") : nullptr;
+  const json::Value* r = v.ok() && v->is_object() ? v->Find("revoked") : nullptr;
+  if (g == nullptr || !g->is_int() || !g->as_int64() || r == nullptr || !r->is_array())
+    return Status::DataLoss("kill-switch applied record " + path + " is corrupt");
+  a.generation = *g->as_int64();
+  for (const auto& id : r->as_array()) {
+    if (!id.is_string()) return Status::DataLoss("kill-switch applied record " + path + " is corrupt");
+    a.revoked.insert(id.as_string());
+  }
+  return a;
+}
+
+Status SaveApplied(const std::string& path, const Applied& applied) {
+  json::Value v = json::Value::MakeObject();
+  v.Set("generation", applied.generation);
+  json::Value ids = json::Value::MakeArray();
+  for (const auto& id : applied.revoked) ids.Push(id);
+  v.Set("revoked", std::move(ids));
+  const std::string text = json::Canonical(v);
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::Unavailable("kill-switch: cannot write " + path);
+  return Status::Ok();
+}
+
 std::set<std::string> State::RevokedIds() const {
   std::set<std::string> out;
   for (const auto& [id, r] : revoked) out.insert(id);

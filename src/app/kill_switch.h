@@ -109,6 +109,17 @@ Result<std::unique_ptr<Store>> MakeStore(const config::GatewayConfig& cfg);
 Status CheckRelease(const State& st, std::string_view identity, int64_t applied_generation,
                     const std::vector<config::SigningKey>& approvers);
 
+// What a gateway last applied, kept in its own data directory (<audit_log_path>.kill-switch,
+// mode 0600) so a restart cannot be used to accept an older state written back into the
+// shared store while the gateway was down (issue 12).
+struct Applied {
+  int64_t generation = -1;
+  std::set<std::string> revoked;
+};
+// A missing file is the empty record (generation -1); a corrupt one is an error.
+Result<Applied> LoadApplied(const std::string& path);
+Status SaveApplied(const std::string& path, const Applied& applied);  // atomic rename, fsync
+
 // Verifies and applies one change. `action` is "engage" or "release". Engage requires the
 // identity to be configured and not yet revoked; release requires it to be revoked.
 Result<State> Apply(Store& store, const config::GatewayConfig& cfg, std::string_view action,

@@ -4,6 +4,7 @@
 #include "app/kill_switch.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
@@ -128,6 +129,23 @@ TEST_F(KillSwitchTest, AnOldApprovedReleaseWrittenBackLiftsNoNewerRevocation) {
   State forged = old_release;
   forged.last_change.Set("approvals", json::Value::MakeArray());
   EXPECT_FALSE(CheckRelease(forged, "spectrastrike-producer", 1, cfg_.kill_switch_approvers).ok());
+}
+
+TEST_F(KillSwitchTest, AppliedRecordRoundTripsOwnerOnly) {
+  const std::string path = dir_.File("audit.jsonl.kill-switch");
+  auto none = LoadApplied(path);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->generation, -1);
+  ASSERT_TRUE(SaveApplied(path, {3, {"spectrastrike-producer"}}).ok());
+  auto back = LoadApplied(path);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->generation, 3);
+  EXPECT_EQ(back->revoked, std::set<std::string>{"spectrastrike-producer"});
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  testing::WriteFile(path, "{\"generation\":\"x\"}", 0600);
+  EXPECT_EQ(LoadApplied(path).status().code(), StatusCode::kDataLoss);
 }
 
 TEST_F(KillSwitchTest, EngageOfUnknownIdentityIsRefused) {
