@@ -216,6 +216,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   // Execution graphs: tenant-scoped, in the evidence store database (vectorvue.evidence_engine).
   auto store_cfg = cognitive::LoadGraphStoreConfig(c.source_path, config::ProcessEnv(), c.queue_path);
   if (!store_cfg.ok()) return store_cfg.status();
+  store_cfg->require_least_privilege = c.profile == "production";
   auto graphs = cognitive::OpenGraphStore(*store_cfg);
   if (!graphs.ok())
     return Status(graphs.status().code(),

@@ -13,12 +13,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <thread>
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "fakes/postgres_server.h"
 #include "fakes/process.h"
 #include "fakes/raw_http.h"
 #include "fakes/servers.h"
@@ -490,6 +492,96 @@ TEST_F(BackendRedTeam, Backend_DataFilesAreOwnerOnlyAfterAGatewayAndEngineRun) {
            observed);
   ExpectAuditVerifies(run.audit_path);
   ExpectAuditVerifiesAndRestarts(gw);
+}
+
+// PostgreSQL graph store (issue 12). The schema is installed by the admin for a separate owner
+// role; the gateway connects as vv_gateway.
+void SplitRoles(PostgresServer& pg, std::string* out) {
+  ASSERT_TRUE(pg.Psql("CREATE ROLE vv_graph_owner NOLOGIN NOSUPERUSER NOBYPASSRLS; "
+                      "CREATE ROLE vv_gateway LOGIN NOSUPERUSER NOBYPASSRLS;")
+                  .ok());
+  ASSERT_EQ(RunCommand({std::string(VV_BIN_DIR) + "/vv-evidence", "init-postgres-graphs",
+                        "--admin-url", pg.admin_url(), "--owner-role", "vv_graph_owner",
+                        "--app-role", "vv_gateway"},
+                       out),
+            0)
+      << *out;
+}
+
+TEST_F(BackendRedTeam, Backend_SuperuserGraphStoreUrlRefusedInProduction) {
+  RedisServer redis;
+  VV_REQUIRE_SERVER(redis);
+  NatsServer nats;
+  VV_REQUIRE_SERVER(nats);
+  PostgresServer pg;
+  VV_REQUIRE_SERVER(pg);
+  std::string out;
+  SplitRoles(pg, &out);
+  auto production = [&](const std::string& pg_url) {
+    GatewayOptions o;
+    o.nonce_backend = o.rate_limit_backend = "redis";
+    o.redis_url = redis.url();
+    o.queue_backend = "nats";
+    o.nats_url = nats.url();
+    o.extra_yaml = "    profile: production\n";
+    o.env = {"VV_EVIDENCE_STORE_BACKEND=postgres", "VV_EVIDENCE_POSTGRES_URL=" + pg_url};
+    return o;
+  };
+  std::string refusal;
+  {
+    GatewayUnderTest gw(production(pg.admin_url()));  // the bootstrap superuser
+    EXPECT_FALSE(gw.started()) << "a superuser graph-store URL was accepted in production";
+    refusal = gw.log();
+    EXPECT_NE(refusal.find("role 'vv_admin' is a superuser"), std::string::npos) << refusal;
+  }
+  {
+    GatewayUnderTest gw(production(pg.Url("vv_graph_owner")));
+    EXPECT_FALSE(gw.started());
+  }
+  // The least-privilege role starts (the control), serves, and its audit log verifies.
+  GatewayUnderTest gw(production(pg.Url("vv_gateway")));
+  ASSERT_TRUE(gw.started()) << gw.log();
+  auto client = gw.Client();
+  EXPECT_EQ(Post(client, "evt-rt-pg-prod"), 202);
+  const size_t at = refusal.find("graph store");
+  Scenario("backend",
+           "profile production with a superuser (or table-owner) PostgreSQL URL for the graph "
+           "store refuses to start, naming the problem; the app role starts",
+           at == std::string::npos ? refusal.substr(0, 300) : refusal.substr(at, 300));
+  ExpectAuditVerifiesAndRestarts(gw);
+}
+
+TEST_F(BackendRedTeam, Backend_GraphStoreAppRoleCannotDisableRowLevelSecurity) {
+  PostgresServer pg;
+  VV_REQUIRE_SERVER(pg);
+  std::string out;
+  SplitRoles(pg, &out);
+  const char* bin_env = std::getenv("VV_POSTGRES_BIN_DIR");
+  const std::string psql =
+      std::string(bin_env != nullptr ? bin_env : "/usr/lib/postgresql/15/bin") + "/psql";
+  std::string observed;
+  for (const std::string sql : {"ALTER TABLE vv_cognitive_graphs DISABLE ROW LEVEL SECURITY",
+                                "ALTER TABLE vv_cognitive_graphs NO FORCE ROW LEVEL SECURITY",
+                                "DROP POLICY vv_cognitive_graphs_tenant_isolation ON "
+                                "vv_cognitive_graphs"}) {
+    std::string r;
+    const int rc =
+        RunCommand({psql, "-X", "-v", "ON_ERROR_STOP=1", "-d", pg.Url("vv_gateway"), "-c", sql}, &r);
+    EXPECT_NE(rc, 0) << sql << ": " << r;
+    EXPECT_NE(r.find("must be owner"), std::string::npos) << r;
+    observed += sql.substr(0, sql.find(" ON ")) + " -> " + r.substr(0, r.find('\n')) + "\n";
+  }
+  std::string state;
+  ASSERT_TRUE(pg.Psql("SELECT relrowsecurity::text || ',' || relforcerowsecurity::text || ',' || "
+                      "pg_get_userbyid(relowner) FROM pg_class WHERE relname = "
+                      "'vv_cognitive_graphs'",
+                      &state)
+                  .ok());
+  EXPECT_EQ(state.substr(0, state.find('\n')), "true,true,vv_graph_owner") << state;
+  Scenario("backend",
+           "the gateway's PostgreSQL role cannot disable/unforce RLS or drop the tenant policy "
+           "on vv_cognitive_graphs (owned by a separate role, RLS forced)",
+           observed + "table: " + state.substr(0, state.find('\n')));
 }
 
 }  // namespace
