@@ -32,6 +32,7 @@ fail() { echo "  FAIL $*"; FAIL=1; }
 RUN="$ROOT/run/demo"
 rm -rf "$RUN"
 mkdir -p "$RUN/keys" "$RUN/var" "$RUN/producer"
+chmod 0700 "$RUN" "$RUN/keys" "$RUN/var" "$RUN/producer"  # data and keys: owner only
 echo "== dev PKI and keys in $RUN =="
 scripts/dev-pki.sh "$RUN/pki"
 "$BIN/ss-producer" keygen --out "$RUN/keys/producer_ed25519.key" > "$RUN/keys/keygen.txt"
