@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 
 namespace vv {
 
@@ -39,18 +38,6 @@ Status EnsurePrivateFile(const std::string& path) {
   VV_RETURN_IF_ERROR(Tighten(path, /*must_exist=*/true));
   for (const char* suffix : {"-wal", "-shm", "-journal"})
     VV_RETURN_IF_ERROR(Tighten(path + suffix, /*must_exist=*/false));
-  return Status::Ok();
-}
-
-Status EnsurePrivateDir(const std::string& path) {
-  if (path.empty()) return Status::Ok();
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return Status::Ok();
-  std::filesystem::path p(path);
-  if (p.has_parent_path() && p.parent_path() != p)
-    VV_RETURN_IF_ERROR(EnsurePrivateDir(p.parent_path().string()));
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-    return Status::Unavailable("cannot create directory " + path + ": " + std::strerror(errno));
   return Status::Ok();
 }
 

@@ -16,7 +16,5 @@ namespace vv {
 // For SQLite databases: `path` plus its "-wal", "-shm" and "-journal" siblings when present.
 // ":memory:" and "" are left alone. Unavailable naming the path on failure.
 Status EnsurePrivateFile(const std::string& path);
-// Creates the directory (and missing parents) 0700; an existing directory is left as it is.
-Status EnsurePrivateDir(const std::string& path);
 
 }  // namespace vv
