@@ -27,6 +27,7 @@ Result<std::shared_ptr<state::RedisPool>> MakeRedisPool(const config::GatewayCon
     return Status::InvalidArgument("nonce_backend/rate_limit_backend 'redis' needs redis_url");
   auto rc = state::ParseRedisUrl(cfg.redis_url);
   if (!rc.ok()) return Status(rc.status().code(), "redis_url: " + rc.status().message());
+  rc->tls_ca_file = cfg.redis_tls_ca_path;
   auto pool = state::RedisPool::Create(*rc);
   if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
   return std::move(pool).value();

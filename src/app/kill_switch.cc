@@ -328,6 +328,7 @@ Result<std::unique_ptr<Store>> MakeStore(const config::GatewayConfig& cfg) {
   if (!cfg.redis_url.empty()) {
     auto rc = state::ParseRedisUrl(cfg.redis_url);
     if (!rc.ok()) return Status(rc.status().code(), "redis_url: " + rc.status().message());
+    rc->tls_ca_file = cfg.redis_tls_ca_path;
     auto pool = state::RedisPool::CreateLazy(*rc);
     if (!pool.ok()) return pool.status();
     return MakeRedisStore(std::move(pool).value(), cfg.kill_switch_redis_key);

@@ -327,6 +327,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     if (k == "nats_dlq_stream") return str(&cfg->nats_dlq_stream);
     if (k == "nats_replicas") return integer(&cfg->nats_replicas);
     if (k == "nats_duplicate_window_seconds") return integer(&cfg->nats_duplicate_window_seconds);
+    if (k == "redis_tls_ca_path") return path(&cfg->redis_tls_ca_path);
     if (k == "nats_creds_file") return path(&cfg->nats_creds_file);
     if (k == "nats_tls_ca_path") return path(&cfg->nats_tls_ca_path);
     if (k == "audit_anchor") {
@@ -514,6 +515,7 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   backend("VV_TG_QUEUE_BACKEND", &cfg->queue_backend);
   if (cfg->queue_backend == "memory") cfg->queue_backend = "embedded";
   str("VV_TG_REDIS_URL", &cfg->redis_url);
+  str("VV_TG_REDIS_TLS_CA_PATH", &cfg->redis_tls_ca_path);
   str("VV_TG_NATS_URL", &cfg->nats_url);
   str("VV_TG_QUEUE_SUBJECT", &cfg->queue_subject);
   str("VV_TG_DLQ_SUBJECT", &cfg->dlq_subject);
@@ -914,6 +916,9 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
       CheckReadableFile(cfg.tls.ca_path, "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)"));
   if (!cfg.tls.crl_path.empty())
     VV_RETURN_IF_ERROR(CheckReadableFile(cfg.tls.crl_path, "tls.crl_path"));
+  if (cfg.redis_url.rfind("rediss://", 0) == 0)
+    VV_RETURN_IF_ERROR(CheckReadableFile(
+        cfg.redis_tls_ca_path, "redis_tls_ca_path (VV_TG_REDIS_TLS_CA_PATH, needed by rediss://)"));
   if (!cfg.queue_signing_key_path.empty()) {
     if (cfg.queue_signing_kid.empty())
       return Invalid("queue_signing_kid (VV_TG_QUEUE_SIGNING_KID) must not be empty");

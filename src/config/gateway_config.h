@@ -71,6 +71,9 @@ struct GatewayConfig {
   std::string rate_limit_backend = "memory";  // memory | redis
   int64_t rate_limit_per_minute = 120;
   std::string redis_url;
+  // rediss:// (TLS): the CA that signed the Redis server certificate (redis_tls_ca_path /
+  // VV_TG_REDIS_TLS_CA_PATH); required with rediss://.
+  std::string redis_tls_ca_path;
 
   // Identities and keys. `default_signing_keys` comes from
   // spectrastrike_ed25519_public_key_b64 / VV_TG_SPECTRASTRIKE_ED25519_PUBKEY and applies to

@@ -339,7 +339,8 @@ void RuleAuditSealsSigned(const Effective& e, Sink* out) {
                     "audit_seal_pkcs11_token_label (checkpoints are unsigned)"});
 }
 
-// Issue 12: in production the shared backends must authenticate their clients and the queue
+// Issue 12: in production the shared backends must authenticate their clients, be reached over
+// TLS, and the queue
 // must carry signed envelopes. An anonymous NATS client could otherwise publish forged
 // envelopes, and an unauthenticated Redis lets anyone on the network clear nonces, reset rate
 // limits or rewrite the kill-switch state.
@@ -378,6 +379,10 @@ void RuleProductionBackendAuth(const Effective& e, Sink* out) {
       out->push_back({"production_backend_auth", kHigh,
                       "profile production requires a Redis password (redis://:PASSWORD@host or "
                       "user:PASSWORD@; ACL user recommended) in redis_url"});
+    if (e.redis_url.rfind("rediss://", 0) != 0)
+      out->push_back({"production_backend_auth", kHigh,
+                      "profile production requires TLS to Redis: redis_url must be rediss:// "
+                      "(with redis_tls_ca_path)"});
   }
 }
 

@@ -144,7 +144,8 @@ TEST_F(PolicyGateTest, AcceptsSecureProductionConfig) {
               "queue_backend: nats\n    nats_url: nats://nats:4222\n"
               "    nats_creds_file: " + creds + "\n    nats_tls_ca_path: " + Pki("ca.crt") +
                   "\n    queue_signing_key_path: " + queue_key +
-                  "\n    redis_url: redis://vv:s3cret@redis:6379/0");
+                  "\n    redis_tls_ca_path: " + Pki("ca.crt") +
+                  "\n    redis_url: rediss://vv:s3cret@redis:6379/0");
   const std::string seal_key = dir_.File("seal.key");
   WriteFile(seal_key, std::string(32, 's'), 0600);
   y += "    audit_seal_key_path: " + seal_key + "\n";
@@ -167,9 +168,10 @@ TEST_F(PolicyGateTest, ProductionWithAnonymousBackendsViolatesProductionBackendA
   EXPECT_NE(text.find("NATS credentials"), std::string::npos) << text;
   EXPECT_NE(text.find("TLS to NATS"), std::string::npos) << text;
   EXPECT_NE(text.find("Redis password"), std::string::npos) << text;
+  EXPECT_NE(text.find("TLS to Redis"), std::string::npos) << text;
   int n = 0;
   for (const auto& v : r.violations) n += v.rule == "production_backend_auth";
-  EXPECT_EQ(4, n);
+  EXPECT_EQ(5, n);
   // The development profile never needs them.
   EXPECT_FALSE(Check(BaseYaml()).Violates("production_backend_auth"));
 }
