@@ -234,7 +234,6 @@ Status ApplyEngineEnv(const EnvLookup& env, EngineConfig* cfg) {
       cfg->operator_tenant_map[Trim(op)] = Trim(t.as_string());
     }
   }
-  if (auto v = env("VV_TG_PROFILE")) cfg->profile = NormalizeBackend(*v);
   if (auto v = env("VV_EVIDENCE_QUEUE_VERIFY_KEYS_JSON")) {
     auto obj = json::Parse(*v);
     if (!obj.ok() || !obj->is_object())
