@@ -502,6 +502,89 @@ TEST_F(BackendRedTeam, Backend_DataFilesAreOwnerOnlyAfterAGatewayAndEngineRun) {
   ExpectAuditVerifiesAndRestarts(gw);
 }
 
+// Replay state over TLS Redis (rediss://, issue 12): the gateway verifies the Redis server
+// against its CA and authenticates; a man in the middle with another CA's certificate (here:
+// the same server, but the gateway trusting another CA) makes it refuse to start - it never
+// falls back to plaintext or to an unverified server.
+TEST_F(BackendRedTeam, Backend_RedisOverVerifiedTlsAndNoFallbackToAnUntrustedServer) {
+  RedisTlsServer redis;
+  VV_REQUIRE_SERVER(redis);
+  TempDir other;
+  std::string out;
+  ASSERT_EQ(RunCommand({"/bin/bash", std::string(VV_SOURCE_DIR) + "/scripts/dev-pki.sh",
+                        other.path().string()},
+                       &out),
+            0)
+      << out;
+  auto opts = [&](const std::string& ca) {
+    GatewayOptions o;
+    o.nonce_backend = o.rate_limit_backend = "redis";
+    o.redis_url = redis.url();
+    o.extra_yaml = "    redis_tls_ca_path: " + ca + "\n";
+    return o;
+  };
+  std::string refused_log;
+  {
+    GatewayUnderTest untrusted(opts(other.File("ca.crt")));
+    EXPECT_FALSE(untrusted.started()) << "started against a Redis it cannot verify";
+    refused_log = untrusted.log();
+    EXPECT_NE(refused_log.find("server certificate not trusted"), std::string::npos) << refused_log;
+  }
+  GatewayUnderTest gw(opts(redis.ca_path()));
+  ASSERT_TRUE(gw.started()) << gw.log();
+  auto client = gw.Client();
+  const int64_t ts = NowSeconds();
+  const std::string nonce = "nonce-rt-rediss-" + std::to_string(::getpid());
+  auto s = SignBody(MakeTelemetryBody(ts, nonce, "evt-rt-rediss"), ts, nonce);
+  auto first = client.Post("/internal/v1/telemetry", TelemetryHeaders(s), s.body);
+  auto replay = client.Post("/internal/v1/telemetry", TelemetryHeaders(s), s.body);
+  EXPECT_EQ(first.status, 202) << first.body;
+  EXPECT_EQ(replay.status, 409) << replay.body;  // the nonce lives in the TLS Redis
+  const std::string audit = FindAuditRecord(gw, {"replay"});
+  EXPECT_FALSE(audit.empty());
+  const size_t at = refused_log.find("not trusted");
+  Scenario("backend",
+           "replay state over rediss:// (verified TLS + password): accepted then 409 on replay; "
+           "a Redis certificate from another CA -> the gateway refuses to start",
+           "202 then " + std::to_string(replay.status) + "; untrusted: " +
+               (at == std::string::npos ? std::string("?") : refused_log.substr(at, 80)),
+           audit);
+  ExpectAuditVerifiesAndRestarts(gw);
+}
+
+TEST_F(BackendRedTeam, Backend_ProductionPolicyRefusesAnonymousPlaintextBackends) {
+  GatewayUnderTest gw;  // only for its PKI, keys and config as a base
+  ASSERT_TRUE(gw.started()) << gw.log();
+  std::string cfg = ReadFile(gw.config_path());
+  // Production, with the backends an attacker on the network can use anonymously.
+  const auto replace = [&](const std::string& from, const std::string& to) {
+    const size_t at = cfg.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    cfg.replace(at, from.size(), to);
+  };
+  replace("    nonce_backend: memory\n", "    nonce_backend: redis\n    profile: production\n");
+  replace("    rate_limit_backend: memory\n",
+          "    rate_limit_backend: redis\n    redis_url: redis://redis.internal:6379/0\n"
+          "    nats_url: nats://nats.internal:4222\n");
+  replace("    queue_backend: embedded\n", "    queue_backend: nats\n");
+  replace("    queue_signing_key_path: " + gw.queue_signing_key_path() + "\n", "");
+  TempDir dir;
+  WriteFile(dir.File("prod.yaml"), cfg, 0600);
+  std::string out;
+  const int rc = RunCommand({std::string(VV_BIN_DIR) + "/vvctl", "policy", "check",
+                             dir.File("prod.yaml"), "--format", "text"},
+                            &out);
+  EXPECT_EQ(rc, 1) << out;
+  for (const char* needle : {"FAIL production_backend_auth", "queue_signing_key_path",
+                             "NATS credentials", "TLS to NATS", "Redis password", "TLS to Redis"})
+    EXPECT_NE(out.find(needle), std::string::npos) << needle << "\n" << out;
+  Scenario("backend",
+           "vvctl policy check on a production config with anonymous plaintext Redis/NATS and "
+           "no queue signing key -> exit 1, production_backend_auth names each gap",
+           "exit " + std::to_string(rc));
+  ExpectAuditVerifiesAndRestarts(gw);
+}
+
 // PostgreSQL graph store (issue 12). The schema is installed by the admin for a separate owner
 // role; the gateway connects as vv_gateway.
 void SplitRoles(PostgresServer& pg, std::string* out) {
