@@ -25,6 +25,7 @@
 #include "engine/message_source.h"
 #include "engine/wiring.h"
 #include "http/admin_server.h"
+#include "json/json.h"
 #include "stats/service_metrics.h"
 #include "evidence/evidence_cipher.h"
 #include "queue/embedded_queue.h"
@@ -198,7 +199,20 @@ int main(int argc, char** argv) {
       sync(em.dead_lettered, c.dead_lettered.load());
       em.consumer_lag.Set(static_cast<double>(c.lag.load()));
       return vv::http::Response{200, registry.Render(), vv::stats::Registry::kContentType};
-    });
+    }, [&] {
+      // Refused admin requests (non-loopback Host, browser Origin, POST without a token; the
+      // engine configures no token: it has no POST endpoint) go to the engine's audit log.
+      vv::http::AdminOptions ao;
+      ao.on_refused = [&audit](const vv::http::AdminRefusal& f) {
+        vv::json::Value d = vv::json::Value::MakeObject();
+        d.Set("method", f.method);
+        d.Set("path", f.path);
+        d.Set("reason", f.reason);
+        d.Set("status", static_cast<int64_t>(f.status));
+        (void)(*audit)->Append("admin.refused", "evidence_engine", std::move(d));
+      };
+      return ao;
+    }());
     if (!a.ok()) return Refuse("admin_listen: " + a.status().message());
     admin = std::move(a).value();
     admin->Start();

@@ -470,6 +470,40 @@ TEST_F(BackendRedTeam, Admin_DnsRebindingHostIsRefused) {
   ExpectAuditVerifiesAndRestarts(gw);
 }
 
+// The engine's loopback /metrics listener: a DNS-rebinding Host or a browser Origin is refused
+// and audited in the engine's own audit log.
+TEST_F(BackendRedTeam, Admin_EngineMetricsRefuseRebindingHostAndBrowserOrigin) {
+  GatewayUnderTest gw;
+  ASSERT_TRUE(gw.started()) << gw.log();
+  TempDir dir;
+  RunEngine(gw, dir);  // writes engine.yaml (and drains the empty queue)
+  ChildProcess engine({std::string(VV_BIN_DIR) + "/vv-engine", "--config", dir.File("engine.yaml"),
+                       "--admin-listen", "127.0.0.1:0"},
+                      dir.File("engine.log"));
+  auto port = engine.WaitForLine("ADMIN_PORT ", std::chrono::seconds(20));
+  ASSERT_TRUE(port.has_value()) << engine.Log();
+  const std::string rebinding =
+      AdminExchange(*port, "GET /metrics HTTP/1.1\r\nHost: evil.example:" + *port + "\r\n\r\n");
+  const std::string origin = AdminExchange(
+      *port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n\r\n");
+  const std::string ok = AdminExchange(*port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  EXPECT_NE(rebinding.find("HTTP/1.1 403"), std::string::npos) << rebinding;
+  EXPECT_EQ(rebinding.find("vv_engine_"), std::string::npos) << rebinding;
+  EXPECT_NE(origin.find("HTTP/1.1 403"), std::string::npos) << origin;
+  EXPECT_NE(ok.find("HTTP/1.1 200"), std::string::npos) << ok;
+  EXPECT_EQ(engine.Terminate(), 0) << engine.Log();
+  const std::string audit = ReadFile(dir.File("engine-audit.jsonl"));
+  EXPECT_NE(audit.find("admin_host_not_loopback"), std::string::npos);
+  EXPECT_NE(audit.find("admin_browser_origin"), std::string::npos);
+  Scenario("admin",
+           "vv-engine /metrics with Host: evil.example (DNS rebinding) or a browser Origin -> 403, "
+           "audited admin.refused in the engine's audit log",
+           rebinding.substr(0, rebinding.find("\r\n")) + " / " +
+               origin.substr(0, origin.find("\r\n")));
+  ExpectAuditVerifies(dir.File("engine-audit.jsonl"));
+  ExpectAuditVerifiesAndRestarts(gw);
+}
+
 TEST_F(BackendRedTeam, Backend_DataFilesAreOwnerOnlyAfterAGatewayAndEngineRun) {
   const mode_t old = ::umask(022);  // a typical service umask: SQLite would create 0644
   GatewayUnderTest gw;
