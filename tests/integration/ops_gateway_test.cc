@@ -34,14 +34,14 @@ std::string PubB64(const std::string& seed_hex) {
 }
 
 // The admin token every OpsGateway is configured with (admin_token_file, issue 12).
-constexpr const char* kAdminToken = "ops-admin-token-0123456789abcdef";
+constexpr const char* kOpsAdminToken = "ops-admin-token-0123456789abcdef";
 
 // Plain HTTP/1.1 to the admin listener, with the admin token; returns the whole response
 // ("" on connect failure).
 std::string AdminHttp(uint16_t port, const std::string& method, const std::string& path) {
   return LoopbackHttpExchange(port, method + " " + path +
                                         " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " +
-                                        kAdminToken + "\r\nContent-Length: 0\r\n\r\n");
+                                        kOpsAdminToken + "\r\nContent-Length: 0\r\n\r\n");
 }
 
 // The value of one sample line ("name{labels} value") in a scrape, -1 when absent.
@@ -107,7 +107,7 @@ class OpsGateway {
     WriteFile(dir_.File("feedback.pem"),
               crypto::Ed25519PrivateKey::FromSeed(*HexDecode(kFeedbackSeedHex)).value().ToPem(),
               0600);
-    WriteFile(dir_.File("admin.token"), std::string(kAdminToken) + "\n", 0600);
+    WriteFile(dir_.File("admin.token"), std::string(kOpsAdminToken) + "\n", 0600);
     Rewrite(o);
     proc_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{std::string(VV_BIN_DIR) + "/vv-gateway", "--config",
