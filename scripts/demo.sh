@@ -39,6 +39,7 @@ fail() { echo "  FAIL $*"; FAIL=1; }
 RUN="$ROOT/run/demo"
 rm -rf "$RUN"
 mkdir -p "$RUN/keys" "$RUN/var" "$RUN/producer"
+chmod 0700 "$RUN" "$RUN/keys" "$RUN/var" "$RUN/producer"  # data and keys: owner only
 echo "== dev PKI and keys in $RUN =="
 scripts/dev-pki.sh "$RUN/pki"
 "$BIN/ss-producer" keygen --out "$RUN/keys/producer_ed25519.key" > "$RUN/keys/keygen.txt"
@@ -46,8 +47,14 @@ PUB_B64=$(awk '/spectrastrike_ed25519_public_key_b64:/ {print $2}' "$RUN/keys/ke
 ( umask 077
   openssl genpkey -algorithm ed25519 -out "$RUN/keys/feedback_ed25519.pem"
   openssl genpkey -algorithm ed25519 -out "$RUN/keys/audit_seal_ed25519.pem"
+  openssl genpkey -algorithm ed25519 -out "$RUN/keys/queue_ed25519.pem"
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/keys/admin.token"
   head -c 32 /dev/urandom > "$RUN/keys/evidence_root.key" )
-chmod 0600 "$RUN/keys/feedback_ed25519.pem" "$RUN/keys/audit_seal_ed25519.pem"
+chmod 0600 "$RUN/keys/feedback_ed25519.pem" "$RUN/keys/audit_seal_ed25519.pem" \
+  "$RUN/keys/queue_ed25519.pem" "$RUN/keys/admin.token"
+# The gateway signs every queue envelope with the queue key; the engine verifies with its
+# public half (raw 32 bytes, base64: the last 32 bytes of the DER SubjectPublicKeyInfo).
+QUEUE_PUB_B64=$(openssl pkey -in "$RUN/keys/queue_ed25519.pem" -pubout -outform DER | tail -c 32 | base64)
 chmod 0400 "$RUN/keys/evidence_root.key"
 openssl pkey -in "$RUN/keys/feedback_ed25519.pem" -pubout -out "$RUN/keys/feedback_ed25519.pub"
 PIN=$("$BIN/ss-producer" fingerprint "$RUN/pki/producer.crt" | tail -1 | awk '{print $NF}')
@@ -102,12 +109,17 @@ vectorvue:
     feedback_signing_keys:
       kid-001: keys/feedback_ed25519.pem
     feedback_active_kid: kid-001
+    queue_signing_key_path: keys/queue_ed25519.pem
+    queue_signing_kid: queue-001
+    admin_token_file: keys/admin.token
   evidence_engine:
     store_backend: sqlite
     store_path: var/evidence.db
     root_key_provider: file
     root_key_id: vv-evidence-root-v1
     root_key_file: keys/evidence_root.key
+    queue_verify_keys:
+      queue-001: $QUEUE_PUB_B64
     metrics_path: ""
     audit_seal_pkcs11_token_label: vv-demo
     audit_seal_pkcs11_key_label: engine-seal

@@ -30,6 +30,7 @@
 #include "engine/message_source.h"
 #include "engine/wiring.h"
 #include "http/admin_server.h"
+#include "json/json.h"
 #include "stats/service_metrics.h"
 #include "evidence/evidence_cipher.h"
 #include "queue/embedded_queue.h"
@@ -106,6 +107,19 @@ int main(int argc, char** argv) {
   vv::logging::Setup("vv-engine", *vv::logging::ParseFormat(cfg->log_format),
                      *vv::logging::ParseLevel(cfg->log_level));
   spdlog::info("effective configuration: {}", vv::config::DescribeEngineConfig(*cfg));
+  // Queue authentication (issue 12): without the gateway's public key(s) every envelope would
+  // be dead-lettered; refuse to start instead, unless unsigned ones are explicitly allowed.
+  vv::queue::EnvelopeVerifyKeys queue_keys;
+  for (const auto& [kid, b64] : cfg->queue_verify_keys)
+    queue_keys.emplace(kid, vv::crypto::Ed25519PublicKey::FromBase64(b64).value());
+  if (queue_keys.empty() && !cfg->allow_unsigned_queue_messages)
+    return Refuse(
+        "evidence_engine.queue_verify_keys (VV_EVIDENCE_QUEUE_VERIFY_KEYS_JSON) is empty: "
+        "configure the gateway's queue signing public key(s), or allow_unsigned_queue_messages: "
+        "true (development only)");
+  if (cfg->allow_unsigned_queue_messages)
+    spdlog::warn("allow_unsigned_queue_messages: envelopes WITHOUT a gateway signature are "
+                 "stored (development only)");
   auto env = vv::ProcessEnv();
   auto provider = vv::engine::MakeRootKeyProvider(*cfg, env);
   if (!provider.ok()) return Refuse(provider.status().ToString());
@@ -157,6 +171,8 @@ int main(int argc, char** argv) {
     jo.ingest_stream = cfg->jetstream_stream;
     jo.dlq_stream = cfg->jetstream_dlq_stream;
     jo.connection_name = "vectorvue-evidence-engine";
+    jo.creds_file = cfg->nats_creds_file;
+    jo.tls_ca_file = cfg->nats_tls_ca_path;
     auto p = vv::queue::JetStreamPublisher::Create(jo);
     if (!p.ok()) return Refuse("jetstream: " + p.status().ToString());
     js_publisher = std::move(p).value();
@@ -176,6 +192,8 @@ int main(int argc, char** argv) {
   eo.operator_tenant_map = cfg->operator_tenant_map;
   eo.store_name = cfg->store_backend == "postgres" ? "postgresql" : cfg->store_backend;
   eo.queue_name = "queue (" + cfg->queue_backend + ")";
+  eo.queue_verify_keys = std::move(queue_keys);
+  eo.allow_unsigned_queue_messages = cfg->allow_unsigned_queue_messages;
   vv::engine::Engine engine(eo, *source, *dlq, cipher, **store, **audit, clock, random);
 
   spdlog::info("consuming queue={} store={} root_key_provider={} active_key_id={} audit={}",
@@ -203,7 +221,20 @@ int main(int argc, char** argv) {
       sync(em.dead_lettered, c.dead_lettered.load());
       em.consumer_lag.Set(static_cast<double>(c.lag.load()));
       return vv::http::Response{200, registry.Render(), vv::stats::Registry::kContentType};
-    });
+    }, [&] {
+      // Refused admin requests (non-loopback Host, browser Origin, POST without a token; the
+      // engine configures no token: it has no POST endpoint) go to the engine's audit log.
+      vv::http::AdminOptions ao;
+      ao.on_refused = [&audit](const vv::http::AdminRefusal& f) {
+        vv::json::Value d = vv::json::Value::MakeObject();
+        d.Set("method", f.method);
+        d.Set("path", f.path);
+        d.Set("reason", f.reason);
+        d.Set("status", static_cast<int64_t>(f.status));
+        (void)(*audit)->Append("admin.refused", "evidence_engine", std::move(d));
+      };
+      return ao;
+    }());
     if (!a.ok()) return Refuse("admin_listen: " + a.status().message());
     admin = std::move(a).value();
     admin->Start();

@@ -4,6 +4,7 @@
 //   vv-evidence rewrap --config FILE --tenant T [--to-key K]   (default: the active key)
 //   vv-evidence pkcs11-keygen --config FILE --key-id K            (new root key in the token)
 //   vv-evidence init-postgres --admin-url URL --owner-role R --app-role A
+//   vv-evidence init-postgres-graphs --admin-url URL --owner-role R --app-role A
 // list/show decrypt with the configured root key provider and print JSON to stdout: records
 // with their metadata, the decrypted payload and whether SHA-256(plaintext) still equals the
 // recorded integrity hash. Exit status (tools/cli/cli.h, docs/cli.md): 0 ok, 1 not found /
@@ -14,6 +15,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "cognitive/postgres_graph_store.h"
 
 #include "common/clock.h"
 #include "config/engine_config.h"
@@ -112,8 +114,21 @@ int main(int argc, char** argv) {
   initpg->add_option("--admin-url", admin_url)->required();
   initpg->add_option("--owner-role", owner_role)->required();
   initpg->add_option("--app-role", app_role)->required();
+  auto* initgraphs = cli.add_subcommand(
+      "init-postgres-graphs",
+      "create the gateway's execution-graph table with RLS, owned by --owner-role");
+  initgraphs->add_option("--admin-url", admin_url)->required();
+  initgraphs->add_option("--owner-role", owner_role)->required();
+  initgraphs->add_option("--app-role", app_role)->required();
   if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
 
+  if (initgraphs->parsed()) {
+    vv::Status s =
+        vv::cognitive::PostgresGraphStore::InstallSchema(admin_url, owner_role, app_role);
+    if (!s.ok()) return Fail(s.ToString());
+    std::cout << "{\"schema\":\"installed\"}" << std::endl;
+    return 0;
+  }
   if (initpg->parsed()) {
     vv::Status s =
         vv::evidence::PostgresEvidenceStore::InstallSchema(admin_url, owner_role, app_role);

@@ -7,9 +7,12 @@
 #include "app/kill_switch.h"
 #include "common/logging.h"
 #include "cognitive/store_config.h"
+#include "common/encoding.h"
+#include "crypto/crypto.h"
 #include "audit/jetstream_anchor.h"
 #include "audit/pkcs11_seal_signer.h"
 #include "queue/embedded_queue.h"
+#include "queue/envelope_auth.h"
 #include "queue/jetstream_queue.h"
 #include "state/memory_state.h"
 #include "state/redis_state.h"
@@ -27,6 +30,7 @@ Result<std::shared_ptr<state::RedisPool>> MakeRedisPool(const config::GatewayCon
     return Status::InvalidArgument("nonce_backend/rate_limit_backend 'redis' needs redis_url");
   auto rc = state::ParseRedisUrl(cfg.redis_url);
   if (!rc.ok()) return Status(rc.status().code(), "redis_url: " + rc.status().message());
+  rc->tls_ca_file = cfg.redis_tls_ca_path;
   auto pool = state::RedisPool::Create(*rc);
   if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
   return std::move(pool).value();
@@ -103,6 +107,23 @@ audit::FsyncPolicy ToAuditFsync(config::FsyncPolicy p) {
     case config::FsyncPolicy::kBatch: break;
   }
   return audit::FsyncPolicy::kBatch;
+}
+
+// The admin token: VV_TG_ADMIN_TOKEN, else the contents of admin_token_file (mode already
+// checked by the config validator), trailing whitespace/newline stripped. "" = none.
+Result<std::string> ResolveAdminToken(const config::GatewayConfig& cfg) {
+  if (!cfg.admin_token.empty()) return cfg.admin_token;
+  if (cfg.admin_token_file.empty()) return std::string();
+  auto bytes = crypto::ReadFileBytes(cfg.admin_token_file);
+  if (!bytes.ok())
+    return Status(bytes.status().code(),
+                  "admin_token_file (VV_TG_ADMIN_TOKEN_FILE): " + bytes.status().message());
+  std::string token(StripAsciiWhitespace(*bytes));
+  crypto::Wipe(&bytes.value());
+  if (token.size() < 16)
+    return Status::InvalidArgument(
+        "admin_token_file (VV_TG_ADMIN_TOKEN_FILE): token must be at least 16 characters");
+  return token;
 }
 
 }  // namespace
@@ -183,6 +204,22 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   auto publisher = MakePublisher(c, app->clock_);
   if (!publisher.ok()) return publisher.status();
   app->publisher_ = std::move(publisher).value();
+  // Every envelope is signed on its way to the queue (issue 12): the engine stores only what
+  // verifies under one of its configured queue keys, so a forged or injected message is
+  // dead-lettered instead of becoming evidence. Without a key the envelopes stay unsigned
+  // (development only: the engine refuses them unless it explicitly allows unsigned ones).
+  if (!c.queue_signing_key_path.empty()) {
+    auto qs = queue::EnvelopeSigner::Load(c.queue_signing_key_path, c.queue_signing_kid);
+    if (!qs.ok())
+      return Status(qs.status().code(),
+                    "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH): " +
+                        qs.status().message());
+    app->publisher_ = std::make_unique<queue::SigningPublisher>(std::move(app->publisher_),
+                                                                std::move(qs).value());
+  } else {
+    spdlog::warn("queue_signing_key_path is not set: envelopes are enqueued UNSIGNED; the "
+                 "engine accepts them only with allow_unsigned_queue_messages (development)");
+  }
 
   // Signed feedback keys, loaded once. Refuse to start without them (the reference's default
   // deployment failed every request instead).
@@ -193,6 +230,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   // Execution graphs: tenant-scoped, in the evidence store database (vectorvue.evidence_engine).
   auto store_cfg = cognitive::LoadGraphStoreConfig(c.source_path, config::ProcessEnv(), c.queue_path);
   if (!store_cfg.ok()) return store_cfg.status();
+  store_cfg->require_least_privilege = c.profile == "production";
   auto graphs = cognitive::OpenGraphStore(*store_cfg);
   if (!graphs.ok())
     return Status(graphs.status().code(),
@@ -275,6 +313,18 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   auto store = killswitch::MakeStore(c);
   if (!store.ok()) return Status(store.status().code(), "kill switch: " + store.status().message());
   app->ks_store_ = std::move(store).value();
+  // What this gateway applied before it stopped: the revocations stay in force and the
+  // generation stays the floor, whatever the shared store says now (issue 12).
+  app->ks_applied_path_ = c.audit_log_path + ".kill-switch";
+  auto applied = killswitch::LoadApplied(app->ks_applied_path_);
+  if (!applied.ok())
+    return Status(applied.status().code(), "kill switch: " + applied.status().message());
+  app->ks_applied_generation_ = applied->generation;
+  if (!applied->revoked.empty()) {
+    std::lock_guard<std::mutex> l(app->reload_mu_);
+    app->revoked_ = applied->revoked;
+    app->PublishSnapshot();
+  }
   app->PollKillSwitch();
 
   // Admin listener (loopback only). A bind failure (e.g. the default port is taken by another
@@ -284,8 +334,24 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     auto hp = http::ParseLoopbackListen(c.admin_listen);
     if (!hp.ok()) return hp.status();
     GatewayApp* raw = app.get();
+    http::AdminOptions ao;
+    auto token = ResolveAdminToken(c);
+    if (!token.ok()) return token.status();
+    ao.token = std::move(token).value();
+    if (ao.token.empty())
+      spdlog::warn("admin listener: no admin_token_file / VV_TG_ADMIN_TOKEN: POST endpoints "
+                   "(reload) are refused");
+    ao.on_refused = [raw](const http::AdminRefusal& f) {
+      json::Value d = json::Value::MakeObject();
+      d.Set("method", f.method);
+      d.Set("path", f.path);
+      d.Set("reason", f.reason);
+      d.Set("status", static_cast<int64_t>(f.status));
+      raw->AuditApp("admin.refused", std::move(d));
+    };
     auto admin = http::AdminServer::Create(
-        c.admin_listen, [raw](const http::AdminRequest& r) { return raw->HandleAdmin(r); });
+        c.admin_listen, [raw](const http::AdminRequest& r) { return raw->HandleAdmin(r); },
+        std::move(ao));
     if (admin.ok()) {
       app->admin_ = std::move(admin).value();
     } else {
@@ -402,7 +468,11 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
           a.feedback_active_kid != b.feedback_active_kid,
       "feedback keys");
   cmp(a.mitre_catalog_dir != b.mitre_catalog_dir, "mitre_catalog_dir");
-  cmp(a.admin_listen != b.admin_listen, "admin_listen");
+  cmp(a.admin_listen != b.admin_listen || a.admin_token_file != b.admin_token_file,
+      "admin_listen/admin_token_file");
+  cmp(a.queue_signing_key_path != b.queue_signing_key_path ||
+          a.queue_signing_kid != b.queue_signing_kid,
+      "queue_signing_key_path/queue_signing_kid");
   cmp(a.kill_switch_file != b.kill_switch_file ||
           a.kill_switch_redis_key != b.kill_switch_redis_key,
       "kill_switch_file/kill_switch_redis_key");
@@ -498,32 +568,21 @@ void GatewayApp::PollKillSwitch() {
     std::lock_guard<std::mutex> l(reload_mu_);
     for (const auto& id : revoked_) {
       if (next.count(id)) continue;
-      std::string why;
-      const json::Value& lc = st->last_change;
-      const json::Value* req = lc.is_object() ? lc.Find("request") : nullptr;
-      auto parsed = req && req->is_string() ? json::Parse(req->as_string())
-                                            : Result<json::Value>(Status::InvalidArgument("x"));
-      if (!parsed.ok() || !parsed->is_object() || !parsed->Find("action") ||
-          !parsed->Find("identity") || parsed->Find("action")->as_string() != "release" ||
-          parsed->Find("identity")->as_string() != id) {
-        why = "no approved release request for this identity in the last change";
-      } else {
-        std::vector<killswitch::Approval> approvals;
-        if (const json::Value* ap = lc.Find("approvals"); ap && ap->is_array())
-          for (const auto& a : ap->as_array()) {
-            auto one = killswitch::ApprovalFrom(a);
-            if (one.ok()) approvals.push_back(std::move(one).value());
-          }
-        auto ok = killswitch::VerifyApprovals(req->as_string(), approvals,
-                                              base_cfg_->kill_switch_approvers);
-        if (!ok.ok()) why = ok.status().message();
-      }
+      // Bound to this state's generation and newer than what was applied (issue 12): an old
+      // approved release written back into the state lifts nothing.
+      Status ok = killswitch::CheckRelease(*st, id, ks_applied_generation_,
+                                           base_cfg_->kill_switch_approvers);
+      std::string why = ok.ok() ? std::string() : ok.message();
       if (!why.empty()) {
         next.insert(id);
         refused_releases.emplace_back(id, why);
       }
     }
   }
+  // Generations only move forward: a state older than the newest one applied is a replay and
+  // can still add revocations (fail closed) but never lift one.
+  const int64_t applied_before = ks_applied_generation_;
+  ks_applied_generation_ = std::max(ks_applied_generation_, st->generation);
   for (const auto& [id, why] : refused_releases) {
     spdlog::error("kill switch: release of {} NOT applied: {}", id, why);
     json::Value d = json::Value::MakeObject();
@@ -540,9 +599,20 @@ void GatewayApp::PollKillSwitch() {
       if (!revoked_.count(id)) changes.emplace_back(id, true);
     for (const auto& id : revoked_)
       if (!next.count(id)) changes.emplace_back(id, false);
+    if (!changes.empty()) {
+      revoked_ = next;
+      PublishSnapshot();
+    }
+    if (!changes.empty() || ks_applied_generation_ != applied_before) {
+      Status saved = killswitch::SaveApplied(ks_applied_path_,
+                                             {ks_applied_generation_, revoked_});
+      if (!saved.ok()) {
+        metrics_->BackendError("kill_switch_file").Inc();
+        spdlog::error("kill switch: {} (a restart may not remember this state)",
+                      saved.message());
+      }
+    }
     if (changes.empty()) return;
-    revoked_ = next;
-    PublishSnapshot();
   }
   for (const auto& [id, engaged] : changes) {
     json::Value d = json::Value::MakeObject();

@@ -86,6 +86,8 @@ class GatewayApp {
   std::set<std::string> revoked_;                          // GUARDED_BY(reload_mu_)
   std::unique_ptr<killswitch::Store> ks_store_;
   std::string ks_last_text_;   // only the watcher thread (and Create) touch it
+  int64_t ks_applied_generation_ = -1;  // newest state generation applied (watcher thread)
+  std::string ks_applied_path_;          // where it and revoked_ are persisted
   bool ks_read_failing_ = false;
   std::mutex ks_mu_;
   std::condition_variable ks_cv_;

@@ -95,6 +95,81 @@ Result<std::vector<std::string>> VerifyApprovals(
   return valid;
 }
 
+Status CheckRelease(const State& st, std::string_view identity, int64_t applied_generation,
+                    const std::vector<config::SigningKey>& approvers) {
+  if (st.generation <= applied_generation)
+    return Status::PermissionDenied(
+        "stale kill-switch state: generation " + std::to_string(st.generation) +
+        " is not newer than the applied generation " + std::to_string(applied_generation) +
+        " (an older state written back)");
+  const json::Value& lc = st.last_change;
+  const json::Value* req = lc.is_object() ? lc.Find("request") : nullptr;
+  if (req == nullptr || !req->is_string())
+    return Status::PermissionDenied("no approved release request in the last change");
+  auto parsed = json::Parse(req->as_string());
+  const json::Value* action = parsed.ok() && parsed->is_object() ? parsed->Find("action") : nullptr;
+  const json::Value* id = parsed.ok() && parsed->is_object() ? parsed->Find("identity") : nullptr;
+  const json::Value* gen = parsed.ok() && parsed->is_object() ? parsed->Find("generation") : nullptr;
+  if (action == nullptr || id == nullptr || !action->is_string() || !id->is_string() ||
+      action->as_string() != "release" || id->as_string() != identity)
+    return Status::PermissionDenied(
+        "no approved release request for this identity in the last change");
+  if (gen == nullptr || !gen->is_int() || !gen->as_int64() ||
+      *gen->as_int64() != st.generation - 1)
+    return Status::PermissionDenied(
+        "the release was approved for generation " +
+        (gen != nullptr && gen->is_int() && gen->as_int64() ? std::to_string(*gen->as_int64())
+                                                            : std::string("?")) +
+        ", not for the transition into generation " + std::to_string(st.generation) +
+        " (a replayed approval)");
+  std::vector<Approval> approvals;
+  if (const json::Value* ap = lc.Find("approvals"); ap && ap->is_array())
+    for (const auto& a : ap->as_array()) {
+      auto one = ApprovalFrom(a);
+      if (one.ok()) approvals.push_back(std::move(one).value());
+    }
+  auto ok = VerifyApprovals(req->as_string(), approvals, approvers);
+  if (!ok.ok()) return ok.status();
+  return Status::Ok();
+}
+
+Result<Applied> LoadApplied(const std::string& path) {
+  Applied a;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return a;
+  auto bytes = crypto::ReadFileBytes(path);
+  if (!bytes.ok()) return bytes.status();
+  auto v = json::Parse(*bytes);
+  const json::Value* g = v.ok() && v->is_object() ? v->Find("generation") : nullptr;
+  const json::Value* r = v.ok() && v->is_object() ? v->Find("revoked") : nullptr;
+  if (g == nullptr || !g->is_int() || !g->as_int64() || r == nullptr || !r->is_array())
+    return Status::DataLoss("kill-switch applied record " + path + " is corrupt");
+  a.generation = *g->as_int64();
+  for (const auto& id : r->as_array()) {
+    if (!id.is_string()) return Status::DataLoss("kill-switch applied record " + path + " is corrupt");
+    a.revoked.insert(id.as_string());
+  }
+  return a;
+}
+
+Status SaveApplied(const std::string& path, const Applied& applied) {
+  json::Value v = json::Value::MakeObject();
+  v.Set("generation", applied.generation);
+  json::Value ids = json::Value::MakeArray();
+  for (const auto& id : applied.revoked) ids.Push(id);
+  v.Set("revoked", std::move(ids));
+  const std::string text = json::Canonical(v);
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::Unavailable("kill-switch: cannot write " + path);
+  return Status::Ok();
+}
+
 std::set<std::string> State::RevokedIds() const {
   std::set<std::string> out;
   for (const auto& [id, r] : revoked) out.insert(id);
@@ -187,7 +262,7 @@ class FileStore final : public Store {
       result = Status::Unavailable("kill-switch state changed concurrently; retry");
     } else {
       const std::string tmp = path_ + ".tmp";
-      int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+      int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
       bool ok = fd >= 0 && ::write(fd, next.data(), next.size()) ==
                                static_cast<ssize_t>(next.size()) && ::fsync(fd) == 0;
       if (fd >= 0) ::close(fd);
@@ -253,6 +328,7 @@ Result<std::unique_ptr<Store>> MakeStore(const config::GatewayConfig& cfg) {
   if (!cfg.redis_url.empty()) {
     auto rc = state::ParseRedisUrl(cfg.redis_url);
     if (!rc.ok()) return Status(rc.status().code(), "redis_url: " + rc.status().message());
+    rc->tls_ca_file = cfg.redis_tls_ca_path;
     auto pool = state::RedisPool::CreateLazy(*rc);
     if (!pool.ok()) return pool.status();
     return MakeRedisStore(std::move(pool).value(), cfg.kill_switch_redis_key);

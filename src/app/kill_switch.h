@@ -97,6 +97,29 @@ std::unique_ptr<Store> MakeRedisStore(std::shared_ptr<state::RedisPool> pool, st
 // Redis when cfg.redis_url is set, else the file.
 Result<std::unique_ptr<Store>> MakeStore(const config::GatewayConfig& cfg);
 
+// Whether a gateway that last applied the state at `applied_generation` may lift the
+// revocation of `identity` because of `st` (issue 12). The state itself is writable by anyone
+// with access to the file or the Redis key, so it proves nothing by itself; the release must
+// carry its own dual control, bound to this very state:
+//   * st.generation > applied_generation (an older state written back is a replay);
+//   * st.last_change.request is the canonical release request of `identity` approved by two
+//     distinct configured approvers, and its generation is st.generation - 1 (the approvals
+//     were given for the transition into this state, not for an earlier one).
+// OK, or PermissionDenied naming the precise reason.
+Status CheckRelease(const State& st, std::string_view identity, int64_t applied_generation,
+                    const std::vector<config::SigningKey>& approvers);
+
+// What a gateway last applied, kept in its own data directory (<audit_log_path>.kill-switch,
+// mode 0600) so a restart cannot be used to accept an older state written back into the
+// shared store while the gateway was down (issue 12).
+struct Applied {
+  int64_t generation = -1;
+  std::set<std::string> revoked;
+};
+// A missing file is the empty record (generation -1); a corrupt one is an error.
+Result<Applied> LoadApplied(const std::string& path);
+Status SaveApplied(const std::string& path, const Applied& applied);  // atomic rename, fsync
+
 // Verifies and applies one change. `action` is "engage" or "release". Engage requires the
 // identity to be configured and not yet revoked; release requires it to be revoked.
 Result<State> Apply(Store& store, const config::GatewayConfig& cfg, std::string_view action,

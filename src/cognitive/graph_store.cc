@@ -12,7 +12,7 @@ Result<std::unique_ptr<GraphStore>> OpenGraphStore(const GraphStoreConfig& cfg) 
     return std::unique_ptr<GraphStore>(std::move(s).value());
   }
   if (cfg.backend == "postgres") {
-    auto s = PostgresGraphStore::Open(cfg.postgres_url);
+    auto s = PostgresGraphStore::Open(cfg.postgres_url, cfg.require_least_privilege);
     if (!s.ok()) return s.status();
     return std::unique_ptr<GraphStore>(std::move(s).value());
   }

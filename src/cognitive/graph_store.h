@@ -50,6 +50,10 @@ struct GraphStoreConfig {
   std::string backend = "sqlite";  // sqlite | postgres
   std::string path;                // sqlite file
   std::string postgres_url;        // postgres
+  // Production (issue 12): the postgres role must be least-privilege (no superuser, no
+  // BYPASSRLS, not the table owner) and the schema is never installed on open (an admin
+  // installs it with a separate owner role: vv-evidence init-postgres-graphs).
+  bool require_least_privilege = false;
 };
 
 // Opens the configured backend (creating the table when needed).

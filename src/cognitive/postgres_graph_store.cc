@@ -8,21 +8,41 @@ namespace {
 
 constexpr char kLabel[] = "graph store (postgres)";
 
+void CreateTable(pqxx::transaction_base& w) {
+  w.exec(
+      "CREATE TABLE IF NOT EXISTS vv_cognitive_graphs ("
+      " seq BIGSERIAL PRIMARY KEY,"
+      " tenant_id TEXT NOT NULL CHECK (tenant_id <> ''),"
+      " request_id TEXT NOT NULL, operator_id TEXT NOT NULL,"
+      " execution_fingerprint TEXT NOT NULL, attestation_measurement_hash TEXT NOT NULL,"
+      " schema_version TEXT NOT NULL, target_urn TEXT NOT NULL, node_count BIGINT NOT NULL,"
+      " graph TEXT NOT NULL, received_at BIGINT NOT NULL)");
+  w.exec(
+      "CREATE INDEX IF NOT EXISTS vv_cognitive_graphs_tenant_seq ON vv_cognitive_graphs"
+      " (tenant_id, seq)");
+}
+
 }  // namespace
+
+Status PostgresGraphStore::InstallSchema(const std::string& admin_url,
+                                         const std::string& owner_role,
+                                         const std::string& app_role) {
+  if (owner_role.empty() || app_role.empty() || owner_role == app_role)
+    return Status::InvalidArgument(
+        "graph store schema: owner role and app role must be set and differ");
+  return sqlstore::Migrate(admin_url, kLabel, [&](pqxx::transaction_base& w) {
+    CreateTable(w);
+    w.exec("ALTER TABLE vv_cognitive_graphs OWNER TO " + w.quote_name(owner_role));
+    sqlstore::EnableTenantIsolation(w, "vv_cognitive_graphs");
+    w.exec("REVOKE ALL ON vv_cognitive_graphs FROM PUBLIC");
+    sqlstore::GrantTableAccess(w, "vv_cognitive_graphs", "SELECT, INSERT", app_role);
+    return Status::Ok();
+  });
+}
 
 Status PostgresGraphStore::InstallSchema(const std::string& url, const std::string& app_role) {
   return sqlstore::Migrate(url, kLabel, [&](pqxx::transaction_base& w) {
-    w.exec(
-        "CREATE TABLE IF NOT EXISTS vv_cognitive_graphs ("
-        " seq BIGSERIAL PRIMARY KEY,"
-        " tenant_id TEXT NOT NULL CHECK (tenant_id <> ''),"
-        " request_id TEXT NOT NULL, operator_id TEXT NOT NULL,"
-        " execution_fingerprint TEXT NOT NULL, attestation_measurement_hash TEXT NOT NULL,"
-        " schema_version TEXT NOT NULL, target_urn TEXT NOT NULL, node_count BIGINT NOT NULL,"
-        " graph TEXT NOT NULL, received_at BIGINT NOT NULL)");
-    w.exec(
-        "CREATE INDEX IF NOT EXISTS vv_cognitive_graphs_tenant_seq ON vv_cognitive_graphs"
-        " (tenant_id, seq)");
+    CreateTable(w);
     sqlstore::EnableTenantIsolation(w, "vv_cognitive_graphs");
     if (!app_role.empty())
       sqlstore::GrantTableAccess(w, "vv_cognitive_graphs", "SELECT, INSERT", app_role);
@@ -35,8 +55,14 @@ PostgresGraphStore::PostgresGraphStore(const std::string& url)
     : conn_(url, kLabel, StatusCode::kUnavailable) {}
 PostgresGraphStore::~PostgresGraphStore() = default;
 
-Result<std::unique_ptr<PostgresGraphStore>> PostgresGraphStore::Open(const std::string& url) {
+Result<std::unique_ptr<PostgresGraphStore>> PostgresGraphStore::Open(
+    const std::string& url, bool require_least_privilege) {
   std::unique_ptr<PostgresGraphStore> s(new PostgresGraphStore(url));
+  if (require_least_privilege) {
+    VV_RETURN_IF_ERROR(sqlstore::RequireLeastPrivilege(s->conn_, "vv_cognitive_graphs", kLabel));
+    VV_RETURN_IF_ERROR(s->Health());
+    return s;
+  }
   Status installed = InstallSchema(url);
   if (installed.code() == StatusCode::kUnavailable) return installed;
   // Not the owner: the schema must already exist (installed by an admin). Check it is usable.

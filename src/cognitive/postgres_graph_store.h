@@ -20,9 +20,17 @@ class PostgresGraphStore final : public GraphStore {
   // Creates the table, policy and grants (idempotent). `app_role` ("" = none) gets
   // SELECT/INSERT. Run by the table owner (or an admin).
   static Status InstallSchema(const std::string& url, const std::string& app_role = "");
+  // The owner/app-role split of the evidence store (issue 12): run by an admin, creates the
+  // table, hands it to `owner_role` (which the gateway never connects as), forces RLS, revokes
+  // PUBLIC and grants SELECT/INSERT to `app_role` - which therefore cannot disable RLS.
+  static Status InstallSchema(const std::string& admin_url, const std::string& owner_role,
+                              const std::string& app_role);
   // Connects; installs the schema when the role may (ignored otherwise) and checks the
-  // table is readable.
-  static Result<std::unique_ptr<PostgresGraphStore>> Open(const std::string& url);
+  // table is readable. With `require_least_privilege` (production profile) nothing is
+  // installed and a superuser, BYPASSRLS or table-owning role is refused (PermissionDenied
+  // naming the problem): such a role can read every tenant's graphs.
+  static Result<std::unique_ptr<PostgresGraphStore>> Open(const std::string& url,
+                                                          bool require_least_privilege = false);
   ~PostgresGraphStore() override;
 
   Status Append(const GraphRecord& record) override;

@@ -64,6 +64,13 @@ Status ReadGatewaySection(const YAML::Node& sec, const std::string& base_dir, En
       VV_RETURN_IF_ERROR(set_str(&cfg->dlq_subject, false));
     } else if (k == "audit_log_path") {
       VV_RETURN_IF_ERROR(set_str(&cfg->gateway_audit_log_path, true));
+    } else if (k == "nats_creds_file") {
+      VV_RETURN_IF_ERROR(set_str(&cfg->nats_creds_file, true));
+    } else if (k == "nats_tls_ca_path") {
+      VV_RETURN_IF_ERROR(set_str(&cfg->nats_tls_ca_path, true));
+    } else if (k == "profile") {
+      VV_RETURN_IF_ERROR(set_str(&cfg->profile, false));
+      cfg->profile = NormalizeBackend(cfg->profile);
     } else if (k == "operator_tenant_map") {
       if (v.IsNull()) continue;
       if (!v.IsMap()) return Invalid(key + " must be a mapping operator_id -> tenant UUID");
@@ -170,6 +177,25 @@ Status ReadEngineSection(const YAML::Node& sec, const std::string& base_dir, Eng
       s = str(&cfg->jetstream_dlq_stream);
     } else if (k == "jetstream_durable") {
       s = str(&cfg->jetstream_durable);
+    } else if (k == "queue_verify_keys") {
+      cfg->queue_verify_keys.clear();
+      if (!v.IsMap()) {
+        s = Invalid(key + " must be a mapping kid -> base64 Ed25519 public key");
+      } else {
+        for (auto m = v.begin(); m != v.end() && s.ok(); ++m) {
+          auto b64 = Scalar(m->second, key);
+          if (!b64.ok()) s = b64.status();
+          else cfg->queue_verify_keys[Trim(m->first.Scalar())] = Trim(*b64);
+        }
+      }
+    } else if (k == "allow_unsigned_queue_messages") {
+      std::string b;
+      s = str(&b);
+      if (s.ok()) {
+        auto parsed = ParseBoolSetting(b, key);
+        if (!parsed.ok()) s = parsed.status();
+        else cfg->allow_unsigned_queue_messages = *parsed;
+      }
     } else {
       unknown.push_back(k);
     }
@@ -213,6 +239,17 @@ Status ApplyEngineEnv(const EnvLookup& env, EngineConfig* cfg) {
     for (const auto& [op, t] : obj->as_object()) {
       if (!t.is_string()) return Invalid("VV_TG_OPERATOR_TENANT_MAP values must be UUID strings");
       cfg->operator_tenant_map[Trim(op)] = ToLowerAscii(Trim(t.as_string()));
+    }
+  }
+  if (auto v = env("VV_EVIDENCE_QUEUE_VERIFY_KEYS_JSON")) {
+    auto obj = json::Parse(*v);
+    if (!obj.ok() || !obj->is_object())
+      return Invalid("VV_EVIDENCE_QUEUE_VERIFY_KEYS_JSON must be a JSON object kid -> base64 key");
+    cfg->queue_verify_keys.clear();
+    for (const auto& [kid, k] : obj->as_object()) {
+      if (!k.is_string())
+        return Invalid("VV_EVIDENCE_QUEUE_VERIFY_KEYS_JSON values must be base64 strings");
+      cfg->queue_verify_keys[Trim(kid)] = Trim(k.as_string());
     }
   }
   if (cfg->queue_backend == "memory") cfg->queue_backend = "embedded";
@@ -276,6 +313,15 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
     return Invalid("evidence_engine.poll_interval_ms must be 1..60000");
   if (cfg.metrics_interval_seconds < 1)
     return Invalid("evidence_engine.metrics_interval_seconds must be >= 1");
+  for (const auto& [kid, b64] : cfg.queue_verify_keys) {
+    if (kid.empty()) return Invalid("evidence_engine.queue_verify_keys: key ids must not be empty");
+    if (!crypto::Ed25519PublicKey::FromBase64(b64).ok())
+      return Invalid("evidence_engine.queue_verify_keys." + kid +
+                     ": not a base64 32-byte Ed25519 public key");
+  }
+  if (cfg.allow_unsigned_queue_messages && cfg.profile == "production")
+    return Invalid(
+        "evidence_engine.allow_unsigned_queue_messages is forbidden in profile production");
   if (cfg.EffectiveAuditLogPath() == cfg.gateway_audit_log_path)
     return Invalid(
         "evidence_engine.audit_log_path must differ from the gateway's audit log "

@@ -28,6 +28,8 @@ struct EngineConfig {
   std::string queue_backend = "embedded";  // embedded | nats
   std::string queue_path = "vv-queue.db";
   std::string nats_url;
+  std::string nats_creds_file;   // shared with the gateway: NATS credentials (JWT + NKey seed)
+  std::string nats_tls_ca_path;  // shared with the gateway: TLS to NATS verified against it
   std::string queue_subject = "vectorvue.telemetry.ingest";
   std::string dlq_subject = "vectorvue.telemetry.dlq";
   std::map<std::string, std::string> operator_tenant_map;
@@ -63,6 +65,14 @@ struct EngineConfig {
   std::string jetstream_stream = "VV_TELEMETRY";
   std::string jetstream_dlq_stream = "VV_TELEMETRY_DLQ";
   std::string jetstream_durable = "vv-evidence-engine";
+  // Queue envelope authentication (issue 12): the gateway's queue signing public keys,
+  // kid -> base64 Ed25519 public key (queue_verify_keys / VV_EVIDENCE_QUEUE_VERIFY_KEYS_JSON);
+  // several kids for rotation. Envelopes not signed by one of them are dead-lettered.
+  std::map<std::string, std::string> queue_verify_keys;
+  // Development only (refused with the gateway section's profile: production): accept
+  // envelopes carrying no signature at all. Start-up refuses neither keys nor this flag.
+  bool allow_unsigned_queue_messages = false;
+  std::string profile = "development";  // the gateway section's profile
 
   // The engine audit log path with the default applied.
   std::string EffectiveAuditLogPath() const {

@@ -370,6 +370,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     if (k == "nats_dlq_stream") return str(&cfg->nats_dlq_stream);
     if (k == "nats_replicas") return integer(&cfg->nats_replicas);
     if (k == "nats_duplicate_window_seconds") return integer(&cfg->nats_duplicate_window_seconds);
+    if (k == "redis_tls_ca_path") return path(&cfg->redis_tls_ca_path);
     if (k == "nats_creds_file") return path(&cfg->nats_creds_file);
     if (k == "nats_tls_ca_path") return path(&cfg->nats_tls_ca_path);
     if (k == "audit_anchor") {
@@ -433,6 +434,9 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       return Status::Ok();
     }
     if (k == "admin_listen") return str(&cfg->admin_listen);
+    if (k == "admin_token_file") return path(&cfg->admin_token_file);
+    if (k == "queue_signing_key_path") return path(&cfg->queue_signing_key_path);
+    if (k == "queue_signing_kid") return str(&cfg->queue_signing_kid);
     if (k == "kill_switch_file") return path(&cfg->kill_switch_file);
     if (k == "kill_switch_redis_key") return str(&cfg->kill_switch_redis_key);
     if (k == "kill_switch_approvers") {
@@ -574,6 +578,7 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   str("VV_TG_LOG_LEVEL", &cfg->log_level);
   str("VV_TG_LOG_FORMAT", &cfg->log_format);
   str("VV_TG_REDIS_URL", &cfg->redis_url);
+  str("VV_TG_REDIS_TLS_CA_PATH", &cfg->redis_tls_ca_path);
   str("VV_TG_NATS_URL", &cfg->nats_url);
   str("VV_TG_QUEUE_SUBJECT", &cfg->queue_subject);
   str("VV_TG_DLQ_SUBJECT", &cfg->dlq_subject);
@@ -583,6 +588,10 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   str("VV_TAMPER_LOG_PATH", &cfg->audit_log_path);
   str("VV_TAMPER_LOG_SEAL_KEY_PATH", &cfg->audit_signing_key_path);
   str("VV_TG_FEEDBACK_ACTIVE_KID", &cfg->feedback_active_kid);
+  str("VV_TG_ADMIN_TOKEN_FILE", &cfg->admin_token_file);
+  str("VV_TG_ADMIN_TOKEN", &cfg->admin_token);
+  str("VV_TG_QUEUE_SIGNING_KEY_PATH", &cfg->queue_signing_key_path);
+  str("VV_TG_QUEUE_SIGNING_KID", &cfg->queue_signing_kid);
 
   if (auto v = get("VV_TG_SPECTRASTRIKE_ED25519_PUBKEY")) {
     cfg->default_signing_keys.clear();
@@ -1019,6 +1028,18 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
       CheckReadableFile(cfg.tls.ca_path, "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)"));
   if (!cfg.tls.crl_path.empty())
     VV_RETURN_IF_ERROR(CheckReadableFile(cfg.tls.crl_path, "tls.crl_path"));
+  if (cfg.redis_url.rfind("rediss://", 0) == 0)
+    VV_RETURN_IF_ERROR(CheckReadableFile(
+        cfg.redis_tls_ca_path, "redis_tls_ca_path (VV_TG_REDIS_TLS_CA_PATH, needed by rediss://)"));
+  if (!cfg.queue_signing_key_path.empty()) {
+    if (cfg.queue_signing_kid.empty())
+      return Invalid("queue_signing_kid (VV_TG_QUEUE_SIGNING_KID) must not be empty");
+    VV_RETURN_IF_ERROR(CheckPrivateKeyFile(
+        cfg.queue_signing_key_path, "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH)"));
+  }
+  if (!cfg.admin_token_file.empty())
+    VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.admin_token_file,
+                                           "admin_token_file (VV_TG_ADMIN_TOKEN_FILE)"));
   if (!cfg.audit_signing_key_path.empty())
     VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.audit_signing_key_path,
                                            "audit_seal_key_path (audit_signing_key_path)"));

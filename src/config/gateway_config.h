@@ -101,6 +101,9 @@ struct GatewayConfig {
   // rejection_budget_exceeded, and a backend that cannot decide gives 503. 0 = no budget.
   int64_t rejection_budget_per_minute = 600;
   std::string redis_url;
+  // rediss:// (TLS): the CA that signed the Redis server certificate (redis_tls_ca_path /
+  // VV_TG_REDIS_TLS_CA_PATH); required with rediss://.
+  std::string redis_tls_ca_path;
 
   // Identities and keys. `default_signing_keys` comes from
   // spectrastrike_ed25519_public_key_b64 / VV_TG_SPECTRASTRIKE_ED25519_PUBKEY and applies to
@@ -164,6 +167,18 @@ struct GatewayConfig {
   // Operations (issue 8). Admin listener (plain HTTP, loopback only: GET /metrics,
   // POST /admin/reload); "" or "off" disables it.
   std::string admin_listen = "127.0.0.1:9464";
+  // Bearer token the admin listener requires for every POST (issue 12): a file holding it
+  // (admin_token_file / VV_TG_ADMIN_TOKEN_FILE, mode 0400/0600) or the value itself
+  // (VV_TG_ADMIN_TOKEN, environment only). Neither = POST endpoints refused (fail closed).
+  std::string admin_token_file;
+  std::string admin_token;  // resolved at load (file contents or VV_TG_ADMIN_TOKEN)
+  // Queue envelope authentication (issue 12): the Ed25519 private key (PEM PKCS#8, mode
+  // 0400/0600; queue_signing_key_path / VV_TG_QUEUE_SIGNING_KEY_PATH) the gateway signs every
+  // envelope it enqueues with, under key id `queue_signing_kid` (VV_TG_QUEUE_SIGNING_KID). The
+  // engine verifies with the matching public keys. Unset = unsigned envelopes (development
+  // only; the engine refuses them unless it explicitly allows unsigned messages).
+  std::string queue_signing_key_path;
+  std::string queue_signing_kid = "queue-001";
   // Kill switch (SD-03): approvers' Ed25519 public keys (kid = approver name); the revocation
   // state lives in Redis key `kill_switch_redis_key` when redis_url is set, else in
   // `kill_switch_file` ("" = kill-switch.json beside the config file).

@@ -182,6 +182,21 @@ Engine::Outcome Engine::Handle(const queue::StoredMessage& m) {
   }
   details.Set("event_id", *event_id);
 
+  // 2d. Authentication: only what the gateway signed becomes evidence.
+  const std::string auth_problem = queue::VerifyEnvelopeAuth(env, options_.queue_verify_keys);
+  if (!auth_problem.empty() &&
+      !(auth_problem == queue::kAuthUnsigned && options_.allow_unsigned_queue_messages)) {
+    counters_.unauthenticated.fetch_add(1);
+    if (env.auth.is_object()) {
+      // Attacker-chosen strings: bounded before they reach the audit log.
+      const std::string* kid = StringField(env.auth, "kid");
+      if (kid != nullptr) details.Set("kid", kid->substr(0, 64));
+    }
+    return Reject(m, auth_problem, "Envelope is not authenticated by the gateway",
+                  "evidence.rejected", std::move(details));
+  }
+  details.Set("authenticated", auth_problem.empty());
+
   // 3. Encrypt and store (idempotent), audit, ack.
   auto sealed = cipher_.Encrypt(*tenant, plaintext);
   if (!sealed.ok()) return Outcome::kLeaveUnacked;
@@ -234,6 +249,8 @@ std::string Engine::MetricsText() const {
   counter("integrity_failures_total", "Envelopes failing the integrity re-check.",
           counters_.integrity_failures.load());
   counter("rejected_total", "Envelopes rejected and dead-lettered.", counters_.rejected.load());
+  counter("unauthenticated_total", "Envelopes failing queue authentication (dead-lettered).",
+          counters_.unauthenticated.load());
   counter("dead_lettered_total", "Messages dead-lettered after max deliveries.",
           counters_.dead_lettered.load());
   counter("transient_failures_total", "Deliveries left unacked for redelivery.",

@@ -11,6 +11,11 @@
 //      `integrity_mismatch`), re-validate the tenant: operator_tenant_map[operator_id] ==
 //      payload.tenant_id == signed_metadata.tenant_id == trace.tenant_id (-> reject
 //      `tenant_mismatch`), and require payload.payload.event_id (-> reject `missing_event_id`).
+//      Then the envelope must be authenticated (queue/envelope_auth.h): signed by the gateway
+//      under one of `queue_verify_keys` (-> reject envelope_unsigned / envelope_unknown_kid /
+//      envelope_signature_invalid / envelope_auth_malformed / envelope_auth_unsupported_alg);
+//      an unsigned envelope passes only with allow_unsigned_queue_messages (development).
+//      The unkeyed integrity_hash alone proves nothing: anyone who can publish can compute it.
 //      A rejection publishes a DLQ envelope {error_code, error_message, raw_body = wire bytes},
 //      audits "evidence.rejected" with the precise reason, and acks.
 //   3. plaintext = canonical JSON of the payload (so integrity_hash = SHA-256(plaintext));
@@ -36,6 +41,7 @@
 #include "engine/message_source.h"
 #include "evidence/evidence_cipher.h"
 #include "evidence/evidence_store.h"
+#include "queue/envelope_auth.h"
 #include "queue/queue.h"
 
 namespace vv::engine {
@@ -50,6 +56,11 @@ struct EngineOptions {
   // Names in the backend state log lines (logging::Backends(): one line per down/up change).
   std::string store_name = "evidence store";
   std::string queue_name = "queue";
+  // Public keys of the gateway's queue signing keys (kid -> key; several for rotation).
+  queue::EnvelopeVerifyKeys queue_verify_keys;
+  // Development only: store envelopes that carry no "auth" at all (a present but bad
+  // signature is still rejected).
+  bool allow_unsigned_queue_messages = false;
 };
 
 // Counters (monotonic) and the lag gauge. Names in MetricsText(): vv_engine_<name>.
@@ -59,6 +70,7 @@ struct EngineCounters {
   std::atomic<uint64_t> duplicates{0};
   std::atomic<uint64_t> integrity_failures{0};  // integrity_mismatch + envelope_corrupt
   std::atomic<uint64_t> rejected{0};            // every permanent rejection (incl. integrity)
+  std::atomic<uint64_t> unauthenticated{0};     // envelopes failing queue authentication
   std::atomic<uint64_t> dead_lettered{0};       // max deliveries exceeded
   std::atomic<uint64_t> transient_failures{0};  // left unacked for redelivery
   std::atomic<int64_t> lag{0};  // unacked messages after the last batch (-1 unknown)

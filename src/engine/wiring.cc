@@ -47,7 +47,7 @@ Result<std::unique_ptr<evidence::EvidenceStore>> MakeEvidenceStore(
     return std::unique_ptr<evidence::EvidenceStore>(std::move(s).value());
   }
   if (cfg.store_backend == "postgres") {
-    auto s = evidence::PostgresEvidenceStore::Open(cfg.postgres_url);
+    auto s = evidence::PostgresEvidenceStore::Open(cfg.postgres_url, cfg.profile == "production");
     if (!s.ok()) return s.status();
     return std::unique_ptr<evidence::EvidenceStore>(std::move(s).value());
   }

@@ -54,9 +54,12 @@ PostgresEvidenceStore::PostgresEvidenceStore(const std::string& url)
     : conn_(url, kLabel, StatusCode::kInternal) {}
 PostgresEvidenceStore::~PostgresEvidenceStore() = default;
 
-Result<std::unique_ptr<PostgresEvidenceStore>> PostgresEvidenceStore::Open(const std::string& url) {
+Result<std::unique_ptr<PostgresEvidenceStore>> PostgresEvidenceStore::Open(
+    const std::string& url, bool require_least_privilege) {
   std::unique_ptr<PostgresEvidenceStore> s(new PostgresEvidenceStore(url));
   VV_RETURN_IF_ERROR(s->conn_.Connect());
+  if (require_least_privilege)
+    VV_RETURN_IF_ERROR(sqlstore::RequireLeastPrivilege(s->conn_, "vv_evidence", kLabel));
   return s;
 }
 

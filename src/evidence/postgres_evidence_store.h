@@ -33,7 +33,10 @@ class PostgresEvidenceStore final : public EvidenceStore {
   static Status InstallSchema(const std::string& admin_url, const std::string& owner_role,
                               const std::string& app_role);
   // Connects as the application role. Unavailable when the server cannot be reached.
-  static Result<std::unique_ptr<PostgresEvidenceStore>> Open(const std::string& url);
+  // With `require_least_privilege` (production profile) a superuser, BYPASSRLS or
+  // table-owning role is refused (PermissionDenied naming the problem; issue 12).
+  static Result<std::unique_ptr<PostgresEvidenceStore>> Open(const std::string& url,
+                                                             bool require_least_privilege = false);
   ~PostgresEvidenceStore() override;
   PostgresEvidenceStore(const PostgresEvidenceStore&) = delete;
   PostgresEvidenceStore& operator=(const PostgresEvidenceStore&) = delete;

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/encoding.h"
+
 namespace vv::http {
 
 namespace {
@@ -46,13 +48,87 @@ Result<HostPort> ParseLoopbackListen(std::string_view text) {
   if (!addr.is_loopback())
     return Status::InvalidArgument("admin_listen '" + s +
                                    "': only a loopback address is allowed (the admin listener "
-                                   "is plain HTTP without authentication)");
+                                   "is plain HTTP)");
   return HostPort{host, static_cast<uint16_t>(std::stoul(port_text))};
 }
 
+bool IsLoopbackHostHeader(std::string_view host) {
+  std::string h(StripAsciiWhitespace(host));
+  if (h.empty()) return false;
+  std::string name;
+  if (h[0] == '[') {
+    size_t close = h.find(']');
+    if (close == std::string::npos) return false;
+    name = h.substr(1, close - 1);
+    std::string rest = h.substr(close + 1);
+    if (!rest.empty() && (rest[0] != ':' || rest.size() > 6 ||
+                          rest.find_first_not_of("0123456789", 1) != std::string::npos))
+      return false;
+  } else {
+    size_t colon = h.find(':');
+    name = h.substr(0, colon);
+    if (colon != std::string::npos) {
+      std::string port = h.substr(colon + 1);
+      if (port.empty() || port.size() > 5 ||
+          port.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+    }
+  }
+  if (ToLowerAscii(name) == "localhost") return true;
+  error_code ec;
+  auto addr = net::ip::make_address(name, ec);
+  return !ec && addr.is_loopback();
+}
+
+std::optional<AdminRefusal> CheckAdminRequest(std::string_view method, std::string_view host,
+                                              std::string_view origin,
+                                              std::string_view sec_fetch_site,
+                                              std::string_view authorization,
+                                              std::string_view token) {
+  AdminRefusal r;
+  if (!IsLoopbackHostHeader(host)) {
+    r.reason = "admin_host_not_loopback";
+    return r;
+  }
+  // Browsers send Origin on every cross-origin request and on every POST; a command-line
+  // client (curl, vvctl, Prometheus) never does. Sec-Fetch-Site "none" is a user-typed URL.
+  if (!origin.empty() || (!sec_fetch_site.empty() && sec_fetch_site != "none")) {
+    r.reason = "admin_browser_origin";
+    return r;
+  }
+  if (method == "GET" || method == "HEAD") return std::nullopt;
+  r.status = 401;
+  if (token.empty()) {
+    r.reason = "admin_token_not_configured";
+    return r;
+  }
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.empty()) {
+    r.reason = "admin_token_missing";
+    return r;
+  }
+  if (authorization.substr(0, kBearer.size()) != kBearer ||
+      !ConstantTimeEquals(authorization.substr(kBearer.size()), token)) {
+    r.reason = "admin_token_invalid";
+    return r;
+  }
+  return std::nullopt;
+}
+
+namespace {
+// Printable ASCII, bounded: refused requests' method/path are attacker bytes.
+std::string Bounded(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, std::min(s.size(), kMaxRefusedField)))
+    out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
+}
+}  // namespace
+
 class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl> {
  public:
-  explicit Impl(AdminHandler handler) : handler_(std::move(handler)), acceptor_(ioc_) {}
+  Impl(AdminHandler handler, AdminOptions options)
+      : handler_(std::move(handler)), options_(std::move(options)), acceptor_(ioc_) {}
 
   Status Bind(const HostPort& hp) {
     error_code ec;
@@ -144,8 +220,21 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     ar.path = q == std::string::npos ? target : target.substr(0, q);
     ar.body = req.body();
     Response r;
+    auto sv = [](boost::beast::string_view v) { return std::string_view(v.data(), v.size()); };
+    auto refusal = CheckAdminRequest(ar.method, sv(req[bhttp::field::host]),
+                                     sv(req[bhttp::field::origin]), sv(req["Sec-Fetch-Site"]),
+                                     sv(req[bhttp::field::authorization]), options_.token);
     try {
-      r = handler_(ar);
+      if (refusal) {
+        refusal->method = Bounded(ar.method);
+        refusal->path = Bounded(ar.path);
+        r = refusal->status == 401
+                ? Response{401, R"({"detail":"Unauthorized"})", "application/json"}
+                : Response{403, R"({"detail":"Forbidden"})", "application/json"};
+        if (options_.on_refused) options_.on_refused(*refusal);
+      } else {
+        r = handler_(ar);
+      }
     } catch (const std::exception& e) {
       r = {500, R"({"detail":"Internal Server Error"})", "application/json"};
       spdlog::error("admin handler threw: {}", e.what());
@@ -165,6 +254,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   }
 
   AdminHandler handler_;
+  const AdminOptions options_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
@@ -175,12 +265,13 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
 };
 
 Result<std::unique_ptr<AdminServer>> AdminServer::Create(std::string_view listen,
-                                                         AdminHandler handler) {
+                                                         AdminHandler handler,
+                                                         AdminOptions options) {
   auto hp = ParseLoopbackListen(listen);
   if (!hp.ok()) return hp.status();
   std::shared_ptr<Impl> impl;
   try {
-    impl = std::make_shared<Impl>(std::move(handler));
+    impl = std::make_shared<Impl>(std::move(handler), std::move(options));
     VV_RETURN_IF_ERROR(impl->Bind(*hp));
   } catch (const std::exception& e) {
     return Status::Internal(std::string("admin listener: ") + e.what());

@@ -1,8 +1,17 @@
 #pragma once
 // AdminServer: the loopback-only plain-HTTP admin listener of the gateway and the engine
 // (`admin_listen`, issue 8): GET /metrics (Prometheus text) and operator endpoints such as
-// POST /admin/reload. It refuses any non-loopback address (there is no authentication on it;
-// anything that can reach loopback on the host is trusted, as with a local admin socket).
+// POST /admin/reload. It refuses any non-loopback address. Loopback alone is not enough (issue
+// 12): a browser on the host can be made to POST to it cross-site, and DNS rebinding lets a
+// page read from it. So, before the handler runs:
+//   * the Host header must name a loopback host (127.0.0.0/8, [::1], localhost; any port),
+//     else 403 (DNS rebinding);
+//   * a request carrying Origin (or Sec-Fetch-Site other than "none") comes from a browser
+//     page: 403 (cross-site request forgery);
+//   * every method other than GET/HEAD needs `Authorization: Bearer <token>`, compared in
+//     constant time; no token configured = every such request refused (fail closed): 401.
+// Refusals get the fixed bodies {"detail":"Forbidden"} / {"detail":"Unauthorized"}; the
+// precise reason goes to `on_refused` (for the audit log).
 // One request per connection (Connection: close), small bodies (64 KiB), 5 s timeouts.
 //
 // Thread-safety: Start/Stop/port may be called from any thread except that Stop must not be
@@ -12,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +38,32 @@ struct AdminRequest {
 
 using AdminHandler = std::function<Response(const AdminRequest&)>;
 
+// A refused admin request: method and path bounded (kMaxRefusedField bytes) and printable
+// ASCII only, so the callback may log/audit them as they are; `reason` is one of
+// admin_host_not_loopback, admin_browser_origin, admin_token_missing, admin_token_invalid,
+// admin_token_not_configured.
+struct AdminRefusal {
+  std::string method;
+  std::string path;
+  std::string reason;
+  int status = 403;
+};
+inline constexpr size_t kMaxRefusedField = 128;
+
+struct AdminOptions {
+  std::string token;  // "" = no token: every non-GET request is refused
+  std::function<void(const AdminRefusal&)> on_refused;  // called on the io thread
+};
+
+// The refusal for a request (nullopt = allowed). Pure; exposed for unit tests.
+std::optional<AdminRefusal> CheckAdminRequest(std::string_view method, std::string_view host,
+                                              std::string_view origin,
+                                              std::string_view sec_fetch_site,
+                                              std::string_view authorization,
+                                              std::string_view token);
+// True when a Host header value names a loopback host (any port).
+bool IsLoopbackHostHeader(std::string_view host);
+
 struct HostPort {
   std::string host;
   uint16_t port = 0;
@@ -40,7 +76,8 @@ Result<HostPort> ParseLoopbackListen(std::string_view text);
 class AdminServer {
  public:
   // Binds now (port() valid afterwards); serving starts with Start().
-  static Result<std::unique_ptr<AdminServer>> Create(std::string_view listen, AdminHandler handler);
+  static Result<std::unique_ptr<AdminServer>> Create(std::string_view listen, AdminHandler handler,
+                                                     AdminOptions options = {});
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;

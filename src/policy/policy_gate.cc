@@ -42,6 +42,7 @@ struct Effective {
   std::string cert_path, key_path, ca_path, audit_key_path;
   std::string audit_pkcs11_token, audit_pkcs11_pin_file;  // PKCS#11 seal key (token label)
   std::map<std::string, std::string> feedback_paths;
+  std::string redis_url, nats_url, nats_creds_file, nats_tls_ca_path, queue_signing_key_path;
 };
 
 // An allowlist entry exactly as written (pins not yet normalised).
@@ -106,6 +107,11 @@ Effective FromConfig(const config::GatewayConfig& cfg) {
   e.audit_pkcs11_token = cfg.audit_seal_pkcs11.token_label;
   e.audit_pkcs11_pin_file = cfg.audit_seal_pkcs11.pin_file;
   e.feedback_paths = cfg.feedback_key_paths;
+  e.redis_url = cfg.redis_url;
+  e.nats_url = cfg.nats_url;
+  e.nats_creds_file = cfg.nats_creds_file;
+  e.nats_tls_ca_path = cfg.nats_tls_ca_path;
+  e.queue_signing_key_path = cfg.queue_signing_key_path;
   return e;
 }
 
@@ -148,6 +154,14 @@ Effective FromRaw(const RawInput& raw, const config::EnvLookup& env) {
   if (e.audit_key_path.empty()) path(Scalar(s, "audit_signing_key_path"), &e.audit_key_path);
   if (auto v = Scalar(s, "audit_seal_pkcs11_token_label")) e.audit_pkcs11_token = Trim(*v);
   path(Scalar(s, "audit_seal_pkcs11_pin_file"), &e.audit_pkcs11_pin_file);
+  if (auto v = Scalar(s, "redis_url")) e.redis_url = Trim(*v);
+  if (auto v = Scalar(s, "nats_url")) e.nats_url = Trim(*v);
+  path(Scalar(s, "nats_creds_file"), &e.nats_creds_file);
+  path(Scalar(s, "nats_tls_ca_path"), &e.nats_tls_ca_path);
+  path(Scalar(s, "queue_signing_key_path"), &e.queue_signing_key_path);
+  if (auto v = Env(env, "VV_TG_REDIS_URL")) e.redis_url = Trim(*v);
+  if (auto v = Env(env, "VV_TG_NATS_URL")) e.nats_url = Trim(*v);
+  if (auto v = Env(env, "VV_TG_QUEUE_SIGNING_KEY_PATH")) e.queue_signing_key_path = Trim(*v);
 
   ApplyBool(Env(env, "VV_TG_REQUIRE_MTLS"), &e.require_mtls);
   ApplyBool(Env(env, "VV_TG_REQUIRE_PAYLOAD_SIGNATURE"), &e.require_signature);
@@ -325,6 +339,53 @@ void RuleAuditSealsSigned(const Effective& e, Sink* out) {
                     "audit_seal_pkcs11_token_label (checkpoints are unsigned)"});
 }
 
+// Issue 12: in production the shared backends must authenticate their clients, be reached over
+// TLS, and the queue
+// must carry signed envelopes. An anonymous NATS client could otherwise publish forged
+// envelopes, and an unauthenticated Redis lets anyone on the network clear nonces, reset rate
+// limits or rewrite the kill-switch state.
+void RuleProductionBackendAuth(const Effective& e, Sink* out) {
+  if (e.profile != "production") return;
+  if (e.queue_signing_key_path.empty())
+    out->push_back({"production_backend_auth", kCritical,
+                    "profile production requires queue_signing_key_path "
+                    "(VV_TG_QUEUE_SIGNING_KEY_PATH): without it the engine cannot tell the "
+                    "gateway's envelopes from forged ones"});
+  if (e.queue_backend == "nats") {
+    const bool url_creds = e.nats_url.find('@') != std::string::npos;
+    if (e.nats_creds_file.empty() && !url_creds)
+      out->push_back({"production_backend_auth", kHigh,
+                      "profile production requires NATS credentials: set nats_creds_file (or "
+                      "user:password@ in nats_url)"});
+    if (e.nats_tls_ca_path.empty() && e.nats_url.rfind("tls://", 0) != 0)
+      out->push_back({"production_backend_auth", kHigh,
+                      "profile production requires TLS to NATS: set nats_tls_ca_path"});
+  }
+  if (!e.redis_url.empty() || e.nonce_backend == "redis" || e.rate_limit_backend == "redis") {
+    // redis://[user]:PASSWORD@host...: the userinfo before '@' in the authority.
+    std::string password;
+    const size_t scheme = e.redis_url.find("://");
+    if (scheme != std::string::npos) {
+      std::string authority = e.redis_url.substr(scheme + 3);
+      authority = authority.substr(0, authority.find('/'));
+      const size_t at = authority.rfind('@');
+      if (at != std::string::npos) {
+        const std::string userinfo = authority.substr(0, at);
+        const size_t colon = userinfo.find(':');
+        if (colon != std::string::npos) password = userinfo.substr(colon + 1);
+      }
+    }
+    if (password.empty())
+      out->push_back({"production_backend_auth", kHigh,
+                      "profile production requires a Redis password (redis://:PASSWORD@host or "
+                      "user:PASSWORD@; ACL user recommended) in redis_url"});
+    if (e.redis_url.rfind("rediss://", 0) != 0)
+      out->push_back({"production_backend_auth", kHigh,
+                      "profile production requires TLS to Redis: redis_url must be rediss:// "
+                      "(with redis_tls_ca_path)"});
+  }
+}
+
 void CheckKeyFile(const std::string& path, const std::string& key, Sink* out) {
   if (path.empty()) return;
   struct stat st;
@@ -351,6 +412,8 @@ void RuleKeyFiles(const Effective& e, Sink* out) {
   CheckKeyFile(e.key_path, "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)", out);
   CheckKeyFile(e.audit_key_path, "audit_seal_key_path (VV_TAMPER_LOG_SEAL_KEY_PATH)", out);
   CheckKeyFile(e.audit_pkcs11_pin_file, "audit_seal_pkcs11_pin_file", out);
+  CheckKeyFile(e.queue_signing_key_path, "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH)",
+               out);
   for (const auto& [kid, path] : e.feedback_paths)
     CheckKeyFile(path, "feedback_ed25519_keys." + kid, out);
 }
@@ -450,7 +513,7 @@ const std::vector<std::string>& RuleNames() {
       "mtls_required",    "signatures_required", "insecure_dev_mode_off",
       "pinsets_explicit", "production_backends", "key_file_permissions",
       "cert_expiry",      "nonce_ttl_vs_skew",   "tenant_map_valid",
-      "audit_seals_signed"};
+      "audit_seals_signed", "production_backend_auth"};
   return kRules;
 }
 
@@ -533,6 +596,7 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
     if (rule == "insecure_dev_mode_off") RuleInsecureDevMode(e, &out);
     if (rule == "pinsets_explicit") RulePinsets(raw, &out);
     if (rule == "production_backends") RuleProductionBackends(e, &out);
+    if (rule == "production_backend_auth") RuleProductionBackendAuth(e, &out);
     if (rule == "key_file_permissions") RuleKeyFiles(e, &out);
     if (rule == "cert_expiry") RuleCertExpiry(e, clock, options.min_cert_days, &out);
     if (rule == "nonce_ttl_vs_skew") RuleNonceTtl(e, &out);

@@ -10,7 +10,8 @@
 //
 // Rules (RuleNames()): mtls_required, signatures_required, insecure_dev_mode_off,
 // pinsets_explicit, production_backends, key_file_permissions, cert_expiry, nonce_ttl_vs_skew,
-// tenant_map_valid.
+// tenant_map_valid, audit_seals_signed, production_backend_auth (issue 12: production needs a
+// queue signing key, NATS credentials + TLS, a Redis password).
 //
 // Thread-safety: stateless functions; safe to call concurrently. Time comes from the injected
 // Clock (certificate expiry), the environment from the injected EnvLookup.

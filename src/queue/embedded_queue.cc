@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "common/file_mode.h"
 #include "queue/envelope_codec.h"
 
 namespace vv::queue {
@@ -75,6 +76,10 @@ Status OpenError(const std::string& path, const std::string& what, sqlite3* db, 
 
 // Opens one connection configured for the queue: WAL, synchronous=FULL, busy timeout.
 Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOptions& options) {
+  // queue.db holds every tenant's telemetry: owner-only (0600) before SQLite would create it
+  // 0644; the -wal/-shm files inherit the database file's mode (issue 12). A failure here
+  // (e.g. a missing directory) is reported by SQLite's own open below.
+  const bool private_file = EnsurePrivateFile(path).ok();
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -83,6 +88,13 @@ Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOpti
     Status s = OpenError(path, "cannot open or create the database file", db, rc);
     sqlite3_close(db);
     return s;
+  }
+  if (!private_file) {
+    Status again = EnsurePrivateFile(path);
+    if (!again.ok()) {
+      sqlite3_close(db);
+      return Status::Unavailable("embedded queue: " + again.message());
+    }
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, options.busy_timeout_ms);

@@ -44,6 +44,10 @@ Result<Envelope> ParseEnvelope(std::string_view wire_bytes) {
   json::Value* payload = v.Find("payload");
   if (trace == nullptr) return Status::InvalidArgument("envelope field 'trace' missing");
   if (payload == nullptr) return Status::InvalidArgument("envelope field 'payload' missing");
+  if (json::Value* auth = v.Find("auth"); auth != nullptr) {
+    if (!auth->is_object()) return Status::InvalidArgument("envelope field 'auth' is not an object");
+    e.auth = std::move(*auth);
+  }
   e.trace = std::move(*trace);
   e.payload = std::move(*payload);
   return e;

@@ -11,7 +11,8 @@
 namespace vv::queue {
 
 // Parses and checks the envelope shape: an object with string message_id, kind ("ingest" |
-// "dead_letter"), created_at and integrity_hash, plus trace and payload. Does not verify
+// "dead_letter"), created_at and integrity_hash, plus trace and payload, and the optional
+// "auth" object (kept as it is; envelope_auth.h verifies it). Does not verify
 // integrity_hash (see VerifyIntegrity). dedupe_id is not part of the wire bytes and is left
 // empty. InvalidArgument on any problem.
 Result<Envelope> ParseEnvelope(std::string_view wire_bytes);

@@ -21,7 +21,8 @@ const char* KindName(Kind k) {
 
 json::Value Envelope::ToJson() const {
   json::Object o;
-  o.reserve(6);
+  o.reserve(7);
+  if (!auth.is_null()) o.emplace_back("auth", auth);
   o.emplace_back("message_id", json::Value(message_id));
   o.emplace_back("kind", json::Value(KindName(kind)));
   o.emplace_back("created_at", json::Value(created_at));
@@ -32,8 +33,19 @@ json::Value Envelope::ToJson() const {
 }
 
 // Equal to json::Canonical(ToJson()) without deep-copying trace and payload into a temporary
-// DOM: the six keys are written in canonical (sorted) order by hand.
+// DOM: the six (seven with "auth", which sorts first) keys are written in canonical (sorted)
+// order by hand.
 std::string Envelope::CanonicalBytes() const {
+  if (auth.is_null()) return UnsignedCanonicalBytes();
+  std::string rest = UnsignedCanonicalBytes();
+  std::string out = "{\"auth\":";
+  json::AppendCanonical(auth, &out);
+  out.push_back(',');
+  out.append(rest, 1, std::string::npos);
+  return out;
+}
+
+std::string Envelope::UnsignedCanonicalBytes() const {
   std::string out;
   out.reserve(160 + message_id.size() + created_at.size() + integrity_hash.size());
   out.append("{\"created_at\":");

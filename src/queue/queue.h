@@ -4,6 +4,10 @@
 //   {message_id, kind, created_at, integrity_hash, trace, payload}
 // integrity_hash = SHA-256 hex of the canonical JSON of `payload` only. The wire bytes of a
 // message are the canonical JSON of the whole envelope.
+// The unkeyed integrity_hash authenticates nothing (anyone who can publish can compute it), so
+// the gateway adds one extra member (issue 12; envelope_auth.h):
+//   "auth": {"alg": "ed25519", "kid": KID, "sig": base64(Ed25519(signing input))}
+// over the canonical envelope WITHOUT "auth"; reference readers ignore the extra member.
 //
 // Publishing is asynchronous: `done` is called exactly once, from a backend thread, only
 // after the message is durable (embedded: SQLite commit; JetStream: stream ack). Callers must
@@ -30,11 +34,15 @@ struct Envelope {
   std::string integrity_hash;
   json::Value trace;
   json::Value payload;
+  // The "auth" member (null = unsigned; see envelope_auth.h).
+  json::Value auth;
   // Idempotence key: for ingest "<tenant_id>/<event_id>"; empty = no dedupe (DLQ).
   std::string dedupe_id;
 
   json::Value ToJson() const;
   std::string CanonicalBytes() const;  // json::Canonical(ToJson())
+  // The canonical envelope without "auth": the bytes the signature covers.
+  std::string UnsignedCanonicalBytes() const;
 };
 
 // Builds an ingest envelope; computes integrity_hash from `payload`.

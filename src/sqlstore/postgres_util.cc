@@ -1,6 +1,7 @@
 #include "sqlstore/postgres_util.h"
 
 #include <pqxx/pqxx>
+#include <vector>
 
 namespace vv::sqlstore {
 
@@ -98,6 +99,33 @@ Status Migrate(const std::string& url, std::string_view label, const TxnBody& bo
   } catch (const std::exception& e) {
     return Status::Internal(std::string(label) + " schema: " + e.what());
   }
+}
+
+Status RequireLeastPrivilege(PgConnection& conn, const std::string& table,
+                             std::string_view label) {
+  std::string role;
+  std::vector<std::string> problems;
+  VV_RETURN_IF_ERROR(conn.InTransaction([&](pqxx::transaction_base& w) {
+    pqxx::result r = w.exec_params(
+        "SELECT current_user::text, r.rolsuper, r.rolbypassrls,"
+        " COALESCE((SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c"
+        "  WHERE c.oid = to_regclass($1)), false)"
+        " FROM pg_roles r WHERE r.rolname = current_user",
+        table);
+    if (r.empty()) return Status::Unavailable(std::string(label) + ": cannot read the role");
+    role = r[0][0].as<std::string>();
+    if (r[0][1].as<bool>()) problems.emplace_back("is a superuser (superusers bypass row-level security)");
+    if (r[0][2].as<bool>()) problems.emplace_back("has BYPASSRLS");
+    if (r[0][3].as<bool>())
+      problems.emplace_back("owns table " + table +
+                            " (an owner can disable row-level security)");
+    return Status::Ok();
+  }));
+  if (problems.empty()) return Status::Ok();
+  std::string msg = std::string(label) + ": role '" + role + "' ";
+  for (size_t i = 0; i < problems.size(); ++i) msg += (i ? ", " : "") + problems[i];
+  msg += "; connect as the application role (the schema belongs to a separate owner role)";
+  return Status::PermissionDenied(msg);
 }
 
 }  // namespace vv::sqlstore

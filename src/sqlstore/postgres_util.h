@@ -77,6 +77,13 @@ void EnableTenantIsolation(pqxx::transaction_base& txn, const std::string& table
 void GrantTableAccess(pqxx::transaction_base& txn, const std::string& table,
                       const std::string& privileges, const std::string& role);
 
+// Least privilege for a tenant table (issue 12): the role `conn` connects as must not be a
+// superuser, must not have BYPASSRLS and must not own `table` (directly or through role
+// membership: an owner can ALTER TABLE ... DISABLE / NO FORCE ROW LEVEL SECURITY). OK, or
+// PermissionDenied("<label>: role '<r>' <problem>; ...") naming every problem found;
+// Unavailable when the server cannot be asked.
+Status RequireLeastPrivilege(PgConnection& conn, const std::string& table, std::string_view label);
+
 // Runs `body` in one transaction on a fresh connection to `url` (closed afterwards): the
 // schema-installation step. Failures: Unavailable("<label>: <what>") when the server cannot be
 // reached or the connection breaks, Internal("<label> schema: <what>") for anything else.

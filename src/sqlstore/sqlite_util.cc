@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "common/file_mode.h"
+
 namespace vv::sqlstore {
 
 namespace {
@@ -13,6 +15,9 @@ constexpr int kBusyTimeoutMs = 5000;
 }  // namespace
 
 Result<Db> Db::Open(const std::string& path, std::string_view label) {
+  // Owner-only before SQLite creates it 0644 (its -wal/-shm inherit the mode; issue 12). A
+  // failure here (e.g. a missing directory) is reported by SQLite's own open below.
+  const bool private_file = EnsurePrivateFile(path).ok();
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -21,6 +26,13 @@ Result<Db> Db::Open(const std::string& path, std::string_view label) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     return Status::Unavailable(std::string(label) + ": cannot open " + path + ": " + msg);
+  }
+  if (!private_file) {
+    Status again = EnsurePrivateFile(path);
+    if (!again.ok()) {
+      sqlite3_close(db);
+      return Status::Unavailable(std::string(label) + ": " + again.message());
+    }
   }
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   return Db(db);

@@ -148,13 +148,12 @@ Status ScriptError(const RedisValue& v, const char* what) {
 
 Result<RedisConfig> ParseRedisUrl(std::string_view url) {
   RedisConfig c;
-  if (url.rfind("rediss://", 0) == 0)
+  // rediss:// = TLS (the server verified against tls_ca_file; state/tls_tunnel.h).
+  c.tls = url.rfind("rediss://", 0) == 0;
+  if (!c.tls && url.rfind("redis://", 0) != 0)
     return Status::InvalidArgument(
-        "redis_url: rediss:// (TLS) is not supported by this build (hiredis 0.14 without "
-        "TLS); use a TLS-terminating local proxy or redis:// on a trusted network");
-  if (url.rfind("redis://", 0) != 0)
-    return Status::InvalidArgument("redis_url: expected redis://[[user]:password@]host:port/db");
-  std::string_view rest = url.substr(8);
+        "redis_url: expected redis[s]://[[user]:password@]host:port/db");
+  std::string_view rest = url.substr(c.tls ? 9 : 8);
   if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos)
     return Status::InvalidArgument("redis_url: query parameters are not supported");
   size_t slash = rest.find('/');
@@ -228,6 +227,7 @@ RedisPool::~RedisPool() {
     std::lock_guard<std::mutex> l(s->mu);
     if (s->ctx) redisFree(s->ctx);
     s->ctx = nullptr;
+    s->tunnel.reset();
   }
 }
 
@@ -237,6 +237,10 @@ Result<std::shared_ptr<RedisPool>> RedisPool::CreateLazy(const RedisConfig& conf
   if (config.connect_timeout_ms <= 0 || config.command_timeout_ms <= 0)
     return Status::InvalidArgument("redis timeouts must be positive");
   if (config.host.empty()) return Status::InvalidArgument("redis host is empty");
+  if (config.tls && config.tls_ca_file.empty())
+    return Status::InvalidArgument(
+        "rediss:// needs the CA that signed the Redis server certificate (redis_tls_ca_path / "
+        "VV_TG_REDIS_TLS_CA_PATH)");
   return std::shared_ptr<RedisPool>(new RedisPool(config));
 }
 
@@ -264,8 +268,9 @@ std::unique_lock<std::mutex> RedisPool::LockSlot(Slot** slot) {
 }
 
 void RedisPool::Drop(Slot& slot) {
-  if (slot.ctx) redisFree(slot.ctx);
+  if (slot.ctx) redisFree(slot.ctx);  // closes hiredis's end: the tunnel's pump ends
   slot.ctx = nullptr;
+  slot.tunnel.reset();
 }
 
 Status RedisPool::EnsureConnected(Slot& slot) {
@@ -283,13 +288,26 @@ Status RedisPool::EnsureConnected(Slot& slot) {
     slot.retry_at_us = SteadyMicros() + slot.backoff_us;
     return Status::Unavailable("redis " + Where(config_) + ": " + why);
   };
-  slot.ctx = redisConnectWithTimeout(config_.host.c_str(), config_.port,
-                                     ToTimeval(config_.connect_timeout_ms));
+  if (config_.tls) {
+    TlsTunnelOptions to;
+    to.host = config_.host;
+    to.port = config_.port;
+    to.ca_file = config_.tls_ca_file;
+    to.server_name = config_.tls_server_name;
+    to.connect_timeout_ms = config_.connect_timeout_ms;
+    auto tunnel = TlsTunnel::Open(to);
+    if (!tunnel.ok()) return fail(tunnel.status().message());
+    slot.tunnel = std::move(tunnel).value();
+    slot.ctx = redisConnectFd(slot.tunnel->TakeLocalFd());
+  } else {
+    slot.ctx = redisConnectWithTimeout(config_.host.c_str(), config_.port,
+                                       ToTimeval(config_.connect_timeout_ms));
+  }
   if (slot.ctx == nullptr) return fail("cannot allocate connection");
   if (slot.ctx->err) return fail(std::string("connect: ") + slot.ctx->errstr);
   if (redisSetTimeout(slot.ctx, ToTimeval(config_.command_timeout_ms)) != REDIS_OK)
     return fail("cannot set timeout");
-  redisEnableKeepAlive(slot.ctx);
+  if (!config_.tls) redisEnableKeepAlive(slot.ctx);  // (TLS: the tunnel's TCP socket)
   auto simple = [&](const std::vector<std::string>& args) -> Status {
     std::vector<const char*> argv;
     std::vector<size_t> lens;

@@ -2,8 +2,9 @@
 // Redis backends for replay and rate state (hiredis 0.14, synchronous API), shared by every
 // gateway replica:
 //
-//   RedisConfig / ParseRedisUrl: redis://[[user]:password@]host[:port][/db]. rediss:// is
-//     refused with a clear error (Debian's hiredis 0.14 has no TLS support).
+//   RedisConfig / ParseRedisUrl: redis[s]://[[user]:password@]host[:port][/db]. rediss:// is
+//     TLS through a TlsTunnel (Debian's hiredis 0.14 has no TLS support of its own), the
+//     server verified against tls_ca_file.
 //   RedisPool: a small pool of persistent connections (created lazily, kept open, no new
 //     connection per request). A connection that fails is dropped and re-dialled on a later
 //     use, with exponential backoff per slot (so an outage costs one fast Unavailable per
@@ -37,6 +38,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "state/tls_tunnel.h"
 #include "state/admission.h"
 #include "state/admission.h"
 #include "state/state.h"
@@ -51,6 +53,9 @@ struct RedisConfig {
   std::string username;  // empty: AUTH <password> (Redis < 6 style)
   std::string password;  // empty: no AUTH
   int db = 0;
+  bool tls = false;             // rediss://
+  std::string tls_ca_file;      // required with tls: CA of the server certificate
+  std::string tls_server_name;  // name verified in the certificate ("" = host)
   int pool_size = 4;
   int connect_timeout_ms = 1000;
   int command_timeout_ms = 500;
@@ -59,9 +64,9 @@ struct RedisConfig {
   int reconnect_backoff_max_ms = 1000;
 };
 
-// Parses redis://[[user]:password@]host[:port][/db] (password percent-decoded; IPv6 host in
-// brackets). InvalidArgument for rediss:// (no TLS in this hiredis build), other schemes,
-// bad ports/db numbers, query strings.
+// Parses redis[s]://[[user]:password@]host[:port][/db] (password percent-decoded; IPv6 host
+// in brackets; rediss sets tls). InvalidArgument for other schemes, bad ports/db numbers,
+// query strings.
 Result<RedisConfig> ParseRedisUrl(std::string_view url);
 
 // One decoded reply. Error replies are values (kError), not Status, so callers can react to
@@ -115,6 +120,7 @@ class RedisPool {
   struct Slot {
     std::mutex mu;
     redisContext* ctx = nullptr;  // guarded by mu
+    std::unique_ptr<TlsTunnel> tunnel;  // rediss: the TLS side of ctx; guarded by mu
     int64_t retry_at_us = 0;      // steady clock; guarded by mu
     int64_t backoff_us = 0;       // guarded by mu
   };

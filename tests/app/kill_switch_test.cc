@@ -4,6 +4,7 @@
 #include "app/kill_switch.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
@@ -91,6 +92,60 @@ TEST_F(KillSwitchTest, TwoDistinctApproversEngageThenReleaseWithFreshApprovals) 
                             Sign(Canonical("release", 1), "bob", bob_)});
   ASSERT_TRUE(rel.ok()) << rel.status().ToString();
   EXPECT_TRUE(ParseState(store_->Read().value()).value().RevokedIds().empty());
+}
+
+// Issue 12: engage (0->1), release (1->2), engage again (2->3). Writing the generation-2 state
+// (an old, genuinely approved release) back lifts nothing on a gateway that applied 3, and a
+// state re-numbered to look newer does not carry approvals for its own transition.
+TEST_F(KillSwitchTest, AnOldApprovedReleaseWrittenBackLiftsNoNewerRevocation) {
+  auto approve = [&](const std::string& action, int64_t gen) {
+    return std::vector<Approval>{Sign(Canonical(action, gen), "alice", alice_),
+                                 Sign(Canonical(action, gen), "bob", bob_)};
+  };
+  ASSERT_TRUE(Do("engage", approve("engage", 0)).ok());
+  auto released = Do("release", approve("release", 1));
+  ASSERT_TRUE(released.ok());
+  const State old_release = *released;  // generation 2, last_change = the approved release
+  EXPECT_TRUE(CheckRelease(old_release, "spectrastrike-producer", 1, cfg_.kill_switch_approvers)
+                  .ok());  // the genuine transition 1 -> 2
+  auto again = Do("engage", approve("engage", 2));
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->generation, 3);
+
+  Status stale = CheckRelease(old_release, "spectrastrike-producer", 3, cfg_.kill_switch_approvers);
+  EXPECT_EQ(stale.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(stale.message().find("stale kill-switch state"), std::string::npos) << stale.message();
+
+  State renumbered = old_release;
+  renumbered.generation = 4;
+  Status replay =
+      CheckRelease(renumbered, "spectrastrike-producer", 3, cfg_.kill_switch_approvers);
+  EXPECT_EQ(replay.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(replay.message().find("approved for generation 1"), std::string::npos)
+      << replay.message();
+
+  // Another identity's release, and a release whose approvals do not verify, lift nothing.
+  EXPECT_FALSE(CheckRelease(old_release, "other", 1, cfg_.kill_switch_approvers).ok());
+  State forged = old_release;
+  forged.last_change.Set("approvals", json::Value::MakeArray());
+  EXPECT_FALSE(CheckRelease(forged, "spectrastrike-producer", 1, cfg_.kill_switch_approvers).ok());
+}
+
+TEST_F(KillSwitchTest, AppliedRecordRoundTripsOwnerOnly) {
+  const std::string path = dir_.File("audit.jsonl.kill-switch");
+  auto none = LoadApplied(path);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->generation, -1);
+  ASSERT_TRUE(SaveApplied(path, {3, {"spectrastrike-producer"}}).ok());
+  auto back = LoadApplied(path);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->generation, 3);
+  EXPECT_EQ(back->revoked, std::set<std::string>{"spectrastrike-producer"});
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  testing::WriteFile(path, "{\"generation\":\"x\"}", 0600);
+  EXPECT_EQ(LoadApplied(path).status().code(), StatusCode::kDataLoss);
 }
 
 TEST_F(KillSwitchTest, EngageOfUnknownIdentityIsRefused) {

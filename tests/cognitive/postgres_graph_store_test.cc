@@ -150,6 +150,40 @@ TEST_F(PostgresGraphStoreTest, ReconnectsAfterServerRestart) {
   EXPECT_EQ((*got)[1].request_id, "after");
 }
 
+// Issue 12: the owner/app-role split. Installed by the admin for owner vv_graph_owner, the
+// gateway's role can use the table but cannot switch RLS off; the production open refuses a
+// superuser and the table owner, naming the problem.
+TEST_F(PostgresGraphStoreTest, AppRoleCannotDisableRlsAndProductionRefusesPrivilegedRoles) {
+  Status s = PostgresGraphStore::InstallSchema(server_.admin_url(), "vv_graph_owner", "vv_gateway");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(PostgresGraphStore::InstallSchema(server_.admin_url(), "vv_graph_owner", "vv_gateway")
+                  .ok());  // idempotent
+  EXPECT_EQ(PostgresGraphStore::InstallSchema(server_.admin_url(), "vv_gateway", "vv_gateway").code(),
+            StatusCode::kInvalidArgument);
+  for (const char* sql : {"ALTER TABLE vv_cognitive_graphs DISABLE ROW LEVEL SECURITY",
+                          "ALTER TABLE vv_cognitive_graphs NO FORCE ROW LEVEL SECURITY",
+                          "DROP POLICY vv_cognitive_graphs_tenant_isolation ON vv_cognitive_graphs"}) {
+    pqxx::connection c(GatewayUrl());
+    pqxx::work w(c);
+    EXPECT_THROW(w.exec(sql), pqxx::sql_error) << sql;
+  }
+  auto app = PostgresGraphStore::Open(GatewayUrl(), /*require_least_privilege=*/true);
+  ASSERT_TRUE(app.ok()) << app.status().ToString();
+  ASSERT_TRUE((*app)->Append(Rec(kT1, "r", 1)).ok());
+
+  auto su = PostgresGraphStore::Open(server_.admin_url(), true);
+  ASSERT_FALSE(su.ok());
+  EXPECT_EQ(su.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(su.status().message().find("role 'vv_admin' is a superuser"), std::string::npos)
+      << su.status().message();
+  auto owner = PostgresGraphStore::Open(OwnerUrl(), true);
+  ASSERT_FALSE(owner.ok());
+  EXPECT_NE(owner.status().message().find("owns table vv_cognitive_graphs"), std::string::npos)
+      << owner.status().message();
+  // Development keeps the old convenience (the owner may open and install).
+  EXPECT_TRUE(PostgresGraphStore::Open(OwnerUrl()).ok());
+}
+
 TEST(PostgresGraphStoreOpenTest, UnreachableServerIsUnavailable) {
   const std::string url = "postgresql://vv@127.0.0.1:" +
                           std::to_string(vv::testing::FreeLoopbackPort()) +

@@ -62,6 +62,43 @@ TEST(EngineConfigTest, EngineSectionAndEnvironmentOverrides) {
   EXPECT_EQ(c->audit_seal_pkcs11.key_label, "engine-seal");
 }
 
+// Issue 12: the gateway's queue public keys (several kids), the NATS credentials/TLS shared with
+// the gateway, and the development-only escape hatch for unsigned envelopes.
+TEST(EngineConfigTest, QueueVerifyKeysAndUnsignedFlag) {
+  const std::string k1 = "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=";
+  auto c = ParseEngineConfig(std::string(kBase) +
+                                 "    nats_creds_file: nats.creds\n"
+                                 "    nats_tls_ca_path: ca.crt\n"
+                                 "  evidence_engine:\n    queue_verify_keys:\n      old: " + k1 +
+                                 "\n      new: " + k1 + "\n",
+                             Env(), "/d");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->queue_verify_keys.size(), 2u);
+  EXPECT_FALSE(c->allow_unsigned_queue_messages);
+  EXPECT_EQ(c->nats_creds_file, "/d/nats.creds");
+  EXPECT_EQ(c->nats_tls_ca_path, "/d/ca.crt");
+  auto env = ParseEngineConfig(kBase, Env({{"VV_EVIDENCE_QUEUE_VERIFY_KEYS_JSON",
+                                            "{\"q\":\"" + k1 + "\"}"}}),
+                               "/d");
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->queue_verify_keys.count("q"), 1u);
+  auto bad_key = ParseEngineConfig(
+      std::string(kBase) + "  evidence_engine:\n    queue_verify_keys:\n      q: notakey\n", Env(),
+      "/d");
+  ASSERT_FALSE(bad_key.ok());
+  EXPECT_NE(bad_key.status().message().find("queue_verify_keys.q"), std::string::npos);
+  const std::string unsigned_section =
+      "  evidence_engine:\n    allow_unsigned_queue_messages: true\n";
+  EXPECT_TRUE(ParseEngineConfig(std::string(kBase) + unsigned_section, Env(), "/d")
+                  ->allow_unsigned_queue_messages);
+  std::string prod(kBase);
+  prod.insert(prod.find("    listen:"), "    profile: production\n");
+  auto refused = ParseEngineConfig(prod + unsigned_section, Env(), "/d");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("forbidden in profile production"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST(EngineConfigTest, RejectsBadOrUnsafeSettingsNamingTheKey) {
   auto bad = [](const std::string& section) {
     auto c = ParseEngineConfig(std::string(kBase) + "  evidence_engine:\n" + section, Env(), "/d");

@@ -8,6 +8,8 @@
 
 #include <sstream>
 
+#include <map>
+
 #include "audit/audit_log.h"
 #include "common/logging.h"
 #include "engine/engine_test_util.h"
@@ -95,6 +97,7 @@ class EngineTest : public ::testing::Test {
     options_.operator_tenant_map = {{"op-001", kT1}, {"op-002", kT2}};
     options_.max_deliveries = 3;
     options_.poll_interval_ms = 1;
+    options_.queue_verify_keys = testing::QueueVerifyKeys();
   }
 
   std::string QueuePath() const { return dir_.File("queue.db"); }
@@ -277,6 +280,79 @@ TEST_F(EngineTest, TenantMappingIsRevalidated) {
   for (const auto& d : DeadLetters())
     EXPECT_EQ(d.envelope.payload.Find("error_code")->as_string(), "tenant_mismatch");
   EXPECT_EQ(CountAudit(AuditRecords(AuditPath()), "evidence.rejected"), 3);
+}
+
+// Issue 12: a forged envelope with a correct (unkeyed) integrity_hash and a consistent tenant
+// mapping - what an anonymous NATS client or a writer of queue.db can produce - is
+// dead-lettered with the precise reason, never stored.
+TEST_F(EngineTest, UnauthenticatedEnvelopesAreDeadLetteredWithThePreciseReason) {
+  auto forge = [&](const std::string& event) {
+    queue::Envelope e = MakeIngest(kT2, "op-002", event, clock_, random_);
+    e.auth = json::Value();  // drop the gateway's signature
+    return e;
+  };
+  ASSERT_TRUE(PublishSync(*queue_, forge("evt-unsigned")).ok());
+  {
+    queue::Envelope e = forge("evt-unknown-kid");
+    queue::EnvelopeSigner("attacker-kid", crypto::Ed25519PrivateKey::Generate()).Sign(&e);
+    ASSERT_TRUE(PublishSync(*queue_, std::move(e)).ok());
+  }
+  {
+    // The right kid, the wrong key.
+    queue::Envelope e = forge("evt-bad-sig");
+    queue::EnvelopeSigner(testing::kQueueKid, crypto::Ed25519PrivateKey::Generate()).Sign(&e);
+    ASSERT_TRUE(PublishSync(*queue_, std::move(e)).ok());
+  }
+  {
+    // A genuine signature, then the payload swapped for another tenant's (hash recomputed).
+    queue::Envelope good = MakeIngest(kT1, "op-001", "evt-swapped", clock_, random_);
+    queue::Envelope other = forge("evt-swapped");
+    other.auth = good.auth;
+    ASSERT_TRUE(PublishSync(*queue_, std::move(other)).ok());
+  }
+  {
+    queue::Envelope e = forge("evt-alg");
+    testing::QueueSigner().Sign(&e);
+    e.auth.Set("alg", "hmac-sha256");
+    ASSERT_TRUE(PublishSync(*queue_, std::move(e)).ok());
+  }
+  Publish(kT2, "op-002", "evt-genuine");
+  auto engine = MakeEngine();
+  Drain(*engine);
+  EXPECT_EQ(engine->counters().stored.load(), 1u);
+  EXPECT_EQ(engine->counters().unauthenticated.load(), 5u);
+  EXPECT_EQ(*store_->Count(kT2), 1);
+  EXPECT_TRUE(store_->Get(kT2, "evt-genuine")->has_value());
+  std::map<std::string, std::string> reasons;  // event_id -> reason
+  for (const auto& r : AuditRecords(AuditPath())) {
+    if (r.Find("event_type")->as_string() != "evidence.rejected") continue;
+    const json::Value* d = r.Find("details");
+    reasons[d->Find("event_id")->as_string()] = d->Find("reason")->as_string();
+  }
+  EXPECT_EQ(reasons["evt-unsigned"], "envelope_unsigned");
+  EXPECT_EQ(reasons["evt-unknown-kid"], "envelope_unknown_kid");
+  EXPECT_EQ(reasons["evt-bad-sig"], "envelope_signature_invalid");
+  EXPECT_EQ(reasons["evt-swapped"], "envelope_signature_invalid");
+  EXPECT_EQ(reasons["evt-alg"], "envelope_auth_unsupported_alg");
+  EXPECT_EQ(DeadLetters().size(), 5u);
+  EXPECT_NE(engine->MetricsText().find("vv_engine_unauthenticated_total 5"), std::string::npos);
+}
+
+TEST_F(EngineTest, UnsignedEnvelopesPassOnlyWhenExplicitlyAllowed) {
+  queue::Envelope e = MakeIngest(kT1, "op-001", "evt-dev", clock_, random_);
+  e.auth = json::Value();
+  ASSERT_TRUE(PublishSync(*queue_, e).ok());
+  options_.allow_unsigned_queue_messages = true;
+  options_.queue_verify_keys.clear();
+  // A present but wrong signature is still refused with the flag.
+  queue::Envelope bad = MakeIngest(kT1, "op-001", "evt-badsig", clock_, random_);
+  queue::EnvelopeSigner("queue-test", crypto::Ed25519PrivateKey::Generate()).Sign(&bad);
+  ASSERT_TRUE(PublishSync(*queue_, std::move(bad)).ok());
+  auto engine = MakeEngine();
+  Drain(*engine);
+  EXPECT_TRUE(store_->Get(kT1, "evt-dev")->has_value());
+  EXPECT_FALSE(store_->Get(kT1, "evt-badsig")->has_value());
+  EXPECT_EQ(engine->counters().unauthenticated.load(), 1u);
 }
 
 TEST_F(EngineTest, TransientFailureIsRetriedThenDeadLetteredAfterMaxDeliveries) {

@@ -13,12 +13,33 @@
 #include "fakes/telemetry_builder.h"
 #include "fakes/temp_dir.h"
 #include "json/json.h"
+#include "crypto/crypto.h"
 #include "queue/embedded_queue.h"
+#include "queue/envelope_auth.h"
 #include "queue/queue.h"
 
 namespace vv::engine::testing {
 
-// The ingest envelope the gateway would publish for an A.2-shaped request.
+// The gateway's queue signing key in these tests (issue 12): kid "queue-test", a fixed seed.
+inline constexpr const char* kQueueKid = "queue-test";
+inline crypto::Ed25519PrivateKey QueueSigningKey() {
+  return crypto::Ed25519PrivateKey::FromSeed(std::string(32, '\x51')).value();
+}
+inline const queue::EnvelopeSigner& QueueSigner() {
+  static const auto* s = new queue::EnvelopeSigner(kQueueKid, QueueSigningKey());
+  return *s;
+}
+inline queue::EnvelopeVerifyKeys QueueVerifyKeys() {
+  return {{kQueueKid, QueueSigningKey().PublicKey()}};
+}
+// For engine config files: "    queue_verify_keys:\n      queue-test: <b64>\n".
+inline std::string QueueVerifyKeysYaml() {
+  return std::string("    queue_verify_keys:\n      ") + kQueueKid + ": " +
+         QueueSigningKey().PublicKey().ToBase64() + "\n";
+}
+
+// The ingest envelope the gateway would publish for an A.2-shaped request, signed as the
+// gateway signs it (QueueSigner).
 inline queue::Envelope MakeIngest(const std::string& tenant, const std::string& op,
                                   const std::string& event_id, const Clock& clock, Random& random) {
   json::Value body = vv::testing::MakeTelemetryBody(1772107200, "nonce-" + event_id, event_id);
@@ -32,8 +53,10 @@ inline queue::Envelope MakeIngest(const std::string& tenant, const std::string& 
   trace.Set("operator_id", op);
   trace.Set("campaign_id", body.Find("campaign_id")->as_string());
   trace.Set("tenant_id", tenant);
-  return queue::MakeIngestEnvelope(std::move(body), std::move(trace), tenant + "/" + event_id,
-                                   clock, random);
+  queue::Envelope e = queue::MakeIngestEnvelope(std::move(body), std::move(trace),
+                                                tenant + "/" + event_id, clock, random);
+  QueueSigner().Sign(&e);
+  return e;
 }
 
 inline Status PublishSync(queue::Publisher& q, queue::Envelope env) {

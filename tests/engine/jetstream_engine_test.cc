@@ -54,6 +54,7 @@ TEST(JetStreamEngineTest, ConsumesStoresOnceAndDeadLettersTamperedEnvelopes) {
   EngineOptions eo;
   eo.operator_tenant_map = {{"op-001", kT1}};
   eo.poll_interval_ms = 1;
+  eo.queue_verify_keys = testing::QueueVerifyKeys();
   {
     auto consumer = queue::JetStreamConsumer::Create(jo, jo.ingest_stream, jo.ingest_subject,
                                                      "vv-evidence-engine");

@@ -77,7 +77,8 @@ TEST(VvEngineScaleOutTest, JetStreamPostgresSoftHsmKillAndRestart) {
                              "    root_key_id: hsm-root-1\n"
                              "    audit_fsync: none\n"
                              "    batch_size: 8\n"
-                             "    poll_interval_ms: 10\n");
+                             "    poll_interval_ms: 10\n" +
+                             testing::QueueVerifyKeysYaml());
   ASSERT_EQ(RunCommand({bin + "/vv-evidence", "init-postgres", "--admin-url", pg.admin_url(),
                         "--owner-role", "vv_owner", "--app-role", "vv_engine"},
                        &out),

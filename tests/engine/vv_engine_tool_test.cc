@@ -65,7 +65,8 @@ class VvEngineToolTest : public ::testing::Test {
                                "    batch_size: 16\n"
                                "    poll_interval_ms: 10\n"
                                "    metrics_path: engine.prom\n"
-                               "    metrics_interval_seconds: 1\n");
+                               "    metrics_interval_seconds: 1\n" +
+                               testing::QueueVerifyKeysYaml());
   }
 
   std::unique_ptr<ChildProcess> StartEngine(std::vector<std::string> extra_args = {},

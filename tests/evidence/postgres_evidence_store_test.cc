@@ -108,6 +108,18 @@ TEST_F(PostgresEvidenceStoreTest, RowLevelSecurityHidesOtherTenantsFromUnscopedS
   EXPECT_EQ(out.substr(0, 1), "3");
 }
 
+// Issue 12: the production open refuses a role that can bypass or switch off RLS.
+TEST_F(PostgresEvidenceStoreTest, ProductionOpenRefusesASuperuserAndAcceptsTheAppRole) {
+  auto app = PostgresEvidenceStore::Open(EngineUrl(), /*require_least_privilege=*/true);
+  ASSERT_TRUE(app.ok()) << app.status().ToString();
+  auto su = PostgresEvidenceStore::Open(server_.admin_url(), true);
+  ASSERT_FALSE(su.ok());
+  EXPECT_EQ(su.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(su.status().message().find("is a superuser"), std::string::npos)
+      << su.status().message();
+  EXPECT_TRUE(PostgresEvidenceStore::Open(server_.admin_url()).ok());  // development: allowed
+}
+
 TEST_F(PostgresEvidenceStoreTest, ReconnectsAfterServerRestart) {
   auto store = PostgresEvidenceStore::Open(EngineUrl());
   ASSERT_TRUE(store.ok());

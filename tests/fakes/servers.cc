@@ -160,6 +160,38 @@ bool RedisServer::Answers() const {
   return ok;
 }
 
+// ---- RedisTlsServer -------------------------------------------------------------------------
+
+RedisTlsServer::RedisTlsServer(std::string password)
+    : TestServer("redis-server"), password_(std::move(password)) {
+  // The dev PKI: its server certificate (gateway.crt) names localhost and 127.0.0.1.
+  std::string out;
+  const std::string pki = (dir_.path() / "pki").string();
+  if (RunCommand({"/bin/bash", std::string(VV_SOURCE_DIR) + "/scripts/dev-pki.sh", pki}, &out) != 0)
+    binary_.reset();  // Start() then reports the server as unavailable
+}
+
+std::string RedisTlsServer::url() const {
+  return "rediss://:" + password_ + "@127.0.0.1:" + std::to_string(port_) + "/0";
+}
+
+std::vector<std::string> RedisTlsServer::Argv() const {
+  const std::string pki = (dir_.path() / "pki").string();
+  return {*binary_, "--port", "0", "--tls-port", std::to_string(port_), "--bind", "127.0.0.1",
+          "--tls-cert-file", pki + "/gateway.crt", "--tls-key-file", pki + "/gateway.key",
+          "--tls-ca-cert-file", pki + "/ca.crt", "--tls-auth-clients", "no",
+          "--requirepass", password_, "--save", "", "--appendonly", "no",
+          "--dir", dir_.path().string(), "--protected-mode", "no"};
+}
+
+bool RedisTlsServer::Answers() const {
+  // No plaintext port to PING: the TLS listener accepts and the server says it is ready.
+  int fd = ConnectLoopback(port_);
+  if (fd < 0) return false;
+  close(fd);
+  return process_ && process_->Log().find("Ready to accept connections") != std::string::npos;
+}
+
 // ---- NatsServer -----------------------------------------------------------------------------
 
 NatsServer::NatsServer() : TestServer("nats-server") {}

@@ -80,6 +80,22 @@ class RedisServer final : public TestServer {
   bool Answers() const override;     // PING -> +PONG
 };
 
+// redis-server with TLS only (issue 12): --port 0 --tls-port <p> with the dev PKI's server
+// certificate (SAN localhost, 127.0.0.1) and a password (requirepass). url() is
+// rediss://:<password>@127.0.0.1:<p>/0; ca_path() verifies it.
+class RedisTlsServer final : public TestServer {
+ public:
+  explicit RedisTlsServer(std::string password = "tls-test-password");
+  std::string url() const override;
+  std::string ca_path() const { return (dir_.path() / "pki" / "ca.crt").string(); }
+  const std::string& password() const { return password_; }
+ protected:
+  std::vector<std::string> Argv() const override;
+  bool Answers() const override;  // the TLS listener accepts and answers PING (openssl s_client)
+ private:
+  std::string password_;
+};
+
 // nats-server -js -a 127.0.0.1 -p <p> -sd <tmpdir>.
 class NatsServer final : public TestServer {
  public:

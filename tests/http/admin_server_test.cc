@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "fakes/raw_http.h"
 
 namespace vv::http {
@@ -29,12 +31,95 @@ TEST(AdminServerTest, ServesTheHandlerAndClosesTheConnection) {
   });
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   (*s)->Start();
-  std::string out = LoopbackHttpExchange((*s)->port(), "GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string out = LoopbackHttpExchange((*s)->port(), "GET /metrics?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_NE(out.find("200 OK"), std::string::npos) << out;
   EXPECT_NE(out.find("vv_x_total 1"), std::string::npos);
-  out = LoopbackHttpExchange((*s)->port(), "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  out = LoopbackHttpExchange((*s)->port(), "GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_NE(out.find("404"), std::string::npos);
   (*s)->Stop();
+}
+
+TEST(AdminRequestCheckTest, HostMustBeLoopback) {
+  EXPECT_TRUE(IsLoopbackHostHeader("127.0.0.1:9464"));
+  EXPECT_TRUE(IsLoopbackHostHeader("localhost"));
+  EXPECT_TRUE(IsLoopbackHostHeader("LOCALHOST:1"));
+  EXPECT_TRUE(IsLoopbackHostHeader("[::1]:9464"));
+  EXPECT_TRUE(IsLoopbackHostHeader("127.8.9.10"));
+  EXPECT_FALSE(IsLoopbackHostHeader(""));
+  EXPECT_FALSE(IsLoopbackHostHeader("evil.example:9464"));  // DNS rebinding
+  EXPECT_FALSE(IsLoopbackHostHeader("localhost.evil.example"));
+  EXPECT_FALSE(IsLoopbackHostHeader("127.0.0.1:abc"));
+  EXPECT_FALSE(IsLoopbackHostHeader("10.0.0.1:9464"));
+  EXPECT_FALSE(IsLoopbackHostHeader("[::1]x"));
+}
+
+TEST(AdminRequestCheckTest, ReasonsForEachRefusal) {
+  const std::string tok = "0123456789abcdef0123";
+  const std::string auth = "Bearer " + tok;
+  EXPECT_FALSE(CheckAdminRequest("GET", "127.0.0.1", "", "", "", "").has_value());
+  EXPECT_FALSE(CheckAdminRequest("POST", "localhost:1", "", "", auth, tok).has_value());
+  EXPECT_EQ(CheckAdminRequest("GET", "evil.example", "", "", "", tok)->reason,
+            "admin_host_not_loopback");
+  auto o = CheckAdminRequest("POST", "127.0.0.1", "http://evil.example", "", auth, tok);
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->reason, "admin_browser_origin");
+  EXPECT_EQ(o->status, 403);
+  EXPECT_EQ(CheckAdminRequest("GET", "127.0.0.1", "", "cross-site", "", tok)->reason,
+            "admin_browser_origin");
+  EXPECT_FALSE(CheckAdminRequest("GET", "127.0.0.1", "", "none", "", tok).has_value());
+  auto m = CheckAdminRequest("POST", "127.0.0.1", "", "", "", tok);
+  EXPECT_EQ(m->reason, "admin_token_missing");
+  EXPECT_EQ(m->status, 401);
+  EXPECT_EQ(CheckAdminRequest("POST", "127.0.0.1", "", "", "Bearer nope", tok)->reason,
+            "admin_token_invalid");
+  EXPECT_EQ(CheckAdminRequest("POST", "127.0.0.1", "", "", "Basic " + tok, tok)->reason,
+            "admin_token_invalid");
+  EXPECT_EQ(CheckAdminRequest("POST", "127.0.0.1", "", "", auth + "x", tok)->reason,
+            "admin_token_invalid");
+  // No token configured: POST is refused whatever is sent (fail closed).
+  EXPECT_EQ(CheckAdminRequest("POST", "127.0.0.1", "", "", "Bearer ", "")->reason,
+            "admin_token_not_configured");
+}
+
+TEST(AdminServerTest, RefusesBeforeTheHandlerAndReportsTheReason) {
+  int handled = 0;
+  std::vector<AdminRefusal> refused;
+  AdminOptions o;
+  o.token = "0123456789abcdef0123";
+  o.on_refused = [&](const AdminRefusal& r) { refused.push_back(r); };
+  auto s = AdminServer::Create(
+      "127.0.0.1:0",
+      [&](const AdminRequest&) {
+        ++handled;
+        return Response{200, "{}", "application/json"};
+      },
+      o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  (*s)->Start();
+  std::string out = LoopbackHttpExchange(
+      (*s)->port(), "POST /admin/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: "
+                    "http://evil.example\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_NE(out.find("403"), std::string::npos) << out;
+  out = LoopbackHttpExchange((*s)->port(),
+                             "POST /admin/reload\x01 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Content-Length: 0\r\n\r\n");
+  out = LoopbackHttpExchange((*s)->port(),
+                             "POST /admin/reload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Content-Length: 0\r\n\r\n");
+  EXPECT_NE(out.find("401"), std::string::npos) << out;
+  EXPECT_NE(out.find("Unauthorized"), std::string::npos) << out;
+  out = LoopbackHttpExchange((*s)->port(),
+                             "POST /admin/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+                             "Bearer 0123456789abcdef0123\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_NE(out.find("200 OK"), std::string::npos) << out;
+  (*s)->Stop();
+  EXPECT_EQ(handled, 1);
+  ASSERT_GE(refused.size(), 2u);
+  EXPECT_EQ(refused.front().reason, "admin_browser_origin");
+  EXPECT_EQ(refused.front().path, "/admin/reload");
+  EXPECT_EQ(refused.back().reason, "admin_token_missing");
+  for (const auto& r : refused)
+    for (char c : r.path) EXPECT_TRUE(c >= 0x20 && c < 0x7f);
 }
 
 }  // namespace

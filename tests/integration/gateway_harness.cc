@@ -40,6 +40,12 @@ GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
   WriteFile(feedback_key_path_,
             crypto::Ed25519PrivateKey::FromSeed(*HexDecode(kFeedbackSeedHex)).value().ToPem(),
             0600);
+  // Queue envelopes are signed (issue 12); engines started by tests verify with
+  // QueueVerifyKeysYaml().
+  queue_key_path_ = dir_.File("queue_ed25519.pem");
+  WriteFile(queue_key_path_,
+            crypto::Ed25519PrivateKey::FromSeed(*HexDecode(kQueueSeedHex)).value().ToPem(), 0600);
+  WriteFile(dir_.File("admin.token"), std::string(kAdminToken) + "\n", 0600);
   std::ostringstream y;
   y << "vectorvue:\n  telemetry_gateway:\n"
     << "    listen: 127.0.0.1:0\n"
@@ -71,6 +77,9 @@ GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
     << "    feedback_ed25519_keys:\n"
     << "      " << kFeedbackKid << ": " << feedback_key_path_ << "\n"
     << "    feedback_active_kid: " << kFeedbackKid << "\n"
+    << "    queue_signing_key_path: " << queue_key_path_ << "\n"
+    << "    queue_signing_kid: " << kQueueKid << "\n"
+    << "    admin_token_file: " << dir_.File("admin.token") << "\n"
     << opts.extra_yaml;
   WriteFile(config_path_, y.str(), 0600);
   env_ = opts.env;
@@ -147,6 +156,18 @@ spectrastrike::HeaderList TelemetryHeaders(const SignedRequest& r, const std::st
           {"X-Telemetry-Timestamp", std::to_string(r.ts)},
           {"X-Telemetry-Nonce", r.nonce},
           {"X-Telemetry-Signature", r.signature_b64}};
+}
+
+std::string QueueVerifyPublicKeyB64() {
+  return crypto::Ed25519PrivateKey::FromSeed(*HexDecode(kQueueSeedHex))
+      .value()
+      .PublicKey()
+      .ToBase64();
+}
+
+std::string QueueVerifyKeysYaml() {
+  return std::string("    queue_verify_keys:\n      ") + kQueueKid + ": " +
+         QueueVerifyPublicKeyB64() + "\n";
 }
 
 int64_t NowSeconds() {

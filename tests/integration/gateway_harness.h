@@ -50,6 +50,17 @@ inline constexpr const char* kFeedbackSeedHex =
 inline constexpr const char* kFeedbackPublicKeyB64 = "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=";
 inline constexpr const char* kFeedbackKid = "kid-001";
 
+// The queue signing key every GatewayUnderTest signs its envelopes with (issue 12), and the
+// engine-config lines that verify it.
+inline constexpr const char* kQueueSeedHex =
+    "5151515151515151515151515151515151515151515151515151515151515151";
+inline constexpr const char* kQueueKid = "queue-001";
+std::string QueueVerifyPublicKeyB64();
+// "    queue_verify_keys:\n      queue-001: <b64>\n" (for an evidence_engine section).
+std::string QueueVerifyKeysYaml();
+// The admin token every GatewayUnderTest is configured with (admin_token_file).
+inline constexpr const char* kAdminToken = "harness-admin-token-0123456789abcdef";
+
 class GatewayUnderTest {
  public:
   explicit GatewayUnderTest(const GatewayOptions& opts = {});
@@ -64,6 +75,9 @@ class GatewayUnderTest {
   const std::string& queue_path() const { return queue_path_; }
   const std::string& config_path() const { return config_path_; }
   const std::string& feedback_key_path() const { return feedback_key_path_; }
+  const std::string& queue_signing_key_path() const { return queue_key_path_; }
+  // The directory holding the config, queue, audit log and keys.
+  std::string dir() const { return dir_.path().string(); }
   // The graph store (evidence database) beside the queue: <dir>/vv-evidence.db.
   std::string evidence_db_path() const { return dir_.File("vv-evidence.db"); }
   // Starts the gateway again on the same config, files and stores (after Stop()).
@@ -82,7 +96,7 @@ class GatewayUnderTest {
 
  private:
   TempDir dir_;
-  std::string config_path_, audit_path_, queue_path_, feedback_key_path_;
+  std::string config_path_, audit_path_, queue_path_, feedback_key_path_, queue_key_path_;
   std::vector<std::string> env_;
   std::unique_ptr<ChildProcess> proc_;
   uint16_t port_ = 0;

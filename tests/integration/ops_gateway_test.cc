@@ -33,10 +33,15 @@ std::string PubB64(const std::string& seed_hex) {
   return crypto::Ed25519PrivateKey::FromSeed(*HexDecode(seed_hex)).value().PublicKey().ToBase64();
 }
 
-// Plain HTTP/1.1 to the admin listener; returns the whole response ("" on connect failure).
+// The admin token every OpsGateway is configured with (admin_token_file, issue 12).
+constexpr const char* kOpsAdminToken = "ops-admin-token-0123456789abcdef";
+
+// Plain HTTP/1.1 to the admin listener, with the admin token; returns the whole response
+// ("" on connect failure).
 std::string AdminHttp(uint16_t port, const std::string& method, const std::string& path) {
-  return LoopbackHttpExchange(
-      port, method + " " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n");
+  return LoopbackHttpExchange(port, method + " " + path +
+                                        " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " +
+                                        kOpsAdminToken + "\r\nContent-Length: 0\r\n\r\n");
 }
 
 // The value of one sample line ("name{labels} value") in a scrape, -1 when absent.
@@ -86,7 +91,8 @@ std::string ConfigYaml(const OpsOptions& o, const TempDir& dir) {
   y << "    operator_tenant_map:\n      op-001: " << kTenant1 << "\n"
     << "    allowed_schema_versions: [\"1.0\", \"2.0\"]\n"
     << "    feedback_ed25519_keys:\n      " << kFeedbackKid << ": " << dir.File("feedback.pem") << "\n"
-    << "    feedback_active_kid: " << kFeedbackKid << "\n";
+    << "    feedback_active_kid: " << kFeedbackKid << "\n"
+    << "    admin_token_file: " << dir.File("admin.token") << "\n";
   if (!o.kill_switch_file.empty()) y << "    kill_switch_file: " << o.kill_switch_file << "\n";
   if (!o.approvers.empty()) {
     y << "    kill_switch_approvers:\n";
@@ -101,6 +107,7 @@ class OpsGateway {
     WriteFile(dir_.File("feedback.pem"),
               crypto::Ed25519PrivateKey::FromSeed(*HexDecode(kFeedbackSeedHex)).value().ToPem(),
               0600);
+    WriteFile(dir_.File("admin.token"), std::string(kOpsAdminToken) + "\n", 0600);
     Rewrite(o);
     proc_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{std::string(VV_BIN_DIR) + "/vv-gateway", "--config",

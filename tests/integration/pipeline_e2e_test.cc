@@ -42,7 +42,8 @@ TEST(PipelineE2ETest, ProducerToGatewayToEngineToEncryptedStore) {
          "    root_key_file: " + root_key + "\n"
          "    audit_log_path: " + dir.File("engine-audit.jsonl") + "\n"
          "    audit_seal_key_path: " + dir.File("engine-seal.key") + "\n"
-         "    metrics_path: \"\"\n";
+         "    metrics_path: \"\"\n" +
+         QueueVerifyKeysYaml();
   std::string engine_cfg = dir.File("engine.yaml");
   WriteFile(engine_cfg, cfg, 0600);
   const auto seal_key = crypto::Ed25519PrivateKey::Generate();
@@ -118,7 +119,8 @@ TEST(EngineMetricsTest, AdminListenerServesEngineMetrics) {
                     dir.File("evidence.db") +
                     "\n    root_key_provider: file\n    root_key_id: k1\n    root_key_file: " +
                     root_key + "\n    audit_log_path: " + dir.File("engine-audit.jsonl") +
-                    "\n    metrics_path: \"\"\n    poll_interval_ms: 50\n";
+                    "\n    metrics_path: \"\"\n    poll_interval_ms: 50\n" +
+                    QueueVerifyKeysYaml();
   std::string engine_cfg = dir.File("engine.yaml");
   WriteFile(engine_cfg, cfg, 0600);
   ChildProcess engine({std::string(VV_BIN_DIR) + "/vv-engine", "--config", engine_cfg,

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "crypto/crypto.h"
 #include "fakes/fake_clock.h"
 #include "fakes/process.h"
 #include "fakes/temp_dir.h"
@@ -138,14 +139,46 @@ TEST_F(PolicyGateTest, AcceptsSecureProductionConfig) {
               "rogue-producer: {cert_sha256: " + Pin("rogue") + ", operators: [op-002]}");
   y = Replace(y, "nonce_backend: memory", "nonce_backend: redis");
   y = Replace(y, "rate_limit_backend: memory", "rate_limit_backend: redis");
+  // Issue 12: production also needs authenticated backends and a queue signing key (input
+  // extended; the assertion is unchanged).
+  const std::string creds = dir_.File("nats.creds");
+  WriteFile(creds, "-----BEGIN NATS USER JWT-----\nx\n------END NATS USER JWT------\n", 0600);
+  const std::string queue_key = dir_.File("queue.pem");
+  WriteFile(queue_key, crypto::Ed25519PrivateKey::Generate().ToPem(), 0600);
   y = Replace(y, "queue_backend: embedded",
               "queue_backend: nats\n    nats_url: nats://nats:4222\n"
-              "    redis_url: redis://redis:6379/0");
+              "    nats_creds_file: " + creds + "\n    nats_tls_ca_path: " + Pki("ca.crt") +
+                  "\n    queue_signing_key_path: " + queue_key +
+                  "\n    redis_tls_ca_path: " + Pki("ca.crt") +
+                  "\n    redis_url: rediss://vv:s3cret@redis:6379/0");
   const std::string seal_key = dir_.File("seal.key");
   WriteFile(seal_key, std::string(32, 's'), 0600);
   y += "    audit_seal_key_path: " + seal_key + "\n";
   auto r = Check(y);
   EXPECT_TRUE(r.ok()) << Rules(r);
+}
+
+TEST_F(PolicyGateTest, ProductionWithAnonymousBackendsViolatesProductionBackendAuth) {
+  std::string y = BaseYaml();
+  y = Replace(y, "profile: development", "profile: production");
+  y = Replace(y, "nonce_backend: memory", "nonce_backend: redis");
+  y = Replace(y, "rate_limit_backend: memory", "rate_limit_backend: redis");
+  y = Replace(y, "queue_backend: embedded",
+              "queue_backend: nats\n    nats_url: nats://nats:4222\n"
+              "    redis_url: redis://redis:6379/0");
+  auto r = Check(y);
+  EXPECT_TRUE(r.Violates("production_backend_auth")) << Rules(r);
+  const std::string text = Rules(r);
+  EXPECT_NE(text.find("queue_signing_key_path"), std::string::npos) << text;
+  EXPECT_NE(text.find("NATS credentials"), std::string::npos) << text;
+  EXPECT_NE(text.find("TLS to NATS"), std::string::npos) << text;
+  EXPECT_NE(text.find("Redis password"), std::string::npos) << text;
+  EXPECT_NE(text.find("TLS to Redis"), std::string::npos) << text;
+  int n = 0;
+  for (const auto& v : r.violations) n += v.rule == "production_backend_auth";
+  EXPECT_EQ(5, n);
+  // The development profile never needs them.
+  EXPECT_FALSE(Check(BaseYaml()).Violates("production_backend_auth"));
 }
 
 TEST_F(PolicyGateTest, MtlsOffInDevModeViolatesMtlsAndDevModeRules) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -114,6 +115,21 @@ TEST_F(EmbeddedQueueTest, OpenCreatesWalDatabaseAndIsHealthy) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+// Issue 12: queue.db and its -wal/-shm were world-readable (0644); now owner-only whatever
+// the umask.
+TEST_F(EmbeddedQueueTest, DatabaseAndWalFilesAreOwnerOnly) {
+  const mode_t old = ::umask(022);
+  auto q = OpenQueue();
+  ::umask(old);
+  ASSERT_NE(q, nullptr);
+  ASSERT_TRUE(PublishSync(*q, Ingest("evt-mode", "t1/evt-mode")).status.ok());
+  for (const std::string f : {path_, path_ + "-wal", path_ + "-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
 }
 
 TEST_F(EmbeddedQueueTest, PublishedMessageSurvivesReopen) {

@@ -40,11 +40,18 @@ TEST(ParseRedisUrl, DefaultsPortAndDbAndReadsUserAndIpv6) {
   EXPECT_EQ(u->password, "pw");
 }
 
-TEST(ParseRedisUrl, RefusesTlsWithAClearMessage) {
-  auto c = ParseRedisUrl("rediss://redis:6380/0");
-  ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(c.status().message().find("TLS"), std::string::npos);
+// Issue 12: rediss:// is TLS now (this test asserted the refusal, i.e. the missing TLS).
+TEST(ParseRedisUrl, TlsSchemeSetsTlsAndAPoolNeedsItsCa) {
+  auto c = ParseRedisUrl("rediss://gw:pw@redis:6380/0");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->tls);
+  EXPECT_EQ(c->host, "redis");
+  EXPECT_EQ(c->port, 6380);
+  EXPECT_EQ(c->password, "pw");
+  EXPECT_FALSE(ParseRedisUrl("redis://redis:6380/0")->tls);
+  auto pool = RedisPool::CreateLazy(*c);
+  ASSERT_FALSE(pool.ok());
+  EXPECT_NE(pool.status().message().find("redis_tls_ca_path"), std::string::npos);
 }
 
 TEST(ParseRedisUrl, RejectsMalformedUrls) {

@@ -1,0 +1,74 @@
+#pragma once
+// Authentication of queue envelopes (issue 12). The reference envelope's integrity_hash is an
+// unkeyed SHA-256: anyone able to publish on the queue (an anonymous NATS client, a process
+// with write access to queue.db) could forge an envelope for any tenant and the engine stored
+// it as evidence. The gateway therefore signs every envelope it enqueues with an Ed25519 key
+// only it holds, and the engine verifies with the public keys (several kids, for rotation) -
+// the engine can check but never forge.
+//
+//   signing input = "vv-queue-envelope-v1\n" + canonical envelope without "auth"
+//   "auth"        = {"alg":"ed25519","kid":KID,"sig":base64(signature)}
+//
+// The domain prefix keeps a queue signature from ever being valid as any other signature made
+// with the same key. Thread-safety: EnvelopeSigner and VerifyEnvelopeAuth are immutable/pure;
+// SigningPublisher is as thread-safe as the publisher it wraps.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "crypto/crypto.h"
+#include "queue/queue.h"
+
+namespace vv::queue {
+
+inline constexpr char kEnvelopeAuthAlg[] = "ed25519";
+inline constexpr char kEnvelopeSigningDomain[] = "vv-queue-envelope-v1\n";
+
+// The exact bytes signed for an envelope (its "auth" member is ignored).
+std::string EnvelopeSigningInput(const Envelope& e);
+
+class EnvelopeSigner {
+ public:
+  EnvelopeSigner(std::string kid, crypto::Ed25519PrivateKey key)
+      : kid_(std::move(kid)), key_(std::move(key)) {}
+  // Loads a PEM PKCS#8 / raw key file (mode 0400/0600 enforced).
+  static Result<std::unique_ptr<EnvelopeSigner>> Load(const std::string& path, std::string kid);
+  // Sets e->auth (replacing any previous value).
+  void Sign(Envelope* e) const;
+  const std::string& kid() const { return kid_; }
+
+ private:
+  std::string kid_;
+  crypto::Ed25519PrivateKey key_;
+};
+
+using EnvelopeVerifyKeys = std::map<std::string, crypto::Ed25519PublicKey>;  // kid -> key
+
+// Precise reason codes (audit log / DLQ), "" when the envelope is authenticated.
+inline constexpr char kAuthUnsigned[] = "envelope_unsigned";
+inline constexpr char kAuthMalformed[] = "envelope_auth_malformed";
+inline constexpr char kAuthUnsupportedAlg[] = "envelope_auth_unsupported_alg";
+inline constexpr char kAuthUnknownKid[] = "envelope_unknown_kid";
+inline constexpr char kAuthBadSignature[] = "envelope_signature_invalid";
+std::string VerifyEnvelopeAuth(const Envelope& e, const EnvelopeVerifyKeys& keys);
+
+// Signs every envelope, then hands it to `inner` (the gateway's only path to the queue).
+class SigningPublisher final : public Publisher {
+ public:
+  SigningPublisher(std::unique_ptr<Publisher> inner, std::unique_ptr<EnvelopeSigner> signer)
+      : inner_(std::move(inner)), signer_(std::move(signer)) {}
+  void Publish(Envelope envelope, PublishCallback done) override {
+    signer_->Sign(&envelope);
+    inner_->Publish(std::move(envelope), std::move(done));
+  }
+  Status Health() const override { return inner_->Health(); }
+  Publisher& inner() { return *inner_; }
+
+ private:
+  std::unique_ptr<Publisher> inner_;
+  std::unique_ptr<EnvelopeSigner> signer_;
+};
+
+}  // namespace vv::queue
