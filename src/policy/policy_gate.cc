@@ -331,6 +331,81 @@ void RuleProductionBackends(const Effective& e, Sink* out) {
 
 // Unsigned checkpoints let whoever can write the log re-seal a rewritten history; production
 // needs a seal key (a key file or, better, a PKCS#11 token).
+// The keys published in the wire contract's appendix A.1 (the seeds 00..1f and 20..3f): every
+// reader of the contract has their private halves, so a config that trusts one (or signs with
+// one) trusts anybody.
+const std::vector<std::pair<std::string, std::string>>& PublishedTestKeys() {
+  static const std::vector<std::pair<std::string, std::string>> kKeys = {
+      {"A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=", "appendix A.1 producer key (seed 00..1f)"},
+      {"Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=", "appendix A.1 feedback key (seed 20..3f)"},
+  };
+  return kKeys;
+}
+
+const std::string* PublishedKeyName(const std::string& b64) {
+  for (const auto& [key, name] : PublishedTestKeys())
+    if (key == b64) return &name;
+  return nullptr;
+}
+
+void RulePublishedTestKeys(const config::GatewayConfig* cfg, const std::string& raw_text,
+                           const Effective& e, Sink* out) {
+  auto flag = [&](const std::string& where, const std::string& name) {
+    out->push_back({"no_published_test_keys", kCritical,
+                    where + " is the published " + name + ": anybody can sign with it"});
+  };
+  if (cfg != nullptr) {
+    auto check = [&](const std::vector<config::SigningKey>& keys, const std::string& where) {
+      for (const auto& k : keys)
+        if (const std::string* n = PublishedKeyName(k.key.ToBase64())) flag(where + " " + k.kid, *n);
+    };
+    check(cfg->default_signing_keys, "spectrastrike_ed25519_public_key_b64");
+    check(cfg->federation_signing_keys, "federation_ed25519_public_key_b64");
+    check(cfg->kill_switch_approvers, "kill_switch_approvers");
+    for (const auto& id : cfg->identities)
+      check(id.signing_keys, "allowed_service_identities." + id.id + ".signing_keys");
+  } else {
+    // The loader refused the file: look for the keys in the text as written.
+    for (const auto& [key, name] : PublishedTestKeys())
+      if (raw_text.find(key) != std::string::npos) flag("the config file", name);
+  }
+  // Private key files whose public half is a published key (the seed file of the appendix).
+  auto check_file = [&](const std::string& path, const std::string& where) {
+    if (path.empty()) return;
+    auto k = crypto::Ed25519PrivateKey::LoadFile(path, /*check_permissions=*/false);
+    if (!k.ok()) return;  // key_file_permissions / the loader report unreadable files
+    if (const std::string* n = PublishedKeyName(k->PublicKey().ToBase64()))
+      flag(where + " (" + path + ")", *n);
+  };
+  check_file(e.audit_key_path, "audit_seal_key_path");
+  check_file(e.queue_signing_key_path, "queue_signing_key_path");
+  for (const auto& [kid, path] : e.feedback_paths) check_file(path, "feedback_ed25519_keys." + kid);
+}
+
+// A pin nobody computed: 64 hex digits with a period of at most 16 ("aaaa...", "abab...",
+// "0123456789abcdef0123..."). A real SHA-256 has such a period with probability ~2^-192.
+bool IsPlaceholderPin(const std::string& hex64) {
+  for (size_t period = 1; period <= 16; ++period) {
+    bool periodic = true;
+    for (size_t i = period; i < hex64.size() && periodic; ++i) periodic = hex64[i] == hex64[i % period];
+    if (periodic) return true;
+  }
+  return false;
+}
+
+void RulePlaceholderPins(const RawInput& raw, Sink* out) {
+  for (const auto& ident : raw.identities) {
+    for (const auto& pin : ident.pins) {
+      auto norm = config::NormalizeCertPin(pin, ident.id);
+      if (!norm.ok()) continue;  // pinsets_explicit reports malformed pins
+      if (IsPlaceholderPin(*norm))
+        out->push_back({"no_placeholder_pins", kCritical,
+                        "allowed_service_identities." + ident.id + ": pin '" + pin +
+                            "' is a placeholder (repeating pattern), not a certificate's SHA-256"});
+    }
+  }
+}
+
 void RuleAuditSealsSigned(const Effective& e, Sink* out) {
   if (e.profile != "production") return;
   if (e.audit_key_path.empty() && e.audit_pkcs11_token.empty())
@@ -513,8 +588,46 @@ const std::vector<std::string>& RuleNames() {
       "mtls_required",    "signatures_required", "insecure_dev_mode_off",
       "pinsets_explicit", "production_backends", "key_file_permissions",
       "cert_expiry",      "nonce_ttl_vs_skew",   "tenant_map_valid",
-      "audit_seals_signed", "production_backend_auth"};
+      "audit_seals_signed", "production_backend_auth", "no_published_test_keys",
+      "no_placeholder_pins"};
   return kRules;
+}
+
+const std::map<std::string, std::string>& RuleFixes() {
+  static const std::map<std::string, std::string> kFixes = {
+      {kConfigInvalid, "correct the key the message names; vv-gateway refuses the file as it is"},
+      {"mtls_required", "set require_mtls: true (VV_TG_REQUIRE_MTLS) and give tls.ca_path"},
+      {"signatures_required",
+       "set require_payload_signature: true (VV_TG_REQUIRE_PAYLOAD_SIGNATURE)"},
+      {"insecure_dev_mode_off", "set insecure_dev_mode: false"},
+      {"pinsets_explicit",
+       "list every identity under allowed_service_identities with the SHA-256 of its real "
+       "client certificate (ss-producer fingerprint --cert CERT, or vvctl pin CERT)"},
+      {"production_backends",
+       "profile production: nonce_backend/rate_limit_backend redis, queue_backend nats"},
+      {"key_file_permissions", "chmod 0600 (or 0400) the key file, owned by the service user"},
+      {"cert_expiry", "renew the certificate before it expires (docs/operations.md, rotation)"},
+      {"nonce_ttl_vs_skew", "set nonce_ttl_seconds to at least 2 x allowed_clock_skew_seconds"},
+      {"tenant_map_valid",
+       "map each operator_id once, to a canonical lowercase 8-4-4-4-12 tenant UUID"},
+      {"audit_seals_signed",
+       "set audit_seal_key_path (vv-audit public-key --key K prints its verifier key) or the "
+       "audit_seal_pkcs11_* keys"},
+      {"production_backend_auth",
+       "set queue_signing_key_path; NATS: nats_creds_file and nats_tls_ca_path; Redis: "
+       "rediss://user:PASSWORD@host with redis_tls_ca_path"},
+      {"no_published_test_keys",
+       "generate your own key (ss-producer keygen / openssl genpkey -algorithm ed25519) and "
+       "configure its public key; never deploy the wire contract's appendix keys or seeds"},
+      {"no_placeholder_pins",
+       "replace the placeholder with the real certificate's SHA-256 (vvctl pin CERT)"},
+  };
+  return kFixes;
+}
+
+std::string RuleFix(const std::string& rule) {
+  auto it = RuleFixes().find(rule);
+  return it == RuleFixes().end() ? std::string() : it->second;
 }
 
 bool PolicyReport::Violates(const std::string& rule) const {
@@ -531,6 +644,7 @@ std::string PolicyReport::ToJson() const {
     o.Set("rule", v.rule);
     o.Set("severity", v.severity);
     o.Set("detail", v.detail);
+    o.Set("fix", RuleFix(v.rule));
     list.Push(std::move(o));
   }
   root.Set("violations", std::move(list));
@@ -548,6 +662,7 @@ std::string PolicyReport::ToText() const {
       if (v.rule != rule) continue;
       failed = true;
       out += "FAIL " + v.rule + " [" + v.severity + "]: " + v.detail + "\n";
+      if (const std::string fix = RuleFix(v.rule); !fix.empty()) out += "     fix: " + fix + "\n";
     }
     if (!failed) out += "PASS " + rule + "\n";
   }
@@ -602,6 +717,9 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
     if (rule == "nonce_ttl_vs_skew") RuleNonceTtl(e, &out);
     if (rule == "tenant_map_valid") RuleTenantMap(raw, &out);
     if (rule == "audit_seals_signed") RuleAuditSealsSigned(e, &out);
+    if (rule == "no_published_test_keys")
+      RulePublishedTestKeys(cfg.ok() ? &*cfg : nullptr, text.ok() ? *text : std::string(), e, &out);
+    if (rule == "no_placeholder_pins") RulePlaceholderPins(raw, &out);
   }
   return report;
 }

@@ -11,12 +11,16 @@
 // Rules (RuleNames()): mtls_required, signatures_required, insecure_dev_mode_off,
 // pinsets_explicit, production_backends, key_file_permissions, cert_expiry, nonce_ttl_vs_skew,
 // tenant_map_valid, audit_seals_signed, production_backend_auth (issue 12: production needs a
-// queue signing key, NATS credentials + TLS, a Redis password).
+// queue signing key, NATS credentials + TLS, a Redis password), no_published_test_keys (the
+// wire contract's appendix keys, trusted or signing, in any profile) and no_placeholder_pins
+// (pins with a repeating pattern such as "aaaa..."). Every rule has a fix (RuleFixes()), shown
+// under each violation in text and as "fix" in JSON.
 //
 // Thread-safety: stateless functions; safe to call concurrently. Time comes from the injected
 // Clock (certificate expiry), the environment from the injected EnvLookup.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,7 +37,7 @@ inline constexpr char kMedium[] = "medium";
 struct Violation {
   std::string rule;      // a RuleNames() entry or "config_invalid"
   std::string severity;  // critical | high | medium
-  std::string detail;    // human-readable, names the key or file
+  std::string detail;    // human-readable, names the key or file (the message)
 };
 
 struct PolicyOptions {
@@ -47,7 +51,7 @@ struct PolicyReport {
   bool ok() const { return violations.empty(); }
   // True if some violation has this rule name.
   bool Violates(const std::string& rule) const;
-  // {"checked":[...],"ok":bool,"violations":[{"detail","rule","severity"}]} on one line
+  // {"checked":[...],"ok":bool,"violations":[{"detail","fix","rule","severity"}]} on one line
   // (canonical JSON, keys sorted).
   std::string ToJson() const;
   // One line per violation ("FAIL rule [severity]: detail") and per passed rule ("PASS rule").
@@ -57,6 +61,8 @@ struct PolicyReport {
 // The rule names, in evaluation order ("config_invalid" is not among them: it is reported
 // when the loader refuses the file).
 const std::vector<std::string>& RuleNames();
+// rule id (every RuleNames() entry and "config_invalid") -> how to fix a violation of it.
+const std::map<std::string, std::string>& RuleFixes();
 
 // Evaluates every rule over the gateway config file at `path` (environment overrides from
 // `env`, as the gateway itself would apply them).

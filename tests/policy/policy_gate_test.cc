@@ -82,8 +82,10 @@ class PolicyGateTest : public ::testing::Test {
            "    audit_log_path: " +
            dir_.File("audit.jsonl") +
            "\n"
+           // A key of this test's own: the appendix key A6EHv... is refused by
+           // no_published_test_keys (issue 16), so a secure config cannot use it.
            "    spectrastrike_ed25519_public_key_b64: "
-           "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\n"
+           "w9culsTDp+GAt9jMoVO2FurMlx97sySYrxLZ5mVZAHw=\n"
            "    allowed_service_identities:\n"
            "      spectrastrike-producer: " +
            Pin("producer") +
@@ -378,6 +380,62 @@ TEST_F(PolicyGateTest, JsonReportIsMachineReadable) {
   ASSERT_NE(nullptr, first.Find("severity"));
   ASSERT_NE(nullptr, first.Find("detail"));
   EXPECT_EQ(r.checked.size(), v->Find("checked")->as_array().size());
+}
+
+// ---- Issue 16: published test keys, placeholder pins, a fix for every rule ---------------------
+
+TEST_F(PolicyGateTest, RefusesThePublishedTestKeysInAnyProfile) {
+  for (const char* key : {"A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",
+                          "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc="}) {
+    auto r = Check(Replace(BaseYaml(), "w9culsTDp+GAt9jMoVO2FurMlx97sySYrxLZ5mVZAHw=", key));
+    EXPECT_TRUE(r.Violates("no_published_test_keys")) << key << "\n" << Rules(r);
+  }
+  EXPECT_FALSE(Check(BaseYaml()).Violates("no_published_test_keys"));
+}
+
+TEST_F(PolicyGateTest, RefusesAFeedbackKeyFileHoldingThePublishedSeed) {
+  const std::string seed_path = dir_.File("feedback.seed");
+  std::string seed;
+  for (int i = 0x20; i < 0x40; ++i) seed.push_back(static_cast<char>(i));  // appendix A.1
+  WriteFile(seed_path, seed, 0600);
+  std::string y = BaseYaml() + "    feedback_ed25519_keys:\n      kid-001: " + seed_path +
+                  "\n    feedback_active_kid: kid-001\n";
+  auto r = Check(y);
+  EXPECT_TRUE(r.Violates("no_published_test_keys")) << Rules(r);
+  // A seed of its own passes the rule.
+  WriteFile(seed_path, std::string(32, 'k'), 0600);
+  EXPECT_FALSE(Check(y).Violates("no_published_test_keys")) << Rules(Check(y));
+}
+
+TEST_F(PolicyGateTest, RefusesPlaceholderPins) {
+  for (const std::string& pin :
+       {std::string(64, 'a'), std::string(64, '0'),
+        std::string("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+        std::string("abababababababababababababababababababababababababababababababab"),
+        std::string("BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:BB:"
+                    "BB:BB:BB:BB:BB:BB:BB")}) {
+    auto r = Check(Replace(BaseYaml(), Pin("rogue"), "\"" + pin + "\""));
+    EXPECT_TRUE(r.Violates("no_placeholder_pins")) << pin << "\n" << Rules(r);
+  }
+  EXPECT_FALSE(Check(BaseYaml()).Violates("no_placeholder_pins"));
+}
+
+TEST_F(PolicyGateTest, EveryRuleHasAnIdAMessageAndAFix) {
+  for (const auto& rule : RuleNames()) {
+    auto it = RuleFixes().find(rule);
+    ASSERT_NE(it, RuleFixes().end()) << rule;
+    EXPECT_FALSE(it->second.empty()) << rule;
+  }
+  EXPECT_NE(RuleFixes().find("config_invalid"), RuleFixes().end());
+  auto r = Check(Replace(BaseYaml(), Pin("rogue"), std::string(64, 'c')));
+  ASSERT_FALSE(r.ok());
+  auto v = json::Parse(r.ToJson());
+  ASSERT_TRUE(v.ok());
+  for (const auto& viol : v->Find("violations")->as_array()) {
+    ASSERT_NE(viol.Find("fix"), nullptr) << r.ToJson();
+    EXPECT_FALSE(viol.Find("fix")->as_string().empty()) << r.ToJson();
+  }
+  EXPECT_NE(r.ToText().find("fix: "), std::string::npos) << r.ToText();
 }
 
 // ---- vvctl --------------------------------------------------------------------------------
