@@ -28,6 +28,23 @@ std::string Trim(std::string_view s) { return std::string(StripAsciiWhitespace(s
 
 // ---- YAML helpers ---------------------------------------------------------------------------
 
+// A YAML scalar or a sequence of scalars (e.g. one pin or a list of pins), as strings.
+Result<std::vector<std::string>> ScalarOrList(const YAML::Node& v, const std::string& key,
+                                              const std::string& what) {
+  std::vector<std::string> out;
+  if (v.IsScalar()) {
+    out.push_back(v.Scalar());
+  } else if (v.IsSequence()) {
+    for (const auto& e : v) {
+      if (!e.IsScalar()) return Invalid(key + " entries must be strings");
+      out.push_back(e.Scalar());
+    }
+  } else {
+    return Invalid(key + " must be " + what);
+  }
+  return out;
+}
+
 // A YAML value expected to be a scalar; a null (`key:` with nothing) reads as "".
 Result<std::string> YamlString(const YAML::Node& n, const std::string& key) {
   if (n.IsNull()) return std::string();
@@ -109,18 +126,9 @@ Result<ServiceIdentity> ParseYamlIdentity(const std::string& id, const YAML::Nod
   Status s = ForEachMember(n, key, [&](const std::string& k, const YAML::Node& v) -> Status {
     const std::string sub = key + "." + k;
     if (k == "cert_sha256") {
-      std::vector<std::string> raw;
-      if (v.IsScalar()) {
-        raw.push_back(v.Scalar());
-      } else if (v.IsSequence()) {
-        for (const auto& e : v) {
-          if (!e.IsScalar()) return Invalid(sub + " entries must be strings");
-          raw.push_back(e.Scalar());
-        }
-      } else {
-        return Invalid(sub + " must be a fingerprint or a list of fingerprints");
-      }
-      for (const auto& r : raw) {
+      auto raw = ScalarOrList(v, sub, "a fingerprint or a list of fingerprints");
+      if (!raw.ok()) return raw.status();
+      for (const auto& r : *raw) {
         auto pin = NormalizeCertPin(r, sub);
         if (!pin.ok()) return pin.status();
         if (std::find(ident.cert_sha256_pins.begin(), ident.cert_sha256_pins.end(), *pin) ==
@@ -141,18 +149,9 @@ Result<ServiceIdentity> ParseYamlIdentity(const std::string& id, const YAML::Nod
       });
     }
     if (k == "operators") {
-      std::vector<std::string> raw;
-      if (v.IsScalar()) {
-        raw.push_back(v.Scalar());
-      } else if (v.IsSequence()) {
-        for (const auto& e : v) {
-          if (!e.IsScalar()) return Invalid(sub + " entries must be strings");
-          raw.push_back(e.Scalar());
-        }
-      } else {
-        return Invalid(sub + " must be a list of operator ids");
-      }
-      return AddOperators(raw, sub, &ident);
+      auto raw = ScalarOrList(v, sub, "a list of operator ids");
+      if (!raw.ok()) return raw.status();
+      return AddOperators(*raw, sub, &ident);
     }
     unknown.push_back(sub);
     return Status::Ok();
