@@ -64,11 +64,17 @@ int Emit(const Value& v, bool ok) {
   if (ok) return vv::cli::kExitOk;
   const Value* reason = v.is_object() ? v.Find("reason") : nullptr;
   const std::string r = reason != nullptr && reason->is_string() ? reason->as_string() : "";
-  if (r == vv::audit::kReasonIoError || r == "internal" || r == "key_error" ||
-      r == "no_checkpoint" || r == "not_covered" || r.empty()) {
-    return vv::cli::kExitFailed;
+  // The reasons that mean "checked, and it does not verify"; anything else (io_error,
+  // key_error, pkcs11_error, internal, not_covered, no_checkpoint) could not be checked.
+  static const char* const kDoesNotVerify[] = {
+      "entry_hash_mismatch",  "previous_hash_mismatch", "index_gap",        "malformed_line",
+      "seal_mismatch",        "torn_tail",              "seal_signature_invalid",
+      "merkle_root_mismatch", "truncated_after_seal",   "fork_detected",    "malformed_proof",
+      "inclusion_proof_invalid", "log_not_verified"};
+  for (const char* reason_name : kDoesNotVerify) {
+    if (r == reason_name) return vv::cli::kExitVerifyFailed;
   }
-  return vv::cli::kExitVerifyFailed;
+  return vv::cli::kExitFailed;
 }
 
 int EmitError(std::string_view reason, const std::string& detail) {

@@ -111,8 +111,8 @@ void GatewayService::Handle(http::Request request, http::Responder respond) {
 http::Response GatewayService::RoutingRejection(const http::Request& request, int status,
                                                 verify::Reason reason, const char* detail) {
   // Every bad input gets an audit record, also a probe of an unknown path or a wrong method
-  // (an authenticated peer: mTLS came first). Request bytes are escaped and bounded.
-  counters_.rejected++;
+  // (an authenticated peer: mTLS came first). Request bytes are escaped and bounded. Counted
+  // in the rejection metric; counters_.rejected keeps counting requests of the endpoints only.
   deps_.metrics->Rejected(status, verify::ReasonName(reason)).Inc();
   json::Value details = json::Value::MakeObject();
   details.Set("request_id", deps_.random->Uuid4());

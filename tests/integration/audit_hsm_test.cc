@@ -107,11 +107,11 @@ TEST_F(AuditHsmTest, GatewaySealsWithTheTokenKeyAndTheLogVerifiesPinnedToIt) {
   ASSERT_FALSE(lines.empty());
   EXPECT_NE(lines.back().find("\"event_type\":\"log.sealed\""), std::string::npos);
 
-  // Any other key is refused.
+  // Any other key is refused: exit 3, does not verify (issue 16's exit codes; was 1).
   ASSERT_EQ(Audit({"verify", gw.audit_path(), "--public-key",
                    crypto::Ed25519PrivateKey::Generate().PublicKey().ToBase64()},
                   &out),
-            1);
+            3);
   EXPECT_EQ(Str(LastJson(out), "reason"), "seal_signature_invalid");
 }
 

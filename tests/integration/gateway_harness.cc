@@ -66,10 +66,17 @@ GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
     << "    audit_log_path: " << audit_path_ << "\n"
     << "    audit_seal_every: " << opts.seal_every << "\n"
     << "    spectrastrike_ed25519_public_key_b64: " << kProducerPublicKeyB64 << "\n"
-    << "    allowed_service_identities:\n"
-    << "      spectrastrike-producer: " << pki.Pin("producer") << "\n"
-    << "      other-service: " << pki.Pin("untrusted") << "\n"
-    << "    operator_tenant_map:\n"
+    << "    allowed_service_identities:\n";
+  if (opts.identity_operators.empty()) {
+    y << "      spectrastrike-producer: " << pki.Pin("producer") << "\n"
+      << "      other-service: " << pki.Pin("untrusted") << "\n";
+  } else {
+    y << "      spectrastrike-producer:\n        cert_sha256: " << pki.Pin("producer")
+      << "\n        operators: " << opts.identity_operators << "\n"
+      << "      other-service:\n        cert_sha256: " << pki.Pin("untrusted")
+      << "\n        operators: " << opts.identity_operators << "\n";
+  }
+  y << "    operator_tenant_map:\n"
     << "      op-001: " << kTenant1 << "\n"
     << "      op-002: " << kTenant2 << "\n"
     << "    enforce_schema_version: true\n"

@@ -41,6 +41,9 @@ struct GatewayOptions {
   bool with_crl = false;
   int64_t seal_every = 50;
   std::string extra_yaml;  // appended inside telemetry_gateway (2-space indented keys)
+  // Non-empty: the identities are bound to these operators (YAML flow list, e.g.
+  // "[op-001, op-002]"), as the production profile requires (issue 12 item 2).
+  std::string identity_operators;
   std::vector<std::string> env;  // extra environment of the gateway process ("K=V")
 };
 

@@ -494,7 +494,7 @@ TEST_F(ProducerPolishTest, DryRunSignsAndPrintsWithoutSending) {
 }
 
 // Feedback whose signature does not verify (wrong pinned key) is told apart from a delivery
-// failure: the message and "verification_failed" in the JSON (exit status 1, docs/cli.md).
+// failure: the message, "verification_failed" in the JSON and exit status 3 (docs/cli.md).
 TEST(ProducerVerifyExitTest, FeedbackThatDoesNotVerifyIsReportedAsAVerificationFailure) {
   GatewayUnderTest gw;
   ASSERT_TRUE(gw.started()) << gw.log();
@@ -505,7 +505,7 @@ TEST(ProducerVerifyExitTest, FeedbackThatDoesNotVerifyIsReportedAsAVerificationF
          "      replay_cache_path: " + p.dir.File("feedback.cache") + "\n";
   WriteFile(p.config, cfg, 0600);
   ToolRun r = RunTool({Producer(), "feedback", "--limit", "5", "--config", p.config, "--json"});
-  EXPECT_EQ(r.rc, 1) << r.err << r.out;
+  EXPECT_EQ(r.rc, 3) << r.err << r.out;  // verification failed (docs/cli.md)
   EXPECT_NE(r.err.find("feedback does not verify"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("fix: check feedback.verify_keys"), std::string::npos) << r.err;
   const json::Value* vf = LastJson(r.out).Find("verification_failed");

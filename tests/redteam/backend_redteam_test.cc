@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -146,8 +147,37 @@ struct EngineRun {
   std::string audit_path;
   std::string evidence_db;
 };
+std::string WriteEngineConfig(const GatewayUnderTest& gw, const TempDir& dir, EngineRun* r);
+
 EngineRun RunEngine(const GatewayUnderTest& gw, const TempDir& dir) {
   EngineRun r;
+  WriteEngineConfig(gw, dir, &r);
+  r.rc = RunCommand(
+      {std::string(VV_BIN_DIR) + "/vv-engine", "--config", dir.File("engine.yaml"), "--drain"},
+      &r.out);
+  return r;
+}
+
+// The engine as a service (no --drain: a JetStream consumer may deliver after a first empty
+// fetch) until `done(audit_path)` holds or 30 s pass, then SIGTERM; rc is its exit status.
+EngineRun RunEngineUntil(const GatewayUnderTest& gw, const TempDir& dir,
+                         const std::function<bool(const std::string&)>& done) {
+  EngineRun r;
+  WriteEngineConfig(gw, dir, &r);
+  ChildProcess engine({std::string(VV_BIN_DIR) + "/vv-engine", "--config", dir.File("engine.yaml")},
+                      dir.File("engine.log"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline &&
+         !(std::filesystem::exists(r.audit_path) && done(r.audit_path))) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  r.rc = engine.Terminate();
+  r.out = engine.Log();
+  return r;
+}
+
+std::string WriteEngineConfig(const GatewayUnderTest& gw, const TempDir& dir, EngineRun* out) {
+  EngineRun& r = *out;
   r.audit_path = dir.File("engine-audit.jsonl");
   r.evidence_db = dir.File("evidence.db");
   if (!std::filesystem::exists(dir.File("root.key")))
@@ -159,10 +189,7 @@ EngineRun RunEngine(const GatewayUnderTest& gw, const TempDir& dir) {
                     dir.File("root.key") + "\n    audit_log_path: " + r.audit_path +
                     "\n    metrics_path: \"\"\n" + QueueVerifyKeysYaml();
   WriteFile(dir.File("engine.yaml"), cfg, 0600);
-  r.rc = RunCommand(
-      {std::string(VV_BIN_DIR) + "/vv-engine", "--config", dir.File("engine.yaml"), "--drain"},
-      &r.out);
-  return r;
+  return dir.File("engine.yaml");
 }
 
 // The engine audit record (raw line) for `event_id` of type `event_type`, or "".
@@ -275,16 +302,13 @@ TEST_F(BackendRedTeam, Backend_AnonymousNatsPublishOfForgedEnvelopeIsDeadLettere
                                    ForgedEnvelope("evt-rt-forged-nats")))
       << nats.Log();
   TempDir dir;
-  // --drain stops at the first empty fetch; a JetStream consumer under load may deliver late,
-  // so drain again (the durable consumer resumes) until both messages were handled.
-  EngineRun run;
-  for (int i = 0; i < 5; ++i) {
-    run = RunEngine(gw, dir);
-    ASSERT_EQ(run.rc, 0) << run.out;
-    if (!EngineAudit(run.audit_path, "evidence.rejected", "evt-rt-forged-nats").empty() &&
-        !EngineAudit(run.audit_path, "evidence.stored", "evt-rt-genuine-3").empty())
-      break;
-  }
+  // The engine runs as a service until both messages were handled (--drain stops at the first
+  // empty fetch, which a loaded JetStream consumer can return before it delivers).
+  EngineRun run = RunEngineUntil(gw, dir, [](const std::string& audit) {
+    return !EngineAudit(audit, "evidence.rejected", "evt-rt-forged-nats").empty() &&
+           !EngineAudit(audit, "evidence.stored", "evt-rt-genuine-3").empty();
+  });
+  ASSERT_EQ(run.rc, 0) << run.out;
   const std::string rejected =
       EngineAudit(run.audit_path, "evidence.rejected", "evt-rt-forged-nats");
   EXPECT_NE(rejected.find("\"reason\":\"envelope_unsigned\""), std::string::npos) << rejected;
@@ -649,6 +673,7 @@ TEST_F(BackendRedTeam, Backend_SuperuserGraphStoreUrlRefusedInProduction) {
     o.queue_backend = "nats";
     o.nats_url = nats.url();
     o.extra_yaml = "    profile: production\n";
+    o.identity_operators = "[op-001, op-002]";  // production binds identities to operators
     o.env = {"VV_EVIDENCE_STORE_BACKEND=postgres", "VV_EVIDENCE_POSTGRES_URL=" + pg_url};
     return o;
   };
