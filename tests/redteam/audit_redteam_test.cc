@@ -27,8 +27,21 @@ std::string Exchange(uint16_t port, const std::string& request, const std::strin
   RawTlsClient c = Raw(cert);
   if (c.Connect(port)) return "";
   if (c.Write(request)) return "";
+  // Until the response is complete (head + Content-Length body) or the server closes: an
+  // early refusal leaves the server draining the request until the client goes away.
   std::string got;
-  c.ReadUntilClosed(&got, 5s);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto ec = c.ReadUntilClosed(&got, 200ms);
+    if (ec && ec != boost::asio::error::timed_out) break;  // closed
+    const size_t head_end = got.find("\r\n\r\n");
+    if (head_end == std::string::npos) continue;
+    size_t cl = got.find("Content-Length: ");
+    if (cl == std::string::npos || cl > head_end) break;
+    const size_t body_len = std::stoul(got.substr(cl + 16));
+    if (got.size() >= head_end + 4 + body_len) break;
+  }
+  c.Close();
   return got;
 }
 
