@@ -5,8 +5,8 @@
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/rejection_metrics.h"
-#include "common/text.h"
 #include "common/logging.h"
+#include "common/text.h"
 #include "verify/checks.h"
 
 namespace vv::app {
@@ -128,7 +128,14 @@ http::Response GatewayService::RoutingRejection(const http::Request& request, in
   if (!request.peer.cert_sha256_hex.empty()) {
     details.Set("cert_sha256", request.peer.cert_sha256_hex);
   }
+  const std::string request_id = details.Find("request_id")->as_string();
   Audit("http.rejected", kActor, std::move(details));
+  if (spdlog::should_log(spdlog::level::info)) {
+    logging::Fields f;
+    f.request_id = request_id;
+    f.reason = verify::ReasonName(reason);
+    logging::LogWithFields(spdlog::level::info, "http.rejected " + std::to_string(status), f);
+  }
   return {status, DetailBody(detail), "application/json"};
 }
 

@@ -4,11 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/text.h"
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/gateway_service.h"
 #include "app/rejection_metrics.h"
+#include "common/logging.h"
+#include "common/text.h"
 #include "verify/checks.h"
 
 namespace vv::app {
@@ -69,8 +70,7 @@ std::optional<http::Response> GatewayService::OnHead(const http::Request& head) 
   details.Set("path", path);
   details.Set("stage", "request_head");  // refused before the body was read
   Audit(event, kActor, std::move(details));
-  spdlog::debug("{} from head request_id={} status={} reason={}", event, ctx.request_id,
-                v.http_status, verify::ReasonName(v.reason));
+  LogRejection(event, v, ctx);  // the same info line (request_id, identity, reason) as the chain's
   return http::Response{v.http_status, DetailBody(v.detail), "application/json"};
 }
 
@@ -79,7 +79,8 @@ void GatewayService::OnProtocolError(const http::Request& head, int status,
   counters_.rejected++;
   deps_.metrics->Rejected(status, reason).Inc();  // reason: the listener's fixed code set
   json::Value details = json::Value::MakeObject();
-  details.Set("request_id", deps_.random->Uuid4());
+  const std::string request_id = deps_.random->Uuid4();
+  details.Set("request_id", request_id);
   details.Set("status_code", status);
   details.Set("detail", status == 400 ? "Malformed HTTP request" : "Request header fields too large");
   details.Set("reason", std::string(reason));
@@ -89,6 +90,12 @@ void GatewayService::OnProtocolError(const http::Request& head, int status,
   details.Set("remote_address", head.peer.remote_address);
   if (!head.peer.cert_sha256_hex.empty()) details.Set("cert_sha256", head.peer.cert_sha256_hex);
   Audit("http.rejected", kActor, std::move(details));
+  if (spdlog::should_log(spdlog::level::info)) {
+    logging::Fields f;
+    f.request_id = request_id;
+    f.reason = reason;
+    logging::LogWithFields(spdlog::level::info, "http.rejected " + std::to_string(status), f);
+  }
 }
 
 void GatewayService::OnPeerRejected(const http::PeerInfo& peer, std::string_view reason) {
