@@ -81,11 +81,14 @@ class RequestReader {
   Step ContinueBody();
 
   const Head& head() const { return parser_->get(); }
+  // Valid once the header is parsed; nullopt / false before that (a refusal of a head that
+  // never completed: Beast's content_length() asserts a finished header).
   std::optional<uint64_t> content_length() const {
+    if (!parser_->is_header_done()) return std::nullopt;
     auto l = parser_->content_length();
     return l ? std::optional<uint64_t>(*l) : std::nullopt;
   }
-  bool chunked() const { return parser_->chunked(); }
+  bool chunked() const { return parser_->is_header_done() && parser_->chunked(); }
   bool keep_alive() const { return parser_->get().keep_alive(); }
   // The complete body (after kComplete).
   std::string TakeBody() { return std::move(parser_->get().body()); }
