@@ -508,7 +508,8 @@ TEST(ProducerVerifyExitTest, FeedbackThatDoesNotVerifyIsReportedAsAVerificationF
   EXPECT_EQ(r.rc, 3) << r.err << r.out;  // verification failed (docs/cli.md)
   EXPECT_NE(r.err.find("feedback does not verify"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("fix: check feedback.verify_keys"), std::string::npos) << r.err;
-  const json::Value* vf = LastJson(r.out).Find("verification_failed");
+  const json::Value last = LastJson(r.out);  // kept alive: Find points into it
+  const json::Value* vf = last.Find("verification_failed");
   ASSERT_NE(vf, nullptr) << r.out;
   EXPECT_TRUE(vf->as_bool());
 }
