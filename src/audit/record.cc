@@ -79,9 +79,30 @@ void ReplaceIn(json::Value* v, const std::string& path, std::vector<std::string>
       return;
   }
 }
+// True when some string value or key needs replacing; no allocation (the common case on every
+// append is valid details, so the path-building walk below runs only when it must).
+bool NeedsReplacing(const json::Value& v) {
+  switch (v.type()) {
+    case json::Type::kString:
+      return !text::IsValidUtf8(v.as_string());
+    case json::Type::kDouble:
+      return !std::isfinite(v.as_double());
+    case json::Type::kArray:
+      for (const auto& e : v.as_array())
+        if (NeedsReplacing(e)) return true;
+      return false;
+    case json::Type::kObject:
+      for (const auto& m : v.as_object())
+        if (!text::IsValidUtf8(m.first) || NeedsReplacing(m.second)) return true;
+      return false;
+    default:
+      return false;
+  }
+}
 }  // namespace
 
 bool ReplaceInvalidUtf8(json::Value* details) {
+  if (!NeedsReplacing(*details)) return false;
   std::vector<std::string> where;
   ReplaceIn(details, "", &where);
   if (where.empty()) return false;

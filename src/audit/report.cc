@@ -209,29 +209,22 @@ std::string Card(const std::string& title, const std::string& value, const std::
 
 std::string HtmlEscape(std::string_view s, size_t max_bytes) {
   std::string out;
-  size_t i = 0;
-  while (i < s.size()) {
-    uint32_t cp = 0;
-    const size_t n = text::DecodeUtf8(s, i, &cp);
-    const size_t len = n == 0 ? 1 : n;
-    if (i + len > max_bytes) {
-      out += "...";
-      break;
-    }
-    if (n == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+  const bool cut = text::ForEachCodePoint(s, max_bytes, [&](uint32_t cp, std::string_view bytes,
+                                                            bool valid) {
+    if (!valid || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
       out += "&#xFFFD;";
-    } else {
-      switch (cp) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out.append(s.substr(i, len));
-      }
+      return;
     }
-    i += len;
-  }
+    switch (cp) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.append(bytes);
+    }
+  });
+  if (cut) out += "...";
   return out;
 }
 

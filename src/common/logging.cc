@@ -18,21 +18,6 @@ thread_local const Fields* tls_fields = nullptr;
 
 constexpr char kHex[] = "0123456789abcdef";
 
-// Walks `s` code point by code point up to `max_bytes` of input; `emit(cp, bytes, valid)`
-// gets each (invalid bytes one at a time with valid=false). Returns true when `s` was cut.
-template <typename Emit>
-bool Walk(std::string_view s, size_t max_bytes, Emit emit) {
-  size_t i = 0;
-  while (i < s.size()) {
-    uint32_t cp = 0;
-    size_t n = text::DecodeUtf8(s, i, &cp);
-    const size_t len = n == 0 ? 1 : n;
-    if (i + len > max_bytes) return true;
-    emit(cp, s.substr(i, len), n != 0);
-    i += len;
-  }
-  return false;
-}
 
 void AppendUtc(std::chrono::system_clock::time_point t, std::string* out) {
   const auto ms =
@@ -156,7 +141,8 @@ Result<Format> ParseFormat(std::string_view s) {
 std::string_view FormatName(Format f) { return f == Format::kJson ? "json" : "text"; }
 
 void AppendJsonEscaped(std::string_view s, std::string* out, size_t max_bytes) {
-  bool cut = Walk(s, max_bytes, [&](uint32_t cp, std::string_view bytes, bool valid) {
+  bool cut = text::ForEachCodePoint(s, max_bytes, [&](uint32_t cp, std::string_view bytes,
+                                                      bool valid) {
     if (!valid) {
       *out += "\\ufffd";
       return;
@@ -178,7 +164,8 @@ void AppendJsonEscaped(std::string_view s, std::string* out, size_t max_bytes) {
 }
 
 void AppendTextEscaped(std::string_view s, std::string* out, size_t max_bytes) {
-  bool cut = Walk(s, max_bytes, [&](uint32_t cp, std::string_view bytes, bool valid) {
+  bool cut = text::ForEachCodePoint(s, max_bytes, [&](uint32_t cp, std::string_view bytes,
+                                                      bool valid) {
     if (!valid || cp < 0x20 || cp == 0x7f) {
       *out += "\\x";
       *out += kHex[(static_cast<unsigned char>(bytes[0]) >> 4) & 0xf];

@@ -27,6 +27,24 @@ bool IsValidUtf8(std::string_view s);
 // output, so a record that carries it re-verifies.
 std::string ReplaceInvalidUtf8(std::string_view s);
 
+// Walks `s` code point by code point over at most `max_bytes` of input: `emit(cp, bytes,
+// valid)` gets each code point with its bytes; an invalid byte comes alone with valid=false.
+// Returns true when `s` was cut at `max_bytes` (never inside a sequence). For escapers that
+// must bound and sanitise untrusted text (logs, HTML reports).
+template <typename Emit>
+bool ForEachCodePoint(std::string_view s, size_t max_bytes, Emit emit) {
+  size_t i = 0;
+  while (i < s.size()) {
+    uint32_t cp = 0;
+    const size_t n = DecodeUtf8(s, i, &cp);
+    const size_t len = n == 0 ? 1 : n;
+    if (i + len > max_bytes) return true;
+    emit(cp, s.substr(i, len), n != 0);
+    i += len;
+  }
+  return false;
+}
+
 // Untrusted bytes for a log line, a metric-free audit field or an error message: printable
 // ASCII kept, anything else (and '\\') as \xNN, at most `max_chars` characters of output
 // (then "..."). The result is plain ASCII, so it is valid UTF-8 and JSON-safe once quoted.

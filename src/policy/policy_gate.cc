@@ -20,6 +20,7 @@
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
+#include "state/redis_state.h"
 
 namespace vv::policy {
 
@@ -437,24 +438,14 @@ void RuleProductionBackendAuth(const Effective& e, Sink* out) {
                       "profile production requires TLS to NATS: set nats_tls_ca_path"});
   }
   if (!e.redis_url.empty() || e.nonce_backend == "redis" || e.rate_limit_backend == "redis") {
-    // redis://[user]:PASSWORD@host...: the userinfo before '@' in the authority.
-    std::string password;
-    const size_t scheme = e.redis_url.find("://");
-    if (scheme != std::string::npos) {
-      std::string authority = e.redis_url.substr(scheme + 3);
-      authority = authority.substr(0, authority.find('/'));
-      const size_t at = authority.rfind('@');
-      if (at != std::string::npos) {
-        const std::string userinfo = authority.substr(0, at);
-        const size_t colon = userinfo.find(':');
-        if (colon != std::string::npos) password = userinfo.substr(colon + 1);
-      }
-    }
+    // The gateway's own URL parser (userinfo percent-decoded, rediss:// -> tls).
+    auto parsed = state::ParseRedisUrl(e.redis_url);
+    const std::string password = parsed.ok() ? parsed->password : std::string();
     if (password.empty())
       out->push_back({"production_backend_auth", kHigh,
                       "profile production requires a Redis password (redis://:PASSWORD@host or "
                       "user:PASSWORD@; ACL user recommended) in redis_url"});
-    if (e.redis_url.rfind("rediss://", 0) != 0)
+    if (!parsed.ok() || !parsed->tls)
       out->push_back({"production_backend_auth", kHigh,
                       "profile production requires TLS to Redis: redis_url must be rediss:// "
                       "(with redis_tls_ca_path)"});

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/encoding.h"
+#include "common/text.h"
 #include "crypto/crypto.h"
 
 namespace vv::queue {
@@ -101,41 +102,7 @@ Envelope MakeDeadLetterEnvelope(std::string error_code, std::string error_messag
                       random);
 }
 
-// Strict UTF-8 as Python's bytes.decode("utf-8"): no overlong forms, no surrogates
-// (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequences.
-bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;  // no overlongs
-      if (c == 0xED) hi = 0x9F;  // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;  // no overlongs
-      if (c == 0xF4) hi = 0x8F;  // <= U+10FFFF
-    } else {
-      return false;  // continuation byte as lead, C0/C1 overlong leads, F5..FF
-    }
-    if (n - i < len) return false;
-    if (p[i + 1] < lo || p[i + 1] > hi) return false;
-    for (size_t k = 2; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-    }
-    i += len;
-  }
-  return true;
-}
+// Strict UTF-8 as Python's bytes.decode("utf-8"): the one decoder in common/text.h.
+bool IsValidUtf8(std::string_view s) { return text::IsValidUtf8(s); }
 
 }  // namespace vv::queue

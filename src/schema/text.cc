@@ -2,36 +2,17 @@
 
 #include <vector>
 
+#include "common/text.h"
+
 namespace vv::schema {
 namespace {
 
 // Decodes one code point at s[i]; *len gets its byte length (>= 1). Invalid -> U+FFFD, len 1.
 char32_t DecodeAt(std::string_view s, size_t i, size_t* len) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  *len = 1;
-  if (c < 0x80) return c;
-  size_t n;
-  char32_t cp;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0xFFFD;
-  }
-  if (i + n > s.size()) return 0xFFFD;
-  for (size_t k = 1; k < n; ++k) {
-    unsigned char cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xC0) != 0x80) return 0xFFFD;
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  *len = n;
-  return cp;
+  uint32_t cp = 0;
+  const size_t n = text::DecodeUtf8(s, i, &cp);
+  *len = n == 0 ? 1 : n;
+  return n == 0 ? char32_t{0xFFFD} : static_cast<char32_t>(cp);
 }
 
 std::vector<char32_t> Decode(std::string_view s) {
@@ -199,17 +180,7 @@ std::string_view PyStrip(std::string_view s) {
   return s.substr(begin, end - begin);
 }
 
-size_t CodePointCount(std::string_view s) {
-  size_t n = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t len;
-    DecodeAt(s, i, &len);
-    i += len;
-    ++n;
-  }
-  return n;
-}
+size_t CodePointCount(std::string_view s) { return text::CodePointCount(s); }
 
 std::string HtmlEscape(std::string_view s) {
   std::string out;
