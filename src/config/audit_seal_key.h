@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "config/config_table.h"
 
 namespace vv::config {
 
@@ -40,5 +41,24 @@ Status ApplyAuditSealPkcs11Key(std::string_view key, std::string_view value,
 // PIN file must exist with mode 0400/0600.
 Status ValidateAuditSealPkcs11(const AuditSealPkcs11Config& cfg, const std::string& key_path,
                                std::string_view section);
+
+// The five audit_seal_pkcs11_* rows of a config table (gateway and evidence_engine sections).
+template <class C>
+std::vector<table::Key<C>> AuditSealPkcs11Rows(table::Field<C, AuditSealPkcs11Config> f) {
+  std::vector<table::Key<C>> rows;
+  for (const char* name : {"audit_seal_pkcs11_module", "audit_seal_pkcs11_token_label",
+                           "audit_seal_pkcs11_key_label", "audit_seal_pkcs11_pin_file",
+                           "audit_seal_pkcs11_pin_env"}) {
+    const std::string key = name;
+    rows.push_back(table::Custom<C>(
+        key, [f, key](C& c, const YAML::Node& v, const std::string& full,
+                      const table::Source& src) -> Status {
+          auto raw = table::YamlScalar(v, full);
+          if (!raw.ok()) return raw.status();
+          return ApplyAuditSealPkcs11Key(key, table::TrimCopy(*raw), src.base_dir, &f(c));
+        }));
+  }
+  return rows;
+}
 
 }  // namespace vv::config

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <type_traits>
 
 namespace vv::config {
 
@@ -38,38 +37,6 @@ std::string RedactPairs(std::string_view s, char sep) {
   }
   return out;
 }
-
-const char* FsyncName(FsyncPolicy p) {
-  switch (p) {
-    case FsyncPolicy::kNone: return "none";
-    case FsyncPolicy::kAlways: return "always";
-    case FsyncPolicy::kBatch: break;
-  }
-  return "batch";
-}
-
-class Line {
- public:
-  template <typename T>
-  Line& Add(std::string_view key, const T& value) {
-    if (!out_.empty()) out_ += ' ';
-    out_.append(key);
-    out_ += '=';
-    if constexpr (std::is_same_v<T, bool>) {
-      out_ += value ? "true" : "false";
-    } else if constexpr (std::is_arithmetic_v<T>) {
-      out_ += std::to_string(value);
-    } else {
-      std::string_view v(value);
-      out_.append(v.empty() ? std::string_view("-") : v);
-    }
-    return *this;
-  }
-  std::string str() const { return out_; }
-
- private:
-  std::string out_;
-};
 
 }  // namespace
 
@@ -110,75 +77,10 @@ std::string RedactUrl(std::string_view url) {
   return out;
 }
 
-std::string DescribeGatewayConfig(const GatewayConfig& c) {
-  Line l;
-  l.Add("config", c.source_path)
-      .Add("profile", c.profile)
-      .Add("listen", c.listen_host + ":" + std::to_string(c.listen_port))
-      .Add("tls.cert", c.tls.cert_path)
-      .Add("tls.key", c.tls.key_path)
-      .Add("tls.ca", c.tls.ca_path)
-      .Add("tls.crl", c.tls.crl_path)
-      .Add("require_mtls", c.require_mtls)
-      .Add("require_payload_signature", c.require_payload_signature)
-      .Add("insecure_dev_mode", c.insecure_dev_mode)
-      .Add("identities", c.identities.size())
-      .Add("operator_tenants", c.operator_tenant_map.size())
-      .Add("allowed_clock_skew_seconds", c.allowed_clock_skew_seconds)
-      .Add("nonce_ttl_seconds", c.nonce_ttl_seconds)
-      .Add("nonce_backend", c.nonce_backend)
-      .Add("rate_limit_backend", c.rate_limit_backend)
-      .Add("rate_limit_per_minute", c.rate_limit_per_minute)
-      .Add("redis_url", RedactUrl(c.redis_url))
-      .Add("queue_backend", c.queue_backend)
-      .Add("queue_path", c.queue_backend == "embedded" ? c.queue_path : std::string())
-      .Add("nats_url", RedactUrl(c.nats_url))
-      .Add("nats_creds_file", c.nats_creds_file)
-      .Add("nats_tls_ca_path", c.nats_tls_ca_path)
-      .Add("audit_log_path", c.audit_log_path)
-      .Add("audit_fsync", std::string(FsyncName(c.audit_fsync)))
-      .Add("audit_seal_every", c.audit_seal_every)
-      .Add("audit_anchor", c.audit_anchor)
-      .Add("audit_anchor_nats_url", RedactUrl(c.audit_anchor_nats_url))
-      .Add("audit_seal_key_path", c.audit_signing_key_path)
-      .Add("audit_seal_pkcs11_token", c.audit_seal_pkcs11.token_label)
-      .Add("audit_seal_pkcs11_pin_file", c.audit_seal_pkcs11.pin_file)
-      .Add("audit_seal_pkcs11_pin_env",
-           c.audit_seal_pkcs11.enabled() ? c.audit_seal_pkcs11.pin_env : std::string())
-      .Add("feedback_keys", c.feedback_key_paths.size())
-      .Add("admin_listen", c.admin_listen)
-      .Add("kill_switch_file", c.kill_switch_file)
-      .Add("max_body_bytes", c.max_body_bytes)
-      .Add("max_connections", c.max_connections)
-      .Add("log_level", c.log_level)
-      .Add("log_format", c.log_format);
-  return l.str();
-}
+// Both lines come from the section's key table (config_table.h): every printed row, URLs
+// redacted, secret rows never.
+std::string DescribeGatewayConfig(const GatewayConfig& c) { return GatewayTable().Describe(c); }
 
-std::string DescribeEngineConfig(const EngineConfig& c) {
-  Line l;
-  l.Add("queue_backend", c.queue_backend)
-      .Add("queue_path", c.queue_backend == "embedded" ? c.queue_path : std::string())
-      .Add("nats_url", RedactUrl(c.nats_url))
-      .Add("operator_tenants", c.operator_tenant_map.size())
-      .Add("store_backend", c.store_backend)
-      .Add("store_path", c.store_backend == "sqlite" ? c.store_path : std::string())
-      .Add("postgres_url", RedactUrl(c.postgres_url))
-      .Add("root_key_provider", c.root_key_provider)
-      .Add("root_key_id", c.root_key_id)
-      .Add("root_key_file", c.root_key_file)
-      .Add("pkcs11_token_label", c.pkcs11_token_label)
-      .Add("pkcs11_pin_file", c.pkcs11_pin_file)
-      .Add("audit_log_path", c.EffectiveAuditLogPath())
-      .Add("audit_fsync", std::string(FsyncName(c.audit_fsync)))
-      .Add("audit_seal_key_path", c.audit_seal_key_path)
-      .Add("audit_seal_pkcs11_token", c.audit_seal_pkcs11.token_label)
-      .Add("batch_size", c.batch_size)
-      .Add("max_deliveries", c.max_deliveries)
-      .Add("metrics_path", c.metrics_path)
-      .Add("log_level", c.log_level)
-      .Add("log_format", c.log_format);
-  return l.str();
-}
+std::string DescribeEngineConfig(const EngineConfig& c) { return EngineTable().Describe(c); }
 
 }  // namespace vv::config

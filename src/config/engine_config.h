@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/status.h"
@@ -80,7 +81,18 @@ struct EngineConfig {
   }
 };
 
-// Loads `path`, applies environment overrides, validates. Errors name the key.
+// The key table of vectorvue.evidence_engine (config_table.h). The keys shared with the gateway
+// section are read through the gateway's table (GatewayTable), so each is declared once.
+const table::Table<EngineConfig>& EngineTable();
+
+// Only the evidence_engine rows named in `only` (YAML then environment; not validated), for a
+// component that needs a few engine settings (the gateway's graph store); `only` empty = the
+// whole section plus the shared gateway keys, still unvalidated (ParseEngineConfig validates).
+Result<EngineConfig> ParseEngineKeys(const std::string& yaml_text, const EnvLookup& env,
+                                     const std::string& base_dir,
+                                     const std::set<std::string>& only);
+
+// Loads `path`, applies environment overrides, validates. Errors name the key (all of them).
 Result<EngineConfig> LoadEngineConfig(const std::string& path, const EnvLookup& env);
 Result<EngineConfig> ParseEngineConfig(const std::string& yaml_text, const EnvLookup& env,
                                        const std::string& base_dir);

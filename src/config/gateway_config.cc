@@ -14,6 +14,7 @@
 #include "common/encoding.h"
 #include "common/logging.h"
 #include "json/json.h"
+#include "config/config_table.h"
 
 namespace vv::config {
 
@@ -50,16 +51,6 @@ Result<std::string> YamlString(const YAML::Node& n, const std::string& key) {
   if (n.IsNull()) return std::string();
   if (!n.IsScalar()) return Invalid(key + " must be a scalar value");
   return n.Scalar();
-}
-
-Result<bool> YamlBool(const YAML::Node& n, const std::string& key) {
-  if (!n.IsScalar()) return Invalid(key + " must be a boolean (true/false)");
-  return ParseBoolSetting(n.Scalar(), key);
-}
-
-Result<int64_t> YamlInt(const YAML::Node& n, const std::string& key) {
-  if (!n.IsScalar()) return Invalid(key + " must be an integer");
-  return ParseIntSetting(n.Scalar(), key);
 }
 
 // Iterates a YAML mapping, refusing duplicate keys and non-scalar keys.
@@ -216,72 +207,17 @@ Result<ServiceIdentity> ParseJsonIdentity(const std::string& id, const json::Val
   return ident;
 }
 
-// ---- YAML section -----------------------------------------------------------------------------
+}  // namespace
 
-Status ApplyLimits(const YAML::Node& n, GatewayConfig* cfg, std::vector<std::string>* unknown) {
-  auto set_size = [](const YAML::Node& v, const std::string& key, size_t* out) -> Status {
-    auto i = YamlInt(v, key);
-    if (!i.ok()) return i.status();
-    if (*i < 1) return Invalid(key + " must be >= 1");
-    *out = static_cast<size_t>(*i);
-    return Status::Ok();
-  };
-  auto set_int = [](const YAML::Node& v, const std::string& key, int* out) -> Status {
-    auto i = YamlInt(v, key);
-    if (!i.ok()) return i.status();
-    if (*i < 1 || *i > 86400) return Invalid(key + " must be between 1 and 86400");
-    *out = static_cast<int>(*i);
-    return Status::Ok();
-  };
-  return ForEachMember(n, "limits", [&](const std::string& k, const YAML::Node& v) -> Status {
-    const std::string key = "limits." + k;
-    if (k == "max_body_bytes") return set_size(v, key, &cfg->max_body_bytes);
-    if (k == "max_header_bytes") return set_size(v, key, &cfg->max_header_bytes);
-    if (k == "max_header_count") return set_size(v, key, &cfg->max_header_count);
-    if (k == "max_connections") return set_size(v, key, &cfg->max_connections);
-    if (k == "max_pending_handshakes") return set_size(v, key, &cfg->max_pending_handshakes);
-    if (k == "max_pending_handshakes_per_source")
-      return set_size(v, key, &cfg->max_pending_handshakes_per_source);
-    if (k == "handshake_timeout_seconds") return set_int(v, key, &cfg->handshake_timeout_seconds);
-    if (k == "header_timeout_seconds") return set_int(v, key, &cfg->header_timeout_seconds);
-    if (k == "idle_timeout_seconds") return set_int(v, key, &cfg->idle_timeout_seconds);
-    if (k == "body_timeout_seconds") return set_int(v, key, &cfg->body_timeout_seconds);
-    unknown->push_back(key);
-    return Status::Ok();
-  });
-}
-
-Status ApplyTls(const YAML::Node& n, const std::string& base_dir, GatewayConfig* cfg,
-                std::vector<std::string>* unknown) {
-  return ForEachMember(n, "tls", [&](const std::string& k, const YAML::Node& v) -> Status {
-    const std::string key = "tls." + k;
-    std::string* target = nullptr;
-    if (k == "cert_path")
-      target = &cfg->tls.cert_path;
-    else if (k == "key_path")
-      target = &cfg->tls.key_path;
-    else if (k == "ca_path")
-      target = &cfg->tls.ca_path;
-    else if (k == "crl_path")
-      target = &cfg->tls.crl_path;
-    if (target == nullptr) {
-      unknown->push_back(key);
-      return Status::Ok();
-    }
-    auto s = YamlString(v, key);
-    if (!s.ok()) return s.status();
-    *target = ResolveConfigPath(Trim(*s), base_dir);
-    return Status::Ok();
-  });
-}
-
-Result<FsyncPolicy> ParseFsync(std::string_view text, const std::string& name) {
+Result<FsyncPolicy> ParseFsyncPolicy(std::string_view text, const std::string& name) {
   std::string v = ToLowerAscii(StripAsciiWhitespace(text));
   if (v == "none") return FsyncPolicy::kNone;
   if (v == "batch") return FsyncPolicy::kBatch;
   if (v == "always") return FsyncPolicy::kAlways;
   return Invalid(name + " must be one of none, batch, always (got '" + std::string(text) + "')");
 }
+
+namespace {
 
 Status ParseListen(std::string_view text, const std::string& name, GatewayConfig* cfg) {
   std::string s = Trim(text);
@@ -310,374 +246,12 @@ Status ParseListen(std::string_view text, const std::string& name, GatewayConfig
   return Status::Ok();
 }
 
-std::string NormalizeBackend(std::string_view v) { return ToLowerAscii(StripAsciiWhitespace(v)); }
-
-Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayConfig* cfg) {
-  std::vector<std::string> unknown;
-  Status s = ForEachMember(sec, kSection, [&](const std::string& k, const YAML::Node& v) -> Status {
-    auto str = [&](std::string* out) -> Status {
-      auto r = YamlString(v, k);
-      if (!r.ok()) return r.status();
-      *out = Trim(*r);
-      return Status::Ok();
-    };
-    auto path = [&](std::string* out) -> Status {
-      VV_RETURN_IF_ERROR(str(out));
-      *out = ResolveConfigPath(*out, base_dir);
-      return Status::Ok();
-    };
-    auto boolean = [&](bool* out) -> Status {
-      auto r = YamlBool(v, k);
-      if (!r.ok()) return r.status();
-      *out = *r;
-      return Status::Ok();
-    };
-    auto integer = [&](int64_t* out) -> Status {
-      auto r = YamlInt(v, k);
-      if (!r.ok()) return r.status();
-      *out = *r;
-      return Status::Ok();
-    };
-    auto backend = [&](std::string* out) -> Status {
-      VV_RETURN_IF_ERROR(str(out));
-      *out = NormalizeBackend(*out);
-      return Status::Ok();
-    };
-    if (k == "require_mtls") return boolean(&cfg->require_mtls);
-    if (k == "require_payload_signature") return boolean(&cfg->require_payload_signature);
-    if (k == "insecure_dev_mode") return boolean(&cfg->insecure_dev_mode);
-    if (k == "enforce_schema_version") return boolean(&cfg->enforce_schema_version);
-    if (k == "allowed_clock_skew_seconds") return integer(&cfg->allowed_clock_skew_seconds);
-    if (k == "nonce_ttl_seconds") return integer(&cfg->nonce_ttl_seconds);
-    if (k == "rate_limit_per_minute") return integer(&cfg->rate_limit_per_minute);
-    if (k == "rejection_budget_per_minute") return integer(&cfg->rejection_budget_per_minute);
-    if (k == "audit_seal_every") return integer(&cfg->audit_seal_every);
-    if (k == "nonce_backend") return backend(&cfg->nonce_backend);
-    if (k == "rate_limit_backend") return backend(&cfg->rate_limit_backend);
-    if (k == "queue_backend") {
-      VV_RETURN_IF_ERROR(backend(&cfg->queue_backend));
-      if (cfg->queue_backend == "memory") cfg->queue_backend = "embedded";
-      return Status::Ok();
-    }
-    if (k == "log_level") return str(&cfg->log_level);
-    if (k == "log_format") return str(&cfg->log_format);
-    if (k == "redis_url") return str(&cfg->redis_url);
-    if (k == "nats_url") return str(&cfg->nats_url);
-    if (k == "queue_subject") return str(&cfg->queue_subject);
-    if (k == "dlq_subject") return str(&cfg->dlq_subject);
-    if (k == "nats_stream") return str(&cfg->nats_stream);
-    if (k == "nats_dlq_stream") return str(&cfg->nats_dlq_stream);
-    if (k == "nats_replicas") return integer(&cfg->nats_replicas);
-    if (k == "nats_duplicate_window_seconds") return integer(&cfg->nats_duplicate_window_seconds);
-    if (k == "redis_tls_ca_path") return path(&cfg->redis_tls_ca_path);
-    if (k == "nats_creds_file") return path(&cfg->nats_creds_file);
-    if (k == "nats_tls_ca_path") return path(&cfg->nats_tls_ca_path);
-    if (k == "audit_anchor") {
-      VV_RETURN_IF_ERROR(str(&cfg->audit_anchor));
-      cfg->audit_anchor = ToLowerAscii(cfg->audit_anchor);
-      return Status::Ok();
-    }
-    if (k == "audit_anchor_nats_url") return str(&cfg->audit_anchor_nats_url);
-    if (k == "profile") {
-      VV_RETURN_IF_ERROR(str(&cfg->profile));
-      cfg->profile = ToLowerAscii(cfg->profile);
-      return Status::Ok();
-    }
-    if (k == "queue_path") return path(&cfg->queue_path);
-    if (k == "audit_log_path") return path(&cfg->audit_log_path);
-    if (k == "audit_signing_key_path" || k == "audit_seal_key_path") {
-      const std::string before = cfg->audit_signing_key_path;
-      VV_RETURN_IF_ERROR(path(&cfg->audit_signing_key_path));
-      if (!before.empty() && before != cfg->audit_signing_key_path)
-        return Invalid("audit_seal_key_path and audit_signing_key_path name different files");
-      return Status::Ok();
-    }
-    if (k == "audit_seal_interval_seconds") return integer(&cfg->audit_seal_interval_seconds);
-    if (IsAuditSealPkcs11Key(k)) {
-      std::string raw;
-      VV_RETURN_IF_ERROR(str(&raw));
-      return ApplyAuditSealPkcs11Key(k, raw, base_dir, &cfg->audit_seal_pkcs11);
-    }
-    if (k == "mitre_catalog_dir") return path(&cfg->mitre_catalog_dir);
-    if (k == "feedback_active_kid") return str(&cfg->feedback_active_kid);
-    if (k == "audit_fsync") {
-      auto r = YamlString(v, k);
-      if (!r.ok()) return r.status();
-      auto f = ParseFsync(*r, k);
-      if (!f.ok()) return f.status();
-      cfg->audit_fsync = *f;
-      return Status::Ok();
-    }
-    if (k == "listen") {
-      auto r = YamlString(v, k);
-      if (!r.ok()) return r.status();
-      return ParseListen(*r, k, cfg);
-    }
-    if (k == "worker_threads") {
-      int64_t n = 0;
-      VV_RETURN_IF_ERROR(integer(&n));
-      if (n < 0 || n > 1024) return Invalid("worker_threads must be between 0 and 1024");
-      cfg->worker_threads = static_cast<int>(n);
-      return Status::Ok();
-    }
-    if (k == "spectrastrike_ed25519_public_key_b64" || k == "federation_ed25519_public_key_b64") {
-      std::string b64;
-      VV_RETURN_IF_ERROR(str(&b64));
-      auto& target = k == "spectrastrike_ed25519_public_key_b64" ? cfg->default_signing_keys
-                                                                 : cfg->federation_signing_keys;
-      target.clear();
-      if (b64.empty()) return Status::Ok();
-      auto sk = ParseSigningKey(kDefaultKid, b64, k);
-      if (!sk.ok()) return sk.status();
-      target.push_back(std::move(sk).value());
-      return Status::Ok();
-    }
-    if (k == "admin_listen") return str(&cfg->admin_listen);
-    if (k == "admin_token_file") return path(&cfg->admin_token_file);
-    if (k == "queue_signing_key_path") return path(&cfg->queue_signing_key_path);
-    if (k == "queue_signing_kid") return str(&cfg->queue_signing_kid);
-    if (k == "kill_switch_file") return path(&cfg->kill_switch_file);
-    if (k == "kill_switch_redis_key") return str(&cfg->kill_switch_redis_key);
-    if (k == "kill_switch_approvers") {
-      cfg->kill_switch_approvers.clear();
-      return ForEachMember(v, k, [&](const std::string& name, const YAML::Node& kv) -> Status {
-        auto b64 = YamlString(kv, k + "." + name);
-        if (!b64.ok()) return b64.status();
-        auto sk = ParseSigningKey(Trim(name), Trim(*b64), k + "." + name);
-        if (!sk.ok()) return sk.status();
-        cfg->kill_switch_approvers.push_back(std::move(sk).value());
-        return Status::Ok();
-      });
-    }
-    if (k == "allowed_service_identities") {
-      cfg->identities.clear();
-      return ForEachMember(v, k, [&](const std::string& id, const YAML::Node& iv) -> Status {
-        auto ident = ParseYamlIdentity(id, iv, k + "." + id);
-        if (!ident.ok()) return ident.status();
-        cfg->identities.push_back(std::move(ident).value());
-        return Status::Ok();
-      });
-    }
-    if (k == "operator_tenant_map") {
-      cfg->operator_tenant_map.clear();
-      return ForEachMember(v, k, [&](const std::string& op, const YAML::Node& tv) -> Status {
-        auto t = YamlString(tv, k + "." + op);
-        if (!t.ok()) return t.status();
-        cfg->operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(*t));
-        return Status::Ok();
-      });
-    }
-    if (k == "feedback_ed25519_keys" || k == "feedback_signing_keys") {
-      cfg->feedback_key_paths.clear();
-      return ForEachMember(v, k, [&](const std::string& kid, const YAML::Node& pv) -> Status {
-        auto p = YamlString(pv, k + "." + kid);
-        if (!p.ok()) return p.status();
-        cfg->feedback_key_paths[Trim(kid)] = ResolveConfigPath(Trim(*p), base_dir);
-        return Status::Ok();
-      });
-    }
-    if (k == "allowed_schema_versions") {
-      std::vector<std::string> versions;
-      if (v.IsScalar()) {
-        versions.push_back(Trim(v.Scalar()));
-      } else if (v.IsSequence()) {
-        for (const auto& e : v) {
-          if (!e.IsScalar()) return Invalid("allowed_schema_versions entries must be strings");
-          versions.push_back(Trim(e.Scalar()));
-        }
-      } else {
-        return Invalid("allowed_schema_versions must be a list of strings");
-      }
-      cfg->allowed_schema_versions = *DedupStrings(std::move(versions));
-      return Status::Ok();
-    }
-    if (k == "tls") return ApplyTls(v, base_dir, cfg, &unknown);
-    if (k == "limits") return ApplyLimits(v, cfg, &unknown);
-    unknown.push_back(k);
-    return Status::Ok();
-  });
-  VV_RETURN_IF_ERROR(s);
-  if (!unknown.empty()) {
-    std::string list;
-    for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + u;
-    return Invalid("unknown key(s) in " + std::string(kSection) + ": " + list +
-                   " (a misspelt key must not silently disable a control)");
-  }
-  return Status::Ok();
-}
-
-// ---- Environment overrides ------------------------------------------------------------------
-
 Result<json::Value> ParseJsonObjectEnv(const std::string& var, const std::string& text) {
   auto v = json::Parse(text);
   if (!v.ok()) return Invalid(var + " is not valid JSON: " + v.status().message());
   if (!v->is_object()) return Invalid(var + " must be a JSON object");
   return std::move(v).value();
 }
-
-Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
-  auto get = [&](const char* name) -> std::optional<std::string> {
-    if (!env) return std::nullopt;
-    return env(name);
-  };
-  auto boolean = [&](const char* name, bool* out) -> Status {
-    if (auto v = get(name)) {
-      auto b = ParseBoolSetting(*v, name);
-      if (!b.ok()) return b.status();
-      *out = *b;
-    }
-    return Status::Ok();
-  };
-  auto integer = [&](const char* name, int64_t* out) -> Status {
-    if (auto v = get(name)) {
-      auto i = ParseIntSetting(*v, name);
-      if (!i.ok()) return i.status();
-      *out = *i;
-    }
-    return Status::Ok();
-  };
-  auto str = [&](const char* name, std::string* out) {
-    if (auto v = get(name)) *out = Trim(*v);
-  };
-  auto backend = [&](const char* name, std::string* out) {
-    if (auto v = get(name)) *out = NormalizeBackend(*v);
-  };
-
-  VV_RETURN_IF_ERROR(boolean("VV_TG_REQUIRE_MTLS", &cfg->require_mtls));
-  VV_RETURN_IF_ERROR(boolean("VV_TG_REQUIRE_PAYLOAD_SIGNATURE", &cfg->require_payload_signature));
-  VV_RETURN_IF_ERROR(boolean("VV_TG_ENFORCE_SCHEMA_VERSION", &cfg->enforce_schema_version));
-  VV_RETURN_IF_ERROR(integer("VV_TG_ALLOWED_CLOCK_SKEW_SECONDS", &cfg->allowed_clock_skew_seconds));
-  VV_RETURN_IF_ERROR(integer("VV_TG_NONCE_TTL_SECONDS", &cfg->nonce_ttl_seconds));
-  VV_RETURN_IF_ERROR(integer("VV_TG_RATE_LIMIT_PER_MINUTE", &cfg->rate_limit_per_minute));
-  VV_RETURN_IF_ERROR(
-      integer("VV_TG_REJECTION_BUDGET_PER_MINUTE", &cfg->rejection_budget_per_minute));
-  VV_RETURN_IF_ERROR(integer("VV_TAMPER_LOG_SEAL_EVERY", &cfg->audit_seal_every));
-  {
-    // Listener limits of issue 12 item 4 (validated with the YAML values below).
-    int64_t v = 0;
-    auto limit = [&](const char* name, auto* out) -> Status {
-      if (!get(name)) return Status::Ok();
-      VV_RETURN_IF_ERROR(integer(name, &v));
-      if (v < 1) return Invalid(std::string(name) + " must be >= 1");
-      if (v > 1000000) return Invalid(std::string(name) + " must be <= 1000000");
-      *out = static_cast<std::remove_pointer_t<decltype(out)>>(v);
-      return Status::Ok();
-    };
-    VV_RETURN_IF_ERROR(limit("VV_TG_HANDSHAKE_TIMEOUT_SECONDS", &cfg->handshake_timeout_seconds));
-    VV_RETURN_IF_ERROR(limit("VV_TG_MAX_PENDING_HANDSHAKES", &cfg->max_pending_handshakes));
-    VV_RETURN_IF_ERROR(limit("VV_TG_MAX_PENDING_HANDSHAKES_PER_SOURCE",
-                             &cfg->max_pending_handshakes_per_source));
-  }
-  VV_RETURN_IF_ERROR(
-      integer("VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS", &cfg->audit_seal_interval_seconds));
-  backend("VV_TG_NONCE_BACKEND", &cfg->nonce_backend);
-  backend("VV_TG_RATE_LIMIT_BACKEND", &cfg->rate_limit_backend);
-  backend("VV_TG_QUEUE_BACKEND", &cfg->queue_backend);
-  if (cfg->queue_backend == "memory") cfg->queue_backend = "embedded";
-  str("VV_TG_LOG_LEVEL", &cfg->log_level);
-  str("VV_TG_LOG_FORMAT", &cfg->log_format);
-  str("VV_TG_REDIS_URL", &cfg->redis_url);
-  str("VV_TG_REDIS_TLS_CA_PATH", &cfg->redis_tls_ca_path);
-  str("VV_TG_NATS_URL", &cfg->nats_url);
-  str("VV_TG_QUEUE_SUBJECT", &cfg->queue_subject);
-  str("VV_TG_DLQ_SUBJECT", &cfg->dlq_subject);
-  str("VV_SERVICE_IDENTITY_CERT_PATH", &cfg->tls.cert_path);
-  str("VV_SERVICE_IDENTITY_KEY_PATH", &cfg->tls.key_path);
-  str("VV_SERVICE_IDENTITY_CA_PATH", &cfg->tls.ca_path);
-  str("VV_TAMPER_LOG_PATH", &cfg->audit_log_path);
-  str("VV_TAMPER_LOG_SEAL_KEY_PATH", &cfg->audit_signing_key_path);
-  str("VV_TG_FEEDBACK_ACTIVE_KID", &cfg->feedback_active_kid);
-  str("VV_TG_ADMIN_TOKEN_FILE", &cfg->admin_token_file);
-  str("VV_TG_ADMIN_TOKEN", &cfg->admin_token);
-  str("VV_TG_QUEUE_SIGNING_KEY_PATH", &cfg->queue_signing_key_path);
-  str("VV_TG_QUEUE_SIGNING_KID", &cfg->queue_signing_kid);
-
-  if (auto v = get("VV_TG_SPECTRASTRIKE_ED25519_PUBKEY")) {
-    cfg->default_signing_keys.clear();
-    if (!Trim(*v).empty()) {
-      auto sk = ParseSigningKey(kDefaultKid, *v, "VV_TG_SPECTRASTRIKE_ED25519_PUBKEY");
-      if (!sk.ok()) return sk.status();
-      cfg->default_signing_keys.push_back(std::move(sk).value());
-    }
-  }
-  if (auto v = get("VV_FEDERATION_SPECTRASTRIKE_ED25519_PUBKEY")) {
-    cfg->federation_signing_keys.clear();
-    if (!Trim(*v).empty()) {
-      auto sk = ParseSigningKey(kDefaultKid, *v, "VV_FEDERATION_SPECTRASTRIKE_ED25519_PUBKEY");
-      if (!sk.ok()) return sk.status();
-      cfg->federation_signing_keys.push_back(std::move(sk).value());
-    }
-  }
-
-  if (auto v = get("VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON")) {
-    const std::string var = "VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON";
-    auto obj = ParseJsonObjectEnv(var, *v);
-    if (!obj.ok())
-      return Invalid(var + " must be a non-empty JSON object (" + obj.status().message() + ")");
-    if (obj->as_object().empty()) return Invalid(var + " must be a non-empty JSON object");
-    cfg->identities.clear();
-    for (const auto& [id, pv] : obj->as_object()) {
-      auto ident = ParseJsonIdentity(id, pv, var);
-      if (!ident.ok()) return ident.status();
-      cfg->identities.push_back(std::move(ident).value());
-    }
-  }
-
-  if (auto v = get("VV_TG_OPERATOR_TENANT_MAP")) {
-    const std::string var = "VV_TG_OPERATOR_TENANT_MAP";
-    auto obj = ParseJsonObjectEnv(var, *v);
-    if (!obj.ok()) return obj.status();
-    cfg->operator_tenant_map.clear();
-    for (const auto& [op, tv] : obj->as_object()) {
-      if (!tv.is_string()) return Invalid(var + " values must be UUID strings");
-      cfg->operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(tv.as_string()));
-    }
-  }
-
-  if (auto v = get("VV_TG_FEEDBACK_ED25519_KEYS_JSON")) {
-    const std::string var = "VV_TG_FEEDBACK_ED25519_KEYS_JSON";
-    auto obj = ParseJsonObjectEnv(var, *v);
-    if (!obj.ok()) return obj.status();
-    cfg->feedback_key_paths.clear();
-    for (const auto& [kid, pv] : obj->as_object()) {
-      if (!pv.is_string()) return Invalid(var + " values must be key file paths");
-      cfg->feedback_key_paths[Trim(kid)] = Trim(pv.as_string());
-    }
-  }
-
-  // Schema versions: the list variable takes precedence over the single one.
-  std::optional<std::vector<std::string>> versions;
-  if (auto v = get("VV_TG_ALLOWED_SCHEMA_VERSIONS"); v && !Trim(*v).empty()) {
-    const std::string var = "VV_TG_ALLOWED_SCHEMA_VERSIONS";
-    std::vector<std::string> list;
-    std::string t = Trim(*v);
-    if (t.front() == '[') {
-      auto arr = json::Parse(t);
-      if (!arr.ok() || !arr->is_array())
-        return Invalid(var + " must be a CSV list or a JSON array of strings");
-      for (const auto& e : arr->as_array()) {
-        if (!e.is_string()) return Invalid(var + " JSON array entries must be strings");
-        std::string s = Trim(e.as_string());
-        if (!s.empty()) list.push_back(s);
-      }
-    } else {
-      std::stringstream ss(t);
-      std::string item;
-      while (std::getline(ss, item, ',')) {
-        std::string s = Trim(item);
-        if (!s.empty()) list.push_back(s);
-      }
-    }
-    if (!list.empty()) versions = *DedupStrings(std::move(list));
-  }
-  if (!versions) {
-    if (auto v = get("VV_TG_ALLOWED_SCHEMA_VERSION"); v && !Trim(*v).empty())
-      versions = std::vector<std::string>{Trim(*v)};
-  }
-  if (versions) cfg->allowed_schema_versions = std::move(*versions);
-  return Status::Ok();
-}
-
 // ---- Validation helpers ---------------------------------------------------------------------
 
 Status CheckReadableFile(const std::string& path, const std::string& key) {
@@ -698,13 +272,652 @@ Status CheckPrivateKeyFile(const std::string& path, const std::string& key) {
   return Status::Ok();
 }
 
-bool IsKnown(const std::string& v, std::initializer_list<const char*> names) {
-  for (const char* n : names)
-    if (v == n) return true;
+
+// ---- The table of vectorvue.telemetry_gateway (config_table.h) ------------------------------
+
+namespace t = table;
+using G = GatewayConfig;
+
+bool HasScheme(const std::string& url, std::initializer_list<const char*> schemes) {
+  for (const char* s : schemes)
+    if (url.rfind(s, 0) == 0 && url.size() > std::string_view(s).size()) return true;
   return false;
 }
 
+// One default signing key from a base64 text ("" clears the list).
+Status SetDefaultKey(std::vector<SigningKey>* target, const std::string& b64,
+                     const std::string& name) {
+  target->clear();
+  if (Trim(b64).empty()) return Status::Ok();
+  auto sk = ParseSigningKey(kDefaultKid, b64, name);
+  if (!sk.ok()) return sk.status();
+  target->push_back(std::move(sk).value());
+  return Status::Ok();
+}
+
+t::Key<G> DefaultKeyRow(const std::string& yaml, std::vector<SigningKey> G::*keys) {
+  return t::Custom<G>(
+      yaml,
+      [keys](G& c, const YAML::Node& v, const std::string& k, const t::Source&) -> Status {
+        auto b64 = YamlString(v, k);
+        if (!b64.ok()) return b64.status();
+        return SetDefaultKey(&(c.*keys), Trim(*b64), k);
+      },
+      [keys](G& c, const std::string& text, const std::string& var) {
+        return SetDefaultKey(&(c.*keys), text, var);
+      });
+}
+
+t::Key<G> ListenRow() {
+  t::Key<G> k = t::Custom<G>(
+      "listen", [](G& c, const YAML::Node& v, const std::string& key, const t::Source&) -> Status {
+        auto r = YamlString(v, key);
+        if (!r.ok()) return r.status();
+        return ParseListen(*r, key, &c);
+      });
+  return std::move(k).Print("listen", [](const G& c) {
+    return c.listen_host + ":" + std::to_string(c.listen_port);
+  });
+}
+
+t::Key<G> SchemaVersionsRow() {
+  t::Key<G> k = t::Custom<G>(
+      "allowed_schema_versions",
+      [](G& c, const YAML::Node& v, const std::string&, const t::Source&) -> Status {
+        std::vector<std::string> versions;
+        if (v.IsScalar()) {
+          versions.push_back(Trim(v.Scalar()));
+        } else if (v.IsSequence()) {
+          for (const auto& e : v) {
+            if (!e.IsScalar()) return Invalid("allowed_schema_versions entries must be strings");
+            versions.push_back(Trim(e.Scalar()));
+          }
+        } else {
+          return Invalid("allowed_schema_versions must be a list of strings");
+        }
+        c.allowed_schema_versions = *DedupStrings(std::move(versions));
+        return Status::Ok();
+      },
+      // The single variable, then the list variable (which therefore takes precedence); an
+      // empty value (or a list of nothing) leaves the setting as it was.
+      [](G& c, const std::string& text, const std::string& var) -> Status {
+        std::string t = Trim(text);
+        if (t.empty()) return Status::Ok();
+        if (var == "VV_TG_ALLOWED_SCHEMA_VERSION") {
+          c.allowed_schema_versions = {t};
+          return Status::Ok();
+        }
+        std::vector<std::string> list;
+        if (t.front() == '[') {
+          auto arr = json::Parse(t);
+          if (!arr.ok() || !arr->is_array())
+            return Invalid(var + " must be a CSV list or a JSON array of strings");
+          for (const auto& e : arr->as_array()) {
+            if (!e.is_string()) return Invalid(var + " JSON array entries must be strings");
+            std::string s = Trim(e.as_string());
+            if (!s.empty()) list.push_back(s);
+          }
+        } else {
+          std::stringstream ss(t);
+          std::string item;
+          while (std::getline(ss, item, ',')) {
+            std::string s = Trim(item);
+            if (!s.empty()) list.push_back(s);
+          }
+        }
+        if (!list.empty()) c.allowed_schema_versions = *DedupStrings(std::move(list));
+        return Status::Ok();
+      });
+  return std::move(k)
+      .Env({"VV_TG_ALLOWED_SCHEMA_VERSION", "VV_TG_ALLOWED_SCHEMA_VERSIONS"})
+      .Check([](const G& c, t::Violations* v) {
+        if (c.enforce_schema_version && c.allowed_schema_versions.empty())
+          v->Add(Invalid("allowed_schema_versions must not be empty when enforce_schema_version "
+                         "is on"));
+        for (const auto& s : c.allowed_schema_versions)
+          if (s.empty()) {
+            v->Add(Invalid("allowed_schema_versions entries must not be empty"));
+            break;
+          }
+      });
+}
+
+t::Key<G> IdentitiesRow() {
+  t::Key<G> k = t::Custom<G>(
+      "allowed_service_identities",
+      [](G& c, const YAML::Node& v, const std::string& key, const t::Source&) -> Status {
+        c.identities.clear();
+        return ForEachMember(v, key, [&](const std::string& id, const YAML::Node& iv) -> Status {
+          auto ident = ParseYamlIdentity(id, iv, key + "." + id);
+          if (!ident.ok()) return ident.status();
+          c.identities.push_back(std::move(ident).value());
+          return Status::Ok();
+        });
+      },
+      [](G& c, const std::string& text, const std::string& var) -> Status {
+        auto obj = ParseJsonObjectEnv(var, text);
+        if (!obj.ok())
+          return Invalid(var + " must be a non-empty JSON object (" + obj.status().message() +
+                         ")");
+        if (obj->as_object().empty()) return Invalid(var + " must be a non-empty JSON object");
+        c.identities.clear();
+        for (const auto& [id, pv] : obj->as_object()) {
+          auto ident = ParseJsonIdentity(id, pv, var);
+          if (!ident.ok()) return ident.status();
+          c.identities.push_back(std::move(ident).value());
+        }
+        return Status::Ok();
+      });
+  return std::move(k)
+      .Env({"VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON"})
+      .Print("identities", [](const G& c) { return std::to_string(c.identities.size()); });
+}
+
+t::Key<G> TenantMapRow() {
+  t::Key<G> k = t::Custom<G>(
+      "operator_tenant_map",
+      [](G& c, const YAML::Node& v, const std::string& key, const t::Source&) -> Status {
+        c.operator_tenant_map.clear();
+        return ForEachMember(v, key, [&](const std::string& op, const YAML::Node& tv) -> Status {
+          auto tenant = YamlString(tv, key + "." + op);
+          if (!tenant.ok()) return tenant.status();
+          c.operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(*tenant));
+          return Status::Ok();
+        });
+      },
+      [](G& c, const std::string& text, const std::string& var) -> Status {
+        auto obj = ParseJsonObjectEnv(var, text);
+        if (!obj.ok()) return obj.status();
+        c.operator_tenant_map.clear();
+        for (const auto& [op, tv] : obj->as_object()) {
+          if (!tv.is_string()) return Invalid(var + " values must be UUID strings");
+          c.operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(tv.as_string()));
+        }
+        return Status::Ok();
+      });
+  return std::move(k)
+      .Env({"VV_TG_OPERATOR_TENANT_MAP"})
+      .Print("operator_tenants",
+             [](const G& c) { return std::to_string(c.operator_tenant_map.size()); })
+      .Check([](const G& c, t::Violations* v) {
+        for (const auto& [op, tenant] : c.operator_tenant_map) {
+          if (op.empty())
+            v->Add(Invalid("operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP): operator ids must "
+                           "not be empty"));
+          else if (!IsCanonicalUuid(tenant))
+            v->Add(Invalid("operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP) values must be UUID "
+                           "strings (operator '" + op + "': '" + tenant + "')"));
+        }
+      });
+}
+
+t::Key<G> FeedbackKeysRow() {
+  t::Key<G> k = t::Custom<G>(
+      "feedback_ed25519_keys",
+      [](G& c, const YAML::Node& v, const std::string& key, const t::Source& src) -> Status {
+        c.feedback_key_paths.clear();
+        return ForEachMember(v, key, [&](const std::string& kid, const YAML::Node& pv) -> Status {
+          auto p = YamlString(pv, key + "." + kid);
+          if (!p.ok()) return p.status();
+          c.feedback_key_paths[Trim(kid)] = ResolveConfigPath(Trim(*p), src.base_dir);
+          return Status::Ok();
+        });
+      },
+      [](G& c, const std::string& text, const std::string& var) -> Status {
+        auto obj = ParseJsonObjectEnv(var, text);
+        if (!obj.ok()) return obj.status();
+        c.feedback_key_paths.clear();
+        for (const auto& [kid, pv] : obj->as_object()) {
+          if (!pv.is_string()) return Invalid(var + " values must be key file paths");
+          c.feedback_key_paths[Trim(kid)] = Trim(pv.as_string());
+        }
+        return Status::Ok();
+      });
+  return std::move(k)
+      .Alias("feedback_signing_keys")
+      .Env({"VV_TG_FEEDBACK_ED25519_KEYS_JSON"})
+      .Print("feedback_keys",
+             [](const G& c) { return std::to_string(c.feedback_key_paths.size()); });
+}
+
+t::Key<G> ApproversRow() {
+  return t::Custom<G>(
+      "kill_switch_approvers",
+      [](G& c, const YAML::Node& v, const std::string& k, const t::Source&) -> Status {
+        c.kill_switch_approvers.clear();
+        return ForEachMember(v, k, [&](const std::string& name, const YAML::Node& kv) -> Status {
+          auto b64 = YamlString(kv, k + "." + name);
+          if (!b64.ok()) return b64.status();
+          auto sk = ParseSigningKey(Trim(name), Trim(*b64), k + "." + name);
+          if (!sk.ok()) return sk.status();
+          c.kill_switch_approvers.push_back(std::move(sk).value());
+          return Status::Ok();
+        });
+      });
+}
+
+t::Key<G> SealKeyPathRow() {
+  t::Key<G> k = t::Path<G>("audit_signing_key_path", t::F(&G::audit_signing_key_path));
+  // Both spellings may be given only if they name the same file.
+  k.from_yaml = [](G& c, const YAML::Node& v, const std::string& key, const t::Source& src) {
+    auto s = YamlString(v, key);
+    if (!s.ok()) return s.status();
+    std::string p = ResolveConfigPath(Trim(*s), src.base_dir);
+    if (!c.audit_signing_key_path.empty() && c.audit_signing_key_path != p)
+      return Invalid("audit_seal_key_path and audit_signing_key_path name different files");
+    c.audit_signing_key_path = p;
+    return Status::Ok();
+  };
+  return std::move(k)
+      .Alias("audit_seal_key_path")
+      .Env({"VV_TAMPER_LOG_SEAL_KEY_PATH"})
+      .Print("audit_seal_key_path")
+      .Check([](const G& c, t::Violations* v) {
+        if (!c.audit_signing_key_path.empty())
+          v->Add(CheckPrivateKeyFile(c.audit_signing_key_path,
+                                     "audit_seal_key_path (audit_signing_key_path)"));
+      });
+}
+
+t::Key<G> FsyncRow(const std::string& yaml, FsyncPolicy G::*f) {
+  t::Key<G> k = t::Custom<G>(
+      yaml, [f](G& c, const YAML::Node& v, const std::string& key, const t::Source&) -> Status {
+        auto r = YamlString(v, key);
+        if (!r.ok()) return r.status();
+        auto p = ParseFsyncPolicy(*r, key);
+        if (!p.ok()) return p.status();
+        c.*f = *p;
+        return Status::Ok();
+      });
+  return std::move(k).Print(yaml, [f](const G& c) { return std::string(FsyncPolicyName(c.*f)); });
+}
+
+// A key that must name a readable file (`label` names it in messages).
+t::Key<G> FileRow(t::Key<G> k, std::function<const std::string&(const G&)> get, std::string label,
+                  bool secret, bool required) {
+  return std::move(k).Check([get, label, secret, required](const G& c, t::Violations* v) {
+    const std::string& p = get(c);
+    if (p.empty() && !required) return;
+    v->Add(secret ? CheckPrivateKeyFile(p, label) : CheckReadableFile(p, label));
+  });
+}
+
+t::Key<G> Min(t::Key<G> k, std::function<int64_t(const G&)> get, int64_t lo, std::string msg) {
+  return std::move(k).Check([get, lo, msg](const G& c, t::Violations* v) {
+    if (get(c) < lo) v->Add(Invalid(msg));
+  });
+}
+
+t::Key<G> Known(t::Key<G> k, std::function<const std::string&(const G&)> get,
+                std::vector<std::string> names, std::string msg) {
+  return std::move(k).Check([get, names, msg](const G& c, t::Violations* v) {
+    const std::string& x = get(c);
+    if (std::find(names.begin(), names.end(), x) == names.end())
+      v->Add(Invalid(msg + " (got '" + x + "')"));
+  });
+}
+
+const t::Range kAtLeastOne{1};
+const t::Range kSeconds{1, 86400, true};
+
+std::vector<t::Key<G>> GatewayKeys() {
+  std::vector<t::Key<G>> k;
+  auto add = [&](t::Key<G> row) { k.push_back(std::move(row)); };
+  add(t::PrintOnly<G>("config", [](const G& c) { return c.source_path; }));
+  add(Known(t::Choice<G>("profile", t::F(&G::profile)), [](const G& c) -> auto& { return c.profile; },
+            {"development", "production"}, "profile must be 'development' or 'production'"));
+  add(ListenRow());
+  add(FileRow(t::Path<G>("tls.cert_path", t::F(&G::tls, &TlsConfig::cert_path))
+                  .Env({"VV_SERVICE_IDENTITY_CERT_PATH"}).Print("tls.cert"),
+              [](const G& c) -> auto& { return c.tls.cert_path; },
+              "tls.cert_path (VV_SERVICE_IDENTITY_CERT_PATH)", false, true));
+  add(FileRow(t::Path<G>("tls.key_path", t::F(&G::tls, &TlsConfig::key_path))
+                  .Env({"VV_SERVICE_IDENTITY_KEY_PATH"}).Print("tls.key"),
+              [](const G& c) -> auto& { return c.tls.key_path; },
+              "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)", true, true));
+  add(FileRow(t::Path<G>("tls.ca_path", t::F(&G::tls, &TlsConfig::ca_path))
+                  .Env({"VV_SERVICE_IDENTITY_CA_PATH"}).Print("tls.ca"),
+              [](const G& c) -> auto& { return c.tls.ca_path; },
+              "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)", false, true));
+  add(FileRow(t::Path<G>("tls.crl_path", t::F(&G::tls, &TlsConfig::crl_path)).Print("tls.crl"),
+              [](const G& c) -> auto& { return c.tls.crl_path; }, "tls.crl_path", false, false));
+  add(t::Bool<G>("require_mtls", t::F(&G::require_mtls)).Env({"VV_TG_REQUIRE_MTLS"}));
+  add(t::Bool<G>("require_payload_signature", t::F(&G::require_payload_signature))
+          .Env({"VV_TG_REQUIRE_PAYLOAD_SIGNATURE"}));
+  add(t::Bool<G>("insecure_dev_mode", t::F(&G::insecure_dev_mode)));
+  add(IdentitiesRow());
+  add(TenantMapRow());
+  add(DefaultKeyRow("spectrastrike_ed25519_public_key_b64", &G::default_signing_keys)
+          .Env({"VV_TG_SPECTRASTRIKE_ED25519_PUBKEY"}));
+  add(DefaultKeyRow("federation_ed25519_public_key_b64", &G::federation_signing_keys)
+          .Env({"VV_FEDERATION_SPECTRASTRIKE_ED25519_PUBKEY"}));
+  add(t::Bool<G>("enforce_schema_version", t::F(&G::enforce_schema_version))
+          .Env({"VV_TG_ENFORCE_SCHEMA_VERSION"}));
+  add(SchemaVersionsRow());
+  add(t::Path<G>("mitre_catalog_dir", t::F(&G::mitre_catalog_dir)).NoPrint());
+  add(Min(t::Int<G>("allowed_clock_skew_seconds", t::F(&G::allowed_clock_skew_seconds))
+              .Env({"VV_TG_ALLOWED_CLOCK_SKEW_SECONDS"})
+              .Check([](const G& c, t::Violations* v) {
+                if (c.allowed_clock_skew_seconds > 86400)
+                  v->Add(Invalid("allowed_clock_skew_seconds must be <= 86400"));
+              }),
+          [](const G& c) { return c.allowed_clock_skew_seconds; }, 1,
+          "allowed_clock_skew_seconds must be >= 1"));
+  add(Min(t::Int<G>("nonce_ttl_seconds", t::F(&G::nonce_ttl_seconds))
+              .Env({"VV_TG_NONCE_TTL_SECONDS"}),
+          [](const G& c) { return c.nonce_ttl_seconds; }, 30, "nonce_ttl_seconds must be >= 30"));
+  add(Known(t::Choice<G>("nonce_backend", t::F(&G::nonce_backend)).Env({"VV_TG_NONCE_BACKEND"}),
+            [](const G& c) -> auto& { return c.nonce_backend; }, {"memory", "redis"},
+            "nonce_backend must be 'memory' or 'redis'"));
+  add(Known(t::Choice<G>("rate_limit_backend", t::F(&G::rate_limit_backend))
+                .Env({"VV_TG_RATE_LIMIT_BACKEND"}),
+            [](const G& c) -> auto& { return c.rate_limit_backend; }, {"memory", "redis"},
+            "rate_limit_backend must be 'memory' or 'redis'"));
+  add(Min(t::Int<G>("rate_limit_per_minute", t::F(&G::rate_limit_per_minute))
+              .Env({"VV_TG_RATE_LIMIT_PER_MINUTE"}),
+          [](const G& c) { return c.rate_limit_per_minute; }, 1,
+          "rate_limit_per_minute must be >= 1"));
+  add(Min(t::Int<G>("rejection_budget_per_minute", t::F(&G::rejection_budget_per_minute))
+              .Env({"VV_TG_REJECTION_BUDGET_PER_MINUTE"}),
+          [](const G& c) { return c.rejection_budget_per_minute; }, 0,
+          "rejection_budget_per_minute must be >= 0 (0 = no budget)"));
+  add(t::Str<G>("redis_url", t::F(&G::redis_url)).Env({"VV_TG_REDIS_URL"}).Url()
+          .Check([](const G& c, t::Violations* v) {
+            if (!c.redis_url.empty() && !HasScheme(c.redis_url, {"redis://", "rediss://", "unix://"}))
+              v->Add(Invalid("redis_url must start with redis://, rediss:// or unix://"));
+          }));
+  add(t::Path<G>("redis_tls_ca_path", t::F(&G::redis_tls_ca_path))
+          .Env({"VV_TG_REDIS_TLS_CA_PATH"})
+          .Check([](const G& c, t::Violations* v) {
+            if (c.redis_url.rfind("rediss://", 0) == 0)
+              v->Add(CheckReadableFile(c.redis_tls_ca_path,
+                                       "redis_tls_ca_path (VV_TG_REDIS_TLS_CA_PATH, needed by "
+                                       "rediss://)"));
+          }));
+  add(Known(t::Choice<G>("queue_backend", t::F(&G::queue_backend), {{"memory", "embedded"}})
+                .Env({"VV_TG_QUEUE_BACKEND"}),
+            [](const G& c) -> auto& { return c.queue_backend; }, {"embedded", "nats"},
+            "queue_backend must be 'embedded' (or 'memory') or 'nats'"));
+  add(t::Path<G>("queue_path", t::F(&G::queue_path))
+          .Print("queue_path",
+                 [](const G& c) { return c.queue_backend == "embedded" ? c.queue_path : ""; }));
+  add(t::Str<G>("nats_url", t::F(&G::nats_url)).Env({"VV_TG_NATS_URL"}).Url()
+          .Check([](const G& c, t::Violations* v) {
+            if (!c.nats_url.empty() && !HasScheme(c.nats_url, {"nats://", "tls://"}))
+              v->Add(Invalid("nats_url must start with nats:// or tls://"));
+          }));
+  add(t::Path<G>("nats_creds_file", t::F(&G::nats_creds_file)));
+  add(t::Path<G>("nats_tls_ca_path", t::F(&G::nats_tls_ca_path)));
+  add(t::Str<G>("queue_subject", t::F(&G::queue_subject)).Env({"VV_TG_QUEUE_SUBJECT"}));
+  add(t::Str<G>("dlq_subject", t::F(&G::dlq_subject)).Env({"VV_TG_DLQ_SUBJECT"}));
+  add(t::Str<G>("nats_stream", t::F(&G::nats_stream)));
+  add(t::Str<G>("nats_dlq_stream", t::F(&G::nats_dlq_stream)));
+  add(t::Int<G>("nats_replicas", t::F(&G::nats_replicas)).Check([](const G& c, t::Violations* v) {
+    if (c.nats_replicas < 1 || c.nats_replicas > 5)
+      v->Add(Invalid("nats_replicas must be between 1 and 5"));
+  }));
+  add(Min(t::Int<G>("nats_duplicate_window_seconds", t::F(&G::nats_duplicate_window_seconds)),
+          [](const G& c) { return c.nats_duplicate_window_seconds; }, 60,
+          "nats_duplicate_window_seconds must be >= 60 (it must exceed the producer's retry "
+          "horizon)"));
+  add(t::Path<G>("audit_log_path", t::F(&G::audit_log_path))
+          .Env({"VV_TAMPER_LOG_PATH"})
+          .Check([](const G& c, t::Violations* v) {
+            if (c.audit_log_path.empty())
+              v->Add(Invalid("audit_log_path (VV_TAMPER_LOG_PATH) must be set"));
+          }));
+  add(FsyncRow("audit_fsync", &G::audit_fsync));
+  add(Min(t::Int<G>("audit_seal_every", t::F(&G::audit_seal_every))
+              .Env({"VV_TAMPER_LOG_SEAL_EVERY"}),
+          [](const G& c) { return c.audit_seal_every; }, 1,
+          "audit_seal_every (VV_TAMPER_LOG_SEAL_EVERY) must be >= 1"));
+  add(t::Int<G>("audit_seal_interval_seconds", t::F(&G::audit_seal_interval_seconds))
+          .Env({"VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS"})
+          .Check([](const G& c, t::Violations* v) {
+            if (c.audit_seal_interval_seconds < 0 || c.audit_seal_interval_seconds > 86400)
+              v->Add(Invalid("audit_seal_interval_seconds (VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS) "
+                             "must be between 0 and 86400"));
+          }));
+  add(Known(t::Choice<G>("audit_anchor", t::F(&G::audit_anchor)),
+            [](const G& c) -> auto& { return c.audit_anchor; }, {"file", "jetstream"},
+            "audit_anchor must be 'file' or 'jetstream'"));
+  add(t::Str<G>("audit_anchor_nats_url", t::F(&G::audit_anchor_nats_url)).Url());
+  add(SealKeyPathRow());
+  for (auto& row : AuditSealPkcs11Rows<G>(t::F(&G::audit_seal_pkcs11))) add(std::move(row));
+  add(t::PrintOnly<G>("audit_seal_pkcs11_token",
+                      [](const G& c) { return c.audit_seal_pkcs11.token_label; }));
+  add(t::PrintOnly<G>("audit_seal_pkcs11_pin_file",
+                      [](const G& c) { return c.audit_seal_pkcs11.pin_file; }));
+  add(t::PrintOnly<G>("audit_seal_pkcs11_pin_env", [](const G& c) {
+    return c.audit_seal_pkcs11.enabled() ? c.audit_seal_pkcs11.pin_env : std::string();
+  }));
+  add(t::Str<G>("feedback_active_kid", t::F(&G::feedback_active_kid))
+          .Env({"VV_TG_FEEDBACK_ACTIVE_KID"}));
+  add(FeedbackKeysRow());
+  add(t::Str<G>("admin_listen", t::F(&G::admin_listen)));
+  add(FileRow(t::Path<G>("admin_token_file", t::F(&G::admin_token_file))
+                  .Env({"VV_TG_ADMIN_TOKEN_FILE"}),
+              [](const G& c) -> auto& { return c.admin_token_file; },
+              "admin_token_file (VV_TG_ADMIN_TOKEN_FILE)", true, false));
+  add(t::EnvOnly<G>([](G& c, const std::string& text, const std::string&) {
+        c.admin_token = Trim(text);
+        return Status::Ok();
+      }).Env({"VV_TG_ADMIN_TOKEN"}).Secret());
+  add(t::Path<G>("queue_signing_key_path", t::F(&G::queue_signing_key_path))
+          .Env({"VV_TG_QUEUE_SIGNING_KEY_PATH"})
+          .Check([](const G& c, t::Violations* v) {
+            if (c.queue_signing_key_path.empty()) return;
+            if (c.queue_signing_kid.empty())
+              v->Add(Invalid("queue_signing_kid (VV_TG_QUEUE_SIGNING_KID) must not be empty"));
+            v->Add(CheckPrivateKeyFile(c.queue_signing_key_path,
+                                       "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH)"));
+          }));
+  add(t::Str<G>("queue_signing_kid", t::F(&G::queue_signing_kid))
+          .Env({"VV_TG_QUEUE_SIGNING_KID"}));
+  add(t::Path<G>("kill_switch_file", t::F(&G::kill_switch_file)));
+  add(t::Str<G>("kill_switch_redis_key", t::F(&G::kill_switch_redis_key)));
+  add(ApproversRow());
+  add(t::Int<G>("worker_threads", t::F(&G::worker_threads), t::Range{0, 1024, true})
+          .Check([](const G& c, t::Violations* v) {
+            if (c.worker_threads < 0) v->Add(Invalid("worker_threads must be >= 0"));
+          }));
+  auto limit = [&](const std::string& name, size_t G::*f, t::Range env_range = {},
+                   std::vector<std::string> env = {}) {
+    t::Key<G> row = t::Int<G>("limits." + name, t::F(f), kAtLeastOne, env_range);
+    row.env = std::move(env);
+    return row;
+  };
+  auto timeout = [&](const std::string& name, int G::*f, t::Range env_range = {},
+                     std::vector<std::string> env = {}) {
+    t::Key<G> row = t::Int<G>("limits." + name, t::F(f), kSeconds, env_range);
+    row.env = std::move(env);
+    return row;
+  };
+  const t::Range env_limit{1, 1000000};
+  add(Min(limit("max_body_bytes", &G::max_body_bytes).Print("max_body_bytes"),
+          [](const G& c) { return static_cast<int64_t>(c.max_body_bytes); }, 1,
+          "limits.max_body_bytes must be >= 1"));
+  add(Min(limit("max_header_bytes", &G::max_header_bytes),
+          [](const G& c) { return static_cast<int64_t>(c.max_header_bytes); }, 1,
+          "limits.max_header_bytes must be >= 1"));
+  add(Min(limit("max_header_count", &G::max_header_count),
+          [](const G& c) { return static_cast<int64_t>(c.max_header_count); }, 1,
+          "limits.max_header_count must be >= 1"));
+  add(Min(limit("max_connections", &G::max_connections).Print("max_connections"),
+          [](const G& c) { return static_cast<int64_t>(c.max_connections); }, 1,
+          "limits.max_connections must be >= 1"));
+  add(limit("max_pending_handshakes", &G::max_pending_handshakes, env_limit,
+            {"VV_TG_MAX_PENDING_HANDSHAKES"}));
+  add(limit("max_pending_handshakes_per_source", &G::max_pending_handshakes_per_source, env_limit,
+            {"VV_TG_MAX_PENDING_HANDSHAKES_PER_SOURCE"}));
+  add(timeout("handshake_timeout_seconds", &G::handshake_timeout_seconds, env_limit,
+              {"VV_TG_HANDSHAKE_TIMEOUT_SECONDS"})
+          .Check([](const G& c, t::Violations* v) {
+            if (c.handshake_timeout_seconds < 1 || c.handshake_timeout_seconds > 86400)
+              v->Add(Invalid("limits.handshake_timeout_seconds must be between 1 and 86400"));
+          }));
+  add(Min(timeout("header_timeout_seconds", &G::header_timeout_seconds),
+          [](const G& c) { return c.header_timeout_seconds; }, 1,
+          "limits.header_timeout_seconds must be >= 1"));
+  add(Min(timeout("idle_timeout_seconds", &G::idle_timeout_seconds),
+          [](const G& c) { return c.idle_timeout_seconds; }, 1,
+          "limits.idle_timeout_seconds must be >= 1"));
+  add(Min(timeout("body_timeout_seconds", &G::body_timeout_seconds),
+          [](const G& c) { return c.body_timeout_seconds; }, 1,
+          "limits.body_timeout_seconds must be >= 1"));
+  add(t::Str<G>("log_level", t::F(&G::log_level))
+          .Env({"VV_TG_LOG_LEVEL"})
+          .Check([](const G& c, t::Violations* v) {
+            if (auto l = logging::ParseLevel(c.log_level); !l.ok())
+              v->Add(Invalid("log_level (VV_TG_LOG_LEVEL): " + l.status().message()));
+          }));
+  add(t::Str<G>("log_format", t::F(&G::log_format))
+          .Env({"VV_TG_LOG_FORMAT"})
+          .Check([](const G& c, t::Violations* v) {
+            if (auto f = logging::ParseFormat(c.log_format); !f.ok())
+              v->Add(Invalid("log_format (VV_TG_LOG_FORMAT): " + f.status().message()));
+          }));
+  return k;
+}
+
+// ---- Cross-key rules ----------------------------------------------------------------------------
+
+void SecurityRules(const G& cfg, t::Violations* v) {
+  if (!cfg.require_mtls && !cfg.insecure_dev_mode)
+    v->Add(Invalid(
+        "require_mtls (VV_TG_REQUIRE_MTLS) may only be false with insecure_dev_mode: true"));
+  if (!cfg.require_payload_signature && !cfg.insecure_dev_mode)
+    v->Add(Invalid(
+        "require_payload_signature (VV_TG_REQUIRE_PAYLOAD_SIGNATURE) may only be false "
+        "with insecure_dev_mode: true"));
+  if (cfg.profile == "production" && cfg.insecure_dev_mode)
+    v->Add(Invalid("profile: production forbids insecure_dev_mode"));
+  if (cfg.allowed_clock_skew_seconds >= 1 && cfg.nonce_ttl_seconds >= 30 &&
+      cfg.nonce_ttl_seconds < 2 * cfg.allowed_clock_skew_seconds)
+    v->Add(Invalid("nonce_ttl_seconds (" + std::to_string(cfg.nonce_ttl_seconds) +
+                   ") must be at least 2 x allowed_clock_skew_seconds (" +
+                   std::to_string(cfg.allowed_clock_skew_seconds) +
+                   ") or a replay could slip through after the nonce expired"));
+}
+
+void BackendRules(const G& cfg, t::Violations* v) {
+  if (cfg.nonce_backend == "redis" && cfg.redis_url.empty())
+    v->Add(Invalid("nonce_backend: redis requires redis_url (VV_TG_REDIS_URL)"));
+  if (cfg.rate_limit_backend == "redis" && cfg.redis_url.empty())
+    v->Add(Invalid("rate_limit_backend: redis requires redis_url (VV_TG_REDIS_URL)"));
+  if (cfg.queue_backend == "nats" && cfg.nats_url.empty())
+    v->Add(Invalid("queue_backend: nats requires nats_url (VV_TG_NATS_URL)"));
+  if (cfg.audit_anchor == "jetstream" && cfg.audit_anchor_nats_url.empty() && cfg.nats_url.empty())
+    v->Add(Invalid("audit_anchor: jetstream requires audit_anchor_nats_url or nats_url"));
+  if (cfg.queue_backend == "nats") {
+    if (cfg.nats_stream.empty() || cfg.nats_dlq_stream.empty() ||
+        cfg.nats_stream == cfg.nats_dlq_stream)
+      v->Add(Invalid("nats_stream and nats_dlq_stream must be set and differ"));
+    if (cfg.queue_subject.empty() || cfg.dlq_subject.empty())
+      v->Add(Invalid("queue_subject and dlq_subject must not be empty"));
+    else if (cfg.queue_subject == cfg.dlq_subject)
+      v->Add(Invalid("queue_subject and dlq_subject must differ"));
+  }
+  if (cfg.profile == "production") {
+    if (cfg.nonce_backend != "redis")
+      v->Add(Invalid("profile: production requires nonce_backend: redis"));
+    if (cfg.rate_limit_backend != "redis")
+      v->Add(Invalid("profile: production requires rate_limit_backend: redis"));
+    if (cfg.queue_backend != "nats")
+      v->Add(Invalid("profile: production requires queue_backend: nats"));
+  }
+  if (cfg.queue_backend == "embedded" && cfg.queue_path.empty())
+    v->Add(Invalid("queue_path must be set for queue_backend: embedded"));
+}
+
+void ListenerRules(const G& cfg, t::Violations* v) {
+  if (cfg.listen_host.empty()) v->Add(Invalid("listen must be host:port with a non-empty host"));
+  // Authenticated connections keep the slots the pending-handshake pool cannot take.
+  if (cfg.max_connections > 1 && cfg.EffectiveMaxPendingHandshakes() >= cfg.max_connections)
+    v->Add(Invalid("limits.max_pending_handshakes must be below limits.max_connections"));
+  if (cfg.EffectiveMaxPendingHandshakesPerSource() > cfg.EffectiveMaxPendingHandshakes())
+    v->Add(Invalid(
+        "limits.max_pending_handshakes_per_source must not exceed limits.max_pending_handshakes"));
+}
+
+void IdentityRules(const G& cfg, t::Violations* v) {
+  if (cfg.identities.empty())
+    v->Add(Invalid("allowed_service_identities (VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON) must be a "
+                   "non-empty allowlist"));
+  for (const auto& k : cfg.default_signing_keys)
+    if (k.key.raw().size() != 32)
+      v->Add(Invalid("spectrastrike_ed25519_public_key_b64: Invalid Ed25519 public key length"));
+  std::map<std::string, std::string> pin_owner;
+  std::set<std::string> ids;
+  for (const auto& ident : cfg.identities) {
+    const std::string key = "allowed_service_identities." + ident.id;
+    if (ident.id.empty())
+      v->Add(Invalid("allowed_service_identities: service identity id must not be empty"));
+    if (!ids.insert(ident.id).second) v->Add(Invalid(key + ": duplicate service identity"));
+    if (ident.cert_sha256_pins.empty()) v->Add(Invalid(key + ": no cert_sha256 pin configured"));
+    for (const auto& pin : ident.cert_sha256_pins) {
+      if (!IsHex(pin, 64) || ToLowerAscii(pin) != pin)
+        v->Add(Invalid(key + ": service identity fingerprint must be 64-char sha256 hex"));
+      auto [it, inserted] = pin_owner.emplace(pin, ident.id);
+      if (!inserted && it->second != ident.id)
+        v->Add(Invalid(key + ": certificate pin " + pin + " is also pinned by identity '" +
+                       it->second + "'"));
+    }
+    if (ident.Unbound() && cfg.profile == "production")
+      v->Add(Invalid(key +
+                     ".operators: production requires every identity to list the operators it "
+                     "may act for"));
+    for (const auto& op : ident.operators)
+      if (cfg.operator_tenant_map.count(op) == 0)
+        v->Add(Invalid(key + ".operators: operator '" + op +
+                       "' is not in operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP)"));
+    const auto& keys = cfg.KeysFor(ident);
+    if (keys.empty())
+      v->Add(Invalid(key +
+                     ": no signing key (set signing_keys for the identity or "
+                     "spectrastrike_ed25519_public_key_b64 / VV_TG_SPECTRASTRIKE_ED25519_PUBKEY)"));
+    std::set<std::string> kids;
+    for (const auto& k : keys) {
+      if (k.kid.empty()) v->Add(Invalid(key + ": signing key id must not be empty"));
+      if (!kids.insert(k.kid).second) v->Add(Invalid(key + ": duplicate signing key id " + k.kid));
+      if (k.key.raw().size() != 32)
+        v->Add(Invalid(key + ".signing_keys." + k.kid + ": Invalid Ed25519 public key length"));
+    }
+  }
+}
+
+void FileRules(const G& cfg, t::Violations* v) {
+  // Feedback signing keys.
+  if (!cfg.feedback_key_paths.empty() || !cfg.feedback_active_kid.empty()) {
+    if (cfg.feedback_active_kid.empty())
+      v->Add(Invalid("feedback_active_kid (VV_TG_FEEDBACK_ACTIVE_KID) must be configured"));
+    else if (cfg.feedback_key_paths.count(cfg.feedback_active_kid) == 0)
+      v->Add(Invalid("feedback_active_kid (VV_TG_FEEDBACK_ACTIVE_KID) must exist in "
+                     "feedback_ed25519_keys"));
+    for (const auto& [kid, path] : cfg.feedback_key_paths) {
+      if (kid.empty()) v->Add(Invalid("feedback_ed25519_keys: key ids must not be empty"));
+      else v->Add(CheckPrivateKeyFile(path, "feedback_ed25519_keys." + kid));
+    }
+  }
+  v->Add(ValidateAuditSealPkcs11(cfg.audit_seal_pkcs11, cfg.audit_signing_key_path, kSection));
+  if (!cfg.mitre_catalog_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(cfg.mitre_catalog_dir, ec))
+      v->Add(Status::NotFound("mitre_catalog_dir: not a directory: " + cfg.mitre_catalog_dir));
+  }
+}
+
 }  // namespace
+
+const table::Table<GatewayConfig>& GatewayTable() {
+  static const table::Table<GatewayConfig> kTable(
+      kSection, GatewayKeys(),
+      {SecurityRules, BackendRules, ListenerRules, IdentityRules, FileRules},
+      " (a misspelt key must not silently disable a control)");
+  return kTable;
+}
+
+
 
 // ---- Public helpers -------------------------------------------------------------------------
 
@@ -790,32 +1003,59 @@ const ServiceIdentity* GatewayConfig::FindIdentity(std::string_view id) const {
   return nullptr;
 }
 
-Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const EnvLookup& env,
-                                         const std::string& base_dir) {
-  GatewayConfig cfg;
+const char* FsyncPolicyName(FsyncPolicy p) {
+  switch (p) {
+    case FsyncPolicy::kNone: return "none";
+    case FsyncPolicy::kAlways: return "always";
+    case FsyncPolicy::kBatch: break;
+  }
+  return "batch";
+}
+
+GatewayConfigDraft DraftGatewayConfig(const std::string& yaml_text, const EnvLookup& env,
+                                      const std::string& base_dir) {
+  GatewayConfigDraft d;
+  table::Violations errors;
   try {
     YAML::Node root = YAML::Load(yaml_text);
     const YAML::Node croot = root;
-    if (!croot.IsMap())
-      return Invalid("config: the top level must be a mapping containing " + std::string(kSection));
-    const YAML::Node vv = croot["vectorvue"];
-    if (!vv || !vv.IsMap())
-      return Invalid("config: missing mapping 'vectorvue' (expected " + std::string(kSection) +
-                     ")");
-    const YAML::Node sec = vv["telemetry_gateway"];
-    if (!sec || !sec.IsMap()) return Invalid("config: missing mapping " + std::string(kSection));
-    VV_RETURN_IF_ERROR(ApplySection(sec, base_dir, &cfg));
+    if (!croot.IsMap()) {
+      errors.Add(Invalid("config: the top level must be a mapping containing " +
+                         std::string(kSection)));
+    } else if (const YAML::Node vv = croot["vectorvue"]; !vv || !vv.IsMap()) {
+      errors.Add(Invalid("config: missing mapping 'vectorvue' (expected " + std::string(kSection) +
+                         ")"));
+    } else if (const YAML::Node sec = vv["telemetry_gateway"]; !sec || !sec.IsMap()) {
+      errors.Add(Invalid("config: missing mapping " + std::string(kSection)));
+    } else {
+      d.yaml_ok = true;
+      d.section = sec;
+      GatewayTable().ApplyYaml(sec, table::Source{base_dir, ""}, &d.config, &errors);
+    }
   } catch (const YAML::Exception& e) {
-    return Invalid(std::string("config: invalid YAML: ") + e.what());
+    errors.Add(Invalid(std::string("config: invalid YAML: ") + e.what()));
   } catch (const std::exception& e) {
-    return Invalid(std::string("config: ") + e.what());
+    errors.Add(Invalid(std::string("config: ") + e.what()));
   }
-  VV_RETURN_IF_ERROR(ApplyEnv(env, &cfg));
-  VV_RETURN_IF_ERROR(ValidateGatewayConfig(cfg));
+  // The environment is applied even when the YAML had errors, so every error is reported.
+  GatewayTable().ApplyEnv(env, &d.config, &errors);
+  d.parse_errors = errors.list();
+  return d;
+}
+
+Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const EnvLookup& env,
+                                         const std::string& base_dir) {
+  GatewayConfigDraft d = DraftGatewayConfig(yaml_text, env, base_dir);
+  if (!d.parse_errors.empty()) {
+    table::Violations v;
+    for (auto& s : d.parse_errors) v.Add(std::move(s));
+    return v.ToStatus();
+  }
+  VV_RETURN_IF_ERROR(ValidateGatewayConfig(d.config));
   // Explicit move into the Result: GCC 12 at -O3 miscompiles the implicit move of this local
   // on `return cfg;` here (the moved-from object is destroyed with uninitialised members;
   // reproduced with valgrind on a clean -O3 build).
-  return Result<GatewayConfig>(std::move(cfg));
+  return Result<GatewayConfig>(std::move(d.config));
 }
 
 Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup& env) {
@@ -832,224 +1072,11 @@ Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup
 }
 
 Status ValidateGatewayConfig(const GatewayConfig& cfg) {
-  // Logging: an unknown level used to turn logging off silently.
-  if (auto l = logging::ParseLevel(cfg.log_level); !l.ok())
-    return Invalid("log_level (VV_TG_LOG_LEVEL): " + l.status().message());
-  if (auto f = logging::ParseFormat(cfg.log_format); !f.ok())
-    return Invalid("log_format (VV_TG_LOG_FORMAT): " + f.status().message());
-  // Security policy.
-  if (cfg.profile != "development" && cfg.profile != "production")
-    return Invalid("profile must be 'development' or 'production' (got '" + cfg.profile + "')");
-  if (!cfg.require_mtls && !cfg.insecure_dev_mode)
-    return Invalid(
-        "require_mtls (VV_TG_REQUIRE_MTLS) may only be false with insecure_dev_mode: true");
-  if (!cfg.require_payload_signature && !cfg.insecure_dev_mode)
-    return Invalid(
-        "require_payload_signature (VV_TG_REQUIRE_PAYLOAD_SIGNATURE) may only be false "
-        "with insecure_dev_mode: true");
-  if (cfg.profile == "production" && cfg.insecure_dev_mode)
-    return Invalid("profile: production forbids insecure_dev_mode");
+  return GatewayTable().Validate(cfg).ToStatus();
+}
 
-  // Replay window and rate limit.
-  if (cfg.allowed_clock_skew_seconds < 1) return Invalid("allowed_clock_skew_seconds must be >= 1");
-  if (cfg.allowed_clock_skew_seconds > 86400)
-    return Invalid("allowed_clock_skew_seconds must be <= 86400");
-  if (cfg.nonce_ttl_seconds < 30) return Invalid("nonce_ttl_seconds must be >= 30");
-  if (cfg.nonce_ttl_seconds < 2 * cfg.allowed_clock_skew_seconds)
-    return Invalid("nonce_ttl_seconds (" + std::to_string(cfg.nonce_ttl_seconds) +
-                   ") must be at least 2 x allowed_clock_skew_seconds (" +
-                   std::to_string(cfg.allowed_clock_skew_seconds) +
-                   ") or a replay could slip through after the nonce expired");
-  if (cfg.rate_limit_per_minute < 1) return Invalid("rate_limit_per_minute must be >= 1");
-  if (cfg.rejection_budget_per_minute < 0)
-    return Invalid("rejection_budget_per_minute must be >= 0 (0 = no budget)");
-  if (cfg.audit_seal_every < 1)
-    return Invalid("audit_seal_every (VV_TAMPER_LOG_SEAL_EVERY) must be >= 1");
-  if (cfg.audit_seal_interval_seconds < 0 || cfg.audit_seal_interval_seconds > 86400)
-    return Invalid(
-        "audit_seal_interval_seconds (VV_TAMPER_LOG_SEAL_INTERVAL_SECONDS) must be between 0 "
-        "and 86400");
-
-  // Backends.
-  if (!IsKnown(cfg.nonce_backend, {"memory", "redis"}))
-    return Invalid("nonce_backend must be 'memory' or 'redis' (got '" + cfg.nonce_backend + "')");
-  if (!IsKnown(cfg.rate_limit_backend, {"memory", "redis"}))
-    return Invalid("rate_limit_backend must be 'memory' or 'redis' (got '" +
-                   cfg.rate_limit_backend + "')");
-  if (!IsKnown(cfg.queue_backend, {"embedded", "nats"}))
-    return Invalid("queue_backend must be 'embedded' (or 'memory') or 'nats' (got '" +
-                   cfg.queue_backend + "')");
-  auto has_scheme = [](const std::string& url, std::initializer_list<const char*> schemes) {
-    for (const char* s : schemes)
-      if (url.rfind(s, 0) == 0 && url.size() > std::string_view(s).size()) return true;
-    return false;
-  };
-  if (cfg.nonce_backend == "redis" && cfg.redis_url.empty())
-    return Invalid("nonce_backend: redis requires redis_url (VV_TG_REDIS_URL)");
-  if (cfg.rate_limit_backend == "redis" && cfg.redis_url.empty())
-    return Invalid("rate_limit_backend: redis requires redis_url (VV_TG_REDIS_URL)");
-  if (!cfg.redis_url.empty() && !has_scheme(cfg.redis_url, {"redis://", "rediss://", "unix://"}))
-    return Invalid("redis_url must start with redis://, rediss:// or unix://");
-  if (cfg.queue_backend == "nats" && cfg.nats_url.empty())
-    return Invalid("queue_backend: nats requires nats_url (VV_TG_NATS_URL)");
-  if (!cfg.nats_url.empty() && !has_scheme(cfg.nats_url, {"nats://", "tls://"}))
-    return Invalid("nats_url must start with nats:// or tls://");
-  if (cfg.audit_anchor != "file" && cfg.audit_anchor != "jetstream")
-    return Invalid("audit_anchor must be 'file' or 'jetstream' (got '" + cfg.audit_anchor + "')");
-  if (cfg.audit_anchor == "jetstream" && cfg.audit_anchor_nats_url.empty() && cfg.nats_url.empty())
-    return Invalid("audit_anchor: jetstream requires audit_anchor_nats_url or nats_url");
-  if (cfg.nats_replicas < 1 || cfg.nats_replicas > 5)
-    return Invalid("nats_replicas must be between 1 and 5");
-  if (cfg.nats_duplicate_window_seconds < 60)
-    return Invalid("nats_duplicate_window_seconds must be >= 60 (it must exceed the producer's "
-                   "retry horizon)");
-  if (cfg.queue_backend == "nats" && (cfg.nats_stream.empty() || cfg.nats_dlq_stream.empty() ||
-                                      cfg.nats_stream == cfg.nats_dlq_stream))
-    return Invalid("nats_stream and nats_dlq_stream must be set and differ");
-  if (cfg.queue_backend == "nats" && (cfg.queue_subject.empty() || cfg.dlq_subject.empty()))
-    return Invalid("queue_subject and dlq_subject must not be empty");
-  if (cfg.queue_backend == "nats" && cfg.queue_subject == cfg.dlq_subject)
-    return Invalid("queue_subject and dlq_subject must differ");
-  if (cfg.profile == "production") {
-    if (cfg.nonce_backend != "redis")
-      return Invalid("profile: production requires nonce_backend: redis");
-    if (cfg.rate_limit_backend != "redis")
-      return Invalid("profile: production requires rate_limit_backend: redis");
-    if (cfg.queue_backend != "nats")
-      return Invalid("profile: production requires queue_backend: nats");
-  }
-  if (cfg.queue_backend == "embedded" && cfg.queue_path.empty())
-    return Invalid("queue_path must be set for queue_backend: embedded");
-  if (cfg.audit_log_path.empty()) return Invalid("audit_log_path (VV_TAMPER_LOG_PATH) must be set");
-
-  // Listener and limits.
-  if (cfg.listen_host.empty()) return Invalid("listen must be host:port with a non-empty host");
-  if (cfg.worker_threads < 0) return Invalid("worker_threads must be >= 0");
-  if (cfg.max_body_bytes < 1) return Invalid("limits.max_body_bytes must be >= 1");
-  if (cfg.max_header_bytes < 1) return Invalid("limits.max_header_bytes must be >= 1");
-  if (cfg.max_header_count < 1) return Invalid("limits.max_header_count must be >= 1");
-  if (cfg.max_connections < 1) return Invalid("limits.max_connections must be >= 1");
-  if (cfg.header_timeout_seconds < 1) return Invalid("limits.header_timeout_seconds must be >= 1");
-  if (cfg.idle_timeout_seconds < 1) return Invalid("limits.idle_timeout_seconds must be >= 1");
-  if (cfg.body_timeout_seconds < 1) return Invalid("limits.body_timeout_seconds must be >= 1");
-  if (cfg.handshake_timeout_seconds < 1 || cfg.handshake_timeout_seconds > 86400)
-    return Invalid("limits.handshake_timeout_seconds must be between 1 and 86400");
-  // Authenticated connections keep the slots the pending-handshake pool cannot take.
-  if (cfg.max_connections > 1 && cfg.EffectiveMaxPendingHandshakes() >= cfg.max_connections)
-    return Invalid("limits.max_pending_handshakes must be below limits.max_connections");
-  if (cfg.EffectiveMaxPendingHandshakesPerSource() > cfg.EffectiveMaxPendingHandshakes())
-    return Invalid(
-        "limits.max_pending_handshakes_per_source must not exceed limits.max_pending_handshakes");
-
-  // Schema policy.
-  if (cfg.enforce_schema_version && cfg.allowed_schema_versions.empty())
-    return Invalid("allowed_schema_versions must not be empty when enforce_schema_version is on");
-  for (const auto& v : cfg.allowed_schema_versions)
-    if (v.empty()) return Invalid("allowed_schema_versions entries must not be empty");
-
-  // Identities and keys.
-  if (cfg.identities.empty())
-    return Invalid(
-        "allowed_service_identities (VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON) must be a "
-        "non-empty allowlist");
-  for (const auto& k : cfg.default_signing_keys)
-    if (k.key.raw().size() != 32)
-      return Invalid("spectrastrike_ed25519_public_key_b64: Invalid Ed25519 public key length");
-  std::map<std::string, std::string> pin_owner;
-  std::set<std::string> ids;
-  for (const auto& ident : cfg.identities) {
-    const std::string key = "allowed_service_identities." + ident.id;
-    if (ident.id.empty())
-      return Invalid("allowed_service_identities: service identity id must not be empty");
-    if (!ids.insert(ident.id).second) return Invalid(key + ": duplicate service identity");
-    if (ident.cert_sha256_pins.empty()) return Invalid(key + ": no cert_sha256 pin configured");
-    for (const auto& pin : ident.cert_sha256_pins) {
-      if (!IsHex(pin, 64) || ToLowerAscii(pin) != pin)
-        return Invalid(key + ": service identity fingerprint must be 64-char sha256 hex");
-      auto [it, inserted] = pin_owner.emplace(pin, ident.id);
-      if (!inserted && it->second != ident.id)
-        return Invalid(key + ": certificate pin " + pin + " is also pinned by identity '" +
-                       it->second + "'");
-    }
-    if (ident.Unbound() && cfg.profile == "production")
-      return Invalid(key +
-                     ".operators: production requires every identity to list the operators it "
-                     "may act for");
-    for (const auto& op : ident.operators)
-      if (cfg.operator_tenant_map.count(op) == 0)
-        return Invalid(key + ".operators: operator '" + op +
-                       "' is not in operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP)");
-    const auto& keys = cfg.KeysFor(ident);
-    if (keys.empty())
-      return Invalid(key +
-                     ": no signing key (set signing_keys for the identity or "
-                     "spectrastrike_ed25519_public_key_b64 / VV_TG_SPECTRASTRIKE_ED25519_PUBKEY)");
-    std::set<std::string> kids;
-    for (const auto& k : keys) {
-      if (k.kid.empty()) return Invalid(key + ": signing key id must not be empty");
-      if (!kids.insert(k.kid).second) return Invalid(key + ": duplicate signing key id " + k.kid);
-      if (k.key.raw().size() != 32)
-        return Invalid(key + ".signing_keys." + k.kid + ": Invalid Ed25519 public key length");
-    }
-  }
-  for (const auto& [op, tenant] : cfg.operator_tenant_map) {
-    if (op.empty())
-      return Invalid(
-          "operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP): operator ids must not be "
-          "empty");
-    if (!IsCanonicalUuid(tenant))
-      return Invalid(
-          "operator_tenant_map (VV_TG_OPERATOR_TENANT_MAP) values must be UUID strings "
-          "(operator '" +
-          op + "': '" + tenant + "')");
-  }
-
-  // Feedback signing keys.
-  if (!cfg.feedback_key_paths.empty() || !cfg.feedback_active_kid.empty()) {
-    if (cfg.feedback_active_kid.empty())
-      return Invalid("feedback_active_kid (VV_TG_FEEDBACK_ACTIVE_KID) must be configured");
-    if (cfg.feedback_key_paths.count(cfg.feedback_active_kid) == 0)
-      return Invalid(
-          "feedback_active_kid (VV_TG_FEEDBACK_ACTIVE_KID) must exist in "
-          "feedback_ed25519_keys");
-    for (const auto& [kid, path] : cfg.feedback_key_paths) {
-      if (kid.empty()) return Invalid("feedback_ed25519_keys: key ids must not be empty");
-      VV_RETURN_IF_ERROR(CheckPrivateKeyFile(path, "feedback_ed25519_keys." + kid));
-    }
-  }
-
-  // Files.
-  VV_RETURN_IF_ERROR(
-      CheckReadableFile(cfg.tls.cert_path, "tls.cert_path (VV_SERVICE_IDENTITY_CERT_PATH)"));
-  VV_RETURN_IF_ERROR(
-      CheckPrivateKeyFile(cfg.tls.key_path, "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)"));
-  VV_RETURN_IF_ERROR(
-      CheckReadableFile(cfg.tls.ca_path, "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)"));
-  if (!cfg.tls.crl_path.empty())
-    VV_RETURN_IF_ERROR(CheckReadableFile(cfg.tls.crl_path, "tls.crl_path"));
-  if (cfg.redis_url.rfind("rediss://", 0) == 0)
-    VV_RETURN_IF_ERROR(CheckReadableFile(
-        cfg.redis_tls_ca_path, "redis_tls_ca_path (VV_TG_REDIS_TLS_CA_PATH, needed by rediss://)"));
-  if (!cfg.queue_signing_key_path.empty()) {
-    if (cfg.queue_signing_kid.empty())
-      return Invalid("queue_signing_kid (VV_TG_QUEUE_SIGNING_KID) must not be empty");
-    VV_RETURN_IF_ERROR(CheckPrivateKeyFile(
-        cfg.queue_signing_key_path, "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH)"));
-  }
-  if (!cfg.admin_token_file.empty())
-    VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.admin_token_file,
-                                           "admin_token_file (VV_TG_ADMIN_TOKEN_FILE)"));
-  if (!cfg.audit_signing_key_path.empty())
-    VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.audit_signing_key_path,
-                                           "audit_seal_key_path (audit_signing_key_path)"));
-  VV_RETURN_IF_ERROR(
-      ValidateAuditSealPkcs11(cfg.audit_seal_pkcs11, cfg.audit_signing_key_path, kSection));
-  if (!cfg.mitre_catalog_dir.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(cfg.mitre_catalog_dir, ec))
-      return Status::NotFound("mitre_catalog_dir: not a directory: " + cfg.mitre_catalog_dir);
-  }
-  return Status::Ok();
+std::vector<Status> GatewayConfigViolations(const GatewayConfig& cfg) {
+  return GatewayTable().Validate(cfg).list();
 }
 
 }  // namespace vv::config

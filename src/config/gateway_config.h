@@ -18,6 +18,7 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "config/audit_seal_key.h"
+#include "config/config_table.h"
 #include "crypto/crypto.h"
 
 namespace vv::config {
@@ -213,7 +214,28 @@ struct GatewayConfig {
 using vv::EnvLookup;
 using vv::ProcessEnv;
 
-// Loads `path` (YAML), applies environment overrides, validates. Errors name the key.
+// The key table of the section (config_table.h): YAML keys, environment variables, parsers,
+// validators and the effective-config printer, each key declared once (gateway_config.cc).
+const table::Table<GatewayConfig>& GatewayTable();
+
+// "none" | "batch" | "always" (the YAML values of audit_fsync), either way.
+const char* FsyncPolicyName(FsyncPolicy p);
+Result<FsyncPolicy> ParseFsyncPolicy(std::string_view text, const std::string& name);
+
+// The loader's first stage, for the policy gate (extra rules over the same struct): the config
+// as parsed (YAML, then the environment; a value that failed to parse keeps its default) and
+// every parse error. Not validated.
+struct GatewayConfigDraft {
+  GatewayConfig config;
+  bool yaml_ok = false;  // the text was YAML with a vectorvue.telemetry_gateway mapping
+  YAML::Node section;    // that mapping (as written, duplicates and all)
+  std::vector<Status> parse_errors;
+};
+GatewayConfigDraft DraftGatewayConfig(const std::string& yaml_text, const EnvLookup& env,
+                                      const std::string& base_dir);
+
+// Loads `path` (YAML), applies environment overrides, validates. Errors name the key; all of
+// them at once ("N config errors: a; b; ...").
 Result<GatewayConfig> LoadGatewayConfig(const std::string& path, const EnvLookup& env);
 // Same from YAML text (tests); relative paths resolve against `base_dir`.
 Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const EnvLookup& env,
@@ -223,8 +245,9 @@ Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const Env
 std::vector<std::string> GatewayConfigWarnings(const GatewayConfig& cfg);
 // Whole-config validation (also used by the policy gate). Checks value ranges, security
 // policy and that every referenced file exists and is readable (key files: not accessible by
-// group/others).
+// group/others). Every violation is reported (GatewayConfigViolations: one Status each).
 Status ValidateGatewayConfig(const GatewayConfig& cfg);
+std::vector<Status> GatewayConfigViolations(const GatewayConfig& cfg);
 
 // A path from a config file: relative paths resolve against base_dir (the file's directory),
 // lexically normalised; empty and absolute paths (or an empty base_dir) are returned as given.
