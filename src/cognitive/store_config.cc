@@ -1,10 +1,8 @@
 #include "cognitive/store_config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <filesystem>
 
-#include "common/encoding.h"
+#include "config/engine_config.h"
 #include "crypto/crypto.h"
 
 namespace vv::cognitive {
@@ -17,50 +15,26 @@ std::string DefaultPath(const std::string& queue_path) {
   return dir.empty() ? std::string("vv-evidence.db") : (dir / "vv-evidence.db").string();
 }
 
-Status ReadScalar(const YAML::Node& section, const char* key, std::string* out) {
-  YAML::Node v = section[key];
-  if (!v || v.IsNull()) return Status::Ok();
-  if (!v.IsScalar())
-    return Status::InvalidArgument(std::string("evidence_engine.") + key + " must be a string");
-  *out = std::string(StripAsciiWhitespace(v.Scalar()));
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<GraphStoreConfig> ParseGraphStoreConfig(const std::string& yaml_text,
                                                const config::EnvLookup& env,
                                                const std::string& base_dir,
                                                const std::string& queue_path) {
+  // The evidence engine's own rows (YAML key, variable, parser): one declaration of each key.
+  config::EngineConfig start;
+  start.store_backend.clear();  // "" = not configured: SQLite
+  start.store_path.clear();     // "" = not configured: beside the queue
+  auto e = config::ParseEngineKeys(yaml_text, env, base_dir,
+                                   {"store_backend", "store_path", "postgres_url"}, start);
+  if (!e.ok()) return e.status();
   GraphStoreConfig cfg;
-  std::string path;
-  try {
-    YAML::Node root = YAML::Load(yaml_text);
-    YAML::Node section;
-    if (root && root.IsMap() && root["vectorvue"] && root["vectorvue"].IsMap())
-      section = root["vectorvue"]["evidence_engine"];
-    if (section && !section.IsNull()) {
-      if (!section.IsMap()) return Status::InvalidArgument("evidence_engine must be a mapping");
-      VV_RETURN_IF_ERROR(ReadScalar(section, "store_backend", &cfg.backend));
-      VV_RETURN_IF_ERROR(ReadScalar(section, "store_path", &path));
-      VV_RETURN_IF_ERROR(ReadScalar(section, "postgres_url", &cfg.postgres_url));
-    }
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string("config YAML: ") + e.what());
-  }
-  if (!path.empty()) path = config::ResolveConfigPath(path, base_dir);
-  if (env) {
-    if (auto v = env("VV_EVIDENCE_STORE_BACKEND")) cfg.backend = std::string(StripAsciiWhitespace(*v));
-    if (auto v = env("VV_EVIDENCE_STORE_PATH")) path = std::string(StripAsciiWhitespace(*v));
-    if (auto v = env("VV_EVIDENCE_POSTGRES_URL")) cfg.postgres_url = std::string(StripAsciiWhitespace(*v));
-  }
-  cfg.backend = ToLowerAscii(cfg.backend);
-  if (cfg.backend.empty() || cfg.backend == "sqlite3") cfg.backend = "sqlite";
-  if (cfg.backend == "postgresql") cfg.backend = "postgres";
+  cfg.backend = e->store_backend.empty() ? std::string("sqlite") : e->store_backend;
   if (cfg.backend != "sqlite" && cfg.backend != "postgres")
     return Status::InvalidArgument(
         "evidence_engine.store_backend (VV_EVIDENCE_STORE_BACKEND) must be sqlite or postgres");
-  cfg.path = path.empty() ? DefaultPath(queue_path) : path;
+  cfg.path = e->store_path.empty() ? DefaultPath(queue_path) : e->store_path;
+  cfg.postgres_url = e->postgres_url;
   if (cfg.backend == "postgres" && cfg.postgres_url.empty())
     return Status::InvalidArgument(
         "evidence_engine.postgres_url (VV_EVIDENCE_POSTGRES_URL) is required for store_backend "

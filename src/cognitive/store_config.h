@@ -1,5 +1,6 @@
 #pragma once
-// Reads where the graph store lives from the gateway's YAML file: the
+// Where the graph store lives, read with the evidence engine's own key table
+// (config::ParseEngineKeys, so each key and variable is declared once in src/config): the
 // `vectorvue.evidence_engine` keys store_backend (sqlite | postgres), store_path and
 // postgres_url, overridden by VV_EVIDENCE_STORE_BACKEND / VV_EVIDENCE_STORE_PATH /
 // VV_EVIDENCE_POSTGRES_URL, the same keys and variables the evidence engine reads, so the

@@ -250,9 +250,9 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
 }
 
 Result<EngineConfig> ParseEngineKeys(const std::string& yaml_text, const EnvLookup& env,
-                                        const std::string& base_dir,
-                                        const std::set<std::string>& only) {
-  EngineConfig cfg;
+                                     const std::string& base_dir,
+                                     const std::set<std::string>& only, EngineConfig start) {
+  EngineConfig cfg = std::move(start);
   t::Violations errors;
   GatewayConfig shared;
   const t::Source engine_src{base_dir, std::string(kEngineSection) + "."};
@@ -290,7 +290,7 @@ Result<EngineConfig> ParseEngineKeys(const std::string& yaml_text, const EnvLook
 
 Result<EngineConfig> ParseEngineConfig(const std::string& yaml_text, const EnvLookup& env,
                                        const std::string& base_dir) {
-  auto cfg = ParseEngineKeys(yaml_text, env, base_dir, {});
+  auto cfg = ParseEngineKeys(yaml_text, env, base_dir, {}, EngineConfig());
   if (!cfg.ok()) return cfg.status();
   VV_RETURN_IF_ERROR(ValidateEngineConfig(*cfg));
   return cfg;

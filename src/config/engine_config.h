@@ -88,9 +88,10 @@ const table::Table<EngineConfig>& EngineTable();
 // Only the evidence_engine rows named in `only` (YAML then environment; not validated), for a
 // component that needs a few engine settings (the gateway's graph store); `only` empty = the
 // whole section plus the shared gateway keys, still unvalidated (ParseEngineConfig validates).
+// Values not configured keep those of `start` (e.g. "" to tell "not set" from the default).
 Result<EngineConfig> ParseEngineKeys(const std::string& yaml_text, const EnvLookup& env,
                                      const std::string& base_dir,
-                                     const std::set<std::string>& only);
+                                     const std::set<std::string>& only, EngineConfig start);
 
 // Loads `path`, applies environment overrides, validates. Errors name the key (all of them).
 Result<EngineConfig> LoadEngineConfig(const std::string& path, const EnvLookup& env);
