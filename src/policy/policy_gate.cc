@@ -28,8 +28,9 @@ namespace {
 
 constexpr char kConfigInvalid[] = "config_invalid";
 
-// The settings the rules look at, taken from the loaded config when the loader accepted the
-// file, else best-effort from the raw YAML plus environment overrides.
+// The settings the rules look at, taken from the loader's struct: the validated config when the
+// loader accepted the file, else its unvalidated draft (config::DraftGatewayConfig: the same
+// table, YAML then environment, values that failed to parse left at their defaults).
 struct Effective {
   bool require_mtls = true;
   bool require_signature = true;
@@ -66,28 +67,14 @@ struct RawInput {
 std::string Trim(std::string_view s) { return std::string(StripAsciiWhitespace(s)); }
 std::string Lower(std::string_view s) { return ToLowerAscii(StripAsciiWhitespace(s)); }
 
-std::optional<std::string> Scalar(const YAML::Node& sec, const char* key) {
-  if (!sec || !sec.IsMap()) return std::nullopt;
-  const YAML::Node n = sec[key];
-  if (!n || !n.IsScalar()) return std::nullopt;
-  return n.Scalar();
-}
-
-std::optional<std::string> Env(const config::EnvLookup& env, const char* name) {
-  if (!env) return std::nullopt;
-  return env(name);
-}
-
-void ApplyBool(std::optional<std::string> text, bool* out) {
-  if (!text) return;
-  auto b = config::ParseBoolSetting(*text, "x");
-  if (b.ok()) *out = *b;
-}
-
-void ApplyInt(std::optional<std::string> text, int64_t* out) {
-  if (!text) return;
-  auto i = config::ParseIntSetting(*text, "x");
-  if (i.ok()) *out = *i;
+// The environment value that overrides the YAML key `yaml_key`, taken from the loader's own
+// table (config::GatewayTable), so the gate never spells a variable name itself.
+std::optional<std::string> EnvFor(const config::EnvLookup& env, const char* yaml_key) {
+  std::optional<std::string> out;
+  if (!env) return out;
+  for (const auto& var : config::GatewayTable().EnvOf(yaml_key))
+    if (auto v = env(var)) out = std::move(v);  // a later variable wins, as in the loader
+  return out;
 }
 
 Effective FromConfig(const config::GatewayConfig& cfg) {
@@ -116,82 +103,11 @@ Effective FromConfig(const config::GatewayConfig& cfg) {
   return e;
 }
 
-// Mirrors the loader's precedence (YAML, then environment) without its validation.
-Effective FromRaw(const RawInput& raw, const config::EnvLookup& env) {
-  Effective e;
-  const YAML::Node& s = raw.section;
-  auto backend = [](std::optional<std::string> v, std::string* out) {
-    if (v) *out = Lower(*v);
-  };
-  ApplyBool(Scalar(s, "require_mtls"), &e.require_mtls);
-  ApplyBool(Scalar(s, "require_payload_signature"), &e.require_signature);
-  ApplyBool(Scalar(s, "insecure_dev_mode"), &e.insecure_dev_mode);
-  if (auto p = Scalar(s, "profile")) e.profile = Lower(*p);
-  backend(Scalar(s, "nonce_backend"), &e.nonce_backend);
-  backend(Scalar(s, "rate_limit_backend"), &e.rate_limit_backend);
-  backend(Scalar(s, "queue_backend"), &e.queue_backend);
-  ApplyInt(Scalar(s, "allowed_clock_skew_seconds"), &e.skew);
-  ApplyInt(Scalar(s, "nonce_ttl_seconds"), &e.ttl);
-  auto path = [&](std::optional<std::string> v, std::string* out) {
-    if (v) *out = config::ResolveConfigPath(Trim(*v), raw.base_dir);
-  };
-  if (s && s.IsMap()) {
-    const YAML::Node tls = s["tls"];
-    if (tls && tls.IsMap()) {
-      path(Scalar(tls, "cert_path"), &e.cert_path);
-      path(Scalar(tls, "key_path"), &e.key_path);
-      path(Scalar(tls, "ca_path"), &e.ca_path);
-    }
-    for (const char* k : {"feedback_ed25519_keys", "feedback_signing_keys"}) {
-      const YAML::Node fk = s[k];
-      if (!fk || !fk.IsMap()) continue;
-      for (auto it = fk.begin(); it != fk.end(); ++it)
-        if (it->first.IsScalar() && it->second.IsScalar())
-          e.feedback_paths[Trim(it->first.Scalar())] =
-              config::ResolveConfigPath(Trim(it->second.Scalar()), raw.base_dir);
-    }
-  }
-  path(Scalar(s, "audit_seal_key_path"), &e.audit_key_path);
-  if (e.audit_key_path.empty()) path(Scalar(s, "audit_signing_key_path"), &e.audit_key_path);
-  if (auto v = Scalar(s, "audit_seal_pkcs11_token_label")) e.audit_pkcs11_token = Trim(*v);
-  path(Scalar(s, "audit_seal_pkcs11_pin_file"), &e.audit_pkcs11_pin_file);
-  if (auto v = Scalar(s, "redis_url")) e.redis_url = Trim(*v);
-  if (auto v = Scalar(s, "nats_url")) e.nats_url = Trim(*v);
-  path(Scalar(s, "nats_creds_file"), &e.nats_creds_file);
-  path(Scalar(s, "nats_tls_ca_path"), &e.nats_tls_ca_path);
-  path(Scalar(s, "queue_signing_key_path"), &e.queue_signing_key_path);
-  if (auto v = Env(env, "VV_TG_REDIS_URL")) e.redis_url = Trim(*v);
-  if (auto v = Env(env, "VV_TG_NATS_URL")) e.nats_url = Trim(*v);
-  if (auto v = Env(env, "VV_TG_QUEUE_SIGNING_KEY_PATH")) e.queue_signing_key_path = Trim(*v);
-
-  ApplyBool(Env(env, "VV_TG_REQUIRE_MTLS"), &e.require_mtls);
-  ApplyBool(Env(env, "VV_TG_REQUIRE_PAYLOAD_SIGNATURE"), &e.require_signature);
-  ApplyInt(Env(env, "VV_TG_ALLOWED_CLOCK_SKEW_SECONDS"), &e.skew);
-  ApplyInt(Env(env, "VV_TG_NONCE_TTL_SECONDS"), &e.ttl);
-  backend(Env(env, "VV_TG_NONCE_BACKEND"), &e.nonce_backend);
-  backend(Env(env, "VV_TG_RATE_LIMIT_BACKEND"), &e.rate_limit_backend);
-  backend(Env(env, "VV_TG_QUEUE_BACKEND"), &e.queue_backend);
-  if (e.queue_backend == "memory") e.queue_backend = "embedded";
-  if (auto v = Env(env, "VV_SERVICE_IDENTITY_CERT_PATH")) e.cert_path = Trim(*v);
-  if (auto v = Env(env, "VV_SERVICE_IDENTITY_KEY_PATH")) e.key_path = Trim(*v);
-  if (auto v = Env(env, "VV_SERVICE_IDENTITY_CA_PATH")) e.ca_path = Trim(*v);
-  if (auto v = Env(env, "VV_TAMPER_LOG_SEAL_KEY_PATH")) e.audit_key_path = Trim(*v);
-  if (auto v = Env(env, "VV_TG_FEEDBACK_ED25519_KEYS_JSON")) {
-    auto obj = json::Parse(*v);
-    if (obj.ok() && obj->is_object()) {
-      e.feedback_paths.clear();
-      for (const auto& [kid, pv] : obj->as_object())
-        if (pv.is_string()) e.feedback_paths[Trim(kid)] = Trim(pv.as_string());
-    }
-  }
-  return e;
-}
-
 // Reads the allowlist and the tenant map as written, keeping duplicate keys so the rules can
 // report them (the environment variables, when set, replace the YAML maps as in the loader).
 void ReadRawMaps(const config::EnvLookup& env, RawInput* raw) {
   const YAML::Node& s = raw->section;
-  if (auto v = Env(env, "VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON")) {
+  if (auto v = EnvFor(env, "allowed_service_identities")) {
     raw->identities_present = true;
     auto obj = json::Parse(*v);
     if (obj.ok() && obj->is_object()) {
@@ -234,7 +150,7 @@ void ReadRawMaps(const config::EnvLookup& env, RawInput* raw) {
     }
   }
 
-  if (auto v = Env(env, "VV_TG_OPERATOR_TENANT_MAP")) {
+  if (auto v = EnvFor(env, "operator_tenant_map")) {
     auto obj = json::Parse(*v);
     if (obj.ok() && obj->is_object())
       for (const auto& [op, tv] : obj->as_object())
@@ -692,7 +608,8 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
     // Nothing further can be said about a file that is missing or is not YAML.
     if (!text.ok() || !raw.yaml_ok) return report;
   }
-  const Effective e = cfg.ok() ? FromConfig(*cfg) : FromRaw(raw, env);
+  const Effective e =
+      cfg.ok() ? FromConfig(*cfg) : FromConfig(config::DraftGatewayConfig(*text, env, raw.base_dir).config);
 
   Sink& out = report.violations;
   for (const auto& rule : RuleNames()) {

@@ -3,10 +3,12 @@
 // rules over a gateway configuration file and reports every violation instead of stopping at
 // the first one. Used by `vvctl policy check` in CI on every shipped example config.
 //
-// The gate loads the file with config::LoadGatewayConfig. The loader already refuses many
-// insecure settings; when it does, the gate reports one "config_invalid" violation with the
-// loader's message and still evaluates the rules it can on the raw YAML plus environment
-// overrides, so the report names the specific rule as well.
+// The gate loads the file with config::LoadGatewayConfig: its rules are extra rules over the
+// same loaded struct. The loader already refuses many insecure settings; when it does, the gate
+// reports one "config_invalid" violation with the loader's message (every violation it found)
+// and still evaluates its rules over the loader's unvalidated draft (config::DraftGatewayConfig:
+// the same key table, YAML then environment), so the report names the specific rule as well.
+// Only the allowlist and tenant map are also read as written (duplicate keys, unnormalised pins).
 //
 // Rules (RuleNames()): mtls_required, signatures_required, insecure_dev_mode_off,
 // pinsets_explicit, production_backends, key_file_permissions, cert_expiry, nonce_ttl_vs_skew,
