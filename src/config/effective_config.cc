@@ -135,6 +135,8 @@ std::string DescribeGatewayConfig(const GatewayConfig& c) {
       .Add("nats_url", RedactUrl(c.nats_url))
       .Add("nats_creds_file", c.nats_creds_file)
       .Add("nats_tls_ca_path", c.nats_tls_ca_path)
+      .Add("replica_id", c.replica_id)
+      .Add("audit_origin", c.EffectiveAuditOrigin())
       .Add("audit_log_path", c.audit_log_path)
       .Add("audit_fsync", std::string(FsyncName(c.audit_fsync)))
       .Add("audit_seal_every", c.audit_seal_every)

@@ -378,6 +378,8 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       return Status::Ok();
     }
     if (k == "audit_anchor_nats_url") return str(&cfg->audit_anchor_nats_url);
+    if (k == "replica_id") return str(&cfg->replica_id);
+    if (k == "audit_origin") return str(&cfg->audit_origin);
     if (k == "profile") {
       VV_RETURN_IF_ERROR(str(&cfg->profile));
       cfg->profile = ToLowerAscii(cfg->profile);
@@ -585,6 +587,8 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   str("VV_SERVICE_IDENTITY_KEY_PATH", &cfg->tls.key_path);
   str("VV_SERVICE_IDENTITY_CA_PATH", &cfg->tls.ca_path);
   str("VV_TAMPER_LOG_PATH", &cfg->audit_log_path);
+  str("VV_TG_REPLICA_ID", &cfg->replica_id);
+  str("VV_TG_AUDIT_ORIGIN", &cfg->audit_origin);
   str("VV_TAMPER_LOG_SEAL_KEY_PATH", &cfg->audit_signing_key_path);
   str("VV_TG_FEEDBACK_ACTIVE_KID", &cfg->feedback_active_kid);
   str("VV_TG_ADMIN_TOKEN_FILE", &cfg->admin_token_file);
@@ -790,6 +794,28 @@ const ServiceIdentity* GatewayConfig::FindIdentity(std::string_view id) const {
   return nullptr;
 }
 
+bool IsValidReplicaId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxReplicaIdLength || id.front() == '-') return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+void ApplyReplicaDefaults(GatewayConfig* cfg) {
+  if (cfg->replica_id.empty()) return;
+  // One file for every replica: "{replica_id}" in audit_log_path names each one's own log.
+  for (size_t at; (at = cfg->audit_log_path.find(kReplicaIdPlaceholder)) != std::string::npos;)
+    cfg->audit_log_path.replace(at, kReplicaIdPlaceholder.size(), cfg->replica_id);
+  if (cfg->audit_origin.empty()) cfg->audit_origin = std::string(kAuditOriginPrefix) + cfg->replica_id;
+  if (cfg->audit_log_path == GatewayConfig().audit_log_path)
+    cfg->audit_log_path = "vv-audit-" + cfg->replica_id + ".jsonl";
+}
+
+std::string GatewayConfig::EffectiveAuditOrigin() const {
+  return audit_origin.empty() ? std::string(kSingleReplicaAuditOrigin) : audit_origin;
+}
+
 Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const EnvLookup& env,
                                          const std::string& base_dir) {
   GatewayConfig cfg;
@@ -811,6 +837,7 @@ Result<GatewayConfig> ParseGatewayConfig(const std::string& yaml_text, const Env
     return Invalid(std::string("config: ") + e.what());
   }
   VV_RETURN_IF_ERROR(ApplyEnv(env, &cfg));
+  ApplyReplicaDefaults(&cfg);
   VV_RETURN_IF_ERROR(ValidateGatewayConfig(cfg));
   // Explicit move into the Result: GCC 12 at -O3 miscompiles the implicit move of this local
   // on `return cfg;` here (the moved-from object is destroyed with uninitialised members;
@@ -921,6 +948,22 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   if (cfg.queue_backend == "embedded" && cfg.queue_path.empty())
     return Invalid("queue_path must be set for queue_backend: embedded");
   if (cfg.audit_log_path.empty()) return Invalid("audit_log_path (VV_TAMPER_LOG_PATH) must be set");
+  if (cfg.audit_log_path.find(kReplicaIdPlaceholder) != std::string::npos)
+    return Invalid("audit_log_path contains {replica_id} but replica_id (VV_TG_REPLICA_ID) is not set");
+  if (!cfg.replica_id.empty() && !IsValidReplicaId(cfg.replica_id))
+    return Invalid("replica_id (VV_TG_REPLICA_ID) must be 1.." + std::to_string(kMaxReplicaIdLength) +
+                   " characters of [a-z0-9-], not starting with '-' (got '" +
+                   cfg.replica_id.substr(0, 40) + "')");
+  if (!cfg.audit_origin.empty()) {
+    bool ok = cfg.audit_origin.size() <= 128;
+    for (char c : cfg.audit_origin) {
+      const auto u = static_cast<unsigned char>(c);
+      ok = ok && u > 0x20 && u < 0x7f && c != '+';
+    }
+    if (!ok)
+      return Invalid("audit_origin (VV_TG_AUDIT_ORIGIN) must be 1..128 printable ASCII characters "
+                     "without spaces or '+'");
+  }
 
   // Listener and limits.
   if (cfg.listen_host.empty()) return Invalid("listen must be host:port with a non-empty host");

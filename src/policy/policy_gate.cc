@@ -44,6 +44,7 @@ struct Effective {
   std::string audit_pkcs11_token, audit_pkcs11_pin_file;  // PKCS#11 seal key (token label)
   std::map<std::string, std::string> feedback_paths;
   std::string redis_url, nats_url, nats_creds_file, nats_tls_ca_path, queue_signing_key_path;
+  std::string audit_anchor = "file", replica_id;
 };
 
 // An allowlist entry exactly as written (pins not yet normalised).
@@ -113,6 +114,8 @@ Effective FromConfig(const config::GatewayConfig& cfg) {
   e.nats_creds_file = cfg.nats_creds_file;
   e.nats_tls_ca_path = cfg.nats_tls_ca_path;
   e.queue_signing_key_path = cfg.queue_signing_key_path;
+  e.audit_anchor = cfg.audit_anchor;
+  e.replica_id = cfg.replica_id;
   return e;
 }
 
@@ -176,6 +179,9 @@ Effective FromRaw(const RawInput& raw, const config::EnvLookup& env) {
   if (auto v = Env(env, "VV_SERVICE_IDENTITY_KEY_PATH")) e.key_path = Trim(*v);
   if (auto v = Env(env, "VV_SERVICE_IDENTITY_CA_PATH")) e.ca_path = Trim(*v);
   if (auto v = Env(env, "VV_TAMPER_LOG_SEAL_KEY_PATH")) e.audit_key_path = Trim(*v);
+  backend(Scalar(s, "audit_anchor"), &e.audit_anchor);
+  if (auto v = Scalar(s, "replica_id")) e.replica_id = Trim(*v);
+  if (auto v = Env(env, "VV_TG_REPLICA_ID")) e.replica_id = Trim(*v);
   if (auto v = Env(env, "VV_TG_FEEDBACK_ED25519_KEYS_JSON")) {
     auto obj = json::Parse(*v);
     if (obj.ok() && obj->is_object()) {
@@ -415,6 +421,17 @@ void RuleAuditSealsSigned(const Effective& e, Sink* out) {
                     "audit_seal_pkcs11_token_label (checkpoints are unsigned)"});
 }
 
+// Issue 14: replicas sharing the JetStream anchor must each seal under their own origin, or
+// the second one to seal finds the first one's history on the shared subject (fork_detected)
+// and answers 503 to everything.
+void RuleReplicaIdentity(const Effective& e, Sink* out) {
+  if (e.profile != "production" || e.audit_anchor != "jetstream" || !e.replica_id.empty()) return;
+  out->push_back({"replica_identity", kHigh,
+                  "profile production with audit_anchor: jetstream requires replica_id (the "
+                  "anchor is shared: replicas without their own identity fork each other's "
+                  "audit anchor)"});
+}
+
 // Issue 12: in production the shared backends must authenticate their clients, be reached over
 // TLS, and the queue
 // must carry signed envelopes. An anonymous NATS client could otherwise publish forged
@@ -580,7 +597,7 @@ const std::vector<std::string>& RuleNames() {
       "pinsets_explicit", "production_backends", "key_file_permissions",
       "cert_expiry",      "nonce_ttl_vs_skew",   "tenant_map_valid",
       "audit_seals_signed", "production_backend_auth", "no_published_test_keys",
-      "no_placeholder_pins"};
+      "no_placeholder_pins", "replica_identity"};
   return kRules;
 }
 
@@ -612,6 +629,9 @@ const std::map<std::string, std::string>& RuleFixes() {
        "configure its public key; never deploy the wire contract's appendix keys or seeds"},
       {"no_placeholder_pins",
        "replace the placeholder with the real certificate's SHA-256 (vvctl pin CERT)"},
+      {"replica_identity",
+       "set replica_id (VV_TG_REPLICA_ID) to a short name unique per gateway replica, e.g. "
+       "replica_id: gw-a; each replica then has its own audit log, origin and anchor subject"},
   };
   return kFixes;
 }
@@ -711,6 +731,7 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
     if (rule == "no_published_test_keys")
       RulePublishedTestKeys(cfg.ok() ? &*cfg : nullptr, text.ok() ? *text : std::string(), e, &out);
     if (rule == "no_placeholder_pins") RulePlaceholderPins(raw, &out);
+    if (rule == "replica_identity") RuleReplicaIdentity(e, &out);
   }
   return report;
 }
