@@ -8,7 +8,7 @@
 //       vectorvue.audit.anchor.<origin token>; the origin defaults to the log's first
 //       checkpoint's origin line).
 //   vv-audit verify DIR | SEGMENT... | --chain LOG   [same options]
-//       Verifies a chain of rotated segments (docs/audit-format.md section 7): a directory
+//       Verifies a chain of rotated segments (docs/audit-format.md section 6): a directory
 //       holding one log and its LOG.NNNNNN segments, the files listed, or LOG and its
 //       segments beside it. Names the exact break: missing_segment, segment_link_mismatch, or
 //       the failing segment K, its file and line. The anchor default is LIVE-LOG.anchor.

@@ -27,7 +27,7 @@
 namespace vv::audit {
 
 struct AnchorRecord {
-  // Log segment the seal belongs to (docs/audit-format.md section 7: rotation). 0 for the
+  // Log segment the seal belongs to (docs/audit-format.md section 6: rotation). 0 for the
   // first segment (and every log that was never rotated); the JSON key "segment" is written
   // only when > 0, so anchors of unrotated logs keep their 8-key format.
   int64_t segment = 0;

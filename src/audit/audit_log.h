@@ -146,7 +146,7 @@ class AuditLog final : public AuditSink {
   // Writes a seal now when any line follows the last seal (no-op otherwise).
   Status SealNow();
 
-  // Rotation (docs/audit-format.md section 7): seals the live segment (unless it already
+  // Rotation (docs/audit-format.md section 6): seals the live segment (unless it already
   // ends on a seal), publishes every pending seal to the anchor and waits for it, renames
   // the file to SegmentPath(path, segment) and starts a new file at path whose line 1 is a
   // "log.segment_start" record linking to that seal (hash, line count, origin). Appends wait

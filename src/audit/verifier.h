@@ -26,7 +26,7 @@
 //     be that seal and the Merkle root at its size must match                [fork_detected]
 //     and the log must reach the last anchored seal                  [truncated_after_seal]
 //   - the file ends with '\n' (a last line without one is a torn write)   [torn_tail]
-//   - rotation (docs/audit-format.md section 7): a "log.segment_start" record may only be
+//   - rotation (docs/audit-format.md section 6): a "log.segment_start" record may only be
 //     line 1 and must carry a well-formed link to the previous segment's last seal; when the
 //     anchors hold the previous segment's seals, its last anchored seal must be the one the
 //     link names                                                     [segment_link_mismatch]
