@@ -35,6 +35,9 @@ void SyncParentDir(const std::string& path) {
   }
 }
 
+// The new segment's name while a rotation writes it.
+std::string RotatingPath(const std::string& path) { return path + ".rotating"; }
+
 }  // namespace
 
 AuditLog::AuditLog(std::string path, int fd, const AuditLogOptions& opts, const Clock& clock)
@@ -174,6 +177,17 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
                             " is anchored (truncated_after_seal); refusing to append");
   }
   if (info.file_size == 0) SyncParentDir(path);
+  // An interrupted rotation (audit-format.md section 6) may have left the segment's rotated
+  // name as a second link to this very file, or an unused new segment: remove both.
+  {
+    const std::string stale = SegmentPath(path, verifier.segment());
+    struct stat live_st, stale_st;
+    if (::fstat(fd, &live_st) == 0 && ::stat(stale.c_str(), &stale_st) == 0 &&
+        live_st.st_dev == stale_st.st_dev && live_st.st_ino == stale_st.st_ino) {
+      ::unlink(stale.c_str());
+    }
+    ::unlink(RotatingPath(path).c_str());
+  }
 
   std::unique_ptr<AuditLog> log(new AuditLog(path, fd, opts, clock));
   log->lines_ = verifier.lines();
@@ -524,35 +538,39 @@ Result<RotateResult> AuditLog::Rotate() {
   std::string line;
   const std::string hash = BuildLineLocked(1, kSegmentStartEventType, opts_.actor_system,
                                            json::Canonical(link.ToDetails()), "", &line);
-  // 4. Rename, create, write, sync; undo the rename on any failure.
-  if (::rename(path_.c_str(), rotated.c_str()) != 0) {
-    return Status::Unavailable("cannot rename audit log " + path_ + " to " + rotated + ": " +
+  // 4. Crash-safe switch: the new segment is written and synced under a temporary name, the
+  //    live file gets its segment name as a second (hard) link, then rename() atomically puts
+  //    the new segment at path_. At every instant path_ is a complete segment; a crash before
+  //    the rename leaves only a stale link, which Open() removes.
+  const std::string tmp = RotatingPath(path_);
+  ::unlink(tmp.c_str());
+  int nfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+  if (nfd < 0) {
+    return Status::Unavailable("cannot rotate audit log " + path_ + ": create " + tmp + ": " +
                                ErrnoText(errno));
   }
-  auto undo = [&](int nfd, const std::string& why) -> Status {
-    if (nfd >= 0) {
-      ::close(nfd);
-      ::unlink(path_.c_str());
-    }
-    if (::rename(rotated.c_str(), path_.c_str()) != 0) {
-      broken_ = Status::Unavailable("audit log rotation failed (" + why + ") and " + rotated +
-                                    " could not be renamed back to " + path_ +
-                                    ": audit log disabled until reopened");
-      return broken_;
-    }
-    return Status::Unavailable("cannot rotate audit log " + path_ + ": " + why);
+  auto fail = [&](const std::string& why, bool unlink_rotated) -> Status {
+    ::close(nfd);
+    ::unlink(tmp.c_str());
+    if (unlink_rotated) ::unlink(rotated.c_str());
+    return Status::Unavailable("cannot rotate audit log " + path_ + ": " + why +
+                               "; nothing rotated");
   };
-  int nfd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-  if (nfd < 0) return undo(-1, "create: " + ErrnoText(errno));
-  if (::flock(nfd, LOCK_EX | LOCK_NB) != 0) return undo(nfd, "lock: " + ErrnoText(errno));
+  if (::flock(nfd, LOCK_EX | LOCK_NB) != 0) return fail("lock: " + ErrnoText(errno), false);
   size_t off = 0;
   while (off < line.size()) {
     ssize_t w = ::write(nfd, line.data() + off, line.size() - off);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return undo(nfd, "write: " + ErrnoText(w < 0 ? errno : EIO));
+    if (w <= 0) return fail("write: " + ErrnoText(w < 0 ? errno : EIO), false);
     off += static_cast<size_t>(w);
   }
-  if (::fdatasync(nfd) != 0) return undo(nfd, "fdatasync: " + ErrnoText(errno));
+  if (::fdatasync(nfd) != 0) return fail("fdatasync: " + ErrnoText(errno), false);
+  if (::link(path_.c_str(), rotated.c_str()) != 0) {
+    return fail("link to " + rotated + ": " + ErrnoText(errno), false);
+  }
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    return fail("rename " + tmp + ": " + ErrnoText(errno), true);
+  }
   SyncParentDir(path_);
   // 5. Switch the writer to the new file.
   RotateResult out;

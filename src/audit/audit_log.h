@@ -147,13 +147,13 @@ class AuditLog final : public AuditSink {
   Status SealNow();
 
   // Rotation (docs/audit-format.md section 6): seals the live segment (unless it already
-  // ends on a seal), publishes every pending seal to the anchor and waits for it, renames
-  // the file to SegmentPath(path, segment) and starts a new file at path whose line 1 is a
+  // ends on a seal), publishes every pending seal to the anchor and waits for it, then
+  // (crash-safe: new file written as path.rotating, live file hard-linked as
+  // SegmentPath(path, segment), rename over path) continues in a new file whose line 1 is a
   // "log.segment_start" record linking to that seal (hash, line count, origin). Appends wait
   // while it runs (one anchor round trip at most, bounded by the sink's timeout). Nothing
   // changes when the seal cannot be anchored (Unavailable: retry later) or the anchor is
   // forked (DataLoss); NotFound for an empty log, AlreadyExists when the target file exists.
-  // A failure after the rename puts the old file back.
   Result<RotateResult> Rotate();
   // The live segment's number (0 until the first rotation).
   int64_t segment() const;

@@ -263,6 +263,26 @@ TEST_F(RotationTest, EmptyLogAndExistingTargetAreRefused) {
   EXPECT_EQ(log->segment(), 0);
 }
 
+TEST_F(RotationTest, AnInterruptedRotationLeavesTheLiveLogIntactAndIsCleanedUpAtOpen) {
+  {
+    auto log = Open(Options());
+    Append(log.get(), 4);
+  }
+  // A crash after the rotated name was linked and before the new segment was renamed in.
+  ASSERT_EQ(::link(path_.c_str(), SegmentPath(path_, 0).c_str()), 0);
+  testing::WriteFile(path_ + ".rotating", "partial", 0600);
+  auto log = Open(Options());
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->segment(), 0);
+  EXPECT_FALSE(Exists(SegmentPath(path_, 0)));
+  EXPECT_FALSE(Exists(path_ + ".rotating"));
+  auto r = log->Rotate();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(Exists(path_ + ".rotating"));
+  log.reset();
+  EXPECT_TRUE(VerifySegmentChain({SegmentPath(path_, 0), path_}, WithAnchor()).ok);
+}
+
 TEST_F(RotationTest, ConcurrentAppendsAcrossRotationsLoseNothing) {
   auto log = Open(Options());
   ASSERT_NE(log, nullptr);
