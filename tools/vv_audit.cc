@@ -7,6 +7,16 @@
 //       URL the anchored seals are read from the JetStream anchor stream (subject
 //       vectorvue.audit.anchor.<origin token>; the origin defaults to the log's first
 //       checkpoint's origin line).
+//   vv-audit verify DIR | SEGMENT... | --chain LOG   [same options]
+//       Verifies a chain of rotated segments (docs/audit-format.md section 6): a directory
+//       holding one log and its LOG.NNNNNN segments, the files listed, or LOG and its
+//       segments beside it. Names the exact break: missing_segment, segment_link_mismatch, or
+//       the failing segment K, its file and line. The anchor default is LIVE-LOG.anchor.
+//   vv-audit rotate [--admin HOST:PORT] [--token-file FILE]
+//       Asks the running gateway (admin listener, POST /admin/audit/rotate with the admin
+//       token; default 127.0.0.1:9464, token from VV_TG_ADMIN_TOKEN when no file is given) to
+//       seal and anchor its audit log and start a new linked segment. `kill -USR1 <pid>` does
+//       the same on the gateway and the engine.
 //   vv-audit prove LOG --index I
 //       Prints an RFC 6962 inclusion proof of entry I (its 1-based index) against the log's
 //       latest checkpoint.
@@ -28,9 +38,17 @@
 // docs/cli.md): 0 when ok, 1 when the log/proof does not verify or on an operational error
 // (kept at 1: scripts and tests already depend on it), 2 on a usage error.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -70,7 +88,8 @@ int Emit(const Value& v, bool ok) {
       "entry_hash_mismatch",  "previous_hash_mismatch", "index_gap",        "malformed_line",
       "seal_mismatch",        "torn_tail",              "seal_signature_invalid",
       "merkle_root_mismatch", "truncated_after_seal",   "fork_detected",    "malformed_proof",
-      "inclusion_proof_invalid", "log_not_verified"};
+      "inclusion_proof_invalid", "log_not_verified",    "origin_mismatch",  "segment_link_mismatch",
+      "missing_segment"};
   for (const char* reason_name : kDoesNotVerify) {
     if (r == reason_name) return vv::cli::kExitVerifyFailed;
   }
@@ -128,9 +147,12 @@ struct JetStreamArgs {
   std::string origin;
 };
 
-// The origin line of the log's first checkpoint seal, if any.
+// The origin line of the log's first checkpoint seal, else its segment link's origin.
 std::optional<std::string> LogOrigin(const std::string& log_path) {
   std::optional<std::string> origin;
+  if (auto link = vv::audit::ReadSegmentLink(log_path); link.ok() && link->has_value()) {
+    origin = (*link)->origin;
+  }
   vv::audit::VerifyOptions opts;
   opts.on_seal = [&origin](const vv::audit::SealInfo& s) {
     if (origin.has_value()) return;
@@ -182,7 +204,8 @@ vv::Result<vv::audit::AnchorFile> LoadAnchors(const std::string& log_path,
 }
 
 int RunVerify(const std::string& log_path, std::string anchor_path, bool no_anchor,
-              const std::string& public_key_arg, const JetStreamArgs& js) {
+              const std::string& public_key_arg, const JetStreamArgs& js,
+              const std::vector<std::string>& chain) {
   auto key = ParseKeyOption(public_key_arg);
   if (!key.has_value()) return 2;
   vv::audit::VerifyOptions opts;
@@ -208,14 +231,214 @@ int RunVerify(const std::string& log_path, std::string anchor_path, bool no_anch
       return Emit(bad.ToJson(), false);
     }
   }
-  vv::audit::VerifyResult r = vv::audit::VerifyLogFile(log_path, std::move(opts));
-  if (!r.ok) {
-    std::cerr << "audit log " << log_path << ": BROKEN at line " << r.broken_at << " ("
-              << r.reason << "): " << r.detail << "\n";
-  } else if (r.unsigned_seals) {
-    std::cerr << "audit log " << log_path << ": warning: seals are not signed\n";
+  if (chain.empty()) {
+    vv::audit::VerifyResult r = vv::audit::VerifyLogFile(log_path, std::move(opts));
+    if (!r.ok) {
+      std::cerr << "audit log " << log_path << ": BROKEN at line " << r.broken_at << " ("
+                << r.reason << "): " << r.detail << "\n";
+    } else if (r.unsigned_seals) {
+      std::cerr << "audit log " << log_path << ": warning: seals are not signed\n";
+    }
+    return Emit(r.ToJson(), r.ok);
   }
-  return Emit(r.ToJson(), r.ok);
+  std::vector<vv::audit::SegmentReport> segments;
+  int64_t broken_segment = -1;
+  std::string broken_file;
+  vv::audit::VerifyResult r = vv::audit::VerifySegmentChain(chain, std::move(opts), &segments,
+                                                            &broken_segment, &broken_file);
+  Value v = r.ToJson();
+  v.Set("segments", static_cast<int64_t>(segments.size()));
+  if (!r.ok) {
+    if (broken_segment >= 0) v.Set("segment", broken_segment);
+    if (!broken_file.empty()) v.Set("file", broken_file);
+    std::cerr << "audit log chain " << log_path << ": BROKEN (" << r.reason << "): " << r.detail
+              << "\n";
+  } else if (r.unsigned_seals) {
+    std::cerr << "audit log chain " << log_path << ": warning: seals are not signed\n";
+  }
+  return Emit(v, r.ok);
+}
+
+// The files of a chain: DIR (the one log in it that has LOG.NNNNNN segments or LOG.anchor,
+// with its segments), LOG with --chain (LOG and its LOG.NNNNNN siblings), or several files.
+// *live = the live log (anchor and origin lookups). Empty result + *error on failure.
+std::vector<std::string> ChainFiles(const std::vector<std::string>& args, bool chain_flag,
+                                    std::string* live, std::string* error) {
+  namespace fs = std::filesystem;
+  auto is_segment_of = [](const std::string& name, const std::string& base) {
+    if (name.size() != base.size() + 7 || name.compare(0, base.size(), base) != 0 ||
+        name[base.size()] != '.') {
+      return false;
+    }
+    for (size_t i = base.size() + 1; i < name.size(); ++i) {
+      if (name[i] < '0' || name[i] > '9') return false;
+    }
+    return true;
+  };
+  auto with_segments = [&](const fs::path& log) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    const fs::path dir = log.parent_path().empty() ? fs::path(".") : log.parent_path();
+    const std::string base = log.filename().string();
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.is_regular_file(ec) && is_segment_of(e.path().filename().string(), base)) {
+        out.push_back(e.path().string());
+      }
+    }
+    std::sort(out.begin(), out.end());
+    out.push_back(log.string());
+    return out;
+  };
+  std::error_code ec;
+  if (args.size() > 1) {
+    // The live log is the file with the highest segment number.
+    int64_t best = -1;
+    for (const auto& a : args) {
+      auto link = vv::audit::ReadSegmentLink(a);
+      const int64_t n = link.ok() && link->has_value() ? (*link)->segment : 0;
+      if (n > best) {
+        best = n;
+        *live = a;
+      }
+    }
+    return args;
+  }
+  const fs::path arg(args.front());
+  if (fs::is_directory(arg, ec)) {
+    std::vector<std::string> bases;
+    for (const auto& e : fs::directory_iterator(arg, ec)) {
+      if (!e.is_regular_file(ec)) continue;
+      const std::string name = e.path().filename().string();
+      const std::string anchor = name + ".anchor";
+      bool live_log = fs::is_regular_file(arg / anchor, ec);
+      for (const auto& f : fs::directory_iterator(arg, ec)) {
+        live_log = live_log || is_segment_of(f.path().filename().string(), name);
+      }
+      if (live_log) bases.push_back(name);
+    }
+    if (bases.size() != 1) {
+      std::sort(bases.begin(), bases.end());
+      std::string names;
+      for (const auto& b : bases) names += (names.empty() ? "" : ", ") + b;
+      *error = bases.empty() ? "no audit log with segments or an anchor in " + arg.string()
+                             : arg.string() + " holds several logs (" + names +
+                                   "): name one with --chain LOG";
+      return {};
+    }
+    *live = (arg / bases.front()).string();
+    return with_segments(arg / bases.front());
+  }
+  *live = arg.string();
+  if (!chain_flag) return {};
+  return with_segments(arg);
+}
+
+// POST /admin/audit/rotate on the loopback admin listener (plain HTTP, bearer token).
+int RunRotate(const std::string& admin, const std::string& token_file) {
+  const size_t colon = admin.rfind(':');
+  std::string host = colon == std::string::npos ? admin : admin.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  if (colon != std::string::npos) {
+    try {
+      port = std::stoi(admin.substr(colon + 1));
+    } catch (const std::exception&) {
+      port = 0;
+    }
+  }
+  if (port <= 0 || port > 65535) {
+    std::cerr << "vv-audit: --admin must be HOST:PORT (got '" << admin << "')\n";
+    return 2;
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  in_addr a4{};
+  in6_addr a6{};
+  const bool v4 = ::inet_pton(AF_INET, host.c_str(), &a4) == 1;
+  const bool v6 = !v4 && ::inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+  if (!(v4 && (ntohl(a4.s_addr) >> 24) == 127) && !(v6 && IN6_IS_ADDR_LOOPBACK(&a6))) {
+    std::cerr << "vv-audit: --admin must be a loopback address (the admin listener is "
+                 "loopback-only)\n";
+    return 2;
+  }
+  std::string token;
+  if (!token_file.empty()) {
+    struct stat st;
+    if (::stat(token_file.c_str(), &st) != 0 || (st.st_mode & 077) != 0) {
+      return EmitError("key_error", "token file " + token_file +
+                                        " is missing or readable by group/others (chmod 0600)");
+    }
+    auto bytes = vv::crypto::ReadFileBytes(token_file);
+    if (!bytes.ok()) return EmitError("io_error", bytes.status().message());
+    token = std::string(vv::StripAsciiWhitespace(*bytes));
+  } else if (const char* t = std::getenv("VV_TG_ADMIN_TOKEN")) {
+    token = std::string(vv::StripAsciiWhitespace(t));
+  }
+  if (token.empty()) {
+    std::cerr << "vv-audit: rotate needs the admin token: --token-file FILE or VV_TG_ADMIN_TOKEN\n";
+    return 2;
+  }
+  const int fd = ::socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return EmitError("io_error", "socket: " + std::string(std::strerror(errno)));
+  timeval tv{60, 0};  // the gateway waits for the anchor (bounded by its request timeout)
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  int rc;
+  if (v4) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    sa.sin_addr = a4;
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  } else {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(static_cast<uint16_t>(port));
+    sa.sin6_addr = a6;
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  }
+  if (rc != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    return EmitError("io_error", "cannot connect to the admin listener " + admin + ": " + why);
+  }
+  const std::string req = "POST /admin/audit/rotate HTTP/1.1\r\nHost: " + admin +
+                          "\r\nAuthorization: Bearer " + token +
+                          "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  bool sent = true;
+  for (size_t off = 0; off < req.size();) {
+    const ssize_t w = ::send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (w <= 0) {
+      sent = false;
+      break;
+    }
+    off += static_cast<size_t>(w);
+  }
+  std::string resp;
+  char buf[4096];
+  while (sent && resp.size() < 64 * 1024) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  int status = 0;
+  if (resp.rfind("HTTP/1.", 0) == 0 && resp.size() > 12) status = std::atoi(resp.c_str() + 9);
+  const size_t body_at = resp.find("\r\n\r\n");
+  auto body = vv::json::Parse(body_at == std::string::npos ? "" : resp.substr(body_at + 4));
+  if (status == 200 && body.ok() && body->is_object()) {
+    Value v = *body;
+    v.Set("ok", true);
+    return Emit(v, true);
+  }
+  std::string detail = "HTTP " + std::to_string(status);
+  if (body.ok() && body->is_object()) {
+    const Value* e = body->Find("error");
+    if (e == nullptr) e = body->Find("detail");
+    if (e != nullptr && e->is_string()) detail += ": " + e->as_string();
+  } else if (status == 0) {
+    detail = "no HTTP response from " + admin;
+  }
+  return EmitError(status == 401 ? "unauthorized" : "rotate_failed", detail);
 }
 
 // Reads line `line_no` (1-based) of a file, without its '\n'.
@@ -515,10 +738,15 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json_flag, "JSON output (always on for this tool)");
   app.require_subcommand(1);
 
-  std::string verify_path, anchor_path, public_key;
-  bool no_anchor = false;
-  CLI::App* verify = app.add_subcommand("verify", "Verify an audit log");
-  verify->add_option("LOG", verify_path, "Path to the audit log (JSONL)")->required();
+  std::vector<std::string> verify_paths;
+  std::string anchor_path, public_key;
+  bool no_anchor = false, chain_flag = false;
+  CLI::App* verify = app.add_subcommand("verify", "Verify an audit log or a chain of segments");
+  verify->add_option("LOG", verify_paths,
+                     "The audit log (JSONL); or a directory / several files: a chain of "
+                     "rotated segments")
+      ->required();
+  verify->add_flag("--chain", chain_flag, "Verify LOG with its rotated LOG.NNNNNN segments");
   verify->add_option("--anchor", anchor_path,
                      "Anchor file (default: LOG.anchor when present), or nats://HOST:PORT for "
                      "the JetStream anchor stream");
@@ -531,6 +759,13 @@ int main(int argc, char** argv) {
   verify->add_flag("--no-anchor", no_anchor, "Do not use the anchor beside the log");
   verify->add_option("--public-key", public_key,
                      "Pinned seal public key: base64, verifier key, or a file");
+
+  std::string rotate_admin = "127.0.0.1:9464", rotate_token_file;
+  CLI::App* rotate = app.add_subcommand(
+      "rotate", "Rotate the running gateway's audit log (seal, anchor, new linked segment)");
+  rotate->add_option("--admin", rotate_admin, "Admin listener HOST:PORT (loopback)");
+  rotate->add_option("--token-file", rotate_token_file,
+                     "Admin token file (0600; default: VV_TG_ADMIN_TOKEN)");
 
   std::string prove_path;
   int64_t prove_index = 0;
@@ -574,7 +809,16 @@ int main(int argc, char** argv) {
 
   if (int rc = vv::cli::Parse(app, argc, argv); rc >= 0) return rc;
   try {
-    if (verify->parsed()) return RunVerify(verify_path, anchor_path, no_anchor, public_key, js_args);
+    if (verify->parsed()) {
+      std::string live, error;
+      const std::vector<std::string> chain = ChainFiles(verify_paths, chain_flag, &live, &error);
+      if (!error.empty()) {
+        std::cerr << "vv-audit: " << error << "\n";
+        return 2;
+      }
+      return RunVerify(live, anchor_path, no_anchor, public_key, js_args, chain);
+    }
+    if (rotate->parsed()) return RunRotate(rotate_admin, rotate_token_file);
     if (prove->parsed()) return RunProve(prove_path, prove_index);
     if (check->parsed()) return RunCheckProof(proof_path, proof_key);
     if (pubkey->parsed()) return RunPublicKey(key_path, p11, origin);

@@ -2,7 +2,8 @@
 // accepted envelopes from the queue (embedded SQLite queue, or JetStream durable pull consumer
 // with queue_backend nats), re-checks integrity and tenant mapping, encrypts each payload per
 // tenant and stores it (vectorvue.evidence_engine section; see
-// deploy/config/engine.example.yaml). Writes its own audit log (one writer per file).
+// deploy/config/engine.example.yaml). Writes its own audit log (one writer per file);
+// SIGUSR1 rotates it (sealed, anchored, renamed LOG.NNNNNN, new segment linked to it).
 // Prints "ENGINE READY" once consuming. SIGTERM/SIGINT: finishes the message in hand, then
 // exits 0. --drain: exits 0 as soon as the queue is empty.
 // Exit status (tools/cli/cli.h, docs/cli.md): 0 clean, 1 runtime failure, 2 usage or
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);  // audit log rotation
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -249,6 +251,29 @@ int main(int argc, char** argv) {
     timespec ts{0, 100 * 1000 * 1000};
     while (!finished.load()) {
       int sig = sigtimedwait(&set, nullptr, &ts);
+      if (sig == SIGUSR1) {
+        // Same rotation as the gateway's (docs/operations.md, "Audit log rotation").
+        auto r = (*audit)->Rotate();
+        vv::json::Value d = vv::json::Value::MakeObject();
+        d.Set("trigger", "SIGUSR1");
+        if (r.ok()) {
+          spdlog::info("audit log rotated: segment {} sealed as {}, now writing segment {}",
+                       r->sealed_segment, r->rotated_path, r->segment);
+          d.Set("sealed_segment", r->sealed_segment);
+          d.Set("rotated_path", r->rotated_path);
+          d.Set("sealed_lines", r->sealed_lines);
+          d.Set("last_seal_hash", r->last_seal_hash);
+        } else {
+          spdlog::error("audit log rotation refused: {}", r.status().ToString());
+          d.Set("error", r.status().message());
+        }
+        (void)(*audit)->Append(r.ok() ? "audit.rotated" : "audit.rotate_failed",
+                               "evidence_engine", std::move(d));
+        std::cout << (r.ok() ? "ROTATED segment " + std::to_string(r->segment)
+                             : "ROTATED refused: " + r.status().message())
+                  << std::endl;
+        continue;
+      }
       if (sig > 0) {
         spdlog::info("signal {} received, shutting down", sig);
         stop.store(true);

@@ -1,4 +1,5 @@
 // vv-gateway --config FILE: the VectorVue telemetry gateway (HTTPS + mTLS).
+// SIGUSR1 rotates the audit log (seal, anchor, rename to LOG.NNNNNN, new linked segment).
 // SIGHUP re-reads and validates the config file and applies it without dropping connections
 // (same as POST /admin/reload on the loopback admin listener); a bad file is refused and the
 // running config stays.
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -89,6 +91,13 @@ int main(int argc, char** argv) {
     int sig = 0;
     for (;;) {
       sigwait(&set, &sig);
+      if (sig == SIGUSR1) {
+        // Audit log rotation (docs/operations.md); same as POST /admin/audit/rotate.
+        auto r = (*app)->RotateAudit("SIGUSR1");
+        if (r.ok()) std::cout << "ROTATED segment " << r->segment << " " << r->rotated_path << std::endl;
+        else std::cout << "ROTATED refused: " << r.status().message() << std::endl;
+        continue;
+      }
       if (sig != SIGHUP) break;
       vv::Status s = (*app)->Reload("SIGHUP");
       if (s.ok()) std::cout << "RELOADED ok" << std::endl;

@@ -165,6 +165,8 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   ao.seal_every = c.audit_seal_every;
   ao.fsync = ToAuditFsync(c.audit_fsync);
   ao.seal_interval_seconds = c.audit_seal_interval_seconds;
+  // Each replica seals under its own origin: its own signature key name and anchor subject.
+  ao.checkpoint_origin = c.EffectiveAuditOrigin();
   audit::SealKeyOptions seal_key;
   seal_key.key_path = c.audit_signing_key_path;
   seal_key.pkcs11_module = c.audit_seal_pkcs11.module;
@@ -413,6 +415,28 @@ void GatewayApp::AuditApp(std::string_view event_type, json::Value details) {
   }
 }
 
+Result<audit::RotateResult> GatewayApp::RotateAudit(std::string_view trigger) {
+  auto r = audit_->Rotate();
+  if (!r.ok()) {
+    spdlog::error("audit log rotation ({}) refused: {}", trigger, r.status().ToString());
+    json::Value d = json::Value::MakeObject();
+    d.Set("trigger", std::string(trigger));
+    d.Set("error", r.status().message());
+    AuditApp("audit.rotate_failed", std::move(d));
+    return r.status();
+  }
+  spdlog::info("audit log rotated ({}): segment {} sealed as {} ({} lines), now writing segment {}",
+               trigger, r->sealed_segment, r->rotated_path, r->sealed_lines, r->segment);
+  json::Value d = json::Value::MakeObject();
+  d.Set("trigger", std::string(trigger));
+  d.Set("sealed_segment", r->sealed_segment);
+  d.Set("rotated_path", r->rotated_path);
+  d.Set("sealed_lines", r->sealed_lines);
+  d.Set("last_seal_hash", r->last_seal_hash);
+  AuditApp("audit.rotated", std::move(d));
+  return r;
+}
+
 void GatewayApp::PublishTlsExpiry() {
   tls::ContextExpiry e = server_->TlsExpiry();
   metrics_->tls_crl_next_update.Set(static_cast<double>(e.crl_next_update));
@@ -462,6 +486,7 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
           a.dlq_subject != b.dlq_subject,
       "queue");
   cmp(a.audit_log_path != b.audit_log_path || a.audit_signing_key_path != b.audit_signing_key_path ||
+          a.replica_id != b.replica_id || a.audit_origin != b.audit_origin ||
           !(a.audit_seal_pkcs11 == b.audit_seal_pkcs11),
       "audit_log_path/audit_seal_key_path/audit_seal_pkcs11_*");
   cmp(a.feedback_key_paths != b.feedback_key_paths ||
@@ -649,6 +674,24 @@ http::Response GatewayApp::HandleAdmin(const http::AdminRequest& r) {
     v.Set("reloaded", s.ok());
     if (!s.ok()) v.Set("error", s.message());
     return {s.ok() ? 200 : 422, json::Canonical(v), "application/json"};
+  }
+  if (r.path == "/admin/audit/rotate" && r.method == "POST") {
+    auto rotated = RotateAudit("admin");
+    json::Value v = json::Value::MakeObject();
+    v.Set("rotated", rotated.ok());
+    if (rotated.ok()) {
+      v.Set("sealed_segment", rotated->sealed_segment);
+      v.Set("rotated_path", rotated->rotated_path);
+      v.Set("sealed_lines", rotated->sealed_lines);
+      v.Set("last_seal_hash", rotated->last_seal_hash);
+      v.Set("segment", rotated->segment);
+      return {200, json::Canonical(v), "application/json"};
+    }
+    v.Set("error", rotated.status().message());
+    // 409: nothing to rotate / target exists; 503: the seal could not be anchored (retry).
+    const StatusCode sc = rotated.status().code();
+    const int code = sc == StatusCode::kNotFound || sc == StatusCode::kAlreadyExists ? 409 : 503;
+    return {code, json::Canonical(v), "application/json"};
   }
   if (r.path == "/admin/kill-switch" && r.method == "GET") {
     json::Value v = json::Value::MakeObject();

@@ -60,6 +60,10 @@ class GatewayApp {
   // On error the running config stays and the error says why. `trigger` is for the audit
   // record ("SIGHUP", "admin").
   Status Reload(std::string_view trigger);
+  // Rotates the audit log (audit::AuditLog::Rotate: seal, anchor, rename to PATH.NNNNNN, new
+  // segment linked to the last seal) and audits "audit.rotated" as the new segment's second
+  // record. `trigger` is "SIGUSR1" or "admin". Appends wait while it runs.
+  Result<audit::RotateResult> RotateAudit(std::string_view trigger);
   // Reads the kill-switch state once and applies it (the watcher calls this every 250 ms).
   void PollKillSwitch();
   static constexpr int kKillSwitchPollMillis = 250;

@@ -20,6 +20,7 @@ constexpr int64_t kMaxAnchorFileBytes = int64_t{1} << 32;
 
 json::Value AnchorRecord::ToJson() const {
   json::Value v = json::Value::MakeObject();
+  if (segment > 0) v.Set("segment", segment);
   v.Set("index", index);
   v.Set("entry_hash", entry_hash);
   v.Set("tree_size", tree_size);
@@ -35,8 +36,10 @@ std::string AnchorRecord::ToLine() const { return json::Canonical(ToJson()); }
 
 Result<AnchorRecord> AnchorRecord::FromJson(const json::Value& v) {
   if (!v.is_object()) return Status::InvalidArgument("anchor record is not a JSON object");
-  if (v.as_object().size() != 8) {
-    return Status::InvalidArgument("anchor record must have exactly 8 keys");
+  const bool has_segment = v.Find("segment") != nullptr;
+  if (v.as_object().size() != (has_segment ? 9u : 8u)) {
+    return Status::InvalidArgument(
+        "anchor record must have exactly 8 keys (9 with \"segment\")");
   }
   AnchorRecord r;
   auto get_int = [&](std::string_view k, int64_t* out) -> Status {
@@ -56,6 +59,12 @@ Result<AnchorRecord> AnchorRecord::FromJson(const json::Value& v) {
     *out = f->as_string();
     return Status::Ok();
   };
+  if (has_segment) {
+    VV_RETURN_IF_ERROR(get_int("segment", &r.segment));
+    if (r.segment == 0) {
+      return Status::InvalidArgument("anchor record: segment 0 is written without the key");
+    }
+  }
   VV_RETURN_IF_ERROR(get_int("index", &r.index));
   VV_RETURN_IF_ERROR(get_int("tree_size", &r.tree_size));
   VV_RETURN_IF_ERROR(get_str("entry_hash", &r.entry_hash));
@@ -87,11 +96,11 @@ Result<size_t> ReconcileAnchorHead(const std::optional<AnchorRecord>& head,
     }
     return size_t{0};
   }
-  if (last.has_value() && head->index == last->index && head->entry_hash == last->entry_hash) {
+  if (last.has_value() && SamePosition(*head, *last) && head->entry_hash == last->entry_hash) {
     return size_t{0};
   }
   for (size_t i = 0; i < pending.size(); ++i) {
-    if (pending[i].index != head->index) continue;
+    if (!SamePosition(pending[i], *head)) continue;
     if (pending[i].entry_hash == head->entry_hash) return i + 1;
     return Status::DataLoss("fork_detected: the anchor's seal at line " +
                             std::to_string(head->index) + " differs from this log's seal");
@@ -119,9 +128,9 @@ Result<AnchorFile> ParseAnchorText(std::string_view text) {
       return Status::InvalidArgument("anchor line " + std::to_string(line_no) + ": " +
                                      rec.status().message());
     }
-    if (!out.records.empty() && rec->index <= out.records.back().index) {
+    if (!out.records.empty() && !AnchorBefore(out.records.back(), *rec)) {
       return Status::InvalidArgument("anchor line " + std::to_string(line_no) +
-                                     ": seal index does not increase");
+                                     ": seal (segment, index) does not increase");
     }
     out.records.push_back(std::move(rec).value());
     pos = nl + 1;
@@ -179,7 +188,7 @@ Result<std::unique_ptr<FileAnchorSink>> FileAnchorSink::Open(const std::string& 
 FileAnchorSink::~FileAnchorSink() { ::close(fd_); }
 
 Status FileAnchorSink::Publish(const AnchorRecord& record) {
-  if (latest_.has_value() && record.index <= latest_->index) return Status::Ok();  // already
+  if (latest_.has_value() && !AnchorBefore(*latest_, record)) return Status::Ok();  // already
   std::string line = record.ToLine() + "\n";
   size_t done = 0;
   while (done < line.size()) {

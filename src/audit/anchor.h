@@ -27,7 +27,11 @@
 namespace vv::audit {
 
 struct AnchorRecord {
-  int64_t index = 0;  // line number of the seal in the log
+  // Log segment the seal belongs to (docs/audit-format.md section 6: rotation). 0 for the
+  // first segment (and every log that was never rotated); the JSON key "segment" is written
+  // only when > 0, so anchors of unrotated logs keep their 8-key format.
+  int64_t segment = 0;
+  int64_t index = 0;  // line number of the seal in its segment
   std::string entry_hash;  // the seal line's entry_hash
   int64_t tree_size = 0;   // leaves covered (= index - 1)
   std::string root_hash;   // base64 of the 32-byte Merkle root
@@ -42,6 +46,15 @@ struct AnchorRecord {
   static Result<AnchorRecord> FromJson(const json::Value& v);
   static Result<AnchorRecord> FromLine(std::string_view line);
 };
+
+// Anchored seals are ordered by (segment, index): true when a comes before b.
+inline bool AnchorBefore(const AnchorRecord& a, const AnchorRecord& b) {
+  return a.segment != b.segment ? a.segment < b.segment : a.index < b.index;
+}
+// Same seal position (segment and line).
+inline bool SamePosition(const AnchorRecord& a, const AnchorRecord& b) {
+  return a.segment == b.segment && a.index == b.index;
+}
 
 // Where seals are published besides the log.
 class AnchorSink {

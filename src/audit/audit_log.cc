@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -33,6 +34,9 @@ void SyncParentDir(const std::string& path) {
     ::close(dfd);
   }
 }
+
+// The new segment's name while a rotation writes it.
+std::string RotatingPath(const std::string& path) { return path + ".rotating"; }
 
 }  // namespace
 
@@ -122,9 +126,10 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   std::vector<AnchorRecord> unanchored;
   VerifyOptions vopts;
   if (latest_anchor.has_value()) vopts.anchors.push_back(*latest_anchor);
-  const int64_t anchored_index = latest_anchor.has_value() ? latest_anchor->index : 0;
-  vopts.on_seal = [&unanchored, anchored_index](const SealInfo& seal) {
-    if (seal.index > anchored_index) unanchored.push_back(seal);
+  vopts.on_seal = [&unanchored, &latest_anchor](const SealInfo& seal) {
+    if (!latest_anchor.has_value() || AnchorBefore(*latest_anchor, seal)) {
+      unanchored.push_back(seal);
+    }
   };
   ChainVerifier verifier(std::move(vopts));
   ScanInfo info;
@@ -155,7 +160,16 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
     }
     size = info.fail_line_begin;
   }
-  if (latest_anchor.has_value() && latest_anchor->index > verifier.lines()) {
+  if (latest_anchor.has_value() && latest_anchor->segment > verifier.segment()) {
+    ::close(fd);
+    return Status::DataLoss("audit log " + path + " is segment " +
+                            std::to_string(verifier.segment()) + " but a seal of segment " +
+                            std::to_string(latest_anchor->segment) +
+                            " is anchored (truncated_after_seal: the log was moved aside "
+                            "without vv-audit rotate); refusing to append");
+  }
+  if (latest_anchor.has_value() && latest_anchor->segment == verifier.segment() &&
+      latest_anchor->index > verifier.lines()) {
     ::close(fd);
     return Status::DataLoss("audit log " + path + " ends at line " +
                             std::to_string(verifier.lines()) + " but its seal at line " +
@@ -163,6 +177,17 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
                             " is anchored (truncated_after_seal); refusing to append");
   }
   if (info.file_size == 0) SyncParentDir(path);
+  // An interrupted rotation (audit-format.md section 6) may have left the segment's rotated
+  // name as a second link to this very file, or an unused new segment: remove both.
+  {
+    const std::string stale = SegmentPath(path, verifier.segment());
+    struct stat live_st, stale_st;
+    if (::fstat(fd, &live_st) == 0 && ::stat(stale.c_str(), &stale_st) == 0 &&
+        live_st.st_dev == stale_st.st_dev && live_st.st_ino == stale_st.st_ino) {
+      ::unlink(stale.c_str());
+    }
+    ::unlink(RotatingPath(path).c_str());
+  }
 
   std::unique_ptr<AuditLog> log(new AuditLog(path, fd, opts, clock));
   log->lines_ = verifier.lines();
@@ -172,6 +197,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   log->entries_since_seal_ = verifier.entries_since_seal();
   log->last_seal_hash_ = verifier.last_seal_hash();
   log->tree_ = verifier.tree();
+  log->segment_ = verifier.segment();
   log->last_seal_mono_us_ = clock.MonotonicMicros();
   log->signer_ = std::move(signer);
   log->own_anchor_ = std::move(own_anchor);
@@ -285,6 +311,7 @@ Result<std::string> AuditLog::BuildSealLineLocked(int64_t seal_index, int64_t se
                  opts_.actor_system, details_canonical, sealed_hash};
   std::string hash = EntryHash(f);
   AppendRecordLine(f, hash, out);
+  info->segment = segment_;
   info->index = seal_index;
   info->entry_hash = hash;
   info->tree_size = static_cast<int64_t>(tree.size());
@@ -408,31 +435,36 @@ void AuditLog::AnchorPass() {
   }
   // An anchored seal must never be lost from the log: make it durable first.
   Status err;
-  if (opts_.fsync != FsyncPolicy::kNone && ::fdatasync(fd_) != 0) {
+  size_t done = 0;
+  if (opts_.fsync != FsyncPolicy::kNone && SyncFd() != 0) {
     err = Status::Unavailable("fdatasync of audit log " + path_ + " before anchoring failed: " +
                               ErrnoText(errno));
-  }
-  size_t done = 0;
-  if (err.ok() && !synced) {
-    auto head = anchor_->Refresh();
-    if (!head.ok()) {
-      err = head.status();
-    } else {
-      auto skip = ReconcileAnchorHead(*head, last, batch);
-      if (skip.ok()) {
-        done = *skip;
-      } else {
-        err = skip.status();
-      }
-    }
-  }
-  if (err.ok()) {
-    for (; done < batch.size(); ++done) {
-      err = anchor_->Publish(batch[done]);
-      if (!err.ok()) break;
-    }
+  } else {
+    err = PublishBatch(batch, last, synced, &done);
   }
   std::lock_guard<std::mutex> l(mu_);
+  ApplyAnchorResultLocked(batch, done, err);
+}
+
+Status AuditLog::PublishBatch(const std::vector<AnchorRecord>& batch,
+                              const std::optional<AnchorRecord>& last, bool synced,
+                              size_t* done) {
+  *done = 0;
+  if (!synced) {
+    auto head = anchor_->Refresh();
+    if (!head.ok()) return head.status();
+    auto skip = ReconcileAnchorHead(*head, last, batch);
+    if (!skip.ok()) return skip.status();
+    *done = *skip;
+  }
+  for (; *done < batch.size(); ++*done) {
+    VV_RETURN_IF_ERROR(anchor_->Publish(batch[*done]));
+  }
+  return Status::Ok();
+}
+
+void AuditLog::ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, size_t done,
+                                       const Status& err) {
   pending_anchors_.erase(pending_anchors_.begin(),
                          pending_anchors_.begin() + static_cast<std::ptrdiff_t>(done));
   if (done > 0) last_anchored_ = batch[done - 1];
@@ -448,6 +480,121 @@ void AuditLog::AnchorPass() {
                                         std::to_string(pending_anchors_.size()) +
                                         " seals pending): " + err.message());
   }
+}
+
+int AuditLog::SyncFd() {
+  std::shared_lock<std::shared_mutex> l(fd_mu_);
+  return ::fdatasync(fd_);
+}
+
+int64_t AuditLog::segment() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return segment_;
+}
+
+Result<RotateResult> AuditLog::Rotate() {
+  std::lock_guard<std::mutex> io(anchor_io_mu_);
+  std::lock_guard<std::mutex> l(mu_);
+  if (!broken_.ok()) return Status::Unavailable(broken_.message());
+  if (sync_failed_.load(std::memory_order_acquire)) {
+    return Status::Unavailable("audit log " + path_ + ": an fdatasync failed; not rotating");
+  }
+  if (lines_ == 0) {
+    return Status::NotFound("audit log " + path_ + " is empty: nothing to rotate");
+  }
+  const std::string rotated = SegmentPath(path_, segment_);
+  struct stat st;
+  if (::lstat(rotated.c_str(), &st) == 0) {
+    return Status::AlreadyExists("cannot rotate audit log " + path_ + ": " + rotated +
+                                      " already exists (never overwritten)");
+  }
+  // 1. The segment ends on a checkpoint seal.
+  if (entries_since_seal_ > 0 || last_seal_hash_ != last_hash_) VV_RETURN_IF_ERROR(SealLocked());
+  if (::fdatasync(fd_) != 0) {
+    return Status::Unavailable("fdatasync of audit log " + path_ + " before rotation: " +
+                               ErrnoText(errno));
+  }
+  // 2. Every seal of the segment is anchored (appends wait: mu_ is held).
+  if (anchor_ != nullptr) {
+    VV_RETURN_IF_ERROR(SealAllowedLocked());
+    const std::vector<AnchorRecord> batch = pending_anchors_;
+    size_t done = 0;
+    Status err = PublishBatch(batch, last_anchored_, anchor_synced_, &done);
+    ApplyAnchorResultLocked(batch, done, err);
+    seal_queued_.store(false, std::memory_order_release);
+    if (!err.ok()) {
+      return Status(err.code(), "cannot rotate audit log " + path_ +
+                                    ": its last seal is not anchored (" + err.message() +
+                                    "); nothing rotated");
+    }
+  }
+  // 3. The new segment's first record.
+  SegmentLink link;
+  link.segment = segment_ + 1;
+  link.previous_lines = lines_;
+  link.previous_seal_hash = last_hash_;
+  link.origin = opts_.checkpoint_origin;
+  link.previous_file = std::filesystem::path(rotated).filename().string();
+  std::string line;
+  const std::string hash = BuildLineLocked(1, kSegmentStartEventType, opts_.actor_system,
+                                           json::Canonical(link.ToDetails()), "", &line);
+  // 4. Crash-safe switch: the new segment is written and synced under a temporary name, the
+  //    live file gets its segment name as a second (hard) link, then rename() atomically puts
+  //    the new segment at path_. At every instant path_ is a complete segment; a crash before
+  //    the rename leaves only a stale link, which Open() removes.
+  const std::string tmp = RotatingPath(path_);
+  ::unlink(tmp.c_str());
+  int nfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+  if (nfd < 0) {
+    return Status::Unavailable("cannot rotate audit log " + path_ + ": create " + tmp + ": " +
+                               ErrnoText(errno));
+  }
+  auto fail = [&](const std::string& why, bool unlink_rotated) -> Status {
+    ::close(nfd);
+    ::unlink(tmp.c_str());
+    if (unlink_rotated) ::unlink(rotated.c_str());
+    return Status::Unavailable("cannot rotate audit log " + path_ + ": " + why +
+                               "; nothing rotated");
+  };
+  if (::flock(nfd, LOCK_EX | LOCK_NB) != 0) return fail("lock: " + ErrnoText(errno), false);
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t w = ::write(nfd, line.data() + off, line.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return fail("write: " + ErrnoText(w < 0 ? errno : EIO), false);
+    off += static_cast<size_t>(w);
+  }
+  if (::fdatasync(nfd) != 0) return fail("fdatasync: " + ErrnoText(errno), false);
+  if (::link(path_.c_str(), rotated.c_str()) != 0) {
+    return fail("link to " + rotated + ": " + ErrnoText(errno), false);
+  }
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    return fail("rename " + tmp + ": " + ErrnoText(errno), true);
+  }
+  SyncParentDir(path_);
+  // 5. Switch the writer to the new file.
+  RotateResult out;
+  out.sealed_segment = segment_;
+  out.rotated_path = rotated;
+  out.sealed_lines = lines_;
+  out.last_seal_hash = last_hash_;
+  {
+    std::unique_lock<std::shared_mutex> fl(fd_mu_);
+    ::close(fd_);  // fdatasync'd above; releases the old file's lock
+    fd_ = nfd;
+  }
+  segment_ = link.segment;
+  lines_ = 1;
+  non_seal_entries_ = 1;
+  entries_since_seal_ = 1;
+  last_hash_ = hash;
+  size_ = static_cast<int64_t>(line.size());
+  last_seal_hash_.clear();
+  tree_ = merkle::CompactTree();
+  tree_.Append(merkle::EntryLeafHash(hash));
+  last_seal_mono_us_ = clock_.MonotonicMicros();
+  out.segment = segment_;
+  return out;
 }
 
 void AuditLog::AnchorLoop() {
@@ -552,7 +699,7 @@ Status AuditLog::Append(std::string_view event_type, std::string_view actor, jso
       break;
     case FsyncPolicy::kAlways:
       // Outside the append mutex: fdatasync covers every write issued before it.
-      if (::fdatasync(fd_) != 0) {
+      if (SyncFd() != 0) {
         Status s = Status::Unavailable("fdatasync of audit log " + path_ + ": " + ErrnoText(errno));
         {
           std::lock_guard<std::mutex> l(sync_mu_);
@@ -579,7 +726,7 @@ Status AuditLog::Append(std::string_view event_type, std::string_view actor, jso
 }
 
 Status AuditLog::Sync() {
-  if (::fdatasync(fd_) != 0) {
+  if (SyncFd() != 0) {
     return Status::Unavailable("fdatasync of audit log " + path_ + ": " + ErrnoText(errno));
   }
   return Status::Ok();
@@ -604,7 +751,7 @@ void AuditLog::FlusherLoop() {
     if (written_seq_ == synced_seq_) break;  // stop_ and nothing pending
     const uint64_t target = written_seq_;
     l.unlock();
-    const int rc = ::fdatasync(fd_);
+    const int rc = SyncFd();
     const int err = errno;
     l.lock();
     if (rc != 0) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -89,6 +90,15 @@ struct AnchorState {
 
 inline constexpr std::string_view kRecoveredEventType = "audit.recovered";
 
+// What AuditLog::Rotate did.
+struct RotateResult {
+  int64_t sealed_segment = 0;     // the segment that was sealed, anchored and renamed
+  std::string rotated_path;       // where it now is (SegmentPath(path, sealed_segment))
+  int64_t sealed_lines = 0;       // its lines (the last is the seal the new segment links to)
+  std::string last_seal_hash;     // that seal's entry_hash
+  int64_t segment = 0;            // the new live segment's number
+};
+
 // AuditLog: the file-backed AuditSink.
 //
 // Open() takes an exclusive flock on the file (a second writer, in this or another process,
@@ -136,6 +146,18 @@ class AuditLog final : public AuditSink {
   // Writes a seal now when any line follows the last seal (no-op otherwise).
   Status SealNow();
 
+  // Rotation (docs/audit-format.md section 6): seals the live segment (unless it already
+  // ends on a seal), publishes every pending seal to the anchor and waits for it, then
+  // (crash-safe: new file written as path.rotating, live file hard-linked as
+  // SegmentPath(path, segment), rename over path) continues in a new file whose line 1 is a
+  // "log.segment_start" record linking to that seal (hash, line count, origin). Appends wait
+  // while it runs (one anchor round trip at most, bounded by the sink's timeout). Nothing
+  // changes when the seal cannot be anchored (Unavailable: retry later) or the anchor is
+  // forked (DataLoss); NotFound for an empty log, AlreadyExists when the target file exists.
+  Result<RotateResult> Rotate();
+  // The live segment's number (0 until the first rotation).
+  int64_t segment() const;
+
   // Ok, or the last anchor publishing error: Unavailable while seals are pending after a
   // failure (lagging, retried), DataLoss once the anchor is known to be forked (sticky).
   Status anchor_status() const;
@@ -169,6 +191,15 @@ class AuditLog final : public AuditSink {
                                   std::string* out, AnchorRecord* info) const;
   // Writes a seal line for the current state. REQUIRES: mu_ held, lines_ > 0.
   Status SealLocked();
+  // Publishes `batch` (the pending seals, in order) to the anchor, re-reading its head
+  // first when !synced. *done = how many were anchored. REQUIRES: anchor_io_mu_ held.
+  Status PublishBatch(const std::vector<AnchorRecord>& batch,
+                      const std::optional<AnchorRecord>& last, bool synced, size_t* done);
+  // Records the outcome of PublishBatch. REQUIRES: mu_ held.
+  void ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, size_t done,
+                               const Status& err);
+  // fdatasync of the live file. REQUIRES: fd_mu_ not held exclusively by this thread.
+  int SyncFd();
   // fdatasyncs the log and publishes pending seals (re-reading the anchor's head first after
   // a failure). Takes anchor_io_mu_ and, briefly, mu_. REQUIRES: mu_ NOT held.
   void AnchorPass();
@@ -187,7 +218,10 @@ class AuditLog final : public AuditSink {
   void FlusherLoop();
 
   const std::string path_;
-  const int fd_;
+  // The live file. Written only under mu_; replaced by Rotate under mu_ AND fd_mu_ exclusive;
+  // fdatasync'd without mu_ under fd_mu_ shared. Lock order: anchor_io_mu_, mu_, fd_mu_.
+  int fd_;
+  mutable std::shared_mutex fd_mu_;
   const AuditLogOptions opts_;
   const Clock& clock_;
 
@@ -199,6 +233,7 @@ class AuditLog final : public AuditSink {
   Status broken_;                         // GUARDED_BY(mu_): sticky failure (appends refused)
   int64_t entries_since_seal_ = 0;        // GUARDED_BY(mu_)
   bool last_was_seal_ = false;            // GUARDED_BY(mu_)
+  int64_t segment_ = 0;                   // GUARDED_BY(mu_)
   std::string last_seal_hash_;            // GUARDED_BY(mu_)
   merkle::CompactTree tree_;              // GUARDED_BY(mu_): over every line
   int64_t last_seal_mono_us_ = 0;         // GUARDED_BY(mu_)

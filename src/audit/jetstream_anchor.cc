@@ -257,8 +257,8 @@ Status JetStreamAnchorSink::Publish(const AnchorRecord& record) {
     auto head = RefreshLocked();
     if (!head.ok()) return head.status();
   }
-  if (head_.has_value() && record.index <= head_->index) {
-    if (record.index == head_->index && record.entry_hash != head_->entry_hash) {
+  if (head_.has_value() && !AnchorBefore(*head_, record)) {
+    if (SamePosition(record, *head_) && record.entry_hash != head_->entry_hash) {
       return Status::DataLoss("fork_detected: the anchor's seal at line " +
                               std::to_string(record.index) + " on " + subject_ +
                               " differs from this log's seal");
@@ -268,8 +268,11 @@ Status JetStreamAnchorSink::Publish(const AnchorRecord& record) {
   VV_RETURN_IF_ERROR(CheckConnectedLocked());
   const std::string line = record.ToLine();
   const std::string expected = std::to_string(head_seq_);
+  // Segment 0 keeps the pre-rotation id format.
   const std::string msg_id =
-      options_.origin + "/" + std::to_string(record.index) + "/" + record.entry_hash;
+      options_.origin + "/" +
+      (record.segment > 0 ? "s" + std::to_string(record.segment) + "/" : std::string()) +
+      std::to_string(record.index) + "/" + record.entry_hash;
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject_.c_str(), nullptr, line.data(),
                                 static_cast<int>(line.size()));
@@ -385,9 +388,9 @@ Result<std::vector<AnchorRecord>> JetStreamAnchorSink::ReadAll() {
       return Status::InvalidArgument("anchor stream sequence " + std::to_string(seq) + ": " +
                                      rec.status().message());
     }
-    if (!out.empty() && rec->index <= out.back().index) {
+    if (!out.empty() && !AnchorBefore(out.back(), *rec)) {
       return Status::InvalidArgument("anchor stream sequence " + std::to_string(seq) +
-                                     ": seal index does not increase");
+                                     ": seal (segment, index) does not increase");
     }
     out.push_back(std::move(rec).value());
   }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -99,13 +100,132 @@ json::Value VerifyResult::ToJson() const {
   return v;
 }
 
+json::Value SegmentLink::ToDetails() const {
+  json::Value d = json::Value::MakeObject();
+  d.Set("segment", segment);
+  d.Set("previous_segment", segment - 1);
+  d.Set("previous_lines", previous_lines);
+  d.Set("previous_seal_hash", previous_seal_hash);
+  d.Set("origin", origin);
+  d.Set("previous_file", previous_file);
+  return d;
+}
+
+Result<SegmentLink> SegmentLink::FromDetails(const json::Value& d) {
+  if (!d.is_object() || d.as_object().size() != 6) {
+    return Status::InvalidArgument(
+        "segment link needs exactly segment, previous_segment, previous_lines, "
+        "previous_seal_hash, origin and previous_file");
+  }
+  auto get_int = [&d](std::string_view k) -> std::optional<int64_t> {
+    const json::Value* v = d.Find(k);
+    if (v == nullptr || !v->is_int()) return std::nullopt;
+    return v->as_int64();
+  };
+  SegmentLink l;
+  auto segment = get_int("segment");
+  auto previous = get_int("previous_segment");
+  auto lines = get_int("previous_lines");
+  if (!segment.has_value() || *segment < 1 || !previous.has_value() || *previous != *segment - 1) {
+    return Status::InvalidArgument("segment link: segment must be >= 1 and previous_segment "
+                                   "segment - 1");
+  }
+  if (!lines.has_value() || *lines < 2) {
+    return Status::InvalidArgument("segment link: previous_lines must be >= 2");
+  }
+  const std::string* hash = StringField(d, "previous_seal_hash");
+  const std::string* origin = StringField(d, "origin");
+  const std::string* file = StringField(d, "previous_file");
+  if (hash == nullptr || !IsHex(*hash, 64)) {
+    return Status::InvalidArgument("segment link: previous_seal_hash is not 64 hex characters");
+  }
+  if (origin == nullptr || !IsValidKeyName(*origin) || origin->size() > 256) {
+    return Status::InvalidArgument("segment link: origin is not a valid checkpoint origin");
+  }
+  if (file == nullptr || file->size() > 4096) {
+    return Status::InvalidArgument("segment link: previous_file is not a string");
+  }
+  l.segment = *segment;
+  l.previous_lines = *lines;
+  l.previous_seal_hash = *hash;
+  l.origin = *origin;
+  l.previous_file = *file;
+  return l;
+}
+
 ChainVerifier::ChainVerifier(VerifyOptions opts) : opts_(std::move(opts)) {
-  std::stable_sort(opts_.anchors.begin(), opts_.anchors.end(),
-                   [](const AnchorRecord& a, const AnchorRecord& b) { return a.index < b.index; });
+  std::stable_sort(opts_.anchors.begin(), opts_.anchors.end(), AnchorBefore);
+  for (const AnchorRecord& a : opts_.anchors) {
+    auto note = ParseSignedNote(a.checkpoint);
+    if (!note.ok()) continue;
+    auto cp = ParseCheckpointBody(note->body);
+    if (!cp.ok()) continue;
+    anchor_origin_ = cp->origin;
+    break;
+  }
+}
+
+bool ChainVerifier::SelectAnchors() {
+  if (anchors_selected_) return true;
+  anchors_selected_ = true;
+  const int64_t seg = segment();
+  std::optional<AnchorRecord> previous;  // last anchored seal of segment seg - 1
+  bool older_only = !opts_.anchors.empty();
+  std::vector<AnchorRecord> mine;
+  for (AnchorRecord& a : opts_.anchors) {
+    if (a.segment >= seg) older_only = false;
+    if (a.segment == seg - 1) previous = a;
+    if (a.segment > seg && !later_anchor_.has_value()) later_anchor_ = a;
+    if (a.segment == seg) mine.push_back(std::move(a));
+  }
+  opts_.anchors = std::move(mine);
+  if (!link_.has_value()) return true;
+  const std::string prev = "segment " + std::to_string(seg - 1);
+  if (previous.has_value()) {
+    if (previous->index != link_->previous_lines ||
+        previous->entry_hash != link_->previous_seal_hash) {
+      return Fail(kReasonSegmentLinkMismatch,
+                  "line 1 links to the seal at line " + std::to_string(link_->previous_lines) +
+                      " of " + prev + " (" + link_->previous_seal_hash +
+                      ") but the last anchored seal of " + prev + " is at line " +
+                      std::to_string(previous->index) + " (" + Excerpt(previous->entry_hash) +
+                      ")");
+    }
+  } else if (older_only) {
+    return Fail(kReasonSegmentLinkMismatch,
+                "the anchor holds no seal of " + prev + " (the segment this log links to)");
+  }
+  return true;
+}
+
+bool ChainVerifier::CheckSegmentStart(int64_t line_no, const json::Value& details) {
+  if (line_no != 1) {
+    return Fail(kReasonSegmentLinkMismatch,
+                "a segment start record on line " + std::to_string(line_no) +
+                    " (only line 1 of a segment may link to the previous segment)");
+  }
+  auto link = SegmentLink::FromDetails(details);
+  if (!link.ok()) return Fail(kReasonSegmentLinkMismatch, link.status().message());
+  if (!anchor_origin_.empty() && link->origin != anchor_origin_) {
+    return Fail(kReasonOriginMismatch, "the segment links to origin \"" + link->origin +
+                                           "\" but the anchored seals are of origin \"" +
+                                           anchor_origin_ + "\"");
+  }
+  link_ = std::move(link).value();
+  return true;
 }
 
 bool ChainVerifier::Finish() {
   if (!result_.ok) return false;
+  if (!SelectAnchors()) return false;
+  if (later_anchor_.has_value() && !opts_.allow_later_segments) {
+    return Fail(kReasonTruncatedAfterSeal,
+                "this log is segment " + std::to_string(segment()) + " but a seal of segment " +
+                    std::to_string(later_anchor_->segment) + " (line " +
+                    std::to_string(later_anchor_->index) +
+                    ") is anchored: the live log was rotated away or moved; verify the whole "
+                    "chain of segments");
+  }
   if (next_anchor_ < opts_.anchors.size()) {
     const AnchorRecord& a = opts_.anchors[next_anchor_];
     return Fail(kReasonTruncatedAfterSeal,
@@ -150,6 +270,13 @@ bool ChainVerifier::CheckCheckpointSeal(const json::Value& details, const std::s
   std::string err = CheckCheckpointText(*checkpoint, lines_, root_b64, &note, &cp);
   if (!err.empty()) return Fail(kReasonSealMismatch, err);
   bool is_signed = false;
+  if (!anchor_origin_.empty() && cp.origin != anchor_origin_) {
+    return Fail(kReasonOriginMismatch,
+                "the log's checkpoints are of origin \"" + Excerpt(cp.origin) +
+                    "\" but the anchored seals are of origin \"" + anchor_origin_ +
+                    "\" (another replica's anchor?)");
+  }
+  if (checkpoint_origin_.empty()) checkpoint_origin_ = cp.origin;
   err = CheckNoteSignature(note, cp.origin, *public_key, opts_.public_key, &is_signed);
   if (!err.empty()) return Fail(kReasonSealSignatureInvalid, err);
   if (is_signed) {
@@ -175,6 +302,7 @@ bool ChainVerifier::CheckCheckpointSeal(const json::Value& details, const std::s
   ++result_.seals;
   if (opts_.on_seal) {
     SealInfo info;
+    info.segment = segment();
     info.index = lines_ + 1;
     info.entry_hash = entry_hash;
     info.tree_size = lines_;
@@ -291,7 +419,10 @@ bool ChainVerifier::AddLine(std::string_view line, bool terminated) {
                                      std::to_string(line_no) + " (previous index " +
                                      std::to_string(last_index_) + ")");
   }
-  // 4. Seals must seal the entry right before them.
+  // 4. Segment links (line 1 only), then the anchors of this segment.
+  if (event_type == kSegmentStartEventType && !CheckSegmentStart(line_no, details)) return false;
+  if (!SelectAnchors()) return false;
+  // 5. Seals must seal the entry right before them.
   if (is_seal) {
     if (lines_ == 0 || last_was_seal_) {
       return Fail(kReasonSealMismatch, "seal without a preceding entry");
@@ -461,6 +592,156 @@ VerifyResult CheckAnchors(const std::vector<AnchorRecord>& anchors,
     (void)is_signed;
   }
   return r;
+}
+
+std::string SegmentPath(const std::string& live_path, int64_t segment) {
+  char num[24];
+  std::snprintf(num, sizeof(num), "%06lld", static_cast<long long>(segment));
+  return live_path + "." + num;
+}
+
+Result<std::optional<SegmentLink>> ReadSegmentLink(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound("cannot open " + path + ": " + std::strerror(errno));
+  // A segment start record is small; read at most one bounded first line.
+  std::string head(64 * 1024, '\0');
+  size_t got = 0;
+  while (got < head.size()) {
+    ssize_t n = ::read(fd, head.data() + got, head.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+    if (std::memchr(head.data(), '\n', got) != nullptr) break;
+  }
+  ::close(fd);
+  head.resize(got);
+  const size_t nl = head.find('\n');
+  const std::optional<SegmentLink> none;
+  if (nl == std::string::npos) return none;  // empty, or a torn/oversized first line
+  auto rec = json::Parse(std::string_view(head).substr(0, nl));
+  if (!rec.ok() || !rec->is_object()) return none;  // the chain check names it
+  const std::string* type = StringField(*rec, "event_type");
+  const json::Value* details = rec->Find("details");
+  if (type == nullptr || *type != kSegmentStartEventType || details == nullptr) return none;
+  auto link = SegmentLink::FromDetails(*details);
+  if (!link.ok()) return none;  // verification reports segment_link_mismatch
+  return std::optional<SegmentLink>(std::move(link).value());
+}
+
+VerifyResult VerifySegmentChain(const std::vector<std::string>& paths, VerifyOptions opts,
+                                std::vector<SegmentReport>* segments, int64_t* broken_segment,
+                                std::string* broken_file) {
+  struct Seg {
+    std::string path;
+    int64_t number = 0;
+  };
+  auto fail = [&](std::string_view reason, std::string detail, int64_t line, int64_t seg,
+                  const std::string& file) {
+    VerifyResult r;
+    r.ok = false;
+    r.reason = std::string(reason);
+    r.detail = std::move(detail);
+    r.broken_at = line;
+    if (broken_segment != nullptr) *broken_segment = seg;
+    if (broken_file != nullptr) *broken_file = file;
+    return r;
+  };
+  if (paths.empty()) return fail(kReasonIoError, "no segment files given", 0, -1, "");
+  std::vector<Seg> order;
+  for (const std::string& p : paths) {
+    auto link = ReadSegmentLink(p);
+    if (!link.ok()) return fail(kReasonIoError, link.status().message(), 0, -1, p);
+    order.push_back({p, link->has_value() ? (*link)->segment : 0});
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Seg& a, const Seg& b) { return a.number < b.number; });
+  for (size_t i = 0; i < order.size(); ++i) {
+    const int64_t want = i == 0 ? 0 : order[i - 1].number + 1;
+    if (i > 0 && order[i].number == order[i - 1].number) {
+      return fail(kReasonMissingSegment,
+                  "two files claim segment " + std::to_string(order[i].number) + ": " +
+                      order[i - 1].path + " and " + order[i].path,
+                  0, order[i].number, order[i].path);
+    }
+    if (order[i].number != want) {
+      const std::string missing = order[i].number - want == 1
+                                      ? "segment " + std::to_string(want) + " is"
+                                      : "segments " + std::to_string(want) + ".." +
+                                            std::to_string(order[i].number - 1) + " are";
+      return fail(kReasonMissingSegment,
+                  missing + " missing (" +
+                      (i == 0 ? "the first file given, " + order[i].path + ", is segment "
+                              : "between " + order[i - 1].path + " and " + order[i].path +
+                                    ", segment ") +
+                      std::to_string(order[i].number) + ")",
+                  0, want, i == 0 ? order[i].path : order[i - 1].path);
+    }
+  }
+  VerifyResult total;
+  std::string prev_hash, prev_origin, prev_path;
+  int64_t prev_lines = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Seg& seg = order[i];
+    VerifyOptions o = opts;
+    o.allow_later_segments = i + 1 < order.size();
+    int fd = ::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return fail(kReasonIoError, "cannot open " + seg.path + ": " + std::strerror(errno), 0,
+                  seg.number, seg.path);
+    }
+    ChainVerifier v(std::move(o));
+    ScanInfo info;
+    std::string error;
+    const bool read_ok = ScanLogFd(fd, &v, &info, &error);
+    ::close(fd);
+    if (!read_ok) return fail(kReasonIoError, seg.path + ": " + error, 0, seg.number, seg.path);
+    v.Finish();
+    VerifyResult r = v.result();
+    if (segments != nullptr) segments->push_back({seg.path, seg.number, r});
+    const std::string where = "segment " + std::to_string(seg.number) + " (" + seg.path + ")";
+    if (!r.ok) {
+      return fail(r.reason, where + ": line " + std::to_string(r.broken_at) + ": " + r.detail,
+                  r.broken_at, seg.number, seg.path);
+    }
+    if (i > 0) {
+      const SegmentLink& l = *v.link();  // number > 0: line 1 is a valid link
+      std::string why;
+      if (l.previous_lines != prev_lines) {
+        why = "previous_lines " + std::to_string(l.previous_lines) + " but " + prev_path +
+              " has " + std::to_string(prev_lines) + " lines";
+      } else if (l.previous_seal_hash != prev_hash) {
+        why = "previous_seal_hash " + l.previous_seal_hash + " but the last line of " +
+              prev_path + " is " + prev_hash;
+      } else if (!prev_origin.empty() && l.origin != prev_origin) {
+        why = "origin \"" + l.origin + "\" but " + prev_path + " is sealed under \"" +
+              prev_origin + "\"";
+      }
+      if (!why.empty()) {
+        return fail(kReasonSegmentLinkMismatch, where + ": line 1 links to the previous segment "
+                                                    "with " + why,
+                    1, seg.number, seg.path);
+      }
+    }
+    if (i + 1 < order.size() && !v.ends_on_seal()) {
+      return fail(kReasonSegmentLinkMismatch,
+                  where + " does not end on a checkpoint seal (a rotated segment is sealed "
+                          "last): line " + std::to_string(r.entries - v.entries_since_seal() + 1) +
+                      " follows its last seal",
+                  r.entries - v.entries_since_seal() + 1, seg.number, seg.path);
+    }
+    prev_hash = r.latest_hash;
+    prev_lines = r.entries;
+    prev_origin = v.checkpoint_origin();
+    prev_path = seg.path;
+    total.entries += r.entries;
+    total.seals += r.seals;
+    total.latest_hash = r.latest_hash;
+    total.sealed_size = r.sealed_size;
+    total.unsigned_seals = total.unsigned_seals || r.unsigned_seals;
+    if (!r.signature_key.empty()) total.signature_key = r.signature_key;
+    if (r.anchored_size >= 0) total.anchored_size = r.anchored_size;
+  }
+  return total;
 }
 
 }  // namespace vv::audit

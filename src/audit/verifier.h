@@ -26,6 +26,14 @@
 //     be that seal and the Merkle root at its size must match                [fork_detected]
 //     and the log must reach the last anchored seal                  [truncated_after_seal]
 //   - the file ends with '\n' (a last line without one is a torn write)   [torn_tail]
+//   - rotation (docs/audit-format.md section 6): a "log.segment_start" record may only be
+//     line 1 and must carry a well-formed link to the previous segment's last seal; when the
+//     anchors hold the previous segment's seals, its last anchored seal must be the one the
+//     link names                                                     [segment_link_mismatch]
+//     Anchors of other segments are not compared with this file; anchors of a LATER segment
+//     mean this file is not the live log (unless allow_later_segments) [truncated_after_seal]
+//   - the log's checkpoint origin must be the anchored seals' origin (another replica's
+//     anchor is refused by name)                                          [origin_mismatch]
 // The first bad line stops verification; broken_at is its 1-based line number (0 for an
 // io_error or a defect of the anchor itself).
 // Without an anchor, truncation at the end of the chain and a whole-chain rewrite can only be
@@ -58,10 +66,29 @@ inline constexpr std::string_view kReasonSealSignatureInvalid = "seal_signature_
 inline constexpr std::string_view kReasonMerkleRootMismatch = "merkle_root_mismatch";
 inline constexpr std::string_view kReasonTruncatedAfterSeal = "truncated_after_seal";
 inline constexpr std::string_view kReasonForkDetected = "fork_detected";
+inline constexpr std::string_view kReasonOriginMismatch = "origin_mismatch";
+inline constexpr std::string_view kReasonSegmentLinkMismatch = "segment_link_mismatch";
+inline constexpr std::string_view kReasonMissingSegment = "missing_segment";
 // The file could not be opened or read (not a chain defect; broken_at is 0).
 inline constexpr std::string_view kReasonIoError = "io_error";
 
 inline constexpr std::string_view kSealEventType = "log.sealed";
+// Line 1 of every segment after the first (AuditLog::Rotate).
+inline constexpr std::string_view kSegmentStartEventType = "log.segment_start";
+
+// The link a segment's first record makes to the previous segment (its details).
+struct SegmentLink {
+  int64_t segment = 0;             // this segment's number (>= 1)
+  int64_t previous_lines = 0;      // lines in the previous segment (its last line is a seal)
+  std::string previous_seal_hash;  // entry_hash of that last seal
+  std::string origin;              // checkpoint origin of the previous segment
+  std::string previous_file;       // file name the previous segment was renamed to (a hint)
+
+  json::Value ToDetails() const;
+  // Strict: exactly the keys segment, previous_segment (= segment - 1), previous_lines,
+  // previous_seal_hash, origin, previous_file.
+  static Result<SegmentLink> FromDetails(const json::Value& details);
+};
 
 // Lines longer than this are reported as malformed without being buffered whole.
 inline constexpr size_t kMaxLineBytes = 16 * 1024 * 1024;
@@ -97,6 +124,9 @@ struct VerifyOptions {
   std::function<void(const SealInfo&)> on_seal;
   // When set, receives the RFC 6962 leaf hash of every verified line (for proofs).
   std::vector<std::string>* leaf_hashes = nullptr;
+  // Anchors of a segment after this file's are accepted (verifying an older segment of a
+  // chain); otherwise they mean the file is not the live log [truncated_after_seal].
+  bool allow_later_segments = false;
 };
 
 // Incremental verifier: feed the lines of a log in order. Used by VerifyLog* and by the
@@ -130,6 +160,13 @@ class ChainVerifier {
   const std::string& last_seal_hash() const { return last_seal_hash_; }
   // Merkle tree over the good lines.
   const merkle::CompactTree& tree() const { return tree_; }
+  // The segment this log is (0 unless line 1 is a segment start record) and its link.
+  int64_t segment() const { return link_.has_value() ? link_->segment : 0; }
+  const std::optional<SegmentLink>& link() const { return link_; }
+  // Origin of the first checkpoint seal ("" when none).
+  const std::string& checkpoint_origin() const { return checkpoint_origin_; }
+  // The last good line is a checkpoint seal (a segment that was rotated ends on one).
+  bool ends_on_seal() const { return lines_ > 0 && last_seal_hash_ == result_.latest_hash; }
 
  private:
   bool Fail(std::string_view reason, std::string detail);
@@ -138,6 +175,10 @@ class ChainVerifier {
                            const std::string& timestamp);
   // Checks the anchored seal at this line, if any. REQUIRES: line verified, not yet counted.
   bool CheckAnchorAt(int64_t line_no, const std::string& entry_hash);
+  // Line 1 was read: keeps the anchors of this file's segment, checks the link against the
+  // previous segment's anchored seals. Idempotent.
+  bool SelectAnchors();
+  bool CheckSegmentStart(int64_t line_no, const json::Value& details);
 
   VerifyOptions opts_;
   VerifyResult result_;
@@ -150,7 +191,36 @@ class ChainVerifier {
   std::string last_seal_hash_;
   bool seen_checkpoint_ = false;  // a checkpoint seal was verified
   size_t next_anchor_ = 0;
+  std::optional<SegmentLink> link_;
+  std::string checkpoint_origin_;
+  std::string anchor_origin_;       // origin of the anchored seals ("" when none / unknown)
+  bool anchors_selected_ = false;
+  std::optional<AnchorRecord> later_anchor_;  // first anchored seal of a later segment
 };
+
+// One segment's file in a chain verification.
+struct SegmentReport {
+  std::string path;
+  int64_t segment = 0;
+  VerifyResult result;
+};
+
+// Verifies a chain of segments (the rotated files and the live log, in any order: they are
+// ordered by the segment number of their first record). Each segment is verified like
+// VerifyLogFile against the anchored seals of its segment; consecutive segments must link
+// (segment_link_mismatch naming the field), no segment may be missing from 0 to the last
+// (missing_segment), two files may not claim one segment. On failure broken_at is the line
+// in the failing segment; *segments (optional) receives one report per file verified.
+VerifyResult VerifySegmentChain(const std::vector<std::string>& paths, VerifyOptions opts,
+                                std::vector<SegmentReport>* segments = nullptr,
+                                int64_t* broken_segment = nullptr,
+                                std::string* broken_file = nullptr);
+// The segment link a log file declares on its first line (nullopt when it has none, is empty
+// or line 1 is not a well-formed link: the chain check names that). NotFound when the file
+// cannot be opened.
+Result<std::optional<SegmentLink>> ReadSegmentLink(const std::string& path);
+// The rotated-segment file name for a live log path and a segment number: PATH.NNNNNN.
+std::string SegmentPath(const std::string& live_path, int64_t segment);
 
 // Where a scan over a file stopped, for writer recovery.
 struct ScanInfo {

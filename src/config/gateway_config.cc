@@ -660,11 +660,37 @@ std::vector<t::Key<G>> GatewayKeys() {
           [](const G& c) { return c.nats_duplicate_window_seconds; }, 60,
           "nats_duplicate_window_seconds must be >= 60 (it must exceed the producer's retry "
           "horizon)"));
+  add(t::Str<G>("replica_id", t::F(&G::replica_id))
+          .Env({"VV_TG_REPLICA_ID"})
+          .Check([](const G& c, t::Violations* v) {
+            if (!c.replica_id.empty() && !IsValidReplicaId(c.replica_id))
+              v->Add(Invalid("replica_id (VV_TG_REPLICA_ID) must be 1.." +
+                             std::to_string(kMaxReplicaIdLength) +
+                             " characters of [a-z0-9-], not starting with '-' (got '" +
+                             c.replica_id.substr(0, 40) + "')"));
+          }));
+  add(t::Str<G>("audit_origin", t::F(&G::audit_origin))
+          .Env({"VV_TG_AUDIT_ORIGIN"})
+          .Print("audit_origin", [](const G& c) { return c.EffectiveAuditOrigin(); })
+          .Check([](const G& c, t::Violations* v) {
+            if (c.audit_origin.empty()) return;
+            bool ok = c.audit_origin.size() <= 128;
+            for (char ch : c.audit_origin) {
+              const auto u = static_cast<unsigned char>(ch);
+              ok = ok && u > 0x20 && u < 0x7f && ch != '+';
+            }
+            if (!ok)
+              v->Add(Invalid("audit_origin (VV_TG_AUDIT_ORIGIN) must be 1..128 printable ASCII "
+                             "characters without spaces or '+'"));
+          }));
   add(t::Path<G>("audit_log_path", t::F(&G::audit_log_path))
           .Env({"VV_TAMPER_LOG_PATH"})
           .Check([](const G& c, t::Violations* v) {
             if (c.audit_log_path.empty())
               v->Add(Invalid("audit_log_path (VV_TAMPER_LOG_PATH) must be set"));
+            if (c.audit_log_path.find(kReplicaIdPlaceholder) != std::string::npos)
+              v->Add(Invalid("audit_log_path contains {replica_id} but replica_id "
+                             "(VV_TG_REPLICA_ID) is not set"));
           }));
   add(FsyncRow("audit_fsync", &G::audit_fsync));
   add(Min(t::Int<G>("audit_seal_every", t::F(&G::audit_seal_every))
@@ -1003,6 +1029,28 @@ const ServiceIdentity* GatewayConfig::FindIdentity(std::string_view id) const {
   return nullptr;
 }
 
+bool IsValidReplicaId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxReplicaIdLength || id.front() == '-') return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+void ApplyReplicaDefaults(GatewayConfig* cfg) {
+  if (cfg->replica_id.empty()) return;
+  // One file for every replica: "{replica_id}" in audit_log_path names each one's own log.
+  for (size_t at; (at = cfg->audit_log_path.find(kReplicaIdPlaceholder)) != std::string::npos;)
+    cfg->audit_log_path.replace(at, kReplicaIdPlaceholder.size(), cfg->replica_id);
+  if (cfg->audit_origin.empty()) cfg->audit_origin = std::string(kAuditOriginPrefix) + cfg->replica_id;
+  if (cfg->audit_log_path == GatewayConfig().audit_log_path)
+    cfg->audit_log_path = "vv-audit-" + cfg->replica_id + ".jsonl";
+}
+
+std::string GatewayConfig::EffectiveAuditOrigin() const {
+  return audit_origin.empty() ? std::string(kSingleReplicaAuditOrigin) : audit_origin;
+}
+
 const char* FsyncPolicyName(FsyncPolicy p) {
   switch (p) {
     case FsyncPolicy::kNone: return "none";
@@ -1039,6 +1087,7 @@ GatewayConfigDraft DraftGatewayConfig(const std::string& yaml_text, const EnvLoo
   }
   // The environment is applied even when the YAML had errors, so every error is reported.
   GatewayTable().ApplyEnv(env, &d.config, &errors);
+  ApplyReplicaDefaults(&d.config);
   d.parse_errors = errors.list();
   return d;
 }

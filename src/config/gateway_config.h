@@ -23,6 +23,14 @@
 
 namespace vv::config {
 
+inline constexpr size_t kMaxReplicaIdLength = 32;
+// The audit origin of a gateway without replica_id (audit::kDefaultCheckpointOrigin) and the
+// prefix of one derived from replica_id.
+inline constexpr std::string_view kSingleReplicaAuditOrigin = "vectorvue.local/audit-log";
+inline constexpr std::string_view kAuditOriginPrefix = "vectorvue.local/audit-log/";
+// Replaced by replica_id in audit_log_path (one config file for every replica).
+inline constexpr std::string_view kReplicaIdPlaceholder = "{replica_id}";
+
 // One Ed25519 verify key an identity may sign with (key rotation = several active kids).
 struct SigningKey {
   std::string kid;
@@ -141,6 +149,19 @@ struct GatewayConfig {
   std::string nats_creds_file;  // optional NATS credentials (JWT + NKey seed)
   std::string nats_tls_ca_path; // optional: TLS to NATS, server verified against this CA
 
+  // Replica identity (issue 14): a short name unique among the gateways that share backends
+  // ([a-z0-9-], 1..32 characters, starting with a letter or digit; VV_TG_REPLICA_ID). When
+  // set, audit_origin defaults to "vectorvue.local/audit-log/<replica_id>" and an
+  // audit_log_path left at its default to "vv-audit-<replica_id>.jsonl", so each replica
+  // has its own log, checkpoint origin, anchor subject and anchor file. "" = single replica
+  // (today's origin "vectorvue.local/audit-log" and log "vv-audit.jsonl"). "{replica_id}" in
+  // audit_log_path is replaced by it.
+  std::string replica_id;
+  // The audit checkpoint origin (signature key name, JetStream anchor subject token);
+  // VV_TG_AUDIT_ORIGIN. "" = derived from replica_id (above). Printable, no spaces or '+',
+  // at most 128 bytes.
+  std::string audit_origin;
+
   // Audit log.
   std::string audit_log_path = "vv-audit.jsonl";
   int64_t audit_seal_every = 50;
@@ -200,6 +221,8 @@ struct GatewayConfig {
   // True when some identity pins this certificate fingerprint (lowercase hex). Compares every
   // pin in constant time (no early exit), like the identity check.
   bool PinnedByAnyIdentity(std::string_view cert_sha256_hex) const;
+  // audit_origin, or the single-replica origin when neither it nor replica_id is set.
+  std::string EffectiveAuditOrigin() const;
   // Keys that may verify a request of `identity`.
   const std::vector<SigningKey>& KeysFor(const ServiceIdentity& identity) const {
     return identity.signing_keys.empty() ? default_signing_keys : identity.signing_keys;
@@ -248,6 +271,11 @@ std::vector<std::string> GatewayConfigWarnings(const GatewayConfig& cfg);
 // group/others). Every violation is reported (GatewayConfigViolations: one Status each).
 Status ValidateGatewayConfig(const GatewayConfig& cfg);
 std::vector<Status> GatewayConfigViolations(const GatewayConfig& cfg);
+// replica_id syntax: 1..kMaxReplicaIdLength of [a-z0-9-], not starting with '-'.
+bool IsValidReplicaId(std::string_view id);
+// Derives audit_origin and the default audit_log_path from replica_id (called by
+// ParseGatewayConfig after the environment is applied).
+void ApplyReplicaDefaults(GatewayConfig* cfg);
 
 // A path from a config file: relative paths resolve against base_dir (the file's directory),
 // lexically normalised; empty and absolute paths (or an empty base_dir) are returned as given.

@@ -15,7 +15,8 @@
 // tenant_map_valid, audit_seals_signed, production_backend_auth (issue 12: production needs a
 // queue signing key, NATS credentials + TLS, a Redis password), no_published_test_keys (the
 // wire contract's appendix keys, trusted or signing, in any profile) and no_placeholder_pins
-// (pins with a repeating pattern such as "aaaa..."). Every rule has a fix (RuleFixes()), shown
+// (pins with a repeating pattern such as "aaaa..."), replica_identity (issue 14: production
+// with the shared jetstream audit anchor needs replica_id). Every rule has a fix (RuleFixes()), shown
 // under each violation in text and as "fix" in JSON.
 //
 // Thread-safety: stateless functions; safe to call concurrently. Time comes from the injected

@@ -816,5 +816,43 @@ TEST_F(GatewayConfigTest, PendingHandshakeLimitsAreValidated) {
   ExpectError(Yaml(), "VV_TG_MAX_PENDING_HANDSHAKES");
 }
 
+// Issue 14: replica identity.
+TEST_F(GatewayConfigTest, WithoutReplicaIdTheSingleReplicaOriginAndLogStay) {
+  auto c = Parse(Yaml());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->replica_id, "");
+  EXPECT_EQ(c->EffectiveAuditOrigin(), "vectorvue.local/audit-log");
+  EXPECT_EQ(c->audit_log_path, "vv-audit.jsonl");
+}
+
+TEST_F(GatewayConfigTest, ReplicaIdDerivesOriginAndDefaultLogPath) {
+  auto c = Parse(Yaml("    replica_id: gw-a\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->EffectiveAuditOrigin(), "vectorvue.local/audit-log/gw-a");
+  EXPECT_EQ(c->audit_log_path, "vv-audit-gw-a.jsonl");
+  // An explicit path is kept; {replica_id} in it is replaced.
+  c = Parse(Yaml("    replica_id: gw-b\n    audit_log_path: /var/x/audit-{replica_id}.jsonl\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->audit_log_path, "/var/x/audit-gw-b.jsonl");
+  // The environment wins; an explicit audit_origin wins over the derived one.
+  env_["VV_TG_REPLICA_ID"] = "gw-c";
+  c = Parse(Yaml("    replica_id: gw-a\n    audit_origin: example.org/audit/c\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->replica_id, "gw-c");
+  EXPECT_EQ(c->EffectiveAuditOrigin(), "example.org/audit/c");
+}
+
+TEST_F(GatewayConfigTest, BadReplicaIdAndOriginAreRefused) {
+  ExpectError(Yaml("    replica_id: GW-A\n"), "replica_id");
+  ExpectError(Yaml("    replica_id: gw_a\n"), "replica_id");
+  ExpectError(Yaml("    replica_id: -gw\n"), "replica_id");
+  ExpectError(Yaml("    replica_id: " + std::string(33, 'a') + "\n"), "replica_id");
+  ExpectError(Yaml("    audit_origin: \"a b\"\n"), "audit_origin");
+  ExpectError(Yaml("    audit_origin: a+b\n"), "audit_origin");
+  ExpectError(Yaml("    audit_origin: " + std::string(129, 'a') + "\n"), "audit_origin");
+  ExpectError(Yaml("    audit_log_path: /x/{replica_id}.jsonl\n"), "{replica_id}");
+  EXPECT_TRUE(Parse(Yaml("    replica_id: " + std::string(32, 'a') + "\n")).ok());
+}
+
 }  // namespace
 }  // namespace vv::config

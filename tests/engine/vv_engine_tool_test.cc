@@ -9,6 +9,8 @@
 
 #include <set>
 
+#include "audit/anchor.h"
+#include "audit/verifier.h"
 #include "engine/engine_test_util.h"
 #include "evidence/sqlite_evidence_store.h"
 #include "fakes/fake_clock.h"
@@ -173,6 +175,38 @@ TEST_F(VvEngineToolTest, TamperedQueueBodyIsRejectedAndAuditedByTheBinary) {
   auto audit = AuditRecords(dir_.File("gateway-audit.jsonl.engine.jsonl"));
   EXPECT_EQ(CountAudit(audit, "evidence.rejected"), 1);
   EXPECT_EQ(*queue_->Count(queue::Kind::kDeadLetter), 1);
+}
+
+// Issue 14 item 6: SIGUSR1 rotates the engine's audit log like the gateway's; the rotated
+// segment and the live one verify as a chain against the file anchor, and the engine restarts
+// on the rotated log.
+TEST_F(VvEngineToolTest, SigusrOneRotatesTheEngineAuditLogIntoAVerifiableChain) {
+  Publish(kT1, "op-001", "evt-r1");
+  auto engine = StartEngine();
+  ASSERT_TRUE(engine->WaitForLine("ENGINE READY", 20s)) << engine->Log();
+  ASSERT_TRUE(WaitForCount(kT1, 1, 30s)) << engine->Log();
+  ASSERT_EQ(::kill(engine->pid(), SIGUSR1), 0);
+  ASSERT_TRUE(engine->WaitForLine("ROTATED segment 1", 30s)) << engine->Log();
+  Publish(kT1, "op-001", "evt-r2");
+  ASSERT_TRUE(WaitForCount(kT1, 2, 30s)) << engine->Log();
+  EXPECT_EQ(engine->Terminate(), 0) << engine->Log();
+  const std::string log = dir_.File("gateway-audit.jsonl.engine.jsonl");
+  std::vector<audit::SegmentReport> segments;
+  audit::VerifyOptions o;
+  auto anchors = audit::LoadAnchorFile(audit::DefaultAnchorPath(log));
+  ASSERT_TRUE(anchors.ok()) << anchors.status().ToString();
+  o.anchors = anchors->records;
+  audit::VerifyResult r =
+      audit::VerifySegmentChain({audit::SegmentPath(log, 0), log}, o, &segments);
+  EXPECT_TRUE(r.ok) << r.reason << ": " << r.detail;
+  EXPECT_EQ(segments.size(), 2u);
+  const std::string live = vv::testing::ReadFile(log);
+  EXPECT_EQ(live.find("\"event_type\":\"log.segment_start\""), live.find("\"event_type\""));
+  EXPECT_NE(live.find("\"event_type\":\"audit.rotated\""), std::string::npos) << live;
+  EXPECT_NE(live.find("evt-r2"), std::string::npos) << live;  // the new event, in the new segment
+  EXPECT_EQ(vv::testing::ReadFile(audit::SegmentPath(log, 0)).find("evt-r2"), std::string::npos);
+  auto restarted = StartEngine();
+  EXPECT_TRUE(restarted->WaitForLine("ENGINE READY", 20s)) << restarted->Log();
 }
 
 // Issue 16 (exit-code convention): a record whose plaintext no longer matches its recorded

@@ -98,6 +98,35 @@ class PolicyGateTest : public ::testing::Test {
            "      op-002: 10000000-0000-0000-0000-000000000002\n";
   }
 
+  // A production config that passes every rule (file audit anchor).
+  std::string SecureProductionYaml() {
+    std::string y = BaseYaml();
+    y = Replace(y, "profile: development", "profile: production");
+    // Production binds every identity to its operators (issue 12 item 2).
+    y = Replace(y, "spectrastrike-producer: " + Pin("producer"),
+                "spectrastrike-producer: {cert_sha256: " + Pin("producer") + ", operators: [op-001]}");
+    y = Replace(y, "rogue-producer: " + Pin("rogue"),
+                "rogue-producer: {cert_sha256: " + Pin("rogue") + ", operators: [op-002]}");
+    y = Replace(y, "nonce_backend: memory", "nonce_backend: redis");
+    y = Replace(y, "rate_limit_backend: memory", "rate_limit_backend: redis");
+    // Issue 12: production also needs authenticated backends and a queue signing key (input
+    // extended; the assertion is unchanged).
+    const std::string creds = dir_.File("nats.creds");
+    WriteFile(creds, "-----BEGIN NATS USER JWT-----\nx\n------END NATS USER JWT------\n", 0600);
+    const std::string queue_key = dir_.File("queue.pem");
+    WriteFile(queue_key, crypto::Ed25519PrivateKey::Generate().ToPem(), 0600);
+    y = Replace(y, "queue_backend: embedded",
+                "queue_backend: nats\n    nats_url: nats://nats:4222\n"
+                "    nats_creds_file: " + creds + "\n    nats_tls_ca_path: " + Pki("ca.crt") +
+                    "\n    queue_signing_key_path: " + queue_key +
+                    "\n    redis_tls_ca_path: " + Pki("ca.crt") +
+                    "\n    redis_url: rediss://vv:s3cret@redis:6379/0");
+    const std::string seal_key = dir_.File("seal.key");
+    WriteFile(seal_key, std::string(32, 's'), 0600);
+    y += "    audit_seal_key_path: " + seal_key + "\n";
+    return y;
+  }
+
   PolicyReport Check(const std::string& yaml, std::map<std::string, std::string> env = {},
                      int64_t min_days = 30) {
     const std::string path = dir_.File("gateway.yaml");
@@ -132,32 +161,23 @@ TEST_F(PolicyGateTest, AcceptsSecureDevelopmentConfig) {
 }
 
 TEST_F(PolicyGateTest, AcceptsSecureProductionConfig) {
-  std::string y = BaseYaml();
-  y = Replace(y, "profile: development", "profile: production");
-  // Production binds every identity to its operators (issue 12 item 2).
-  y = Replace(y, "spectrastrike-producer: " + Pin("producer"),
-              "spectrastrike-producer: {cert_sha256: " + Pin("producer") + ", operators: [op-001]}");
-  y = Replace(y, "rogue-producer: " + Pin("rogue"),
-              "rogue-producer: {cert_sha256: " + Pin("rogue") + ", operators: [op-002]}");
-  y = Replace(y, "nonce_backend: memory", "nonce_backend: redis");
-  y = Replace(y, "rate_limit_backend: memory", "rate_limit_backend: redis");
-  // Issue 12: production also needs authenticated backends and a queue signing key (input
-  // extended; the assertion is unchanged).
-  const std::string creds = dir_.File("nats.creds");
-  WriteFile(creds, "-----BEGIN NATS USER JWT-----\nx\n------END NATS USER JWT------\n", 0600);
-  const std::string queue_key = dir_.File("queue.pem");
-  WriteFile(queue_key, crypto::Ed25519PrivateKey::Generate().ToPem(), 0600);
-  y = Replace(y, "queue_backend: embedded",
-              "queue_backend: nats\n    nats_url: nats://nats:4222\n"
-              "    nats_creds_file: " + creds + "\n    nats_tls_ca_path: " + Pki("ca.crt") +
-                  "\n    queue_signing_key_path: " + queue_key +
-                  "\n    redis_tls_ca_path: " + Pki("ca.crt") +
-                  "\n    redis_url: rediss://vv:s3cret@redis:6379/0");
-  const std::string seal_key = dir_.File("seal.key");
-  WriteFile(seal_key, std::string(32, 's'), 0600);
-  y += "    audit_seal_key_path: " + seal_key + "\n";
-  auto r = Check(y);
+  auto r = Check(SecureProductionYaml());
   EXPECT_TRUE(r.ok()) << Rules(r);
+}
+
+// Issue 14: replicas sharing the JetStream audit anchor need their own identity.
+TEST_F(PolicyGateTest, ProductionJetStreamAnchorWithoutReplicaIdViolatesReplicaIdentity) {
+  const std::string y = SecureProductionYaml() + "    audit_anchor: jetstream\n";
+  auto r = Check(y);
+  EXPECT_TRUE(r.Violates("replica_identity")) << Rules(r);
+  EXPECT_EQ(r.violations.size(), 1u) << Rules(r);
+  EXPECT_NE(r.ToText().find("fix: set replica_id"), std::string::npos) << r.ToText();
+  EXPECT_TRUE(Check(y + "    replica_id: gw-a\n").ok());
+  EXPECT_TRUE(Check(y, {{"VV_TG_REPLICA_ID", "gw-b"}}).ok());
+  // The file anchor is not shared; development never needs it.
+  EXPECT_FALSE(Check(SecureProductionYaml()).Violates("replica_identity"));
+  EXPECT_FALSE(Check(BaseYaml() + "    audit_anchor: jetstream\n    nats_url: nats://n:4222\n")
+                   .Violates("replica_identity"));
 }
 
 TEST_F(PolicyGateTest, ProductionWithAnonymousBackendsViolatesProductionBackendAuth) {
