@@ -45,6 +45,7 @@ struct Effective {
   std::string audit_pkcs11_token, audit_pkcs11_pin_file;  // PKCS#11 seal key (token label)
   std::map<std::string, std::string> feedback_paths;
   std::string redis_url, nats_url, nats_creds_file, nats_tls_ca_path, queue_signing_key_path;
+  std::string audit_anchor = "file", replica_id;
 };
 
 // An allowlist entry exactly as written (pins not yet normalised).
@@ -100,6 +101,8 @@ Effective FromConfig(const config::GatewayConfig& cfg) {
   e.nats_creds_file = cfg.nats_creds_file;
   e.nats_tls_ca_path = cfg.nats_tls_ca_path;
   e.queue_signing_key_path = cfg.queue_signing_key_path;
+  e.audit_anchor = cfg.audit_anchor;
+  e.replica_id = cfg.replica_id;
   return e;
 }
 
@@ -331,6 +334,17 @@ void RuleAuditSealsSigned(const Effective& e, Sink* out) {
                     "audit_seal_pkcs11_token_label (checkpoints are unsigned)"});
 }
 
+// Issue 14: replicas sharing the JetStream anchor must each seal under their own origin, or
+// the second one to seal finds the first one's history on the shared subject (fork_detected)
+// and answers 503 to everything.
+void RuleReplicaIdentity(const Effective& e, Sink* out) {
+  if (e.profile != "production" || e.audit_anchor != "jetstream" || !e.replica_id.empty()) return;
+  out->push_back({"replica_identity", kHigh,
+                  "profile production with audit_anchor: jetstream requires replica_id (the "
+                  "anchor is shared: replicas without their own identity fork each other's "
+                  "audit anchor)"});
+}
+
 // Issue 12: in production the shared backends must authenticate their clients, be reached over
 // TLS, and the queue
 // must carry signed envelopes. An anonymous NATS client could otherwise publish forged
@@ -496,7 +510,7 @@ const std::vector<std::string>& RuleNames() {
       "pinsets_explicit", "production_backends", "key_file_permissions",
       "cert_expiry",      "nonce_ttl_vs_skew",   "tenant_map_valid",
       "audit_seals_signed", "production_backend_auth", "no_published_test_keys",
-      "no_placeholder_pins"};
+      "no_placeholder_pins", "replica_identity"};
   return kRules;
 }
 
@@ -628,6 +642,7 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
     if (rule == "no_published_test_keys")
       RulePublishedTestKeys(cfg.ok() ? &*cfg : nullptr, text.ok() ? *text : std::string(), e, &out);
     if (rule == "no_placeholder_pins") RulePlaceholderPins(raw, &out);
+    if (rule == "replica_identity") RuleReplicaIdentity(e, &out);
   }
   return report;
 }
