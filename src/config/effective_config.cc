@@ -147,6 +147,7 @@ std::string DescribeGatewayConfig(const GatewayConfig& c) {
            c.audit_seal_pkcs11.enabled() ? c.audit_seal_pkcs11.pin_env : std::string())
       .Add("feedback_keys", c.feedback_key_paths.size())
       .Add("admin_listen", c.admin_listen)
+      .Add("probe_listen", c.probe_listen)
       .Add("kill_switch_file", c.kill_switch_file)
       .Add("max_body_bytes", c.max_body_bytes)
       .Add("max_connections", c.max_connections)
@@ -176,6 +177,7 @@ std::string DescribeEngineConfig(const EngineConfig& c) {
       .Add("batch_size", c.batch_size)
       .Add("max_deliveries", c.max_deliveries)
       .Add("metrics_path", c.metrics_path)
+      .Add("probe_listen", c.probe_listen)
       .Add("log_level", c.log_level)
       .Add("log_format", c.log_format);
   return l.str();

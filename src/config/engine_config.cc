@@ -1,4 +1,5 @@
 #include "config/engine_config.h"
+#include "config/listen_address.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -171,6 +172,8 @@ Status ReadEngineSection(const YAML::Node& sec, const std::string& base_dir, Eng
       s = path(&cfg->metrics_path);
     } else if (k == "metrics_interval_seconds") {
       s = integer(&cfg->metrics_interval_seconds);
+    } else if (k == "probe_listen") {
+      s = str(&cfg->probe_listen);
     } else if (k == "jetstream_stream") {
       s = str(&cfg->jetstream_stream);
     } else if (k == "jetstream_dlq_stream") {
@@ -313,6 +316,7 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
     return Invalid("evidence_engine.poll_interval_ms must be 1..60000");
   if (cfg.metrics_interval_seconds < 1)
     return Invalid("evidence_engine.metrics_interval_seconds must be >= 1");
+  VV_RETURN_IF_ERROR(CheckListenAddress("evidence_engine.probe_listen", cfg.probe_listen, false));
   for (const auto& [kid, b64] : cfg.queue_verify_keys) {
     if (kid.empty()) return Invalid("evidence_engine.queue_verify_keys: key ids must not be empty");
     if (!crypto::Ed25519PublicKey::FromBase64(b64).ok())

@@ -1,4 +1,5 @@
 #include "config/gateway_config.h"
+#include "config/listen_address.h"
 
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -433,6 +434,7 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
       return Status::Ok();
     }
     if (k == "admin_listen") return str(&cfg->admin_listen);
+    if (k == "probe_listen") return str(&cfg->probe_listen);
     if (k == "admin_token_file") return path(&cfg->admin_token_file);
     if (k == "queue_signing_key_path") return path(&cfg->queue_signing_key_path);
     if (k == "queue_signing_kid") return str(&cfg->queue_signing_kid);
@@ -924,6 +926,8 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
 
   // Listener and limits.
   if (cfg.listen_host.empty()) return Invalid("listen must be host:port with a non-empty host");
+  VV_RETURN_IF_ERROR(CheckListenAddress("admin_listen", cfg.admin_listen, /*loopback_only=*/true));
+  VV_RETURN_IF_ERROR(CheckListenAddress("probe_listen", cfg.probe_listen, false));
   if (cfg.worker_threads < 0) return Invalid("worker_threads must be >= 0");
   if (cfg.max_body_bytes < 1) return Invalid("limits.max_body_bytes must be >= 1");
   if (cfg.max_header_bytes < 1) return Invalid("limits.max_header_bytes must be >= 1");
