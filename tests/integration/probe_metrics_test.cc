@@ -109,7 +109,13 @@ std::set<std::string> PromqlMetricNames(const std::string& expr) {
         i = SkipBracket(expr, k, '(', ')');  // a label list, not an argument list
         continue;
       }
-      if (!kKeywords.count(lower) && !(k < expr.size() && expr[k] == '(')) out.insert(word);
+      // An aggregation with its grouping first: `sum by (le) (...)`, `max without (x) (...)`.
+      size_t n = k;
+      while (n < expr.size() && IdentChar(expr[n])) ++n;
+      const std::string next = expr.substr(k, n - k);
+      const bool aggregation = next == "by" || next == "without";
+      if (!kKeywords.count(lower) && !aggregation && !(k < expr.size() && expr[k] == '('))
+        out.insert(word);
       i = j;
     } else {
       ++i;
