@@ -446,6 +446,18 @@ void GatewayApp::PublishTlsExpiry() {
   metrics_->tls_certificate_expiry.WithLabels({"server"}).Set(
       static_cast<double>(e.server_cert_not_after));
   metrics_->tls_certificate_expiry.WithLabels({"ca"}).Set(static_cast<double>(e.ca_not_after));
+  // The CA bundles the gateway trusts its backends with: an expired one fails the connection.
+  const auto cfg = base_cfg_ ? base_cfg_ : cfg_;
+  for (const auto& [label, path] : {std::pair<const char*, std::string>{"nats_ca", cfg->nats_tls_ca_path},
+                                    {"redis_ca", cfg->redis_tls_ca_path}}) {
+    if (path.empty()) continue;
+    auto not_after = tls::EarliestCertificateExpiry(path);
+    if (!not_after.ok()) {
+      spdlog::warn("certificate expiry of {}: {}", label, not_after.status().message());
+      continue;
+    }
+    metrics_->tls_certificate_expiry.WithLabels({label}).Set(static_cast<double>(*not_after));
+  }
 }
 
 void GatewayApp::PublishSnapshot() {

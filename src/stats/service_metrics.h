@@ -57,8 +57,9 @@ struct GatewayMetrics {
   // (unix seconds; 0 = no CRL configured). Alert before it passes: an expired CRL fails every
   // handshake closed.
   Gauge& tls_crl_next_update;
-  // vv_gateway_tls_certificate_expiry_timestamp_seconds{cert="server|ca"}: notAfter of the
-  // server certificate and of the earliest-expiring trusted CA certificate (unix seconds).
+  // vv_gateway_tls_certificate_expiry_timestamp_seconds{cert="server|ca|nats_ca|redis_ca"}:
+  // notAfter of the server certificate, of the earliest-expiring trusted client CA and of the
+  // earliest certificate in the backends' CA bundles (when configured), unix seconds.
   GaugeFamily& tls_certificate_expiry;
   // vv_gateway_ready: 1 when the readiness model (app/readiness.h) says requests can be
   // served, 0 when /readyz answers 503; refreshed by every health check and every scrape.

@@ -196,7 +196,8 @@ TEST(PromqlNamesTest, ParsesSelectorsNotFunctionsLabelsOrTemplates) {
 
 TEST(ProbeListenerTest, ServesOnlyProbesAndMetricsWithoutConfigurationDetails) {
   GatewayOptions o;
-  o.extra_yaml = kProbeYaml;
+  // A backend CA bundle: its expiry is exported too (cert="nats_ca").
+  o.extra_yaml = std::string(kProbeYaml) + "    nats_tls_ca_path: " + DevPki::Get().Path("ca.crt") + "\n";
   GatewayUnderTest gw(o);
   ASSERT_TRUE(gw.started()) << gw.log();
   ASSERT_NE(gw.probe_port(), 0) << gw.log();
@@ -211,6 +212,14 @@ TEST(ProbeListenerTest, ServesOnlyProbesAndMetricsWithoutConfigurationDetails) {
                            "process_open_fds", "process_start_time_seconds", "vv_build_info",
                            "vv_gateway_ready 1", "vv_gateway_tls_certificate_expiry_timestamp_seconds"})
     EXPECT_NE(metrics.body.find(name), std::string::npos) << name;
+  for (const char* cert : {"server", "ca", "nats_ca"}) {
+    const std::string series =
+        std::string("vv_gateway_tls_certificate_expiry_timestamp_seconds{cert=\"") + cert + "\"} ";
+    const size_t at = metrics.body.find(series);
+    ASSERT_NE(at, std::string::npos) << series << metrics.body;
+    EXPECT_GT(std::stod(metrics.body.substr(at + series.size())), static_cast<double>(NowSeconds()))
+        << cert;
+  }
   // Nothing but the three paths, nothing but GET; no configuration in any answer.
   EXPECT_EQ(ProbeGet(gw.probe_port(), "/healthz").status, 404);
   EXPECT_EQ(ProbeGet(gw.probe_port(), "/admin/kill-switch").status, 404);
