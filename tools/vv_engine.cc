@@ -29,6 +29,8 @@
 #include "config/engine_config.h"
 #include "engine/engine.h"
 #include "engine/message_source.h"
+#include "engine/metrics_exporter.h"
+#include "config/listen_address.h"
 #include "engine/wiring.h"
 #include "http/admin_server.h"
 #include "json/json.h"
@@ -201,28 +203,15 @@ int main(int argc, char** argv) {
   spdlog::info("consuming queue={} store={} root_key_provider={} active_key_id={} audit={}",
                cfg->queue_backend, cfg->store_backend, (*provider)->kind(),
                (*provider)->active_key_id(), audit_path);
-  // Optional loopback admin listener: GET /metrics with the EngineMetrics set (issue 8). The
-  // engine's own atomics are the source of truth; a scrape brings the registry up to date.
-  vv::stats::Registry registry;
-  vv::stats::EngineMetrics em(registry);
-  std::mutex scrape_mu;
+  // One metric name set (issue 14) for the metrics file, the loopback admin listener and the
+  // probe listener: EngineMetricsExporter.
+  vv::engine::EngineMetricsExporter exporter(engine);
+  const vv::http::Response not_found{404, "{\"detail\":\"Not Found\"}", "application/json"};
   std::unique_ptr<vv::http::AdminServer> admin;
   if (!admin_listen.empty()) {
     auto a = vv::http::AdminServer::Create(admin_listen, [&](const vv::http::AdminRequest& r) {
-      if (r.path != "/metrics" || r.method != "GET")
-        return vv::http::Response{404, "{\"detail\":\"Not Found\"}", "application/json"};
-      std::lock_guard<std::mutex> l(scrape_mu);
-      const auto& c = engine.counters();
-      auto sync = [](vv::stats::Counter& m, uint64_t v) {
-        if (v > m.value()) m.Inc(v - m.value());
-      };
-      sync(em.messages_consumed, c.consumed.load());
-      sync(em.messages_stored, c.stored.load());
-      sync(em.duplicates, c.duplicates.load());
-      sync(em.integrity_failures, c.integrity_failures.load());
-      sync(em.dead_lettered, c.dead_lettered.load());
-      em.consumer_lag.Set(static_cast<double>(c.lag.load()));
-      return vv::http::Response{200, registry.Render(), vv::stats::Registry::kContentType};
+      if (r.path != "/metrics" || r.method != "GET") return not_found;
+      return vv::http::Response{200, exporter.Render(), vv::stats::Registry::kContentType};
     }, [&] {
       // Refused admin requests (non-loopback Host, browser Origin, POST without a token; the
       // engine configures no token: it has no POST endpoint) go to the engine's audit log.
@@ -241,6 +230,25 @@ int main(int argc, char** argv) {
     admin = std::move(a).value();
     admin->Start();
     std::cout << "ADMIN_PORT " << admin->port() << std::endl;
+  }
+  // Probe and scrape listener (probe_listen: any address, read-only, no configuration in
+  // its answers): /livez, /readyz (the engine's queue, store and audit log), /metrics.
+  std::unique_ptr<vv::http::ProbeServer> probe;
+  if (!vv::config::ListenerDisabled(cfg->probe_listen)) {
+    auto p = vv::http::ProbeServer::Create(cfg->probe_listen, [&](std::string_view path) {
+      if (path == "/metrics")
+        return vv::http::Response{200, exporter.Render(), vv::stats::Registry::kContentType};
+      if (path == "/livez")
+        return vv::http::Response{200, "{\"status\":\"alive\"}", "application/json"};
+      vv::Status ready = exporter.Ready();
+      if (!ready.ok()) spdlog::debug("not ready: {}", ready.ToString());
+      return ready.ok() ? vv::http::Response{200, "{\"ready\":true}", "application/json"}
+                        : vv::http::Response{503, "{\"ready\":false}", "application/json"};
+    });
+    if (!p.ok()) return Refuse(p.status().message());
+    probe = std::move(p).value();
+    probe->Start();
+    std::cout << "PROBE_PORT " << probe->port() << std::endl;
   }
   std::cout << "ENGINE READY" << std::endl;
   (void)vv::SdNotify("READY=1");  // Type=notify units (deploy/systemd/vv-engine.service)
@@ -285,8 +293,8 @@ int main(int argc, char** argv) {
     int64_t ticks = 0;
     while (!finished.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (++ticks % (cfg->metrics_interval_seconds * 10) == 0)
-        WriteMetrics(cfg->metrics_path, engine.MetricsText());
+      if (++ticks % (cfg->metrics_interval_seconds * 10) == 0 && !cfg->metrics_path.empty())
+        WriteMetrics(cfg->metrics_path, exporter.Render());
     }
   });
   vv::Status s = engine.Run(stop, drain);
@@ -294,7 +302,8 @@ int main(int argc, char** argv) {
   finished.store(true);
   waiter.join();
   metrics.join();
-  WriteMetrics(cfg->metrics_path, engine.MetricsText());
+  if (!cfg->metrics_path.empty()) WriteMetrics(cfg->metrics_path, exporter.Render());
+  if (probe) probe->Stop();
   if (admin) admin->Stop();
   // A clean shutdown leaves the audit log ending on a checkpoint that covers every entry.
   if (vv::Status sealed = (*audit)->SealNow(); !sealed.ok())

@@ -84,6 +84,12 @@ int main(int argc, char** argv) {
                  (*app)->admin_port());
     std::cout << "ADMIN_PORT " << (*app)->admin_port() << std::endl;
   }
+  if ((*app)->probe_port() != 0) {
+    spdlog::info("probe listener (GET /livez, /readyz, /metrics) on {}:{}",
+                 shared->probe_listen.substr(0, shared->probe_listen.rfind(':')),
+                 (*app)->probe_port());
+    std::cout << "PROBE_PORT " << (*app)->probe_port() << std::endl;
+  }
 
   // Wait() returns only after Stop(), which only the signal thread calls; join it before the
   // app is destroyed so Stop() never runs on a destroyed server.

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/kill_switch.h"
+#include "config/listen_address.h"
 #include "common/logging.h"
 #include "cognitive/store_config.h"
 #include "common/encoding.h"
@@ -199,6 +200,11 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     if (!sink.ok()) return Status(sink.status().code(), "audit_anchor: " + sink.status().message());
     ao.shared_anchor_sink = std::move(sink).value();
   }
+  // A fork found at run time is an integrity failure of the audit trail (alert
+  // VectorVueTamperLogIntegrityFailure); metrics_ outlives audit_ (declared before it).
+  ao.on_integrity_failure = [m = app->metrics_.get()](const Status&) {
+    m->audit_integrity_failures.Inc();
+  };
   auto audit = audit::AuditLog::Open(c.audit_log_path, ao, app->clock_);
   if (!audit.ok()) return Status(audit.status().code(), "audit_log_path: " + audit.status().message());
   app->audit_ = std::move(audit).value();
@@ -222,6 +228,16 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     spdlog::warn("queue_signing_key_path is not set: envelopes are enqueued UNSIGNED; the "
                  "engine accepts them only with allow_unsigned_queue_messages (development)");
   }
+
+  // Readiness (issue 14): one model for /healthz, /readyz and the probe listener, fed by the
+  // request path through the observed audit log and queue every service writes to.
+  app->readiness_ = std::make_unique<Readiness>(app->clock_);
+  AddGatewayComponents(*app->readiness_, *app->audit_, *app->publisher_, *app->nonces_,
+                       *app->limiter_);
+  app->observed_audit_ = std::make_unique<ObservedAuditSink>(*app->audit_, *app->readiness_);
+  app->observed_publisher_ =
+      std::make_unique<ObservedPublisher>(*app->publisher_, *app->readiness_);
+  app->process_metrics_ = std::make_unique<stats::ProcessMetrics>(app->registry_, "gateway");
 
   // Signed feedback keys, loaded once. Refuse to start without them (the reference's default
   // deployment failed every request instead).
@@ -254,7 +270,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   fd.random = &app->random_;
   fd.bundle_nonces = app->bundle_nonces_;
   fd.rejection_budget = app->rejection_budget_.get();
-  fd.audit = app->audit_.get();
+  fd.audit = app->observed_audit_.get();
   fd.metrics = app->metrics_.get();
   app->federation_ = std::make_unique<FederationService>(std::move(fd));
 
@@ -265,7 +281,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   cd.nonces = app->nonces_.get();
   cd.limiter = app->limiter_.get();
   cd.rejection_budget = app->rejection_budget_.get();
-  cd.audit = app->audit_.get();
+  cd.audit = app->observed_audit_.get();
   cd.graphs = app->graphs_.get();
   cd.signer = app->feedback_signer_;
   cd.metrics = app->metrics_.get();
@@ -282,8 +298,9 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   deps.limiter = app->limiter_.get();
   deps.admission = app->admission_.get();
   deps.rejection_budget = app->rejection_budget_.get();
-  deps.publisher = app->publisher_.get();
-  deps.audit = app->audit_.get();
+  deps.publisher = app->observed_publisher_.get();
+  deps.audit = app->observed_audit_.get();
+  deps.readiness = app->readiness_.get();
   deps.metrics = app->metrics_.get();
   app->service_ = std::make_unique<GatewayService>(std::move(deps));
 
@@ -360,12 +377,22 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
       spdlog::error("admin listener disabled: {}", admin.status().message());
     }
   }
+  // Probe and scrape listener (any address, read-only, unauthenticated). Unlike the admin
+  // listener's default port, it is configured on purpose: failing to bind refuses to start.
+  if (!config::ListenerDisabled(c.probe_listen)) {
+    GatewayApp* raw = app.get();
+    auto probe = http::ProbeServer::Create(
+        c.probe_listen, [raw](std::string_view path) { return raw->HandleProbe(path); });
+    if (!probe.ok()) return Status(probe.status().code(), probe.status().message());
+    app->probe_ = std::move(probe).value();
+  }
   return app;
 }
 
 void GatewayApp::Start() {
   server_->Start();
   if (admin_) admin_->Start();
+  if (probe_) probe_->Start();
   WatchBackends();
   ks_thread_ = std::thread([this] {
     std::unique_lock<std::mutex> l(ks_mu_);
@@ -407,7 +434,7 @@ void GatewayApp::WatchBackends() {
 }
 
 void GatewayApp::AuditApp(std::string_view event_type, json::Value details) {
-  Status s = audit_->Append(event_type, "telemetry_gateway", std::move(details));
+  Status s = observed_audit_->Append(event_type, "telemetry_gateway", std::move(details));
   if (!s.ok()) {
     metrics_->audit_append_failures.Inc();
     metrics_->BackendError("audit").Inc();
@@ -443,6 +470,18 @@ void GatewayApp::PublishTlsExpiry() {
   metrics_->tls_certificate_expiry.WithLabels({"server"}).Set(
       static_cast<double>(e.server_cert_not_after));
   metrics_->tls_certificate_expiry.WithLabels({"ca"}).Set(static_cast<double>(e.ca_not_after));
+  // The CA bundles the gateway trusts its backends with: an expired one fails the connection.
+  const auto cfg = base_cfg_ ? base_cfg_ : cfg_;
+  for (const auto& [label, path] : {std::pair<const char*, std::string>{"nats_ca", cfg->nats_tls_ca_path},
+                                    {"redis_ca", cfg->redis_tls_ca_path}}) {
+    if (path.empty()) continue;
+    auto not_after = tls::EarliestCertificateExpiry(path);
+    if (!not_after.ok()) {
+      spdlog::warn("certificate expiry of {}: {}", label, not_after.status().message());
+      continue;
+    }
+    metrics_->tls_certificate_expiry.WithLabels({label}).Set(static_cast<double>(*not_after));
+  }
 }
 
 void GatewayApp::PublishSnapshot() {
@@ -495,6 +534,7 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
   cmp(a.mitre_catalog_dir != b.mitre_catalog_dir, "mitre_catalog_dir");
   cmp(a.admin_listen != b.admin_listen || a.admin_token_file != b.admin_token_file,
       "admin_listen/admin_token_file");
+  cmp(a.probe_listen != b.probe_listen, "probe_listen");
   cmp(a.queue_signing_key_path != b.queue_signing_key_path ||
           a.queue_signing_kid != b.queue_signing_kid,
       "queue_signing_key_path/queue_signing_kid");
@@ -665,9 +705,27 @@ void GatewayApp::PollKillSwitch() {
   }
 }
 
+std::string GatewayApp::RenderMetrics() {
+  metrics_->ready.Set(readiness_->Check().ready ? 1 : 0);
+  (void)process_metrics_->Update();  // a /proc read failure keeps the previous values
+  return registry_.Render();
+}
+
+http::Response GatewayApp::HandleProbe(std::string_view path) {
+  if (path == "/metrics") return {200, RenderMetrics(), stats::Registry::kContentType};
+  if (path == "/livez") return {200, R"({"status":"alive"})", "application/json"};
+  // /readyz: the verdict's fixed reason code only (the precise error may name hosts/paths).
+  const ReadinessVerdict v = readiness_->Check();
+  metrics_->ready.Set(v.ready ? 1 : 0);
+  json::Value body = json::Value::MakeObject();
+  body.Set("ready", v.ready);
+  if (!v.ready) body.Set("reason", v.reason);
+  return {v.ready ? 200 : 503, json::Canonical(body), "application/json"};
+}
+
 http::Response GatewayApp::HandleAdmin(const http::AdminRequest& r) {
   if (r.path == "/metrics" && r.method == "GET")
-    return {200, registry_.Render(), stats::Registry::kContentType};
+    return {200, RenderMetrics(), stats::Registry::kContentType};
   if (r.path == "/admin/reload" && r.method == "POST") {
     Status s = Reload("admin");
     json::Value v = json::Value::MakeObject();
@@ -714,6 +772,7 @@ GatewayApp::~GatewayApp() {
   }
   ks_cv_.notify_all();
   if (ks_thread_.joinable()) ks_thread_.join();
+  probe_.reset();
   admin_.reset();
   if (server_) {
     server_->Stop();

@@ -14,6 +14,7 @@
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/gateway_service.h"
+#include "app/readiness.h"
 #include "cognitive/feedback.h"
 #include "cognitive/graph_store.h"
 #include "audit/audit_log.h"
@@ -22,6 +23,7 @@
 #include "http/admin_server.h"
 #include "http/server.h"
 #include "stats/metrics.h"
+#include "stats/process_metrics.h"
 #include "stats/service_metrics.h"
 #include "queue/queue.h"
 #include "schema/mitre_catalog.h"
@@ -54,6 +56,8 @@ class GatewayApp {
   const GatewayService& service() const { return *service_; }
   // Port of the admin listener, 0 when disabled or not bound.
   uint16_t admin_port() const { return admin_ ? admin_->port() : 0; }
+  // Port of the probe listener (probe_listen), 0 when disabled.
+  uint16_t probe_port() const { return probe_ ? probe_->port() : 0; }
   stats::Registry& registry() { return registry_; }
 
   // Re-reads the config file, validates it and applies it without dropping connections.
@@ -76,6 +80,10 @@ class GatewayApp {
  private:
   GatewayApp() = default;
   http::Response HandleAdmin(const http::AdminRequest& r);
+  // GET /livez, /readyz, /metrics of the probe listener: no configuration details.
+  http::Response HandleProbe(std::string_view path);
+  // The /metrics text: refreshes vv_gateway_ready and the process_* metrics, then renders.
+  std::string RenderMetrics();
   void AuditApp(std::string_view event_type, json::Value details);
   // Publishes base config + revocations to every service. REQUIRES: reload_mu_ held.
   void PublishSnapshot();
@@ -85,6 +93,7 @@ class GatewayApp {
   std::shared_ptr<const config::GatewayConfig> cfg_;
   stats::Registry registry_;
   std::unique_ptr<stats::GatewayMetrics> metrics_;
+  std::unique_ptr<stats::ProcessMetrics> process_metrics_;
   std::mutex reload_mu_;
   std::shared_ptr<const config::GatewayConfig> base_cfg_;  // GUARDED_BY(reload_mu_) file config
   std::set<std::string> revoked_;                          // GUARDED_BY(reload_mu_)
@@ -106,6 +115,11 @@ class GatewayApp {
   std::unique_ptr<state::Admission> admission_;
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<queue::Publisher> publisher_;
+  // The readiness model and the request path's views of the audit log and the queue that
+  // report to it (declared after what they borrow, so destroyed before it).
+  std::unique_ptr<Readiness> readiness_;
+  std::unique_ptr<ObservedAuditSink> observed_audit_;
+  std::unique_ptr<ObservedPublisher> observed_publisher_;
   std::unique_ptr<state::NonceStore> own_bundle_nonces_;  // memory backend: a dedicated cache
   state::NonceStore* bundle_nonces_ = nullptr;            // own_bundle_nonces_ or nonces_
   std::unique_ptr<cognitive::GraphStore> graphs_;
@@ -115,6 +129,7 @@ class GatewayApp {
   std::unique_ptr<GatewayService> service_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::AdminServer> admin_;
+  std::unique_ptr<http::ProbeServer> probe_;
 };
 
 }  // namespace vv::app

@@ -49,6 +49,17 @@ GatewayService::GatewayService(GatewayDeps deps) : deps_(std::move(deps)) {
     own_metrics_ = std::make_unique<stats::GatewayMetrics>(*own_registry_);
     deps_.metrics = own_metrics_.get();
   }
+  if (deps_.readiness == nullptr) {
+    // Unit tests: no probe cache (the backends' fakes flip at will).
+    own_readiness_ = std::make_unique<Readiness>(*deps_.clock, ReadinessOptions{0, 30});
+    AddGatewayComponents(*own_readiness_, *deps_.audit, *deps_.publisher, *deps_.nonces,
+                         *deps_.limiter);
+    own_audit_ = std::make_unique<ObservedAuditSink>(*deps_.audit, *own_readiness_);
+    own_publisher_ = std::make_unique<ObservedPublisher>(*deps_.publisher, *own_readiness_);
+    deps_.audit = own_audit_.get();
+    deps_.publisher = own_publisher_.get();
+    deps_.readiness = own_readiness_.get();
+  }
   snapshot_.Publish(MakeSnapshot(deps_.config));
 }
 
@@ -182,29 +193,40 @@ void GatewayService::OnHandshakeFailed(const http::PeerInfo& peer, std::string_v
   Audit("tls.handshake_rejected", kActor, std::move(details));
 }
 
+void AddGatewayComponents(Readiness& r, const audit::AuditSink& audit,
+                          const queue::Publisher& publisher, const state::NonceStore& nonces,
+                          const state::RateLimiter& limiter) {
+  r.AddComponent("audit", AuditReason, [&audit] { return audit.WriteHealth(); });
+  r.AddComponent("queue", "queue_unavailable", [&publisher] { return publisher.Health(); });
+  r.AddComponent("nonce_store", "nonce_store_unavailable", [&nonces] { return nonces.Health(); });
+  r.AddComponent("rate_limiter", "rate_limiter_unavailable",
+                 [&limiter] { return limiter.Health(); });
+}
+
 http::Response GatewayService::Health(bool readiness, const http::PeerInfo& peer) const {
   const auto cfg_ptr = config();
   const config::GatewayConfig& cfg = *cfg_ptr;
   // Details only for a presented, verified certificate that some identity pins.
   const bool details = peer.has_certificate && cfg.PinnedByAnyIdentity(peer.cert_sha256_hex);
-  Status queue = deps_.publisher->Health();
-  Status nonces = deps_.nonces->Health();
-  Status rate = deps_.limiter->Health();
-  std::string problem;
-  if (!queue.ok()) problem = "queue backend unavailable";
-  else if (!nonces.ok()) problem = "nonce store unavailable";
-  else if (!rate.ok()) problem = "rate limiter unavailable";
-  else if (counters_.audit_failures.load() > 0 && readiness) problem = "audit log write failures";
+  const ReadinessVerdict verdict = deps_.readiness->Check();
+  deps_.metrics->ready.Set(verdict.ready ? 1 : 0);
   json::Value v = json::Value::MakeObject();
-  if (readiness) {
-    v.Set("ready", problem.empty());
-    if (!problem.empty() && details) v.Set("detail", problem);
-    return JsonResponse(problem.empty() ? 200 : 503, v);
-  }
-  if (!problem.empty()) {
-    v.Set("status", "degraded");
-    if (details) v.Set("detail", problem);
+  if (!verdict.ready) {
+    if (readiness) {
+      v.Set("ready", false);
+    } else {
+      v.Set("status", "unavailable");
+    }
+    v.Set("reason", verdict.reason);
+    if (details) {
+      v.Set("component", verdict.component);
+      v.Set("detail", verdict.detail);
+    }
     return JsonResponse(503, v);
+  }
+  if (readiness) {
+    v.Set("ready", true);
+    return JsonResponse(200, v);
   }
   v.Set("status", "healthy");
   if (!details) return JsonResponse(200, v);

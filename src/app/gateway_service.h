@@ -15,6 +15,7 @@
 #include <string>
 
 #include "app/published.h"
+#include "app/readiness.h"
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "config/gateway_config.h"
@@ -61,7 +62,19 @@ struct GatewayDeps {
   CognitiveService* cognitive = nullptr;
   // Prometheus metrics (issue 8); nullptr = the service keeps a private registry (tests).
   stats::GatewayMetrics* metrics = nullptr;
+  // The readiness model /healthz and /readyz answer from (issue 14). The wiring registers the
+  // components and passes `publisher` and `audit` wrapped in ObservedPublisher /
+  // ObservedAuditSink; nullptr = the service builds its own over publisher, audit, nonces and
+  // limiter (unit tests), wrapping them the same way.
+  Readiness* readiness = nullptr;
 };
+
+// Registers the gateway's components on `r` in the order the verdict reports them: audit
+// (AuditSink::WriteHealth + append outcomes), queue (Publisher::Health + publish outcomes),
+// nonce store, rate limiter. The backends are borrowed and must outlive `r`.
+void AddGatewayComponents(Readiness& r, const audit::AuditSink& audit,
+                          const queue::Publisher& publisher, const state::NonceStore& nonces,
+                          const state::RateLimiter& limiter);
 
 class GatewayService final : public http::Handler {
  public:
@@ -108,9 +121,11 @@ class GatewayService final : public http::Handler {
       std::shared_ptr<const config::GatewayConfig> cfg) const;
 
   void HandleTelemetry(http::Request request, http::Responder respond);
-  // Health/readiness. Configuration details (identities, flags, backends, the failing
-  // dependency) only for a caller whose presented certificate is pinned by some identity
-  // (issue 12 item 14); any other CA-signed client gets only {"status"} / {"ready"}.
+  // Health/readiness from the Readiness model: 503 whenever requests would get 503, with the
+  // fixed reason code ({"status":"unavailable","reason":...} / {"ready":false,"reason":...}).
+  // Configuration details (identities, flags, backends, the failing dependency's precise
+  // error) only for a caller whose presented certificate is pinned by some identity (issue
+  // 12 item 14); any other CA-signed client gets only the status and the reason code.
   http::Response Health(bool readiness, const http::PeerInfo& peer) const;
   // 404 / 405 from the router: counted, audited as http.rejected, answered.
   http::Response RoutingRejection(const http::Request& request, int status, verify::Reason reason,
@@ -124,6 +139,9 @@ class GatewayService final : public http::Handler {
   std::unique_ptr<state::Admission> own_admission_;  // when deps.admission was null
   std::unique_ptr<stats::Registry> own_registry_;       // when deps.metrics was null
   std::unique_ptr<stats::GatewayMetrics> own_metrics_;  // when deps.metrics was null
+  std::unique_ptr<Readiness> own_readiness_;            // when deps.readiness was null
+  std::unique_ptr<ObservedAuditSink> own_audit_;        // wrapping deps.audit for it
+  std::unique_ptr<ObservedPublisher> own_publisher_;    // wrapping deps.publisher for it
   Published<Snapshot> snapshot_;
   GatewayCounters counters_;
   std::mutex handshake_audit_mu_;

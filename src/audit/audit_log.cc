@@ -442,6 +442,8 @@ void AuditLog::AnchorPass() {
   } else {
     err = PublishBatch(batch, last, synced, &done);
   }
+  Status newly_forked;  // reported after mu_ is released
+  {
   std::lock_guard<std::mutex> l(mu_);
   ApplyAnchorResultLocked(batch, done, err);
 }
@@ -472,6 +474,7 @@ void AuditLog::ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, s
     anchor_synced_ = true;
     anchor_error_ = Status::Ok();
   } else if (err.code() == StatusCode::kDataLoss) {
+    if (anchor_forked_.ok()) newly_forked = Status::DataLoss("audit anchor: " + err.message());
     anchor_forked_ = Status::DataLoss("audit anchor: " + err.message());
     anchor_error_ = anchor_forked_;
   } else {
@@ -480,6 +483,23 @@ void AuditLog::ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, s
                                         std::to_string(pending_anchors_.size()) +
                                         " seals pending): " + err.message());
   }
+  }
+  if (!newly_forked.ok()) {
+    if (opts_.on_integrity_failure) opts_.on_integrity_failure(newly_forked);
+  }
+}
+
+Status AuditLog::WriteHealth() const {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!broken_.ok()) return Status::Unavailable(broken_.message());
+    if (!anchor_forked_.ok()) return anchor_forked_;
+  }
+  if (sync_failed_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    return Status::Unavailable(sync_error_.message());
+  }
+  return Status::Ok();
 }
 
 int AuditLog::SyncFd() {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,11 @@ class AuditSink {
   // caller fails closed). Never blocks on another record's fsync under kBatch.
   virtual Status Append(std::string_view event_type, std::string_view actor,
                         json::Value details) = 0;
+  // Ok, or why appends are refused now without trying one (a sticky state: the log broken
+  // after a failed rollback, a failed fdatasync, DataLoss once the anchor is forked). The
+  // gateway's readiness (app/readiness.h) reads it; a transient write error shows only in
+  // Append's result.
+  virtual Status WriteHealth() const { return Status::Ok(); }
 };
 
 enum class FsyncPolicy {
@@ -76,6 +82,10 @@ struct AuditLogOptions {
   // > 0: while seals are pending (anchor outage), the anchor thread retries this often.
   // 0 = retry only when the next seal is made.
   int64_t anchor_retry_ms = 1000;
+  // Called once, from the thread that found it, when the anchor is found to hold a different
+  // history (fork: DataLoss, sealing refused from then on), with that status. The gateway
+  // counts it in vv_gateway_audit_integrity_failures_total. Must not call back into the log.
+  std::function<void(const Status&)> on_integrity_failure;
 };
 
 // Where the anchoring stands (AuditLog::anchor_state()).
@@ -162,6 +172,7 @@ class AuditLog final : public AuditSink {
   // failure (lagging, retried), DataLoss once the anchor is known to be forked (sticky).
   Status anchor_status() const;
   AnchorState anchor_state() const;
+  Status WriteHealth() const override;
   // Publishes pending seals now (blocking on the anchor; tests and shutdown paths).
   void FlushAnchor() { AnchorPass(); }
   // The seal signer's public key; nullptr when seals are unsigned.
@@ -263,7 +274,7 @@ class AuditLog final : public AuditSink {
   std::atomic<bool> sync_failed_{false};  // an fdatasync failed: appends refused
 
   // Flusher (kBatch). written_seq_/synced_seq_ count appended records.
-  std::mutex sync_mu_;
+  mutable std::mutex sync_mu_;
   std::condition_variable sync_cv_;
   uint64_t written_seq_ = 0;  // GUARDED_BY(sync_mu_)
   uint64_t synced_seq_ = 0;   // GUARDED_BY(sync_mu_)

@@ -1,4 +1,5 @@
 #include "config/engine_config.h"
+#include "config/listen_address.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -158,6 +159,11 @@ std::vector<t::Key<E>> EngineKeys() {
             [](const E& c) { return c.poll_interval_ms < 1 || c.poll_interval_ms > 60000; },
             "evidence_engine.poll_interval_ms must be 1..60000"));
   add(t::Path<E>("metrics_path", t::F(&E::metrics_path)));
+  add(t::Str<E>("probe_listen", t::F(&E::probe_listen)).Check([](const E& c, t::Violations* v) {
+    if (Status s = CheckListenAddress("evidence_engine.probe_listen", c.probe_listen, false);
+        !s.ok())
+      v->Add(std::move(s));
+  }));
   add(Check(t::Int<E>("metrics_interval_seconds", t::F(&E::metrics_interval_seconds)).NoPrint(),
             [](const E& c) { return c.metrics_interval_seconds < 1; },
             "evidence_engine.metrics_interval_seconds must be >= 1"));

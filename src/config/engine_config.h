@@ -63,6 +63,9 @@ struct EngineConfig {
   int64_t poll_interval_ms = 200;  // idle wait between fetches, 1..60000
   std::string metrics_path;        // "" = no metrics file (Prometheus text, rewritten)
   int64_t metrics_interval_seconds = 10;
+  // Probe and scrape listener (issue 14): unauthenticated, read-only plain HTTP serving only
+  // GET /livez, /readyz and /metrics, on any address (host:port); "" or "off" = none.
+  std::string probe_listen;
   std::string jetstream_stream = "VV_TELEMETRY";
   std::string jetstream_dlq_stream = "VV_TELEMETRY_DLQ";
   std::string jetstream_durable = "vv-evidence-engine";

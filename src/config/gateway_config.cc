@@ -1,4 +1,5 @@
 #include "config/gateway_config.h"
+#include "config/listen_address.h"
 
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -720,7 +721,15 @@ std::vector<t::Key<G>> GatewayKeys() {
   add(t::Str<G>("feedback_active_kid", t::F(&G::feedback_active_kid))
           .Env({"VV_TG_FEEDBACK_ACTIVE_KID"}));
   add(FeedbackKeysRow());
-  add(t::Str<G>("admin_listen", t::F(&G::admin_listen)));
+  add(t::Str<G>("admin_listen", t::F(&G::admin_listen)).Check([](const G& c, t::Violations* v) {
+    if (Status s = CheckListenAddress("admin_listen", c.admin_listen, /*loopback_only=*/true);
+        !s.ok())
+      v->Add(std::move(s));
+  }));
+  add(t::Str<G>("probe_listen", t::F(&G::probe_listen)).Check([](const G& c, t::Violations* v) {
+    if (Status s = CheckListenAddress("probe_listen", c.probe_listen, false); !s.ok())
+      v->Add(std::move(s));
+  }));
   add(FileRow(t::Path<G>("admin_token_file", t::F(&G::admin_token_file))
                   .Env({"VV_TG_ADMIN_TOKEN_FILE"}),
               [](const G& c) -> auto& { return c.admin_token_file; },

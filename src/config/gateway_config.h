@@ -189,6 +189,9 @@ struct GatewayConfig {
   // Operations (issue 8). Admin listener (plain HTTP, loopback only: GET /metrics,
   // POST /admin/reload); "" or "off" disables it.
   std::string admin_listen = "127.0.0.1:9464";
+  // Probe and scrape listener (issue 14): unauthenticated, read-only plain HTTP serving only
+  // GET /livez, /readyz and /metrics, on any address (host:port); "" or "off" = none.
+  std::string probe_listen;
   // Bearer token the admin listener requires for every POST (issue 12): a file holding it
   // (admin_token_file / VV_TG_ADMIN_TOKEN_FILE, mode 0400/0600) or the value itself
   // (VV_TG_ADMIN_TOKEN, environment only). Neither = POST endpoints refused (fail closed).

@@ -36,6 +36,10 @@ Engine::Engine(EngineOptions options, MessageSource& source, queue::Publisher& d
 Result<int> Engine::ProcessOnce(int64_t wait_ms) {
   auto msgs = source_.Fetch(options_.batch_size, wait_ms);
   logging::Backends().Observe(options_.queue_name, msgs.status());
+  {
+    std::lock_guard<std::mutex> l(health_mu_);
+    fetch_status_ = msgs.status();
+  }
   if (!msgs.ok()) return msgs.status();
   for (const auto& m : *msgs) {
     counters_.consumed.fetch_add(1);
@@ -211,6 +215,10 @@ Engine::Outcome Engine::Handle(const queue::StoredMessage& m) {
   record.stored_at_micros = clock_.NowMicros();
   auto put = store_.Put(record);
   logging::Backends().Observe(options_.store_name, put.status());
+  {
+    std::lock_guard<std::mutex> l(health_mu_);
+    store_status_ = put.status();
+  }
   if (!put.ok()) return Outcome::kLeaveUnacked;
   details.Set("key_id", sealed->key_id);
   details.Set("sequence", m.sequence);
@@ -236,30 +244,11 @@ Engine::Outcome Engine::Handle(const queue::StoredMessage& m) {
   return Outcome::kAcked;
 }
 
-std::string Engine::MetricsText() const {
-  std::string out;
-  auto counter = [&](const char* name, const char* help, uint64_t v) {
-    out += std::string("# HELP vv_engine_") + name + " " + help + "\n# TYPE vv_engine_" + name +
-           " counter\nvv_engine_" + name + " " + std::to_string(v) + "\n";
-  };
-  counter("consumed_total", "Queue deliveries handled.", counters_.consumed.load());
-  counter("stored_total", "Evidence records stored.", counters_.stored.load());
-  counter("duplicates_total", "Deliveries whose event was already stored.",
-          counters_.duplicates.load());
-  counter("integrity_failures_total", "Envelopes failing the integrity re-check.",
-          counters_.integrity_failures.load());
-  counter("rejected_total", "Envelopes rejected and dead-lettered.", counters_.rejected.load());
-  counter("unauthenticated_total", "Envelopes failing queue authentication (dead-lettered).",
-          counters_.unauthenticated.load());
-  counter("dead_lettered_total", "Messages dead-lettered after max deliveries.",
-          counters_.dead_lettered.load());
-  counter("transient_failures_total", "Deliveries left unacked for redelivery.",
-          counters_.transient_failures.load());
-  out +=
-      "# HELP vv_engine_lag Unacked ingest messages waiting (-1 unknown).\n"
-      "# TYPE vv_engine_lag gauge\nvv_engine_lag " +
-      std::to_string(counters_.lag.load()) + "\n";
-  return out;
+Status Engine::Health() const {
+  VV_RETURN_IF_ERROR(audit_.WriteHealth());
+  std::lock_guard<std::mutex> l(health_mu_);
+  if (!fetch_status_.ok()) return fetch_status_;
+  return store_status_;
 }
 
 }  // namespace vv::engine

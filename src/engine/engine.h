@@ -33,6 +33,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "audit/audit_log.h"
@@ -63,7 +64,8 @@ struct EngineOptions {
   bool allow_unsigned_queue_messages = false;
 };
 
-// Counters (monotonic) and the lag gauge. Names in MetricsText(): vv_engine_<name>.
+// Counters (monotonic) and the lag gauge, exported as stats::EngineMetrics by
+// EngineMetricsExporter (engine/metrics_exporter.h).
 struct EngineCounters {
   std::atomic<uint64_t> consumed{0};  // deliveries handled (redeliveries included)
   std::atomic<uint64_t> stored{0};
@@ -92,8 +94,10 @@ class Engine {
   Status Run(const std::atomic<bool>& stop, bool exit_when_idle = false);
 
   const EngineCounters& counters() const { return counters_; }
-  // Prometheus text exposition of the counters.
-  std::string MetricsText() const;
+  // Ok when the engine can make progress; else why not: the audit log refuses appends
+  // (AuditSink::WriteHealth), the last fetch failed (queue), or the last store write failed
+  // with no success since (evidence store). For /readyz (engine/metrics_exporter.h).
+  Status Health() const;
 
  private:
   enum class Outcome { kAcked, kLeaveUnacked };
@@ -113,6 +117,9 @@ class Engine {
   const Clock& clock_;
   Random& random_;
   EngineCounters counters_;
+  mutable std::mutex health_mu_;
+  Status fetch_status_;  // GUARDED_BY(health_mu_): the last fetch's result
+  Status store_status_;  // GUARDED_BY(health_mu_): the last store write's result
 };
 
 }  // namespace vv::engine

@@ -9,7 +9,8 @@
 //                    corrupt message is handed to the engine (which dead-letters it) instead
 //                    of blocking the queue forever.
 //   JetStreamSource  a durable JetStream pull consumer (queue::JetStreamConsumer). Delivery
-//                    counts are tracked in memory (per process lifetime); lag is unknown (-1).
+//                    counts are tracked in memory (per process lifetime); lag is the durable
+//                    consumer's pending + ack-pending count from the server's consumer info.
 //
 // Thread-safety: a source is used by one engine thread at a time. Ownership: sources borrow
 // their queue / consumer, which must outlive them.
@@ -77,7 +78,7 @@ class JetStreamSource final : public MessageSource {
   Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) override;
   Status Ack(int64_t sequence) override;
   Result<int64_t> Deliveries(int64_t sequence) override;
-  Result<int64_t> Lag() override { return int64_t{-1}; }
+  Result<int64_t> Lag() override;
 
  private:
   queue::JetStreamConsumer& consumer_;

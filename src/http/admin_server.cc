@@ -21,35 +21,44 @@ using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 }  // namespace
 
-Result<HostPort> ParseLoopbackListen(std::string_view text) {
+Result<HostPort> ParseListen(std::string_view text, std::string_view key) {
   std::string s(text);
+  const std::string k(key);
   std::string host, port_text;
   if (!s.empty() && s[0] == '[') {
     size_t close = s.find(']');
     if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
-      return Status::InvalidArgument("admin_listen '" + s + "': expected [addr]:port");
+      return Status::InvalidArgument(k + " '" + s + "': expected [addr]:port");
     host = s.substr(1, close - 1);
     port_text = s.substr(close + 2);
   } else {
     size_t colon = s.rfind(':');
     if (colon == std::string::npos)
-      return Status::InvalidArgument("admin_listen '" + s + "': expected host:port");
+      return Status::InvalidArgument(k + " '" + s + "': expected host:port");
     host = s.substr(0, colon);
     port_text = s.substr(colon + 1);
   }
   if (port_text.empty() || port_text.size() > 5 ||
       port_text.find_first_not_of("0123456789") != std::string::npos ||
       std::stoul(port_text) > 65535)
-    return Status::InvalidArgument("admin_listen '" + s + "': invalid port");
+    return Status::InvalidArgument(k + " '" + s + "': invalid port");
   if (host == "localhost") host = "127.0.0.1";
   error_code ec;
-  auto addr = net::ip::make_address(host, ec);
-  if (ec) return Status::InvalidArgument("admin_listen '" + s + "': invalid address");
-  if (!addr.is_loopback())
-    return Status::InvalidArgument("admin_listen '" + s +
-                                   "': only a loopback address is allowed (the admin listener "
-                                   "is plain HTTP)");
+  net::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument(k + " '" + s + "': invalid address");
   return HostPort{host, static_cast<uint16_t>(std::stoul(port_text))};
+}
+
+Result<HostPort> ParseLoopbackListen(std::string_view text) {
+  auto hp = ParseListen(text, "admin_listen");
+  if (!hp.ok()) return hp.status();
+  error_code ec;
+  if (!net::ip::make_address(hp->host, ec).is_loopback())
+    return Status::InvalidArgument("admin_listen '" + std::string(text) +
+                                   "': only a loopback address is allowed (the admin listener "
+                                   "is plain HTTP); use probe_listen for a scrape or probe "
+                                   "address reachable from other hosts");
+  return hp;
 }
 
 bool IsLoopbackHostHeader(std::string_view host) {
@@ -129,17 +138,19 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
  public:
   Impl(AdminHandler handler, AdminOptions options)
       : handler_(std::move(handler)), options_(std::move(options)), acceptor_(ioc_) {}
+  explicit Impl(ProbeHandler probe)
+      : probe_(std::move(probe)), acceptor_(ioc_) {}
 
   Status Bind(const HostPort& hp) {
     error_code ec;
     tcp::endpoint ep(net::ip::make_address(hp.host, ec), hp.port);
-    if (ec) return Status::InvalidArgument("admin listener: invalid address " + hp.host);
+    if (ec) return Status::InvalidArgument(Name() + ": invalid address " + hp.host);
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(64, ec);
     if (ec)
-      return Status::Unavailable("admin listener: cannot listen on " + hp.host + ":" +
+      return Status::Unavailable(Name() + ": cannot listen on " + hp.host + ":" +
                                  std::to_string(hp.port) + ": " + ec.message());
     port_ = acceptor_.local_endpoint(ec).port();
     return Status::Ok();
@@ -156,7 +167,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
           self->ioc_.run();
           return;
         } catch (const std::exception& e) {
-          spdlog::error("admin listener: {}", e.what());
+          spdlog::error("{}: {}", self->Name(), e.what());
         }
       }
     });
@@ -175,10 +186,18 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   }
 
   uint16_t port() const { return port_; }
+  std::string Name() const { return probe_ ? "probe listener" : "admin listener"; }
 
  private:
   struct Conn {
-    explicit Conn(tcp::socket s) : stream(std::move(s)) {}
+    // Counts itself in *open (probe mode: the io thread is the only user).
+    Conn(tcp::socket s, size_t* open) : stream(std::move(s)), open_count(open) {
+      if (open_count) ++*open_count;
+    }
+    ~Conn() {
+      if (open_count) --*open_count;
+    }
+    size_t* open_count = nullptr;
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
     bhttp::request_parser<bhttp::string_body> parser;
@@ -191,15 +210,20 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     // here would form a cycle Impl -> ioc_ -> handler -> Impl and leak).
     acceptor_.async_accept([this](error_code ec, tcp::socket s) {
       if (ec == net::error::operation_aborted) return;
-      if (!ec) Serve(std::make_shared<Conn>(std::move(s)));
+      if (!ec && probe_ && open_ >= kProbeMaxConnections) {
+        error_code ignored;
+        s.close(ignored);  // over the connection limit
+      } else if (!ec) {
+        Serve(std::make_shared<Conn>(std::move(s), probe_ ? &open_ : nullptr));
+      }
       DoAccept();
     });
   }
 
   void Serve(std::shared_ptr<Conn> c) {
-    c->parser.body_limit(64 * 1024);
-    c->parser.header_limit(16 * 1024);
-    c->stream.expires_after(std::chrono::seconds(5));
+    c->parser.body_limit(probe_ ? 0 : 64 * 1024);  // probes: GET without a body
+    c->parser.header_limit(probe_ ? kProbeMaxHeaderBytes : 16 * 1024);
+    c->stream.expires_after(std::chrono::seconds(kProbeTimeoutSeconds));
     bhttp::async_read(c->stream, c->buffer, c->parser,
                       [this, c](error_code ec, std::size_t) {
                         if (ec) {
@@ -211,8 +235,30 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
                       });
   }
 
+  // Probe mode: only GET of the probe paths reaches the handler.
+  Response ProbeResponse(const bhttp::request<bhttp::string_body>& req, const std::string& path) {
+    if (req.method() != bhttp::verb::get)
+      return {405, R"({"detail":"Method Not Allowed"})", "application/json"};
+    for (std::string_view p : kProbePaths)
+      if (p == path) return probe_(path);
+    return {404, R"({"detail":"Not Found"})", "application/json"};
+  }
+
   void Respond(const std::shared_ptr<Conn>& c) {
     auto& req = c->parser.get();
+    if (probe_) {
+      std::string target(req.target());
+      Response r;
+      try {
+        r = ProbeResponse(req, target.substr(0, target.find('?')));
+      } catch (const std::exception& e) {
+        r = {500, R"({"detail":"Internal Server Error"})", "application/json"};
+        spdlog::error("probe handler threw: {}", e.what());
+      }
+      if (r.status == 405) c->res.set(bhttp::field::allow, "GET");
+      Write(c, std::move(r));
+      return;
+    }
     AdminRequest ar;
     ar.method = std::string(req.method_string());
     std::string target(req.target());
@@ -239,6 +285,10 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
       r = {500, R"({"detail":"Internal Server Error"})", "application/json"};
       spdlog::error("admin handler threw: {}", e.what());
     }
+    Write(c, std::move(r));
+  }
+
+  void Write(const std::shared_ptr<Conn>& c, Response r) {
     c->res.version(11);
     c->res.result(static_cast<unsigned>(r.status));
     c->res.set(bhttp::field::content_type, r.content_type);
@@ -255,6 +305,8 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
 
   AdminHandler handler_;
   const AdminOptions options_;
+  ProbeHandler probe_;  // set: probe mode
+  size_t open_ = 0;     // open connections (probe mode; io thread only)
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
@@ -278,6 +330,27 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Create(std::string_view listen
   }
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
 }
+
+Result<std::unique_ptr<ProbeServer>> ProbeServer::Create(std::string_view listen,
+                                                         ProbeHandler handler) {
+  auto hp = ParseListen(listen, "probe_listen");
+  if (!hp.ok()) return hp.status();
+  std::shared_ptr<AdminServer::Impl> impl;
+  try {
+    impl = std::make_shared<AdminServer::Impl>(std::move(handler));
+    VV_RETURN_IF_ERROR(impl->Bind(*hp));
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("probe listener: ") + e.what());
+  }
+  return std::unique_ptr<ProbeServer>(new ProbeServer(std::move(impl)));
+}
+
+ProbeServer::~ProbeServer() {
+  if (impl_) impl_->Stop();
+}
+uint16_t ProbeServer::port() const { return impl_->port(); }
+void ProbeServer::Start() { impl_->Start(); }
+void ProbeServer::Stop() { impl_->Stop(); }
 
 AdminServer::~AdminServer() {
   if (impl_) impl_->Stop();

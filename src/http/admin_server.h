@@ -72,6 +72,15 @@ struct HostPort {
 // Parses "host:port" / "[v6]:port" and refuses anything but a loopback address
 // (127.0.0.0/8, ::1, "localhost" -> 127.0.0.1).
 Result<HostPort> ParseLoopbackListen(std::string_view text);
+// The same for any IP address (the probe listener; "0.0.0.0:9465", "[::]:9465"); `key` names
+// the setting in error messages.
+Result<HostPort> ParseListen(std::string_view text, std::string_view key);
+
+// The paths the probe listener serves, and its limits.
+inline constexpr std::string_view kProbePaths[] = {"/livez", "/readyz", "/metrics"};
+inline constexpr size_t kProbeMaxHeaderBytes = 8 * 1024;
+inline constexpr size_t kProbeMaxConnections = 64;
+inline constexpr int kProbeTimeoutSeconds = 5;
 
 class AdminServer {
  public:
@@ -91,6 +100,34 @@ class AdminServer {
  private:
   explicit AdminServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
+};
+
+// ProbeServer: the unauthenticated, read-only plain-HTTP listener for Kubernetes probes and
+// Prometheus scrapes (`probe_listen`, issue 14 item 5); it may listen on any address. It
+// answers only GET /livez, /readyz and /metrics (the handler gets the path): another method is
+// 405 (Allow: GET), another path 404, a request with a body is refused (connection closed),
+// headers are bounded (kProbeMaxHeaderBytes), every connection gets kProbeTimeoutSeconds to
+// send its request and read the answer, and at most kProbeMaxConnections are open at once
+// (more are closed on accept). One request per connection. Nothing it answers may carry
+// configuration details: the handler returns status codes, fixed reason codes and metrics.
+// Thread-safety and ownership as AdminServer.
+using ProbeHandler = std::function<Response(std::string_view path)>;
+
+class ProbeServer {
+ public:
+  static Result<std::unique_ptr<ProbeServer>> Create(std::string_view listen,
+                                                     ProbeHandler handler);
+  ~ProbeServer();
+  ProbeServer(const ProbeServer&) = delete;
+  ProbeServer& operator=(const ProbeServer&) = delete;
+
+  uint16_t port() const;
+  void Start();
+  void Stop();
+
+ private:
+  explicit ProbeServer(std::shared_ptr<AdminServer::Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<AdminServer::Impl> impl_;
 };
 
 }  // namespace vv::http

@@ -279,6 +279,19 @@ Gauge& Registry::AddGauge(std::string_view name, std::string_view help) {
   return AddGaugeFamily(name, help, {}).WithLabels({});
 }
 
+Gauge& Registry::AddSampledCounter(std::string_view name, std::string_view help) {
+  FamilyBase& f = AddFamily(name, help, {}, MetricType::kCounter, [&] {
+    return std::make_unique<GaugeFamily>(std::string(name), std::string(help),
+                                         std::vector<std::string>{}, MetricType::kCounter,
+                                         [] { return std::make_unique<Gauge>(); });
+  });
+  auto* g = dynamic_cast<GaugeFamily*>(&f);
+  if (g == nullptr)
+    internal::FatalRegistration("metric " + std::string(name) +
+                                " re-registered as a sampled counter");
+  return g->WithLabels({});
+}
+
 Histogram& Registry::AddHistogram(std::string_view name, std::string_view help,
                                   std::vector<double> upper_bounds) {
   return AddHistogramFamily(name, help, {}, std::move(upper_bounds)).WithLabels({});

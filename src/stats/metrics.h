@@ -206,6 +206,9 @@ class Registry {
   Gauge& AddGauge(std::string_view name, std::string_view help);
   Histogram& AddHistogram(std::string_view name, std::string_view help,
                           std::vector<double> upper_bounds);
+  // A counter whose (fractional) value is sampled from elsewhere, e.g. CPU seconds from
+  // /proc: rendered with TYPE counter; the caller Set()s it and only ever moves it forward.
+  Gauge& AddSampledCounter(std::string_view name, std::string_view help);
 
   // The whole registry in text format 0.0.4, families sorted by name.
   std::string Render() const;

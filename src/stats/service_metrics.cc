@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "stats/process_metrics.h"
+
 namespace vv::stats {
 
 GatewayMetrics::GatewayMetrics(Registry& r)
@@ -51,7 +53,9 @@ GatewayMetrics::GatewayMetrics(Registry& r)
       tls_certificate_expiry(r.AddGaugeFamily(
           "vv_gateway_tls_certificate_expiry_timestamp_seconds",
           "notAfter of the server certificate and of the earliest-expiring CA, unix seconds.",
-          {"cert"})) {}
+          {"cert"})),
+      ready(r.AddGauge("vv_gateway_ready",
+                       "1 when the gateway can serve requests (/readyz 200), 0 otherwise.")) {}
 
 Counter& GatewayMetrics::Rejected(int status, std::string_view reason) {
   char buf[16];
@@ -71,12 +75,21 @@ EngineMetrics::EngineMetrics(Registry& r)
       dead_lettered(r.AddCounter("vv_engine_dead_lettered_total",
                                  "Messages moved to the dead-letter queue by the engine.")),
       consumer_lag(r.AddGauge("vv_engine_consumer_lag_messages",
-                              "Messages waiting in the ingest queue for this consumer.")) {}
+                              "Unacked ingest messages waiting for this consumer (-1 unknown).")),
+      rejected(r.AddCounter("vv_engine_rejected_total",
+                            "Envelopes rejected permanently and dead-lettered.")),
+      unauthenticated(r.AddCounter("vv_engine_unauthenticated_total",
+                                   "Envelopes failing queue authentication (dead-lettered).")),
+      transient_failures(r.AddCounter("vv_engine_transient_failures_total",
+                                      "Deliveries left unacked for redelivery.")),
+      ready(r.AddGauge("vv_engine_ready",
+                       "1 when the engine's queue, store and audit log are usable (/readyz 200).")) {}
 
 std::vector<std::string> AllServiceSampleNames() {
   Registry r;
   GatewayMetrics g(r);
   EngineMetrics e(r);
+  ProcessMetrics p(r, "any");
   return r.SampleNames();
 }
 

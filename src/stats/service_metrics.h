@@ -57,9 +57,13 @@ struct GatewayMetrics {
   // (unix seconds; 0 = no CRL configured). Alert before it passes: an expired CRL fails every
   // handshake closed.
   Gauge& tls_crl_next_update;
-  // vv_gateway_tls_certificate_expiry_timestamp_seconds{cert="server|ca"}: notAfter of the
-  // server certificate and of the earliest-expiring trusted CA certificate (unix seconds).
+  // vv_gateway_tls_certificate_expiry_timestamp_seconds{cert="server|ca|nats_ca|redis_ca"}:
+  // notAfter of the server certificate, of the earliest-expiring trusted client CA and of the
+  // earliest certificate in the backends' CA bundles (when configured), unix seconds.
   GaugeFamily& tls_certificate_expiry;
+  // vv_gateway_ready: 1 when the readiness model (app/readiness.h) says requests can be
+  // served, 0 when /readyz answers 503; refreshed by every health check and every scrape.
+  Gauge& ready;
 
   // Convenience resolvers (cache the result on hot paths).
   Counter& Rejected(int status, std::string_view reason);
@@ -80,7 +84,11 @@ struct EngineMetrics {
   Counter& duplicates;          // vv_engine_duplicates_total
   Counter& integrity_failures;  // vv_engine_integrity_failures_total
   Counter& dead_lettered;       // vv_engine_dead_lettered_total
-  Gauge& consumer_lag;          // vv_engine_consumer_lag_messages
+  Gauge& consumer_lag;          // vv_engine_consumer_lag_messages (-1 = unknown)
+  Counter& rejected;            // vv_engine_rejected_total
+  Counter& unauthenticated;     // vv_engine_unauthenticated_total
+  Counter& transient_failures;  // vv_engine_transient_failures_total
+  Gauge& ready;                 // vv_engine_ready
 };
 
 // Every sample name GatewayMetrics and EngineMetrics expose (histograms expanded to

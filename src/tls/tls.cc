@@ -1,6 +1,7 @@
 #include "tls/tls.h"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -251,6 +252,22 @@ ContextExpiry DescribeServerContext(SSL_CTX* ctx) {
     }
   }
   return e;
+}
+
+Result<int64_t> EarliestCertificateExpiry(const std::string& pem_path) {
+  auto bytes = crypto::ReadFileBytes(pem_path);
+  if (!bytes.ok()) return bytes.status();
+  BIO* bio = BIO_new_mem_buf(bytes->data(), static_cast<int>(bytes->size()));
+  if (bio == nullptr) return Status::Internal("out of memory");
+  int64_t earliest = 0;
+  while (X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    KeepEarliest(ToUnix(X509_get0_notAfter(x)), &earliest);
+    X509_free(x);
+  }
+  BIO_free(bio);
+  ERR_clear_error();  // the end of the PEM stream reads as an error
+  if (earliest == 0) return Status::InvalidArgument(pem_path + ": no PEM certificate");
+  return earliest;
 }
 
 PeerCertificate InspectPeer(SSL* ssl) {

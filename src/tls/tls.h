@@ -44,6 +44,10 @@ struct ContextExpiry {
   int64_t crl_next_update = 0;        // the earliest nextUpdate among the loaded CRLs
 };
 ContextExpiry DescribeServerContext(SSL_CTX* ctx);
+// The earliest notAfter (unix seconds) among the PEM certificates in `pem_path` (e.g. a
+// backend's CA bundle: nats_tls_ca_path, redis_tls_ca_path). Error when the file cannot be
+// read or holds no certificate.
+Result<int64_t> EarliestCertificateExpiry(const std::string& pem_path);
 
 struct ClientTlsOptions {
   std::string ca_path;    // trust anchors for the server certificate (empty: system default)

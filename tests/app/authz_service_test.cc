@@ -182,7 +182,8 @@ TEST_F(AuthzServiceTest, HealthDetailsOnlyForPinnedCertificates) {
   publisher_.SetFail(true);
   auto degraded = Send(h);
   EXPECT_EQ(degraded.status, 503);
-  EXPECT_EQ(degraded.body, "{\"ready\":false}");
+  // The fixed reason code only: no backend names or errors for an unpinned caller.
+  EXPECT_EQ(degraded.body, "{\"ready\":false,\"reason\":\"queue_unavailable\"}");
   publisher_.SetFail(false);
   h.target = "/healthz";
   h.peer.cert_sha256_hex = kPin;

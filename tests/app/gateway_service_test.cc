@@ -548,6 +548,45 @@ TEST_F(GatewayServiceTest, HealthAndReadiness) {
   EXPECT_EQ(Send(h).status, 503);
 }
 
+// Issue 14: health tells the truth. A forked audit anchor (every append that seals is refused)
+// and a failing append both make /healthz and /readyz 503 with the reason code; the precise
+// error only for a pinned caller; healthy again once the audit log is.
+TEST_F(GatewayServiceTest, HealthIs503WheneverRequestsWouldBe503) {
+  http::Request h;
+  h.method = "GET";
+  h.target = "/healthz";
+  h.peer.has_certificate = true;
+  h.peer.cert_sha256_hex = kPin;
+  audit_.SetWriteHealth(Status::DataLoss("audit anchor: fork_detected: not a seal of this log"));
+  auto r = Send(h);  // pinned: the component and the precise error too
+  EXPECT_EQ(r.status, 503);
+  auto body = json::Parse(r.body);
+  ASSERT_TRUE(body.ok()) << r.body;
+  EXPECT_EQ(body->Find("status")->as_string(), "unavailable");
+  EXPECT_EQ(body->Find("reason")->as_string(), "audit_anchor_forked");
+  EXPECT_EQ(body->Find("component")->as_string(), "audit");
+  EXPECT_NE(body->Find("detail")->as_string().find("fork_detected"), std::string::npos);
+  EXPECT_EQ(service_->metrics().ready.value(), 0);
+  h.target = "/readyz";
+  h.peer.cert_sha256_hex = std::string(64, 'f');  // pinned by nobody: reason code only
+  r = Send(h);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "{\"ready\":false,\"reason\":\"audit_anchor_forked\"}");
+  audit_.SetWriteHealth(Status::Ok());
+  EXPECT_EQ(Send(h).status, 200);
+  EXPECT_EQ(service_->metrics().ready.value(), 1);
+
+  // A request whose audit append fails gets 503, and so does health, until an append works.
+  audit_.SetFail(true);
+  EXPECT_EQ(Send(Valid()).status, 503);
+  EXPECT_EQ(Send(h).body, "{\"ready\":false,\"reason\":\"audit_unavailable\"}");
+  h.target = "/healthz";
+  EXPECT_EQ(Send(h).status, 503);
+  audit_.SetFail(false);
+  EXPECT_EQ(Send(Valid()).status, 202);
+  EXPECT_EQ(Send(h).status, 200);
+}
+
 TEST_F(GatewayServiceTest, UnknownPathAndMethod) {
   http::Request r;
   r.method = "GET";

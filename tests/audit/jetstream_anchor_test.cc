@@ -4,6 +4,8 @@
 #include "audit/jetstream_anchor.h"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
 #include <nats/nats.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -301,8 +303,16 @@ TEST_F(JetStreamAnchorTest, SecondWriterWithADifferentHistoryIsRefusedAtAppend) 
   ASSERT_NE(sink_b, nullptr);
   // Both writers start while the anchor is empty; A anchors first.
   auto a = AuditLog::Open(dir_.File("a.jsonl"), LogOptions(sink_a.get()), clock_);
-  auto b = AuditLog::Open(dir_.File("b.jsonl"), LogOptions(sink_b.get()), clock_);
+  // B reports the fork once through on_integrity_failure (the gateway's integrity counter).
+  std::atomic<int> fork_reports{0};
+  AuditLogOptions b_options = LogOptions(sink_b.get());
+  b_options.on_integrity_failure = [&](const Status& s) {
+    EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+    ++fork_reports;
+  };
+  auto b = AuditLog::Open(dir_.File("b.jsonl"), b_options, clock_);
   ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE((*b)->WriteHealth().ok());
   AppendN(a->get(), 2, "a");
   ASSERT_TRUE(WaitFor([&] { return Drained(**a); }));
   // B's seal (another history) is written locally but the anchor refuses it.
@@ -317,6 +327,11 @@ TEST_F(JetStreamAnchorTest, SecondWriterWithADifferentHistoryIsRefusedAtAppend) 
   Status refused = (*b)->Append("x", "gw", json::Value::MakeObject());  // would seal
   EXPECT_EQ(refused.code(), StatusCode::kDataLoss);
   EXPECT_EQ((*b)->SealNow().code(), StatusCode::kDataLoss);
+  // Its health says so without trying an append (readiness: audit_anchor_forked), and the
+  // fork was reported exactly once however often sealing is refused since.
+  EXPECT_EQ((*b)->WriteHealth().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(fork_reports.load(), 1);
+  EXPECT_TRUE((*a)->WriteHealth().ok());
   // A is unaffected and the anchor holds only A's history.
   AppendN(a->get(), 2, "a2");
   ASSERT_TRUE(WaitFor([&] { return Drained(**a); }));

@@ -186,6 +186,23 @@ TEST_F(GatewayConfigTest, BadListenNamesKey) {
   ExpectError(Yaml("    listen: '::1:8443'\n"), "listen");
 }
 
+// Issue 14: the admin (write) listener stays on loopback; the probe listener may be anywhere.
+TEST_F(GatewayConfigTest, AdminListenIsLoopbackOnlyProbeListenAnyAddress) {
+  for (const char* ok : {"127.0.0.1:9464", "'[::1]:9464'", "localhost:9464", "off", "''"})
+    EXPECT_TRUE(Parse(Yaml(std::string("    admin_listen: ") + ok + "\n")).ok()) << ok;
+  ExpectError(Yaml("    admin_listen: 0.0.0.0:9464\n"), "admin_listen");
+  ExpectError(Yaml("    admin_listen: 10.1.2.3:9464\n"), "admin_listen");
+  ExpectError(Yaml("    admin_listen: '[::]:9464'\n"), "admin_listen");
+  auto probe = Parse(Yaml("    probe_listen: 0.0.0.0:9465\n"));
+  ASSERT_TRUE(probe.ok()) << probe.status().message();
+  EXPECT_EQ(probe->probe_listen, "0.0.0.0:9465");
+  EXPECT_TRUE(Parse(Yaml("    probe_listen: '[::]:9465'\n")).ok());
+  EXPECT_EQ(Parse(Yaml(""))->probe_listen, "");  // off by default
+  ExpectError(Yaml("    probe_listen: gateway.example:9465\n"), "probe_listen");
+  ExpectError(Yaml("    probe_listen: 0.0.0.0\n"), "probe_listen");
+  ExpectError(Yaml("    probe_listen: 0.0.0.0:70000\n"), "probe_listen");
+}
+
 TEST_F(GatewayConfigTest, UnknownKeysAreNamed) {
   ExpectError(Yaml("    require_mtsl: false\n"), "require_mtsl");
   ExpectError(Yaml("    limits:\n      max_body_byte: 10\n"), "limits.max_body_byte");

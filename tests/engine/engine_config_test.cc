@@ -37,6 +37,18 @@ TEST(EngineConfigTest, DefaultsAndSharedGatewayKeys) {
   EXPECT_EQ(c->operator_tenant_map.at("op-001"), "10000000-0000-0000-0000-000000000001");
 }
 
+TEST(EngineConfigTest, ProbeListenAnyAddressButValid) {
+  auto on = ParseEngineConfig(std::string(kBase) + "  evidence_engine:\n    probe_listen: 0.0.0.0:9466\n",
+                              Env(), "/etc/vv");
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_EQ(on->probe_listen, "0.0.0.0:9466");
+  EXPECT_EQ(ParseEngineConfig(kBase, Env(), "/etc/vv")->probe_listen, "");
+  auto bad = ParseEngineConfig(std::string(kBase) + "  evidence_engine:\n    probe_listen: nowhere\n",
+                               Env(), "/etc/vv");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("probe_listen"), std::string::npos);
+}
+
 TEST(EngineConfigTest, EngineSectionAndEnvironmentOverrides) {
   std::string y = std::string(kBase) +
                   "  evidence_engine:\n"

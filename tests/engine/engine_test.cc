@@ -2,6 +2,7 @@
 // feeds it) -> Engine -> SQLite evidence store, with its own audit log.
 
 #include "engine/engine.h"
+#include "engine/metrics_exporter.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -165,7 +166,8 @@ TEST_F(EngineTest, StoresEveryEventOnceEncryptedPerTenant) {
 
   auto audit = AuditRecords(AuditPath());
   EXPECT_EQ(CountAudit(audit, "evidence.stored"), 8);
-  EXPECT_NE(engine->MetricsText().find("vv_engine_stored_total 8"), std::string::npos);
+  EXPECT_NE(EngineMetricsExporter(*engine).Render().find("vv_engine_messages_stored_total 8"),
+            std::string::npos);
 }
 
 TEST_F(EngineTest, RedeliveryAfterCrashBeforeAckStoresNothingTwice) {
@@ -335,7 +337,8 @@ TEST_F(EngineTest, UnauthenticatedEnvelopesAreDeadLetteredWithThePreciseReason) 
   EXPECT_EQ(reasons["evt-swapped"], "envelope_signature_invalid");
   EXPECT_EQ(reasons["evt-alg"], "envelope_auth_unsupported_alg");
   EXPECT_EQ(DeadLetters().size(), 5u);
-  EXPECT_NE(engine->MetricsText().find("vv_engine_unauthenticated_total 5"), std::string::npos);
+  EXPECT_NE(EngineMetricsExporter(*engine).Render().find("vv_engine_unauthenticated_total 5"),
+            std::string::npos);
 }
 
 TEST_F(EngineTest, UnsignedEnvelopesPassOnlyWhenExplicitlyAllowed) {
@@ -418,6 +421,35 @@ TEST_F(EngineTest, StoreOutageLogsOneLinePerStateChange) {
   EXPECT_EQ(count(down), 1) << log;
   EXPECT_EQ(count("backend " + options_.store_name + " up again"), 1) << log;
   EXPECT_EQ(count("backend " + options_.store_name), 2) << log;
+}
+
+// Issue 14: one metric name set (the alert rules' and the dashboard's names), and readiness
+// follows the store: not ready while its writes fail, ready again after one succeeds.
+TEST_F(EngineTest, ExporterUsesOneNameSetAndReadinessFollowsTheStore) {
+  Publish(kT1, "op-001", "evt-ready-1");
+  auto engine = MakeEngine();
+  EngineMetricsExporter exporter(*engine);
+  EXPECT_TRUE(exporter.Ready().ok());
+  flaky_->fail_next_puts = 1;
+  ASSERT_TRUE(engine->ProcessOnce().ok());
+  Status not_ready = exporter.Ready();
+  EXPECT_EQ(not_ready.code(), StatusCode::kUnavailable) << not_ready.ToString();
+  std::string text = exporter.Render();
+  EXPECT_NE(text.find("\nvv_engine_ready 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nvv_engine_transient_failures_total 1\n"), std::string::npos);
+  EXPECT_NE(text.find("\nvv_engine_consumer_lag_messages 1\n"), std::string::npos);
+  ASSERT_TRUE(engine->ProcessOnce().ok());
+  EXPECT_TRUE(exporter.Ready().ok());
+  text = exporter.Render();
+  for (const char* line :
+       {"\nvv_engine_ready 1\n", "\nvv_engine_messages_consumed_total 2\n",
+        "\nvv_engine_messages_stored_total 1\n", "\nvv_engine_consumer_lag_messages 0\n"})
+    EXPECT_NE(text.find(line), std::string::npos) << line << " missing in\n" << text;
+  // No second spelling of the same counters (the old text file's names).
+  for (const char* old : {"vv_engine_consumed_total", "vv_engine_stored_total", "vv_engine_lag "})
+    EXPECT_EQ(text.find(old), std::string::npos) << old;
+  EXPECT_NE(text.find("process_resident_memory_bytes "), std::string::npos);
+  EXPECT_NE(text.find("vv_build_info{service=\"engine\""), std::string::npos);
 }
 
 }  // namespace

@@ -75,6 +75,15 @@ class RecordingAuditSink final : public audit::AuditSink {
     std::lock_guard<std::mutex> l(mu_);
     fail_ = f;
   }
+  // What WriteHealth() reports (e.g. DataLoss for a forked anchor); Ok by default.
+  void SetWriteHealth(Status s) {
+    std::lock_guard<std::mutex> l(mu_);
+    write_health_ = std::move(s);
+  }
+  Status WriteHealth() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return write_health_;
+  }
   std::vector<AuditRecord> records() const {
     std::lock_guard<std::mutex> l(mu_);
     return records_;
@@ -83,6 +92,7 @@ class RecordingAuditSink final : public audit::AuditSink {
  private:
   mutable std::mutex mu_;
   bool fail_ = false;
+  Status write_health_;
   std::vector<AuditRecord> records_;
 };
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <memory>
 #include <vector>
 
 #include "fakes/raw_http.h"
@@ -120,6 +122,78 @@ TEST(AdminServerTest, RefusesBeforeTheHandlerAndReportsTheReason) {
   EXPECT_EQ(refused.back().reason, "admin_token_missing");
   for (const auto& r : refused)
     for (char c : r.path) EXPECT_TRUE(c >= 0x20 && c < 0x7f);
+}
+
+// ---- ProbeServer (issue 14 item 5) -------------------------------------------------------------
+
+TEST(ProbeListenTest, AnyAddressIsAcceptedButTheSyntaxIsChecked) {
+  EXPECT_TRUE(ParseListen("0.0.0.0:9465", "probe_listen").ok());
+  EXPECT_TRUE(ParseListen("10.1.2.3:9465", "probe_listen").ok());
+  EXPECT_TRUE(ParseListen("[::]:9465", "probe_listen").ok());
+  EXPECT_EQ(ParseListen("localhost:1", "probe_listen")->host, "127.0.0.1");
+  auto bad = ParseListen("gateway.example:9465", "probe_listen");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("probe_listen"), std::string::npos);
+  EXPECT_FALSE(ParseListen("0.0.0.0", "probe_listen").ok());
+  EXPECT_FALSE(ParseListen("0.0.0.0:65536", "probe_listen").ok());
+  // The admin listener still refuses them, and says where a scrape address belongs.
+  auto admin = ParseLoopbackListen("0.0.0.0:9464");
+  ASSERT_FALSE(admin.ok());
+  EXPECT_NE(admin.status().message().find("probe_listen"), std::string::npos);
+}
+
+class ProbeServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = ProbeServer::Create("0.0.0.0:0", [this](std::string_view path) {
+      ++calls_;
+      return Response{200, "path=" + std::string(path), "text/plain"};
+    });
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(s).value();
+    server_->Start();
+  }
+  std::string Exchange(const std::string& request) {
+    return LoopbackHttpExchange(server_->port(), request);
+  }
+  std::atomic<int> calls_{0};
+  std::unique_ptr<ProbeServer> server_;
+};
+
+TEST_F(ProbeServerTest, ServesOnlyGetOfTheThreeProbePaths) {
+  for (const char* path : {"/livez", "/readyz", "/metrics"}) {
+    // No Host check (Prometheus and kubelet use the pod's address), no token.
+    std::string out = Exchange(std::string("GET ") + path + "?x=1 HTTP/1.1\r\nHost: 10.0.0.7:9465\r\n\r\n");
+    EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos) << out;
+    EXPECT_NE(out.find(std::string("path=") + path), std::string::npos) << out;
+  }
+  EXPECT_EQ(calls_.load(), 3);
+  for (const char* method : {"POST", "PUT", "DELETE", "HEAD", "OPTIONS"}) {
+    std::string out = Exchange(std::string(method) +
+                               " /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_NE(out.find("HTTP/1.1 405"), std::string::npos) << method << ": " << out;
+    EXPECT_NE(out.find("Allow: GET"), std::string::npos) << out;
+  }
+  for (const char* path : {"/", "/healthz", "/admin/reload", "/metrics/x", "/livez/../admin"}) {
+    std::string out = Exchange(std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_NE(out.find("HTTP/1.1 404"), std::string::npos) << path << ": " << out;
+  }
+  EXPECT_EQ(calls_.load(), 3) << "the handler saw a refused request";
+}
+
+TEST_F(ProbeServerTest, RefusesBodiesAndOversizedHeadersWithoutCallingTheHandler) {
+  EXPECT_EQ(Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+                .find("HTTP/1.1 200"),
+            std::string::npos);
+  EXPECT_EQ(Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                     std::string(kProbeMaxHeaderBytes, 'a') + "\r\n\r\n")
+                .find("HTTP/1.1 200"),
+            std::string::npos);
+  EXPECT_EQ(Exchange("garbage\r\n\r\n").find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_EQ(calls_.load(), 0);
+  // Still serving afterwards.
+  EXPECT_NE(Exchange("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n").find("HTTP/1.1 200"),
+            std::string::npos);
 }
 
 }  // namespace

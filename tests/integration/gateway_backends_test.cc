@@ -126,6 +126,10 @@ TEST_F(GatewayBackendsTest, QueueOutageFailsClosedReleasesTheNonceAndRecovers) {
   auto r = Post(c, req);
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(Detail(r), "Telemetry queue publish failed");
+  // Health tells the truth (issue 14): requests get 503, so does /healthz, with the reason.
+  auto health = c.Get("/healthz");
+  EXPECT_EQ(health.status, 503) << health.body;
+  EXPECT_NE(health.body.find("\"reason\":\"queue_unavailable\""), std::string::npos) << health.body;
   ASSERT_TRUE(nats_.Restart().ok());
   int status = 0;
   for (int i = 0; i < 100 && status != 202; ++i) {
@@ -134,6 +138,14 @@ TEST_F(GatewayBackendsTest, QueueOutageFailsClosedReleasesTheNonceAndRecovers) {
     if (status != 202) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(status, 202);
+  // Healthy again: the 202's publish cleared the reported failure (the probe of the NATS
+  // connection may lag the reconnect by a moment).
+  auto healthy = c.Get("/healthz");
+  for (int i = 0; i < 200 && healthy.status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    healthy = c.Get("/healthz");
+  }
+  EXPECT_EQ(healthy.status, 200) << healthy.body;
 }
 
 // Every ingest event id stored in the stream, with its multiplicity.

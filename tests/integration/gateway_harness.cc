@@ -93,8 +93,18 @@ GatewayUnderTest::GatewayUnderTest(const GatewayOptions& opts) {
   proc_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{std::string(VV_BIN_DIR) + "/vv-gateway", "--config", config_path_},
       dir_.File("gateway.log"), env_);
+  expect_probe_ = opts.extra_yaml.find("probe_listen:") != std::string::npos;
+  ReadPorts();
+}
+
+void GatewayUnderTest::ReadPorts() {
   auto line = proc_->WaitForLine("LISTENING ", std::chrono::seconds(20));
   if (line) port_ = static_cast<uint16_t>(std::stoi(*line));
+  probe_port_ = 0;
+  if (port_ != 0 && expect_probe_) {
+    auto probe = proc_->WaitForLine("PROBE_PORT ", std::chrono::seconds(5));
+    if (probe) probe_port_ = static_cast<uint16_t>(std::stoi(*probe));
+  }
 }
 
 GatewayUnderTest::~GatewayUnderTest() { Stop(); }
@@ -106,8 +116,7 @@ bool GatewayUnderTest::Restart() {
   proc_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{std::string(VV_BIN_DIR) + "/vv-gateway", "--config", config_path_},
       dir_.File("gateway-restart-" + std::to_string(++restarts) + ".log"), env_);
-  auto line = proc_->WaitForLine("LISTENING ", std::chrono::seconds(20));
-  if (line) port_ = static_cast<uint16_t>(std::stoi(*line));
+  ReadPorts();
   return port_ != 0;
 }
 

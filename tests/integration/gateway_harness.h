@@ -71,6 +71,8 @@ class GatewayUnderTest {
 
   bool started() const { return port_ != 0; }
   uint16_t port() const { return port_; }
+  // The probe listener's port (PROBE_PORT line), 0 unless extra_yaml sets probe_listen.
+  uint16_t probe_port() const { return probe_port_; }
   // The gateway process id (-1 when not running), e.g. for /proc/PID/status or SIGHUP.
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
   std::string log() const { return proc_ ? proc_->Log() : ""; }
@@ -103,6 +105,9 @@ class GatewayUnderTest {
   std::vector<std::string> env_;
   std::unique_ptr<ChildProcess> proc_;
   uint16_t port_ = 0;
+  uint16_t probe_port_ = 0;
+  bool expect_probe_ = false;
+  void ReadPorts();
 };
 
 // A test suite sharing one default GatewayUnderTest: started before the suite's first test,

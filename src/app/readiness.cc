@@ -1,0 +1,106 @@
+#include "app/readiness.h"
+
+namespace vv::app {
+
+Readiness::Readiness(const Clock& clock, ReadinessOptions options)
+    : clock_(clock), options_(options) {}
+
+void Readiness::AddComponent(std::string name, std::string reason,
+                             std::function<Status()> probe) {
+  AddComponent(std::move(name), [reason](const Status&) { return reason; }, std::move(probe));
+}
+
+void Readiness::AddComponent(std::string name,
+                             std::function<std::string(const Status&)> reason,
+                             std::function<Status()> probe) {
+  auto c = std::make_unique<Component>();
+  c->name = std::move(name);
+  c->reason = std::move(reason);
+  c->probe = std::move(probe);
+  std::lock_guard<std::mutex> l(mu_);
+  components_.push_back(std::move(c));
+}
+
+void Readiness::Report(std::string_view component, const Status& outcome) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& c : components_) {
+    if (c->name != component) continue;
+    if (outcome.ok()) {
+      c->last_failure = Status::Ok();
+    } else {
+      c->last_failure = outcome;
+      c->last_failure_mono_us = clock_.MonotonicMicros();
+    }
+    return;
+  }
+}
+
+ReadinessVerdict Readiness::Check() {
+  {
+    // Probe outside mu_ (a backend round trip must not block Report on the request path);
+    // probe_mu_ makes concurrent checks wait for one prober and reuse its results.
+    std::lock_guard<std::mutex> pl(probe_mu_);
+    std::vector<std::pair<Component*, std::function<Status()>*>> due;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      const int64_t now = clock_.MonotonicMicros();
+      if (!probed_once_ || now - probed_at_mono_us_ >= options_.probe_cache_ms * 1000) {
+        for (auto& c : components_)
+          if (c->probe) due.emplace_back(c.get(), &c->probe);
+      }
+    }
+    if (!due.empty()) {
+      std::vector<Status> results;
+      results.reserve(due.size());
+      for (auto& [c, probe] : due) results.push_back((*probe)());
+      std::lock_guard<std::mutex> l(mu_);
+      for (size_t i = 0; i < due.size(); ++i) due[i].first->probed = results[i];
+      probed_at_mono_us_ = clock_.MonotonicMicros();
+      probed_once_ = true;
+    }
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  const int64_t now = clock_.MonotonicMicros();
+  for (auto& c : components_) {
+    Status why = c->probed;
+    if (why.ok() && !c->last_failure.ok() &&
+        now - c->last_failure_mono_us < options_.failure_window_seconds * 1000000) {
+      why = c->last_failure;
+    }
+    if (why.ok()) continue;
+    ReadinessVerdict v;
+    v.ready = false;
+    v.component = c->name;
+    v.reason = c->reason(why);
+    v.detail = why.message();
+    return v;
+  }
+  return ReadinessVerdict{};
+}
+
+std::string AuditReason(const Status& s) {
+  return s.code() == StatusCode::kDataLoss ? "audit_anchor_forked" : "audit_unavailable";
+}
+
+Status ObservedAuditSink::Append(std::string_view event_type, std::string_view actor,
+                                 json::Value details) {
+  Status s = inner_.Append(event_type, actor, std::move(details));
+  // A refused record (details not an object) is the caller's bug, not the log's health.
+  if (s.code() != StatusCode::kInvalidArgument) readiness_.Report("audit", s);
+  return s;
+}
+
+void ObservedPublisher::Publish(queue::Envelope envelope, queue::PublishCallback done) {
+  // Only ingest publishes decide 202 vs 503; a failed dead letter still gets its 422.
+  if (envelope.kind != queue::Kind::kIngest) {
+    inner_.Publish(std::move(envelope), std::move(done));
+    return;
+  }
+  inner_.Publish(std::move(envelope),
+                 [this, done = std::move(done)](Status s, queue::PublishOutcome o) {
+                   readiness_.Report("queue", s);
+                   done(std::move(s), o);
+                 });
+}
+
+}  // namespace vv::app
