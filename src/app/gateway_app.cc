@@ -90,6 +90,9 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayCon
     o.dlq_stream = cfg.nats_dlq_stream;
     o.replicas = static_cast<int>(cfg.nats_replicas);
     o.duplicate_window_ms = cfg.nats_duplicate_window_seconds * 1000;
+    o.max_age_ms = cfg.nats_stream_max_age_seconds * 1000;
+    o.max_bytes = cfg.nats_stream_max_bytes;
+    o.discard_new = cfg.nats_stream_discard == "new";
     o.creds_file = cfg.nats_creds_file;
     o.tls_ca_file = cfg.nats_tls_ca_path;
     auto p = queue::JetStreamPublisher::Create(o);

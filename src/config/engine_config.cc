@@ -177,6 +177,10 @@ Status ReadEngineSection(const YAML::Node& sec, const std::string& base_dir, Eng
       s = str(&cfg->jetstream_dlq_stream);
     } else if (k == "jetstream_durable") {
       s = str(&cfg->jetstream_durable);
+    } else if (k == "jetstream_ack_wait_seconds") {
+      s = integer(&cfg->jetstream_ack_wait_seconds);
+    } else if (k == "queue_retention_seconds") {
+      s = integer(&cfg->queue_retention_seconds);
     } else if (k == "queue_verify_keys") {
       cfg->queue_verify_keys.clear();
       if (!v.IsMap()) {
@@ -313,6 +317,10 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
     return Invalid("evidence_engine.poll_interval_ms must be 1..60000");
   if (cfg.metrics_interval_seconds < 1)
     return Invalid("evidence_engine.metrics_interval_seconds must be >= 1");
+  if (cfg.jetstream_ack_wait_seconds < 0 || cfg.jetstream_ack_wait_seconds > 86400)
+    return Invalid("evidence_engine.jetstream_ack_wait_seconds must be 0..86400 (0 = default)");
+  if (cfg.queue_retention_seconds < 0)
+    return Invalid("evidence_engine.queue_retention_seconds must be >= 0 (0 = keep forever)");
   for (const auto& [kid, b64] : cfg.queue_verify_keys) {
     if (kid.empty()) return Invalid("evidence_engine.queue_verify_keys: key ids must not be empty");
     if (!crypto::Ed25519PublicKey::FromBase64(b64).ok())

@@ -369,6 +369,9 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     if (k == "nats_dlq_stream") return str(&cfg->nats_dlq_stream);
     if (k == "nats_replicas") return integer(&cfg->nats_replicas);
     if (k == "nats_duplicate_window_seconds") return integer(&cfg->nats_duplicate_window_seconds);
+    if (k == "nats_stream_max_age_seconds") return integer(&cfg->nats_stream_max_age_seconds);
+    if (k == "nats_stream_max_bytes") return integer(&cfg->nats_stream_max_bytes);
+    if (k == "nats_stream_discard") return str(&cfg->nats_stream_discard);
     if (k == "redis_tls_ca_path") return path(&cfg->redis_tls_ca_path);
     if (k == "nats_creds_file") return path(&cfg->nats_creds_file);
     if (k == "nats_tls_ca_path") return path(&cfg->nats_tls_ca_path);
@@ -903,6 +906,10 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   if (cfg.nats_duplicate_window_seconds < 60)
     return Invalid("nats_duplicate_window_seconds must be >= 60 (it must exceed the producer's "
                    "retry horizon)");
+  if (cfg.nats_stream_max_age_seconds < 0 || cfg.nats_stream_max_bytes < 0 ||
+      (cfg.nats_stream_discard != "new" && cfg.nats_stream_discard != "old"))
+    return Invalid("nats_stream_max_age_seconds and nats_stream_max_bytes must be >= 0 (0 = "
+                   "unlimited) and nats_stream_discard 'new' or 'old'");
   if (cfg.queue_backend == "nats" && (cfg.nats_stream.empty() || cfg.nats_dlq_stream.empty() ||
                                       cfg.nats_stream == cfg.nats_dlq_stream))
     return Invalid("nats_stream and nats_dlq_stream must be set and differ");

@@ -482,4 +482,22 @@ Result<int64_t> EmbeddedQueue::DeliveredCount(int64_t seq) {
   return Status::Unavailable("embedded queue read: " + DbError(db, rc));
 }
 
+Result<int> EmbeddedQueue::PruneAcked(Kind kind, int64_t cutoff_micros, int limit) {
+  if (limit <= 0) return 0;
+  std::lock_guard<std::mutex> l(reader_mu_);
+  sqlite3* db = reader_db_;
+  Stmt st;
+  int rc = st.Prepare(db,
+                      "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE kind = ?1 "
+                      "AND acked_at IS NOT NULL AND acked_at < ?2 ORDER BY seq LIMIT ?3)");
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st.get(), 2, cutoff_micros);
+    sqlite3_bind_int(st.get(), 3, limit);
+    rc = sqlite3_step(st.get());
+  }
+  if (rc != SQLITE_DONE) return Status::Unavailable("embedded queue prune: " + DbError(db, rc));
+  return sqlite3_changes(db);
+}
+
 }  // namespace vv::queue

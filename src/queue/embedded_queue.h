@@ -94,6 +94,10 @@ class EmbeddedQueue final : public Publisher {
   Status Ack(int64_t seq);
   // delivered_count of message `seq` (NotFound for an unknown seq).
   Result<int64_t> DeliveredCount(int64_t seq);
+  // Retention: deletes at most `limit` messages of `kind` acked before `cutoff_micros`
+  // (acked_at < cutoff), oldest first, in one transaction; returns how many. Unacked rows are
+  // never deleted.
+  Result<int> PruneAcked(Kind kind, int64_t cutoff_micros, int limit);
 
   // Stats: committed write transactions, failed ones, and messages that reached a commit.
   uint64_t commits() const { return commits_.load(); }
