@@ -390,6 +390,62 @@ Result<uint64_t> JetStreamPublisher::StoredCount(Kind kind) {
   return n;
 }
 
+Result<std::pair<uint64_t, uint64_t>> JetStreamPublisher::SequenceRange(Kind kind) {
+  const std::string& stream = kind == Kind::kIngest ? options_.ingest_stream : options_.dlq_stream;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, js_, stream.c_str(), nullptr, &jerr);
+  if (s != NATS_OK) return Status::Unavailable("stream info " + stream + ": " + NatsText(s, jerr));
+  std::pair<uint64_t, uint64_t> r{si->State.FirstSeq, si->State.LastSeq};
+  jsStreamInfo_Destroy(si);
+  return r;
+}
+
+Result<StoredMessage> JetStreamPublisher::GetStored(Kind kind, uint64_t sequence) {
+  const std::string& stream = kind == Kind::kIngest ? options_.ingest_stream : options_.dlq_stream;
+  natsMsg* m = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetMsg(&m, js_, stream.c_str(), sequence, nullptr, &jerr);
+  if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr)
+    return Status::NotFound("no message " + std::to_string(sequence) + " in " + stream);
+  if (s != NATS_OK) return Status::Unavailable("get message " + stream + ": " + NatsText(s, jerr));
+  StoredMessage sm;
+  sm.sequence = static_cast<int64_t>(sequence);
+  sm.wire_bytes.assign(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
+  natsMsg_Destroy(m);
+  auto env = ParseEnvelope(sm.wire_bytes);
+  if (env.ok()) sm.envelope = std::move(env).value();
+  return sm;
+}
+
+Result<uint64_t> JetStreamPublisher::PublishIngestBytesSync(const std::string& bytes,
+                                                            const std::string& msg_id) {
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, options_.ingest_subject.c_str(), nullptr, bytes.data(),
+                                static_cast<int>(bytes.size()));
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id.c_str());
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.ExpectStream = options_.ingest_stream.c_str();
+  po.MaxWait = options_.ack_timeout_ms;
+  jsPubAck* pa = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  if (s == NATS_OK) s = js_PublishMsg(&pa, js_, msg, &po, &jerr);
+  natsMsg_Destroy(msg);
+  if (s != NATS_OK) return Status::Unavailable("publish to ingest: " + NatsText(s, jerr));
+  uint64_t seq = pa->Sequence;
+  jsPubAck_Destroy(pa);
+  return seq;
+}
+
+Status JetStreamPublisher::DeleteStored(Kind kind, uint64_t sequence) {
+  const std::string& stream = kind == Kind::kIngest ? options_.ingest_stream : options_.dlq_stream;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_DeleteMsg(js_, stream.c_str(), sequence, nullptr, &jerr);
+  if (s != NATS_OK) return Status::Unavailable("delete message " + stream + ": " + NatsText(s, jerr));
+  return Status::Ok();
+}
+
 // ---- JetStreamConsumer ----------------------------------------------------------------------
 
 Result<std::unique_ptr<JetStreamConsumer>> JetStreamConsumer::Create(

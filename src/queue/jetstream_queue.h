@@ -95,6 +95,14 @@ class JetStreamPublisher final : public Publisher {
 
   // Messages currently stored in the stream of `kind` (a JetStream API round trip).
   Result<uint64_t> StoredCount(Kind kind);
+  // Operator access to stored messages (DLQ inspection and redrive, dead_letters.h):
+  // first/last stream sequence; one message by sequence (NotFound when deleted or unknown);
+  // a synchronous publish of exact bytes to the ingest subject with the given Nats-Msg-Id
+  // (returns the stream sequence; Unavailable on failure); deleting one message.
+  Result<std::pair<uint64_t, uint64_t>> SequenceRange(Kind kind);
+  Result<StoredMessage> GetStored(Kind kind, uint64_t sequence);
+  Result<uint64_t> PublishIngestBytesSync(const std::string& bytes, const std::string& msg_id);
+  Status DeleteStored(Kind kind, uint64_t sequence);
   size_t in_flight() const;
   const JetStreamOptions& options() const { return options_; }
 
