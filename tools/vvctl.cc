@@ -51,6 +51,7 @@
 #include "config/gateway_config.h"
 #include "policy/policy_gate.h"
 #include "app/config_edit.h"
+#include "app/gateway_app.h"
 #include "app/kill_switch.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
@@ -262,13 +263,7 @@ int RunDlq(const std::string& sub, const DlqArgs& a) {
   std::unique_ptr<vv::queue::DeadLetterAdmin> admin;
   if (cfg->queue_backend == "nats") {
     vv::queue::JetStreamOptions o;
-    o.url = cfg->nats_url;
-    o.ingest_subject = cfg->queue_subject;
-    o.dlq_subject = cfg->dlq_subject;
-    o.ingest_stream = cfg->nats_stream;
-    o.dlq_stream = cfg->nats_dlq_stream;
-    o.creds_file = cfg->nats_creds_file;
-    o.tls_ca_file = cfg->nats_tls_ca_path;
+    vv::app::FillJetStreamOptions(*cfg, &o);
     o.connection_name = "vvctl";
     o.reconcile_existing = false;  // an inspection tool never rewrites the streams
     auto p = vv::queue::JetStreamPublisher::Create(o);
