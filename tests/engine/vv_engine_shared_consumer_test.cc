@@ -114,9 +114,11 @@ TEST_F(SharedConsumerTest, TwoEnginesShareOneDurableExactlyOnceAndAKilledOneLose
   ASSERT_TRUE(a->WaitForLine("ENGINE READY", 30s)) << a->Log();
   ASSERT_TRUE(b->WaitForLine("ENGINE READY", 30s)) << b->Log();
   constexpr int kTotal = 600;
-  Publish(0, kTotal);
-  ASSERT_TRUE(WaitStored(kTotal / 4, 45s)) << a->Log() << b->Log();
+  Publish(0, kTotal / 2);
+  ASSERT_TRUE(WaitStored(kTotal / 6, 45s)) << a->Log() << b->Log();
   EXPECT_EQ(a->Terminate(SIGKILL), -SIGKILL);  // mid-run: it may hold a fetched batch
+  EXPECT_LT(Stored(), kTotal);
+  Publish(kTotal / 2, kTotal);  // the survivor takes the rest
   ASSERT_TRUE(WaitStored(kTotal, 50s)) << "stored " << Stored() << "\n" << b->Log();
   EXPECT_EQ(b->Terminate(SIGTERM), 0) << b->Log();
 
@@ -162,6 +164,10 @@ TEST_F(SharedConsumerTest, DrainConsumesTheWholeQueueInOneRunWithProgress) {
                               std::to_string(kTotal)),
             std::string::npos)
       << drain->Log();
+  const std::string log = drain->Log();
+  const size_t done = log.find("vv-engine: drain done");
+  if (done != std::string::npos)  // the figure, for the record (not asserted: no timings)
+    std::cout << log.substr(done, log.find('\n', done) - done) << std::endl;
   auto c = queue::JetStreamConsumer::Create(jo_, jo_.ingest_stream, jo_.ingest_subject,
                                             "vv-evidence-engine");
   ASSERT_TRUE(c.ok());
