@@ -5,7 +5,11 @@
 // deploy/config/engine.example.yaml). Writes its own audit log (one writer per file);
 // SIGUSR1 rotates it (sealed, anchored, renamed LOG.NNNNNN, new segment linked to it).
 // Prints "ENGINE READY" once consuming. SIGTERM/SIGINT: finishes the message in hand, then
-// exits 0. --drain: exits 0 as soon as the queue is empty.
+// exits 0. --drain: consumes until the queue itself reports nothing pending and nothing in
+// flight (embedded: no unacked row; JetStream: the durable's pending + ack-pending are 0),
+// prints a progress line to stderr at most once a second plus a final one, then exits 0.
+// Embedded queue: one engine per queue file (a second one refuses to start, exit 2);
+// JetStream: several engines may share one durable consumer.
 // Exit status (tools/cli/cli.h, docs/cli.md): 0 clean, 1 runtime failure, 2 usage or
 // configuration error.
 
@@ -163,7 +167,10 @@ int main(int argc, char** argv) {
     auto q = vv::queue::EmbeddedQueue::Open(cfg->queue_path, {});
     if (!q.ok()) return Refuse("queue " + cfg->queue_path + ": " + q.status().ToString());
     embedded = std::move(q).value();
-    auto s = vv::engine::EmbeddedSource::Open(*embedded, cfg->queue_path);
+    vv::engine::EmbeddedSourceOptions so;
+    so.retention_seconds = cfg->queue_retention_seconds;
+    so.clock = &clock;
+    auto s = vv::engine::EmbeddedSource::Open(*embedded, cfg->queue_path, so);
     if (!s.ok()) return Refuse(s.status().ToString());
     source = std::move(s).value();
     dlq = embedded.get();
@@ -177,11 +184,13 @@ int main(int argc, char** argv) {
     jo.connection_name = "vectorvue-evidence-engine";
     jo.creds_file = cfg->nats_creds_file;
     jo.tls_ca_file = cfg->nats_tls_ca_path;
+    jo.reconcile_existing = false;  // the gateway owns the streams' limits and replicas
     auto p = vv::queue::JetStreamPublisher::Create(jo);
     if (!p.ok()) return Refuse("jetstream: " + p.status().ToString());
     js_publisher = std::move(p).value();
     auto c = vv::queue::JetStreamConsumer::Create(jo, cfg->jetstream_stream, cfg->queue_subject,
-                                                  cfg->jetstream_durable);
+                                                  cfg->jetstream_durable,
+                                                  cfg->jetstream_ack_wait_seconds * 1000);
     if (!c.ok()) return Refuse("jetstream consumer: " + c.status().ToString());
     js_consumer = std::move(c).value();
     source = std::make_unique<vv::engine::JetStreamSource>(*js_consumer);
@@ -198,6 +207,21 @@ int main(int argc, char** argv) {
   eo.queue_name = "queue (" + cfg->queue_backend + ")";
   eo.queue_verify_keys = std::move(queue_keys);
   eo.allow_unsigned_queue_messages = cfg->allow_unsigned_queue_messages;
+  if (drain) {
+    eo.on_progress = [](const vv::engine::DrainProgress& p) {
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "%.1f", p.rate_per_s);
+      char elapsed[32];
+      std::snprintf(elapsed, sizeof elapsed, "%.1f", p.elapsed_s);
+      const std::string total = p.total < 0 ? "?" : std::to_string(p.total);
+      if (p.final)
+        std::cerr << "vv-engine: drain done: processed " << p.processed << "/" << total << " in "
+                  << elapsed << " s (" << rate << " msg/s)" << std::endl;
+      else
+        std::cerr << "vv-engine: drain: processed " << p.processed << "/" << total << " ("
+                  << rate << " msg/s, " << elapsed << " s)" << std::endl;
+    };
+  }
   vv::engine::Engine engine(eo, *source, *dlq, cipher, **store, **audit, clock, random);
 
   spdlog::info("consuming queue={} store={} root_key_provider={} active_key_id={} audit={}",

@@ -26,10 +26,21 @@
 //   vvctl kill-switch release --config F --identity ID --reason TEXT --approval A --approval B
 //       (alias: disengage)
 //   vvctl kill-switch status  --config F
+// Dead-letter queue (issue 14; src/queue/dead_letters.h), either queue backend of the config:
+//   vvctl dlq list    --config F [--after SEQ] [--limit N]   live entries, oldest first, N <= 1000
+//                                                             (default 50); "next_after" pages on
+//   vvctl dlq show    --config F --seq SEQ                    one entry with its reason and body
+//   vvctl dlq redrive --config F --seq SEQ                    back onto the ingest subject, only
+//                                                             an ingest envelope whose integrity
+//                                                             hash matches (the engine re-checks)
+//   Every stored (client-supplied) string is printed as escaped printable ASCII, bounded.
 // Exit status of these: 0 ok, 1 refused/failed (reason on stderr and in the JSON), 2 usage.
 // Common convention (tools/cli/cli.h, docs/cli.md): --help with examples, --version, options
 // before or after the subcommand, --json (the default output; for policy check it selects
 // --format json).
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -40,10 +51,16 @@
 #include "config/gateway_config.h"
 #include "policy/policy_gate.h"
 #include "app/config_edit.h"
+#include "app/gateway_app.h"
 #include "app/kill_switch.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "common/logging.h"
+#include "common/text.h"
 #include "json/json.h"
+#include "queue/dead_letters.h"
+#include "queue/embedded_queue.h"
+#include "queue/jetstream_queue.h"
 
 #include <sys/stat.h>
 
@@ -207,6 +224,89 @@ int RunKillSwitch(const std::string& sub, KillSwitchArgs a) {
 
 }  // namespace
 
+struct DlqArgs {
+  std::string config_path;
+  int64_t after = 0;
+  int64_t limit = 50;
+  int64_t seq = 0;
+};
+
+// Stored strings came from clients (or from an attacker with queue access): escaped, bounded.
+vv::json::Value DlqEntryJson(const vv::queue::DeadLetterEntry& e, bool full) {
+  using vv::text::PrintableAscii;
+  vv::json::Value v = vv::json::Value::MakeObject();
+  v.Set("seq", e.sequence);
+  v.Set("message_id", PrintableAscii(e.message_id, 64));
+  v.Set("created_at", PrintableAscii(e.created_at, 64));
+  v.Set("error_code", PrintableAscii(e.error_code, 64));
+  v.Set("error_message", PrintableAscii(e.error_message, full ? 2000 : 200));
+  v.Set("raw_body_bytes", static_cast<int64_t>(e.raw_body.size()));
+  v.Set("raw_body_sha256", vv::crypto::Sha256Hex(e.raw_body));
+  v.Set("redrivable", e.not_redrivable.empty());
+  if (!e.not_redrivable.empty()) v.Set("not_redrivable", e.not_redrivable);
+  if (full) {
+    v.Set("raw_body", PrintableAscii(e.raw_body, 1 << 20));
+    v.Set("trace", PrintableAscii(vv::json::Canonical(e.trace), 4000));
+  }
+  return v;
+}
+
+int RunDlq(const std::string& sub, const DlqArgs& a) {
+  const std::string what = "dlq " + sub;
+  // stdout carries the JSON only: library log lines (backend up/down) go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("vvctl"));
+  vv::logging::Setup("vvctl", vv::logging::Format::kText, spdlog::level::warn);
+  auto cfg = vv::config::LoadGatewayConfig(a.config_path, vv::config::ProcessEnv());
+  if (!cfg.ok()) return Fail(what, cfg.status());
+  std::unique_ptr<vv::queue::EmbeddedQueue> embedded;
+  std::unique_ptr<vv::queue::JetStreamPublisher> js;
+  std::unique_ptr<vv::queue::DeadLetterAdmin> admin;
+  if (cfg->queue_backend == "nats") {
+    vv::queue::JetStreamOptions o;
+    vv::app::FillJetStreamOptions(*cfg, &o);
+    o.connection_name = "vvctl";
+    o.reconcile_existing = false;  // an inspection tool never rewrites the streams
+    auto p = vv::queue::JetStreamPublisher::Create(o);
+    if (!p.ok()) return Fail(what, p.status());
+    js = std::move(p).value();
+    admin = vv::queue::MakeJetStreamDeadLetterAdmin(*js);
+  } else {
+    struct stat st {};
+    if (::stat(cfg->queue_path.c_str(), &st) != 0)  // never create an empty queue by mistake
+      return Fail(what, vv::Status::NotFound("queue_path " + cfg->queue_path + " does not exist"));
+    auto q = vv::queue::EmbeddedQueue::Open(cfg->queue_path, {});
+    if (!q.ok()) return Fail(what, q.status());
+    embedded = std::move(q).value();
+    admin = vv::queue::MakeEmbeddedDeadLetterAdmin(*embedded);
+  }
+  vv::json::Value out = vv::json::Value::MakeObject();
+  if (sub == "list") {
+    auto entries = admin->List(a.after, static_cast<int>(a.limit));
+    if (!entries.ok()) return Fail(what, entries.status());
+    vv::json::Value arr = vv::json::Value::MakeArray();
+    for (const auto& e : *entries) arr.Push(DlqEntryJson(e, /*full=*/false));
+    out.Set("entries", std::move(arr));
+    if (static_cast<int64_t>(entries->size()) == a.limit)
+      out.Set("next_after", entries->back().sequence);
+    else
+      out.Set("next_after", vv::json::Value());
+  } else if (sub == "show") {
+    auto e = admin->Show(a.seq);
+    if (!e.ok()) return Fail(what, e.status());
+    out = DlqEntryJson(*e, /*full=*/true);
+  } else {
+    auto ingest_seq = admin->Redrive(a.seq);
+    if (!ingest_seq.ok()) return Fail(what, ingest_seq.status());
+    out.Set("ok", true);
+    out.Set("redriven", a.seq);
+    out.Set("ingest_seq", *ingest_seq);
+    std::cerr << "vvctl dlq redrive: entry " << a.seq << " is back on the ingest queue (seq "
+              << *ingest_seq << "); the engine re-checks and stores it once\n";
+  }
+  std::cout << vv::json::Canonical(out) << std::endl;
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"vvctl: VectorVue operator control"};
   vv::cli::Setup(app, {"vvctl",
@@ -214,7 +314,9 @@ int main(int argc, char** argv) {
                        "  vvctl keys generate --out producer-2026q3.key\n"
                        "  vvctl identity stage-key --config gateway.yaml --identity spectrastrike-producer \\\n"
                        "      --kid k2 --public-key <B64>\n"
-                       "  vvctl kill-switch status --config gateway.yaml",
+                       "  vvctl kill-switch status --config gateway.yaml\n"
+                       "  vvctl dlq list --config gateway.yaml --limit 20\n"
+                       "  vvctl dlq redrive --config gateway.yaml --seq 42",
                        "  1: a policy violation, or the edit/kill-switch operation was refused."});
   bool json_flag = false;
   app.add_flag("--json", json_flag,
@@ -303,6 +405,28 @@ int main(int argc, char** argv) {
     ks_cmds.emplace_back(c, n);
   }
 
+  auto* dlq = app.add_subcommand("dlq", "Dead-letter queue: list, show, redrive");
+  dlq->require_subcommand(1);
+  DlqArgs da;
+  std::vector<std::pair<CLI::App*, std::string>> dlq_cmds;
+  for (const char* name : {"list", "show", "redrive"}) {
+    auto* c = dlq->add_subcommand(name, name);
+    const std::string n = name;
+    c->add_option("--config", da.config_path, "gateway YAML config file (queue settings)")
+        ->required();
+    if (n == "list") {
+      c->add_option("--after", da.after, "list entries after this sequence (paging)")
+          ->check(CLI::Range(int64_t{0}, INT64_MAX));
+      c->add_option("--limit", da.limit, "entries per page, 1..1000 (default 50)")
+          ->check(CLI::Range(int64_t{1}, int64_t{1000}));
+    } else {
+      c->add_option("--seq", da.seq, "DLQ sequence (from list)")
+          ->required()
+          ->check(CLI::Range(int64_t{1}, INT64_MAX));
+    }
+    dlq_cmds.emplace_back(c, n);
+  }
+
   if (int rc = vv::cli::Parse(app, argc, argv); rc >= 0) return rc;
   if (json_flag) format = "json";
   if (check->parsed()) return RunPolicyCheck(config_path, min_cert_days, format);
@@ -312,6 +436,8 @@ int main(int argc, char** argv) {
     if (c->parsed()) return RunIdentity(op, id_config, edit, id_cert);
   for (auto& [c, n] : ks_cmds)
     if (c->parsed()) return RunKillSwitch(n, ka);
+  for (auto& [c, n] : dlq_cmds)
+    if (c->parsed()) return RunDlq(n, da);
   std::cerr << app.help();
   return 2;
 }

@@ -72,6 +72,25 @@ std::unique_ptr<state::Admission> MakeAdmission(const config::GatewayConfig& cfg
   return std::make_unique<state::CompositeAdmission>(nonces, limiter);
 }
 
+}  // namespace
+
+void FillJetStreamOptions(const config::GatewayConfig& cfg, queue::JetStreamOptions* o) {
+  o->url = cfg.nats_url;
+  o->ingest_subject = cfg.queue_subject;
+  o->dlq_subject = cfg.dlq_subject;
+  o->ingest_stream = cfg.nats_stream;
+  o->dlq_stream = cfg.nats_dlq_stream;
+  o->replicas = static_cast<int>(cfg.nats_replicas);
+  o->duplicate_window_ms = cfg.nats_duplicate_window_seconds * 1000;
+  o->max_age_ms = cfg.nats_stream_max_age_seconds * 1000;
+  o->max_bytes = cfg.nats_stream_max_bytes;
+  o->discard_new = cfg.nats_stream_discard == "new";
+  o->creds_file = cfg.nats_creds_file;
+  o->tls_ca_file = cfg.nats_tls_ca_path;
+}
+
+namespace {
+
 Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayConfig& cfg,
                                                         const Clock& clock) {
   if (cfg.queue_backend == "embedded" || cfg.queue_backend == "memory") {
@@ -84,15 +103,7 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayCon
   if (cfg.queue_backend == "nats") {
     if (cfg.nats_url.empty()) return Status::InvalidArgument("queue_backend 'nats' needs nats_url");
     queue::JetStreamOptions o;
-    o.url = cfg.nats_url;
-    o.ingest_subject = cfg.queue_subject;
-    o.dlq_subject = cfg.dlq_subject;
-    o.ingest_stream = cfg.nats_stream;
-    o.dlq_stream = cfg.nats_dlq_stream;
-    o.replicas = static_cast<int>(cfg.nats_replicas);
-    o.duplicate_window_ms = cfg.nats_duplicate_window_seconds * 1000;
-    o.creds_file = cfg.nats_creds_file;
-    o.tls_ca_file = cfg.nats_tls_ca_path;
+    FillJetStreamOptions(cfg, &o);
     auto p = queue::JetStreamPublisher::Create(o);
     if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
     return std::unique_ptr<queue::Publisher>(std::move(p).value());

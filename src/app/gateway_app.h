@@ -30,7 +30,15 @@
 #include "state/admission.h"
 #include "state/state.h"
 
+namespace vv::queue {
+struct JetStreamOptions;
+}
+
 namespace vv::app {
+
+// The JetStream queue options of a gateway config (streams, limits, credentials); shared by
+// the gateway and vvctl dlq so both address the same streams.
+void FillJetStreamOptions(const config::GatewayConfig& cfg, queue::JetStreamOptions* o);
 
 namespace killswitch {
 class Store;

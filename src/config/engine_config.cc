@@ -170,6 +170,14 @@ std::vector<t::Key<E>> EngineKeys() {
   add(t::Str<E>("jetstream_stream", t::F(&E::jetstream_stream)).NoPrint());
   add(t::Str<E>("jetstream_dlq_stream", t::F(&E::jetstream_dlq_stream)).NoPrint());
   add(t::Str<E>("jetstream_durable", t::F(&E::jetstream_durable)).NoPrint());
+  add(Check(t::Int<E>("jetstream_ack_wait_seconds", t::F(&E::jetstream_ack_wait_seconds)),
+            [](const E& c) {
+              return c.jetstream_ack_wait_seconds < 0 || c.jetstream_ack_wait_seconds > 86400;
+            },
+            "evidence_engine.jetstream_ack_wait_seconds must be 0..86400 (0 = default)"));
+  add(Check(t::Int<E>("queue_retention_seconds", t::F(&E::queue_retention_seconds)),
+            [](const E& c) { return c.queue_retention_seconds < 0; },
+            "evidence_engine.queue_retention_seconds must be >= 0 (0 = keep forever)"));
   add(t::Custom<E>(
           "queue_verify_keys",
           [](E& c, const YAML::Node& v, const std::string& key, const t::Source&) -> Status {

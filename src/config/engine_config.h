@@ -69,6 +69,12 @@ struct EngineConfig {
   std::string jetstream_stream = "VV_TELEMETRY";
   std::string jetstream_dlq_stream = "VV_TELEMETRY_DLQ";
   std::string jetstream_durable = "vv-evidence-engine";
+  // How long JetStream holds a message delivered to an engine that does not ack it (a crashed
+  // engine) before redelivering it to another engine; 0 = the server default (30 s).
+  int64_t jetstream_ack_wait_seconds = 0;
+  // Embedded queue retention (issue 14): acked ingest rows (processed plaintext bodies) are
+  // deleted this long after their ack; 0 = kept forever. Unacked rows are never deleted.
+  int64_t queue_retention_seconds = 7 * 24 * 3600;
   // Queue envelope authentication (issue 12): the gateway's queue signing public keys,
   // kid -> base64 Ed25519 public key (queue_verify_keys / VV_EVIDENCE_QUEUE_VERIFY_KEYS_JSON);
   // several kids for rotation. Envelopes not signed by one of them are dead-lettered.

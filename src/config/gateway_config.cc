@@ -649,6 +649,15 @@ std::vector<t::Key<G>> GatewayKeys() {
           }));
   add(t::Path<G>("nats_creds_file", t::F(&G::nats_creds_file)));
   add(t::Path<G>("nats_tls_ca_path", t::F(&G::nats_tls_ca_path)));
+  add(t::Int<G>("nats_stream_max_age_seconds", t::F(&G::nats_stream_max_age_seconds)));
+  add(t::Int<G>("nats_stream_max_bytes", t::F(&G::nats_stream_max_bytes)));
+  add(t::Choice<G>("nats_stream_discard", t::F(&G::nats_stream_discard))
+          .Check([](const G& c, t::Violations* v) {
+            if (c.nats_stream_max_age_seconds < 0 || c.nats_stream_max_bytes < 0 ||
+                (c.nats_stream_discard != "new" && c.nats_stream_discard != "old"))
+              v->Add(Invalid("nats_stream_max_age_seconds and nats_stream_max_bytes must be >= 0 "
+                             "(0 = unlimited) and nats_stream_discard 'new' or 'old'"));
+          }));
   add(t::Str<G>("queue_subject", t::F(&G::queue_subject)).Env({"VV_TG_QUEUE_SUBJECT"}));
   add(t::Str<G>("dlq_subject", t::F(&G::dlq_subject)).Env({"VV_TG_DLQ_SUBJECT"}));
   add(t::Str<G>("nats_stream", t::F(&G::nats_stream)));

@@ -146,6 +146,14 @@ struct GatewayConfig {
   int64_t nats_replicas = 1;
   // Must exceed the producer's retry horizon: retries inside it are stored once.
   int64_t nats_duplicate_window_seconds = 600;
+  // Stream limits (issue 14), applied when the gateway creates a stream and reconciled (stream
+  // update) when an existing one differs: max age in seconds (0 = unlimited; messages older
+  // are deleted whether consumed or not), max bytes per stream (0 = unlimited), and what a full
+  // stream does: "new" refuses new publishes (the gateway answers 503, nothing acknowledged is
+  // lost) or "old" deletes the oldest messages.
+  int64_t nats_stream_max_age_seconds = 0;
+  int64_t nats_stream_max_bytes = 0;
+  std::string nats_stream_discard = "new";
   std::string nats_creds_file;  // optional NATS credentials (JWT + NKey seed)
   std::string nats_tls_ca_path; // optional: TLS to NATS, server verified against this CA
 

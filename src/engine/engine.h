@@ -32,6 +32,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -46,6 +47,16 @@
 #include "queue/queue.h"
 
 namespace vv::engine {
+
+// Drain progress (Run with drain = true): messages handled to an ack since the drain began,
+// and the total = processed + what the queue still holds (pending + in flight).
+struct DrainProgress {
+  uint64_t processed = 0;
+  int64_t total = 0;         // -1 while the queue's backlog is unknown
+  double rate_per_s = 0;     // processed / elapsed, by the engine's clock
+  double elapsed_s = 0;
+  bool final = false;        // the last call, once the queue is empty
+};
 
 struct EngineOptions {
   int batch_size = 64;
@@ -62,6 +73,10 @@ struct EngineOptions {
   // Development only: store envelopes that carry no "auth" at all (a present but bad
   // signature is still rejected).
   bool allow_unsigned_queue_messages = false;
+  // Drain: called at most once per progress_interval_ms (engine clock) while draining, and
+  // once more with final = true when the queue is empty. Called on the Run thread.
+  std::function<void(const DrainProgress&)> on_progress;
+  int64_t progress_interval_ms = 1000;
 };
 
 // Counters (monotonic) and the lag gauge, exported as stats::EngineMetrics by
@@ -89,9 +104,13 @@ class Engine {
   // Fetches one batch (waiting up to wait_ms when the queue is empty) and handles it.
   // Returns the number of messages fetched; an error only when the fetch itself failed.
   Result<int> ProcessOnce(int64_t wait_ms = 0);
-  // Loops until `stop` becomes true (checked between batches and while idle). With
-  // `exit_when_idle`, returns OK as soon as a fetch finds the queue empty.
-  Status Run(const std::atomic<bool>& stop, bool exit_when_idle = false);
+  // Loops until `stop` becomes true (checked between batches and while idle). With `drain`,
+  // consumes until the queue itself reports nothing left (source Lag() == 0: nothing pending
+  // and nothing delivered-but-unacked, to this or another consumer) after a fetch that found
+  // nothing, then returns OK. An empty fetch alone is not "empty": a JetStream pull may
+  // expire before the server's delivery arrives, and those messages are then held for the
+  // ack wait (the old drain exited there and consumed nothing).
+  Status Run(const std::atomic<bool>& stop, bool drain = false);
 
   const EngineCounters& counters() const { return counters_; }
   // Ok when the engine can make progress; else why not: the audit log refuses appends
@@ -105,6 +124,8 @@ class Engine {
   // DLQ + audit + ack for a permanent rejection. Returns kLeaveUnacked on transient failure.
   Outcome Reject(const queue::StoredMessage& m, const std::string& code, const std::string& message,
                  const std::string& event_type, json::Value details);
+  // Messages handled to an ack (stored, duplicate, rejected, dead-lettered).
+  uint64_t Processed() const;
   Status PublishDeadLetter(const queue::StoredMessage& m, const std::string& code,
                            const std::string& message);
 

@@ -2,7 +2,14 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "queue/jetstream_queue.h"
@@ -10,22 +17,66 @@
 namespace vv::engine {
 
 Result<std::unique_ptr<EmbeddedSource>> EmbeddedSource::Open(queue::EmbeddedQueue& queue,
-                                                             const std::string& queue_path) {
+                                                             const std::string& queue_path,
+                                                             EmbeddedSourceOptions options) {
+  if (options.retention_seconds < 0 || options.prune_batch < 1)
+    return Status::InvalidArgument("engine: queue retention must be >= 0, prune batch >= 1");
+  // One consumer per embedded queue file (no in-flight leases): an exclusive, non-blocking
+  // lock that the kernel releases when this process exits, however it exits.
+  const std::string lock_path = queue_path + ".consumer.lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return Status::Unavailable("engine: cannot open the queue consumer lock " + lock_path + ": " +
+                               std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK)
+      return Status::AlreadyExists(
+          "engine: another vv-engine is consuming the embedded queue " + queue_path + " (lock " +
+          lock_path + " held); the embedded queue supports one engine (stop it first, e.g. "
+          "before --drain, or use queue_backend nats to run several engines)");
+    return Status::Unavailable("engine: cannot lock " + lock_path + ": " + std::strerror(err));
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(queue_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
+    ::close(fd);
     return Status::Unavailable("engine: cannot open queue " + queue_path + ": " + msg);
   }
   sqlite3_busy_timeout(db, 5000);
-  return std::unique_ptr<EmbeddedSource>(new EmbeddedSource(queue, db));
+  return std::unique_ptr<EmbeddedSource>(new EmbeddedSource(queue, db, fd, options));
 }
 
-EmbeddedSource::~EmbeddedSource() { sqlite3_close(db_); }
+EmbeddedSource::~EmbeddedSource() {
+  sqlite3_close(db_);
+  ::close(lock_fd_);  // releases the consumer lock
+}
+
+void EmbeddedSource::PruneIfDue() {
+  if (options_.retention_seconds <= 0) return;
+  const int64_t now = clock_.NowMicros();
+  if (now < next_prune_micros_) return;
+  next_prune_micros_ = now + 1'000'000;
+  const int64_t cutoff = now - options_.retention_seconds * 1'000'000;
+  // Bounded: at most 10 batches per call, so a large backlog is pruned over several calls
+  // without holding the write lock for long.
+  for (int i = 0; i < 10; ++i) {
+    auto n = queue_.PruneAcked(queue::Kind::kIngest, cutoff, options_.prune_batch);
+    if (!n.ok()) {
+      spdlog::warn("queue retention: prune failed: {}", n.status().ToString());
+      return;
+    }
+    if (*n > 0) spdlog::debug("queue retention: pruned {} acked rows", *n);
+    if (*n < options_.prune_batch) return;
+  }
+}
 
 Result<std::vector<queue::StoredMessage>> EmbeddedSource::Fetch(int max, int64_t timeout_ms) {
+  PruneIfDue();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     auto msgs = queue_.FetchUnacked(queue::Kind::kIngest, max);
@@ -98,8 +149,18 @@ Result<std::vector<queue::StoredMessage>> JetStreamSource::Fetch(int max, int64_
   auto msgs = consumer_.Fetch(max, timeout_ms);
   if (!msgs.ok()) return msgs;
   std::lock_guard<std::mutex> l(mu_);
-  for (const auto& m : *msgs) ++deliveries_[m.sequence];
+  for (const auto& m : *msgs) {
+    // The server's count covers every process sharing the durable (and restarts).
+    int64_t& d = deliveries_[m.sequence];
+    d = std::max(d + 1, m.delivery_count);
+  }
   return msgs;
+}
+
+Result<int64_t> JetStreamSource::Lag() {
+  auto st = consumer_.State();
+  if (!st.ok()) return st.status();
+  return static_cast<int64_t>(st->pending) + st->ack_pending;
 }
 
 Status JetStreamSource::Ack(int64_t sequence) {

@@ -8,9 +8,17 @@
 //                    unacked rows itself (documented layout in embedded_queue.h), so a
 //                    corrupt message is handed to the engine (which dead-letters it) instead
 //                    of blocking the queue forever.
-//   JetStreamSource  a durable JetStream pull consumer (queue::JetStreamConsumer). Delivery
-//                    counts are tracked in memory (per process lifetime); lag is the durable
-//                    consumer's pending + ack-pending count from the server's consumer info.
+//                    The embedded queue has no in-flight leases: two consumers would both get
+//                    every message. Open() therefore takes an exclusive lock on
+//                    `<queue_path>.consumer.lock` (flock, released when the process exits,
+//                    also on a crash) and refuses a second engine on the same file.
+//                    Retention (queue_retention_seconds): acked ingest rows older than that
+//                    (acked_at by the injected clock) are deleted in bounded batches, at most
+//                    once a second, from Fetch.
+//   JetStreamSource  a durable JetStream pull consumer (queue::JetStreamConsumer); several
+//                    engine processes may share one durable. Delivery counts come from the
+//                    server's message metadata (across processes); lag = the consumer's
+//                    pending + ack-pending counts.
 //
 // Thread-safety: a source is used by one engine thread at a time. Ownership: sources borrow
 // their queue / consumer, which must outlive them.
@@ -22,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "queue/embedded_queue.h"
 #include "queue/queue.h"
@@ -48,12 +57,21 @@ class MessageSource {
   virtual Result<int64_t> Lag() = 0;
 };
 
+struct EmbeddedSourceOptions {
+  // Acked ingest rows are deleted this long after their ack; 0 = kept forever.
+  int64_t retention_seconds = 0;
+  int prune_batch = 1000;  // rows per DELETE transaction
+  const Clock* clock = nullptr;  // for retention; nullptr = system clock (must outlive)
+};
+
 class EmbeddedSource final : public MessageSource {
  public:
   // `queue` must outlive the source; `queue_path` is the same file (read for lag and for the
-  // corrupt-message fallback).
+  // corrupt-message fallback). AlreadyExists when another process holds the consumer
+  // lock (another engine consumes this queue).
   static Result<std::unique_ptr<EmbeddedSource>> Open(queue::EmbeddedQueue& queue,
-                                                      const std::string& queue_path);
+                                                      const std::string& queue_path,
+                                                      EmbeddedSourceOptions options = {});
   ~EmbeddedSource() override;
 
   Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) override;
@@ -62,12 +80,22 @@ class EmbeddedSource final : public MessageSource {
   Result<int64_t> Lag() override;
 
  private:
-  EmbeddedSource(queue::EmbeddedQueue& queue, sqlite3* db) : queue_(queue), db_(db) {}
+  EmbeddedSource(queue::EmbeddedQueue& queue, sqlite3* db, int lock_fd,
+                 EmbeddedSourceOptions options)
+      : queue_(queue), db_(db), lock_fd_(lock_fd), options_(options),
+        clock_(options.clock != nullptr ? *options.clock : system_clock_) {}
   // Reads unacked ingest rows directly (no envelope parsing) and counts the delivery.
   Result<std::vector<queue::StoredMessage>> RawFetch(int max);
+  // Retention: prunes when due (once a second by the clock); errors are logged, not returned.
+  void PruneIfDue();
 
   queue::EmbeddedQueue& queue_;
   sqlite3* db_;
+  int lock_fd_;
+  const EmbeddedSourceOptions options_;
+  SystemClock system_clock_;
+  const Clock& clock_;
+  int64_t next_prune_micros_ = 0;
 };
 
 class JetStreamSource final : public MessageSource {

@@ -482,4 +482,86 @@ Result<int64_t> EmbeddedQueue::DeliveredCount(int64_t seq) {
   return Status::Unavailable("embedded queue read: " + DbError(db, rc));
 }
 
+Result<int> EmbeddedQueue::PruneAcked(Kind kind, int64_t cutoff_micros, int limit) {
+  if (limit <= 0) return 0;
+  std::lock_guard<std::mutex> l(reader_mu_);
+  sqlite3* db = reader_db_;
+  Stmt st;
+  int rc = st.Prepare(db,
+                      "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE kind = ?1 "
+                      "AND acked_at IS NOT NULL AND acked_at < ?2 ORDER BY seq LIMIT ?3)");
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st.get(), 2, cutoff_micros);
+    sqlite3_bind_int(st.get(), 3, limit);
+    rc = sqlite3_step(st.get());
+  }
+  if (rc != SQLITE_DONE) return Status::Unavailable("embedded queue prune: " + DbError(db, rc));
+  return sqlite3_changes(db);
+}
+
+Result<std::vector<StoredMessage>> EmbeddedQueue::ListUnacked(Kind kind, int64_t after_seq,
+                                                              int limit) {
+  std::lock_guard<std::mutex> l(reader_mu_);
+  return Select(kind, after_seq, limit, /*unacked_only=*/true);
+}
+
+Result<int64_t> EmbeddedQueue::Redrive(int64_t dlq_seq, const Envelope& original,
+                                       const std::string& original_wire) {
+  std::lock_guard<std::mutex> l(reader_mu_);
+  sqlite3* db = reader_db_;
+  auto fail = [&](const std::string& what, int rc) -> Status {
+    Status s = Status::Unavailable("embedded queue redrive: " + what + ": " + DbError(db, rc));
+    RollbackIfOpen(db);
+    return s;
+  };
+  int rc = Exec(db, "BEGIN IMMEDIATE");
+  if (rc != SQLITE_OK) return fail("begin", rc);
+  {
+    Stmt retire;
+    rc = retire.Prepare(db, "UPDATE messages SET acked_at = ?2 WHERE seq = ?1 AND kind = "
+                            "'dead_letter' AND acked_at IS NULL");
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_int64(retire.get(), 1, dlq_seq);
+      sqlite3_bind_int64(retire.get(), 2, clock_.NowMicros());
+      rc = sqlite3_step(retire.get());
+    }
+    if (rc != SQLITE_DONE) return fail("retire dead letter", rc);
+    if (sqlite3_changes(db) == 0) {
+      RollbackIfOpen(db);
+      return Status::NotFound("no live dead letter with seq " + std::to_string(dlq_seq));
+    }
+  }
+  int64_t ingest_seq = 0;
+  {
+    Stmt again;
+    rc = again.Prepare(db, "UPDATE messages SET acked_at = NULL, delivered_count = 0 WHERE "
+                           "message_id = ?1 AND kind = 'ingest' RETURNING seq");
+    if (rc == SQLITE_OK) {
+      BindText(again.get(), 1, original.message_id);
+      rc = sqlite3_step(again.get());
+      if (rc == SQLITE_ROW) ingest_seq = sqlite3_column_int64(again.get(), 0);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail("requeue", rc);
+  }
+  if (ingest_seq == 0) {  // pruned by retention (or never stored here): insert it again
+    Stmt insert;
+    rc = insert.Prepare(db, kInsertSql);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text(insert.get(), 1, KindName(Kind::kIngest), -1, SQLITE_STATIC);
+      BindText(insert.get(), 2, original.message_id);
+      sqlite3_bind_null(insert.get(), 3);
+      BindText(insert.get(), 4, original.created_at);
+      BindText(insert.get(), 5, original.integrity_hash);
+      BindText(insert.get(), 6, original_wire);
+      rc = sqlite3_step(insert.get());
+    }
+    if (rc != SQLITE_DONE) return fail("insert", rc);
+    ingest_seq = sqlite3_last_insert_rowid(db);
+  }
+  rc = Exec(db, "COMMIT");
+  if (rc != SQLITE_OK) return fail("commit", rc);
+  return ingest_seq;
+}
+
 }  // namespace vv::queue

@@ -94,6 +94,19 @@ class EmbeddedQueue final : public Publisher {
   Status Ack(int64_t seq);
   // delivered_count of message `seq` (NotFound for an unknown seq).
   Result<int64_t> DeliveredCount(int64_t seq);
+  // Unacked messages of `kind` with seq > after_seq, in seq order (no delivery counted).
+  Result<std::vector<StoredMessage>> ListUnacked(Kind kind, int64_t after_seq, int limit);
+  // DLQ redrive (dead_letters.h), in one transaction: the ingest row with `original`'s
+  // message_id is made unacked again (delivered_count 0), or, when retention pruned it, the
+  // original wire bytes are inserted as a new ingest row (no dedupe id); then dead letter
+  // `dlq_seq` is acked (retired). Returns the ingest seq. NotFound when `dlq_seq` is not a
+  // live dead letter.
+  Result<int64_t> Redrive(int64_t dlq_seq, const Envelope& original,
+                          const std::string& original_wire);
+  // Retention: deletes at most `limit` messages of `kind` acked before `cutoff_micros`
+  // (acked_at < cutoff), oldest first, in one transaction; returns how many. Unacked rows are
+  // never deleted.
+  Result<int> PruneAcked(Kind kind, int64_t cutoff_micros, int limit);
 
   // Stats: committed write transactions, failed ones, and messages that reached a commit.
   uint64_t commits() const { return commits_.load(); }

@@ -48,6 +48,8 @@ Status ValidateOptions(const JetStreamOptions& o) {
   if (o.duplicate_window_ms < 1000)
     return Status::InvalidArgument("duplicate window must be at least 1 s");
   if (o.max_in_flight < 1) return Status::InvalidArgument("max_in_flight must be >= 1");
+  if (o.max_age_ms < 0 || o.max_bytes < 0)
+    return Status::InvalidArgument("stream max age / max bytes must be >= 0 (0 = unlimited)");
   if (o.ack_timeout_ms < 1 || o.connect_timeout_ms < 1 || o.reconnect_wait_ms < 0)
     return Status::InvalidArgument("nats timeouts must be positive");
   return Status::Ok();
@@ -88,6 +90,17 @@ Status JetStreamPublisher::Init() {
   return Status::Ok();
 }
 
+namespace {
+
+std::string DescribeLimits(int64_t max_age_ns, int64_t max_bytes, jsDiscardPolicy discard) {
+  return "max_age=" + (max_age_ns == 0 ? std::string("unlimited")
+                                        : std::to_string(max_age_ns / 1'000'000'000) + "s") +
+         " max_bytes=" + (max_bytes <= 0 ? std::string("unlimited") : std::to_string(max_bytes)) +
+         " discard=" + (discard == js_DiscardNew ? "new" : "old");
+}
+
+}  // namespace
+
 Status JetStreamPublisher::EnsureStream(const std::string& name, const std::string& subject) {
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
@@ -99,6 +112,9 @@ Status JetStreamPublisher::EnsureStream(const std::string& name, const std::stri
   cfg.Retention = js_LimitsPolicy;
   cfg.Replicas = options_.replicas;
   cfg.Duplicates = options_.duplicate_window_ms * 1'000'000;  // nanoseconds
+  cfg.MaxAge = options_.max_age_ms * 1'000'000;               // nanoseconds, 0 = unlimited
+  cfg.MaxBytes = options_.max_bytes > 0 ? options_.max_bytes : -1;
+  cfg.Discard = options_.discard_new ? js_DiscardNew : js_DiscardOld;
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_GetStreamInfo(&si, js_, name.c_str(), nullptr, &jerr);
@@ -111,21 +127,27 @@ Status JetStreamPublisher::EnsureStream(const std::string& name, const std::stri
   }
   if (s != NATS_OK)
     return Status::Unavailable("jetstream stream info " + name + ": " + NatsText(s, jerr));
-  bool memory = si->Config->Storage != js_FileStorage;
-  bool same_subjects = si->Config->SubjectsLen == 1 && subject == si->Config->Subjects[0];
-  bool same = same_subjects && si->Config->Duplicates == cfg.Duplicates &&
-              si->Config->Replicas == cfg.Replicas;
+  const jsStreamConfig& have = *si->Config;
+  bool memory = have.Storage != js_FileStorage;
+  bool same_subjects = have.SubjectsLen == 1 && subject == have.Subjects[0];
+  const int64_t have_max_bytes = have.MaxBytes > 0 ? have.MaxBytes : -1;
+  bool same = same_subjects && have.Duplicates == cfg.Duplicates &&
+              have.Replicas == cfg.Replicas && have.MaxAge == cfg.MaxAge &&
+              have_max_bytes == cfg.MaxBytes && have.Discard == cfg.Discard;
+  const std::string have_limits = DescribeLimits(have.MaxAge, have_max_bytes, have.Discard);
   jsStreamInfo_Destroy(si);
   if (memory)
     return Status::InvalidArgument("stream " + name + " exists with memory storage; a durable " +
                                    "queue needs file storage");
-  if (same) return Status::Ok();
+  if (same || !options_.reconcile_existing) return Status::Ok();
   si = nullptr;
   s = js_UpdateStream(&si, js_, &cfg, nullptr, &jerr);
   jsStreamInfo_Destroy(si);
   if (s != NATS_OK)
-    return Status::InvalidArgument("stream " + name + " exists with an incompatible config and " +
-                                   "cannot be updated: " + NatsText(s, jerr));
+    return Status::InvalidArgument(
+        "stream " + name + " exists with an incompatible config (" + have_limits +
+        ") and cannot be updated to the configured one (" +
+        DescribeLimits(cfg.MaxAge, cfg.MaxBytes, cfg.Discard) + "): " + NatsText(s, jerr));
   return Status::Ok();
 }
 
@@ -368,23 +390,108 @@ Result<uint64_t> JetStreamPublisher::StoredCount(Kind kind) {
   return n;
 }
 
+Result<std::pair<uint64_t, uint64_t>> JetStreamPublisher::SequenceRange(Kind kind) {
+  const std::string& stream = kind == Kind::kIngest ? options_.ingest_stream : options_.dlq_stream;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, js_, stream.c_str(), nullptr, &jerr);
+  if (s != NATS_OK) return Status::Unavailable("stream info " + stream + ": " + NatsText(s, jerr));
+  std::pair<uint64_t, uint64_t> r{si->State.FirstSeq, si->State.LastSeq};
+  jsStreamInfo_Destroy(si);
+  return r;
+}
+
+Result<StoredMessage> JetStreamPublisher::GetStored(Kind kind, uint64_t sequence) {
+  const std::string& stream = kind == Kind::kIngest ? options_.ingest_stream : options_.dlq_stream;
+  natsMsg* m = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetMsg(&m, js_, stream.c_str(), sequence, nullptr, &jerr);
+  if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr)
+    return Status::NotFound("no message " + std::to_string(sequence) + " in " + stream);
+  if (s != NATS_OK) return Status::Unavailable("get message " + stream + ": " + NatsText(s, jerr));
+  StoredMessage sm;
+  sm.sequence = static_cast<int64_t>(sequence);
+  sm.wire_bytes.assign(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
+  natsMsg_Destroy(m);
+  auto env = ParseEnvelope(sm.wire_bytes);
+  if (env.ok()) sm.envelope = std::move(env).value();
+  return sm;
+}
+
+Result<uint64_t> JetStreamPublisher::PublishIngestBytesSync(const std::string& bytes,
+                                                            const std::string& msg_id) {
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, options_.ingest_subject.c_str(), nullptr, bytes.data(),
+                                static_cast<int>(bytes.size()));
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id.c_str());
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.ExpectStream = options_.ingest_stream.c_str();
+  po.MaxWait = options_.ack_timeout_ms;
+  jsPubAck* pa = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  if (s == NATS_OK) s = js_PublishMsg(&pa, js_, msg, &po, &jerr);
+  natsMsg_Destroy(msg);
+  if (s != NATS_OK) return Status::Unavailable("publish to ingest: " + NatsText(s, jerr));
+  uint64_t seq = pa->Sequence;
+  jsPubAck_Destroy(pa);
+  return seq;
+}
+
+Status JetStreamPublisher::DeleteStored(Kind kind, uint64_t sequence) {
+  const std::string& stream = kind == Kind::kIngest ? options_.ingest_stream : options_.dlq_stream;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_DeleteMsg(js_, stream.c_str(), sequence, nullptr, &jerr);
+  if (s != NATS_OK) return Status::Unavailable("delete message " + stream + ": " + NatsText(s, jerr));
+  return Status::Ok();
+}
+
 // ---- JetStreamConsumer ----------------------------------------------------------------------
 
 Result<std::unique_ptr<JetStreamConsumer>> JetStreamConsumer::Create(
     const JetStreamOptions& options, const std::string& stream, const std::string& subject,
-    const std::string& durable) {
+    const std::string& durable, int64_t ack_wait_ms) {
   if (durable.empty() || durable.find('.') != std::string::npos)
     return Status::InvalidArgument("durable consumer name must be non-empty without '.'");
+  if (ack_wait_ms < 0) return Status::InvalidArgument("consumer ack wait must not be negative");
   std::unique_ptr<JetStreamConsumer> c(new JetStreamConsumer());
+  c->stream_ = stream;
+  c->durable_ = durable;
   VV_RETURN_IF_ERROR(Connect(options, &c->nc_));
   natsStatus s = natsConnection_JetStream(&c->js_, c->nc_, nullptr);
   if (s != NATS_OK) return Status::Unavailable("jetstream context: " + NatsText(s));
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const int64_t ack_wait_ns = ack_wait_ms * 1'000'000;
+  if (ack_wait_ns > 0) {
+    // An existing durable keeps its config on bind: reconcile the ack wait first (the
+    // server accepts an ack wait change on a live durable).
+    jsConsumerInfo* ci = nullptr;
+    s = js_GetConsumerInfo(&ci, c->js_, stream.c_str(), durable.c_str(), nullptr, &jerr);
+    if (s == NATS_OK && ci->Config->AckWait != ack_wait_ns) {
+      jsConsumerConfig cc = *ci->Config;
+      cc.AckWait = ack_wait_ns;
+      jsConsumerInfo* updated = nullptr;
+      s = js_UpdateConsumer(&updated, c->js_, stream.c_str(), &cc, nullptr, &jerr);
+      jsConsumerInfo_Destroy(updated);
+      jsConsumerInfo_Destroy(ci);
+      if (s != NATS_OK)
+        return Status::InvalidArgument("durable consumer " + stream + "/" + durable +
+                                       " exists with another ack wait and cannot be updated: " +
+                                       NatsText(s, jerr));
+    } else {
+      jsConsumerInfo_Destroy(ci);
+      if (s != NATS_OK && s != NATS_NOT_FOUND)
+        return Status::Unavailable("consumer info " + stream + "/" + durable + ": " +
+                                   NatsText(s, jerr));
+    }
+  }
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = stream.c_str();
   so.Config.AckPolicy = js_AckExplicit;
   so.Config.DeliverPolicy = js_DeliverAll;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
+  so.Config.AckWait = ack_wait_ns;
+  jerr = static_cast<jsErrCode>(0);
   s = js_PullSubscribe(&c->sub_, c->js_, subject.c_str(), durable.c_str(), nullptr, &so, &jerr);
   if (s != NATS_OK)
     return Status::Unavailable("pull subscribe " + stream + "/" + durable + ": " +
@@ -395,7 +502,10 @@ Result<std::unique_ptr<JetStreamConsumer>> JetStreamConsumer::Create(
 JetStreamConsumer::~JetStreamConsumer() {
   {
     std::lock_guard<std::mutex> l(mu_);
-    for (auto& [seq, m] : unacked_) natsMsg_Destroy(m);
+    for (auto& [seq, m] : unacked_) {
+      (void)natsMsg_Nak(m, nullptr);  // best effort: back to the consumer now
+      natsMsg_Destroy(m);
+    }
     unacked_.clear();
   }
   if (sub_ != nullptr) natsSubscription_Destroy(sub_);
@@ -419,6 +529,7 @@ Result<std::vector<StoredMessage>> JetStreamConsumer::Fetch(int batch, int64_t t
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, m) != NATS_OK) continue;  // not a JetStream message
     int64_t seq = static_cast<int64_t>(meta->Sequence.Stream);
+    const int64_t delivered = static_cast<int64_t>(meta->NumDelivered);
     jsMsgMetaData_Destroy(meta);
     std::string_view wire(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
     auto env = ParseEnvelope(wire);
@@ -431,6 +542,7 @@ Result<std::vector<StoredMessage>> JetStreamConsumer::Fetch(int batch, int64_t t
     sm.sequence = seq;
     sm.envelope = std::move(env).value();
     sm.wire_bytes = std::string(wire);
+    sm.delivery_count = delivered;
     out.push_back(std::move(sm));
     auto [it, inserted] = unacked_.emplace(seq, m);
     if (!inserted) {  // redelivery of a message still held: keep the newest copy
@@ -466,6 +578,19 @@ Status JetStreamConsumer::Ack(int64_t sequence) {
   natsMsg_Destroy(m);
   if (s != NATS_OK) return Status::Unavailable("ack: " + NatsText(s));
   return Status::Ok();
+}
+
+Result<ConsumerState> JetStreamConsumer::State() {
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_GetConsumerInfo(&ci, js_, stream_.c_str(), durable_.c_str(), nullptr, &jerr);
+  if (s != NATS_OK) return Status::Unavailable("consumer info: " + NatsText(s, jerr));
+  ConsumerState st;
+  st.pending = ci->NumPending;
+  st.ack_pending = ci->NumAckPending;
+  jsConsumerInfo_Destroy(ci);
+  return st;
 }
 
 }  // namespace vv::queue

@@ -3,8 +3,10 @@
 //
 // JetStreamPublisher: one persistent NATS connection (auto-reconnect forever, fixed wait) and
 // one JetStream context. At Create() both streams (ingest, DLQ; file storage, configurable
-// replicas, duplicate window) are created, or verified and updated when their subjects or
-// duplicate window differ; a stream with memory storage is refused.
+// replicas, duplicate window, max age / max bytes / discard policy) are created, or verified
+// and updated when their subjects, duplicate window, replicas or limits differ (an update the
+// server refuses, e.g. a replica change it cannot make, is InvalidArgument naming the stream
+// and both values); a stream with memory storage is refused.
 // Publish() is asynchronous (js_PublishMsgAsync): data = the envelope's canonical bytes,
 // header Nats-Msg-Id = SHA-256 hex of dedupe_id for ingest envelopes that have one (so a
 // producer retry inside the duplicate window is stored once and acked as Duplicate), else the
@@ -56,6 +58,15 @@ struct JetStreamOptions {
   int replicas = 1;
   // Must exceed the producer's retry horizon so every retry of an event is deduplicated.
   int64_t duplicate_window_ms = 10 * 60 * 1000;
+  // Stream limits (both streams): 0 = unlimited. discard_new: a full stream refuses new
+  // messages (publish fails -> 503) instead of deleting the oldest.
+  int64_t max_age_ms = 0;
+  int64_t max_bytes = 0;
+  bool discard_new = true;
+  // An existing stream whose config differs (subjects, duplicate window, replicas, limits) is
+  // updated to these options. The engine sets false: the gateway owns the streams' config;
+  // the engine only creates a missing stream (with these options) and otherwise leaves it.
+  bool reconcile_existing = true;
   size_t max_in_flight = 8192;
   int64_t ack_timeout_ms = 5000;
   int64_t connect_timeout_ms = 2000;
@@ -84,6 +95,14 @@ class JetStreamPublisher final : public Publisher {
 
   // Messages currently stored in the stream of `kind` (a JetStream API round trip).
   Result<uint64_t> StoredCount(Kind kind);
+  // Operator access to stored messages (DLQ inspection and redrive, dead_letters.h):
+  // first/last stream sequence; one message by sequence (NotFound when deleted or unknown);
+  // a synchronous publish of exact bytes to the ingest subject with the given Nats-Msg-Id
+  // (returns the stream sequence; Unavailable on failure); deleting one message.
+  Result<std::pair<uint64_t, uint64_t>> SequenceRange(Kind kind);
+  Result<StoredMessage> GetStored(Kind kind, uint64_t sequence);
+  Result<uint64_t> PublishIngestBytesSync(const std::string& bytes, const std::string& msg_id);
+  Status DeleteStored(Kind kind, uint64_t sequence);
   size_t in_flight() const;
   const JetStreamOptions& options() const { return options_; }
 
@@ -133,14 +152,26 @@ class JetStreamPublisher final : public Publisher {
   std::thread reaper_;
 };
 
+// What the server says about a durable consumer (consumer info).
+struct ConsumerState {
+  uint64_t pending = 0;      // matching messages not yet delivered to any consumer process
+  int64_t ack_pending = 0;   // delivered (to any process sharing the durable) and not acked
+};
+
 class JetStreamConsumer {
  public:
   // Binds (creating if needed) the durable pull consumer `durable` on `stream`, filtered to
-  // `subject`.
+  // `subject`. Several processes binding the same durable share its messages (each message
+  // goes to one of them at a time). `ack_wait_ms` > 0 sets the consumer's ack wait (how long
+  // a delivered, unacked message is held before it is redelivered, e.g. after a crash);
+  // 0 = the server default (30 s). A durable that exists with another ack wait is updated.
   static Result<std::unique_ptr<JetStreamConsumer>> Create(const JetStreamOptions& options,
                                                            const std::string& stream,
                                                            const std::string& subject,
-                                                           const std::string& durable);
+                                                           const std::string& durable,
+                                                           int64_t ack_wait_ms = 0);
+  // NAKs every fetched, still unacked message (redelivered at once to another process
+  // instead of after the ack wait), then closes the connection.
   ~JetStreamConsumer();
   JetStreamConsumer(const JetStreamConsumer&) = delete;
   JetStreamConsumer& operator=(const JetStreamConsumer&) = delete;
@@ -156,12 +187,16 @@ class JetStreamConsumer {
   // same number for every engine sharing the durable. Unavailable when the server cannot be
   // asked (one request, bounded by the connection's timeout).
   Result<int64_t> Pending();
+  // The consumer's pending / ack-pending counts (a JetStream API round trip).
+  Result<ConsumerState> State();
 
  private:
   JetStreamConsumer() = default;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
   natsSubscription* sub_ = nullptr;
+  std::string stream_;
+  std::string durable_;
   std::mutex mu_;
   std::map<int64_t, natsMsg*> unacked_;  // guarded by mu_
 };

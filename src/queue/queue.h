@@ -73,6 +73,9 @@ struct StoredMessage {
   int64_t sequence = 0;
   Envelope envelope;
   std::string wire_bytes;  // canonical envelope JSON as stored
+  // Deliveries so far as counted by the backend (JetStream metadata, across every consumer
+  // process), this one included; 0 when the backend does not say.
+  int64_t delivery_count = 0;
 };
 
 }  // namespace vv::queue

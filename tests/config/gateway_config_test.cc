@@ -779,6 +779,26 @@ TEST_F(GatewayConfigTest, ExampleConfigLoads) {
   EXPECT_TRUE(std::filesystem::path(r->queue_path).is_absolute());
 }
 
+// Issue 14: JetStream stream limits.
+TEST_F(GatewayConfigTest, StreamLimitsParseAndBadValuesAreRefused) {
+  auto r = Parse(Yaml("    nats_stream_max_age_seconds: 86400\n    nats_stream_max_bytes: 1048576\n"
+                      "    nats_stream_discard: old\n"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->nats_stream_max_age_seconds, 86400);
+  EXPECT_EQ(r->nats_stream_max_bytes, 1048576);
+  EXPECT_EQ(r->nats_stream_discard, "old");
+  auto d = Parse(Yaml());
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->nats_stream_max_age_seconds, 0);
+  EXPECT_EQ(d->nats_stream_discard, "new");
+  GatewayConfig c = *d;
+  c.nats_stream_discard = "drop";
+  EXPECT_THAT(ValidateGatewayConfig(c).message(), HasSubstr("nats_stream_discard"));
+  c = *d;
+  c.nats_stream_max_bytes = -5;
+  EXPECT_THAT(ValidateGatewayConfig(c).message(), HasSubstr("nats_stream_max_bytes"));
+}
+
 TEST_F(GatewayConfigTest, ValidateRejectsHandBuiltBadConfig) {
   auto r = Parse(Yaml());
   ASSERT_TRUE(r.ok());

@@ -124,6 +124,12 @@ TEST(EngineConfigTest, RejectsBadOrUnsafeSettingsNamingTheKey) {
   EXPECT_NE(bad("    max_deliveries: 0\n").find("max_deliveries"), std::string::npos);
   EXPECT_NE(bad("    batch_size: abc\n").find("batch_size"), std::string::npos);
   EXPECT_NE(bad("    typo_key: 1\n").find("typo_key"), std::string::npos);
+  // Issue 14: queue retention and the JetStream ack wait.
+  EXPECT_NE(bad("    queue_retention_seconds: -1\n").find("queue_retention_seconds"),
+            std::string::npos);
+  EXPECT_NE(bad("    jetstream_ack_wait_seconds: 90000\n").find("jetstream_ack_wait_seconds"),
+            std::string::npos);
+  EXPECT_EQ(bad("    queue_retention_seconds: 0\n    jetstream_ack_wait_seconds: 5\n"), "");
   // The engine's own seal key: a PKCS#11 pair needs its label, and excludes a key file.
   EXPECT_NE(bad("    audit_seal_pkcs11_token_label: vv\n").find("audit_seal_pkcs11_key_label"),
             std::string::npos);
@@ -154,6 +160,8 @@ TEST(EngineConfigTest, ShippedExampleLoads) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->root_key_provider, "file");
   EXPECT_EQ(c->store_backend, "sqlite");
+  EXPECT_EQ(c->queue_retention_seconds, 604800);
+  EXPECT_EQ(c->jetstream_ack_wait_seconds, 0);
   EXPECT_NE(c->EffectiveAuditLogPath().find("vv-audit.jsonl.engine.jsonl"), std::string::npos);
 }
 

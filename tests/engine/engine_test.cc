@@ -113,7 +113,7 @@ class EngineTest : public ::testing::Test {
   }
   void Drain(Engine& engine) {
     std::atomic<bool> stop{false};
-    ASSERT_TRUE(engine.Run(stop, /*exit_when_idle=*/true).ok());
+    ASSERT_TRUE(engine.Run(stop, /*drain=*/true).ok());
   }
   std::vector<queue::StoredMessage> DeadLetters() {
     auto l = queue_->List(queue::Kind::kDeadLetter, 0, 1000);
@@ -450,6 +450,132 @@ TEST_F(EngineTest, ExporterUsesOneNameSetAndReadinessFollowsTheStore) {
     EXPECT_EQ(text.find(old), std::string::npos) << old;
   EXPECT_NE(text.find("process_resident_memory_bytes "), std::string::npos);
   EXPECT_NE(text.find("vv_build_info{service=\"engine\""), std::string::npos);
+}
+
+// A source whose fetches come back empty while the queue still holds messages (what a
+// JetStream pull that expires before the server's delivery arrives looks like, or a commit
+// that lands just after the fetch), and which advances the engine's clock per fetch.
+class LateSource final : public MessageSource {
+ public:
+  LateSource(MessageSource& inner, vv::testing::FakeClock& clock) : inner_(inner), clock_(clock) {}
+  int empty_fetches = 0;         // the next N fetches return nothing
+  int64_t advance_per_fetch_us = 0;
+  int fetches = 0;
+  Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) override {
+    ++fetches;
+    clock_.AdvanceMicros(advance_per_fetch_us);
+    if (empty_fetches > 0) {
+      --empty_fetches;
+      return std::vector<queue::StoredMessage>{};
+    }
+    return inner_.Fetch(max, timeout_ms);
+  }
+  Status Ack(int64_t seq) override { return inner_.Ack(seq); }
+  Result<int64_t> Deliveries(int64_t seq) override { return inner_.Deliveries(seq); }
+  Result<int64_t> Lag() override { return inner_.Lag(); }
+
+ private:
+  MessageSource& inner_;
+  vv::testing::FakeClock& clock_;
+};
+
+// Issue 14: --drain used to exit at the first empty fetch, before consuming anything.
+TEST_F(EngineTest, DrainConsumesUntilTheQueueReportsNothingLeftNotUntilAnEmptyFetch) {
+  for (int i = 0; i < 30; ++i) Publish(kT1, "op-001", "evt-late" + std::to_string(i));
+  LateSource late(*source_, clock_);
+  late.empty_fetches = 3;
+  std::vector<DrainProgress> progress;
+  options_.on_progress = [&](const DrainProgress& p) { progress.push_back(p); };
+  Engine engine(options_, late, *queue_, *cipher_, *flaky_, *audit_, clock_, random_);
+  Drain(engine);
+  EXPECT_EQ(engine.counters().stored.load(), 30u);
+  EXPECT_EQ(*source_->Lag(), 0);
+  EXPECT_GE(late.fetches, 4);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_TRUE(progress.back().final);
+  EXPECT_EQ(progress.back().processed, 30u);
+  EXPECT_EQ(progress.back().total, 30);
+}
+
+TEST_F(EngineTest, DrainOfAnEmptyQueueExitsAtOnceWithAFinalLine) {
+  std::vector<DrainProgress> progress;
+  options_.on_progress = [&](const DrainProgress& p) { progress.push_back(p); };
+  auto engine = MakeEngine();
+  Drain(*engine);
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_TRUE(progress[0].final);
+  EXPECT_EQ(progress[0].processed, 0u);
+  EXPECT_EQ(progress[0].total, 0);
+}
+
+TEST_F(EngineTest, DrainProgressAtMostOncePerIntervalByTheEngineClock) {
+  for (int i = 0; i < 20; ++i) Publish(kT1, "op-001", "evt-progress" + std::to_string(i));
+  LateSource late(*source_, clock_);
+  late.advance_per_fetch_us = 300'000;  // 0.3 s of engine time per fetch
+  options_.batch_size = 1;
+  std::vector<DrainProgress> progress;
+  options_.on_progress = [&](const DrainProgress& p) { progress.push_back(p); };
+  Engine engine(options_, late, *queue_, *cipher_, *flaky_, *audit_, clock_, random_);
+  Drain(engine);
+  ASSERT_GE(progress.size(), 2u);
+  const double elapsed = progress.back().elapsed_s;
+  // One line per started second at most (plus the final one).
+  EXPECT_LE(static_cast<double>(progress.size() - 1), elapsed + 1) << elapsed;
+  uint64_t last = 0;
+  for (size_t i = 0; i + 1 < progress.size(); ++i) {
+    EXPECT_FALSE(progress[i].final);
+    EXPECT_GE(progress[i].processed, last);
+    EXPECT_EQ(progress[i].total, 20);
+    EXPECT_GT(progress[i].rate_per_s, 0);
+    last = progress[i].processed;
+  }
+  EXPECT_TRUE(progress.back().final);
+  EXPECT_EQ(progress.back().processed, 20u);
+  EXPECT_NEAR(progress.back().rate_per_s, 20 / elapsed, 0.01);
+}
+
+TEST_F(EngineTest, OnlyOneEngineMayConsumeAnEmbeddedQueue) {
+  auto second = EmbeddedSource::Open(*queue_, QueuePath());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(second.status().message().find("another vv-engine"), std::string::npos);
+  source_.reset();  // the lock goes with the source
+  auto again = EmbeddedSource::Open(*queue_, QueuePath());
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+}
+
+// Retention (issue 14): acked rows go once they are older than queue_retention_seconds by
+// the injected clock; unacked rows stay however old.
+TEST(EmbeddedSourceRetentionTest, AckedRowsArePrunedAfterTheRetentionTimeOnly) {
+  vv::testing::TempDir dir;
+  vv::testing::FakeClock clock;
+  SystemRandom random;
+  queue::EmbeddedQueueOptions qo;
+  qo.clock = &clock;
+  auto q = queue::EmbeddedQueue::Open(dir.File("q.db"), qo);
+  ASSERT_TRUE(q.ok());
+  for (int i = 0; i < 25; ++i)
+    ASSERT_TRUE(PublishSync(**q, MakeIngest(kT1, "op-001", "evt-r" + std::to_string(i), clock,
+                                           random)).ok());
+  EmbeddedSourceOptions so;
+  so.retention_seconds = 3600;
+  so.prune_batch = 4;  // several bounded batches
+  so.clock = &clock;
+  auto src = EmbeddedSource::Open(**q, dir.File("q.db"), so);
+  ASSERT_TRUE(src.ok());
+  auto first = (*src)->Fetch(20, 0);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 20u);
+  for (const auto& m : *first) ASSERT_TRUE((*src)->Ack(m.sequence).ok());  // acked at t0
+  clock.AdvanceSeconds(3599);
+  ASSERT_TRUE((*src)->Fetch(1, 0).ok());
+  EXPECT_EQ(*(*q)->Count(queue::Kind::kIngest), 25) << "nothing is older than the retention";
+  clock.AdvanceSeconds(2);
+  auto rest = (*src)->Fetch(10, 0);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->size(), 5u) << "unacked rows are kept";
+  EXPECT_EQ(*(*q)->Count(queue::Kind::kIngest), 5);
+  EXPECT_EQ(*(*src)->Lag(), 5);
 }
 
 }  // namespace

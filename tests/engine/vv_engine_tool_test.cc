@@ -294,5 +294,47 @@ TEST_F(VvEngineToolTest, RefusesToStartWithAnInsecureRootKeyFile) {
   EXPECT_NE(engine->Log().find("refusing to start"), std::string::npos) << engine->Log();
 }
 
+// Issue 14: --drain on the embedded queue consumes everything, prints a progress line to
+// stderr and exits 0; a second engine on the same queue file is refused (the embedded queue
+// has no in-flight leases: two consumers would both process every message).
+TEST_F(VvEngineToolTest, DrainConsumesEverythingWithProgressAndASecondEngineIsRefused) {
+  constexpr int kTotal = 250;
+  for (int i = 0; i < kTotal; ++i) Publish(kT1, "op-001", "evt-dr" + std::to_string(i));
+  auto service = StartEngine();
+  ASSERT_TRUE(service->WaitForLine("ENGINE READY", 20s)) << service->Log();
+  // Its own audit log (the shared one would be refused first: one writer per audit file).
+  auto second =
+      StartEngine({"--drain"}, {"VV_EVIDENCE_AUDIT_LOG_PATH=" + dir_.File("second-audit.jsonl")});
+  auto refused = second->WaitExit(30s);
+  ASSERT_TRUE(refused.has_value()) << second->Log();
+  EXPECT_EQ(*refused, 2) << second->Log();
+  EXPECT_NE(second->Log().find("another vv-engine is consuming the embedded queue"),
+            std::string::npos)
+      << second->Log();
+  EXPECT_EQ(service->Terminate(SIGTERM), 0) << service->Log();
+
+  for (int i = kTotal; i < 2 * kTotal; ++i) Publish(kT1, "op-001", "evt-dr" + std::to_string(i));
+  auto drain = StartEngine({"--drain"});
+  auto rc = drain->WaitExit(50s);
+  ASSERT_TRUE(rc.has_value()) << drain->Log();
+  EXPECT_EQ(*rc, 0) << drain->Log();
+  EXPECT_EQ(StoredCount(kT1), 2 * kTotal);
+  auto unacked = queue_->FetchUnacked(queue::Kind::kIngest, 10);
+  ASSERT_TRUE(unacked.ok());
+  EXPECT_TRUE(unacked->empty());
+  // The service stored some of the first half; the drain did the rest, and says so.
+  const std::string log = drain->Log();
+  const size_t done = log.find("vv-engine: drain done: processed ");
+  ASSERT_NE(done, std::string::npos) << log;
+  const std::string line = log.substr(done, log.find('\n', done) - done);
+  unsigned processed = 0, total = 0;
+  ASSERT_EQ(std::sscanf(line.c_str(), "vv-engine: drain done: processed %u/%u", &processed, &total),
+            2)
+      << line;
+  EXPECT_EQ(processed, total) << line;
+  EXPECT_GE(processed, static_cast<unsigned>(kTotal)) << line;
+  EXPECT_NE(line.find("msg/s"), std::string::npos) << line;
+}
+
 }  // namespace
 }  // namespace vv::engine

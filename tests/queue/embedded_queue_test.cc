@@ -518,5 +518,35 @@ TEST_F(EmbeddedQueueTest, FailingPublisherWrapperFailsOnDemand) {
   EXPECT_EQ(*q->Count(Kind::kIngest), 1);
 }
 
+// Retention (issue 14): PruneAcked deletes only acked rows of the kind, acked before the
+// cutoff, oldest first, at most `limit` per call.
+TEST_F(EmbeddedQueueTest, PruneAckedDeletesOnlyOldAckedRowsInBoundedBatches) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < 6; ++i)
+    ASSERT_TRUE(PublishSync(*q, Ingest("p-" + std::to_string(i), "pk" + std::to_string(i)))
+                    .status.ok());
+  ASSERT_TRUE(PublishSync(*q, DeadLetter("dl")).status.ok());
+  auto msgs = q->FetchUnacked(Kind::kIngest, 10);
+  ASSERT_TRUE(msgs.ok());
+  ASSERT_EQ(msgs->size(), 6u);
+  const int64_t t0 = clock_.NowMicros();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(q->Ack((*msgs)[i].sequence).ok());  // acked at t0
+  clock_.AdvanceSeconds(100);
+  ASSERT_TRUE(q->Ack((*msgs)[3].sequence).ok());  // acked at t0 + 100 s
+  EXPECT_EQ(*q->PruneAcked(Kind::kIngest, t0, 10), 0) << "acked_at < cutoff, strictly";
+  EXPECT_EQ(*q->PruneAcked(Kind::kIngest, t0 + 1, 2), 2);
+  EXPECT_EQ(*q->PruneAcked(Kind::kIngest, t0 + 1, 2), 1);
+  EXPECT_EQ(*q->PruneAcked(Kind::kIngest, t0 + 1, 2), 0);
+  EXPECT_EQ(*q->PruneAcked(Kind::kDeadLetter, t0 + 1'000'000'000, 10), 0);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 3);
+  auto left = q->List(Kind::kIngest, 0, 10);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 3u);
+  EXPECT_EQ((*left)[0].sequence, (*msgs)[3].sequence);  // the newer ack and the unacked two
+  EXPECT_EQ(q->FetchUnacked(Kind::kIngest, 10)->size(), 2u);
+  EXPECT_EQ(*q->Count(Kind::kDeadLetter), 1);
+}
+
 }  // namespace
 }  // namespace vv::queue
