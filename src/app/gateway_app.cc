@@ -7,6 +7,7 @@
 #include "app/kill_switch.h"
 #include "common/logging.h"
 #include "cognitive/store_config.h"
+#include "config/nats_client.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "audit/jetstream_anchor.h"
@@ -83,15 +84,13 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayCon
   if (cfg.queue_backend == "nats") {
     if (cfg.nats_url.empty()) return Status::InvalidArgument("queue_backend 'nats' needs nats_url");
     queue::JetStreamOptions o;
-    o.url = cfg.nats_url;
+    config::ApplyNatsConfig(cfg, &o.nats);
     o.ingest_subject = cfg.queue_subject;
     o.dlq_subject = cfg.dlq_subject;
     o.ingest_stream = cfg.nats_stream;
     o.dlq_stream = cfg.nats_dlq_stream;
     o.replicas = static_cast<int>(cfg.nats_replicas);
     o.duplicate_window_ms = cfg.nats_duplicate_window_seconds * 1000;
-    o.creds_file = cfg.nats_creds_file;
-    o.tls_ca_file = cfg.nats_tls_ca_path;
     auto p = queue::JetStreamPublisher::Create(o);
     if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
     return std::unique_ptr<queue::Publisher>(std::move(p).value());
@@ -188,11 +187,10 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     // Seals are anchored in a write-once JetStream stream; the log keeps the sink alive. If
     // NATS is down at start-up the log opens with the anchor lagging and catches up later.
     audit::JetStreamAnchorOptions jo;
-    jo.url = c.audit_anchor_nats_url.empty() ? c.nats_url : c.audit_anchor_nats_url;
+    config::ApplyNatsConfig(c, &jo.nats);
+    if (!c.audit_anchor_nats_url.empty()) jo.nats.url = c.audit_anchor_nats_url;
     jo.origin = ao.checkpoint_origin;
     jo.replicas = static_cast<int>(c.nats_replicas);
-    jo.creds_file = c.nats_creds_file;
-    jo.tls_ca_file = c.nats_tls_ca_path;
     auto sink = audit::JetStreamAnchorSink::Open(jo);
     if (!sink.ok()) return Status(sink.status().code(), "audit_anchor: " + sink.status().message());
     ao.shared_anchor_sink = std::move(sink).value();

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <type_traits>
 
+#include "natsclient/server_list.h"
+
 namespace vv::config {
 
 namespace {
@@ -132,14 +134,15 @@ std::string DescribeGatewayConfig(const GatewayConfig& c) {
       .Add("redis_url", RedactUrl(c.redis_url))
       .Add("queue_backend", c.queue_backend)
       .Add("queue_path", c.queue_backend == "embedded" ? c.queue_path : std::string())
-      .Add("nats_url", RedactUrl(c.nats_url))
+      .Add("nats_url", natsclient::RedactServerList(c.nats_url))
       .Add("nats_creds_file", c.nats_creds_file)
       .Add("nats_tls_ca_path", c.nats_tls_ca_path)
+      .Add("nats_tls_cert_path", c.nats_tls_cert_path)
       .Add("audit_log_path", c.audit_log_path)
       .Add("audit_fsync", std::string(FsyncName(c.audit_fsync)))
       .Add("audit_seal_every", c.audit_seal_every)
       .Add("audit_anchor", c.audit_anchor)
-      .Add("audit_anchor_nats_url", RedactUrl(c.audit_anchor_nats_url))
+      .Add("audit_anchor_nats_url", natsclient::RedactServerList(c.audit_anchor_nats_url))
       .Add("audit_seal_key_path", c.audit_signing_key_path)
       .Add("audit_seal_pkcs11_token", c.audit_seal_pkcs11.token_label)
       .Add("audit_seal_pkcs11_pin_file", c.audit_seal_pkcs11.pin_file)
@@ -159,7 +162,7 @@ std::string DescribeEngineConfig(const EngineConfig& c) {
   Line l;
   l.Add("queue_backend", c.queue_backend)
       .Add("queue_path", c.queue_backend == "embedded" ? c.queue_path : std::string())
-      .Add("nats_url", RedactUrl(c.nats_url))
+      .Add("nats_url", natsclient::RedactServerList(c.nats_url))
       .Add("operator_tenants", c.operator_tenant_map.size())
       .Add("store_backend", c.store_backend)
       .Add("store_path", c.store_backend == "sqlite" ? c.store_path : std::string())

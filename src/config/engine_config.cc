@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
+#include "natsclient/server_list.h"
 
 namespace vv::config {
 
@@ -68,6 +69,14 @@ Status ReadGatewaySection(const YAML::Node& sec, const std::string& base_dir, En
       VV_RETURN_IF_ERROR(set_str(&cfg->nats_creds_file, true));
     } else if (k == "nats_tls_ca_path") {
       VV_RETURN_IF_ERROR(set_str(&cfg->nats_tls_ca_path, true));
+    } else if (k == "nats_tls_cert_path") {
+      VV_RETURN_IF_ERROR(set_str(&cfg->nats_tls_cert_path, true));
+    } else if (k == "nats_tls_key_path") {
+      VV_RETURN_IF_ERROR(set_str(&cfg->nats_tls_key_path, true));
+    } else if (k == "nats_replicas") {
+      auto i = Int(v, key);
+      if (!i.ok()) return i.status();
+      cfg->nats_replicas = *i;
     } else if (k == "profile") {
       VV_RETURN_IF_ERROR(set_str(&cfg->profile, false));
       cfg->profile = NormalizeBackend(cfg->profile);
@@ -271,6 +280,15 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
   if (cfg.queue_backend == "nats" && cfg.nats_url.empty())
     return Invalid(
         "telemetry_gateway.nats_url (VV_TG_NATS_URL) is required for queue_backend nats");
+  if (cfg.queue_backend == "nats") {
+    if (auto servers = natsclient::ParseServerList(cfg.nats_url); !servers.ok())
+      return Invalid("telemetry_gateway." + servers.status().message());
+    if (cfg.nats_replicas < 1 || cfg.nats_replicas > 5)
+      return Invalid("telemetry_gateway.nats_replicas must be between 1 and 5");
+    if (cfg.nats_tls_cert_path.empty() != cfg.nats_tls_key_path.empty())
+      return Invalid(
+          "telemetry_gateway.nats_tls_cert_path and nats_tls_key_path must be set together");
+  }
   if (cfg.store_backend != "sqlite" && cfg.store_backend != "postgres")
     return Invalid("evidence_engine.store_backend must be sqlite or postgres");
   if (cfg.store_backend == "sqlite" && cfg.store_path.empty())

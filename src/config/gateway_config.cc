@@ -14,6 +14,7 @@
 #include "common/encoding.h"
 #include "common/logging.h"
 #include "json/json.h"
+#include "natsclient/server_list.h"
 
 namespace vv::config {
 
@@ -372,6 +373,8 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     if (k == "redis_tls_ca_path") return path(&cfg->redis_tls_ca_path);
     if (k == "nats_creds_file") return path(&cfg->nats_creds_file);
     if (k == "nats_tls_ca_path") return path(&cfg->nats_tls_ca_path);
+    if (k == "nats_tls_cert_path") return path(&cfg->nats_tls_cert_path);
+    if (k == "nats_tls_key_path") return path(&cfg->nats_tls_key_path);
     if (k == "audit_anchor") {
       VV_RETURN_IF_ERROR(str(&cfg->audit_anchor));
       cfg->audit_anchor = ToLowerAscii(cfg->audit_anchor);
@@ -892,8 +895,16 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
     return Invalid("redis_url must start with redis://, rediss:// or unix://");
   if (cfg.queue_backend == "nats" && cfg.nats_url.empty())
     return Invalid("queue_backend: nats requires nats_url (VV_TG_NATS_URL)");
-  if (!cfg.nats_url.empty() && !has_scheme(cfg.nats_url, {"nats://", "tls://"}))
-    return Invalid("nats_url must start with nats:// or tls://");
+  if (!cfg.nats_url.empty()) {
+    if (auto servers = natsclient::ParseServerList(cfg.nats_url); !servers.ok())
+      return Invalid(servers.status().message());
+  }
+  if (!cfg.audit_anchor_nats_url.empty()) {
+    if (auto servers = natsclient::ParseServerList(cfg.audit_anchor_nats_url); !servers.ok())
+      return Invalid("audit_anchor_nats_url: " + servers.status().message());
+  }
+  if (cfg.nats_tls_cert_path.empty() != cfg.nats_tls_key_path.empty())
+    return Invalid("nats_tls_cert_path and nats_tls_key_path must be set together");
   if (cfg.audit_anchor != "file" && cfg.audit_anchor != "jetstream")
     return Invalid("audit_anchor must be 'file' or 'jetstream' (got '" + cfg.audit_anchor + "')");
   if (cfg.audit_anchor == "jetstream" && cfg.audit_anchor_nats_url.empty() && cfg.nats_url.empty())

@@ -139,6 +139,9 @@ struct GatewayConfig {
   int64_t nats_duplicate_window_seconds = 600;
   std::string nats_creds_file;  // optional NATS credentials (JWT + NKey seed)
   std::string nats_tls_ca_path; // optional: TLS to NATS, server verified against this CA
+  // Optional client certificate chain + key (PEM) for mutual TLS to NATS; both or neither.
+  std::string nats_tls_cert_path;
+  std::string nats_tls_key_path;
 
   // Audit log.
   std::string audit_log_path = "vv-audit.jsonl";
