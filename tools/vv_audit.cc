@@ -171,10 +171,10 @@ vv::Result<vv::audit::AnchorFile> LoadAnchors(const std::string& log_path,
                                               const JetStreamArgs& js) {
   if (!vv::audit::IsNatsUrl(anchor)) return vv::audit::LoadAnchorFile(anchor);
   vv::audit::JetStreamAnchorOptions o;
-  o.url = anchor;
+  o.nats.url = anchor;
   o.stream = js.stream;
-  o.connection_name = "vv-audit-verify";
-  o.connect_timeout_ms = 3000;
+  o.nats.name = "vv-audit-verify";
+  o.nats.connect_timeout_ms = 3000;
   o.request_timeout_ms = 3000;
   if (!js.subject.empty()) {
     o.subject = js.subject;

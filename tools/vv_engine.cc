@@ -31,6 +31,7 @@
 #include "common/logging.h"
 #include "config/effective_config.h"
 #include "config/engine_config.h"
+#include "config/nats_client.h"
 #include "engine/engine.h"
 #include "engine/message_source.h"
 #include "engine/metrics_exporter.h"
@@ -176,14 +177,13 @@ int main(int argc, char** argv) {
     dlq = embedded.get();
   } else {
     vv::queue::JetStreamOptions jo;
-    jo.url = cfg->nats_url;
+    vv::config::ApplyNatsConfig(*cfg, &jo.nats);
+    jo.nats.name = "vectorvue-evidence-engine";
+    jo.replicas = static_cast<int>(cfg->nats_replicas);
     jo.ingest_subject = cfg->queue_subject;
     jo.dlq_subject = cfg->dlq_subject;
     jo.ingest_stream = cfg->jetstream_stream;
     jo.dlq_stream = cfg->jetstream_dlq_stream;
-    jo.connection_name = "vectorvue-evidence-engine";
-    jo.creds_file = cfg->nats_creds_file;
-    jo.tls_ca_file = cfg->nats_tls_ca_path;
     jo.reconcile_existing = false;  // the gateway owns the streams' limits and replicas
     auto p = vv::queue::JetStreamPublisher::Create(jo);
     if (!p.ok()) return Refuse("jetstream: " + p.status().ToString());

@@ -264,7 +264,7 @@ int RunDlq(const std::string& sub, const DlqArgs& a) {
   if (cfg->queue_backend == "nats") {
     vv::queue::JetStreamOptions o;
     vv::app::FillJetStreamOptions(*cfg, &o);
-    o.connection_name = "vvctl";
+    o.nats.name = "vvctl";
     o.reconcile_existing = false;  // an inspection tool never rewrites the streams
     auto p = vv::queue::JetStreamPublisher::Create(o);
     if (!p.ok()) return Fail(what, p.status());

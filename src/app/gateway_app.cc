@@ -8,6 +8,7 @@
 #include "config/listen_address.h"
 #include "common/logging.h"
 #include "cognitive/store_config.h"
+#include "config/nats_client.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "audit/jetstream_anchor.h"
@@ -75,7 +76,7 @@ std::unique_ptr<state::Admission> MakeAdmission(const config::GatewayConfig& cfg
 }  // namespace
 
 void FillJetStreamOptions(const config::GatewayConfig& cfg, queue::JetStreamOptions* o) {
-  o->url = cfg.nats_url;
+  config::ApplyNatsConfig(cfg, &o->nats);
   o->ingest_subject = cfg.queue_subject;
   o->dlq_subject = cfg.dlq_subject;
   o->ingest_stream = cfg.nats_stream;
@@ -85,8 +86,6 @@ void FillJetStreamOptions(const config::GatewayConfig& cfg, queue::JetStreamOpti
   o->max_age_ms = cfg.nats_stream_max_age_seconds * 1000;
   o->max_bytes = cfg.nats_stream_max_bytes;
   o->discard_new = cfg.nats_stream_discard == "new";
-  o->creds_file = cfg.nats_creds_file;
-  o->tls_ca_file = cfg.nats_tls_ca_path;
 }
 
 namespace {
@@ -202,11 +201,10 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     // Seals are anchored in a write-once JetStream stream; the log keeps the sink alive. If
     // NATS is down at start-up the log opens with the anchor lagging and catches up later.
     audit::JetStreamAnchorOptions jo;
-    jo.url = c.audit_anchor_nats_url.empty() ? c.nats_url : c.audit_anchor_nats_url;
+    config::ApplyNatsConfig(c, &jo.nats);
+    if (!c.audit_anchor_nats_url.empty()) jo.nats.url = c.audit_anchor_nats_url;
     jo.origin = ao.checkpoint_origin;
     jo.replicas = static_cast<int>(c.nats_replicas);
-    jo.creds_file = c.nats_creds_file;
-    jo.tls_ca_file = c.nats_tls_ca_path;
     auto sink = audit::JetStreamAnchorSink::Open(jo);
     if (!sink.ok()) return Status(sink.status().code(), "audit_anchor: " + sink.status().message());
     ao.shared_anchor_sink = std::move(sink).value();

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "natsclient/connection.h"
+#include "natsclient/server_list.h"
 
 namespace vv::audit {
 
@@ -27,7 +28,8 @@ bool SubjectCovered(const std::vector<std::string>& subjects, const std::string&
 }
 
 Status ValidateOptions(const JetStreamAnchorOptions& o) {
-  if (o.url.empty()) return Status::InvalidArgument("audit anchor: nats url is empty");
+  if (Status c = natsclient::ValidateOptions(o.nats); !c.ok())
+    return Status::InvalidArgument("audit anchor: " + c.message());
   if (o.stream.empty() || o.stream.find_first_of(" .*>\t") != std::string::npos) {
     return Status::InvalidArgument("audit anchor: bad stream name \"" + o.stream + "\"");
   }
@@ -50,8 +52,8 @@ Status ValidateOptions(const JetStreamAnchorOptions& o) {
   if (o.replicas < 1 || o.replicas > 5) {
     return Status::InvalidArgument("audit anchor: replicas must be 1..5");
   }
-  if (o.connect_timeout_ms < 1 || o.request_timeout_ms < 1 || o.reconnect_wait_ms < 0) {
-    return Status::InvalidArgument("audit anchor: nats timeouts must be positive");
+  if (o.request_timeout_ms < 1) {
+    return Status::InvalidArgument("audit anchor: request timeout must be positive");
   }
   return Status::Ok();
 }
@@ -91,15 +93,7 @@ Result<std::unique_ptr<JetStreamAnchorSink>> JetStreamAnchorSink::Open(
 
 Status JetStreamAnchorSink::Init() {
   const JetStreamAnchorOptions& o = options_;
-  natsclient::ConnectOptions c;
-  c.url = o.url;
-  c.name = o.connection_name;
-  c.connect_timeout_ms = o.connect_timeout_ms;
-  c.reconnect_wait_ms = o.reconnect_wait_ms;
-  c.creds_file = o.creds_file;
-  c.tls_ca_file = o.tls_ca_file;
-  c.require_connection = o.require_connection;
-  auto conn = natsclient::Connect(c, "audit anchor");
+  auto conn = natsclient::Connect(o.nats, "audit anchor");
   if (!conn.ok()) return conn.status();
   nc_ = *conn;
   natsStatus s = NATS_OK;
@@ -114,7 +108,7 @@ Status JetStreamAnchorSink::Init() {
     // A stream that is not append-only (or a bad option) is a configuration error; an
     // outage just leaves the anchor lagging.
     if (!st.ok() && st.code() != StatusCode::kUnavailable) return st;
-    if (!st.ok() && o.require_connection) return st;
+    if (!st.ok() && o.nats.require_connection) return st;
     if (st.ok()) {
       auto head = RefreshLocked();
       if (!head.ok() && head.status().code() == StatusCode::kDataLoss) return head.status();
@@ -135,7 +129,9 @@ bool JetStreamAnchorSink::connected() const {
 
 Status JetStreamAnchorSink::CheckConnectedLocked() const {
   if (!connected()) {
-    return Status::Unavailable("audit anchor: NATS at " + options_.url + " is not connected");
+    return Status::Unavailable("audit anchor: NATS at " +
+                               natsclient::RedactServerList(options_.nats.url) +
+                               " is not connected");
   }
   return Status::Ok();
 }
@@ -399,7 +395,7 @@ Result<std::vector<AnchorRecord>> JetStreamAnchorSink::ReadAll() {
 
 Result<std::vector<AnchorRecord>> FetchJetStreamAnchors(const JetStreamAnchorOptions& options) {
   JetStreamAnchorOptions o = options;
-  o.require_connection = true;
+  o.nats.require_connection = true;
   o.create_stream = false;
   auto sink = JetStreamAnchorSink::Open(o);
   if (!sink.ok()) return sink.status();

@@ -36,6 +36,7 @@
 #include "audit/anchor.h"
 #include "audit/checkpoint.h"
 #include "common/status.h"
+#include "natsclient/options.h"
 
 typedef struct __natsConnection natsConnection;
 typedef struct __jsCtx jsCtx;
@@ -45,8 +46,21 @@ namespace vv::audit {
 inline constexpr std::string_view kDefaultAnchorStream = "VV_AUDIT_ANCHOR";
 inline constexpr std::string_view kDefaultAnchorSubjectPrefix = "vectorvue.audit.anchor";
 
+// The anchor's connection defaults: its own connection name; Open() succeeds while NATS is
+// down (require_connection = false: the anchor lags and catches up once connected).
+inline natsclient::ConnectOptions DefaultAnchorConnection() {
+  natsclient::ConnectOptions c;
+  c.url = "nats://127.0.0.1:4222";
+  c.name = "vectorvue-audit-anchor";
+  c.require_connection = false;
+  return c;
+}
+
 struct JetStreamAnchorOptions {
-  std::string url = "nats://127.0.0.1:4222";  // comma-separated list allowed
+  // Seed list, credentials, TLS, timeouts and reconnect policy (natsclient/options.h). With
+  // nats.require_connection, Open() fails (Unavailable) when no server can be reached instead
+  // of starting with the anchor lagging and connecting in the background.
+  natsclient::ConnectOptions nats = DefaultAnchorConnection();
   std::string stream = std::string(kDefaultAnchorStream);
   std::string subject_prefix = std::string(kDefaultAnchorSubjectPrefix);
   // The log's checkpoint origin; the subject is AnchorSubject(subject_prefix, origin).
@@ -54,15 +68,7 @@ struct JetStreamAnchorOptions {
   // Explicit subject (must be under subject_prefix); wins over origin when set.
   std::string subject;
   int replicas = 1;
-  int64_t connect_timeout_ms = 2000;
   int64_t request_timeout_ms = 2000;
-  int64_t reconnect_wait_ms = 250;
-  std::string creds_file;   // optional NATS credentials file
-  std::string tls_ca_file;  // optional: TLS, server verified against this CA
-  std::string connection_name = "vectorvue-audit-anchor";
-  // Open() fails (Unavailable) when the server cannot be reached, instead of starting with
-  // the anchor lagging and connecting in the background.
-  bool require_connection = false;
   // Open() creates the stream when missing (the verifier sets false: read-only).
   bool create_stream = true;
 };

@@ -1,5 +1,6 @@
 #include "config/engine_config.h"
 #include "config/listen_address.h"
+#include "natsclient/server_list.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -32,7 +33,8 @@ using G = GatewayConfig;
 const std::set<std::string>& SharedGatewayKeys() {
   static const std::set<std::string> kKeys = {
       "queue_backend",   "queue_path",       "nats_url",    "nats_creds_file",
-      "nats_tls_ca_path", "queue_subject",   "dlq_subject", "operator_tenant_map",
+      "nats_tls_ca_path", "nats_tls_cert_path", "nats_tls_key_path", "nats_replicas",
+      "queue_subject",   "dlq_subject", "operator_tenant_map",
       "audit_log_path",  "profile"};
   return kKeys;
 }
@@ -43,6 +45,9 @@ void CopyShared(const G& g, E* e) {
   e->nats_url = g.nats_url;
   e->nats_creds_file = g.nats_creds_file;
   e->nats_tls_ca_path = g.nats_tls_ca_path;
+  e->nats_tls_cert_path = g.nats_tls_cert_path;
+  e->nats_tls_key_path = g.nats_tls_key_path;
+  e->nats_replicas = g.nats_replicas;
   e->queue_subject = g.queue_subject;
   e->dlq_subject = g.dlq_subject;
   e->operator_tenant_map = g.operator_tenant_map;
@@ -63,7 +68,7 @@ std::vector<t::Key<E>> EngineKeys() {
   add(t::PrintOnly<E>("queue_backend", [](const E& c) { return c.queue_backend; }));
   add(t::PrintOnly<E>("queue_path",
                       [](const E& c) { return c.queue_backend == "embedded" ? c.queue_path : ""; }));
-  add(t::PrintOnly<E>("nats_url", [](const E& c) { return c.nats_url; }).Url());
+  add(t::PrintOnly<E>("nats_url", [](const E& c) { return RedactNatsServers(c.nats_url); }));
   add(t::PrintOnly<E>("operator_tenants",
                       [](const E& c) { return std::to_string(c.operator_tenant_map.size()); }));
   // vectorvue.evidence_engine.
@@ -242,6 +247,15 @@ void SharedRules(const E& cfg, t::Violations* v) {
   if (cfg.queue_backend == "nats" && cfg.nats_url.empty())
     v->Add(Invalid("telemetry_gateway.nats_url (VV_TG_NATS_URL) is required for queue_backend "
                    "nats"));
+  if (cfg.queue_backend == "nats") {
+    if (auto servers = natsclient::ParseServerList(cfg.nats_url); !servers.ok() && !cfg.nats_url.empty())
+      v->Add(Invalid("telemetry_gateway." + servers.status().message()));
+    if (cfg.nats_replicas < 1 || cfg.nats_replicas > 5)
+      v->Add(Invalid("telemetry_gateway.nats_replicas must be between 1 and 5"));
+    if (cfg.nats_tls_cert_path.empty() != cfg.nats_tls_key_path.empty())
+      v->Add(Invalid(
+          "telemetry_gateway.nats_tls_cert_path and nats_tls_key_path must be set together"));
+  }
   if (cfg.operator_tenant_map.empty())
     v->Add(Invalid("telemetry_gateway.operator_tenant_map is empty: the engine re-validates "
                    "every envelope's tenant against it"));

@@ -31,6 +31,11 @@ struct EngineConfig {
   std::string nats_url;
   std::string nats_creds_file;   // shared with the gateway: NATS credentials (JWT + NKey seed)
   std::string nats_tls_ca_path;  // shared with the gateway: TLS to NATS verified against it
+  std::string nats_tls_cert_path;  // shared with the gateway: mutual TLS client certificate
+  std::string nats_tls_key_path;   // and its key
+  // Shared with the gateway: replicas of the JetStream streams the engine also creates or
+  // verifies (a different value would make one of them resize the other's streams).
+  int64_t nats_replicas = 1;
   std::string queue_subject = "vectorvue.telemetry.ingest";
   std::string dlq_subject = "vectorvue.telemetry.dlq";
   std::map<std::string, std::string> operator_tenant_map;

@@ -1,5 +1,6 @@
 #include "config/gateway_config.h"
 #include "config/listen_address.h"
+#include "natsclient/server_list.h"
 
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -561,6 +562,14 @@ t::Key<G> Known(t::Key<G> k, std::function<const std::string&(const G&)> get,
 const t::Range kAtLeastOne{1};
 const t::Range kSeconds{1, 86400, true};
 
+}  // namespace
+
+std::string RedactNatsServers(std::string_view list) {
+  return list.empty() ? std::string() : natsclient::RedactServerList(list);
+}
+
+namespace {
+
 std::vector<t::Key<G>> GatewayKeys() {
   std::vector<t::Key<G>> k;
   auto add = [&](t::Key<G> row) { k.push_back(std::move(row)); };
@@ -642,13 +651,23 @@ std::vector<t::Key<G>> GatewayKeys() {
   add(t::Path<G>("queue_path", t::F(&G::queue_path))
           .Print("queue_path",
                  [](const G& c) { return c.queue_backend == "embedded" ? c.queue_path : ""; }));
-  add(t::Str<G>("nats_url", t::F(&G::nats_url)).Env({"VV_TG_NATS_URL"}).Url()
+  add(t::Str<G>("nats_url", t::F(&G::nats_url))
+          .Env({"VV_TG_NATS_URL"})
+          .Print("nats_url", [](const G& c) { return RedactNatsServers(c.nats_url); })
           .Check([](const G& c, t::Violations* v) {
-            if (!c.nats_url.empty() && !HasScheme(c.nats_url, {"nats://", "tls://"}))
-              v->Add(Invalid("nats_url must start with nats:// or tls://"));
+            if (c.nats_url.empty()) return;
+            if (auto servers = natsclient::ParseServerList(c.nats_url); !servers.ok())
+              v->Add(Invalid(servers.status().message()));
           }));
   add(t::Path<G>("nats_creds_file", t::F(&G::nats_creds_file)));
   add(t::Path<G>("nats_tls_ca_path", t::F(&G::nats_tls_ca_path)));
+  add(t::Path<G>("nats_tls_cert_path", t::F(&G::nats_tls_cert_path)));
+  add(t::Path<G>("nats_tls_key_path", t::F(&G::nats_tls_key_path))
+          .NoPrint()
+          .Check([](const G& c, t::Violations* v) {
+            if (c.nats_tls_cert_path.empty() != c.nats_tls_key_path.empty())
+              v->Add(Invalid("nats_tls_cert_path and nats_tls_key_path must be set together"));
+          }));
   add(t::Int<G>("nats_stream_max_age_seconds", t::F(&G::nats_stream_max_age_seconds)));
   add(t::Int<G>("nats_stream_max_bytes", t::F(&G::nats_stream_max_bytes)));
   add(t::Choice<G>("nats_stream_discard", t::F(&G::nats_stream_discard))
@@ -717,7 +736,14 @@ std::vector<t::Key<G>> GatewayKeys() {
   add(Known(t::Choice<G>("audit_anchor", t::F(&G::audit_anchor)),
             [](const G& c) -> auto& { return c.audit_anchor; }, {"file", "jetstream"},
             "audit_anchor must be 'file' or 'jetstream'"));
-  add(t::Str<G>("audit_anchor_nats_url", t::F(&G::audit_anchor_nats_url)).Url());
+  add(t::Str<G>("audit_anchor_nats_url", t::F(&G::audit_anchor_nats_url))
+          .Print("audit_anchor_nats_url",
+                 [](const G& c) { return RedactNatsServers(c.audit_anchor_nats_url); })
+          .Check([](const G& c, t::Violations* v) {
+            if (c.audit_anchor_nats_url.empty()) return;
+            if (auto servers = natsclient::ParseServerList(c.audit_anchor_nats_url); !servers.ok())
+              v->Add(Invalid("audit_anchor_nats_url: " + servers.status().message()));
+          }));
   add(SealKeyPathRow());
   for (auto& row : AuditSealPkcs11Rows<G>(t::F(&G::audit_seal_pkcs11))) add(std::move(row));
   add(t::PrintOnly<G>("audit_seal_pkcs11_token",

@@ -156,6 +156,9 @@ struct GatewayConfig {
   std::string nats_stream_discard = "new";
   std::string nats_creds_file;  // optional NATS credentials (JWT + NKey seed)
   std::string nats_tls_ca_path; // optional: TLS to NATS, server verified against this CA
+  // Optional client certificate chain + key (PEM) for mutual TLS to NATS; both or neither.
+  std::string nats_tls_cert_path;
+  std::string nats_tls_key_path;
 
   // Replica identity (issue 14): a short name unique among the gateways that share backends
   // ([a-z0-9-], 1..32 characters, starting with a letter or digit; VV_TG_REPLICA_ID). When
@@ -284,6 +287,8 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg);
 std::vector<Status> GatewayConfigViolations(const GatewayConfig& cfg);
 // replica_id syntax: 1..kMaxReplicaIdLength of [a-z0-9-], not starting with '-'.
 bool IsValidReplicaId(std::string_view id);
+// A NATS seed list for printing: every entry's user info masked; "" stays "".
+std::string RedactNatsServers(std::string_view list);
 // Derives audit_origin and the default audit_log_path from replica_id (called by
 // ParseGatewayConfig after the environment is applied).
 void ApplyReplicaDefaults(GatewayConfig* cfg);

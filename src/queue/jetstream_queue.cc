@@ -22,22 +22,14 @@ int64_t SteadyMicros() {
 using natsclient::NatsText;
 
 Status Connect(const JetStreamOptions& o, natsConnection** nc) {
-  natsclient::ConnectOptions c;
-  c.url = o.url;
-  c.name = o.connection_name;
-  c.connect_timeout_ms = o.connect_timeout_ms;
-  c.reconnect_wait_ms = o.reconnect_wait_ms;
-  c.creds_file = o.creds_file;
-  c.tls_ca_file = o.tls_ca_file;
-  c.send_asap = o.send_asap;
-  auto conn = natsclient::Connect(c, "jetstream queue");
+  auto conn = natsclient::Connect(o.nats, "jetstream queue");
   if (!conn.ok()) return conn.status();
   *nc = *conn;
   return Status::Ok();
 }
 
 Status ValidateOptions(const JetStreamOptions& o) {
-  if (o.url.empty()) return Status::InvalidArgument("nats_url is empty");
+  VV_RETURN_IF_ERROR(natsclient::ValidateOptions(o.nats));
   if (o.ingest_subject.empty() || o.dlq_subject.empty())
     return Status::InvalidArgument("queue_subject and dlq_subject must be set");
   if (o.ingest_subject == o.dlq_subject)
@@ -50,8 +42,7 @@ Status ValidateOptions(const JetStreamOptions& o) {
   if (o.max_in_flight < 1) return Status::InvalidArgument("max_in_flight must be >= 1");
   if (o.max_age_ms < 0 || o.max_bytes < 0)
     return Status::InvalidArgument("stream max age / max bytes must be >= 0 (0 = unlimited)");
-  if (o.ack_timeout_ms < 1 || o.connect_timeout_ms < 1 || o.reconnect_wait_ms < 0)
-    return Status::InvalidArgument("nats timeouts must be positive");
+  if (o.ack_timeout_ms < 1) return Status::InvalidArgument("ack timeout must be positive");
   return Status::Ok();
 }
 
@@ -84,8 +75,22 @@ Status JetStreamPublisher::Init() {
   jo.PublishAsync.AckHandlerClosure = this;
   natsStatus s = natsConnection_JetStream(&js_, nc_, &jo);
   if (s != NATS_OK) return Status::Unavailable("jetstream context: " + NatsText(s));
-  VV_RETURN_IF_ERROR(EnsureStream(options_.ingest_stream, options_.ingest_subject));
-  VV_RETURN_IF_ERROR(EnsureStream(options_.dlq_stream, options_.dlq_subject));
+  // A cluster that lost a node answers stream requests with timeouts until the streams that
+  // node led have new leaders: retry those (bounded), refuse anything else at once.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.stream_setup_timeout_ms);
+  for (const auto& [stream, subject] :
+       {std::pair{options_.ingest_stream, options_.ingest_subject},
+        std::pair{options_.dlq_stream, options_.dlq_subject}}) {
+    for (;;) {
+      Status st = EnsureStream(stream, subject);
+      if (st.ok()) break;
+      if (st.code() != StatusCode::kUnavailable || !natsclient::IsConnected(nc_) ||
+          std::chrono::steady_clock::now() >= deadline)
+        return st;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
   reaper_ = std::thread([this] { ReaperLoop(); });
   return Status::Ok();
 }

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "natsclient/options.h"
 #include "queue/queue.h"
 
 // nats.c opaque types (global namespace, as in <nats/nats.h>).
@@ -49,8 +50,21 @@ struct jsPubAckErr;
 
 namespace vv::queue {
 
+// The queue's connection defaults: gateway connection name, send_asap (see below).
+inline natsclient::ConnectOptions DefaultQueueConnection() {
+  natsclient::ConnectOptions c;
+  c.url = "nats://127.0.0.1:4222";
+  c.name = "vectorvue-telemetry-gateway";
+  // Write each publish to the socket at once instead of letting nats.c's flusher batch
+  // writes: lower ack latency per request (the 202 waits for it), slightly lower peak
+  // throughput. See the bench figures in tests/conformance/backends_throughput_test.cc.
+  c.send_asap = true;
+  return c;
+}
+
 struct JetStreamOptions {
-  std::string url = "nats://127.0.0.1:4222";  // comma-separated list allowed
+  // Seed list, credentials, TLS, timeouts and reconnect policy (natsclient/options.h).
+  natsclient::ConnectOptions nats = DefaultQueueConnection();
   std::string ingest_subject = "vectorvue.telemetry.ingest";
   std::string dlq_subject = "vectorvue.telemetry.dlq";
   std::string ingest_stream = "VV_TELEMETRY";
@@ -69,16 +83,11 @@ struct JetStreamOptions {
   bool reconcile_existing = true;
   size_t max_in_flight = 8192;
   int64_t ack_timeout_ms = 5000;
-  int64_t connect_timeout_ms = 2000;
-  int64_t reconnect_wait_ms = 250;
   int64_t drain_timeout_ms = 2000;  // destructor: wait this long for outstanding acks
-  std::string creds_file;           // optional NATS credentials (JWT + NKey seed) file
-  std::string tls_ca_file;          // optional: TLS to NATS, server verified against this CA
-  std::string connection_name = "vectorvue-telemetry-gateway";
-  // Write each publish to the socket at once instead of letting nats.c's flusher batch
-  // writes: lower ack latency per request (the 202 waits for it), slightly lower peak
-  // throughput. See the bench figures in tests/conformance/backends_throughput_test.cc.
-  bool send_asap = true;
+  // Create(): how long to keep retrying the stream check/creation while JetStream answers
+  // Unavailable (e.g. a cluster re-electing the leader of a stream whose node just died);
+  // then Create() fails. 0 = one try.
+  int64_t stream_setup_timeout_ms = 20000;
 };
 
 class JetStreamPublisher final : public Publisher {

@@ -92,9 +92,9 @@ TEST(JetStreamAnchorOptionsTest, BadOptionsAreInvalidArgument) {
   o.stream = "has.dot";
   EXPECT_EQ(JetStreamAnchorSink::Open(o).status().code(), StatusCode::kInvalidArgument);
   o = {};
-  o.url = "nats://127.0.0.1:" + std::to_string(vv::testing::FreeLoopbackPort());
-  o.require_connection = true;
-  o.connect_timeout_ms = 300;
+  o.nats.url = "nats://127.0.0.1:" + std::to_string(vv::testing::FreeLoopbackPort());
+  o.nats.require_connection = true;
+  o.nats.connect_timeout_ms = 300;
   EXPECT_EQ(JetStreamAnchorSink::Open(o).status().code(), StatusCode::kUnavailable);
 }
 
@@ -151,11 +151,11 @@ class JetStreamAnchorTest : public ::testing::Test {
 
   JetStreamAnchorOptions SinkOptions() const {
     JetStreamAnchorOptions o;
-    o.url = nats_.url();
+    o.nats.url = nats_.url();
     o.origin = "test.example/audit";
-    o.reconnect_wait_ms = 50;
+    o.nats.reconnect_wait_ms = 50;
     o.request_timeout_ms = 1000;
-    o.connect_timeout_ms = 500;
+    o.nats.connect_timeout_ms = 500;
     return o;
   }
   std::unique_ptr<JetStreamAnchorSink> OpenSink() {

@@ -165,7 +165,7 @@ TEST_F(VvctlDlqTest, JetStreamListShowRedrive) {
   vv::testing::NatsServer nats;
   VV_REQUIRE_SERVER(nats);
   JetStreamOptions jo;
-  jo.url = nats.url();
+  jo.nats.url = nats.url();
   auto pub = JetStreamPublisher::Create(jo);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   FillDlq(**pub, **pub);

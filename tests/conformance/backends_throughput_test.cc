@@ -109,9 +109,9 @@ TEST_P(JetStreamThroughput, AsyncPublish) {
   testing::NatsServer nats;
   VV_REQUIRE_SERVER(nats);
   queue::JetStreamOptions o;
-  o.url = nats.url();
-  o.send_asap = GetParam();
-  std::printf("[bench] send_asap=%d\n", o.send_asap ? 1 : 0);
+  o.nats.url = nats.url();
+  o.nats.send_asap = GetParam();
+  std::printf("[bench] send_asap=%d\n", o.nats.send_asap ? 1 : 0);
   o.max_in_flight = 4096;
   auto pub = queue::JetStreamPublisher::Create(o);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();

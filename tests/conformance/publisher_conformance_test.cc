@@ -81,9 +81,9 @@ class JetStreamHarness final : public Harness {
  public:
   explicit JetStreamHarness(NatsServer& server) : server_(server) {}
   Status Init() {
-    options_.url = server_.url();
+    options_.nats.url = server_.url();
     options_.ack_timeout_ms = 1000;
-    options_.reconnect_wait_ms = 50;
+    options_.nats.reconnect_wait_ms = 50;
     options_.duplicate_window_ms = 60'000;
     options_.drain_timeout_ms = 500;
     auto p = JetStreamPublisher::Create(options_);

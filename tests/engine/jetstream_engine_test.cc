@@ -27,7 +27,7 @@ TEST(JetStreamEngineTest, ConsumesStoresOnceAndDeadLettersTamperedEnvelopes) {
   vv::testing::FakeClock clock;
   SystemRandom random;
   queue::JetStreamOptions jo;
-  jo.url = nats.url();
+  jo.nats.url = nats.url();
   auto pub = queue::JetStreamPublisher::Create(jo);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   for (int i = 0; i < 20; ++i) {
@@ -94,7 +94,7 @@ TEST(JetStreamEngineTest, DrainConsumesEverythingAndLeavesNothingHeld) {
   vv::testing::FakeClock clock;
   SystemRandom random;
   queue::JetStreamOptions jo;
-  jo.url = nats.url();
+  jo.nats.url = nats.url();
   auto pub = queue::JetStreamPublisher::Create(jo);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   constexpr int kTotal = 150;

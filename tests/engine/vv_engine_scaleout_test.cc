@@ -94,7 +94,7 @@ TEST(VvEngineScaleOutTest, JetStreamPostgresSoftHsmKillAndRestart) {
   vv::testing::FakeClock clock;
   SystemRandom random;
   queue::JetStreamOptions jo;
-  jo.url = nats.url();
+  jo.nats.url = nats.url();
   auto pub = queue::JetStreamPublisher::Create(jo);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   constexpr int kTotal = 120;

@@ -98,6 +98,28 @@ void PostgresServer::Stop() {
   process_.reset();
 }
 
+void PostgresServer::Crash() {
+  if (!process_) return;
+  process_->Terminate(3 /*SIGQUIT: immediate shutdown*/, std::chrono::seconds(10));
+  process_.reset();
+}
+
+Status PostgresServer::StartStandbyOf(const PostgresServer& primary) {
+  if (process_ || initialized_) return Status::Internal("server already initialised");
+  if (!bin_dir_) return Status::NotFound("postgres binaries not found");
+  std::string out;
+  int rc = RunCommand(AsPostgres({*bin_dir_ + "/pg_basebackup", "-h", "127.0.0.1", "-p",
+                                  std::to_string(primary.port()), "-U", "vv_admin", "-D",
+                                  dir_.File("data"), "-R", "-X", "stream", "--no-sync",
+                                  "--checkpoint=fast"}),
+                      &out);
+  if (rc != 0) return Status::Unavailable("pg_basebackup failed: " + out);
+  initialized_ = true;
+  return Start();
+}
+
+Status PostgresServer::Promote() { return Psql("SELECT pg_promote(true, 30)"); }
+
 std::string PostgresServer::Log() const { return process_ ? process_->Log() : std::string(); }
 
 Status PostgresServer::Psql(const std::string& sql, std::string* out) const {

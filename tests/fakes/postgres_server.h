@@ -32,6 +32,16 @@ class PostgresServer {
   // initdb (first call) + start, waits until pg_isready answers (up to 30 s).
   Status Start();
   void Stop();
+  // Immediate shutdown (SIGQUIT: no shutdown checkpoint, WAL not flushed to standbys), as a
+  // crash; the data dir is kept.
+  void Crash();
+  // Streaming replication (cluster-ready clients, issue 14): instead of Start(), makes this
+  // server a hot standby of the running `primary` (pg_basebackup -R -X stream from it, as
+  // vv_admin over loopback, which initdb's pg_hba trusts for replication) and starts it on a
+  // free port of its own. Read-only until Promote().
+  Status StartStandbyOf(const PostgresServer& primary);
+  // Promotes a standby to primary (SELECT pg_promote(), which waits until it is done).
+  Status Promote();
   bool binary_found() const { return bin_dir_.has_value(); }
   const std::string& name() const { return name_; }
   std::string Log() const;
@@ -39,7 +49,7 @@ class PostgresServer {
   // libpq URL for `user` (no password: trust auth) on database `db`.
   std::string Url(const std::string& user, const std::string& db = "postgres") const;
   std::string admin_url() const { return Url("vv_admin"); }
-  // Runs SQL through psql as the bootstrap superuser; output in *out.
+  // Runs SQL through psql as the bootstrap superuser; output in *out (-At: unaligned rows).
   Status Psql(const std::string& sql, std::string* out = nullptr) const;
 
  private:

@@ -49,7 +49,7 @@ class GatewayBackendsTest : public ::testing::Test {
   }
   int64_t StoredIngest() {
     queue::JetStreamOptions o;
-    o.url = nats_.url();
+    o.nats.url = nats_.url();
     auto pub = queue::JetStreamPublisher::Create(o);
     if (!pub.ok()) return -1;
     auto n = (*pub)->StoredCount(queue::Kind::kIngest);
@@ -146,28 +146,6 @@ TEST_F(GatewayBackendsTest, QueueOutageFailsClosedReleasesTheNonceAndRecovers) {
     healthy = c.Get("/healthz");
   }
   EXPECT_EQ(healthy.status, 200) << healthy.body;
-}
-
-// Every ingest event id stored in the stream, with its multiplicity.
-std::map<std::string, int> StoredEventIds(const std::string& nats_url, const std::string& durable) {
-  std::map<std::string, int> ids;
-  queue::JetStreamOptions o;
-  o.url = nats_url;
-  auto consumer = queue::JetStreamConsumer::Create(o, o.ingest_stream, o.ingest_subject, durable);
-  if (!consumer.ok()) {
-    ADD_FAILURE() << consumer.status().ToString();
-    return ids;
-  }
-  for (;;) {
-    auto batch = (*consumer)->Fetch(256, 500);
-    if (!batch.ok() || batch->empty()) break;
-    for (const auto& m : *batch) {
-      const json::Value* p = m.envelope.payload.Find("payload");
-      if (p && p->Find("event_id")) ids[p->Find("event_id")->as_string()]++;
-      (*consumer)->Ack(m.sequence);
-    }
-  }
-  return ids;
 }
 
 // A stream of signed requests while `outage` kills and restarts a backend: only 202 or 503

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "json/json.h"
+#include "queue/jetstream_queue.h"
 #include <sstream>
 
 namespace vv::testing {
@@ -190,6 +193,33 @@ int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::map<std::string, int> StoredEventIds(const std::string& nats_url, const std::string& durable) {
+  std::map<std::string, int> ids;
+  queue::JetStreamOptions o;
+  o.nats.url = nats_url;
+  auto consumer = queue::JetStreamConsumer::Create(o, o.ingest_stream, o.ingest_subject, durable);
+  for (int i = 0; i < 60 && !consumer.ok() &&
+                  consumer.status().code() == StatusCode::kUnavailable;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    consumer = queue::JetStreamConsumer::Create(o, o.ingest_stream, o.ingest_subject, durable);
+  }
+  if (!consumer.ok()) {
+    ADD_FAILURE() << consumer.status().ToString();
+    return ids;
+  }
+  for (;;) {
+    auto batch = (*consumer)->Fetch(256, 1000);
+    if (!batch.ok() || batch->empty()) break;
+    for (const auto& m : *batch) {
+      const json::Value* p = m.envelope.payload.Find("payload");
+      if (p && p->Find("event_id")) ids[p->Find("event_id")->as_string()]++;
+      (*consumer)->Ack(m.sequence);
+    }
+  }
+  return ids;
 }
 
 }  // namespace vv::testing

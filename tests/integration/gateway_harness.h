@@ -129,4 +129,10 @@ spectrastrike::HeaderList TelemetryHeaders(const SignedRequest& r,
 
 int64_t NowSeconds();
 
+// Every ingest event id in the JetStream ingest stream at `nats_url` (a seed list allowed),
+// with its multiplicity, read through a fresh durable consumer `durable`. Consumer creation is
+// retried (up to 30 s) while JetStream answers Unavailable, e.g. a cluster re-electing leaders
+// after a node died. A failure to read is a test failure (ADD_FAILURE).
+std::map<std::string, int> StoredEventIds(const std::string& nats_url, const std::string& durable);
+
 }  // namespace vv::testing

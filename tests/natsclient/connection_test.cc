@@ -76,5 +76,32 @@ TEST(NatsConnectTest, WithoutRequireConnectionItAttachesWhenTheServerStarts) {
   natsConnection_Destroy(*nc);
 }
 
+TEST(NatsConnectTest, SeedListStartsWithTheFirstSeedDownAndFailsClosedWithNone) {
+  NatsServer server;
+  VV_REQUIRE_SERVER(server);
+  const std::string down = "nats://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  // One seed down, one up: connects (whatever order nats.c tries them in).
+  auto nc = Connect(Options(down + "," + server.url()), "test");
+  ASSERT_TRUE(nc.ok()) << nc.status().ToString();
+  EXPECT_TRUE(IsConnected(*nc));
+  EXPECT_EQ(ConnectedServer(*nc), server.url());
+  natsConnection_Destroy(*nc);
+  // No seed answers: Unavailable, the credentials of the list never in the message.
+  const std::string down2 = "nats://user:hunter2@127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  auto none = Connect(Options(down + "," + down2), "jetstream queue");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(none.status().message().find("hunter2"), std::string::npos) << none.status().message();
+  EXPECT_NE(none.status().message().find("***@127.0.0.1"), std::string::npos)
+      << none.status().message();
+}
+
+TEST(NatsConnectTest, InvalidSeedListIsInvalidArgumentBeforeConnecting) {
+  auto nc = Connect(Options("nats://127.0.0.1:4222,http://x:1"), "test");
+  ASSERT_FALSE(nc.ok());
+  EXPECT_EQ(nc.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(nc.status().message().find("entry 2"), std::string::npos) << nc.status().message();
+}
+
 }  // namespace
 }  // namespace vv::natsclient

@@ -62,9 +62,9 @@ class JetStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     VV_REQUIRE_SERVER(nats_);
-    options_.url = nats_.url();
+    options_.nats.url = nats_.url();
     options_.ack_timeout_ms = 500;
-    options_.reconnect_wait_ms = 50;
+    options_.nats.reconnect_wait_ms = 50;
     options_.drain_timeout_ms = 200;
   }
   Envelope Ingest(const std::string& event_id) {
@@ -97,8 +97,8 @@ TEST(JetStreamOptionsCheck, BadOptionsAreInvalidArgumentAndNoServerIsUnavailable
   o.dlq_subject = o.ingest_subject;
   EXPECT_EQ(JetStreamPublisher::Create(o).status().code(), StatusCode::kInvalidArgument);
   JetStreamOptions down;
-  down.url = "nats://127.0.0.1:" + std::to_string(vv::testing::FreeLoopbackPort());
-  down.connect_timeout_ms = 500;
+  down.nats.url = "nats://127.0.0.1:" + std::to_string(vv::testing::FreeLoopbackPort());
+  down.nats.connect_timeout_ms = 500;
   EXPECT_EQ(JetStreamPublisher::Create(down).status().code(), StatusCode::kUnavailable);
 }
 
@@ -200,7 +200,7 @@ TEST_F(JetStreamTest, StreamLimitsAreAppliedReconciledAndDiscardNewRefusesWhenFu
   options_.discard_new = true;
   auto stream_config = [&](std::string* out) {
     natsConnection* nc = nullptr;
-    ASSERT_EQ(natsConnection_ConnectTo(&nc, options_.url.c_str()), NATS_OK);
+    ASSERT_EQ(natsConnection_ConnectTo(&nc, options_.nats.url.c_str()), NATS_OK);
     jsCtx* js = nullptr;
     ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
     jsStreamInfo* si = nullptr;
