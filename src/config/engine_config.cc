@@ -319,6 +319,13 @@ Status ValidateEngineConfig(const EngineConfig& cfg) {
       return Invalid("evidence_engine.queue_verify_keys." + kid +
                      ": not a base64 32-byte Ed25519 public key");
   }
+  if (cfg.store_backend != "postgres" && cfg.profile == "production")
+    return Invalid(
+        "evidence_engine.store_backend must be postgres in profile production (got '" +
+        cfg.store_backend +
+        "'): every engine and gateway replica must share one evidence and execution-graph "
+        "store. Set store_backend: postgres and postgres_url (VV_EVIDENCE_STORE_BACKEND, "
+        "VV_EVIDENCE_POSTGRES_URL)");
   if (cfg.allow_unsigned_queue_messages && cfg.profile == "production")
     return Invalid(
         "evidence_engine.allow_unsigned_queue_messages is forbidden in profile production");

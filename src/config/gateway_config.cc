@@ -370,6 +370,9 @@ Status ApplySection(const YAML::Node& sec, const std::string& base_dir, GatewayC
     if (k == "nats_replicas") return integer(&cfg->nats_replicas);
     if (k == "nats_duplicate_window_seconds") return integer(&cfg->nats_duplicate_window_seconds);
     if (k == "redis_tls_ca_path") return path(&cfg->redis_tls_ca_path);
+    if (k == "redis_password_file") return path(&cfg->redis_password_file);
+    if (k == "redis_sentinel_password_file") return path(&cfg->redis_sentinel_password_file);
+    if (k == "redis_sentinel_username") return str(&cfg->redis_sentinel_username);
     if (k == "nats_creds_file") return path(&cfg->nats_creds_file);
     if (k == "nats_tls_ca_path") return path(&cfg->nats_tls_ca_path);
     if (k == "audit_anchor") {
@@ -578,6 +581,11 @@ Status ApplyEnv(const EnvLookup& env, GatewayConfig* cfg) {
   str("VV_TG_LOG_FORMAT", &cfg->log_format);
   str("VV_TG_REDIS_URL", &cfg->redis_url);
   str("VV_TG_REDIS_TLS_CA_PATH", &cfg->redis_tls_ca_path);
+  str("VV_TG_REDIS_PASSWORD_FILE", &cfg->redis_password_file);
+  str("VV_TG_REDIS_PASSWORD", &cfg->redis_password);
+  str("VV_TG_REDIS_SENTINEL_PASSWORD_FILE", &cfg->redis_sentinel_password_file);
+  str("VV_TG_REDIS_SENTINEL_PASSWORD", &cfg->redis_sentinel_password);
+  str("VV_TG_REDIS_SENTINEL_USERNAME", &cfg->redis_sentinel_username);
   str("VV_TG_NATS_URL", &cfg->nats_url);
   str("VV_TG_QUEUE_SUBJECT", &cfg->queue_subject);
   str("VV_TG_DLQ_SUBJECT", &cfg->dlq_subject);
@@ -888,8 +896,12 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
     return Invalid("nonce_backend: redis requires redis_url (VV_TG_REDIS_URL)");
   if (cfg.rate_limit_backend == "redis" && cfg.redis_url.empty())
     return Invalid("rate_limit_backend: redis requires redis_url (VV_TG_REDIS_URL)");
-  if (!cfg.redis_url.empty() && !has_scheme(cfg.redis_url, {"redis://", "rediss://", "unix://"}))
-    return Invalid("redis_url must start with redis://, rediss:// or unix://");
+  if (!cfg.redis_url.empty() &&
+      !has_scheme(cfg.redis_url,
+                  {"redis://", "rediss://", "redis-sentinel://", "rediss-sentinel://"}))
+    return Invalid(
+        "redis_url must start with redis://, rediss://, redis-sentinel:// or "
+        "rediss-sentinel://");
   if (cfg.queue_backend == "nats" && cfg.nats_url.empty())
     return Invalid("queue_backend: nats requires nats_url (VV_TG_NATS_URL)");
   if (!cfg.nats_url.empty() && !has_scheme(cfg.nats_url, {"nats://", "tls://"}))
@@ -1027,9 +1039,16 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
       CheckReadableFile(cfg.tls.ca_path, "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)"));
   if (!cfg.tls.crl_path.empty())
     VV_RETURN_IF_ERROR(CheckReadableFile(cfg.tls.crl_path, "tls.crl_path"));
-  if (cfg.redis_url.rfind("rediss://", 0) == 0)
+  if (cfg.redis_url.rfind("rediss://", 0) == 0 || cfg.redis_url.rfind("rediss-sentinel://", 0) == 0)
     VV_RETURN_IF_ERROR(CheckReadableFile(
         cfg.redis_tls_ca_path, "redis_tls_ca_path (VV_TG_REDIS_TLS_CA_PATH, needed by rediss://)"));
+  if (!cfg.redis_password_file.empty())
+    VV_RETURN_IF_ERROR(CheckPrivateKeyFile(cfg.redis_password_file,
+                                           "redis_password_file (VV_TG_REDIS_PASSWORD_FILE)"));
+  if (!cfg.redis_sentinel_password_file.empty())
+    VV_RETURN_IF_ERROR(CheckPrivateKeyFile(
+        cfg.redis_sentinel_password_file,
+        "redis_sentinel_password_file (VV_TG_REDIS_SENTINEL_PASSWORD_FILE)"));
   if (!cfg.queue_signing_key_path.empty()) {
     if (cfg.queue_signing_kid.empty())
       return Invalid("queue_signing_kid (VV_TG_QUEUE_SIGNING_KID) must not be empty");

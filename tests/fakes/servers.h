@@ -70,14 +70,57 @@ class TestServer {
   std::unique_ptr<ChildProcess> process_;
 };
 
+// The least-privilege ACL the docs recommend for the gateway's Redis user (docs/operations.md):
+// its own key and channel namespace, reads, writes and scripts, PING/AUTH/SELECT and ROLE
+// (sentinel mode checks it), nothing dangerous.
+inline constexpr const char* kGatewayRedisAclRules[] = {
+    "resetkeys", "~vv:tg:*", "resetchannels", "&vv:tg:*", "-@all", "+@read", "+@write",
+    "+@scripting", "+@connection", "-@dangerous", "+role", "+publish", "+select"};
+
+struct RedisServerOptions {
+  // Non-empty acl_user: the `default` user is disabled and `acl_user` (kGatewayRedisAclRules,
+  // password acl_password) exists, plus `admin_user` (+@all; replication and sentinels) when
+  // that is set.
+  std::string acl_user, acl_password;
+  std::string admin_user, admin_password;
+  // Non-zero: a replica of 127.0.0.1:<replica_of_port>, authenticating as admin_user.
+  int replica_of_port = 0;
+};
+
 // redis-server --port <p> --bind 127.0.0.1 --save "" --appendonly no (data dir in a TempDir).
 class RedisServer final : public TestServer {
  public:
-  RedisServer();
-  std::string url() const override;  // redis://127.0.0.1:<port>/0
+  explicit RedisServer(RedisServerOptions options = {});
+  // redis://[acl_user@]127.0.0.1:<port>/0 (never a password: it is options().acl_password)
+  std::string url() const override;
+  const RedisServerOptions& options() const { return options_; }
  protected:
   std::vector<std::string> Argv() const override;
-  bool Answers() const override;     // PING -> +PONG
+  bool Answers() const override;     // (AUTH as admin/acl user, then) PING -> +PONG
+ private:
+  RedisServerOptions options_;
+};
+
+// redis-server <conf> --sentinel monitoring `service` at 127.0.0.1:<master_port> with quorum
+// 2, down-after-milliseconds 1000 and failover-timeout 5000 (tests fail over in seconds),
+// `requirepass`/`sentinel sentinel-pass` = sentinel_password when set, and
+// `sentinel auth-user/auth-pass` for the monitored nodes (their admin user) when set. The
+// config file lives in the TempDir (sentinels rewrite it with what they learn).
+struct RedisSentinelOptions {
+  int master_port = 0;
+  std::string service = "vv-redis";
+  std::string sentinel_password;
+  std::string auth_user, auth_password;
+};
+class RedisSentinel final : public TestServer {
+ public:
+  explicit RedisSentinel(RedisSentinelOptions options);
+  std::string url() const override;  // 127.0.0.1:<port>
+ protected:
+  std::vector<std::string> Argv() const override;
+  bool Answers() const override;  // (AUTH, then) PING -> +PONG
+ private:
+  RedisSentinelOptions options_;
 };
 
 // redis-server with TLS only (issue 12): --port 0 --tls-port <p> with the dev PKI's server
