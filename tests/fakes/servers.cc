@@ -191,6 +191,15 @@ bool RedisServer::Answers() const {
   return PingAs(port_, options_.acl_user, options_.acl_password);
 }
 
+RedisServerOptions RedisOptionsFor(const std::string& variant) {
+  RedisServerOptions o;
+  if (variant == "redis_acl") {
+    o.acl_user = "vv-gateway";
+    o.acl_password = "conformance-acl-password-41f0";
+  }
+  return o;
+}
+
 // ---- RedisSentinel ----------------------------------------------------------------------------
 
 RedisSentinel::RedisSentinel(RedisSentinelOptions options)

@@ -87,6 +87,10 @@ struct RedisServerOptions {
   int replica_of_port = 0;
 };
 
+// The conformance suites' Redis variants: "redis" (no AUTH) and "redis_acl" (the default user
+// off, the gateway's least-privilege ACL user with a password; issue 14).
+RedisServerOptions RedisOptionsFor(const std::string& variant);
+
 // redis-server --port <p> --bind 127.0.0.1 --save "" --appendonly no (data dir in a TempDir).
 class RedisServer final : public TestServer {
  public:
