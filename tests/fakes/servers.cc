@@ -266,6 +266,77 @@ bool RedisTlsServer::Answers() const {
   return process_ && process_->Log().find("Ready to accept connections") != std::string::npos;
 }
 
+// ---- RedisSentinelTopology ----------------------------------------------------------------
+
+namespace {
+
+RedisServerOptions TopologyNode(int replica_of) {
+  RedisServerOptions o;
+  o.acl_user = RedisSentinelTopology::kUser;
+  o.acl_password = RedisSentinelTopology::kUserPassword;
+  o.admin_user = RedisSentinelTopology::kAdminUser;
+  o.admin_password = RedisSentinelTopology::kAdminPassword;
+  o.replica_of_port = replica_of;
+  return o;
+}
+
+// Sends `request` (RESP inline commands) and waits for `needle` in the answer.
+bool Answer(int port, const std::string& request, const std::string& needle) {
+  int fd = ConnectLoopback(port);
+  if (fd < 0) return false;
+  bool ok = write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()) &&
+            ReadContains(fd, needle);
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+RedisSentinelTopology::RedisSentinelTopology() : master_(TopologyNode(0)) {}
+
+Status RedisSentinelTopology::Start() {
+  VV_RETURN_IF_ERROR(master_.Start());
+  replica_ = std::make_unique<RedisServer>(TopologyNode(master_.port()));
+  VV_RETURN_IF_ERROR(replica_->Start());
+  for (int i = 0; i < 3; ++i) {
+    RedisSentinelOptions o;
+    o.service = kService;
+    o.master_port = master_.port();
+    o.sentinel_password = kSentinelPassword;
+    o.auth_user = kAdminUser;
+    o.auth_password = kAdminPassword;
+    sentinels_.push_back(std::make_unique<RedisSentinel>(o));
+    VV_RETURN_IF_ERROR(sentinels_.back()->Start());
+  }
+  const std::string sentinel_auth = std::string("AUTH ") + kSentinelPassword + "\r\n";
+  const std::string query = sentinel_auth + "SENTINEL master " + kService + "\r\n";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool ready = Answer(replica_->port(),
+                        std::string("AUTH ") + kAdminUser + " " + kAdminPassword + "\r\nROLE\r\n",
+                        "$9\r\nconnected\r\n");
+    for (auto& s : sentinels_)
+      ready = ready && Answer(s->port(), query, "num-other-sentinels\r\n$1\r\n2\r\n") &&
+              Answer(s->port(), query, "num-slaves\r\n$1\r\n1\r\n");
+    if (ready) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return Status::Unavailable("sentinels did not converge within 60 s");
+}
+
+std::string RedisSentinelTopology::url() const {
+  std::string url = std::string("redis-sentinel://") + kUser + "@";
+  for (size_t i = 0; i < sentinels_.size(); ++i) url += (i ? "," : "") + sentinels_[i]->url();
+  return url + "/" + kService + "/0";
+}
+
+std::string RedisSentinelTopology::Log() const {
+  std::string out = "master: " + master_.Log();
+  if (replica_) out += "\nreplica: " + replica_->Log();
+  for (const auto& s : sentinels_) out += "\nsentinel: " + s->Log();
+  return out.size() > 20000 ? out.substr(out.size() - 20000) : out;
+}
+
 // ---- NatsServer -----------------------------------------------------------------------------
 
 NatsServer::NatsServer() : TestServer("nats-server") {}

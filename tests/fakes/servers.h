@@ -143,6 +143,37 @@ class RedisTlsServer final : public TestServer {
   std::string password_;
 };
 
+// Master + replica + 3 sentinels (issue 14), all requiring AUTH: the nodes have the gateway's
+// ACL user (kUserPassword) and an admin user for replication and the sentinels, the sentinels
+// a password (kSentinelPassword). Start() starts them on free loopback ports and waits (up to
+// 60 s) until every sentinel knows the replica and the two other sentinels and the replica is
+// in sync, so a failover can happen. Usable with VV_REQUIRE_SERVER.
+class RedisSentinelTopology {
+ public:
+  static constexpr const char* kService = "vv-redis";
+  static constexpr const char* kUser = "vv-gateway";
+  static constexpr const char* kUserPassword = "gw-acl-password-7f3a";
+  static constexpr const char* kAdminUser = "vv-admin";
+  static constexpr const char* kAdminPassword = "admin-password-91bc";
+  static constexpr const char* kSentinelPassword = "sentinel-password-55d2";
+
+  RedisSentinelTopology();
+  Status Start();
+  bool binary_found() const { return master_.binary_found(); }
+  const std::string& name() const { return master_.name(); }
+  std::string Log() const;
+  // redis-sentinel://vv-gateway@127.0.0.1:<s1>,.../vv-redis/0 (no password inside)
+  std::string url() const;
+  RedisServer& master() { return master_; }
+  RedisServer& replica() { return *replica_; }
+  std::vector<std::unique_ptr<RedisSentinel>>& sentinels() { return sentinels_; }
+
+ private:
+  RedisServer master_;
+  std::unique_ptr<RedisServer> replica_;
+  std::vector<std::unique_ptr<RedisSentinel>> sentinels_;
+};
+
 // nats-server -js -a 127.0.0.1 -p <p> -sd <tmpdir>.
 class NatsServer final : public TestServer {
  public:

@@ -17,21 +17,18 @@ namespace {
 
 using vv::testing::FakeClock;
 using vv::testing::RedisSentinel;
-using vv::testing::RedisSentinelOptions;
 using vv::testing::RedisServer;
 using vv::testing::RedisServerOptions;
 
-constexpr char kUserPassword[] = "gw-acl-password-7f3a";
-constexpr char kAdminPassword[] = "admin-password-91bc";
-constexpr char kSentinelPassword[] = "sentinel-password-55d2";
+using vv::testing::RedisSentinelTopology;
+constexpr const char* kUserPassword = RedisSentinelTopology::kUserPassword;
+constexpr const char* kAdminPassword = RedisSentinelTopology::kAdminPassword;
+constexpr const char* kSentinelPassword = RedisSentinelTopology::kSentinelPassword;
 
-RedisServerOptions AclOptions(int replica_of = 0) {
+RedisServerOptions AclOptions() {
   RedisServerOptions o;
-  o.acl_user = "vv-gateway";
+  o.acl_user = RedisSentinelTopology::kUser;
   o.acl_password = kUserPassword;
-  o.admin_user = "vv-admin";
-  o.admin_password = kAdminPassword;
-  o.replica_of_port = replica_of;
   return o;
 }
 
@@ -121,53 +118,12 @@ TEST(RedisAclTest, WrongPasswordIsRefusedAtStartRightOneWorksWithLeastPrivilege)
   EXPECT_TRUE(flush->is_error());
 }
 
-// Master + replica + 3 sentinels, all requiring AUTH.
+// Master + replica + 3 sentinels, all requiring AUTH (fakes/servers.h).
 class RedisSentinelTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    VV_REQUIRE_SERVER(master_);
-    replica_ = std::make_unique<RedisServer>(AclOptions(master_.port()));
-    VV_REQUIRE_SERVER(*replica_);
-    for (int i = 0; i < 3; ++i) {
-      RedisSentinelOptions o;
-      o.master_port = master_.port();
-      o.sentinel_password = kSentinelPassword;
-      o.auth_user = "vv-admin";
-      o.auth_password = kAdminPassword;
-      sentinels_.push_back(std::make_unique<RedisSentinel>(o));
-      VV_REQUIRE_SERVER(*sentinels_.back());
-    }
-    // Wait until every sentinel knows the replica and the two other sentinels (hello
-    // messages every 2 s) and the replica is in sync: only then can they fail over.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    for (;;) {
-      int ready = 0;
-      for (auto& s : sentinels_) {
-        auto p = Direct(s->port(), "", kSentinelPassword);
-        auto r = p->Command({"SENTINEL", "master", "vv-redis"});
-        if (!r.ok() || r->type != RedisValue::Type::kArray) continue;
-        std::string others, slaves;
-        for (size_t i = 0; i + 1 < r->elements.size(); i += 2) {
-          if (r->elements[i].str == "num-other-sentinels") others = r->elements[i + 1].str;
-          if (r->elements[i].str == "num-slaves") slaves = r->elements[i + 1].str;
-        }
-        ready += others == "2" && slaves == "1";
-      }
-      auto role = Direct(replica_->port(), "vv-admin", kAdminPassword)->Command({"ROLE"});
-      const bool synced = role.ok() && role->elements.size() >= 4 &&
-                          role->elements[3].str == "connected";
-      if (ready == 3 && synced) break;
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "sentinels never converged";
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
+  void SetUp() override { VV_REQUIRE_SERVER(topology_); }
 
-  std::string SentinelUrl() const {
-    std::string url = "redis-sentinel://vv-gateway@";
-    for (size_t i = 0; i < sentinels_.size(); ++i)
-      url += (i ? "," : "") + sentinels_[i]->url();
-    return url + "/vv-redis/0";
-  }
+  std::string SentinelUrl() const { return topology_.url(); }
   RedisConfig Config(const std::string& sentinel_password = kSentinelPassword) const {
     auto c = ParseRedisUrl(SentinelUrl());
     EXPECT_TRUE(c.ok()) << c.status().ToString();
@@ -210,9 +166,9 @@ class RedisSentinelTest : public ::testing::Test {
     }
   }
 
-  RedisServer master_{AclOptions()};
-  std::unique_ptr<RedisServer> replica_;
-  std::vector<std::unique_ptr<RedisSentinel>> sentinels_;
+  RedisSentinelTopology topology_;
+  RedisServer& master_ = topology_.master();
+  std::vector<std::unique_ptr<RedisSentinel>>& sentinels_ = topology_.sentinels();
   FakeClock clock_;
 };
 
@@ -228,10 +184,10 @@ TEST_F(RedisSentinelTest, DiscoversTheMasterAndFollowsAFailoverAfterTheMasterIsK
   std::vector<std::string> admitted;
   const int gap = AdmitUntilRecovered(admission, "after", &admitted);
   EXPECT_GE(gap, 1) << "the outage must show as Unavailable";
-  EXPECT_EQ((*pool)->CurrentMaster(), "127.0.0.1:" + std::to_string(replica_->port()));
+  EXPECT_EQ((*pool)->CurrentMaster(), "127.0.0.1:" + std::to_string(topology_.replica().port()));
   EXPECT_GE((*pool)->discoveries(), 2u);
   // What was admitted after the failover lives on the new master, and replays are refused.
-  ExpectKeysOn(replica_->port(), admitted);
+  ExpectKeysOn(topology_.replica().port(), admitted);
   EXPECT_EQ(admission.Admit(admitted.back(), 300, "op", &t).code(), StatusCode::kAlreadyExists);
   EXPECT_TRUE(admission.Health().ok());
 }
@@ -257,8 +213,8 @@ TEST_F(RedisSentinelTest, ManualFailoverIsFollowedAfterReadOnlyReplies) {
   }
   std::vector<std::string> admitted;
   AdmitUntilRecovered(admission, "manual", &admitted);
-  EXPECT_EQ((*pool)->CurrentMaster(), "127.0.0.1:" + std::to_string(replica_->port()));
-  ExpectKeysOn(replica_->port(), admitted);
+  EXPECT_EQ((*pool)->CurrentMaster(), "127.0.0.1:" + std::to_string(topology_.replica().port()));
+  ExpectKeysOn(topology_.replica().port(), admitted);
 }
 
 TEST_F(RedisSentinelTest, SentinelAuthIsRequiredAndNoMasterMeansUnavailable) {
@@ -279,7 +235,7 @@ TEST_F(RedisSentinelTest, SentinelAuthIsRequiredAndNoMasterMeansUnavailable) {
   auto pool = RedisPool::Create(Config());
   ASSERT_TRUE(pool.ok()) << pool.status().ToString();
   master_.Stop(true);
-  replica_->Stop(true);
+  topology_.replica().Stop(true);
   for (auto& s : sentinels_) s->Stop(true);
   RedisNonceStore store(*pool);
   EXPECT_EQ(store.Register(NonceKey(9, "x"), 60).code(), StatusCode::kUnavailable);
