@@ -6,6 +6,7 @@
 
 #include "app/kill_switch.h"
 #include "config/listen_address.h"
+#include "app/redis_settings.h"
 #include "common/logging.h"
 #include "cognitive/store_config.h"
 #include "config/nats_client.h"
@@ -30,9 +31,8 @@ Result<std::shared_ptr<state::RedisPool>> MakeRedisPool(const config::GatewayCon
     return std::shared_ptr<state::RedisPool>();
   if (cfg.redis_url.empty())
     return Status::InvalidArgument("nonce_backend/rate_limit_backend 'redis' needs redis_url");
-  auto rc = state::ParseRedisUrl(cfg.redis_url);
-  if (!rc.ok()) return Status(rc.status().code(), "redis_url: " + rc.status().message());
-  rc->tls_ca_file = cfg.redis_tls_ca_path;
+  auto rc = RedisSettings(cfg);
+  if (!rc.ok()) return rc.status();
   auto pool = state::RedisPool::Create(*rc);
   if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
   return std::move(pool).value();
@@ -257,6 +257,14 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   // Execution graphs: tenant-scoped, in the evidence store database (vectorvue.evidence_engine).
   auto store_cfg = cognitive::LoadGraphStoreConfig(c.source_path, config::ProcessEnv(), c.queue_path);
   if (!store_cfg.ok()) return store_cfg.status();
+  if (c.profile == "production" && store_cfg->backend != "postgres")
+    // Issue 14 item 3: replicas must answer feedback from the same graphs.
+    return Status::InvalidArgument(
+        "evidence_engine.store_backend: profile production requires the execution-graph store "
+        "on PostgreSQL (got " + store_cfg->backend + " at " + store_cfg->path +
+        ", a file per replica, so feedback would differ by replica): set "
+        "vectorvue.evidence_engine.store_backend: postgres and postgres_url "
+        "(VV_EVIDENCE_STORE_BACKEND=postgres, VV_EVIDENCE_POSTGRES_URL)");
   store_cfg->require_least_privilege = c.profile == "production";
   auto graphs = cognitive::OpenGraphStore(*store_cfg);
   if (!graphs.ok())

@@ -8,6 +8,7 @@
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "app/redis_settings.h"
 #include "state/redis_state.h"
 
 namespace vv::app::killswitch {
@@ -326,9 +327,8 @@ std::unique_ptr<Store> MakeRedisStore(std::shared_ptr<state::RedisPool> pool, st
 
 Result<std::unique_ptr<Store>> MakeStore(const config::GatewayConfig& cfg) {
   if (!cfg.redis_url.empty()) {
-    auto rc = state::ParseRedisUrl(cfg.redis_url);
-    if (!rc.ok()) return Status(rc.status().code(), "redis_url: " + rc.status().message());
-    rc->tls_ca_file = cfg.redis_tls_ca_path;
+    auto rc = RedisSettings(cfg);
+    if (!rc.ok()) return rc.status();
     auto pool = state::RedisPool::CreateLazy(*rc);
     if (!pool.ok()) return pool.status();
     return MakeRedisStore(std::move(pool).value(), cfg.kill_switch_redis_key);

@@ -256,6 +256,13 @@ void SharedRules(const E& cfg, t::Violations* v) {
       v->Add(Invalid(
           "telemetry_gateway.nats_tls_cert_path and nats_tls_key_path must be set together"));
   }
+  if (cfg.store_backend != "postgres" && cfg.profile == "production")
+    v->Add(Invalid(
+        "evidence_engine.store_backend must be postgres in profile production (got '" +
+        cfg.store_backend +
+        "'): every engine and gateway replica must share one evidence and execution-graph "
+        "store. Set store_backend: postgres and postgres_url (VV_EVIDENCE_STORE_BACKEND, "
+        "VV_EVIDENCE_POSTGRES_URL)"));
   if (cfg.operator_tenant_map.empty())
     v->Add(Invalid("telemetry_gateway.operator_tenant_map is empty: the engine re-validates "
                    "every envelope's tenant against it"));

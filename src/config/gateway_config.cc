@@ -633,17 +633,40 @@ std::vector<t::Key<G>> GatewayKeys() {
           "rejection_budget_per_minute must be >= 0 (0 = no budget)"));
   add(t::Str<G>("redis_url", t::F(&G::redis_url)).Env({"VV_TG_REDIS_URL"}).Url()
           .Check([](const G& c, t::Violations* v) {
-            if (!c.redis_url.empty() && !HasScheme(c.redis_url, {"redis://", "rediss://", "unix://"}))
-              v->Add(Invalid("redis_url must start with redis://, rediss:// or unix://"));
+            if (!c.redis_url.empty() &&
+                !HasScheme(c.redis_url,
+                           {"redis://", "rediss://", "redis-sentinel://", "rediss-sentinel://"}))
+              v->Add(Invalid("redis_url must start with redis://, rediss://, redis-sentinel:// or "
+                             "rediss-sentinel://"));
           }));
   add(t::Path<G>("redis_tls_ca_path", t::F(&G::redis_tls_ca_path))
           .Env({"VV_TG_REDIS_TLS_CA_PATH"})
           .Check([](const G& c, t::Violations* v) {
-            if (c.redis_url.rfind("rediss://", 0) == 0)
+            if (c.redis_url.rfind("rediss://", 0) == 0 ||
+                c.redis_url.rfind("rediss-sentinel://", 0) == 0)
               v->Add(CheckReadableFile(c.redis_tls_ca_path,
                                        "redis_tls_ca_path (VV_TG_REDIS_TLS_CA_PATH, needed by "
                                        "rediss://)"));
           }));
+  // Redis AUTH outside the URL (issue 14): password file (0400/0600) or the environment only.
+  add(FileRow(t::Path<G>("redis_password_file", t::F(&G::redis_password_file))
+                  .Env({"VV_TG_REDIS_PASSWORD_FILE"}),
+              [](const G& c) -> auto& { return c.redis_password_file; },
+              "redis_password_file (VV_TG_REDIS_PASSWORD_FILE)", true, false));
+  add(t::EnvOnly<G>([](G& c, const std::string& text, const std::string&) {
+        c.redis_password = Trim(text);
+        return Status::Ok();
+      }).Env({"VV_TG_REDIS_PASSWORD"}).Secret());
+  add(FileRow(t::Path<G>("redis_sentinel_password_file", t::F(&G::redis_sentinel_password_file))
+                  .Env({"VV_TG_REDIS_SENTINEL_PASSWORD_FILE"}),
+              [](const G& c) -> auto& { return c.redis_sentinel_password_file; },
+              "redis_sentinel_password_file (VV_TG_REDIS_SENTINEL_PASSWORD_FILE)", true, false));
+  add(t::EnvOnly<G>([](G& c, const std::string& text, const std::string&) {
+        c.redis_sentinel_password = Trim(text);
+        return Status::Ok();
+      }).Env({"VV_TG_REDIS_SENTINEL_PASSWORD"}).Secret());
+  add(t::Str<G>("redis_sentinel_username", t::F(&G::redis_sentinel_username))
+          .Env({"VV_TG_REDIS_SENTINEL_USERNAME"}));
   add(Known(t::Choice<G>("queue_backend", t::F(&G::queue_backend), {{"memory", "embedded"}})
                 .Env({"VV_TG_QUEUE_BACKEND"}),
             [](const G& c) -> auto& { return c.queue_backend; }, {"embedded", "nats"},

@@ -113,6 +113,17 @@ struct GatewayConfig {
   // rediss:// (TLS): the CA that signed the Redis server certificate (redis_tls_ca_path /
   // VV_TG_REDIS_TLS_CA_PATH); required with rediss://.
   std::string redis_tls_ca_path;
+  // Redis AUTH password for the user named in redis_url (redis://user@host): the contents of
+  // redis_password_file (VV_TG_REDIS_PASSWORD_FILE, mode 0400/0600) or VV_TG_REDIS_PASSWORD.
+  // Either one wins over a password inside redis_url (refused by the policy gate in
+  // production). Sentinels that require AUTH (redis-sentinel:// URLs): the same pair
+  // redis_sentinel_password_file / VV_TG_REDIS_SENTINEL_PASSWORD(_FILE), with the optional
+  // ACL user redis_sentinel_username (VV_TG_REDIS_SENTINEL_USERNAME).
+  std::string redis_password_file;
+  std::string redis_password;  // VV_TG_REDIS_PASSWORD only (never in YAML)
+  std::string redis_sentinel_password_file;
+  std::string redis_sentinel_password;  // VV_TG_REDIS_SENTINEL_PASSWORD only
+  std::string redis_sentinel_username;
 
   // Identities and keys. `default_signing_keys` comes from
   // spectrastrike_ed25519_public_key_b64 / VV_TG_SPECTRASTRIKE_ED25519_PUBKEY and applies to

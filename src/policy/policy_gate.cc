@@ -46,6 +46,12 @@ struct Effective {
   std::map<std::string, std::string> feedback_paths;
   std::string redis_url, nats_url, nats_creds_file, nats_tls_ca_path, queue_signing_key_path;
   std::string audit_anchor = "file", replica_id;
+  // Redis AUTH from outside the URL: redis_password_file or VV_TG_REDIS_PASSWORD.
+  std::string redis_password_file, redis_sentinel_password_file;
+  bool redis_password_env = false;
+  // vectorvue.evidence_engine.store_backend / VV_EVIDENCE_STORE_BACKEND: where the execution
+  // graphs (gateway) and the evidence (engine) live. Lowercase; "" = not set (SQLite).
+  std::string store_backend;
 };
 
 // An allowlist entry exactly as written (pins not yet normalised).
@@ -63,6 +69,7 @@ struct RawInput {
   std::vector<RawIdentity> identities;
   bool identities_present = false;
   std::vector<std::pair<std::string, std::string>> tenant_map;  // duplicates kept
+  std::string store_backend;  // vectorvue.evidence_engine.store_backend as written
 };
 
 std::string Trim(std::string_view s) { return std::string(StripAsciiWhitespace(s)); }
@@ -103,6 +110,9 @@ Effective FromConfig(const config::GatewayConfig& cfg) {
   e.queue_signing_key_path = cfg.queue_signing_key_path;
   e.audit_anchor = cfg.audit_anchor;
   e.replica_id = cfg.replica_id;
+  e.redis_password_file = cfg.redis_password_file;
+  e.redis_sentinel_password_file = cfg.redis_sentinel_password_file;
+  e.redis_password_env = !cfg.redis_password.empty();
   return e;
 }
 
@@ -247,6 +257,18 @@ void RuleProductionBackends(const Effective& e, Sink* out) {
     out->push_back(
         {"production_backends", kHigh,
          "profile production requires queue_backend: nats (got '" + e.queue_backend + "')"});
+  // Issue 14 item 3: state the replicas must agree on lives in shared backends.
+  if (e.store_backend != "postgres" && e.store_backend != "postgresql")
+    out->push_back({"production_backends", kHigh,
+                    "profile production requires the execution-graph and evidence store on "
+                    "PostgreSQL (evidence_engine.store_backend: postgres, got '" +
+                        (e.store_backend.empty() ? std::string("sqlite") : e.store_backend) +
+                        "'): a SQLite file per replica makes feedback depend on which replica "
+                        "answers"});
+  if (e.redis_url.empty())
+    out->push_back({"production_backends", kHigh,
+                    "profile production requires redis_url: the kill switch must be shared by "
+                    "every replica (kill_switch_file is per host)"});
 }
 
 // Unsigned checkpoints let whoever can write the log re-seal a rewritten history; production
@@ -370,15 +392,24 @@ void RuleProductionBackendAuth(const Effective& e, Sink* out) {
   if (!e.redis_url.empty() || e.nonce_backend == "redis" || e.rate_limit_backend == "redis") {
     // The gateway's own URL parser (userinfo percent-decoded, rediss:// -> tls).
     auto parsed = state::ParseRedisUrl(e.redis_url);
-    const std::string password = parsed.ok() ? parsed->password : std::string();
-    if (password.empty())
+    // Issue 14: the password never sits in the URL (config files, environment dumps, shell
+    // history, `ps`); it comes from a 0400/0600 file or VV_TG_REDIS_PASSWORD.
+    if (state::RedisUrlHasInlinePassword(e.redis_url))
+      out->push_back({"production_backend_auth", kCritical,
+                      "redis_url carries an inline password: name only the ACL user "
+                      "(rediss://USER@host:port/db) and move the password to "
+                      "redis_password_file (0400/0600) or VV_TG_REDIS_PASSWORD"});
+    else if ((e.redis_password_file.empty() && !e.redis_password_env) ||
+             (parsed.ok() && parsed->username.empty()))
       out->push_back({"production_backend_auth", kHigh,
-                      "profile production requires a Redis password (redis://:PASSWORD@host or "
-                      "user:PASSWORD@; ACL user recommended) in redis_url"});
+                      "profile production requires Redis AUTH as an ACL user: name the user in "
+                      "redis_url (rediss://USER@host:port/db) and give the Redis password in "
+                      "redis_password_file (VV_TG_REDIS_PASSWORD_FILE, 0400/0600) or "
+                      "VV_TG_REDIS_PASSWORD"});
     if (!parsed.ok() || !parsed->tls)
       out->push_back({"production_backend_auth", kHigh,
                       "profile production requires TLS to Redis: redis_url must be rediss:// "
-                      "(with redis_tls_ca_path)"});
+                      "or rediss-sentinel:// (with redis_tls_ca_path)"});
   }
 }
 
@@ -408,6 +439,9 @@ void RuleKeyFiles(const Effective& e, Sink* out) {
   CheckKeyFile(e.key_path, "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)", out);
   CheckKeyFile(e.audit_key_path, "audit_seal_key_path (VV_TAMPER_LOG_SEAL_KEY_PATH)", out);
   CheckKeyFile(e.audit_pkcs11_pin_file, "audit_seal_pkcs11_pin_file", out);
+  CheckKeyFile(e.redis_password_file, "redis_password_file (VV_TG_REDIS_PASSWORD_FILE)", out);
+  CheckKeyFile(e.redis_sentinel_password_file,
+               "redis_sentinel_password_file (VV_TG_REDIS_SENTINEL_PASSWORD_FILE)", out);
   CheckKeyFile(e.queue_signing_key_path, "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH)",
                out);
   for (const auto& [kid, path] : e.feedback_paths)
@@ -525,7 +559,9 @@ const std::map<std::string, std::string>& RuleFixes() {
        "list every identity under allowed_service_identities with the SHA-256 of its real "
        "client certificate (ss-producer fingerprint --cert CERT, or vvctl pin CERT)"},
       {"production_backends",
-       "profile production: nonce_backend/rate_limit_backend redis, queue_backend nats"},
+       "profile production: nonce_backend/rate_limit_backend redis, queue_backend nats, "
+       "redis_url set (shared kill switch), evidence_engine.store_backend postgres with "
+       "postgres_url (shared execution graphs and evidence)"},
       {"key_file_permissions", "chmod 0600 (or 0400) the key file, owned by the service user"},
       {"cert_expiry", "renew the certificate before it expires (docs/operations.md, rotation)"},
       {"nonce_ttl_vs_skew", "set nonce_ttl_seconds to at least 2 x allowed_clock_skew_seconds"},
@@ -536,7 +572,8 @@ const std::map<std::string, std::string>& RuleFixes() {
        "audit_seal_pkcs11_* keys"},
       {"production_backend_auth",
        "set queue_signing_key_path; NATS: nats_creds_file and nats_tls_ca_path; Redis: "
-       "rediss://user:PASSWORD@host with redis_tls_ca_path"},
+       "rediss://USER@host (or rediss-sentinel://USER@s1,s2/service) with redis_tls_ca_path "
+       "and the password in redis_password_file or VV_TG_REDIS_PASSWORD"},
       {"no_published_test_keys",
        "generate your own key (ss-producer keygen / openssl genpkey -algorithm ed25519) and "
        "configure its public key; never deploy the wire contract's appendix keys or seeds"},
@@ -609,6 +646,7 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
       if (root.IsMap() && root["vectorvue"] && root["vectorvue"].IsMap()) {
         const YAML::Node vv = root["vectorvue"];
         if (vv["telemetry_gateway"]) raw.section.reset(vv["telemetry_gateway"]);
+        if (auto b = Scalar(vv["evidence_engine"], "store_backend")) raw.store_backend = *b;
       }
       ReadRawMaps(env, &raw);
     } catch (const std::exception& e) {
@@ -622,8 +660,10 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
     // Nothing further can be said about a file that is missing or is not YAML.
     if (!text.ok() || !raw.yaml_ok) return report;
   }
-  const Effective e =
+  Effective e =
       cfg.ok() ? FromConfig(*cfg) : FromConfig(config::DraftGatewayConfig(*text, env, raw.base_dir).config);
+  // The store section belongs to the engine's loader: read as written plus its variable.
+  e.store_backend = Lower(Env(env, "VV_EVIDENCE_STORE_BACKEND").value_or(raw.store_backend));
 
   Sink& out = report.violations;
   for (const auto& rule : RuleNames()) {

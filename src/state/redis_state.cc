@@ -90,8 +90,6 @@ RedisValue Convert(const redisReply* r) {
   return v;
 }
 
-std::string Where(const RedisConfig& c) { return c.host + ":" + std::to_string(c.port); }
-
 // Sliding-window rate limit, shared by the limiter and the gate. Included into both scripts
 // as a Lua function: rate(key, now_us, window_us, limit) -> now_us when admitted, else -1.
 // Members are "<now_us>/<k>" (k makes same-instant admissions distinct); scores are now_us. Numbers go
@@ -146,29 +144,14 @@ Status ScriptError(const RedisValue& v, const char* what) {
 
 // ---- RedisConfig ----------------------------------------------------------------------------
 
-Result<RedisConfig> ParseRedisUrl(std::string_view url) {
-  RedisConfig c;
-  // rediss:// = TLS (the server verified against tls_ca_file; state/tls_tunnel.h).
-  c.tls = url.rfind("rediss://", 0) == 0;
-  if (!c.tls && url.rfind("redis://", 0) != 0)
-    return Status::InvalidArgument(
-        "redis_url: expected redis[s]://[[user]:password@]host:port/db");
-  std::string_view rest = url.substr(c.tls ? 9 : 8);
-  if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos)
-    return Status::InvalidArgument("redis_url: query parameters are not supported");
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
-  size_t at = authority.rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    size_t colon = userinfo.find(':');
-    std::string_view user = colon == std::string_view::npos ? "" : userinfo.substr(0, colon);
-    std::string_view pass = colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1);
-    if (!PercentDecode(user, &c.username) || !PercentDecode(pass, &c.password))
-      return Status::InvalidArgument("redis_url: bad percent-encoding in credentials");
-  }
+namespace {
+
+constexpr char kUrlForms[] =
+    "expected redis[s]://[user[:password]@]host:port/db or "
+    "redis[s]-sentinel://[user[:password]@]host:port[,host:port...]/service/db";
+
+// host[:port] or [v6]:port -> endpoint (port defaults to `default_port`).
+Status ParseHostPort(std::string_view authority, int default_port, RedisEndpoint* out) {
   std::string_view host = authority, port;
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
@@ -188,11 +171,117 @@ Result<RedisConfig> ParseRedisUrl(std::string_view url) {
     }
   }
   if (host.empty()) return Status::InvalidArgument("redis_url: missing host");
-  c.host = std::string(host);
+  out->host = std::string(host);
+  out->port = default_port;
   if (!port.empty()) {
     int64_t p = 0;
     if (!ParseInt(port, 1, 65535, &p)) return Status::InvalidArgument("redis_url: bad port");
-    c.port = static_cast<int>(p);
+    out->port = static_cast<int>(p);
+  }
+  return Status::Ok();
+}
+
+bool ValidServiceName(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '-' || c == '_' || c == '.'))
+      return false;
+  return true;
+}
+
+// Splits scheme://rest; sets *tls / *sentinel. False for an unknown scheme.
+bool SplitScheme(std::string_view url, bool* tls, bool* sentinel, std::string_view* rest) {
+  static constexpr std::pair<const char*, int> kSchemes[] = {
+      {"redis://", 0}, {"rediss://", 1}, {"redis-sentinel://", 2}, {"rediss-sentinel://", 3}};
+  for (const auto& [prefix, flags] : kSchemes) {
+    std::string_view p(prefix);
+    if (url.substr(0, p.size()) == p) {
+      *tls = flags & 1;
+      *sentinel = flags & 2;
+      *rest = url.substr(p.size());
+      return true;
+    }
+  }
+  return false;
+}
+
+// The userinfo of the URL ("" when none).
+std::string_view UserInfo(std::string_view rest) {
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  size_t at = authority.rfind('@');
+  return at == std::string_view::npos ? std::string_view() : authority.substr(0, at);
+}
+
+}  // namespace
+
+std::string RedisConfig::Describe() const {
+  if (sentinel()) return "sentinel service " + sentinel_service;
+  return host + ":" + std::to_string(port);
+}
+
+bool RedisUrlHasInlinePassword(std::string_view url) {
+  bool tls = false, sentinel = false;
+  std::string_view rest;
+  if (!SplitScheme(url, &tls, &sentinel, &rest)) return false;
+  std::string_view userinfo = UserInfo(rest);
+  size_t colon = userinfo.find(':');
+  return colon != std::string_view::npos && colon + 1 < userinfo.size();
+}
+
+Result<RedisConfig> ParseRedisUrl(std::string_view url) {
+  RedisConfig c;
+  bool sentinel = false;
+  std::string_view rest;
+  // rediss:// = TLS (the server verified against tls_ca_file; state/tls_tunnel.h).
+  if (!SplitScheme(url, &c.tls, &sentinel, &rest))
+    return Status::InvalidArgument(std::string("redis_url: ") + kUrlForms);
+  if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos)
+    return Status::InvalidArgument("redis_url: query parameters are not supported");
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    // user@ (ACL user, password supplied separately), user:password@, or :password@.
+    std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    size_t colon = userinfo.find(':');
+    std::string_view user = userinfo.substr(0, colon);
+    std::string_view pass = colon == std::string_view::npos ? "" : userinfo.substr(colon + 1);
+    if (!PercentDecode(user, &c.username) || !PercentDecode(pass, &c.password))
+      return Status::InvalidArgument("redis_url: bad percent-encoding in credentials");
+  }
+  if (sentinel) {
+    // host:port,host:port/service[/db]
+    size_t start = 0;
+    while (start <= authority.size()) {
+      size_t comma = authority.find(',', start);
+      std::string_view one = authority.substr(start, comma == std::string_view::npos
+                                                          ? std::string_view::npos
+                                                          : comma - start);
+      RedisEndpoint ep;
+      VV_RETURN_IF_ERROR(ParseHostPort(one, 26379, &ep));
+      c.sentinels.push_back(std::move(ep));
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    if (c.sentinels.size() > 16)
+      return Status::InvalidArgument("redis_url: at most 16 sentinels");
+    size_t slash2 = path.find('/');
+    std::string_view service = path.substr(0, slash2);
+    if (!ValidServiceName(service))
+      return Status::InvalidArgument(
+          "redis_url: redis-sentinel:// needs /<service-name> (letters, digits, - _ .)");
+    c.sentinel_service = std::string(service);
+    path = slash2 == std::string_view::npos ? "" : path.substr(slash2 + 1);
+    c.host.clear();
+    c.port = 0;
+  } else {
+    RedisEndpoint ep;
+    VV_RETURN_IF_ERROR(ParseHostPort(authority, 6379, &ep));
+    c.host = std::move(ep.host);
+    c.port = ep.port;
   }
   if (!path.empty()) {
     int64_t db = 0;
@@ -218,6 +307,56 @@ RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
 
 // ---- RedisPool ------------------------------------------------------------------------------
 
+namespace {
+
+// One command on a raw context (the handshake and sentinel queries). Unavailable when the
+// connection fails; error replies are returned as values.
+Result<RedisValue> RunOn(redisContext* ctx, const std::vector<std::string_view>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (auto a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  if (r == nullptr) return Status::Unavailable(ctx->errstr[0] ? ctx->errstr : "connection lost");
+  RedisValue v = Convert(r);
+  freeReplyObject(r);
+  return v;
+}
+
+// Error replies that mean "this node is not (or no longer) the writable master".
+bool IsNotMasterError(const RedisValue& v) {
+  return v.is_error() &&
+         (v.str.rfind("READONLY", 0) == 0 || v.str.rfind("MASTERDOWN", 0) == 0 ||
+          v.str.find("READONLY You can't write") != std::string::npos);
+}
+
+}  // namespace
+
+RedisPool::Conn::Conn(Conn&& o) noexcept : ctx(o.ctx), tunnel(std::move(o.tunnel)) {
+  o.ctx = nullptr;
+}
+
+RedisPool::Conn& RedisPool::Conn::operator=(Conn&& o) noexcept {
+  if (this != &o) {
+    Close();
+    ctx = o.ctx;
+    o.ctx = nullptr;
+    tunnel = std::move(o.tunnel);
+  }
+  return *this;
+}
+
+void RedisPool::Conn::Close() {
+  if (ctx) redisFree(ctx);  // closes hiredis's end: the tunnel's pump ends
+  ctx = nullptr;
+  tunnel.reset();
+}
+
 RedisPool::RedisPool(const RedisConfig& config) : config_(config) {
   for (int i = 0; i < config_.pool_size; ++i) slots_.push_back(std::make_unique<Slot>());
 }
@@ -225,9 +364,7 @@ RedisPool::RedisPool(const RedisConfig& config) : config_(config) {
 RedisPool::~RedisPool() {
   for (auto& s : slots_) {
     std::lock_guard<std::mutex> l(s->mu);
-    if (s->ctx) redisFree(s->ctx);
-    s->ctx = nullptr;
-    s->tunnel.reset();
+    s->conn.Close();
   }
 }
 
@@ -236,7 +373,10 @@ Result<std::shared_ptr<RedisPool>> RedisPool::CreateLazy(const RedisConfig& conf
     return Status::InvalidArgument("redis pool_size must be 1..1024");
   if (config.connect_timeout_ms <= 0 || config.command_timeout_ms <= 0)
     return Status::InvalidArgument("redis timeouts must be positive");
-  if (config.host.empty()) return Status::InvalidArgument("redis host is empty");
+  if (!config.sentinel() && config.host.empty())
+    return Status::InvalidArgument("redis host is empty");
+  if (config.sentinel() && config.sentinel_service.empty())
+    return Status::InvalidArgument("redis sentinel service name is empty");
   if (config.tls && config.tls_ca_file.empty())
     return Status::InvalidArgument(
         "rediss:// needs the CA that signed the Redis server certificate (redis_tls_ca_path / "
@@ -267,18 +407,111 @@ std::unique_lock<std::mutex> RedisPool::LockSlot(Slot** slot) {
   return std::unique_lock<std::mutex>((*slot)->mu);
 }
 
-void RedisPool::Drop(Slot& slot) {
-  if (slot.ctx) redisFree(slot.ctx);  // closes hiredis's end: the tunnel's pump ends
-  slot.ctx = nullptr;
-  slot.tunnel.reset();
+void RedisPool::Drop(Slot& slot) { slot.conn.Close(); }
+
+Status RedisPool::Dial(const std::string& host, int port, const std::string& user,
+                       const std::string& password, Conn* out) const {
+  Conn c;
+  const std::string where = host + ":" + std::to_string(port);
+  if (config_.tls) {
+    TlsTunnelOptions to;
+    to.host = host;
+    to.port = port;
+    to.ca_file = config_.tls_ca_file;
+    to.server_name = config_.tls_server_name;
+    to.connect_timeout_ms = config_.connect_timeout_ms;
+    auto tunnel = TlsTunnel::Open(to);
+    if (!tunnel.ok()) return Status::Unavailable(tunnel.status().message());
+    c.tunnel = std::move(tunnel).value();
+    c.ctx = redisConnectFd(c.tunnel->TakeLocalFd());
+  } else {
+    c.ctx = redisConnectWithTimeout(host.c_str(), port, ToTimeval(config_.connect_timeout_ms));
+  }
+  if (c.ctx == nullptr) return Status::Unavailable(where + ": cannot allocate connection");
+  if (c.ctx->err) return Status::Unavailable(where + ": connect: " + c.ctx->errstr);
+  if (redisSetTimeout(c.ctx, ToTimeval(config_.command_timeout_ms)) != REDIS_OK)
+    return Status::Unavailable(where + ": cannot set timeout");
+  if (!config_.tls) redisEnableKeepAlive(c.ctx);  // (TLS: the tunnel's TCP socket)
+  if (!password.empty()) {
+    // The reply text names the failure (WRONGPASS ...); the password never appears in it.
+    auto r = user.empty() ? RunOn(c.ctx, {"AUTH", password})
+                          : RunOn(c.ctx, {"AUTH", user, password});
+    if (!r.ok()) return Status::Unavailable(where + ": AUTH: " + r.status().message());
+    if (r->is_error()) return Status::Unavailable(where + ": AUTH failed: " + r->str);
+  }
+  *out = std::move(c);
+  return Status::Ok();
+}
+
+std::string RedisPool::CurrentMaster() const {
+  std::lock_guard<std::mutex> l(master_mu_);
+  if (!master_known_) return "";
+  return master_.host + ":" + std::to_string(master_.port);
+}
+
+void RedisPool::ForgetMaster(uint64_t gen) {
+  std::lock_guard<std::mutex> l(master_mu_);
+  if (master_gen_ != gen) return;  // someone already re-discovered
+  master_known_ = false;
+  ++master_gen_;
+}
+
+Status RedisPool::Master(RedisEndpoint* out, uint64_t* gen) {
+  std::lock_guard<std::mutex> l(master_mu_);
+  if (!master_known_) {
+    // Ask the sentinels in order; the first that names a master wins (the ROLE check on the
+    // connection catches a stale answer).
+    std::string why;
+    for (const auto& s : config_.sentinels) {
+      const std::string where = "sentinel " + s.host + ":" + std::to_string(s.port);
+      Conn c;
+      Status d = Dial(s.host, s.port, config_.sentinel_username, config_.sentinel_password, &c);
+      if (!d.ok()) {
+        why += (why.empty() ? "" : "; ") + d.message();
+        continue;
+      }
+      auto r = RunOn(c.ctx, {"SENTINEL", "get-master-addr-by-name", config_.sentinel_service});
+      if (!r.ok()) {
+        why += (why.empty() ? "" : "; ") + where + ": " + r.status().message();
+        continue;
+      }
+      int64_t port = 0;
+      if (r->type != RedisValue::Type::kArray || r->elements.size() != 2 ||
+          r->elements[0].type != RedisValue::Type::kString || r->elements[0].str.empty() ||
+          r->elements[1].type != RedisValue::Type::kString ||
+          !ParseInt(r->elements[1].str, 1, 65535, &port)) {
+        why += (why.empty() ? "" : "; ") + where +
+               (r->is_error() ? ": " + r->str.substr(0, 200)
+                              : std::string(": knows no master for the service"));
+        continue;
+      }
+      master_.host = r->elements[0].str;
+      master_.port = static_cast<int>(port);
+      master_known_ = true;
+      discoveries_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+    if (!master_known_)
+      return Status::Unavailable("redis " + config_.Describe() + ": no master known (" + why +
+                                 ")");
+  }
+  *out = master_;
+  *gen = master_gen_;
+  return Status::Ok();
 }
 
 Status RedisPool::EnsureConnected(Slot& slot) {
-  if (slot.ctx != nullptr && slot.ctx->err == 0) return Status::Ok();
+  if (config_.sentinel() && slot.conn.ctx != nullptr) {
+    // A re-discovery since this connection was made: it may point at a demoted node.
+    std::lock_guard<std::mutex> l(master_mu_);
+    if (slot.master_gen != master_gen_) Drop(slot);
+  }
+  if (slot.conn.ctx != nullptr && slot.conn.ctx->err == 0) return Status::Ok();
   Drop(slot);
   int64_t now = SteadyMicros();
   if (now < slot.retry_at_us)
-    return Status::Unavailable("redis " + Where(config_) + " unreachable (reconnect backoff)");
+    return Status::Unavailable("redis " + config_.Describe() +
+                               " unreachable (reconnect backoff)");
   auto fail = [&](const std::string& why) {
     Drop(slot);
     slot.backoff_us = slot.backoff_us == 0
@@ -286,51 +519,42 @@ Status RedisPool::EnsureConnected(Slot& slot) {
                           : std::min<int64_t>(slot.backoff_us * 2,
                                               int64_t{config_.reconnect_backoff_max_ms} * 1000);
     slot.retry_at_us = SteadyMicros() + slot.backoff_us;
-    return Status::Unavailable("redis " + Where(config_) + ": " + why);
+    return Status::Unavailable("redis " + config_.Describe() + ": " + why);
   };
-  if (config_.tls) {
-    TlsTunnelOptions to;
-    to.host = config_.host;
-    to.port = config_.port;
-    to.ca_file = config_.tls_ca_file;
-    to.server_name = config_.tls_server_name;
-    to.connect_timeout_ms = config_.connect_timeout_ms;
-    auto tunnel = TlsTunnel::Open(to);
-    if (!tunnel.ok()) return fail(tunnel.status().message());
-    slot.tunnel = std::move(tunnel).value();
-    slot.ctx = redisConnectFd(slot.tunnel->TakeLocalFd());
-  } else {
-    slot.ctx = redisConnectWithTimeout(config_.host.c_str(), config_.port,
-                                       ToTimeval(config_.connect_timeout_ms));
+  RedisEndpoint ep{config_.host, config_.port};
+  uint64_t gen = 0;
+  if (config_.sentinel()) {
+    Status m = Master(&ep, &gen);
+    if (!m.ok()) return fail(m.message());
   }
-  if (slot.ctx == nullptr) return fail("cannot allocate connection");
-  if (slot.ctx->err) return fail(std::string("connect: ") + slot.ctx->errstr);
-  if (redisSetTimeout(slot.ctx, ToTimeval(config_.command_timeout_ms)) != REDIS_OK)
-    return fail("cannot set timeout");
-  if (!config_.tls) redisEnableKeepAlive(slot.ctx);  // (TLS: the tunnel's TCP socket)
-  auto simple = [&](const std::vector<std::string>& args) -> Status {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
+  Status d = Dial(ep.host, ep.port, config_.username, config_.password, &slot.conn);
+  if (!d.ok()) {
+    if (config_.sentinel()) ForgetMaster(gen);
+    return fail(d.message());
+  }
+  if (config_.sentinel()) {
+    // The sentinels' answer is verified by the node itself: only a master takes writes.
+    auto role = RunOn(slot.conn.ctx, {"ROLE"});
+    const bool master = role.ok() && role->type == RedisValue::Type::kArray &&
+                        !role->elements.empty() &&
+                        role->elements[0].type == RedisValue::Type::kString &&
+                        role->elements[0].str == "master";
+    if (!master) {
+      ForgetMaster(gen);
+      std::string got = !role.ok() ? role.status().message()
+                        : role->is_error() ? role->str.substr(0, 200)
+                        : role->type == RedisValue::Type::kArray && !role->elements.empty()
+                            ? role->elements[0].str.substr(0, 32)
+                            : std::string("unexpected reply");
+      return fail(ep.host + ":" + std::to_string(ep.port) +
+                  " named by the sentinels is not a master (ROLE: " + got + ")");
     }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(slot.ctx, static_cast<int>(argv.size()), argv.data(), lens.data()));
-    if (r == nullptr) return Status::Unavailable(slot.ctx->errstr);
-    Status st = r->type == REDIS_REPLY_ERROR ? Status::Unavailable(std::string(r->str, r->len))
-                                             : Status::Ok();
-    freeReplyObject(r);
-    return st;
-  };
-  if (!config_.password.empty()) {
-    Status st = config_.username.empty() ? simple({"AUTH", config_.password})
-                                         : simple({"AUTH", config_.username, config_.password});
-    if (!st.ok()) return fail("AUTH failed: " + st.message());
+    slot.master_gen = gen;
   }
   if (config_.db != 0) {
-    Status st = simple({"SELECT", std::to_string(config_.db)});
-    if (!st.ok()) return fail("SELECT failed: " + st.message());
+    auto r = RunOn(slot.conn.ctx, {"SELECT", std::to_string(config_.db)});
+    if (!r.ok() || r->is_error())
+      return fail("SELECT failed: " + (r.ok() ? r->str : r.status().message()));
   }
   slot.backoff_us = 0;
   slot.retry_at_us = 0;
@@ -343,27 +567,19 @@ Result<RedisValue> RedisPool::Command(const std::vector<std::string_view>& args)
   Slot* slot = nullptr;
   auto lock = LockSlot(&slot);
   VV_RETURN_IF_ERROR(EnsureConnected(*slot));
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (auto a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  auto* r = static_cast<redisReply*>(
-      redisCommandArgv(slot->ctx, static_cast<int>(argv.size()), argv.data(), lens.data()));
-  if (r == nullptr) {
-    std::string why = slot->ctx->errstr;
+  auto r = RunOn(slot->conn.ctx, args);
+  if (!r.ok() || IsNotMasterError(*r)) {
+    // A working connection broke, or the node was demoted by a failover: drop it (sentinel:
+    // re-discover the master) and allow one immediate re-dial on the next use. The command
+    // itself is not retried (a broken connection may have executed it).
+    std::string why = r.ok() ? r->str.substr(0, 200) : r.status().message();
     Drop(*slot);
-    // A working connection broke: allow one immediate re-dial on the next use.
+    if (config_.sentinel()) ForgetMaster(slot->master_gen);
     slot->backoff_us = 0;
     slot->retry_at_us = 0;
-    return Status::Unavailable("redis " + Where(config_) + ": " + why);
+    return Status::Unavailable("redis " + config_.Describe() + ": " + why);
   }
-  RedisValue v = Convert(r);
-  freeReplyObject(r);
-  return v;
+  return r;
 }
 
 Result<RedisValue> RedisPool::Eval(const RedisScript& script,

@@ -2,9 +2,17 @@
 // Redis backends for replay and rate state (hiredis 0.14, synchronous API), shared by every
 // gateway replica:
 //
-//   RedisConfig / ParseRedisUrl: redis[s]://[[user]:password@]host[:port][/db]. rediss:// is
+//   RedisConfig / ParseRedisUrl: redis[s]://[user[:password]@]host[:port][/db]. rediss:// is
 //     TLS through a TlsTunnel (Debian's hiredis 0.14 has no TLS support of its own), the
-//     server verified against tls_ca_file.
+//     server verified against tls_ca_file. `user@` alone names an ACL user whose password
+//     comes from elsewhere (the gateway: redis_password_file / VV_TG_REDIS_PASSWORD).
+//     Sentinel: redis[s]-sentinel://[user[:password]@]host1[:port],host2[:port]/service[/db]
+//     (port default 26379): the master of `service` is asked from the sentinels (SENTINEL
+//     get-master-addr-by-name, the first sentinel that answers), every new connection to it
+//     is checked with ROLE (must say "master"), and the address is re-discovered after any
+//     connection failure or a READONLY reply (a failover demoted the node). No master known
+//     = Unavailable, like an unreachable server (callers fail closed). The sentinels may
+//     require their own AUTH (sentinel_username / sentinel_password).
 //   RedisPool: a small pool of persistent connections (created lazily, kept open, no new
 //     connection per request). A connection that fails is dropped and re-dialled on a later
 //     use, with exponential backoff per slot (so an outage costs one fast Unavailable per
@@ -40,18 +48,28 @@
 #include "common/status.h"
 #include "state/tls_tunnel.h"
 #include "state/admission.h"
-#include "state/admission.h"
 #include "state/state.h"
 
 struct redisContext;
 
 namespace vv::state {
 
+struct RedisEndpoint {
+  std::string host;
+  int port = 0;
+};
+
 struct RedisConfig {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // direct mode (no sentinels)
   int port = 6379;
   std::string username;  // empty: AUTH <password> (Redis < 6 style)
   std::string password;  // empty: no AUTH
+  // Sentinel mode when `sentinels` is non-empty: the data node is the current master of
+  // `sentinel_service`; host/port are unused.
+  std::vector<RedisEndpoint> sentinels;
+  std::string sentinel_service;
+  std::string sentinel_username;  // AUTH to the sentinels (empty user: AUTH <password>)
+  std::string sentinel_password;  // empty: the sentinels need no AUTH
   int db = 0;
   bool tls = false;             // rediss://
   std::string tls_ca_file;      // required with tls: CA of the server certificate
@@ -62,12 +80,19 @@ struct RedisConfig {
   // Reconnect backoff per connection slot: first retry after `initial`, doubling to `max`.
   int reconnect_backoff_initial_ms = 25;
   int reconnect_backoff_max_ms = 1000;
+
+  bool sentinel() const { return !sentinels.empty(); }
+  // "host:port", or "sentinel service <name>" (for messages; never credentials).
+  std::string Describe() const;
 };
 
-// Parses redis[s]://[[user]:password@]host[:port][/db] (password percent-decoded; IPv6 host
-// in brackets; rediss sets tls). InvalidArgument for other schemes, bad ports/db numbers,
-// query strings.
+// Parses redis[s]://[user[:password]@]host[:port][/db] and
+// redis[s]-sentinel://[user[:password]@]host[:port][,host[:port]...]/service[/db]
+// (credentials percent-decoded; IPv6 hosts in brackets; the s sets tls). InvalidArgument for
+// other schemes, bad ports/db numbers/service names, query strings.
 Result<RedisConfig> ParseRedisUrl(std::string_view url);
+// True when the URL (any of the schemes above) carries a password in its userinfo.
+bool RedisUrlHasInlinePassword(std::string_view url);
 
 // One decoded reply. Error replies are values (kError), not Status, so callers can react to
 // e.g. NOSCRIPT.
@@ -115,12 +140,27 @@ class RedisPool {
   const RedisConfig& config() const { return config_; }
   // Connections dialled so far (successful connects), for tests and metrics.
   uint64_t connects() const { return connects_.load(); }
+  // Sentinel mode: master discoveries that found a master (start-up counts one).
+  uint64_t discoveries() const { return discoveries_.load(); }
+  // Sentinel mode: the master address in use ("" when none is known).
+  std::string CurrentMaster() const;
+
+  // One hiredis connection (with its TLS tunnel for rediss). Movable, closes on destruction.
+  struct Conn {
+    redisContext* ctx = nullptr;
+    std::unique_ptr<TlsTunnel> tunnel;  // rediss: the TLS side of ctx
+    Conn() = default;
+    Conn(Conn&& o) noexcept;
+    Conn& operator=(Conn&& o) noexcept;
+    ~Conn() { Close(); }
+    void Close();
+  };
 
  private:
   struct Slot {
     std::mutex mu;
-    redisContext* ctx = nullptr;  // guarded by mu
-    std::unique_ptr<TlsTunnel> tunnel;  // rediss: the TLS side of ctx; guarded by mu
+    Conn conn;                    // guarded by mu
+    uint64_t master_gen = 0;      // sentinel: the discovery generation conn belongs to
     int64_t retry_at_us = 0;      // steady clock; guarded by mu
     int64_t backoff_us = 0;       // guarded by mu
   };
@@ -129,11 +169,23 @@ class RedisPool {
   std::unique_lock<std::mutex> LockSlot(Slot** slot);
   Status EnsureConnected(Slot& slot);
   void Drop(Slot& slot);
+  // Dials host:port (TLS when configured), sets timeouts and authenticates.
+  Status Dial(const std::string& host, int port, const std::string& user,
+              const std::string& password, Conn* out) const;
+  // Sentinel: the known master (discovering it when none is known) and its generation.
+  Status Master(RedisEndpoint* out, uint64_t* gen);
+  // Sentinel: forgets the master of generation `gen` (the next use re-discovers).
+  void ForgetMaster(uint64_t gen);
 
   const RedisConfig config_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<uint64_t> next_{0};
   std::atomic<uint64_t> connects_{0};
+  std::atomic<uint64_t> discoveries_{0};
+  mutable std::mutex master_mu_;  // guards the three below; held during a discovery
+  bool master_known_ = false;
+  RedisEndpoint master_;
+  uint64_t master_gen_ = 1;
 };
 
 class RedisNonceStore final : public NonceStore {

@@ -35,6 +35,7 @@ class AdmissionConformance : public ::testing::TestWithParam<std::string> {
     VV_REQUIRE_SERVER(redis_);
     auto cfg = ParseRedisUrl(redis_.url());
     ASSERT_TRUE(cfg.ok());
+    cfg->password = redis_.options().acl_password;  // redis_acl: the ACL user's password
     cfg->reconnect_backoff_initial_ms = 10;
     cfg->reconnect_backoff_max_ms = 100;
     auto pool = RedisPool::Create(*cfg);
@@ -44,7 +45,7 @@ class AdmissionConformance : public ::testing::TestWithParam<std::string> {
   std::string Nonce(int i) { return NonceKey(1772107200 + i, "nonce-" + run_ + std::to_string(i)); }
 
   FakeClock clock_{1772107230};
-  RedisServer redis_;
+  RedisServer redis_{vv::testing::RedisOptionsFor(GetParam())};
   std::string run_ = std::to_string(::getpid()) + "-";
   std::unique_ptr<MemoryNonceStore> nonces_;
   std::unique_ptr<MemoryRateLimiter> limiter_;
@@ -106,7 +107,7 @@ TEST_P(AdmissionConformance, OutageIsUnavailableThenRecovers) {
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AdmissionConformance, ::testing::Values("memory", "redis"),
+INSTANTIATE_TEST_SUITE_P(Backends, AdmissionConformance, ::testing::Values("memory", "redis", "redis_acl"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

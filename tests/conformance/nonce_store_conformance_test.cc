@@ -21,9 +21,10 @@ namespace {
 using vv::testing::FakeClock;
 using vv::testing::RedisServer;
 
-std::shared_ptr<RedisPool> MakePool(const std::string& url) {
+std::shared_ptr<RedisPool> MakePool(const std::string& url, const std::string& password) {
   auto cfg = ParseRedisUrl(url);
   EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
+  cfg->password = password;
   cfg->reconnect_backoff_initial_ms = 10;
   cfg->reconnect_backoff_max_ms = 100;
   auto pool = RedisPool::Create(*cfg);
@@ -39,7 +40,7 @@ class NonceStoreConformance : public ::testing::TestWithParam<std::string> {
       return;
     }
     VV_REQUIRE_SERVER(redis_);
-    auto pool = MakePool(redis_.url());
+    auto pool = MakePool(redis_.url(), redis_.options().acl_password);
     ASSERT_NE(pool, nullptr);
     store_ = std::make_unique<RedisNonceStore>(pool);
   }
@@ -55,7 +56,7 @@ class NonceStoreConformance : public ::testing::TestWithParam<std::string> {
   }
 
   FakeClock clock_;
-  RedisServer redis_;
+  RedisServer redis_{vv::testing::RedisOptionsFor(GetParam())};
   std::unique_ptr<NonceStore> store_;
 };
 
@@ -137,7 +138,7 @@ TEST_P(NonceStoreConformance, OutageIsUnavailableThenTheSameObjectRecovers) {
   EXPECT_TRUE(store_->Health().ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, NonceStoreConformance, ::testing::Values("memory", "redis"),
+INSTANTIATE_TEST_SUITE_P(Backends, NonceStoreConformance, ::testing::Values("memory", "redis", "redis_acl"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

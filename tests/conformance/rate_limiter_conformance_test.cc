@@ -33,6 +33,7 @@ class RateLimiterConformance : public ::testing::TestWithParam<std::string> {
     VV_REQUIRE_SERVER(redis_);
     auto cfg = ParseRedisUrl(redis_.url());
     ASSERT_TRUE(cfg.ok());
+    cfg->password = redis_.options().acl_password;  // redis_acl: the ACL user's password
     cfg->reconnect_backoff_initial_ms = 10;
     cfg->reconnect_backoff_max_ms = 100;
     auto pool = RedisPool::Create(*cfg);
@@ -56,7 +57,7 @@ class RateLimiterConformance : public ::testing::TestWithParam<std::string> {
   }
 
   FakeClock clock_{1772107230};  // 30 s into a calendar minute
-  RedisServer redis_;
+  RedisServer redis_{vv::testing::RedisOptionsFor(GetParam())};
   std::unique_ptr<RateLimiter> limiter_;
 };
 
@@ -144,7 +145,7 @@ TEST_P(RateLimiterConformance, OutageIsUnavailableThenTheSameObjectRecovers) {
   EXPECT_TRUE(up.ok()) << up.ToString();
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RateLimiterConformance, ::testing::Values("memory", "redis"),
+INSTANTIATE_TEST_SUITE_P(Backends, RateLimiterConformance, ::testing::Values("memory", "redis", "redis_acl"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

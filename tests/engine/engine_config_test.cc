@@ -105,10 +105,27 @@ TEST(EngineConfigTest, QueueVerifyKeysAndUnsignedFlag) {
                   ->allow_unsigned_queue_messages);
   std::string prod(kBase);
   prod.insert(prod.find("    listen:"), "    profile: production\n");
-  auto refused = ParseEngineConfig(prod + unsigned_section, Env(), "/d");
+  // (Issue 14: production also needs the shared PostgreSQL store; input extended.)
+  const std::string pg = "    store_backend: postgres\n    postgres_url: postgresql://vv@db/vv\n";
+  auto refused = ParseEngineConfig(prod + unsigned_section + pg, Env(), "/d");
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("forbidden in profile production"), std::string::npos)
       << refused.status().message();
+}
+
+TEST(EngineConfigTest, ProductionRefusesASqliteStore) {
+  std::string prod(kBase);
+  prod.insert(prod.find("    listen:"), "    profile: production\n");
+  auto sqlite = ParseEngineConfig(prod, Env(), "/d");  // store_backend defaults to sqlite
+  ASSERT_FALSE(sqlite.ok());
+  EXPECT_NE(sqlite.status().message().find("store_backend must be postgres in profile production"),
+            std::string::npos)
+      << sqlite.status().message();
+  auto pg = ParseEngineConfig(
+      prod + "  evidence_engine:\n    store_backend: postgres\n    postgres_url: postgresql://vv@db/vv\n",
+      Env(), "/d");
+  EXPECT_TRUE(pg.ok() || pg.status().message().find("store_backend") == std::string::npos)
+      << pg.status().message();
 }
 
 TEST(EngineConfigTest, RejectsBadOrUnsafeSettingsNamingTheKey) {

@@ -138,26 +138,100 @@ std::string TestServer::Log() const {
 
 // ---- RedisServer ----------------------------------------------------------------------------
 
-RedisServer::RedisServer() : TestServer("redis-server") {}
+RedisServer::RedisServer(RedisServerOptions options)
+    : TestServer("redis-server"), options_(std::move(options)) {}
 
 std::string RedisServer::url() const {
-  return "redis://127.0.0.1:" + std::to_string(port_) + "/0";
+  const std::string user = options_.acl_user.empty() ? "" : options_.acl_user + "@";
+  return "redis://" + user + "127.0.0.1:" + std::to_string(port_) + "/0";
 }
 
 std::vector<std::string> RedisServer::Argv() const {
-  return {*binary_, "--port", std::to_string(port_), "--bind", "127.0.0.1",
-          "--save", "", "--appendonly", "no", "--dir", dir_.path().string(),
-          "--protected-mode", "no"};
+  std::vector<std::string> argv = {*binary_, "--port", std::to_string(port_), "--bind",
+                                   "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                                   dir_.path().string(), "--protected-mode", "no"};
+  if (!options_.acl_user.empty()) {
+    argv.insert(argv.end(), {"--user", "default", "off", "--user", options_.acl_user, "on",
+                             ">" + options_.acl_password});
+    for (const char* rule : kGatewayRedisAclRules) argv.push_back(rule);
+  }
+  if (!options_.admin_user.empty())
+    argv.insert(argv.end(), {"--user", options_.admin_user, "on", ">" + options_.admin_password,
+                             "~*", "&*", "+@all"});
+  if (options_.replica_of_port != 0) {
+    argv.insert(argv.end(), {"--replicaof", "127.0.0.1", std::to_string(options_.replica_of_port)});
+    if (!options_.admin_user.empty())
+      argv.insert(argv.end(), {"--masteruser", options_.admin_user, "--masterauth",
+                               options_.admin_password});
+  }
+  return argv;
 }
 
-bool RedisServer::Answers() const {
-  int fd = ConnectLoopback(port_);
+namespace {
+
+// "AUTH user pass\r\n" (empty when no password) + "PING\r\n", answered with +PONG.
+bool PingAs(int port, const std::string& user, const std::string& password) {
+  int fd = ConnectLoopback(port);
   if (fd < 0) return false;
-  static const char kPing[] = "PING\r\n";
-  bool ok = write(fd, kPing, sizeof(kPing) - 1) == static_cast<ssize_t>(sizeof(kPing) - 1) &&
+  std::string req;
+  if (!password.empty())
+    req = "AUTH " + (user.empty() ? "" : user + " ") + password + "\r\n";
+  req += "PING\r\n";
+  bool ok = write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()) &&
             ReadContains(fd, "+PONG");
   close(fd);
   return ok;
+}
+
+}  // namespace
+
+bool RedisServer::Answers() const {
+  if (!options_.admin_user.empty())
+    return PingAs(port_, options_.admin_user, options_.admin_password);
+  return PingAs(port_, options_.acl_user, options_.acl_password);
+}
+
+RedisServerOptions RedisOptionsFor(const std::string& variant) {
+  RedisServerOptions o;
+  if (variant == "redis_acl") {
+    o.acl_user = "vv-gateway";
+    o.acl_password = "conformance-acl-password-41f0";
+  }
+  return o;
+}
+
+// ---- RedisSentinel ----------------------------------------------------------------------------
+
+RedisSentinel::RedisSentinel(RedisSentinelOptions options)
+    : TestServer("redis-server"), options_(std::move(options)) {}
+
+std::string RedisSentinel::url() const { return "127.0.0.1:" + std::to_string(port_); }
+
+std::vector<std::string> RedisSentinel::Argv() const {
+  const std::string conf = dir_.File("sentinel.conf");
+  if (!std::filesystem::exists(conf)) {
+    // Written once: the sentinel rewrites it with what it learns (kept across restarts).
+    const std::string& svc = options_.service;
+    std::string text = "port " + std::to_string(port_) + "\nbind 127.0.0.1\n" +
+                       "protected-mode no\ndir " + dir_.path().string() + "\n" +
+                       "sentinel monitor " + svc + " 127.0.0.1 " +
+                       std::to_string(options_.master_port) + " 2\n" +
+                       "sentinel down-after-milliseconds " + svc + " 1000\n" +
+                       "sentinel failover-timeout " + svc + " 5000\n" +
+                       "sentinel parallel-syncs " + svc + " 1\n";
+    if (!options_.auth_user.empty())
+      text += "sentinel auth-user " + svc + " " + options_.auth_user + "\nsentinel auth-pass " +
+              svc + " " + options_.auth_password + "\n";
+    if (!options_.sentinel_password.empty())
+      text += "requirepass " + options_.sentinel_password + "\nsentinel sentinel-pass " +
+              options_.sentinel_password + "\n";
+    WriteFile(conf, text);
+  }
+  return {*binary_, conf, "--sentinel"};
+}
+
+bool RedisSentinel::Answers() const {
+  return PingAs(port_, "", options_.sentinel_password);
 }
 
 // ---- RedisTlsServer -------------------------------------------------------------------------
@@ -190,6 +264,77 @@ bool RedisTlsServer::Answers() const {
   if (fd < 0) return false;
   close(fd);
   return process_ && process_->Log().find("Ready to accept connections") != std::string::npos;
+}
+
+// ---- RedisSentinelTopology ----------------------------------------------------------------
+
+namespace {
+
+RedisServerOptions TopologyNode(int replica_of) {
+  RedisServerOptions o;
+  o.acl_user = RedisSentinelTopology::kUser;
+  o.acl_password = RedisSentinelTopology::kUserPassword;
+  o.admin_user = RedisSentinelTopology::kAdminUser;
+  o.admin_password = RedisSentinelTopology::kAdminPassword;
+  o.replica_of_port = replica_of;
+  return o;
+}
+
+// Sends `request` (RESP inline commands) and waits for `needle` in the answer.
+bool Answer(int port, const std::string& request, const std::string& needle) {
+  int fd = ConnectLoopback(port);
+  if (fd < 0) return false;
+  bool ok = write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()) &&
+            ReadContains(fd, needle);
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+RedisSentinelTopology::RedisSentinelTopology() : master_(TopologyNode(0)) {}
+
+Status RedisSentinelTopology::Start() {
+  VV_RETURN_IF_ERROR(master_.Start());
+  replica_ = std::make_unique<RedisServer>(TopologyNode(master_.port()));
+  VV_RETURN_IF_ERROR(replica_->Start());
+  for (int i = 0; i < 3; ++i) {
+    RedisSentinelOptions o;
+    o.service = kService;
+    o.master_port = master_.port();
+    o.sentinel_password = kSentinelPassword;
+    o.auth_user = kAdminUser;
+    o.auth_password = kAdminPassword;
+    sentinels_.push_back(std::make_unique<RedisSentinel>(o));
+    VV_RETURN_IF_ERROR(sentinels_.back()->Start());
+  }
+  const std::string sentinel_auth = std::string("AUTH ") + kSentinelPassword + "\r\n";
+  const std::string query = sentinel_auth + "SENTINEL master " + kService + "\r\n";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool ready = Answer(replica_->port(),
+                        std::string("AUTH ") + kAdminUser + " " + kAdminPassword + "\r\nROLE\r\n",
+                        "$9\r\nconnected\r\n");
+    for (auto& s : sentinels_)
+      ready = ready && Answer(s->port(), query, "num-other-sentinels\r\n$1\r\n2\r\n") &&
+              Answer(s->port(), query, "num-slaves\r\n$1\r\n1\r\n");
+    if (ready) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return Status::Unavailable("sentinels did not converge within 60 s");
+}
+
+std::string RedisSentinelTopology::url() const {
+  std::string url = std::string("redis-sentinel://") + kUser + "@";
+  for (size_t i = 0; i < sentinels_.size(); ++i) url += (i ? "," : "") + sentinels_[i]->url();
+  return url + "/" + kService + "/0";
+}
+
+std::string RedisSentinelTopology::Log() const {
+  std::string out = "master: " + master_.Log();
+  if (replica_) out += "\nreplica: " + replica_->Log();
+  for (const auto& s : sentinels_) out += "\nsentinel: " + s->Log();
+  return out.size() > 20000 ? out.substr(out.size() - 20000) : out;
 }
 
 // ---- NatsServer -----------------------------------------------------------------------------

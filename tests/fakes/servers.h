@@ -70,14 +70,61 @@ class TestServer {
   std::unique_ptr<ChildProcess> process_;
 };
 
+// The least-privilege ACL the docs recommend for the gateway's Redis user (docs/operations.md):
+// its own key and channel namespace, reads, writes and scripts, PING/AUTH/SELECT and ROLE
+// (sentinel mode checks it), nothing dangerous.
+inline constexpr const char* kGatewayRedisAclRules[] = {
+    "resetkeys", "~vv:tg:*", "resetchannels", "&vv:tg:*", "-@all", "+@read", "+@write",
+    "+@scripting", "+@connection", "-@dangerous", "+role", "+publish", "+select"};
+
+struct RedisServerOptions {
+  // Non-empty acl_user: the `default` user is disabled and `acl_user` (kGatewayRedisAclRules,
+  // password acl_password) exists, plus `admin_user` (+@all; replication and sentinels) when
+  // that is set.
+  std::string acl_user, acl_password;
+  std::string admin_user, admin_password;
+  // Non-zero: a replica of 127.0.0.1:<replica_of_port>, authenticating as admin_user.
+  int replica_of_port = 0;
+};
+
+// The conformance suites' Redis variants: "redis" (no AUTH) and "redis_acl" (the default user
+// off, the gateway's least-privilege ACL user with a password; issue 14).
+RedisServerOptions RedisOptionsFor(const std::string& variant);
+
 // redis-server --port <p> --bind 127.0.0.1 --save "" --appendonly no (data dir in a TempDir).
 class RedisServer final : public TestServer {
  public:
-  RedisServer();
-  std::string url() const override;  // redis://127.0.0.1:<port>/0
+  explicit RedisServer(RedisServerOptions options = {});
+  // redis://[acl_user@]127.0.0.1:<port>/0 (never a password: it is options().acl_password)
+  std::string url() const override;
+  const RedisServerOptions& options() const { return options_; }
  protected:
   std::vector<std::string> Argv() const override;
-  bool Answers() const override;     // PING -> +PONG
+  bool Answers() const override;     // (AUTH as admin/acl user, then) PING -> +PONG
+ private:
+  RedisServerOptions options_;
+};
+
+// redis-server <conf> --sentinel monitoring `service` at 127.0.0.1:<master_port> with quorum
+// 2, down-after-milliseconds 1000 and failover-timeout 5000 (tests fail over in seconds),
+// `requirepass`/`sentinel sentinel-pass` = sentinel_password when set, and
+// `sentinel auth-user/auth-pass` for the monitored nodes (their admin user) when set. The
+// config file lives in the TempDir (sentinels rewrite it with what they learn).
+struct RedisSentinelOptions {
+  int master_port = 0;
+  std::string service = "vv-redis";
+  std::string sentinel_password;
+  std::string auth_user, auth_password;
+};
+class RedisSentinel final : public TestServer {
+ public:
+  explicit RedisSentinel(RedisSentinelOptions options);
+  std::string url() const override;  // 127.0.0.1:<port>
+ protected:
+  std::vector<std::string> Argv() const override;
+  bool Answers() const override;  // (AUTH, then) PING -> +PONG
+ private:
+  RedisSentinelOptions options_;
 };
 
 // redis-server with TLS only (issue 12): --port 0 --tls-port <p> with the dev PKI's server
@@ -94,6 +141,37 @@ class RedisTlsServer final : public TestServer {
   bool Answers() const override;  // the TLS listener accepts and answers PING (openssl s_client)
  private:
   std::string password_;
+};
+
+// Master + replica + 3 sentinels (issue 14), all requiring AUTH: the nodes have the gateway's
+// ACL user (kUserPassword) and an admin user for replication and the sentinels, the sentinels
+// a password (kSentinelPassword). Start() starts them on free loopback ports and waits (up to
+// 60 s) until every sentinel knows the replica and the two other sentinels and the replica is
+// in sync, so a failover can happen. Usable with VV_REQUIRE_SERVER.
+class RedisSentinelTopology {
+ public:
+  static constexpr const char* kService = "vv-redis";
+  static constexpr const char* kUser = "vv-gateway";
+  static constexpr const char* kUserPassword = "gw-acl-password-7f3a";
+  static constexpr const char* kAdminUser = "vv-admin";
+  static constexpr const char* kAdminPassword = "admin-password-91bc";
+  static constexpr const char* kSentinelPassword = "sentinel-password-55d2";
+
+  RedisSentinelTopology();
+  Status Start();
+  bool binary_found() const { return master_.binary_found(); }
+  const std::string& name() const { return master_.name(); }
+  std::string Log() const;
+  // redis-sentinel://vv-gateway@127.0.0.1:<s1>,.../vv-redis/0 (no password inside)
+  std::string url() const;
+  RedisServer& master() { return master_; }
+  RedisServer& replica() { return *replica_; }
+  std::vector<std::unique_ptr<RedisSentinel>>& sentinels() { return sentinels_; }
+
+ private:
+  RedisServer master_;
+  std::unique_ptr<RedisServer> replica_;
+  std::vector<std::unique_ptr<RedisSentinel>> sentinels_;
 };
 
 // nats-server -js -a 127.0.0.1 -p <p> -sd <tmpdir>.

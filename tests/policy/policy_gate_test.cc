@@ -120,10 +120,19 @@ class PolicyGateTest : public ::testing::Test {
                 "    nats_creds_file: " + creds + "\n    nats_tls_ca_path: " + Pki("ca.crt") +
                     "\n    queue_signing_key_path: " + queue_key +
                     "\n    redis_tls_ca_path: " + Pki("ca.crt") +
-                    "\n    redis_url: rediss://vv:s3cret@redis:6379/0");
+                    "\n    redis_url: rediss://vv@redis:6379/0");
     const std::string seal_key = dir_.File("seal.key");
     WriteFile(seal_key, std::string(32, 's'), 0600);
     y += "    audit_seal_key_path: " + seal_key + "\n";
+    // Issue 14: the Redis password from a file (not the URL), the graph/evidence store on
+    // PostgreSQL (input extended; the assertion is unchanged). The engine section goes first
+    // so callers can keep appending gateway keys.
+    const std::string redis_pw = dir_.File("redis.pw");
+    WriteFile(redis_pw, "s3cret\n", 0600);
+    y += "    redis_password_file: " + redis_pw + "\n";
+    y = Replace(y, "vectorvue:\n",
+                "vectorvue:\n  evidence_engine:\n    store_backend: postgres\n"
+                "    postgres_url: postgresql://vv_gateway@db/vectorvue\n");
     return y;
   }
 
@@ -161,8 +170,31 @@ TEST_F(PolicyGateTest, AcceptsSecureDevelopmentConfig) {
 }
 
 TEST_F(PolicyGateTest, AcceptsSecureProductionConfig) {
-  auto r = Check(SecureProductionYaml());
+  const std::string y = SecureProductionYaml();
+  auto r = Check(y);
   EXPECT_TRUE(r.ok()) << Rules(r);
+
+  // Issue 14: an inline password is refused (critical), so is a password file anyone can read,
+  // and a SQLite graph store (the default) or no shared kill switch.
+  auto inline_pw = Check(Replace(y, "rediss://vv@redis", "rediss://vv:s3cret@redis"));
+  EXPECT_TRUE(inline_pw.Violates("production_backend_auth")) << Rules(inline_pw);
+  EXPECT_NE(Rules(inline_pw).find("inline password"), std::string::npos) << Rules(inline_pw);
+  auto no_user = Check(Replace(y, "rediss://vv@redis", "rediss://redis"));
+  EXPECT_NE(Rules(no_user).find("ACL user"), std::string::npos) << Rules(no_user);
+  auto no_pw = Check(Replace(y, "    redis_password_file: " + redis_pw + "\n", ""));
+  EXPECT_NE(Rules(no_pw).find("Redis password"), std::string::npos) << Rules(no_pw);
+  EXPECT_TRUE(Check(Replace(y, "    redis_password_file: " + redis_pw + "\n", ""),
+                           {{"VV_TG_REDIS_PASSWORD", "s3cret"}})
+                  .ok());
+  chmod(redis_pw.c_str(), 0644);
+  EXPECT_TRUE(Check(y).Violates("key_file_permissions"));
+  chmod(redis_pw.c_str(), 0600);
+  auto sqlite = Check(Replace(y, "store_backend: postgres", "store_backend: sqlite"));
+  EXPECT_TRUE(sqlite.Violates("production_backends")) << Rules(sqlite);
+  EXPECT_NE(Rules(sqlite).find("PostgreSQL"), std::string::npos);
+  auto no_section = y.substr(0, y.find("  evidence_engine:"));
+  EXPECT_TRUE(Check(no_section).Violates("production_backends"));
+  EXPECT_TRUE(Check(no_section, {{"VV_EVIDENCE_STORE_BACKEND", "postgres"}}).ok());
 }
 
 // Issue 14: replicas sharing the JetStream audit anchor need their own identity.
@@ -276,7 +308,9 @@ TEST_F(PolicyGateTest, ProductionWithMemoryBackendsViolatesProductionBackends) {
   EXPECT_TRUE(r.Violates("config_invalid"));
   int n = 0;
   for (const auto& v : r.violations) n += v.rule == "production_backends";
-  EXPECT_EQ(3, n);  // nonce, rate limit and queue
+  // nonce, rate limit, queue, and (issue 14) the graph/evidence store on PostgreSQL and the
+  // kill switch on Redis (redis_url)
+  EXPECT_EQ(5, n);
 }
 
 TEST_F(PolicyGateTest, ProductionWithoutASealKeyViolatesAuditSealsSigned) {
