@@ -236,6 +236,7 @@ Status ApplyLimits(const YAML::Node& n, GatewayConfig* cfg, std::vector<std::str
   return ForEachMember(n, "limits", [&](const std::string& k, const YAML::Node& v) -> Status {
     const std::string key = "limits." + k;
     if (k == "max_body_bytes") return set_size(v, key, &cfg->max_body_bytes);
+    if (k == "batch_max_events") return set_size(v, key, &cfg->batch_max_events);
     if (k == "max_header_bytes") return set_size(v, key, &cfg->max_header_bytes);
     if (k == "max_header_count") return set_size(v, key, &cfg->max_header_count);
     if (k == "max_connections") return set_size(v, key, &cfg->max_connections);
@@ -926,6 +927,8 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg) {
   if (cfg.listen_host.empty()) return Invalid("listen must be host:port with a non-empty host");
   if (cfg.worker_threads < 0) return Invalid("worker_threads must be >= 0");
   if (cfg.max_body_bytes < 1) return Invalid("limits.max_body_bytes must be >= 1");
+  if (cfg.batch_max_events < 1 || cfg.batch_max_events > 100000)
+    return Invalid("limits.batch_max_events must be between 1 and 100000");
   if (cfg.max_header_bytes < 1) return Invalid("limits.max_header_bytes must be >= 1");
   if (cfg.max_header_count < 1) return Invalid("limits.max_header_count must be >= 1");
   if (cfg.max_connections < 1) return Invalid("limits.max_connections must be >= 1");
