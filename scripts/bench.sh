@@ -94,12 +94,22 @@ stop_pid() {  # stops one process this script started
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
-wait_for() {  # wait_for SECONDS CMD...: polls CMD every 0.1 s
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@" >/dev/null 2>&1; do
+wait_for() {  # wait_for SECONDS CMD...: polls CMD every 0.1 s; CMD exiting 2 = give up now
+  local deadline=$(( $(date +%s) + $1 )) rc; shift
+  while :; do
+    rc=0
+    "$@" >/dev/null 2>&1 || rc=$?
+    [[ $rc -eq 0 ]] && return 0
+    [[ $rc -eq 2 ]] && return 1
     (( $(date +%s) < deadline )) || return 1
     sleep 0.1
   done
+}
+
+listening() {  # listening PID LOG: the gateway printed its port (fails for good once it exited)
+  grep -q '^LISTENING' "$2" && return 0
+  kill -0 "$1" 2>/dev/null || return 2
+  return 1
 }
 
 # Dev PKI, the producer's Ed25519 key (seed for vv-loadgen, public key for the gateway).
@@ -108,6 +118,7 @@ mkdir -p "$RUN/keys"
 ( umask 077
   openssl genpkey -algorithm ed25519 -out "$RUN/keys/audit_seal.pem" 2>/dev/null
   openssl genpkey -algorithm ed25519 -out "$RUN/keys/queue.pem" 2>/dev/null
+  openssl genpkey -algorithm ed25519 -out "$RUN/keys/feedback.pem" 2>/dev/null
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/keys/producer.seed" )
 SEED=$(cat "$RUN/keys/producer.seed")
 # PKCS#8 DER of an Ed25519 seed: fixed 16-byte prefix + the seed; the raw public key is the
@@ -127,6 +138,7 @@ vectorvue:
   telemetry_gateway:
     profile: development
     listen: "127.0.0.1:0"
+    admin_listen: "127.0.0.1:0"
     tls:
       cert_path: $RUN/pki/gateway.crt
       key_path: $RUN/pki/gateway.key
@@ -140,6 +152,9 @@ vectorvue:
     audit_seal_key_path: $RUN/keys/audit_seal.pem
     queue_signing_key_path: $RUN/keys/queue.pem
     queue_signing_kid: queue-001
+    feedback_signing_keys:
+      kid-001: $RUN/keys/feedback.pem
+    feedback_active_kid: kid-001
     spectrastrike_ed25519_public_key_b64: $PUB_B64
     allowed_service_identities:
       spectrastrike-producer: $PIN
@@ -191,7 +206,7 @@ run_config() {  # run_config NAME EXTRA_YAML
   "$BIN/vv-gateway" --config "$dir/gateway.yaml" > "$dir/gateway.log" 2>&1 &
   local gw=$!
   PIDS+=("$gw")
-  if ! wait_for 60 grep -q '^LISTENING' "$dir/gateway.log"; then
+  if ! wait_for 60 listening "$gw" "$dir/gateway.log"; then
     echo "bench.sh: $name: the gateway did not start:" >&2
     tail -20 "$dir/gateway.log" >&2
     FAILED=1
@@ -252,7 +267,7 @@ done
 echo "# vv bench: $(nproc) cores, $(uname -m), requests=$REQUESTS connections=$CONNECTIONS batch_size=$BATCH_SIZE batch_requests=$BATCH_REQUESTS"
 echo "# ratio = verify_us / cpu_us (one libsodium Ed25519 verify of the same message, same run)"
 echo "config rps p50 p99 cpu_us verify_us ratio"
-for l in "${LINES[@]:-}"; do [[ "$l" != */batch* ]] && echo "$l"; done
+for l in "${LINES[@]:-}"; do [[ -n "$l" && "$l" != */batch* ]] && echo "$l"; done
 echo "batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio"
 for l in "${LINES[@]:-}"; do [[ "$l" == */batch* ]] && echo "$l"; done
 exit $FAILED
