@@ -227,9 +227,8 @@ EmbeddedQueue::Pending EmbeddedQueue::MakePending(Envelope envelope, PublishCall
 }
 
 void EmbeddedQueue::Publish(Envelope envelope, PublishCallback done) {
-  std::vector<Pending> one;
-  one.push_back(MakePending(std::move(envelope), std::move(done)));
-  Enqueue(std::move(one));
+  Pending one = MakePending(std::move(envelope), std::move(done));
+  Enqueue(&one, 1);  // no vector: the single publish stays allocation-free here
 }
 
 void EmbeddedQueue::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) {
@@ -242,24 +241,25 @@ void EmbeddedQueue::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCa
   batch.reserve(envelopes.size());
   for (size_t i = 0; i < envelopes.size(); ++i)
     batch.push_back(MakePending(std::move(envelopes[i]), std::move(callbacks[i])));
-  Enqueue(std::move(batch));
+  Enqueue(batch.data(), batch.size());
 }
 
-void EmbeddedQueue::Enqueue(std::vector<Pending> items) {
+void EmbeddedQueue::Enqueue(Pending* items, size_t n) {
   const char* reject = nullptr;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stopping_ || !writer_running_.load()) {
       reject = "embedded queue is shutting down";
-    } else if (pending_.size() + items.size() > options_.max_pending) {
+    } else if (pending_.size() + n > options_.max_pending) {
       reject = "embedded queue is full";
     } else {
       // Under one lock: the writer takes everything pending at once, so these share a commit.
-      for (Pending& p : items) pending_.push_back(std::move(p));
+      for (size_t i = 0; i < n; ++i) pending_.push_back(std::move(items[i]));
     }
   }
   if (reject != nullptr) {
-    for (Pending& p : items) p.done(Status::Unavailable(reject), PublishOutcome::kStored);
+    for (size_t i = 0; i < n; ++i)
+      items[i].done(Status::Unavailable(reject), PublishOutcome::kStored);
     return;
   }
   cv_.notify_one();

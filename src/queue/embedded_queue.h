@@ -117,8 +117,8 @@ class EmbeddedQueue final : public Publisher {
   struct WriterStatements;
   // Serialises outside the lock and frees the DOM on the calling thread.
   static Pending MakePending(Envelope envelope, PublishCallback done);
-  // Appends `items` to the pending queue together, or fails every one inline (full/stopping).
-  void Enqueue(std::vector<Pending> items);  // the writer thread's cached prepared statements
+  // Moves items[0..n) to the pending queue together, or fails every one inline (full/stopping).
+  void Enqueue(Pending* items, size_t n);  // the writer thread's cached prepared statements
 
   EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, const EmbeddedQueueOptions& options);
   void WriterLoop();
