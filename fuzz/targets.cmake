@@ -14,7 +14,8 @@ set(VV_FUZZ_TARGETS
   signature_headers_fuzz
   config_edit_fuzz
   audit_record_fuzz
-  http_request_fuzz)
+  http_request_fuzz
+  batch_body_fuzz)
 set(VV_FUZZ_DEPS_json_parse_fuzz vv_json)
 set(VV_FUZZ_DEPS_schema_fuzz vv_schema vv_json)
 set(VV_FUZZ_DEPS_audit_verify_fuzz vv_audit)
@@ -25,3 +26,4 @@ set(VV_FUZZ_DEPS_signature_headers_fuzz vv_verify vv_config vv_crypto)
 set(VV_FUZZ_DEPS_config_edit_fuzz vv_app)
 set(VV_FUZZ_DEPS_audit_record_fuzz vv_audit vv_json vv_common)
 set(VV_FUZZ_DEPS_http_request_fuzz vv_http)
+set(VV_FUZZ_DEPS_batch_body_fuzz vv_verify vv_json)

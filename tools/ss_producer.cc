@@ -1,6 +1,6 @@
 // ss-producer: the SpectraStrike producer CLI (issue 7, docs/producer.md, docs/cli.md).
 //
-//   ss-producer --config FILE [--json] send FILE|- [--no-spool] [--dry-run]
+//   ss-producer --config FILE [--json] send FILE|- [--no-spool] [--dry-run] [--batch-size N]
 //                                                   events: JSON object or NDJSON, streamed
 //   ss-producer --config FILE [--json] federate --execution-hash HEX
 //   ss-producer --config FILE [--json] graph GRAPH.json
@@ -385,8 +385,10 @@ Value DryRunJson(Runtime& rt, const spectrastrike::PreparedEvent& ev) {
 //    works at the end of a pipe (`tail -f ... | ss-producer send -`).
 // Once the gateway is unreachable the rest is only spooled (kept for `spool drain`), not
 // retried chunk after chunk.
+// --batch-size N (> 1): up to N events per request to the gateway's batch endpoint
+// (Producer::SendBatch; single sends when the gateway does not offer it).
 int CmdSend(const std::string& config_path, const std::string& input_path, bool no_spool,
-            bool dry_run) {
+            bool dry_run, size_t batch_size) {
   constexpr size_t kChunk = 256;
   RuntimeError rerr;
   auto rt = MakeRuntime(config_path, &rerr);
@@ -493,7 +495,8 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
           ++mine_done;
           ++done;
           tick();
-        });
+        },
+        0, batch_size);
     if (!stats.ok()) return stats.status();
     if (stats->remaining > 0) down = true;
     return vv::Status::Ok();
@@ -501,6 +504,24 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
   auto flush_chunk = [&]() -> vv::Status {
     VV_RETURN_IF_ERROR(enqueue_chunk());
     return drain();
+  };
+
+  // --no-spool: events go out as they are read, batch_size at a time.
+  std::vector<spectrastrike::PreparedEvent> direct;
+  auto send_direct = [&] {
+    if (direct.empty()) return;
+    std::vector<DeliveryResult> rs;
+    if (direct.size() > 1) {
+      rs = rt->producer->SendBatch(direct);
+    } else {
+      rs.push_back(rt->producer->Send(direct.front()));
+    }
+    for (size_t i = 0; i < rs.size(); ++i) {
+      if (rs[i].outcome == Outcome::kExhausted) down = true;
+      tally.Add(direct[i].event_id, rs[i]);
+      ++done;
+    }
+    direct.clear();
   };
 
   std::string text;
@@ -537,13 +558,12 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
       tally.Add(ev->event_id, r);
       ++done;
     } else {
-      DeliveryResult r = rt->producer->Send(*ev);
-      down = r.outcome == Outcome::kExhausted;
-      tally.Add(ev->event_id, r);
-      ++done;
+      direct.push_back(std::move(ev).value());
+      if (direct.size() >= batch_size) send_direct();
     }
     tick();
   }
+  send_direct();
   if (in.bad()) return Fail("reading " + vv::cli::Printable(input_path) + " failed", kExitFailed);
   if (spool) {
     if (auto st = enqueue_chunk(); !st.ok()) return Fail(st.message(), kExitFailed);
@@ -860,6 +880,11 @@ int main(int argc, char** argv) {
   send->add_option("input", send_input, "FILE or -")->required();
   send->add_flag("--no-spool", no_spool, "deliver directly, bypassing the spool");
   send->add_flag("--dry-run", dry_run, "sign and print each request (JSON lines), send nothing");
+  size_t batch_size = 1;
+  send->add_option("--batch-size", batch_size,
+                   "events per request to the batch endpoint (1 = single requests; falls back "
+                   "to single requests when the gateway has no batch endpoint)")
+      ->check(CLI::Range(1, 10000));
 
   std::string execution_hash;
   auto* federate = app.add_subcommand("federate", "sign a federation bundle and verify it");
@@ -893,7 +918,7 @@ int main(int argc, char** argv) {
 
   if (int rc = vv::cli::Parse(app, argc, argv); rc >= 0) return rc;
   try {
-    if (*send) return CmdSend(config_path, send_input, no_spool, dry_run);
+    if (*send) return CmdSend(config_path, send_input, no_spool, dry_run, batch_size);
     if (*federate) return CmdFederate(config_path, execution_hash);
     if (*graph) return CmdGraph(config_path, graph_path);
     if (*feedback) return CmdFeedback(config_path, limit, anchor_graph);

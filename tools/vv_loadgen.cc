@@ -1,7 +1,7 @@
 // vv-loadgen: a bounded load generator for the gateway over keep-alive mTLS connections.
 //
 //   vv-loadgen --port P --ca ca.crt --cert producer.crt --key producer.key --seed-hex SEED
-//              [--connections 4] [--requests 20000] [--gateway-pid PID]
+//              [--connections 4] [--requests 20000] [--gateway-pid PID] [--batch-size N]
 //
 // Pre-signs --requests distinct telemetry requests (signing is the producer's cost and must not
 // compete with the gateway for the same cores during the timed phase), then sends them over
@@ -11,7 +11,10 @@
 // measures one libsodium Ed25519 verify of the same message size in this process, so the
 // result is a ratio against the per-request floor measured in the same run. Loopback only;
 // the run is bounded by --requests. Output: one JSON object (--json is accepted; JSON is the
-// only format). Exit (tools/cli/cli.h): 0 every request got 202, 1 otherwise, 2 usage error.
+// only format). With --batch-size N (N > 1) every request is one POST
+// /internal/v1/telemetry/batch of N NDJSON events under one signature (the same pre-signed
+// way), and the report adds events/s and gateway CPU per event. Exit (tools/cli/cli.h): 0 every
+// request got 202 (batch: 207 with every event accepted), 1 otherwise, 2 usage error.
 
 #include <unistd.h>
 
@@ -88,6 +91,9 @@ int main(int argc, char** argv) {
   cli.add_option("--connections", connections)->check(CLI::Range(1, 256));
   cli.add_option("--requests", requests)->check(CLI::Range(1, 1000000));
   cli.add_option("--gateway-pid", gateway_pid);
+  int batch_size = 1;
+  cli.add_option("--batch-size", batch_size, "events per request (>1: the batch endpoint)")
+      ->check(CLI::Range(1, 100000));
   if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
 
   auto seed = vv::HexDecode(seed_hex);
@@ -104,20 +110,29 @@ int main(int argc, char** argv) {
   int64_t ts = vv::SystemClock().NowSeconds();
   std::string run = random.TokenUrlSafe(6);
   std::vector<Prepared> prepared(static_cast<size_t>(requests));
+  const bool batch = batch_size > 1;
   for (int i = 0; i < requests; ++i) {
     std::string nonce = "lg-" + run + "-" + std::to_string(i);
     Prepared& p = prepared[static_cast<size_t>(i)];
-    p.body = Body(ts, nonce, "evt-" + nonce);
+    if (batch) {
+      for (int e = 0; e < batch_size; ++e) {
+        p.body += Body(ts, nonce, "evt-" + nonce + "-" + std::to_string(e));
+        p.body += '\n';
+      }
+    } else {
+      p.body = Body(ts, nonce, "evt-" + nonce);
+    }
     std::string sig = vv::Base64Encode(sk.Sign(std::to_string(ts) + "." + nonce + "." + p.body));
-    p.headers = {{"Content-Type", "application/json"},
+    p.headers = {{"Content-Type", batch ? "application/x-ndjson" : "application/json"},
                  {"X-Service-Identity", identity},
                  {"X-Telemetry-Timestamp", std::to_string(ts)},
                  {"X-Telemetry-Nonce", nonce},
                  {"X-Telemetry-Signature", sig}};
   }
+  const std::string target = batch ? "/internal/v1/telemetry/batch" : "/internal/v1/telemetry";
 
   // The floor, measured here: one strict verify of a message of the same size.
-  std::string msg = std::to_string(ts) + ".nonce." + prepared[0].body;
+  std::string msg = std::to_string(ts) + ".nonce." + Body(ts, "nonce", "evt-floor");
   std::string sig = sk.Sign(msg);
   auto pk = sk.PublicKey();
   auto v0 = std::chrono::steady_clock::now();
@@ -136,6 +151,7 @@ int main(int argc, char** argv) {
   std::atomic<int> next{0};
   std::mutex mu;
   std::map<int, int> statuses;
+  std::atomic<int64_t> events_accepted{0};
   std::vector<double> latencies;
   latencies.reserve(static_cast<size_t>(requests));
   double cpu0 = gateway_pid ? ProcessCpuSeconds(gateway_pid) : 0;
@@ -149,10 +165,17 @@ int main(int argc, char** argv) {
       for (int i; (i = next.fetch_add(1)) < requests;) {
         const Prepared& p = prepared[static_cast<size_t>(i)];
         auto s = std::chrono::steady_clock::now();
-        auto r = client.Post("/internal/v1/telemetry", p.headers, p.body);
+        auto r = client.Post(target, p.headers, p.body);
         lat.push_back(
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s).count());
         local[r.transport_ok ? r.status : -1]++;
+        if (batch && r.transport_ok && r.status == 207) {
+          auto v = vv::json::Parse(r.body);
+          const vv::json::Value* a = v.ok() ? v->Find("accepted") : nullptr;
+          if (a != nullptr && a->is_int()) events_accepted += a->as_int64().value_or(0);
+        } else if (!batch && r.transport_ok && r.status == 202) {
+          events_accepted++;
+        }
       }
       std::lock_guard<std::mutex> l(mu);
       for (auto [k, v] : local) statuses[k] += v;
@@ -173,6 +196,11 @@ int main(int argc, char** argv) {
   out.Set("requests_per_second", requests / secs);
   out.Set("latency_p50_us", pct(0.5));
   out.Set("latency_p99_us", pct(0.99));
+  const int64_t events = static_cast<int64_t>(requests) * batch_size;
+  out.Set("batch_size", batch_size);
+  out.Set("events", events);
+  out.Set("events_accepted", events_accepted.load());
+  out.Set("events_per_second", static_cast<double>(events) / secs);
   vv::json::Value st = vv::json::Value::MakeObject();
   for (auto [k, v] : statuses) st.Set(k < 0 ? "transport_error" : std::to_string(k), v);
   out.Set("statuses", std::move(st));
@@ -181,7 +209,13 @@ int main(int argc, char** argv) {
     double cpu_us = (cpu1 - cpu0) * 1e6 / requests;
     out.Set("gateway_cpu_us_per_request", cpu_us);
     out.Set("gateway_cpu_per_request_over_verify", cpu_us / verify_us);
+    const double cpu_event_us = (cpu1 - cpu0) * 1e6 / static_cast<double>(events);
+    out.Set("gateway_cpu_us_per_event", cpu_event_us);
+    out.Set("gateway_cpu_per_event_over_verify", cpu_event_us / verify_us);
   }
   std::cout << vv::json::Canonical(out) << std::endl;
-  return (statuses.size() == 1 && statuses.count(202)) ? vv::cli::kExitOk : vv::cli::kExitFailed;
+  const int want = batch ? 207 : 202;
+  return (statuses.size() == 1 && statuses.count(want) && events_accepted.load() == events)
+             ? vv::cli::kExitOk
+             : vv::cli::kExitFailed;
 }

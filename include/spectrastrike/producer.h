@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -27,6 +28,7 @@
 
 namespace spectrastrike {
 
+inline constexpr char kTelemetryBatchPath[] = "/internal/v1/telemetry/batch";
 inline constexpr char kFederationVerifyPath[] = "/internal/v1/federation/verify";
 inline constexpr char kExecutionGraphPath[] = "/internal/v1/cognitive/execution-graph";
 inline constexpr char kFeedbackQueryPath[] = "/internal/v1/cognitive/feedback/adjustments/query";
@@ -97,6 +99,16 @@ class Producer {
 
   // POST /internal/v1/telemetry with retries (Idempotency-Key: execution_hash).
   DeliveryResult Send(const PreparedEvent& event);
+  // Several events in ONE signed request to POST /internal/v1/telemetry/batch (NDJSON, every
+  // line stamped with the request's timestamp and nonce; docs/producer.md "Batched ingest").
+  // Returns one result per event, in order. A whole-batch answer that is retryable (network,
+  // 429/502/503/504) re-sends the batch re-stamped and re-signed; events the 207 lists with a
+  // retryable status go again in the next attempt; the others are final. Discovery: a gateway
+  // without the endpoint answers 404 (or 405); the producer then remembers that and sends
+  // each event with Send() from then on (batch_supported() turns false). An empty span returns
+  // an empty vector and sends nothing.
+  std::vector<DeliveryResult> SendBatch(const std::vector<PreparedEvent>& events);
+  bool batch_supported() const { return batch_supported_; }
   // POST /internal/v1/cognitive/execution-graph (wire contract 10), 202 expected.
   DeliveryResult SendGraph(const vv::json::Value& graph);
   // Builds, signs and POSTs a federation bundle; a 200 whose bundle_hash differs from ours is
@@ -130,6 +142,7 @@ class Producer {
   const vv::Clock& clock_;
   vv::Random& random_;
   Sleeper& sleeper_;
+  bool batch_supported_ = true;  // until the gateway answered the batch path 404/405
 };
 
 // Human-readable reason from a gateway error body ({"detail": str | list}) or the raw body.

@@ -85,10 +85,12 @@ struct DrainStats {
 
 // Delivers pending entries oldest first until none are left or one exhausts its retries
 // (the gateway is unreachable: stop instead of hammering it; the rest stays pending).
-// `on_result` (optional) sees every delivery. `max_events` 0 = no limit.
+// `on_result` (optional) sees every delivery. `max_events` 0 = no limit. `batch_size` > 1:
+// up to that many entries go in one Producer::SendBatch request (the batch endpoint, or
+// single sends when the gateway does not offer it).
 vv::Result<DrainStats> DrainSpool(
     Spool& spool, Producer& producer,
     const std::function<void(const SpoolEntry&, const DeliveryResult&)>& on_result = nullptr,
-    int64_t max_events = 0);
+    int64_t max_events = 0, size_t batch_size = 1);
 
 }  // namespace spectrastrike

@@ -5,6 +5,7 @@
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/rejection_metrics.h"
+#include "app/telemetry_call.h"
 #include "common/logging.h"
 #include "common/text.h"
 #include "verify/checks.h"
@@ -28,16 +29,6 @@ std::string DetailBody(std::string_view detail) {
   out += '}';
   return out;
 }
-
-// Per-request state that must survive the asynchronous queue publish.
-struct TelemetryCall {
-  http::Request request;
-  http::Responder respond;
-  verify::RequestContext ctx;
-  // Keeps the config generation alive for the request (ctx.identity points into it).
-  std::shared_ptr<const void> snapshot;
-  int64_t started_us = 0;
-};
 
 GatewayService::GatewayService(GatewayDeps deps) : deps_(std::move(deps)) {
   if (deps_.admission == nullptr) {
@@ -91,6 +82,15 @@ void GatewayService::Audit(std::string_view event_type, std::string_view actor,
 
 void GatewayService::Handle(http::Request request, http::Responder respond) {
   const std::string path = request.Path();
+  if (path == kTelemetryBatchPath) {
+    if (request.method != "POST") {
+      respond(RoutingRejection(request, 405, verify::Reason::kMethodNotAllowed,
+                               "Method Not Allowed"));
+      return;
+    }
+    HandleTelemetryBatch(std::move(request), std::move(respond));
+    return;
+  }
   if (path == kTelemetryPath) {
     if (request.method != "POST") {
       respond(RoutingRejection(request, 405, verify::Reason::kMethodNotAllowed,
@@ -253,17 +253,10 @@ http::Response GatewayService::Health(bool readiness, const http::PeerInfo& peer
 
 void GatewayService::HandleTelemetry(http::Request request, http::Responder respond) {
   auto call = std::make_shared<TelemetryCall>();
-  call->started_us = deps_.clock->MonotonicMicros();
   auto snap = Current();
-  call->snapshot = snap;
-  call->request = std::move(request);
-  call->respond = std::move(respond);
+  call->Init(std::move(request), std::move(respond), snap, deps_.clock->MonotonicMicros(),
+             deps_.random->Uuid4());
   verify::RequestContext& ctx = call->ctx;
-  ctx.headers = &call->request.headers;
-  ctx.body = call->request.body;
-  ctx.peer_has_certificate = call->request.peer.has_certificate;
-  ctx.peer_cert_sha256 = call->request.peer.cert_sha256_hex;
-  ctx.request_id = deps_.random->Uuid4();
 
   // Middleware stage (M1, M2): content type, then empty body. M3 (size) is OnBodyTooLarge.
   auto ct = ctx.Header("content-type");
@@ -338,14 +331,7 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
              nullptr);
       return;
     }
-    json::Value details = json::Value::MakeObject();
-    details.Set("request_id", c.request_id);
-    details.Set("tenant_id", c.tenant_id);
-    details.Set("operator_id", c.operator_id);
-    details.Set("campaign_id", c.campaign_id);
-    details.Set("event_id", c.event_id);
-    details.Set("identity", c.identity->id);
-    details.Set("kid", c.signing_kid);
+    json::Value details = AcceptedDetails(c);
     if (outcome == queue::PublishOutcome::kDuplicate) details.Set("duplicate", true);
     Status as = deps_.audit->Append("telemetry.accepted", kActor, std::move(details));
     if (!as.ok()) {

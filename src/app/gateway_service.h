@@ -121,6 +121,11 @@ class GatewayService final : public http::Handler {
       std::shared_ptr<const config::GatewayConfig> cfg) const;
 
   void HandleTelemetry(http::Request request, http::Responder respond);
+  // POST /internal/v1/telemetry/batch (gateway_service_batch.cc; docs/producer.md).
+  void HandleTelemetryBatch(http::Request request, http::Responder respond);
+  struct BatchCall;
+  void FinishBatch(const std::shared_ptr<BatchCall>& call, Status publish_status,
+                   const std::vector<queue::PublishOutcome>& outcomes);
   // Health/readiness from the Readiness model: 503 whenever requests would get 503, with the
   // fixed reason code ({"status":"unavailable","reason":...} / {"ready":false,"reason":...}).
   // Configuration details (identities, flags, backends, the failing dependency's precise
@@ -149,6 +154,13 @@ class GatewayService final : public http::Handler {
   int handshake_audits_this_second_ = 0; // GUARDED_BY(handshake_audit_mu_)
   uint64_t handshake_audits_suppressed_ = 0;  // GUARDED_BY(handshake_audit_mu_)
 };
+
+inline constexpr std::string_view kTelemetryBatchPath = "/internal/v1/telemetry/batch";
+// The batch body is NDJSON; any other Content-Type (a JSON array sent as application/json
+// included) is refused 415 with this detail.
+inline constexpr std::string_view kBatchMediaType = "application/x-ndjson";
+inline constexpr const char* kBatchMediaDetail =
+    "Telemetry batch endpoint only accepts application/x-ndjson";
 
 // {"detail": "..."} exactly as FastAPI/Starlette renders it.
 std::string DetailBody(std::string_view detail);

@@ -28,7 +28,12 @@ std::optional<http::Response> GatewayService::OnHead(const http::Request& head) 
   const std::string path = head.Path();
   const char* event = nullptr;
   const char* media_detail = nullptr;  // endpoints whose middleware checks Content-Type first
-  if (path == kTelemetryPath) {
+  std::string_view media_type = "application/json";
+  if (path == kTelemetryBatchPath) {
+    event = "telemetry.rejected";
+    media_detail = kBatchMediaDetail;
+    media_type = kBatchMediaType;
+  } else if (path == kTelemetryPath) {
     event = "telemetry.rejected";
     media_detail = "Telemetry endpoint only accepts application/json";
   } else if (path == kFederationVerifyPath && deps_.federation) {
@@ -51,7 +56,7 @@ std::optional<http::Response> GatewayService::OnHead(const http::Request& head) 
   verify::Verdict v;
   if (media_detail != nullptr) {
     auto ct = ctx.Header("content-type");
-    if (!ct || ct->find("application/json") == std::string_view::npos)
+    if (!ct || ct->find(media_type) == std::string_view::npos)
       v = verify::Verdict::Reject(verify::Reason::kUnsupportedMediaType, 415, media_detail);
   }
   if (v.ok()) {

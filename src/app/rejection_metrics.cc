@@ -70,6 +70,18 @@ void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
   }
 }
 
+json::Value AcceptedDetails(const verify::RequestContext& ctx) {
+  json::Value details = json::Value::MakeObject();
+  details.Set("request_id", ctx.request_id);
+  details.Set("tenant_id", ctx.tenant_id);
+  details.Set("operator_id", ctx.operator_id);
+  details.Set("campaign_id", ctx.campaign_id);
+  details.Set("event_id", ctx.event_id);
+  details.Set("identity", ctx.identity->id);
+  details.Set("kid", ctx.signing_kid);
+  return details;
+}
+
 json::Value RejectionDetails(const verify::Verdict& v, const verify::RequestContext& ctx) {
   json::Value details = json::Value::MakeObject();
   details.Set("request_id", ctx.request_id);

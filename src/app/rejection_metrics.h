@@ -52,6 +52,10 @@ http::Response AuditFailureResponse(stats::GatewayMetrics& m, std::string_view w
 // add their own keys (tenant_id, dlq).
 json::Value RejectionDetails(const verify::Verdict& v, const verify::RequestContext& ctx);
 
+// The audit details of an accepted telemetry event (single or batch), the same keys on both
+// paths: request_id, tenant_id, operator_id, campaign_id, event_id, identity, kid.
+json::Value AcceptedDetails(const verify::RequestContext& ctx);
+
 // Logs a rejection at info: "<event> <status>" with request_id, identity (when known) and
 // reason (the precise reason code) as fields, escaped by the log formatter (issue 16).
 void LogRejection(std::string_view event, const verify::Verdict& v,

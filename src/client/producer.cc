@@ -147,6 +147,91 @@ DeliveryResult Producer::Send(const PreparedEvent& event) {
   });
 }
 
+std::vector<DeliveryResult> Producer::SendBatch(const std::vector<PreparedEvent>& events) {
+  std::vector<DeliveryResult> results(events.size());
+  std::vector<size_t> todo;  // indexes still to deliver
+  for (size_t i = 0; i < events.size(); ++i) todo.push_back(i);
+  for (int attempt = 1; attempt <= options_.retry.max_attempts && !todo.empty(); ++attempt) {
+    if (!batch_supported_) break;
+    // Fresh timestamp and nonce for every attempt, taken now (at signing time).
+    const int64_t ts = clock_.NowSeconds();
+    const std::string nonce = MakeNonce(random_, options_.nonce_length);
+    std::string body;
+    for (size_t i : todo) {
+      body += StampEvent(events[i], ts, nonce);
+      body += '\n';
+    }
+    HeaderList headers = SignedHeaders(ts, nonce, body);
+    headers.front() = {"Content-Type", "application/x-ndjson"};
+    HttpResponse r = transport_.Post(options_.base_path + kTelemetryBatchPath, headers, body);
+    if (r.transport_ok && (r.status == 404 || r.status == 405)) {
+      batch_supported_ = false;  // an older gateway: single sends from now on
+      break;
+    }
+    auto fail_all = [&](Outcome o) {
+      for (size_t i : todo) {
+        DeliveryResult& d = results[i];
+        d.outcome = o;
+        d.status = r.transport_ok ? r.status : 0;
+        d.attempts = attempt;
+        d.detail = DetailOf(r);
+        d.response_body = r.body;
+      }
+    };
+    vv::Result<Value> parsed = r.transport_ok && r.status == 207
+                                   ? vv::json::Parse(r.body)
+                                   : vv::Result<Value>(Status::InvalidArgument("not a 207"));
+    const Value* list = parsed.ok() && parsed->is_object() ? parsed->Find("results") : nullptr;
+    if (list == nullptr || !list->is_array() || list->as_array().size() != todo.size()) {
+      if (r.transport_ok && r.status == 207) {
+        fail_all(Outcome::kRejected);  // a 207 we cannot map to the events: final, reported
+        for (size_t i : todo) results[i].detail = "malformed batch response";
+        return results;
+      }
+      if (!IsRetryable(r)) {
+        fail_all(Outcome::kRejected);
+        return results;
+      }
+      fail_all(Outcome::kExhausted);
+      if (attempt < options_.retry.max_attempts)
+        sleeper_.SleepMillis(BackoffDelayMs(options_.retry, attempt, random_, &r));
+      continue;
+    }
+    std::vector<size_t> again;
+    for (size_t k = 0; k < todo.size(); ++k) {
+      const Value& item = list->as_array()[k];
+      const Value* st = item.is_object() ? item.Find("status") : nullptr;
+      const int status =
+          st != nullptr && st->is_int() ? static_cast<int>(st->as_int64().value_or(0)) : 0;
+      DeliveryResult& d = results[todo[k]];
+      d.status = status;
+      d.attempts = attempt;
+      d.response_body = vv::json::Canonical(item);
+      if (status >= 200 && status < 300) {
+        d.outcome = Outcome::kAccepted;
+        d.detail.clear();
+        continue;
+      }
+      const Value* det = item.is_object() ? item.Find("detail") : nullptr;
+      d.detail = det != nullptr && det->is_string() ? det->as_string()
+                                                    : "HTTP " + std::to_string(status);
+      if (IsRetryableStatus(status)) {
+        d.outcome = Outcome::kExhausted;
+        again.push_back(todo[k]);
+      } else {
+        d.outcome = Outcome::kRejected;
+      }
+    }
+    todo = std::move(again);
+    if (!todo.empty() && attempt < options_.retry.max_attempts)
+      sleeper_.SleepMillis(BackoffDelayMs(options_.retry, attempt, random_, nullptr));
+  }
+  if (!batch_supported_) {
+    for (size_t i : todo) results[i] = Send(events[i]);
+  }
+  return results;
+}
+
 vv::Result<Value> Producer::BuildGraphRequest(const Value& graph, int64_t ts,
                                               const std::string& nonce) const {
   if (!graph.is_object()) return Status::InvalidArgument("execution graph must be a JSON object");

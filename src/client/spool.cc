@@ -175,43 +175,72 @@ vv::Result<std::vector<std::pair<std::string, std::string>>> Spool::Rejections(s
 vv::Result<DrainStats> DrainSpool(
     Spool& spool, Producer& producer,
     const std::function<void(const SpoolEntry&, const DeliveryResult&)>& on_result,
-    int64_t max_events) {
+    int64_t max_events, size_t batch_size) {
+  if (batch_size < 1) batch_size = 1;
   DrainStats stats;
   int64_t after = 0;
   int64_t handled = 0;
   bool stop = false;
   while (!stop) {
-    auto batch = spool.Pending(256, after);
-    if (!batch.ok()) return batch.status();
-    if (batch->empty()) break;
-    for (const SpoolEntry& e : *batch) {
-      if (max_events > 0 && handled >= max_events) {
-        stop = true;
-        break;
+    auto pending = spool.Pending(256, after);
+    if (!pending.ok()) return pending.status();
+    if (pending->empty()) break;
+    for (size_t start = 0; start < pending->size() && !stop; start += batch_size) {
+      // One group: up to batch_size entries, delivered in one batch request when there are
+      // several valid ones (Producer::SendBatch falls back to single sends by itself).
+      std::vector<const SpoolEntry*> group;
+      for (size_t i = start; i < pending->size() && group.size() < batch_size; ++i) {
+        if (max_events > 0 && handled >= max_events) {
+          stop = true;
+          break;
+        }
+        group.push_back(&(*pending)[i]);
+        ++handled;
       }
-      after = e.id;
-      ++handled;
-      DeliveryResult r;
-      auto prepared = PrepareEventText(e.envelope_json, ProducerIdentity{});
-      if (!prepared.ok()) {
-        r.outcome = Outcome::kRejected;
-        r.detail = "spooled event no longer valid: " + prepared.status().message();
+      if (group.empty()) break;
+      after = group.back()->id;
+      std::vector<DeliveryResult> results(group.size());
+      std::vector<PreparedEvent> events;
+      std::vector<size_t> where;  // results index of each prepared event
+      for (size_t i = 0; i < group.size(); ++i) {
+        auto prepared = PrepareEventText(group[i]->envelope_json, ProducerIdentity{});
+        if (!prepared.ok()) {
+          results[i].outcome = Outcome::kRejected;
+          results[i].detail = "spooled event no longer valid: " + prepared.status().message();
+          continue;
+        }
+        events.push_back(std::move(prepared).value());
+        where.push_back(i);
+      }
+      if (batch_size > 1 && events.size() > 1) {
+        std::vector<DeliveryResult> sent = producer.SendBatch(events);
+        for (size_t k = 0; k < sent.size(); ++k) results[where[k]] = std::move(sent[k]);
       } else {
-        r = producer.Send(*prepared);
+        for (size_t k = 0; k < events.size(); ++k) {
+          results[where[k]] = producer.Send(events[k]);
+          if (results[where[k]].outcome == Outcome::kExhausted) {
+            // The gateway is unreachable: the rest of the group stays pending, untouched.
+            group.resize(where[k] + 1);
+            break;
+          }
+        }
       }
-      if (r.outcome == Outcome::kAccepted) {
-        VV_RETURN_IF_ERROR(spool.MarkDelivered(e.id, r.status));
-        ++stats.accepted;
-      } else if (r.outcome == Outcome::kRejected) {
-        VV_RETURN_IF_ERROR(spool.MarkRejected(e.id, r.status, r.detail));
-        ++stats.rejected;
-      } else {
-        VV_RETURN_IF_ERROR(spool.MarkFailedAttempt(e.id, r.attempts, r.status, r.detail));
-        ++stats.failed;
-        stop = true;
+      for (size_t i = 0; i < group.size(); ++i) {
+        const SpoolEntry& e = *group[i];
+        const DeliveryResult& r = results[i];
+        if (r.outcome == Outcome::kAccepted) {
+          VV_RETURN_IF_ERROR(spool.MarkDelivered(e.id, r.status));
+          ++stats.accepted;
+        } else if (r.outcome == Outcome::kRejected) {
+          VV_RETURN_IF_ERROR(spool.MarkRejected(e.id, r.status, r.detail));
+          ++stats.rejected;
+        } else {
+          VV_RETURN_IF_ERROR(spool.MarkFailedAttempt(e.id, r.attempts, r.status, r.detail));
+          ++stats.failed;
+          stop = true;
+        }
+        if (on_result) on_result(e, r);
       }
-      if (on_result) on_result(e, r);
-      if (stop) break;
     }
   }
   auto counts = spool.Counts();

@@ -830,6 +830,10 @@ std::vector<t::Key<G>> GatewayKeys() {
   add(Min(limit("max_body_bytes", &G::max_body_bytes).Print("max_body_bytes"),
           [](const G& c) { return static_cast<int64_t>(c.max_body_bytes); }, 1,
           "limits.max_body_bytes must be >= 1"));
+  add(limit("batch_max_events", &G::batch_max_events).Check([](const G& c, t::Violations* v) {
+    if (c.batch_max_events < 1 || c.batch_max_events > 100000)
+      v->Add(Invalid("limits.batch_max_events must be between 1 and 100000"));
+  }));
   add(Min(limit("max_header_bytes", &G::max_header_bytes),
           [](const G& c) { return static_cast<int64_t>(c.max_header_bytes); }, 1,
           "limits.max_header_bytes must be >= 1"));

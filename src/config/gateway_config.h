@@ -71,7 +71,8 @@ struct GatewayConfig {
   uint16_t listen_port = 8443;
   TlsConfig tls;
   int worker_threads = 0;          // 0 = one per core
-  size_t max_body_bytes = 1048576; // 1 MiB (413 above)
+  size_t max_body_bytes = 1048576; // 1 MiB (413 above); also the batch endpoint's byte limit
+  size_t batch_max_events = 1000;  // events per POST .../telemetry/batch (413 above)
   size_t max_header_bytes = 16384;
   size_t max_header_count = 64;
   int header_timeout_seconds = 10; // time to receive a complete request head

@@ -214,7 +214,7 @@ EmbeddedQueue::~EmbeddedQueue() {
   sqlite3_close(writer_db_);
 }
 
-void EmbeddedQueue::Publish(Envelope envelope, PublishCallback done) {
+EmbeddedQueue::Pending EmbeddedQueue::MakePending(Envelope envelope, PublishCallback done) {
   Pending p;
   p.wire_bytes = envelope.CanonicalBytes();  // serialise outside the lock
   p.envelope = std::move(envelope);
@@ -223,19 +223,43 @@ void EmbeddedQueue::Publish(Envelope envelope, PublishCallback done) {
   p.envelope.trace = json::Value();
   p.envelope.payload = json::Value();
   p.done = std::move(done);
+  return p;
+}
+
+void EmbeddedQueue::Publish(Envelope envelope, PublishCallback done) {
+  Pending one = MakePending(std::move(envelope), std::move(done));
+  Enqueue(&one, 1);  // no vector: the single publish stays allocation-free here
+}
+
+void EmbeddedQueue::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) {
+  if (envelopes.empty()) {
+    done(Status::Ok(), {});
+    return;
+  }
+  std::vector<PublishCallback> callbacks = JoinBatchCallbacks(envelopes.size(), std::move(done));
+  std::vector<Pending> batch;
+  batch.reserve(envelopes.size());
+  for (size_t i = 0; i < envelopes.size(); ++i)
+    batch.push_back(MakePending(std::move(envelopes[i]), std::move(callbacks[i])));
+  Enqueue(batch.data(), batch.size());
+}
+
+void EmbeddedQueue::Enqueue(Pending* items, size_t n) {
   const char* reject = nullptr;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stopping_ || !writer_running_.load()) {
       reject = "embedded queue is shutting down";
-    } else if (pending_.size() >= options_.max_pending) {
+    } else if (pending_.size() + n > options_.max_pending) {
       reject = "embedded queue is full";
     } else {
-      pending_.push_back(std::move(p));
+      // Under one lock: the writer takes everything pending at once, so these share a commit.
+      for (size_t i = 0; i < n; ++i) pending_.push_back(std::move(items[i]));
     }
   }
   if (reject != nullptr) {
-    p.done(Status::Unavailable(reject), PublishOutcome::kStored);
+    for (size_t i = 0; i < n; ++i)
+      items[i].done(Status::Unavailable(reject), PublishOutcome::kStored);
     return;
   }
   cv_.notify_one();

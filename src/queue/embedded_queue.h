@@ -78,6 +78,9 @@ class EmbeddedQueue final : public Publisher {
 
   // Publisher.
   void Publish(Envelope envelope, PublishCallback done) override;
+  // All of `envelopes` enter the pending queue under one lock, so the writer takes them
+  // together and commits them in ONE transaction (all stored, or all Unavailable).
+  void PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) override;
   Status Health() const override;
 
   // Messages of `kind` with seq > after_seq, in seq order, at most `limit` (limit <= 0: none).
@@ -124,7 +127,11 @@ class EmbeddedQueue final : public Publisher {
     PublishOutcome outcome = PublishOutcome::kStored;
   };
 
-  struct WriterStatements;  // the writer thread's cached prepared statements
+  struct WriterStatements;
+  // Serialises outside the lock and frees the DOM on the calling thread.
+  static Pending MakePending(Envelope envelope, PublishCallback done);
+  // Moves items[0..n) to the pending queue together, or fails every one inline (full/stopping).
+  void Enqueue(Pending* items, size_t n);  // the writer thread's cached prepared statements
 
   EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, const EmbeddedQueueOptions& options);
   void WriterLoop();

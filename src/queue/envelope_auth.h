@@ -63,6 +63,10 @@ class SigningPublisher final : public Publisher {
     signer_->Sign(&envelope);
     inner_->Publish(std::move(envelope), std::move(done));
   }
+  void PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) override {
+    for (Envelope& e : envelopes) signer_->Sign(&e);
+    inner_->PublishBatch(std::move(envelopes), std::move(done));
+  }
   Status Health() const override { return inner_->Health(); }
   Publisher& inner() { return *inner_; }
 

@@ -2,6 +2,9 @@
 
 #include "queue/queue.h"
 
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <utility>
 
 #include "common/encoding.h"
@@ -104,5 +107,51 @@ Envelope MakeDeadLetterEnvelope(std::string error_code, std::string error_messag
 
 // Strict UTF-8 as Python's bytes.decode("utf-8"): the one decoder in common/text.h.
 bool IsValidUtf8(std::string_view s) { return text::IsValidUtf8(s); }
+
+std::vector<PublishCallback> JoinBatchCallbacks(size_t n, PublishBatchCallback done) {
+  // Shared by the per-message callbacks (any thread); the last one completes the batch.
+  struct State {
+    std::mutex mu;
+    Status first_error;                    // GUARDED_BY(mu)
+    std::vector<PublishOutcome> outcomes;  // GUARDED_BY(mu)
+    std::atomic<size_t> remaining{0};
+    PublishBatchCallback done;
+  };
+  auto state = std::make_shared<State>();
+  state->outcomes.assign(n, PublishOutcome::kStored);
+  state->remaining.store(n);
+  state->done = std::move(done);
+  std::vector<PublishCallback> callbacks;
+  callbacks.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    callbacks.emplace_back([state, i](Status s, PublishOutcome o) {
+      {
+        std::lock_guard<std::mutex> l(state->mu);
+        if (!s.ok() && state->first_error.ok()) state->first_error = std::move(s);
+        state->outcomes[i] = o;
+      }
+      if (state->remaining.fetch_sub(1) != 1) return;
+      std::vector<PublishOutcome> outcomes;
+      Status status;
+      {
+        std::lock_guard<std::mutex> l(state->mu);
+        status = state->first_error;
+        if (status.ok()) outcomes = std::move(state->outcomes);
+      }
+      state->done(std::move(status), std::move(outcomes));
+    });
+  }
+  return callbacks;
+}
+
+void Publisher::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) {
+  if (envelopes.empty()) {
+    done(Status::Ok(), {});
+    return;
+  }
+  std::vector<PublishCallback> callbacks = JoinBatchCallbacks(envelopes.size(), std::move(done));
+  for (size_t i = 0; i < envelopes.size(); ++i)
+    Publish(std::move(envelopes[i]), std::move(callbacks[i]));
+}
 
 }  // namespace vv::queue

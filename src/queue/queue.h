@@ -57,6 +57,16 @@ bool IsValidUtf8(std::string_view s);
 
 enum class PublishOutcome { kStored, kDuplicate };
 using PublishCallback = std::function<void(Status status, PublishOutcome outcome)>;
+// Outcome of a batch: OK with one PublishOutcome per envelope (same order), or the first
+// failure (then `outcomes` is empty and the caller treats the whole batch as not stored,
+// although some messages may be: every ingest envelope carries its dedupe_id, so the
+// producer's retry of the batch is deduplicated).
+using PublishBatchCallback =
+    std::function<void(Status status, std::vector<PublishOutcome> outcomes)>;
+
+// `n` per-message callbacks that together complete `done` once (after the last one ran):
+// OK with the outcomes in order, or the first failure. For Publisher implementations.
+std::vector<PublishCallback> JoinBatchCallbacks(size_t n, PublishBatchCallback done);
 
 class Publisher {
  public:
@@ -64,6 +74,11 @@ class Publisher {
   // Ingest envelopes go to the ingest subject, dead letters to the DLQ subject. A duplicate
   // dedupe_id is acknowledged (OK, kDuplicate) without storing a second copy.
   virtual void Publish(Envelope envelope, PublishCallback done) = 0;
+  // Publishes `envelopes` and calls `done` once, after all of them are durable (or the first
+  // failed). The default publishes each and waits for all callbacks; EmbeddedQueue overrides it
+  // so a batch always lands in ONE SQLite transaction (one commit). An empty batch completes
+  // inline with OK.
+  virtual void PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done);
   // OK when the backend can currently accept messages; Unavailable otherwise.
   virtual Status Health() const = 0;
 };

@@ -69,7 +69,9 @@ namespace vv::verify {
   X(kIdentityRevoked, "identity_revoked")              \
   X(kOperatorNotPermitted, "operator_not_permitted")  \
   X(kRejectionBudgetExceeded, "rejection_budget_exceeded") \
-  X(kRejectionBudgetUnavailable, "rejection_budget_unavailable")
+  X(kRejectionBudgetUnavailable, "rejection_budget_unavailable") \
+  X(kBatchTooManyEvents, "batch_too_many_events")      \
+  X(kBatchNotNdjson, "batch_not_ndjson")
 
 enum class Reason {
   kNone,

@@ -140,6 +140,11 @@ class TelemetryChain {
   TelemetryChain(ConfigPtr cfg, const Clock& clock, const schema::MitreCatalog& catalog,
                  state::Admission& admission);
   Verdict Run(RequestContext& ctx) const;
+  // The stages alone, for the batch endpoint (one signature over the whole body, then each
+  // event validated like a single request): identity + signature; body, tenant, operator
+  // permission, schema version. Run() is Authenticate, Validate, then admission.
+  Verdict Authenticate(RequestContext& ctx) const { return authenticate_.Run(ctx); }
+  Verdict Validate(RequestContext& ctx) const { return validate_.Run(ctx); }
 
  private:
   const ConfigPtr cfg_;

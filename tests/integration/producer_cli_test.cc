@@ -135,6 +135,36 @@ TEST_F(ProducerCliTest, ResentEventsAreStoredOnceWithAndWithoutTheSpool) {
   EXPECT_EQ(gw_->QueueCount("ingest"), before + 5);
 }
 
+// --batch-size: the events go to the real gateway's batch endpoint (one signed NDJSON request
+// per N events), directly and through the spool; per-event outcomes come back from the 207, each
+// event is stored once and audited with its batch id.
+TEST_F(ProducerCliTest, BatchSizeUsesTheBatchEndpointWithPerEventOutcomes) {
+  ProducerSetup p(gw_->port());
+  std::string bad_mitre = Event("evt-batch-bad");
+  bad_mitre.replace(bad_mitre.find("T1059.001"), 9, "X1059");
+  WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-batch-direct", 9) + bad_mitre + "\n");
+  WriteFile(p.dir.File("f.ndjson"), Ndjson("evt-batch-spool", 12));
+  const int64_t before = gw_->QueueCount("ingest");
+  std::string out;
+  EXPECT_EQ(p.Run({"send", "--no-spool", "--batch-size", "4", p.dir.File("e.ndjson")}, &out), 1)
+      << out;
+  json::Value r = LastJson(out);
+  EXPECT_EQ(Int(r, "events"), 10) << out;
+  EXPECT_EQ(Int(r, "accepted"), 9) << out;
+  EXPECT_EQ(Int(r, "rejected"), 1) << out;
+  ASSERT_EQ(p.Run({"send", "--batch-size", "5", p.dir.File("f.ndjson")}, &out), 0) << out;
+  EXPECT_EQ(Int(LastJson(out), "accepted"), 12) << out;
+  // Re-sent in batches with fresh nonces: deduplicated per event, stored once.
+  ASSERT_EQ(p.Run({"send", "--no-spool", "--batch-size", "50", p.dir.File("f.ndjson")}, &out), 0)
+      << out;
+  EXPECT_EQ(gw_->QueueCount("ingest"), before + 21);
+  int batched = 0;
+  for (const std::string& line : gw_->AuditLines())
+    if (line.find("evt-batch-") != std::string::npos && line.find("\"batch_id\"") != std::string::npos)
+      ++batched;
+  EXPECT_GE(batched, 9 + 12 + 12) << "one audit record per event, with its batch id";
+}
+
 TEST_F(ProducerCliTest, InvalidAndRejectedEventsAreReportedWithReasonsAndExitNonZero) {
   ProducerSetup p(gw_->port());
   std::string bad_mitre = Event("evt-bad-mitre");

@@ -550,3 +550,86 @@ TEST_F(EmbeddedQueueTest, PruneAckedDeletesOnlyOldAckedRowsInBoundedBatches) {
 
 }  // namespace
 }  // namespace vv::queue
+
+namespace vv::queue {
+namespace {
+
+// Waits for a PublishBatch callback.
+struct BatchWaiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool called = false;
+  Status status;
+  std::vector<PublishOutcome> outcomes;
+  PublishBatchCallback Callback() {
+    return [this](Status s, std::vector<PublishOutcome> o) {
+      std::lock_guard<std::mutex> l(mu);
+      status = std::move(s);
+      outcomes = std::move(o);
+      called = true;
+      cv.notify_all();
+    };
+  }
+  bool Wait() {
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(60), [&] { return called; });
+  }
+};
+
+TEST_F(EmbeddedQueueTest, PublishBatchIsOneCommitWithOutcomesInOrder) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  ASSERT_TRUE(PublishSync(*q, Ingest("evt-0", "t1/evt-0")).status.ok());
+  const uint64_t commits_before = q->commits();
+  std::vector<Envelope> batch;
+  batch.push_back(Ingest("evt-1", "t1/evt-1"));
+  batch.push_back(Ingest("evt-0", "t1/evt-0"));  // stored earlier
+  batch.push_back(DeadLetter("{not json"));
+  batch.push_back(Ingest("evt-2", "t1/evt-2"));
+  BatchWaiter w;
+  q->PublishBatch(std::move(batch), w.Callback());
+  ASSERT_TRUE(w.Wait());
+  ASSERT_TRUE(w.status.ok()) << w.status.ToString();
+  ASSERT_EQ(w.outcomes.size(), 4u);
+  EXPECT_EQ(w.outcomes[0], PublishOutcome::kStored);
+  EXPECT_EQ(w.outcomes[1], PublishOutcome::kDuplicate);
+  EXPECT_EQ(w.outcomes[3], PublishOutcome::kStored);
+  EXPECT_EQ(q->commits() - commits_before, 1u) << "the whole batch in ONE transaction";
+  EXPECT_EQ(*q->Count(Kind::kIngest), 3);
+  EXPECT_EQ(*q->Count(Kind::kDeadLetter), 1);
+}
+
+TEST_F(EmbeddedQueueTest, PublishBatchFailsAsAWholeAndStoresNothing) {
+  std::atomic<bool> fail{true};
+  EmbeddedQueueOptions o;
+  o.fail_commit_for_test = [&fail]() -> Status {
+    return fail.load() ? Status::Internal("disk on fire") : Status::Ok();
+  };
+  auto q = OpenQueue(o);
+  ASSERT_NE(q, nullptr);
+  std::vector<Envelope> batch;
+  for (int i = 0; i < 3; ++i) batch.push_back(Ingest("evt", "t1/evt-" + std::to_string(i)));
+  BatchWaiter w;
+  q->PublishBatch(std::move(batch), w.Callback());
+  ASSERT_TRUE(w.Wait());
+  EXPECT_EQ(w.status.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(w.outcomes.empty());
+  EXPECT_EQ(*q->Count(Kind::kIngest), 0);
+  // A batch larger than the pending bound is refused inline, as a whole.
+  fail.store(false);
+  EmbeddedQueueOptions small;
+  small.max_pending = 2;
+  q.reset();
+  auto q2 = OpenQueue(small);
+  ASSERT_NE(q2, nullptr);
+  std::vector<Envelope> big;
+  for (int i = 0; i < 3; ++i) big.push_back(Ingest("evt", "t1/big-" + std::to_string(i)));
+  BatchWaiter w2;
+  q2->PublishBatch(std::move(big), w2.Callback());
+  ASSERT_TRUE(w2.Wait());
+  EXPECT_EQ(w2.status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(*q2->Count(Kind::kIngest), 0);
+}
+
+}  // namespace
+}  // namespace vv::queue

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# bench_smoke_test.sh SOURCE_DIR BUILD_DIR: runs scripts/bench.sh --tiny --no-build on the
+# already-built tree and checks that it succeeded and printed one well-formed line per
+# configuration (numbers only where numbers belong). Asserts no figure.
+set -euo pipefail
+SRC="$1"
+BUILD="$2"
+OUT="$(mktemp)"
+trap 'rm -f "$OUT"' EXIT
+if ! "$SRC/scripts/bench.sh" --tiny --no-build --build-dir "$BUILD" > "$OUT"; then
+  echo "bench.sh --tiny failed; its output:"; cat "$OUT"; exit 1
+fi
+cat "$OUT"
+NUM='[0-9]+(\.[0-9]+)?'
+fail=0
+expect_line() {  # expect_line REGEX WHAT
+  grep -Eq "$1" "$OUT" || { echo "missing: $2"; fail=1; }
+}
+expect_line '^config rps p50 p99 cpu_us verify_us ratio$' "the single-request header"
+expect_line '^batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio$' "the batch header"
+expect_line "^embedded $NUM $NUM $NUM $NUM $NUM $NUM\$" "the embedded line"
+expect_line "^embedded/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM\$" "the embedded batch line"
+if command -v redis-server >/dev/null && command -v nats-server >/dev/null; then
+  expect_line "^redis-jetstream $NUM $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream line"
+  expect_line "^redis-jetstream/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream batch line"
+fi
+# Every non-comment line is a header or a result line of the two shapes above.
+if grep -Ev '^#|^config |^batch_config ' "$OUT" | grep -Evq "^[a-z-]+(/batch)? $NUM( $NUM)+\$"; then
+  echo "malformed lines:"; grep -Ev '^#|^config |^batch_config ' "$OUT" | grep -Ev "^[a-z-]+(/batch)? $NUM( $NUM)+\$"
+  fail=1
+fi
+exit $fail
