@@ -24,6 +24,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -195,6 +196,7 @@ struct Scenario {
   std::string audit_verify_out[2], audit_cross_out;
   int audit_verify_rc[2] = {-1, -1}, audit_cross_rc = -1;
   std::vector<std::string> audit_lines[2];
+  std::string sizing;
 
   static Scenario& Get() {
     static Scenario* s = [] {
@@ -237,6 +239,67 @@ struct Scenario {
     } catch (...) {
       return -1;
     }
+  }
+
+  // Bytes per event on each store, measured on this run (docs/operations.md "Sizing" quotes
+  // these lines: `build/tests/topology/topology_test | grep SIZING`).
+  void MeasureSizing() {
+    std::ostringstream o;
+    std::string out;
+    const double events = static_cast<double>(accepted_events.size());
+    if (pg.Psql("SELECT avg(pg_column_size(t.*))::bigint, pg_total_relation_size('vv_evidence') "
+                "FROM vv_evidence t",
+                &out)
+            .ok())
+      o << "SIZING evidence_row_avg_bytes|table_plus_indexes_bytes=" << out;
+    RunCommand({"/usr/bin/curl", "-s", "-m", "5",
+                "http://127.0.0.1:" + std::to_string(nats.node(0).monitor_port()) +
+                    "/jsz?streams=true&accounts=true"},
+               &out);
+    if (auto v = json::Parse(out); v.ok() && v->Find("account_details")) {
+      for (const auto& a : v->Find("account_details")->as_array())
+        for (const auto& st : a.Find("stream_detail")->as_array()) {
+          const json::Value* state = st.Find("state");
+          const int64_t msgs = state->Find("messages")->as_int64().value_or(0);
+          const int64_t bytes = state->Find("bytes")->as_int64().value_or(0);
+          o << "SIZING jetstream stream=" << st.Find("name")->as_string() << " messages=" << msgs
+            << " bytes=" << bytes << " bytes_per_message=" << (msgs ? bytes / msgs : 0)
+            << " (x3 replicas on disk)\n";
+        }
+    }
+    size_t audit_bytes = 0, audit_records = 0;
+    for (int i = 0; i < 2; ++i)
+      for (const auto& l : gw[i]->AuditLines()) {
+        audit_bytes += l.size() + 1;
+        ++audit_records;
+      }
+    o << "SIZING gateway_audit records=" << audit_records << " bytes=" << audit_bytes
+      << " bytes_per_record=" << (audit_records ? audit_bytes / audit_records : 0)
+      << " bytes_per_accepted_event=" << static_cast<int64_t>(audit_bytes / events) << "\n";
+    const std::string cli = FindBinary("redis-cli").value_or("/usr/bin/redis-cli");
+    const std::vector<std::string> base = {cli, "-h", "127.0.0.1", "-p",
+                                           std::to_string(redis.port())};
+    auto redis_cmd = [&](std::vector<std::string> args) {
+      std::vector<std::string> argv = base;
+      argv.insert(argv.end(), args.begin(), args.end());
+      std::string r;
+      RunCommand(argv, &r);
+      while (!r.empty() && (r.back() == '\n' || r.back() == '\r')) r.pop_back();
+      return r;
+    };
+    std::map<std::string, std::pair<int, std::string>> prefixes;  // prefix -> (keys, sample)
+    std::istringstream keys(redis_cmd({"--scan"}));
+    for (std::string k; std::getline(keys, k);) {
+      if (k.empty()) continue;
+      std::string prefix = k.substr(0, k.find(':', k.find(':', k.find(':') + 1) + 1));
+      auto& [n, sample] = prefixes[prefix];
+      ++n;
+      sample = k;
+    }
+    for (const auto& [prefix, ns] : prefixes)
+      o << "SIZING redis prefix=" << prefix << " keys=" << ns.first
+        << " memory_usage_bytes_of_one=" << redis_cmd({"MEMORY", "USAGE", ns.second}) << "\n";
+    sizing = o.str();
   }
 
   void Run() {
@@ -407,6 +470,7 @@ struct Scenario {
                                    "--tenant", kTenant1},
                                   &evidence_list, HsmEnv());
     for (int i = 0; i < 2; ++i) engine_metrics[i] = ParseMetrics(Scrape(engine_admin_port[i]));
+    MeasureSizing();
 
     // Feedback through both replicas: graph via A, the same query shape via A and via B.
     {
@@ -476,6 +540,7 @@ TEST_F(TopologyTest, TheOutagesHappenedAndEveryGenuineRequestWasAcceptedInTheEnd
   EXPECT_EQ(S().accepted_events.size(), static_cast<size_t>(kEvents));
   EXPECT_EQ(S().engine_starts, 3);
   EXPECT_GE(S().rows_at_engine_kill, 0);
+  std::cout << "first-try 503s during the outage: " << S().first_try_503 << "\n" << S().sizing;
 }
 
 TEST_F(TopologyTest, EveryAcceptedEventIsStoredExactlyOnceAndNothingElse) {
