@@ -16,7 +16,7 @@
 //     the other replica's key), and record exactly the requests they answered;
 //   - the gateway and engine metrics agree with the responses and rows; promtool evaluates
 //     the shipped alert rules over the scraped values;
-//   - signed feedback is identical from either replica.
+//   - signed feedback is identical from either replica (both on one PostgreSQL graph store).
 // Needs nats-server, redis-server, PostgreSQL 15 and SoftHSM2 (fails unless
 // VV_ALLOW_MISSING_SERVERS=1). CTest label: topology. Registered as ONE ctest entry (the
 // scenario is expensive; the TESTs share it).
@@ -57,8 +57,6 @@ constexpr bool kNatsSeedLists = false;
 // so both replicas can anchor in JetStream. Until then each replica anchors in its own file
 // (LOG.anchor, the default) and vv-audit verifies against that.
 constexpr bool kReplicaAuditIdentity = false;
-// Item 3: the execution-graph store on PostgreSQL (shared by the replicas).
-constexpr bool kSharedGraphStore = false;
 // Item 5: the engine's consumer lag on JetStream is real (not -1).
 constexpr bool kRealEngineLag = false;
 
@@ -72,6 +70,14 @@ constexpr const char* kRootKeyId = "hsm-root-topology";
 constexpr const char* kTokenLabel = "vv-topology";
 
 const std::string kBin = VV_BIN_DIR;
+// Appended to each replica's config: its execution-graph store on the shared PostgreSQL.
+const std::string kGraphStoreSection =
+    "  evidence_engine:\n    store_backend: postgres\n    postgres_url: ";
+
+// The gateway's config without the graph-store section (the engine gets its own).
+std::string GatewayPart(const std::string& config) {
+  return config.substr(0, config.find(kGraphStoreSection));
+}
 
 // Parsed Prometheus text exposition: "name{labels}" -> value.
 using Samples = std::map<std::string, double>;
@@ -318,6 +324,14 @@ struct Scenario {
                     "--owner-role", "vv_owner", "--app-role", "vv_engine"},
                    &out) != 0)
       return void(error = "init-postgres: " + out);
+    // The execution-graph store the replicas share (feedback must not depend on the replica).
+    if (Status s = pg.Psql("CREATE ROLE vv_graph_owner NOLOGIN; CREATE ROLE vv_gateway LOGIN;");
+        !s.ok())
+      return void(error = s.ToString());
+    if (RunCommand({kBin + "/vv-evidence", "init-postgres-graphs", "--admin-url", pg.admin_url(),
+                    "--owner-role", "vv_graph_owner", "--app-role", "vv_gateway"},
+                   &out) != 0)
+      return void(error = "init-postgres-graphs: " + out);
 
     // Two replicas: shared Redis, the JetStream cluster (stream replicas: 3), each its own
     // audit log, seal key and anchor.
@@ -339,6 +353,8 @@ struct Scenario {
       if (kReplicaAuditIdentity)
         o.extra_yaml += "    replica_id: gw-" + std::string(1, static_cast<char>('a' + i)) +
                         "\n    audit_anchor: jetstream\n";
+      // Last in the file: the gateway's graph store (read from evidence_engine).
+      o.extra_yaml += kGraphStoreSection + pg.Url("vv_gateway") + "\n";
       gw[i] = std::make_unique<GatewayUnderTest>(o);
       if (!gw[i]->started()) return void(error = "gateway " + std::to_string(i) + ": " + gw[i]->log());
     }
@@ -347,7 +363,7 @@ struct Scenario {
     for (int i = 0; i < 2; ++i) {
       engine_cfg[i] = dir.File("engine-" + std::to_string(i) + ".yaml");
       WriteFile(engine_cfg[i],
-                ReadFile(gw[i]->config_path()) +
+                GatewayPart(ReadFile(gw[i]->config_path())) +
                     "  evidence_engine:\n"
                     "    store_backend: postgres\n"
                     "    postgres_url: " + pg.Url("vv_engine") + "\n"
@@ -702,12 +718,6 @@ TEST_F(TopologyTest, PromtoolOnTheScrapedValues) {
 
 TEST_F(TopologyTest, FeedbackIsIdenticalFromEitherReplica) {
   const auto& s = S();
-  if (!kSharedGraphStore)
-    GTEST_SKIP() << "needs the execution-graph store on PostgreSQL (issue 14 item 3, helper "
-                    "redis-shared): on main each replica keeps its own SQLite graph store, so "
-                    "feedback differs by replica (A: "
-                 << s.feedback_data[0].substr(0, 80) << ", B: " << s.feedback_data[1].substr(0, 80)
-                 << ")";
   ASSERT_TRUE(s.feedback_error.empty()) << s.feedback_error;
   EXPECT_NE(s.feedback_data[0], "[]");
   EXPECT_EQ(s.feedback_data[0], s.feedback_data[1]);
