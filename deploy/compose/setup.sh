@@ -4,7 +4,8 @@
 #   - the dev PKI (scripts/dev-pki.sh: CA, gateway server cert, producer client cert, CRL)
 #   - backend.crt/key: one server certificate for NATS and Redis (SAN nats-1..3, redis)
 #   - random passwords (NATS users, Redis ACL users, PostgreSQL roles) in pki/secrets.env
-#   - Ed25519 keys: queue signing, feedback signing, one audit seal key per replica and engine
+#   - Ed25519 keys: producer request signing, queue signing, feedback signing, one audit seal
+#     key per replica and engine
 #   - the evidence root key file, the admin token, the Redis ACL file
 # Re-running keeps existing keys and passwords (delete pki/ to start over). Needs openssl.
 set -euo pipefail
@@ -46,6 +47,7 @@ ed25519() { [[ -f "$1" ]] || openssl genpkey -algorithm ed25519 -out "$1" 2>/dev
 pub_b64() { openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | base64; }
 ed25519 "$PKI/queue_ed25519.pem"
 ed25519 "$PKI/feedback_ed25519.pem"
+ed25519 "$PKI/producer_signing.pem"   # the producer's request-signing key (ss-producer)
 for r in gateway-a gateway-b engine-a engine-b; do
   mkdir -p "$PKI/$r"
   ed25519 "$PKI/$r/audit_seal.key"
@@ -59,13 +61,14 @@ user default off
 user vv-gateway on >$REDIS_GATEWAY_PASSWORD ~* &* -@all +@read +@write +@scripting +@connection +info
 EOT
 
-# The producer's pin and signing key: the wire-contract A.1 key the demo producer uses.
+# The producer's certificate pin and request-signing key (never the wire contract's
+# published appendix keys: the policy gate refuses those).
 PRODUCER_PIN="$(cat "$PKI/producer.sha256")"
 sed -e "s#@REDIS_GATEWAY_PASSWORD@#$REDIS_GATEWAY_PASSWORD#" \
     -e "s#@NATS_GATEWAY_PASSWORD@#$NATS_GATEWAY_PASSWORD#" \
     -e "s#@PG_ENGINE_PASSWORD@#$PG_ENGINE_PASSWORD#" \
     -e "s#@PRODUCER_PIN@#$PRODUCER_PIN#" \
-    -e "s#@PRODUCER_PUBLIC_KEY@#${PRODUCER_PUBLIC_KEY:-A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=}#" \
+    -e "s#@PRODUCER_PUBLIC_KEY@#$(pub_b64 "$PKI/producer_signing.pem")#" \
     -e "s#@QUEUE_PUBLIC_KEY@#$(pub_b64 "$PKI/queue_ed25519.pem")#" \
     "$HERE/config/gateway.yaml.in" >"$HERE/config/gateway.yaml"
 # The containers run as an unprivileged user: files are readable by the owner only, so hand
