@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Regenerates docs/architecture.svg from docs/architecture.dot (Graphviz; Debian: graphviz).
-# The SVG is committed so the README shows it without a build; run this after editing the .dot.
+# Regenerates the committed diagrams from their Graphviz sources (Debian: graphviz):
+#   docs/architecture.dot -> docs/architecture.svg   (README)
+#   docs/topology.dot     -> docs/topology.svg       (docs/operations.md, scale-out guide)
+# The SVGs are committed so the docs show them without a build; run this after editing a .dot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v dot >/dev/null || { echo "gen-architecture: needs Graphviz 'dot' (apt-get install graphviz)" >&2; exit 2; }
-dot -Tsvg docs/architecture.dot -o docs/architecture.svg.tmp
-mv docs/architecture.svg.tmp docs/architecture.svg
-echo "wrote docs/architecture.svg"
+for name in architecture topology; do
+  dot -Tsvg "docs/$name.dot" -o "docs/$name.svg.tmp"
+  mv "docs/$name.svg.tmp" "docs/$name.svg"
+  echo "wrote docs/$name.svg"
+done

@@ -189,6 +189,43 @@ std::string QueueVerifyKeysYaml() {
          QueueVerifyPublicKeyB64() + "\n";
 }
 
+json::Value GraphBody(const std::string& op, const std::string& tenant, int nodes,
+                      const std::string& target, int64_t ts, const std::string& nonce) {
+  json::Value graph = json::Value::MakeObject();
+  graph.Set("graph_id", "g-" + nonce);
+  graph.Set("tenant_id", tenant);
+  graph.Set("target_urn", target);
+  json::Value ns = json::Value::MakeArray();
+  for (int i = 0; i < nodes; ++i) {
+    json::Value n = json::Value::MakeObject();
+    n.Set("id", "n" + std::to_string(i));
+    ns.Push(std::move(n));
+  }
+  graph.Set("nodes", std::move(ns));
+  graph.Set("edges", json::Value::MakeArray());
+  json::Value b = json::Value::MakeObject();
+  b.Set("operator_id", op);
+  b.Set("tenant_id", tenant);
+  b.Set("execution_fingerprint", std::string(64, 'E'));
+  b.Set("timestamp", ts);
+  b.Set("nonce", nonce);
+  b.Set("schema_version", "execution.graph.v1");
+  b.Set("attestation_measurement_hash", std::string(64, 'a'));
+  b.Set("graph", std::move(graph));
+  return b;
+}
+
+json::Value QueryBody(const std::string& op, const std::string& tenant, int64_t ts,
+                      const std::string& nonce, int limit) {
+  json::Value b = json::Value::MakeObject();
+  b.Set("operator_id", op);
+  b.Set("tenant_id", tenant);
+  b.Set("timestamp", ts);
+  b.Set("nonce", nonce);
+  b.Set("limit", limit);
+  return b;
+}
+
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())

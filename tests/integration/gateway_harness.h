@@ -127,6 +127,14 @@ class SharedGatewayTest : public ::testing::Test {
 spectrastrike::HeaderList TelemetryHeaders(const SignedRequest& r,
                                            const std::string& identity = "spectrastrike-producer");
 
+// A signed-request body for POST /internal/v1/cognitive/execution-graph: `nodes` nodes (>= 8
+// gives "tighten 0.82" feedback) for `target`, execution fingerprint 'e' x 64.
+json::Value GraphBody(const std::string& op, const std::string& tenant, int nodes,
+                      const std::string& target, int64_t ts, const std::string& nonce);
+// A body for POST /internal/v1/cognitive/feedback/adjustments/query.
+json::Value QueryBody(const std::string& op, const std::string& tenant, int64_t ts,
+                      const std::string& nonce, int limit = 100);
+
 int64_t NowSeconds();
 
 // Every ingest event id in the JetStream ingest stream at `nats_url` (a seed list allowed),
