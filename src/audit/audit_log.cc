@@ -444,8 +444,10 @@ void AuditLog::AnchorPass() {
   }
   Status newly_forked;  // reported after mu_ is released
   {
-  std::lock_guard<std::mutex> l(mu_);
-  ApplyAnchorResultLocked(batch, done, err);
+    std::lock_guard<std::mutex> l(mu_);
+    newly_forked = ApplyAnchorResultLocked(batch, done, err);
+  }
+  if (!newly_forked.ok() && opts_.on_integrity_failure) opts_.on_integrity_failure(newly_forked);
 }
 
 Status AuditLog::PublishBatch(const std::vector<AnchorRecord>& batch,
@@ -465,8 +467,9 @@ Status AuditLog::PublishBatch(const std::vector<AnchorRecord>& batch,
   return Status::Ok();
 }
 
-void AuditLog::ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, size_t done,
-                                       const Status& err) {
+Status AuditLog::ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, size_t done,
+                                         const Status& err) {
+  Status newly_forked;
   pending_anchors_.erase(pending_anchors_.begin(),
                          pending_anchors_.begin() + static_cast<std::ptrdiff_t>(done));
   if (done > 0) last_anchored_ = batch[done - 1];
@@ -483,10 +486,7 @@ void AuditLog::ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, s
                                         std::to_string(pending_anchors_.size()) +
                                         " seals pending): " + err.message());
   }
-  }
-  if (!newly_forked.ok()) {
-    if (opts_.on_integrity_failure) opts_.on_integrity_failure(newly_forked);
-  }
+  return newly_forked;
 }
 
 Status AuditLog::WriteHealth() const {
@@ -540,7 +540,11 @@ Result<RotateResult> AuditLog::Rotate() {
     const std::vector<AnchorRecord> batch = pending_anchors_;
     size_t done = 0;
     Status err = PublishBatch(batch, last_anchored_, anchor_synced_, &done);
-    ApplyAnchorResultLocked(batch, done, err);
+    // The hook only counts and logs (it never calls back into this log), so it may run
+    // under mu_ here.
+    if (Status forked = ApplyAnchorResultLocked(batch, done, err);
+        !forked.ok() && opts_.on_integrity_failure)
+      opts_.on_integrity_failure(forked);
     seal_queued_.store(false, std::memory_order_release);
     if (!err.ok()) {
       return Status(err.code(), "cannot rotate audit log " + path_ +

@@ -206,9 +206,10 @@ class AuditLog final : public AuditSink {
   // first when !synced. *done = how many were anchored. REQUIRES: anchor_io_mu_ held.
   Status PublishBatch(const std::vector<AnchorRecord>& batch,
                       const std::optional<AnchorRecord>& last, bool synced, size_t* done);
-  // Records the outcome of PublishBatch. REQUIRES: mu_ held.
-  void ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, size_t done,
-                               const Status& err);
+  // Records the outcome of PublishBatch; returns the fork error when this result newly
+  // detected a fork (Ok otherwise), for on_integrity_failure. REQUIRES: mu_ held.
+  Status ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, size_t done,
+                                 const Status& err);
   // fdatasync of the live file. REQUIRES: fd_mu_ not held exclusively by this thread.
   int SyncFd();
   // fdatasyncs the log and publishes pending seals (re-reading the anchor's head first after

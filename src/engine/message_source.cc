@@ -176,6 +176,4 @@ Result<int64_t> JetStreamSource::Deliveries(int64_t sequence) {
   return it == deliveries_.end() ? int64_t{0} : it->second;
 }
 
-Result<int64_t> JetStreamSource::Lag() { return consumer_.Pending(); }
-
 }  // namespace vv::engine

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 
+#include "config/engine_config.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
@@ -69,7 +70,6 @@ struct RawInput {
   std::vector<RawIdentity> identities;
   bool identities_present = false;
   std::vector<std::pair<std::string, std::string>> tenant_map;  // duplicates kept
-  std::string store_backend;  // vectorvue.evidence_engine.store_backend as written
 };
 
 std::string Trim(std::string_view s) { return std::string(StripAsciiWhitespace(s)); }
@@ -646,7 +646,6 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
       if (root.IsMap() && root["vectorvue"] && root["vectorvue"].IsMap()) {
         const YAML::Node vv = root["vectorvue"];
         if (vv["telemetry_gateway"]) raw.section.reset(vv["telemetry_gateway"]);
-        if (auto b = Scalar(vv["evidence_engine"], "store_backend")) raw.store_backend = *b;
       }
       ReadRawMaps(env, &raw);
     } catch (const std::exception& e) {
@@ -662,8 +661,14 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
   }
   Effective e =
       cfg.ok() ? FromConfig(*cfg) : FromConfig(config::DraftGatewayConfig(*text, env, raw.base_dir).config);
-  // The store section belongs to the engine's loader: read as written plus its variable.
-  e.store_backend = Lower(Env(env, "VV_EVIDENCE_STORE_BACKEND").value_or(raw.store_backend));
+  // The store section belongs to the engine's table: its store_backend row (YAML, then
+  // VV_EVIDENCE_STORE_BACKEND), "" when not configured (= SQLite).
+  if (text.ok()) {
+    config::EngineConfig unset;
+    unset.store_backend.clear();
+    auto engine = config::ParseEngineKeys(*text, env, raw.base_dir, {"store_backend"}, unset);
+    if (engine.ok()) e.store_backend = engine->store_backend;
+  }
 
   Sink& out = report.violations;
   for (const auto& rule : RuleNames()) {

@@ -560,16 +560,6 @@ Result<std::vector<StoredMessage>> JetStreamConsumer::Fetch(int batch, int64_t t
   return out;
 }
 
-Result<int64_t> JetStreamConsumer::Pending() {
-  jsConsumerInfo* ci = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = natsSubscription_GetConsumerInfo(&ci, sub_, nullptr, &jerr);
-  if (s != NATS_OK) return Status::Unavailable("consumer info: " + NatsText(s, jerr));
-  const int64_t pending = static_cast<int64_t>(ci->NumPending) + ci->NumAckPending;
-  jsConsumerInfo_Destroy(ci);
-  return pending;
-}
-
 Status JetStreamConsumer::Ack(int64_t sequence) {
   natsMsg* m = nullptr;
   {

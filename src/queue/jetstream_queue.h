@@ -191,12 +191,10 @@ class JetStreamConsumer {
   Result<std::vector<StoredMessage>> Fetch(int batch, int64_t timeout_ms);
   // Acks the fetched message with stream sequence `sequence`. NotFound when unknown.
   Status Ack(int64_t sequence);
-  // Messages of the durable consumer not yet acked, from the server's consumer info:
-  // num_pending (not yet delivered) + num_ack_pending (delivered, waiting for an ack). The
-  // same number for every engine sharing the durable. Unavailable when the server cannot be
-  // asked (one request, bounded by the connection's timeout).
-  Result<int64_t> Pending();
-  // The consumer's pending / ack-pending counts (a JetStream API round trip).
+  // The durable consumer's counts from the server's consumer info: pending (not yet
+  // delivered) and ack-pending (delivered, waiting for an ack); the same for every engine
+  // sharing the durable (lag = their sum). Unavailable when the server cannot be asked (one
+  // JetStream API request, bounded by the connection's timeout).
   Result<ConsumerState> State();
 
  private:

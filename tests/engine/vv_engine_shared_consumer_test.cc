@@ -52,7 +52,7 @@ class SharedConsumerTest : public ::testing::Test {
                            "    poll_interval_ms: 10\n"
                            "    jetstream_ack_wait_seconds: 2\n" +
                                testing::QueueVerifyKeysYaml());
-    jo_.url = nats_.url();
+    jo_.nats.url = nats_.url();
     auto pub = queue::JetStreamPublisher::Create(jo_);
     ASSERT_TRUE(pub.ok()) << pub.status().ToString();
     pub_ = std::move(pub).value();

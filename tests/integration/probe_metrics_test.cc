@@ -259,8 +259,8 @@ TEST_F(ForkedAnchorTest, HealthIs503WithTheReasonAndTheIntegrityCounterCountsIt)
   ASSERT_EQ(post(), 202);
   // The gateway's seals reach its anchor subject (the default origin's).
   audit::JetStreamAnchorOptions ao;
-  ao.url = nats_.url();
-  ao.require_connection = true;
+  ao.nats.url = nats_.url();
+  ao.nats.require_connection = true;
   auto sink = audit::JetStreamAnchorSink::Open(ao);
   ASSERT_TRUE(sink.ok()) << sink.status().ToString();
   std::optional<audit::AnchorRecord> head;

@@ -52,13 +52,13 @@ using namespace std::chrono_literals;
 // replica/engine is given ONE node and the killed node is one no client is connected to (the
 // stream keeps its quorum); with it, everyone gets the seed list and the killed node is the
 // first seed.
-constexpr bool kNatsSeedLists = false;
+constexpr bool kNatsSeedLists = true;
 // Item 1: per-replica audit identity (replica_id; own checkpoint origin and anchor subject)
 // so both replicas can anchor in JetStream. Until then each replica anchors in its own file
 // (LOG.anchor, the default) and vv-audit verifies against that.
-constexpr bool kReplicaAuditIdentity = false;
+constexpr bool kReplicaAuditIdentity = true;
 // Item 5: the engine's consumer lag on JetStream is real (not -1).
-constexpr bool kRealEngineLag = false;
+constexpr bool kRealEngineLag = true;
 
 constexpr int kEvents = 200;           // distinct events, alternately through replica A and B
 constexpr int kKillNatsAt = 40;        // SIGKILL one NATS node before this event
