@@ -579,6 +579,9 @@ const std::map<std::string, std::string>& RuleFixes() {
        "configure its public key; never deploy the wire contract's appendix keys or seeds"},
       {"no_placeholder_pins",
        "replace the placeholder with the real certificate's SHA-256 (vvctl pin CERT)"},
+      {"replica_identity",
+       "set replica_id (VV_TG_REPLICA_ID) to a short name unique per gateway replica, e.g. "
+       "replica_id: gw-a; each replica then has its own audit log, origin and anchor subject"},
   };
   return kFixes;
 }

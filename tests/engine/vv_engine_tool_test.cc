@@ -155,7 +155,7 @@ TEST_F(VvEngineToolTest, KillDashNineMidStreamThenRestartLosesAndDuplicatesNothi
             kFirst + kSecond - 1 /* a kill between commit and audit is re-audited as duplicate */);
   EXPECT_EQ(CountAudit(audit, "evidence.rejected"), 0);
   // Metrics file written on exit.
-  EXPECT_NE(vv::testing::ReadFile(dir_.File("engine.prom")).find("vv_engine_stored_total"),
+  EXPECT_NE(vv::testing::ReadFile(dir_.File("engine.prom")).find("vv_engine_messages_stored_total"),
             std::string::npos);
 }
 

@@ -80,9 +80,11 @@ Status NatsCluster::StartNode(int i) {
 
 std::string NatsCluster::Monitor(int i, const std::string& path) const {
   if (!nodes_[i].process) return std::string();
+  // HTTP/1.0: the server then never answers with chunked transfer encoding (Go's net/http
+  // chunks bodies over 2 KiB for 1.1 clients, e.g. /jsz?consumers=true), so Body() is the JSON.
   return Body(LoopbackHttpExchange(
       static_cast<uint16_t>(nodes_[i].http_port),
-      "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+      "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
 }
 
 bool NatsCluster::Ready(int i) const {
