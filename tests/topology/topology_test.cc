@@ -132,33 +132,45 @@ json::Value LastJson(const std::string& out) {
   return v.ok() ? *v : json::Value();
 }
 
-// JetStream consumer state summed over the cluster's view of the durable (from one node's
-// monitoring endpoint): {num_pending, num_ack_pending}; {-1,-1} when unreadable.
+// JetStream consumer state {num_pending, num_ack_pending} as the durable's current leader
+// reports it (monitoring endpoint /jsz of that node: a follower, e.g. a node that was just
+// restarted, may report a stale view); {-1,-1} when unreadable.
 std::pair<int64_t, int64_t> ConsumerBacklog(NatsCluster& nats, const std::string& durable) {
-  for (int i = 0; i < nats.size(); ++i) {
-    if (!nats.running(i)) continue;
-    const std::string out = nats.Monitor(i, "/jsz?consumers=true&accounts=true");
-    auto v = json::Parse(out);
-    if (!v.ok()) continue;
-    const json::Value* accounts = v->Find("account_details");
-    if (!accounts || !accounts->is_array()) continue;
+  // The consumer's entry in node i's /jsz, or nullptr.
+  auto consumer_of = [&](int i, json::Value* doc) -> const json::Value* {
+    if (!nats.running(i)) return nullptr;
+    auto v = json::Parse(nats.Monitor(i, "/jsz?consumers=true&accounts=true"));
+    if (!v.ok()) return nullptr;
+    *doc = std::move(v).value();
+    const json::Value* accounts = doc->Find("account_details");
+    if (!accounts || !accounts->is_array()) return nullptr;
     for (const auto& a : accounts->as_array()) {
       const json::Value* streams = a.Find("stream_detail");
       if (!streams || !streams->is_array()) continue;
-      for (const auto& s : streams->as_array()) {
-        const json::Value* consumers = s.Find("consumer_detail");
+      for (const auto& st : streams->as_array()) {
+        const json::Value* consumers = st.Find("consumer_detail");
         if (!consumers || !consumers->is_array()) continue;
         for (const auto& c : consumers->as_array()) {
           const json::Value* name = c.Find("name");
-          if (!name || name->as_string() != durable) continue;
-          auto num = [&](const char* k) {
-            const json::Value* f = c.Find(k);
-            return f ? f->as_int64().value_or(-1) : -1;
-          };
-          return {num("num_pending"), num("num_ack_pending")};
+          if (name && name->is_string() && name->as_string() == durable) return &c;
         }
       }
     }
+    return nullptr;
+  };
+  for (int i = 0; i < nats.size(); ++i) {
+    json::Value doc;
+    const json::Value* c = consumer_of(i, &doc);
+    if (c == nullptr) continue;
+    const json::Value* cluster = c->Find("cluster");
+    const json::Value* leader = cluster ? cluster->Find("leader") : nullptr;
+    if (!leader || !leader->is_string() || leader->as_string() != "n" + std::to_string(i))
+      continue;  // not the leader's own view
+    auto num = [&](const char* k) {
+      const json::Value* f = c->Find(k);
+      return f ? f->as_int64().value_or(-1) : -1;
+    };
+    return {num("num_pending"), num("num_ack_pending")};
   }
   return {-1, -1};
 }
