@@ -16,6 +16,14 @@
 # Output (stdout), one line per configuration:
 #   config rps p50 p99 cpu_us verify_us ratio          (p50/p99 in ms; ratio = verify_us/cpu_us)
 #   batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio
+#   engine_config events_per_s events cpu_us_per_event vs_batch
+# The engine line (issue 15 item 4): after the gateway runs, vv-engine --drain consumes what
+# they enqueued (signed envelopes) into the encrypted evidence store - embedded: SQLite queue ->
+# SQLite store; redis-jetstream: JetStream -> PostgreSQL (a private postgres started here,
+# skipped with a note when not installed). events_per_s = events / wall time of the whole
+# vv-engine --drain process (start-up included: negligible at the default load), cpu_us =
+# the engine's utime+stime per event, vs_batch = engine events/s / the gateway's batch
+# events/s of the same configuration (>= 1: the engine keeps up).
 # The raw vv-loadgen JSON of every run is kept in the run directory (printed on stderr).
 # --requests sets the length of a run (vv-loadgen is bounded by a request count, not a time:
 # every request is pre-signed before the clock starts). Exit 0 when every run got only
@@ -34,7 +42,7 @@ BATCH_SIZE=500
 BATCH_REQUESTS=""
 CONFIGS="embedded,redis-jetstream"
 KEEP=0
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) BUILD="$(cd "$2" && pwd)"; shift 2 ;;
@@ -63,10 +71,10 @@ if [[ $NO_BUILD -eq 0 ]]; then
     cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVV_BUILD_TESTS=OFF \
       -DVV_BUILD_BENCH=OFF >/dev/null
   fi
-  ninja -C "$BUILD" -j"${JOBS:-2}" vv-gateway vv-loadgen >&2
+  ninja -C "$BUILD" -j"${JOBS:-2}" vv-gateway vv-loadgen vv-engine vv-evidence >&2
 fi
 BIN="$BUILD/bin"
-for b in vv-gateway vv-loadgen; do
+for b in vv-gateway vv-loadgen vv-engine vv-evidence; do
   [[ -x "$BIN/$b" ]] || { echo "bench.sh: $BIN/$b not built" >&2; exit 1; }
 done
 if grep -q '^CMAKE_BUILD_TYPE:STRING=Debug' "$BUILD/CMakeCache.txt" 2>/dev/null; then
@@ -119,7 +127,10 @@ mkdir -p "$RUN/keys"
   openssl genpkey -algorithm ed25519 -out "$RUN/keys/audit_seal.pem" 2>/dev/null
   openssl genpkey -algorithm ed25519 -out "$RUN/keys/queue.pem" 2>/dev/null
   openssl genpkey -algorithm ed25519 -out "$RUN/keys/feedback.pem" 2>/dev/null
-  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/keys/producer.seed" )
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/keys/producer.seed"
+  head -c 32 /dev/urandom > "$RUN/keys/evidence_root.key" )
+chmod 0400 "$RUN/keys/evidence_root.key"
+QUEUE_PUB_B64=$(openssl pkey -in "$RUN/keys/queue.pem" -pubout -outform DER | tail -c 32 | base64)
 SEED=$(cat "$RUN/keys/producer.seed")
 # PKCS#8 DER of an Ed25519 seed: fixed 16-byte prefix + the seed; the raw public key is the
 # last 32 bytes of the DER SubjectPublicKeyInfo.
@@ -197,10 +208,53 @@ print("%s %.0f %d %.2f %.2f %.1f %.1f %.3f" % (cfg, batch["events_per_second"], 
 PY
 }
 
+# engine_run NAME STORE_YAML: vv-engine --drain over what the gateway runs of NAME enqueued
+# (its own config file: the gateway's plus an evidence_engine section); prints the engine line.
+engine_run() {
+  local name="$1" dir="$RUN/$1"
+  { cat "$dir/gateway.yaml"
+    cat <<YAML
+  evidence_engine:
+$2
+    root_key_provider: file
+    root_key_id: vv-bench-root-v1
+    root_key_file: $RUN/keys/evidence_root.key
+    queue_verify_keys:
+      queue-001: $QUEUE_PUB_B64
+    audit_log_path: $dir/engine-audit.jsonl
+    metrics_path: ""
+YAML
+  } > "$dir/engine.yaml"
+  python3 - "$BIN/vv-engine" "$dir/engine.yaml" "$name" "$dir/batch.json" "$dir/engine.log" <<'PY'
+import json, os, re, resource, subprocess, sys, time
+binary, config, name, batch_json, log = sys.argv[1:6]
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+t0 = time.monotonic()
+with open(log, "w") as f:
+    rc = subprocess.call([binary, "--config", config, "--drain"], stdout=f, stderr=subprocess.STDOUT)
+wall = time.monotonic() - t0
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+text = open(log).read()
+m = re.search(r"drain done: processed (\d+)", text)
+if rc != 0 or not m:
+    sys.stderr.write("bench.sh: %s: vv-engine --drain failed (rc %d):\n%s\n" % (name, rc, text[-2000:]))
+    sys.exit(1)
+events = int(m.group(1))
+eps = events / wall if wall > 0 else 0.0
+cpu_us = cpu_s * 1e6 / events if events else 0.0
+try:
+    gw = json.load(open(batch_json))["events_per_second"]
+except Exception:
+    gw = 0.0
+print("%s/engine %.0f %d %.1f %.3f" % (name, eps, events, cpu_us, eps / gw if gw else 0.0))
+PY
+}
+
 FAILED=0
 LINES=()
-run_config() {  # run_config NAME EXTRA_YAML
-  local name="$1"
+run_config() {  # run_config NAME EXTRA_YAML [ENGINE_STORE_YAML]
+  local name="$1" store="${3:-}"
   gateway_yaml "$name" "$2"
   local dir="$RUN/$name"
   "$BIN/vv-gateway" --config "$dir/gateway.yaml" > "$dir/gateway.log" 2>&1 &
@@ -220,6 +274,44 @@ run_config() {  # run_config NAME EXTRA_YAML
     --batch-size "$BATCH_SIZE" || FAILED=1
   stop_pid "$gw"
   mapfile -t -O "${#LINES[@]}" LINES < <(report "$name" "$dir/single.json" "$dir/batch.json")
+  if [[ -n "$store" ]]; then
+    local line
+    if line=$(engine_run "$name" "$store"); then LINES+=("$line"); else FAILED=1; fi
+  fi
+}
+
+# start_postgres: a private PostgreSQL on a free loopback port (as the postgres user when run
+# as root, like the tests' fixture), the evidence table created for a non-owner app role.
+# Sets PG_URL (the engine's URL); returns 1 with a note when PostgreSQL is not installed.
+start_postgres() {
+  local bindir
+  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [[ -n "$bindir" && -x "$bindir/initdb" ]] || return 1
+  PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/vv-bench-pg.XXXXXX")
+  local as=()
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres:postgres "$PGDIR"
+    as=(/usr/bin/setpriv --reuid=postgres --regid=postgres --init-groups --)
+  fi
+  "${as[@]}" "$bindir/initdb" -D "$PGDIR/data" -U vv_admin --auth=trust -E UTF8 --no-sync \
+    --locale=C > "$RUN/pg-initdb.log" 2>&1 || { cat "$RUN/pg-initdb.log" >&2; return 2; }
+  PGPORT_BENCH=$(free_port)
+  "${as[@]}" "$bindir/postgres" -D "$PGDIR/data" -p "$PGPORT_BENCH" -h 127.0.0.1 -k "$PGDIR" \
+    -c max_connections=40 > "$RUN/pg.log" 2>&1 &
+  PGPID=$!
+  PIDS+=("$PGPID")
+  pg_ready() {  # pg_isready exits 2 for "no response yet", which wait_for reads as "give up"
+    "$bindir/pg_isready" -q -h 127.0.0.1 -p "$PGPORT_BENCH" -U vv_admin && return 0
+    kill -0 "$PGPID" 2>/dev/null || return 2
+    return 1
+  }
+  wait_for 30 pg_ready || return 2
+  local admin="postgresql://vv_admin@127.0.0.1:$PGPORT_BENCH/postgres"
+  "$bindir/psql" -q "$admin" -c "CREATE ROLE vv_owner NOLOGIN; CREATE ROLE vv_engine LOGIN;" \
+    >/dev/null || return 2
+  "$BIN/vv-evidence" init-postgres --admin-url "$admin" --owner-role vv_owner \
+    --app-role vv_engine >/dev/null || return 2
+  PG_URL="postgresql://vv_engine@127.0.0.1:$PGPORT_BENCH/postgres?connect_timeout=5"
 }
 
 IFS=',' read -r -a WANT <<< "$CONFIGS"
@@ -229,7 +321,8 @@ for c in "${WANT[@]}"; do
       run_config embedded "    queue_backend: embedded
     queue_path: $RUN/embedded/queue.db
     nonce_backend: memory
-    rate_limit_backend: memory"
+    rate_limit_backend: memory" "    store_backend: sqlite
+    store_path: $RUN/embedded/evidence.db"
       ;;
     redis-jetstream)
       if ! command -v redis-server >/dev/null || ! command -v nats-server >/dev/null; then
@@ -251,11 +344,33 @@ for c in "${WANT[@]}"; do
         echo "bench.sh: redis-server or nats-server did not start" >&2
         FAILED=1
       else
+        PG_URL=""
+        PGPID=""
+        pg_rc=0
+        start_postgres || pg_rc=$?
+        STORE=""
+        if [[ $pg_rc -eq 0 ]]; then
+          STORE="    store_backend: postgres
+    postgres_url: $PG_URL"
+        elif [[ $pg_rc -eq 1 ]]; then
+          echo "bench.sh: redis-jetstream/engine skipped: PostgreSQL not installed" >&2
+          LINES+=("# redis-jetstream/engine skipped: PostgreSQL not installed")
+        else
+          echo "bench.sh: PostgreSQL did not start:" >&2
+          tail -20 "$RUN/pg.log" >&2 2>/dev/null || true
+          FAILED=1
+        fi
         run_config redis-jetstream "    queue_backend: nats
     nats_url: nats://127.0.0.1:$NPORT
     nonce_backend: redis
     rate_limit_backend: redis
-    redis_url: redis://127.0.0.1:$RPORT/0"
+    redis_url: redis://127.0.0.1:$RPORT/0" "$STORE"
+        if [[ -n "$PGPID" ]]; then
+          kill -INT "$PGPID" 2>/dev/null || true
+          wait "$PGPID" 2>/dev/null || true
+          stop_pid "$PGPID"
+        fi
+        [[ -n "${PGDIR:-}" && $KEEP -eq 0 ]] && rm -rf "$PGDIR"
       fi
       stop_pid "$NPID"
       stop_pid "$RPID"
@@ -267,7 +382,9 @@ done
 echo "# vv bench: $(nproc) cores, $(uname -m), requests=$REQUESTS connections=$CONNECTIONS batch_size=$BATCH_SIZE batch_requests=$BATCH_REQUESTS"
 echo "# ratio = verify_us / cpu_us (one libsodium Ed25519 verify of the same message, same run)"
 echo "config rps p50 p99 cpu_us verify_us ratio"
-for l in "${LINES[@]:-}"; do [[ -n "$l" && "$l" != */batch* ]] && echo "$l"; done
+for l in "${LINES[@]:-}"; do [[ -n "$l" && "$l" != */batch* && "$l" != */engine* ]] && echo "$l"; done
 echo "batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio"
 for l in "${LINES[@]:-}"; do [[ "$l" == */batch* ]] && echo "$l"; done
+echo "engine_config events_per_s events cpu_us_per_event vs_batch"
+for l in "${LINES[@]:-}"; do [[ "$l" == */engine* ]] && echo "$l"; done
 exit $FAILED

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench_smoke_test.sh SOURCE_DIR BUILD_DIR: runs scripts/bench.sh --tiny --no-build on the
 # already-built tree and checks that it succeeded and printed one well-formed line per
-# configuration (numbers only where numbers belong). Asserts no figure.
+# configuration, the engine lines included (numbers only where numbers belong). Asserts no
+# figure.
 set -euo pipefail
 SRC="$1"
 BUILD="$2"
@@ -20,13 +21,18 @@ expect_line '^config rps p50 p99 cpu_us verify_us ratio$' "the single-request he
 expect_line '^batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio$' "the batch header"
 expect_line "^embedded $NUM $NUM $NUM $NUM $NUM $NUM\$" "the embedded line"
 expect_line "^embedded/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM\$" "the embedded batch line"
+expect_line '^engine_config events_per_s events cpu_us_per_event vs_batch$' "the engine header"
+expect_line "^embedded/engine $NUM [0-9]+ $NUM $NUM\$" "the embedded engine line"
 if command -v redis-server >/dev/null && command -v nats-server >/dev/null; then
   expect_line "^redis-jetstream $NUM $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream line"
   expect_line "^redis-jetstream/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream batch line"
+  if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    expect_line "^redis-jetstream/engine $NUM [0-9]+ $NUM $NUM\$" "the JetStream + PostgreSQL engine line"
+  fi
 fi
 # Every non-comment line is a header or a result line of the two shapes above.
-if grep -Ev '^#|^config |^batch_config ' "$OUT" | grep -Evq "^[a-z-]+(/batch)? $NUM( $NUM)+\$"; then
-  echo "malformed lines:"; grep -Ev '^#|^config |^batch_config ' "$OUT" | grep -Ev "^[a-z-]+(/batch)? $NUM( $NUM)+\$"
+if grep -Ev '^#|^config |^batch_config |^engine_config ' "$OUT" | grep -Evq "^[a-z-]+(/batch|/engine)? $NUM( $NUM)+\$"; then
+  echo "malformed lines:"; grep -Ev '^#|^config |^batch_config |^engine_config ' "$OUT" | grep -Ev "^[a-z-]+(/batch|/engine)? $NUM( $NUM)+\$"
   fail=1
 fi
 exit $fail
