@@ -42,7 +42,7 @@ BATCH_SIZE=500
 BATCH_REQUESTS=""
 CONFIGS="embedded,redis-jetstream"
 KEEP=0
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) BUILD="$(cd "$2" && pwd)"; shift 2 ;;
