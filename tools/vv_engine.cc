@@ -28,6 +28,7 @@
 #include "audit/audit_log.h"
 #include "cli/cli.h"
 #include "audit/pkcs11_seal_signer.h"
+#include "common/file.h"
 #include "common/logging.h"
 #include "config/effective_config.h"
 #include "config/engine_config.h"
@@ -53,15 +54,11 @@ int Refuse(const std::string& what) {
                         vv::cli::kExitUsage);
 }
 
+// The metrics text file is rewritten every interval and may be lost: no fsync. A failed
+// write leaves the previous file in place (atomic replace) and is not fatal.
 void WriteMetrics(const std::string& path, const std::string& text) {
   if (path.empty()) return;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << text;
-    if (!f) return;
-  }
-  std::rename(tmp.c_str(), path.c_str());
+  (void)vv::WriteFileAtomic(path, text, 0644, vv::Durability::kFast);
 }
 
 vv::audit::FsyncPolicy ToAuditFsync(vv::config::FsyncPolicy p) {

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/file.h"
 #include "crypto/crypto.h"
 
 namespace vv::app::config_edit {
@@ -577,19 +578,7 @@ Result<std::string> ApplyToText(const std::string& yaml_text, const Edit& e,
 }
 
 Status WriteFileAtomic(const std::string& path, const std::string& content, int mode) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode);
-  if (fd < 0) return Status::Unavailable("cannot create " + tmp);
-  ::fchmod(fd, static_cast<mode_t>(mode));
-  bool ok = ::write(fd, content.data(), content.size()) ==
-                static_cast<ssize_t>(content.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::Unavailable("cannot write " + path);
-  }
-  return Status::Ok();
+  return vv::WriteFileAtomic(path, content, mode);
 }
 
 Status ApplyToFile(const std::string& path, const Edit& edit, const config::EnvLookup& env) {

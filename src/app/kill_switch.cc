@@ -1,5 +1,7 @@
 #include "app/kill_switch.h"
 
+#include "common/file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -160,14 +162,8 @@ Status SaveApplied(const std::string& path, const Applied& applied) {
   for (const auto& id : applied.revoked) ids.Push(id);
   v.Set("revoked", std::move(ids));
   const std::string text = json::Canonical(v);
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-  bool ok = fd >= 0 &&
-            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    return Status::Unavailable("kill-switch: cannot write " + path);
+  if (Status s = WriteFileAtomic(path, text, 0600); !s.ok())
+    return Status::Unavailable("kill-switch: " + s.message());
   return Status::Ok();
 }
 
@@ -262,13 +258,8 @@ class FileStore final : public Store {
     } else if (*current != expected) {
       result = Status::Unavailable("kill-switch state changed concurrently; retry");
     } else {
-      const std::string tmp = path_ + ".tmp";
-      int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-      bool ok = fd >= 0 && ::write(fd, next.data(), next.size()) ==
-                               static_cast<ssize_t>(next.size()) && ::fsync(fd) == 0;
-      if (fd >= 0) ::close(fd);
-      if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0)
-        result = Status::Unavailable("kill-switch: cannot write " + path_);
+      if (Status s = WriteFileAtomic(path_, next, 0600); !s.ok())
+        result = Status::Unavailable("kill-switch: " + s.message());
     }
     ::close(lock_fd);
     return result;

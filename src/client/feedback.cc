@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/encoding.h"
+#include "common/file.h"
 
 namespace spectrastrike {
 namespace {
@@ -101,25 +102,11 @@ vv::Status ReplayCache::Record(const std::string& nonce, int64_t signed_at, int6
 
 vv::Status ReplayCache::Save() const {
   if (path_.empty()) return Status::Ok();
-  std::string tmp = path_ + ".tmp";
   std::string data;
   for (const auto& [nonce, at] : entries_)
     data += std::to_string(at) + " " + std::to_string(nonce.size()) + " " + nonce + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Unavailable("cannot write feedback replay cache " + tmp);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n <= 0) {
-      ::close(fd);
-      return Status::Unavailable("cannot write feedback replay cache " + tmp);
-    }
-    off += static_cast<size_t>(n);
-  }
-  bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(tmp.c_str(), path_.c_str()) != 0)
-    return Status::Unavailable("cannot persist feedback replay cache " + path_);
+  if (Status s = vv::WriteFileAtomic(path_, data, 0600); !s.ok())
+    return Status::Unavailable("cannot persist feedback replay cache: " + s.message());
   return Status::Ok();
 }
 
