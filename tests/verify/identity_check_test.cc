@@ -161,8 +161,9 @@ TEST_F(IdentityCheckTest, OversizedIdentityHeaderIsUnknownNotACrash) {
   SetHeader(r.headers, "x-service-identity", std::string(16384, 'x'));
   Verdict v = Run(r);
   EXPECT_REJECTED(v, Reason::kUnknownIdentity, 401, "Unknown service identity");
-  // The client-facing text never echoes the header.
+  // The client-facing text never echoes the header; the audit detail keeps a bounded prefix.
   EXPECT_EQ(v.detail.find("xxxx"), std::string::npos);
+  EXPECT_EQ(v.internal_detail, "identity=" + std::string(kMaxEchoedValueBytes, 'x') + "...");
 }
 
 TEST_F(IdentityCheckTest, SurroundingWhitespaceOfTheIdentityIsStripped) {
