@@ -11,7 +11,7 @@
 //
 // Where we are stricter than the reference (wire-contract 13 items 11, 12; documented here so
 // the DLQ reasons can be explained):
-//   - tenant_id must be a canonical UUID (8-4-4-4-12 hex, any case, kept as sent);
+//   - tenant_id must be a canonical UUID (8-4-4-4-12 hex, any case; stored lowercased, so two spellings are one tenant);
 //   - execution_hash must be 64 hex chars;
 //   - timestamp must be a JSON integer fitting int64 (no "123", 123.0 or true);
 //   - MITRE techniques must exist in the catalog and be active; tactics must exist and belong to
@@ -79,7 +79,7 @@ struct SignedMetadata {
 struct TopLevel {
   std::string operator_id;
   std::string campaign_id;
-  std::string tenant_id;  // as sent (case kept)
+  std::string tenant_id;  // lowercased (canonical form)
   std::string execution_hash;
   int64_t timestamp = 0;
   std::string nonce;

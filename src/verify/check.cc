@@ -4,6 +4,11 @@
 
 namespace vv::verify {
 
+std::string BoundedEcho(std::string_view client_value) {
+  if (client_value.size() <= kMaxEchoedValueBytes) return std::string(client_value);
+  return std::string(client_value.substr(0, kMaxEchoedValueBytes)) + "...";
+}
+
 const char* ReasonName(Reason r) {
   switch (r) {
     case Reason::kNone: return "none";

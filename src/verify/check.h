@@ -83,6 +83,11 @@ enum class Reason {
 // snake_case name for audit records and metrics ("bad_signature").
 const char* ReasonName(Reason r);
 
+// A client-supplied value for an internal_detail (audit record, log): at most
+// kMaxEchoedValueBytes bytes, then "..." (the audit writer escapes what it keeps).
+inline constexpr size_t kMaxEchoedValueBytes = 128;
+std::string BoundedEcho(std::string_view client_value);
+
 struct Verdict {
   Reason reason = Reason::kNone;
   int http_status = 0;

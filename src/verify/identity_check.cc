@@ -23,7 +23,7 @@ Verdict IdentityCheck::Run(RequestContext& ctx) const {
   const config::ServiceIdentity* identity = cfg_->FindIdentity(*id);
   if (identity == nullptr)
     return Verdict::Reject(Reason::kUnknownIdentity, 401, "Unknown service identity",
-                           "identity=" + std::string(*id));
+                           "identity=" + BoundedEcho(*id));
   ctx.identity = identity;
   // Kill switch (SD-03): a revoked identity is refused whatever it presents.
   if (cfg_->revoked_identities.count(identity->id) != 0)

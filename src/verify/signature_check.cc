@@ -18,7 +18,11 @@ bool IsB64Alphabet(std::string_view s) {
 
 // Python int() on the stripped header: optional sign, ASCII digits (leading zeros allowed).
 std::optional<int64_t> ParseEpochSeconds(std::string_view s) {
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (!s.empty() && s.front() == '+') {
+    s.remove_prefix(1);
+    // One sign at most: from_chars would read the "-5" of "+-5" (int() refuses it).
+    if (!s.empty() && s.front() == '-') return std::nullopt;
+  }
   if (s.empty()) return std::nullopt;
   int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
