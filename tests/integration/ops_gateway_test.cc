@@ -349,7 +349,13 @@ TEST(OpsKillSwitchTest, TwoApprovalsRevokeOnEveryReplicaWithinOneSecondAndAreAud
   }
   EXPECT_TRUE(r1 && r2) << "not revoked on both replicas within 1 s";
   for (const OpsGateway* gw : {&gw1, &gw2}) {
+    // The revocation is applied first (fail closed), then the applied state is saved (fsync)
+    // and the engagement audited: the record may land just after the first 403.
     std::string audit = gw->Audit();
+    for (int i = 0; i < 250 && audit.find("kill_switch.engaged") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      audit = gw->Audit();
+    }
     EXPECT_NE(audit.find("kill_switch.engaged"), std::string::npos);
     EXPECT_NE(audit.find("identity_revoked"), std::string::npos);
     EXPECT_NE(Sample(gw->Admin("GET", "/metrics"),
@@ -374,7 +380,12 @@ TEST(OpsKillSwitchTest, TwoApprovalsRevokeOnEveryReplicaWithinOneSecondAndAreAud
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(ok1 && ok2);
-  EXPECT_NE(gw2.Audit().find("kill_switch.released"), std::string::npos);
+  std::string audit2 = gw2.Audit();
+  for (int i = 0; i < 250 && audit2.find("kill_switch.released") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // audited after it applies
+    audit2 = gw2.Audit();
+  }
+  EXPECT_NE(audit2.find("kill_switch.released"), std::string::npos);
 }
 
 TEST(OpsKillSwitchTest, WithoutRedisTheFileBesideTheConfigIsWatched) {
