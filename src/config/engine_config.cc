@@ -1,6 +1,5 @@
 #include "config/engine_config.h"
 #include "config/listen_address.h"
-#include "natsclient/server_list.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -248,13 +247,9 @@ void SharedRules(const E& cfg, t::Violations* v) {
     v->Add(Invalid("telemetry_gateway.nats_url (VV_TG_NATS_URL) is required for queue_backend "
                    "nats"));
   if (cfg.queue_backend == "nats") {
-    if (auto servers = natsclient::ParseServerList(cfg.nats_url); !servers.ok() && !cfg.nats_url.empty())
-      v->Add(Invalid("telemetry_gateway." + servers.status().message()));
-    if (cfg.nats_replicas < 1 || cfg.nats_replicas > 5)
-      v->Add(Invalid("telemetry_gateway.nats_replicas must be between 1 and 5"));
-    if (cfg.nats_tls_cert_path.empty() != cfg.nats_tls_key_path.empty())
-      v->Add(Invalid(
-          "telemetry_gateway.nats_tls_cert_path and nats_tls_key_path must be set together"));
+    for (const Status& s : {CheckNatsServerList(cfg.nats_url), CheckNatsReplicas(cfg.nats_replicas),
+                            CheckNatsClientCertPair(cfg.nats_tls_cert_path, cfg.nats_tls_key_path)})
+      if (!s.ok()) v->Add(Invalid("telemetry_gateway." + s.message()));
   }
   if (cfg.store_backend != "postgres" && cfg.profile == "production")
     v->Add(Invalid(

@@ -564,6 +564,23 @@ const t::Range kSeconds{1, 86400, true};
 
 }  // namespace
 
+Status CheckNatsServerList(const std::string& url) {
+  if (url.empty()) return Status::Ok();
+  auto servers = natsclient::ParseServerList(url);
+  return servers.ok() ? Status::Ok() : Invalid(servers.status().message());
+}
+
+Status CheckNatsReplicas(int64_t replicas) {
+  return replicas >= 1 && replicas <= 5 ? Status::Ok()
+                                        : Invalid("nats_replicas must be between 1 and 5");
+}
+
+Status CheckNatsClientCertPair(const std::string& cert, const std::string& key) {
+  return cert.empty() == key.empty()
+             ? Status::Ok()
+             : Invalid("nats_tls_cert_path and nats_tls_key_path must be set together");
+}
+
 std::string RedactNatsServers(std::string_view list) {
   return list.empty() ? std::string() : natsclient::RedactServerList(list);
 }
@@ -677,19 +694,14 @@ std::vector<t::Key<G>> GatewayKeys() {
   add(t::Str<G>("nats_url", t::F(&G::nats_url))
           .Env({"VV_TG_NATS_URL"})
           .Print("nats_url", [](const G& c) { return RedactNatsServers(c.nats_url); })
-          .Check([](const G& c, t::Violations* v) {
-            if (c.nats_url.empty()) return;
-            if (auto servers = natsclient::ParseServerList(c.nats_url); !servers.ok())
-              v->Add(Invalid(servers.status().message()));
-          }));
+          .Check([](const G& c, t::Violations* v) { v->Add(CheckNatsServerList(c.nats_url)); }));
   add(t::Path<G>("nats_creds_file", t::F(&G::nats_creds_file)));
   add(t::Path<G>("nats_tls_ca_path", t::F(&G::nats_tls_ca_path)));
   add(t::Path<G>("nats_tls_cert_path", t::F(&G::nats_tls_cert_path)));
   add(t::Path<G>("nats_tls_key_path", t::F(&G::nats_tls_key_path))
           .NoPrint()
           .Check([](const G& c, t::Violations* v) {
-            if (c.nats_tls_cert_path.empty() != c.nats_tls_key_path.empty())
-              v->Add(Invalid("nats_tls_cert_path and nats_tls_key_path must be set together"));
+            v->Add(CheckNatsClientCertPair(c.nats_tls_cert_path, c.nats_tls_key_path));
           }));
   add(t::Int<G>("nats_stream_max_age_seconds", t::F(&G::nats_stream_max_age_seconds)));
   add(t::Int<G>("nats_stream_max_bytes", t::F(&G::nats_stream_max_bytes)));
@@ -705,8 +717,7 @@ std::vector<t::Key<G>> GatewayKeys() {
   add(t::Str<G>("nats_stream", t::F(&G::nats_stream)));
   add(t::Str<G>("nats_dlq_stream", t::F(&G::nats_dlq_stream)));
   add(t::Int<G>("nats_replicas", t::F(&G::nats_replicas)).Check([](const G& c, t::Violations* v) {
-    if (c.nats_replicas < 1 || c.nats_replicas > 5)
-      v->Add(Invalid("nats_replicas must be between 1 and 5"));
+    v->Add(CheckNatsReplicas(c.nats_replicas));
   }));
   add(Min(t::Int<G>("nats_duplicate_window_seconds", t::F(&G::nats_duplicate_window_seconds)),
           [](const G& c) { return c.nats_duplicate_window_seconds; }, 60,

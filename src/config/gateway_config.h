@@ -299,6 +299,12 @@ Status ValidateGatewayConfig(const GatewayConfig& cfg);
 std::vector<Status> GatewayConfigViolations(const GatewayConfig& cfg);
 // replica_id syntax: 1..kMaxReplicaIdLength of [a-z0-9-], not starting with '-'.
 bool IsValidReplicaId(std::string_view id);
+// The NATS client keys the gateway and engine sections share, checked once for both (the
+// engine prefixes the messages with "telemetry_gateway."): seed-list syntax ("" is Ok),
+// stream replicas 1..5, client certificate and key set together.
+Status CheckNatsServerList(const std::string& url);
+Status CheckNatsReplicas(int64_t replicas);
+Status CheckNatsClientCertPair(const std::string& cert, const std::string& key);
 // A NATS seed list for printing: every entry's user info masked; "" stays "".
 std::string RedactNatsServers(std::string_view list);
 // Derives audit_origin and the default audit_log_path from replica_id (called by
