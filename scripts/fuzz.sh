@@ -3,7 +3,7 @@
 # instrumented with -fsanitize=fuzzer-no-link,address,undefined) and runs each fuzzer for
 # SECONDS (default 30) on a scratch copy of its seed corpus fuzz/corpus/<target>/.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]      (no TARGET = all)
-# Env: VV_FUZZ_JOBS (ninja -j, default 2), VV_FUZZ_BUILD_DIR (default build-fuzz).
+# Env: VV_FUZZ_JOBS (ninja -j and fuzzers run at once, default 2), VV_FUZZ_BUILD_DIR (default build-fuzz).
 # Exit status: non-zero when the build fails or any fuzzer finds a crash / invariant violation /
 # leak / timeout; the reproducer is left in $BUILD/fuzz-artifacts/<target>/ (replay it with
 # $BUILD/fuzz/bin/<target> <file>, or with <target>_replay in a normal build). New inputs
@@ -23,8 +23,9 @@ if [[ $# -gt 0 ]]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link -fsanitize-ignorelist=$ROOT/fuzz/sanitizer_ignorelist.txt" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" \
+  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" \
+  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link" \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" \
   -DVV_SANITIZE=address,undefined \
   -DVV_BUILD_FUZZ=ON -DVV_BUILD_TESTS=OFF -DVV_BUILD_BENCH=OFF >/dev/null
@@ -34,28 +35,41 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_m
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 
 declare -A RESULT RATE
-failed=0
-for t in "${TARGETS[@]}"; do
-  bin="$BUILD/fuzz/bin/$t"
-  seeds="$ROOT/fuzz/corpus/$t"
-  work="$BUILD/fuzz-work/$t"
-  artifacts="$BUILD/fuzz-artifacts/$t/"
-  log="$BUILD/fuzz-logs/$t.log"
+# run_one TARGET: one fuzzer for SECONDS_PER_TARGET; its exit status goes to $log.rc.
+run_one() {
+  local t="$1"
+  local bin="$BUILD/fuzz/bin/$t" seeds="$ROOT/fuzz/corpus/$t" work="$BUILD/fuzz-work/$t"
+  local artifacts="$BUILD/fuzz-artifacts/$t/" log="$BUILD/fuzz-logs/$t.log"
   mkdir -p "$work" "$artifacts" "$(dirname "$log")"
-  echo "=== $t: ${SECONDS_PER_TARGET}s (log: $log)"
-  set +e
+  rm -f "$log.rc"
   # The first corpus dir receives new inputs; the seed dir is only read.
+  set +e
   "$bin" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts" "$work" "$seeds" >"$log" 2>&1
-  rc=$?
-  set -e
+  echo $? >"$log.rc"
+}
+# VV_FUZZ_JOBS fuzzers at a time (each libFuzzer process uses one core): the smoke's wall time
+# is SECONDS x targets / jobs.
+running=0
+for t in "${TARGETS[@]}"; do
+  echo "=== $t: ${SECONDS_PER_TARGET}s (log: $BUILD/fuzz-logs/$t.log)"
+  run_one "$t" &
+  running=$((running + 1))
+  if (( running >= JOBS )); then wait -n || true; running=$((running - 1)); fi
+done
+wait || true
+failed=0
+for t in "${TARGETS[@]}"; do
+  log="$BUILD/fuzz-logs/$t.log"
+  rc=$(cat "$log.rc" 2>/dev/null || echo 99)
   runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$' || true)
   rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$' || true)
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || true)
   RATE[$t]="runs=${runs:-?} exec/s=${rate:-?} cov=${cov:-?}"
-  if [[ $rc -ne 0 ]]; then
+  if [[ "$rc" != 0 ]]; then
     RESULT[$t]="FAIL (exit $rc)"
     failed=1
+    echo "--- $t failed (exit $rc):"
     grep -E 'ERROR|invariant violated|runtime error|Test unit written|SUMMARY' "$log" | head -10 || true
   else
     RESULT[$t]="ok"

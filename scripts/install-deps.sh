@@ -7,7 +7,7 @@ PKGS=(
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhiredis-dev libnats-dev libpqxx-dev libp11-kit-dev softhsm2
   redis-server nats-server postgresql prometheus
-  clang libclang-rt-14-dev dpkg-dev systemd
+  clang libclang-rt-14-dev lld dpkg-dev systemd
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -4,7 +4,7 @@
 #      Redis/NATS/PostgreSQL/SoftHSM2 started by the fixtures on free loopback ports, black-box
 #      integration with the real binaries over mTLS, fuzz-corpus replays) + the README's
 #      commands run as written in a sandbox (scripts/check-readme.sh)
-#   2. ASan+UBSan build (Debug) + all tests
+#   2. ASan+UBSan build (clang, Debug, line tables) + all tests
 #   3. TSan build of the concurrent components (state, queue, pkcs11, audit, http, app,
 #      conformance) +
 #      their tests
@@ -49,7 +49,16 @@ scripts/check-readme.sh build
 
 if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   echo "== [2/3] ASan+UBSan build + all tests =="
-  configure build-asan -DCMAKE_BUILD_TYPE=Debug -DVV_SANITIZE=address,undefined -DVV_BUILD_BENCH=OFF
+  # clang, not GCC: the same ASan+UBSan checks compile in ~40 % less CPU time (GCC 12 takes
+  # ~48 s for one Beast translation unit under ASan, clang 14 ~27 s), and line tables are all a
+  # sanitizer report needs (full -g makes ~75 MB objects that lld then has to link). The release
+  # build above stays on GCC, so both compilers build every line.
+  if [ -f build-asan/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang++' build-asan/CMakeCache.txt; then
+    rm -rf build-asan  # an older GCC-configured tree: CMake cannot switch compilers in place
+  fi
+  configure build-asan -DCMAKE_BUILD_TYPE=Debug -DVV_SANITIZE=address,undefined -DVV_BUILD_BENCH=OFF \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    "-DCMAKE_CXX_FLAGS_DEBUG=-O0 -gline-tables-only" "-DCMAKE_C_FLAGS_DEBUG=-O0 -gline-tables-only"
   ninja -C build-asan -j"$JOBS"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" run_ctest build-asan -LE '^(redteam|deploy)$'

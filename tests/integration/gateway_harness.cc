@@ -247,15 +247,24 @@ std::map<std::string, int> StoredEventIds(const std::string& nats_url, const std
     ADD_FAILURE() << consumer.status().ToString();
     return ids;
   }
-  for (;;) {
+  // An empty fetch is not the end: right after a node was killed the new consumer's leader
+  // may still be elected (fetches time out empty). Read until the server says nothing is
+  // pending or in flight for this durable, within 60 s.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
     auto batch = (*consumer)->Fetch(256, 1000);
-    if (!batch.ok() || batch->empty()) break;
-    for (const auto& m : *batch) {
-      const json::Value* p = m.envelope.payload.Find("payload");
-      if (p && p->Find("event_id")) ids[p->Find("event_id")->as_string()]++;
-      (*consumer)->Ack(m.sequence);
+    if (batch.ok() && !batch->empty()) {
+      for (const auto& m : *batch) {
+        const json::Value* p = m.envelope.payload.Find("payload");
+        if (p && p->Find("event_id")) ids[p->Find("event_id")->as_string()]++;
+        (*consumer)->Ack(m.sequence);
+      }
+      continue;
     }
+    auto state = (*consumer)->State();
+    if (state.ok() && state->pending == 0 && state->ack_pending == 0) return ids;
   }
+  ADD_FAILURE() << "the stream was not drained within 60 s (" << ids.size() << " events read)";
   return ids;
 }
 
