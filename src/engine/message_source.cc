@@ -129,6 +129,10 @@ Result<std::vector<queue::StoredMessage>> EmbeddedSource::RawFetch(int max) {
 
 Status EmbeddedSource::Ack(int64_t sequence) { return queue_.Ack(sequence); }
 
+Status EmbeddedSource::AckBatch(const std::vector<int64_t>& sequences) {
+  return queue_.AckBatch(sequences);
+}
+
 Result<int64_t> EmbeddedSource::Deliveries(int64_t sequence) {
   return queue_.DeliveredCount(sequence);
 }

@@ -51,6 +51,13 @@ class MessageSource {
   // re-parses wire_bytes itself).
   virtual Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) = 0;
   virtual Status Ack(int64_t sequence) = 0;
+  // Acks every message of `sequences` (a batch whose store transaction committed). Embedded:
+  // one queue transaction, all or none. This default acks one by one and stops at the first
+  // failure (those before it stay acked; the rest are redelivered, found duplicate).
+  virtual Status AckBatch(const std::vector<int64_t>& sequences) {
+    for (int64_t seq : sequences) VV_RETURN_IF_ERROR(Ack(seq));
+    return Status::Ok();
+  }
   // Deliveries of the message so far, the current one included.
   virtual Result<int64_t> Deliveries(int64_t sequence) = 0;
   // Unacked ingest messages waiting; -1 when the backend cannot tell.
@@ -76,6 +83,7 @@ class EmbeddedSource final : public MessageSource {
 
   Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) override;
   Status Ack(int64_t sequence) override;
+  Status AckBatch(const std::vector<int64_t>& sequences) override;
   Result<int64_t> Deliveries(int64_t sequence) override;
   Result<int64_t> Lag() override;
 
