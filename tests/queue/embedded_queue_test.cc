@@ -501,6 +501,28 @@ TEST_F(EmbeddedQueueTest, FetchUnackedCountsDeliveriesUntilAcked) {
   EXPECT_EQ(q->DeliveredCount(987654).status().code(), StatusCode::kNotFound);
 }
 
+// AckBatch (issue 15 item 4): one transaction for the engine's batch - all acked, or none.
+TEST_F(EmbeddedQueueTest, AckBatchAcksAllOrNone) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(PublishSync(*q, Ingest("evt-" + std::to_string(i), "k" + std::to_string(i)))
+                    .status.ok());
+  auto f = q->FetchUnacked(Kind::kIngest, 10);
+  ASSERT_TRUE(f.ok());
+  ASSERT_EQ(f->size(), 4u);
+  const int64_t s0 = (*f)[0].sequence, s1 = (*f)[1].sequence, s2 = (*f)[2].sequence;
+  ASSERT_TRUE(q->AckBatch({s0, s1}).ok());
+  EXPECT_TRUE(q->AckBatch({s0, s1}).ok());  // idempotent
+  EXPECT_TRUE(q->AckBatch({}).ok());
+  // An unknown sequence fails the batch and acks nothing of it.
+  EXPECT_EQ(q->AckBatch({s2, 999999}).code(), StatusCode::kNotFound);
+  auto rest = q->FetchUnacked(Kind::kIngest, 10);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0].sequence, s2);
+}
+
 TEST_F(EmbeddedQueueTest, FailingPublisherWrapperFailsOnDemand) {
   auto q = OpenQueue();
   ASSERT_NE(q, nullptr);
