@@ -110,13 +110,13 @@ Status Engine::Run(const std::atomic<bool>& stop, bool drain) {
   return Status::Ok();
 }
 
-Status Engine::PublishDeadLetter(const queue::StoredMessage& m, const std::string& code,
-                                 const std::string& message) {
+Status Engine::PublishDeadLetter(const queue::StoredMessage& m, const std::string& message_id,
+                                 const std::string& code, const std::string& message) {
   json::Value trace = json::Value::MakeObject();
   trace.Set("reason", code);
   trace.Set("stage", "evidence_engine");
   trace.Set("source_sequence", m.sequence);
-  if (!m.envelope.message_id.empty()) trace.Set("source_message_id", m.envelope.message_id);
+  if (!message_id.empty()) trace.Set("source_message_id", message_id);
   queue::Envelope dl =
       queue::MakeDeadLetterEnvelope(code, message, m.wire_bytes, std::move(trace), clock_, random_);
   auto promise = std::make_shared<std::promise<Status>>();
@@ -132,7 +132,10 @@ Status Engine::PublishDeadLetter(const queue::StoredMessage& m, const std::strin
 Engine::Outcome Engine::Reject(const queue::StoredMessage& m, const std::string& code,
                                const std::string& message, const std::string& event_type,
                                json::Value details) {
-  Status s = PublishDeadLetter(m, code, message);
+  // The message id of the engine's own parse (details.message_id); none for a corrupt body.
+  const std::string* message_id = StringField(details, "message_id");
+  Status s = PublishDeadLetter(m, message_id != nullptr ? *message_id : std::string(), code,
+                               message);
   if (!s.ok()) return Outcome::kLeaveUnacked;
   details.Set("reason", code);
   details.Set("detail", message);

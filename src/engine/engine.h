@@ -147,8 +147,8 @@ class Engine {
                  const std::string& event_type, json::Value details);
   // Messages handled to an ack (stored, duplicate, rejected, dead-lettered).
   uint64_t Processed() const;
-  Status PublishDeadLetter(const queue::StoredMessage& m, const std::string& code,
-                           const std::string& message);
+  Status PublishDeadLetter(const queue::StoredMessage& m, const std::string& message_id,
+                           const std::string& code, const std::string& message);
 
   const EngineOptions options_;
   MessageSource& source_;

@@ -2,12 +2,14 @@
 // MessageSource: where the processing engine gets queued ingest envelopes from, with
 // at-least-once semantics (a fetched message comes back until it is acked).
 //
-//   EmbeddedSource   the embedded SQLite queue (queue::EmbeddedQueue::FetchUnacked / Ack /
-//                    DeliveredCount). A stored body that no longer parses as an envelope makes
-//                    FetchUnacked fail for the whole batch; EmbeddedSource then reads the
-//                    unacked rows itself (documented layout in embedded_queue.h), so a
-//                    corrupt message is handed to the engine (which dead-letters it) instead
-//                    of blocking the queue forever.
+//   EmbeddedSource   the embedded SQLite queue. Fetch reads the oldest unacked ingest rows
+//                    itself (documented layout in embedded_queue.h) and counts their delivery
+//                    in the same transaction, as EmbeddedQueue::FetchUnacked does, but does not
+//                    parse the bodies: the engine re-parses wire_bytes anyway (so `envelope` is
+//                    left empty), and a corrupt body is handed to the engine (which
+//                    dead-letters it) instead of failing the batch and blocking the queue.
+//                    Deliveries come from that fetch (delivery_count); Ack / AckBatch go
+//                    through the queue (EmbeddedQueue::Ack / AckBatch).
 //                    The embedded queue has no in-flight leases: two consumers would both get
 //                    every message. Open() therefore takes an exclusive lock on
 //                    `<queue_path>.consumer.lock` (flock, released when the process exits,
@@ -94,6 +96,8 @@ class EmbeddedSource final : public MessageSource {
         clock_(options.clock != nullptr ? *options.clock : system_clock_) {}
   // Reads unacked ingest rows directly (no envelope parsing) and counts the delivery.
   Result<std::vector<queue::StoredMessage>> RawFetch(int max);
+  // Delivery counts of the last fetch's messages (seq -> count, this delivery included).
+  std::map<int64_t, int64_t> deliveries_;
   // Retention: prunes when due (once a second by the clock); errors are logged, not returned.
   void PruneIfDue();
 
