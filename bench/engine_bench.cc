@@ -1,6 +1,6 @@
 // The processing engine's per-message path in process (issue 15 item 4), on embedded backends:
 // N gateway-signed ingest envelopes in a fresh EmbeddedQueue (published outside the timing),
-// then one Engine drain (batch_size 64) into a fresh SQLite evidence store: signature and
+// then one Engine drain (batch_size 64, 256, 500) into a fresh SQLite evidence store: signature and
 // integrity check per message, per-payload DEK, HKDF root key from memory behind the KEK cache
 // (as vv-engine wires it), audit log with the default batched fsync. items_per_second =
 // events/s of the drain.
@@ -83,6 +83,7 @@ void Fill(queue::EmbeddedQueue& q, int n, const Clock& clock, Random& random) {
 
 void BM_EngineDrainEmbedded(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
+  const int batch_size = static_cast<int>(state.range(1));
   SystemClock clock;
   SystemRandom random;
   auto provider = evidence::StaticRootKeyProvider::Create({{"root-1", std::string(32, 'R')}},
@@ -110,6 +111,7 @@ void BM_EngineDrainEmbedded(benchmark::State& state) {
       eo.operator_tenant_map = {{"op-001", kTenant}};
       eo.queue_verify_keys = {{kKid, QueueKey().PublicKey()}};
       eo.poll_interval_ms = 1;
+      eo.batch_size = batch_size;
       engine::Engine engine(eo, *source, *q, cipher, *store, *audit, clock, random);
       std::atomic<bool> stop{false};
       state.ResumeTiming();
@@ -122,7 +124,8 @@ void BM_EngineDrainEmbedded(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
-BENCHMARK(BM_EngineDrainEmbedded)->Arg(4000)->Unit(benchmark::kMillisecond)->UseRealTime();
+// Args: events, engine batch size.
+BENCHMARK(BM_EngineDrainEmbedded)->Args({4000, 64})->Args({4000, 256})->Args({4000, 500})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -63,7 +63,7 @@ struct EngineConfig {
   // neither = unsigned checkpoints (development only).
   std::string audit_seal_key_path;
   AuditSealPkcs11Config audit_seal_pkcs11;
-  int64_t batch_size = 64;         // messages per fetch, 1..10000
+  int64_t batch_size = 500;        // messages per fetch (and per store transaction), 1..10000
   int64_t max_deliveries = 5;      // deliveries before a message is dead-lettered, >= 1
   int64_t poll_interval_ms = 200;  // idle wait between fetches, 1..60000
   // Per-tenant KEK cache (evidence/kek_cache.h): a derived KEK is reused for this long (by

@@ -65,7 +65,7 @@ struct DrainProgress {
 };
 
 struct EngineOptions {
-  int batch_size = 64;
+  int batch_size = 500;  // messages per fetch = per store transaction and ack batch
   int64_t max_deliveries = 5;
   int64_t poll_interval_ms = 200;
   std::map<std::string, std::string> operator_tenant_map;  // operator_id -> tenant uuid

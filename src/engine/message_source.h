@@ -10,6 +10,10 @@
 //                    dead-letters it) instead of failing the batch and blocking the queue.
 //                    Deliveries come from that fetch (delivery_count); Ack / AckBatch go
 //                    through the queue (EmbeddedQueue::Ack / AckBatch).
+//                    The fetch's own connection runs synchronous=NORMAL (one fsync less per
+//                    batch): a power loss may forget the last delivery counts (a message is
+//                    then delivered once more than counted before it is dead-lettered); acks
+//                    and stored evidence stay synchronous=FULL.
 //                    The embedded queue has no in-flight leases: two consumers would both get
 //                    every message. Open() therefore takes an exclusive lock on
 //                    `<queue_path>.consumer.lock` (flock, released when the process exits,

@@ -9,6 +9,7 @@
 // Thread-safety: implementations are thread-safe. Ownership: each owns its connection(s).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,13 +40,19 @@ inline Status CheckRecordKeys(const EvidenceRecord& r) {
   return Status::Ok();
 }
 
-// For a backend that commits a batch as one transaction: its result (one outcome per record,
-// or the transaction's error) as PutBatch's per-record results (n = the batch size).
-inline std::vector<Result<PutOutcome>> PerRecordResults(Result<std::vector<PutOutcome>> all,
-                                                        size_t n) {
+// PutBatch of a backend that commits a batch as one transaction: checks every record's keys,
+// runs `put_all` (one outcome per record, or the transaction's error) and returns its result
+// per record (every one the error when it failed).
+inline std::vector<Result<PutOutcome>> PutAllOrNothing(
+    const std::vector<EvidenceRecord>& records,
+    const std::function<Result<std::vector<PutOutcome>>()>& put_all) {
+  Result<std::vector<PutOutcome>> all = std::vector<PutOutcome>{};
+  for (const EvidenceRecord& r : records)
+    if (Status s = CheckRecordKeys(r); !s.ok()) all = s;
+  if (all.ok() && !records.empty()) all = put_all();
   std::vector<Result<PutOutcome>> out;
-  out.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
+  out.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
     if (all.ok()) {
       out.emplace_back((*all)[i]);
     } else {

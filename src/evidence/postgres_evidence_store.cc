@@ -87,12 +87,11 @@ Result<PutOutcome> PostgresEvidenceStore::Put(const EvidenceRecord& r) {
 
 std::vector<Result<PutOutcome>> PostgresEvidenceStore::PutBatch(
     const std::vector<EvidenceRecord>& records) {
-  return PerRecordResults(PutAll(records), records.size());
+  return PutAllOrNothing(records, [&] { return PutAll(records); });
 }
 
 Result<std::vector<PutOutcome>> PostgresEvidenceStore::PutAll(
     const std::vector<EvidenceRecord>& records) {
-  for (const EvidenceRecord& r : records) VV_RETURN_IF_ERROR(CheckRecordKeys(r));
   std::vector<PutOutcome> out(records.size(), PutOutcome::kDuplicate);
   if (records.empty()) return out;
   // Records grouped by tenant (first-appearance order). A (tenant, event_id) repeated within

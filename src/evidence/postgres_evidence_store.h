@@ -58,7 +58,7 @@ class PostgresEvidenceStore final : public EvidenceStore {
 
  private:
   explicit PostgresEvidenceStore(const std::string& url);
-  // The batch in one transaction; all outcomes or an error.
+  // The batch (keys checked by the caller) in one transaction; all outcomes or an error.
   Result<std::vector<PutOutcome>> PutAll(const std::vector<EvidenceRecord>& records);
 
   sqlstore::PgConnection conn_;

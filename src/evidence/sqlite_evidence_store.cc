@@ -63,12 +63,11 @@ Result<PutOutcome> SqliteEvidenceStore::Put(const EvidenceRecord& r) {
 
 std::vector<Result<PutOutcome>> SqliteEvidenceStore::PutBatch(
     const std::vector<EvidenceRecord>& records) {
-  return PerRecordResults(PutAll(records), records.size());
+  return PutAllOrNothing(records, [&] { return PutAll(records); });
 }
 
 Result<std::vector<PutOutcome>> SqliteEvidenceStore::PutAll(
     const std::vector<EvidenceRecord>& records) {
-  for (const EvidenceRecord& r : records) VV_RETURN_IF_ERROR(CheckRecordKeys(r));
   std::vector<PutOutcome> out;
   if (records.empty()) return out;
   out.reserve(records.size());

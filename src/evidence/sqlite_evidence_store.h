@@ -41,7 +41,8 @@ class SqliteEvidenceStore final : public EvidenceStore {
   Result<std::vector<std::string>> Tenants() override;
 
  private:
-  // The batch in one transaction (a single record: one statement); all outcomes or an error.
+  // The batch (keys checked by the caller) in one transaction (a single record: one
+  // statement); all outcomes or an error.
   Result<std::vector<PutOutcome>> PutAll(const std::vector<EvidenceRecord>& records);
   explicit SqliteEvidenceStore(sqlstore::Db db) : db_(std::move(db)) {}
   std::mutex mu_;

@@ -115,6 +115,18 @@ class EngineTest : public ::testing::Test {
     std::atomic<bool> stop{false};
     ASSERT_TRUE(engine.Run(stop, /*drain=*/true).ok());
   }
+  // The engine on the real store (no FlakyStore, whose default PutBatch Puts one at a time).
+  std::unique_ptr<Engine> MakeEngineOnStore() {
+    return std::make_unique<Engine>(options_, *source_, *queue_, *cipher_, *store_, *audit_,
+                                    clock_, random_);
+  }
+  // Edits the stored body of the message of `event` in the SQLite file, keeping it valid JSON.
+  void TamperBody(const std::string& event) {
+    ASSERT_EQ(SqlExec(QueuePath(),
+                      "UPDATE messages SET body = replace(body, 'host-nyc-01', 'host-evil-1') "
+                      "WHERE body LIKE '%" + event + "%'"),
+              1);
+  }
   std::vector<queue::StoredMessage> DeadLetters() {
     auto l = queue_->List(queue::Kind::kDeadLetter, 0, 1000);
     EXPECT_TRUE(l.ok());
@@ -216,10 +228,7 @@ TEST_F(EngineTest, TamperedEnvelopeInQueueIsRejectedDeadLetteredAndAudited) {
   Publish(kT1, "op-001", "evt-tampered");
   Publish(kT1, "op-001", "evt-ok-2");
   // Edit the stored body of one message in the SQLite file, keeping it valid JSON.
-  ASSERT_EQ(SqlExec(QueuePath(),
-                    "UPDATE messages SET body = replace(body, 'host-nyc-01', 'host-evil-1') "
-                    "WHERE body LIKE '%evt-tampered%'"),
-            1);
+  TamperBody("evt-tampered");
   auto engine = MakeEngine();
   Drain(*engine);
   EXPECT_EQ(engine->counters().stored.load(), 2u);
@@ -250,13 +259,14 @@ TEST_F(EngineTest, TamperedEnvelopeInQueueIsRejectedDeadLetteredAndAudited) {
 // is redelivered and then stored once (as kStored: the failed commit left no record behind).
 TEST_F(EngineTest, BatchWhoseCommitFailsAcksNothingAndIsRedelivered) {
   for (int i = 0; i < 3; ++i) Publish(kT1, "op-001", "evt-c" + std::to_string(i));
-  // The real store (no FlakyStore: its default PutBatch would Put one at a time); a trigger
-  // refuses one row, which fails the batch's transaction as an I/O error would.
+  // The real store; a trigger refuses one row, which fails the batch's transaction as an I/O
+  // error would.
   ASSERT_EQ(SqlExec(dir_.File("evidence.db"),
                     "CREATE TRIGGER refuse BEFORE INSERT ON evidence WHEN NEW.event_id = 'evt-c1' "
                     "BEGIN SELECT RAISE(ABORT, 'refused'); END"),
             0);
-  Engine engine(options_, *source_, *queue_, *cipher_, *store_, *audit_, clock_, random_);
+  auto engine_ptr = MakeEngineOnStore();
+  Engine& engine = *engine_ptr;
   auto n = engine.ProcessOnce();
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 3);
@@ -283,11 +293,9 @@ TEST_F(EngineTest, PoisonMessageInABatchIsDeadLetteredWhileTheRestCommit) {
   Publish(kT1, "op-001", "evt-poison");
   Publish(kT2, "op-002", "evt-p1");
   Publish(kT1, "op-001", "evt-p2");
-  ASSERT_EQ(SqlExec(QueuePath(),
-                    "UPDATE messages SET body = replace(body, 'host-nyc-01', 'host-evil-1') "
-                    "WHERE body LIKE '%evt-poison%'"),
-            1);
-  Engine engine(options_, *source_, *queue_, *cipher_, *store_, *audit_, clock_, random_);
+  TamperBody("evt-poison");
+  auto engine_ptr = MakeEngineOnStore();
+  Engine& engine = *engine_ptr;
   auto n = engine.ProcessOnce();  // one fetch holds all four
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 4);
