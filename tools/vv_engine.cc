@@ -42,6 +42,7 @@
 #include "json/json.h"
 #include "stats/service_metrics.h"
 #include "evidence/evidence_cipher.h"
+#include "evidence/kek_cache.h"
 #include "queue/embedded_queue.h"
 #include "queue/jetstream_queue.h"
 
@@ -194,7 +195,11 @@ int main(int argc, char** argv) {
     dlq = js_publisher.get();
   }
 
-  vv::evidence::EvidenceCipher cipher(**provider, random);
+  // The per-tenant KEK cache (kek_cache_seconds; 0 = every payload derives its KEK).
+  vv::evidence::KekCacheOptions kco;
+  kco.ttl_ms = cfg->kek_cache_seconds * 1000;
+  vv::evidence::CachingRootKeyProvider kek_cache(**provider, kco, clock);
+  vv::evidence::EvidenceCipher cipher(kek_cache, random);
   vv::engine::EngineOptions eo;
   eo.batch_size = static_cast<int>(cfg->batch_size);
   eo.max_deliveries = cfg->max_deliveries;

@@ -162,6 +162,9 @@ std::vector<t::Key<E>> EngineKeys() {
   add(Check(t::Int<E>("poll_interval_ms", t::F(&E::poll_interval_ms)).NoPrint(),
             [](const E& c) { return c.poll_interval_ms < 1 || c.poll_interval_ms > 60000; },
             "evidence_engine.poll_interval_ms must be 1..60000"));
+  add(Check(t::Int<E>("kek_cache_seconds", t::F(&E::kek_cache_seconds)),
+            [](const E& c) { return c.kek_cache_seconds < 0 || c.kek_cache_seconds > 86400; },
+            "evidence_engine.kek_cache_seconds must be 0..86400 (0 = no KEK cache)"));
   add(t::Path<E>("metrics_path", t::F(&E::metrics_path)));
   add(t::Str<E>("probe_listen", t::F(&E::probe_listen)).Check([](const E& c, t::Violations* v) {
     if (Status s = CheckListenAddress("evidence_engine.probe_listen", c.probe_listen, false);

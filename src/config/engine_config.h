@@ -63,9 +63,13 @@ struct EngineConfig {
   // neither = unsigned checkpoints (development only).
   std::string audit_seal_key_path;
   AuditSealPkcs11Config audit_seal_pkcs11;
-  int64_t batch_size = 64;         // messages per fetch, 1..10000
+  int64_t batch_size = 500;        // messages per fetch (and per store transaction), 1..10000
   int64_t max_deliveries = 5;      // deliveries before a message is dead-lettered, >= 1
   int64_t poll_interval_ms = 200;  // idle wait between fetches, 1..60000
+  // Per-tenant KEK cache (evidence/kek_cache.h): a derived KEK is reused for this long (by
+  // tenant and root key id, at most 1024 entries, wiped on eviction), so an HSM is asked once
+  // per tenant per period instead of once per payload. 0 = off (every payload derives).
+  int64_t kek_cache_seconds = 300;
   std::string metrics_path;        // "" = no metrics file (Prometheus text, rewritten)
   int64_t metrics_interval_seconds = 10;
   // Probe and scrape listener (issue 14): unauthenticated, read-only plain HTTP serving only

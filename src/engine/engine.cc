@@ -42,10 +42,14 @@ Result<int> Engine::ProcessOnce(int64_t wait_ms) {
     fetch_status_ = msgs.status();
   }
   if (!msgs.ok()) return msgs.status();
+  Batch batch;
+  batch.ready.reserve(msgs->size());
+  batch.records.reserve(msgs->size());
   for (const auto& m : *msgs) {
     counters_.consumed.fetch_add(1);
-    if (Handle(m) == Outcome::kLeaveUnacked) counters_.transient_failures.fetch_add(1);
+    if (Check(m, &batch) == Outcome::kLeaveUnacked) counters_.transient_failures.fetch_add(1);
   }
+  StoreBatch(&batch);
   auto lag = source_.Lag();
   counters_.lag.store(lag.ok() ? *lag : -1);
   return static_cast<int>(msgs->size());
@@ -106,13 +110,13 @@ Status Engine::Run(const std::atomic<bool>& stop, bool drain) {
   return Status::Ok();
 }
 
-Status Engine::PublishDeadLetter(const queue::StoredMessage& m, const std::string& code,
-                                 const std::string& message) {
+Status Engine::PublishDeadLetter(const queue::StoredMessage& m, const std::string& message_id,
+                                 const std::string& code, const std::string& message) {
   json::Value trace = json::Value::MakeObject();
   trace.Set("reason", code);
   trace.Set("stage", "evidence_engine");
   trace.Set("source_sequence", m.sequence);
-  if (!m.envelope.message_id.empty()) trace.Set("source_message_id", m.envelope.message_id);
+  if (!message_id.empty()) trace.Set("source_message_id", message_id);
   queue::Envelope dl =
       queue::MakeDeadLetterEnvelope(code, message, m.wire_bytes, std::move(trace), clock_, random_);
   auto promise = std::make_shared<std::promise<Status>>();
@@ -128,7 +132,10 @@ Status Engine::PublishDeadLetter(const queue::StoredMessage& m, const std::strin
 Engine::Outcome Engine::Reject(const queue::StoredMessage& m, const std::string& code,
                                const std::string& message, const std::string& event_type,
                                json::Value details) {
-  Status s = PublishDeadLetter(m, code, message);
+  // The message id of the engine's own parse (details.message_id); none for a corrupt body.
+  const std::string* message_id = StringField(details, "message_id");
+  Status s = PublishDeadLetter(m, message_id != nullptr ? *message_id : std::string(), code,
+                               message);
   if (!s.ok()) return Outcome::kLeaveUnacked;
   details.Set("reason", code);
   details.Set("detail", message);
@@ -145,7 +152,7 @@ Engine::Outcome Engine::Reject(const queue::StoredMessage& m, const std::string&
   return Outcome::kAcked;
 }
 
-Engine::Outcome Engine::Handle(const queue::StoredMessage& m) {
+Engine::Outcome Engine::Check(const queue::StoredMessage& m, Batch* batch) {
   json::Value details = json::Value::MakeObject();
 
   // 2a. Re-parse what is actually stored; never trust an earlier parse.
@@ -235,7 +242,7 @@ Engine::Outcome Engine::Handle(const queue::StoredMessage& m) {
   }
   details.Set("authenticated", auth_problem.empty());
 
-  // 3. Encrypt and store (idempotent), audit, ack.
+  // 3. Encrypt; the batch's store commit, audit and ack follow in StoreBatch.
   auto sealed = cipher_.Encrypt(*tenant, plaintext);
   if (!sealed.ok()) return Outcome::kLeaveUnacked;
   evidence::EvidenceRecord record;
@@ -247,35 +254,71 @@ Engine::Outcome Engine::Handle(const queue::StoredMessage& m) {
   record.envelope_json = sealed->Serialize();
   record.created_at = env.created_at;
   record.stored_at_micros = clock_.NowMicros();
-  auto put = store_.Put(record);
-  logging::Backends().Observe(options_.store_name, put.status());
+  batch->records.push_back(std::move(record));
+  batch->ready.push_back({m.sequence, std::move(details)});
+  return Outcome::kPending;
+}
+
+void Engine::StoreBatch(Batch* batch) {
+  if (batch->records.empty()) return;
+  // One store transaction for the batch (SQLite, PostgreSQL: all stored or none). Put is
+  // idempotent per record, so a redelivered message finds its record: kDuplicate.
+  const std::vector<Result<evidence::PutOutcome>> put = store_.PutBatch(batch->records);
+  Status store_status;
+  for (const auto& p : put)
+    if (!p.ok()) {
+      store_status = p.status();
+      break;
+    }
+  logging::Backends().Observe(options_.store_name, store_status);
   {
     std::lock_guard<std::mutex> l(health_mu_);
-    store_status_ = put.status();
+    store_status_ = store_status;
   }
-  if (!put.ok()) return Outcome::kLeaveUnacked;
-  details.Set("key_id", sealed->key_id);
-  details.Set("sequence", m.sequence);
-  std::string event_type = "evidence.stored";
-  if (*put == evidence::PutOutcome::kDuplicate) {
-    event_type = "evidence.duplicate";
-    auto existing = store_.Get(*tenant, *event_id);
-    if (existing.ok() && existing->has_value()) {
-      const auto& e = **existing;
-      details.Set("redelivery", e.message_id == env.message_id);
-      details.Set("same_content", e.integrity_hash == env.integrity_hash);
-      details.Set("key_id", e.key_id);
+  // After the commit: one audit record per stored message, then the acks of the audited ones.
+  // A record not stored (failed commit) leaves its message unacked, to be redelivered.
+  std::vector<int64_t> to_ack;
+  std::vector<evidence::PutOutcome> acked_outcomes;
+  to_ack.reserve(put.size());
+  acked_outcomes.reserve(put.size());
+  for (size_t i = 0; i < put.size(); ++i) {
+    if (!put[i].ok()) {
+      counters_.transient_failures.fetch_add(1);
+      continue;
+    }
+    const evidence::EvidenceRecord& r = batch->records[i];
+    json::Value& details = batch->ready[i].details;
+    details.Set("key_id", r.key_id);
+    details.Set("sequence", batch->ready[i].sequence);
+    std::string event_type = "evidence.stored";
+    if (*put[i] == evidence::PutOutcome::kDuplicate) {
+      event_type = "evidence.duplicate";
+      auto existing = store_.Get(r.tenant_id, r.event_id);
+      if (existing.ok() && existing->has_value()) {
+        const auto& e = **existing;
+        details.Set("redelivery", e.message_id == r.message_id);
+        details.Set("same_content", e.integrity_hash == r.integrity_hash);
+        details.Set("key_id", e.key_id);
+      }
+    }
+    if (!audit_.Append(event_type, options_.actor, std::move(details)).ok()) {
+      counters_.transient_failures.fetch_add(1);  // stored; redelivered, then a duplicate
+      continue;
+    }
+    to_ack.push_back(batch->ready[i].sequence);
+    acked_outcomes.push_back(*put[i]);
+  }
+  if (!source_.AckBatch(to_ack).ok()) {
+    counters_.transient_failures.fetch_add(to_ack.size());
+    return;
+  }
+  for (evidence::PutOutcome o : acked_outcomes) {
+    if (o == evidence::PutOutcome::kStored) {
+      counters_.stored.fetch_add(1);
+    } else {
+      counters_.duplicates.fetch_add(1);
     }
   }
-  if (!audit_.Append(event_type, options_.actor, std::move(details)).ok())
-    return Outcome::kLeaveUnacked;
-  if (!source_.Ack(m.sequence).ok()) return Outcome::kLeaveUnacked;
-  if (*put == evidence::PutOutcome::kStored) {
-    counters_.stored.fetch_add(1);
-  } else {
-    counters_.duplicates.fetch_add(1);
-  }
-  return Outcome::kAcked;
 }
 
 Status Engine::Health() const {

@@ -48,6 +48,10 @@ Result<std::unique_ptr<EmbeddedSource>> EmbeddedSource::Open(queue::EmbeddedQueu
     return Status::Unavailable("engine: cannot open queue " + queue_path + ": " + msg);
   }
   sqlite3_busy_timeout(db, 5000);
+  // This connection only fetches and counts deliveries: WAL with synchronous=NORMAL, so a
+  // fetch commit does not wait for an fsync (it survives a process crash; the WAL is synced by
+  // the next synchronous=FULL commit on the file, the batch's ack). See the header.
+  sqlite3_exec(db, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
   return std::unique_ptr<EmbeddedSource>(new EmbeddedSource(queue, db, fd, options));
 }
 
@@ -79,8 +83,7 @@ Result<std::vector<queue::StoredMessage>> EmbeddedSource::Fetch(int max, int64_t
   PruneIfDue();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
-    auto msgs = queue_.FetchUnacked(queue::Kind::kIngest, max);
-    if (!msgs.ok() && msgs.status().code() == StatusCode::kDataLoss) msgs = RawFetch(max);
+    auto msgs = RawFetch(max);
     if (!msgs.ok() || !msgs->empty() || std::chrono::steady_clock::now() >= deadline) return msgs;
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::min<int64_t>(20, std::max<int64_t>(1, timeout_ms))));
@@ -89,12 +92,14 @@ Result<std::vector<queue::StoredMessage>> EmbeddedSource::Fetch(int max, int64_t
 
 Result<std::vector<queue::StoredMessage>> EmbeddedSource::RawFetch(int max) {
   std::vector<queue::StoredMessage> out;
+  deliveries_.clear();
+  if (max <= 0) return out;
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
     return Status::Unavailable(std::string("engine: queue fetch: ") + sqlite3_errmsg(db_));
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db_,
-                              "SELECT seq, body FROM messages WHERE kind = 'ingest' AND acked_at "
-                              "IS NULL ORDER BY seq LIMIT ?1",
+                              "SELECT seq, body, delivered_count FROM messages WHERE kind = "
+                              "'ingest' AND acked_at IS NULL ORDER BY seq LIMIT ?1",
                               -1, &st, nullptr);
   if (rc == SQLITE_OK) {
     sqlite3_bind_int(st, 1, max);
@@ -104,24 +109,27 @@ Result<std::vector<queue::StoredMessage>> EmbeddedSource::RawFetch(int max) {
       const unsigned char* body = sqlite3_column_text(st, 1);
       m.wire_bytes.assign(body ? reinterpret_cast<const char*>(body) : "",
                           static_cast<size_t>(sqlite3_column_bytes(st, 1)));
+      m.delivery_count = sqlite3_column_int64(st, 2) + 1;  // this delivery included
       out.push_back(std::move(m));
     }
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
   }
   sqlite3_finalize(st);
-  for (size_t i = 0; rc == SQLITE_OK && i < out.size(); ++i) {
-    sqlite3_stmt* up = nullptr;
+  sqlite3_stmt* up = nullptr;
+  if (rc == SQLITE_OK)
     rc = sqlite3_prepare_v2(
         db_, "UPDATE messages SET delivered_count = delivered_count + 1 WHERE seq = ?1", -1, &up,
         nullptr);
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_int64(up, 1, out[i].sequence);
-      rc = sqlite3_step(up) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    }
-    sqlite3_finalize(up);
+  for (size_t i = 0; rc == SQLITE_OK && i < out.size(); ++i) {
+    sqlite3_bind_int64(up, 1, out[i].sequence);
+    rc = sqlite3_step(up) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    sqlite3_reset(up);
   }
-  if (rc == SQLITE_OK && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK)
+  sqlite3_finalize(up);
+  if (rc == SQLITE_OK && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) {
+    for (const auto& m : out) deliveries_[m.sequence] = m.delivery_count;
     return out;
+  }
   std::string msg = sqlite3_errmsg(db_);
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   return Status::Unavailable("engine: queue fetch: " + msg);
@@ -129,7 +137,13 @@ Result<std::vector<queue::StoredMessage>> EmbeddedSource::RawFetch(int max) {
 
 Status EmbeddedSource::Ack(int64_t sequence) { return queue_.Ack(sequence); }
 
+Status EmbeddedSource::AckBatch(const std::vector<int64_t>& sequences) {
+  return queue_.AckBatch(sequences);
+}
+
 Result<int64_t> EmbeddedSource::Deliveries(int64_t sequence) {
+  auto it = deliveries_.find(sequence);  // counted by the last fetch, in its transaction
+  if (it != deliveries_.end()) return it->second;
   return queue_.DeliveredCount(sequence);
 }
 

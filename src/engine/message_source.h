@@ -2,12 +2,18 @@
 // MessageSource: where the processing engine gets queued ingest envelopes from, with
 // at-least-once semantics (a fetched message comes back until it is acked).
 //
-//   EmbeddedSource   the embedded SQLite queue (queue::EmbeddedQueue::FetchUnacked / Ack /
-//                    DeliveredCount). A stored body that no longer parses as an envelope makes
-//                    FetchUnacked fail for the whole batch; EmbeddedSource then reads the
-//                    unacked rows itself (documented layout in embedded_queue.h), so a
-//                    corrupt message is handed to the engine (which dead-letters it) instead
-//                    of blocking the queue forever.
+//   EmbeddedSource   the embedded SQLite queue. Fetch reads the oldest unacked ingest rows
+//                    itself (documented layout in embedded_queue.h) and counts their delivery
+//                    in the same transaction, as EmbeddedQueue::FetchUnacked does, but does not
+//                    parse the bodies: the engine re-parses wire_bytes anyway (so `envelope` is
+//                    left empty), and a corrupt body is handed to the engine (which
+//                    dead-letters it) instead of failing the batch and blocking the queue.
+//                    Deliveries come from that fetch (delivery_count); Ack / AckBatch go
+//                    through the queue (EmbeddedQueue::Ack / AckBatch).
+//                    The fetch's own connection runs synchronous=NORMAL (one fsync less per
+//                    batch): a power loss may forget the last delivery counts (a message is
+//                    then delivered once more than counted before it is dead-lettered); acks
+//                    and stored evidence stay synchronous=FULL.
 //                    The embedded queue has no in-flight leases: two consumers would both get
 //                    every message. Open() therefore takes an exclusive lock on
 //                    `<queue_path>.consumer.lock` (flock, released when the process exits,
@@ -51,6 +57,13 @@ class MessageSource {
   // re-parses wire_bytes itself).
   virtual Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) = 0;
   virtual Status Ack(int64_t sequence) = 0;
+  // Acks every message of `sequences` (a batch whose store transaction committed). Embedded:
+  // one queue transaction, all or none. This default acks one by one and stops at the first
+  // failure (those before it stay acked; the rest are redelivered, found duplicate).
+  virtual Status AckBatch(const std::vector<int64_t>& sequences) {
+    for (int64_t seq : sequences) VV_RETURN_IF_ERROR(Ack(seq));
+    return Status::Ok();
+  }
   // Deliveries of the message so far, the current one included.
   virtual Result<int64_t> Deliveries(int64_t sequence) = 0;
   // Unacked ingest messages waiting; -1 when the backend cannot tell.
@@ -76,6 +89,7 @@ class EmbeddedSource final : public MessageSource {
 
   Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) override;
   Status Ack(int64_t sequence) override;
+  Status AckBatch(const std::vector<int64_t>& sequences) override;
   Result<int64_t> Deliveries(int64_t sequence) override;
   Result<int64_t> Lag() override;
 
@@ -86,6 +100,8 @@ class EmbeddedSource final : public MessageSource {
         clock_(options.clock != nullptr ? *options.clock : system_clock_) {}
   // Reads unacked ingest rows directly (no envelope parsing) and counts the delivery.
   Result<std::vector<queue::StoredMessage>> RawFetch(int max);
+  // Delivery counts of the last fetch's messages (seq -> count, this delivery included).
+  std::map<int64_t, int64_t> deliveries_;
   // Retention: prunes when due (once a second by the clock); errors are logged, not returned.
   void PruneIfDue();
 

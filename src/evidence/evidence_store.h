@@ -9,6 +9,7 @@
 // Thread-safety: implementations are thread-safe. Ownership: each owns its connection(s).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,12 +33,52 @@ struct EvidenceRecord {
 
 enum class PutOutcome { kStored, kDuplicate };
 
+// Every record names its tenant and event (InvalidArgument otherwise).
+inline Status CheckRecordKeys(const EvidenceRecord& r) {
+  if (r.tenant_id.empty() || r.event_id.empty())
+    return Status::InvalidArgument("evidence record needs tenant_id and event_id");
+  return Status::Ok();
+}
+
+// PutBatch of a backend that commits a batch as one transaction: checks every record's keys,
+// runs `put_all` (one outcome per record, or the transaction's error) and returns its result
+// per record (every one the error when it failed).
+inline std::vector<Result<PutOutcome>> PutAllOrNothing(
+    const std::vector<EvidenceRecord>& records,
+    const std::function<Result<std::vector<PutOutcome>>()>& put_all) {
+  Result<std::vector<PutOutcome>> all = std::vector<PutOutcome>{};
+  for (const EvidenceRecord& r : records)
+    if (Status s = CheckRecordKeys(r); !s.ok()) all = s;
+  if (all.ok() && !records.empty()) all = put_all();
+  std::vector<Result<PutOutcome>> out;
+  out.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (all.ok()) {
+      out.emplace_back((*all)[i]);
+    } else {
+      out.emplace_back(all.status());
+    }
+  }
+  return out;
+}
+
 class EvidenceStore {
  public:
   virtual ~EvidenceStore() = default;
   // Inserts the record (seq ignored). kDuplicate, with nothing changed, when the tenant
   // already has a record for event_id. Unavailable when the backend fails.
   virtual Result<PutOutcome> Put(const EvidenceRecord& record) = 0;
+  // Inserts `records` (seq ignored); one result per record, in order. A record whose
+  // (tenant_id, event_id) is already stored, or comes earlier in the same batch, is
+  // kDuplicate. SQLite and PostgreSQL commit the batch as ONE transaction: every result is OK
+  // or, when the transaction failed, every result is that error and nothing is stored. This
+  // default Puts each record on its own (each result is its own Put's).
+  virtual std::vector<Result<PutOutcome>> PutBatch(const std::vector<EvidenceRecord>& records) {
+    std::vector<Result<PutOutcome>> out;
+    out.reserve(records.size());
+    for (const EvidenceRecord& r : records) out.push_back(Put(r));
+    return out;
+  }
   // The record of (tenant_id, event_id), or nullopt.
   virtual Result<std::optional<EvidenceRecord>> Get(std::string_view tenant_id,
                                                     std::string_view event_id) = 0;

@@ -2,6 +2,12 @@
 
 #include <pqxx/pqxx>
 
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
 namespace vv::evidence {
 
 namespace {
@@ -64,8 +70,7 @@ Result<std::unique_ptr<PostgresEvidenceStore>> PostgresEvidenceStore::Open(
 }
 
 Result<PutOutcome> PostgresEvidenceStore::Put(const EvidenceRecord& r) {
-  if (r.tenant_id.empty() || r.event_id.empty())
-    return Status::InvalidArgument("evidence record needs tenant_id and event_id");
+  VV_RETURN_IF_ERROR(CheckRecordKeys(r));
   PutOutcome outcome = PutOutcome::kDuplicate;
   VV_RETURN_IF_ERROR(conn_.InTenantTransaction(r.tenant_id, [&](pqxx::transaction_base& w) {
     pqxx::result res = w.exec_params(
@@ -78,6 +83,65 @@ Result<PutOutcome> PostgresEvidenceStore::Put(const EvidenceRecord& r) {
     return Status::Ok();
   }));
   return outcome;
+}
+
+std::vector<Result<PutOutcome>> PostgresEvidenceStore::PutBatch(
+    const std::vector<EvidenceRecord>& records) {
+  return PutAllOrNothing(records, [&] { return PutAll(records); });
+}
+
+Result<std::vector<PutOutcome>> PostgresEvidenceStore::PutAll(
+    const std::vector<EvidenceRecord>& records) {
+  std::vector<PutOutcome> out(records.size(), PutOutcome::kDuplicate);
+  if (records.empty()) return out;
+  // Records grouped by tenant (first-appearance order). A (tenant, event_id) repeated within
+  // the batch is sent once: the later copies stay kDuplicate.
+  std::vector<std::pair<std::string_view, std::vector<size_t>>> groups;
+  std::map<std::string_view, size_t> group_of;
+  std::set<std::pair<std::string_view, std::string_view>> seen;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const EvidenceRecord& r = records[i];
+    if (!seen.emplace(r.tenant_id, r.event_id).second) continue;
+    auto [it, added] = group_of.emplace(r.tenant_id, groups.size());
+    if (added) groups.emplace_back(r.tenant_id, std::vector<size_t>{});
+    groups[it->second].second.push_back(i);
+  }
+  // One transaction: each tenant's rows are inserted under that tenant's RLS scope, in
+  // multi-row INSERTs (8 parameters a row, well under the protocol's 65535).
+  constexpr size_t kRowsPerInsert = 500;
+  VV_RETURN_IF_ERROR(conn_.InTransaction([&](pqxx::transaction_base& w) {
+    for (const auto& [tenant, indices] : groups) {
+      sqlstore::ScopeToTenant(w, std::string(tenant));
+      for (size_t from = 0; from < indices.size(); from += kRowsPerInsert) {
+        const size_t to = std::min(indices.size(), from + kRowsPerInsert);
+        std::string sql =
+            "INSERT INTO vv_evidence (tenant_id, event_id, message_id, integrity_hash, key_id,"
+            " envelope, created_at, stored_at) VALUES ";
+        std::vector<std::string> params;
+        params.reserve((to - from) * 8);
+        for (size_t k = from; k < to; ++k) {
+          const EvidenceRecord& r = records[indices[k]];
+          const size_t p = params.size();
+          sql += (k == from ? "(" : ",(");
+          for (size_t c = 1; c <= 8; ++c) {
+            sql += "$" + std::to_string(p + c) + (c == 6 ? "::jsonb" : "") + (c == 8 ? ")" : ",");
+          }
+          params.insert(params.end(), {r.tenant_id, r.event_id, r.message_id, r.integrity_hash,
+                                       r.key_id, r.envelope_json, r.created_at,
+                                       std::to_string(r.stored_at_micros)});
+        }
+        sql += " ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING event_id";
+        pqxx::result res = w.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+        std::set<std::string, std::less<>> inserted;
+        for (const auto& row : res) inserted.insert(row[0].as<std::string>());
+        for (size_t k = from; k < to; ++k)
+          if (inserted.count(records[indices[k]].event_id) != 0)
+            out[indices[k]] = PutOutcome::kStored;
+      }
+    }
+    return Status::Ok();
+  }));
+  return out;
 }
 
 Result<std::optional<EvidenceRecord>> PostgresEvidenceStore::Get(std::string_view tenant_id,

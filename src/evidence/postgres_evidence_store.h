@@ -42,6 +42,10 @@ class PostgresEvidenceStore final : public EvidenceStore {
   PostgresEvidenceStore& operator=(const PostgresEvidenceStore&) = delete;
 
   Result<PutOutcome> Put(const EvidenceRecord& record) override;
+  // ONE transaction for the batch (all records or none): per tenant, SET LOCAL vv.tenant_id
+  // then multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING event_id (the RLS policy checks
+  // every row against its tenant's scope, as for Put).
+  std::vector<Result<PutOutcome>> PutBatch(const std::vector<EvidenceRecord>& records) override;
   Result<std::optional<EvidenceRecord>> Get(std::string_view tenant_id,
                                             std::string_view event_id) override;
   Result<std::vector<EvidenceRecord>> List(std::string_view tenant_id, int64_t after_seq,
@@ -54,6 +58,8 @@ class PostgresEvidenceStore final : public EvidenceStore {
 
  private:
   explicit PostgresEvidenceStore(const std::string& url);
+  // The batch (keys checked by the caller) in one transaction; all outcomes or an error.
+  Result<std::vector<PutOutcome>> PutAll(const std::vector<EvidenceRecord>& records);
 
   sqlstore::PgConnection conn_;
 };

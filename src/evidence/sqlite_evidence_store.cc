@@ -55,18 +55,50 @@ Result<std::unique_ptr<SqliteEvidenceStore>> SqliteEvidenceStore::Open(const std
 SqliteEvidenceStore::~SqliteEvidenceStore() = default;
 
 Result<PutOutcome> SqliteEvidenceStore::Put(const EvidenceRecord& r) {
-  if (r.tenant_id.empty() || r.event_id.empty())
-    return Status::InvalidArgument("evidence record needs tenant_id and event_id");
+  VV_RETURN_IF_ERROR(CheckRecordKeys(r));
+  auto out = PutAll({r});
+  if (!out.ok()) return out.status();
+  return out->front();
+}
+
+std::vector<Result<PutOutcome>> SqliteEvidenceStore::PutBatch(
+    const std::vector<EvidenceRecord>& records) {
+  return PutAllOrNothing(records, [&] { return PutAll(records); });
+}
+
+Result<std::vector<PutOutcome>> SqliteEvidenceStore::PutAll(
+    const std::vector<EvidenceRecord>& records) {
+  std::vector<PutOutcome> out;
+  if (records.empty()) return out;
+  out.reserve(records.size());
   std::lock_guard<std::mutex> l(mu_);
   Stmt st(db_.get(),
           "INSERT INTO evidence (tenant_id, event_id, message_id, integrity_hash, key_id,"
           " envelope, created_at, stored_at) VALUES (?,?,?,?,?,?,?,?)"
           " ON CONFLICT (tenant_id, event_id) DO NOTHING");
   if (!st.ok()) return Err(db_.get(), "prepare insert");
-  st.Bind(r.tenant_id, r.event_id, r.message_id, r.integrity_hash, r.key_id, r.envelope_json,
-          r.created_at, r.stored_at_micros);
-  if (st.Step() != StepResult::kDone) return Err(db_.get(), "insert");
-  return st.Changes() == 1 ? PutOutcome::kStored : PutOutcome::kDuplicate;
+  // One transaction (one WAL sync) for the batch; a single record needs none of its own.
+  const bool txn = records.size() > 1;
+  if (txn) VV_RETURN_IF_ERROR(sqlstore::Exec(db_.get(), "BEGIN IMMEDIATE", "evidence store (sqlite): "));
+  for (const EvidenceRecord& r : records) {
+    st.Bind(r.tenant_id, r.event_id, r.message_id, r.integrity_hash, r.key_id, r.envelope_json,
+            r.created_at, r.stored_at_micros);
+    if (st.Step() != StepResult::kDone) {
+      Status s = Err(db_.get(), "insert");
+      if (txn) (void)sqlstore::Exec(db_.get(), "ROLLBACK");
+      return s;
+    }
+    out.push_back(st.Changes() == 1 ? PutOutcome::kStored : PutOutcome::kDuplicate);
+    st.Reset();
+  }
+  if (txn) {
+    Status commit = sqlstore::Exec(db_.get(), "COMMIT", "evidence store (sqlite): commit: ");
+    if (!commit.ok()) {
+      (void)sqlstore::Exec(db_.get(), "ROLLBACK");
+      return commit;
+    }
+  }
+  return out;
 }
 
 Result<std::optional<EvidenceRecord>> SqliteEvidenceStore::Get(std::string_view tenant_id,

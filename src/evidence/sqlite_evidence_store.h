@@ -29,6 +29,8 @@ class SqliteEvidenceStore final : public EvidenceStore {
   SqliteEvidenceStore& operator=(const SqliteEvidenceStore&) = delete;
 
   Result<PutOutcome> Put(const EvidenceRecord& record) override;
+  // One transaction for the batch (BEGIN IMMEDIATE ... COMMIT): all records or none.
+  std::vector<Result<PutOutcome>> PutBatch(const std::vector<EvidenceRecord>& records) override;
   Result<std::optional<EvidenceRecord>> Get(std::string_view tenant_id,
                                             std::string_view event_id) override;
   Result<std::vector<EvidenceRecord>> List(std::string_view tenant_id, int64_t after_seq,
@@ -39,6 +41,9 @@ class SqliteEvidenceStore final : public EvidenceStore {
   Result<std::vector<std::string>> Tenants() override;
 
  private:
+  // The batch (keys checked by the caller) in one transaction (a single record: one
+  // statement); all outcomes or an error.
+  Result<std::vector<PutOutcome>> PutAll(const std::vector<EvidenceRecord>& records);
   explicit SqliteEvidenceStore(sqlstore::Db db) : db_(std::move(db)) {}
   std::mutex mu_;
   const sqlstore::Db db_;  // guarded by mu_

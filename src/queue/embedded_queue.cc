@@ -472,20 +472,37 @@ Result<std::vector<StoredMessage>> EmbeddedQueue::FetchUnacked(Kind kind, int li
   return msgs;
 }
 
-Status EmbeddedQueue::Ack(int64_t seq) {
+Status EmbeddedQueue::Ack(int64_t seq) { return AckBatch({seq}); }
+
+Status EmbeddedQueue::AckBatch(const std::vector<int64_t>& seqs) {
+  if (seqs.empty()) return Status::Ok();
   std::lock_guard<std::mutex> l(reader_mu_);
   sqlite3* db = reader_db_;
+  // One transaction (one WAL sync) for the batch; a single ack needs none of its own.
+  const bool txn = seqs.size() > 1;
+  int rc = txn ? Exec(db, "BEGIN IMMEDIATE") : SQLITE_OK;
   Stmt st;
   // COALESCE keeps the first ack time: acking twice is a no-op.
-  int rc = st.Prepare(db, "UPDATE messages SET acked_at = COALESCE(acked_at, ?2) WHERE seq = ?1");
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_int64(st.get(), 1, seq);
-    sqlite3_bind_int64(st.get(), 2, clock_.NowMicros());
+  if (rc == SQLITE_OK)
+    rc = st.Prepare(db, "UPDATE messages SET acked_at = COALESCE(acked_at, ?2) WHERE seq = ?1");
+  const int64_t now = clock_.NowMicros();
+  for (size_t i = 0; rc == SQLITE_OK && i < seqs.size(); ++i) {
+    sqlite3_bind_int64(st.get(), 1, seqs[i]);
+    sqlite3_bind_int64(st.get(), 2, now);
     rc = sqlite3_step(st.get());
+    if (rc != SQLITE_DONE) break;
+    rc = SQLITE_OK;
+    if (sqlite3_changes(db) == 0) {
+      RollbackIfOpen(db);
+      return Status::NotFound("embedded queue: no message with seq " + std::to_string(seqs[i]));
+    }
+    sqlite3_reset(st.get());
   }
-  if (rc != SQLITE_DONE) return Status::Unavailable("embedded queue ack: " + DbError(db, rc));
-  if (sqlite3_changes(db) == 0) {
-    return Status::NotFound("embedded queue: no message with seq " + std::to_string(seq));
+  if (rc == SQLITE_OK && txn) rc = Exec(db, "COMMIT");
+  if (rc != SQLITE_OK) {
+    Status s = Status::Unavailable("embedded queue ack: " + DbError(db, rc));
+    RollbackIfOpen(db);
+    return s;
   }
   return Status::Ok();
 }

@@ -95,6 +95,9 @@ class EmbeddedQueue final : public Publisher {
   Result<std::vector<StoredMessage>> FetchUnacked(Kind kind, int limit);
   // Marks message `seq` acked (acked_at = clock now). Idempotent; NotFound for an unknown seq.
   Status Ack(int64_t seq);
+  // Acks every message of `seqs` in ONE transaction: all acked, or none (NotFound naming the
+  // first unknown seq, Unavailable on a database error).
+  Status AckBatch(const std::vector<int64_t>& seqs);
   // delivered_count of message `seq` (NotFound for an unknown seq).
   Result<int64_t> DeliveredCount(int64_t seq);
   // Unacked messages of `kind` with seq > after_seq, in seq order (no delivery counted).

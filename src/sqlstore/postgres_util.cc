@@ -12,11 +12,6 @@ struct PgConnection::Conn {
 
 namespace {
 
-// Scopes the transaction to `tenant_id` (reverts at COMMIT/ROLLBACK).
-void ScopeToTenant(pqxx::transaction_base& txn, const std::string& tenant_id) {
-  txn.exec("SET LOCAL vv.tenant_id = " + txn.quote(tenant_id));
-}
-
 // Runs `body` in `txn` and commits when it succeeds (a destroyed, uncommitted transaction
 // rolls back).
 Status RunBody(pqxx::transaction_base& txn, const TxnBody& body) {
@@ -26,6 +21,10 @@ Status RunBody(pqxx::transaction_base& txn, const TxnBody& body) {
 }
 
 }  // namespace
+
+void ScopeToTenant(pqxx::transaction_base& txn, const std::string& tenant_id) {
+  txn.exec("SET LOCAL vv.tenant_id = " + txn.quote(tenant_id));
+}
 
 PgConnection::PgConnection(std::string url, std::string label, StatusCode other_errors)
     : url_(std::move(url)), label_(std::move(label)), other_errors_(other_errors) {}

@@ -64,6 +64,12 @@ class PgConnection {
   std::unique_ptr<Conn> conn_;  // GUARDED_BY(mu_)
 };
 
+// Scopes the rest of `txn` to `tenant_id` (SET LOCAL vv.tenant_id; reverts at COMMIT or
+// ROLLBACK). InTenantTransaction does it first; a body of InTransaction may call it again to
+// write several tenants' rows in one transaction, each statement under its own tenant.
+// Throws libpqxx exceptions, like the other TxnBody helpers.
+void ScopeToTenant(pqxx::transaction_base& txn, const std::string& tenant_id);
+
 // Migration step for a tenant table: enables and forces row-level security on `table` and
 // (re)creates its policy `<table>_tenant_isolation`, which shows and accepts only the rows
 // whose tenant_id equals the transaction's vv.tenant_id (see InTenantTransaction). Idempotent.

@@ -115,6 +115,18 @@ class EngineTest : public ::testing::Test {
     std::atomic<bool> stop{false};
     ASSERT_TRUE(engine.Run(stop, /*drain=*/true).ok());
   }
+  // The engine on the real store (no FlakyStore, whose default PutBatch Puts one at a time).
+  std::unique_ptr<Engine> MakeEngineOnStore() {
+    return std::make_unique<Engine>(options_, *source_, *queue_, *cipher_, *store_, *audit_,
+                                    clock_, random_);
+  }
+  // Edits the stored body of the message of `event` in the SQLite file, keeping it valid JSON.
+  void TamperBody(const std::string& event) {
+    ASSERT_EQ(SqlExec(QueuePath(),
+                      "UPDATE messages SET body = replace(body, 'host-nyc-01', 'host-evil-1') "
+                      "WHERE body LIKE '%" + event + "%'"),
+              1);
+  }
   std::vector<queue::StoredMessage> DeadLetters() {
     auto l = queue_->List(queue::Kind::kDeadLetter, 0, 1000);
     EXPECT_TRUE(l.ok());
@@ -216,10 +228,7 @@ TEST_F(EngineTest, TamperedEnvelopeInQueueIsRejectedDeadLetteredAndAudited) {
   Publish(kT1, "op-001", "evt-tampered");
   Publish(kT1, "op-001", "evt-ok-2");
   // Edit the stored body of one message in the SQLite file, keeping it valid JSON.
-  ASSERT_EQ(SqlExec(QueuePath(),
-                    "UPDATE messages SET body = replace(body, 'host-nyc-01', 'host-evil-1') "
-                    "WHERE body LIKE '%evt-tampered%'"),
-            1);
+  TamperBody("evt-tampered");
   auto engine = MakeEngine();
   Drain(*engine);
   EXPECT_EQ(engine->counters().stored.load(), 2u);
@@ -243,6 +252,73 @@ TEST_F(EngineTest, TamperedEnvelopeInQueueIsRejectedDeadLetteredAndAudited) {
     EXPECT_NE(r.Find("details")->Find("recomputed_hash")->as_string(),
               r.Find("details")->Find("integrity_hash")->as_string());
   }
+}
+
+// Issue 15 item 4: a fetched batch is stored in ONE store transaction and acked after it.
+// When that commit fails, nothing of the batch is stored and nothing is acked: every message
+// is redelivered and then stored once (as kStored: the failed commit left no record behind).
+TEST_F(EngineTest, BatchWhoseCommitFailsAcksNothingAndIsRedelivered) {
+  for (int i = 0; i < 3; ++i) Publish(kT1, "op-001", "evt-c" + std::to_string(i));
+  // The real store; a trigger refuses one row, which fails the batch's transaction as an I/O
+  // error would.
+  ASSERT_EQ(SqlExec(dir_.File("evidence.db"),
+                    "CREATE TRIGGER refuse BEFORE INSERT ON evidence WHEN NEW.event_id = 'evt-c1' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"),
+            0);
+  auto engine_ptr = MakeEngineOnStore();
+  Engine& engine = *engine_ptr;
+  auto n = engine.ProcessOnce();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 3);
+  EXPECT_EQ(engine.counters().stored.load(), 0u);
+  EXPECT_EQ(engine.counters().transient_failures.load(), 3u);
+  EXPECT_EQ(*store_->Count(kT1), 0);  // evt-c0 was inserted before the failure: rolled back
+  EXPECT_EQ(*source_->Lag(), 3);      // nothing acked
+  EXPECT_EQ(CountAudit(AuditRecords(AuditPath()), "evidence.stored"), 0);
+  EXPECT_TRUE(DeadLetters().empty());
+
+  ASSERT_EQ(SqlExec(dir_.File("evidence.db"), "DROP TRIGGER refuse"), 0);
+  Drain(engine);
+  EXPECT_EQ(engine.counters().stored.load(), 3u);
+  EXPECT_EQ(engine.counters().duplicates.load(), 0u);
+  EXPECT_EQ(*store_->Count(kT1), 3);
+  EXPECT_EQ(*source_->Lag(), 0);
+  EXPECT_EQ(CountAudit(AuditRecords(AuditPath()), "evidence.stored"), 3);
+}
+
+// A poison message inside a batch goes to the DLQ on its own; the rest of the batch commits
+// and is acked in the same pass.
+TEST_F(EngineTest, PoisonMessageInABatchIsDeadLetteredWhileTheRestCommit) {
+  Publish(kT1, "op-001", "evt-p0");
+  Publish(kT1, "op-001", "evt-poison");
+  Publish(kT2, "op-002", "evt-p1");
+  Publish(kT1, "op-001", "evt-p2");
+  TamperBody("evt-poison");
+  auto engine_ptr = MakeEngineOnStore();
+  Engine& engine = *engine_ptr;
+  auto n = engine.ProcessOnce();  // one fetch holds all four
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 4);
+  EXPECT_EQ(engine.counters().stored.load(), 3u);
+  EXPECT_EQ(engine.counters().rejected.load(), 1u);
+  EXPECT_EQ(engine.counters().transient_failures.load(), 0u);
+  EXPECT_EQ(*source_->Lag(), 0);
+  EXPECT_EQ(*store_->Count(kT1), 2);
+  EXPECT_EQ(*store_->Count(kT2), 1);
+  EXPECT_FALSE(store_->Get(kT1, "evt-poison")->has_value());
+  auto dlq = DeadLetters();
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].envelope.payload.Find("error_code")->as_string(), "integrity_mismatch");
+  auto audit = AuditRecords(AuditPath());
+  EXPECT_EQ(CountAudit(audit, "evidence.stored"), 3);
+  EXPECT_EQ(CountAudit(audit, "evidence.rejected"), 1);
+  // Every stored record still decrypts under its own tenant only (per-payload DEK, AAD).
+  auto rec = store_->Get(kT2, "evt-p1");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  auto env = evidence::ParseEnvelopeJson((*rec)->envelope_json);
+  ASSERT_TRUE(env.ok());
+  EXPECT_TRUE(cipher_->Decrypt(kT2, *env).ok());
+  EXPECT_FALSE(cipher_->Decrypt(kT1, *env).ok());
 }
 
 TEST_F(EngineTest, CorruptQueueBodyIsDeadLetteredWithoutBlockingTheQueue) {

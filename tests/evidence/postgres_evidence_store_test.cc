@@ -46,6 +46,24 @@ TEST_F(PostgresEvidenceStoreTest, SatisfiesStoreContract) {
   EXPECT_FALSE((*store)->Tenants().ok());
 }
 
+TEST_F(PostgresEvidenceStoreTest, PutBatchIsOneTransactionAllOrNothing) {
+  auto store = PostgresEvidenceStore::Open(EngineUrl());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  testing::RunPutBatchContract(**store);
+  // One bad row (an envelope that is not JSON) fails the whole batch: nothing is stored,
+  // also not the other tenant's rows written earlier in the same transaction.
+  EvidenceRecord bad = MakeRecord(kTenantA, "tx-bad");
+  bad.envelope_json = "{not json";
+  auto out = (*store)->PutBatch(
+      {MakeRecord(kTenantB, "tx-1"), MakeRecord(kTenantA, "tx-1"), bad});
+  ASSERT_EQ(out.size(), 3u);
+  for (const auto& r : out) EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE((*store)->Get(kTenantB, "tx-1")->has_value());
+  EXPECT_FALSE((*store)->Get(kTenantA, "tx-1")->has_value());
+  out = (*store)->PutBatch({MakeRecord(kTenantB, "tx-1"), MakeRecord(kTenantA, "tx-1")});
+  for (const auto& r : out) EXPECT_TRUE(r.ok() && *r == PutOutcome::kStored);
+}
+
 TEST_F(PostgresEvidenceStoreTest, RowLevelSecurityHidesOtherTenantsFromUnscopedSelect) {
   auto store = PostgresEvidenceStore::Open(EngineUrl());
   ASSERT_TRUE(store.ok());

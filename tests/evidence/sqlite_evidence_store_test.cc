@@ -4,6 +4,7 @@
 
 #include "evidence/store_contract.h"
 #include "fakes/temp_dir.h"
+#include "sqlstore/sqlite_util.h"
 
 namespace vv::evidence {
 namespace {
@@ -31,6 +32,36 @@ TEST(SqliteEvidenceStoreTest, SurvivesReopen) {
   ASSERT_TRUE(store.ok());
   EXPECT_EQ(*(*store)->Put(testing::MakeRecord(testing::kTenantA, "e1")), PutOutcome::kDuplicate);
   EXPECT_EQ(*(*store)->Count(testing::kTenantA), 1);
+}
+
+TEST(SqliteEvidenceStoreTest, PutBatchIsOneTransactionAllOrNothing) {
+  TempDir dir;
+  auto store = SqliteEvidenceStore::Open(dir.File("evidence.db"));
+  ASSERT_TRUE(store.ok());
+  testing::RunPutBatchContract(**store);
+  // A row refused in the middle of a batch (a trigger, as an I/O error would) rolls the whole
+  // batch back: every result is the error and nothing of it is stored.
+  auto raw = sqlstore::Db::Open(dir.File("evidence.db"), "test");
+  ASSERT_TRUE(raw.ok());
+  ASSERT_TRUE(sqlstore::Exec(raw->get(),
+                             "CREATE TRIGGER refuse BEFORE INSERT ON evidence WHEN "
+                             "NEW.event_id = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+                  .ok());
+  const int64_t before = *(*store)->Count(testing::kTenantA);
+  auto out = (*store)->PutBatch({testing::MakeRecord(testing::kTenantA, "tx-1"),
+                                 testing::MakeRecord(testing::kTenantA, "boom"),
+                                 testing::MakeRecord(testing::kTenantA, "tx-2")});
+  ASSERT_EQ(out.size(), 3u);
+  for (const auto& r : out) EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(*(*store)->Count(testing::kTenantA), before);
+  EXPECT_FALSE((*store)->Get(testing::kTenantA, "tx-1")->has_value());
+  // The store is usable afterwards (no transaction left open).
+  ASSERT_TRUE(sqlstore::Exec(raw->get(), "DROP TRIGGER refuse").ok());
+  out = (*store)->PutBatch({testing::MakeRecord(testing::kTenantA, "tx-1"),
+                            testing::MakeRecord(testing::kTenantA, "boom")});
+  ASSERT_TRUE(out[0].ok() && out[1].ok());
+  EXPECT_EQ(*out[0], PutOutcome::kStored);
+  EXPECT_EQ(*(*store)->Count(testing::kTenantA), before + 2);
 }
 
 TEST(SqliteEvidenceStoreTest, RefusesNonStoreFiles) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "evidence/evidence_store.h"
 
@@ -84,6 +85,39 @@ inline void RunStoreContract(EvidenceStore& store) {
   // Bad input.
   EXPECT_FALSE(store.Put(MakeRecord("", "evt-x")).ok());
   EXPECT_FALSE(store.Put(MakeRecord(kTenantA, "")).ok());
+}
+
+// PutBatch (issue 15 item 4): one result per record, in order; a record already stored, or
+// repeated earlier in the same batch, is kDuplicate; several tenants in one batch.
+inline void RunPutBatchContract(EvidenceStore& store) {
+  ASSERT_TRUE(store.Put(MakeRecord(kTenantA, "pb-old")).ok());
+  std::vector<EvidenceRecord> batch = {MakeRecord(kTenantA, "pb-1"), MakeRecord(kTenantB, "pb-1"),
+                                       MakeRecord(kTenantA, "pb-old"), MakeRecord(kTenantA, "pb-2"),
+                                       MakeRecord(kTenantA, "pb-1")};
+  batch[4].message_id = "another-message";
+  auto out = store.PutBatch(batch);
+  ASSERT_EQ(out.size(), batch.size());
+  const PutOutcome want[] = {PutOutcome::kStored, PutOutcome::kStored, PutOutcome::kDuplicate,
+                             PutOutcome::kStored, PutOutcome::kDuplicate};
+  for (size_t i = 0; i < out.size(); ++i) {
+    ASSERT_TRUE(out[i].ok()) << i << ": " << out[i].status().ToString();
+    EXPECT_EQ(*out[i], want[i]) << i;
+  }
+  EXPECT_EQ(*store.Count(kTenantA), 3);
+  EXPECT_EQ(*store.Count(kTenantB), 1);
+  auto first = store.Get(kTenantA, "pb-1");
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->message_id, batch[0].message_id);  // the first copy is kept
+  auto b = store.Get(kTenantB, "pb-1");
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_EQ((*b)->tenant_id, kTenantB);
+  // The same batch again: every record is a duplicate, nothing changes.
+  for (const auto& r : store.PutBatch(batch)) {
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, PutOutcome::kDuplicate);
+  }
+  EXPECT_EQ(*store.Count(kTenantA), 3);
+  EXPECT_TRUE(store.PutBatch({}).empty());
 }
 
 }  // namespace vv::evidence::testing

@@ -631,5 +631,29 @@ TEST_F(EmbeddedQueueTest, PublishBatchFailsAsAWholeAndStoresNothing) {
   EXPECT_EQ(*q2->Count(Kind::kIngest), 0);
 }
 
+// AckBatch (issue 15 item 4): one transaction for the engine's batch - all acked, or none.
+TEST_F(EmbeddedQueueTest, AckBatchAcksAllOrNone) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  std::vector<Envelope> batch;
+  for (const char* e : {"ab-0", "ab-1", "ab-2", "ab-3"}) batch.push_back(Ingest(e, e));
+  BatchWaiter w;
+  q->PublishBatch(std::move(batch), w.Callback());
+  ASSERT_TRUE(w.Wait() && w.status.ok());
+  auto f = q->FetchUnacked(Kind::kIngest, 10);
+  ASSERT_TRUE(f.ok());
+  ASSERT_EQ(f->size(), 4u);
+  const int64_t s0 = (*f)[0].sequence, s1 = (*f)[1].sequence, s2 = (*f)[2].sequence;
+  ASSERT_TRUE(q->AckBatch({s0, s1}).ok());
+  EXPECT_TRUE(q->AckBatch({s0, s1}).ok());  // idempotent
+  EXPECT_TRUE(q->AckBatch({}).ok());
+  // An unknown sequence fails the batch and acks nothing of it.
+  EXPECT_EQ(q->AckBatch({s2, 999999}).code(), StatusCode::kNotFound);
+  auto rest = q->FetchUnacked(Kind::kIngest, 10);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0].sequence, s2);
+}
+
 }  // namespace
 }  // namespace vv::queue
