@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/completion_batch.h"
 #include "common/encoding.h"
 #include "fakes/fake_clock.h"
 #include "fakes/temp_dir.h"
@@ -629,6 +630,74 @@ TEST_F(EmbeddedQueueTest, PublishBatchFailsAsAWholeAndStoresNothing) {
   ASSERT_TRUE(w2.Wait());
   EXPECT_EQ(w2.status.code(), StatusCode::kUnavailable);
   EXPECT_EQ(*q2->Count(Kind::kIngest), 0);
+}
+
+// Issue 15: the callbacks of one commit group run inside one CompletionBatch; what they defer
+// to it is closed once, after the group's last callback (the gateway audits the group there).
+TEST_F(EmbeddedQueueTest, CommitGroupCallbacksShareOneCompletionBatchClosedAfterTheLast) {
+  constexpr int kGroup = 8;
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool writer_in_hook = false, release = false;
+  EmbeddedQueueOptions o;
+  o.fail_commit_for_test = [&]() -> Status {
+    std::unique_lock<std::mutex> l(gate_mu);
+    writer_in_hook = true;
+    gate_cv.notify_all();
+    gate_cv.wait(l, [&] { return release; });
+    return Status::Ok();
+  };
+  auto q = OpenQueue(o);
+  ASSERT_NE(q, nullptr);
+  // What the callbacks saw and when the batch's part was closed (writer thread only; read
+  // after every callback ran).
+  struct Log {
+    std::mutex mu;
+    std::vector<std::string> events;
+    void Add(std::string e) {
+      std::lock_guard<std::mutex> l(mu);
+      events.push_back(std::move(e));
+    }
+  } log;
+  struct Part final : CompletionBatch::Part {
+    explicit Part(Log& l) : log(l) {}
+    void Close() override { log.Add("close after " + std::to_string(callbacks)); }
+    Log& log;
+    int callbacks = 0;
+  };
+  Recorder r;
+  auto callback = [&](int i) -> PublishCallback {
+    PublishCallback record = r.Callback(i);
+    return [&, i, record](Status s, PublishOutcome outcome) {
+      CompletionBatch* batch = CompletionBatch::Current();
+      if (batch == nullptr) {
+        log.Add("no batch " + std::to_string(i));
+      } else {
+        batch->PartFor<Part>(&log, [&] { return std::make_unique<Part>(log); }).callbacks++;
+      }
+      record(std::move(s), outcome);
+    };
+  };
+  // The writer holds evt-0's group open; the next kGroup publishes wait and form ONE group.
+  q->Publish(Ingest("evt-0", "t1/evt-0"), callback(0));
+  {
+    std::unique_lock<std::mutex> l(gate_mu);
+    ASSERT_TRUE(gate_cv.wait_for(l, std::chrono::seconds(30), [&] { return writer_in_hook; }));
+  }
+  for (int i = 1; i <= kGroup; ++i) {
+    q->Publish(Ingest("evt-" + std::to_string(i), "t1/evt-" + std::to_string(i)), callback(i));
+  }
+  {
+    std::lock_guard<std::mutex> l(gate_mu);
+    release = true;
+  }
+  gate_cv.notify_all();
+  ASSERT_TRUE(r.Wait(kGroup + 1));
+  q.reset();  // joins the writer: every part is closed
+  for (int i = 0; i <= kGroup; ++i) EXPECT_TRUE(r.Get(i).status.ok()) << i;
+  EXPECT_EQ(log.events,
+            (std::vector<std::string>{"close after 1", "close after " + std::to_string(kGroup)}));
+  EXPECT_EQ(CompletionBatch::Current(), nullptr);  // none on this thread
 }
 
 }  // namespace
