@@ -318,6 +318,14 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   queue::Envelope env =
       queue::MakeIngestEnvelope(std::move(ctx.ingest_payload), std::move(trace),
                                 ctx.tenant_id + "/" + ctx.event_id, *deps_.clock, *deps_.random);
+  // What the rest of the request no longer reads is freed here, on the io thread that
+  // allocated it: freed on the queue's writer thread (where the call ends) every chunk went
+  // back to this thread's malloc arena under its lock, contending with the io threads.
+  ctx.body_json = json::Value();
+  ctx.body = {};
+  ctx.headers = nullptr;
+  std::string().swap(call->request.body);
+  decltype(call->request.headers)().swap(call->request.headers);
   const int64_t publish_start_us = deps_.clock->MonotonicMicros();
   deps_.publisher->Publish(std::move(env), [this, call, publish_start_us](
                                                Status s, queue::PublishOutcome outcome) {
