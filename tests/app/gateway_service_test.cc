@@ -44,7 +44,8 @@ std::shared_ptr<const config::GatewayConfig> MakeConfig(int64_t rate = 120) {
 
 class GatewayServiceTest : public ::testing::Test {
  protected:
-  void Build(int64_t rate = 120) {
+  // `publisher`: the queue the service publishes to (nullptr: publisher_).
+  void Build(int64_t rate = 120, queue::Publisher* publisher = nullptr) {
     cfg_ = MakeConfig(rate);
     nonces_ = std::make_unique<state::MemoryNonceStore>(clock_);
     limiter_ = std::make_unique<state::MemoryRateLimiter>(clock_, cfg_->rate_limit_per_minute);
@@ -58,7 +59,7 @@ class GatewayServiceTest : public ::testing::Test {
     d.catalog = catalog_.get();
     d.nonces = nonces_.get();
     d.limiter = limiter_.get();
-    d.publisher = &publisher_;
+    d.publisher = publisher != nullptr ? publisher : &publisher_;
     d.audit = &audit_;
     service_ = std::make_unique<GatewayService>(std::move(d));
   }
@@ -632,19 +633,7 @@ class GroupCommitPublisher final : public queue::Publisher {
 
 class GatewayGroupCommitTest : public GatewayServiceTest {
  protected:
-  void SetUp() override {
-    GatewayServiceTest::SetUp();
-    GatewayDeps d;
-    d.config = cfg_;
-    d.clock = &clock_;
-    d.random = &random_;
-    d.catalog = catalog_.get();
-    d.nonces = nonces_.get();
-    d.limiter = limiter_.get();
-    d.publisher = &group_;
-    d.audit = &audit_;
-    service_ = std::make_unique<GatewayService>(std::move(d));
-  }
+  void SetUp() override { Build(120, &group_); }
   // Sends kN valid requests; each answer records its status and how many audit records
   // existed when it was given.
   static constexpr int kN = 5;

@@ -3,10 +3,6 @@
 // first failure, and a failed write rolls the whole batch back (the chain goes on unbroken).
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <string>
 #include <thread>
@@ -100,33 +96,24 @@ TEST_F(AuditBatchTest, FailedWriteRollsTheWholeBatchBackAndTheChainGoesOn) {
     ASSERT_TRUE(log->Append("e", "a", Details("first")).ok());
   }
   const off_t limit = static_cast<off_t>(testing::ReadFile(path).size()) + 1800;
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl = {static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
-    ::setrlimit(RLIMIT_FSIZE, &rl);
+  const int child = testutil::RunWithFileSizeLimit(limit, [&] {
     AuditLogOptions opts;
     opts.seal_every = 3;
     opts.fsync = FsyncPolicy::kNone;
     auto log = AuditLog::Open(path, opts, clock_);
-    if (!log.ok()) ::_exit(1);
+    if (!log.ok()) return 1;
     // Twenty records (and six seals) do not fit under the limit: none is written.
     std::vector<AuditEntry> entries = Entries(20, std::string(100, 'x'));
-    std::vector<Status> st = (*log)->AppendBatch(entries);
-    for (const Status& s : st)
-      if (s.code() != StatusCode::kUnavailable) ::_exit(2);
-    if ((*log)->line_count() != 1) ::_exit(3);
+    for (const Status& s : (*log)->AppendBatch(entries))
+      if (s.code() != StatusCode::kUnavailable) return 2;
+    if ((*log)->line_count() != 1) return 3;
     // The state was put back: the next record is line 2 and its seal follows at line 4.
-    if (!(*log)->Append("e", "a", Details("second")).ok()) ::_exit(4);
-    if (!(*log)->Append("e", "a", Details("third")).ok()) ::_exit(5);
-    if ((*log)->line_count() != 4) ::_exit(6);
-    ::_exit(VerifyLogFile(path).ok ? 0 : 7);
-  }
-  int wstatus = 0;
-  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
-  ASSERT_TRUE(WIFEXITED(wstatus));
-  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+    if (!(*log)->Append("e", "a", Details("second")).ok()) return 4;
+    if (!(*log)->Append("e", "a", Details("third")).ok()) return 5;
+    if ((*log)->line_count() != 4) return 6;
+    return VerifyLogFile(path).ok ? 0 : 7;
+  });
+  EXPECT_EQ(child, 0);
   VerifyResult r = VerifyLogFile(path);
   EXPECT_TRUE(r.ok) << r.reason << " " << r.detail;
   EXPECT_EQ(r.entries, 4);
