@@ -6,6 +6,7 @@
 #include "app/federation_service.h"
 #include "app/rejection_metrics.h"
 #include "app/telemetry_call.h"
+#include "common/completion_batch.h"
 #include "common/logging.h"
 #include "common/text.h"
 #include "verify/checks.h"
@@ -317,6 +318,14 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   queue::Envelope env =
       queue::MakeIngestEnvelope(std::move(ctx.ingest_payload), std::move(trace),
                                 ctx.tenant_id + "/" + ctx.event_id, *deps_.clock, *deps_.random);
+  // What the rest of the request no longer reads is freed here, on the io thread that
+  // allocated it: freed on the queue's writer thread (where the call ends) every chunk went
+  // back to this thread's malloc arena under its lock, contending with the io threads.
+  ctx.body_json = json::Value();
+  ctx.body = {};
+  ctx.headers = nullptr;
+  std::string().swap(call->request.body);
+  decltype(call->request.headers)().swap(call->request.headers);
   const int64_t publish_start_us = deps_.clock->MonotonicMicros();
   deps_.publisher->Publish(std::move(env), [this, call, publish_start_us](
                                                Status s, queue::PublishOutcome outcome) {
@@ -333,27 +342,59 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
     }
     json::Value details = AcceptedDetails(c);
     if (outcome == queue::PublishOutcome::kDuplicate) details.Set("duplicate", true);
-    Status as = deps_.audit->Append("telemetry.accepted", kActor, std::move(details));
-    if (!as.ok()) {
-      // Fail closed: no 202 without its audit record. The envelope is stored; the producer's
-      // retry is deduplicated by (tenant_id, event_id).
-      counters_.audit_failures++;
-      http::Response failed =
-          AuditFailureResponse(*deps_.metrics, "accepted", c.request_id, c.operator_id, as);
-      if (c.nonce_registered) deps_.admission->ReleaseNonce(c.nonce_key);
-      if (c.rate_ticket) deps_.admission->Refund(*c.rate_ticket);
-      counters_.rejected++;
-      call->respond(std::move(failed));
-      return;
-    }
-    if (outcome == queue::PublishOutcome::kDuplicate) counters_.duplicates++;
-    counters_.accepted++;
-    deps_.metrics->requests_accepted.Inc();
-    json::Value body = json::Value::MakeObject();
-    body.Set("accepted", true);
-    body.Set("request_id", c.request_id);
-    call->respond(JsonResponse(202, body));
+    // Inside the queue's commit group the record joins the group's audit batch (one write
+    // for the group); the 202 follows its record either way.
+    AuditThen("telemetry.accepted", std::move(details), [this, call, outcome](Status as) {
+      verify::RequestContext& c = call->ctx;
+      if (!as.ok()) {
+        // Fail closed: no 202 without its audit record. The envelope is stored; the
+        // producer's retry is deduplicated by (tenant_id, event_id).
+        counters_.audit_failures++;
+        http::Response failed =
+            AuditFailureResponse(*deps_.metrics, "accepted", c.request_id, c.operator_id, as);
+        if (c.nonce_registered) deps_.admission->ReleaseNonce(c.nonce_key);
+        if (c.rate_ticket) deps_.admission->Refund(*c.rate_ticket);
+        counters_.rejected++;
+        call->respond(std::move(failed));
+        return;
+      }
+      if (outcome == queue::PublishOutcome::kDuplicate) counters_.duplicates++;
+      counters_.accepted++;
+      deps_.metrics->requests_accepted.Inc();
+      json::Value body = json::Value::MakeObject();
+      body.Set("accepted", true);
+      body.Set("request_id", c.request_id);
+      call->respond(JsonResponse(202, body));
+    });
   });
+}
+
+namespace {
+// The audit records deferred to one CompletionBatch (a commit group of the embedded queue):
+// appended with one AppendBatch when the group's callbacks are done, then each continuation
+// runs with its record's status.
+struct DeferredAudit final : CompletionBatch::Part {
+  explicit DeferredAudit(audit::AuditSink& s) : sink(s) {}
+  void Close() override {
+    std::vector<Status> statuses = sink.AppendBatch(entries);
+    for (size_t i = 0; i < then.size(); ++i) then[i](std::move(statuses[i]));
+  }
+  audit::AuditSink& sink;
+  std::vector<audit::AuditEntry> entries;
+  std::vector<std::function<void(Status)>> then;
+};
+}  // namespace
+
+void GatewayService::AuditThen(std::string_view event_type, json::Value details,
+                               std::function<void(Status)> then) {
+  if (CompletionBatch* batch = CompletionBatch::Current()) {
+    auto& part = batch->PartFor<DeferredAudit>(
+        this, [this] { return std::make_unique<DeferredAudit>(*deps_.audit); });
+    part.entries.push_back(audit::AuditEntry{event_type, kActor, std::move(details)});
+    part.then.push_back(std::move(then));
+    return;
+  }
+  then(deps_.audit->Append(event_type, kActor, std::move(details)));
 }
 
 void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call,

@@ -139,6 +139,12 @@ class GatewayService final : public http::Handler {
   void Reject(const std::shared_ptr<struct TelemetryCall>& call, const verify::Verdict& v,
               const char* dlq_outcome);
   void Audit(std::string_view event_type, std::string_view actor, json::Value details);
+  // Appends a record (actor telemetry_gateway) and calls `then` with the outcome. Inside a
+  // CompletionBatch (the embedded queue's commit group) the record joins the batch's records,
+  // appended together when the batch closes, and `then` runs after that (issue 15).
+  // `event_type` must outlive the batch (a literal).
+  void AuditThen(std::string_view event_type, json::Value details,
+                 std::function<void(Status)> then);
 
   GatewayDeps deps_;
   std::unique_ptr<state::Admission> own_admission_;  // when deps.admission was null

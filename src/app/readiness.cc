@@ -90,6 +90,21 @@ Status ObservedAuditSink::Append(std::string_view event_type, std::string_view a
   return s;
 }
 
+std::vector<Status> ObservedAuditSink::AppendBatch(std::vector<audit::AuditEntry>& entries) {
+  std::vector<Status> out = inner_.AppendBatch(entries);
+  // One report for the batch: its first failure (the batch stops there), else OK; a refused
+  // record is the caller's bug, as in Append.
+  Status first;
+  for (const Status& s : out) {
+    if (!s.ok()) {
+      first = s;
+      break;
+    }
+  }
+  if (!out.empty() && first.code() != StatusCode::kInvalidArgument) readiness_.Report("audit", first);
+  return out;
+}
+
 void ObservedPublisher::Publish(queue::Envelope envelope, queue::PublishCallback done) {
   // Only ingest publishes decide 202 vs 503; a failed dead letter still gets its 422.
   if (envelope.kind != queue::Kind::kIngest) {

@@ -95,6 +95,7 @@ class ObservedAuditSink final : public audit::AuditSink {
       : inner_(inner), readiness_(readiness) {}
   Status Append(std::string_view event_type, std::string_view actor,
                 json::Value details) override;
+  std::vector<Status> AppendBatch(std::vector<audit::AuditEntry>& entries) override;
   Status WriteHealth() const override { return inner_.WriteHealth(); }
 
  private:

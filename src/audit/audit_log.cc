@@ -323,47 +323,81 @@ Result<std::string> AuditLog::BuildSealLineLocked(int64_t seal_index, int64_t se
   return hash;
 }
 
-Status AuditLog::AppendLocked(std::string_view event_type, std::string_view actor,
-                              const std::string& details_canonical) {
+struct AuditLog::StagedEntry {
+  int64_t index = 0;
+  std::string hash;
+  std::string leaf;
+  bool seal = false;
+  std::string seal_hash;
+  AnchorRecord seal_info;
+};
+
+Status AuditLog::WritableLocked() const {
   if (!broken_.ok()) return Status::Unavailable(broken_.message());
   if (sync_failed_.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> l(sync_mu_);
     return Status::Unavailable(sync_error_.message());
   }
-  std::string buf;
-  buf.reserve(256 + details_canonical.size() * 2);
-  const int64_t index = lines_ + 1;
-  std::string hash = BuildLineLocked(index, event_type, actor, details_canonical, last_hash_, &buf);
-  std::string leaf = merkle::EntryLeafHash(hash);
-  const bool seal = entries_since_seal_ + 1 >= opts_.seal_every;
-  if (seal) VV_RETURN_IF_ERROR(SealAllowedLocked());
-  std::string seal_hash;
-  AnchorRecord seal_info;
-  if (seal) {
+  return Status::Ok();
+}
+
+Status AuditLog::StageEntryLocked(std::string_view event_type, std::string_view actor,
+                                  const std::string& details_canonical, std::string* buf,
+                                  StagedEntry* staged) const {
+  const size_t begin = buf->size();
+  buf->reserve(begin + 256 + details_canonical.size() * 2);
+  staged->index = lines_ + 1;
+  staged->hash =
+      BuildLineLocked(staged->index, event_type, actor, details_canonical, last_hash_, buf);
+  staged->leaf = merkle::EntryLeafHash(staged->hash);
+  staged->seal = entries_since_seal_ + 1 >= opts_.seal_every;
+  if (staged->seal) {
+    Status allowed = SealAllowedLocked();
+    if (!allowed.ok()) {
+      buf->resize(begin);
+      return allowed;
+    }
     merkle::CompactTree tree = tree_;
-    tree.Append(leaf);
-    auto sealed = BuildSealLineLocked(index + 1, index, hash, tree, &buf, &seal_info);
-    if (!sealed.ok()) return sealed.status();
-    seal_hash = std::move(sealed).value();
+    tree.Append(staged->leaf);
+    auto sealed = BuildSealLineLocked(staged->index + 1, staged->index, staged->hash, tree, buf,
+                                      &staged->seal_info);
+    if (!sealed.ok()) {
+      buf->resize(begin);
+      return sealed.status();
+    }
+    staged->seal_hash = std::move(sealed).value();
   }
-  VV_RETURN_IF_ERROR(WriteAllLocked(buf));
-  lines_ = index;
+  return Status::Ok();
+}
+
+void AuditLog::ApplyEntryLocked(StagedEntry&& staged) {
+  lines_ = staged.index;
   ++non_seal_entries_;
   ++entries_since_seal_;
-  last_hash_ = std::move(hash);
-  tree_.Append(std::move(leaf));
-  if (seal) {
-    lines_ = index + 1;
+  last_hash_ = std::move(staged.hash);
+  tree_.Append(std::move(staged.leaf));
+  if (staged.seal) {
+    lines_ = staged.index + 1;
     entries_since_seal_ = 0;
-    tree_.Append(merkle::EntryLeafHash(seal_hash));
-    last_hash_ = seal_hash;
-    last_seal_hash_ = std::move(seal_hash);
+    tree_.Append(merkle::EntryLeafHash(staged.seal_hash));
+    last_hash_ = staged.seal_hash;
+    last_seal_hash_ = std::move(staged.seal_hash);
     last_seal_mono_us_ = clock_.MonotonicMicros();
     if (anchor_ != nullptr) {
-      pending_anchors_.push_back(std::move(seal_info));
+      pending_anchors_.push_back(std::move(staged.seal_info));
       seal_queued_.store(true, std::memory_order_release);
     }
   }
+}
+
+Status AuditLog::AppendLocked(std::string_view event_type, std::string_view actor,
+                              const std::string& details_canonical) {
+  VV_RETURN_IF_ERROR(WritableLocked());
+  std::string buf;
+  StagedEntry staged;
+  VV_RETURN_IF_ERROR(StageEntryLocked(event_type, actor, details_canonical, &buf, &staged));
+  VV_RETURN_IF_ERROR(WriteAllLocked(buf));
+  ApplyEntryLocked(std::move(staged));
   return Status::Ok();
 }
 
@@ -695,6 +729,7 @@ Status AuditLog::WriteAllLocked(const std::string& bytes) {
   }
   if (err == 0) {
     size_ += static_cast<int64_t>(bytes.size());
+    record_writes_.fetch_add(1, std::memory_order_relaxed);
     return Status::Ok();
   }
   std::string msg = "write to audit log " + path_ + " failed: " + ErrnoText(err);
@@ -706,18 +741,117 @@ Status AuditLog::WriteAllLocked(const std::string& bytes) {
   return Status::Unavailable(msg);
 }
 
-Status AuditLog::Append(std::string_view event_type, std::string_view actor, json::Value details) {
+namespace {
+// AppendBatch stops at its first failure: the records after it are not written.
+void FailAfter(size_t failed, std::vector<Status>* out) {
+  for (size_t j = failed + 1; j < out->size(); ++j)
+    (*out)[j] = Status::Unavailable("audit record not written: an earlier record of its batch "
+                                    "failed (" + (*out)[failed].message() + ")");
+}
+}  // namespace
+
+std::vector<Status> AuditSink::AppendBatch(std::vector<AuditEntry>& entries) {
+  std::vector<Status> out(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    out[i] = Append(entries[i].event_type, entries[i].actor, std::move(entries[i].details));
+    if (out[i].ok()) continue;
+    FailAfter(i, &out);
+    break;
+  }
+  return out;
+}
+
+Result<std::string> AuditLog::CanonicalDetails(json::Value& details) {
   if (details.is_null()) details = json::Value::MakeObject();
   if (!details.is_object()) {
     return Status::InvalidArgument("audit details must be a JSON object");
   }
   ReplaceInvalidUtf8(&details);  // client bytes: the record must re-verify whatever was sent
-  const std::string details_canonical = json::Canonical(details);
+  return json::Canonical(details);
+}
+
+Status AuditLog::Append(std::string_view event_type, std::string_view actor, json::Value details) {
+  Result<std::string> details_canonical = CanonicalDetails(details);
+  if (!details_canonical.ok()) return details_canonical.status();
   {
     std::lock_guard<std::mutex> l(mu_);
-    VV_RETURN_IF_ERROR(AppendLocked(event_type, actor, details_canonical));
+    VV_RETURN_IF_ERROR(AppendLocked(event_type, actor, *details_canonical));
   }
   AfterSeal();
+  return AfterWrite(1);
+}
+
+std::vector<Status> AuditLog::AppendBatch(std::vector<AuditEntry>& entries) {
+  std::vector<Status> out(entries.size());
+  // Canonical details outside the lock; the batch ends at the first invalid record.
+  std::vector<std::string> canonical;
+  canonical.reserve(entries.size());
+  size_t n = 0;
+  Status first_error;
+  for (; n < entries.size(); ++n) {
+    Result<std::string> c = CanonicalDetails(entries[n].details);
+    if (!c.ok()) {
+      first_error = c.status();
+      break;
+    }
+    canonical.push_back(std::move(c).value());
+    entries[n].details = json::Value();
+  }
+  size_t written = 0;  // entries[0..written) are in the file
+  if (n > 0) {
+    std::lock_guard<std::mutex> l(mu_);
+    Status s = WritableLocked();
+    if (!s.ok()) {
+      first_error = s;
+    } else {
+      // The chain state before the batch: a failed write() puts it back (nothing written).
+      const int64_t lines = lines_, non_seal = non_seal_entries_, since_seal = entries_since_seal_;
+      const int64_t seal_mono = last_seal_mono_us_;
+      const size_t anchors = pending_anchors_.size();
+      std::string last_hash = last_hash_, last_seal_hash = last_seal_hash_;
+      merkle::CompactTree tree = tree_;
+      std::string buf;
+      size_t staged_n = 0;
+      for (; staged_n < n; ++staged_n) {
+        StagedEntry staged;
+        Status st = StageEntryLocked(entries[staged_n].event_type, entries[staged_n].actor,
+                                     canonical[staged_n], &buf, &staged);
+        if (!st.ok()) {
+          first_error = st;
+          break;
+        }
+        ApplyEntryLocked(std::move(staged));
+      }
+      Status w = buf.empty() ? Status::Ok() : WriteAllLocked(buf);
+      if (w.ok()) {
+        written = staged_n;
+      } else {
+        lines_ = lines;
+        non_seal_entries_ = non_seal;
+        entries_since_seal_ = since_seal;
+        last_seal_mono_us_ = seal_mono;
+        pending_anchors_.resize(anchors);
+        last_hash_ = std::move(last_hash);
+        last_seal_hash_ = std::move(last_seal_hash);
+        tree_ = std::move(tree);
+        first_error = w;
+      }
+    }
+  }
+  Status synced;
+  if (written > 0) {
+    AfterSeal();
+    synced = AfterWrite(written);
+  }
+  for (size_t i = 0; i < written; ++i) out[i] = synced;
+  if (written < out.size()) {
+    out[written] = first_error;
+    FailAfter(written, &out);
+  }
+  return out;
+}
+
+Status AuditLog::AfterWrite(uint64_t records) {
   switch (opts_.fsync) {
     case FsyncPolicy::kNone:
       break;
@@ -737,7 +871,7 @@ Status AuditLog::Append(std::string_view event_type, std::string_view actor, jso
       bool wake;
       {
         std::lock_guard<std::mutex> l(sync_mu_);
-        ++written_seq_;
+        written_seq_ += records;
         wake = flusher_idle_;
       }
       // While the flusher sits in its kBatchInterval pause it re-checks written_seq_ when the

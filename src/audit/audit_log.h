@@ -33,6 +33,13 @@
 
 namespace vv::audit {
 
+// One record for AuditSink::AppendBatch (the strings are borrowed for the call).
+struct AuditEntry {
+  std::string_view event_type;
+  std::string_view actor;
+  json::Value details;
+};
+
 class AuditSink {
  public:
   virtual ~AuditSink() = default;
@@ -40,6 +47,11 @@ class AuditSink {
   // caller fails closed). Never blocks on another record's fsync under kBatch.
   virtual Status Append(std::string_view event_type, std::string_view actor,
                         json::Value details) = 0;
+  // Appends `entries` in order, as Append would one after the other, and returns one Status
+  // per entry. Stops at the first failure: that entry gets its error and every later one
+  // Unavailable (not written). Moves the details out of `entries`. The default calls Append;
+  // AuditLog writes the whole batch with one write() under one lock (issue 15).
+  virtual std::vector<Status> AppendBatch(std::vector<AuditEntry>& entries);
   // Ok, or why appends are refused now without trying one (a sticky state: the log broken
   // after a failed rollback, a failed fdatasync, DataLoss once the anchor is forked). The
   // gateway's readiness (app/readiness.h) reads it; a transient write error shows only in
@@ -149,6 +161,9 @@ class AuditLog final : public AuditSink {
 
   // details must be a JSON object (null is taken as {}); otherwise InvalidArgument.
   Status Append(std::string_view event_type, std::string_view actor, json::Value details) override;
+  // One lock, one write() for the whole batch (seals included where they fall), one
+  // fdatasync under kAlways. A failed write rolls the whole batch back (none written).
+  std::vector<Status> AppendBatch(std::vector<AuditEntry>& entries) override;
 
   // fdatasyncs everything written so far (any policy).
   Status Sync();
@@ -184,6 +199,9 @@ class AuditLog final : public AuditSink {
 
   // Lines in the file (seals included) and the last entry_hash ("" when empty).
   int64_t line_count() const;
+  // Successful appends of lines to the file (each one write() of a record, a seal or a whole
+  // AppendBatch); for tests.
+  uint64_t record_writes() const { return record_writes_.load(std::memory_order_relaxed); }
   std::string last_hash() const;
   const std::string& path() const { return path_; }
 
@@ -222,9 +240,26 @@ class AuditLog final : public AuditSink {
   // The refusal for a seal onto a forked anchor, or Ok. REQUIRES: mu_ held.
   Status SealAllowedLocked() const;
   void SealTimerLoop();
+  // The lines one entry adds (its own, and the seal it triggers) and the chain state after
+  // them; built by StageEntryLocked, applied by ApplyEntryLocked.
+  struct StagedEntry;
+  // Appends the entry's lines to *buf without changing the chain (on failure nothing is
+  // appended). REQUIRES: mu_ held.
+  Status StageEntryLocked(std::string_view event_type, std::string_view actor,
+                          const std::string& details_canonical, std::string* buf,
+                          StagedEntry* staged) const;
+  // Advances the chain state past a staged entry whose bytes are written. REQUIRES: mu_ held.
+  void ApplyEntryLocked(StagedEntry&& staged);
+  // Refused while the log is broken or an fdatasync failed. REQUIRES: mu_ held.
+  Status WritableLocked() const;
   // Builds the entry (and the seal it triggers) and writes them. REQUIRES: mu_ held.
   Status AppendLocked(std::string_view event_type, std::string_view actor,
                       const std::string& details_canonical);
+  // Canonical details for a record (null -> {}, invalid UTF-8 replaced), or InvalidArgument.
+  static Result<std::string> CanonicalDetails(json::Value& details);
+  // After `records` records were written: the fsync policy's part (kAlways: fdatasync now;
+  // kBatch: tell the flusher). REQUIRES: mu_ NOT held.
+  Status AfterWrite(uint64_t records);
   // One write() of the whole buffer (loops on short writes); rolls back on failure.
   Status WriteAllLocked(const std::string& bytes);
   void FlusherLoop();
@@ -273,6 +308,7 @@ class AuditLog final : public AuditSink {
   bool timer_stop_ = false;  // GUARDED_BY(timer_mu_)
   std::thread timer_;
   std::atomic<bool> sync_failed_{false};  // an fdatasync failed: appends refused
+  std::atomic<uint64_t> record_writes_{0};
 
   // Flusher (kBatch). written_seq_/synced_seq_ count appended records.
   mutable std::mutex sync_mu_;

@@ -23,6 +23,10 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <functional>
+#include <vector>
+
+#include "common/completion_batch.h"
 
 namespace vv::http {
 
@@ -120,6 +124,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> accepted_{0}, refused_{0}, handshakes_ok_{0}, handshakes_failed_{0},
       sessions_resumed_{0}, requests_{0}, handshakes_evicted_{0}, peers_rejected_{0};
+  net::io_context& io_context() { return ioc_; }
 
  private:
   void DoAccept();
@@ -154,6 +159,21 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   std::vector<std::thread> threads_;
   std::mutex join_mu_;
 };
+
+namespace {
+// The answers given inside one CompletionBatch (Connection::Dispatch): posted to the io threads
+// as ONE handler when the batch closes; it hands each to its connection's strand.
+struct ResponseBatch final : CompletionBatch::Part {
+  explicit ResponseBatch(Server::Impl* s) : srv(s) {}
+  void Close() override {
+    net::post(srv->io_context(), [d = std::move(deliveries)]() mutable {
+      for (auto& deliver : d) deliver();
+    });
+  }
+  Server::Impl* srv;  // kept alive by the connections the deliveries hold
+  std::vector<std::function<void()>> deliveries;
+};
+}  // namespace
 
 // One accepted TCP connection: TLS handshake, then a sequential keep-alive request loop.
 // All state is touched only on the connection's strand (the stream's executor).
@@ -446,10 +466,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     state_ = State::kHandling;
     const uint64_t seq = ++seq_;
     Responder respond = [self = shared_from_this(), seq](Response r) {
-      auto ex = self->stream_.get_executor();
-      net::post(ex, [self = std::move(self), seq, r = std::move(r)]() mutable {
-        self->OnResponse(seq, std::move(r));
-      });
+      auto deliver = [self, seq, r = std::move(r)]() mutable {
+        auto ex = self->stream_.get_executor();
+        net::post(ex, [self = std::move(self), seq, r = std::move(r)]() mutable {
+          self->OnResponse(seq, std::move(r));
+        });
+      };
+      // Answers given inside a CompletionBatch (the queue writer's commit group) reach the io
+      // threads as ONE posted handler that hands each to its connection's strand from an io
+      // thread: one wake-up per group instead of one per request (issue 15).
+      if (CompletionBatch* batch = CompletionBatch::Current()) {
+        Server::Impl* srv = self->srv_.get();
+        batch->PartFor<ResponseBatch>(srv, [srv] { return std::make_unique<ResponseBatch>(srv); })
+            .deliveries.push_back(std::move(deliver));
+        return;
+      }
+      deliver();
     };
     try {
       srv_->handler_.Handle(std::move(req_), std::move(respond));

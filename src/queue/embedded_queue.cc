@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "common/completion_batch.h"
 #include "common/file_mode.h"
 #include "queue/envelope_codec.h"
 
@@ -297,6 +298,9 @@ void EmbeddedQueue::WriterLoop() {
       pending_.clear();
     }
     WriteBatch(batch, &statements, &outcomes);
+    // The callbacks of one commit group run inside one CompletionBatch: work they defer to
+    // it (the gateway's audit records and answers) is done once for the group, after the last.
+    CompletionBatch group;
     for (size_t i = 0; i < batch.size(); ++i) {
       batch[i].done(std::move(outcomes[i].status), outcomes[i].outcome);
     }

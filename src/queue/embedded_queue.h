@@ -28,6 +28,9 @@
 // connection (WAL lets it read while the writer writes), serialised by its own mutex; they
 // never touch the publish path's lock.
 //
+// The callbacks of one commit group run inside one CompletionBatch (common/completion_batch.h):
+// work a callback defers to it runs once after the group's last callback.
+//
 // Thread-safety: all public methods are thread-safe. Callbacks run on the writer thread
 // (or inline on the caller's thread for fail-fast rejections) with no internal lock held;
 // they must not throw and must not destroy the queue. Ownership: the queue owns both SQLite

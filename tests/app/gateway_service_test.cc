@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/completion_batch.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "fakes/fake_backends.h"
@@ -43,7 +44,8 @@ std::shared_ptr<const config::GatewayConfig> MakeConfig(int64_t rate = 120) {
 
 class GatewayServiceTest : public ::testing::Test {
  protected:
-  void Build(int64_t rate = 120) {
+  // `publisher`: the queue the service publishes to (nullptr: publisher_).
+  void Build(int64_t rate = 120, queue::Publisher* publisher = nullptr) {
     cfg_ = MakeConfig(rate);
     nonces_ = std::make_unique<state::MemoryNonceStore>(clock_);
     limiter_ = std::make_unique<state::MemoryRateLimiter>(clock_, cfg_->rate_limit_per_minute);
@@ -57,7 +59,7 @@ class GatewayServiceTest : public ::testing::Test {
     d.catalog = catalog_.get();
     d.nonces = nonces_.get();
     d.limiter = limiter_.get();
-    d.publisher = &publisher_;
+    d.publisher = publisher != nullptr ? publisher : &publisher_;
     d.audit = &audit_;
     service_ = std::make_unique<GatewayService>(std::move(d));
   }
@@ -608,6 +610,73 @@ TEST_F(GatewayServiceTest, GarbageNeverCrashes) {
     EXPECT_EQ(r.status, 422) << b.substr(0, 40);
   }
   EXPECT_EQ(audit_.records().size(), bodies.size());
+}
+
+// Issue 15: a queue whose publish callbacks of one commit group run inside one CompletionBatch
+// (the embedded queue's writer does): held until Complete(), then completed together.
+class GroupCommitPublisher final : public queue::Publisher {
+ public:
+  void Publish(queue::Envelope, queue::PublishCallback done) override {
+    held_.push_back(std::move(done));
+  }
+  Status Health() const override { return Status::Ok(); }
+  void Complete() {
+    CompletionBatch group;
+    for (auto& done : held_) done(Status::Ok(), queue::PublishOutcome::kStored);
+    held_.clear();
+  }
+  size_t held() const { return held_.size(); }
+
+ private:
+  std::vector<queue::PublishCallback> held_;
+};
+
+class GatewayGroupCommitTest : public GatewayServiceTest {
+ protected:
+  void SetUp() override { Build(120, &group_); }
+  // Sends kN valid requests; each answer records its status and how many audit records
+  // existed when it was given.
+  static constexpr int kN = 5;
+  void SendGroup() {
+    for (int i = 0; i < kN; ++i) {
+      service_->Handle(Valid("nonce-group-000" + std::to_string(i),
+                             "evt-group-000" + std::to_string(i)),
+                       [this](http::Response r) {
+                         statuses_.push_back(r.status);
+                         records_at_answer_.push_back(audit_.records().size());
+                       });
+    }
+    ASSERT_EQ(group_.held(), static_cast<size_t>(kN));
+    EXPECT_TRUE(statuses_.empty()) << "no answer before the commit";
+    EXPECT_TRUE(audit_.records().empty()) << "no accepted record before the commit";
+    group_.Complete();
+  }
+  GroupCommitPublisher group_;
+  std::vector<int> statuses_;
+  std::vector<size_t> records_at_answer_;
+};
+
+TEST_F(GatewayGroupCommitTest, AcceptedRecordsOfOneCommitGroupAreOneBatchWrittenBeforeAnyAnswer) {
+  SendGroup();
+  EXPECT_EQ(audit_.batch_sizes(), std::vector<size_t>{kN});
+  EXPECT_EQ(statuses_, std::vector<int>(kN, 202));
+  EXPECT_EQ(records_at_answer_, std::vector<size_t>(kN, kN));
+  auto recs = audit_.records();
+  ASSERT_EQ(recs.size(), static_cast<size_t>(kN));
+  for (int i = 0; i < kN; ++i) {
+    EXPECT_EQ(recs[i].event_type, "telemetry.accepted");
+    EXPECT_EQ(recs[i].details.Find("event_id")->as_string(), "evt-group-000" + std::to_string(i));
+  }
+  EXPECT_EQ(service_->counters().accepted.load(), static_cast<uint64_t>(kN));
+}
+
+TEST_F(GatewayGroupCommitTest, AFailedBatchFailsEveryRequestOfTheGroupClosed) {
+  audit_.SetFail(true);
+  SendGroup();
+  EXPECT_EQ(audit_.batch_sizes(), std::vector<size_t>{kN});
+  EXPECT_EQ(statuses_, std::vector<int>(kN, 503));
+  EXPECT_EQ(service_->counters().accepted.load(), 0u);
+  EXPECT_EQ(service_->counters().audit_failures.load(), static_cast<uint64_t>(kN));
 }
 
 }  // namespace

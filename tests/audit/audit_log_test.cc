@@ -399,28 +399,20 @@ TEST_F(AuditLogTest, FailedWriteIsUnavailableAndRolledBack) {
     ASSERT_TRUE(log->Append("e", "a", Details("first")).ok());
   }
   const off_t limit = static_cast<off_t>(testing::ReadFile(path_).size()) + 300;
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl = {static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
-    ::setrlimit(RLIMIT_FSIZE, &rl);
+  const int child = testutil::RunWithFileSizeLimit(limit, [&] {
     AuditLogOptions opts;
     opts.fsync = FsyncPolicy::kNone;
     auto log = AuditLog::Open(path_, opts, clock_);
-    if (!log.ok()) ::_exit(1);
+    if (!log.ok()) return 1;
     json::Value big = Details(std::string(200, 'x'));
     Status s;
     for (int i = 0; i < 10 && s.ok(); ++i) s = (*log)->Append("e", "a", big);
-    if (s.ok()) ::_exit(2);
-    if (s.code() != StatusCode::kUnavailable) ::_exit(3);
-    if (!VerifyLogFile(path_).ok) ::_exit(4);
-    ::_exit(0);
-  }
-  int wstatus = 0;
-  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
-  ASSERT_TRUE(WIFEXITED(wstatus));
-  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+    if (s.ok()) return 2;
+    if (s.code() != StatusCode::kUnavailable) return 3;
+    if (!VerifyLogFile(path_).ok) return 4;
+    return 0;
+  });
+  EXPECT_EQ(child, 0);
   VerifyResult r = VerifyLogFile(path_);
   EXPECT_TRUE(r.ok) << r.reason << " " << r.detail;
   EXPECT_GE(r.entries, 1);

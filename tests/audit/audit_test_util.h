@@ -2,6 +2,12 @@
 // Helpers for the audit tests: hand-built records computed independently of src/audit
 // (json::Canonical + Sha256Hex of the full object), so the tests check the encoder too.
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -74,6 +80,22 @@ inline std::vector<std::string> SplitLines(const std::string& text) {
     pos = nl + 1;
   }
   return out;
+}
+
+// Runs `child` in a forked process whose files cannot grow past `limit` bytes (a write beyond
+// fails with EFBIG, SIGXFSZ ignored) and returns its exit code (-1: it did not exit normally).
+inline int RunWithFileSizeLimit(off_t limit, const std::function<int()>& child) {
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
+    ::setrlimit(RLIMIT_FSIZE, &rl);
+    ::_exit(child());
+  }
+  int wstatus = 0;
+  if (::waitpid(pid, &wstatus, 0) != pid || !WIFEXITED(wstatus)) return -1;
+  return WEXITSTATUS(wstatus);
 }
 
 }  // namespace vv::audit::testutil

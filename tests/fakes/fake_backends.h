@@ -71,6 +71,18 @@ class RecordingAuditSink final : public audit::AuditSink {
     records_.push_back({std::string(event_type), std::string(actor), std::move(details)});
     return Status::Ok();
   }
+  // Records the size of each batch, then appends its records one by one (AuditSink's default).
+  std::vector<Status> AppendBatch(std::vector<audit::AuditEntry>& entries) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      batch_sizes_.push_back(entries.size());
+    }
+    return AuditSink::AppendBatch(entries);
+  }
+  std::vector<size_t> batch_sizes() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return batch_sizes_;
+  }
   void SetFail(bool f) {
     std::lock_guard<std::mutex> l(mu_);
     fail_ = f;
@@ -94,6 +106,7 @@ class RecordingAuditSink final : public audit::AuditSink {
   bool fail_ = false;
   Status write_health_;
   std::vector<AuditRecord> records_;
+  std::vector<size_t> batch_sizes_;
 };
 
 }  // namespace vv::testing

@@ -3,10 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 
 #include <chrono>
 #include <thread>
 
+#include "common/completion_batch.h"
 #include "http/echo_server.h"
 #include "http/raw_tls_client.h"
 #include "spectrastrike/https_client.h"
@@ -317,6 +321,44 @@ TEST_F(ServerTest, ResponderCalledFromAnotherThreadWorks) {
   EXPECT_EQ(client.connections_opened(), 1u);
   std::lock_guard<std::mutex> l(mu);
   for (auto& t : workers) t.join();
+}
+
+TEST_F(ServerTest, AnswersGivenInsideACompletionBatchAreAllDeliveredWhenItCloses) {
+  // Issue 15: a backend thread answering a group of requests inside a CompletionBatch (the
+  // queue writer's commit group) hands them to the io threads as one batch.
+  constexpr int kClients = 3;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<std::string, Responder>> held;
+  handler_.hook = [&](Request req, Responder respond) {
+    std::lock_guard<std::mutex> l(mu);
+    held.emplace_back(req.body, std::move(respond));
+    cv.notify_all();
+  };
+  StartServer();
+  std::thread answer([&] {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return held.size() == kClients; });
+    CompletionBatch group;
+    for (auto& [body, respond] : held) {
+      Response r;
+      r.status = 202;
+      r.body = "answer-" + body;
+      respond(std::move(r));
+    }
+  });
+  std::vector<std::thread> clients;
+  std::vector<HttpResponse> got(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] { got[i] = Client("producer").Post("/x", {}, "n" + std::to_string(i)); });
+  }
+  for (auto& t : clients) t.join();
+  answer.join();
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(got[i].transport_ok) << got[i].error;
+    EXPECT_EQ(got[i].status, 202);
+    EXPECT_EQ(got[i].body, "answer-n" + std::to_string(i));
+  }
 }
 
 TEST_F(ServerTest, SecondResponderCallIsIgnored) {

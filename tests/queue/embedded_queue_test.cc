@@ -9,12 +9,14 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/completion_batch.h"
 #include "common/encoding.h"
 #include "fakes/fake_clock.h"
 #include "fakes/temp_dir.h"
@@ -62,6 +64,36 @@ class Recorder {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::pair<int, Entry>> entries_;
+};
+
+// Holds the writer inside its commits (fail_commit_for_test) until Release(); then they pass.
+class WriterGate {
+ public:
+  std::function<Status()> Hook() {
+    return [this]() -> Status {
+      std::unique_lock<std::mutex> l(mu_);
+      in_hook_ = true;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return release_; });
+      return Status::Ok();
+    };
+  }
+  bool WaitUntilHeld() {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(30), [&] { return in_hook_; });
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      release_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool in_hook_ = false, release_ = false;
 };
 
 class EmbeddedQueueTest : public ::testing::Test {
@@ -387,37 +419,22 @@ TEST_F(EmbeddedQueueTest, LockedDatabaseFailsBatchWithUnavailable) {
 }
 
 TEST_F(EmbeddedQueueTest, FullQueueFailsFastWithoutBlocking) {
-  std::mutex gate_mu;
-  std::condition_variable gate_cv;
-  bool writer_in_hook = false, release = false;
+  WriterGate gate;
   EmbeddedQueueOptions o;
   o.max_pending = 2;
-  o.fail_commit_for_test = [&]() -> Status {
-    std::unique_lock<std::mutex> l(gate_mu);
-    writer_in_hook = true;
-    gate_cv.notify_all();
-    gate_cv.wait(l, [&] { return release; });
-    return Status::Ok();
-  };
+  o.fail_commit_for_test = gate.Hook();
   auto q = OpenQueue(o);
   ASSERT_NE(q, nullptr);
   Recorder r;
   q->Publish(Ingest("evt-0", "t1/evt-0"), r.Callback(0));
-  {
-    std::unique_lock<std::mutex> l(gate_mu);
-    ASSERT_TRUE(gate_cv.wait_for(l, std::chrono::seconds(30), [&] { return writer_in_hook; }));
-  }
+  ASSERT_TRUE(gate.WaitUntilHeld());
   // The writer is stuck inside the first batch: two more fit, the third is rejected inline.
   q->Publish(Ingest("evt-1", "t1/evt-1"), r.Callback(1));
   q->Publish(Ingest("evt-2", "t1/evt-2"), r.Callback(2));
   q->Publish(Ingest("evt-3", "t1/evt-3"), r.Callback(3));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r.Get(3).status.code(), StatusCode::kUnavailable);
-  {
-    std::lock_guard<std::mutex> l(gate_mu);
-    release = true;
-  }
-  gate_cv.notify_all();
+  gate.Release();
   ASSERT_TRUE(r.Wait(4));
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(r.Get(i).status.ok()) << i;
   EXPECT_EQ(*q->Count(Kind::kIngest), 3);
@@ -653,6 +670,59 @@ TEST_F(EmbeddedQueueTest, AckBatchAcksAllOrNone) {
   ASSERT_TRUE(rest.ok());
   ASSERT_EQ(rest->size(), 2u);
   EXPECT_EQ((*rest)[0].sequence, s2);
+}
+
+// Issue 15: the callbacks of one commit group run inside one CompletionBatch; what they defer
+// to it is closed once, after the group's last callback (the gateway audits the group there).
+TEST_F(EmbeddedQueueTest, CommitGroupCallbacksShareOneCompletionBatchClosedAfterTheLast) {
+  constexpr int kGroup = 8;
+  WriterGate gate;
+  EmbeddedQueueOptions o;
+  o.fail_commit_for_test = gate.Hook();
+  auto q = OpenQueue(o);
+  ASSERT_NE(q, nullptr);
+  // What the callbacks saw and when the batch's part was closed (writer thread only; read
+  // after every callback ran).
+  struct Log {
+    std::mutex mu;
+    std::vector<std::string> events;
+    void Add(std::string e) {
+      std::lock_guard<std::mutex> l(mu);
+      events.push_back(std::move(e));
+    }
+  } log;
+  struct Part final : CompletionBatch::Part {
+    explicit Part(Log& l) : log(l) {}
+    void Close() override { log.Add("close after " + std::to_string(callbacks)); }
+    Log& log;
+    int callbacks = 0;
+  };
+  Recorder r;
+  auto callback = [&](int i) -> PublishCallback {
+    PublishCallback record = r.Callback(i);
+    return [&, i, record](Status s, PublishOutcome outcome) {
+      CompletionBatch* batch = CompletionBatch::Current();
+      if (batch == nullptr) {
+        log.Add("no batch " + std::to_string(i));
+      } else {
+        batch->PartFor<Part>(&log, [&] { return std::make_unique<Part>(log); }).callbacks++;
+      }
+      record(std::move(s), outcome);
+    };
+  };
+  // The writer holds evt-0's group open; the next kGroup publishes wait and form ONE group.
+  q->Publish(Ingest("evt-0", "t1/evt-0"), callback(0));
+  ASSERT_TRUE(gate.WaitUntilHeld());
+  for (int i = 1; i <= kGroup; ++i) {
+    q->Publish(Ingest("evt-" + std::to_string(i), "t1/evt-" + std::to_string(i)), callback(i));
+  }
+  gate.Release();
+  ASSERT_TRUE(r.Wait(kGroup + 1));
+  q.reset();  // joins the writer: every part is closed
+  for (int i = 0; i <= kGroup; ++i) EXPECT_TRUE(r.Get(i).status.ok()) << i;
+  EXPECT_EQ(log.events,
+            (std::vector<std::string>{"close after 1", "close after " + std::to_string(kGroup)}));
+  EXPECT_EQ(CompletionBatch::Current(), nullptr);  // none on this thread
 }
 
 }  // namespace
