@@ -26,11 +26,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -472,8 +472,10 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
         tally.Add(chunk[j].event_id, d);
         ++done;
       } else {
-        if (r.inserted) first_new_id = std::min(first_new_id, r.id);
-        else old_pending.insert(r.id);
+        if (r.inserted)
+          first_new_id = std::min(first_new_id, r.id);
+        else
+          old_pending.insert(r.id);
         ++mine_total;
       }
     }

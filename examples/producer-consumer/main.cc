@@ -12,11 +12,19 @@
 #include <spectrastrike/status.h>
 
 #include <cstdio>
-
 #include <iostream>
 #include <string>
 
 namespace {
+
+constexpr char kConfig[] = R"(spectrastrike:
+  producer:
+    endpoint: https://gateway.example:8443/internal/v1/telemetry
+    operator_id: op-001
+    tenant_id: 10000000-0000-0000-0000-000000000001
+    campaign_id: cmp-001
+    spool_path: producer-consumer-spool.db
+)";
 
 class RecordingTransport final : public spectrastrike::Transport {
  public:
@@ -56,14 +64,7 @@ int main() {
   if (bad.ok() || bad.status().code() != spectrastrike::StatusCode::kInvalidArgument)
     return Fail("a short seed should be InvalidArgument");
 
-  auto config = spectrastrike::ParseProducerConfig(R"(spectrastrike:
-  producer:
-    endpoint: https://gateway.example:8443/internal/v1/telemetry
-    operator_id: op-001
-    tenant_id: 10000000-0000-0000-0000-000000000001
-    campaign_id: cmp-001
-    spool_path: producer-consumer-spool.db
-)", {});
+  auto config = spectrastrike::ParseProducerConfig(kConfig, /*env=*/{});
   if (!config.ok()) return Fail("config: " + config.status().message());
   auto event = spectrastrike::PrepareEvent(
       R"({"event_id":"evt-example-1","event_type":"PROCESS_ANOMALY","severity":"high"})",

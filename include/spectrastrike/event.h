@@ -3,8 +3,9 @@
 //
 // An input event is JSON text: either the canonical telemetry payload (an object with
 // `event_id`, no `payload` key) or a full request envelope (an object with a `payload` object).
-// PrepareEvent turns either into a PreparedEvent: the envelope with operator_id, tenant_id, campaign_id,
-// execution_hash and signed_metadata filled in and checked, but WITHOUT timestamp and nonce.
+// PrepareEvent turns either into a PreparedEvent: the envelope with operator_id, tenant_id,
+// campaign_id, execution_hash and signed_metadata filled in and checked, but WITHOUT timestamp
+// and nonce.
 // Those two are stamped per delivery attempt (Stamp), at signing time: never the event's own
 // time (wire-contract 13 item 16), and a fresh nonce for every attempt.
 // Thread-safety: free functions over values; PreparedEvent is plain data.

@@ -79,8 +79,7 @@ using FeedbackKeys = std::map<std::string, std::string>;
 
 // kid -> key from {"kid": "<path to PEM public key>" | "<base64 raw 32 bytes>"} (the
 // VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON format); values that are existing files are read.
-Result<FeedbackKeys> LoadFeedbackKeys(
-    const std::map<std::string, std::string>& kid_to_path_or_b64);
+Result<FeedbackKeys> LoadFeedbackKeys(const std::map<std::string, std::string>& kid_to_path_or_b64);
 
 // URL-safe base64 (no padding, 12 chars) of the first 9 bytes of
 // SHA-256("vv-feedback-request-nonce|" + request_nonce): the tag a gateway appends to 12 random

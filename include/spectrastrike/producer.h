@@ -129,8 +129,8 @@ class Producer {
   const ProducerOptions& options() const { return options_; }
 
  private:
-  struct Attempt;         // one request: target, headers, body (producer.cc)
-  class AttemptBuilder;   // builds the Attempt for (ts, nonce), or the error (producer.cc)
+  struct Attempt;        // one request: target, headers, body (producer.cc)
+  class AttemptBuilder;  // builds the Attempt for (ts, nonce), or the error (producer.cc)
   // Runs attempts built by `build(ts, nonce)` until success, a final answer or max_attempts.
   DeliveryResult Deliver(const AttemptBuilder& build);
 

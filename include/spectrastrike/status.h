@@ -15,8 +15,8 @@ namespace spectrastrike {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // bad input: configuration value, malformed event or response
-  kNotFound,          // a file (key, certificate) or spool entry that does not exist
+  kInvalidArgument,  // bad input: configuration value, malformed event or response
+  kNotFound,         // a file (key, certificate) or spool entry that does not exist
   kAlreadyExists,
   kPermissionDenied,  // a key file readable by others, a response that fails verification
   kUnavailable,       // the gateway or a file could not be reached or written
@@ -43,7 +43,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : state_(std::move(value)) {}      // NOLINT(implicit)
+  Result(T value) : state_(std::move(value)) {}       // NOLINT(implicit)
   Result(Status error) : state_(std::move(error)) {}  // NOLINT(implicit); REQUIRES: !error.ok()
 
   bool ok() const { return state_.index() == 0; }

@@ -86,7 +86,7 @@ size_t Distance(std::string_view a, std::string_view b) {
 // misspelt key silently falling back to a default is how a producer ends up unpinned or
 // pointed at the wrong key). The key text is the operator's own file, bounded for the message.
 vv::Status CheckKeys(const YAML::Node& node, std::string_view where,
-                 std::initializer_list<std::string_view> known) {
+                     std::initializer_list<std::string_view> known) {
   for (const auto& kv : node) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("<non-scalar>");
     bool ok = false;
@@ -111,7 +111,8 @@ vv::Status CheckKeys(const YAML::Node& node, std::string_view where,
 vv::Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
   if (!root || !root.IsMap()) return vv::Status::InvalidArgument("config must be a YAML mapping");
   YAML::Node ss = root["spectrastrike"];
-  if (!ss || !ss.IsMap()) return vv::Status::InvalidArgument("config needs a 'spectrastrike' mapping");
+  if (!ss || !ss.IsMap())
+    return vv::Status::InvalidArgument("config needs a 'spectrastrike' mapping");
   YAML::Node p = ss["producer"];
   if (!p || !p.IsMap())
     return vv::Status::InvalidArgument("config needs a 'spectrastrike.producer' mapping");
@@ -153,7 +154,8 @@ vv::Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
                                  {"nonce_length", "timestamp_format", "max_clock_skew_seconds"}));
     int64_t len = static_cast<int64_t>(c->nonce_length);
     VV_RETURN_IF_ERROR(GetInt(r, "nonce_length", &len));
-    if (len < 12 || len > 128) return vv::Status::InvalidArgument("replay.nonce_length must be 12..128");
+    if (len < 12 || len > 128)
+      return vv::Status::InvalidArgument("replay.nonce_length must be 12..128");
     c->nonce_length = static_cast<size_t>(len);
     VV_RETURN_IF_ERROR(GetString(r, "timestamp_format", &c->timestamp_format));
     VV_RETURN_IF_ERROR(GetInt(r, "max_clock_skew_seconds", &c->max_clock_skew_seconds));
@@ -214,17 +216,20 @@ vv::Status ApplyEnv(const Environment& env, ProducerConfig* c) {
   set({"VECTORVUE_FEEDBACK_REPLAY_CACHE_PATH"}, &c->feedback_replay_cache_path);
   if (const std::string* v = Env(env, "VECTORVUE_VERIFY_TLS")) {
     bool b = true;
-    if (!ParseBool(*v, &b)) return vv::Status::InvalidArgument("VECTORVUE_VERIFY_TLS must be a boolean");
+    if (!ParseBool(*v, &b))
+      return vv::Status::InvalidArgument("VECTORVUE_VERIFY_TLS must be a boolean");
     c->verify_peer = b;
   }
   if (const std::string* v = Env(env, "VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON")) {
     auto j = vv::json::Parse(*v);
     if (!j.ok() || !j->is_object())
-      return vv::Status::InvalidArgument("VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON must be a JSON object");
+      return vv::Status::InvalidArgument(
+          "VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON must be a JSON object");
     c->feedback_verify_keys.clear();
     for (const auto& [kid, val] : j->as_object()) {
       if (!val.is_string())
-        return vv::Status::InvalidArgument("VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON values must be strings");
+        return vv::Status::InvalidArgument(
+            "VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON values must be strings");
       c->feedback_verify_keys[kid] = val.as_string();
     }
   } else if (const std::string* v = Env(env, "VECTORVUE_FEEDBACK_VERIFY_PUBLIC_KEY_B64")) {
@@ -238,13 +243,15 @@ vv::Status Validate(ProducerConfig* c, const std::string& base_dir) {
   if (!c->verify_peer)
     return vv::Status::InvalidArgument(
         "TLS peer verification cannot be disabled (mtls.verify_peer / VECTORVUE_VERIFY_TLS)");
-  if (c->endpoint.empty()) return vv::Status::InvalidArgument("spectrastrike.producer.endpoint is required");
+  if (c->endpoint.empty())
+    return vv::Status::InvalidArgument("spectrastrike.producer.endpoint is required");
   VV_RETURN_IF_ERROR(SplitEndpoint(c->endpoint, &c->host, &c->port, &c->base_path));
   if (vv::ToLowerAscii(c->signing_algorithm) != "ed25519")
     return vv::Status::InvalidArgument("signing.algorithm must be ed25519");
   if (c->timestamp_format != "unix_epoch_seconds")
     return vv::Status::InvalidArgument("replay.timestamp_format must be unix_epoch_seconds");
-  if (c->service_identity.empty()) return vv::Status::InvalidArgument("service_identity is required");
+  if (c->service_identity.empty())
+    return vv::Status::InvalidArgument("service_identity is required");
   if (c->nonce_length < 12 || c->nonce_length > 128)
     return vv::Status::InvalidArgument("replay.nonce_length must be 12..128");
   if (c->feedback_window_seconds < 1)

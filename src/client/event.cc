@@ -3,8 +3,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/encoding.h"
 #include "client/status_bridge.h"
+#include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 
@@ -38,7 +38,9 @@ Status FillField(Value& env, const char* key, const std::string& fallback, bool 
   return Status::Ok();
 }
 
-std::string HashOf(const Value& payload) { return vv::crypto::Sha256Hex(vv::json::Canonical(payload)); }
+std::string HashOf(const Value& payload) {
+  return vv::crypto::Sha256Hex(vv::json::Canonical(payload));
+}
 
 vv::Result<Value> ParseJson(std::string_view json_text) {
   auto parsed = vv::json::Parse(json_text);

@@ -50,13 +50,14 @@ Result<std::unique_ptr<ReplayCache>> ReplayCache::Open(const std::string& path) 
     int record = 0;
     auto malformed = [&]() {
       return vv::Status::DataLoss("feedback replay cache " + path + " record " +
-                              std::to_string(record) + " is malformed");
+                                  std::to_string(record) + " is malformed");
     };
     auto read_int = [&](int64_t* out) -> bool {
       size_t start = pos;
       if (pos < text.size() && text[pos] == '-') ++pos;
       while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
-      if (pos == start || (pos == start + 1 && text[start] == '-') || pos - start > 19) return false;
+      if (pos == start || (pos == start + 1 && text[start] == '-') || pos - start > 19)
+        return false;
       *out = std::stoll(text.substr(start, pos - start));
       return true;
     };
@@ -70,7 +71,8 @@ Result<std::unique_ptr<ReplayCache>> ReplayCache::Open(const std::string& path) 
       if (!read_int(&signed_at) || pos >= text.size() || text[pos] != ' ') return malformed();
       ++pos;
       size_t eol = text.find('\n', pos);
-      std::string_view rest(text.data() + pos, (eol == std::string::npos ? text.size() : eol) - pos);
+      std::string_view rest(text.data() + pos,
+                            (eol == std::string::npos ? text.size() : eol) - pos);
       size_t save = pos;
       if (read_int(&len) && pos < text.size() && text[pos] == ' ' && len > 0 &&
           static_cast<uint64_t>(len) <= text.size() - pos - 1 &&
@@ -135,7 +137,8 @@ Result<FeedbackAnchors> FeedbackAnchors::FromGraph(std::string_view graph_json) 
   return a;
 }
 
-Result<FeedbackKeys> LoadFeedbackKeys(const std::map<std::string, std::string>& kid_to_path_or_b64) {
+Result<FeedbackKeys> LoadFeedbackKeys(
+    const std::map<std::string, std::string>& kid_to_path_or_b64) {
   FeedbackKeys keys;
   for (const auto& [kid, spec] : kid_to_path_or_b64) {
     struct stat st {};
@@ -175,7 +178,8 @@ std::string FeedbackRequestNonceTag(std::string_view request_nonce) {
   return vv::Base64UrlEncodeNoPad(std::string_view(digest).substr(0, 9));  // 12 chars
 }
 
-Result<VerifiedFeedback> FeedbackVerifier::Verify(std::string_view body, const std::string& tenant_id,
+Result<VerifiedFeedback> FeedbackVerifier::Verify(std::string_view body,
+                                                  const std::string& tenant_id,
                                                   const FeedbackAnchors* anchors,
                                                   std::string_view request_nonce) {
   return Public([&]() -> vv::Result<VerifiedFeedback> {
@@ -210,9 +214,11 @@ Result<VerifiedFeedback> FeedbackVerifier::Verify(std::string_view body, const s
       return vv::Status::PermissionDenied("feedback signature timestamp out of allowed window");
 
     auto key = keys_.find(*kid);
-    if (key == keys_.end()) return vv::Status::PermissionDenied("feedback response uses unknown key id");
+    if (key == keys_.end())
+      return vv::Status::PermissionDenied("feedback response uses unknown key id");
     auto sig = vv::Base64DecodeStrict(*signature);
-    if (!sig) return vv::Status::PermissionDenied("feedback response signature encoding is invalid");
+    if (!sig)
+      return vv::Status::PermissionDenied("feedback response signature encoding is invalid");
     std::string input =
         SigningInput(tenant_id, *signed_at, *nonce, *schema, *kid, vv::json::Canonical(*data));
     auto public_key = vv::crypto::Ed25519PublicKey::FromRaw(key->second);

@@ -3,8 +3,8 @@
 #include <functional>
 #include <utility>
 
-#include "common/encoding.h"
 #include "client/status_bridge.h"
+#include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 
@@ -275,13 +275,15 @@ vv::Result<std::string> GraphBody(const ProducerOptions& options, std::string_vi
   std::string fingerprint = vv::ToLowerAscii(*fp);
   const std::string* sv = StringField(graph, "schema_version");
   std::string schema = sv ? *sv : "execution.graph.v1";
-  if (schema.size() > 32) return vv::Status::InvalidArgument("graph.schema_version exceeds 32 chars");
+  if (schema.size() > 32)
+    return vv::Status::InvalidArgument("graph.schema_version exceeds 32 chars");
   const std::string* att = StringField(graph, "attestation_measurement_hash");
   std::string attestation =
       att ? vv::ToLowerAscii(*att)
           : vv::crypto::Sha256Hex(fingerprint + "|" + tenant + "|attestation");
   if (!vv::IsHex(attestation, 64))
-    return vv::Status::InvalidArgument("graph.attestation_measurement_hash must be 64 hex characters");
+    return vv::Status::InvalidArgument(
+        "graph.attestation_measurement_hash must be 64 hex characters");
   Value body = Value::MakeObject();
   body.Set("operator_id", operator_id);
   body.Set("tenant_id", tenant);
@@ -332,7 +334,8 @@ DeliveryResult Producer::Federate(const std::string& execution_hash) {
       return vv::Status::InvalidArgument("execution_hash must be 64 hex characters");
     if (options_.identity.operator_id.empty() || options_.identity.campaign_id.empty())
       return vv::Status::InvalidArgument("federation needs operator_id and campaign_id");
-    if (nonce.size() < 12) return vv::Status::InvalidArgument("federation nonce must be >= 12 chars");
+    if (nonce.size() < 12)
+      return vv::Status::InvalidArgument("federation nonce must be >= 12 chars");
     FederationBundle b = BuildBundle(execution_hash, ts, nonce);
     expected_hash = b.BundleHash();
     Attempt a;
@@ -358,7 +361,8 @@ DeliveryResult Producer::Federate(const std::string& execution_hash) {
 Result<VerifiedFeedback> Producer::QueryFeedback(int limit, FeedbackVerifier& verifier,
                                                  const FeedbackAnchors* anchors,
                                                  DeliveryResult* delivery) {
-  if (limit < 1 || limit > 1000) return Public(vv::Status::InvalidArgument("limit must be 1..1000"));
+  if (limit < 1 || limit > 1000)
+    return Public(vv::Status::InvalidArgument("limit must be 1..1000"));
   const ProducerIdentity& id = options_.identity;
   if (id.operator_id.empty() || !IsValidTenantId(id.tenant_id))
     return Public(

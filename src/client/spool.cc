@@ -10,7 +10,6 @@
 namespace spectrastrike {
 namespace {
 
-
 constexpr char kSchema[] = R"(
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,7 +35,9 @@ vv::Status DbError(sqlite3* db, std::string_view what) {
   return vv::sqlstore::Error(db, kPrefix, what);
 }
 
-vv::Status Exec(sqlite3* db, const std::string& sql) { return vv::sqlstore::Exec(db, sql, kPrefix); }
+vv::Status Exec(sqlite3* db, const std::string& sql) {
+  return vv::sqlstore::Exec(db, sql, kPrefix);
+}
 
 }  // namespace
 
@@ -95,9 +96,10 @@ Result<std::vector<EnqueueResult>> Spool::Enqueue(const std::vector<PreparedEven
 
 Result<std::vector<SpoolEntry>> Spool::Pending(size_t limit, int64_t after_id) {
   return Public([&]() -> vv::Result<std::vector<SpoolEntry>> {
-    Stmt s(db_,
-           "SELECT id, event_id, envelope, attempts FROM outbox WHERE state = 'pending' AND id > ?1 "
-           "ORDER BY id LIMIT ?2");
+    Stmt s(
+        db_,
+        "SELECT id, event_id, envelope, attempts FROM outbox WHERE state = 'pending' AND id > ?1 "
+        "ORDER BY id LIMIT ?2");
     if (!s.ok()) return DbError(db_, "prepare");
     s.Bind(after_id, static_cast<int64_t>(limit));
     std::vector<SpoolEntry> out;
@@ -114,7 +116,7 @@ Result<std::vector<SpoolEntry>> Spool::Pending(size_t limit, int64_t after_id) {
 
 namespace {
 vv::Status Update(sqlite3* db, const char* sql, int64_t id, int64_t a, int64_t b,
-              const std::string& text, int64_t now) {
+                  const std::string& text, int64_t now) {
   Stmt s(db, sql);
   if (!s.ok()) return DbError(db, "prepare");
   s.Bind(id, a, b, text, now);
@@ -125,27 +127,24 @@ vv::Status Update(sqlite3* db, const char* sql, int64_t id, int64_t a, int64_t b
 
 Status Spool::MarkDelivered(int64_t id, int status) {
   return Public(Update(db_,
-                "UPDATE outbox SET state='delivered', attempts=attempts+?3, last_status=?2, "
-                "last_error=?4, updated_at=?5 WHERE id=?1",
-                id, status, 1, "", clock_.NowSeconds()));
+                       "UPDATE outbox SET state='delivered', attempts=attempts+?3, last_status=?2, "
+                       "last_error=?4, updated_at=?5 WHERE id=?1",
+                       id, status, 1, "", clock_.NowSeconds()));
 }
-
 
 Status Spool::MarkRejected(int64_t id, int status, const std::string& reason) {
   return Public(Update(db_,
-                "UPDATE outbox SET state='rejected', attempts=attempts+?3, last_status=?2, "
-                "last_error=?4, updated_at=?5 WHERE id=?1",
-                id, status, 1, reason, clock_.NowSeconds()));
+                       "UPDATE outbox SET state='rejected', attempts=attempts+?3, last_status=?2, "
+                       "last_error=?4, updated_at=?5 WHERE id=?1",
+                       id, status, 1, reason, clock_.NowSeconds()));
 }
-
 
 Status Spool::MarkFailedAttempt(int64_t id, int attempts, int status, const std::string& error) {
   return Public(Update(db_,
-                "UPDATE outbox SET attempts=attempts+?3, last_status=?2, last_error=?4, "
-                "updated_at=?5 WHERE id=?1",
-                id, status, attempts, error, clock_.NowSeconds()));
+                       "UPDATE outbox SET attempts=attempts+?3, last_status=?2, last_error=?4, "
+                       "updated_at=?5 WHERE id=?1",
+                       id, status, attempts, error, clock_.NowSeconds()));
 }
-
 
 Result<std::string> Spool::StateOf(int64_t id) {
   return Public([&]() -> vv::Result<std::string> {
@@ -167,9 +166,12 @@ Result<SpoolCounts> Spool::Counts() {
     while ((rc = s.Step()) == StepResult::kRow) {
       std::string state = s.ColText(0);
       int64_t n = s.ColInt(1);
-      if (state == "pending") c.pending = n;
-      else if (state == "delivered") c.delivered = n;
-      else if (state == "rejected") c.rejected = n;
+      if (state == "pending")
+        c.pending = n;
+      else if (state == "delivered")
+        c.delivered = n;
+      else if (state == "rejected")
+        c.rejected = n;
     }
     if (rc != StepResult::kDone) return DbError(db_, "count");
     return c;
@@ -178,8 +180,9 @@ Result<SpoolCounts> Spool::Counts() {
 
 Result<std::vector<std::pair<std::string, std::string>>> Spool::Rejections(size_t limit) {
   return Public([&]() -> vv::Result<std::vector<std::pair<std::string, std::string>>> {
-    Stmt s(db_,
-           "SELECT event_id, last_error FROM outbox WHERE state='rejected' ORDER BY id DESC LIMIT ?1");
+    Stmt s(
+        db_,
+        "SELECT event_id, last_error FROM outbox WHERE state='rejected' ORDER BY id DESC LIMIT ?1");
     if (!s.ok()) return DbError(db_, "prepare");
     s.Bind(static_cast<int64_t>(limit));
     std::vector<std::pair<std::string, std::string>> out;
@@ -251,7 +254,8 @@ Result<DrainStats> DrainSpool(
           if (Status s = spool.MarkRejected(e.id, r.status, r.detail); !s.ok()) return s;
           ++stats.rejected;
         } else {
-          if (Status s = spool.MarkFailedAttempt(e.id, r.attempts, r.status, r.detail); !s.ok()) return s;
+          if (Status s = spool.MarkFailedAttempt(e.id, r.attempts, r.status, r.detail); !s.ok())
+            return s;
           ++stats.failed;
           stop = true;
         }

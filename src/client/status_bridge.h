@@ -11,7 +11,8 @@
 
 namespace spectrastrike {
 
-#define SS_SAME_CODE(c) static_assert(static_cast<int>(StatusCode::c) == static_cast<int>(vv::StatusCode::c))
+#define SS_SAME_CODE(c) \
+  static_assert(static_cast<int>(StatusCode::c) == static_cast<int>(vv::StatusCode::c))
 SS_SAME_CODE(kOk);
 SS_SAME_CODE(kInvalidArgument);
 SS_SAME_CODE(kNotFound);

@@ -19,7 +19,8 @@ HostPortError SplitHostPort(std::string_view s, HostPort* out) {
     port = s.substr(colon + 1);
     if (host.find(':') != std::string_view::npos) return HostPortError::kUnbracketedIpv6;
   }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos)
     return HostPortError::kBadPort;
   uint32_t value = 0;
   for (char c : port) value = value * 10 + static_cast<uint32_t>(c - '0');
@@ -45,10 +46,11 @@ const char* HostPortErrorText(HostPortError error) {
   return "invalid address";
 }
 
-Result<HostPort> ParseListenAddress(std::string_view key, std::string_view text, bool loopback_only) {
+Result<HostPort> ParseListenAddress(std::string_view key, std::string_view text,
+                                    bool loopback_only) {
   auto bad = [&](std::string_view why) {
-    return Status::InvalidArgument(std::string(key) + " '" + std::string(text) + "': " +
-                                   std::string(why));
+    return Status::InvalidArgument(std::string(key) + " '" + std::string(text) +
+                                   "': " + std::string(why));
   };
   HostPort hp;
   if (HostPortError e = SplitHostPort(text, &hp); e != HostPortError::kNone)
@@ -67,8 +69,9 @@ Result<HostPort> ParseListenAddress(std::string_view key, std::string_view text,
     return bad("the host must be an IP address or localhost");
   }
   if (loopback_only && !loopback)
-    return bad("only a loopback address is allowed (plain HTTP with write endpoints); use "
-               "probe_listen for an address other hosts reach");
+    return bad(
+        "only a loopback address is allowed (plain HTTP with write endpoints); use "
+        "probe_listen for an address other hosts reach");
   return hp;
 }
 

@@ -24,10 +24,10 @@ struct HostPort {
 
 enum class HostPortError {
   kNone = 0,
-  kBadBrackets,       // "[..." without "]:port"
-  kNoPort,            // no ':' at all
-  kUnbracketedIpv6,   // "::1:8443"
-  kBadPort,           // empty, not digits, more than 5 digits, above 65535
+  kBadBrackets,      // "[..." without "]:port"
+  kNoPort,           // no ':' at all
+  kUnbracketedIpv6,  // "::1:8443"
+  kBadPort,          // empty, not digits, more than 5 digits, above 65535
 };
 
 // Splits `text` into *out (untouched on error).
@@ -39,6 +39,7 @@ const char* HostPortErrorText(HostPortError error);
 // A listener address. InvalidArgument "<key> '<text>': <why>" when the syntax is wrong, the
 // host is not an IP literal or "localhost", or (loopback_only) not a loopback address
 // (127.0.0.0/8, ::1, localhost).
-Result<HostPort> ParseListenAddress(std::string_view key, std::string_view text, bool loopback_only);
+Result<HostPort> ParseListenAddress(std::string_view key, std::string_view text,
+                                    bool loopback_only);
 
 }  // namespace vv

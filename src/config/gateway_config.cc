@@ -1,6 +1,4 @@
 #include "config/gateway_config.h"
-#include "config/listen_address.h"
-#include "natsclient/server_list.h"
 
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -16,8 +14,10 @@
 #include "common/encoding.h"
 #include "common/host_port.h"
 #include "common/logging.h"
-#include "json/json.h"
 #include "config/config_table.h"
+#include "config/listen_address.h"
+#include "json/json.h"
+#include "natsclient/server_list.h"
 
 namespace vv::config {
 

@@ -38,7 +38,8 @@ class FeedbackBindingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     keys_.emplace("kid-001", vv::crypto::Ed25519PublicKey::FromBase64(
-                                 "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=")->raw());
+                                 "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=")
+                                 ->raw());
     cache_ = std::move(ReplayCache::Open("")).value();
   }
   vv::testing::TempDir dir_;

@@ -32,9 +32,8 @@ std::string SignedResponse(const Value& data, int64_t signed_at, const std::stri
                            const std::string& schema = "feedback.response.v1",
                            const std::string& tenant = kTenant) {
   auto key = vv::crypto::Ed25519PrivateKey::FromSeed(*vv::HexDecode(kFeedbackSeedHex));
-  std::string sig = vv::Base64Encode(
-      key->Sign(FeedbackVerifier::SigningInput(tenant, signed_at, nonce, schema, kid,
-                                               vv::json::Canonical(data))));
+  std::string sig = vv::Base64Encode(key->Sign(FeedbackVerifier::SigningInput(
+      tenant, signed_at, nonce, schema, kid, vv::json::Canonical(data))));
   Value r = Value::MakeObject();
   r.Set("request_id", "req-1");
   r.Set("status", "accepted");
@@ -223,10 +222,9 @@ TEST_F(FeedbackVerifierTest, ItemsFailingPolicyAreDroppedAndCounted) {
 }
 
 TEST_F(FeedbackVerifierTest, AnchorsFromTheGraphFilterItems) {
-  auto graph = FeedbackAnchors::FromGraph(std::string(R"({"execution_fingerprint":")") +
-                                          std::string(64, 'C') +
-                                          R"(","nodes":[{"execution_fingerprint":")" +
-                                          std::string(64, 'd') + R"("}]})");
+  auto graph = FeedbackAnchors::FromGraph(
+      std::string(R"({"execution_fingerprint":")") + std::string(64, 'C') +
+      R"(","nodes":[{"execution_fingerprint":")" + std::string(64, 'd') + R"("}]})");
   ASSERT_TRUE(graph.ok());
   FeedbackAnchors anchors = *graph;
   EXPECT_EQ(anchors.fingerprints.size(), 2u);

@@ -112,7 +112,8 @@ TEST_F(ProducerFakeGatewayTest, GraphThenVerifiedFeedbackRoundTripOverMtls) {
   auto cache = ReplayCache::Open("");
   FeedbackKeys keys;
   keys.emplace("kid-001", vv::crypto::Ed25519PublicKey::FromBase64(
-                              "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=")->raw());
+                              "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=")
+                              ->raw());
   FeedbackVerifier verifier(keys, **cache, clock_);
   FeedbackAnchors anchors = *FeedbackAnchors::FromGraph(Graph());
   auto fb = p.QueryFeedback(10, verifier, &anchors);
