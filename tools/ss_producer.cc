@@ -26,11 +26,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,10 +38,10 @@
 #include <unordered_set>
 
 #include "cli/cli.h"
-#include "common/clock.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
+#include "spectrastrike/clock.h"
 #include "spectrastrike/config.h"
 #include "spectrastrike/event.h"
 #include "spectrastrike/feedback.h"
@@ -97,8 +97,8 @@ std::optional<std::string> ReadInput(const std::string& path, std::string* error
 // Everything a network command needs, built from the config.
 struct Runtime {
   spectrastrike::ProducerConfig config;
-  vv::SystemClock clock;
-  vv::SystemRandom random;
+  spectrastrike::SystemClock clock;
+  spectrastrike::SystemRandom random;
   spectrastrike::RealSleeper sleeper;
   std::optional<spectrastrike::RequestSigner> signer;
   std::unique_ptr<spectrastrike::HttpsClient> http;
@@ -140,13 +140,13 @@ std::unique_ptr<Runtime> MakeRuntime(const std::string& config_path, RuntimeErro
               "set spectrastrike.producer.signing.private_key_path (ss-producer keygen makes one)"};
     return nullptr;
   }
-  std::string key_error;
-  rt->signer = spectrastrike::RequestSigner::FromKeyFile(c.private_key_path, &key_error, true);
-  if (!rt->signer) {
-    *error = {"signing key: " + key_error,
+  auto signer = spectrastrike::RequestSigner::FromKeyFile(c.private_key_path, true);
+  if (!signer.ok()) {
+    *error = {"signing key: " + signer.status().message(),
               "point signing.private_key_path at an Ed25519 key file with mode 0400 or 0600"};
     return nullptr;
   }
+  rt->signer = std::move(signer).value();
   if (c.cert_path.empty() != c.key_path.empty()) {
     *error = {"mtls.cert_path and mtls.key_path must be given together",
               "set both (the gateway requires a client certificate)"};
@@ -163,18 +163,16 @@ std::unique_ptr<Runtime> MakeRuntime(const std::string& config_path, RuntimeErro
   tls.verify_peer = true;  // always on
   tls.server_name = c.server_name;
   tls.pinned_server_cert_sha256 = c.pinned_server_cert_sha256;
-  std::string proxy_error;
-  tls.proxy = spectrastrike::ProxyFromEnvironment(
-      c.host, c.port,
-      [](const char* name) -> std::optional<std::string> {
+  auto proxy = spectrastrike::ProxyFromEnvironment(
+      c.host, c.port, [](const char* name) -> std::optional<std::string> {
         const char* v = std::getenv(name);
         return v ? std::optional<std::string>(v) : std::nullopt;
-      },
-      &proxy_error);
-  if (!proxy_error.empty()) {
-    *error = {proxy_error, "set https_proxy to http://HOST:PORT, or unset it"};
+      });
+  if (!proxy.ok()) {
+    *error = {proxy.status().message(), "set https_proxy to http://HOST:PORT, or unset it"};
     return nullptr;
   }
+  tls.proxy = *proxy;
   rt->http = std::make_unique<spectrastrike::HttpsClient>(c.host, c.port, tls);
   if (std::string e = rt->http->ConfigError(); !e.empty()) {
     *error = {"TLS configuration: " + e,
@@ -458,8 +456,8 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
   int64_t mine_total = 0, mine_done = 0;
   auto is_mine = [&](int64_t id) { return id >= first_new_id || old_pending.count(id) > 0; };
 
-  auto enqueue_chunk = [&]() -> vv::Status {
-    if (chunk.empty()) return vv::Status::Ok();
+  auto enqueue_chunk = [&]() -> spectrastrike::Status {
+    if (chunk.empty()) return {};
     auto res = spool->Enqueue(chunk);
     if (!res.ok()) return res.status();
     for (size_t j = 0; j < res->size(); ++j) {
@@ -474,16 +472,18 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
         tally.Add(chunk[j].event_id, d);
         ++done;
       } else {
-        if (r.inserted) first_new_id = std::min(first_new_id, r.id);
-        else old_pending.insert(r.id);
+        if (r.inserted)
+          first_new_id = std::min(first_new_id, r.id);
+        else
+          old_pending.insert(r.id);
         ++mine_total;
       }
     }
     chunk.clear();
-    return vv::Status::Ok();
+    return {};
   };
-  auto drain = [&]() -> vv::Status {
-    if (down || mine_done == mine_total) return vv::Status::Ok();
+  auto drain = [&]() -> spectrastrike::Status {
+    if (down || mine_done == mine_total) return {};
     auto stats = spectrastrike::DrainSpool(
         *spool, *rt->producer,
         [&](const spectrastrike::SpoolEntry& e, const DeliveryResult& r) {
@@ -499,10 +499,10 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
         0, batch_size);
     if (!stats.ok()) return stats.status();
     if (stats->remaining > 0) down = true;
-    return vv::Status::Ok();
+    return {};
   };
-  auto flush_chunk = [&]() -> vv::Status {
-    VV_RETURN_IF_ERROR(enqueue_chunk());
+  auto flush_chunk = [&]() -> spectrastrike::Status {
+    if (auto st = enqueue_chunk(); !st.ok()) return st;
     return drain();
   };
 
@@ -536,7 +536,7 @@ int CmdSend(const std::string& config_path, const std::string& input_path, bool 
       add_invalid(line_no, "line longer than " + std::to_string(EventReader::kMaxLine) + " bytes");
       continue;
     }
-    auto ev = spectrastrike::PrepareEventText(text, rt->config.identity);
+    auto ev = spectrastrike::PrepareEvent(text, rt->config.identity);
     if (!ev.ok()) {
       add_invalid(line_no, ev.status().message());
       continue;
@@ -670,7 +670,7 @@ int CmdGraph(const std::string& config_path, const std::string& graph_path) {
   if (!rt) return FailRuntime(rerr);
   auto graph = ReadJsonFile(graph_path, &error);
   if (!graph) return Fail(error);
-  return Report(rt->producer->SendGraph(*graph), "execution graph");
+  return Report(rt->producer->SendGraph(vv::json::Canonical(*graph)), "execution graph");
 }
 
 int CmdFeedback(const std::string& config_path, int limit, const std::string& graph_path) {
@@ -693,7 +693,9 @@ int CmdFeedback(const std::string& config_path, int limit, const std::string& gr
   if (!graph_path.empty()) {
     auto graph = ReadJsonFile(graph_path, &error);
     if (!graph) return Fail(error);
-    anchors = spectrastrike::FeedbackAnchors::FromGraph(*graph);
+    // A graph that is not an object anchors nothing (no filtering), as before.
+    auto from_graph = spectrastrike::FeedbackAnchors::FromGraph(vv::json::Canonical(*graph));
+    anchors = from_graph.ok() ? *from_graph : spectrastrike::FeedbackAnchors{};
   }
   spectrastrike::FeedbackVerifyOptions opts;
   opts.window_seconds = c.feedback_window_seconds;
@@ -716,7 +718,7 @@ int CmdFeedback(const std::string& config_path, int limit, const std::string& gr
     v.Set("kid", fb->kid);
     v.Set("signed_at", fb->signed_at);
     Value items = Value::MakeArray();
-    for (const auto& i : fb->items) items.Push(i);
+    for (const auto& i : fb->items) items.Push(*vv::json::Parse(i));
     v.Set("items", std::move(items));
     v.Set("dropped", fb->dropped);
     Value reasons = Value::MakeObject();
@@ -727,7 +729,7 @@ int CmdFeedback(const std::string& config_path, int limit, const std::string& gr
     std::cout << "feedback verified (kid " << fb->kid << "): " << fb->items.size()
               << " adjustment(s), " << fb->dropped << " dropped" << std::endl;
     for (const auto& [k, n] : fb->drop_reasons) std::cout << "  dropped " << n << " x " << k << "\n";
-    for (const auto& i : fb->items) std::cout << vv::json::Canonical(i) << std::endl;
+    for (const auto& i : fb->items) std::cout << i << std::endl;
   }
   return kExitOk;
 }
@@ -838,11 +840,12 @@ int CmdKeygen(const std::string& out, bool force) {
 }
 
 int CmdFingerprint(const std::string& cert) {
-  std::string error;
-  std::string fp = spectrastrike::CertificateSha256Hex(cert, &error);
-  if (fp.empty())
-    return Fail(error.empty() ? "cannot read certificate " + cert : error, kExitFailed,
-                "give a PEM certificate file");
+  auto sha = spectrastrike::CertificateSha256Hex(cert);
+  if (!sha.ok() || sha->empty())
+    return Fail(sha.ok() || sha.status().message().empty() ? "cannot read certificate " + cert
+                                                           : sha.status().message(),
+                kExitFailed, "give a PEM certificate file");
+  const std::string fp = *sha;
   if (g_json) {
     Value v = Value::MakeObject();
     v.Set("ok", true);

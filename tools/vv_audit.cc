@@ -604,7 +604,7 @@ struct Pkcs11Args {
   std::string token;
   std::string key_label;
   std::string pin_file;
-  std::string pin_env = "VV_AUDIT_PKCS11_PIN";
+  std::string pin_env = vv::pkcs11::kAuditSealPinEnv;
 };
 
 vv::Result<std::unique_ptr<vv::pkcs11::Token>> OpenToken(const Pkcs11Args& a) {

@@ -52,14 +52,13 @@ int main(int argc, char** argv) {
   cli.add_flag("--json", json, "one JSON object with every outcome instead of the text lines");
   if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
 
-  std::string err;
-  auto signer = spectrastrike::RequestSigner::FromKeyFile(signing_key, &err);
-  if (!signer) {
-    return vv::cli::Error("vv-demo-producer", "signing key: " + err,
+  auto signer = spectrastrike::RequestSigner::FromKeyFile(signing_key);
+  if (!signer.ok()) {
+    return vv::cli::Error("vv-demo-producer", "signing key: " + signer.status().message(),
                           "give --signing-key an Ed25519 key file with mode 0400 or 0600");
   }
   auto forger = spectrastrike::RequestSigner::FromSeed(
-      vv::crypto::Ed25519PrivateKey::Generate().Seed(), &err);
+      vv::crypto::Ed25519PrivateKey::Generate().Seed());
   spectrastrike::TlsClientConfig tls;
   tls.ca_path = ca;
   tls.cert_path = cert;

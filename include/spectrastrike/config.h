@@ -30,9 +30,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
 #include "spectrastrike/event.h"
 #include "spectrastrike/retry.h"
+#include "spectrastrike/status.h"
 
 namespace spectrastrike {
 
@@ -69,15 +69,15 @@ struct ProducerConfig {
 using Environment = std::map<std::string, std::string>;
 
 // Parses YAML text (base_dir resolves relative paths) and applies `env`. Validates.
-vv::Result<ProducerConfig> ParseProducerConfig(std::string_view yaml_text, const Environment& env,
-                                               const std::string& base_dir = "");
-vv::Result<ProducerConfig> LoadProducerConfig(const std::string& path, const Environment& env);
+Result<ProducerConfig> ParseProducerConfig(std::string_view yaml_text, const Environment& env,
+                                           const std::string& base_dir = "");
+Result<ProducerConfig> LoadProducerConfig(const std::string& path, const Environment& env);
 // The process environment as a map (for the CLI).
 Environment ProcessEnvironment();
 
 // Splits https://host[:port][/path]; http:// is refused. base_path drops a trailing
 // /internal/v1/telemetry (the manual's endpoint form).
-vv::Status ParseEndpoint(const std::string& url, std::string* host, uint16_t* port,
-                         std::string* base_path);
+Status ParseEndpoint(const std::string& url, std::string* host, uint16_t* port,
+                     std::string* base_path);
 
 }  // namespace spectrastrike

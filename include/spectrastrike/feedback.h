@@ -20,10 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/clock.h"
-#include "common/status.h"
-#include "crypto/crypto.h"
-#include "json/json.h"
+#include "spectrastrike/clock.h"
+#include "spectrastrike/status.h"
 
 namespace spectrastrike {
 
@@ -36,16 +34,16 @@ inline constexpr char kFeedbackResponseSchema[] = "feedback.response.v1";
 class ReplayCache {
  public:
   // path "" = in memory only. A missing file is an empty cache; a corrupt one is DataLoss.
-  static vv::Result<std::unique_ptr<ReplayCache>> Open(const std::string& path);
+  static Result<std::unique_ptr<ReplayCache>> Open(const std::string& path);
 
   bool Contains(const std::string& nonce) const;
   // Drops entries with signed_at < now - window, adds `nonce`, persists.
-  vv::Status Record(const std::string& nonce, int64_t signed_at, int64_t now, int64_t window);
+  Status Record(const std::string& nonce, int64_t signed_at, int64_t now, int64_t window);
   size_t size() const { return entries_.size(); }
 
  private:
   explicit ReplayCache(std::string path) : path_(std::move(path)) {}
-  vv::Status Save() const;
+  Status Save() const;
   std::string path_;
   std::map<std::string, int64_t> entries_;  // nonce -> signed_at
 };
@@ -55,13 +53,14 @@ class ReplayCache {
 struct FeedbackAnchors {
   std::set<std::string> fingerprints;   // lowercase
   std::set<std::string> attestations;   // lowercase
-  // Root execution_fingerprint + nodes[].execution_fingerprint; attestation_measurement_hash
-  // of the root and nodes.
-  static FeedbackAnchors FromGraph(const vv::json::Value& graph);
+  // From execution-graph JSON text: root execution_fingerprint +
+  // nodes[].execution_fingerprint; attestation_measurement_hash of the root and nodes.
+  // InvalidArgument when the text is not a JSON object.
+  static Result<FeedbackAnchors> FromGraph(std::string_view graph_json);
 };
 
 struct VerifiedFeedback {
-  std::vector<vv::json::Value> items;  // verified and kept adjustments
+  std::vector<std::string> items;  // verified and kept adjustments (canonical JSON objects)
   int64_t dropped = 0;
   std::map<std::string, int64_t> drop_reasons;  // reason -> count
   std::string kid;
@@ -75,10 +74,12 @@ struct FeedbackVerifyOptions {
   std::string schema_version = kFeedbackResponseSchema;
 };
 
+// Feedback verification keys: kid -> raw 32-byte Ed25519 public key.
+using FeedbackKeys = std::map<std::string, std::string>;
+
 // kid -> key from {"kid": "<path to PEM public key>" | "<base64 raw 32 bytes>"} (the
 // VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON format); values that are existing files are read.
-vv::Result<std::map<std::string, vv::crypto::Ed25519PublicKey>> LoadFeedbackKeys(
-    const std::map<std::string, std::string>& kid_to_path_or_b64);
+Result<FeedbackKeys> LoadFeedbackKeys(const std::map<std::string, std::string>& kid_to_path_or_b64);
 
 // URL-safe base64 (no padding, 12 chars) of the first 9 bytes of
 // SHA-256("vv-feedback-request-nonce|" + request_nonce): the tag a gateway appends to 12 random
@@ -88,8 +89,9 @@ std::string FeedbackRequestNonceTag(std::string_view request_nonce);
 
 class FeedbackVerifier {
  public:
-  FeedbackVerifier(std::map<std::string, vv::crypto::Ed25519PublicKey> keys, ReplayCache& cache,
-                   const vv::Clock& clock, FeedbackVerifyOptions options = {});
+  // A key that is not 32 bytes never verifies (LoadFeedbackKeys only returns good ones).
+  FeedbackVerifier(FeedbackKeys keys, ReplayCache& cache, const Clock& clock,
+                   FeedbackVerifyOptions options = {});
 
   // Verifies a response body for a query made for `tenant_id`. Errors (PermissionDenied for
   // signature/replay/window problems, InvalidArgument for shape) carry the reason text.
@@ -97,19 +99,20 @@ class FeedbackVerifier {
   // predate the binding) must be bound by the signed response nonce: at least 12 chars, then
   // FeedbackRequestNonceTag(request_nonce) as its suffix; else "feedback response is not bound
   // to this query". Order: signature, replay, binding, then the nonce is recorded.
-  vv::Result<VerifiedFeedback> Verify(std::string_view body, const std::string& tenant_id,
-                                      const FeedbackAnchors* anchors = nullptr,
-                                      std::string_view request_nonce = {});
+  Result<VerifiedFeedback> Verify(std::string_view body, const std::string& tenant_id,
+                                  const FeedbackAnchors* anchors = nullptr,
+                                  std::string_view request_nonce = {});
 
-  // The exact signing input (exposed for tests and for fakes that sign responses).
+  // The exact signing input (exposed for tests and for fakes that sign responses);
+  // `canonical_data` is the canonical JSON text of the response's data array.
   static std::string SigningInput(const std::string& tenant_id, int64_t signed_at,
                                   const std::string& nonce, const std::string& schema_version,
-                                  const std::string& kid, const vv::json::Value& data);
+                                  const std::string& kid, std::string_view canonical_data);
 
  private:
-  std::map<std::string, vv::crypto::Ed25519PublicKey> keys_;
+  FeedbackKeys keys_;
   ReplayCache& cache_;
-  const vv::Clock& clock_;
+  const Clock& clock_;
   FeedbackVerifyOptions options_;
 };
 

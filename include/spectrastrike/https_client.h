@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "spectrastrike/status.h"
+
 namespace spectrastrike {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
@@ -36,10 +38,10 @@ struct HttpProxy {
 // The proxy for `target_host` from https_proxy / HTTPS_PROXY (http://[user:pass@]host[:port],
 // port default 80 as for any http:// URL) unless
 // no_proxy / NO_PROXY (comma list: "*", host names, ".domain" or "domain" suffixes, IPs,
-// optional ":port") exempts it. Error text (bad proxy URL) in *error, proxy disabled then.
-HttpProxy ProxyFromEnvironment(
+// optional ":port") exempts it; a disabled HttpProxy then. InvalidArgument for a bad proxy URL.
+Result<HttpProxy> ProxyFromEnvironment(
     const std::string& target_host, uint16_t target_port,
-    const std::function<std::optional<std::string>(const char*)>& getenv, std::string* error);
+    const std::function<std::optional<std::string>(const char*)>& getenv);
 
 struct TlsClientConfig {
   std::string ca_path;    // PEM trust anchors for the server (empty: system default store)
@@ -103,7 +105,7 @@ class HttpsClient {
 };
 
 // SHA-256 (lowercase hex, no colons) of the DER of the first certificate in a PEM file; the
-// value the gateway pins and the X-Client-Cert-Sha256 header carries. "" + *error on failure.
-std::string CertificateSha256Hex(const std::string& pem_path, std::string* error = nullptr);
+// value the gateway pins and the X-Client-Cert-Sha256 header carries.
+Result<std::string> CertificateSha256Hex(const std::string& pem_path);
 
 }  // namespace spectrastrike

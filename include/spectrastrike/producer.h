@@ -12,18 +12,17 @@
 // transport, clock, random and sleeper; all must outlive the Producer.
 
 #include <cstdint>
-#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "common/clock.h"
-#include "common/status.h"
-#include "json/json.h"
+#include "spectrastrike/clock.h"
 #include "spectrastrike/event.h"
 #include "spectrastrike/feedback.h"
 #include "spectrastrike/https_client.h"
 #include "spectrastrike/retry.h"
 #include "spectrastrike/signer.h"
+#include "spectrastrike/status.h"
 #include "spectrastrike/telemetry_client.h"
 
 namespace spectrastrike {
@@ -89,13 +88,13 @@ struct FederationBundle {
   std::string signature;  // base64 Ed25519 over Message()
   std::string Message() const;     // operator|campaign|execution_hash|timestamp|nonce
   std::string BundleHash() const;  // SHA-256 hex of Message()
-  vv::json::Value ToJson() const;  // {"bundle": {...}}
+  std::string ToJson() const;      // {"bundle": {...}} as canonical JSON text
 };
 
 class Producer {
  public:
   Producer(ProducerOptions options, const RequestSigner& signer, Transport& transport,
-           const vv::Clock& clock, vv::Random& random, Sleeper& sleeper);
+           const Clock& clock, Random& random, Sleeper& sleeper);
 
   // POST /internal/v1/telemetry with retries (Idempotency-Key: execution_hash).
   DeliveryResult Send(const PreparedEvent& event);
@@ -109,38 +108,37 @@ class Producer {
   // an empty vector and sends nothing.
   std::vector<DeliveryResult> SendBatch(const std::vector<PreparedEvent>& events);
   bool batch_supported() const { return batch_supported_; }
-  // POST /internal/v1/cognitive/execution-graph (wire contract 10), 202 expected.
-  DeliveryResult SendGraph(const vv::json::Value& graph);
+  // POST /internal/v1/cognitive/execution-graph (wire contract 10), 202 expected. `graph_json`
+  // is the graph as JSON text (an object); one that does not parse is kRejected.
+  DeliveryResult SendGraph(std::string_view graph_json);
   // Builds, signs and POSTs a federation bundle; a 200 whose bundle_hash differs from ours is
   // reported as kRejected.
   DeliveryResult Federate(const std::string& execution_hash);
   // Queries feedback (limit 1..1000) and verifies the response with `verifier`.
-  vv::Result<VerifiedFeedback> QueryFeedback(int limit, FeedbackVerifier& verifier,
-                                             const FeedbackAnchors* anchors = nullptr,
-                                             DeliveryResult* delivery = nullptr);
+  Result<VerifiedFeedback> QueryFeedback(int limit, FeedbackVerifier& verifier,
+                                         const FeedbackAnchors* anchors = nullptr,
+                                         DeliveryResult* delivery = nullptr);
 
-  // Builders (exposed for tests and tooling).
-  vv::Result<vv::json::Value> BuildGraphRequest(const vv::json::Value& graph, int64_t ts,
-                                                const std::string& nonce) const;
+  // Builders (exposed for tests and tooling). BuildGraphRequest returns the request body as
+  // canonical JSON text.
+  Result<std::string> BuildGraphRequest(std::string_view graph_json, int64_t ts,
+                                        const std::string& nonce) const;
   FederationBundle BuildBundle(const std::string& execution_hash, int64_t ts,
                                const std::string& nonce) const;
   HeaderList SignedHeaders(int64_t ts, const std::string& nonce, const std::string& body) const;
   const ProducerOptions& options() const { return options_; }
 
  private:
-  struct Attempt {
-    std::string target;
-    HeaderList headers;
-    std::string body;
-  };
+  struct Attempt;        // one request: target, headers, body (producer.cc)
+  class AttemptBuilder;  // builds the Attempt for (ts, nonce), or the error (producer.cc)
   // Runs attempts built by `build(ts, nonce)` until success, a final answer or max_attempts.
-  DeliveryResult Deliver(const std::function<vv::Result<Attempt>(int64_t, const std::string&)>& build);
+  DeliveryResult Deliver(const AttemptBuilder& build);
 
   ProducerOptions options_;
   const RequestSigner& signer_;
   Transport& transport_;
-  const vv::Clock& clock_;
-  vv::Random& random_;
+  const Clock& clock_;
+  Random& random_;
   Sleeper& sleeper_;
   bool batch_supported_ = true;  // until the gateway answered the batch path 404/405
 };

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-#include "common/clock.h"
+#include "spectrastrike/clock.h"
 #include "spectrastrike/https_client.h"
 
 namespace spectrastrike {
@@ -28,7 +28,7 @@ bool IsRetryableStatus(int status);
 bool IsRetryable(const HttpResponse& response);
 
 // Delay in milliseconds before retry number `retry` (1-based).
-int64_t BackoffDelayMs(const RetryPolicy& policy, int retry, vv::Random& random,
+int64_t BackoffDelayMs(const RetryPolicy& policy, int retry, Random& random,
                        const HttpResponse* last_response = nullptr);
 
 // Blocks the calling thread; injected so tests run without real waits.

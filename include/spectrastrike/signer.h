@@ -9,11 +9,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "spectrastrike/status.h"
 
 namespace spectrastrike {
 
@@ -27,12 +28,12 @@ struct SignedHeaders {
 
 class RequestSigner {
  public:
-  // From a raw 32-byte Ed25519 seed. nullopt (+ *error) when the seed is not 32 bytes.
-  static std::optional<RequestSigner> FromSeed(std::string_view seed32, std::string* error = nullptr);
+  // From a raw 32-byte Ed25519 seed. InvalidArgument when the seed is not 32 bytes.
+  static Result<RequestSigner> FromSeed(std::string_view seed32);
   // From a key file: raw 32-byte seed or unencrypted PEM PKCS#8 Ed25519 key. When
-  // check_permissions, refuses files readable/writable by group or others.
-  static std::optional<RequestSigner> FromKeyFile(const std::string& path, std::string* error = nullptr,
-                                                  bool check_permissions = true);
+  // check_permissions, refuses files readable/writable by group or others (PermissionDenied);
+  // NotFound for a missing file.
+  static Result<RequestSigner> FromKeyFile(const std::string& path, bool check_permissions = true);
 
   RequestSigner(RequestSigner&&) noexcept;
   RequestSigner& operator=(RequestSigner&&) noexcept;

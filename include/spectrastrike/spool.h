@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.h"
-#include "common/status.h"
+#include "spectrastrike/clock.h"
 #include "spectrastrike/event.h"
+#include "spectrastrike/status.h"
 
 struct sqlite3;
 
@@ -51,29 +51,28 @@ struct EnqueueResult {
 
 class Spool {
  public:
-  static vv::Result<std::unique_ptr<Spool>> Open(const std::string& path, const vv::Clock& clock);
+  static Result<std::unique_ptr<Spool>> Open(const std::string& path, const Clock& clock);
   ~Spool();
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
 
   // Adds events in one transaction (all or nothing); results are in input order.
-  vv::Result<std::vector<EnqueueResult>> Enqueue(const std::vector<PreparedEvent>& events);
+  Result<std::vector<EnqueueResult>> Enqueue(const std::vector<PreparedEvent>& events);
   // Oldest pending entries first; ids > after_id.
-  vv::Result<std::vector<SpoolEntry>> Pending(size_t limit, int64_t after_id = 0);
-  vv::Status MarkDelivered(int64_t id, int status);
-  vv::Status MarkRejected(int64_t id, int status, const std::string& reason);
+  Result<std::vector<SpoolEntry>> Pending(size_t limit, int64_t after_id = 0);
+  Status MarkDelivered(int64_t id, int status);
+  Status MarkRejected(int64_t id, int status, const std::string& reason);
   // A delivery that ran out of retries: stays pending, attempts and error recorded.
-  vv::Status MarkFailedAttempt(int64_t id, int attempts, int status, const std::string& error);
-  vv::Result<std::string> StateOf(int64_t id);
-  vv::Result<SpoolCounts> Counts();
+  Status MarkFailedAttempt(int64_t id, int attempts, int status, const std::string& error);
+  Result<std::string> StateOf(int64_t id);
+  Result<SpoolCounts> Counts();
   // Rejected entries' (event_id, last_error), newest first.
-  vv::Result<std::vector<std::pair<std::string, std::string>>> Rejections(size_t limit);
+  Result<std::vector<std::pair<std::string, std::string>>> Rejections(size_t limit);
 
  private:
-  Spool(sqlite3* db, const vv::Clock& clock) : db_(db), clock_(clock) {}
-  vv::Status Exec(const std::string& sql);
+  Spool(sqlite3* db, const Clock& clock) : db_(db), clock_(clock) {}
   sqlite3* db_;
-  const vv::Clock& clock_;
+  const Clock& clock_;
 };
 
 struct DrainStats {
@@ -88,7 +87,7 @@ struct DrainStats {
 // `on_result` (optional) sees every delivery. `max_events` 0 = no limit. `batch_size` > 1:
 // up to that many entries go in one Producer::SendBatch request (the batch endpoint, or
 // single sends when the gateway does not offer it).
-vv::Result<DrainStats> DrainSpool(
+Result<DrainStats> DrainSpool(
     Spool& spool, Producer& producer,
     const std::function<void(const SpoolEntry&, const DeliveryResult&)>& on_result = nullptr,
     int64_t max_events = 0, size_t batch_size = 1);

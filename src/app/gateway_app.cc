@@ -11,6 +11,7 @@
 #include "cognitive/store_config.h"
 #include "config/nats_client.h"
 #include "common/encoding.h"
+#include "common/host_port.h"
 #include "crypto/crypto.h"
 #include "audit/jetstream_anchor.h"
 #include "audit/pkcs11_seal_signer.h"
@@ -366,8 +367,8 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   // Admin listener (loopback only). A bind failure (e.g. the default port is taken by another
   // gateway on this host) is logged and the gateway runs without it; a non-loopback address
   // is a configuration error.
-  if (!c.admin_listen.empty() && c.admin_listen != "off" && c.admin_listen != "disabled") {
-    auto hp = http::ParseLoopbackListen(c.admin_listen);
+  if (!config::ListenerDisabled(c.admin_listen)) {
+    auto hp = ParseListenAddress("admin_listen", c.admin_listen, /*loopback_only=*/true);
     if (!hp.ok()) return hp.status();
     GatewayApp* raw = app.get();
     http::AdminOptions ao;

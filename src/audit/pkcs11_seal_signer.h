@@ -69,7 +69,7 @@ struct SealKeyOptions {
   std::string pkcs11_token_label;
   std::string pkcs11_key_label;
   std::string pkcs11_pin_file;  // mode 0400/0600; else the environment variable below
-  std::string pkcs11_pin_env = "VV_AUDIT_PKCS11_PIN";
+  std::string pkcs11_pin_env = pkcs11::kAuditSealPinEnv;
 
   bool configured() const { return !key_path.empty() || !pkcs11_token_label.empty(); }
 };

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <vector>
 
+#include "client/status_bridge.h"
 #include "common/encoding.h"
 #include "json/json.h"
 
@@ -17,7 +18,8 @@ extern char** environ;
 namespace spectrastrike {
 namespace {
 
-using vv::Status;
+vv::Status SplitEndpoint(const std::string& url, std::string* host, uint16_t* port,
+                         std::string* base_path);
 
 std::string Resolve(const std::string& base_dir, const std::string& p) {
   if (p.empty() || base_dir.empty() || p[0] == '/') return p;
@@ -38,33 +40,33 @@ bool ParseBool(std::string_view s, bool* out) {
 }
 
 // Reads scalar `key` of `node` (when present) into *out. Throws nothing.
-Status GetString(const YAML::Node& node, const char* key, std::string* out) {
+vv::Status GetString(const YAML::Node& node, const char* key, std::string* out) {
   YAML::Node v = node[key];
-  if (!v) return Status::Ok();
-  if (!v.IsScalar()) return Status::InvalidArgument(std::string(key) + " must be a scalar");
+  if (!v) return vv::Status::Ok();
+  if (!v.IsScalar()) return vv::Status::InvalidArgument(std::string(key) + " must be a scalar");
   *out = v.Scalar();
-  return Status::Ok();
+  return vv::Status::Ok();
 }
 
-Status GetInt(const YAML::Node& node, const char* key, int64_t* out) {
+vv::Status GetInt(const YAML::Node& node, const char* key, int64_t* out) {
   YAML::Node v = node[key];
-  if (!v) return Status::Ok();
-  if (!v.IsScalar()) return Status::InvalidArgument(std::string(key) + " must be an integer");
+  if (!v) return vv::Status::Ok();
+  if (!v.IsScalar()) return vv::Status::InvalidArgument(std::string(key) + " must be an integer");
   const std::string& s = v.Scalar();
   int64_t value = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc() || p != s.data() + s.size())
-    return Status::InvalidArgument(std::string(key) + " must be an integer, got '" + s + "'");
+    return vv::Status::InvalidArgument(std::string(key) + " must be an integer, got '" + s + "'");
   *out = value;
-  return Status::Ok();
+  return vv::Status::Ok();
 }
 
-Status GetBool(const YAML::Node& node, const char* key, bool* out) {
+vv::Status GetBool(const YAML::Node& node, const char* key, bool* out) {
   YAML::Node v = node[key];
-  if (!v) return Status::Ok();
+  if (!v) return vv::Status::Ok();
   if (!v.IsScalar() || !ParseBool(v.Scalar(), out))
-    return Status::InvalidArgument(std::string(key) + " must be a boolean");
-  return Status::Ok();
+    return vv::Status::InvalidArgument(std::string(key) + " must be a boolean");
+  return vv::Status::Ok();
 }
 
 // Edit distance (bounded inputs: key names), for "did you mean" hints.
@@ -83,8 +85,8 @@ size_t Distance(std::string_view a, std::string_view b) {
 // Like the gateway's config: a key this version does not know is an error naming it (a
 // misspelt key silently falling back to a default is how a producer ends up unpinned or
 // pointed at the wrong key). The key text is the operator's own file, bounded for the message.
-Status CheckKeys(const YAML::Node& node, std::string_view where,
-                 std::initializer_list<std::string_view> known) {
+vv::Status CheckKeys(const YAML::Node& node, std::string_view where,
+                     std::initializer_list<std::string_view> known) {
   for (const auto& kv : node) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("<non-scalar>");
     bool ok = false;
@@ -101,18 +103,19 @@ Status CheckKeys(const YAML::Node& node, std::string_view where,
       shown.push_back(static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f ? '?' : ch);
     std::string msg = "unknown key '" + std::string(where) + "." + shown + "'";
     if (!best.empty()) msg += " (did you mean '" + std::string(best) + "'?)";
-    return Status::InvalidArgument(msg);
+    return vv::Status::InvalidArgument(msg);
   }
-  return Status::Ok();
+  return vv::Status::Ok();
 }
 
-Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
-  if (!root || !root.IsMap()) return Status::InvalidArgument("config must be a YAML mapping");
+vv::Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
+  if (!root || !root.IsMap()) return vv::Status::InvalidArgument("config must be a YAML mapping");
   YAML::Node ss = root["spectrastrike"];
-  if (!ss || !ss.IsMap()) return Status::InvalidArgument("config needs a 'spectrastrike' mapping");
+  if (!ss || !ss.IsMap())
+    return vv::Status::InvalidArgument("config needs a 'spectrastrike' mapping");
   YAML::Node p = ss["producer"];
   if (!p || !p.IsMap())
-    return Status::InvalidArgument("config needs a 'spectrastrike.producer' mapping");
+    return vv::Status::InvalidArgument("config needs a 'spectrastrike.producer' mapping");
   VV_RETURN_IF_ERROR(CheckKeys(ss, "spectrastrike", {"producer"}));
   VV_RETURN_IF_ERROR(CheckKeys(p, "spectrastrike.producer",
                                {"endpoint", "service_identity", "operator_id", "tenant_id",
@@ -125,7 +128,7 @@ Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
   VV_RETURN_IF_ERROR(GetString(p, "campaign_id", &c->identity.campaign_id));
   VV_RETURN_IF_ERROR(GetString(p, "spool_path", &c->spool_path));
   if (YAML::Node m = p["mtls"]) {
-    if (!m.IsMap()) return Status::InvalidArgument("mtls must be a mapping");
+    if (!m.IsMap()) return vv::Status::InvalidArgument("mtls must be a mapping");
     VV_RETURN_IF_ERROR(CheckKeys(m, "spectrastrike.producer.mtls",
                                  {"cert_path", "key_path", "ca_path", "verify_peer", "server_name",
                                   "pinned_server_cert_sha256", "client_cert_sha256"}));
@@ -138,7 +141,7 @@ Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
     VV_RETURN_IF_ERROR(GetString(m, "client_cert_sha256", &c->client_cert_sha256));
   }
   if (YAML::Node s = p["signing"]) {
-    if (!s.IsMap()) return Status::InvalidArgument("signing must be a mapping");
+    if (!s.IsMap()) return vv::Status::InvalidArgument("signing must be a mapping");
     VV_RETURN_IF_ERROR(CheckKeys(s, "spectrastrike.producer.signing",
                                  {"algorithm", "private_key_path", "key_id"}));
     VV_RETURN_IF_ERROR(GetString(s, "algorithm", &c->signing_algorithm));
@@ -146,50 +149,51 @@ Status ParseYaml(const YAML::Node& root, ProducerConfig* c) {
     VV_RETURN_IF_ERROR(GetString(s, "key_id", &c->key_id));
   }
   if (YAML::Node r = p["replay"]) {
-    if (!r.IsMap()) return Status::InvalidArgument("replay must be a mapping");
+    if (!r.IsMap()) return vv::Status::InvalidArgument("replay must be a mapping");
     VV_RETURN_IF_ERROR(CheckKeys(r, "spectrastrike.producer.replay",
                                  {"nonce_length", "timestamp_format", "max_clock_skew_seconds"}));
     int64_t len = static_cast<int64_t>(c->nonce_length);
     VV_RETURN_IF_ERROR(GetInt(r, "nonce_length", &len));
-    if (len < 12 || len > 128) return Status::InvalidArgument("replay.nonce_length must be 12..128");
+    if (len < 12 || len > 128)
+      return vv::Status::InvalidArgument("replay.nonce_length must be 12..128");
     c->nonce_length = static_cast<size_t>(len);
     VV_RETURN_IF_ERROR(GetString(r, "timestamp_format", &c->timestamp_format));
     VV_RETURN_IF_ERROR(GetInt(r, "max_clock_skew_seconds", &c->max_clock_skew_seconds));
   }
   if (YAML::Node r = p["retry"]) {
-    if (!r.IsMap()) return Status::InvalidArgument("retry must be a mapping");
+    if (!r.IsMap()) return vv::Status::InvalidArgument("retry must be a mapping");
     VV_RETURN_IF_ERROR(CheckKeys(r, "spectrastrike.producer.retry",
                                  {"max_attempts", "backoff_ms", "jitter_ms", "max_backoff_ms"}));
     int64_t attempts = c->retry.max_attempts;
     VV_RETURN_IF_ERROR(GetInt(r, "max_attempts", &attempts));
     if (attempts < 1 || attempts > 100)
-      return Status::InvalidArgument("retry.max_attempts must be 1..100");
+      return vv::Status::InvalidArgument("retry.max_attempts must be 1..100");
     c->retry.max_attempts = static_cast<int>(attempts);
     VV_RETURN_IF_ERROR(GetInt(r, "backoff_ms", &c->retry.backoff_ms));
     VV_RETURN_IF_ERROR(GetInt(r, "jitter_ms", &c->retry.jitter_ms));
     VV_RETURN_IF_ERROR(GetInt(r, "max_backoff_ms", &c->retry.max_backoff_ms));
     if (c->retry.backoff_ms < 0 || c->retry.jitter_ms < 0 || c->retry.max_backoff_ms < 0)
-      return Status::InvalidArgument("retry delays must be >= 0");
+      return vv::Status::InvalidArgument("retry delays must be >= 0");
   }
   if (YAML::Node f = p["feedback"]) {
-    if (!f.IsMap()) return Status::InvalidArgument("feedback must be a mapping");
+    if (!f.IsMap()) return vv::Status::InvalidArgument("feedback must be a mapping");
     VV_RETURN_IF_ERROR(CheckKeys(f, "spectrastrike.producer.feedback",
                                  {"verify_keys", "replay_cache_path", "window_seconds"}));
     if (YAML::Node k = f["verify_keys"]) {
-      if (!k.IsMap()) return Status::InvalidArgument("feedback.verify_keys must be a mapping");
+      if (!k.IsMap()) return vv::Status::InvalidArgument("feedback.verify_keys must be a mapping");
       for (const auto& kv : k) {
         if (!kv.second.IsScalar())
-          return Status::InvalidArgument("feedback.verify_keys values must be strings");
+          return vv::Status::InvalidArgument("feedback.verify_keys values must be strings");
         c->feedback_verify_keys[kv.first.Scalar()] = kv.second.Scalar();
       }
     }
     VV_RETURN_IF_ERROR(GetString(f, "replay_cache_path", &c->feedback_replay_cache_path));
     VV_RETURN_IF_ERROR(GetInt(f, "window_seconds", &c->feedback_window_seconds));
   }
-  return Status::Ok();
+  return vv::Status::Ok();
 }
 
-Status ApplyEnv(const Environment& env, ProducerConfig* c) {
+vv::Status ApplyEnv(const Environment& env, ProducerConfig* c) {
   auto set = [&](std::initializer_list<const char*> names, std::string* field) {
     for (const char* n : names)
       if (const std::string* v = Env(env, n)) {
@@ -212,41 +216,46 @@ Status ApplyEnv(const Environment& env, ProducerConfig* c) {
   set({"VECTORVUE_FEEDBACK_REPLAY_CACHE_PATH"}, &c->feedback_replay_cache_path);
   if (const std::string* v = Env(env, "VECTORVUE_VERIFY_TLS")) {
     bool b = true;
-    if (!ParseBool(*v, &b)) return Status::InvalidArgument("VECTORVUE_VERIFY_TLS must be a boolean");
+    if (!ParseBool(*v, &b))
+      return vv::Status::InvalidArgument("VECTORVUE_VERIFY_TLS must be a boolean");
     c->verify_peer = b;
   }
   if (const std::string* v = Env(env, "VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON")) {
     auto j = vv::json::Parse(*v);
     if (!j.ok() || !j->is_object())
-      return Status::InvalidArgument("VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON must be a JSON object");
+      return vv::Status::InvalidArgument(
+          "VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON must be a JSON object");
     c->feedback_verify_keys.clear();
     for (const auto& [kid, val] : j->as_object()) {
       if (!val.is_string())
-        return Status::InvalidArgument("VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON values must be strings");
+        return vv::Status::InvalidArgument(
+            "VECTORVUE_FEEDBACK_VERIFY_KEYS_JSON values must be strings");
       c->feedback_verify_keys[kid] = val.as_string();
     }
   } else if (const std::string* v = Env(env, "VECTORVUE_FEEDBACK_VERIFY_PUBLIC_KEY_B64")) {
     c->feedback_verify_keys.clear();
     c->feedback_verify_keys["default"] = std::string(vv::StripAsciiWhitespace(*v));
   }
-  return Status::Ok();
+  return vv::Status::Ok();
 }
 
-Status Validate(ProducerConfig* c, const std::string& base_dir) {
+vv::Status Validate(ProducerConfig* c, const std::string& base_dir) {
   if (!c->verify_peer)
-    return Status::InvalidArgument(
+    return vv::Status::InvalidArgument(
         "TLS peer verification cannot be disabled (mtls.verify_peer / VECTORVUE_VERIFY_TLS)");
-  if (c->endpoint.empty()) return Status::InvalidArgument("spectrastrike.producer.endpoint is required");
-  VV_RETURN_IF_ERROR(ParseEndpoint(c->endpoint, &c->host, &c->port, &c->base_path));
+  if (c->endpoint.empty())
+    return vv::Status::InvalidArgument("spectrastrike.producer.endpoint is required");
+  VV_RETURN_IF_ERROR(SplitEndpoint(c->endpoint, &c->host, &c->port, &c->base_path));
   if (vv::ToLowerAscii(c->signing_algorithm) != "ed25519")
-    return Status::InvalidArgument("signing.algorithm must be ed25519");
+    return vv::Status::InvalidArgument("signing.algorithm must be ed25519");
   if (c->timestamp_format != "unix_epoch_seconds")
-    return Status::InvalidArgument("replay.timestamp_format must be unix_epoch_seconds");
-  if (c->service_identity.empty()) return Status::InvalidArgument("service_identity is required");
+    return vv::Status::InvalidArgument("replay.timestamp_format must be unix_epoch_seconds");
+  if (c->service_identity.empty())
+    return vv::Status::InvalidArgument("service_identity is required");
   if (c->nonce_length < 12 || c->nonce_length > 128)
-    return Status::InvalidArgument("replay.nonce_length must be 12..128");
+    return vv::Status::InvalidArgument("replay.nonce_length must be 12..128");
   if (c->feedback_window_seconds < 1)
-    return Status::InvalidArgument("feedback.window_seconds must be >= 1");
+    return vv::Status::InvalidArgument("feedback.window_seconds must be >= 1");
   for (std::string* p : {&c->cert_path, &c->key_path, &c->ca_path, &c->private_key_path,
                          &c->spool_path, &c->feedback_replay_cache_path})
     *p = Resolve(base_dir, *p);
@@ -254,17 +263,15 @@ Status Validate(ProducerConfig* c, const std::string& base_dir) {
     std::string resolved = Resolve(base_dir, v);
     if (resolved != v && std::filesystem::exists(resolved)) v = resolved;
   }
-  return Status::Ok();
+  return vv::Status::Ok();
 }
 
-}  // namespace
-
-Status ParseEndpoint(const std::string& url, std::string* host, uint16_t* port,
-                     std::string* base_path) {
+vv::Status SplitEndpoint(const std::string& url, std::string* host, uint16_t* port,
+                         std::string* base_path) {
   std::string_view u = vv::StripAsciiWhitespace(url);
   constexpr std::string_view kHttps = "https://";
   if (u.size() < kHttps.size() || vv::ToLowerAscii(u.substr(0, kHttps.size())) != kHttps)
-    return Status::InvalidArgument("endpoint must be an https:// URL, got '" + url + "'");
+    return vv::Status::InvalidArgument("endpoint must be an https:// URL, got '" + url + "'");
   u.remove_prefix(kHttps.size());
   size_t slash = u.find('/');
   std::string_view authority = u.substr(0, slash);
@@ -273,11 +280,11 @@ Status ParseEndpoint(const std::string& url, std::string* host, uint16_t* port,
   std::string_view h = authority;
   if (!authority.empty() && authority[0] == '[') {  // [v6]:port
     size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Status::InvalidArgument("bad endpoint host");
+    if (close == std::string_view::npos) return vv::Status::InvalidArgument("bad endpoint host");
     h = authority.substr(1, close - 1);
     authority.remove_prefix(close + 1);
     if (!authority.empty() && authority[0] != ':')
-      return Status::InvalidArgument("bad endpoint host");
+      return vv::Status::InvalidArgument("bad endpoint host");
   } else {
     size_t colon = authority.rfind(':');
     h = authority.substr(0, colon);
@@ -288,10 +295,10 @@ Status ParseEndpoint(const std::string& url, std::string* host, uint16_t* port,
     unsigned v = 0;
     auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), v);
     if (ps.empty() || ec != std::errc() || p != ps.data() + ps.size() || v == 0 || v > 65535)
-      return Status::InvalidArgument("bad endpoint port in '" + url + "'");
+      return vv::Status::InvalidArgument("bad endpoint port in '" + url + "'");
     *port = static_cast<uint16_t>(v);
   }
-  if (h.empty()) return Status::InvalidArgument("endpoint has no host: '" + url + "'");
+  if (h.empty()) return vv::Status::InvalidArgument("endpoint has no host: '" + url + "'");
   *host = std::string(h);
   while (!path.empty() && path.back() == '/') path.pop_back();
   for (std::string_view suffix : {"/internal/v1/telemetry", "/internal/v1"}) {
@@ -302,26 +309,38 @@ Status ParseEndpoint(const std::string& url, std::string* host, uint16_t* port,
     }
   }
   *base_path = path;
-  return Status::Ok();
+  return vv::Status::Ok();
 }
 
-vv::Result<ProducerConfig> ParseProducerConfig(std::string_view yaml_text, const Environment& env,
-                                               const std::string& base_dir) {
+vv::Result<ProducerConfig> Parse(std::string_view yaml_text, const Environment& env,
+                                 const std::string& base_dir) {
   ProducerConfig c;
   try {
     YAML::Node root = YAML::Load(std::string(yaml_text));
     VV_RETURN_IF_ERROR(ParseYaml(root, &c));
   } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string("invalid YAML: ") + e.what());
+    return vv::Status::InvalidArgument(std::string("invalid YAML: ") + e.what());
   }
   VV_RETURN_IF_ERROR(ApplyEnv(env, &c));
   VV_RETURN_IF_ERROR(Validate(&c, base_dir));
   return c;
 }
 
-vv::Result<ProducerConfig> LoadProducerConfig(const std::string& path, const Environment& env) {
+}  // namespace
+
+Status ParseEndpoint(const std::string& url, std::string* host, uint16_t* port,
+                     std::string* base_path) {
+  return Public(SplitEndpoint(url, host, port, base_path));
+}
+
+Result<ProducerConfig> ParseProducerConfig(std::string_view yaml_text, const Environment& env,
+                                           const std::string& base_dir) {
+  return Public(Parse(yaml_text, env, base_dir));
+}
+
+Result<ProducerConfig> LoadProducerConfig(const std::string& path, const Environment& env) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read config file " + path);
+  if (!in) return Status(StatusCode::kNotFound, "cannot read config file " + path);
   std::stringstream ss;
   ss << in.rdbuf();
   std::string dir = std::filesystem::path(path).parent_path().string();

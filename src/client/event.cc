@@ -3,8 +3,10 @@
 #include <utility>
 #include <vector>
 
+#include "client/status_bridge.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "json/json.h"
 
 namespace spectrastrike {
 namespace {
@@ -36,6 +38,18 @@ Status FillField(Value& env, const char* key, const std::string& fallback, bool 
   return Status::Ok();
 }
 
+std::string HashOf(const Value& payload) {
+  return vv::crypto::Sha256Hex(vv::json::Canonical(payload));
+}
+
+vv::Result<Value> ParseJson(std::string_view json_text) {
+  auto parsed = vv::json::Parse(json_text);
+  if (!parsed.ok()) return Status::InvalidArgument("invalid JSON: " + parsed.status().message());
+  return parsed;
+}
+
+vv::Result<PreparedEvent> Prepare(const Value& input, const ProducerIdentity& defaults);
+
 }  // namespace
 
 bool IsValidTenantId(std::string_view s) {
@@ -57,11 +71,13 @@ bool IsValidEventToken(std::string_view s, size_t max_len) {
   return true;
 }
 
-std::string ExecutionHashOf(const Value& payload) {
-  return vv::crypto::Sha256Hex(vv::json::Canonical(payload));
+Result<std::string> ExecutionHashOf(std::string_view payload_json) {
+  auto payload = ParseJson(payload_json);
+  if (!payload.ok()) return Public(payload.status());
+  return HashOf(*payload);
 }
 
-std::string MakeNonce(vv::Random& random, size_t length) {
+std::string MakeNonce(Random& random, size_t length) {
   std::string bytes((length * 3 + 3) / 4 + 1, '\0');
   random.Fill(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size());
   std::string token = vv::Base64UrlEncodeNoPad(bytes);
@@ -69,7 +85,15 @@ std::string MakeNonce(vv::Random& random, size_t length) {
   return token;
 }
 
-vv::Result<PreparedEvent> PrepareEvent(const Value& input, const ProducerIdentity& defaults) {
+Result<PreparedEvent> PrepareEvent(std::string_view json_text, const ProducerIdentity& defaults) {
+  auto parsed = ParseJson(json_text);
+  if (!parsed.ok()) return Public(parsed.status());
+  return Public(Prepare(*parsed, defaults));
+}
+
+namespace {
+
+vv::Result<PreparedEvent> Prepare(const Value& input, const ProducerIdentity& defaults) {
   if (!input.is_object()) return Status::InvalidArgument("event must be a JSON object");
   Value env;
   const Value* payload_field = input.Find("payload");
@@ -104,7 +128,7 @@ vv::Result<PreparedEvent> PrepareEvent(const Value& input, const ProducerIdentit
 
   const Value* hash = env.Find("execution_hash");
   if (hash == nullptr || hash->is_null()) {
-    env.Set("execution_hash", Value(ExecutionHashOf(payload)));
+    env.Set("execution_hash", Value(HashOf(payload)));
   } else if (!hash->is_string() || !vv::IsHex(hash->as_string(), 64)) {
     return Status::InvalidArgument("execution_hash must be 64 hex characters");
   }
@@ -127,19 +151,17 @@ vv::Result<PreparedEvent> PrepareEvent(const Value& input, const ProducerIdentit
   out.event_id = event_id->as_string();
   out.execution_hash = env.Find("execution_hash")->as_string();
   out.tenant_id = env.Find("tenant_id")->as_string();
-  out.envelope = std::move(env);
+  out.envelope_json = vv::json::Canonical(env);
   return out;
 }
 
-vv::Result<PreparedEvent> PrepareEventText(std::string_view json_text,
-                                           const ProducerIdentity& defaults) {
-  auto parsed = vv::json::Parse(json_text);
-  if (!parsed.ok()) return Status::InvalidArgument("invalid JSON: " + parsed.status().message());
-  return PrepareEvent(*parsed, defaults);
-}
+}  // namespace
 
 std::string StampEvent(const PreparedEvent& event, int64_t timestamp, const std::string& nonce) {
-  Value body = event.envelope;
+  // envelope_json is the text PrepareEvent wrote; a hand-made one that does not parse as an
+  // object sends only timestamp and nonce, which the gateway refuses (a final rejection).
+  auto parsed = vv::json::Parse(event.envelope_json);
+  Value body = parsed.ok() && parsed->is_object() ? std::move(parsed).value() : Value::MakeObject();
   body.Set("timestamp", Value(timestamp));
   body.Set("nonce", Value(nonce));
   return vv::json::Canonical(body);

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <optional>
 
+#include "client/status_bridge.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "tls/tls.h"
@@ -414,9 +415,10 @@ bool NoProxyMatches(std::string_view list, const std::string& host, uint16_t por
 
 }  // namespace
 
-HttpProxy ProxyFromEnvironment(
+Result<HttpProxy> ProxyFromEnvironment(
     const std::string& target_host, uint16_t target_port,
-    const std::function<std::optional<std::string>(const char*)>& getenv, std::string* error) {
+    const std::function<std::optional<std::string>(const char*)>& getenv) {
+  auto bad = [](const char* why) { return Status(StatusCode::kInvalidArgument, why); };
   HttpProxy proxy;
   auto first = [&](const char* a, const char* b) -> std::optional<std::string> {
     for (const char* n : {a, b}) {
@@ -434,8 +436,7 @@ HttpProxy ProxyFromEnvironment(
   if (vv::ToLowerAscii(u.substr(0, 7)) == "http://") {
     u.remove_prefix(7);
   } else if (u.find("://") != std::string_view::npos) {
-    if (error) *error = "https_proxy: only http:// proxies are supported (CONNECT tunnel)";
-    return proxy;
+    return bad("https_proxy: only http:// proxies are supported (CONNECT tunnel)");
   }
   u = u.substr(0, u.find('/'));
   if (size_t at = u.rfind('@'); at != std::string_view::npos) {
@@ -459,10 +460,7 @@ HttpProxy ProxyFromEnvironment(
   std::string_view host = u, port_text;
   if (!u.empty() && u[0] == '[') {
     size_t close = u.find(']');
-    if (close == std::string_view::npos) {
-      if (error) *error = "https_proxy: bad host";
-      return HttpProxy{};
-    }
+    if (close == std::string_view::npos) return bad("https_proxy: bad host");
     host = u.substr(1, close - 1);
     if (close + 1 < u.size() && u[close + 1] == ':') port_text = u.substr(close + 2);
   } else if (size_t colon = u.rfind(':'); colon != std::string_view::npos) {
@@ -472,27 +470,17 @@ HttpProxy ProxyFromEnvironment(
   unsigned port = 80;
   if (!port_text.empty()) {
     auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-      if (error) *error = "https_proxy: bad port";
-      return HttpProxy{};
-    }
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535)
+      return bad("https_proxy: bad port");
   }
-  if (host.empty()) {
-    if (error) *error = "https_proxy: no host";
-    return HttpProxy{};
-  }
+  if (host.empty()) return bad("https_proxy: no host");
   proxy.host = std::string(host);
   proxy.port = static_cast<uint16_t>(port);
   return proxy;
 }
 
-std::string CertificateSha256Hex(const std::string& pem_path, std::string* error) {
-  auto fp = vv::crypto::CertificateFingerprintFromPemFile(pem_path);
-  if (!fp.ok()) {
-    if (error) *error = fp.status().message();
-    return "";
-  }
-  return fp.value();
+Result<std::string> CertificateSha256Hex(const std::string& pem_path) {
+  return Public(vv::crypto::CertificateFingerprintFromPemFile(pem_path));
 }
 
 }  // namespace spectrastrike

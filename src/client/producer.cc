@@ -1,14 +1,16 @@
 #include "spectrastrike/producer.h"
 
+#include <functional>
 #include <utility>
 
+#include "client/status_bridge.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "json/json.h"
 
 namespace spectrastrike {
 namespace {
 
-using vv::Status;
 using vv::json::Value;
 
 std::string NormaliseFingerprint(std::string_view fp) {
@@ -24,6 +26,24 @@ const std::string* StringField(const Value& obj, std::string_view key) {
 }
 
 }  // namespace
+
+struct Producer::Attempt {
+  std::string target;
+  HeaderList headers;
+  std::string body;
+};
+
+class Producer::AttemptBuilder {
+ public:
+  template <typename F>
+  AttemptBuilder(F build) : build_(std::move(build)) {}  // NOLINT(implicit): a lambda
+  vv::Result<Attempt> operator()(int64_t ts, const std::string& nonce) const {
+    return build_(ts, nonce);
+  }
+
+ private:
+  std::function<vv::Result<Attempt>(int64_t, const std::string&)> build_;
+};
 
 const char* OutcomeName(Outcome o) {
   switch (o) {
@@ -61,7 +81,7 @@ std::string FederationBundle::Message() const {
 
 std::string FederationBundle::BundleHash() const { return vv::crypto::Sha256Hex(Message()); }
 
-Value FederationBundle::ToJson() const {
+std::string FederationBundle::ToJson() const {
   Value b = Value::MakeObject();
   b.Set("operator_id", operator_id);
   b.Set("campaign_id", campaign_id);
@@ -71,13 +91,13 @@ Value FederationBundle::ToJson() const {
   b.Set("signature", signature);
   Value outer = Value::MakeObject();
   outer.Set("bundle", std::move(b));
-  return outer;
+  return vv::json::Canonical(outer);
 }
 
 // ---------------------------------------------------------------- Producer
 
 Producer::Producer(ProducerOptions options, const RequestSigner& signer, Transport& transport,
-                   const vv::Clock& clock, vv::Random& random, Sleeper& sleeper)
+                   const Clock& clock, Random& random, Sleeper& sleeper)
     : options_(std::move(options)),
       signer_(signer),
       transport_(transport),
@@ -102,8 +122,7 @@ HeaderList Producer::SignedHeaders(int64_t ts, const std::string& nonce,
   return h;
 }
 
-DeliveryResult Producer::Deliver(
-    const std::function<vv::Result<Attempt>(int64_t, const std::string&)>& build) {
+DeliveryResult Producer::Deliver(const AttemptBuilder& build) {
   DeliveryResult result;
   for (int attempt = 1; attempt <= options_.retry.max_attempts; ++attempt) {
     // Fresh timestamp and nonce for every attempt, taken now (at signing time).
@@ -180,7 +199,7 @@ std::vector<DeliveryResult> Producer::SendBatch(const std::vector<PreparedEvent>
     };
     vv::Result<Value> parsed = r.transport_ok && r.status == 207
                                    ? vv::json::Parse(r.body)
-                                   : vv::Result<Value>(Status::InvalidArgument("not a 207"));
+                                   : vv::Result<Value>(vv::Status::InvalidArgument("not a 207"));
     const Value* list = parsed.ok() && parsed->is_object() ? parsed->Find("results") : nullptr;
     if (list == nullptr || !list->is_array() || list->as_array().size() != todo.size()) {
       if (r.transport_ok && r.status == 207) {
@@ -232,31 +251,39 @@ std::vector<DeliveryResult> Producer::SendBatch(const std::vector<PreparedEvent>
   return results;
 }
 
-vv::Result<Value> Producer::BuildGraphRequest(const Value& graph, int64_t ts,
-                                              const std::string& nonce) const {
-  if (!graph.is_object()) return Status::InvalidArgument("execution graph must be a JSON object");
+namespace {
+
+// The execution-graph request body (canonical JSON) for one attempt.
+vv::Result<std::string> GraphBody(const ProducerOptions& options, std::string_view graph_json,
+                                  int64_t ts, const std::string& nonce) {
+  auto parsed = vv::json::Parse(graph_json);
+  if (!parsed.ok() || !parsed->is_object())
+    return vv::Status::InvalidArgument("execution graph must be a JSON object");
+  const Value& graph = *parsed;
   const std::string* op = StringField(graph, "operator_id");
   if (op == nullptr) op = StringField(graph, "actor");
-  std::string operator_id = op ? *op : options_.identity.operator_id;
+  std::string operator_id = op ? *op : options.identity.operator_id;
   if (operator_id.empty() || operator_id.size() > 128)
-    return Status::InvalidArgument("execution graph needs operator_id (graph or config)");
+    return vv::Status::InvalidArgument("execution graph needs operator_id (graph or config)");
   const std::string* t = StringField(graph, "tenant_id");
-  std::string tenant = t ? *t : options_.identity.tenant_id;
+  std::string tenant = t ? *t : options.identity.tenant_id;
   if (!IsValidTenantId(tenant))
-    return Status::InvalidArgument("execution graph needs a valid tenant_id (graph or config)");
+    return vv::Status::InvalidArgument("execution graph needs a valid tenant_id (graph or config)");
   const std::string* fp = StringField(graph, "execution_fingerprint");
   if (fp == nullptr || !vv::IsHex(*fp, 64))
-    return Status::InvalidArgument("graph.execution_fingerprint must be 64 hex characters");
+    return vv::Status::InvalidArgument("graph.execution_fingerprint must be 64 hex characters");
   std::string fingerprint = vv::ToLowerAscii(*fp);
   const std::string* sv = StringField(graph, "schema_version");
   std::string schema = sv ? *sv : "execution.graph.v1";
-  if (schema.size() > 32) return Status::InvalidArgument("graph.schema_version exceeds 32 chars");
+  if (schema.size() > 32)
+    return vv::Status::InvalidArgument("graph.schema_version exceeds 32 chars");
   const std::string* att = StringField(graph, "attestation_measurement_hash");
   std::string attestation =
       att ? vv::ToLowerAscii(*att)
           : vv::crypto::Sha256Hex(fingerprint + "|" + tenant + "|attestation");
   if (!vv::IsHex(attestation, 64))
-    return Status::InvalidArgument("graph.attestation_measurement_hash must be 64 hex characters");
+    return vv::Status::InvalidArgument(
+        "graph.attestation_measurement_hash must be 64 hex characters");
   Value body = Value::MakeObject();
   body.Set("operator_id", operator_id);
   body.Set("tenant_id", tenant);
@@ -266,16 +293,23 @@ vv::Result<Value> Producer::BuildGraphRequest(const Value& graph, int64_t ts,
   body.Set("schema_version", schema);
   body.Set("attestation_measurement_hash", attestation);
   body.Set("graph", graph);
-  return body;
+  return vv::json::Canonical(body);
 }
 
-DeliveryResult Producer::SendGraph(const Value& graph) {
+}  // namespace
+
+Result<std::string> Producer::BuildGraphRequest(std::string_view graph_json, int64_t ts,
+                                                const std::string& nonce) const {
+  return Public(GraphBody(options_, graph_json, ts, nonce));
+}
+
+DeliveryResult Producer::SendGraph(std::string_view graph_json) {
   return Deliver([&](int64_t ts, const std::string& nonce) -> vv::Result<Attempt> {
-    auto body = BuildGraphRequest(graph, ts, nonce);
+    auto body = GraphBody(options_, graph_json, ts, nonce);
     if (!body.ok()) return body.status();
     Attempt a;
     a.target = kExecutionGraphPath;
-    a.body = vv::json::Canonical(*body);
+    a.body = std::move(body).value();
     a.headers = SignedHeaders(ts, nonce, a.body);
     return a;
   });
@@ -297,15 +331,16 @@ DeliveryResult Producer::Federate(const std::string& execution_hash) {
   std::string expected_hash;
   DeliveryResult r = Deliver([&](int64_t ts, const std::string& nonce) -> vv::Result<Attempt> {
     if (!vv::IsHex(execution_hash, 64))
-      return Status::InvalidArgument("execution_hash must be 64 hex characters");
+      return vv::Status::InvalidArgument("execution_hash must be 64 hex characters");
     if (options_.identity.operator_id.empty() || options_.identity.campaign_id.empty())
-      return Status::InvalidArgument("federation needs operator_id and campaign_id");
-    if (nonce.size() < 12) return Status::InvalidArgument("federation nonce must be >= 12 chars");
+      return vv::Status::InvalidArgument("federation needs operator_id and campaign_id");
+    if (nonce.size() < 12)
+      return vv::Status::InvalidArgument("federation nonce must be >= 12 chars");
     FederationBundle b = BuildBundle(execution_hash, ts, nonce);
     expected_hash = b.BundleHash();
     Attempt a;
     a.target = kFederationVerifyPath;
-    a.body = vv::json::Canonical(b.ToJson());
+    a.body = b.ToJson();
     a.headers.emplace_back("Content-Type", "application/json");
     a.headers.emplace_back("X-Service-Identity", options_.service_identity);
     if (!options_.client_cert_sha256.empty())
@@ -323,13 +358,15 @@ DeliveryResult Producer::Federate(const std::string& execution_hash) {
   return r;
 }
 
-vv::Result<VerifiedFeedback> Producer::QueryFeedback(int limit, FeedbackVerifier& verifier,
-                                                     const FeedbackAnchors* anchors,
-                                                     DeliveryResult* delivery) {
-  if (limit < 1 || limit > 1000) return Status::InvalidArgument("limit must be 1..1000");
+Result<VerifiedFeedback> Producer::QueryFeedback(int limit, FeedbackVerifier& verifier,
+                                                 const FeedbackAnchors* anchors,
+                                                 DeliveryResult* delivery) {
+  if (limit < 1 || limit > 1000)
+    return Public(vv::Status::InvalidArgument("limit must be 1..1000"));
   const ProducerIdentity& id = options_.identity;
   if (id.operator_id.empty() || !IsValidTenantId(id.tenant_id))
-    return Status::InvalidArgument("feedback query needs operator_id and a valid tenant_id");
+    return Public(
+        vv::Status::InvalidArgument("feedback query needs operator_id and a valid tenant_id"));
   std::string sent_nonce;  // the nonce of the attempt that got the answer
   DeliveryResult r = Deliver([&](int64_t ts, const std::string& nonce) -> vv::Result<Attempt> {
     sent_nonce = nonce;
@@ -347,9 +384,9 @@ vv::Result<VerifiedFeedback> Producer::QueryFeedback(int limit, FeedbackVerifier
   });
   if (delivery != nullptr) *delivery = r;
   if (!r.ok())
-    return Status::Unavailable("feedback query " + std::string(OutcomeName(r.outcome)) +
-                               (r.status ? " (HTTP " + std::to_string(r.status) + ")" : "") +
-                               ": " + r.detail);
+    return Public(vv::Status::Unavailable(
+        "feedback query " + std::string(OutcomeName(r.outcome)) +
+        (r.status ? " (HTTP " + std::to_string(r.status) + ")" : "") + ": " + r.detail));
   return verifier.Verify(r.response_body, id.tenant_id, anchors, sent_nonce);
 }
 

@@ -11,7 +11,7 @@ namespace spectrastrike {
 namespace {
 
 // Uniform integer in [0, max_inclusive].
-int64_t UniformUpTo(vv::Random& random, int64_t max_inclusive) {
+int64_t UniformUpTo(Random& random, int64_t max_inclusive) {
   if (max_inclusive <= 0) return 0;
   uint64_t r = 0;
   random.Fill(reinterpret_cast<uint8_t*>(&r), sizeof(r));
@@ -28,7 +28,7 @@ bool IsRetryable(const HttpResponse& response) {
   return !response.transport_ok || IsRetryableStatus(response.status);
 }
 
-int64_t BackoffDelayMs(const RetryPolicy& policy, int retry, vv::Random& random,
+int64_t BackoffDelayMs(const RetryPolicy& policy, int retry, Random& random,
                        const HttpResponse* last_response) {
   int64_t cap = std::max<int64_t>(0, policy.max_backoff_ms);
   int64_t ceiling = std::max<int64_t>(0, policy.backoff_ms);

@@ -1,5 +1,6 @@
 #include "spectrastrike/signer.h"
 
+#include "client/status_bridge.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 
@@ -20,22 +21,15 @@ std::vector<std::pair<std::string, std::string>> SignedHeaders::ToHeaders() cons
           {"X-Telemetry-Signature", signature}};
 }
 
-std::optional<RequestSigner> RequestSigner::FromSeed(std::string_view seed32, std::string* error) {
+Result<RequestSigner> RequestSigner::FromSeed(std::string_view seed32) {
   auto key = vv::crypto::Ed25519PrivateKey::FromSeed(seed32);
-  if (!key.ok()) {
-    if (error) *error = key.status().message();
-    return std::nullopt;
-  }
+  if (!key.ok()) return Public(key.status());
   return RequestSigner(std::make_unique<Impl>(std::move(key).value()));
 }
 
-std::optional<RequestSigner> RequestSigner::FromKeyFile(const std::string& path, std::string* error,
-                                                        bool check_permissions) {
+Result<RequestSigner> RequestSigner::FromKeyFile(const std::string& path, bool check_permissions) {
   auto key = vv::crypto::Ed25519PrivateKey::LoadFile(path, check_permissions);
-  if (!key.ok()) {
-    if (error) *error = key.status().message();
-    return std::nullopt;
-  }
+  if (!key.ok()) return Public(key.status());
   return RequestSigner(std::make_unique<Impl>(std::move(key).value()));
 }
 

@@ -14,15 +14,16 @@
 
 #include "common/status.h"
 #include "config/config_table.h"
+#include "pkcs11/defaults.h"
 
 namespace vv::config {
 
 struct AuditSealPkcs11Config {
-  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string module = pkcs11::kDefaultModule;
   std::string token_label;  // "" = no PKCS#11 seal key
   std::string key_label;
   std::string pin_file;
-  std::string pin_env = "VV_AUDIT_PKCS11_PIN";
+  std::string pin_env = pkcs11::kAuditSealPinEnv;
 
   bool enabled() const { return !token_label.empty(); }
   bool operator==(const AuditSealPkcs11Config&) const = default;

@@ -28,30 +28,45 @@ using E = EngineConfig;
 using G = GatewayConfig;
 
 // The gateway-section keys the engine shares, read through the gateway's own table rows (same
-// YAML key, same environment variable, same parser), then copied here.
+// YAML key, same environment variable, same parser), then copied here: one row per key, naming
+// the gateway key once with the gateway field it fills and the engine field it is copied to.
+struct SharedKey {
+  const char* key;  // the gateway table's YAML key
+  void (*copy)(const G& from, E* to);
+};
+
+template <auto kGatewayField, auto kEngineField>
+void CopyField(const G& from, E* to) {
+  to->*kEngineField = from.*kGatewayField;
+}
+
+constexpr SharedKey kSharedKeys[] = {
+    {"queue_backend", CopyField<&G::queue_backend, &E::queue_backend>},
+    {"queue_path", CopyField<&G::queue_path, &E::queue_path>},
+    {"nats_url", CopyField<&G::nats_url, &E::nats_url>},
+    {"nats_creds_file", CopyField<&G::nats_creds_file, &E::nats_creds_file>},
+    {"nats_tls_ca_path", CopyField<&G::nats_tls_ca_path, &E::nats_tls_ca_path>},
+    {"nats_tls_cert_path", CopyField<&G::nats_tls_cert_path, &E::nats_tls_cert_path>},
+    {"nats_tls_key_path", CopyField<&G::nats_tls_key_path, &E::nats_tls_key_path>},
+    {"nats_replicas", CopyField<&G::nats_replicas, &E::nats_replicas>},
+    {"queue_subject", CopyField<&G::queue_subject, &E::queue_subject>},
+    {"dlq_subject", CopyField<&G::dlq_subject, &E::dlq_subject>},
+    {"operator_tenant_map", CopyField<&G::operator_tenant_map, &E::operator_tenant_map>},
+    {"audit_log_path", CopyField<&G::audit_log_path, &E::gateway_audit_log_path>},
+    {"profile", CopyField<&G::profile, &E::profile>},
+};
+
 const std::set<std::string>& SharedGatewayKeys() {
-  static const std::set<std::string> kKeys = {
-      "queue_backend",   "queue_path",       "nats_url",    "nats_creds_file",
-      "nats_tls_ca_path", "nats_tls_cert_path", "nats_tls_key_path", "nats_replicas",
-      "queue_subject",   "dlq_subject", "operator_tenant_map",
-      "audit_log_path",  "profile"};
+  static const std::set<std::string> kKeys = [] {
+    std::set<std::string> keys;
+    for (const SharedKey& k : kSharedKeys) keys.insert(k.key);
+    return keys;
+  }();
   return kKeys;
 }
 
 void CopyShared(const G& g, E* e) {
-  e->queue_backend = g.queue_backend;
-  e->queue_path = g.queue_path;
-  e->nats_url = g.nats_url;
-  e->nats_creds_file = g.nats_creds_file;
-  e->nats_tls_ca_path = g.nats_tls_ca_path;
-  e->nats_tls_cert_path = g.nats_tls_cert_path;
-  e->nats_tls_key_path = g.nats_tls_key_path;
-  e->nats_replicas = g.nats_replicas;
-  e->queue_subject = g.queue_subject;
-  e->dlq_subject = g.dlq_subject;
-  e->operator_tenant_map = g.operator_tenant_map;
-  e->gateway_audit_log_path = g.audit_log_path;
-  e->profile = g.profile;
+  for (const SharedKey& k : kSharedKeys) k.copy(g, e);
 }
 
 t::Key<E> Check(t::Key<E> k, std::function<bool(const E&)> bad, std::string msg) {

@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "config/gateway_config.h"
+#include "pkcs11/defaults.h"
 
 namespace vv::config {
 
@@ -50,7 +51,7 @@ struct EngineConfig {
   // vv-evidence-root-v1 for env/file; required for pkcs11).
   std::string root_key_id;
   std::string root_key_file;  // file provider (mode 0400/0600)
-  std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string pkcs11_module = pkcs11::kDefaultModule;
   std::string pkcs11_token_label;
   std::string pkcs11_pin_env = "VV_PKCS11_PIN";  // name of the env var holding the user PIN
   std::string pkcs11_pin_file;                   // or a file (0400/0600) holding it

@@ -1,6 +1,4 @@
 #include "config/gateway_config.h"
-#include "config/listen_address.h"
-#include "natsclient/server_list.h"
 
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -14,9 +12,12 @@
 #include <sstream>
 
 #include "common/encoding.h"
+#include "common/host_port.h"
 #include "common/logging.h"
-#include "json/json.h"
 #include "config/config_table.h"
+#include "config/listen_address.h"
+#include "json/json.h"
+#include "natsclient/server_list.h"
 
 namespace vv::config {
 
@@ -221,30 +222,25 @@ Result<FsyncPolicy> ParseFsyncPolicy(std::string_view text, const std::string& n
 
 namespace {
 
+// `listen` takes a host name as well as an IP literal, so only the syntax is shared with the
+// other listeners (SplitHostPort); the messages are this key's own.
 Status ParseListen(std::string_view text, const std::string& name, GatewayConfig* cfg) {
-  std::string s = Trim(text);
-  std::string host, port;
-  if (!s.empty() && s.front() == '[') {
-    size_t close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+  const std::string s = Trim(text);
+  HostPort hp;
+  switch (SplitHostPort(s, &hp)) {
+    case HostPortError::kNone:
+      break;
+    case HostPortError::kBadBrackets:
+    case HostPortError::kNoPort:
       return Invalid(name + " must be host:port (got '" + s + "')");
-    host = s.substr(1, close - 1);
-    port = s.substr(close + 2);
-  } else {
-    size_t colon = s.rfind(':');
-    if (colon == std::string::npos) return Invalid(name + " must be host:port (got '" + s + "')");
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-    if (host.find(':') != std::string::npos)
+    case HostPortError::kUnbracketedIpv6:
       return Invalid(name + ": IPv6 hosts must be bracketed, e.g. [::1]:8443 (got '" + s + "')");
+    case HostPortError::kBadPort:
+      return Invalid(name + " must be host:port with a port in 0..65535 (got '" + s + "')");
   }
-  if (host.empty()) return Invalid(name + " must be host:port with a non-empty host");
-  int p = -1;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p < 0 || p > 65535)
-    return Invalid(name + " must be host:port with a port in 0..65535 (got '" + s + "')");
-  cfg->listen_host = host;
-  cfg->listen_port = static_cast<uint16_t>(p);
+  if (hp.host.empty()) return Invalid(name + " must be host:port with a non-empty host");
+  cfg->listen_host = hp.host;
+  cfg->listen_port = hp.port;
   return Status::Ok();
 }
 

@@ -2,7 +2,8 @@
 // Validation of listener settings (issue 14 item 5): admin_listen must name a loopback address
 // (the admin listener is plain HTTP with write endpoints); probe_listen may name any address.
 // Both are "host:port" or "[v6]:port" with an IP literal (or "localhost"); "", "off" and
-// "disabled" turn the listener off. The listeners parse the same syntax (http/admin_server.h).
+// "disabled" turn the listener off. The syntax and the address rules are
+// vv::ParseListenAddress (common/host_port.h), which the listeners use too.
 
 #include <string_view>
 
@@ -12,7 +13,7 @@ namespace vv::config {
 
 // True for "", "off" and "disabled".
 bool ListenerDisabled(std::string_view value);
-// Ok, or InvalidArgument naming `key`.
+// Ok (also for a disabled listener), or InvalidArgument naming `key`.
 Status CheckListenAddress(std::string_view key, std::string_view value, bool loopback_only);
 
 }  // namespace vv::config

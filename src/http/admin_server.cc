@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/encoding.h"
+#include "common/host_port.h"
 
 namespace vv::http {
 
@@ -20,46 +21,6 @@ namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 }  // namespace
-
-Result<HostPort> ParseListen(std::string_view text, std::string_view key) {
-  std::string s(text);
-  const std::string k(key);
-  std::string host, port_text;
-  if (!s.empty() && s[0] == '[') {
-    size_t close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
-      return Status::InvalidArgument(k + " '" + s + "': expected [addr]:port");
-    host = s.substr(1, close - 1);
-    port_text = s.substr(close + 2);
-  } else {
-    size_t colon = s.rfind(':');
-    if (colon == std::string::npos)
-      return Status::InvalidArgument(k + " '" + s + "': expected host:port");
-    host = s.substr(0, colon);
-    port_text = s.substr(colon + 1);
-  }
-  if (port_text.empty() || port_text.size() > 5 ||
-      port_text.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port_text) > 65535)
-    return Status::InvalidArgument(k + " '" + s + "': invalid port");
-  if (host == "localhost") host = "127.0.0.1";
-  error_code ec;
-  net::ip::make_address(host, ec);
-  if (ec) return Status::InvalidArgument(k + " '" + s + "': invalid address");
-  return HostPort{host, static_cast<uint16_t>(std::stoul(port_text))};
-}
-
-Result<HostPort> ParseLoopbackListen(std::string_view text) {
-  auto hp = ParseListen(text, "admin_listen");
-  if (!hp.ok()) return hp.status();
-  error_code ec;
-  if (!net::ip::make_address(hp->host, ec).is_loopback())
-    return Status::InvalidArgument("admin_listen '" + std::string(text) +
-                                   "': only a loopback address is allowed (the admin listener "
-                                   "is plain HTTP); use probe_listen for a scrape or probe "
-                                   "address reachable from other hosts");
-  return hp;
-}
 
 bool IsLoopbackHostHeader(std::string_view host) {
   std::string h(StripAsciiWhitespace(host));
@@ -319,7 +280,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
 Result<std::unique_ptr<AdminServer>> AdminServer::Create(std::string_view listen,
                                                          AdminHandler handler,
                                                          AdminOptions options) {
-  auto hp = ParseLoopbackListen(listen);
+  auto hp = ParseListenAddress("admin_listen", listen, /*loopback_only=*/true);
   if (!hp.ok()) return hp.status();
   std::shared_ptr<Impl> impl;
   try {
@@ -333,7 +294,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Create(std::string_view listen
 
 Result<std::unique_ptr<ProbeServer>> ProbeServer::Create(std::string_view listen,
                                                          ProbeHandler handler) {
-  auto hp = ParseListen(listen, "probe_listen");
+  auto hp = ParseListenAddress("probe_listen", listen, /*loopback_only=*/false);
   if (!hp.ok()) return hp.status();
   std::shared_ptr<AdminServer::Impl> impl;
   try {

@@ -64,18 +64,6 @@ std::optional<AdminRefusal> CheckAdminRequest(std::string_view method, std::stri
 // True when a Host header value names a loopback host (any port).
 bool IsLoopbackHostHeader(std::string_view host);
 
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-};
-
-// Parses "host:port" / "[v6]:port" and refuses anything but a loopback address
-// (127.0.0.0/8, ::1, "localhost" -> 127.0.0.1).
-Result<HostPort> ParseLoopbackListen(std::string_view text);
-// The same for any IP address (the probe listener; "0.0.0.0:9465", "[::]:9465"); `key` names
-// the setting in error messages.
-Result<HostPort> ParseListen(std::string_view text, std::string_view key);
-
 // The paths the probe listener serves, and its limits.
 inline constexpr std::string_view kProbePaths[] = {"/livez", "/readyz", "/metrics"};
 inline constexpr size_t kProbeMaxHeaderBytes = 8 * 1024;
@@ -84,7 +72,8 @@ inline constexpr int kProbeTimeoutSeconds = 5;
 
 class AdminServer {
  public:
-  // Binds now (port() valid afterwards); serving starts with Start().
+  // Binds now (port() valid afterwards); serving starts with Start(). `listen` must be a
+  // loopback address (ParseListenAddress in common/host_port.h, key "admin_listen").
   static Result<std::unique_ptr<AdminServer>> Create(std::string_view listen, AdminHandler handler,
                                                      AdminOptions options = {});
   ~AdminServer();
@@ -115,6 +104,7 @@ using ProbeHandler = std::function<Response(std::string_view path)>;
 
 class ProbeServer {
  public:
+  // `listen`: any IP address (ParseListenAddress, key "probe_listen").
   static Result<std::unique_ptr<ProbeServer>> Create(std::string_view listen,
                                                      ProbeHandler handler);
   ~ProbeServer();

@@ -28,10 +28,9 @@
 
 #include "common/env.h"
 #include "common/status.h"
+#include "pkcs11/defaults.h"
 
 namespace vv::pkcs11 {
-
-inline constexpr char kDefaultModule[] = "/usr/lib/softhsm/libsofthsm2.so";
 
 struct TokenOptions {
   std::string module_path = kDefaultModule;

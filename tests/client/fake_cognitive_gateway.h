@@ -152,7 +152,7 @@ class FakeCognitiveGateway final : public vv::http::Handler {
                                               : fixed_nonce_) +
                         spectrastrike::FeedbackRequestNonceTag(request_nonce);
     std::string sig = vv::Base64Encode(feedback_key_.Sign(FeedbackVerifier::SigningInput(
-        tenant, now, nonce, "feedback.response.v1", "kid-001", data)));
+        tenant, now, nonce, "feedback.response.v1", "kid-001", vv::json::Canonical(data))));
     if (forge_next_) {
       sig[5] = sig[5] == 'A' ? 'B' : 'A';
       forge_next_ = false;

@@ -22,7 +22,7 @@ std::string Response(const std::string& nonce) {
   auto key = vv::crypto::Ed25519PrivateKey::FromSeed(*vv::HexDecode(kFeedbackSeedHex));
   Value data = Value::MakeArray();
   std::string sig = vv::Base64Encode(key->Sign(FeedbackVerifier::SigningInput(
-      kTenant, kSignedAt, nonce, "feedback.response.v1", "kid-001", data)));
+      kTenant, kSignedAt, nonce, "feedback.response.v1", "kid-001", vv::json::Canonical(data))));
   Value r = Value::MakeObject();
   r.Set("data", data);
   r.Set("signature", sig);
@@ -37,13 +37,14 @@ std::string Response(const std::string& nonce) {
 class FeedbackBindingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    keys_.emplace("kid-001", *vv::crypto::Ed25519PublicKey::FromBase64(
-                                 "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc="));
+    keys_.emplace("kid-001", vv::crypto::Ed25519PublicKey::FromBase64(
+                                 "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=")
+                                 ->raw());
     cache_ = std::move(ReplayCache::Open("")).value();
   }
   vv::testing::TempDir dir_;
   vv::testing::FakeClock clock_{kSignedAt + 5};
-  std::map<std::string, vv::crypto::Ed25519PublicKey> keys_;
+  FeedbackKeys keys_;
   std::unique_ptr<ReplayCache> cache_;
 };
 
@@ -63,7 +64,7 @@ TEST_F(FeedbackBindingTest, ResponseBoundToItsQueryVerifiesOnlyForThatQuery) {
   EXPECT_EQ(other.status().message(), "feedback response is not bound to this query");
   EXPECT_EQ(cache_->size(), 0u);  // a refused response burns nothing
   auto mine = v.Verify(body, kTenant, nullptr, "q-1");
-  EXPECT_TRUE(mine.ok()) << mine.status().ToString();
+  EXPECT_TRUE(mine.ok()) << mine.status().message();
 }
 
 TEST_F(FeedbackBindingTest, UnboundResponseIsRefusedWhenTheQueryNonceIsKnown) {
@@ -76,7 +77,7 @@ TEST_F(FeedbackBindingTest, UnboundResponseIsRefusedWhenTheQueryNonceIsKnown) {
   EXPECT_FALSE(bare.ok());
   // Without a query nonce (reference gateways), the reference rules apply.
   auto ref = v.Verify(Response("resp-nonce-plain"), kTenant);
-  EXPECT_TRUE(ref.ok()) << ref.status().ToString();
+  EXPECT_TRUE(ref.ok()) << ref.status().message();
 }
 
 TEST_F(FeedbackBindingTest, ReplayCacheFileKeepsNoncesWithWhitespace) {
@@ -90,7 +91,7 @@ TEST_F(FeedbackBindingTest, ReplayCacheFileKeepsNoncesWithWhitespace) {
       ASSERT_TRUE((*c)->Record(nonces[i], kSignedAt + static_cast<int64_t>(i), kSignedAt, 300).ok());
   }
   auto reopened = ReplayCache::Open(path);
-  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
   EXPECT_EQ((*reopened)->size(), nonces.size());
   for (const auto& n : nonces) EXPECT_TRUE((*reopened)->Contains(n)) << n;
   EXPECT_FALSE((*reopened)->Contains("with"));
@@ -101,14 +102,14 @@ TEST_F(FeedbackBindingTest, ReplayCacheReadsTheOlderFormAndRefusesGarbage) {
   const std::string legacy = dir_.File("legacy.cache");
   vv::testing::WriteFile(legacy, "1772107200 resp-nonce-1\n1772107201 abc\n", 0600);
   auto c = ReplayCache::Open(legacy);
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_TRUE((*c)->Contains("resp-nonce-1"));
   EXPECT_TRUE((*c)->Contains("abc"));
   const std::string bad = dir_.File("bad.cache");
   vv::testing::WriteFile(bad, "notanumber nonce\n", 0600);
   auto b = ReplayCache::Open(bad);
   ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.status().code(), vv::StatusCode::kDataLoss);
+  EXPECT_EQ(b.status().code(), StatusCode::kDataLoss);
   vv::testing::WriteFile(bad, "1772107200 two words\n", 0600);
   EXPECT_FALSE(ReplayCache::Open(bad).ok());
   vv::testing::WriteFile(bad, "1772107200 99 short\n", 0600);

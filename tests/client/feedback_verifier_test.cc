@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "client/producer_test_support.h"
+#include "crypto/crypto.h"
 #include "fakes/fake_clock.h"
 #include "fakes/temp_dir.h"
 #include "spectrastrike/feedback.h"
@@ -31,8 +32,8 @@ std::string SignedResponse(const Value& data, int64_t signed_at, const std::stri
                            const std::string& schema = "feedback.response.v1",
                            const std::string& tenant = kTenant) {
   auto key = vv::crypto::Ed25519PrivateKey::FromSeed(*vv::HexDecode(kFeedbackSeedHex));
-  std::string sig = vv::Base64Encode(
-      key->Sign(FeedbackVerifier::SigningInput(tenant, signed_at, nonce, schema, kid, data)));
+  std::string sig = vv::Base64Encode(key->Sign(FeedbackVerifier::SigningInput(
+      tenant, signed_at, nonce, schema, kid, vv::json::Canonical(data))));
   Value r = Value::MakeObject();
   r.Set("request_id", "req-1");
   r.Set("status", "accepted");
@@ -58,20 +59,21 @@ class FeedbackVerifierTest : public ::testing::Test {
   void SetUp() override {
     auto pub = vv::crypto::Ed25519PublicKey::FromBase64("Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=");
     ASSERT_TRUE(pub.ok());
-    keys_.emplace("kid-001", *pub);
+    keys_.emplace("kid-001", pub->raw());
     cache_ = std::move(ReplayCache::Open(dir_.File("replay.cache"))).value();
   }
   FeedbackVerifier Verifier() { return FeedbackVerifier(keys_, *cache_, clock_); }
 
   vv::testing::TempDir dir_;
   vv::testing::FakeClock clock_{1772107210};
-  std::map<std::string, vv::crypto::Ed25519PublicKey> keys_;
+  FeedbackKeys keys_;
   std::unique_ptr<ReplayCache> cache_;
 };
 
 TEST_F(FeedbackVerifierTest, VectorA4SigningInputAndSignatureVerify) {
   std::string input = FeedbackVerifier::SigningInput(kTenant, 1772107205, "resp-nonce-vector-01",
-                                                     "feedback.response.v1", "kid-001", A4Data());
+                                                     "feedback.response.v1", "kid-001",
+                                                     vv::json::Canonical(A4Data()));
   EXPECT_EQ(input,
             "10000000-0000-0000-0000-000000000001|1772107205|resp-nonce-vector-01|"
             "feedback.response.v1|kid-001|[{\"action\":\"observe\",\"attestation_measurement_hash\":"
@@ -84,7 +86,7 @@ TEST_F(FeedbackVerifierTest, VectorA4SigningInputAndSignatureVerify) {
   std::string body = SignedResponse(A4Data(), 1772107205, "resp-nonce-vector-01");
   EXPECT_NE(body.find(kA4Sig), std::string::npos) << "our signing reproduces A.4";
   auto v = Verifier().Verify(body, kTenant);
-  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_TRUE(v.ok()) << v.status().message();
   ASSERT_EQ(v->items.size(), 1u);
   EXPECT_EQ(v->dropped, 0);
   EXPECT_EQ(v->kid, "kid-001");
@@ -102,7 +104,7 @@ TEST_F(FeedbackVerifierTest, NonAsciiIsVerifiedOverTheEnsureAsciiForm) {
   body.replace(body.find("\\u00e9"), 6, "\xC3\xA9");
   body.replace(body.find("\\u2028"), 6, "\xE2\x80\xA8");
   auto v = Verifier().Verify(body, kTenant);
-  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_TRUE(v.ok()) << v.status().message();
 }
 
 TEST_F(FeedbackVerifierTest, ForgedResponseIsRejectedAndDoesNotBurnTheNonce) {
@@ -185,7 +187,7 @@ TEST_F(FeedbackVerifierTest, CorruptReplayCacheFileIsACleanError) {
   vv::testing::WriteFile(dir_.File("bad.cache"), "not a number\n");
   auto c = ReplayCache::Open(dir_.File("bad.cache"));
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), vv::StatusCode::kDataLoss);
+  EXPECT_EQ(c.status().code(), StatusCode::kDataLoss);
 }
 
 TEST_F(FeedbackVerifierTest, ItemsFailingPolicyAreDroppedAndCounted) {
@@ -208,7 +210,7 @@ TEST_F(FeedbackVerifierTest, ItemsFailingPolicyAreDroppedAndCounted) {
   data.Push(expired);
   data.Push(Value(7));
   auto v = Verifier().Verify(SignedResponse(data, 1772107205, "nonce-policy-001"), kTenant);
-  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_TRUE(v.ok()) << v.status().message();
   EXPECT_EQ(v->items.size(), 1u);
   EXPECT_EQ(v->dropped, 6);
   EXPECT_EQ(v->drop_reasons["tenant_mismatch"], 1);
@@ -220,10 +222,11 @@ TEST_F(FeedbackVerifierTest, ItemsFailingPolicyAreDroppedAndCounted) {
 }
 
 TEST_F(FeedbackVerifierTest, AnchorsFromTheGraphFilterItems) {
-  auto graph = vv::json::Parse(std::string(R"({"execution_fingerprint":")") +
-                               std::string(64, 'C') + R"(","nodes":[{"execution_fingerprint":")" +
-                               std::string(64, 'd') + R"("}]})");
-  FeedbackAnchors anchors = FeedbackAnchors::FromGraph(*graph);
+  auto graph = FeedbackAnchors::FromGraph(
+      std::string(R"({"execution_fingerprint":")") + std::string(64, 'C') +
+      R"(","nodes":[{"execution_fingerprint":")" + std::string(64, 'd') + R"("}]})");
+  ASSERT_TRUE(graph.ok());
+  FeedbackAnchors anchors = *graph;
   EXPECT_EQ(anchors.fingerprints.size(), 2u);
   Value data = Value::MakeArray();
   data.Push(A4Item());
@@ -243,8 +246,8 @@ TEST(FeedbackKeysTest, LoadsBase64AndPemFilesAndRejectsGarbage) {
   vv::testing::WriteFile(dir.File("fb.pub"), vv::crypto::PublicKeyToPem(key->PublicKey()));
   auto keys = LoadFeedbackKeys({{"a", "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc="},
                                 {"b", dir.File("fb.pub")}});
-  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
-  EXPECT_EQ(keys->at("a").raw(), keys->at("b").raw());
+  ASSERT_TRUE(keys.ok()) << keys.status().message();
+  EXPECT_EQ(keys->at("a"), keys->at("b"));  // the same raw 32-byte key
   EXPECT_FALSE(LoadFeedbackKeys({{"c", "not-a-key"}}).ok());
 }
 

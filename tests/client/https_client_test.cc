@@ -120,19 +120,19 @@ TEST_F(HttpsClientTest, ReconnectsTransparentlyAfterServerClosedConnection) {
 }
 
 TEST_F(HttpsClientTest, CertificateSha256HexMatchesPinFile) {
-  std::string error;
-  EXPECT_EQ(CertificateSha256Hex(pki_->Crt("producer"), &error), pki_->Sha256("producer"));
-  EXPECT_EQ(CertificateSha256Hex(pki_->Path("nope.crt"), &error), "");
-  EXPECT_FALSE(error.empty());
+  EXPECT_EQ(*CertificateSha256Hex(pki_->Crt("producer")), pki_->Sha256("producer"));
+  auto missing = CertificateSha256Hex(pki_->Path("nope.crt"));
+  EXPECT_FALSE(missing.ok());
+  EXPECT_FALSE(missing.status().message().empty());
 }
 
 TEST_F(HttpsClientTest, TelemetryClientSendsFiveSignedHeaders) {
   std::string seed =
       *vv::HexDecode("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
   auto signer = RequestSigner::FromSeed(seed);
-  ASSERT_TRUE(signer.has_value());
+  ASSERT_TRUE(signer.ok());
   HttpsClient http("127.0.0.1", server_->port(), Config());
-  std::string fp = CertificateSha256Hex(pki_->Crt("producer"));
+  std::string fp = *CertificateSha256Hex(pki_->Crt("producer"));
   TelemetryClient telemetry("spectrastrike-producer", fp, *signer, http);
   const std::string body = R"({"nonce":"n-1","timestamp":1772107200})";
   HttpResponse r = telemetry.SendTelemetry(1772107200, "n-1", body, "exec-hash");

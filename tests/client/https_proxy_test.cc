@@ -18,14 +18,15 @@ using vv::testing::DevPki;
 
 HttpProxy FromEnv(const std::map<std::string, std::string>& env, const std::string& host,
                   uint16_t port = 8443, std::string* error = nullptr) {
-  std::string ignored;
-  return ProxyFromEnvironment(
-      host, port,
-      [&](const char* n) -> std::optional<std::string> {
-        auto it = env.find(n);
-        return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
-      },
-      error ? error : &ignored);
+  auto proxy = ProxyFromEnvironment(host, port, [&](const char* n) -> std::optional<std::string> {
+    auto it = env.find(n);
+    return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+  });
+  if (!proxy.ok()) {
+    if (error) *error = proxy.status().message();
+    return HttpProxy{};
+  }
+  return *proxy;
 }
 
 TEST(ProxyEnvTest, ParsesHttpsProxyInEitherCase) {

@@ -35,7 +35,7 @@ constexpr char kManualYaml[] = R"(spectrastrike:
 
 TEST(ProducerConfigTest, ManualSection9ExampleParses) {
   auto c = ParseProducerConfig(kManualYaml, {}, "/srv/ss");
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->host, "vectorvue-telemetry-gateway.internal");
   EXPECT_EQ(c->port, 443);
   EXPECT_EQ(c->base_path, "");
@@ -66,7 +66,7 @@ TEST(ProducerConfigTest, EnvironmentOverridesYaml) {
       {"VECTORVUE_FEEDBACK_VERIFY_PUBLIC_KEY_B64", "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc="},
   };
   auto c = ParseProducerConfig(kManualYaml, env);
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->host, "127.0.0.1");
   EXPECT_EQ(c->port, 8443);
   EXPECT_EQ(c->base_path, "/prefix");

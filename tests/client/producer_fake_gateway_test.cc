@@ -22,7 +22,8 @@ using vv::testing::DevPki;
 
 const std::string kFp = "ab" + std::string(62, '1');
 
-Value Graph(int nodes = 2) {
+// An execution graph as JSON text.
+std::string Graph(int nodes = 2) {
   Value g = Value::MakeObject();
   g.Set("graph_id", "g-1");
   g.Set("operator_id", "op-001");
@@ -36,7 +37,7 @@ Value Graph(int nodes = 2) {
     n.Push(node);
   }
   g.Set("nodes", n);
-  return g;
+  return vv::json::Canonical(g);
 }
 
 class ProducerFakeGatewayTest : public ::testing::Test {
@@ -51,7 +52,7 @@ class ProducerFakeGatewayTest : public ::testing::Test {
     o.tls.ca_path = pki_->Crt("ca");
     o.shutdown_grace_seconds = 1;
     auto s = vv::http::Server::Create(o, fake_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_TRUE(s.ok()) << s.status().message();
     server_ = std::move(s).value();
     server_->Start();
   }
@@ -95,8 +96,8 @@ class ProducerFakeGatewayTest : public ::testing::Test {
   FakeCognitiveGateway fake_;
   std::unique_ptr<vv::http::Server> server_;
   vv::testing::TempDir dir_;
-  vv::SystemClock clock_;
-  vv::SystemRandom random_;
+  SystemClock clock_;
+  SystemRandom random_;
   RecordingSleeper sleeper_;
 };
 
@@ -109,16 +110,19 @@ TEST_F(ProducerFakeGatewayTest, GraphThenVerifiedFeedbackRoundTripOverMtls) {
   Producer p(o, signer, transport, clock_, random_, sleeper_);
   ASSERT_TRUE(p.SendGraph(Graph(9)).ok());
   auto cache = ReplayCache::Open("");
-  std::map<std::string, vv::crypto::Ed25519PublicKey> keys;
-  keys.emplace("kid-001", *vv::crypto::Ed25519PublicKey::FromBase64(
-                              "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc="));
+  FeedbackKeys keys;
+  keys.emplace("kid-001", vv::crypto::Ed25519PublicKey::FromBase64(
+                              "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=")
+                              ->raw());
   FeedbackVerifier verifier(keys, **cache, clock_);
-  FeedbackAnchors anchors = FeedbackAnchors::FromGraph(Graph());
+  FeedbackAnchors anchors = *FeedbackAnchors::FromGraph(Graph());
   auto fb = p.QueryFeedback(10, verifier, &anchors);
-  ASSERT_TRUE(fb.ok()) << fb.status().ToString();
+  ASSERT_TRUE(fb.ok()) << fb.status().message();
   ASSERT_EQ(fb->items.size(), 1u);
-  EXPECT_EQ(fb->items[0].Find("action")->as_string(), "tighten");
-  EXPECT_EQ(fb->items[0].Find("execution_fingerprint")->as_string(), kFp);
+  auto item = vv::json::Parse(fb->items[0]);
+  ASSERT_TRUE(item.ok());
+  EXPECT_EQ(item->Find("action")->as_string(), "tighten");
+  EXPECT_EQ(item->Find("execution_fingerprint")->as_string(), kFp);
 
   // A forged response is refused.
   fake_.ForgeNextFeedback();
@@ -172,7 +176,7 @@ TEST_F(ProducerFakeGatewayTest, FederationBundleIsVerifiedByTheFake) {
 }
 
 TEST_F(ProducerFakeGatewayTest, CliGraphFeedbackAndFederateCommands) {
-  vv::testing::WriteFile(dir_.File("graph.json"), vv::json::Canonical(Graph(3)));
+  vv::testing::WriteFile(dir_.File("graph.json"), Graph(3));
   std::string out;
   EXPECT_EQ(Cli({"graph", dir_.File("graph.json")}, &out), 0) << out;
   EXPECT_EQ(Cli({"feedback", "--limit", "5", "--graph", dir_.File("graph.json")}, &out), 0) << out;

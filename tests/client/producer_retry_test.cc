@@ -126,7 +126,7 @@ TEST(BackoffTest, FullJitterStaysWithinTheExponentialCeilingPlusJitter) {
   policy.backoff_ms = 100;
   policy.jitter_ms = 50;
   policy.max_backoff_ms = 10000;
-  vv::SystemRandom rng;
+  SystemRandom rng;
   for (int retry = 1; retry <= 10; ++retry) {
     int64_t ceiling = std::min<int64_t>(10000, 100LL << (retry - 1));
     int64_t max_seen = 0;
@@ -145,7 +145,7 @@ TEST(BackoffTest, RetryAfterRaisesTheDelayButNotAboveTheCap) {
   policy.backoff_ms = 10;
   policy.jitter_ms = 0;
   policy.max_backoff_ms = 5000;
-  vv::SystemRandom rng;
+  SystemRandom rng;
   HttpResponse r;
   r.transport_ok = true;
   r.status = 429;
@@ -191,11 +191,14 @@ TEST_F(ProducerRetryTest, FederateChecksTheReturnedBundleHash) {
 }
 
 TEST_F(ProducerRetryTest, GraphRequestFollowsTheReferenceDerivation) {
-  auto graph = vv::json::Parse(
-      R"({"graph_id":"g1","actor":"op-009","execution_fingerprint":"ABCDEF0000000000000000000000000000000000000000000000000000000000","target_urn":"urn:target:ip:10.0.0.5","nodes":[]})");
+  const std::string graph_json =
+      R"({"graph_id":"g1","actor":"op-009","execution_fingerprint":"ABCDEF0000000000000000000000000000000000000000000000000000000000","target_urn":"urn:target:ip:10.0.0.5","nodes":[]})";
+  auto graph = vv::json::Parse(graph_json);
   Producer p = Make();
-  auto req = p.BuildGraphRequest(*graph, 1772107200, "graph-nonce-1234");
-  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  auto body = p.BuildGraphRequest(graph_json, 1772107200, "graph-nonce-1234");
+  ASSERT_TRUE(body.ok()) << body.status().message();
+  auto req = vv::json::Parse(*body);
+  ASSERT_TRUE(req.ok());
   std::string fp = "abcdef" + std::string(58, '0');
   EXPECT_EQ(req->Find("operator_id")->as_string(), "op-009");
   EXPECT_EQ(req->Find("tenant_id")->as_string(), kTenant);
@@ -204,8 +207,7 @@ TEST_F(ProducerRetryTest, GraphRequestFollowsTheReferenceDerivation) {
   EXPECT_EQ(req->Find("attestation_measurement_hash")->as_string(),
             vv::crypto::Sha256Hex(fp + "|" + kTenant + "|attestation"));
   EXPECT_EQ(*req->Find("graph"), *graph);
-  auto bad = vv::json::Parse(R"({"execution_fingerprint":"short"})");
-  EXPECT_FALSE(p.BuildGraphRequest(*bad, 1, "n").ok());
+  EXPECT_FALSE(p.BuildGraphRequest(R"({"execution_fingerprint":"short"})", 1, "n").ok());
 }
 
 }  // namespace

@@ -25,13 +25,18 @@ inline RequestSigner ProducerSigner() {
   return *RequestSigner::FromSeed(*vv::HexDecode(kProducerSeedHex));
 }
 
-// The A.2 canonical payload (event id configurable).
-inline vv::json::Value A2Payload(const std::string& event_id = "evt-vector-0001") {
+// The A.2 canonical payload (event id configurable), as a value to edit ...
+inline vv::json::Value A2PayloadValue(const std::string& event_id = "evt-vector-0001") {
   auto v = vv::json::Parse(
       R"({"attributes":{"asset_ref":"host-nyc-01","attestation_measurement_hash":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","schema_version":"1.0"},"description":"Observed suspicious process chain","event_id":"evt-vector-0001","event_type":"PROCESS_ANOMALY","mitre_tactics":["TA0002"],"mitre_techniques":["T1059.001"],"observed_at":"2026-02-26T12:00:00Z","severity":"high","source_system":"spectrastrike-sensor"})");
   vv::json::Value p = *v;
   p.Set("event_id", event_id);
   return p;
+}
+
+// ... and as the JSON text the SDK takes.
+inline std::string A2Payload(const std::string& event_id = "evt-vector-0001") {
+  return vv::json::Canonical(A2PayloadValue(event_id));
 }
 
 inline ProducerIdentity A2Identity() { return {"op-001", kTenant, "cmp-001"}; }

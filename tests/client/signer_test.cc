@@ -26,7 +26,7 @@ TEST(RequestSignerTest, ReproducesVectorA2) {
   ASSERT_EQ(vv::crypto::Sha256Hex(body),
             "1e0392aced563264e98d218d46f83dee735cbd8d06f06588bbdee8956a8baa91");
   auto signer = RequestSigner::FromSeed(ProducerSeed());
-  ASSERT_TRUE(signer.has_value());
+  ASSERT_TRUE(signer.ok());
   EXPECT_EQ(signer->PublicKeyB64(), kProducerPub);
   EXPECT_EQ(signer->SignatureB64(1772107200, "nonce-vector-0001", body), kA2Signature);
   SignedHeaders h = signer->Sign(1772107200, "nonce-vector-0001", body);
@@ -42,7 +42,7 @@ TEST(RequestSignerTest, ReproducesVectorA2) {
 
 TEST(RequestSignerTest, SignatureCoversTimestampNonceAndBody) {
   auto signer = RequestSigner::FromSeed(ProducerSeed());
-  ASSERT_TRUE(signer.has_value());
+  ASSERT_TRUE(signer.ok());
   std::string base = signer->SignatureB64(1, "n", "{}");
   EXPECT_NE(signer->SignatureB64(2, "n", "{}"), base);
   EXPECT_NE(signer->SignatureB64(1, "m", "{}"), base);
@@ -55,30 +55,29 @@ TEST(RequestSignerTest, SignatureCoversTimestampNonceAndBody) {
 }
 
 TEST(RequestSignerTest, RejectsWrongSeedLength) {
-  std::string error;
-  EXPECT_FALSE(RequestSigner::FromSeed("short", &error).has_value());
-  EXPECT_FALSE(error.empty());
+  auto signer = RequestSigner::FromSeed("short");
+  EXPECT_FALSE(signer.ok());
+  EXPECT_FALSE(signer.status().message().empty());
 }
 
 TEST(RequestSignerTest, LoadsKeyFileAndChecksPermissions) {
   vv::testing::TempDir dir;
   std::string path = dir.File("signing.key");
   vv::testing::WriteFile(path, ProducerSeed(), 0600);
-  std::string error;
-  auto signer = RequestSigner::FromKeyFile(path, &error);
-  ASSERT_TRUE(signer.has_value()) << error;
+  auto signer = RequestSigner::FromKeyFile(path);
+  ASSERT_TRUE(signer.ok()) << signer.status().message();
   EXPECT_EQ(signer->SignatureB64(1772107200, "nonce-vector-0001", kA2Body), kA2Signature);
 
   std::string loose = dir.File("loose.key");
   vv::testing::WriteFile(loose, ProducerSeed(), 0644);
-  EXPECT_FALSE(RequestSigner::FromKeyFile(loose, &error).has_value());
-  EXPECT_TRUE(RequestSigner::FromKeyFile(loose, &error, /*check_permissions=*/false).has_value());
-  EXPECT_FALSE(RequestSigner::FromKeyFile(dir.File("missing.key"), &error).has_value());
+  EXPECT_FALSE(RequestSigner::FromKeyFile(loose).ok());
+  EXPECT_TRUE(RequestSigner::FromKeyFile(loose, /*check_permissions=*/false).ok());
+  EXPECT_FALSE(RequestSigner::FromKeyFile(dir.File("missing.key")).ok());
 }
 
 TEST(RequestSignerTest, MovedSignerStillSigns) {
   auto signer = RequestSigner::FromSeed(ProducerSeed());
-  ASSERT_TRUE(signer.has_value());
+  ASSERT_TRUE(signer.ok());
   RequestSigner moved = std::move(*signer);
   EXPECT_EQ(moved.SignatureB64(1772107200, "nonce-vector-0001", kA2Body), kA2Signature);
 }

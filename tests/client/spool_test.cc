@@ -17,7 +17,7 @@ class SpoolTest : public ::testing::Test {
   SpoolTest() : signer_(ProducerSigner()) {}
   std::unique_ptr<Spool> Open() {
     auto s = Spool::Open(dir_.File("spool.db"), clock_);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? std::move(s).value() : nullptr;
   }
   std::vector<PreparedEvent> Events(int n, int start = 0) {
@@ -62,7 +62,7 @@ TEST_F(SpoolTest, DrainDeliversAcceptedAndRecordsRejectionsWithReasons) {
   transport_.Push(202);
   Producer p = MakeProducer();
   auto stats = DrainSpool(*spool, p);
-  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
   EXPECT_EQ(stats->accepted, 2);
   EXPECT_EQ(stats->rejected, 1);
   EXPECT_EQ(stats->remaining, 0);

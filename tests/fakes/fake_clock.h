@@ -1,5 +1,6 @@
 #pragma once
-// Test doubles for Clock and Random. Thread-safe (atomics / mutex).
+// Test doubles for Clock and Random, for the internal interfaces (common/clock.h) and the SDK's
+// (spectrastrike/clock.h) at once. Thread-safe (atomics / mutex).
 
 #include <atomic>
 #include <cstdint>
@@ -7,11 +8,13 @@
 #include <string>
 
 #include "common/clock.h"
+#include "spectrastrike/clock.h"
 
 namespace vv::testing {
 
-class FakeClock final : public Clock {
+class FakeClock final : public Clock, public spectrastrike::Clock {
  public:
+  using vv::Clock::NowSeconds;
   explicit FakeClock(int64_t now_seconds = 1772107200) : now_us_(now_seconds * 1000000) {}
   int64_t NowMicros() const override { return now_us_.load(); }
   int64_t MonotonicMicros() const override { return now_us_.load(); }
@@ -25,7 +28,7 @@ class FakeClock final : public Clock {
 };
 
 // Deterministic "random" bytes: a counter-based stream, so tests are reproducible.
-class FakeRandom final : public Random {
+class FakeRandom final : public Random, public spectrastrike::Random {
  public:
   explicit FakeRandom(uint8_t seed = 0) : next_(seed) {}
   void Fill(uint8_t* out, size_t len) override {

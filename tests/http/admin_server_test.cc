@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/host_port.h"
 #include "fakes/raw_http.h"
 
 namespace vv::http {
@@ -16,14 +17,14 @@ namespace {
 using vv::testing::LoopbackHttpExchange;
 
 TEST(AdminListenTest, OnlyLoopbackAddressesAreAccepted) {
-  EXPECT_TRUE(ParseLoopbackListen("127.0.0.1:9464").ok());
-  EXPECT_TRUE(ParseLoopbackListen("[::1]:9464").ok());
-  EXPECT_EQ(ParseLoopbackListen("localhost:0")->host, "127.0.0.1");
-  EXPECT_FALSE(ParseLoopbackListen("0.0.0.0:9464").ok());
-  EXPECT_FALSE(ParseLoopbackListen("10.1.2.3:9464").ok());
-  EXPECT_FALSE(ParseLoopbackListen("127.0.0.1").ok());
-  EXPECT_FALSE(ParseLoopbackListen("127.0.0.1:99999").ok());
-  EXPECT_FALSE(ParseLoopbackListen("").ok());
+  EXPECT_TRUE(ParseListenAddress("admin_listen", "127.0.0.1:9464", true).ok());
+  EXPECT_TRUE(ParseListenAddress("admin_listen", "[::1]:9464", true).ok());
+  EXPECT_EQ(ParseListenAddress("admin_listen", "localhost:0", true)->host, "127.0.0.1");
+  EXPECT_FALSE(ParseListenAddress("admin_listen", "0.0.0.0:9464", true).ok());
+  EXPECT_FALSE(ParseListenAddress("admin_listen", "10.1.2.3:9464", true).ok());
+  EXPECT_FALSE(ParseListenAddress("admin_listen", "127.0.0.1", true).ok());
+  EXPECT_FALSE(ParseListenAddress("admin_listen", "127.0.0.1:99999", true).ok());
+  EXPECT_FALSE(ParseListenAddress("admin_listen", "", true).ok());
 }
 
 TEST(AdminServerTest, ServesTheHandlerAndClosesTheConnection) {
@@ -127,17 +128,17 @@ TEST(AdminServerTest, RefusesBeforeTheHandlerAndReportsTheReason) {
 // ---- ProbeServer (issue 14 item 5) -------------------------------------------------------------
 
 TEST(ProbeListenTest, AnyAddressIsAcceptedButTheSyntaxIsChecked) {
-  EXPECT_TRUE(ParseListen("0.0.0.0:9465", "probe_listen").ok());
-  EXPECT_TRUE(ParseListen("10.1.2.3:9465", "probe_listen").ok());
-  EXPECT_TRUE(ParseListen("[::]:9465", "probe_listen").ok());
-  EXPECT_EQ(ParseListen("localhost:1", "probe_listen")->host, "127.0.0.1");
-  auto bad = ParseListen("gateway.example:9465", "probe_listen");
+  EXPECT_TRUE(ParseListenAddress("probe_listen", "0.0.0.0:9465", false).ok());
+  EXPECT_TRUE(ParseListenAddress("probe_listen", "10.1.2.3:9465", false).ok());
+  EXPECT_TRUE(ParseListenAddress("probe_listen", "[::]:9465", false).ok());
+  EXPECT_EQ(ParseListenAddress("probe_listen", "localhost:1", false)->host, "127.0.0.1");
+  auto bad = ParseListenAddress("probe_listen", "gateway.example:9465", false);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("probe_listen"), std::string::npos);
-  EXPECT_FALSE(ParseListen("0.0.0.0", "probe_listen").ok());
-  EXPECT_FALSE(ParseListen("0.0.0.0:65536", "probe_listen").ok());
+  EXPECT_FALSE(ParseListenAddress("probe_listen", "0.0.0.0", false).ok());
+  EXPECT_FALSE(ParseListenAddress("probe_listen", "0.0.0.0:65536", false).ok());
   // The admin listener still refuses them, and says where a scrape address belongs.
-  auto admin = ParseLoopbackListen("0.0.0.0:9464");
+  auto admin = ParseListenAddress("admin_listen", "0.0.0.0:9464", true);
   ASSERT_FALSE(admin.ok());
   EXPECT_NE(admin.status().message().find("probe_listen"), std::string::npos);
 }

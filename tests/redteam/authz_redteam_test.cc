@@ -456,20 +456,20 @@ TEST_F(AuthzRedTeam, Replay_FeedbackResponseIsBoundToTheQueryNonce) {
   auto r = PostAs(a, kQueryPath, QueryBody("op-001", kTenant1, UniqueNonce("fb-q")), kIdA,
                   kProducerSeedHex, &sent);
   ASSERT_EQ(r.status, 200) << r.body;
-  std::map<std::string, crypto::Ed25519PublicKey> keys;
-  keys.emplace(kFeedbackKid, crypto::Ed25519PublicKey::FromBase64(kFeedbackPublicKeyB64).value());
+  spectrastrike::FeedbackKeys keys;
+  keys.emplace(kFeedbackKid, crypto::Ed25519PublicKey::FromBase64(kFeedbackPublicKeyB64)->raw());
   auto cache1 = spectrastrike::ReplayCache::Open("");
   auto cache2 = spectrastrike::ReplayCache::Open("");
   auto cache3 = spectrastrike::ReplayCache::Open("");
-  SystemClock clock;
+  spectrastrike::SystemClock clock;
   // The reference form still verifies (no nonce check) ...
   spectrastrike::FeedbackVerifier reference(keys, **cache1, clock);
   auto ref = reference.Verify(r.body, kTenant1);
-  EXPECT_TRUE(ref.ok()) << ref.status().ToString();
+  EXPECT_TRUE(ref.ok()) << ref.status().message();
   // ... the SDK accepts it as the answer to the query it sent ...
   spectrastrike::FeedbackVerifier sdk(keys, **cache2, clock);
   auto mine = sdk.Verify(r.body, kTenant1, nullptr, sent);
-  EXPECT_TRUE(mine.ok()) << mine.status().ToString();
+  EXPECT_TRUE(mine.ok()) << mine.status().message();
   // ... and refuses it as the answer to any other query.
   spectrastrike::FeedbackVerifier other(keys, **cache3, clock);
   auto swapped = other.Verify(r.body, kTenant1, nullptr, sent + "-other");
