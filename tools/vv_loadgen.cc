@@ -142,6 +142,10 @@ int main(int argc, char** argv) {
   double verify_us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - v0).count() /
       kVerifies;
+  if (okv != kVerifies) {
+    std::cerr << "vv-loadgen: the baseline Ed25519 verify failed\n";
+    return 1;
+  }
 
   spectrastrike::TlsClientConfig tls;
   tls.ca_path = ca;

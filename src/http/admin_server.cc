@@ -152,7 +152,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
  private:
   struct Conn {
     // Counts itself in *open (probe mode: the io thread is the only user).
-    Conn(tcp::socket s, size_t* open) : stream(std::move(s)), open_count(open) {
+    Conn(tcp::socket s, size_t* open) : open_count(open), stream(std::move(s)) {
       if (open_count) ++*open_count;
     }
     ~Conn() {

@@ -209,8 +209,10 @@ void JetStreamPublisher::Publish(Envelope envelope, PublishCallback done) {
       return;
     }
     // Registered before sending: the ack may arrive before js_PublishMsgAsync returns.
-    pending_.emplace(msg, Pending{std::move(done),
-                                  SteadyMicros() + options_.ack_timeout_ms * 1000});
+    Pending entry;
+    entry.done = std::move(done);
+    entry.deadline_us = SteadyMicros() + options_.ack_timeout_ms * 1000;
+    pending_.emplace(msg, std::move(entry));
   }
   jsPubOptions po;
   jsPubOptions_Init(&po);

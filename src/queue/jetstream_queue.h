@@ -121,7 +121,7 @@ class JetStreamPublisher final : public Publisher {
  private:
   struct Pending {
     PublishCallback done;
-    int64_t deadline_us;  // steady clock
+    int64_t deadline_us = 0;  // steady clock
     // js_PublishMsgAsync has not returned yet: an ack (or nats.c's own MaxWait timeout) that
     // arrives meanwhile must not destroy the message the publishing thread still reads; the
     // result is parked here and completed when the call returns.

@@ -30,7 +30,7 @@ TEST(FileModeTest, CreatesAMissingFileOwnerOnlyWhateverTheUmask) {
 TEST(FileModeTest, TightensAnExistingFileAndItsWalAndShm) {
   vv::testing::TempDir dir;
   const std::string p = dir.File("evidence.db");
-  for (const std::string f : {p, p + "-wal", p + "-shm"}) {
+  for (const std::string& f : {p, p + "-wal", p + "-shm"}) {
     int fd = ::open(f.c_str(), O_CREAT | O_WRONLY, 0644);
     ASSERT_GE(fd, 0);
     ::close(fd);

@@ -157,7 +157,7 @@ TEST_F(EmbeddedQueueTest, DatabaseAndWalFilesAreOwnerOnly) {
   ::umask(old);
   ASSERT_NE(q, nullptr);
   ASSERT_TRUE(PublishSync(*q, Ingest("evt-mode", "t1/evt-mode")).status.ok());
-  for (const std::string f : {path_, path_ + "-wal", path_ + "-shm"}) {
+  for (const std::string& f : {path_, path_ + "-wal", path_ + "-shm"}) {
     struct stat st {};
     ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
     EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
