@@ -136,14 +136,22 @@ Engine::Outcome Engine::Reject(const queue::StoredMessage& m, const std::string&
   const std::string* message_id = StringField(details, "message_id");
   Status s = PublishDeadLetter(m, message_id != nullptr ? *message_id : std::string(), code,
                                message);
-  if (!s.ok()) return Outcome::kLeaveUnacked;
+  if (!s.ok()) {
+    LogLeftUnacked(m.sequence, "dead-letter publish (" + code + ")", s);
+    return Outcome::kLeaveUnacked;
+  }
   details.Set("reason", code);
   details.Set("detail", message);
   details.Set("sequence", m.sequence);
   details.Set("dead_lettered", true);
-  if (!audit_.Append(event_type, options_.actor, std::move(details)).ok())
+  if (Status a = audit_.Append(event_type, options_.actor, std::move(details)); !a.ok()) {
+    LogLeftUnacked(m.sequence, "audit of " + event_type, a);
     return Outcome::kLeaveUnacked;
-  if (!source_.Ack(m.sequence).ok()) return Outcome::kLeaveUnacked;
+  }
+  if (Status a = source_.Ack(m.sequence); !a.ok()) {
+    LogLeftUnacked(m.sequence, "ack after " + event_type, a);
+    return Outcome::kLeaveUnacked;
+  }
   if (event_type == "evidence.dead_lettered") {
     counters_.dead_lettered.fetch_add(1);
   } else {
@@ -244,7 +252,10 @@ Engine::Outcome Engine::Check(const queue::StoredMessage& m, Batch* batch) {
 
   // 3. Encrypt; the batch's store commit, audit and ack follow in StoreBatch.
   auto sealed = cipher_.Encrypt(*tenant, plaintext);
-  if (!sealed.ok()) return Outcome::kLeaveUnacked;
+  if (!sealed.ok()) {
+    LogLeftUnacked(m.sequence, "encryption", sealed.status());
+    return Outcome::kLeaveUnacked;
+  }
   evidence::EvidenceRecord record;
   record.tenant_id = *tenant;
   record.event_id = *event_id;
@@ -283,7 +294,7 @@ void Engine::StoreBatch(Batch* batch) {
   acked_outcomes.reserve(put.size());
   for (size_t i = 0; i < put.size(); ++i) {
     if (!put[i].ok()) {
-      counters_.transient_failures.fetch_add(1);
+      counters_.transient_failures.fetch_add(1);  // logged by the store's backend state line
       continue;
     }
     const evidence::EvidenceRecord& r = batch->records[i];
@@ -301,15 +312,18 @@ void Engine::StoreBatch(Batch* batch) {
         details.Set("key_id", e.key_id);
       }
     }
-    if (!audit_.Append(event_type, options_.actor, std::move(details)).ok()) {
+    if (Status a = audit_.Append(event_type, options_.actor, std::move(details)); !a.ok()) {
       counters_.transient_failures.fetch_add(1);  // stored; redelivered, then a duplicate
+      LogLeftUnacked(batch->ready[i].sequence, "audit of " + event_type, a);
       continue;
     }
     to_ack.push_back(batch->ready[i].sequence);
     acked_outcomes.push_back(*put[i]);
   }
-  if (!source_.AckBatch(to_ack).ok()) {
+  if (Status a = source_.AckBatch(to_ack); !a.ok()) {
     counters_.transient_failures.fetch_add(to_ack.size());
+    // Stored and audited; the unacked ones come back as duplicates.
+    for (int64_t seq : to_ack) LogLeftUnacked(seq, "ack after store", a);
     return;
   }
   for (evidence::PutOutcome o : acked_outcomes) {
@@ -319,6 +333,25 @@ void Engine::StoreBatch(Batch* batch) {
       counters_.duplicates.fetch_add(1);
     }
   }
+}
+
+void Engine::LogLeftUnacked(int64_t sequence, std::string_view step, const Status& s) {
+  const int64_t second = clock_.NowMicros() / 1'000'000;
+  if (second != unacked_log_second_) {
+    if (unacked_not_shown_ > 0)
+      spdlog::warn("{} more messages left unacked in the previous second (not shown)",
+                   unacked_not_shown_);
+    unacked_log_second_ = second;
+    unacked_lines_ = 0;
+    unacked_not_shown_ = 0;
+  }
+  if (unacked_lines_ >= kUnackedLinesPerSecond) {
+    ++unacked_not_shown_;
+    return;
+  }
+  ++unacked_lines_;
+  spdlog::warn("message {} left unacked (redelivered after the ack wait): {}: {}", sequence, step,
+               s.ToString());
 }
 
 Status Engine::Health() const {

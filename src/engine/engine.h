@@ -124,6 +124,9 @@ class Engine {
   // with no success since (evidence store). For /readyz (engine/metrics_exporter.h).
   Status Health() const;
 
+  // Warn lines a second about messages left unacked (see LogLeftUnacked).
+  static constexpr int kUnackedLinesPerSecond = 10;
+
  private:
   enum class Outcome { kAcked, kLeaveUnacked, kPending };
   // The messages of one fetch that passed every check, encrypted, waiting for the batch's
@@ -149,6 +152,16 @@ class Engine {
   uint64_t Processed() const;
   Status PublishDeadLetter(const queue::StoredMessage& m, const std::string& message_id,
                            const std::string& code, const std::string& message);
+  // A message left unacked by a transient failure comes back after the queue's ack wait
+  // (JetStream: 30 s by default); the operator sees why in one warn line naming the step and
+  // the error (encryption, audit, dead-letter publish, ack; a failed store commit is the
+  // store's backend state line). At most kUnackedLinesPerSecond lines a second, then one line
+  // counting those not shown. Engine thread only (like ProcessOnce).
+  void LogLeftUnacked(int64_t sequence, std::string_view step, const Status& s);
+  int64_t unacked_log_second_ = -1;
+  int unacked_lines_ = 0;
+  int unacked_not_shown_ = 0;
+
 
   const EngineOptions options_;
   MessageSource& source_;

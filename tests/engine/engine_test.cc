@@ -499,6 +499,69 @@ TEST_F(EngineTest, StoreOutageLogsOneLinePerStateChange) {
   EXPECT_EQ(count("backend " + options_.store_name), 2) << log;
 }
 
+// A root key provider whose device fails the next N derivations (an HSM that drops out).
+class FlakyRootKeyProvider final : public evidence::RootKeyProvider {
+ public:
+  explicit FlakyRootKeyProvider(const evidence::RootKeyProvider& inner) : inner_(inner) {}
+  mutable int fail_next = 0;
+  std::string_view kind() const override { return inner_.kind(); }
+  evidence::KekScheme scheme() const override { return inner_.scheme(); }
+  const std::string& active_key_id() const override { return inner_.active_key_id(); }
+  bool HasKey(std::string_view k) const override { return inner_.HasKey(k); }
+  std::vector<std::string> key_ids() const override { return inner_.key_ids(); }
+  Result<std::string> DeriveKek(std::string_view t, std::string_view k) const override {
+    if (fail_next > 0) {
+      --fail_next;
+      return Status::Unavailable("injected HSM failure");
+    }
+    return inner_.DeriveKek(t, k);
+  }
+
+ private:
+  const evidence::RootKeyProvider& inner_;
+};
+
+// A message left unacked by a transient failure is not silent: the operator reads which
+// message, which step and which error, in a bounded number of lines (it comes back after the
+// queue's ack wait, which on JetStream is 30 s by default).
+TEST_F(EngineTest, MessageLeftUnackedByAFailingHsmIsLoggedWithStepAndErrorBounded) {
+  std::ostringstream out;
+  auto prev = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+  spdlog::set_default_logger(logger);
+  spdlog::set_formatter(logging::MakeFormatter("vv-engine", logging::Format::kText));
+  FlakyRootKeyProvider hsm(*provider_);
+  evidence::EvidenceCipher cipher(hsm, random_);
+  options_.batch_size = 20;
+  for (int i = 0; i < 15; ++i) Publish(kT1, "op-001", "evt-hsm" + std::to_string(i));
+  Engine engine(options_, *source_, *queue_, cipher, *store_, *audit_, clock_, random_);
+  hsm.fail_next = 1000;  // every derivation of this pass fails (no KEK cached yet)
+  auto n = engine.ProcessOnce();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 15);
+  EXPECT_EQ(engine.counters().transient_failures.load(), 15u);
+  EXPECT_EQ(*store_->Count(kT1), 0);
+  // A failure in a later second first reports how many lines the previous second held back.
+  clock_.AdvanceSeconds(1);
+  hsm.fail_next = 1;
+  Drain(engine);
+  spdlog::set_default_logger(prev);
+  EXPECT_EQ(*store_->Count(kT1), 15);
+  const std::string log = out.str();
+  auto count = [&](const std::string& needle) {
+    int n = 0;
+    for (size_t p = log.find(needle); p != std::string::npos; p = log.find(needle, p + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("left unacked (redelivered after the ack wait): encryption: UNAVAILABLE: "
+                  "injected HSM failure"),
+            Engine::kUnackedLinesPerSecond + 1)
+      << log;
+  EXPECT_EQ(count("5 more messages left unacked in the previous second (not shown)"), 1) << log;
+  EXPECT_NE(log.find("message 1 left unacked"), std::string::npos) << log;
+}
+
 // Issue 14: one metric name set (the alert rules' and the dashboard's names), and readiness
 // follows the store: not ready while its writes fail, ready again after one succeeds.
 TEST_F(EngineTest, ExporterUsesOneNameSetAndReadinessFollowsTheStore) {

@@ -1,7 +1,9 @@
 // Black-box on the scale-out backends: vv-engine consuming JetStream (durable pull consumer),
 // storing into PostgreSQL (row-level security, engine connects as a non-owner role), with the
 // root key inside a SoftHSM2 token. kill -9 mid-stream and restart: nothing lost, nothing
-// duplicated (unacked messages come back after the consumer's ack wait, 30 s by default).
+// duplicated (unacked messages come back after the consumer's ack wait: 3 s here, 30 s by
+// default, so that a message the killed engine held costs seconds, not half a minute per
+// delivery; the waits below are deadlines in time, not counts of polls).
 // Needs nats-server, PostgreSQL 15 and SoftHSM2 (fails unless VV_ALLOW_MISSING_SERVERS=1).
 
 #include <gtest/gtest.h>
@@ -9,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "engine/engine_test_util.h"
 #include "evidence/postgres_evidence_store.h"
@@ -77,7 +81,8 @@ TEST(VvEngineScaleOutTest, JetStreamPostgresSoftHsmKillAndRestart) {
                              "    root_key_id: hsm-root-1\n"
                              "    audit_fsync: none\n"
                              "    batch_size: 8\n"
-                             "    poll_interval_ms: 10\n" +
+                             "    poll_interval_ms: 10\n"
+                             "    jetstream_ack_wait_seconds: 3\n" +
                              testing::QueueVerifyKeysYaml());
   ASSERT_EQ(RunCommand({bin + "/vv-evidence", "init-postgres", "--admin-url", pg.admin_url(),
                         "--owner-role", "vv_owner", "--app-role", "vv_engine"},
@@ -106,23 +111,34 @@ TEST(VvEngineScaleOutTest, JetStreamPostgresSoftHsmKillAndRestart) {
             **pub, testing::MakeIngest(kT1, "op-001", "evt-" + std::to_string(i), clock, random))
             .ok());
 
+  // One connection for every count (a new one per poll is slow under ASan on a loaded box).
+  std::unique_ptr<evidence::PostgresEvidenceStore> counter;
   auto count = [&]() -> int64_t {
-    auto s = evidence::PostgresEvidenceStore::Open(pg.Url("vv_engine"));
-    if (!s.ok()) return -1;
-    auto n = (*s)->Count(kT1);
+    if (counter == nullptr) {
+      auto s = evidence::PostgresEvidenceStore::Open(pg.Url("vv_engine"));
+      if (!s.ok()) return -1;
+      counter = std::move(*s);
+    }
+    auto n = counter->Count(kT1);
+    if (!n.ok()) counter.reset();
     return n.ok() ? *n : -1;
+  };
+  auto wait_for_count = [&](int64_t want, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (count() < want && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms);
   };
   auto engine = std::make_unique<ChildProcess>(
       std::vector<std::string>{bin + "/vv-engine", "--config", config}, dir.File("e1.log"), env);
   ASSERT_TRUE(engine->WaitForLine("ENGINE READY", 30s)) << engine->Log();
-  for (int i = 0; i < 3000 && count() < 20; ++i) std::this_thread::sleep_for(10ms);
+  wait_for_count(20, 60s);
   engine->Terminate(SIGKILL);
   EXPECT_LT(count(), kTotal);
 
   auto restarted = std::make_unique<ChildProcess>(
       std::vector<std::string>{bin + "/vv-engine", "--config", config}, dir.File("e2.log"), env);
   ASSERT_TRUE(restarted->WaitForLine("ENGINE READY", 30s)) << restarted->Log();
-  for (int i = 0; i < 9000 && count() < kTotal; ++i) std::this_thread::sleep_for(10ms);
+  wait_for_count(kTotal, 150s);
   ASSERT_EQ(count(), kTotal) << restarted->Log();
   EXPECT_EQ(restarted->Terminate(SIGTERM), 0) << restarted->Log();
 
