@@ -71,6 +71,28 @@ class FlakyStore final : public evidence::EvidenceStore {
   evidence::EvidenceStore& inner_;
 };
 
+// Captures what is logged through the default logger (text format) while alive.
+class LogCapture {
+ public:
+  LogCapture() : prev_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)));
+    spdlog::set_formatter(logging::MakeFormatter("vv-engine", logging::Format::kText));
+  }
+  ~LogCapture() { spdlog::set_default_logger(prev_); }
+  std::string Text() const { return out_.str(); }
+  int Count(const std::string& needle) const {
+    const std::string log = out_.str();
+    int n = 0;
+    for (size_t p = log.find(needle); p != std::string::npos; p = log.find(needle, p + 1)) ++n;
+    return n;
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> prev_;
+  std::ostringstream out_;
+};
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -473,26 +495,16 @@ TEST_F(EngineTest, RunStopsPromptlyWhenAskedTo) {
 // Issue 16: a store outage gives one "down" line (with the error) and one "up again" line,
 // not one line per failed message.
 TEST_F(EngineTest, StoreOutageLogsOneLinePerStateChange) {
-  std::ostringstream out;
-  auto prev = spdlog::default_logger();
-  auto logger = std::make_shared<spdlog::logger>(
-      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
-  spdlog::set_default_logger(logger);
-  spdlog::set_formatter(logging::MakeFormatter("vv-engine", logging::Format::kText));
+  LogCapture capture;
   options_.store_name = "store-under-test-" + random_.Uuid4();  // process-wide state: unique
   options_.max_deliveries = 10;
   flaky_->fail_next_puts = 4;
   for (int i = 0; i < 3; ++i) Publish(kT1, "op-001", "evt-outage" + std::to_string(i));
   auto engine = MakeEngine();
   Drain(*engine);
-  spdlog::set_default_logger(prev);
   EXPECT_EQ(engine->counters().stored.load(), 3u);
-  const std::string log = out.str();
-  auto count = [&](const std::string& needle) {
-    int n = 0;
-    for (size_t p = log.find(needle); p != std::string::npos; p = log.find(needle, p + 1)) ++n;
-    return n;
-  };
+  const std::string log = capture.Text();
+  auto count = [&](const std::string& needle) { return capture.Count(needle); };
   const std::string down = "backend " + options_.store_name + " down: UNAVAILABLE: injected";
   EXPECT_EQ(count(down), 1) << log;
   EXPECT_EQ(count("backend " + options_.store_name + " up again"), 1) << log;
@@ -525,12 +537,7 @@ class FlakyRootKeyProvider final : public evidence::RootKeyProvider {
 // message, which step and which error, in a bounded number of lines (it comes back after the
 // queue's ack wait, which on JetStream is 30 s by default).
 TEST_F(EngineTest, MessageLeftUnackedByAFailingHsmIsLoggedWithStepAndErrorBounded) {
-  std::ostringstream out;
-  auto prev = spdlog::default_logger();
-  auto logger = std::make_shared<spdlog::logger>(
-      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
-  spdlog::set_default_logger(logger);
-  spdlog::set_formatter(logging::MakeFormatter("vv-engine", logging::Format::kText));
+  LogCapture capture;
   FlakyRootKeyProvider hsm(*provider_);
   evidence::EvidenceCipher cipher(hsm, random_);
   options_.batch_size = 20;
@@ -546,14 +553,9 @@ TEST_F(EngineTest, MessageLeftUnackedByAFailingHsmIsLoggedWithStepAndErrorBounde
   clock_.AdvanceSeconds(1);
   hsm.fail_next = 1;
   Drain(engine);
-  spdlog::set_default_logger(prev);
   EXPECT_EQ(*store_->Count(kT1), 15);
-  const std::string log = out.str();
-  auto count = [&](const std::string& needle) {
-    int n = 0;
-    for (size_t p = log.find(needle); p != std::string::npos; p = log.find(needle, p + 1)) ++n;
-    return n;
-  };
+  const std::string log = capture.Text();
+  auto count = [&](const std::string& needle) { return capture.Count(needle); };
   EXPECT_EQ(count("left unacked (redelivered after the ack wait): encryption: UNAVAILABLE: "
                   "injected HSM failure"),
             Engine::kUnackedLinesPerSecond + 1)
