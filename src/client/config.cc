@@ -11,6 +11,7 @@
 
 #include "client/status_bridge.h"
 #include "common/encoding.h"
+#include "common/host_port.h"
 #include "json/json.h"
 
 extern char** environ;
@@ -276,30 +277,12 @@ vv::Status SplitEndpoint(const std::string& url, std::string* host, uint16_t* po
   size_t slash = u.find('/');
   std::string_view authority = u.substr(0, slash);
   std::string path = slash == std::string_view::npos ? "" : std::string(u.substr(slash));
-  *port = 443;
-  std::string_view h = authority;
-  if (!authority.empty() && authority[0] == '[') {  // [v6]:port
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return vv::Status::InvalidArgument("bad endpoint host");
-    h = authority.substr(1, close - 1);
-    authority.remove_prefix(close + 1);
-    if (!authority.empty() && authority[0] != ':')
-      return vv::Status::InvalidArgument("bad endpoint host");
-  } else {
-    size_t colon = authority.rfind(':');
-    h = authority.substr(0, colon);
-    authority = colon == std::string_view::npos ? std::string_view() : authority.substr(colon);
-  }
-  if (!authority.empty()) {
-    std::string_view ps = authority.substr(1);
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), v);
-    if (ps.empty() || ec != std::errc() || p != ps.data() + ps.size() || v == 0 || v > 65535)
-      return vv::Status::InvalidArgument("bad endpoint port in '" + url + "'");
-    *port = static_cast<uint16_t>(v);
-  }
-  if (h.empty()) return vv::Status::InvalidArgument("endpoint has no host: '" + url + "'");
-  *host = std::string(h);
+  vv::HostPort hp;
+  if (vv::HostPortError e = vv::SplitAuthority(authority, 443, &hp); e != vv::HostPortError::kNone)
+    return vv::Status::InvalidArgument(std::string("bad endpoint '") + url +
+                                       "': " + vv::HostPortErrorText(e));
+  *host = std::move(hp.host);
+  *port = hp.port;
   while (!path.empty() && path.back() == '/') path.pop_back();
   for (std::string_view suffix : {"/internal/v1/telemetry", "/internal/v1"}) {
     if (path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(),

@@ -17,6 +17,7 @@
 
 #include "client/status_bridge.h"
 #include "common/encoding.h"
+#include "common/host_port.h"
 #include "crypto/crypto.h"
 #include "tls/tls.h"
 
@@ -396,14 +397,19 @@ bool NoProxyMatches(std::string_view list, const std::string& host, uint16_t por
     pos = comma == std::string_view::npos ? list.size() + 1 : comma + 1;
     if (entry.empty()) continue;
     if (entry == "*") return true;
-    // An optional :port (not for bracket-less IPv6 literals, which hold several colons).
-    if (size_t colon = entry.rfind(':');
-        colon != std::string::npos && entry.find(':') == colon && entry[0] != '[') {
-      if (entry.substr(colon + 1) != std::to_string(port)) continue;
-      entry.resize(colon);
+    // host, .domain, [v6] or an unbracketed v6 literal, each with an optional :port (not
+    // the unbracketed v6, whose colons cannot be told from a port's).
+    vv::HostPort hp;
+    switch (vv::SplitAuthority(entry, port, &hp)) {
+      case vv::HostPortError::kNone:
+        if (hp.port != port) continue;
+        entry = std::move(hp.host);
+        break;
+      case vv::HostPortError::kUnbracketedIpv6:
+        break;  // "::1": the whole entry is the address
+      default:
+        continue;  // malformed: exempts nothing
     }
-    if (!entry.empty() && entry.front() == '[' && entry.back() == ']')
-      entry = entry.substr(1, entry.size() - 2);
     if (!entry.empty() && entry[0] == '.') entry.erase(0, 1);
     if (h == entry) return true;
     if (h.size() > entry.size() && h.compare(h.size() - entry.size(), entry.size(), entry) == 0 &&
@@ -418,7 +424,7 @@ bool NoProxyMatches(std::string_view list, const std::string& host, uint16_t por
 Result<HttpProxy> ProxyFromEnvironment(
     const std::string& target_host, uint16_t target_port,
     const std::function<std::optional<std::string>(const char*)>& getenv) {
-  auto bad = [](const char* why) { return Status(StatusCode::kInvalidArgument, why); };
+  auto bad = [](const std::string& why) { return Status(StatusCode::kInvalidArgument, why); };
   HttpProxy proxy;
   auto first = [&](const char* a, const char* b) -> std::optional<std::string> {
     for (const char* n : {a, b}) {
@@ -457,25 +463,11 @@ Result<HttpProxy> ProxyFromEnvironment(
     proxy.authorization = "Basic " + vv::Base64Encode(user);
     u.remove_prefix(at + 1);
   }
-  std::string_view host = u, port_text;
-  if (!u.empty() && u[0] == '[') {
-    size_t close = u.find(']');
-    if (close == std::string_view::npos) return bad("https_proxy: bad host");
-    host = u.substr(1, close - 1);
-    if (close + 1 < u.size() && u[close + 1] == ':') port_text = u.substr(close + 2);
-  } else if (size_t colon = u.rfind(':'); colon != std::string_view::npos) {
-    host = u.substr(0, colon);
-    port_text = u.substr(colon + 1);
-  }
-  unsigned port = 80;
-  if (!port_text.empty()) {
-    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535)
-      return bad("https_proxy: bad port");
-  }
-  if (host.empty()) return bad("https_proxy: no host");
-  proxy.host = std::string(host);
-  proxy.port = static_cast<uint16_t>(port);
+  vv::HostPort hp;
+  if (vv::HostPortError e = vv::SplitAuthority(u, 80, &hp); e != vv::HostPortError::kNone)
+    return bad(std::string("https_proxy: ") + vv::HostPortErrorText(e));
+  proxy.host = std::move(hp.host);
+  proxy.port = hp.port;
   return proxy;
 }
 

@@ -4,6 +4,50 @@
 
 namespace vv {
 
+namespace {
+
+// 1..5 decimal digits -> 0..65535; false otherwise.
+bool ParsePortDigits(std::string_view port, uint16_t* out) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  uint32_t value = 0;
+  for (char c : port) value = value * 10 + static_cast<uint32_t>(c - '0');
+  if (value > 65535) return false;
+  *out = static_cast<uint16_t>(value);
+  return true;
+}
+
+}  // namespace
+
+HostPortError SplitAuthority(std::string_view s, uint16_t default_port, HostPort* out) {
+  std::string_view host = s;
+  std::string_view port;
+  bool has_port = false;
+  if (!s.empty() && s.front() == '[') {
+    const size_t close = s.find(']');
+    if (close == std::string_view::npos) return HostPortError::kBadBrackets;
+    host = s.substr(1, close - 1);
+    const std::string_view after = s.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return HostPortError::kBadBrackets;
+      port = after.substr(1);
+      has_port = true;
+    }
+  } else if (const size_t colon = s.rfind(':'); colon != std::string_view::npos) {
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    has_port = true;
+    if (host.find(':') != std::string_view::npos) return HostPortError::kUnbracketedIpv6;
+  }
+  if (host.empty()) return HostPortError::kNoHost;
+  uint16_t value = default_port;
+  if (has_port && (!ParsePortDigits(port, &value) || value == 0)) return HostPortError::kBadPort;
+  out->host = std::string(host);
+  out->port = value;
+  return HostPortError::kNone;
+}
+
 HostPortError SplitHostPort(std::string_view s, HostPort* out) {
   std::string_view host, port;
   if (!s.empty() && s.front() == '[') {
@@ -19,14 +63,10 @@ HostPortError SplitHostPort(std::string_view s, HostPort* out) {
     port = s.substr(colon + 1);
     if (host.find(':') != std::string_view::npos) return HostPortError::kUnbracketedIpv6;
   }
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string_view::npos)
-    return HostPortError::kBadPort;
-  uint32_t value = 0;
-  for (char c : port) value = value * 10 + static_cast<uint32_t>(c - '0');
-  if (value > 65535) return HostPortError::kBadPort;
+  uint16_t value = 0;
+  if (!ParsePortDigits(port, &value)) return HostPortError::kBadPort;
   out->host = std::string(host);
-  out->port = static_cast<uint16_t>(value);
+  out->port = value;
   return HostPortError::kNone;
 }
 
@@ -42,6 +82,8 @@ const char* HostPortErrorText(HostPortError error) {
       return "IPv6 hosts must be bracketed, e.g. [::1]:8443";
     case HostPortError::kBadPort:
       return "invalid port";
+    case HostPortError::kNoHost:
+      return "missing host";
   }
   return "invalid address";
 }

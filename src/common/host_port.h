@@ -1,6 +1,8 @@
 #pragma once
-// The one parser of "host:port" listen addresses: the gateway's `listen`, admin_listen and
-// probe_listen (config validation and the listeners themselves) and the engine's probe_listen.
+// The one parser of "host:port": listen addresses (the gateway's `listen`, admin_listen and
+// probe_listen, the engine's probe_listen: SplitHostPort / ParseListenAddress) and the host
+// part of URLs and headers (redis_url, the producer's endpoint and https_proxy / no_proxy, NATS
+// seed URLs, the admin listener's Host check: SplitAuthority, where the port may be omitted).
 //
 // Syntax: "host:port" or "[v6]:port". An unbracketed host holding ':' is refused (in
 // "::1:8443" the port cannot be told from the address). The port is 1..5 decimal digits with
@@ -27,11 +29,18 @@ enum class HostPortError {
   kBadBrackets,      // "[..." without "]:port"
   kNoPort,           // no ':' at all
   kUnbracketedIpv6,  // "::1:8443"
-  kBadPort,          // empty, not digits, more than 5 digits, above 65535
+  kBadPort,          // empty, not digits, more than 5 digits, above 65535 (authority: or 0)
+  kNoHost,           // authority only: nothing before the port
 };
 
 // Splits `text` into *out (untouched on error).
 HostPortError SplitHostPort(std::string_view text, HostPort* out);
+
+// A URL authority's host part or a Host header: "host", "host:port", "[v6]" or "[v6]:port"
+// (no userinfo, no path). The port, when present, is 1..65535 (1..5 digits); when absent it is
+// `default_port`. The host is non-empty; an unbracketed host holding ':' is refused as in
+// SplitHostPort. *out untouched on error.
+HostPortError SplitAuthority(std::string_view text, uint16_t default_port, HostPort* out);
 
 // Why the syntax is wrong, in words ("expected host:port", "invalid port" ...); "" for kNone.
 const char* HostPortErrorText(HostPortError error);

@@ -23,27 +23,9 @@ using error_code = boost::system::error_code;
 }  // namespace
 
 bool IsLoopbackHostHeader(std::string_view host) {
-  std::string h(StripAsciiWhitespace(host));
-  if (h.empty()) return false;
-  std::string name;
-  if (h[0] == '[') {
-    size_t close = h.find(']');
-    if (close == std::string::npos) return false;
-    name = h.substr(1, close - 1);
-    std::string rest = h.substr(close + 1);
-    if (!rest.empty() && (rest[0] != ':' || rest.size() > 6 ||
-                          rest.find_first_not_of("0123456789", 1) != std::string::npos))
-      return false;
-  } else {
-    size_t colon = h.find(':');
-    name = h.substr(0, colon);
-    if (colon != std::string::npos) {
-      std::string port = h.substr(colon + 1);
-      if (port.empty() || port.size() > 5 ||
-          port.find_first_not_of("0123456789") != std::string::npos)
-        return false;
-    }
-  }
+  HostPort hp;
+  if (SplitAuthority(StripAsciiWhitespace(host), 80, &hp) != HostPortError::kNone) return false;
+  const std::string& name = hp.host;
   if (ToLowerAscii(name) == "localhost") return true;
   error_code ec;
   auto addr = net::ip::make_address(name, ec);

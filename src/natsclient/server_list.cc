@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "common/host_port.h"
+
 namespace vv::natsclient {
 
 namespace {
@@ -74,26 +76,28 @@ Result<ServerUrl> ParseOne(size_t index, std::string_view e) {
     u.userinfo = std::string(info);
     rest = rest.substr(at + 1);
   }
-  // host:port, the port after the last ':' (after the ']' of an IPv6 literal).
-  const size_t colon = rest.rfind(':');
-  const size_t bracket = rest.rfind(']');
-  if (colon == std::string_view::npos ||
-      (bracket != std::string_view::npos && colon < bracket))
-    return Bad(index, "needs an explicit port (host:port)");
-  std::string_view host = rest.substr(0, colon);
-  std::string_view port = rest.substr(colon + 1);
-  if (host.empty()) return Bad(index, "has no host");
-  if (!(host.front() == '[' ? IsIpv6Literal(host) : IsDnsName(host)))
-    return Bad(index, "host is not a DNS name, an IPv4 address or a [bracketed] IPv6 address");
-  if (port.empty() || port.size() > 5) return Bad(index, "port must be 1..65535");
-  int p = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return Bad(index, "port must be 1..65535 (digits only, no path)");
-    p = p * 10 + (c - '0');
+  // host:port or [v6]:port, the port required (common/host_port.h).
+  HostPort hp;
+  switch (SplitHostPort(rest, &hp)) {
+    case HostPortError::kNone:
+      break;
+    case HostPortError::kNoPort:
+    case HostPortError::kBadBrackets:
+      return Bad(index, "needs an explicit port (host:port)");
+    case HostPortError::kUnbracketedIpv6:
+      return Bad(index, "host is not a DNS name, an IPv4 address or a [bracketed] IPv6 address");
+    default:
+      return Bad(index, "port must be 1..65535 (digits only, no path)");
   }
-  if (p < 1 || p > 65535) return Bad(index, "port must be 1..65535");
-  u.host = std::string(host);
-  u.port = p;
+  if (hp.port == 0) return Bad(index, "port must be 1..65535");
+  if (hp.host.empty()) return Bad(index, "has no host");
+  // An IPv6 literal keeps its brackets: the URL is rebuilt as host:port.
+  const bool v6 = rest.front() == '[';
+  std::string host = v6 ? "[" + hp.host + "]" : hp.host;
+  if (!(v6 ? IsIpv6Literal(host) : IsDnsName(host)))
+    return Bad(index, "host is not a DNS name, an IPv4 address or a [bracketed] IPv6 address");
+  u.host = std::move(host);
+  u.port = hp.port;
   return u;
 }
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/host_port.h"
+
 namespace vv::state {
 
 namespace {
@@ -150,34 +152,14 @@ constexpr char kUrlForms[] =
     "expected redis[s]://[user[:password]@]host:port/db or "
     "redis[s]-sentinel://[user[:password]@]host:port[,host:port...]/service/db";
 
-// host[:port] or [v6]:port -> endpoint (port defaults to `default_port`).
+// host[:port] or [v6][:port] -> endpoint (port defaults to `default_port`).
 Status ParseHostPort(std::string_view authority, int default_port, RedisEndpoint* out) {
-  std::string_view host = authority, port;
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos)
-      return Status::InvalidArgument("redis_url: unterminated IPv6 host");
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return Status::InvalidArgument("redis_url: bad host:port");
-      port = after.substr(1);
-    }
-  } else {
-    size_t colon = authority.rfind(':');
-    if (colon != std::string_view::npos) {
-      host = authority.substr(0, colon);
-      port = authority.substr(colon + 1);
-    }
-  }
-  if (host.empty()) return Status::InvalidArgument("redis_url: missing host");
-  out->host = std::string(host);
-  out->port = default_port;
-  if (!port.empty()) {
-    int64_t p = 0;
-    if (!ParseInt(port, 1, 65535, &p)) return Status::InvalidArgument("redis_url: bad port");
-    out->port = static_cast<int>(p);
-  }
+  HostPort hp;
+  if (HostPortError e = SplitAuthority(authority, static_cast<uint16_t>(default_port), &hp);
+      e != HostPortError::kNone)
+    return Status::InvalidArgument(std::string("redis_url: ") + HostPortErrorText(e));
+  out->host = std::move(hp.host);
+  out->port = hp.port;
   return Status::Ok();
 }
 

@@ -61,6 +61,13 @@ TEST(ProxyEnvTest, NoProxyExemptsHostsDomainsPortsAndStar) {
   EXPECT_TRUE(used("xinternal", "gw.internal"));  // not a domain suffix
   EXPECT_TRUE(used("other.example", "gw.internal"));
   EXPECT_TRUE(used("", "gw.internal"));
+  // IPv6 literals: bracketed with or without a port, or bare (then without a port).
+  EXPECT_FALSE(used("[::1]", "::1"));
+  EXPECT_FALSE(used("[::1]:8443", "::1", 8443));
+  EXPECT_TRUE(used("[::1]:9000", "::1", 8443));
+  EXPECT_FALSE(used("::1", "::1"));
+  EXPECT_TRUE(used("gw.internal:", "gw.internal"));  // malformed entries exempt nothing
+  EXPECT_TRUE(used("gw.internal:0", "gw.internal"));
   EXPECT_FALSE(FromEnv({{"https_proxy", proxy}, {"NO_PROXY", "gw.internal"}}, "gw.internal").enabled());
 }
 

@@ -58,6 +58,45 @@ TEST(SplitHostPortTest, MissingPortBracketsAndJunk) {
   EXPECT_EQ(untouched.port, 7);
 }
 
+// URL authorities and Host headers: the port may be omitted (the default), never 0.
+TEST(SplitAuthorityTest, OptionalPortDefaultAndBrackets) {
+  HostPort hp;
+  ASSERT_EQ(SplitAuthority("redis.internal", 6379, &hp), HostPortError::kNone);
+  EXPECT_EQ(hp.host, "redis.internal");
+  EXPECT_EQ(hp.port, 6379);
+  ASSERT_EQ(SplitAuthority("redis.internal:6380", 6379, &hp), HostPortError::kNone);
+  EXPECT_EQ(hp.port, 6380);
+  ASSERT_EQ(SplitAuthority("[::1]", 443, &hp), HostPortError::kNone);
+  EXPECT_EQ(hp.host, "::1");
+  EXPECT_EQ(hp.port, 443);
+  ASSERT_EQ(SplitAuthority("[fe80::1]:65535", 443, &hp), HostPortError::kNone);
+  EXPECT_EQ(hp.host, "fe80::1");
+  EXPECT_EQ(hp.port, 65535);
+  ASSERT_EQ(SplitAuthority("10.0.0.1:1", 443, &hp), HostPortError::kNone);
+  EXPECT_EQ(hp.port, 1);
+}
+
+TEST(SplitAuthorityTest, RefusesWhatAUrlCannotMean) {
+  HostPort hp{"keep", 7};
+  EXPECT_EQ(SplitAuthority("", 443, &hp), HostPortError::kNoHost);
+  EXPECT_EQ(SplitAuthority(":443", 443, &hp), HostPortError::kNoHost);
+  EXPECT_EQ(SplitAuthority("[]:443", 443, &hp), HostPortError::kNoHost);
+  EXPECT_EQ(SplitAuthority("host:", 443, &hp), HostPortError::kBadPort);
+  EXPECT_EQ(SplitAuthority("host:0", 443, &hp), HostPortError::kBadPort);
+  EXPECT_EQ(SplitAuthority("host:65536", 443, &hp), HostPortError::kBadPort);
+  EXPECT_EQ(SplitAuthority("host:000443", 443, &hp), HostPortError::kBadPort);
+  EXPECT_EQ(SplitAuthority("host:44x", 443, &hp), HostPortError::kBadPort);
+  EXPECT_EQ(SplitAuthority("host:+44", 443, &hp), HostPortError::kBadPort);
+  EXPECT_EQ(SplitAuthority("[::1", 443, &hp), HostPortError::kBadBrackets);
+  EXPECT_EQ(SplitAuthority("[::1]x", 443, &hp), HostPortError::kBadBrackets);
+  EXPECT_EQ(SplitAuthority("[::1]:", 443, &hp), HostPortError::kBadPort);
+  EXPECT_EQ(SplitAuthority("::1", 443, &hp), HostPortError::kUnbracketedIpv6);
+  EXPECT_EQ(SplitAuthority("::1:6379", 443, &hp), HostPortError::kUnbracketedIpv6);
+  EXPECT_EQ(hp.host, "keep");  // untouched on every error
+  EXPECT_EQ(hp.port, 7);
+  EXPECT_STREQ(HostPortErrorText(HostPortError::kNoHost), "missing host");
+}
+
 TEST(ParseListenAddressTest, IpLiteralsLocalhostAndLoopback) {
   auto v6 = ParseListenAddress("admin_listen", "[::1]:9464", /*loopback_only=*/true);
   ASSERT_TRUE(v6.ok()) << v6.status().message();
