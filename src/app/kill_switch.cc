@@ -1,5 +1,7 @@
 #include "app/kill_switch.h"
 
+#include <algorithm>
+
 #include "common/file.h"
 
 #include <fcntl.h>
@@ -96,6 +98,27 @@ Result<std::vector<std::string>> VerifyApprovals(
     return Status::PermissionDenied("two approvals by distinct approvers are required (got " +
                                     std::to_string(valid.size()) + ")");
   return valid;
+}
+
+Plan Diff(const std::set<std::string>& revoked, int64_t applied_generation, const State& st,
+          const std::vector<config::SigningKey>& approvers) {
+  Plan plan;
+  plan.revoked = st.RevokedIds();
+  for (const auto& id : revoked) {
+    if (plan.revoked.count(id)) continue;
+    Status ok = CheckRelease(st, id, applied_generation, approvers);
+    if (ok.ok()) {
+      plan.released.push_back(id);
+    } else {
+      plan.revoked.insert(id);
+      plan.refused_releases.emplace_back(id, ok.message());
+    }
+  }
+  for (const auto& id : plan.revoked)
+    if (!revoked.count(id)) plan.engaged.push_back(id);
+  plan.applied_generation = std::max(applied_generation, st.generation);
+  plan.save = plan.changed() || plan.applied_generation != applied_generation;
+  return plan;
 }
 
 Status CheckRelease(const State& st, std::string_view identity, int64_t applied_generation,

@@ -26,6 +26,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -108,6 +109,26 @@ Result<std::unique_ptr<Store>> MakeStore(const config::GatewayConfig& cfg);
 // OK, or PermissionDenied naming the precise reason.
 Status CheckRelease(const State& st, std::string_view identity, int64_t applied_generation,
                     const std::vector<config::SigningKey>& approvers);
+
+// What applying the state `st` changes on a gateway whose current revocations are `revoked`,
+// applied up to `applied_generation` (pure: no I/O, no clock, no logging). Every identity in
+// `st` is revoked; an identity missing from `st` is released only when CheckRelease allows it,
+// otherwise it stays revoked (fail closed) and is listed in `refused_releases` with the reason.
+// The applied generation only moves forward: an older state (a replay) can add revocations but
+// never lift one.
+struct Plan {
+  std::set<std::string> revoked;        // the revocations after applying `st`
+  int64_t applied_generation = -1;      // max(applied_generation, st.generation)
+  std::vector<std::string> engaged;     // newly revoked, sorted
+  std::vector<std::string> released;    // lifted, sorted
+  std::vector<std::pair<std::string, std::string>> refused_releases;  // identity, why; sorted
+  // The revoked set changes (publish a new snapshot, audit each change).
+  bool changed() const { return !engaged.empty() || !released.empty(); }
+  // The applied record must be written (the set or the generation moved).
+  bool save = false;
+};
+Plan Diff(const std::set<std::string>& revoked, int64_t applied_generation, const State& st,
+          const std::vector<config::SigningKey>& approvers);
 
 // What a gateway last applied, kept in its own data directory (<audit_log_path>.kill-switch,
 // mode 0600) so a restart cannot be used to accept an older state written back into the

@@ -237,6 +237,8 @@ Status ParseListen(std::string_view text, const std::string& name, GatewayConfig
       return Invalid(name + ": IPv6 hosts must be bracketed, e.g. [::1]:8443 (got '" + s + "')");
     case HostPortError::kBadPort:
       return Invalid(name + " must be host:port with a port in 0..65535 (got '" + s + "')");
+    case HostPortError::kNoHost:  // SplitAuthority only; an empty host is checked below
+      break;
   }
   if (hp.host.empty()) return Invalid(name + " must be host:port with a non-empty host");
   cfg->listen_host = hp.host;

@@ -131,6 +131,69 @@ TEST_F(KillSwitchTest, AnOldApprovedReleaseWrittenBackLiftsNoNewerRevocation) {
   EXPECT_FALSE(CheckRelease(forged, "spectrastrike-producer", 1, cfg_.kill_switch_approvers).ok());
 }
 
+// The gateway's side as a pure function: what a state read from the store changes.
+TEST_F(KillSwitchTest, DiffEngagesReleasesOnlyWithDualControlAndNeverMovesBack) {
+  auto approve = [&](const std::string& action, int64_t gen) {
+    return std::vector<Approval>{Sign(Canonical(action, gen), "alice", alice_),
+                                 Sign(Canonical(action, gen), "bob", bob_)};
+  };
+  const auto& approvers = cfg_.kill_switch_approvers;
+  const std::string id = "spectrastrike-producer";
+  // Nothing revoked, nothing written: nothing to do.
+  Plan p = Diff({}, -1, State{}, approvers);
+  EXPECT_FALSE(p.changed());
+  EXPECT_TRUE(p.save);  // the generation moved from -1 (never applied) to 0
+  EXPECT_EQ(Diff({}, 0, State{}, approvers).save, false);
+
+  auto engaged = Do("engage", approve("engage", 0));
+  ASSERT_TRUE(engaged.ok());
+  p = Diff({}, 0, *engaged, approvers);
+  EXPECT_EQ(p.engaged, std::vector<std::string>{id});
+  EXPECT_TRUE(p.released.empty());
+  EXPECT_EQ(p.revoked, std::set<std::string>{id});
+  EXPECT_EQ(p.applied_generation, 1);
+  EXPECT_TRUE(p.changed());
+  EXPECT_TRUE(p.save);
+  // The same state again: nothing changes, nothing to save.
+  Plan again = Diff(p.revoked, p.applied_generation, *engaged, approvers);
+  EXPECT_FALSE(again.changed());
+  EXPECT_FALSE(again.save);
+
+  // A genuine, approved release lifts it.
+  auto released = Do("release", approve("release", 1));
+  ASSERT_TRUE(released.ok());
+  p = Diff({id}, 1, *released, approvers);
+  EXPECT_EQ(p.released, std::vector<std::string>{id});
+  EXPECT_TRUE(p.revoked.empty());
+  EXPECT_EQ(p.applied_generation, 2);
+
+  // A hand-edited state that just drops the identity lifts nothing: it stays revoked, the
+  // refusal names why, and a second identity in the state is engaged in the same pass.
+  State edited = *engaged;
+  edited.revoked.clear();
+  edited.generation = 5;
+  Revocation other;
+  other.identity = "other-producer";
+  edited.revoked["other-producer"] = other;
+  p = Diff({id}, 1, edited, approvers);
+  EXPECT_TRUE(p.released.empty());
+  ASSERT_EQ(p.refused_releases.size(), 1u);
+  EXPECT_EQ(p.refused_releases[0].first, id);
+  EXPECT_FALSE(p.refused_releases[0].second.empty());
+  EXPECT_EQ(p.engaged, std::vector<std::string>{"other-producer"});
+  EXPECT_EQ(p.revoked, (std::set<std::string>{"other-producer", id}));
+  EXPECT_EQ(p.applied_generation, 5);
+
+  // An older state (a replay of the release) on a gateway that applied generation 3 lifts
+  // nothing and does not move the applied generation back.
+  p = Diff({id}, 3, *released, approvers);
+  EXPECT_TRUE(p.released.empty());
+  EXPECT_EQ(p.refused_releases.size(), 1u);
+  EXPECT_EQ(p.revoked, std::set<std::string>{id});
+  EXPECT_EQ(p.applied_generation, 3);
+  EXPECT_FALSE(p.save);
+}
+
 TEST_F(KillSwitchTest, AppliedRecordRoundTripsOwnerOnly) {
   const std::string path = dir_.File("audit.jsonl.kill-switch");
   auto none = LoadApplied(path);
