@@ -144,7 +144,10 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     std::shared_ptr<const config::GatewayConfig> cfg) {
   std::unique_ptr<GatewayApp> app(new GatewayApp());
   app->cfg_ = cfg;
-  app->base_cfg_ = cfg;
+  {
+    MutexLock l(&app->reload_mu_);
+    app->base_cfg_ = cfg;
+  }
   app->metrics_ = std::make_unique<stats::GatewayMetrics>(app->registry_);
   const config::GatewayConfig& c = *cfg;
   for (const std::string& w : config::GatewayConfigWarnings(c)) spdlog::warn("{}", w);
@@ -344,7 +347,10 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   auto server = http::Server::Create(so, *app->service_);
   if (!server.ok()) return Status(server.status().code(), "listen/tls: " + server.status().message());
   app->server_ = std::move(server).value();
-  app->PublishTlsExpiry();
+  {
+    MutexLock l(&app->reload_mu_);
+    app->PublishTlsExpiry();
+  }
 
   // Kill switch: apply the current revocations before serving anything.
   auto store = killswitch::MakeStore(c);
@@ -358,7 +364,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
     return Status(applied.status().code(), "kill switch: " + applied.status().message());
   app->ks_applied_generation_ = applied->generation;
   if (!applied->revoked.empty()) {
-    std::lock_guard<std::mutex> l(app->reload_mu_);
+    MutexLock l(&app->reload_mu_);
     app->revoked_ = applied->revoked;
     app->PublishSnapshot();
   }
@@ -413,14 +419,19 @@ void GatewayApp::Start() {
   if (probe_) probe_->Start();
   WatchBackends();
   ks_thread_ = std::thread([this] {
-    std::unique_lock<std::mutex> l(ks_mu_);
+    MutexLock l(&ks_mu_);
     int ticks = 0;
-    while (!ks_cv_.wait_for(l, std::chrono::milliseconds(kKillSwitchPollMillis),
-                            [this] { return ks_stop_; })) {
-      l.unlock();
+    for (;;) {
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(kKillSwitchPollMillis);
+      while (!ks_stop_) {
+        if (ks_cv_.WaitUntil(&ks_mu_, deadline) == std::cv_status::timeout) break;
+      }
+      if (ks_stop_) break;
+      l.Unlock();
       PollKillSwitch();
       if (++ticks % kBackendWatchTicks == 0) WatchBackends();
-      l.lock();
+      l.Lock();
     }
   });
   // Type=notify units: started = listening with every backend open (Create checked them).
@@ -431,10 +442,10 @@ void GatewayApp::Start() {
 void GatewayApp::Stop() {
   (void)SdNotify("STOPPING=1");
   {
-    std::lock_guard<std::mutex> l(ks_mu_);
+    MutexLock l(&ks_mu_);
     ks_stop_ = true;
   }
-  ks_cv_.notify_all();
+  ks_cv_.SignalAll();
   server_->Stop();
 }
 
@@ -564,7 +575,7 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
 }  // namespace
 
 Status GatewayApp::Reload(std::string_view trigger) {
-  std::lock_guard<std::mutex> l(reload_mu_);
+  MutexLock l(&reload_mu_);
   const std::string path = base_cfg_->source_path;
   auto reject = [&](const Status& why) {
     metrics_->config_reloads.WithLabels({"rejected"}).Inc();
@@ -648,7 +659,7 @@ void GatewayApp::PollKillSwitch() {
   // revoked - fail closed - and is audited.
   std::vector<std::pair<std::string, std::string>> refused_releases;  // identity, why
   {
-    std::lock_guard<std::mutex> l(reload_mu_);
+    MutexLock l(&reload_mu_);
     for (const auto& id : revoked_) {
       if (next.count(id)) continue;
       // Bound to this state's generation and newer than what was applied (issue 12): an old
@@ -676,8 +687,11 @@ void GatewayApp::PollKillSwitch() {
     AuditApp("kill_switch.release_rejected", std::move(d));
   }
   std::vector<std::pair<std::string, bool>> changes;  // identity, engaged
+  // The configured approvers, for the audit records below: taken under reload_mu_ (a
+  // concurrent Reload replaces base_cfg_).
+  std::shared_ptr<const config::GatewayConfig> base;
   {
-    std::lock_guard<std::mutex> l(reload_mu_);
+    MutexLock l(&reload_mu_);
     for (const auto& id : next)
       if (!revoked_.count(id)) changes.emplace_back(id, true);
     for (const auto& id : revoked_)
@@ -696,6 +710,7 @@ void GatewayApp::PollKillSwitch() {
       }
     }
     if (changes.empty()) return;
+    base = base_cfg_;
   }
   for (const auto& [id, engaged] : changes) {
     json::Value d = json::Value::MakeObject();
@@ -711,8 +726,7 @@ void GatewayApp::PollKillSwitch() {
       for (const auto& a : r.approvals) names.Push(a.approver);
       d.Set("approvers", std::move(names));
       // Re-verify the dual control locally; a revocation is applied either way (fail closed).
-      auto ok = killswitch::VerifyApprovals(r.request, r.approvals,
-                                            base_cfg_->kill_switch_approvers);
+      auto ok = killswitch::VerifyApprovals(r.request, r.approvals, base->kill_switch_approvers);
       d.Set("approvals_verified", ok.ok());
       spdlog::warn("KILL SWITCH engaged for identity {}: {}", id, r.reason);
     } else {
@@ -773,7 +787,7 @@ http::Response GatewayApp::HandleAdmin(const http::AdminRequest& r) {
     json::Value v = json::Value::MakeObject();
     json::Value ids = json::Value::MakeArray();
     {
-      std::lock_guard<std::mutex> l(reload_mu_);
+      MutexLock l(&reload_mu_);
       for (const auto& id : revoked_) ids.Push(id);
     }
     v.Set("revoked", std::move(ids));
@@ -785,10 +799,10 @@ http::Response GatewayApp::HandleAdmin(const http::AdminRequest& r) {
 
 GatewayApp::~GatewayApp() {
   {
-    std::lock_guard<std::mutex> l(ks_mu_);
+    MutexLock l(&ks_mu_);
     ks_stop_ = true;
   }
-  ks_cv_.notify_all();
+  ks_cv_.SignalAll();
   if (ks_thread_.joinable()) ks_thread_.join();
   probe_.reset();
   admin_.reset();

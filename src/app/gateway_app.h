@@ -5,9 +5,7 @@
 // in-flight publishes complete and the audit log is flushed.
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <thread>
 
@@ -19,6 +17,7 @@
 #include "cognitive/graph_store.h"
 #include "audit/audit_log.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "config/gateway_config.h"
 #include "http/admin_server.h"
 #include "http/server.h"
@@ -93,26 +92,27 @@ class GatewayApp {
   // The /metrics text: refreshes vv_gateway_ready and the process_* metrics, then renders.
   std::string RenderMetrics();
   void AuditApp(std::string_view event_type, json::Value details);
-  // Publishes base config + revocations to every service. REQUIRES: reload_mu_ held.
-  void PublishSnapshot();
-  // Sets the vv_gateway_tls_* expiry gauges from the TLS context in use.
-  void PublishTlsExpiry();
+  // Publishes base config + revocations to every service.
+  void PublishSnapshot() VV_REQUIRES(reload_mu_);
+  // Sets the vv_gateway_tls_* expiry gauges from the TLS context in use (and the backend CA
+  // bundles of base_cfg_).
+  void PublishTlsExpiry() VV_REQUIRES(reload_mu_);
 
   std::shared_ptr<const config::GatewayConfig> cfg_;
   stats::Registry registry_;
   std::unique_ptr<stats::GatewayMetrics> metrics_;
   std::unique_ptr<stats::ProcessMetrics> process_metrics_;
-  std::mutex reload_mu_;
-  std::shared_ptr<const config::GatewayConfig> base_cfg_;  // GUARDED_BY(reload_mu_) file config
-  std::set<std::string> revoked_;                          // GUARDED_BY(reload_mu_)
+  Mutex reload_mu_;
+  std::shared_ptr<const config::GatewayConfig> base_cfg_ VV_GUARDED_BY(reload_mu_);  // file config
+  std::set<std::string> revoked_ VV_GUARDED_BY(reload_mu_);
   std::unique_ptr<killswitch::Store> ks_store_;
   std::string ks_last_text_;   // only the watcher thread (and Create) touch it
   int64_t ks_applied_generation_ = -1;  // newest state generation applied (watcher thread)
   std::string ks_applied_path_;          // where it and revoked_ are persisted
   bool ks_read_failing_ = false;
-  std::mutex ks_mu_;
-  std::condition_variable ks_cv_;
-  bool ks_stop_ = false;  // GUARDED_BY(ks_mu_)
+  Mutex ks_mu_;
+  CondVar ks_cv_;
+  bool ks_stop_ VV_GUARDED_BY(ks_mu_) = false;
   std::thread ks_thread_;
   SystemClock clock_;
   SystemRandom random_;

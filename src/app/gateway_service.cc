@@ -172,7 +172,7 @@ void GatewayService::OnHandshakeFailed(const http::PeerInfo& peer, std::string_v
   deps_.metrics->HandshakeRejected(HandshakeFailureClass(reason)).Inc();
   uint64_t suppressed = 0;
   {
-    std::lock_guard<std::mutex> l(handshake_audit_mu_);
+    MutexLock l(&handshake_audit_mu_);
     int64_t second = deps_.clock->MonotonicMicros() / 1000000;
     if (second != handshake_audit_second_) {
       handshake_audit_second_ = second;

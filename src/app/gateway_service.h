@@ -10,7 +10,6 @@
 // the service (wiring in gateway_app.h owns them).
 
 #include <atomic>
-#include <mutex>
 #include <memory>
 #include <string>
 
@@ -18,6 +17,7 @@
 #include "app/readiness.h"
 #include "audit/audit_log.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "config/gateway_config.h"
 #include "http/server.h"
 #include "queue/queue.h"
@@ -155,10 +155,10 @@ class GatewayService final : public http::Handler {
   std::unique_ptr<ObservedPublisher> own_publisher_;    // wrapping deps.publisher for it
   Published<Snapshot> snapshot_;
   GatewayCounters counters_;
-  std::mutex handshake_audit_mu_;
-  int64_t handshake_audit_second_ = 0;   // GUARDED_BY(handshake_audit_mu_)
-  int handshake_audits_this_second_ = 0; // GUARDED_BY(handshake_audit_mu_)
-  uint64_t handshake_audits_suppressed_ = 0;  // GUARDED_BY(handshake_audit_mu_)
+  Mutex handshake_audit_mu_;
+  int64_t handshake_audit_second_ VV_GUARDED_BY(handshake_audit_mu_) = 0;
+  int handshake_audits_this_second_ VV_GUARDED_BY(handshake_audit_mu_) = 0;
+  uint64_t handshake_audits_suppressed_ VV_GUARDED_BY(handshake_audit_mu_) = 0;
 };
 
 inline constexpr std::string_view kTelemetryBatchPath = "/internal/v1/telemetry/batch";

@@ -7,8 +7,9 @@
 // held only for the pointer copy/swap). Ownership: shares ownership of each generation.
 
 #include <memory>
-#include <mutex>
 #include <utility>
+
+#include "common/mutex.h"
 
 namespace vv::app {
 
@@ -19,18 +20,18 @@ class Published {
   explicit Published(std::shared_ptr<const T> first) : current_(std::move(first)) {}
 
   std::shared_ptr<const T> Current() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return current_;
   }
   // The previous generation is released after the lock (`next` holds it on return).
   void Publish(std::shared_ptr<const T> next) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     current_.swap(next);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const T> current_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::shared_ptr<const T> current_ VV_GUARDED_BY(mu_);
 };
 
 }  // namespace vv::app

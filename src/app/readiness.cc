@@ -17,12 +17,12 @@ void Readiness::AddComponent(std::string name,
   c->name = std::move(name);
   c->reason = std::move(reason);
   c->probe = std::move(probe);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   components_.push_back(std::move(c));
 }
 
 void Readiness::Report(std::string_view component, const Status& outcome) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (auto& c : components_) {
     if (c->name != component) continue;
     if (outcome.ok()) {
@@ -39,27 +39,28 @@ ReadinessVerdict Readiness::Check() {
   {
     // Probe outside mu_ (a backend round trip must not block Report on the request path);
     // probe_mu_ makes concurrent checks wait for one prober and reuse its results.
-    std::lock_guard<std::mutex> pl(probe_mu_);
-    std::vector<std::pair<Component*, std::function<Status()>*>> due;
+    MutexLock pl(&probe_mu_);
+    // (index in components_, its probe): the probe is immutable after wiring, called unlocked.
+    std::vector<std::pair<size_t, std::function<Status()>*>> due;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       const int64_t now = clock_.MonotonicMicros();
       if (!probed_once_ || now - probed_at_mono_us_ >= options_.probe_cache_ms * 1000) {
-        for (auto& c : components_)
-          if (c->probe) due.emplace_back(c.get(), &c->probe);
+        for (size_t i = 0; i < components_.size(); ++i)
+          if (components_[i]->probe) due.emplace_back(i, &components_[i]->probe);
       }
     }
     if (!due.empty()) {
       std::vector<Status> results;
       results.reserve(due.size());
-      for (auto& [c, probe] : due) results.push_back((*probe)());
-      std::lock_guard<std::mutex> l(mu_);
-      for (size_t i = 0; i < due.size(); ++i) due[i].first->probed = results[i];
+      for (auto& d : due) results.push_back((*d.second)());
+      MutexLock l(&mu_);
+      for (size_t i = 0; i < due.size(); ++i) components_[due[i].first]->probed = results[i];
       probed_at_mono_us_ = clock_.MonotonicMicros();
       probed_once_ = true;
     }
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   const int64_t now = clock_.MonotonicMicros();
   for (auto& c : components_) {
     Status why = c->probed;

@@ -190,32 +190,36 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   }
 
   std::unique_ptr<AuditLog> log(new AuditLog(path, fd, opts, clock));
-  log->lines_ = verifier.lines();
-  log->non_seal_entries_ = verifier.non_seal_entries();
-  log->last_hash_ = verifier.last_hash();
-  log->size_ = size;
-  log->entries_since_seal_ = verifier.entries_since_seal();
-  log->last_seal_hash_ = verifier.last_seal_hash();
-  log->tree_ = verifier.tree();
-  log->segment_ = verifier.segment();
-  log->last_seal_mono_us_ = clock.MonotonicMicros();
-  log->signer_ = std::move(signer);
-  log->own_anchor_ = std::move(own_anchor);
-  log->anchor_ = anchor;
-  log->pending_anchors_ = std::move(unanchored);
-  log->anchor_synced_ = anchor_synced;
-  log->anchor_error_ = anchor_error;
-  log->last_anchored_ = latest_anchor;
-  if (anchor != nullptr && !anchor->remote() && !log->pending_anchors_.empty()) {
-    log->AnchorPass();
+  bool anchor_now = false;
+  {
+    // Not shared yet; held so the analysis sees every guarded write under mu_.
+    MutexLock l(&log->mu_);
+    log->lines_ = verifier.lines();
+    log->non_seal_entries_ = verifier.non_seal_entries();
+    log->last_hash_ = verifier.last_hash();
+    log->size_ = size;
+    log->entries_since_seal_ = verifier.entries_since_seal();
+    log->last_seal_hash_ = verifier.last_seal_hash();
+    log->tree_ = verifier.tree();
+    log->segment_ = verifier.segment();
+    log->last_seal_mono_us_ = clock.MonotonicMicros();
+    log->signer_ = std::move(signer);
+    log->own_anchor_ = std::move(own_anchor);
+    log->anchor_ = anchor;
+    log->pending_anchors_ = std::move(unanchored);
+    log->anchor_synced_ = anchor_synced;
+    log->anchor_error_ = anchor_error;
+    log->last_anchored_ = latest_anchor;
+    anchor_now = anchor != nullptr && !anchor->remote() && !log->pending_anchors_.empty();
   }
+  if (anchor_now) log->AnchorPass();
   if (truncated_bytes > 0) {
     json::Value details = json::Value::MakeObject();
     details.Set("truncated_bytes", truncated_bytes);
     details.Set("reason", "torn_tail");
     Status s;
     {
-      std::lock_guard<std::mutex> l(log->mu_);
+      MutexLock l(&log->mu_);
       s = log->AppendLocked(kRecoveredEventType, opts.actor_system, json::Canonical(details));
     }
     if (s.ok() && ::fdatasync(fd) != 0) {
@@ -231,7 +235,10 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
     log->timer_ = std::thread([raw = log.get()] { raw->SealTimerLoop(); });
   }
   if (anchor != nullptr && (anchor->remote() || opts.anchor_retry_ms > 0)) {
-    if (anchor->remote()) log->anchor_kick_ = true;  // publish what is pending, off this thread
+    if (anchor->remote()) {
+      MutexLock l(&log->anchor_cv_mu_);
+      log->anchor_kick_ = true;  // publish what is pending, off this thread
+    }
     log->anchor_thread_ = std::thread([raw = log.get()] { raw->AnchorLoop(); });
   }
   return log;
@@ -239,22 +246,22 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
 
 AuditLog::~AuditLog() {
   {
-    std::lock_guard<std::mutex> l(anchor_cv_mu_);
+    MutexLock l(&anchor_cv_mu_);
     anchor_stop_ = true;
   }
-  anchor_cv_.notify_all();
+  anchor_cv_.SignalAll();
   if (anchor_thread_.joinable()) anchor_thread_.join();
   {
-    std::lock_guard<std::mutex> l(timer_mu_);
+    MutexLock l(&timer_mu_);
     timer_stop_ = true;
   }
-  timer_cv_.notify_all();
+  timer_cv_.SignalAll();
   if (timer_.joinable()) timer_.join();
   {
-    std::lock_guard<std::mutex> l(sync_mu_);
+    MutexLock l(&sync_mu_);
     stop_ = true;
   }
-  sync_cv_.notify_all();
+  sync_cv_.SignalAll();
   if (flusher_.joinable()) flusher_.join();
   ::fdatasync(fd_);
   ::close(fd_);  // releases the flock
@@ -335,7 +342,7 @@ struct AuditLog::StagedEntry {
 Status AuditLog::WritableLocked() const {
   if (!broken_.ok()) return Status::Unavailable(broken_.message());
   if (sync_failed_.load(std::memory_order_acquire)) {
-    std::lock_guard<std::mutex> l(sync_mu_);
+    MutexLock l(&sync_mu_);
     return Status::Unavailable(sync_error_.message());
   }
   return Status::Ok();
@@ -433,7 +440,7 @@ Status AuditLog::SealLocked() {
 Status AuditLog::SealNow() {
   Status s;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (lines_ == 0 || entries_since_seal_ == 0) return Status::Ok();
     s = SealLocked();
   }
@@ -445,23 +452,23 @@ void AuditLog::AfterSeal() {
   if (anchor_ == nullptr || !seal_queued_.load(std::memory_order_acquire)) return;
   if (anchor_->remote()) {
     {
-      std::lock_guard<std::mutex> l(anchor_cv_mu_);
+      MutexLock l(&anchor_cv_mu_);
       anchor_kick_ = true;
     }
-    anchor_cv_.notify_one();
+    anchor_cv_.Signal();
     return;
   }
   AnchorPass();
 }
 
 void AuditLog::AnchorPass() {
-  std::lock_guard<std::mutex> io(anchor_io_mu_);
+  MutexLock io(&anchor_io_mu_);
   seal_queued_.store(false, std::memory_order_release);
   std::vector<AnchorRecord> batch;
   std::optional<AnchorRecord> last;
   bool synced = false;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (anchor_ == nullptr || !anchor_forked_.ok() || pending_anchors_.empty()) return;
     batch = pending_anchors_;  // only this pass removes from the front (under anchor_io_mu_)
     last = last_anchored_;
@@ -478,7 +485,7 @@ void AuditLog::AnchorPass() {
   }
   Status newly_forked;  // reported after mu_ is released
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     newly_forked = ApplyAnchorResultLocked(batch, done, err);
   }
   if (!newly_forked.ok() && opts_.on_integrity_failure) opts_.on_integrity_failure(newly_forked);
@@ -525,30 +532,30 @@ Status AuditLog::ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch,
 
 Status AuditLog::WriteHealth() const {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (!broken_.ok()) return Status::Unavailable(broken_.message());
     if (!anchor_forked_.ok()) return anchor_forked_;
   }
   if (sync_failed_.load(std::memory_order_acquire)) {
-    std::lock_guard<std::mutex> l(sync_mu_);
+    MutexLock l(&sync_mu_);
     return Status::Unavailable(sync_error_.message());
   }
   return Status::Ok();
 }
 
 int AuditLog::SyncFd() {
-  std::shared_lock<std::shared_mutex> l(fd_mu_);
+  ReaderMutexLock l(&fd_mu_);
   return ::fdatasync(fd_);
 }
 
 int64_t AuditLog::segment() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return segment_;
 }
 
 Result<RotateResult> AuditLog::Rotate() {
-  std::lock_guard<std::mutex> io(anchor_io_mu_);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock io(&anchor_io_mu_);
+  MutexLock l(&mu_);
   if (!broken_.ok()) return Status::Unavailable(broken_.message());
   if (sync_failed_.load(std::memory_order_acquire)) {
     return Status::Unavailable("audit log " + path_ + ": an fdatasync failed; not rotating");
@@ -637,7 +644,7 @@ Result<RotateResult> AuditLog::Rotate() {
   out.sealed_lines = lines_;
   out.last_seal_hash = last_hash_;
   {
-    std::unique_lock<std::shared_mutex> fl(fd_mu_);
+    WriterMutexLock fl(&fd_mu_);
     ::close(fd_);  // fdatasync'd above; releases the old file's lock
     fd_ = nfd;
   }
@@ -658,26 +665,29 @@ Result<RotateResult> AuditLog::Rotate() {
 void AuditLog::AnchorLoop() {
   const auto retry = std::chrono::milliseconds(opts_.anchor_retry_ms > 0 ? opts_.anchor_retry_ms
                                                                           : 1000);
-  std::unique_lock<std::mutex> al(anchor_cv_mu_);
+  MutexLock al(&anchor_cv_mu_);
   while (!anchor_stop_) {
-    anchor_cv_.wait_for(al, retry, [this] { return anchor_stop_ || anchor_kick_; });
+    const auto deadline = std::chrono::steady_clock::now() + retry;
+    while (!anchor_stop_ && !anchor_kick_) {
+      if (anchor_cv_.WaitUntil(&anchor_cv_mu_, deadline) == std::cv_status::timeout) break;
+    }
     if (anchor_stop_) break;
     const bool kicked = anchor_kick_;
     anchor_kick_ = false;
-    al.unlock();
+    al.Unlock();
     bool run = kicked;
     if (!run) {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       run = !pending_anchors_.empty() && anchor_forked_.ok() &&
             (opts_.anchor_retry_ms > 0 || anchor_->remote());
     }
     if (run) AnchorPass();
-    al.lock();
+    al.Lock();
   }
 }
 
 AnchorState AuditLog::anchor_state() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   AnchorState st;
   st.configured = anchor_ != nullptr;
   st.forked = !anchor_forked_.ok();
@@ -689,25 +699,28 @@ AnchorState AuditLog::anchor_state() const {
 }
 
 Status AuditLog::anchor_status() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return anchor_error_;
 }
 
 void AuditLog::SealTimerLoop() {
   const int64_t interval_us = opts_.seal_interval_seconds * 1000000;
-  std::unique_lock<std::mutex> tl(timer_mu_);
+  MutexLock tl(&timer_mu_);
   while (!timer_stop_) {
-    timer_cv_.wait_for(tl, kSealTimerPoll, [this] { return timer_stop_; });
+    const auto deadline = std::chrono::steady_clock::now() + kSealTimerPoll;
+    while (!timer_stop_) {
+      if (timer_cv_.WaitUntil(&timer_mu_, deadline) == std::cv_status::timeout) break;
+    }
     if (timer_stop_) break;
-    tl.unlock();
+    tl.Unlock();
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (entries_since_seal_ > 0 && clock_.MonotonicMicros() - last_seal_mono_us_ >= interval_us) {
         (void)SealLocked();  // a failure is sticky in broken_ or retried on the next tick
       }
     }
     AfterSeal();
-    tl.lock();
+    tl.Lock();
   }
 }
 
@@ -774,7 +787,7 @@ Status AuditLog::Append(std::string_view event_type, std::string_view actor, jso
   Result<std::string> details_canonical = CanonicalDetails(details);
   if (!details_canonical.ok()) return details_canonical.status();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     VV_RETURN_IF_ERROR(AppendLocked(event_type, actor, *details_canonical));
   }
   AfterSeal();
@@ -799,7 +812,7 @@ std::vector<Status> AuditLog::AppendBatch(std::vector<AuditEntry>& entries) {
   }
   size_t written = 0;  // entries[0..written) are in the file
   if (n > 0) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     Status s = WritableLocked();
     if (!s.ok()) {
       first_error = s;
@@ -860,7 +873,7 @@ Status AuditLog::AfterWrite(uint64_t records) {
       if (SyncFd() != 0) {
         Status s = Status::Unavailable("fdatasync of audit log " + path_ + ": " + ErrnoText(errno));
         {
-          std::lock_guard<std::mutex> l(sync_mu_);
+          MutexLock l(&sync_mu_);
           sync_error_ = s;
         }
         sync_failed_.store(true, std::memory_order_release);
@@ -870,13 +883,13 @@ Status AuditLog::AfterWrite(uint64_t records) {
     case FsyncPolicy::kBatch: {
       bool wake;
       {
-        std::lock_guard<std::mutex> l(sync_mu_);
+        MutexLock l(&sync_mu_);
         written_seq_ += records;
         wake = flusher_idle_;
       }
       // While the flusher sits in its kBatchInterval pause it re-checks written_seq_ when the
       // pause ends; waking it there would only cost a futex call and a context switch.
-      if (wake) sync_cv_.notify_one();
+      if (wake) sync_cv_.Signal();
       break;
     }
   }
@@ -891,27 +904,27 @@ Status AuditLog::Sync() {
 }
 
 int64_t AuditLog::line_count() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return lines_;
 }
 
 std::string AuditLog::last_hash() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return last_hash_;
 }
 
 void AuditLog::FlusherLoop() {
-  std::unique_lock<std::mutex> l(sync_mu_);
+  MutexLock l(&sync_mu_);
   for (;;) {
     flusher_idle_ = true;
-    sync_cv_.wait(l, [this] { return stop_ || written_seq_ != synced_seq_; });
+    while (!stop_ && written_seq_ == synced_seq_) sync_cv_.Wait(&sync_mu_);
     flusher_idle_ = false;
     if (written_seq_ == synced_seq_) break;  // stop_ and nothing pending
     const uint64_t target = written_seq_;
-    l.unlock();
+    l.Unlock();
     const int rc = SyncFd();
     const int err = errno;
-    l.lock();
+    l.Lock();
     if (rc != 0) {
       sync_error_ =
           Status::Unavailable("fdatasync of audit log " + path_ + " failed: " + ErrnoText(err));
@@ -919,7 +932,12 @@ void AuditLog::FlusherLoop() {
     }
     synced_seq_ = target;
     // At most one fdatasync per interval; a stop request ends the wait early.
-    if (!stop_) sync_cv_.wait_for(l, kBatchInterval, [this] { return stop_; });
+    if (!stop_) {
+      const auto deadline = std::chrono::steady_clock::now() + kBatchInterval;
+      while (!stop_) {
+        if (sync_cv_.WaitUntil(&sync_mu_, deadline) == std::cv_status::timeout) break;
+      }
+    }
   }
 }
 

@@ -10,23 +10,20 @@
 // Thread-safety: AuditLog::Append may be called from any thread.
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
-
 #include <vector>
 
 #include "audit/anchor.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
@@ -211,34 +208,36 @@ class AuditLog final : public AuditSink {
   // Appends the canonical line for one record to *out and returns its entry_hash.
   std::string BuildLineLocked(int64_t index, std::string_view event_type, std::string_view actor,
                               const std::string& details_canonical,
-                              const std::string& previous_hash, std::string* out) const;
+                              const std::string& previous_hash, std::string* out) const
+      VV_REQUIRES(mu_);
   // The seal record that follows the entry (sealed_index, sealed_hash) over the tree `tree`
   // (the lines 1..sealed_index); appended to *out. The one place seals are made. *info
   // receives the anchor record. Fails (nothing appended) when the signer fails.
   Result<std::string> BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
                                   const std::string& sealed_hash, const merkle::CompactTree& tree,
-                                  std::string* out, AnchorRecord* info) const;
+                                  std::string* out, AnchorRecord* info) const VV_REQUIRES(mu_);
   // Writes a seal line for the current state. REQUIRES: mu_ held, lines_ > 0.
-  Status SealLocked();
+  Status SealLocked() VV_REQUIRES(mu_);
   // Publishes `batch` (the pending seals, in order) to the anchor, re-reading its head
   // first when !synced. *done = how many were anchored. REQUIRES: anchor_io_mu_ held.
   Status PublishBatch(const std::vector<AnchorRecord>& batch,
-                      const std::optional<AnchorRecord>& last, bool synced, size_t* done);
+                      const std::optional<AnchorRecord>& last, bool synced, size_t* done)
+      VV_REQUIRES(anchor_io_mu_);
   // Records the outcome of PublishBatch; returns the fork error when this result newly
   // detected a fork (Ok otherwise), for on_integrity_failure. REQUIRES: mu_ held.
   Status ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, size_t done,
-                                 const Status& err);
+                                 const Status& err) VV_REQUIRES(mu_);
   // fdatasync of the live file. REQUIRES: fd_mu_ not held exclusively by this thread.
-  int SyncFd();
+  int SyncFd() VV_EXCLUDES(fd_mu_);
   // fdatasyncs the log and publishes pending seals (re-reading the anchor's head first after
   // a failure). Takes anchor_io_mu_ and, briefly, mu_. REQUIRES: mu_ NOT held.
-  void AnchorPass();
+  void AnchorPass() VV_EXCLUDES(mu_, anchor_io_mu_);
   // After a seal was queued: publishes inline (local sink) or wakes the anchor thread.
   // REQUIRES: mu_ NOT held.
-  void AfterSeal();
+  void AfterSeal() VV_EXCLUDES(mu_);
   void AnchorLoop();
   // The refusal for a seal onto a forked anchor, or Ok. REQUIRES: mu_ held.
-  Status SealAllowedLocked() const;
+  Status SealAllowedLocked() const VV_REQUIRES(mu_);
   void SealTimerLoop();
   // The lines one entry adds (its own, and the seal it triggers) and the chain state after
   // them; built by StageEntryLocked, applied by ApplyEntryLocked.
@@ -247,79 +246,79 @@ class AuditLog final : public AuditSink {
   // appended). REQUIRES: mu_ held.
   Status StageEntryLocked(std::string_view event_type, std::string_view actor,
                           const std::string& details_canonical, std::string* buf,
-                          StagedEntry* staged) const;
+                          StagedEntry* staged) const VV_REQUIRES(mu_);
   // Advances the chain state past a staged entry whose bytes are written. REQUIRES: mu_ held.
-  void ApplyEntryLocked(StagedEntry&& staged);
+  void ApplyEntryLocked(StagedEntry&& staged) VV_REQUIRES(mu_);
   // Refused while the log is broken or an fdatasync failed. REQUIRES: mu_ held.
-  Status WritableLocked() const;
+  Status WritableLocked() const VV_REQUIRES(mu_);
   // Builds the entry (and the seal it triggers) and writes them. REQUIRES: mu_ held.
   Status AppendLocked(std::string_view event_type, std::string_view actor,
-                      const std::string& details_canonical);
+                      const std::string& details_canonical) VV_REQUIRES(mu_);
   // Canonical details for a record (null -> {}, invalid UTF-8 replaced), or InvalidArgument.
   static Result<std::string> CanonicalDetails(json::Value& details);
   // After `records` records were written: the fsync policy's part (kAlways: fdatasync now;
   // kBatch: tell the flusher). REQUIRES: mu_ NOT held.
-  Status AfterWrite(uint64_t records);
+  Status AfterWrite(uint64_t records) VV_EXCLUDES(mu_);
   // One write() of the whole buffer (loops on short writes); rolls back on failure.
-  Status WriteAllLocked(const std::string& bytes);
+  Status WriteAllLocked(const std::string& bytes) VV_REQUIRES(mu_);
   void FlusherLoop();
 
   const std::string path_;
   // The live file. Written only under mu_; replaced by Rotate under mu_ AND fd_mu_ exclusive;
   // fdatasync'd without mu_ under fd_mu_ shared. Lock order: anchor_io_mu_, mu_, fd_mu_.
   int fd_;
-  mutable std::shared_mutex fd_mu_;
+  mutable SharedMutex fd_mu_ VV_ACQUIRED_AFTER(mu_);
   const AuditLogOptions opts_;
   const Clock& clock_;
 
-  mutable std::mutex mu_;                 // guards the chain state and the write
-  int64_t lines_ = 0;                     // GUARDED_BY(mu_)
-  int64_t non_seal_entries_ = 0;          // GUARDED_BY(mu_)
-  std::string last_hash_;                 // GUARDED_BY(mu_)
-  int64_t size_ = 0;                      // GUARDED_BY(mu_): bytes in the file
-  Status broken_;                         // GUARDED_BY(mu_): sticky failure (appends refused)
-  int64_t entries_since_seal_ = 0;        // GUARDED_BY(mu_)
-  bool last_was_seal_ = false;            // GUARDED_BY(mu_)
-  int64_t segment_ = 0;                   // GUARDED_BY(mu_)
-  std::string last_seal_hash_;            // GUARDED_BY(mu_)
-  merkle::CompactTree tree_;              // GUARDED_BY(mu_): over every line
-  int64_t last_seal_mono_us_ = 0;         // GUARDED_BY(mu_)
-  std::vector<AnchorRecord> pending_anchors_;  // GUARDED_BY(mu_)
-  Status anchor_error_;                   // GUARDED_BY(mu_)
-  Status anchor_forked_;                  // GUARDED_BY(mu_): sticky DataLoss
-  bool anchor_synced_ = false;            // GUARDED_BY(mu_): the sink's head is known
-  std::optional<AnchorRecord> last_anchored_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;  // guards the chain state and the write
+  int64_t lines_ VV_GUARDED_BY(mu_) = 0;
+  int64_t non_seal_entries_ VV_GUARDED_BY(mu_) = 0;
+  std::string last_hash_ VV_GUARDED_BY(mu_);
+  int64_t size_ VV_GUARDED_BY(mu_) = 0;  // bytes in the file
+  Status broken_ VV_GUARDED_BY(mu_);     // sticky failure (appends refused)
+  int64_t entries_since_seal_ VV_GUARDED_BY(mu_) = 0;
+  bool last_was_seal_ VV_GUARDED_BY(mu_) = false;
+  int64_t segment_ VV_GUARDED_BY(mu_) = 0;
+  std::string last_seal_hash_ VV_GUARDED_BY(mu_);
+  merkle::CompactTree tree_ VV_GUARDED_BY(mu_);  // over every line
+  int64_t last_seal_mono_us_ VV_GUARDED_BY(mu_) = 0;
+  std::vector<AnchorRecord> pending_anchors_ VV_GUARDED_BY(mu_);
+  Status anchor_error_ VV_GUARDED_BY(mu_);
+  Status anchor_forked_ VV_GUARDED_BY(mu_);      // sticky DataLoss
+  bool anchor_synced_ VV_GUARDED_BY(mu_) = false;  // the sink's head is known
+  std::optional<AnchorRecord> last_anchored_ VV_GUARDED_BY(mu_);
   std::atomic<bool> seal_queued_{false};  // a seal was queued since the last anchor pass
-  std::mutex anchor_io_mu_;               // serialises AnchorPass (the sink's calls)
+  Mutex anchor_io_mu_ VV_ACQUIRED_BEFORE(mu_);  // serialises AnchorPass (the sink's calls)
   std::shared_ptr<const SealSigner> signer_;    // immutable after Open
   std::unique_ptr<FileAnchorSink> own_anchor_;  // the file anchor, when used
   AnchorSink* anchor_ = nullptr;                // own_anchor_ or opts_.anchor_sink
 
   // Anchor thread (anchor_ set and anchor_retry_ms > 0, or a remote sink).
-  std::mutex anchor_cv_mu_;
-  std::condition_variable anchor_cv_;
-  bool anchor_kick_ = false;  // GUARDED_BY(anchor_cv_mu_)
-  bool anchor_stop_ = false;  // GUARDED_BY(anchor_cv_mu_)
+  Mutex anchor_cv_mu_;
+  CondVar anchor_cv_;
+  bool anchor_kick_ VV_GUARDED_BY(anchor_cv_mu_) = false;
+  bool anchor_stop_ VV_GUARDED_BY(anchor_cv_mu_) = false;
   std::thread anchor_thread_;
 
   // Seal timer (seal_interval_seconds > 0).
-  std::mutex timer_mu_;
-  std::condition_variable timer_cv_;
-  bool timer_stop_ = false;  // GUARDED_BY(timer_mu_)
+  Mutex timer_mu_;
+  CondVar timer_cv_;
+  bool timer_stop_ VV_GUARDED_BY(timer_mu_) = false;
   std::thread timer_;
   std::atomic<bool> sync_failed_{false};  // an fdatasync failed: appends refused
   std::atomic<uint64_t> record_writes_{0};
 
   // Flusher (kBatch). written_seq_/synced_seq_ count appended records.
-  mutable std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  uint64_t written_seq_ = 0;  // GUARDED_BY(sync_mu_)
-  uint64_t synced_seq_ = 0;   // GUARDED_BY(sync_mu_)
+  mutable Mutex sync_mu_;
+  CondVar sync_cv_;
+  uint64_t written_seq_ VV_GUARDED_BY(sync_mu_) = 0;
+  uint64_t synced_seq_ VV_GUARDED_BY(sync_mu_) = 0;
   // The flusher waits for new records (not in its between-fdatasync pause): only then does
   // Append notify sync_cv_, so the hot path does not wake the flusher once per record.
-  bool flusher_idle_ = false;  // GUARDED_BY(sync_mu_)
-  bool stop_ = false;         // GUARDED_BY(sync_mu_)
-  Status sync_error_;         // GUARDED_BY(sync_mu_)
+  bool flusher_idle_ VV_GUARDED_BY(sync_mu_) = false;
+  bool stop_ VV_GUARDED_BY(sync_mu_) = false;
+  Status sync_error_ VV_GUARDED_BY(sync_mu_);
   std::thread flusher_;
 };
 

@@ -102,7 +102,7 @@ Status JetStreamAnchorSink::Init() {
   jo.Wait = o.request_timeout_ms;
   s = natsConnection_JetStream(&js_, nc_, &jo);
   if (s != NATS_OK) return Status::Unavailable("audit anchor jetstream context: " + NatsText(s));
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (CheckConnectedLocked().ok()) {
     Status st = EnsureStreamLocked();
     // A stream that is not append-only (or a bad option) is a configuration error; an
@@ -238,17 +238,17 @@ Result<std::optional<AnchorRecord>> JetStreamAnchorSink::RefreshLocked() {
 }
 
 Result<std::optional<AnchorRecord>> JetStreamAnchorSink::Refresh() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return RefreshLocked();
 }
 
 std::optional<AnchorRecord> JetStreamAnchorSink::Latest() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return head_known_ ? head_ : std::nullopt;
 }
 
 Status JetStreamAnchorSink::Publish(const AnchorRecord& record) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (!head_known_) {
     auto head = RefreshLocked();
     if (!head.ok()) return head.status();
@@ -313,7 +313,7 @@ Status JetStreamAnchorSink::Publish(const AnchorRecord& record) {
 }
 
 Result<AnchorStreamInfo> JetStreamAnchorSink::StreamInfo() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   VV_RETURN_IF_ERROR(CheckConnectedLocked());
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -341,7 +341,7 @@ Result<AnchorStreamInfo> JetStreamAnchorSink::StreamInfo() {
 }
 
 Result<std::vector<AnchorRecord>> JetStreamAnchorSink::ReadAll() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   VV_RETURN_IF_ERROR(CheckConnectedLocked());
   VV_RETURN_IF_ERROR(EnsureStreamLocked());
   jsStreamInfo* si = nullptr;

@@ -27,7 +27,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +34,7 @@
 
 #include "audit/anchor.h"
 #include "audit/checkpoint.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "natsclient/options.h"
 
@@ -127,20 +127,20 @@ class JetStreamAnchorSink final : public AnchorSink {
   explicit JetStreamAnchorSink(const JetStreamAnchorOptions& options);
   Status Init();
   // Creates or verifies the stream. REQUIRES: mu_ held, connected.
-  Status EnsureStreamLocked();
-  Result<std::optional<AnchorRecord>> RefreshLocked();
-  Status CheckConnectedLocked() const;
+  Status EnsureStreamLocked() VV_REQUIRES(mu_);
+  Result<std::optional<AnchorRecord>> RefreshLocked() VV_REQUIRES(mu_);
+  Status CheckConnectedLocked() const VV_REQUIRES(mu_);
 
   const JetStreamAnchorOptions options_;
   const std::string subject_;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
 
-  mutable std::mutex mu_;
-  bool stream_ready_ = false;            // GUARDED_BY(mu_)
-  bool head_known_ = false;              // GUARDED_BY(mu_)
-  std::optional<AnchorRecord> head_;     // GUARDED_BY(mu_)
-  uint64_t head_seq_ = 0;                // GUARDED_BY(mu_): stream sequence of head_, 0 = none
+  mutable Mutex mu_;
+  bool stream_ready_ VV_GUARDED_BY(mu_) = false;
+  bool head_known_ VV_GUARDED_BY(mu_) = false;
+  std::optional<AnchorRecord> head_ VV_GUARDED_BY(mu_);
+  uint64_t head_seq_ VV_GUARDED_BY(mu_) = 0;  // stream sequence of head_, 0 = none
 };
 
 // Reads the anchored records of one subject without creating anything (vv-audit verify).

@@ -53,7 +53,7 @@ SqliteGraphStore::~SqliteGraphStore() = default;
 
 Status SqliteGraphStore::Append(const GraphRecord& r) {
   if (r.tenant_id.empty()) return Status::InvalidArgument("graph record needs a tenant_id");
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Stmt st(db_.get(),
           "INSERT INTO cognitive_graphs (tenant_id, request_id, operator_id,"
           " execution_fingerprint, attestation_measurement_hash, schema_version, target_urn,"
@@ -69,7 +69,7 @@ Status SqliteGraphStore::Append(const GraphRecord& r) {
 Result<std::vector<GraphRecord>> SqliteGraphStore::Latest(std::string_view tenant_id, int limit) {
   if (tenant_id.empty()) return Status::InvalidArgument("graph query needs a tenant_id");
   if (limit < 1) return Status::InvalidArgument("graph query limit must be >= 1");
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Stmt st(db_.get(), kSelect);
   if (!st.ok()) return Err(db_.get(), "prepare select");
   st.Bind(tenant_id, limit);
@@ -87,7 +87,7 @@ Result<std::vector<GraphRecord>> SqliteGraphStore::Latest(std::string_view tenan
 }
 
 Status SqliteGraphStore::Health() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Stmt st(db_.get(), "SELECT 1 FROM cognitive_graphs LIMIT 1");
   if (!st.ok()) return Err(db_.get(), "health");
   if (st.Step() == StepResult::kError) return Err(db_.get(), "health");

@@ -6,11 +6,11 @@
 // Thread-safety: a mutex serialises statements on the one connection. Ownership: owns it.
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
 #include "cognitive/graph_store.h"
+#include "common/mutex.h"
 #include "sqlstore/sqlite_util.h"
 
 namespace vv::cognitive {
@@ -29,8 +29,8 @@ class SqliteGraphStore final : public GraphStore {
  private:
   SqliteGraphStore(sqlstore::Db db, std::string path)
       : db_(std::move(db)), path_(std::move(path)) {}
-  std::mutex mu_;
-  const sqlstore::Db db_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  const sqlstore::Db db_ VV_GUARDED_BY(mu_);  // the connection: every statement under mu_
   const std::string path_;
 };
 

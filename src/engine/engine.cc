@@ -38,7 +38,7 @@ Result<int> Engine::ProcessOnce(int64_t wait_ms) {
   auto msgs = source_.Fetch(options_.batch_size, wait_ms);
   logging::Backends().Observe(options_.queue_name, msgs.status());
   {
-    std::lock_guard<std::mutex> l(health_mu_);
+    MutexLock l(&health_mu_);
     fetch_status_ = msgs.status();
   }
   if (!msgs.ok()) return msgs.status();
@@ -283,7 +283,7 @@ void Engine::StoreBatch(Batch* batch) {
     }
   logging::Backends().Observe(options_.store_name, store_status);
   {
-    std::lock_guard<std::mutex> l(health_mu_);
+    MutexLock l(&health_mu_);
     store_status_ = store_status;
   }
   // After the commit: one audit record per stored message, then the acks of the audited ones.
@@ -356,7 +356,7 @@ void Engine::LogLeftUnacked(int64_t sequence, std::string_view step, const Statu
 
 Status Engine::Health() const {
   VV_RETURN_IF_ERROR(audit_.WriteHealth());
-  std::lock_guard<std::mutex> l(health_mu_);
+  MutexLock l(&health_mu_);
   if (!fetch_status_.ok()) return fetch_status_;
   return store_status_;
 }

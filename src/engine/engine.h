@@ -39,12 +39,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "audit/audit_log.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "engine/message_source.h"
 #include "evidence/evidence_cipher.h"
@@ -172,9 +172,9 @@ class Engine {
   const Clock& clock_;
   Random& random_;
   EngineCounters counters_;
-  mutable std::mutex health_mu_;
-  Status fetch_status_;  // GUARDED_BY(health_mu_): the last fetch's result
-  Status store_status_;  // GUARDED_BY(health_mu_): the last store write's result
+  mutable Mutex health_mu_;
+  Status fetch_status_ VV_GUARDED_BY(health_mu_);  // the last fetch's result
+  Status store_status_ VV_GUARDED_BY(health_mu_);  // the last store write's result
 };
 
 }  // namespace vv::engine

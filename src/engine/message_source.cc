@@ -162,7 +162,7 @@ Result<int64_t> EmbeddedSource::Lag() {
 Result<std::vector<queue::StoredMessage>> JetStreamSource::Fetch(int max, int64_t timeout_ms) {
   auto msgs = consumer_.Fetch(max, timeout_ms);
   if (!msgs.ok()) return msgs;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (const auto& m : *msgs) {
     // The server's count covers every process sharing the durable (and restarts).
     int64_t& d = deliveries_[m.sequence];
@@ -179,13 +179,13 @@ Result<int64_t> JetStreamSource::Lag() {
 
 Status JetStreamSource::Ack(int64_t sequence) {
   Status s = consumer_.Ack(sequence);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   deliveries_.erase(sequence);
   return s;
 }
 
 Result<int64_t> JetStreamSource::Deliveries(int64_t sequence) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = deliveries_.find(sequence);
   return it == deliveries_.end() ? int64_t{0} : it->second;
 }

@@ -32,11 +32,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "queue/embedded_queue.h"
 #include "queue/queue.h"
@@ -126,8 +126,8 @@ class JetStreamSource final : public MessageSource {
 
  private:
   queue::JetStreamConsumer& consumer_;
-  std::mutex mu_;
-  std::map<int64_t, int64_t> deliveries_;  // guarded by mu_; erased at ack
+  Mutex mu_;
+  std::map<int64_t, int64_t> deliveries_ VV_GUARDED_BY(mu_);  // erased at ack
 };
 
 }  // namespace vv::engine

@@ -25,14 +25,14 @@ void EngineMetricsExporter::SyncLocked() {
 }
 
 std::string EngineMetricsExporter::Render() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   SyncLocked();
   return registry_.Render();
 }
 
 Status EngineMetricsExporter::Ready() {
   Status s = engine_.Health();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   metrics_.ready.Set(s.ok() ? 1 : 0);
   return s;
 }

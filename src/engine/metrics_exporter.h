@@ -8,9 +8,9 @@
 // Thread-safety: Render() and Ready() may be called from any thread (serialised internally).
 // Ownership: borrows the engine, which must outlive the exporter.
 
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "engine/engine.h"
 #include "stats/metrics.h"
 #include "stats/process_metrics.h"
@@ -27,13 +27,13 @@ class EngineMetricsExporter {
   Status Ready();
 
  private:
-  void SyncLocked();  // REQUIRES: mu_ held
+  void SyncLocked() VV_REQUIRES(mu_);
 
   const Engine& engine_;
-  std::mutex mu_;
+  Mutex mu_;  // one sync (and /proc read) at a time
   stats::Registry registry_;
   stats::EngineMetrics metrics_;
-  stats::ProcessMetrics process_;
+  stats::ProcessMetrics process_ VV_GUARDED_BY(mu_);
 };
 
 }  // namespace vv::engine

@@ -5,7 +5,7 @@
 namespace vv::evidence {
 
 CachingRootKeyProvider::~CachingRootKeyProvider() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (auto& [key, entry] : entries_) Wipe(&entry.kek);
 }
 
@@ -19,7 +19,7 @@ Result<std::string> CachingRootKeyProvider::DeriveKek(std::string_view tenant_id
   const bool enabled = options_.ttl_ms > 0 && options_.max_entries > 0;
   Key key(tenant_id, key_id);
   if (enabled) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = entries_.find(key);
     if (it != entries_.end()) {
       if (clock_.MonotonicMicros() < it->second.expires_us) {
@@ -30,7 +30,7 @@ Result<std::string> CachingRootKeyProvider::DeriveKek(std::string_view tenant_id
     }
   }
   auto kek = inner_.DeriveKek(tenant_id, key_id);  // the device call, outside the lock
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   ++derivations_;
   if (!kek.ok() || !enabled) return kek;
   auto it = entries_.find(key);
@@ -52,12 +52,12 @@ Result<std::string> CachingRootKeyProvider::DeriveKek(std::string_view tenant_id
 }
 
 uint64_t CachingRootKeyProvider::derivations() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return derivations_;
 }
 
 size_t CachingRootKeyProvider::size() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return entries_.size();
 }
 

@@ -22,11 +22,11 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "evidence/root_key_provider.h"
 
 namespace vv::evidence {
@@ -66,15 +66,15 @@ class CachingRootKeyProvider final : public RootKeyProvider {
     uint64_t last_use = 0;  // use_counter_ at the last hit (LRU order)
   };
   using Key = std::pair<std::string, std::string>;  // (tenant id, root key id)
-  void EraseLocked(std::map<Key, Entry>::iterator it) const;
+  void EraseLocked(std::map<Key, Entry>::iterator it) const VV_REQUIRES(mu_);
 
   const RootKeyProvider& inner_;
   const KekCacheOptions options_;
   const Clock& clock_;
-  mutable std::mutex mu_;
-  mutable std::map<Key, Entry> entries_;  // guarded by mu_
-  mutable uint64_t use_counter_ = 0;      // guarded by mu_
-  mutable uint64_t derivations_ = 0;      // guarded by mu_
+  mutable Mutex mu_;
+  mutable std::map<Key, Entry> entries_ VV_GUARDED_BY(mu_);
+  mutable uint64_t use_counter_ VV_GUARDED_BY(mu_) = 0;
+  mutable uint64_t derivations_ VV_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vv::evidence

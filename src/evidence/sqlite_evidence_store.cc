@@ -71,7 +71,7 @@ Result<std::vector<PutOutcome>> SqliteEvidenceStore::PutAll(
   std::vector<PutOutcome> out;
   if (records.empty()) return out;
   out.reserve(records.size());
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Stmt st(db_.get(),
           "INSERT INTO evidence (tenant_id, event_id, message_id, integrity_hash, key_id,"
           " envelope, created_at, stored_at) VALUES (?,?,?,?,?,?,?,?)"
@@ -103,7 +103,7 @@ Result<std::vector<PutOutcome>> SqliteEvidenceStore::PutAll(
 
 Result<std::optional<EvidenceRecord>> SqliteEvidenceStore::Get(std::string_view tenant_id,
                                                                std::string_view event_id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::string sql =
       std::string("SELECT ") + kColumns + " FROM evidence WHERE tenant_id = ? AND event_id = ?";
   Stmt st(db_.get(), sql);
@@ -119,7 +119,7 @@ Result<std::vector<EvidenceRecord>> SqliteEvidenceStore::List(std::string_view t
                                                               int64_t after_seq, int limit) {
   std::vector<EvidenceRecord> out;
   if (limit <= 0) return out;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::string sql = std::string("SELECT ") + kColumns +
                     " FROM evidence WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?";
   Stmt st(db_.get(), sql);
@@ -132,7 +132,7 @@ Result<std::vector<EvidenceRecord>> SqliteEvidenceStore::List(std::string_view t
 }
 
 Result<int64_t> SqliteEvidenceStore::Count(std::string_view tenant_id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Stmt st(db_.get(), "SELECT COUNT(*) FROM evidence WHERE tenant_id = ?");
   if (!st.ok()) return Err(db_.get(), "prepare count");
   st.Bind(tenant_id);
@@ -143,7 +143,7 @@ Result<int64_t> SqliteEvidenceStore::Count(std::string_view tenant_id) {
 Status SqliteEvidenceStore::ReplaceEnvelope(std::string_view tenant_id, std::string_view event_id,
                                             std::string_view key_id,
                                             std::string_view envelope_json) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Stmt st(db_.get(),
           "UPDATE evidence SET key_id = ?, envelope = ? WHERE tenant_id = ? AND event_id = ?");
   if (!st.ok()) return Err(db_.get(), "prepare update");
@@ -154,7 +154,7 @@ Status SqliteEvidenceStore::ReplaceEnvelope(std::string_view tenant_id, std::str
 }
 
 Result<std::vector<std::string>> SqliteEvidenceStore::Tenants() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Stmt st(db_.get(), "SELECT DISTINCT tenant_id FROM evidence ORDER BY tenant_id");
   if (!st.ok()) return Err(db_.get(), "prepare tenants");
   std::vector<std::string> out;

@@ -10,10 +10,10 @@
 // connection.
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "common/mutex.h"
 #include "evidence/evidence_store.h"
 #include "sqlstore/sqlite_util.h"
 
@@ -45,8 +45,8 @@ class SqliteEvidenceStore final : public EvidenceStore {
   // statement); all outcomes or an error.
   Result<std::vector<PutOutcome>> PutAll(const std::vector<EvidenceRecord>& records);
   explicit SqliteEvidenceStore(sqlstore::Db db) : db_(std::move(db)) {}
-  std::mutex mu_;
-  const sqlstore::Db db_;  // guarded by mu_
+  Mutex mu_;
+  const sqlstore::Db db_ VV_GUARDED_BY(mu_);  // the connection: every statement under mu_
 };
 
 }  // namespace vv::evidence

@@ -6,11 +6,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <mutex>
 #include <thread>
 
 #include "common/encoding.h"
 #include "common/host_port.h"
+#include "common/mutex.h"
 
 namespace vv::http {
 
@@ -100,7 +100,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   }
 
   void Start() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (started_ || stopped_) return;
     started_ = true;
     DoAccept();
@@ -118,7 +118,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
 
   void Stop() {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (stopped_) return;
       stopped_ = true;
     }
@@ -253,9 +253,9 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
-  std::mutex mu_;
-  bool started_ = false;  // GUARDED_BY(mu_)
-  bool stopped_ = false;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  bool started_ VV_GUARDED_BY(mu_) = false;
+  bool stopped_ VV_GUARDED_BY(mu_) = false;
   uint16_t port_ = 0;
 };
 

@@ -16,17 +16,17 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <limits>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <functional>
 #include <vector>
 
 #include "common/completion_batch.h"
+#include "common/mutex.h"
 
 namespace vv::http {
 
@@ -111,15 +111,15 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   // The TLS context for NEW connections; replaced by ReloadTls. Each connection holds a
   // reference to the context it was accepted with (so existing connections keep theirs).
   std::shared_ptr<ssl::context> TlsContext() const {
-    std::lock_guard<std::mutex> l(ctx_mu_);
+    MutexLock l(&ctx_mu_);
     return ssl_ctx_;
   }
   void SetTlsContext(std::shared_ptr<ssl::context> ctx) {
-    std::lock_guard<std::mutex> l(ctx_mu_);
+    MutexLock l(&ctx_mu_);
     ssl_ctx_ = std::move(ctx);
   }
-  mutable std::mutex ctx_mu_;
-  std::shared_ptr<ssl::context> ssl_ctx_;  // GUARDED_BY(ctx_mu_)
+  mutable Mutex ctx_mu_;
+  std::shared_ptr<ssl::context> ssl_ctx_ VV_GUARDED_BY(ctx_mu_);
 
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> accepted_{0}, refused_{0}, handshakes_ok_{0}, handshakes_failed_{0},
@@ -130,9 +130,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   void DoAccept();
   void OnAccept(error_code ec, tcp::socket socket);
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> conns_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;  // conns_ became empty
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> conns_ VV_GUARDED_BY(mu_);
   // Connections still in the TLS handshake, oldest first (issue 12 item 4).
   struct Pending {
     uint64_t id;
@@ -141,15 +141,19 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   };
   using PendingList = std::list<Pending>;
   // Takes the oldest pending handshake (of `source`, when given) off the pool; its connection
-  // is closed by the caller (outside the lock). REQUIRES: mu_ held.
-  std::shared_ptr<Connection> TakeOldestPending(const std::string* source);
-  PendingList pending_;                                               // GUARDED_BY(mu_)
-  std::unordered_map<uint64_t, PendingList::iterator> pending_by_id_;  // GUARDED_BY(mu_)
-  std::unordered_map<std::string, size_t> pending_per_source_;        // GUARDED_BY(mu_)
-  size_t evicting_ = 0;  // GUARDED_BY(mu_) evicted, not yet destroyed
-  uint64_t next_id_ = 0; // GUARDED_BY(mu_)
-  bool started_ = false;                                             // GUARDED_BY(mu_)
-  bool stopped_ = false;                                             // GUARDED_BY(mu_)
+  // is closed by the caller (outside the lock).
+  std::shared_ptr<Connection> TakeOldestPending(const std::string* source) VV_REQUIRES(mu_);
+  PendingList pending_ VV_GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, PendingList::iterator> pending_by_id_ VV_GUARDED_BY(mu_);
+  std::unordered_map<std::string, size_t> pending_per_source_ VV_GUARDED_BY(mu_);
+  // The connections counting as "being evicted" (marked by TakeOldestPending until they
+  // complete their handshake after all, or are destroyed), and how many: evicted, not yet
+  // destroyed.
+  std::unordered_set<Connection*> evict_marked_ VV_GUARDED_BY(mu_);
+  size_t evicting_ VV_GUARDED_BY(mu_) = 0;
+  uint64_t next_id_ VV_GUARDED_BY(mu_) = 0;
+  bool started_ VV_GUARDED_BY(mu_) = false;
+  bool stopped_ VV_GUARDED_BY(mu_) = false;
 
   net::io_context ioc_;
   tcp::acceptor acceptor_;
@@ -157,7 +161,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   uint16_t port_ = 0;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
-  std::mutex join_mu_;
+  Mutex join_mu_;  // one thread joins threads_ at a time
 };
 
 namespace {
@@ -192,8 +196,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ~Connection() { srv_->Unregister(this, id_); }
 
   uint64_t id() const { return id_; }
-  // Set (under the server's mutex) while the connection counts as "being evicted".
-  bool evict_marked = false;  // GUARDED_BY(Server::Impl::mu_)
   const std::string& source() const { return source_; }
 
   void Start() {
@@ -597,7 +599,7 @@ Status Server::Impl::Bind() {
 
 void Server::Impl::Start() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (started_ || stopped_) return;
     started_ = true;
   }
@@ -653,7 +655,7 @@ void Server::Impl::OnAccept(error_code ec, tcp::socket socket) {
   bool refuse = false;
   uint64_t id = 0;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (stopping_.load()) {
       refuse = true;
     } else {
@@ -693,7 +695,7 @@ void Server::Impl::OnAccept(error_code ec, tcp::socket socket) {
 }
 
 void Server::Impl::Register(Connection* c, const std::shared_ptr<Connection>& sp) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   conns_.emplace(c, sp);
   auto it = pending_.insert(pending_.end(), Pending{c->id(), c->source(), sp});
   pending_by_id_.emplace(c->id(), it);
@@ -701,26 +703,25 @@ void Server::Impl::Register(Connection* c, const std::shared_ptr<Connection>& sp
 }
 
 void Server::Impl::CancelEviction(Connection* c) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (c->evict_marked && evicting_ > 0) evicting_--;
-  c->evict_marked = false;
+  MutexLock l(&mu_);
+  if (evict_marked_.erase(c) > 0 && evicting_ > 0) evicting_--;
 }
 
 void Server::Impl::Unregister(Connection* c, uint64_t id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   conns_.erase(c);
-  if (c->evict_marked && evicting_ > 0) evicting_--;
+  if (evict_marked_.erase(c) > 0 && evicting_ > 0) evicting_--;
   if (auto it = pending_by_id_.find(id); it != pending_by_id_.end()) {
     auto src = pending_per_source_.find(it->second->source);
     if (src != pending_per_source_.end() && --src->second == 0) pending_per_source_.erase(src);
     pending_.erase(it->second);
     pending_by_id_.erase(it);
   }
-  if (conns_.empty()) cv_.notify_all();
+  if (conns_.empty()) cv_.SignalAll();
 }
 
 void Server::Impl::HandshakeFinished(uint64_t id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = pending_by_id_.find(id);
   if (it == pending_by_id_.end()) return;
   auto src = pending_per_source_.find(it->second->source);
@@ -738,7 +739,7 @@ std::shared_ptr<Connection> Server::Impl::TakeOldestPending(const std::string* s
     pending_by_id_.erase(it->id);
     pending_.erase(it);
     if (!conn) return nullptr;  // already being destroyed: its slot frees itself
-    conn->evict_marked = true;
+    evict_marked_.insert(conn.get());
     evicting_++;
     return conn;
   }
@@ -748,7 +749,7 @@ std::shared_ptr<Connection> Server::Impl::TakeOldestPending(const std::string* s
 void Server::Impl::RecheckAll(const std::shared_ptr<ssl::context>& ctx) {
   std::vector<std::shared_ptr<Connection>> live;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (auto& [ptr, weak] : conns_) {
       if (auto sp = weak.lock()) live.push_back(std::move(sp));
     }
@@ -766,7 +767,7 @@ ServerStats Server::Impl::Stats() const {
   s.requests = requests_.load();
   s.handshakes_evicted = handshakes_evicted_.load();
   s.peers_rejected = peers_rejected_.load();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   s.active_connections = conns_.size();
   s.pending_handshakes = pending_.size();
   return s;
@@ -777,7 +778,7 @@ void Server::Impl::Stop() {
   bool first = false;
   bool started = false;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     first = !stopped_;
     stopped_ = true;
     stopping_ = true;
@@ -803,9 +804,13 @@ void Server::Impl::Stop() {
   live.clear();
   bool drained;
   {
-    std::unique_lock<std::mutex> l(mu_);
-    drained = cv_.wait_for(l, std::chrono::seconds(options_.shutdown_grace_seconds),
-                           [this] { return conns_.empty(); });
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::seconds(options_.shutdown_grace_seconds);
+    MutexLock l(&mu_);
+    while (!conns_.empty()) {
+      if (cv_.WaitUntil(&mu_, deadline) == std::cv_status::timeout) break;
+    }
+    drained = conns_.empty();
   }
   work_.reset();
   if (!drained) {
@@ -816,7 +821,7 @@ void Server::Impl::Stop() {
 }
 
 void Server::Impl::Wait() {
-  std::lock_guard<std::mutex> l(join_mu_);
+  MutexLock l(&join_mu_);
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -49,7 +49,7 @@ struct Token::Module {
   CK_FUNCTION_LIST_PTR f = nullptr;
   bool initialized_by_us = false;
   CK_SLOT_ID slot = 0;
-  // Mutable through the const Run(): guarded by Token::mu_.
+  // Mutable through the const Run(): used only under Token::mu_ (module_ is PT_GUARDED_BY it).
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
   bool logged_in = false;
   int sessions_opened = 0;
@@ -134,7 +134,7 @@ Token::~Token() {
 }
 
 int Token::sessions_opened() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return module_->sessions_opened;
 }
 
@@ -144,6 +144,8 @@ Result<std::unique_ptr<Token>> Token::Open(const TokenOptions& options) {
     return Status::InvalidArgument("pkcs11: token label must be configured");
   if (options.pin.empty()) return Status::InvalidArgument("pkcs11: empty user PIN");
   std::unique_ptr<Token> t(new Token(options));
+  // Not shared yet; held so every use of the module is under mu_ (released after `t` moved).
+  MutexLock l(&t->mu_);
   Module& m = *t->module_;
   // RTLD_NODELETE: the module stays mapped after dlclose(). Another user in the process may
   // still hold it (see CKR_CRYPTOKI_ALREADY_INITIALIZED), and unloading a library whose
@@ -192,7 +194,6 @@ Result<std::unique_ptr<Token>> Token::Open(const TokenOptions& options) {
   if (!found)
     return Status::Unavailable("pkcs11: no token labelled '" + options.token_label + "' in " +
                                options.module_path);
-  std::lock_guard<std::mutex> l(t->mu_);
   VV_RETURN_IF_ERROR(t->ConnectLocked());
   return t;
 }
@@ -228,7 +229,7 @@ Status Token::ConnectLocked() const {
 }
 
 Result<CK_RV> Token::Run(const std::function<CK_RV(const Session&)>& op) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Module& m = *module_;
   if (m.session == CK_INVALID_HANDLE) VV_RETURN_IF_ERROR(ConnectLocked());
   ModuleCallScope scope;

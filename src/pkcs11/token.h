@@ -21,12 +21,12 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/env.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "pkcs11/defaults.h"
 
@@ -94,12 +94,13 @@ class Token {
  private:
   struct Module;
   explicit Token(TokenOptions options);
-  // Opens a session on slot_ and logs in. REQUIRES: mu_ held (or construction).
-  Status ConnectLocked() const;
+  // Opens a session on slot_ and logs in.
+  Status ConnectLocked() const VV_REQUIRES(mu_);
 
   TokenOptions options_;  // pin wiped on destruction
-  std::unique_ptr<Module> module_;
-  mutable std::mutex mu_;  // serialises every use of the session
+  mutable Mutex mu_;  // serialises every use of the session
+  // The module and its session: used only under mu_ (Open fills it holding mu_ too).
+  std::unique_ptr<Module> module_ VV_PT_GUARDED_BY(mu_);
 };
 
 // The outcome of a Token::Run whose operation may set `error`: Run's own failure, else

@@ -206,10 +206,10 @@ EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,
 
 EmbeddedQueue::~EmbeddedQueue() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (writer_.joinable()) writer_.join();
   sqlite3_close(reader_db_);
   sqlite3_close(writer_db_);
@@ -248,7 +248,7 @@ void EmbeddedQueue::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCa
 void EmbeddedQueue::Enqueue(Pending* items, size_t n) {
   const char* reject = nullptr;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (stopping_ || !writer_running_.load()) {
       reject = "embedded queue is shutting down";
     } else if (pending_.size() + n > options_.max_pending) {
@@ -263,7 +263,7 @@ void EmbeddedQueue::Enqueue(Pending* items, size_t n) {
       items[i].done(Status::Unavailable(reject), PublishOutcome::kStored);
     return;
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 Status EmbeddedQueue::Health() const {
@@ -290,8 +290,8 @@ void EmbeddedQueue::WriterLoop() {
   for (;;) {
     batch.clear();
     {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [this] { return stopping_ || !pending_.empty(); });
+      MutexLock l(&mu_);
+      while (!stopping_ && pending_.empty()) cv_.Wait(&mu_);
       if (pending_.empty()) break;  // stopping and fully drained
       batch.reserve(pending_.size());
       for (Pending& p : pending_) batch.push_back(std::move(p));
@@ -429,12 +429,12 @@ Result<std::vector<StoredMessage>> EmbeddedQueue::Select(Kind kind, int64_t afte
 }
 
 Result<std::vector<StoredMessage>> EmbeddedQueue::List(Kind kind, int64_t after_seq, int limit) {
-  std::lock_guard<std::mutex> l(reader_mu_);
+  MutexLock l(&reader_mu_);
   return Select(kind, after_seq, limit, /*unacked_only=*/false);
 }
 
 Result<int64_t> EmbeddedQueue::Count(Kind kind) {
-  std::lock_guard<std::mutex> l(reader_mu_);
+  MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
   Stmt st;
   int rc = st.Prepare(db, "SELECT COUNT(*) FROM messages WHERE kind = ?1");
@@ -447,7 +447,7 @@ Result<int64_t> EmbeddedQueue::Count(Kind kind) {
 }
 
 Result<std::vector<StoredMessage>> EmbeddedQueue::FetchUnacked(Kind kind, int limit) {
-  std::lock_guard<std::mutex> l(reader_mu_);
+  MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
   if (limit <= 0) return std::vector<StoredMessage>{};
   int rc = Exec(db, "BEGIN IMMEDIATE");
@@ -480,7 +480,7 @@ Status EmbeddedQueue::Ack(int64_t seq) { return AckBatch({seq}); }
 
 Status EmbeddedQueue::AckBatch(const std::vector<int64_t>& seqs) {
   if (seqs.empty()) return Status::Ok();
-  std::lock_guard<std::mutex> l(reader_mu_);
+  MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
   // One transaction (one WAL sync) for the batch; a single ack needs none of its own.
   const bool txn = seqs.size() > 1;
@@ -512,7 +512,7 @@ Status EmbeddedQueue::AckBatch(const std::vector<int64_t>& seqs) {
 }
 
 Result<int64_t> EmbeddedQueue::DeliveredCount(int64_t seq) {
-  std::lock_guard<std::mutex> l(reader_mu_);
+  MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
   Stmt st;
   int rc = st.Prepare(db, "SELECT delivered_count FROM messages WHERE seq = ?1");
@@ -529,7 +529,7 @@ Result<int64_t> EmbeddedQueue::DeliveredCount(int64_t seq) {
 
 Result<int> EmbeddedQueue::PruneAcked(Kind kind, int64_t cutoff_micros, int limit) {
   if (limit <= 0) return 0;
-  std::lock_guard<std::mutex> l(reader_mu_);
+  MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
   Stmt st;
   int rc = st.Prepare(db,
@@ -547,13 +547,13 @@ Result<int> EmbeddedQueue::PruneAcked(Kind kind, int64_t cutoff_micros, int limi
 
 Result<std::vector<StoredMessage>> EmbeddedQueue::ListUnacked(Kind kind, int64_t after_seq,
                                                               int limit) {
-  std::lock_guard<std::mutex> l(reader_mu_);
+  MutexLock l(&reader_mu_);
   return Select(kind, after_seq, limit, /*unacked_only=*/true);
 }
 
 Result<int64_t> EmbeddedQueue::Redrive(int64_t dlq_seq, const Envelope& original,
                                        const std::string& original_wire) {
-  std::lock_guard<std::mutex> l(reader_mu_);
+  MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
   auto fail = [&](const std::string& what, int rc) -> Status {
     Status s = Status::Unavailable("embedded queue redrive: " + what + ": " + DbError(db, rc));

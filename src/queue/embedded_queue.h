@@ -38,17 +38,16 @@
 // still called), then stops the writer and closes the database.
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "queue/queue.h"
 
@@ -145,7 +144,7 @@ class EmbeddedQueue final : public Publisher {
   void WriteBatch(std::vector<Pending>& batch, WriterStatements* statements,
                   std::vector<Outcome>* outcomes);
   Result<std::vector<StoredMessage>> Select(Kind kind, int64_t after_seq, int limit,
-                                            bool unacked_only);
+                                            bool unacked_only) VV_REQUIRES(reader_mu_);
 
   const EmbeddedQueueOptions options_;
   SystemClock system_clock_;
@@ -153,13 +152,13 @@ class EmbeddedQueue final : public Publisher {
 
   sqlite3* writer_db_;  // used by the writer thread only (and by Open/destructor)
 
-  mutable std::mutex reader_mu_;
-  sqlite3* reader_db_;  // guarded by reader_mu_
+  mutable Mutex reader_mu_;
+  sqlite3* reader_db_ VV_GUARDED_BY(reader_mu_);
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> pending_;  // guarded by mu_
-  bool stopping_ = false;        // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;  // pending_ gained messages, or stopping_ was set
+  std::deque<Pending> pending_ VV_GUARDED_BY(mu_);
+  bool stopping_ VV_GUARDED_BY(mu_) = false;
 
   std::atomic<bool> writer_running_{false};
   std::atomic<bool> last_commit_failed_{false};

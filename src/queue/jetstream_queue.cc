@@ -159,12 +159,15 @@ Status JetStreamPublisher::EnsureStream(const std::string& name, const std::stri
 JetStreamPublisher::~JetStreamPublisher() {
   if (reaper_.joinable()) {
     {
-      std::unique_lock<std::mutex> l(mu_);
-      drained_cv_.wait_for(l, std::chrono::milliseconds(options_.drain_timeout_ms),
-                           [this] { return pending_.empty(); });
+      const auto deadline = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(options_.drain_timeout_ms);
+      MutexLock l(&mu_);
+      while (!pending_.empty()) {
+        if (drained_cv_.WaitUntil(&mu_, deadline) == std::cv_status::timeout) break;
+      }
       stopping_ = true;
     }
-    reaper_cv_.notify_all();
+    reaper_cv_.SignalAll();
     reaper_.join();
     ExpireTimedOut(/*all=*/true);
   }
@@ -199,7 +202,7 @@ void JetStreamPublisher::Publish(Envelope envelope, PublishCallback done) {
     return;
   }
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (stopping_ || pending_.size() >= options_.max_in_flight) {
       natsMsg_Destroy(msg);
       done(Status::Unavailable(stopping_ ? "Telemetry queue publish failed: shutting down"
@@ -225,7 +228,7 @@ void JetStreamPublisher::Publish(Envelope envelope, PublishCallback done) {
   PublishOutcome outcome = PublishOutcome::kStored;
   bool destroy = false;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = pending_.find(msg);
     if (it != pending_.end()) {
       it->second.in_call = false;
@@ -248,7 +251,7 @@ void JetStreamPublisher::Publish(Envelope envelope, PublishCallback done) {
   }
   if (destroy) natsMsg_Destroy(msg);
   if (cb) cb(result, outcome);
-  if (destroy) drained_cv_.notify_all();
+  if (destroy) drained_cv_.SignalAll();
 }
 
 void JetStreamPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,
@@ -267,7 +270,7 @@ void JetStreamPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubA
   PublishCallback done;
   bool now_empty = false;
   {
-    std::lock_guard<std::mutex> l(self->mu_);
+    MutexLock l(&self->mu_);
     auto it = self->pending_.find(msg);
     if (it != self->pending_.end() && it->second.in_call) {
       // The publishing thread is still inside js_PublishMsgAsync reading this message; it
@@ -286,14 +289,14 @@ void JetStreamPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubA
   }
   self->FreeAcked(/*only_full_batch=*/true);
   if (done) done(result, outcome);
-  if (now_empty) self->drained_cv_.notify_all();
+  if (now_empty) self->drained_cv_.SignalAll();
   self->handlers_running_.fetch_sub(1);
 }
 
 void JetStreamPublisher::FreeAcked(bool only_full_batch) {
   std::vector<natsMsg*> batch;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (acked_.empty() || (only_full_batch && acked_.size() < kFreeBatch)) return;
     batch.swap(acked_);
     acked_.reserve(kFreeBatch);
@@ -302,21 +305,21 @@ void JetStreamPublisher::FreeAcked(bool only_full_batch) {
 }
 
 void JetStreamPublisher::ReaperLoop() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   while (!stopping_) {
-    reaper_cv_.wait_for(l, std::chrono::milliseconds(50));
+    reaper_cv_.WaitFor(&mu_, std::chrono::milliseconds(50));
     if (stopping_) break;
-    l.unlock();
+    l.Unlock();
     FreeAcked(/*only_full_batch=*/false);
     ExpireTimedOut(/*all=*/false);
-    l.lock();
+    l.Lock();
   }
 }
 
 void JetStreamPublisher::ExpireTimedOut(bool all) {
   int64_t now = SteadyMicros();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (pending_.empty()) return;
     bool any = all;
     for (auto it = pending_.begin(); !any && it != pending_.end(); ++it)
@@ -331,7 +334,7 @@ void JetStreamPublisher::ExpireTimedOut(bool all) {
   natsStatus s = js_PublishAsyncGetPendingList(&list, js_);
   std::vector<PublishCallback> failed;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     const std::string timeout_why = "Telemetry queue publish failed: no JetStream ack within " +
                                     std::to_string(options_.ack_timeout_ms) + " ms";
     if (s == NATS_OK) {
@@ -369,7 +372,7 @@ void JetStreamPublisher::ExpireTimedOut(bool all) {
   std::string why = "Telemetry queue publish failed: no JetStream ack within " +
                     std::to_string(options_.ack_timeout_ms) + " ms";
   for (auto& cb : failed) cb(Status::Unavailable(why), PublishOutcome::kStored);
-  drained_cv_.notify_all();
+  drained_cv_.SignalAll();
 }
 
 Status JetStreamPublisher::Health() const {
@@ -382,7 +385,7 @@ Status JetStreamPublisher::Health() const {
 }
 
 size_t JetStreamPublisher::in_flight() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return pending_.size();
 }
 
@@ -508,7 +511,7 @@ Result<std::unique_ptr<JetStreamConsumer>> JetStreamConsumer::Create(
 
 JetStreamConsumer::~JetStreamConsumer() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (auto& [seq, m] : unacked_) {
       (void)natsMsg_Nak(m, nullptr);  // best effort: back to the consumer now
       natsMsg_Destroy(m);
@@ -530,7 +533,7 @@ Result<std::vector<StoredMessage>> JetStreamConsumer::Fetch(int batch, int64_t t
                                         &jerr);
   if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) return out;
   if (s != NATS_OK) return Status::Unavailable("fetch: " + NatsText(s, jerr));
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (int i = 0; i < list.Count; ++i) {
     natsMsg* m = list.Msgs[i];
     jsMsgMetaData* meta = nullptr;
@@ -565,7 +568,7 @@ Result<std::vector<StoredMessage>> JetStreamConsumer::Fetch(int batch, int64_t t
 Status JetStreamConsumer::Ack(int64_t sequence) {
   natsMsg* m = nullptr;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = unacked_.find(sequence);
     if (it == unacked_.end()) return Status::NotFound("no fetched message with that sequence");
     m = it->second;

@@ -26,16 +26,15 @@
 // run before the destructor returns) after waiting up to `drain_timeout_ms` for acks.
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "natsclient/options.h"
 #include "queue/queue.h"
@@ -143,20 +142,20 @@ class JetStreamPublisher final : public Publisher {
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // Two condition variables on mu_, so that completing a publish never wakes the reaper:
   // drained_cv_ is notified whenever pending_ shrinks to empty (only the destructor waits on
   // it; a notify without waiters is free), reaper_cv_ only when stopping_ is set.
-  std::condition_variable drained_cv_;
-  std::condition_variable reaper_cv_;
-  std::unordered_map<natsMsg*, Pending> pending_;  // guarded by mu_
-  bool stopping_ = false;                          // guarded by mu_
-  // Acked messages not yet freed (guarded by mu_). nats.c hands every natsMsg_Destroy to its
+  CondVar drained_cv_;
+  CondVar reaper_cv_;
+  std::unordered_map<natsMsg*, Pending> pending_ VV_GUARDED_BY(mu_);
+  bool stopping_ VV_GUARDED_BY(mu_) = false;
+  // Acked messages not yet freed. nats.c hands every natsMsg_Destroy to its
   // garbage-collector thread and wakes that thread whenever its list was empty, i.e. about once
   // per publish under a steady load; freeing kFreeBatch messages at a time (the rest on the
   // reaper's 50 ms tick and in the destructor) wakes it once per batch.
   static constexpr size_t kFreeBatch = 32;
-  std::vector<natsMsg*> acked_;
+  std::vector<natsMsg*> acked_ VV_GUARDED_BY(mu_);
   std::atomic<int> handlers_running_{0};
   std::thread reaper_;
 };
@@ -204,8 +203,8 @@ class JetStreamConsumer {
   natsSubscription* sub_ = nullptr;
   std::string stream_;
   std::string durable_;
-  std::mutex mu_;
-  std::map<int64_t, natsMsg*> unacked_;  // guarded by mu_
+  Mutex mu_;
+  std::map<int64_t, natsMsg*> unacked_ VV_GUARDED_BY(mu_);
 };
 
 }  // namespace vv::queue

@@ -4,10 +4,10 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <utility>
 
 #include "common/encoding.h"
+#include "common/mutex.h"
 #include "common/text.h"
 #include "crypto/crypto.h"
 
@@ -111,22 +111,21 @@ bool IsValidUtf8(std::string_view s) { return text::IsValidUtf8(s); }
 std::vector<PublishCallback> JoinBatchCallbacks(size_t n, PublishBatchCallback done) {
   // Shared by the per-message callbacks (any thread); the last one completes the batch.
   struct State {
-    std::mutex mu;
-    Status first_error;                    // GUARDED_BY(mu)
-    std::vector<PublishOutcome> outcomes;  // GUARDED_BY(mu)
-    std::atomic<size_t> remaining{0};
-    PublishBatchCallback done;
+    State(size_t n, PublishBatchCallback d)
+        : outcomes(n, PublishOutcome::kStored), remaining(n), done(std::move(d)) {}
+    Mutex mu;
+    Status first_error VV_GUARDED_BY(mu);
+    std::vector<PublishOutcome> outcomes VV_GUARDED_BY(mu);
+    std::atomic<size_t> remaining;
+    const PublishBatchCallback done;
   };
-  auto state = std::make_shared<State>();
-  state->outcomes.assign(n, PublishOutcome::kStored);
-  state->remaining.store(n);
-  state->done = std::move(done);
+  auto state = std::make_shared<State>(n, std::move(done));
   std::vector<PublishCallback> callbacks;
   callbacks.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     callbacks.emplace_back([state, i](Status s, PublishOutcome o) {
       {
-        std::lock_guard<std::mutex> l(state->mu);
+        MutexLock l(&state->mu);
         if (!s.ok() && state->first_error.ok()) state->first_error = std::move(s);
         state->outcomes[i] = o;
       }
@@ -134,7 +133,7 @@ std::vector<PublishCallback> JoinBatchCallbacks(size_t n, PublishBatchCallback d
       std::vector<PublishOutcome> outcomes;
       Status status;
       {
-        std::lock_guard<std::mutex> l(state->mu);
+        MutexLock l(&state->mu);
         status = state->first_error;
         if (status.ok()) outcomes = std::move(state->outcomes);
       }

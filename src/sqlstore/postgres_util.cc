@@ -32,7 +32,7 @@ PgConnection::PgConnection(std::string url, std::string label, StatusCode other_
 PgConnection::~PgConnection() = default;
 
 Status PgConnection::Connect() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return ConnectLocked();
 }
 
@@ -55,7 +55,7 @@ Status PgConnection::InTenantTransaction(std::string_view tenant_id, const TxnBo
 }
 
 Status PgConnection::Run(const std::string* tenant_id, const TxnBody& body) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   VV_RETURN_IF_ERROR(ConnectLocked());
   try {
     pqxx::work txn(conn_->c);

@@ -11,10 +11,10 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace pqxx {
@@ -46,7 +46,7 @@ class PgConnection {
   PgConnection& operator=(const PgConnection&) = delete;
 
   // Connects now unless already connected.
-  Status Connect();
+  Status Connect() VV_EXCLUDES(mu_);
   // Runs `body` in a transaction that is not scoped to a tenant (RLS then shows no rows).
   Status InTransaction(const TxnBody& body);
   // Runs `body` in a transaction scoped to `tenant_id` (SET LOCAL vv.tenant_id first).
@@ -54,14 +54,14 @@ class PgConnection {
 
  private:
   struct Conn;  // wraps pqxx::connection (a typedef of a template in libpqxx 6)
-  Status ConnectLocked();
-  Status Run(const std::string* tenant_id, const TxnBody& body);
+  Status ConnectLocked() VV_REQUIRES(mu_);
+  Status Run(const std::string* tenant_id, const TxnBody& body) VV_EXCLUDES(mu_);
 
   const std::string url_;
   const std::string label_;
   const StatusCode other_errors_;
-  std::mutex mu_;
-  std::unique_ptr<Conn> conn_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unique_ptr<Conn> conn_ VV_GUARDED_BY(mu_);
 };
 
 // Scopes the rest of `txn` to `tenant_id` (SET LOCAL vv.tenant_id; reverts at COMMIT or

@@ -33,7 +33,7 @@ void MemoryNonceStore::Prune(Shard& s, int64_t now) {
 Status MemoryNonceStore::Register(std::string_view key, int64_t ttl_seconds) {
   int64_t now = clock_.MonotonicMicros();
   Shard& s = ShardFor(key);
-  std::lock_guard<std::mutex> l(s.mu);
+  MutexLock l(&s.mu);
   Prune(s, now);
   std::string k(key);
   auto it = s.expiry.find(k);
@@ -47,7 +47,7 @@ Status MemoryNonceStore::Register(std::string_view key, int64_t ttl_seconds) {
 
 Status MemoryNonceStore::Release(std::string_view key) {
   Shard& s = ShardFor(key);
-  std::lock_guard<std::mutex> l(s.mu);
+  MutexLock l(&s.mu);
   s.expiry.erase(std::string(key));
   return Status::Ok();
 }
@@ -55,7 +55,7 @@ Status MemoryNonceStore::Release(std::string_view key) {
 size_t MemoryNonceStore::SizeForTest() const {
   size_t n = 0;
   for (auto& s : shards_) {
-    std::lock_guard<std::mutex> l(s.mu);
+    MutexLock l(&s.mu);
     n += s.expiry.size();
   }
   return n;
@@ -65,7 +65,7 @@ size_t MemoryNonceStore::SizeForTest() const {
 
 Status MemoryRateLimiter::Acquire(std::string_view key, RateTicket* ticket) {
   int64_t now = clock_.MonotonicMicros();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   // Occasionally drop idle keys so memory follows the active operators only.
   if (++ops_since_sweep_ >= 4096) {
     ops_since_sweep_ = 0;
@@ -87,7 +87,7 @@ Status MemoryRateLimiter::Acquire(std::string_view key, RateTicket* ticket) {
 }
 
 Status MemoryRateLimiter::Refund(const RateTicket& ticket) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = windows_.find(ticket.key);
   if (it == windows_.end()) return Status::Ok();
   auto& w = it->second;

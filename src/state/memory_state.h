@@ -15,11 +15,11 @@
 #include <array>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "state/state.h"
 
 namespace vv::state {
@@ -35,12 +35,12 @@ class MemoryNonceStore final : public NonceStore {
  private:
   static constexpr int kShards = 16;
   struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, int64_t> expiry;  // key -> expiry micros
-    std::deque<std::pair<int64_t, std::string>> fifo;
+    Mutex mu;
+    std::unordered_map<std::string, int64_t> expiry VV_GUARDED_BY(mu);  // key -> expiry micros
+    std::deque<std::pair<int64_t, std::string>> fifo VV_GUARDED_BY(mu);
   };
   Shard& ShardFor(std::string_view key);
-  static void Prune(Shard& s, int64_t now);
+  static void Prune(Shard& s, int64_t now) VV_REQUIRES(s.mu);
 
   const Clock& clock_;
   mutable std::array<Shard, kShards> shards_;
@@ -58,9 +58,9 @@ class MemoryRateLimiter final : public RateLimiter {
   static constexpr int64_t kWindowMicros = 60'000'000;
   const Clock& clock_;
   const int64_t limit_;
-  std::mutex mu_;
-  std::unordered_map<std::string, std::deque<int64_t>> windows_;  // GUARDED_BY(mu_)
-  uint64_t ops_since_sweep_ = 0;                                  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unordered_map<std::string, std::deque<int64_t>> windows_ VV_GUARDED_BY(mu_);
+  uint64_t ops_since_sweep_ VV_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vv::state

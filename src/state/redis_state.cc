@@ -426,20 +426,20 @@ Status RedisPool::Dial(const std::string& host, int port, const std::string& use
 }
 
 std::string RedisPool::CurrentMaster() const {
-  std::lock_guard<std::mutex> l(master_mu_);
+  MutexLock l(&master_mu_);
   if (!master_known_) return "";
   return master_.host + ":" + std::to_string(master_.port);
 }
 
 void RedisPool::ForgetMaster(uint64_t gen) {
-  std::lock_guard<std::mutex> l(master_mu_);
+  MutexLock l(&master_mu_);
   if (master_gen_ != gen) return;  // someone already re-discovered
   master_known_ = false;
   ++master_gen_;
 }
 
 Status RedisPool::Master(RedisEndpoint* out, uint64_t* gen) {
-  std::lock_guard<std::mutex> l(master_mu_);
+  MutexLock l(&master_mu_);
   if (!master_known_) {
     // Ask the sentinels in order; the first that names a master wins (the ROLE check on the
     // connection catches a stale answer).
@@ -485,7 +485,7 @@ Status RedisPool::Master(RedisEndpoint* out, uint64_t* gen) {
 Status RedisPool::EnsureConnected(Slot& slot) {
   if (config_.sentinel() && slot.conn.ctx != nullptr) {
     // A re-discovery since this connection was made: it may point at a demoted node.
-    std::lock_guard<std::mutex> l(master_mu_);
+    MutexLock l(&master_mu_);
     if (slot.master_gen != master_gen_) Drop(slot);
   }
   if (slot.conn.ctx != nullptr && slot.conn.ctx->err == 0) return Status::Ok();

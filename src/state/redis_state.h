@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "state/tls_tunnel.h"
 #include "state/admission.h"
@@ -157,6 +158,8 @@ class RedisPool {
   };
 
  private:
+  // The slots keep std::mutex and plain comments: LockSlot hands the caller a std::unique_lock
+  // of a slot it picks at run time, which the thread-safety analysis cannot follow.
   struct Slot {
     std::mutex mu;
     Conn conn;                    // guarded by mu
@@ -173,19 +176,19 @@ class RedisPool {
   Status Dial(const std::string& host, int port, const std::string& user,
               const std::string& password, Conn* out) const;
   // Sentinel: the known master (discovering it when none is known) and its generation.
-  Status Master(RedisEndpoint* out, uint64_t* gen);
+  Status Master(RedisEndpoint* out, uint64_t* gen) VV_EXCLUDES(master_mu_);
   // Sentinel: forgets the master of generation `gen` (the next use re-discovers).
-  void ForgetMaster(uint64_t gen);
+  void ForgetMaster(uint64_t gen) VV_EXCLUDES(master_mu_);
 
   const RedisConfig config_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<uint64_t> next_{0};
   std::atomic<uint64_t> connects_{0};
   std::atomic<uint64_t> discoveries_{0};
-  mutable std::mutex master_mu_;  // guards the three below; held during a discovery
-  bool master_known_ = false;
-  RedisEndpoint master_;
-  uint64_t master_gen_ = 1;
+  mutable Mutex master_mu_;  // held during a discovery
+  bool master_known_ VV_GUARDED_BY(master_mu_) = false;
+  RedisEndpoint master_ VV_GUARDED_BY(master_mu_);
+  uint64_t master_gen_ VV_GUARDED_BY(master_mu_) = 1;
 };
 
 class RedisNonceStore final : public NonceStore {
