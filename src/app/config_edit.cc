@@ -59,12 +59,11 @@ Status EditTree(YAML::Node root, const Edit& e) {
   switch (e.op) {
     case Op::kStagePin:
     case Op::kRetirePin: {
-      auto pin = config::NormalizeCertPin(e.pin, "--pin");
-      if (!pin.ok()) return pin.status();
-      auto it = std::find(normalized.begin(), normalized.end(), *pin);
+      VV_ASSIGN_OR_RETURN(auto pin, config::NormalizeCertPin(e.pin, "--pin"));
+      auto it = std::find(normalized.begin(), normalized.end(), pin);
       if (e.op == Op::kStagePin) {
         if (it != normalized.end()) return Status::AlreadyExists("pin already staged");
-        normalized.push_back(*pin);
+        normalized.push_back(pin);
       } else {
         if (it == normalized.end())
           return Status::NotFound("pin is not configured for " + e.identity);
@@ -582,21 +581,19 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
 }
 
 Status ApplyToFile(const std::string& path, const Edit& edit, const config::EnvLookup& env) {
-  auto text = crypto::ReadFileBytes(path);
-  if (!text.ok()) return text.status();
+  VV_ASSIGN_OR_RETURN(auto text, crypto::ReadFileBytes(path));
   std::error_code ec;
   auto abs = std::filesystem::absolute(path, ec);
   std::string base = ec ? std::string() : abs.parent_path().string();
   ApplyReport report;
-  auto next = ApplyToText(*text, edit, env, base, true, &report);
-  if (!next.ok()) return next.status();
+  VV_ASSIGN_OR_RETURN(auto next, ApplyToText(text, edit, env, base, true, &report));
   if (!report.surgical)
     spdlog::warn("config_edit: {}: re-emitted the whole document ({}); YAML comments and "
                  "formatting were not preserved",
                  path, report.fallback_reason);
   struct stat st {};
   int mode = ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : 0600;
-  return WriteFileAtomic(path, *next, mode);
+  return WriteFileAtomic(path, next, mode);
 }
 
 }  // namespace vv::app::config_edit

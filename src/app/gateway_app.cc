@@ -32,9 +32,8 @@ Result<std::shared_ptr<state::RedisPool>> MakeRedisPool(const config::GatewayCon
     return std::shared_ptr<state::RedisPool>();
   if (cfg.redis_url.empty())
     return Status::InvalidArgument("nonce_backend/rate_limit_backend 'redis' needs redis_url");
-  auto rc = RedisSettings(cfg);
-  if (!rc.ok()) return rc.status();
-  auto pool = state::RedisPool::Create(*rc);
+  VV_ASSIGN_OR_RETURN(auto rc, RedisSettings(cfg));
+  auto pool = state::RedisPool::Create(rc);
   if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
   return std::move(pool).value();
 }
@@ -159,22 +158,17 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   spdlog::info("ATT&CK catalog loaded from {}", catalog_dir);
   app->catalog_ = std::make_unique<schema::MitreCatalog>(std::move(catalog).value());
 
-  auto pool = MakeRedisPool(c);
-  if (!pool.ok()) return pool.status();
-  auto nonces = MakeNonceStore(c, app->clock_, *pool);
-  if (!nonces.ok()) return nonces.status();
-  app->nonces_ = std::move(nonces).value();
-  auto limiter = MakeRateLimiter(c, app->clock_, *pool, c.rate_limit_per_minute);
-  if (!limiter.ok()) return limiter.status();
-  app->limiter_ = std::move(limiter).value();
+  VV_ASSIGN_OR_RETURN(auto pool, MakeRedisPool(c));
+  VV_ASSIGN_OR_RETURN(app->nonces_, MakeNonceStore(c, app->clock_, pool));
+  VV_ASSIGN_OR_RETURN(app->limiter_,
+                      MakeRateLimiter(c, app->clock_, pool, c.rate_limit_per_minute));
   if (c.rejection_budget_per_minute > 0) {
     // Same backend as the rate limiter (shared across replicas with Redis); keys are
     // "rejections:<identity>", apart from the per-operator rate keys.
-    auto budget = MakeRateLimiter(c, app->clock_, *pool, c.rejection_budget_per_minute);
-    if (!budget.ok()) return budget.status();
-    app->rejection_budget_ = std::move(budget).value();
+    VV_ASSIGN_OR_RETURN(app->rejection_budget_,
+                        MakeRateLimiter(c, app->clock_, pool, c.rejection_budget_per_minute));
   }
-  app->admission_ = MakeAdmission(c, app->clock_, *pool, *app->nonces_, *app->limiter_);
+  app->admission_ = MakeAdmission(c, app->clock_, pool, *app->nonces_, *app->limiter_);
 
   audit::AuditLogOptions ao;
   ao.seal_every = c.audit_seal_every;
@@ -222,9 +216,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   if (!audit.ok()) return Status(audit.status().code(), "audit_log_path: " + audit.status().message());
   app->audit_ = std::move(audit).value();
 
-  auto publisher = MakePublisher(c, app->clock_);
-  if (!publisher.ok()) return publisher.status();
-  app->publisher_ = std::move(publisher).value();
+  VV_ASSIGN_OR_RETURN(app->publisher_, MakePublisher(c, app->clock_));
   // Every envelope is signed on its way to the queue (issue 12): the engine stores only what
   // verifies under one of its configured queue keys, so a forged or injected message is
   // dead-lettered instead of becoming evidence. Without a key the envelopes stay unsigned
@@ -254,23 +246,22 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
 
   // Signed feedback keys, loaded once. Refuse to start without them (the reference's default
   // deployment failed every request instead).
-  auto signer = cognitive::FeedbackSigner::Load(c.feedback_key_paths, c.feedback_active_kid);
-  if (!signer.ok()) return signer.status();
-  app->feedback_signer_ = std::move(signer).value();
+  VV_ASSIGN_OR_RETURN(app->feedback_signer_,
+                      cognitive::FeedbackSigner::Load(c.feedback_key_paths, c.feedback_active_kid));
 
   // Execution graphs: tenant-scoped, in the evidence store database (vectorvue.evidence_engine).
-  auto store_cfg = cognitive::LoadGraphStoreConfig(c.source_path, config::ProcessEnv(), c.queue_path);
-  if (!store_cfg.ok()) return store_cfg.status();
-  if (c.profile == "production" && store_cfg->backend != "postgres")
+  VV_ASSIGN_OR_RETURN(auto store_cfg, cognitive::LoadGraphStoreConfig(
+                                          c.source_path, config::ProcessEnv(), c.queue_path));
+  if (c.profile == "production" && store_cfg.backend != "postgres")
     // Issue 14 item 3: replicas must answer feedback from the same graphs.
     return Status::InvalidArgument(
         "evidence_engine.store_backend: profile production requires the execution-graph store "
-        "on PostgreSQL (got " + store_cfg->backend + " at " + store_cfg->path +
+        "on PostgreSQL (got " + store_cfg.backend + " at " + store_cfg.path +
         ", a file per replica, so feedback would differ by replica): set "
         "vectorvue.evidence_engine.store_backend: postgres and postgres_url "
         "(VV_EVIDENCE_STORE_BACKEND=postgres, VV_EVIDENCE_POSTGRES_URL)");
-  store_cfg->require_least_privilege = c.profile == "production";
-  auto graphs = cognitive::OpenGraphStore(*store_cfg);
+  store_cfg.require_least_privilege = c.profile == "production";
+  auto graphs = cognitive::OpenGraphStore(store_cfg);
   if (!graphs.ok())
     return Status(graphs.status().code(),
                   "evidence_engine store (graph store): " + graphs.status().message());
@@ -374,13 +365,11 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   // gateway on this host) is logged and the gateway runs without it; a non-loopback address
   // is a configuration error.
   if (!config::ListenerDisabled(c.admin_listen)) {
-    auto hp = ParseListenAddress("admin_listen", c.admin_listen, /*loopback_only=*/true);
-    if (!hp.ok()) return hp.status();
+    VV_RETURN_IF_ERROR(
+        ParseListenAddress("admin_listen", c.admin_listen, /*loopback_only=*/true).status());
     GatewayApp* raw = app.get();
     http::AdminOptions ao;
-    auto token = ResolveAdminToken(c);
-    if (!token.ok()) return token.status();
-    ao.token = std::move(token).value();
+    VV_ASSIGN_OR_RETURN(ao.token, ResolveAdminToken(c));
     if (ao.token.empty())
       spdlog::warn("admin listener: no admin_token_file / VV_TG_ADMIN_TOKEN: POST endpoints "
                    "(reload) are refused");

@@ -39,11 +39,9 @@ json::Value ApprovalValue(const Approval& a) {
 
 Result<Approval> ApprovalFrom(const json::Value& v) {
   if (!v.is_object()) return Status::InvalidArgument("approval: must be a JSON object");
-  auto approver = StringMember(v, "approver", "approval");
-  if (!approver.ok()) return approver.status();
-  auto sig = StringMember(v, "signature", "approval");
-  if (!sig.ok()) return sig.status();
-  return Approval{*approver, *sig};
+  VV_ASSIGN_OR_RETURN(auto approver, StringMember(v, "approver", "approval"));
+  VV_ASSIGN_OR_RETURN(auto sig, StringMember(v, "signature", "approval"));
+  return Approval{approver, sig};
 }
 
 
@@ -154,8 +152,7 @@ Status CheckRelease(const State& st, std::string_view identity, int64_t applied_
       auto one = ApprovalFrom(a);
       if (one.ok()) approvals.push_back(std::move(one).value());
     }
-  auto ok = VerifyApprovals(req->as_string(), approvals, approvers);
-  if (!ok.ok()) return ok.status();
+  VV_RETURN_IF_ERROR(VerifyApprovals(req->as_string(), approvals, approvers).status());
   return Status::Ok();
 }
 
@@ -163,9 +160,8 @@ Result<Applied> LoadApplied(const std::string& path) {
   Applied a;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return a;
-  auto bytes = crypto::ReadFileBytes(path);
-  if (!bytes.ok()) return bytes.status();
-  auto v = json::Parse(*bytes);
+  VV_ASSIGN_OR_RETURN(auto bytes, crypto::ReadFileBytes(path));
+  auto v = json::Parse(bytes);
   const json::Value* g = v.ok() && v->is_object() ? v->Find("generation") : nullptr;
   const json::Value* r = v.ok() && v->is_object() ? v->Find("revoked") : nullptr;
   if (g == nullptr || !g->is_int() || !g->as_int64() || r == nullptr || !r->is_array())
@@ -213,16 +209,14 @@ Result<State> ParseState(std::string_view text) {
     if (!rv.is_object()) return Status::InvalidArgument("kill-switch state: bad entry " + id);
     Revocation r;
     r.identity = id;
-    auto reason = StringMember(rv, "reason", "kill-switch state");
-    if (!reason.ok()) return reason.status();
-    r.reason = *reason;
+    VV_ASSIGN_OR_RETURN(auto reason, StringMember(rv, "reason", "kill-switch state"));
+    r.reason = reason;
     if (auto at = StringMember(rv, "engaged_at", "kill-switch state"); at.ok()) r.engaged_at = *at;
     if (auto req = StringMember(rv, "request", "kill-switch state"); req.ok()) r.request = *req;
     if (const json::Value* ap = rv.Find("approvals"); ap && ap->is_array()) {
       for (const auto& a : ap->as_array()) {
-        auto parsed = ApprovalFrom(a);
-        if (!parsed.ok()) return parsed.status();
-        r.approvals.push_back(std::move(parsed).value());
+        VV_ASSIGN_OR_RETURN(auto parsed, ApprovalFrom(a));
+        r.approvals.push_back(std::move(parsed));
       }
     }
     s.revoked[id] = std::move(r);
@@ -258,9 +252,8 @@ class FileStore final : public Store {
   Result<std::string> Read() override {
     std::error_code ec;
     if (!std::filesystem::exists(path_, ec)) return std::string();
-    auto bytes = crypto::ReadFileBytes(path_);
-    if (!bytes.ok()) return bytes.status();
-    return std::move(bytes).value();
+    VV_ASSIGN_OR_RETURN(auto bytes, crypto::ReadFileBytes(path_));
+    return bytes;
   }
   Status CompareAndSwap(const std::string& expected, const std::string& next) override {
     // Serialise writers with an exclusive lock file beside the state.
@@ -305,21 +298,20 @@ class RedisStore final : public Store {
   RedisStore(std::shared_ptr<state::RedisPool> pool, std::string key)
       : pool_(std::move(pool)), key_(std::move(key)) {}
   Result<std::string> Read() override {
-    auto r = pool_->Command({"GET", key_});
-    if (!r.ok()) return r.status();
-    if (r->type == state::RedisValue::Type::kNil) return std::string();
-    if (r->type != state::RedisValue::Type::kString)
+    VV_ASSIGN_OR_RETURN(auto r, pool_->Command({"GET", key_}));
+    if (r.type == state::RedisValue::Type::kNil) return std::string();
+    if (r.type != state::RedisValue::Type::kString)
       return Status::Unavailable("kill-switch: unexpected Redis reply to GET");
-    return r->str;
+    return r.str;
   }
   Status CompareAndSwap(const std::string& expected, const std::string& next) override {
     auto parsed = ParseState(next);
     std::string gen = parsed.ok() ? std::to_string(parsed->generation) : "0";
-    auto r = pool_->Command({"EVAL", kCasScript, "1", key_, expected, next, gen});
-    if (!r.ok()) return r.status();
-    if (r->type == state::RedisValue::Type::kError)
-      return Status::Unavailable("kill-switch: Redis error: " + r->str);
-    if (r->type != state::RedisValue::Type::kInteger || r->integer != 1)
+    VV_ASSIGN_OR_RETURN(auto r,
+                        pool_->Command({"EVAL", kCasScript, "1", key_, expected, next, gen}));
+    if (r.type == state::RedisValue::Type::kError)
+      return Status::Unavailable("kill-switch: Redis error: " + r.str);
+    if (r.type != state::RedisValue::Type::kInteger || r.integer != 1)
       return Status::Unavailable("kill-switch state changed concurrently; retry");
     return Status::Ok();
   }
@@ -341,11 +333,9 @@ std::unique_ptr<Store> MakeRedisStore(std::shared_ptr<state::RedisPool> pool, st
 
 Result<std::unique_ptr<Store>> MakeStore(const config::GatewayConfig& cfg) {
   if (!cfg.redis_url.empty()) {
-    auto rc = RedisSettings(cfg);
-    if (!rc.ok()) return rc.status();
-    auto pool = state::RedisPool::CreateLazy(*rc);
-    if (!pool.ok()) return pool.status();
-    return MakeRedisStore(std::move(pool).value(), cfg.kill_switch_redis_key);
+    VV_ASSIGN_OR_RETURN(auto rc, RedisSettings(cfg));
+    VV_ASSIGN_OR_RETURN(auto pool, state::RedisPool::CreateLazy(rc));
+    return MakeRedisStore(std::move(pool), cfg.kill_switch_redis_key);
   }
   if (cfg.kill_switch_file.empty())
     return Status::InvalidArgument("kill_switch_file is not set (and no redis_url)");
@@ -357,14 +347,12 @@ Result<State> Apply(Store& store, const config::GatewayConfig& cfg, std::string_
                     const std::vector<Approval>& approvals, const Clock& clock) {
   if (action != "engage" && action != "release")
     return Status::InvalidArgument("action must be engage or release");
-  auto text = store.Read();
-  if (!text.ok()) return text.status();
-  auto state = ParseState(*text);
-  if (!state.ok()) return state.status();
-  const std::string canonical = CanonicalRequest(action, identity, reason, state->generation);
-  auto approvers = VerifyApprovals(canonical, approvals, cfg.kill_switch_approvers);
-  if (!approvers.ok()) return approvers.status();
-  const bool revoked = state->revoked.count(identity) != 0;
+  VV_ASSIGN_OR_RETURN(auto text, store.Read());
+  VV_ASSIGN_OR_RETURN(auto state, ParseState(text));
+  const std::string canonical = CanonicalRequest(action, identity, reason, state.generation);
+  VV_ASSIGN_OR_RETURN(auto approvers,
+                      VerifyApprovals(canonical, approvals, cfg.kill_switch_approvers));
+  const bool revoked = state.revoked.count(identity) != 0;
   if (action == "engage") {
     if (cfg.FindIdentity(identity) == nullptr)
       return Status::NotFound("identity '" + identity + "' is not configured");
@@ -372,8 +360,8 @@ Result<State> Apply(Store& store, const config::GatewayConfig& cfg, std::string_
   } else if (!revoked) {
     return Status::NotFound("identity '" + identity + "' is not revoked");
   }
-  State next = *state;
-  next.generation = state->generation + 1;
+  State next = state;
+  next.generation = state.generation + 1;
   const std::string at = IsoFormatUtc(clock.NowMicros());
   if (action == "engage") {
     Revocation r;
@@ -393,14 +381,14 @@ Result<State> Apply(Store& store, const config::GatewayConfig& cfg, std::string_
   lc.Set("at", at);
   lc.Set("generation", next.generation);
   json::Value names = json::Value::MakeArray();
-  for (const auto& n : *approvers) names.Push(n);
+  for (const auto& n : approvers) names.Push(n);
   lc.Set("approvers", std::move(names));
   json::Value ap = json::Value::MakeArray();
   for (const auto& a : approvals) ap.Push(ApprovalValue(a));
   lc.Set("approvals", std::move(ap));
   lc.Set("request", canonical);
   next.last_change = std::move(lc);
-  VV_RETURN_IF_ERROR(store.CompareAndSwap(*text, SerializeState(next)));
+  VV_RETURN_IF_ERROR(store.CompareAndSwap(text, SerializeState(next)));
   return next;
 }
 

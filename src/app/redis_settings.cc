@@ -26,15 +26,12 @@ Result<state::RedisConfig> RedisSettings(const config::GatewayConfig& cfg) {
   auto rc = state::ParseRedisUrl(cfg.redis_url);
   if (!rc.ok()) return Status(rc.status().code(), "redis_url: " + rc.status().message());
   rc->tls_ca_file = cfg.redis_tls_ca_path;
-  auto password = Secret(cfg.redis_password, cfg.redis_password_file,
-                         "redis_password_file (VV_TG_REDIS_PASSWORD_FILE)");
-  if (!password.ok()) return password.status();
-  if (!password->empty()) rc->password = std::move(password).value();
-  auto sentinel_password =
-      Secret(cfg.redis_sentinel_password, cfg.redis_sentinel_password_file,
-             "redis_sentinel_password_file (VV_TG_REDIS_SENTINEL_PASSWORD_FILE)");
-  if (!sentinel_password.ok()) return sentinel_password.status();
-  rc->sentinel_password = std::move(sentinel_password).value();
+  VV_ASSIGN_OR_RETURN(auto password, Secret(cfg.redis_password, cfg.redis_password_file,
+                                            "redis_password_file (VV_TG_REDIS_PASSWORD_FILE)"));
+  if (!password.empty()) rc->password = std::move(password);
+  VV_ASSIGN_OR_RETURN(rc->sentinel_password,
+                      Secret(cfg.redis_sentinel_password, cfg.redis_sentinel_password_file,
+                             "redis_sentinel_password_file (VV_TG_REDIS_SENTINEL_PASSWORD_FILE)"));
   rc->sentinel_username = cfg.redis_sentinel_username;
   return rc;
 }

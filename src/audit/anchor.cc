@@ -149,9 +149,8 @@ Result<AnchorFile> LoadAnchorFile(const std::string& path) {
   if (st.st_size > kMaxAnchorFileBytes) {
     return Status::InvalidArgument("anchor file " + path + " is too large");
   }
-  auto bytes = crypto::ReadFileBytes(path);
-  if (!bytes.ok()) return bytes.status();
-  return ParseAnchorText(*bytes);
+  VV_ASSIGN_OR_RETURN(auto bytes, crypto::ReadFileBytes(path));
+  return ParseAnchorText(bytes);
 }
 
 Result<std::unique_ptr<FileAnchorSink>> FileAnchorSink::Open(const std::string& path, bool sync) {

@@ -420,9 +420,8 @@ Status AuditLog::SealLocked() {
   std::string buf;
   AnchorRecord info;
   const int64_t index = lines_ + 1;
-  auto sealed = BuildSealLineLocked(index, lines_, last_hash_, tree_, &buf, &info);
-  if (!sealed.ok()) return sealed.status();
-  std::string hash = std::move(sealed).value();
+  VV_ASSIGN_OR_RETURN(std::string hash,
+                      BuildSealLineLocked(index, lines_, last_hash_, tree_, &buf, &info));
   VV_RETURN_IF_ERROR(WriteAllLocked(buf));
   lines_ = index;
   entries_since_seal_ = 0;
@@ -496,11 +495,9 @@ Status AuditLog::PublishBatch(const std::vector<AnchorRecord>& batch,
                               size_t* done) {
   *done = 0;
   if (!synced) {
-    auto head = anchor_->Refresh();
-    if (!head.ok()) return head.status();
-    auto skip = ReconcileAnchorHead(*head, last, batch);
-    if (!skip.ok()) return skip.status();
-    *done = *skip;
+    VV_ASSIGN_OR_RETURN(auto head, anchor_->Refresh());
+    VV_ASSIGN_OR_RETURN(auto skip, ReconcileAnchorHead(head, last, batch));
+    *done = skip;
   }
   for (; *done < batch.size(); ++*done) {
     VV_RETURN_IF_ERROR(anchor_->Publish(batch[*done]));
@@ -784,11 +781,10 @@ Result<std::string> AuditLog::CanonicalDetails(json::Value& details) {
 }
 
 Status AuditLog::Append(std::string_view event_type, std::string_view actor, json::Value details) {
-  Result<std::string> details_canonical = CanonicalDetails(details);
-  if (!details_canonical.ok()) return details_canonical.status();
+  VV_ASSIGN_OR_RETURN(std::string details_canonical, CanonicalDetails(details));
   {
     MutexLock l(&mu_);
-    VV_RETURN_IF_ERROR(AppendLocked(event_type, actor, *details_canonical));
+    VV_RETURN_IF_ERROR(AppendLocked(event_type, actor, details_canonical));
   }
   AfterSeal();
   return AfterWrite(1);

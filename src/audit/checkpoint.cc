@@ -163,10 +163,9 @@ Result<crypto::Ed25519PublicKey> ParsePublicKeyArg(const std::string& arg) {
   struct stat st;
   if (::stat(arg.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
     if (st.st_size > 64 * 1024) return Status::InvalidArgument("public key file too large");
-    auto bytes = crypto::ReadFileBytes(arg);
-    if (!bytes.ok()) return bytes.status();
-    if (bytes->size() == 32) return crypto::Ed25519PublicKey::FromRaw(*bytes);
-    text = *bytes;
+    VV_ASSIGN_OR_RETURN(auto bytes, crypto::ReadFileBytes(arg));
+    if (bytes.size() == 32) return crypto::Ed25519PublicKey::FromRaw(bytes);
+    text = bytes;
   }
   std::string_view t = StripAsciiWhitespace(text);
   if (t.find("PRIVATE KEY") != std::string_view::npos) {

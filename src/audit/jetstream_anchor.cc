@@ -93,9 +93,8 @@ Result<std::unique_ptr<JetStreamAnchorSink>> JetStreamAnchorSink::Open(
 
 Status JetStreamAnchorSink::Init() {
   const JetStreamAnchorOptions& o = options_;
-  auto conn = natsclient::Connect(o.nats, "audit anchor");
-  if (!conn.ok()) return conn.status();
-  nc_ = *conn;
+  VV_ASSIGN_OR_RETURN(auto conn, natsclient::Connect(o.nats, "audit anchor"));
+  nc_ = conn;
   natsStatus s = NATS_OK;
   jsOptions jo;
   jsOptions_Init(&jo);
@@ -250,8 +249,7 @@ std::optional<AnchorRecord> JetStreamAnchorSink::Latest() const {
 Status JetStreamAnchorSink::Publish(const AnchorRecord& record) {
   MutexLock l(&mu_);
   if (!head_known_) {
-    auto head = RefreshLocked();
-    if (!head.ok()) return head.status();
+    VV_RETURN_IF_ERROR(RefreshLocked().status());
   }
   if (head_.has_value() && !AnchorBefore(*head_, record)) {
     if (SamePosition(record, *head_) && record.entry_hash != head_->entry_hash) {
@@ -397,9 +395,8 @@ Result<std::vector<AnchorRecord>> FetchJetStreamAnchors(const JetStreamAnchorOpt
   JetStreamAnchorOptions o = options;
   o.nats.require_connection = true;
   o.create_stream = false;
-  auto sink = JetStreamAnchorSink::Open(o);
-  if (!sink.ok()) return sink.status();
-  return (*sink)->ReadAll();
+  VV_ASSIGN_OR_RETURN(auto sink, JetStreamAnchorSink::Open(o));
+  return sink->ReadAll();
 }
 
 }  // namespace vv::audit

@@ -61,13 +61,11 @@ Result<std::unique_ptr<Pkcs11SealSigner>> Pkcs11SealSigner::Open(
   if (token == nullptr) return Status::InvalidArgument("pkcs11 seal signer: no token");
   if (key_label.empty())
     return Status::InvalidArgument("pkcs11 seal signer: the key label must be configured");
-  auto pub = ReadPkcs11PublicKey(*token, key_label);
-  if (!pub.ok()) return pub.status();
+  VV_ASSIGN_OR_RETURN(auto pub, ReadPkcs11PublicKey(*token, key_label));
   std::unique_ptr<Pkcs11SealSigner> signer(new Pkcs11SealSigner(
-      std::move(key_name), std::move(pub).value(), std::move(token), std::move(key_label)));
-  auto probe = signer->Sign(kProbe);
-  if (!probe.ok()) return probe.status();
-  if (!signer->public_key().Verify(kProbe, *probe))
+      std::move(key_name), std::move(pub), std::move(token), std::move(key_label)));
+  VV_ASSIGN_OR_RETURN(auto probe, signer->Sign(kProbe));
+  if (!signer->public_key().Verify(kProbe, probe))
     return Status::InvalidArgument("pkcs11 seal signer: the private and public keys labelled '" +
                                    signer->key_label_ +
                                    "' do not form a pair (probe signature does not verify)");
@@ -169,28 +167,25 @@ Result<std::shared_ptr<const SealSigner>> OpenSealSigner(const SealKeyOptions& o
     return Status::InvalidArgument(
         "the audit seal key is configured twice: set either a key file or a PKCS#11 token");
   if (!options.key_path.empty()) {
-    auto key = LoadSealKey(options.key_path);
-    if (!key.ok()) return key.status();
+    VV_ASSIGN_OR_RETURN(auto key, LoadSealKey(options.key_path));
     return std::shared_ptr<const SealSigner>(
-        std::make_shared<CheckpointSigner>(key_name, std::move(key).value()));
+        std::make_shared<CheckpointSigner>(key_name, std::move(key)));
   }
   if (options.pkcs11_token_label.empty()) return std::shared_ptr<const SealSigner>();
   if (options.pkcs11_key_label.empty())
     return Status::InvalidArgument("the PKCS#11 audit seal key label must be configured");
-  auto pin = pkcs11::ResolvePin(options.pkcs11_pin_file, options.pkcs11_pin_env, env,
-                                "audit seal PKCS#11 token");
-  if (!pin.ok()) return pin.status();
+  VV_ASSIGN_OR_RETURN(auto pin, pkcs11::ResolvePin(options.pkcs11_pin_file, options.pkcs11_pin_env,
+                                                   env, "audit seal PKCS#11 token"));
   pkcs11::TokenOptions to;
   to.module_path = options.pkcs11_module;
   to.token_label = options.pkcs11_token_label;
-  to.pin = std::move(pin).value();
+  to.pin = std::move(pin);
   auto token = pkcs11::Token::Open(to);
   crypto::Wipe(&to.pin);
   if (!token.ok()) return token.status();
-  auto signer =
-      Pkcs11SealSigner::Open(key_name, std::move(token).value(), options.pkcs11_key_label);
-  if (!signer.ok()) return signer.status();
-  return std::shared_ptr<const SealSigner>(std::move(signer).value());
+  VV_ASSIGN_OR_RETURN(auto signer, Pkcs11SealSigner::Open(key_name, std::move(token).value(),
+                                                          options.pkcs11_key_label));
+  return std::shared_ptr<const SealSigner>(std::move(signer));
 }
 
 }  // namespace vv::audit

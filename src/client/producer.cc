@@ -305,11 +305,10 @@ Result<std::string> Producer::BuildGraphRequest(std::string_view graph_json, int
 
 DeliveryResult Producer::SendGraph(std::string_view graph_json) {
   return Deliver([&](int64_t ts, const std::string& nonce) -> vv::Result<Attempt> {
-    auto body = GraphBody(options_, graph_json, ts, nonce);
-    if (!body.ok()) return body.status();
+    VV_ASSIGN_OR_RETURN(auto body, GraphBody(options_, graph_json, ts, nonce));
     Attempt a;
     a.target = kExecutionGraphPath;
-    a.body = std::move(body).value();
+    a.body = std::move(body);
     a.headers = SignedHeaders(ts, nonce, a.body);
     return a;
   });

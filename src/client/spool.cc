@@ -43,12 +43,11 @@ vv::Status Exec(sqlite3* db, const std::string& sql) {
 
 Result<std::unique_ptr<Spool>> Spool::Open(const std::string& path, const Clock& clock) {
   return Public([&]() -> vv::Result<std::unique_ptr<Spool>> {
-    vv::Result<vv::sqlstore::Db> db = vv::sqlstore::Db::Open(path, "spool");
-    if (!db.ok()) return db.status();
-    VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db->get(), "PRAGMA journal_mode=WAL", kPrefix));
-    VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db->get(), "PRAGMA synchronous=FULL", kPrefix));
-    VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db->get(), kSchema, kPrefix));
-    return std::unique_ptr<Spool>(new Spool(db->release(), clock));
+    VV_ASSIGN_OR_RETURN(vv::sqlstore::Db db, vv::sqlstore::Db::Open(path, "spool"));
+    VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db.get(), "PRAGMA journal_mode=WAL", kPrefix));
+    VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db.get(), "PRAGMA synchronous=FULL", kPrefix));
+    VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db.get(), kSchema, kPrefix));
+    return std::unique_ptr<Spool>(new Spool(db.release(), clock));
   }());
 }
 
@@ -201,19 +200,18 @@ Result<DrainStats> DrainSpool(
   int64_t handled = 0;
   bool stop = false;
   while (!stop) {
-    auto pending = spool.Pending(256, after);
-    if (!pending.ok()) return pending.status();
-    if (pending->empty()) break;
-    for (size_t start = 0; start < pending->size() && !stop; start += batch_size) {
+    VV_ASSIGN_OR_RETURN(auto pending, spool.Pending(256, after));
+    if (pending.empty()) break;
+    for (size_t start = 0; start < pending.size() && !stop; start += batch_size) {
       // One group: up to batch_size entries, delivered in one batch request when there are
       // several valid ones (Producer::SendBatch falls back to single sends by itself).
       std::vector<const SpoolEntry*> group;
-      for (size_t i = start; i < pending->size() && group.size() < batch_size; ++i) {
+      for (size_t i = start; i < pending.size() && group.size() < batch_size; ++i) {
         if (max_events > 0 && handled >= max_events) {
           stop = true;
           break;
         }
-        group.push_back(&(*pending)[i]);
+        group.push_back(&pending[i]);
         ++handled;
       }
       if (group.empty()) break;
@@ -263,9 +261,8 @@ Result<DrainStats> DrainSpool(
       }
     }
   }
-  auto counts = spool.Counts();
-  if (!counts.ok()) return counts.status();
-  stats.remaining = counts->pending;
+  VV_ASSIGN_OR_RETURN(auto counts, spool.Counts());
+  stats.remaining = counts.pending;
   return stats;
 }
 

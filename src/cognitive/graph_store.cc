@@ -7,14 +7,13 @@ namespace vv::cognitive {
 
 Result<std::unique_ptr<GraphStore>> OpenGraphStore(const GraphStoreConfig& cfg) {
   if (cfg.backend == "sqlite") {
-    auto s = SqliteGraphStore::Open(cfg.path);
-    if (!s.ok()) return s.status();
-    return std::unique_ptr<GraphStore>(std::move(s).value());
+    VV_ASSIGN_OR_RETURN(auto s, SqliteGraphStore::Open(cfg.path));
+    return std::unique_ptr<GraphStore>(std::move(s));
   }
   if (cfg.backend == "postgres") {
-    auto s = PostgresGraphStore::Open(cfg.postgres_url, cfg.require_least_privilege);
-    if (!s.ok()) return s.status();
-    return std::unique_ptr<GraphStore>(std::move(s).value());
+    VV_ASSIGN_OR_RETURN(auto s,
+                        PostgresGraphStore::Open(cfg.postgres_url, cfg.require_least_privilege));
+    return std::unique_ptr<GraphStore>(std::move(s));
   }
   return Status::InvalidArgument("graph store backend '" + cfg.backend + "' is not supported");
 }

@@ -51,10 +51,9 @@ Result<int64_t> Int(const json::Value& body, std::string_view key) {
 }
 
 Result<std::string> Hex64(const json::Value& body, std::string_view key) {
-  auto s = Str(body, key, 64, 64);
-  if (!s.ok()) return s.status();
-  if (!IsHex(*s, 64)) return Status::InvalidArgument(std::string(key) + ": must be 64 hex chars");
-  return ToLowerAscii(*s);
+  VV_ASSIGN_OR_RETURN(auto s, Str(body, key, 64, 64));
+  if (!IsHex(s, 64)) return Status::InvalidArgument(std::string(key) + ": must be 64 hex chars");
+  return ToLowerAscii(s);
 }
 
 Result<std::string> TenantId(const json::Value& body) {
@@ -75,13 +74,6 @@ std::string TargetUrn(const json::Value* v) {
   return std::string(kUnknownTargetUrn);
 }
 
-#define VV_ASSIGN(lhs, expr)            \
-  do {                                  \
-    auto _r = (expr);                   \
-    if (!_r.ok()) return _r.status();   \
-    lhs = std::move(_r).value();        \
-  } while (0)
-
 }  // namespace
 
 bool IsTenantIdPattern(std::string_view s) {
@@ -98,13 +90,13 @@ Result<ExecutionGraphRequest> ParseExecutionGraphRequest(const json::Value& body
                                      "timestamp", "nonce", "schema_version",
                                      "attestation_measurement_hash", "graph"}));
   ExecutionGraphRequest r;
-  VV_ASSIGN(r.operator_id, Str(body, "operator_id", 1, 128));
-  VV_ASSIGN(r.tenant_id, TenantId(body));
-  VV_ASSIGN(r.execution_fingerprint, Hex64(body, "execution_fingerprint"));
-  VV_ASSIGN(r.timestamp, Int(body, "timestamp"));
-  VV_ASSIGN(r.nonce, Str(body, "nonce", 8, 128));
-  VV_ASSIGN(r.schema_version, Str(body, "schema_version", 1, 32));
-  VV_ASSIGN(r.attestation_measurement_hash, Hex64(body, "attestation_measurement_hash"));
+  VV_ASSIGN_OR_RETURN(r.operator_id, Str(body, "operator_id", 1, 128));
+  VV_ASSIGN_OR_RETURN(r.tenant_id, TenantId(body));
+  VV_ASSIGN_OR_RETURN(r.execution_fingerprint, Hex64(body, "execution_fingerprint"));
+  VV_ASSIGN_OR_RETURN(r.timestamp, Int(body, "timestamp"));
+  VV_ASSIGN_OR_RETURN(r.nonce, Str(body, "nonce", 8, 128));
+  VV_ASSIGN_OR_RETURN(r.schema_version, Str(body, "schema_version", 1, 32));
+  VV_ASSIGN_OR_RETURN(r.attestation_measurement_hash, Hex64(body, "attestation_measurement_hash"));
   const json::Value* g = body.Find("graph");
   if (g == nullptr) return Status::InvalidArgument("graph: field required");
   if (!g->is_object()) return Status::InvalidArgument("graph: must be an object");
@@ -134,12 +126,12 @@ Result<ExecutionGraphRequest> ParseExecutionGraphRequest(const json::Value& body
 Result<FeedbackQuery> ParseFeedbackQuery(const json::Value& body) {
   VV_RETURN_IF_ERROR(OnlyKeys(body, {"operator_id", "tenant_id", "timestamp", "nonce", "limit"}));
   FeedbackQuery q;
-  VV_ASSIGN(q.operator_id, Str(body, "operator_id", 1, 128));
-  VV_ASSIGN(q.tenant_id, TenantId(body));
-  VV_ASSIGN(q.timestamp, Int(body, "timestamp"));
-  VV_ASSIGN(q.nonce, Str(body, "nonce", 8, 128));
+  VV_ASSIGN_OR_RETURN(q.operator_id, Str(body, "operator_id", 1, 128));
+  VV_ASSIGN_OR_RETURN(q.tenant_id, TenantId(body));
+  VV_ASSIGN_OR_RETURN(q.timestamp, Int(body, "timestamp"));
+  VV_ASSIGN_OR_RETURN(q.nonce, Str(body, "nonce", 8, 128));
   if (body.Find("limit") != nullptr) {
-    VV_ASSIGN(q.limit, Int(body, "limit"));
+    VV_ASSIGN_OR_RETURN(q.limit, Int(body, "limit"));
     if (q.limit < 1 || q.limit > 1000)
       return Status::InvalidArgument("limit: must be between 1 and 1000");
   }

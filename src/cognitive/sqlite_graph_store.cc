@@ -20,8 +20,7 @@ constexpr const char* kSelect =
 }  // namespace
 
 Result<std::unique_ptr<SqliteGraphStore>> SqliteGraphStore::Open(const std::string& path) {
-  Result<sqlstore::Db> db = sqlstore::Db::Open(path, "graph store");
-  if (!db.ok()) return db.status();
+  VV_ASSIGN_OR_RETURN(sqlstore::Db db, sqlstore::Db::Open(path, "graph store"));
   const char* kSetup =
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=FULL;"
@@ -34,19 +33,19 @@ Result<std::unique_ptr<SqliteGraphStore>> SqliteGraphStore::Open(const std::stri
       " graph TEXT NOT NULL, received_at INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS cognitive_graphs_tenant_seq ON cognitive_graphs"
       " (tenant_id, seq);";
-  if (Status setup = sqlstore::Exec(db->get(), kSetup); !setup.ok()) {
+  if (Status setup = sqlstore::Exec(db.get(), kSetup); !setup.ok()) {
     const std::string& msg = setup.message();
     if (msg.find("not a database") != std::string::npos)
       return Status::DataLoss("graph store: " + path + " is not a SQLite database: " + msg);
     return Status::Unavailable("graph store: cannot initialise " + path + ": " + msg);
   }
-  Stmt check(db->get(),
+  Stmt check(db.get(),
              "SELECT seq, tenant_id, request_id, operator_id, execution_fingerprint,"
              " attestation_measurement_hash, schema_version, target_urn, node_count, graph,"
              " received_at FROM cognitive_graphs LIMIT 0");
   if (!check.ok())
     return Status::DataLoss("graph store: " + path + ": cognitive_graphs has an unexpected schema");
-  return std::unique_ptr<SqliteGraphStore>(new SqliteGraphStore(std::move(*db), path));
+  return std::unique_ptr<SqliteGraphStore>(new SqliteGraphStore(std::move(db), path));
 }
 
 SqliteGraphStore::~SqliteGraphStore() = default;

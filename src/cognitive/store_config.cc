@@ -25,16 +25,16 @@ Result<GraphStoreConfig> ParseGraphStoreConfig(const std::string& yaml_text,
   config::EngineConfig start;
   start.store_backend.clear();  // "" = not configured: SQLite
   start.store_path.clear();     // "" = not configured: beside the queue
-  auto e = config::ParseEngineKeys(yaml_text, env, base_dir,
-                                   {"store_backend", "store_path", "postgres_url"}, start);
-  if (!e.ok()) return e.status();
+  VV_ASSIGN_OR_RETURN(
+      auto e, config::ParseEngineKeys(yaml_text, env, base_dir,
+                                      {"store_backend", "store_path", "postgres_url"}, start));
   GraphStoreConfig cfg;
-  cfg.backend = e->store_backend.empty() ? std::string("sqlite") : e->store_backend;
+  cfg.backend = e.store_backend.empty() ? std::string("sqlite") : e.store_backend;
   if (cfg.backend != "sqlite" && cfg.backend != "postgres")
     return Status::InvalidArgument(
         "evidence_engine.store_backend (VV_EVIDENCE_STORE_BACKEND) must be sqlite or postgres");
-  cfg.path = e->store_path.empty() ? DefaultPath(queue_path) : e->store_path;
-  cfg.postgres_url = e->postgres_url;
+  cfg.path = e.store_path.empty() ? DefaultPath(queue_path) : e.store_path;
+  cfg.postgres_url = e.postgres_url;
   if (cfg.backend == "postgres" && cfg.postgres_url.empty())
     return Status::InvalidArgument(
         "evidence_engine.postgres_url (VV_EVIDENCE_POSTGRES_URL) is required for store_backend "
@@ -46,10 +46,9 @@ Result<GraphStoreConfig> LoadGraphStoreConfig(const std::string& yaml_path,
                                               const config::EnvLookup& env,
                                               const std::string& queue_path) {
   if (yaml_path.empty()) return ParseGraphStoreConfig("", env, "", queue_path);
-  auto text = crypto::ReadFileBytes(yaml_path);
-  if (!text.ok()) return text.status();
+  VV_ASSIGN_OR_RETURN(auto text, crypto::ReadFileBytes(yaml_path));
   std::string base = std::filesystem::path(yaml_path).parent_path().string();
-  return ParseGraphStoreConfig(*text, env, base, queue_path);
+  return ParseGraphStoreConfig(text, env, base, queue_path);
 }
 
 }  // namespace vv::cognitive

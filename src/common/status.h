@@ -80,3 +80,26 @@ class Result {
     ::vv::Status _vv_s = (expr);            \
     if (!_vv_s.ok()) return _vv_s;          \
   } while (0)
+
+// Evaluate `...` (an expression yielding a vv::Result<T>) exactly once into a uniquely
+// named temporary; if it is not OK, return its Status unchanged from the enclosing
+// function (which must return vv::Status or some vv::Result<U>, both constructible from
+// a Status). Otherwise move the value out into `lhs`:
+//   VV_ASSIGN_OR_RETURN(auto key, LoadKey(path));      // declares `key` (type T, moved)
+//   VV_ASSIGN_OR_RETURN(std::string body, ReadAll(f)); // declares with an explicit type
+//   VV_ASSIGN_OR_RETURN(existing, Parse(text));        // move-assigns an existing variable
+// `lhs` must not be a reference declaration (`const auto& x`, `auto&& x`): that is not
+// supported — it would alias the value left inside the hidden, moved-from temporary
+// instead of owning it. Use `auto x` (a move, never a copy). `lhs` must not contain an
+// unparenthesised comma (write `auto p`, not `std::pair<A, B> p`); the expression may.
+// Expands to several statements: do not use it as the unbraced body of if/else/for.
+// Inside a lambda the `return` leaves the lambda, whose return type must then be a
+// Status or Result.
+#define VV_ASSIGN_OR_RETURN(lhs, ...) \
+  VV_ASSIGN_OR_RETURN_IMPL_(VV_STATUS_CONCAT_(_vv_aor_, __COUNTER__), lhs, __VA_ARGS__)
+#define VV_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, ...) \
+  auto tmp = (__VA_ARGS__);                      \
+  if (!tmp.ok()) return tmp.status();            \
+  lhs = std::move(tmp).value()
+#define VV_STATUS_CONCAT_(a, b) VV_STATUS_CONCAT_INNER_(a, b)
+#define VV_STATUS_CONCAT_INNER_(a, b) a##b

@@ -54,9 +54,8 @@ std::vector<table::Key<C>> AuditSealPkcs11Rows(table::Field<C, AuditSealPkcs11Co
     rows.push_back(table::Custom<C>(
         key, [f, key](C& c, const YAML::Node& v, const std::string& full,
                       const table::Source& src) -> Status {
-          auto raw = table::YamlScalar(v, full);
-          if (!raw.ok()) return raw.status();
-          return ApplyAuditSealPkcs11Key(key, table::TrimCopy(*raw), src.base_dir, &f(c));
+          VV_ASSIGN_OR_RETURN(auto raw, table::YamlScalar(v, full));
+          return ApplyAuditSealPkcs11Key(key, table::TrimCopy(raw), src.base_dir, &f(c));
         }));
   }
   return rows;

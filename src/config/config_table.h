@@ -154,9 +154,8 @@ Key<C> Str(std::string yaml, Field<C, std::string> f) {
   Key<C> k;
   k.yaml = std::move(yaml);
   k.from_yaml = [f](C& c, const YAML::Node& v, const std::string& name, const Source&) {
-    auto s = YamlScalar(v, name);
-    if (!s.ok()) return s.status();
-    f(c) = TrimCopy(*s);
+    VV_ASSIGN_OR_RETURN(auto s, YamlScalar(v, name));
+    f(c) = TrimCopy(s);
     return Status::Ok();
   };
   k.from_env = [f](C& c, const std::string& text, const std::string&) {
@@ -173,9 +172,8 @@ template <class C>
 Key<C> Path(std::string yaml, Field<C, std::string> f) {
   Key<C> k = Str<C>(std::move(yaml), f);
   k.from_yaml = [f](C& c, const YAML::Node& v, const std::string& name, const Source& src) {
-    auto s = YamlScalar(v, name);
-    if (!s.ok()) return s.status();
-    f(c) = ResolveConfigPath(TrimCopy(*s), src.base_dir);
+    VV_ASSIGN_OR_RETURN(auto s, YamlScalar(v, name));
+    f(c) = ResolveConfigPath(TrimCopy(s), src.base_dir);
     return Status::Ok();
   };
   return k;
@@ -195,9 +193,8 @@ Key<C> Choice(std::string yaml, Field<C, std::string> f,
   };
   Key<C> k = Str<C>(std::move(yaml), f);
   k.from_yaml = [f, norm](C& c, const YAML::Node& v, const std::string& name, const Source&) {
-    auto s = YamlScalar(v, name);
-    if (!s.ok()) return s.status();
-    f(c) = norm(*s);
+    VV_ASSIGN_OR_RETURN(auto s, YamlScalar(v, name));
+    f(c) = norm(s);
     return Status::Ok();
   };
   k.from_env = [f, norm](C& c, const std::string& text, const std::string&) {
@@ -213,15 +210,13 @@ Key<C> Bool(std::string yaml, Field<C, bool> f) {
   k.yaml = std::move(yaml);
   k.from_yaml = [f](C& c, const YAML::Node& v, const std::string& name, const Source&) -> Status {
     if (!v.IsScalar()) return Status::InvalidArgument(name + " must be a boolean (true/false)");
-    auto b = ParseBoolSetting(v.Scalar(), name);
-    if (!b.ok()) return b.status();
-    f(c) = *b;
+    VV_ASSIGN_OR_RETURN(auto b, ParseBoolSetting(v.Scalar(), name));
+    f(c) = b;
     return Status::Ok();
   };
   k.from_env = [f](C& c, const std::string& text, const std::string& var) -> Status {
-    auto b = ParseBoolSetting(text, var);
-    if (!b.ok()) return b.status();
-    f(c) = *b;
+    VV_ASSIGN_OR_RETURN(auto b, ParseBoolSetting(text, var));
+    f(c) = b;
     return Status::Ok();
   };
   k.print = [f](const C& c) { return std::string(f(c) ? "true" : "false"); };
@@ -249,12 +244,10 @@ template <class C, class T>
 Key<C> Int(std::string yaml, Field<C, T> f, Range yaml_range = {}, Range env_range = {}) {
   Key<C> k;
   k.yaml = std::move(yaml);
-  auto set = [f](C& c, std::string_view text, const std::string& name,
-                 const Range& r) -> Status {
-    auto i = ParseIntSetting(text, name);
-    if (!i.ok()) return i.status();
-    VV_RETURN_IF_ERROR(r.Check(*i, name));
-    f(c) = static_cast<T>(*i);
+  auto set = [f](C& c, std::string_view text, const std::string& name, const Range& r) -> Status {
+    VV_ASSIGN_OR_RETURN(auto i, ParseIntSetting(text, name));
+    VV_RETURN_IF_ERROR(r.Check(i, name));
+    f(c) = static_cast<T>(i);
     return Status::Ok();
   };
   k.from_yaml = [set, yaml_range](C& c, const YAML::Node& v, const std::string& name,

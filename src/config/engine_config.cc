@@ -146,11 +146,9 @@ std::vector<t::Key<E>> EngineKeys() {
   add(t::Custom<E>("audit_fsync",
                    [](E& c, const YAML::Node& v, const std::string& key,
                       const t::Source&) -> Status {
-                     auto s = t::YamlScalar(v, key);
-                     if (!s.ok()) return s.status();
-                     auto p = ParseFsyncPolicy(*s, key);
-                     if (!p.ok()) return p.status();
-                     c.audit_fsync = *p;
+                     VV_ASSIGN_OR_RETURN(auto s, t::YamlScalar(v, key));
+                     VV_ASSIGN_OR_RETURN(auto p, ParseFsyncPolicy(s, key));
+                     c.audit_fsync = p;
                      return Status::Ok();
                    })
           .Print("audit_fsync", [](const E& c) { return std::string(FsyncPolicyName(c.audit_fsync)); }));
@@ -207,9 +205,8 @@ std::vector<t::Key<E>> EngineKeys() {
             if (!v.IsMap())
               return Invalid(key + " must be a mapping kid -> base64 Ed25519 public key");
             for (auto m = v.begin(); m != v.end(); ++m) {
-              auto b64 = t::YamlScalar(m->second, key);
-              if (!b64.ok()) return b64.status();
-              c.queue_verify_keys[Trim(m->first.Scalar())] = Trim(*b64);
+              VV_ASSIGN_OR_RETURN(auto b64, t::YamlScalar(m->second, key));
+              c.queue_verify_keys[Trim(m->first.Scalar())] = Trim(b64);
             }
             return Status::Ok();
           },

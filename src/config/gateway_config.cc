@@ -108,9 +108,8 @@ Result<ServiceIdentity> ParseYamlIdentity(const std::string& id, const YAML::Nod
   ident.id = Trim(id);
   if (ident.id.empty()) return Invalid(key + ": service identity id must not be empty");
   if (n.IsScalar()) {
-    auto pin = NormalizeCertPin(n.Scalar(), key);
-    if (!pin.ok()) return pin.status();
-    ident.cert_sha256_pins.push_back(std::move(pin).value());
+    VV_ASSIGN_OR_RETURN(auto pin, NormalizeCertPin(n.Scalar(), key));
+    ident.cert_sha256_pins.push_back(std::move(pin));
     return ident;
   }
   if (!n.IsMap())
@@ -120,32 +119,28 @@ Result<ServiceIdentity> ParseYamlIdentity(const std::string& id, const YAML::Nod
   Status s = ForEachMember(n, key, [&](const std::string& k, const YAML::Node& v) -> Status {
     const std::string sub = key + "." + k;
     if (k == "cert_sha256") {
-      auto raw = ScalarOrList(v, sub, "a fingerprint or a list of fingerprints");
-      if (!raw.ok()) return raw.status();
-      for (const auto& r : *raw) {
-        auto pin = NormalizeCertPin(r, sub);
-        if (!pin.ok()) return pin.status();
-        if (std::find(ident.cert_sha256_pins.begin(), ident.cert_sha256_pins.end(), *pin) ==
+      VV_ASSIGN_OR_RETURN(auto raw,
+                          ScalarOrList(v, sub, "a fingerprint or a list of fingerprints"));
+      for (const auto& r : raw) {
+        VV_ASSIGN_OR_RETURN(auto pin, NormalizeCertPin(r, sub));
+        if (std::find(ident.cert_sha256_pins.begin(), ident.cert_sha256_pins.end(), pin) ==
             ident.cert_sha256_pins.end())
-          ident.cert_sha256_pins.push_back(std::move(pin).value());
+          ident.cert_sha256_pins.push_back(std::move(pin));
       }
       return Status::Ok();
     }
     if (k == "signing_keys") {
       if (!v.IsMap()) return Invalid(sub + " must be a mapping of key id to base64 public key");
       return ForEachMember(v, sub, [&](const std::string& kid, const YAML::Node& kv) -> Status {
-        auto b64 = YamlString(kv, sub + "." + kid);
-        if (!b64.ok()) return b64.status();
-        auto sk = ParseSigningKey(kid, *b64, sub + "." + kid);
-        if (!sk.ok()) return sk.status();
-        ident.signing_keys.push_back(std::move(sk).value());
+        VV_ASSIGN_OR_RETURN(auto b64, YamlString(kv, sub + "." + kid));
+        VV_ASSIGN_OR_RETURN(auto sk, ParseSigningKey(kid, b64, sub + "." + kid));
+        ident.signing_keys.push_back(std::move(sk));
         return Status::Ok();
       });
     }
     if (k == "operators") {
-      auto raw = ScalarOrList(v, sub, "a list of operator ids");
-      if (!raw.ok()) return raw.status();
-      return AddOperators(*raw, sub, &ident);
+      VV_ASSIGN_OR_RETURN(auto raw, ScalarOrList(v, sub, "a list of operator ids"));
+      return AddOperators(raw, sub, &ident);
     }
     unknown.push_back(sub);
     return Status::Ok();
@@ -166,9 +161,8 @@ Result<ServiceIdentity> ParseJsonIdentity(const std::string& id, const json::Val
   ident.id = Trim(id);
   if (ident.id.empty()) return Invalid(var + ": service identity id must not be empty");
   if (v.is_string()) {
-    auto pin = NormalizeCertPin(v.as_string(), var);
-    if (!pin.ok()) return pin.status();
-    ident.cert_sha256_pins.push_back(std::move(pin).value());
+    VV_ASSIGN_OR_RETURN(auto pin, NormalizeCertPin(v.as_string(), var));
+    ident.cert_sha256_pins.push_back(std::move(pin));
     return ident;
   }
   if (!v.is_object())
@@ -182,17 +176,15 @@ Result<ServiceIdentity> ParseJsonIdentity(const std::string& id, const json::Val
         for (const auto& e : mv.as_array()) raw.push_back(&e);
       for (const auto* r : raw) {
         if (!r->is_string()) return Invalid(var + ": cert_sha256 entries must be strings");
-        auto pin = NormalizeCertPin(r->as_string(), var);
-        if (!pin.ok()) return pin.status();
-        ident.cert_sha256_pins.push_back(std::move(pin).value());
+        VV_ASSIGN_OR_RETURN(auto pin, NormalizeCertPin(r->as_string(), var));
+        ident.cert_sha256_pins.push_back(std::move(pin));
       }
     } else if (k == "signing_keys") {
       if (!mv.is_object()) return Invalid(var + ": signing_keys must be an object");
       for (const auto& [kid, kv] : mv.as_object()) {
         if (!kv.is_string()) return Invalid(var + ": signing key '" + kid + "' must be a string");
-        auto sk = ParseSigningKey(kid, kv.as_string(), var);
-        if (!sk.ok()) return sk.status();
-        ident.signing_keys.push_back(std::move(sk).value());
+        VV_ASSIGN_OR_RETURN(auto sk, ParseSigningKey(kid, kv.as_string(), var));
+        ident.signing_keys.push_back(std::move(sk));
       }
     } else if (k == "operators") {
       if (!mv.is_array()) return Invalid(var + ": operators of '" + ident.id + "' must be an array");
@@ -289,9 +281,8 @@ Status SetDefaultKey(std::vector<SigningKey>* target, const std::string& b64,
                      const std::string& name) {
   target->clear();
   if (Trim(b64).empty()) return Status::Ok();
-  auto sk = ParseSigningKey(kDefaultKid, b64, name);
-  if (!sk.ok()) return sk.status();
-  target->push_back(std::move(sk).value());
+  VV_ASSIGN_OR_RETURN(auto sk, ParseSigningKey(kDefaultKid, b64, name));
+  target->push_back(std::move(sk));
   return Status::Ok();
 }
 
@@ -299,9 +290,8 @@ t::Key<G> DefaultKeyRow(const std::string& yaml, std::vector<SigningKey> G::*key
   return t::Custom<G>(
       yaml,
       [keys](G& c, const YAML::Node& v, const std::string& k, const t::Source&) -> Status {
-        auto b64 = YamlString(v, k);
-        if (!b64.ok()) return b64.status();
-        return SetDefaultKey(&(c.*keys), Trim(*b64), k);
+        VV_ASSIGN_OR_RETURN(auto b64, YamlString(v, k));
+        return SetDefaultKey(&(c.*keys), Trim(b64), k);
       },
       [keys](G& c, const std::string& text, const std::string& var) {
         return SetDefaultKey(&(c.*keys), text, var);
@@ -311,9 +301,8 @@ t::Key<G> DefaultKeyRow(const std::string& yaml, std::vector<SigningKey> G::*key
 t::Key<G> ListenRow() {
   t::Key<G> k = t::Custom<G>(
       "listen", [](G& c, const YAML::Node& v, const std::string& key, const t::Source&) -> Status {
-        auto r = YamlString(v, key);
-        if (!r.ok()) return r.status();
-        return ParseListen(*r, key, &c);
+        VV_ASSIGN_OR_RETURN(auto r, YamlString(v, key));
+        return ParseListen(r, key, &c);
       });
   return std::move(k).Print("listen", [](const G& c) {
     return c.listen_host + ":" + std::to_string(c.listen_port);
@@ -388,9 +377,8 @@ t::Key<G> IdentitiesRow() {
       [](G& c, const YAML::Node& v, const std::string& key, const t::Source&) -> Status {
         c.identities.clear();
         return ForEachMember(v, key, [&](const std::string& id, const YAML::Node& iv) -> Status {
-          auto ident = ParseYamlIdentity(id, iv, key + "." + id);
-          if (!ident.ok()) return ident.status();
-          c.identities.push_back(std::move(ident).value());
+          VV_ASSIGN_OR_RETURN(auto ident, ParseYamlIdentity(id, iv, key + "." + id));
+          c.identities.push_back(std::move(ident));
           return Status::Ok();
         });
       },
@@ -402,9 +390,8 @@ t::Key<G> IdentitiesRow() {
         if (obj->as_object().empty()) return Invalid(var + " must be a non-empty JSON object");
         c.identities.clear();
         for (const auto& [id, pv] : obj->as_object()) {
-          auto ident = ParseJsonIdentity(id, pv, var);
-          if (!ident.ok()) return ident.status();
-          c.identities.push_back(std::move(ident).value());
+          VV_ASSIGN_OR_RETURN(auto ident, ParseJsonIdentity(id, pv, var));
+          c.identities.push_back(std::move(ident));
         }
         return Status::Ok();
       });
@@ -419,17 +406,15 @@ t::Key<G> TenantMapRow() {
       [](G& c, const YAML::Node& v, const std::string& key, const t::Source&) -> Status {
         c.operator_tenant_map.clear();
         return ForEachMember(v, key, [&](const std::string& op, const YAML::Node& tv) -> Status {
-          auto tenant = YamlString(tv, key + "." + op);
-          if (!tenant.ok()) return tenant.status();
-          c.operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(*tenant));
+          VV_ASSIGN_OR_RETURN(auto tenant, YamlString(tv, key + "." + op));
+          c.operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(tenant));
           return Status::Ok();
         });
       },
       [](G& c, const std::string& text, const std::string& var) -> Status {
-        auto obj = ParseJsonObjectEnv(var, text);
-        if (!obj.ok()) return obj.status();
+        VV_ASSIGN_OR_RETURN(auto obj, ParseJsonObjectEnv(var, text));
         c.operator_tenant_map.clear();
-        for (const auto& [op, tv] : obj->as_object()) {
+        for (const auto& [op, tv] : obj.as_object()) {
           if (!tv.is_string()) return Invalid(var + " values must be UUID strings");
           c.operator_tenant_map[Trim(op)] = CanonicalTenantId(Trim(tv.as_string()));
         }
@@ -457,17 +442,15 @@ t::Key<G> FeedbackKeysRow() {
       [](G& c, const YAML::Node& v, const std::string& key, const t::Source& src) -> Status {
         c.feedback_key_paths.clear();
         return ForEachMember(v, key, [&](const std::string& kid, const YAML::Node& pv) -> Status {
-          auto p = YamlString(pv, key + "." + kid);
-          if (!p.ok()) return p.status();
-          c.feedback_key_paths[Trim(kid)] = ResolveConfigPath(Trim(*p), src.base_dir);
+          VV_ASSIGN_OR_RETURN(auto p, YamlString(pv, key + "." + kid));
+          c.feedback_key_paths[Trim(kid)] = ResolveConfigPath(Trim(p), src.base_dir);
           return Status::Ok();
         });
       },
       [](G& c, const std::string& text, const std::string& var) -> Status {
-        auto obj = ParseJsonObjectEnv(var, text);
-        if (!obj.ok()) return obj.status();
+        VV_ASSIGN_OR_RETURN(auto obj, ParseJsonObjectEnv(var, text));
         c.feedback_key_paths.clear();
-        for (const auto& [kid, pv] : obj->as_object()) {
+        for (const auto& [kid, pv] : obj.as_object()) {
           if (!pv.is_string()) return Invalid(var + " values must be key file paths");
           c.feedback_key_paths[Trim(kid)] = Trim(pv.as_string());
         }
@@ -486,11 +469,9 @@ t::Key<G> ApproversRow() {
       [](G& c, const YAML::Node& v, const std::string& k, const t::Source&) -> Status {
         c.kill_switch_approvers.clear();
         return ForEachMember(v, k, [&](const std::string& name, const YAML::Node& kv) -> Status {
-          auto b64 = YamlString(kv, k + "." + name);
-          if (!b64.ok()) return b64.status();
-          auto sk = ParseSigningKey(Trim(name), Trim(*b64), k + "." + name);
-          if (!sk.ok()) return sk.status();
-          c.kill_switch_approvers.push_back(std::move(sk).value());
+          VV_ASSIGN_OR_RETURN(auto b64, YamlString(kv, k + "." + name));
+          VV_ASSIGN_OR_RETURN(auto sk, ParseSigningKey(Trim(name), Trim(b64), k + "." + name));
+          c.kill_switch_approvers.push_back(std::move(sk));
           return Status::Ok();
         });
       });
@@ -500,9 +481,8 @@ t::Key<G> SealKeyPathRow() {
   t::Key<G> k = t::Path<G>("audit_signing_key_path", t::F(&G::audit_signing_key_path));
   // Both spellings may be given only if they name the same file.
   k.from_yaml = [](G& c, const YAML::Node& v, const std::string& key, const t::Source& src) {
-    auto s = YamlString(v, key);
-    if (!s.ok()) return s.status();
-    std::string p = ResolveConfigPath(Trim(*s), src.base_dir);
+    VV_ASSIGN_OR_RETURN(auto s, YamlString(v, key));
+    std::string p = ResolveConfigPath(Trim(s), src.base_dir);
     if (!c.audit_signing_key_path.empty() && c.audit_signing_key_path != p)
       return Invalid("audit_seal_key_path and audit_signing_key_path name different files");
     c.audit_signing_key_path = p;
@@ -522,11 +502,9 @@ t::Key<G> SealKeyPathRow() {
 t::Key<G> FsyncRow(const std::string& yaml, FsyncPolicy G::*f) {
   t::Key<G> k = t::Custom<G>(
       yaml, [f](G& c, const YAML::Node& v, const std::string& key, const t::Source&) -> Status {
-        auto r = YamlString(v, key);
-        if (!r.ok()) return r.status();
-        auto p = ParseFsyncPolicy(*r, key);
-        if (!p.ok()) return p.status();
-        c.*f = *p;
+        VV_ASSIGN_OR_RETURN(auto r, YamlString(v, key));
+        VV_ASSIGN_OR_RETURN(auto p, ParseFsyncPolicy(r, key));
+        c.*f = p;
         return Status::Ok();
       });
   return std::move(k).Print(yaml, [f](const G& c) { return std::string(FsyncPolicyName(c.*f)); });

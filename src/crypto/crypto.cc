@@ -101,9 +101,7 @@ Ed25519PrivateKey Ed25519PrivateKey::Generate() {
 Result<Ed25519PrivateKey> Ed25519PrivateKey::LoadFile(const std::string& path,
                                                       bool check_permissions) {
   if (check_permissions) VV_RETURN_IF_ERROR(CheckSecretFilePermissions(path));
-  auto bytes = ReadFileBytes(path);
-  if (!bytes.ok()) return bytes.status();
-  std::string data = std::move(bytes).value();
+  VV_ASSIGN_OR_RETURN(std::string data, ReadFileBytes(path));
   auto wipe = [&] { sodium_memzero(data.data(), data.size()); };
   if (data.size() == 32) {
     auto k = FromSeed(data);
@@ -218,9 +216,8 @@ Result<std::string> ReadFileBytes(const std::string& path) {
 std::string CertificateFingerprintFromDer(std::string_view der) { return Sha256Hex(der); }
 
 Result<std::string> CertificateFingerprintFromPemFile(const std::string& path) {
-  auto pem = ReadFileBytes(path);
-  if (!pem.ok()) return pem.status();
-  BioPtr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())), BIO_free);
+  VV_ASSIGN_OR_RETURN(auto pem, ReadFileBytes(path));
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
                                                    X509_free);
   if (!cert) return Status::InvalidArgument("not a PEM certificate: " + path);

@@ -172,9 +172,8 @@ Result<std::vector<queue::StoredMessage>> JetStreamSource::Fetch(int max, int64_
 }
 
 Result<int64_t> JetStreamSource::Lag() {
-  auto st = consumer_.State();
-  if (!st.ok()) return st.status();
-  return static_cast<int64_t>(st->pending) + st->ack_pending;
+  VV_ASSIGN_OR_RETURN(auto st, consumer_.State());
+  return static_cast<int64_t>(st.pending) + st.ack_pending;
 }
 
 Status JetStreamSource::Ack(int64_t sequence) {

@@ -12,14 +12,13 @@ namespace vv::engine {
 Result<std::unique_ptr<evidence::RootKeyProvider>> MakeRootKeyProvider(
     const config::EngineConfig& cfg, const evidence::EnvLookup& env, bool require_active_key) {
   if (cfg.root_key_provider == "env") {
-    auto p = evidence::StaticRootKeyProvider::FromEnv(env, cfg.root_key_id);
-    if (!p.ok()) return p.status();
-    return std::unique_ptr<evidence::RootKeyProvider>(std::move(p).value());
+    VV_ASSIGN_OR_RETURN(auto p, evidence::StaticRootKeyProvider::FromEnv(env, cfg.root_key_id));
+    return std::unique_ptr<evidence::RootKeyProvider>(std::move(p));
   }
   if (cfg.root_key_provider == "file") {
-    auto p = evidence::StaticRootKeyProvider::FromFile(cfg.root_key_file, cfg.root_key_id);
-    if (!p.ok()) return p.status();
-    return std::unique_ptr<evidence::RootKeyProvider>(std::move(p).value());
+    VV_ASSIGN_OR_RETURN(
+        auto p, evidence::StaticRootKeyProvider::FromFile(cfg.root_key_file, cfg.root_key_id));
+    return std::unique_ptr<evidence::RootKeyProvider>(std::move(p));
   }
   if (cfg.root_key_provider == "pkcs11") {
     evidence::Pkcs11Options o;
@@ -27,10 +26,8 @@ Result<std::unique_ptr<evidence::RootKeyProvider>> MakeRootKeyProvider(
     o.token_label = cfg.pkcs11_token_label;
     o.active_key_id = cfg.root_key_id;
     o.require_active_key = require_active_key;
-    auto pin = pkcs11::ResolvePin(cfg.pkcs11_pin_file, cfg.pkcs11_pin_env, env,
-                                  "evidence_engine pkcs11 root keys");
-    if (!pin.ok()) return pin.status();
-    o.pin = std::move(pin).value();
+    VV_ASSIGN_OR_RETURN(o.pin, pkcs11::ResolvePin(cfg.pkcs11_pin_file, cfg.pkcs11_pin_env, env,
+                                                  "evidence_engine pkcs11 root keys"));
     auto p = evidence::Pkcs11RootKeyProvider::Open(o);
     crypto::Wipe(&o.pin);
     if (!p.ok()) return p.status();
@@ -42,14 +39,13 @@ Result<std::unique_ptr<evidence::RootKeyProvider>> MakeRootKeyProvider(
 Result<std::unique_ptr<evidence::EvidenceStore>> MakeEvidenceStore(
     const config::EngineConfig& cfg) {
   if (cfg.store_backend == "sqlite") {
-    auto s = evidence::SqliteEvidenceStore::Open(cfg.store_path);
-    if (!s.ok()) return s.status();
-    return std::unique_ptr<evidence::EvidenceStore>(std::move(s).value());
+    VV_ASSIGN_OR_RETURN(auto s, evidence::SqliteEvidenceStore::Open(cfg.store_path));
+    return std::unique_ptr<evidence::EvidenceStore>(std::move(s));
   }
   if (cfg.store_backend == "postgres") {
-    auto s = evidence::PostgresEvidenceStore::Open(cfg.postgres_url, cfg.profile == "production");
-    if (!s.ok()) return s.status();
-    return std::unique_ptr<evidence::EvidenceStore>(std::move(s).value());
+    VV_ASSIGN_OR_RETURN(auto s, evidence::PostgresEvidenceStore::Open(cfg.postgres_url,
+                                                                      cfg.profile == "production"));
+    return std::unique_ptr<evidence::EvidenceStore>(std::move(s));
   }
   return Status::InvalidArgument("unknown store_backend '" + cfg.store_backend + "'");
 }

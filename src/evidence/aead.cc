@@ -95,20 +95,19 @@ Result<std::string> HkdfSha256(std::string_view ikm, std::string_view salt, std:
   EVP_KDF_CTX_free(kctx);
   if (ikm.empty()) {
     std::string zero_salt(32, '\0');
-    auto prk = HmacSha256(salt.empty() ? std::string_view(zero_salt) : salt, ikm);
-    if (!prk.ok()) return prk.status();
+    VV_ASSIGN_OR_RETURN(auto prk,
+                        HmacSha256(salt.empty() ? std::string_view(zero_salt) : salt, ikm));
     std::string t, okm;
     for (unsigned char i = 1; okm.size() < length; ++i) {
       std::string block = t;
       block.append(info);
       block.push_back(static_cast<char>(i));
-      auto next = HmacSha256(*prk, block);
-      if (!next.ok()) return next.status();
-      t = *next;
+      VV_ASSIGN_OR_RETURN(auto next, HmacSha256(prk, block));
+      t = next;
       okm += t;
     }
     okm.resize(length);
-    std::string p = *prk;
+    std::string p = prk;
     Wipe(&p);
     return okm;
   }
@@ -129,16 +128,15 @@ Result<std::string> HmacSha256(std::string_view key, std::string_view data) {
 
 Result<std::string> AesGcmSeal(std::string_view key, std::string_view iv, std::string_view aad,
                                std::string_view plaintext) {
-  auto ctx = StartGcm(key, iv, aad, /*encrypt=*/true);
-  if (!ctx.ok()) return ctx.status();
+  VV_ASSIGN_OR_RETURN(auto ctx, StartGcm(key, iv, aad, /*encrypt=*/true));
   std::string out(plaintext.size() + kGcmTagBytes, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   int len = 0, fin = 0;
   if (!plaintext.empty() &&
-      EVP_EncryptUpdate(ctx->get(), o, &len, U(plaintext), static_cast<int>(plaintext.size())) != 1)
+      EVP_EncryptUpdate(ctx.get(), o, &len, U(plaintext), static_cast<int>(plaintext.size())) != 1)
     return Status::Internal("AES-GCM encrypt failed");
-  if (EVP_EncryptFinal_ex(ctx->get(), o + len, &fin) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx->get(), EVP_CTRL_GCM_GET_TAG, kGcmTagBytes, o + plaintext.size()) !=
+  if (EVP_EncryptFinal_ex(ctx.get(), o + len, &fin) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagBytes, o + plaintext.size()) !=
           1)
     return Status::Internal("AES-GCM finalise failed");
   return out;
@@ -148,19 +146,18 @@ Result<std::string> AesGcmOpen(std::string_view key, std::string_view iv, std::s
                                std::string_view ciphertext_and_tag) {
   if (ciphertext_and_tag.size() < kGcmTagBytes)
     return Status::InvalidArgument("AES-GCM input shorter than the tag");
-  auto ctx = StartGcm(key, iv, aad, /*encrypt=*/false);
-  if (!ctx.ok()) return ctx.status();
+  VV_ASSIGN_OR_RETURN(auto ctx, StartGcm(key, iv, aad, /*encrypt=*/false));
   size_t ct_len = ciphertext_and_tag.size() - kGcmTagBytes;
   std::string out(ct_len, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   int len = 0, fin = 0;
   if (ct_len > 0 &&
-      EVP_DecryptUpdate(ctx->get(), o, &len, U(ciphertext_and_tag), static_cast<int>(ct_len)) != 1)
+      EVP_DecryptUpdate(ctx.get(), o, &len, U(ciphertext_and_tag), static_cast<int>(ct_len)) != 1)
     return Status::Internal("AES-GCM decrypt failed");
   std::string tag(ciphertext_and_tag.substr(ct_len));
-  if (EVP_CIPHER_CTX_ctrl(ctx->get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, tag.data()) != 1)
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, tag.data()) != 1)
     return Status::Internal("AES-GCM set tag failed");
-  if (EVP_DecryptFinal_ex(ctx->get(), o + len, &fin) != 1) {
+  if (EVP_DecryptFinal_ex(ctx.get(), o + len, &fin) != 1) {
     Wipe(&out);
     return Status::DataLoss("AES-GCM authentication failed");
   }

@@ -19,9 +19,7 @@ std::string_view AlgorithmFor(KekScheme scheme) {
 // Wraps `dek` for (tenant, key_id) of `provider` into `env` (wrapped_dek, dek_wrap_nonce).
 Status WrapInto(const RootKeyProvider& provider, Random& random, std::string_view tenant_id,
                 std::string_view key_id, const std::string& dek, EvidenceEnvelope* env) {
-  auto kek = provider.DeriveKek(tenant_id, key_id);
-  if (!kek.ok()) return kek.status();
-  std::string k = std::move(kek).value();
+  VV_ASSIGN_OR_RETURN(std::string k, provider.DeriveKek(tenant_id, key_id));
   std::string wrap_nonce = RandomBytes(random, kNonceBytes);
   auto wrapped = AesGcmSeal(k, wrap_nonce, EvidenceAad(tenant_id, key_id), dek);
   Wipe(&k);
@@ -71,19 +69,16 @@ Result<EvidenceEnvelope> EvidenceCipher::EncryptWithKey(std::string_view tenant_
 
 Result<std::string> EvidenceCipher::UnwrapDek(std::string_view tenant_id,
                                               const EvidenceEnvelope& envelope) const {
-  auto scheme = SchemeOfVersion(envelope.version);
-  if (!scheme.ok()) return scheme.status();
+  VV_ASSIGN_OR_RETURN(auto scheme, SchemeOfVersion(envelope.version));
   if (envelope.tenant_id != tenant_id)
     return Status::InvalidArgument(std::string(kErrTenantMismatch));
-  if (*scheme != provider_.scheme())
+  if (scheme != provider_.scheme())
     return Status::InvalidArgument(std::string(kErrUnsupportedVersion) + " '" + envelope.version +
                                    "' for root key provider '" + std::string(provider_.kind()) +
                                    "'");
   if (!provider_.HasKey(envelope.key_id))
     return Status::NotFound("unknown evidence root key id '" + envelope.key_id + "'");
-  auto kek = provider_.DeriveKek(tenant_id, envelope.key_id);
-  if (!kek.ok()) return kek.status();
-  std::string k = std::move(kek).value();
+  VV_ASSIGN_OR_RETURN(std::string k, provider_.DeriveKek(tenant_id, envelope.key_id));
   auto dek = AesGcmOpen(k, envelope.dek_wrap_nonce, EvidenceAad(tenant_id, envelope.key_id),
                         envelope.wrapped_dek);
   Wipe(&k);
@@ -98,9 +93,7 @@ Result<std::string> EvidenceCipher::UnwrapDek(std::string_view tenant_id,
 
 Result<std::string> EvidenceCipher::Decrypt(std::string_view tenant_id,
                                             const EvidenceEnvelope& envelope) const {
-  auto dek = UnwrapDek(tenant_id, envelope);
-  if (!dek.ok()) return dek.status();
-  std::string d = std::move(dek).value();
+  VV_ASSIGN_OR_RETURN(std::string d, UnwrapDek(tenant_id, envelope));
   auto pt = AesGcmOpen(d, envelope.data_nonce, EvidenceAad(tenant_id, envelope.DataKeyId()),
                        envelope.ciphertext);
   Wipe(&d);
@@ -118,9 +111,7 @@ Result<EvidenceEnvelope> EvidenceCipher::Rewrap(std::string_view tenant_id,
                                                 std::string_view new_key_id) const {
   if (!target.HasKey(new_key_id))
     return Status::NotFound("unknown evidence root key id '" + std::string(new_key_id) + "'");
-  auto dek = UnwrapDek(tenant_id, envelope);
-  if (!dek.ok()) return dek.status();
-  std::string d = std::move(dek).value();
+  VV_ASSIGN_OR_RETURN(std::string d, UnwrapDek(tenant_id, envelope));
   EvidenceEnvelope out = envelope;
   std::string data_key_id = envelope.DataKeyId();
   out.key_id = std::string(new_key_id);

@@ -52,8 +52,7 @@ Result<std::unique_ptr<StaticRootKeyProvider>> StaticRootKeyProvider::FromEnv(
   std::optional<std::string> json_text = env ? env(std::string(kEnvRootKeysJson)) : std::nullopt;
   if (!json_text || StripAsciiWhitespace(*json_text).empty())
     return Status::InvalidArgument(std::string(kEnvRootKeysJson) + " is not set");
-  auto keys = ParseRootKeysJson(*json_text, std::string(kEnvRootKeysJson));
-  if (!keys.ok()) return keys.status();
+  VV_ASSIGN_OR_RETURN(auto keys, ParseRootKeysJson(*json_text, std::string(kEnvRootKeysJson)));
   std::string active = std::move(active_override);
   if (active.empty()) {
     if (auto v = env(std::string(kEnvRootKeyId)); v && !StripAsciiWhitespace(*v).empty())
@@ -61,15 +60,13 @@ Result<std::unique_ptr<StaticRootKeyProvider>> StaticRootKeyProvider::FromEnv(
     else
       active = std::string(kDefaultRootKeyId);
   }
-  return Create(std::move(keys).value(), std::move(active), "env");
+  return Create(std::move(keys), std::move(active), "env");
 }
 
 Result<std::unique_ptr<StaticRootKeyProvider>> StaticRootKeyProvider::FromFile(
     const std::string& path, std::string active_key_id) {
   VV_RETURN_IF_ERROR(crypto::CheckSecretFilePermissions(path));
-  auto bytes = crypto::ReadFileBytes(path);
-  if (!bytes.ok()) return bytes.status();
-  std::string content = std::move(bytes).value();
+  VV_ASSIGN_OR_RETURN(std::string content, crypto::ReadFileBytes(path));
   std::map<std::string, std::string> keys;
   std::string_view stripped = StripAsciiWhitespace(content);
   if (!stripped.empty() && stripped.front() == '{' && json::Parse(stripped).ok()) {

@@ -25,8 +25,7 @@ EvidenceRecord Row(const Stmt& st) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteEvidenceStore>> SqliteEvidenceStore::Open(const std::string& path) {
-  Result<sqlstore::Db> db = sqlstore::Db::Open(path, "evidence store");
-  if (!db.ok()) return db.status();
+  VV_ASSIGN_OR_RETURN(sqlstore::Db db, sqlstore::Db::Open(path, "evidence store"));
   const char* kSetup =
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=FULL;"
@@ -37,7 +36,7 @@ Result<std::unique_ptr<SqliteEvidenceStore>> SqliteEvidenceStore::Open(const std
       " created_at TEXT NOT NULL, stored_at INTEGER NOT NULL,"
       " UNIQUE (tenant_id, event_id));"
       "PRAGMA user_version=1;";
-  if (Status setup = sqlstore::Exec(db->get(), kSetup); !setup.ok()) {
+  if (Status setup = sqlstore::Exec(db.get(), kSetup); !setup.ok()) {
     const std::string& msg = setup.message();
     if (msg.find("not a database") != std::string::npos ||
         msg.find("malformed") != std::string::npos)
@@ -45,20 +44,19 @@ Result<std::unique_ptr<SqliteEvidenceStore>> SqliteEvidenceStore::Open(const std
     return Status::Unavailable("evidence store: cannot initialise " + path + ": " + msg);
   }
   // Refuse a file whose `evidence` table has another shape.
-  Stmt check(db->get(),
+  Stmt check(db.get(),
              "SELECT seq, tenant_id, event_id, message_id, integrity_hash, key_id, envelope,"
              " created_at, stored_at FROM evidence LIMIT 0");
   if (!check.ok()) return Status::DataLoss("evidence store: " + path + " has an unexpected schema");
-  return std::unique_ptr<SqliteEvidenceStore>(new SqliteEvidenceStore(std::move(*db)));
+  return std::unique_ptr<SqliteEvidenceStore>(new SqliteEvidenceStore(std::move(db)));
 }
 
 SqliteEvidenceStore::~SqliteEvidenceStore() = default;
 
 Result<PutOutcome> SqliteEvidenceStore::Put(const EvidenceRecord& r) {
   VV_RETURN_IF_ERROR(CheckRecordKeys(r));
-  auto out = PutAll({r});
-  if (!out.ok()) return out.status();
-  return out->front();
+  VV_ASSIGN_OR_RETURN(auto out, PutAll({r}));
+  return out.front();
 }
 
 std::vector<Result<PutOutcome>> SqliteEvidenceStore::PutBatch(

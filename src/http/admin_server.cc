@@ -262,12 +262,11 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
 Result<std::unique_ptr<AdminServer>> AdminServer::Create(std::string_view listen,
                                                          AdminHandler handler,
                                                          AdminOptions options) {
-  auto hp = ParseListenAddress("admin_listen", listen, /*loopback_only=*/true);
-  if (!hp.ok()) return hp.status();
+  VV_ASSIGN_OR_RETURN(auto hp, ParseListenAddress("admin_listen", listen, /*loopback_only=*/true));
   std::shared_ptr<Impl> impl;
   try {
     impl = std::make_shared<Impl>(std::move(handler), std::move(options));
-    VV_RETURN_IF_ERROR(impl->Bind(*hp));
+    VV_RETURN_IF_ERROR(impl->Bind(hp));
   } catch (const std::exception& e) {
     return Status::Internal(std::string("admin listener: ") + e.what());
   }
@@ -276,12 +275,11 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Create(std::string_view listen
 
 Result<std::unique_ptr<ProbeServer>> ProbeServer::Create(std::string_view listen,
                                                          ProbeHandler handler) {
-  auto hp = ParseListenAddress("probe_listen", listen, /*loopback_only=*/false);
-  if (!hp.ok()) return hp.status();
+  VV_ASSIGN_OR_RETURN(auto hp, ParseListenAddress("probe_listen", listen, /*loopback_only=*/false));
   std::shared_ptr<AdminServer::Impl> impl;
   try {
     impl = std::make_shared<AdminServer::Impl>(std::move(handler));
-    VV_RETURN_IF_ERROR(impl->Bind(*hp));
+    VV_RETURN_IF_ERROR(impl->Bind(hp));
   } catch (const std::exception& e) {
     return Status::Internal(std::string("probe listener: ") + e.what());
   }

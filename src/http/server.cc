@@ -835,11 +835,10 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Han
       options.max_header_bytes > UINT32_MAX) {
     return Status::InvalidArgument("http server: invalid size limits");
   }
-  auto ctx = tls::BuildServerContext(options.tls);
-  if (!ctx.ok()) return ctx.status();
+  VV_ASSIGN_OR_RETURN(auto ctx, tls::BuildServerContext(options.tls));
   std::shared_ptr<Impl> impl;
   try {
-    impl = std::make_shared<Impl>(options, handler, std::move(ctx).value());
+    impl = std::make_shared<Impl>(options, handler, std::move(ctx));
   } catch (const std::exception& e) {
     return Status::Internal(std::string("http server: ") + e.what());
   }
@@ -858,9 +857,8 @@ void Server::Wait() { impl_->Wait(); }
 ServerStats Server::stats() const { return impl_->Stats(); }
 
 Status Server::ReloadTls(const tls::ServerTlsOptions& tls) {
-  auto built = tls::BuildServerContext(tls);
-  if (!built.ok()) return built.status();
-  std::shared_ptr<ssl::context> ctx(std::move(built).value());
+  VV_ASSIGN_OR_RETURN(auto built, tls::BuildServerContext(tls));
+  std::shared_ptr<ssl::context> ctx(std::move(built));
   std::shared_ptr<ssl::context> old = impl_->TlsContext();
   impl_->SetTlsContext(ctx);
   // Sessions of the old context must not resume anywhere (the new context has its own cache

@@ -74,8 +74,7 @@ int64_t ReconnectDelayMs(int attempt, int64_t base_ms, int64_t max_ms, double un
 }
 
 Status ValidateOptions(const ConnectOptions& o) {
-  auto servers = ParseServerList(o.url);
-  if (!servers.ok()) return servers.status();
+  VV_RETURN_IF_ERROR(ParseServerList(o.url).status());
   if (o.connect_timeout_ms < 1 || o.reconnect_wait_ms < 0 ||
       o.reconnect_wait_max_ms < o.reconnect_wait_ms)
     return Status::InvalidArgument(

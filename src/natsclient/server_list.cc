@@ -125,11 +125,10 @@ Result<std::vector<ServerUrl>> ParseServerList(std::string_view list) {
     if (out.size() == kMaxServers)
       return Status::InvalidArgument("nats_url lists more than " + std::to_string(kMaxServers) +
                                      " servers");
-    auto u = ParseOne(out.size(), entry);
-    if (!u.ok()) return u.status();
-    if (!out.empty() && u->scheme != out.front().scheme)
+    VV_ASSIGN_OR_RETURN(auto u, ParseOne(out.size(), entry));
+    if (!out.empty() && u.scheme != out.front().scheme)
       return Bad(out.size(), "mixes nats:// and tls:// (every seed must use the same scheme)");
-    out.push_back(std::move(u).value());
+    out.push_back(std::move(u));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }

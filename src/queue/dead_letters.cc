@@ -57,29 +57,24 @@ class EmbeddedAdmin final : public DeadLetterAdmin {
  public:
   explicit EmbeddedAdmin(EmbeddedQueue& q) : q_(q) {}
   Result<std::vector<DeadLetterEntry>> List(int64_t after, int limit) override {
-    auto msgs = q_.ListUnacked(Kind::kDeadLetter, after, limit);
-    if (!msgs.ok()) return msgs.status();
+    VV_ASSIGN_OR_RETURN(auto msgs, q_.ListUnacked(Kind::kDeadLetter, after, limit));
     std::vector<DeadLetterEntry> out;
-    for (const auto& m : *msgs) {
-      auto e = ParseDeadLetter(m);
-      if (!e.ok()) return e.status();
-      out.push_back(std::move(e).value());
+    for (const auto& m : msgs) {
+      VV_ASSIGN_OR_RETURN(auto e, ParseDeadLetter(m));
+      out.push_back(std::move(e));
     }
     return out;
   }
   Result<DeadLetterEntry> Show(int64_t sequence) override {
-    auto msgs = q_.ListUnacked(Kind::kDeadLetter, sequence - 1, 1);
-    if (!msgs.ok()) return msgs.status();
-    if (msgs->empty() || (*msgs)[0].sequence != sequence)
+    VV_ASSIGN_OR_RETURN(auto msgs, q_.ListUnacked(Kind::kDeadLetter, sequence - 1, 1));
+    if (msgs.empty() || msgs[0].sequence != sequence)
       return Status::NotFound("no live dead letter with seq " + std::to_string(sequence));
-    return ParseDeadLetter((*msgs)[0]);
+    return ParseDeadLetter(msgs[0]);
   }
   Result<int64_t> Redrive(int64_t sequence) override {
-    auto e = Show(sequence);
-    if (!e.ok()) return e.status();
-    auto original = RedrivableEnvelope(*e);
-    if (!original.ok()) return original.status();
-    return q_.Redrive(sequence, *original, e->raw_body);
+    VV_ASSIGN_OR_RETURN(auto e, Show(sequence));
+    VV_ASSIGN_OR_RETURN(auto original, RedrivableEnvelope(e));
+    return q_.Redrive(sequence, original, e.raw_body);
   }
 
  private:
@@ -91,9 +86,8 @@ class JetStreamAdmin final : public DeadLetterAdmin {
   explicit JetStreamAdmin(JetStreamPublisher& p) : p_(p) {}
   Result<std::vector<DeadLetterEntry>> List(int64_t after, int limit) override {
     std::vector<DeadLetterEntry> out;
-    auto range = p_.SequenceRange(Kind::kDeadLetter);
-    if (!range.ok()) return range.status();
-    const auto [first, last] = *range;
+    VV_ASSIGN_OR_RETURN(auto range, p_.SequenceRange(Kind::kDeadLetter));
+    const auto [first, last] = range;
     if (last == 0 || limit <= 0) return out;
     uint64_t seq = std::max<uint64_t>(first, static_cast<uint64_t>(std::max<int64_t>(after, 0)) + 1);
     // Deleted (redriven) sequences are skipped; bounded so a sparse stream cannot make one
@@ -104,33 +98,28 @@ class JetStreamAdmin final : public DeadLetterAdmin {
       auto m = p_.GetStored(Kind::kDeadLetter, seq);
       if (!m.ok() && m.status().code() == StatusCode::kNotFound) continue;
       if (!m.ok()) return m.status();
-      auto e = ParseDeadLetter(*m);
-      if (!e.ok()) return e.status();
-      out.push_back(std::move(e).value());
+      VV_ASSIGN_OR_RETURN(auto e, ParseDeadLetter(*m));
+      out.push_back(std::move(e));
     }
     return out;
   }
   Result<DeadLetterEntry> Show(int64_t sequence) override {
     if (sequence < 1) return Status::NotFound("no dead letter with seq " + std::to_string(sequence));
-    auto m = p_.GetStored(Kind::kDeadLetter, static_cast<uint64_t>(sequence));
-    if (!m.ok()) return m.status();
-    return ParseDeadLetter(*m);
+    VV_ASSIGN_OR_RETURN(auto m, p_.GetStored(Kind::kDeadLetter, static_cast<uint64_t>(sequence)));
+    return ParseDeadLetter(m);
   }
   Result<int64_t> Redrive(int64_t sequence) override {
-    auto e = Show(sequence);
-    if (!e.ok()) return e.status();
-    auto original = RedrivableEnvelope(*e);
-    if (!original.ok()) return original.status();
+    VV_ASSIGN_OR_RETURN(auto e, Show(sequence));
+    VV_RETURN_IF_ERROR(RedrivableEnvelope(e).status());
     // A fresh Nats-Msg-Id per DLQ entry: the original id may still be inside the duplicate
     // window (the stream would drop the redrive as a duplicate), and a repeated redrive of
     // the same entry (crash before the delete) is deduplicated.
     const std::string msg_id =
         crypto::Sha256Hex("redrive/" + p_.options().dlq_stream + "/" + std::to_string(sequence) +
-                          "/" + e->message_id);
-    auto seq = p_.PublishIngestBytesSync(e->raw_body, msg_id);
-    if (!seq.ok()) return seq.status();
+                          "/" + e.message_id);
+    VV_ASSIGN_OR_RETURN(auto seq, p_.PublishIngestBytesSync(e.raw_body, msg_id));
     VV_RETURN_IF_ERROR(p_.DeleteStored(Kind::kDeadLetter, static_cast<uint64_t>(sequence)));
-    return static_cast<int64_t>(*seq);
+    return static_cast<int64_t>(seq);
   }
 
  private:

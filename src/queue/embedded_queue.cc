@@ -179,19 +179,18 @@ Result<std::unique_ptr<EmbeddedQueue>> EmbeddedQueue::Open(const std::string& pa
   if (options.busy_timeout_ms < 0) {
     return Status::InvalidArgument("embedded queue: busy_timeout_ms must not be negative");
   }
-  Result<sqlite3*> writer = OpenConnection(path, options);
-  if (!writer.ok()) return writer.status();
-  Status s = InitSchema(path, *writer);
+  VV_ASSIGN_OR_RETURN(sqlite3* writer, OpenConnection(path, options));
+  Status s = InitSchema(path, writer);
   if (!s.ok()) {
-    sqlite3_close(*writer);
+    sqlite3_close(writer);
     return s;
   }
   Result<sqlite3*> reader = OpenConnection(path, options);
   if (!reader.ok()) {
-    sqlite3_close(*writer);
+    sqlite3_close(writer);
     return reader.status();
   }
-  return std::unique_ptr<EmbeddedQueue>(new EmbeddedQueue(*writer, *reader, options));
+  return std::unique_ptr<EmbeddedQueue>(new EmbeddedQueue(writer, *reader, options));
 }
 
 EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,

@@ -11,9 +11,9 @@ std::string EnvelopeSigningInput(const Envelope& e) {
 Result<std::unique_ptr<EnvelopeSigner>> EnvelopeSigner::Load(const std::string& path,
                                                              std::string kid) {
   if (kid.empty()) return Status::InvalidArgument("queue signing key id must not be empty");
-  auto key = crypto::Ed25519PrivateKey::LoadFile(path, /*check_permissions=*/true);
-  if (!key.ok()) return key.status();
-  return std::make_unique<EnvelopeSigner>(std::move(kid), std::move(key).value());
+  VV_ASSIGN_OR_RETURN(auto key,
+                      crypto::Ed25519PrivateKey::LoadFile(path, /*check_permissions=*/true));
+  return std::make_unique<EnvelopeSigner>(std::move(kid), std::move(key));
 }
 
 void EnvelopeSigner::Sign(Envelope* e) const {

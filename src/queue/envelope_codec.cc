@@ -37,9 +37,8 @@ Result<Envelope> ParseEnvelope(std::string_view wire_bytes) {
   VV_RETURN_IF_ERROR(get_string("kind", &kind));
   VV_RETURN_IF_ERROR(get_string("created_at", &e.created_at));
   VV_RETURN_IF_ERROR(get_string("integrity_hash", &e.integrity_hash));
-  Result<Kind> k = KindFromName(kind);
-  if (!k.ok()) return k.status();
-  e.kind = *k;
+  VV_ASSIGN_OR_RETURN(Kind k, KindFromName(kind));
+  e.kind = k;
   json::Value* trace = v.Find("trace");
   json::Value* payload = v.Find("payload");
   if (trace == nullptr) return Status::InvalidArgument("envelope field 'trace' missing");

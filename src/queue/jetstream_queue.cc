@@ -22,9 +22,8 @@ int64_t SteadyMicros() {
 using natsclient::NatsText;
 
 Status Connect(const JetStreamOptions& o, natsConnection** nc) {
-  auto conn = natsclient::Connect(o.nats, "jetstream queue");
-  if (!conn.ok()) return conn.status();
-  *nc = *conn;
+  VV_ASSIGN_OR_RETURN(auto conn, natsclient::Connect(o.nats, "jetstream queue"));
+  *nc = conn;
   return Status::Ok();
 }
 

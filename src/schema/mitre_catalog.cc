@@ -113,11 +113,9 @@ std::string MitreCatalog::DefaultDir() {
 Result<MitreCatalog> MitreCatalog::Load() { return Load(DefaultDir()); }
 
 Result<MitreCatalog> MitreCatalog::Load(const std::string& dir) {
-  Result<std::string> tech = ReadWholeFile(dir + "/" + kTechniquesFile);
-  if (!tech.ok()) return tech.status();
-  Result<std::string> tac = ReadWholeFile(dir + "/" + kTacticsFile);
-  if (!tac.ok()) return tac.status();
-  return FromTsv(*tech, *tac, dir + "/" + kTechniquesFile, dir + "/" + kTacticsFile);
+  VV_ASSIGN_OR_RETURN(std::string tech, ReadWholeFile(dir + "/" + kTechniquesFile));
+  VV_ASSIGN_OR_RETURN(std::string tac, ReadWholeFile(dir + "/" + kTacticsFile));
+  return FromTsv(tech, tac, dir + "/" + kTechniquesFile, dir + "/" + kTacticsFile);
 }
 
 Result<MitreCatalog> MitreCatalog::FromTsv(std::string_view techniques_tsv,

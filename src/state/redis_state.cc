@@ -585,10 +585,9 @@ Result<RedisValue> RedisPool::Eval(const RedisScript& script,
 }
 
 Status RedisPool::Ping() {
-  auto r = Command({"PING"});
-  if (!r.ok()) return r.status();
-  if (r->type != RedisValue::Type::kStatus || r->str != "PONG")
-    return Status::Unavailable("redis PING: unexpected reply " + r->str);
+  VV_ASSIGN_OR_RETURN(auto r, Command({"PING"}));
+  if (r.type != RedisValue::Type::kStatus || r.str != "PONG")
+    return Status::Unavailable("redis PING: unexpected reply " + r.str);
   return Status::Ok();
 }
 

@@ -119,9 +119,7 @@ std::string PresentedLeafSha256(SSL* ssl) {
 
 Result<std::unique_ptr<ssl::context>> BuildServerContext(const ServerTlsOptions& o) {
   ERR_clear_error();
-  auto ctx_or = NewContext(ssl::context::tls_server);
-  if (!ctx_or.ok()) return ctx_or.status();
-  std::unique_ptr<ssl::context> ctx = std::move(ctx_or).value();
+  VV_ASSIGN_OR_RETURN(std::unique_ptr<ssl::context> ctx, NewContext(ssl::context::tls_server));
   SSL_CTX* c = ctx->native_handle();
   VV_RETURN_IF_ERROR(ApplyBaseline(c));
   VV_RETURN_IF_ERROR(LoadCertAndKey(c, o.cert_path, o.key_path));
@@ -163,9 +161,7 @@ Result<std::unique_ptr<ssl::context>> BuildServerContext(const ServerTlsOptions&
 
 Result<std::unique_ptr<ssl::context>> BuildClientContext(const ClientTlsOptions& o) {
   ERR_clear_error();
-  auto ctx_or = NewContext(ssl::context::tls_client);
-  if (!ctx_or.ok()) return ctx_or.status();
-  std::unique_ptr<ssl::context> ctx = std::move(ctx_or).value();
+  VV_ASSIGN_OR_RETURN(std::unique_ptr<ssl::context> ctx, NewContext(ssl::context::tls_client));
   SSL_CTX* c = ctx->native_handle();
   VV_RETURN_IF_ERROR(ApplyBaseline(c));
   if (o.verify_peer) {
@@ -255,9 +251,8 @@ ContextExpiry DescribeServerContext(SSL_CTX* ctx) {
 }
 
 Result<int64_t> EarliestCertificateExpiry(const std::string& pem_path) {
-  auto bytes = crypto::ReadFileBytes(pem_path);
-  if (!bytes.ok()) return bytes.status();
-  BIO* bio = BIO_new_mem_buf(bytes->data(), static_cast<int>(bytes->size()));
+  VV_ASSIGN_OR_RETURN(auto bytes, crypto::ReadFileBytes(pem_path));
+  BIO* bio = BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size()));
   if (bio == nullptr) return Status::Internal("out of memory");
   int64_t earliest = 0;
   while (X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
