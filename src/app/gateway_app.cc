@@ -641,55 +641,23 @@ void GatewayApp::PollKillSwitch() {
     return;
   }
   ks_last_text_ = *text;
-  std::set<std::string> next = st->RevokedIds();
-  // A release is applied only when it carries its own dual control: the state's last change
-  // must be the release of that identity, approved by two distinct configured approvers over
-  // the canonical request. Anything else (a hand-edited file or Redis key) keeps the identity
-  // revoked - fail closed - and is audited.
-  std::vector<std::pair<std::string, std::string>> refused_releases;  // identity, why
-  {
-    MutexLock l(&reload_mu_);
-    for (const auto& id : revoked_) {
-      if (next.count(id)) continue;
-      // Bound to this state's generation and newer than what was applied (issue 12): an old
-      // approved release written back into the state lifts nothing.
-      Status ok = killswitch::CheckRelease(*st, id, ks_applied_generation_,
-                                           base_cfg_->kill_switch_approvers);
-      std::string why = ok.ok() ? std::string() : ok.message();
-      if (!why.empty()) {
-        next.insert(id);
-        refused_releases.emplace_back(id, why);
-      }
-    }
-  }
-  // Generations only move forward: a state older than the newest one applied is a replay and
-  // can still add revocations (fail closed) but never lift one.
-  const int64_t applied_before = ks_applied_generation_;
-  ks_applied_generation_ = std::max(ks_applied_generation_, st->generation);
-  for (const auto& [id, why] : refused_releases) {
-    spdlog::error("kill switch: release of {} NOT applied: {}", id, why);
-    json::Value d = json::Value::MakeObject();
-    d.Set("identity", id);
-    d.Set("generation", st->generation);
-    d.Set("source", ks_store_->Describe());
-    d.Set("reason", why);
-    AuditApp("kill_switch.release_rejected", std::move(d));
-  }
-  std::vector<std::pair<std::string, bool>> changes;  // identity, engaged
-  // The configured approvers, for the audit records below: taken under reload_mu_ (a
-  // concurrent Reload replaces base_cfg_).
+  // What the state changes, decided by killswitch::Diff (pure; unit-tested): a release is
+  // applied only when it carries its own dual control bound to this state's generation (issue
+  // 12); anything else keeps the identity revoked - fail closed - and is audited. Generations
+  // only move forward: an older state can add revocations but never lift one. The plan is
+  // applied under reload_mu_ (a concurrent Reload replaces base_cfg_ and reads revoked_).
+  killswitch::Plan plan;
   std::shared_ptr<const config::GatewayConfig> base;
   {
     MutexLock l(&reload_mu_);
-    for (const auto& id : next)
-      if (!revoked_.count(id)) changes.emplace_back(id, true);
-    for (const auto& id : revoked_)
-      if (!next.count(id)) changes.emplace_back(id, false);
-    if (!changes.empty()) {
-      revoked_ = next;
+    base = base_cfg_;
+    plan = killswitch::Diff(revoked_, ks_applied_generation_, *st, base->kill_switch_approvers);
+    ks_applied_generation_ = plan.applied_generation;
+    if (plan.changed()) {
+      revoked_ = plan.revoked;
       PublishSnapshot();
     }
-    if (!changes.empty() || ks_applied_generation_ != applied_before) {
+    if (plan.save) {
       Status saved = killswitch::SaveApplied(ks_applied_path_,
                                              {ks_applied_generation_, revoked_});
       if (!saved.ok()) {
@@ -698,31 +666,42 @@ void GatewayApp::PollKillSwitch() {
                       saved.message());
       }
     }
-    if (changes.empty()) return;
-    base = base_cfg_;
   }
-  for (const auto& [id, engaged] : changes) {
+  for (const auto& [id, why] : plan.refused_releases) {
+    spdlog::error("kill switch: release of {} NOT applied: {}", id, why);
     json::Value d = json::Value::MakeObject();
     d.Set("identity", id);
     d.Set("generation", st->generation);
     d.Set("source", ks_store_->Describe());
-    if (engaged) {
-      const auto& r = st->revoked.at(id);
-      d.Set("reason", r.reason);
-      d.Set("engaged_at", r.engaged_at);
-      d.Set("request", r.request);
-      json::Value names = json::Value::MakeArray();
-      for (const auto& a : r.approvals) names.Push(a.approver);
-      d.Set("approvers", std::move(names));
-      // Re-verify the dual control locally; a revocation is applied either way (fail closed).
-      auto ok = killswitch::VerifyApprovals(r.request, r.approvals, base->kill_switch_approvers);
-      d.Set("approvals_verified", ok.ok());
-      spdlog::warn("KILL SWITCH engaged for identity {}: {}", id, r.reason);
-    } else {
-      if (st->last_change.is_object()) d.Set("change", st->last_change);
-      spdlog::warn("kill switch released for identity {}", id);
-    }
-    AuditApp(engaged ? "kill_switch.engaged" : "kill_switch.released", std::move(d));
+    d.Set("reason", why);
+    AuditApp("kill_switch.release_rejected", std::move(d));
+  }
+  for (const auto& id : plan.engaged) {
+    const auto& r = st->revoked.at(id);
+    json::Value d = json::Value::MakeObject();
+    d.Set("identity", id);
+    d.Set("generation", st->generation);
+    d.Set("source", ks_store_->Describe());
+    d.Set("reason", r.reason);
+    d.Set("engaged_at", r.engaged_at);
+    d.Set("request", r.request);
+    json::Value names = json::Value::MakeArray();
+    for (const auto& a : r.approvals) names.Push(a.approver);
+    d.Set("approvers", std::move(names));
+    // Re-verify the dual control locally; a revocation is applied either way (fail closed).
+    auto ok = killswitch::VerifyApprovals(r.request, r.approvals, base->kill_switch_approvers);
+    d.Set("approvals_verified", ok.ok());
+    spdlog::warn("KILL SWITCH engaged for identity {}: {}", id, r.reason);
+    AuditApp("kill_switch.engaged", std::move(d));
+  }
+  for (const auto& id : plan.released) {
+    json::Value d = json::Value::MakeObject();
+    d.Set("identity", id);
+    d.Set("generation", st->generation);
+    d.Set("source", ks_store_->Describe());
+    if (st->last_change.is_object()) d.Set("change", st->last_change);
+    spdlog::warn("kill switch released for identity {}", id);
+    AuditApp("kill_switch.released", std::move(d));
   }
 }
 
