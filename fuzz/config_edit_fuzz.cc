@@ -1,4 +1,4 @@
-// libFuzzer target: vv::app::config_edit::ApplyToText (the surgical `vvctl identity` edit) on
+// libFuzzer target: vv::config::edit::ApplyToText (the surgical `vvctl identity` edit) on
 // arbitrary YAML text. The first input byte picks the edit (stage/retire a pin or a key, on
 // an existing-looking or a new identity); the rest is the document. Validation against the
 // gateway loader is off (no key or certificate files exist here), so the splice itself is
@@ -15,12 +15,12 @@
 #include <cstdlib>
 #include <string>
 
-#include "app/config_edit.h"
+#include "config/config_edit.h"
 
 namespace {
 
-using vv::app::config_edit::Edit;
-using vv::app::config_edit::Op;
+using vv::config::edit::Edit;
+using vv::config::edit::Op;
 
 [[noreturn]] void Fail(const char* what, const std::string& detail) {
   std::fprintf(stderr, "config_edit_fuzz invariant violated: %s: %s\n", what, detail.c_str());
@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const Edit edit = PickEdit(data[0]);
   const std::string yaml(reinterpret_cast<const char*>(data + 1), size - 1);
-  auto out = vv::app::config_edit::ApplyToText(yaml, edit, nullptr, "/", /*validate=*/false);
+  auto out = vv::config::edit::ApplyToText(yaml, edit, nullptr, "/", /*validate=*/false);
   if (!out.ok()) {
     if (out.status().message().empty()) Fail("error without a message", yaml);
     return 0;
@@ -71,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                             "\n--- output:\n" + *out);
   }
   if (edit.op == Op::kStagePin || edit.op == Op::kStageKey) {
-    auto again = vv::app::config_edit::ApplyToText(*out, edit, nullptr, "/", false);
+    auto again = vv::config::edit::ApplyToText(*out, edit, nullptr, "/", false);
     if (again.ok() || again.status().code() != vv::StatusCode::kAlreadyExists)
       Fail("staged entry not found when staging it again",
            (again.ok() ? std::string("ok") : again.status().ToString()) + "\n--- input:\n" +

@@ -50,7 +50,7 @@
 #include "common/clock.h"
 #include "config/gateway_config.h"
 #include "policy/policy_gate.h"
-#include "app/config_edit.h"
+#include "config/config_edit.h"
 #include "app/gateway_app.h"
 #include "app/kill_switch.h"
 #include "common/encoding.h"
@@ -94,7 +94,7 @@ int RunKeysGenerate(const std::string& out, std::string kid) {
   struct stat st {};
   if (::stat(out.c_str(), &st) == 0)
     return Fail("keys generate", vv::Status::AlreadyExists(out + " exists; refusing to overwrite"));
-  vv::Status s = vv::app::config_edit::WriteFileAtomic(out, key.ToPem(), 0400);
+  vv::Status s = vv::config::edit::WriteFileAtomic(out, key.ToPem(), 0400);
   if (!s.ok()) return Fail("keys generate", s);
   vv::json::Value v = vv::json::Value::MakeObject();
   v.Set("ok", true);
@@ -120,15 +120,15 @@ int RunPin(const std::string& cert, bool json) {
   return 0;
 }
 
-int RunIdentity(vv::app::config_edit::Op op, const std::string& config_path,
-                vv::app::config_edit::Edit edit, const std::string& cert) {
+int RunIdentity(vv::config::edit::Op op, const std::string& config_path,
+                vv::config::edit::Edit edit, const std::string& cert) {
   edit.op = op;
   if (!cert.empty()) {
     auto pin = vv::crypto::CertificateFingerprintFromPemFile(cert);
     if (!pin.ok()) return Fail("identity", pin.status());
     edit.pin = *pin;
   }
-  vv::Status s = vv::app::config_edit::ApplyToFile(config_path, edit, vv::config::ProcessEnv());
+  vv::Status s = vv::config::edit::ApplyToFile(config_path, edit, vv::config::ProcessEnv());
   if (!s.ok()) return Fail("identity", s);
   vv::json::Value v = vv::json::Value::MakeObject();
   v.Set("ok", true);
@@ -192,7 +192,7 @@ int RunKillSwitch(const std::string& sub, KillSwitchArgs a) {
     auto key = vv::crypto::Ed25519PrivateKey::LoadFile(a.key_path);
     if (!key.ok()) return Fail("kill-switch approve", key.status());
     ks::Approval ap = ks::Sign(canonical, a.approver, *key);
-    vv::Status s = vv::app::config_edit::WriteFileAtomic(a.out, ks::ApprovalJson(ap) + "\n", 0600);
+    vv::Status s = vv::config::edit::WriteFileAtomic(a.out, ks::ApprovalJson(ap) + "\n", 0600);
     if (!s.ok()) return Fail("kill-switch approve", s);
     vv::json::Value v = vv::json::Value::MakeObject();
     v.Set("ok", true);
@@ -352,23 +352,23 @@ int main(int argc, char** argv) {
   auto* identity = app.add_subcommand("identity", "Stage/retire an identity's keys and pins");
   identity->require_subcommand(1);
   std::string id_config, id_cert;
-  vv::app::config_edit::Edit edit{};
-  std::vector<std::pair<CLI::App*, vv::app::config_edit::Op>> id_cmds;
-  for (auto [name, op] : std::vector<std::pair<const char*, vv::app::config_edit::Op>>{
-           {"stage-key", vv::app::config_edit::Op::kStageKey},
-           {"retire-key", vv::app::config_edit::Op::kRetireKey},
-           {"stage-pin", vv::app::config_edit::Op::kStagePin},
-           {"retire-pin", vv::app::config_edit::Op::kRetirePin},
-           {"set-operators", vv::app::config_edit::Op::kSetOperators}}) {
+  vv::config::edit::Edit edit{};
+  std::vector<std::pair<CLI::App*, vv::config::edit::Op>> id_cmds;
+  for (auto [name, op] : std::vector<std::pair<const char*, vv::config::edit::Op>>{
+           {"stage-key", vv::config::edit::Op::kStageKey},
+           {"retire-key", vv::config::edit::Op::kRetireKey},
+           {"stage-pin", vv::config::edit::Op::kStagePin},
+           {"retire-pin", vv::config::edit::Op::kRetirePin},
+           {"set-operators", vv::config::edit::Op::kSetOperators}}) {
     auto* c = identity->add_subcommand(name, name);
     c->add_option("--config", id_config, "gateway YAML config file")->required();
     c->add_option("--identity", edit.identity, "service identity id")->required();
-    if (op == vv::app::config_edit::Op::kSetOperators) {
+    if (op == vv::config::edit::Op::kSetOperators) {
       c->add_option("--operator", edit.operators, "operator id (repeat for several)")->required();
-    } else if (op == vv::app::config_edit::Op::kStageKey ||
-               op == vv::app::config_edit::Op::kRetireKey) {
+    } else if (op == vv::config::edit::Op::kStageKey ||
+               op == vv::config::edit::Op::kRetireKey) {
       c->add_option("--kid", edit.kid, "key id")->required();
-      if (op == vv::app::config_edit::Op::kStageKey)
+      if (op == vv::config::edit::Op::kStageKey)
         c->add_option("--public-key", edit.public_key_b64, "base64 Ed25519 public key")
             ->required();
     } else {

@@ -308,13 +308,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Status s = tls::VerifyClientCertificate(ctx->native_handle(), leaf,
                                             SSL_get_peer_cert_chain(ssl));
     if (s.ok()) return true;
-    srv_->peers_rejected_.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("closing connection from {}: {}", peer_.remote_address, s.message());
     try {
       srv_->handler_.OnPeerRejected(peer_, s.message());
     } catch (...) {
       spdlog::error("peer rejection hook threw");
     }
+    // Counted after the hook (audit record, metric) ran: whoever sees the count sees its record.
+    srv_->peers_rejected_.fetch_add(1, std::memory_order_release);
     peer_.has_certificate = false;
     if (state_ == State::kHandling || state_ == State::kWriting) {
       // The request in flight was admitted before the reload; its response closes the

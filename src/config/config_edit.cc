@@ -1,4 +1,4 @@
-#include "app/config_edit.h"
+#include "config/config_edit.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -18,7 +18,7 @@
 #include "common/file.h"
 #include "crypto/crypto.h"
 
-namespace vv::app::config_edit {
+namespace vv::config::edit {
 
 namespace {
 Status Invalid(const std::string& m) { return Status::InvalidArgument(m); }
@@ -596,4 +596,4 @@ Status ApplyToFile(const std::string& path, const Edit& edit, const config::EnvL
   return WriteFileAtomic(path, next, mode);
 }
 
-}  // namespace vv::app::config_edit
+}  // namespace vv::config::edit

@@ -1,6 +1,6 @@
 // vvctl identity stage/retire helpers: YAML edits validated as the gateway would.
 
-#include "app/config_edit.h"
+#include "config/config_edit.h"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -11,7 +11,7 @@
 #include "fakes/telemetry_builder.h"
 #include "fakes/temp_dir.h"
 
-namespace vv::app::config_edit {
+namespace vv::config::edit {
 namespace {
 
 const std::string kPinA(64, 'a');
@@ -336,4 +336,4 @@ TEST(ConfigEditSurgicalTest, ApplyToFileKeepsCommentsAndMode) {
 }
 
 }  // namespace
-}  // namespace vv::app::config_edit
+}  // namespace vv::config::edit

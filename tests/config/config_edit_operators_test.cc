@@ -3,11 +3,11 @@
 
 #include <gtest/gtest.h>
 
-#include "app/config_edit.h"
+#include "config/config_edit.h"
 #include "fakes/telemetry_builder.h"
 #include "fakes/temp_dir.h"
 
-namespace vv::app::config_edit {
+namespace vv::config::edit {
 namespace {
 
 const std::string kPinA(64, 'a');
@@ -64,4 +64,4 @@ TEST(ConfigEditOperatorsTest, UnmappedOrMissingOperatorsAreRefused) {
 }
 
 }  // namespace
-}  // namespace vv::app::config_edit
+}  // namespace vv::config::edit

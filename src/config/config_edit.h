@@ -27,7 +27,7 @@
 #include "common/status.h"
 #include "config/gateway_config.h"
 
-namespace vv::app::config_edit {
+namespace vv::config::edit {
 
 // kSetOperators replaces the identity's `operators` list (issue 12: the operators, hence
 // tenants, the identity may act for; production refuses an identity without them).
@@ -59,4 +59,4 @@ Status ApplyToFile(const std::string& path, const Edit& edit, const config::EnvL
 // Writes `content` to `path` atomically (same directory temp file, fsync, rename) with `mode`.
 Status WriteFileAtomic(const std::string& path, const std::string& content, int mode);
 
-}  // namespace vv::app::config_edit
+}  // namespace vv::config::edit
