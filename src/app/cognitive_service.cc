@@ -4,9 +4,8 @@
 
 #include "app/gateway_service.h"
 #include "app/rejection_metrics.h"
-#include "cognitive/requests.h"
+#include "schema/cognitive_requests.h"
 #include "common/encoding.h"
-#include "verify/cognitive_checks.h"
 
 namespace vv::app {
 
@@ -69,8 +68,8 @@ std::shared_ptr<const CognitiveService::Snapshot> CognitiveService::MakeSnapshot
     std::shared_ptr<const config::GatewayConfig> cfg) const {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
-  snap->chain = std::make_unique<verify::Chain>(
-      verify::MakeSignedRequestChain(cfg, *deps_.clock, *deps_.nonces));
+  snap->graph = verify::MakeGraphChain(cfg, *deps_.clock, *deps_.nonces, *deps_.limiter);
+  snap->feedback = verify::MakeFeedbackChain(cfg, *deps_.clock, *deps_.nonces, *deps_.limiter);
   return snap;
 }
 
@@ -147,7 +146,7 @@ bool CognitiveService::Prefix(Call& call, json::Value* body) {
                                             : "Feedback query payload is required"));
     return false;
   }
-  Verdict v = call.snap->chain->Run(ctx);
+  Verdict v = (call.graph ? call.snap->graph : call.snap->feedback).authenticate.Run(ctx);
   if (!v.ok()) {
     Reject(call, v);
     return false;
@@ -168,7 +167,7 @@ void CognitiveService::HandleGraph(Call& call) {
   verify::RequestContext& ctx = call.ctx;
   json::Value body;
   if (!Prefix(call, &body)) return;
-  auto req = cognitive::ParseExecutionGraphRequest(body);
+  auto req = schema::ParseExecutionGraphRequest(body);
   if (!req.ok()) {
     if (req.status().code() == StatusCode::kResourceExhausted)
       return Reject(call, Verdict::Reject(Reason::kBodyTooLarge, 413,
@@ -181,18 +180,11 @@ void CognitiveService::HandleGraph(Call& call) {
   ctx.operator_id = req->operator_id;
   ctx.tenant_id = config::CanonicalTenantId(req->tenant_id);
   ctx.schema_version = req->schema_version;
-  Verdict v = verify::CheckBodyBinding(ctx, req->timestamp, req->nonce);
-  if (!v.ok()) return Reject(call, v);
-  if (req->schema_version != cognitive::kExecutionGraphSchema)
-    return Reject(call, Verdict::Reject(Reason::kSchemaVersionNotAllowed, 422,
-                                        "Execution graph schema version is not allowed",
-                                        "schema_version=" + req->schema_version));
-  v = verify::CheckOperatorTenant(*call.snap->config, req->operator_id, req->tenant_id);
-  if (!v.ok()) return Reject(call, v);
-  // The identity may steer only its own operators' (so tenants') feedback (issue 12 item 2).
-  v = verify::OperatorPermissionCheck().Run(ctx);
-  if (!v.ok()) return Reject(call, v);
-  v = verify::AcquireRate(*deps_.limiter, "graph:" + req->operator_id, ctx);
+  ctx.body_timestamp = req->timestamp;
+  ctx.body_nonce = req->nonce;
+  // Binding, schema version, tenant, permission (the identity may steer only its own
+  // operators', so tenants', feedback: issue 12 item 2), rate: verify/chains.cc.
+  Verdict v = call.snap->graph.validate.Run(ctx);
   if (!v.ok()) return Reject(call, v);
 
   cognitive::GraphRecord rec;
@@ -248,21 +240,18 @@ void CognitiveService::HandleFeedback(Call& call) {
   verify::RequestContext& ctx = call.ctx;
   json::Value body;
   if (!Prefix(call, &body)) return;
-  auto q = cognitive::ParseFeedbackQuery(body);
+  auto q = schema::ParseFeedbackQuery(body);
   if (!q.ok())
     return Reject(call, Verdict::Reject(Reason::kTopLevelSchema, 422,
                                         "Feedback query schema validation failed",
                                         q.status().message()));
   ctx.operator_id = q->operator_id;
   ctx.tenant_id = config::CanonicalTenantId(q->tenant_id);
-  Verdict v = verify::CheckBodyBinding(ctx, q->timestamp, q->nonce);
-  if (!v.ok()) return Reject(call, v);
-  v = verify::CheckOperatorTenant(*call.snap->config, q->operator_id, q->tenant_id);
-  if (!v.ok()) return Reject(call, v);
-  // The identity may read only its own operators' (so tenants') feedback (issue 12 item 2).
-  v = verify::OperatorPermissionCheck().Run(ctx);
-  if (!v.ok()) return Reject(call, v);
-  v = verify::AcquireRate(*deps_.limiter, "feedback:" + q->operator_id, ctx);
+  ctx.body_timestamp = q->timestamp;
+  ctx.body_nonce = q->nonce;
+  // Binding, tenant, permission (the identity may read only its own operators', so tenants',
+  // feedback: issue 12 item 2), rate: verify/chains.cc.
+  Verdict v = call.snap->feedback.validate.Run(ctx);
   if (!v.ok()) return Reject(call, v);
   // Records are stored under the lowercased tenant; items carry the tenant as requested (the
   // producer drops items whose tenant_id differs from the one it asked for).

@@ -29,7 +29,7 @@
 #include "config/gateway_config.h"
 #include "http/server.h"
 #include "state/state.h"
-#include "verify/check.h"
+#include "verify/chains.h"
 #include "stats/service_metrics.h"
 #include <mutex>
 
@@ -74,7 +74,8 @@ class CognitiveService {
  private:
   struct Snapshot {
     std::shared_ptr<const config::GatewayConfig> config;
-    std::unique_ptr<verify::Chain> chain;
+    verify::EndpointChain graph;     // verify/chains.cc: MakeGraphChain
+    verify::EndpointChain feedback;  // MakeFeedbackChain
   };
   std::shared_ptr<const Snapshot> MakeSnapshot(
       std::shared_ptr<const config::GatewayConfig> cfg) const;

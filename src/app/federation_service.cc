@@ -59,17 +59,17 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
     reject(verify::Verdict::Reject(verify::Reason::kMethodNotAllowed, 405, "Method Not Allowed"));
     return;
   }
-  verify::Verdict v = snap->identity.Run(ctx);
+  verify::Verdict v = snap->chain.authenticate.Run(ctx);
   if (!v.ok()) return reject(v);
   verify::SignedBundle bundle;
   v = verify::ParseFederationRequest(request.body, &bundle);
   if (!v.ok()) return reject(v);
-  v = snap->bundle.Run(bundle, ctx);
-  if (!v.ok()) return reject(v);
-  // Binding (issue 12 item 2): a bundle speaks for its operator_id, and so for the tenant that
-  // operator maps to; only an identity allowed for that operator may have it verified (and
-  // learn its tenant's verdict). The bundle's nonce stays burned: a permanent rejection.
-  v = verify::OperatorPermissionCheck().Run(ctx);
+  ctx.bundle = &bundle;
+  // Bundle (freshness, signature, bundle nonce, operator mapped), then the binding of issue 12
+  // item 2: a bundle speaks for its operator_id, and so for the tenant that operator maps to;
+  // only an identity allowed for that operator may have it verified (and learn its tenant's
+  // verdict). The bundle's nonce stays burned: a permanent rejection. verify/chains.cc.
+  v = snap->chain.validate.Run(ctx);
   if (!v.ok()) return reject(v);
 
   const std::string bundle_hash = verify::BundleHash(bundle);

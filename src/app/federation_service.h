@@ -20,6 +20,7 @@
 #include "state/state.h"
 #include "stats/service_metrics.h"
 #include "verify/bundle_check.h"
+#include "verify/chains.h"
 
 namespace vv::app {
 
@@ -54,10 +55,9 @@ class FederationService {
   struct Snapshot {
     Snapshot(std::shared_ptr<const config::GatewayConfig> c, const Clock& clock,
              state::NonceStore& nonces)
-        : config(c), identity(c), bundle(c, clock, nonces) {}
+        : config(c), chain(verify::MakeFederationChain(c, clock, nonces)) {}
     std::shared_ptr<const config::GatewayConfig> config;
-    verify::IdentityCheck identity;
-    verify::BundleCheck bundle;
+    verify::EndpointChain chain;  // verify/chains.cc
   };
   std::shared_ptr<const Snapshot> Current() const { return snapshot_.Current(); }
 

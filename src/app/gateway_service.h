@@ -25,7 +25,7 @@
 #include "state/state.h"
 #include "stats/service_metrics.h"
 #include "verify/check.h"
-#include "verify/checks.h"
+#include "verify/chains.h"
 
 namespace vv::app {
 

@@ -26,6 +26,8 @@ std::optional<std::string> Base64DecodeLenient(std::string_view b64);
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 std::string ToLowerAscii(std::string_view s);
+// a == b with ASCII letters compared case-insensitively (no allocation; bytes >= 0x80 exact).
+bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b);
 std::string_view StripAsciiWhitespace(std::string_view s);
 
 }  // namespace vv

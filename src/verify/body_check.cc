@@ -40,14 +40,14 @@ Verdict BodyCheck::Run(RequestContext& ctx) const {
   if (!top.ok()) return SchemaReject(ctx, top.failure());
   const schema::TopLevel& t = top.value();
   // The body's timestamp and nonce must be the ones the signature covered in the headers.
-  if (t.timestamp != ctx.timestamp)
-    return Verdict::Reject(Reason::kTimestampMismatch, 401,
-                           "Body timestamp mismatch with signed header");
-  if (t.nonce != ctx.nonce)
-    return Verdict::Reject(Reason::kNonceMismatch, 401, "Body nonce mismatch with signed header");
+  ctx.body_timestamp = t.timestamp;
+  ctx.body_nonce = t.nonce;
+  Verdict bound = BodyBindingCheck::Bind(ctx);
+  if (!bound.ok()) return bound;
   ctx.operator_id = t.operator_id;
   ctx.campaign_id = t.campaign_id;
   ctx.tenant_id = t.tenant_id;
+  ctx.signed_metadata = t.signed_metadata;
 
   auto canonical = schema::ValidateCanonicalPayload(*t.payload, catalog_);
   if (!canonical.ok()) return SchemaReject(ctx, canonical.failure());
@@ -55,6 +55,15 @@ Verdict BodyCheck::Run(RequestContext& ctx) const {
   ctx.event_id = c.event_id;
   ctx.schema_version = c.schema_version;
   ctx.ingest_payload = schema::BuildNormalizedRequest(t, c);
+  return Verdict::Pass();
+}
+
+Verdict BodyBindingCheck::Bind(const RequestContext& ctx) {
+  if (ctx.body_timestamp != ctx.timestamp)
+    return Verdict::Reject(Reason::kTimestampMismatch, 401,
+                           "Body timestamp mismatch with signed header");
+  if (ctx.body_nonce != ctx.nonce)
+    return Verdict::Reject(Reason::kNonceMismatch, 401, "Body nonce mismatch with signed header");
   return Verdict::Pass();
 }
 

@@ -3,7 +3,6 @@
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "schema/text.h"
-#include "verify/cognitive_checks.h"
 
 namespace vv::verify {
 
@@ -109,6 +108,13 @@ Verdict ParseFederationRequest(std::string_view body, SignedBundle* out) {
   sb.signature = std::move(*sig);
   *out = std::move(sb);
   return Verdict::Pass();
+}
+
+Verdict BundleCheck::Run(RequestContext& ctx) const {
+  if (ctx.bundle == nullptr)
+    return Verdict::Reject(Reason::kTopLevelSchema, 422, std::string(kFederationBodyInvalid),
+                           "no parsed bundle in the request context");
+  return Run(*ctx.bundle, ctx);
 }
 
 Verdict BundleCheck::Run(const SignedBundle& b, RequestContext& ctx) const {

@@ -58,10 +58,13 @@ Verdict ParseFederationRequest(std::string_view body, SignedBundle* out);
 
 // Freshness, signature, replay (bundle nonce cache), tenant mapping. Fills ctx.operator_id,
 // ctx.tenant_id, ctx.timestamp, ctx.nonce, ctx.nonce_key / nonce_registered, ctx.signing_kid.
-class BundleCheck {
+// In a chain it reads the bundle the endpoint parsed into ctx.bundle (none: 422, fail closed).
+class BundleCheck final : public Check {
  public:
   BundleCheck(ConfigPtr cfg, const Clock& clock, state::NonceStore& bundle_nonces)
       : cfg_(std::move(cfg)), clock_(clock), nonces_(bundle_nonces) {}
+  std::string_view name() const override { return "bundle"; }
+  Verdict Run(RequestContext& ctx) const override;
   Verdict Run(const SignedBundle& bundle, RequestContext& ctx) const;
 
  private:

@@ -35,4 +35,11 @@ Verdict Chain::Run(RequestContext& ctx) const {
   return Verdict::Pass();
 }
 
+std::vector<std::string_view> Chain::Names() const {
+  std::vector<std::string_view> out;
+  out.reserve(checks_.size());
+  for (const auto& c : checks_) out.push_back(c->name());
+  return out;
+}
+
 }  // namespace vv::verify

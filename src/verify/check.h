@@ -1,7 +1,9 @@
 #pragma once
 // The verification chain of a signed request. Each check is one class with the same
-// interface; the chain runs them in a fixed order (identity -> signature -> replay -> body ->
-// tenant -> schema version -> rate) and stops at the first rejection. Replay runs after
+// interface, endpoint-agnostic: it reads and fills one typed RequestContext. Each endpoint's
+// order is spelled as data in verify/chains.cc (authenticate: identity -> signature [-> replay];
+// the endpoint parses its body into the context; validate: binding -> tenant -> permission ->
+// schema version -> rate/admission) and a chain stops at the first rejection. Replay runs after
 // signature so unsigned traffic cannot burn nonces; rate runs last so requests rejected earlier
 // never count. Checks are built once from config, immutable, shared by all workers; per-request
 // state lives only in RequestContext.
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "json/json.h"
+#include "schema/telemetry_schema.h"
 #include "state/state.h"
 
 namespace vv::config {
@@ -25,6 +28,8 @@ struct ServiceIdentity;
 }
 
 namespace vv::verify {
+
+struct SignedBundle;
 
 #define VV_REJECT_REASONS(X)                          \
   X(kUnsupportedMediaType, "unsupported_media_type")  \
@@ -129,7 +134,15 @@ struct RequestContext {
   std::string nonce_key;
   bool nonce_registered = false;
   json::Value body_json;
+  // Typed fields of the body, filled by the endpoint's parser (telemetry: BodyCheck; cognitive:
+  // the endpoint between the authenticate and validate stages; federation: the endpoint from
+  // ParseFederationRequest) and read by the checks of the validate stage, which never go back
+  // to the raw JSON. tenant_id is canonical (lowercase).
   std::string operator_id, campaign_id, tenant_id, event_id, schema_version;
+  int64_t body_timestamp = 0;  // the body's own timestamp and nonce (bound to the headers)
+  std::string body_nonce;
+  schema::SignedMetadata signed_metadata;  // telemetry; tenant_id lowercased
+  const SignedBundle* bundle = nullptr;    // federation (borrowed; outlives the chain run)
   json::Value ingest_payload;  // the normalised request for the queue envelope
   std::optional<DeadLetter> dead_letter;
   std::optional<state::RateTicket> rate_ticket;
@@ -151,8 +164,11 @@ using CheckPtr = std::unique_ptr<const Check>;
 // Runs checks in order, stopping at the first rejection.
 class Chain {
  public:
+  Chain() = default;
   explicit Chain(std::vector<CheckPtr> checks) : checks_(std::move(checks)) {}
   Verdict Run(RequestContext& ctx) const;
+  // The checks' names in run order (the chain as data, for tests and diagnostics).
+  std::vector<std::string_view> Names() const;
 
  private:
   std::vector<CheckPtr> checks_;

@@ -54,9 +54,10 @@ class ReplayCheck final : public Check {
   state::NonceStore& store_;
 };
 
-// R15-R20b: strict JSON, top-level schema, body timestamp/nonce bound to the signed headers,
-// canonical payload (MITRE catalog, sanitisation), contract v2. Fills the DLQ record for the
-// 422 cases and the normalised ingest payload on success.
+// R15-R20b: strict JSON, top-level schema, body timestamp/nonce bound to the signed headers
+// (BodyBindingCheck's rule, at the reference's point: before the payload checks), canonical
+// payload (MITRE catalog, sanitisation), contract v2. Fills the context's typed fields, the DLQ
+// record for the 422 cases and the normalised ingest payload on success.
 class BodyCheck final : public Check {
  public:
   explicit BodyCheck(const schema::MitreCatalog& catalog) : catalog_(catalog) {}
@@ -67,8 +68,31 @@ class BodyCheck final : public Check {
   const schema::MitreCatalog& catalog_;
 };
 
-// R21-R23: signed_metadata equals the top-level tenant/operator/campaign; the operator maps
-// to exactly this tenant.
+// The body's timestamp and nonce (ctx.body_timestamp / body_nonce) must be the signed header
+// values (401 "Body timestamp mismatch with signed header" / "Body nonce mismatch ...").
+class BodyBindingCheck final : public Check {
+ public:
+  std::string_view name() const override { return "body_binding"; }
+  Verdict Run(RequestContext& ctx) const override { return Bind(ctx); }
+  static Verdict Bind(const RequestContext& ctx);
+};
+
+// R22-R23: ctx.operator_id is mapped (403 "Operator is not mapped to any tenant") to exactly
+// ctx.tenant_id (403 "Operator tenant mapping violation"); tenant ids compare ignoring ASCII
+// case (canonical form).
+class OperatorTenantCheck final : public Check {
+ public:
+  explicit OperatorTenantCheck(ConfigPtr cfg) : cfg_(std::move(cfg)) {}
+  std::string_view name() const override { return "operator_tenant"; }
+  Verdict Run(RequestContext& ctx) const override { return Map(*cfg_, ctx); }
+  static Verdict Map(const config::GatewayConfig& cfg, const RequestContext& ctx);
+
+ private:
+  const ConfigPtr cfg_;
+};
+
+// R21-R23: signed_metadata equals the top-level tenant/operator/campaign (401), then
+// OperatorTenantCheck's rule.
 class TenantCheck final : public Check {
  public:
   explicit TenantCheck(ConfigPtr cfg) : cfg_(std::move(cfg)) {}
@@ -104,15 +128,34 @@ class SchemaVersionCheck final : public Check {
   const ConfigPtr cfg_;
 };
 
-// R26: per-operator sliding-window rate limit (last, so earlier rejections never count).
+// An endpoint with exactly one body schema version (the execution graph: execution.graph.v1):
+// ctx.schema_version must equal `version`, else 422 with the endpoint's `detail`.
+class FixedSchemaVersionCheck final : public Check {
+ public:
+  FixedSchemaVersionCheck(std::string version, std::string detail)
+      : version_(std::move(version)), detail_(std::move(detail)) {}
+  std::string_view name() const override { return "schema_version"; }
+  Verdict Run(RequestContext& ctx) const override;
+
+ private:
+  const std::string version_;
+  const std::string detail_;
+};
+
+// R26 for the endpoints without the combined admission: one unit of the sliding 60 s window
+// of key_prefix + ctx.operator_id ("graph:op-001"; each endpoint its own window). 429 "Operator
+// burst anomaly detected" over the limit (nothing consumed), 503 "Rate limiter unavailable";
+// on success ctx.rate_ticket holds the unit (refunded on a later transient failure).
 class RateCheck final : public Check {
  public:
-  explicit RateCheck(state::RateLimiter& limiter) : limiter_(limiter) {}
+  explicit RateCheck(state::RateLimiter& limiter, std::string key_prefix = "")
+      : limiter_(limiter), key_prefix_(std::move(key_prefix)) {}
   std::string_view name() const override { return "rate"; }
   Verdict Run(RequestContext& ctx) const override;
 
  private:
   state::RateLimiter& limiter_;
+  const std::string key_prefix_;
 };
 
 // R14 + R26 as one decision, last: registers sha256("{ts}:{nonce}") with TTL and takes one
@@ -128,30 +171,6 @@ class AdmissionCheck final : public Check {
  private:
   const ConfigPtr cfg_;
   state::Admission& admission_;
-};
-
-// The telemetry chain: identity -> signature, then validation (body, tenant, schema version),
-// then admission (nonce + rate). A request that fails validation still burns its nonce, and a
-// replay of it is answered 409 exactly as the reference does (its nonce check precedes
-// validation); so replays are always 409, unsigned traffic never touches the nonce store, and
-// the happy path costs one backend round trip.
-class TelemetryChain {
- public:
-  TelemetryChain(ConfigPtr cfg, const Clock& clock, const schema::MitreCatalog& catalog,
-                 state::Admission& admission);
-  Verdict Run(RequestContext& ctx) const;
-  // The stages alone, for the batch endpoint (one signature over the whole body, then each
-  // event validated like a single request): identity + signature; body, tenant, operator
-  // permission, schema version. Run() is Authenticate, Validate, then admission.
-  Verdict Authenticate(RequestContext& ctx) const { return authenticate_.Run(ctx); }
-  Verdict Validate(RequestContext& ctx) const { return validate_.Run(ctx); }
-
- private:
-  const ConfigPtr cfg_;
-  state::Admission& admission_;
-  Chain authenticate_;  // identity, signature
-  Chain validate_;      // body, tenant, schema version
-  AdmissionCheck admit_;
 };
 
 }  // namespace vv::verify

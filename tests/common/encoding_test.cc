@@ -193,6 +193,19 @@ TEST(TextTest, ToLowerAndStrip) {
   EXPECT_EQ(StripAsciiWhitespace(""), "");
 }
 
+TEST(TextTest, EqualsIgnoreAsciiCase) {
+  EXPECT_TRUE(EqualsIgnoreAsciiCase("ABCDEF00-0000-0000-0000-00000000000A",
+                                    "abcdef00-0000-0000-0000-00000000000a"));
+  EXPECT_TRUE(EqualsIgnoreAsciiCase("", ""));
+  EXPECT_FALSE(EqualsIgnoreAsciiCase("abc", "abcd"));
+  EXPECT_FALSE(EqualsIgnoreAsciiCase("abc", "abd"));
+  // Only A-Z fold: '@' (0x40) and '`' (0x60) differ by 0x20 but are not letters; bytes >= 0x80
+  // compare exactly.
+  EXPECT_FALSE(EqualsIgnoreAsciiCase("@", "`"));
+  EXPECT_FALSE(EqualsIgnoreAsciiCase("[", "{"));
+  EXPECT_FALSE(EqualsIgnoreAsciiCase("\xC3\x89", "\xC3\xA9"));
+}
+
 // ---- Time formatting ---------------------------------------------------------------------
 
 TEST(IsoFormatUtcTest, MicrosOmittedWhenZero) {

@@ -1,5 +1,6 @@
-// RateCheck (R26): one unit of the operator's sliding 60 s window; 429 over the limit (nothing
-// consumed), 503 when the limiter cannot decide.
+// RateCheck (R26): one unit of the sliding 60 s window of key_prefix + operator ("graph:op-001",
+// one window per endpoint); 429 over the limit (nothing consumed), 503 when the limiter cannot
+// decide.
 
 #include <gtest/gtest.h>
 
@@ -37,7 +38,7 @@ TEST_F(RateCheckTest, OverTheLimitIs429) {
   EXPECT_PASSED(check_.Run(b));
   Verdict v = check_.Run(c);
   EXPECT_REJECTED(v, Reason::kRateLimited, 429, "Operator burst anomaly detected");
-  EXPECT_EQ(v.internal_detail, "operator=op-001");
+  EXPECT_EQ(v.internal_detail, "key=op-001");
   EXPECT_FALSE(c.rate_ticket.has_value());
 }
 
@@ -100,6 +101,37 @@ TEST_F(RateCheckTest, OtherLimiterErrorsFailClosed) {
   RateCheck check(broken);
   RequestContext ctx = For("op-001");
   EXPECT_REJECTED(check.Run(ctx), Reason::kRateLimiterUnavailable, 503, "Rate limiter unavailable");
+}
+
+// The cognitive endpoints' keys: "graph:<operator>" and "feedback:<operator>" are separate
+// windows of the same limiter (was AcquireRate).
+TEST(RateCheckKeyTest, PerEndpointKeyAndLimit) {
+  testing::FakeClock clock{kNow};
+  state::MemoryRateLimiter limiter(clock, 1);
+  RateCheck graph(limiter, "graph:"), feedback(limiter, "feedback:");
+  RequestContext a, b, c;
+  a.operator_id = b.operator_id = c.operator_id = "op-001";
+  EXPECT_PASSED(graph.Run(a));
+  ASSERT_TRUE(a.rate_ticket.has_value());
+  EXPECT_EQ(a.rate_ticket->key, "graph:op-001");
+  // Another endpoint's key has its own window.
+  EXPECT_PASSED(feedback.Run(b));
+  EXPECT_EQ(b.rate_ticket->key, "feedback:op-001");
+  Verdict v = graph.Run(c);
+  EXPECT_REJECTED(v, Reason::kRateLimited, 429, "Operator burst anomaly detected");
+  EXPECT_EQ(v.internal_detail, "key=graph:op-001");
+  EXPECT_FALSE(c.rate_ticket.has_value());
+  clock.AdvanceSeconds(60);
+  EXPECT_PASSED(graph.Run(c));
+}
+
+TEST(RateCheckKeyTest, LimiterDownIs503) {
+  UnavailableLimiter down;
+  RequestContext ctx;
+  ctx.operator_id = "op-001";
+  Verdict v = RateCheck(down, "graph:").Run(ctx);
+  EXPECT_REJECTED(v, Reason::kRateLimiterUnavailable, 503, "Rate limiter unavailable");
+  EXPECT_FALSE(ctx.rate_ticket.has_value());
 }
 
 }  // namespace

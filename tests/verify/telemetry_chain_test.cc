@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "schema/mitre_catalog.h"
-#include "verify/checks.h"
+#include "verify/chains.h"
 #include "verify/verify_test_support.h"
 
 namespace vv::verify {

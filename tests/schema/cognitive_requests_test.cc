@@ -1,10 +1,10 @@
 // Strict parsing of the cognitive request bodies: extra/missing keys, types, lengths, limits.
 
-#include "cognitive/requests.h"
+#include "schema/cognitive_requests.h"
 
 #include <gtest/gtest.h>
 
-namespace vv::cognitive {
+namespace vv::schema {
 namespace {
 
 json::Value GraphBody() {
@@ -82,4 +82,4 @@ TEST(CognitiveRequestsTest, FeedbackQueryDefaultsAndLimits) {
 }
 
 }  // namespace
-}  // namespace vv::cognitive
+}  // namespace vv::schema

@@ -1,11 +1,11 @@
-#include "cognitive/requests.h"
+#include "schema/cognitive_requests.h"
 
 #include <initializer_list>
 
 #include "common/encoding.h"
 #include "schema/text.h"
 
-namespace vv::cognitive {
+namespace vv::schema {
 
 namespace {
 
@@ -138,4 +138,4 @@ Result<FeedbackQuery> ParseFeedbackQuery(const json::Value& body) {
   return q;
 }
 
-}  // namespace vv::cognitive
+}  // namespace vv::schema

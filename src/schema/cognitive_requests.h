@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "json/json.h"
 
-namespace vv::cognitive {
+namespace vv::schema {
 
 inline constexpr std::string_view kExecutionGraphSchema = "execution.graph.v1";
 inline constexpr std::string_view kUnknownTargetUrn = "urn:target:unknown";
@@ -53,4 +53,4 @@ Result<FeedbackQuery> ParseFeedbackQuery(const json::Value& body);
 // The reference's tenant_id pattern ^[a-fA-F0-9-]{36}$.
 bool IsTenantIdPattern(std::string_view s);
 
-}  // namespace vv::cognitive
+}  // namespace vv::schema
