@@ -2,15 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "app/gateway_service.h"
-#include "app/rejection_metrics.h"
+#include "app/replies.h"
 #include "schema/cognitive_requests.h"
 #include "common/encoding.h"
 
 namespace vv::app {
 
 namespace {
-constexpr const char* kActor = "telemetry_gateway";
 constexpr const char* kStoreUnavailable = "Execution graph store unavailable";
 
 void AppendOrdered(const json::Value& v, std::string* out) {
@@ -101,29 +99,24 @@ void CognitiveService::Handle(http::Request request, http::Responder respond) {
 }
 
 void CognitiveService::Reject(Call& call, const verify::Verdict& verdict) {
-  verify::RequestContext& ctx = call.ctx;
-  const verify::Verdict v = ChargeRejectionBudget(deps_.rejection_budget, ctx, verdict);
-  if (v.http_status == 429 || v.http_status == 503) {
-    if (ctx.nonce_registered) {
-      Status s = deps_.nonces->Release(ctx.nonce_key);
-      if (!s.ok()) spdlog::warn("nonce release failed: {}", s.ToString());
-    }
-    if (ctx.rate_ticket) deps_.limiter->Refund(*ctx.rate_ticket);
-  }
   counters_.rejected++;
-  CountRejection(*deps_.metrics, v, OperatorLabel(*call.snap->config, ctx.operator_id),
-                 call.snap->config->nonce_backend);
-  json::Value details = RejectionDetails(v, ctx);
-  if (!ctx.tenant_id.empty()) details.Set("tenant_id", ctx.tenant_id);
-  LogRejection(call.rejected_event, v, ctx);
-  Status as = deps_.audit->Append(call.rejected_event, kActor, std::move(details));
-  if (!as.ok()) {
-    counters_.audit_failures++;
-    deps_.metrics->audit_append_failures.Inc();
-    deps_.metrics->BackendError("audit").Inc();
-    spdlog::error("audit append failed: {}", as.ToString());
-  }
-  call.respond({v.http_status, DetailBody(v.detail), "application/json"});
+  call.respond(app::Reject(
+      {call.rejected_event, deps_.metrics, deps_.rejection_budget, call.snap->config.get()},
+      verdict, call.ctx,
+      [this](const verify::RequestContext& ctx) {
+        if (ctx.nonce_registered) {
+          Status s = deps_.nonces->Release(ctx.nonce_key);
+          if (!s.ok()) spdlog::warn("nonce release failed: {}", s.ToString());
+        }
+        if (ctx.rate_ticket) deps_.limiter->Refund(*ctx.rate_ticket);
+      },
+      [&call](json::Value& d) {
+        if (!call.ctx.tenant_id.empty()) d.Set("tenant_id", call.ctx.tenant_id);
+      },
+      [this, &call](json::Value d) {
+        if (!AppendRejectionAudit(*deps_.audit, *deps_.metrics, call.rejected_event, std::move(d)))
+          counters_.audit_failures++;
+      }));
 }
 
 bool CognitiveService::Prefix(Call& call, json::Value* body) {

@@ -2,13 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "app/gateway_service.h"
-#include "app/rejection_metrics.h"
+#include "app/replies.h"
 
 namespace vv::app {
 
 namespace {
-constexpr const char* kActor = "telemetry_gateway";
 }  // namespace
 
 FederationService::FederationService(FederationDeps deps) : deps_(std::move(deps)) {
@@ -35,24 +33,21 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
   ctx.request_id = deps_.random->Uuid4();
 
   auto reject = [&](const verify::Verdict& verdict) {
-    const verify::Verdict v = ChargeRejectionBudget(deps_.rejection_budget, ctx, verdict);
-    if ((v.http_status == 429 || v.http_status == 503) && ctx.nonce_registered) {
-      Status s = deps_.bundle_nonces->Release(ctx.nonce_key);
-      if (!s.ok()) spdlog::warn("bundle nonce release failed: {}", s.ToString());
-    }
     counters_.rejected++;
-    CountRejection(*deps_.metrics, v, OperatorLabel(*snap->config, ctx.operator_id),
-                   snap->config->nonce_backend);
-    json::Value details = RejectionDetails(v, ctx);
-    LogRejection("federation.rejected", v, ctx);
-    Status as = deps_.audit->Append("federation.rejected", kActor, std::move(details));
-    if (!as.ok()) {
-      counters_.audit_failures++;
-      deps_.metrics->audit_append_failures.Inc();
-      deps_.metrics->BackendError("audit").Inc();
-      spdlog::error("audit append failed: {}", as.ToString());
-    }
-    respond({v.http_status, DetailBody(v.detail), "application/json"});
+    respond(app::Reject(
+        {"federation.rejected", deps_.metrics, deps_.rejection_budget, snap->config.get()},
+        verdict, ctx,
+        [this](const verify::RequestContext& c) {
+          if (!c.nonce_registered) return;
+          Status s = deps_.bundle_nonces->Release(c.nonce_key);
+          if (!s.ok()) spdlog::warn("bundle nonce release failed: {}", s.ToString());
+        },
+        {},
+        [this](json::Value d) {
+          if (!AppendRejectionAudit(*deps_.audit, *deps_.metrics, "federation.rejected",
+                                    std::move(d)))
+            counters_.audit_failures++;
+        }));
   };
 
   if (request.method != "POST") {

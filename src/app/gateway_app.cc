@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/kill_switch.h"
+#include "app/replies.h"
 #include "config/listen_address.h"
 #include "app/redis_settings.h"
 #include "common/logging.h"
@@ -762,7 +763,7 @@ http::Response GatewayApp::HandleAdmin(const http::AdminRequest& r) {
     v.Set("source", ks_store_->Describe());
     return {200, json::Canonical(v), "application/json"};
   }
-  return {404, DetailBody("Not Found"), "application/json"};
+  return DetailResponse(404, "Not Found");
 }
 
 GatewayApp::~GatewayApp() {

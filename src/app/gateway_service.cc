@@ -4,7 +4,7 @@
 
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
-#include "app/rejection_metrics.h"
+#include "app/replies.h"
 #include "app/telemetry_call.h"
 #include "common/completion_batch.h"
 #include "common/logging.h"
@@ -15,21 +15,12 @@ namespace vv::app {
 
 namespace {
 constexpr std::string_view kTelemetryPath = "/internal/v1/telemetry";
-constexpr const char* kActor = "telemetry_gateway";
 
 http::Response JsonResponse(int status, const json::Value& v) {
   return http::Response{status, json::Canonical(v), "application/json"};
 }
 
-bool IsTransient(int status) { return status == 429 || status == 503; }
 }  // namespace
-
-std::string DetailBody(std::string_view detail) {
-  std::string out = "{\"detail\":";
-  json::AppendQuoted(detail, &out);
-  out += '}';
-  return out;
-}
 
 GatewayService::GatewayService(GatewayDeps deps) : deps_(std::move(deps)) {
   if (deps_.admission == nullptr) {
@@ -148,7 +139,7 @@ http::Response GatewayService::RoutingRejection(const http::Request& request, in
     f.reason = verify::ReasonName(reason);
     logging::LogWithFields(spdlog::level::info, "http.rejected " + std::to_string(status), f);
   }
-  return {status, DetailBody(detail), "application/json"};
+  return DetailResponse(status, detail);
 }
 
 http::Response GatewayService::OnBodyTooLarge(const http::Request& request) {
@@ -164,7 +155,7 @@ http::Response GatewayService::OnBodyTooLarge(const http::Request& request) {
   Audit("telemetry.rejected", kActor, std::move(details));
   logging::LogWithFields(spdlog::level::info, "telemetry.rejected 413",
                          {request_id, {}, verify::ReasonName(verify::Reason::kBodyTooLarge)});
-  return {413, DetailBody("Telemetry payload exceeds 1MiB limit"), "application/json"};
+  return DetailResponse(413, "Telemetry payload exceeds 1MiB limit");
 }
 
 void GatewayService::OnHandshakeFailed(const http::PeerInfo& peer, std::string_view reason) {
@@ -399,23 +390,19 @@ void GatewayService::AuditThen(std::string_view event_type, json::Value details,
 
 void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call,
                             const verify::Verdict& verdict, const char* dlq_outcome) {
-  verify::RequestContext& ctx = call->ctx;
-  verify::Verdict v = ChargeRejectionBudget(deps_.rejection_budget, ctx, verdict);
-  // Transient failures give the nonce back so the same signed bytes can be retried.
-  if (IsTransient(v.http_status) && ctx.nonce_registered) {
-    Status s = deps_.admission->ReleaseNonce(ctx.nonce_key);
-    if (!s.ok()) spdlog::warn("nonce release failed: {}", s.ToString());
-  }
   counters_.rejected++;
-  {
-    const auto cfg = config();
-    CountRejection(*deps_.metrics, v, OperatorLabel(*cfg, ctx.operator_id), cfg->nonce_backend);
-  }
-  json::Value details = RejectionDetails(v, ctx);
-  if (dlq_outcome) details.Set("dlq", dlq_outcome);
-  Audit("telemetry.rejected", kActor, std::move(details));
-  LogRejection("telemetry.rejected", v, ctx);
-  call->respond({v.http_status, DetailBody(v.detail), "application/json"});
+  const auto cfg = config();
+  call->respond(app::Reject(
+      {"telemetry.rejected", deps_.metrics, deps_.rejection_budget, cfg.get()}, verdict, call->ctx,
+      [this](const verify::RequestContext& ctx) {
+        if (!ctx.nonce_registered) return;
+        Status s = deps_.admission->ReleaseNonce(ctx.nonce_key);
+        if (!s.ok()) spdlog::warn("nonce release failed: {}", s.ToString());
+      },
+      [dlq_outcome](json::Value& d) {
+        if (dlq_outcome) d.Set("dlq", dlq_outcome);
+      },
+      [this](json::Value d) { Audit("telemetry.rejected", kActor, std::move(d)); }));
 }
 
 }  // namespace vv::app

@@ -168,7 +168,4 @@ inline constexpr std::string_view kBatchMediaType = "application/x-ndjson";
 inline constexpr const char* kBatchMediaDetail =
     "Telemetry batch endpoint only accepts application/x-ndjson";
 
-// {"detail": "..."} exactly as FastAPI/Starlette renders it.
-std::string DetailBody(std::string_view detail);
-
 }  // namespace vv::app

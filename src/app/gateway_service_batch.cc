@@ -27,7 +27,7 @@
 #include <unordered_set>
 
 #include "app/gateway_service.h"
-#include "app/rejection_metrics.h"
+#include "app/replies.h"
 #include "app/telemetry_call.h"
 #include "verify/batch_body.h"
 #include "verify/checks.h"
@@ -35,7 +35,6 @@
 namespace vv::app {
 
 namespace {
-constexpr const char* kActor = "telemetry_gateway";
 }  // namespace
 
 struct GatewayService::BatchCall : TelemetryCall {

@@ -7,7 +7,7 @@
 #include "app/cognitive_service.h"
 #include "app/federation_service.h"
 #include "app/gateway_service.h"
-#include "app/rejection_metrics.h"
+#include "app/replies.h"
 #include "common/logging.h"
 #include "common/text.h"
 #include "verify/checks.h"
@@ -16,7 +16,6 @@ namespace vv::app {
 
 namespace {
 constexpr std::string_view kTelemetryPath = "/internal/v1/telemetry";
-constexpr const char* kActor = "telemetry_gateway";
 constexpr size_t kMaxLoggedTarget = 200;
 
 // Untrusted request bytes for an audit record (common/text.h).
@@ -76,7 +75,7 @@ std::optional<http::Response> GatewayService::OnHead(const http::Request& head) 
   details.Set("stage", "request_head");  // refused before the body was read
   Audit(event, kActor, std::move(details));
   LogRejection(event, v, ctx);  // the same info line (request_id, identity, reason) as the chain's
-  return http::Response{v.http_status, DetailBody(v.detail), "application/json"};
+  return DetailResponse(v.http_status, v.detail);
 }
 
 void GatewayService::OnProtocolError(const http::Request& head, int status,

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "app/gateway_service.h"
-#include "app/rejection_metrics.h"
+#include "app/replies.h"
 #include "verify/bundle_check.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"

@@ -1,13 +1,18 @@
 #pragma once
-// The rejection and fail-closed paths shared by the three request services (telemetry,
-// federation, cognitive): the one place that turns a rejection verdict into metric increments
-// and audit details, so every rejection path records the same keys and increments
-// exactly one vv_gateway_requests_rejected_total{status,reason} child, plus the class counter
-// the verdict belongs to (replay per operator, signature failures, mTLS identity mismatches,
-// backend errors). Thread-safe (metrics are atomics).
+// The replies of the request services (telemetry single and batch, cognitive, federation):
+// the client-facing body ({"detail": ...} with the contract's fixed string), and the one
+// rejection path that turns a verdict into metric increments, a log line and an audit record,
+// so every rejection records the same keys and increments exactly one
+// vv_gateway_requests_rejected_total{status,reason} child, plus the class counter the verdict
+// belongs to (replay per operator, signature failures, mTLS identity mismatches, backend
+// errors). The services depend on this module, never on each other. Thread-safe (metrics are
+// atomics).
 
+#include <functional>
+#include <string>
 #include <string_view>
 
+#include "audit/audit_log.h"
 #include "common/status.h"
 #include "config/gateway_config.h"
 #include "http/server.h"
@@ -17,6 +22,41 @@
 #include "verify/check.h"
 
 namespace vv::app {
+
+// The actor of every audit record the gateway's request services write.
+inline constexpr const char* kActor = "telemetry_gateway";
+
+// {"detail": "..."} exactly as FastAPI/Starlette renders it.
+std::string DetailBody(std::string_view detail);
+// The response of a rejection: `status`, DetailBody(detail), application/json.
+http::Response DetailResponse(int status, std::string_view detail);
+
+// Where a service's rejections go (borrowed; outlive the call).
+struct RejectionPath {
+  std::string_view event;                         // "telemetry.rejected", "federation.rejected"...
+  stats::GatewayMetrics* metrics = nullptr;
+  state::RateLimiter* budget = nullptr;           // the identities' rejection budget, or nullptr
+  const config::GatewayConfig* config = nullptr;  // the call's config generation
+};
+
+// Appends a rejection's audit record synchronously. A failed append is counted
+// (audit_append_failures, backend_errors{audit}) and logged; returns false then (the rejection
+// stands: its answer does not depend on the record).
+bool AppendRejectionAudit(audit::AuditSink& audit, stats::GatewayMetrics& m,
+                          std::string_view event, json::Value details);
+
+// The one rejection path, in order: charge the identity's rejection budget
+// (ChargeRejectionBudget: the verdict may become 429/503); on a transient answer (429/503) call
+// `release` so the same signed bytes can be retried (nonce, rate unit); count it
+// (CountRejection); log "<event> <status>" (LogRejection); audit `event` with
+// RejectionDetails plus the caller's keys (`add_details`, may be empty) through `audit` (the
+// service's sink: synchronous or batched). Returns the response the client gets (the contract's
+// fixed detail of the verdict answered). The caller counts its own counters and responds.
+http::Response Reject(const RejectionPath& path, const verify::Verdict& verdict,
+                      const verify::RequestContext& ctx,
+                      const std::function<void(const verify::RequestContext&)>& release,
+                      const std::function<void(json::Value&)>& add_details,
+                      const std::function<void(json::Value)>& audit);
 
 // `state_backend` names the nonce/rate backend for backend_errors ("redis" / "memory").
 // `operator_label` must come from OperatorLabel (bounded label set), never raw request data.

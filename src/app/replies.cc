@@ -1,11 +1,49 @@
-#include "app/rejection_metrics.h"
+#include "app/replies.h"
 
 #include <spdlog/spdlog.h>
 
-#include "app/gateway_service.h"
+#include "json/json.h"
 #include "common/logging.h"
 
 namespace vv::app {
+
+std::string DetailBody(std::string_view detail) {
+  std::string out = "{\"detail\":";
+  json::AppendQuoted(detail, &out);
+  out += '}';
+  return out;
+}
+
+http::Response DetailResponse(int status, std::string_view detail) {
+  return {status, DetailBody(detail), "application/json"};
+}
+
+bool AppendRejectionAudit(audit::AuditSink& audit, stats::GatewayMetrics& m,
+                          std::string_view event, json::Value details) {
+  Status as = audit.Append(event, kActor, std::move(details));
+  if (as.ok()) return true;
+  m.audit_append_failures.Inc();
+  m.BackendError("audit").Inc();
+  spdlog::error("audit append failed: {}", as.ToString());
+  return false;
+}
+
+http::Response Reject(const RejectionPath& path, const verify::Verdict& verdict,
+                      const verify::RequestContext& ctx,
+                      const std::function<void(const verify::RequestContext&)>& release,
+                      const std::function<void(json::Value&)>& add_details,
+                      const std::function<void(json::Value)>& audit) {
+  const verify::Verdict v = ChargeRejectionBudget(path.budget, ctx, verdict);
+  // Transient answers give back what the request holds so the same signed bytes can be retried.
+  if ((v.http_status == 429 || v.http_status == 503) && release) release(ctx);
+  CountRejection(*path.metrics, v, OperatorLabel(*path.config, ctx.operator_id),
+                 path.config->nonce_backend);
+  json::Value details = RejectionDetails(v, ctx);
+  if (add_details) add_details(details);
+  LogRejection(path.event, v, ctx);
+  audit(std::move(details));
+  return DetailResponse(v.http_status, v.detail);
+}
 
 std::string_view OperatorLabel(const config::GatewayConfig& cfg, std::string_view operator_id) {
   if (operator_id.empty()) return "unknown";
