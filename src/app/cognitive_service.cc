@@ -64,11 +64,9 @@ CognitiveService::CognitiveService(CognitiveDeps deps) : deps_(std::move(deps)) 
 
 std::shared_ptr<const CognitiveService::Snapshot> CognitiveService::MakeSnapshot(
     std::shared_ptr<const config::GatewayConfig> cfg) const {
-  auto snap = std::make_shared<Snapshot>();
-  snap->config = cfg;
-  snap->graph = verify::MakeGraphChain(cfg, *deps_.clock, *deps_.nonces, *deps_.limiter);
-  snap->feedback = verify::MakeFeedbackChain(cfg, *deps_.clock, *deps_.nonces, *deps_.limiter);
-  return snap;
+  return std::make_shared<Snapshot>(
+      Snapshot{cfg, verify::MakeGraphChain(cfg, *deps_.clock, *deps_.nonces, *deps_.limiter),
+               verify::MakeFeedbackChain(cfg, *deps_.clock, *deps_.nonces, *deps_.limiter)});
 }
 
 void CognitiveService::Reload(std::shared_ptr<const config::GatewayConfig> cfg) {

@@ -164,7 +164,6 @@ using CheckPtr = std::unique_ptr<const Check>;
 // Runs checks in order, stopping at the first rejection.
 class Chain {
  public:
-  Chain() = default;
   explicit Chain(std::vector<CheckPtr> checks) : checks_(std::move(checks)) {}
   Verdict Run(RequestContext& ctx) const;
   // The checks' names in run order (the chain as data, for tests and diagnostics).
