@@ -75,8 +75,14 @@ void CognitiveService::Reload(std::shared_ptr<const config::GatewayConfig> cfg) 
 
 CognitiveService::~CognitiveService() = default;
 
-bool CognitiveService::Handles(std::string_view path) {
-  return path == kExecutionGraphPath || path == kFeedbackQueryPath;
+std::vector<Endpoint> CognitiveService::Endpoints() {
+  auto handle = [this](http::Request q, http::Responder r) { Handle(std::move(q), std::move(r)); };
+  std::vector<Endpoint> rows;
+  rows.push_back({kExecutionGraphPath, "cognitive.graph.rejected", "application/json",
+                  kCognitiveMediaDetail, /*router_refuses_other_methods=*/false, handle});
+  rows.push_back({kFeedbackQueryPath, "cognitive.feedback.rejected", "application/json",
+                  kCognitiveMediaDetail, /*router_refuses_other_methods=*/false, handle});
+  return rows;
 }
 
 void CognitiveService::Handle(http::Request request, http::Responder respond) {
@@ -127,8 +133,7 @@ bool CognitiveService::Prefix(Call& call, json::Value* body) {
   }
   auto ct = ctx.Header("content-type");
   if (!ct || ct->find("application/json") == std::string_view::npos) {
-    Reject(call, Verdict::Reject(Reason::kUnsupportedMediaType, 415,
-                                 "Cognitive endpoint only accepts application/json"));
+    Reject(call, Verdict::Reject(Reason::kUnsupportedMediaType, 415, kCognitiveMediaDetail));
     return false;
   }
   if (ctx.body.empty()) {

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "app/published.h"
+#include "app/router.h"
 #include "audit/audit_log.h"
 #include "cognitive/feedback.h"
 #include "cognitive/graph_store.h"
@@ -35,6 +36,8 @@
 
 namespace vv::app {
 
+inline constexpr const char* kCognitiveMediaDetail =
+    "Cognitive endpoint only accepts application/json";
 inline constexpr std::string_view kExecutionGraphPath = "/internal/v1/cognitive/execution-graph";
 inline constexpr std::string_view kFeedbackQueryPath =
     "/internal/v1/cognitive/feedback/adjustments/query";
@@ -64,7 +67,9 @@ class CognitiveService {
   explicit CognitiveService(CognitiveDeps deps);
   ~CognitiveService();
   // True for the two paths this service answers.
-  static bool Handles(std::string_view path);
+  // This service's endpoint rows (app/router.h): execution-graph and feedback query; the
+  // service answers a wrong method itself (405 under its own rejected event).
+  std::vector<Endpoint> Endpoints();
   // Answers exactly once (synchronously).
   void Handle(http::Request request, http::Responder respond);
   const CognitiveCounters& counters() const { return counters_; }

@@ -23,6 +23,14 @@ void FederationService::Reload(std::shared_ptr<const config::GatewayConfig> cfg)
       std::make_shared<Snapshot>(std::move(cfg), *deps_.clock, *deps_.bundle_nonces));
 }
 
+std::vector<Endpoint> FederationService::Endpoints() {
+  std::vector<Endpoint> rows;
+  rows.push_back({kFederationVerifyPath, "federation.rejected", {}, {},
+                  /*router_refuses_other_methods=*/false,
+                  [this](http::Request q, http::Responder r) { Handle(std::move(q), std::move(r)); }});
+  return rows;
+}
+
 void FederationService::Handle(http::Request request, http::Responder respond) {
   const auto snap = Current();
   verify::RequestContext ctx;

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "app/published.h"
+#include "app/router.h"
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "config/gateway_config.h"
@@ -47,6 +48,9 @@ class FederationService {
   explicit FederationService(FederationDeps deps);
   // Answers exactly once (synchronously).
   void Handle(http::Request request, http::Responder respond);
+  // This service's endpoint row (app/router.h): no media type checked at the head; the service
+  // answers a wrong method itself (405, federation.rejected).
+  std::vector<Endpoint> Endpoints();
   const FederationCounters& counters() const { return counters_; }
   // Hot reload: later requests use the checks built from `cfg`.
   void Reload(std::shared_ptr<const config::GatewayConfig> cfg);

@@ -302,8 +302,8 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
 
   GatewayDeps deps;
   deps.config = cfg;
-  deps.federation = app->federation_.get();
-  deps.cognitive = app->cognitive_.get();
+  deps.endpoints = app->federation_->Endpoints();
+  for (Endpoint& e : app->cognitive_->Endpoints()) deps.endpoints.push_back(std::move(e));
   deps.clock = &app->clock_;
   deps.random = &app->random_;
   deps.catalog = app->catalog_.get();

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "app/cognitive_service.h"
-#include "app/federation_service.h"
 #include "app/replies.h"
 #include "app/telemetry_call.h"
 #include "common/completion_batch.h"
@@ -14,7 +12,6 @@
 namespace vv::app {
 
 namespace {
-constexpr std::string_view kTelemetryPath = "/internal/v1/telemetry";
 
 http::Response JsonResponse(int status, const json::Value& v) {
   return http::Response{status, json::Canonical(v), "application/json"};
@@ -23,6 +20,9 @@ http::Response JsonResponse(int status, const json::Value& v) {
 }  // namespace
 
 GatewayService::GatewayService(GatewayDeps deps) : deps_(std::move(deps)) {
+  router_.Add(Endpoints());
+  router_.Add(std::move(deps_.endpoints));
+  deps_.endpoints.clear();
   if (deps_.admission == nullptr) {
     own_admission_ = std::make_unique<state::CompositeAdmission>(*deps_.nonces, *deps_.limiter);
     deps_.admission = own_admission_.get();
@@ -72,32 +72,30 @@ void GatewayService::Audit(std::string_view event_type, std::string_view actor,
   }
 }
 
+std::vector<Endpoint> GatewayService::Endpoints() {
+  std::vector<Endpoint> rows;
+  rows.push_back({kTelemetryPath, "telemetry.rejected", "application/json", kTelemetryMediaDetail,
+                  /*router_refuses_other_methods=*/true,
+                  [this](http::Request q, http::Responder r) {
+                    HandleTelemetry(std::move(q), std::move(r));
+                  }});
+  rows.push_back({kTelemetryBatchPath, "telemetry.rejected", kBatchMediaType, kBatchMediaDetail,
+                  /*router_refuses_other_methods=*/true,
+                  [this](http::Request q, http::Responder r) {
+                    HandleTelemetryBatch(std::move(q), std::move(r));
+                  }});
+  return rows;
+}
+
 void GatewayService::Handle(http::Request request, http::Responder respond) {
   const std::string path = request.Path();
-  if (path == kTelemetryBatchPath) {
-    if (request.method != "POST") {
+  if (const Endpoint* e = router_.Find(path)) {
+    if (e->router_refuses_other_methods && request.method != "POST") {
       respond(RoutingRejection(request, 405, verify::Reason::kMethodNotAllowed,
                                "Method Not Allowed"));
       return;
     }
-    HandleTelemetryBatch(std::move(request), std::move(respond));
-    return;
-  }
-  if (path == kTelemetryPath) {
-    if (request.method != "POST") {
-      respond(RoutingRejection(request, 405, verify::Reason::kMethodNotAllowed,
-                               "Method Not Allowed"));
-      return;
-    }
-    HandleTelemetry(std::move(request), std::move(respond));
-    return;
-  }
-  if (path == kFederationVerifyPath && deps_.federation) {
-    deps_.federation->Handle(std::move(request), std::move(respond));
-    return;
-  }
-  if (CognitiveService::Handles(path) && deps_.cognitive) {
-    deps_.cognitive->Handle(std::move(request), std::move(respond));
+    e->handle(std::move(request), std::move(respond));
     return;
   }
   if (path == "/healthz" && request.method == "GET") {
@@ -255,7 +253,7 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   if (!ct || ct->find("application/json") == std::string_view::npos) {
     Reject(call,
            verify::Verdict::Reject(verify::Reason::kUnsupportedMediaType, 415,
-                                   "Telemetry endpoint only accepts application/json"),
+                                   kTelemetryMediaDetail),
            nullptr);
     return;
   }

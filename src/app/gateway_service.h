@@ -15,6 +15,7 @@
 
 #include "app/published.h"
 #include "app/readiness.h"
+#include "app/router.h"
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "common/mutex.h"
@@ -28,9 +29,6 @@
 #include "verify/chains.h"
 
 namespace vv::app {
-
-class FederationService;
-class CognitiveService;
 
 // Counters per outcome, for /metrics (issue 8 extends) and for tests.
 struct GatewayCounters {
@@ -57,9 +55,10 @@ struct GatewayDeps {
   state::RateLimiter* rejection_budget = nullptr;
   queue::Publisher* publisher = nullptr;
   audit::AuditSink* audit = nullptr;
-  // Federation verify and the cognitive endpoints (issue 6); nullptr = 404 for their paths.
-  FederationService* federation = nullptr;
-  CognitiveService* cognitive = nullptr;
+  // The other services' endpoint rows (FederationService::Endpoints(),
+  // CognitiveService::Endpoints(): issue 6), routed beside the telemetry endpoints; a path
+  // without a row is 404.
+  std::vector<Endpoint> endpoints;
   // Prometheus metrics (issue 8); nullptr = the service keeps a private registry (tests).
   stats::GatewayMetrics* metrics = nullptr;
   // The readiness model /healthz and /readyz answer from (issue 14). The wiring registers the
@@ -101,6 +100,9 @@ class GatewayService final : public http::Handler {
   // Audits a connection closed after a TLS reload because its certificate no longer verifies
   // (e.g. revoked by the new CRL) as "tls.connection_revoked".
   void OnPeerRejected(const http::PeerInfo& peer, std::string_view reason) override;
+
+  // This service's endpoint rows: the telemetry endpoint and the batch endpoint.
+  std::vector<Endpoint> Endpoints();
 
   const GatewayCounters& counters() const { return counters_; }
   stats::GatewayMetrics& metrics() const { return *deps_.metrics; }
@@ -147,6 +149,7 @@ class GatewayService final : public http::Handler {
                  std::function<void(Status)> then);
 
   GatewayDeps deps_;
+  Router router_;  // the telemetry rows, then deps_.endpoints; read-only after construction
   std::unique_ptr<state::Admission> own_admission_;  // when deps.admission was null
   std::unique_ptr<stats::Registry> own_registry_;       // when deps.metrics was null
   std::unique_ptr<stats::GatewayMetrics> own_metrics_;  // when deps.metrics was null
@@ -161,6 +164,9 @@ class GatewayService final : public http::Handler {
   uint64_t handshake_audits_suppressed_ VV_GUARDED_BY(handshake_audit_mu_) = 0;
 };
 
+inline constexpr std::string_view kTelemetryPath = "/internal/v1/telemetry";
+inline constexpr const char* kTelemetryMediaDetail =
+    "Telemetry endpoint only accepts application/json";
 inline constexpr std::string_view kTelemetryBatchPath = "/internal/v1/telemetry/batch";
 // The batch body is NDJSON; any other Content-Type (a JSON array sent as application/json
 // included) is refused 415 with this detail.

@@ -4,8 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "app/cognitive_service.h"
-#include "app/federation_service.h"
 #include "app/gateway_service.h"
 #include "app/replies.h"
 #include "common/logging.h"
@@ -15,7 +13,6 @@
 namespace vv::app {
 
 namespace {
-constexpr std::string_view kTelemetryPath = "/internal/v1/telemetry";
 constexpr size_t kMaxLoggedTarget = 200;
 
 // Untrusted request bytes for an audit record (common/text.h).
@@ -25,24 +22,12 @@ std::string Printable(std::string_view s) { return text::PrintableAscii(s, kMaxL
 std::optional<http::Response> GatewayService::OnHead(const http::Request& head) {
   if (head.method != "POST") return std::nullopt;  // 405 / 404 / GET need no body anyway
   const std::string path = head.Path();
-  const char* event = nullptr;
-  const char* media_detail = nullptr;  // endpoints whose middleware checks Content-Type first
-  std::string_view media_type = "application/json";
-  if (path == kTelemetryBatchPath) {
-    event = "telemetry.rejected";
-    media_detail = kBatchMediaDetail;
-    media_type = kBatchMediaType;
-  } else if (path == kTelemetryPath) {
-    event = "telemetry.rejected";
-    media_detail = "Telemetry endpoint only accepts application/json";
-  } else if (path == kFederationVerifyPath && deps_.federation) {
-    event = "federation.rejected";
-  } else if (CognitiveService::Handles(path) && deps_.cognitive) {
-    event = path == kExecutionGraphPath ? "cognitive.graph.rejected" : "cognitive.feedback.rejected";
-    media_detail = "Cognitive endpoint only accepts application/json";
-  } else {
-    return std::nullopt;
-  }
+  const Endpoint* endpoint = router_.Find(path);
+  if (endpoint == nullptr) return std::nullopt;
+  const std::string_view event = endpoint->rejected_event;
+  // Endpoints whose middleware checks Content-Type first name the type and the 415 text.
+  const std::string_view media_type = endpoint->media_type;
+  const bool media_checked = !media_type.empty();
   const auto snap = Current();
   verify::RequestContext ctx;
   ctx.headers = &head.headers;
@@ -53,13 +38,14 @@ std::optional<http::Response> GatewayService::OnHead(const http::Request& head) 
   // (M2) and the size limit (M3) - both left to the normal path, which answers them without
   // reading a body - then identity (R1-R4 and the kill switch).
   verify::Verdict v;
-  if (media_detail != nullptr) {
+  if (media_checked) {
     auto ct = ctx.Header("content-type");
     if (!ct || ct->find(media_type) == std::string_view::npos)
-      v = verify::Verdict::Reject(verify::Reason::kUnsupportedMediaType, 415, media_detail);
+      v = verify::Verdict::Reject(verify::Reason::kUnsupportedMediaType, 415,
+                                  std::string(endpoint->media_detail));
   }
   if (v.ok()) {
-    if (media_detail != nullptr && head.content_length && *head.content_length == 0)
+    if (media_checked && head.content_length && *head.content_length == 0)
       return std::nullopt;
     if (head.content_length && *head.content_length > snap->config->max_body_bytes)
       return std::nullopt;
