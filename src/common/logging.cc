@@ -198,7 +198,7 @@ bool BackendStateLog::Observe(std::string_view backend, const Status& status) {
   const State next = status.ok() ? State::kUp : State::kDown;
   // The line is written under the lock so concurrent observers log transitions in the order
   // the state changed (a "down" can never appear after the "up again" that followed it).
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = states_.find(backend);
   if (it == states_.end()) it = states_.emplace(std::string(backend), State::kUnknown).first;
   const State prev = it->second;

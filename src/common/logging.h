@@ -18,11 +18,12 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace vv::logging {
 
@@ -76,8 +77,8 @@ class BackendStateLog {
 
  private:
   enum class State { kUnknown, kUp, kDown };
-  std::mutex mu_;
-  std::map<std::string, State, std::less<>> states_;
+  Mutex mu_;
+  std::map<std::string, State, std::less<>> states_ VV_GUARDED_BY(mu_);
 };
 
 // The process-wide instance (hooks in Redis, NATS, the evidence store, the audit anchor).

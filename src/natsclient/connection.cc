@@ -1,13 +1,14 @@
 #include "natsclient/connection.h"
 
 #include <algorithm>
-#include <mutex>
 #include <random>
 #include <set>
 #include <tuple>
 #include <vector>
 
 #include "common/logging.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "natsclient/server_list.h"
 
 namespace vv::natsclient {
@@ -18,10 +19,13 @@ namespace {
 // comes back (logging::Backends() logs transitions only). The closure is the backend's name,
 // interned for the life of the process (nats.c may call back until the connection is gone).
 const std::string* InternName(const std::string& name) {
-  static std::mutex mu;
-  static auto* names = new std::set<std::string>();  // never destroyed: callbacks at exit
-  std::lock_guard<std::mutex> l(mu);
-  return &*names->insert(name).first;
+  struct Names {
+    Mutex mu;
+    std::set<std::string> set VV_GUARDED_BY(mu);
+  };
+  static auto* names = new Names();  // never destroyed: callbacks at exit
+  MutexLock l(&names->mu);
+  return &*names->set.insert(name).first;
 }
 
 void OnConnected(natsConnection*, void* closure) {
@@ -46,10 +50,13 @@ struct Backoff {
 };
 
 const Backoff* InternBackoff(const Backoff& b) {
-  static std::mutex mu;
-  static auto* policies = new std::set<Backoff>();  // never destroyed: callbacks at exit
-  std::lock_guard<std::mutex> l(mu);
-  return &*policies->insert(b).first;
+  struct Policies {
+    Mutex mu;
+    std::set<Backoff> set VV_GUARDED_BY(mu);
+  };
+  static auto* policies = new Policies();  // never destroyed: callbacks at exit
+  MutexLock l(&policies->mu);
+  return &*policies->set.insert(b).first;
 }
 
 int64_t OnReconnectDelay(natsConnection*, int attempts, void* closure) {

@@ -218,7 +218,7 @@ FamilyBase& Registry::AddFamily(std::string_view name, std::string_view help,
       internal::FatalRegistration("metric " + std::string(name) + ": invalid label name '" + l +
                                   "'");
   }
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(&mu_);
   auto it = families_.find(name);
   if (it != families_.end()) {
     if (it->second->type() != type || it->second->label_names() != label_names)
@@ -299,21 +299,21 @@ Histogram& Registry::AddHistogram(std::string_view name, std::string_view help,
 
 std::string Registry::Render() const {
   std::string out;
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(&mu_);
   for (const auto& [name, fam] : families_) fam->Render(&out);
   return out;
 }
 
 std::vector<std::string> Registry::FamilyNames() const {
   std::vector<std::string> out;
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(&mu_);
   for (const auto& [name, fam] : families_) out.push_back(name);
   return out;
 }
 
 std::vector<std::string> Registry::SampleNames() const {
   std::vector<std::string> out;
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(&mu_);
   for (const auto& [name, fam] : families_) {
     if (fam->type() == MetricType::kHistogram) {
       out.push_back(name + "_bucket");
@@ -328,7 +328,7 @@ std::vector<std::string> Registry::SampleNames() const {
 }
 
 const FamilyBase* Registry::Find(std::string_view name) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(&mu_);
   auto it = families_.find(name);
   return it == families_.end() ? nullptr : it->second.get();
 }

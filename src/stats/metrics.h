@@ -20,12 +20,13 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace vv::stats {
 
@@ -144,11 +145,11 @@ class Family final : public FamilyBase {
                                   std::to_string(label_names().size()) + " label values, got " +
                                   std::to_string(values.size()));
     {
-      std::shared_lock lock(mu_);
+      ReaderMutexLock lock(&mu_);
       auto it = children_.find(values);
       if (it != children_.end()) return *it->second;
     }
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(&mu_);
     auto it = children_.find(values);
     if (it != children_.end()) return *it->second;
     std::vector<std::string> key(values.begin(), values.end());
@@ -157,15 +158,16 @@ class Family final : public FamilyBase {
   }
   // Visits every child (sorted by label values) under a shared lock.
   void ForEach(const std::function<void(const std::vector<std::string>&, const T&)>& fn) const {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(&mu_);
     for (const auto& [k, v] : children_) fn(k, *v);
   }
   void Render(std::string* out) const override;
 
  private:
   std::function<std::unique_ptr<T>()> factory_;
-  mutable std::shared_mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<T>, internal::LabelLess> children_;
+  mutable SharedMutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<T>, internal::LabelLess> children_
+      VV_GUARDED_BY(mu_);
 };
 
 template <>
@@ -227,8 +229,8 @@ class Registry {
                         std::vector<std::string> label_names, MetricType type,
                         const std::function<std::unique_ptr<FamilyBase>()>& make);
 
-  mutable std::shared_mutex mu_;
-  std::map<std::string, std::unique_ptr<FamilyBase>, std::less<>> families_;
+  mutable SharedMutex mu_;
+  std::map<std::string, std::unique_ptr<FamilyBase>, std::less<>> families_ VV_GUARDED_BY(mu_);
 };
 
 // Name checks of the data model: metric [a-zA-Z_:][a-zA-Z0-9_:]*, label [a-zA-Z_][a-zA-Z0-9_]*
