@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <optional>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -77,6 +80,18 @@ TEST(MerkleTest, CompactTreeMatchesRecursiveRootAtEverySize) {
   }
 }
 
+// A vector's index or size as the unsigned 64-bit value it spells (some are 2^64 - 1, beyond
+// int64: as_int64() is nullopt for them); nullopt only for a negative or malformed number.
+std::optional<uint64_t> U64(const json::Value& v) {
+  if (!v.is_int()) return std::nullopt;
+  const std::string& t = v.int_text();
+  if (t.empty() || t[0] == '-') return std::nullopt;
+  uint64_t out = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+  if (ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
+  return out;
+}
+
 TEST(MerkleTest, InclusionVectors) {
   auto files = JsonFiles("inclusion");
   ASSERT_GT(files.size(), 90u);
@@ -84,13 +99,11 @@ TEST(MerkleTest, InclusionVectors) {
   for (const auto& f : files) {
     json::Value v = Load(f);
     const bool want_err = v.Find("wantErr")->as_bool();
-    const int64_t idx = *v.Find("leafIdx")->as_int64();
-    const int64_t size = *v.Find("treeSize")->as_int64();
-    Status s = idx < 0 || size < 0
-                   ? Status::InvalidArgument("negative")
-                   : VerifyInclusion(static_cast<uint64_t>(idx), static_cast<uint64_t>(size),
-                                     B64(*v.Find("leafHash")), Proof(*v.Find("proof")),
-                                     B64(*v.Find("root")));
+    const auto idx = U64(*v.Find("leafIdx"));
+    const auto size = U64(*v.Find("treeSize"));
+    Status s = !idx || !size ? Status::InvalidArgument("negative")
+                             : VerifyInclusion(*idx, *size, B64(*v.Find("leafHash")),
+                                               Proof(*v.Find("proof")), B64(*v.Find("root")));
     EXPECT_EQ(s.ok(), !want_err) << f << ": " << v.Find("desc")->as_string() << " "
                                  << s.ToString();
     (want_err ? err_count : ok_count)++;
@@ -106,13 +119,12 @@ TEST(MerkleTest, ConsistencyVectors) {
   for (const auto& f : files) {
     json::Value v = Load(f);
     const bool want_err = v.Find("wantErr")->as_bool();
-    const int64_t size1 = *v.Find("size1")->as_int64();
-    const int64_t size2 = *v.Find("size2")->as_int64();
-    Status s = size1 < 0 || size2 < 0
-                   ? Status::InvalidArgument("negative")
-                   : VerifyConsistency(static_cast<uint64_t>(size1), static_cast<uint64_t>(size2),
-                                       B64(*v.Find("root1")), B64(*v.Find("root2")),
-                                       Proof(*v.Find("proof")));
+    const auto size1 = U64(*v.Find("size1"));
+    const auto size2 = U64(*v.Find("size2"));
+    Status s = !size1 || !size2 ? Status::InvalidArgument("negative")
+                                : VerifyConsistency(*size1, *size2, B64(*v.Find("root1")),
+                                                    B64(*v.Find("root2")),
+                                                    Proof(*v.Find("proof")));
     EXPECT_EQ(s.ok(), !want_err) << f << ": " << v.Find("desc")->as_string() << " "
                                  << s.ToString();
     (want_err ? err_count : ok_count)++;
