@@ -118,7 +118,8 @@ void CognitiveService::Reject(Call& call, const verify::Verdict& verdict) {
         if (!call.ctx.tenant_id.empty()) d.Set("tenant_id", call.ctx.tenant_id);
       },
       [this, &call](json::Value d) {
-        if (!AppendRejectionAudit(*deps_.audit, *deps_.metrics, call.rejected_event, std::move(d)))
+        if (!AppendAuditCounted(*deps_.audit, *deps_.metrics, call.rejected_event, kActor,
+                                std::move(d)))
           counters_.audit_failures++;
       }));
 }

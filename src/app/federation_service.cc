@@ -52,8 +52,8 @@ void FederationService::Handle(http::Request request, http::Responder respond) {
         },
         {},
         [this](json::Value d) {
-          if (!AppendRejectionAudit(*deps_.audit, *deps_.metrics, "federation.rejected",
-                                    std::move(d)))
+          if (!AppendAuditCounted(*deps_.audit, *deps_.metrics, "federation.rejected", kActor,
+                                  std::move(d)))
             counters_.audit_failures++;
         }));
   };

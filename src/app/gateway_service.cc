@@ -63,13 +63,8 @@ GatewayService::~GatewayService() = default;
 
 void GatewayService::Audit(std::string_view event_type, std::string_view actor,
                            json::Value details) {
-  Status s = deps_.audit->Append(event_type, actor, std::move(details));
-  if (!s.ok()) {
+  if (!AppendAuditCounted(*deps_.audit, *deps_.metrics, event_type, actor, std::move(details)))
     counters_.audit_failures++;
-    deps_.metrics->audit_append_failures.Inc();
-    deps_.metrics->BackendError("audit").Inc();
-    spdlog::error("audit append failed: {}", s.ToString());
-  }
 }
 
 std::vector<Endpoint> GatewayService::Endpoints() {

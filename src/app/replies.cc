@@ -18,9 +18,9 @@ http::Response DetailResponse(int status, std::string_view detail) {
   return {status, DetailBody(detail), "application/json"};
 }
 
-bool AppendRejectionAudit(audit::AuditSink& audit, stats::GatewayMetrics& m,
-                          std::string_view event, json::Value details) {
-  Status as = audit.Append(event, kActor, std::move(details));
+bool AppendAuditCounted(audit::AuditSink& audit, stats::GatewayMetrics& m,
+                        std::string_view event, std::string_view actor, json::Value details) {
+  Status as = audit.Append(event, actor, std::move(details));
   if (as.ok()) return true;
   m.audit_append_failures.Inc();
   m.BackendError("audit").Inc();

@@ -39,11 +39,11 @@ struct RejectionPath {
   const config::GatewayConfig* config = nullptr;  // the call's config generation
 };
 
-// Appends a rejection's audit record synchronously. A failed append is counted
-// (audit_append_failures, backend_errors{audit}) and logged; returns false then (the rejection
-// stands: its answer does not depend on the record).
-bool AppendRejectionAudit(audit::AuditSink& audit, stats::GatewayMetrics& m,
-                          std::string_view event, json::Value details);
+// Appends an audit record (actor kActor) synchronously whose answer does not depend on it (a
+// rejection, a transport event). A failed append is counted (audit_append_failures,
+// backend_errors{audit}) and logged; returns false then.
+bool AppendAuditCounted(audit::AuditSink& audit, stats::GatewayMetrics& m,
+                        std::string_view event, std::string_view actor, json::Value details);
 
 // The one rejection path, in order: charge the identity's rejection budget
 // (ChargeRejectionBudget: the verdict may become 429/503); on a transient answer (429/503) call
