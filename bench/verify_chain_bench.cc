@@ -9,10 +9,15 @@
 //                           build; null queue and audit sinks
 // BM_TelemetryChainDurable  the same with the real embedded SQLite queue and the audit log
 //                           (batched fsync), 64 requests in flight
+// BM_TelemetryBatchDurable/N  POST /internal/v1/telemetry/batch of N events (one signature
+//                           over the NDJSON body) into the signed embedded queue and the sealed
+//                           audit log, 4 batches in flight; cpu_us_per_event is the process's
+//                           CPU (every thread) per accepted event, to set beside the floor
 // BM_AuditAppend            one audit record (kBatch fsync)
 // BM_CanonicalJson          canonicalising the A.2 body
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,6 +30,7 @@
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "queue/embedded_queue.h"
+#include "queue/envelope_auth.h"
 #include "state/memory_state.h"
 
 namespace {
@@ -96,26 +102,32 @@ std::shared_ptr<const config::GatewayConfig> Config() {
   return cfg;
 }
 
-// Pre-signs `n` distinct requests (signing is the producer's cost, not the gateway's).
+// A request signed as the producer signs it (signing is the producer's cost, not the gateway's).
+http::Request SignedRequest(std::string target, std::string content_type, std::string body,
+                            int64_t ts, const std::string& nonce) {
+  http::Request r;
+  r.method = "POST";
+  r.target = std::move(target);
+  r.body = std::move(body);
+  std::string sig = Base64Encode(Key().Sign(std::to_string(ts) + "." + nonce + "." + r.body));
+  r.headers = {{"content-type", std::move(content_type)},
+               {"x-service-identity", "spectrastrike-producer"},
+               {"x-telemetry-timestamp", std::to_string(ts)},
+               {"x-telemetry-nonce", nonce},
+               {"x-telemetry-signature", sig}};
+  r.peer.has_certificate = true;
+  r.peer.cert_sha256_hex = std::string(64, 'a');
+  return r;
+}
+
+// Pre-signs `n` distinct requests.
 std::vector<http::Request> MakeRequests(int n, int64_t ts) {
   std::vector<http::Request> reqs;
   reqs.reserve(n);
   for (int i = 0; i < n; ++i) {
     std::string nonce = "bench-nonce-" + std::to_string(i);
-    http::Request r;
-    r.method = "POST";
-    r.target = "/internal/v1/telemetry";
-    r.body = Body(ts, nonce, "evt-" + std::to_string(i));
-    std::string sig =
-        Base64Encode(Key().Sign(std::to_string(ts) + "." + nonce + "." + r.body));
-    r.headers = {{"content-type", "application/json"},
-                 {"x-service-identity", "spectrastrike-producer"},
-                 {"x-telemetry-timestamp", std::to_string(ts)},
-                 {"x-telemetry-nonce", nonce},
-                 {"x-telemetry-signature", sig}};
-    r.peer.has_certificate = true;
-    r.peer.cert_sha256_hex = std::string(64, 'a');
-    reqs.push_back(std::move(r));
+    reqs.push_back(SignedRequest("/internal/v1/telemetry", "application/json",
+                                 Body(ts, nonce, "evt-" + std::to_string(i)), ts, nonce));
   }
   return reqs;
 }
@@ -206,6 +218,86 @@ void BM_TelemetryChainDurable(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_TelemetryChainDurable)->Iterations(20000)->UseRealTime();
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+void BM_TelemetryBatchDurable(benchmark::State& state) {
+  Fixture f;
+  const int per_batch = static_cast<int>(state.range(0));
+  std::string dir = "/tmp/vv-bench-batch-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  queue::EmbeddedQueueOptions qo;
+  qo.clock = &f.clock;
+  auto signer = std::make_unique<queue::EnvelopeSigner>(
+      "bench", crypto::Ed25519PrivateKey::FromSeed(std::string(32, '\x07')).value());
+  auto pub = std::make_unique<queue::SigningPublisher>(
+      queue::EmbeddedQueue::Open(dir + "/q.db", qo).value(), std::move(signer));
+  audit::AuditLogOptions ao;
+  ao.seal_key = std::make_shared<const crypto::Ed25519PrivateKey>(Key());
+  auto audit = audit::AuditLog::Open(dir + "/audit.jsonl", ao, f.clock).value();
+  auto cfg = std::make_shared<config::GatewayConfig>(*Config());
+  cfg->batch_max_events = static_cast<size_t>(per_batch);
+  cfg->max_body_bytes = 64 << 20;
+  app::GatewayDeps d;
+  d.config = cfg;
+  d.clock = &f.clock;
+  d.random = &f.random;
+  d.catalog = &f.catalog;
+  d.nonces = &f.nonces;
+  d.limiter = &f.limiter;
+  d.publisher = pub.get();
+  d.audit = audit.get();
+  auto svc = std::make_unique<app::GatewayService>(std::move(d));
+  // Pre-signed batches, distinct event ids and nonces.
+  const int batches = static_cast<int>(state.max_iterations);
+  const int64_t ts = f.clock.NowSeconds();
+  std::vector<http::Request> reqs;
+  for (int b = 0; b < batches; ++b) {
+    std::string nonce = "bench-batch-nonce-" + std::to_string(b);
+    std::string body;
+    for (int i = 0; i < per_batch; ++i)
+      body += Body(ts, nonce, "evt-" + std::to_string(b) + "-" + std::to_string(i)) + "\n";
+    reqs.push_back(SignedRequest(std::string(app::kTelemetryBatchPath), "application/x-ndjson",
+                                 std::move(body), ts, nonce));
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int inflight = 0, bad = 0;
+  int i = 0;
+  const double cpu0 = ProcessCpuSeconds();
+  for (auto _ : state) {
+    {
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait(l, [&] { return inflight < 4; });
+      ++inflight;
+    }
+    svc->Handle(std::move(reqs[i++]), [&](http::Response r) {
+      std::lock_guard<std::mutex> l(mu);
+      bad += r.status != 207 || r.body.find("\"rejected\":0") == std::string::npos;
+      --inflight;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return inflight == 0; });
+  }
+  const double events = static_cast<double>(batches) * per_batch;
+  state.counters["events_per_s"] =
+      benchmark::Counter(events, benchmark::Counter::kIsRate);
+  state.counters["cpu_us_per_event"] = (ProcessCpuSeconds() - cpu0) * 1e6 / events;
+  if (bad) state.SkipWithError("a batch was not 207 with every event accepted");
+  svc.reset();
+  pub.reset();
+  audit.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_TelemetryBatchDurable)->Arg(500)->Iterations(40)->UseRealTime();
 
 void BM_AuditAppend(benchmark::State& state) {
   SystemClock clock;

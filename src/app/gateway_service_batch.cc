@@ -18,8 +18,9 @@
 //     PublishBatch (embedded: one SQLite commit) before the answer; a failed publish answers 503
 //     for the whole batch (nonce released, rate units refunded; the retry is deduplicated).
 //   - One audit record per event (telemetry.accepted / telemetry.rejected, with batch_id and
-//     batch_index), so `vv-audit prove` proves each event; a failed audit append of an accepted
-//     event answers 503 for the batch (fail closed, as the single endpoint).
+//     batch_index), so `vv-audit prove` proves each event, all of them written in event order
+//     with ONE AuditSink::AppendBatch; a failed audit append of an accepted event answers 503
+//     for the batch (fail closed, as the single endpoint) and counts no event accepted.
 //   - Answer: 207 with one result per line, in order (docs/producer.md).
 
 #include <spdlog/spdlog.h>
@@ -34,9 +35,6 @@
 
 namespace vv::app {
 
-namespace {
-}  // namespace
-
 struct GatewayService::BatchCall : TelemetryCall {
   struct Event {
     verify::RequestContext ctx;
@@ -44,6 +42,7 @@ struct GatewayService::BatchCall : TelemetryCall {
     bool duplicate_in_batch = false;  // accepted, same (tenant, event_id) earlier in the batch
     int envelope = -1;                // index of its ingest envelope in the published batch
     bool dead_lettered = false;       // its DLQ record is in the published batch
+    bool duplicate = false;           // accepted and already stored (set by FinishBatch)
   };
   std::vector<Event> events;
 
@@ -206,60 +205,94 @@ void GatewayService::FinishBatch(const std::shared_ptr<BatchCall>& call, Status 
   }
   const auto cfg = config();
   const std::string& batch_id = call->ctx.request_id;
-  json::Value results = json::Value::MakeArray();
-  int64_t accepted = 0, rejected = 0;
+  // Every event's record, in event order, written with ONE AppendBatch (one write() and at
+  // most one fsync for the batch, not one per event).
+  std::vector<audit::AuditEntry> records;
+  records.reserve(call->events.size());
   for (size_t i = 0; i < call->events.size(); ++i) {
     BatchCall::Event& e = call->events[i];
+    const verify::RequestContext& ec = e.ctx;
+    json::Value details;
+    if (!e.verdict.ok()) {
+      details = RejectionDetails(e.verdict, ec);
+      details.Set("batch_id", batch_id);
+      details.Set("batch_index", static_cast<int64_t>(i));
+      if (e.dead_lettered) details.Set("dlq", "stored");
+      records.push_back(audit::AuditEntry{"telemetry.rejected", kActor, std::move(details)});
+      continue;
+    }
+    e.duplicate = e.duplicate_in_batch ||
+                  (e.envelope >= 0 && outcomes.at(static_cast<size_t>(e.envelope)) ==
+                                          queue::PublishOutcome::kDuplicate);
+    details = AcceptedDetails(ec);
+    details.Set("batch_id", batch_id);
+    details.Set("batch_index", static_cast<int64_t>(i));
+    if (e.duplicate) details.Set("duplicate", true);
+    records.push_back(audit::AuditEntry{"telemetry.accepted", kActor, std::move(details)});
+  }
+  const std::vector<Status> written = deps_.audit->AppendBatch(records);
+
+  // Rejected events are answered whatever their record's fate (as the single endpoint: a
+  // rejection's answer does not depend on its record); a failed record is counted and logged.
+  const Status* accepted_failure = nullptr;
+  size_t accepted_failure_index = 0;
+  int64_t rejected = 0;
+  for (size_t i = 0; i < call->events.size(); ++i) {
+    BatchCall::Event& e = call->events[i];
+    if (e.verdict.ok()) {
+      if (!written[i].ok() && accepted_failure == nullptr) {
+        accepted_failure = &written[i];
+        accepted_failure_index = i;
+      }
+      continue;
+    }
+    rejected++;
+    counters_.rejected++;
+    CountRejection(*deps_.metrics, e.verdict, OperatorLabel(*cfg, e.ctx.operator_id),
+                   cfg->nonce_backend);
+    LogRejection("telemetry.rejected", e.verdict, e.ctx);
+    if (!written[i].ok()) {
+      counters_.audit_failures++;
+      CountAuditAppendFailure(*deps_.metrics, written[i]);
+    }
+  }
+  if (accepted_failure != nullptr) {
+    // Fail closed, as the single endpoint: no 207 listing an event as accepted without its
+    // audit record. What is stored stays stored; the retry is deduplicated per event.
+    counters_.audit_failures++;
+    http::Response failed = AuditFailureResponse(
+        *deps_.metrics, "accepted", batch_id,
+        call->events[accepted_failure_index].ctx.operator_id, *accepted_failure);
+    deps_.admission->ReleaseNonce(call->ctx.nonce_key);
+    call->RefundAll(*deps_.admission);
+    counters_.rejected++;
+    call->respond(std::move(failed));
+    return;
+  }
+
+  json::Value results = json::Value::MakeArray();
+  int64_t accepted = 0;
+  for (size_t i = 0; i < call->events.size(); ++i) {
+    const BatchCall::Event& e = call->events[i];
     const verify::RequestContext& ec = e.ctx;
     json::Value r = json::Value::MakeObject();
     r.Set("index", static_cast<int64_t>(i));
     r.Set("request_id", ec.request_id);
     if (!e.verdict.ok()) {
-      rejected++;
-      counters_.rejected++;
-      CountRejection(*deps_.metrics, e.verdict, OperatorLabel(*cfg, ec.operator_id),
-                     cfg->nonce_backend);
-      json::Value details = RejectionDetails(e.verdict, ec);
-      details.Set("batch_id", batch_id);
-      details.Set("batch_index", static_cast<int64_t>(i));
-      if (e.dead_lettered) details.Set("dlq", "stored");
-      Audit("telemetry.rejected", kActor, std::move(details));
-      LogRejection("telemetry.rejected", e.verdict, ec);
       r.Set("status", e.verdict.http_status);
       r.Set("accepted", false);
       r.Set("detail", e.verdict.detail);
       results.Push(std::move(r));
       continue;
     }
-    const bool duplicate =
-        e.duplicate_in_batch ||
-        (e.envelope >= 0 && outcomes.at(static_cast<size_t>(e.envelope)) ==
-                                queue::PublishOutcome::kDuplicate);
-    json::Value details = AcceptedDetails(ec);
-    details.Set("batch_id", batch_id);
-    details.Set("batch_index", static_cast<int64_t>(i));
-    if (duplicate) details.Set("duplicate", true);
-    Status as = deps_.audit->Append("telemetry.accepted", kActor, std::move(details));
-    if (!as.ok()) {
-      // Fail closed, as the single endpoint: no 207 listing an event as accepted without its
-      // audit record. What is stored stays stored; the retry is deduplicated per event.
-      counters_.audit_failures++;
-      http::Response failed =
-          AuditFailureResponse(*deps_.metrics, "accepted", batch_id, ec.operator_id, as);
-      deps_.admission->ReleaseNonce(call->ctx.nonce_key);
-      call->RefundAll(*deps_.admission);
-      counters_.rejected++;
-      call->respond(std::move(failed));
-      return;
-    }
     accepted++;
-    if (duplicate) counters_.duplicates++;
+    if (e.duplicate) counters_.duplicates++;
     counters_.accepted++;
     deps_.metrics->requests_accepted.Inc();
     r.Set("status", 202);
     r.Set("accepted", true);
     r.Set("event_id", ec.event_id);
-    if (duplicate) r.Set("duplicate", true);
+    if (e.duplicate) r.Set("duplicate", true);
     results.Push(std::move(r));
   }
   json::Value body = json::Value::MakeObject();

@@ -119,4 +119,20 @@ void ObservedPublisher::Publish(queue::Envelope envelope, queue::PublishCallback
                  });
 }
 
+void ObservedPublisher::PublishBatch(std::vector<queue::Envelope> envelopes,
+                                     queue::PublishBatchCallback done) {
+  bool has_ingest = false;
+  for (const queue::Envelope& e : envelopes) has_ingest |= e.kind == queue::Kind::kIngest;
+  if (!has_ingest) {
+    inner_.PublishBatch(std::move(envelopes), std::move(done));
+    return;
+  }
+  inner_.PublishBatch(std::move(envelopes),
+                      [this, done = std::move(done)](Status s,
+                                                     std::vector<queue::PublishOutcome> o) {
+                        readiness_.Report("queue", s);
+                        done(std::move(s), std::move(o));
+                      });
+}
+
 }  // namespace vv::app

@@ -113,6 +113,10 @@ class ObservedPublisher final : public queue::Publisher {
   ObservedPublisher(queue::Publisher& inner, Readiness& readiness)
       : inner_(inner), readiness_(readiness) {}
   void Publish(queue::Envelope envelope, queue::PublishCallback done) override;
+  // Hands the batch on whole (the default would split it into single publishes, losing the
+  // embedded queue's one-commit batch); reported when it holds an ingest envelope.
+  void PublishBatch(std::vector<queue::Envelope> envelopes,
+                    queue::PublishBatchCallback done) override;
   Status Health() const override { return inner_.Health(); }
 
  private:

@@ -22,10 +22,14 @@ bool AppendAuditCounted(audit::AuditSink& audit, stats::GatewayMetrics& m,
                         std::string_view event, std::string_view actor, json::Value details) {
   Status as = audit.Append(event, actor, std::move(details));
   if (as.ok()) return true;
+  CountAuditAppendFailure(m, as);
+  return false;
+}
+
+void CountAuditAppendFailure(stats::GatewayMetrics& m, const Status& append_status) {
   m.audit_append_failures.Inc();
   m.BackendError("audit").Inc();
-  spdlog::error("audit append failed: {}", as.ToString());
-  return false;
+  spdlog::error("audit append failed: {}", append_status.ToString());
 }
 
 http::Response Reject(const RejectionPath& path, const verify::Verdict& verdict,

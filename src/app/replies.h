@@ -44,6 +44,9 @@ struct RejectionPath {
 // backend_errors{audit}) and logged; returns false then.
 bool AppendAuditCounted(audit::AuditSink& audit, stats::GatewayMetrics& m,
                         std::string_view event, std::string_view actor, json::Value details);
+// What AppendAuditCounted does with a failed append (counted and logged), for a caller that
+// appended the record itself (a batch's records, AuditSink::AppendBatch).
+void CountAuditAppendFailure(stats::GatewayMetrics& m, const Status& append_status);
 
 // The one rejection path, in order: charge the identity's rejection budget
 // (ChargeRejectionBudget: the verdict may become 429/503); on a transient answer (429/503) call

@@ -1,24 +1,77 @@
 #include "common/clock.h"
 
 #include <sodium.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include "common/encoding.h"
 
 namespace vv {
 
-void SystemRandom::Fill(uint8_t* out, size_t len) { randombytes_buf(out, len); }
+// One page: the count of unused bytes, then the bytes. A forked child sees the whole page
+// zeroed (MADV_WIPEONFORK), so remaining == 0 and it refills.
+struct SystemRandom::Page {
+  static constexpr size_t kSize = 4096;
+  uint64_t remaining;
+  uint8_t bytes[kSize - sizeof(uint64_t)];
+};
+
+SystemRandom::SystemRandom() {
+  static_assert(sizeof(Page) == Page::kSize);
+  void* p = mmap(nullptr, Page::kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  if (madvise(p, Page::kSize, MADV_WIPEONFORK) != 0) {  // no safe pool: draw directly
+    munmap(p, Page::kSize);
+    return;
+  }
+  madvise(p, Page::kSize, MADV_DONTDUMP);  // best effort
+  MutexLock l(&mu_);
+  page_ = static_cast<Page*>(p);  // zero-filled: remaining == 0
+}
+
+SystemRandom::~SystemRandom() {
+  MutexLock l(&mu_);
+  if (page_ == nullptr) return;
+  sodium_memzero(page_, Page::kSize);
+  munmap(page_, Page::kSize);
+}
+
+void SystemRandom::Fill(uint8_t* out, size_t len) {
+  if (len > kPooledMax || page_ == nullptr) {
+    randombytes_buf(out, len);
+    return;
+  }
+  MutexLock l(&mu_);
+  Page& pg = *page_;
+  if (pg.remaining < len || pg.remaining > sizeof pg.bytes) {
+    randombytes_buf(pg.bytes, sizeof pg.bytes);
+    pg.remaining = sizeof pg.bytes;
+  }
+  uint8_t* from = pg.bytes + (sizeof pg.bytes - pg.remaining);
+  std::memcpy(out, from, len);
+  sodium_memzero(from, len);  // a byte handed out is never in memory twice
+  pg.remaining -= len;
+}
 
 std::string Random::Uuid4() {
   uint8_t b[16];
   Fill(b, sizeof b);
   b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
-  std::string h = HexEncode(std::string_view(reinterpret_cast<const char*>(b), 16));
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20, 12);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t o = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    if (o == 8 || o == 13 || o == 18 || o == 23) ++o;  // the dashes
+    out[o++] = kHex[b[i] >> 4];
+    out[o++] = kHex[b[i] & 0x0f];
+  }
+  sodium_memzero(b, sizeof b);
+  return out;
 }
 
 std::string Random::TokenUrlSafe(size_t nbytes) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/mutex.h"
+
 namespace vv {
 
 class Clock {
@@ -44,9 +46,29 @@ class Random {
   std::string TokenUrlSafe(size_t nbytes);
 };
 
+// The kernel's CSPRNG. Small draws (a UUID, a nonce: at most kPooledMax bytes) are served from
+// one page filled by a single getrandom(2) (through libsodium's randombytes_buf) instead of one
+// system call each: a request costs several UUIDs, and the syscalls were ~3 % of the gateway's
+// CPU (issue 15). The page is private and fork-safe: MADV_WIPEONFORK gives a forked child a
+// zeroed page, whose zero "remaining" header makes the child refill from the kernel rather
+// than replay the parent's bytes; MADV_DONTDUMP keeps it out of core dumps; every byte handed
+// out is zeroed in the pool. Where the kernel lacks MADV_WIPEONFORK (< 4.14) no pool is used.
+// Thread-safe (one mutex around the pool).
 class SystemRandom final : public Random {
  public:
+  static constexpr size_t kPooledMax = 64;
+  SystemRandom();
+  ~SystemRandom() override;
+  SystemRandom(const SystemRandom&) = delete;
+  SystemRandom& operator=(const SystemRandom&) = delete;
   void Fill(uint8_t* out, size_t len) override;
+  // True when draws are pooled (false: every draw is a system call).
+  bool pooled() const { return page_ != nullptr; }
+
+ private:
+  struct Page;
+  Mutex mu_;
+  Page* page_ VV_PT_GUARDED_BY(mu_) = nullptr;  // set once by the constructor
 };
 
 // Python datetime.isoformat() of a UTC instant: 2026-03-01T00:00:00.123456+00:00, the

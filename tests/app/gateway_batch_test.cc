@@ -295,5 +295,54 @@ TEST_F(GatewayBatchTest, AuditFailureFailsClosed) {
   EXPECT_GE(service_->counters().audit_failures.load(), 1u);
 }
 
+TEST_F(GatewayBatchTest, EveryRecordOfTheBatchIsOneAuditAppendInEventOrder) {
+  const std::string n = "nonce-order-0001";
+  auto r = Send(Batch(Ndjson({Line(n, "e1"), "{bad", Line(n, "e2"), Line(n, "e1")}), n));
+  ASSERT_EQ(r.status, 207) << r.body;
+  // One AppendBatch holding the four records (not four appends, one per event).
+  ASSERT_EQ(audit_.batch_sizes(), std::vector<size_t>{4});
+  auto all = audit_.records();
+  ASSERT_EQ(all.size(), 4u);
+  const char* want[] = {"telemetry.accepted", "telemetry.rejected", "telemetry.accepted",
+                        "telemetry.accepted"};
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].event_type, want[i]) << i;
+    EXPECT_EQ(Int(all[i].details, "batch_index"), int64_t(i));
+  }
+  EXPECT_TRUE(all[3].details.Find("duplicate")->as_bool());
+}
+
+TEST_F(GatewayBatchTest, AuditFailureMidBatchFailsTheWholeBatchClosedAndTheRetrySucceeds) {
+  const std::string n = "nonce-audit-0002";
+  auto req = Batch(Ndjson({Line(n, "e1"), "{bad", Line(n, "e2"), Line(n, "e3")}), n);
+  auto retry = req;
+  audit_.FailAfter(2);  // e1's and the rejected line's records are written, e2's is not
+  auto r = Send(std::move(req));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Detail(r), "Tamper audit log unavailable");
+  EXPECT_EQ(service_->counters().accepted.load(), 0u) << "no event is reported accepted";
+  EXPECT_EQ(service_->counters().audit_failures.load(), 1u);
+  // The rejected line was answered (its record is written) whatever the batch's fate.
+  EXPECT_EQ(AuditOf("telemetry.rejected").size(), 1u);
+  audit_.FailAfter(-1);
+  auto ok = Send(std::move(retry));
+  ASSERT_EQ(ok.status, 207) << "nonce released after the 503: " << ok.body;
+  const json::Value res = Results(ok);
+  ASSERT_EQ(res.as_array().size(), 4u);
+  // What the failed attempt stored is deduplicated now, and nothing is stored twice.
+  EXPECT_TRUE(res.as_array()[0].Find("duplicate")->as_bool());
+  EXPECT_EQ(publisher_.ingest().size(), 3u);
+  EXPECT_EQ(service_->counters().accepted.load(), 3u);
+}
+
+TEST_F(GatewayBatchTest, AFailedRecordOfARejectedEventIsCountedAndTheOthersAreAnswered) {
+  const std::string n = "nonce-audit-0003";
+  audit_.FailAfter(0);
+  auto r = Send(Batch(Ndjson({"{bad"}), n));
+  ASSERT_EQ(r.status, 207) << "a rejection's answer does not depend on its record: " << r.body;
+  EXPECT_EQ(Int(Results(r).as_array()[0], "status"), 422);
+  EXPECT_EQ(service_->counters().audit_failures.load(), 1u);
+}
+
 }  // namespace
 }  // namespace vv::app

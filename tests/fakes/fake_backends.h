@@ -68,6 +68,9 @@ class RecordingAuditSink final : public audit::AuditSink {
                 json::Value details) override {
     std::lock_guard<std::mutex> l(mu_);
     if (fail_) return Status::Unavailable("injected audit failure");
+    if (fail_after_ >= 0 && static_cast<int64_t>(records_.size()) >= fail_after_)
+      return Status::Unavailable("injected audit failure after " + std::to_string(fail_after_) +
+                                 " records");
     records_.push_back({std::string(event_type), std::string(actor), std::move(details)});
     return Status::Ok();
   }
@@ -87,6 +90,11 @@ class RecordingAuditSink final : public audit::AuditSink {
     std::lock_guard<std::mutex> l(mu_);
     fail_ = f;
   }
+  // Every append fails once `n` records are held (n < 0: never); the earlier ones succeed.
+  void FailAfter(int64_t n) {
+    std::lock_guard<std::mutex> l(mu_);
+    fail_after_ = n;
+  }
   // What WriteHealth() reports (e.g. DataLoss for a forked anchor); Ok by default.
   void SetWriteHealth(Status s) {
     std::lock_guard<std::mutex> l(mu_);
@@ -102,6 +110,7 @@ class RecordingAuditSink final : public audit::AuditSink {
   }
 
  private:
+  int64_t fail_after_ = -1;
   mutable std::mutex mu_;
   bool fail_ = false;
   Status write_health_;
