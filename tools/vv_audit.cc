@@ -60,7 +60,6 @@
 #include "audit/anchor.h"
 #include "audit/checkpoint.h"
 #include "audit/jetstream_anchor.h"
-#include "audit/merkle.h"
 #include "audit/pkcs11_seal_signer.h"
 #include "audit/report.h"
 #include "audit/verifier.h"
@@ -69,6 +68,7 @@
 #include "common/encoding.h"
 #include "common/env.h"
 #include "crypto/crypto.h"
+#include "crypto/merkle.h"
 #include "json/json.h"
 
 namespace {
@@ -469,7 +469,7 @@ int RunProve(const std::string& log_path, int64_t index) {
                                         std::to_string(latest->tree_size) + ")");
   }
   const uint64_t leaf_index = static_cast<uint64_t>(index - 1);
-  auto proof = vv::audit::merkle::InclusionProof(leaves, leaf_index,
+  auto proof = vv::crypto::merkle::InclusionProof(leaves, leaf_index,
                                                  static_cast<uint64_t>(latest->tree_size));
   if (!proof.ok()) return EmitError("internal", proof.status().message());
   auto line = ReadLine(log_path, index);
@@ -579,9 +579,9 @@ int RunCheckProof(const std::string& proof_path, const std::string& public_key_a
       return EmitError("inclusion_proof_invalid", "record index is not leaf_index + 1");
     }
   }
-  const std::string leaf = vv::audit::merkle::EntryLeafHash(*entry_hash);
+  const std::string leaf = vv::crypto::merkle::EntryLeafHash(*entry_hash);
   if (leaf.empty()) return EmitError("malformed_proof", "entry_hash is not 64 hex characters");
-  vv::Status s = vv::audit::merkle::VerifyInclusion(static_cast<uint64_t>(*leaf_index),
+  vv::Status s = vv::crypto::merkle::VerifyInclusion(static_cast<uint64_t>(*leaf_index),
                                                     cp->tree_size, leaf, proof, cp->root_hash);
   if (!s.ok()) return EmitError("inclusion_proof_invalid", s.message());
   Value out = Value::MakeObject();

@@ -21,14 +21,16 @@
 
 #include "audit/anchor.h"
 #include "audit/checkpoint.h"
-#include "audit/merkle.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status.h"
 #include "crypto/crypto.h"
+#include "crypto/merkle.h"
 #include "json/json.h"
 
 namespace vv::audit {
+
+namespace merkle = crypto::merkle;  // the audit log's tree (crypto/merkle.h)
 
 // One record for AuditSink::AppendBatch (the strings are borrowed for the call).
 struct AuditEntry {

@@ -50,11 +50,13 @@
 #include <vector>
 
 #include "audit/anchor.h"
-#include "audit/merkle.h"
 #include "crypto/crypto.h"
+#include "crypto/merkle.h"
 #include "json/json.h"
 
 namespace vv::audit {
+
+namespace merkle = crypto::merkle;  // the audit log's tree (crypto/merkle.h)
 
 inline constexpr std::string_view kReasonEntryHashMismatch = "entry_hash_mismatch";
 inline constexpr std::string_view kReasonPreviousHashMismatch = "previous_hash_mismatch";

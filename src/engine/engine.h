@@ -172,6 +172,9 @@ class Engine {
   const Clock& clock_;
   Random& random_;
   EngineCounters counters_;
+  // Batch envelope signatures already verified (queue/envelope_auth.h): the other envelopes
+  // of a gateway batch cost a Merkle path walk, not a signature verify.
+  queue::VerifiedRoots verified_roots_;
   mutable Mutex health_mu_;
   Status fetch_status_ VV_GUARDED_BY(health_mu_);  // the last fetch's result
   Status store_status_ VV_GUARDED_BY(health_mu_);  // the last store write's result

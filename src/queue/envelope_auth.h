@@ -10,13 +10,31 @@
 //   "auth"        = {"alg":"ed25519","kid":KID,"sig":base64(signature)}
 //
 // The domain prefix keeps a queue signature from ever being valid as any other signature made
-// with the same key. Thread-safety: EnvelopeSigner and VerifyEnvelopeAuth are immutable/pure;
-// SigningPublisher is as thread-safe as the publisher it wraps.
+// with the same key.
+//
+// A batch (PublishBatch: the batch endpoint's events, issue 15) is signed ONCE, over the root of
+// an RFC 6962 Merkle tree (crypto/merkle.h) whose leaves are the envelopes' signing inputs;
+// each envelope carries its own inclusion path, so it still verifies alone, in any order, on
+// any engine replica:
+//
+//   leaf_i        = LeafHash(signing input of envelope i)
+//   batch input   = "vv-queue-batch-v1\n" + SIZE + "\n" + hex(root)
+//   "auth"        = {"alg":"ed25519-merkle-v1","index":I,"kid":KID,
+//                    "path":[base64(32-byte sibling), ...],"sig":base64(signature),"size":SIZE}
+//
+// A different domain than single envelopes, so neither signature can stand for the other. A
+// verifier may remember (VerifiedRoots) the batch signatures it has checked, so the other
+// envelopes of a batch cost a path walk (~log2(SIZE) hashes) instead of a verify.
+// Thread-safety: EnvelopeSigner and VerifyEnvelopeAuth are immutable/pure; VerifiedRoots is
+// internally synchronised; SigningPublisher is as thread-safe as the publisher it wraps.
 
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "crypto/crypto.h"
 #include "queue/queue.h"
@@ -25,6 +43,11 @@ namespace vv::queue {
 
 inline constexpr char kEnvelopeAuthAlg[] = "ed25519";
 inline constexpr char kEnvelopeSigningDomain[] = "vv-queue-envelope-v1\n";
+inline constexpr char kEnvelopeBatchAuthAlg[] = "ed25519-merkle-v1";
+inline constexpr char kEnvelopeBatchSigningDomain[] = "vv-queue-batch-v1\n";
+// Bounds a verifier enforces on a batch signature (attacker-controlled sizes).
+inline constexpr int64_t kEnvelopeBatchMaxSize = int64_t{1} << 20;
+inline constexpr size_t kEnvelopeBatchMaxPath = 64;
 
 // The exact bytes signed for an envelope (its "auth" member is ignored).
 std::string EnvelopeSigningInput(const Envelope& e);
@@ -37,6 +60,9 @@ class EnvelopeSigner {
   static Result<std::unique_ptr<EnvelopeSigner>> Load(const std::string& path, std::string kid);
   // Sets e->auth (replacing any previous value).
   void Sign(Envelope* e) const;
+  // Sets every envelope's auth from ONE signature over the batch's Merkle root (see above);
+  // a batch of one is signed as Sign does. At most kEnvelopeBatchMaxSize envelopes.
+  void SignBatch(std::vector<Envelope>* envelopes) const;
   const std::string& kid() const { return kid_; }
 
  private:
@@ -52,7 +78,25 @@ inline constexpr char kAuthMalformed[] = "envelope_auth_malformed";
 inline constexpr char kAuthUnsupportedAlg[] = "envelope_auth_unsupported_alg";
 inline constexpr char kAuthUnknownKid[] = "envelope_unknown_kid";
 inline constexpr char kAuthBadSignature[] = "envelope_signature_invalid";
-std::string VerifyEnvelopeAuth(const Envelope& e, const EnvelopeVerifyKeys& keys);
+
+// Batch signatures already verified: (kid, public key, signed batch input, signature) of each,
+// positive results only (a signature that failed is checked again next time). Bounded: emptied
+// when it holds kCapacity entries. Thread-safe.
+class VerifiedRoots {
+ public:
+  static constexpr size_t kCapacity = 4096;
+  bool Contains(const std::string& key) const;
+  void Insert(std::string key);
+
+ private:
+  mutable Mutex mu_;
+  std::unordered_set<std::string> keys_ VV_GUARDED_BY(mu_);
+};
+
+// "" when `e` is authenticated by one of `keys`, else the precise reason. `roots` (optional)
+// remembers verified batch signatures across calls.
+std::string VerifyEnvelopeAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
+                               VerifiedRoots* roots = nullptr);
 
 // Signs every envelope, then hands it to `inner` (the gateway's only path to the queue).
 class SigningPublisher final : public Publisher {
@@ -64,7 +108,7 @@ class SigningPublisher final : public Publisher {
     inner_->Publish(std::move(envelope), std::move(done));
   }
   void PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) override {
-    for (Envelope& e : envelopes) signer_->Sign(&e);
+    signer_->SignBatch(&envelopes);
     inner_->PublishBatch(std::move(envelopes), std::move(done));
   }
   Status Health() const override { return inner_->Health(); }

@@ -439,6 +439,29 @@ TEST_F(EngineTest, UnauthenticatedEnvelopesAreDeadLetteredWithThePreciseReason) 
             std::string::npos);
 }
 
+TEST_F(EngineTest, EnvelopesOfABatchSignedOnceAreStoredAndATamperedOneIsNot) {
+  // The gateway's batch path: one Merkle-root signature for the whole batch (envelope_auth.h).
+  std::vector<queue::Envelope> batch;
+  for (int i = 0; i < 6; ++i)
+    batch.push_back(MakeIngest(kT1, "op-001", "evt-b" + std::to_string(i), clock_, random_));
+  testing::QueueSigner().SignBatch(&batch);
+  ASSERT_EQ(batch[0].auth.Find("alg")->as_string(), queue::kEnvelopeBatchAuthAlg);
+  batch[4].payload.Set("campaign_id", "cmp-evil");  // altered after signing
+  batch[4].integrity_hash = crypto::Sha256Hex(json::Canonical(batch[4].payload));
+  for (auto& e : batch) ASSERT_TRUE(PublishSync(*queue_, std::move(e)).ok());
+  auto engine = MakeEngineOnStore();
+  Drain(*engine);
+  EXPECT_EQ(engine->counters().stored.load(), 5u);
+  EXPECT_EQ(engine->counters().unauthenticated.load(), 1u);
+  EXPECT_EQ(*store_->Count(kT1), 5);
+  EXPECT_FALSE(store_->Get(kT1, "evt-b4")->has_value());
+  std::string reason;
+  for (const auto& r : AuditRecords(AuditPath()))
+    if (r.Find("event_type")->as_string() == "evidence.rejected")
+      reason = r.Find("details")->Find("reason")->as_string();
+  EXPECT_EQ(reason, "envelope_signature_invalid");
+}
+
 TEST_F(EngineTest, UnsignedEnvelopesPassOnlyWhenExplicitlyAllowed) {
   queue::Envelope e = MakeIngest(kT1, "op-001", "evt-dev", clock_, random_);
   e.auth = json::Value();

@@ -16,6 +16,16 @@ namespace {
 using vv::testing::FakeClock;
 using vv::testing::FakeRandom;
 
+// Keeps what it is given (the default PublishBatch hands it each envelope in order).
+struct Capture final : Publisher {
+  std::vector<Envelope> got;
+  void Publish(Envelope e, PublishCallback done) override {
+    got.push_back(std::move(e));
+    done(Status::Ok(), PublishOutcome::kStored);
+  }
+  Status Health() const override { return Status::Ok(); }
+};
+
 crypto::Ed25519PrivateKey Key(char c) {
   return crypto::Ed25519PrivateKey::FromSeed(std::string(32, c)).value();
 }
@@ -99,14 +109,6 @@ TEST(EnvelopeAuthTest, ParserRefusesANonObjectAuth) {
 }
 
 TEST(EnvelopeAuthTest, SigningPublisherSignsEveryEnvelope) {
-  struct Capture final : Publisher {
-    std::vector<Envelope> got;
-    void Publish(Envelope e, PublishCallback done) override {
-      got.push_back(std::move(e));
-      done(Status::Ok(), PublishOutcome::kStored);
-    }
-    Status Health() const override { return Status::Ok(); }
-  };
   auto capture = std::make_unique<Capture>();
   Capture* raw = capture.get();
   SigningPublisher p(std::move(capture), std::make_unique<EnvelopeSigner>("k1", Key('a')));
@@ -119,6 +121,165 @@ TEST(EnvelopeAuthTest, SigningPublisherSignsEveryEnvelope) {
   ASSERT_EQ(raw->got.size(), 2u);
   for (const auto& e : raw->got)
     EXPECT_EQ(VerifyEnvelopeAuth(e, {{"k1", Key('a').PublicKey()}}), "");
+}
+
+std::vector<Envelope> Batch(size_t n, FakeClock& clock, FakeRandom& random) {
+  std::vector<Envelope> out;
+  for (size_t i = 0; i < n; ++i) {
+    json::Value payload = json::Value::MakeObject();
+    payload.Set("tenant_id", "10000000-0000-0000-0000-000000000001");
+    payload.Set("event", static_cast<int64_t>(i));
+    out.push_back(MakeIngestEnvelope(payload, json::Value::MakeObject(),
+                                     "t/e" + std::to_string(i), clock, random));
+  }
+  return out;
+}
+
+TEST(EnvelopeAuthTest, ABatchIsSignedOnceAndEachEnvelopeVerifiesAloneAtEverySize) {
+  FakeClock clock;
+  FakeRandom random;
+  const EnvelopeVerifyKeys keys = {{"k1", Key('a').PublicKey()}};
+  const EnvelopeSigner signer("k1", Key('a'));
+  for (size_t n : {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{8}, size_t{13},
+                   size_t{64}, size_t{100}}) {
+    std::vector<Envelope> es = Batch(n, clock, random);
+    signer.SignBatch(&es);
+    VerifiedRoots roots;
+    for (size_t i = 0; i < n; ++i) {
+      const json::Value& auth = es[i].auth;
+      if (n == 1) {
+        EXPECT_EQ(auth.Find("alg")->as_string(), kEnvelopeAuthAlg) << "a batch of one";
+      } else {
+        EXPECT_EQ(auth.Find("alg")->as_string(), kEnvelopeBatchAuthAlg);
+        EXPECT_EQ(auth.Find("sig")->as_string(), es[0].auth.Find("sig")->as_string())
+            << "one signature for the batch";
+        EXPECT_EQ(auth.Find("size")->as_int64(), static_cast<int64_t>(n));
+        EXPECT_EQ(auth.Find("index")->as_int64(), static_cast<int64_t>(i));
+      }
+      // Alone (as another replica sees it, after the wire) and through the cache.
+      auto parsed = ParseEnvelope(es[i].CanonicalBytes());
+      ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+      EXPECT_EQ(parsed->CanonicalBytes(), es[i].CanonicalBytes());
+      EXPECT_EQ(VerifyEnvelopeAuth(*parsed, keys), "") << n << "/" << i;
+      EXPECT_EQ(VerifyEnvelopeAuth(*parsed, keys, &roots), "") << n << "/" << i;
+    }
+  }
+}
+
+TEST(EnvelopeAuthTest, EveryAlterationOfABatchEnvelopeIsRefusedWithAndWithoutTheCache) {
+  FakeClock clock;
+  FakeRandom random;
+  const EnvelopeVerifyKeys keys = {{"k1", Key('a').PublicKey()}};
+  std::vector<Envelope> es = Batch(7, clock, random);
+  EnvelopeSigner("k1", Key('a')).SignBatch(&es);
+  std::vector<Envelope> other = Batch(7, clock, random);
+  EnvelopeSigner("k1", Key('a')).SignBatch(&other);
+  VerifiedRoots warm;
+  for (const Envelope& e : es) ASSERT_EQ(VerifyEnvelopeAuth(e, keys, &warm), "");
+  for (const Envelope& e : other) ASSERT_EQ(VerifyEnvelopeAuth(e, keys, &warm), "");
+
+  const Envelope& e = es[3];
+  auto with = [&](auto edit) {
+    Envelope t = e;
+    edit(t);
+    return t;
+  };
+  auto path_with = [&](auto edit) {
+    return with([&](Envelope& t) {
+      json::Value p = *t.auth.Find("path");
+      edit(p);
+      t.auth.Set("path", std::move(p));
+    });
+  };
+  const std::string zero32 = Base64Encode(std::string(32, '\0'));
+  struct Case {
+    const char* name;
+    Envelope env;
+    const char* want;
+  };
+  std::vector<Case> cases = {
+      {"payload", with([](Envelope& t) { t.payload.Set("event", int64_t{99}); }),
+       kAuthBadSignature},
+      {"message_id", with([](Envelope& t) { t.message_id += "0"; }), kAuthBadSignature},
+      {"created_at", with([](Envelope& t) { t.created_at += "0"; }), kAuthBadSignature},
+      {"index", with([](Envelope& t) { t.auth.Set("index", int64_t{2}); }), kAuthBadSignature},
+      {"size", with([](Envelope& t) { t.auth.Set("size", int64_t{8}); }), kAuthBadSignature},
+      {"sig", with([&](Envelope& t) { t.auth.Set("sig", other[3].auth.Find("sig")->as_string()); }),
+       kAuthBadSignature},
+      {"other batch's path", with([&](Envelope& t) { t.auth.Set("path", *other[3].auth.Find("path")); }),
+       kAuthBadSignature},
+      {"path entry", path_with([&](json::Value& p) {
+         json::Value q = json::Value::MakeArray();
+         q.Push(zero32);
+         for (size_t k = 1; k < p.as_array().size(); ++k) q.Push(p.as_array()[k]);
+         p = std::move(q);
+       }),
+       kAuthBadSignature},
+      {"path too short", path_with([](json::Value& p) {
+         json::Value q = json::Value::MakeArray();
+         q.Push(p.as_array()[0]);
+         p = std::move(q);
+       }),
+       kAuthMalformed},
+      {"path too long", path_with([&](json::Value& p) { p.Push(zero32); }), kAuthMalformed},
+      {"path entry of 31 bytes", path_with([](json::Value& p) {
+         p.Push(Base64Encode(std::string(31, 'x')));
+       }),
+       kAuthMalformed},
+      {"path entry not a string", path_with([](json::Value& p) { p.Push(int64_t{1}); }),
+       kAuthMalformed},
+      {"path not an array", with([](Envelope& t) { t.auth.Set("path", "x"); }), kAuthMalformed},
+      {"size 1", with([](Envelope& t) { t.auth.Set("size", int64_t{1}); }), kAuthMalformed},
+      {"size huge", with([](Envelope& t) { t.auth.Set("size", int64_t{1} << 40); }),
+       kAuthMalformed},
+      {"index = size", with([](Envelope& t) { t.auth.Set("index", int64_t{7}); }),
+       kAuthMalformed},
+      {"index < 0", with([](Envelope& t) { t.auth.Set("index", int64_t{-1}); }),
+       kAuthMalformed},
+      {"index a string", with([](Envelope& t) { t.auth.Set("index", "3"); }), kAuthMalformed},
+      {"extra member", with([](Envelope& t) { t.auth.Set("x", int64_t{1}); }), kAuthMalformed},
+      {"unknown kid", with([](Envelope& t) { t.auth.Set("kid", "k9"); }), kAuthUnknownKid},
+      {"sig not base64", with([](Envelope& t) { t.auth.Set("sig", "***"); }), kAuthBadSignature},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(VerifyEnvelopeAuth(c.env, keys), c.want) << c.name;
+    EXPECT_EQ(VerifyEnvelopeAuth(c.env, keys, &warm), c.want) << c.name << " (warm cache)";
+  }
+}
+
+TEST(EnvelopeAuthTest, AForgedBatchSignatureIsNeverRemembered) {
+  FakeClock clock;
+  FakeRandom random;
+  std::vector<Envelope> es = Batch(4, clock, random);
+  EnvelopeSigner("k1", Key('b')).SignBatch(&es);  // signed by a key the engine does not trust
+  const EnvelopeVerifyKeys keys = {{"k1", Key('a').PublicKey()}};
+  VerifiedRoots roots;
+  for (int pass = 0; pass < 2; ++pass)
+    for (const Envelope& e : es) EXPECT_EQ(VerifyEnvelopeAuth(e, keys, &roots), kAuthBadSignature);
+  // Remembered for one key, not for another bound to the same kid (rotation, re-binding).
+  std::vector<Envelope> good = Batch(4, clock, random);
+  EnvelopeSigner("k1", Key('a')).SignBatch(&good);
+  ASSERT_EQ(VerifyEnvelopeAuth(good[0], keys, &roots), "");
+  const EnvelopeVerifyKeys rebound = {{"k1", Key('b').PublicKey()}};
+  EXPECT_EQ(VerifyEnvelopeAuth(good[1], rebound, &roots), kAuthBadSignature);
+}
+
+TEST(EnvelopeAuthTest, SigningPublisherSignsABatchWithOneSignature) {
+  auto capture = std::make_unique<Capture>();
+  Capture* raw = capture.get();
+  SigningPublisher p(std::move(capture), std::make_unique<EnvelopeSigner>("k1", Key('a')));
+  FakeClock clock;
+  FakeRandom random;
+  bool done = false;
+  p.PublishBatch(Batch(5, clock, random), [&](Status s, std::vector<PublishOutcome> o) {
+    done = s.ok() && o.size() == 5;
+  });
+  ASSERT_TRUE(done);
+  ASSERT_EQ(raw->got.size(), 5u);
+  for (const auto& e : raw->got) {
+    EXPECT_EQ(e.auth.Find("alg")->as_string(), kEnvelopeBatchAuthAlg);
+    EXPECT_EQ(VerifyEnvelopeAuth(e, {{"k1", Key('a').PublicKey()}}), "");
+  }
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
-#include "audit/merkle.h"
+#include "crypto/merkle.h"
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 
-namespace vv::audit::merkle {
+namespace vv::crypto::merkle {
 
 namespace {
 
@@ -51,6 +51,19 @@ void SubProof(const std::vector<std::string>& leaves, uint64_t m, uint64_t begin
 }
 
 bool Lsb(uint64_t x) { return (x & 1) != 0; }
+
+// Root of leaves[begin, begin + n); appends to proofs[i], for every leaf i of the range, the
+// siblings above the range's children (bottom-up order, as Path). REQUIRES: n >= 1.
+std::string AllPaths(const std::vector<std::string>& leaves, uint64_t begin, uint64_t n,
+                     std::vector<std::vector<std::string>>* proofs) {
+  if (n == 1) return leaves[begin];
+  const uint64_t k = SplitPoint(n);
+  std::string left = AllPaths(leaves, begin, k, proofs);
+  std::string right = AllPaths(leaves, begin + k, n - k, proofs);
+  for (uint64_t i = begin; i < begin + k; ++i) (*proofs)[i].push_back(right);
+  for (uint64_t i = begin + k; i < begin + n; ++i) (*proofs)[i].push_back(left);
+  return NodeHash(left, right);
+}
 
 }  // namespace
 
@@ -100,6 +113,17 @@ Result<std::vector<std::string>> InclusionProof(const std::vector<std::string>& 
   return out;
 }
 
+AllProofs AllInclusionProofs(const std::vector<std::string>& leaf_hashes) {
+  AllProofs out;
+  if (leaf_hashes.empty()) {
+    out.root = EmptyRoot();
+    return out;
+  }
+  out.proofs.resize(leaf_hashes.size());
+  out.root = AllPaths(leaf_hashes, 0, leaf_hashes.size(), &out.proofs);
+  return out;
+}
+
 Result<std::vector<std::string>> ConsistencyProof(const std::vector<std::string>& leaf_hashes,
                                                   uint64_t size1, uint64_t size2) {
   if (size2 > leaf_hashes.size()) {
@@ -114,15 +138,13 @@ Result<std::vector<std::string>> ConsistencyProof(const std::vector<std::string>
   return out;
 }
 
-Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash,
-                       const std::vector<std::string>& proof, std::string_view root) {
+Result<std::string> RootFromInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash,
+                                      const std::vector<std::string>& proof) {
   if (index >= size) {
     return Status::InvalidArgument("leaf index " + std::to_string(index) +
                                    " is not below the tree size " + std::to_string(size));
   }
-  if (leaf_hash.size() != kHashSize || root.size() != kHashSize) {
-    return Status::InvalidArgument("leaf hash and root must be 32 bytes");
-  }
+  if (leaf_hash.size() != kHashSize) return Status::InvalidArgument("leaf hash must be 32 bytes");
   for (const std::string& p : proof) {
     if (p.size() != kHashSize) return Status::InvalidArgument("proof hash is not 32 bytes");
   }
@@ -146,7 +168,15 @@ Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash
     sn >>= 1;
   }
   if (sn != 0) return Status::InvalidArgument("inclusion proof is too short");
-  if (!ConstantTimeEquals(r, root)) {
+  return r;
+}
+
+Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash,
+                       const std::vector<std::string>& proof, std::string_view root) {
+  if (root.size() != kHashSize) return Status::InvalidArgument("leaf hash and root must be 32 bytes");
+  Result<std::string> r = RootFromInclusion(index, size, leaf_hash, proof);
+  if (!r.ok()) return r.status();
+  if (!ConstantTimeEquals(*r, root)) {
     return Status::DataLoss("inclusion proof does not lead to the root");
   }
   return Status::Ok();
@@ -223,4 +253,4 @@ std::string CompactTree::Root() const {
   return r;
 }
 
-}  // namespace vv::audit::merkle
+}  // namespace vv::crypto::merkle

@@ -1,6 +1,6 @@
 // RFC 6962 Merkle code against the transparency-dev/merkle vectors (tests/testdata/vectors)
 // and the RFC 6962 8-leaf test tree.
-#include "audit/merkle.h"
+#include "crypto/merkle.h"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@
 #include "fakes/temp_dir.h"
 #include "json/json.h"
 
-namespace vv::audit::merkle {
+namespace vv::crypto::merkle {
 namespace {
 
 const std::string kVectorDir =
@@ -202,5 +202,45 @@ TEST(MerkleTest, EntryLeafHashDecodesTheHexEntryHash) {
   EXPECT_EQ(EntryLeafHash(h.substr(1)), "");
 }
 
+TEST(MerkleTest, AllInclusionProofsEqualsOneProofPerLeaf) {
+  for (uint64_t n = 0; n <= 40; ++n) {
+    std::vector<std::string> leaves;
+    for (uint64_t i = 0; i < n; ++i) leaves.push_back(LeafHash("leaf " + std::to_string(i)));
+    AllProofs all = AllInclusionProofs(leaves);
+    EXPECT_EQ(all.root, RootHash(leaves, n)) << n;
+    ASSERT_EQ(all.proofs.size(), n);
+    for (uint64_t i = 0; i < n; ++i) {
+      EXPECT_EQ(all.proofs[i], InclusionProof(leaves, i, n).value()) << n << "/" << i;
+      auto root = RootFromInclusion(i, n, leaves[i], all.proofs[i]);
+      ASSERT_TRUE(root.ok()) << root.status().ToString();
+      EXPECT_EQ(*root, all.root);
+    }
+  }
+}
+
+TEST(MerkleTest, RootFromInclusionRefusesProofsThatCannotBeOne) {
+  std::vector<std::string> leaves;
+  for (int i = 0; i < 6; ++i) leaves.push_back(LeafHash(std::string(1, char('a' + i))));
+  auto proof = InclusionProof(leaves, 2, 6).value();
+  EXPECT_FALSE(RootFromInclusion(6, 6, leaves[2], proof).ok());  // index == size
+  EXPECT_FALSE(RootFromInclusion(2, 6, "short", proof).ok());
+  auto longer = proof;
+  longer.push_back(leaves[0]);
+  EXPECT_FALSE(RootFromInclusion(2, 6, leaves[2], longer).ok());
+  auto shorter = proof;
+  shorter.pop_back();
+  EXPECT_FALSE(RootFromInclusion(2, 6, leaves[2], shorter).ok());
+  auto bad = proof;
+  bad[0] = "not 32 bytes";
+  EXPECT_FALSE(RootFromInclusion(2, 6, leaves[2], bad).ok());
+  // A wrong sibling still gives a root, just not the tree's.
+  auto wrong = proof;
+  wrong[0] = leaves[5];
+  ASSERT_TRUE(RootFromInclusion(2, 6, leaves[2], wrong).ok());
+  EXPECT_NE(*RootFromInclusion(2, 6, leaves[2], wrong), RootHash(leaves, 6));
+  EXPECT_EQ(VerifyInclusion(2, 6, leaves[2], wrong, RootHash(leaves, 6)).code(),
+            StatusCode::kDataLoss);
+}
+
 }  // namespace
-}  // namespace vv::audit::merkle
+}  // namespace vv::crypto::merkle

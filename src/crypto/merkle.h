@@ -1,6 +1,6 @@
 #pragma once
 // RFC 6962 / RFC 9162 Merkle tree hashing over SHA-256, as used by the audit log's signed
-// checkpoints:
+// checkpoints and the queue's batch envelope signatures (queue/envelope_auth.h):
 //   leaf hash = SHA-256(0x00 || leaf data)      (for the audit log the leaf data is the 32 raw
 //                                                bytes of a line's entry_hash)
 //   node hash = SHA-256(0x01 || left || right)
@@ -16,7 +16,7 @@
 
 #include "common/status.h"
 
-namespace vv::audit::merkle {
+namespace vv::crypto::merkle {
 
 inline constexpr size_t kHashSize = 32;
 
@@ -34,11 +34,24 @@ std::string RootHash(const std::vector<std::string>& leaf_hashes, uint64_t size)
 // InvalidArgument when index >= size or size > leaf_hashes.size().
 Result<std::vector<std::string>> InclusionProof(const std::vector<std::string>& leaf_hashes,
                                                 uint64_t index, uint64_t size);
+// The root and every leaf's inclusion proof at once, for the tree of all `leaf_hashes`, in
+// O(n log n) hashes (InclusionProof per leaf would be O(n^2)). An empty input gives EmptyRoot()
+// and no proofs. proofs[i] equals InclusionProof(leaf_hashes, i, n).
+struct AllProofs {
+  std::string root;
+  std::vector<std::vector<std::string>> proofs;
+};
+AllProofs AllInclusionProofs(const std::vector<std::string>& leaf_hashes);
 // Consistency proof (RFC 6962 PROOF) between the trees of sizes size1 <= size2.
 // InvalidArgument when 0 == size1, size1 > size2 or size2 > leaf_hashes.size().
 Result<std::vector<std::string>> ConsistencyProof(const std::vector<std::string>& leaf_hashes,
                                                   uint64_t size1, uint64_t size2);
 
+// RFC 9162 2.1.3.2: the root that `proof` leads to from `leaf_hash` at `index` in a tree of
+// `size` leaves, or InvalidArgument when the proof cannot be one (index >= size, a hash not 32
+// bytes, too long, too short). The caller compares the root (constant time).
+Result<std::string> RootFromInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash,
+                                      const std::vector<std::string>& proof);
 // RFC 9162 2.1.3.2. Ok when `proof` proves `leaf_hash` at `index` in the tree of `size` with
 // `root`; an error Status (InvalidArgument / DataLoss) explaining why otherwise.
 Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash,
@@ -64,4 +77,4 @@ class CompactTree {
   uint64_t size_ = 0;
 };
 
-}  // namespace vv::audit::merkle
+}  // namespace vv::crypto::merkle
