@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config git openssl sqlite3 curl ca-certificates
   libssl-dev libsodium-dev libboost-dev rapidjson-dev libyaml-cpp-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libhiredis-dev libnats-dev libpqxx-dev libp11-kit-dev softhsm2
+  libhiredis-dev libnats-dev libpqxx-dev libp11-kit-dev libjemalloc-dev softhsm2
   redis-server nats-server postgresql prometheus
   clang libclang-rt-14-dev lld dpkg-dev systemd
 )
