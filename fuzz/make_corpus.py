@@ -179,3 +179,19 @@ write("signature_headers_fuzz", "short_sig.txt", s("1772107200", "n", "QUJD", "{
 write("signature_headers_fuzz", "not_base64.txt", s("1772107200", "n", "a-b_c"))
 write("signature_headers_fuzz", "missing_sig.txt", "1772107200\nnonce\n")
 write("signature_headers_fuzz", "missing_nonce.txt", "1772107200")
+
+# --- request_body_fuzz (federation bundle, execution graph, feedback query bodies) ----------
+BUNDLE = {"operator_id": "op-001", "campaign_id": "cmp-001", "execution_hash": "a" * 64,
+          "timestamp": 1772107200, "nonce": "bundle-nonce-0001",
+          "signature": base64.b64encode(b"\x01" * 64).decode()}
+write("request_body_fuzz", "bundle.json", canon({"bundle": BUNDLE}))
+write("request_body_fuzz", "bundle_pipe.json", canon({"bundle": dict(BUNDLE, nonce="a|b-c-d-e-f-g-h")}))
+write("request_body_fuzz", "bundle_extra.json", canon({"bundle": dict(BUNDLE, admin=True)}))
+GRAPH = {"operator_id": "op-001", "tenant_id": "10000000-0000-0000-0000-000000000001",
+         "execution_fingerprint": "B" * 64, "timestamp": 1772107200, "nonce": "graph-nonce-1",
+         "schema_version": "execution.graph.v1", "attestation_measurement_hash": "c" * 64,
+         "graph": {"target_urn": "urn:target:host-1", "nodes": [{"id": "n1"}], "edges": []}}
+write("request_body_fuzz", "graph.json", canon(GRAPH))
+write("request_body_fuzz", "feedback.json",
+      canon({"operator_id": "op-001", "tenant_id": "10000000-0000-0000-0000-000000000001",
+             "timestamp": 1772107200, "nonce": "feedback-n-1", "limit": 10}))

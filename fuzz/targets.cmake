@@ -15,7 +15,8 @@ set(VV_FUZZ_TARGETS
   config_edit_fuzz
   audit_record_fuzz
   http_request_fuzz
-  batch_body_fuzz)
+  batch_body_fuzz
+  request_body_fuzz)
 set(VV_FUZZ_DEPS_json_parse_fuzz vv_json)
 set(VV_FUZZ_DEPS_schema_fuzz vv_schema vv_json)
 set(VV_FUZZ_DEPS_audit_verify_fuzz vv_audit)
@@ -27,3 +28,4 @@ set(VV_FUZZ_DEPS_config_edit_fuzz vv_config)
 set(VV_FUZZ_DEPS_audit_record_fuzz vv_audit vv_json vv_common)
 set(VV_FUZZ_DEPS_http_request_fuzz vv_http)
 set(VV_FUZZ_DEPS_batch_body_fuzz vv_verify vv_json)
+set(VV_FUZZ_DEPS_request_body_fuzz vv_schema vv_json vv_common)

@@ -1,61 +1,8 @@
 #include "verify/bundle_check.h"
 
-#include "common/encoding.h"
 #include "crypto/crypto.h"
-#include "schema/text.h"
 
 namespace vv::verify {
-
-namespace {
-
-Verdict Invalid(std::string why) {
-  return Verdict::Reject(Reason::kTopLevelSchema, 422, std::string(kFederationBodyInvalid),
-                         std::move(why));
-}
-
-// Code points of valid UTF-8 (the parser guarantees validity).
-size_t CodePoints(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-// A string field of `b`: present, a string, min..max code points, no '|' (when `no_pipe`),
-// no NUL.
-bool StrField(const json::Value& b, const char* key, size_t min, size_t max, bool no_pipe,
-              std::string* out, std::string* why) {
-  const json::Value* v = b.Find(key);
-  if (v == nullptr) {
-    *why = std::string("bundle.") + key + ": field required";
-    return false;
-  }
-  if (!v->is_string()) {
-    *why = std::string("bundle.") + key + ": must be a string";
-    return false;
-  }
-  const std::string& s = v->as_string();
-  size_t n = CodePoints(s);
-  if (n < min || n > max) {
-    *why = std::string("bundle.") + key + ": length must be " + std::to_string(min) + ".." +
-           std::to_string(max);
-    return false;
-  }
-  // No control characters at all (issue 12 item 15), and no '|' in the pipe-joined fields.
-  if (schema::ContainsControlChar(s, /*allow_line_breaks=*/false) ||
-      (no_pipe && s.find('|') != std::string::npos)) {
-    *why = std::string("bundle.") + key + ": contains a forbidden character";
-    return false;
-  }
-  *out = s;
-  return true;
-}
-
-// A request's key echoed into the audit detail: bounded (the serialiser escapes it).
-std::string BoundedKey(std::string_view k) {
-  return k.size() <= 64 ? std::string(k) : std::string(k.substr(0, 64)) + "...";
-}
-
-}  // namespace
 
 std::string BundleMessage(const SignedBundle& b) {
   return b.operator_id + "|" + b.campaign_id + "|" + b.execution_hash + "|" +
@@ -69,45 +16,23 @@ std::string BundleNonceKey(const SignedBundle& b) {
 }
 
 Verdict ParseFederationRequest(std::string_view body, SignedBundle* out) {
-  auto parsed = json::Parse(body);
-  if (!parsed.ok())
-    return Verdict::Reject(Reason::kInvalidJson, 422, std::string(kFederationBodyInvalid),
-                           "invalid JSON: " + parsed.status().message());
-  const json::Value& root = *parsed;
-  if (!root.is_object()) return Invalid("body must be a JSON object");
-  for (const auto& [k, v] : root.as_object())
-    if (k != "bundle") return Invalid("extra field not permitted: " + BoundedKey(k));
-  const json::Value* b = root.Find("bundle");
-  if (b == nullptr) return Invalid("bundle: field required");
-  if (!b->is_object()) return Invalid("bundle: must be an object");
-  for (const auto& [k, v] : b->as_object()) {
-    if (k != "operator_id" && k != "campaign_id" && k != "execution_hash" && k != "timestamp" &&
-        k != "nonce" && k != "signature")
-      return Invalid("extra field not permitted: bundle." + BoundedKey(k));
+  using schema::FederationBodyError;
+  schema::FederationBody parsed = schema::ParseFederationBody(body);
+  switch (parsed.error) {
+    case FederationBodyError::kNone:
+      *out = std::move(parsed.bundle);
+      return Verdict::Pass();
+    case FederationBodyError::kInvalidJson:
+      return Verdict::Reject(Reason::kInvalidJson, 422, std::string(kFederationBodyInvalid),
+                             std::move(parsed.why));
+    case FederationBodyError::kSignatureEncoding:
+      return Verdict::Reject(Reason::kSignatureEncoding, 422,
+                             std::string(kFederationSignatureEncoding), std::move(parsed.why));
+    case FederationBodyError::kSchema:
+      break;
   }
-  std::string why;
-  SignedBundle sb;
-  if (!StrField(*b, "operator_id", 1, 128, true, &sb.operator_id, &why) ||
-      !StrField(*b, "campaign_id", 1, 128, true, &sb.campaign_id, &why) ||
-      !StrField(*b, "execution_hash", 64, 64, true, &sb.execution_hash, &why) ||
-      !StrField(*b, "nonce", 12, 128, true, &sb.nonce, &why) ||
-      !StrField(*b, "signature", 12, 4096, false, &sb.signature_b64, &why))
-    return Invalid(why);
-  if (!IsHex(sb.execution_hash, 64)) return Invalid("bundle.execution_hash: must be 64 hex chars");
-  const json::Value* ts = b->Find("timestamp");
-  if (ts == nullptr) return Invalid("bundle.timestamp: field required");
-  if (!ts->is_int()) return Invalid("bundle.timestamp: must be an integer");
-  auto t = ts->as_int64();
-  if (!t) return Invalid("bundle.timestamp: integer out of range");
-  sb.timestamp = *t;
-  auto sig = Base64DecodeStrict(sb.signature_b64);
-  if (!sig)
-    return Verdict::Reject(Reason::kSignatureEncoding, 422,
-                           std::string(kFederationSignatureEncoding),
-                           "bundle.signature is not strict standard base64");
-  sb.signature = std::move(*sig);
-  *out = std::move(sb);
-  return Verdict::Pass();
+  return Verdict::Reject(Reason::kTopLevelSchema, 422, std::string(kFederationBodyInvalid),
+                         std::move(parsed.why));
 }
 
 Verdict BundleCheck::Run(RequestContext& ctx) const {

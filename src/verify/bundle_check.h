@@ -1,10 +1,8 @@
 #pragma once
 // Federation bundle verification (POST /internal/v1/federation/verify, wire-contract 1.5, 2.2)
 // with the reference's gaps closed (wire-contract 13 item 6):
-//   - body `{"bundle": {...}}` parsed strictly (unknown keys at both levels, missing keys,
-//     wrong types, bad lengths, non-hex execution_hash, non-base64 signature: 422, never 500);
-//     '|' is refused in the pipe-joined fields so field boundaries cannot be shifted under
-//     one signature;
+//   - body `{"bundle": {...}}` parsed strictly by schema/federation_request.h (422, never
+//     500); ParseFederationRequest below maps its errors to the contract's verdicts;
 //   - timestamp freshness (|now - ts| <= allowed_clock_skew_seconds), 401;
 //   - strict Ed25519 over "operator_id|campaign_id|execution_hash|timestamp|nonce" with any of
 //     the federation key set (key ids for rotation), 401
@@ -20,21 +18,12 @@
 
 #include "common/clock.h"
 #include "config/gateway_config.h"
+#include "schema/federation_request.h"
 #include "state/state.h"
 #include "verify/check.h"
 #include "verify/checks.h"
 
 namespace vv::verify {
-
-struct SignedBundle {
-  std::string operator_id;
-  std::string campaign_id;
-  std::string execution_hash;  // case kept as sent (the signed bytes)
-  int64_t timestamp = 0;
-  std::string nonce;
-  std::string signature_b64;
-  std::string signature;  // decoded, filled by ParseFederationRequest
-};
 
 inline constexpr std::string_view kFederationProofFailed =
     "Federation proof-of-origin verification failed";
@@ -51,9 +40,9 @@ std::string BundleHash(const SignedBundle& b);
 // The bundle nonce cache key: SHA-256 hex of "federation-bundle|<operator_id>|<nonce>".
 std::string BundleNonceKey(const SignedBundle& b);
 
-// Parses and validates the request body. On failure returns a 422 rejection (reason
-// kInvalidJson or kTopLevelSchema, or kSignatureEncoding for a signature that is not strict
-// standard base64) with the precise cause in internal_detail.
+// schema::ParseFederationBody as the endpoint answers it. On failure returns a 422 rejection
+// (reason kInvalidJson or kTopLevelSchema, or kSignatureEncoding for a signature that is not
+// strict standard base64) with the precise cause in internal_detail.
 Verdict ParseFederationRequest(std::string_view body, SignedBundle* out);
 
 // Freshness, signature, replay (bundle nonce cache), tenant mapping. Fills ctx.operator_id,

@@ -26,10 +26,13 @@
 namespace vv::config {
 struct ServiceIdentity;
 }
+namespace vv::schema {
+struct SignedBundle;  // schema/federation_request.h
+}
 
 namespace vv::verify {
 
-struct SignedBundle;
+using SignedBundle = schema::SignedBundle;
 
 #define VV_REJECT_REASONS(X)                          \
   X(kUnsupportedMediaType, "unsupported_media_type")  \
