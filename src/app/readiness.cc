@@ -13,23 +13,23 @@ void Readiness::AddComponent(std::string name, std::string reason,
 void Readiness::AddComponent(std::string name,
                              std::function<std::string(const Status&)> reason,
                              std::function<Status()> probe) {
-  auto c = std::make_unique<Component>();
-  c->name = std::move(name);
-  c->reason = std::move(reason);
-  c->probe = std::move(probe);
+  auto spec = std::make_shared<Spec>();
+  spec->name = std::move(name);
+  spec->reason = std::move(reason);
+  spec->probe = std::move(probe);
   MutexLock l(&mu_);
-  components_.push_back(std::move(c));
+  components_.push_back(Component{std::move(spec), Status::Ok(), Status::Ok(), 0});
 }
 
 void Readiness::Report(std::string_view component, const Status& outcome) {
   MutexLock l(&mu_);
-  for (auto& c : components_) {
-    if (c->name != component) continue;
+  for (Component& c : components_) {
+    if (c.spec->name != component) continue;
     if (outcome.ok()) {
-      c->last_failure = Status::Ok();
+      c.last_failure = Status::Ok();
     } else {
-      c->last_failure = outcome;
-      c->last_failure_mono_us = clock_.MonotonicMicros();
+      c.last_failure = outcome;
+      c.last_failure_mono_us = clock_.MonotonicMicros();
     }
     return;
   }
@@ -40,39 +40,39 @@ ReadinessVerdict Readiness::Check() {
     // Probe outside mu_ (a backend round trip must not block Report on the request path);
     // probe_mu_ makes concurrent checks wait for one prober and reuse its results.
     MutexLock pl(&probe_mu_);
-    // (index in components_, its probe): the probe is immutable after wiring, called unlocked.
-    std::vector<std::pair<size_t, std::function<Status()>*>> due;
+    // (index in components_, its spec): the spec is immutable, its probe called unlocked.
+    std::vector<std::pair<size_t, std::shared_ptr<const Spec>>> due;
     {
       MutexLock l(&mu_);
       const int64_t now = clock_.MonotonicMicros();
       if (!probed_once_ || now - probed_at_mono_us_ >= options_.probe_cache_ms * 1000) {
         for (size_t i = 0; i < components_.size(); ++i)
-          if (components_[i]->probe) due.emplace_back(i, &components_[i]->probe);
+          if (components_[i].spec->probe) due.emplace_back(i, components_[i].spec);
       }
     }
     if (!due.empty()) {
       std::vector<Status> results;
       results.reserve(due.size());
-      for (auto& d : due) results.push_back((*d.second)());
+      for (auto& d : due) results.push_back(d.second->probe());
       MutexLock l(&mu_);
-      for (size_t i = 0; i < due.size(); ++i) components_[due[i].first]->probed = results[i];
+      for (size_t i = 0; i < due.size(); ++i) components_[due[i].first].probed = results[i];
       probed_at_mono_us_ = clock_.MonotonicMicros();
       probed_once_ = true;
     }
   }
   MutexLock l(&mu_);
   const int64_t now = clock_.MonotonicMicros();
-  for (auto& c : components_) {
-    Status why = c->probed;
-    if (why.ok() && !c->last_failure.ok() &&
-        now - c->last_failure_mono_us < options_.failure_window_seconds * 1000000) {
-      why = c->last_failure;
+  for (const Component& c : components_) {
+    Status why = c.probed;
+    if (why.ok() && !c.last_failure.ok() &&
+        now - c.last_failure_mono_us < options_.failure_window_seconds * 1000000) {
+      why = c.last_failure;
     }
     if (why.ok()) continue;
     ReadinessVerdict v;
     v.ready = false;
-    v.component = c->name;
-    v.reason = c->reason(why);
+    v.component = c.spec->name;
+    v.reason = c.spec->reason(why);
     v.detail = why.message();
     return v;
   }

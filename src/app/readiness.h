@@ -66,22 +66,24 @@ class Readiness {
   ReadinessVerdict Check();
 
  private:
-  struct Component {
+  // What a component is, fixed at wiring; shared with a prober that calls `probe` unlocked.
+  struct Spec {
     std::string name;
     std::function<std::string(const Status&)> reason;
     std::function<Status()> probe;
-    // Guarded by Readiness::mu_, which the analysis cannot name from a nested struct: they
-    // are only reached through components_ (VV_GUARDED_BY(mu_)) with mu_ held.
-    Status probed;                     // the cached probe result
-    Status last_failure;               // reported, until a reported success
+  };
+  // What is known of it now: reachable only through components_, so only under mu_.
+  struct Component {
+    std::shared_ptr<const Spec> spec;
+    Status probed;          // the cached probe result
+    Status last_failure;    // reported, until a reported success
     int64_t last_failure_mono_us = 0;
   };
   const Clock& clock_;
   const ReadinessOptions options_;
   Mutex probe_mu_ VV_ACQUIRED_BEFORE(mu_);  // one prober at a time; the others use its results
   Mutex mu_;
-  // The list changes only at wiring; its elements' name/reason/probe are immutable after.
-  std::vector<std::unique_ptr<Component>> components_ VV_GUARDED_BY(mu_);
+  std::vector<Component> components_ VV_GUARDED_BY(mu_);
   int64_t probed_at_mono_us_ VV_GUARDED_BY(mu_) = 0;
   bool probed_once_ VV_GUARDED_BY(mu_) = false;
 };

@@ -345,7 +345,7 @@ RedisPool::RedisPool(const RedisConfig& config) : config_(config) {
 
 RedisPool::~RedisPool() {
   for (auto& s : slots_) {
-    std::lock_guard<std::mutex> l(s->mu);
+    MutexLock l(&s->mu);
     s->conn.Close();
   }
 }
@@ -374,19 +374,17 @@ Result<std::shared_ptr<RedisPool>> RedisPool::Create(const RedisConfig& config) 
   return pool;
 }
 
-std::unique_lock<std::mutex> RedisPool::LockSlot(Slot** slot) {
+RedisPool::Slot* RedisPool::PickSlot() {
   size_t n = slots_.size();
   size_t start = next_.fetch_add(1, std::memory_order_relaxed) % n;
   for (size_t i = 0; i < n; ++i) {
     Slot* s = slots_[(start + i) % n].get();
-    std::unique_lock<std::mutex> l(s->mu, std::try_to_lock);
-    if (l.owns_lock()) {
-      *slot = s;
-      return l;
+    if (s->mu.TryLock()) {  // idle now (a hint: the caller takes the lock for real)
+      s->mu.Unlock();
+      return s;
     }
   }
-  *slot = slots_[start].get();
-  return std::unique_lock<std::mutex>((*slot)->mu);
+  return slots_[start].get();
 }
 
 void RedisPool::Drop(Slot& slot) { slot.conn.Close(); }
@@ -482,6 +480,16 @@ Status RedisPool::Master(RedisEndpoint* out, uint64_t* gen) {
   return Status::Ok();
 }
 
+Status RedisPool::Backoff(Slot& slot, const std::string& why) {
+  Drop(slot);
+  slot.backoff_us = slot.backoff_us == 0
+                        ? int64_t{config_.reconnect_backoff_initial_ms} * 1000
+                        : std::min<int64_t>(slot.backoff_us * 2,
+                                            int64_t{config_.reconnect_backoff_max_ms} * 1000);
+  slot.retry_at_us = SteadyMicros() + slot.backoff_us;
+  return Status::Unavailable("redis " + config_.Describe() + ": " + why);
+}
+
 Status RedisPool::EnsureConnected(Slot& slot) {
   if (config_.sentinel() && slot.conn.ctx != nullptr) {
     // A re-discovery since this connection was made: it may point at a demoted node.
@@ -494,25 +502,16 @@ Status RedisPool::EnsureConnected(Slot& slot) {
   if (now < slot.retry_at_us)
     return Status::Unavailable("redis " + config_.Describe() +
                                " unreachable (reconnect backoff)");
-  auto fail = [&](const std::string& why) {
-    Drop(slot);
-    slot.backoff_us = slot.backoff_us == 0
-                          ? int64_t{config_.reconnect_backoff_initial_ms} * 1000
-                          : std::min<int64_t>(slot.backoff_us * 2,
-                                              int64_t{config_.reconnect_backoff_max_ms} * 1000);
-    slot.retry_at_us = SteadyMicros() + slot.backoff_us;
-    return Status::Unavailable("redis " + config_.Describe() + ": " + why);
-  };
   RedisEndpoint ep{config_.host, config_.port};
   uint64_t gen = 0;
   if (config_.sentinel()) {
     Status m = Master(&ep, &gen);
-    if (!m.ok()) return fail(m.message());
+    if (!m.ok()) return Backoff(slot, m.message());
   }
   Status d = Dial(ep.host, ep.port, config_.username, config_.password, &slot.conn);
   if (!d.ok()) {
     if (config_.sentinel()) ForgetMaster(gen);
-    return fail(d.message());
+    return Backoff(slot, d.message());
   }
   if (config_.sentinel()) {
     // The sentinels' answer is verified by the node itself: only a master takes writes.
@@ -528,7 +527,7 @@ Status RedisPool::EnsureConnected(Slot& slot) {
                         : role->type == RedisValue::Type::kArray && !role->elements.empty()
                             ? role->elements[0].str.substr(0, 32)
                             : std::string("unexpected reply");
-      return fail(ep.host + ":" + std::to_string(ep.port) +
+      return Backoff(slot, ep.host + ":" + std::to_string(ep.port) +
                   " named by the sentinels is not a master (ROLE: " + got + ")");
     }
     slot.master_gen = gen;
@@ -536,7 +535,7 @@ Status RedisPool::EnsureConnected(Slot& slot) {
   if (config_.db != 0) {
     auto r = RunOn(slot.conn.ctx, {"SELECT", std::to_string(config_.db)});
     if (!r.ok() || r->is_error())
-      return fail("SELECT failed: " + (r.ok() ? r->str : r.status().message()));
+      return Backoff(slot, "SELECT failed: " + (r.ok() ? r->str : r.status().message()));
   }
   slot.backoff_us = 0;
   slot.retry_at_us = 0;
@@ -546,8 +545,8 @@ Status RedisPool::EnsureConnected(Slot& slot) {
 
 Result<RedisValue> RedisPool::Command(const std::vector<std::string_view>& args) {
   if (args.empty()) return Status::InvalidArgument("empty redis command");
-  Slot* slot = nullptr;
-  auto lock = LockSlot(&slot);
+  Slot* slot = PickSlot();
+  MutexLock lock(&slot->mu);
   VV_RETURN_IF_ERROR(EnsureConnected(*slot));
   auto r = RunOn(slot->conn.ctx, args);
   if (!r.ok() || IsNotMasterError(*r)) {

@@ -39,7 +39,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,20 +157,21 @@ class RedisPool {
   };
 
  private:
-  // The slots keep std::mutex and plain comments: LockSlot hands the caller a std::unique_lock
-  // of a slot it picks at run time, which the thread-safety analysis cannot follow.
   struct Slot {
-    std::mutex mu;
-    Conn conn;                    // guarded by mu
-    uint64_t master_gen = 0;      // sentinel: the discovery generation conn belongs to
-    int64_t retry_at_us = 0;      // steady clock; guarded by mu
-    int64_t backoff_us = 0;       // guarded by mu
+    Mutex mu;
+    Conn conn VV_GUARDED_BY(mu);
+    uint64_t master_gen VV_GUARDED_BY(mu) = 0;  // sentinel: the discovery generation of conn
+    int64_t retry_at_us VV_GUARDED_BY(mu) = 0;  // steady clock
+    int64_t backoff_us VV_GUARDED_BY(mu) = 0;
   };
   explicit RedisPool(const RedisConfig& config);
-  // Locks a slot (prefers an idle one).
-  std::unique_lock<std::mutex> LockSlot(Slot** slot);
-  Status EnsureConnected(Slot& slot);
-  void Drop(Slot& slot);
+  // A slot for the next command, preferring one no other thread holds at this instant; the
+  // caller locks it (MutexLock on slot->mu), waiting if it was taken meanwhile.
+  Slot* PickSlot();
+  Status EnsureConnected(Slot& slot) VV_REQUIRES(slot.mu);
+  void Drop(Slot& slot) VV_REQUIRES(slot.mu);
+  // Drops the connection, doubles the slot's reconnect backoff and returns Unavailable(why).
+  Status Backoff(Slot& slot, const std::string& why) VV_REQUIRES(slot.mu);
   // Dials host:port (TLS when configured), sets timeouts and authenticates.
   Status Dial(const std::string& host, int port, const std::string& user,
               const std::string& password, Conn* out) const;
