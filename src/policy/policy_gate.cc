@@ -29,27 +29,12 @@ namespace {
 
 constexpr char kConfigInvalid[] = "config_invalid";
 
-// The settings the rules look at, taken from the loader's struct: the validated config when the
+// The settings the rules look at: the loader's own struct - the validated config when the
 // loader accepted the file, else its unvalidated draft (config::DraftGatewayConfig: the same
-// table, YAML then environment, values that failed to parse left at their defaults).
+// table, YAML then environment, values that failed to parse left at their defaults) - plus the
+// one engine key the gateway's rules need. The gate reads the loader's fields, never a copy.
 struct Effective {
-  bool require_mtls = true;
-  bool require_signature = true;
-  bool insecure_dev_mode = false;
-  std::string profile = "development";
-  std::string nonce_backend = "memory";
-  std::string rate_limit_backend = "memory";
-  std::string queue_backend = "embedded";
-  int64_t skew = 30;
-  int64_t ttl = 120;
-  std::string cert_path, key_path, ca_path, audit_key_path;
-  std::string audit_pkcs11_token, audit_pkcs11_pin_file;  // PKCS#11 seal key (token label)
-  std::map<std::string, std::string> feedback_paths;
-  std::string redis_url, nats_url, nats_creds_file, nats_tls_ca_path, queue_signing_key_path;
-  std::string audit_anchor = "file", replica_id;
-  // Redis AUTH from outside the URL: redis_password_file or VV_TG_REDIS_PASSWORD.
-  std::string redis_password_file, redis_sentinel_password_file;
-  bool redis_password_env = false;
+  const config::GatewayConfig& cfg;
   // vectorvue.evidence_engine.store_backend / VV_EVIDENCE_STORE_BACKEND: where the execution
   // graphs (gateway) and the evidence (engine) live. Lowercase; "" = not set (SQLite).
   std::string store_backend;
@@ -83,37 +68,6 @@ std::optional<std::string> EnvFor(const config::EnvLookup& env, const char* yaml
   for (const auto& var : config::GatewayTable().EnvOf(yaml_key))
     if (auto v = env(var)) out = std::move(v);  // a later variable wins, as in the loader
   return out;
-}
-
-Effective FromConfig(const config::GatewayConfig& cfg) {
-  Effective e;
-  e.require_mtls = cfg.require_mtls;
-  e.require_signature = cfg.require_payload_signature;
-  e.insecure_dev_mode = cfg.insecure_dev_mode;
-  e.profile = cfg.profile;
-  e.nonce_backend = cfg.nonce_backend;
-  e.rate_limit_backend = cfg.rate_limit_backend;
-  e.queue_backend = cfg.queue_backend;
-  e.skew = cfg.allowed_clock_skew_seconds;
-  e.ttl = cfg.nonce_ttl_seconds;
-  e.cert_path = cfg.tls.cert_path;
-  e.key_path = cfg.tls.key_path;
-  e.ca_path = cfg.tls.ca_path;
-  e.audit_key_path = cfg.audit_signing_key_path;
-  e.audit_pkcs11_token = cfg.audit_seal_pkcs11.token_label;
-  e.audit_pkcs11_pin_file = cfg.audit_seal_pkcs11.pin_file;
-  e.feedback_paths = cfg.feedback_key_paths;
-  e.redis_url = cfg.redis_url;
-  e.nats_url = cfg.nats_url;
-  e.nats_creds_file = cfg.nats_creds_file;
-  e.nats_tls_ca_path = cfg.nats_tls_ca_path;
-  e.queue_signing_key_path = cfg.queue_signing_key_path;
-  e.audit_anchor = cfg.audit_anchor;
-  e.replica_id = cfg.replica_id;
-  e.redis_password_file = cfg.redis_password_file;
-  e.redis_sentinel_password_file = cfg.redis_sentinel_password_file;
-  e.redis_password_env = !cfg.redis_password.empty();
-  return e;
 }
 
 // Reads the allowlist and the tenant map as written, keeping duplicate keys so the rules can
@@ -182,21 +136,21 @@ void ReadRawMaps(const config::EnvLookup& env, RawInput* raw) {
 using Sink = std::vector<Violation>;
 
 void RuleMtls(const Effective& e, Sink* out) {
-  if (!e.require_mtls)
+  if (!e.cfg.require_mtls)
     out->push_back({"mtls_required", kCritical,
                     "require_mtls (VV_TG_REQUIRE_MTLS) is false: clients are not authenticated "
                     "by certificate"});
 }
 
 void RuleSignatures(const Effective& e, Sink* out) {
-  if (!e.require_signature)
+  if (!e.cfg.require_payload_signature)
     out->push_back({"signatures_required", kCritical,
                     "require_payload_signature (VV_TG_REQUIRE_PAYLOAD_SIGNATURE) is false: "
                     "unsigned payloads would be accepted"});
 }
 
 void RuleInsecureDevMode(const Effective& e, Sink* out) {
-  if (e.insecure_dev_mode)
+  if (e.cfg.insecure_dev_mode)
     out->push_back({"insecure_dev_mode_off", kHigh,
                     "insecure_dev_mode is true: security controls may be switched off"});
 }
@@ -244,19 +198,19 @@ void RulePinsets(const RawInput& raw, Sink* out) {
 }
 
 void RuleProductionBackends(const Effective& e, Sink* out) {
-  if (e.profile != "production") return;
-  if (e.nonce_backend != "redis")
+  if (e.cfg.profile != "production") return;
+  if (e.cfg.nonce_backend != "redis")
     out->push_back({"production_backends", kHigh,
-                    "profile production requires nonce_backend: redis (got '" + e.nonce_backend +
+                    "profile production requires nonce_backend: redis (got '" + e.cfg.nonce_backend +
                         "'): replay state must be shared by every replica"});
-  if (e.rate_limit_backend != "redis")
+  if (e.cfg.rate_limit_backend != "redis")
     out->push_back({"production_backends", kHigh,
                     "profile production requires rate_limit_backend: redis (got '" +
-                        e.rate_limit_backend + "')"});
-  if (e.queue_backend != "nats")
+                        e.cfg.rate_limit_backend + "')"});
+  if (e.cfg.queue_backend != "nats")
     out->push_back(
         {"production_backends", kHigh,
-         "profile production requires queue_backend: nats (got '" + e.queue_backend + "')"});
+         "profile production requires queue_backend: nats (got '" + e.cfg.queue_backend + "')"});
   // Issue 14 item 3: state the replicas must agree on lives in shared backends.
   if (e.store_backend != "postgres" && e.store_backend != "postgresql")
     out->push_back({"production_backends", kHigh,
@@ -265,7 +219,7 @@ void RuleProductionBackends(const Effective& e, Sink* out) {
                         (e.store_backend.empty() ? std::string("sqlite") : e.store_backend) +
                         "'): a SQLite file per replica makes feedback depend on which replica "
                         "answers"});
-  if (e.redis_url.empty())
+  if (e.cfg.redis_url.empty())
     out->push_back({"production_backends", kHigh,
                     "profile production requires redis_url: the kill switch must be shared by "
                     "every replica (kill_switch_file is per host)"});
@@ -319,9 +273,9 @@ void RulePublishedTestKeys(const config::GatewayConfig* cfg, const std::string& 
     if (const std::string* n = PublishedKeyName(k->PublicKey().ToBase64()))
       flag(where + " (" + path + ")", *n);
   };
-  check_file(e.audit_key_path, "audit_seal_key_path");
-  check_file(e.queue_signing_key_path, "queue_signing_key_path");
-  for (const auto& [kid, path] : e.feedback_paths) check_file(path, "feedback_ed25519_keys." + kid);
+  check_file(e.cfg.audit_signing_key_path, "audit_seal_key_path");
+  check_file(e.cfg.queue_signing_key_path, "queue_signing_key_path");
+  for (const auto& [kid, path] : e.cfg.feedback_key_paths) check_file(path, "feedback_ed25519_keys." + kid);
 }
 
 // A pin nobody computed: 64 hex digits with a period of at most 16 ("aaaa...", "abab...",
@@ -349,8 +303,8 @@ void RulePlaceholderPins(const RawInput& raw, Sink* out) {
 }
 
 void RuleAuditSealsSigned(const Effective& e, Sink* out) {
-  if (e.profile != "production") return;
-  if (e.audit_key_path.empty() && e.audit_pkcs11_token.empty())
+  if (e.cfg.profile != "production") return;
+  if (e.cfg.audit_signing_key_path.empty() && e.cfg.audit_seal_pkcs11.token_label.empty())
     out->push_back({"audit_seals_signed", kHigh,
                     "profile production requires signed audit seals: set audit_seal_key_path or "
                     "audit_seal_pkcs11_token_label (checkpoints are unsigned)"});
@@ -360,7 +314,7 @@ void RuleAuditSealsSigned(const Effective& e, Sink* out) {
 // the second one to seal finds the first one's history on the shared subject (fork_detected)
 // and answers 503 to everything.
 void RuleReplicaIdentity(const Effective& e, Sink* out) {
-  if (e.profile != "production" || e.audit_anchor != "jetstream" || !e.replica_id.empty()) return;
+  if (e.cfg.profile != "production" || e.cfg.audit_anchor != "jetstream" || !e.cfg.replica_id.empty()) return;
   out->push_back({"replica_identity", kHigh,
                   "profile production with audit_anchor: jetstream requires replica_id (the "
                   "anchor is shared: replicas without their own identity fork each other's "
@@ -373,33 +327,33 @@ void RuleReplicaIdentity(const Effective& e, Sink* out) {
 // envelopes, and an unauthenticated Redis lets anyone on the network clear nonces, reset rate
 // limits or rewrite the kill-switch state.
 void RuleProductionBackendAuth(const Effective& e, Sink* out) {
-  if (e.profile != "production") return;
-  if (e.queue_signing_key_path.empty())
+  if (e.cfg.profile != "production") return;
+  if (e.cfg.queue_signing_key_path.empty())
     out->push_back({"production_backend_auth", kCritical,
                     "profile production requires queue_signing_key_path "
                     "(VV_TG_QUEUE_SIGNING_KEY_PATH): without it the engine cannot tell the "
                     "gateway's envelopes from forged ones"});
-  if (e.queue_backend == "nats") {
-    const bool url_creds = e.nats_url.find('@') != std::string::npos;
-    if (e.nats_creds_file.empty() && !url_creds)
+  if (e.cfg.queue_backend == "nats") {
+    const bool url_creds = e.cfg.nats_url.find('@') != std::string::npos;
+    if (e.cfg.nats_creds_file.empty() && !url_creds)
       out->push_back({"production_backend_auth", kHigh,
                       "profile production requires NATS credentials: set nats_creds_file (or "
                       "user:password@ in nats_url)"});
-    if (e.nats_tls_ca_path.empty() && e.nats_url.rfind("tls://", 0) != 0)
+    if (e.cfg.nats_tls_ca_path.empty() && e.cfg.nats_url.rfind("tls://", 0) != 0)
       out->push_back({"production_backend_auth", kHigh,
                       "profile production requires TLS to NATS: set nats_tls_ca_path"});
   }
-  if (!e.redis_url.empty() || e.nonce_backend == "redis" || e.rate_limit_backend == "redis") {
+  if (!e.cfg.redis_url.empty() || e.cfg.nonce_backend == "redis" || e.cfg.rate_limit_backend == "redis") {
     // The gateway's own URL parser (userinfo percent-decoded, rediss:// -> tls).
-    auto parsed = state::ParseRedisUrl(e.redis_url);
+    auto parsed = state::ParseRedisUrl(e.cfg.redis_url);
     // Issue 14: the password never sits in the URL (config files, environment dumps, shell
     // history, `ps`); it comes from a 0400/0600 file or VV_TG_REDIS_PASSWORD.
-    if (state::RedisUrlHasInlinePassword(e.redis_url))
+    if (state::RedisUrlHasInlinePassword(e.cfg.redis_url))
       out->push_back({"production_backend_auth", kCritical,
                       "redis_url carries an inline password: name only the ACL user "
                       "(rediss://USER@host:port/db) and move the password to "
                       "redis_password_file (0400/0600) or VV_TG_REDIS_PASSWORD"});
-    else if ((e.redis_password_file.empty() && !e.redis_password_env) ||
+    else if ((e.cfg.redis_password_file.empty() && !!e.cfg.redis_password.empty()) ||
              (parsed.ok() && parsed->username.empty()))
       out->push_back({"production_backend_auth", kHigh,
                       "profile production requires Redis AUTH as an ACL user: name the user in "
@@ -434,17 +388,17 @@ void CheckKeyFile(const std::string& path, const std::string& key, Sink* out) {
 }
 
 void RuleKeyFiles(const Effective& e, Sink* out) {
-  if (e.key_path.empty())
+  if (e.cfg.tls.key_path.empty())
     out->push_back({"key_file_permissions", kHigh, "tls.key_path is not set"});
-  CheckKeyFile(e.key_path, "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)", out);
-  CheckKeyFile(e.audit_key_path, "audit_seal_key_path (VV_TAMPER_LOG_SEAL_KEY_PATH)", out);
-  CheckKeyFile(e.audit_pkcs11_pin_file, "audit_seal_pkcs11_pin_file", out);
-  CheckKeyFile(e.redis_password_file, "redis_password_file (VV_TG_REDIS_PASSWORD_FILE)", out);
-  CheckKeyFile(e.redis_sentinel_password_file,
+  CheckKeyFile(e.cfg.tls.key_path, "tls.key_path (VV_SERVICE_IDENTITY_KEY_PATH)", out);
+  CheckKeyFile(e.cfg.audit_signing_key_path, "audit_seal_key_path (VV_TAMPER_LOG_SEAL_KEY_PATH)", out);
+  CheckKeyFile(e.cfg.audit_seal_pkcs11.pin_file, "audit_seal_pkcs11_pin_file", out);
+  CheckKeyFile(e.cfg.redis_password_file, "redis_password_file (VV_TG_REDIS_PASSWORD_FILE)", out);
+  CheckKeyFile(e.cfg.redis_sentinel_password_file,
                "redis_sentinel_password_file (VV_TG_REDIS_SENTINEL_PASSWORD_FILE)", out);
-  CheckKeyFile(e.queue_signing_key_path, "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH)",
+  CheckKeyFile(e.cfg.queue_signing_key_path, "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH)",
                out);
-  for (const auto& [kid, path] : e.feedback_paths)
+  for (const auto& [kid, path] : e.cfg.feedback_key_paths)
     CheckKeyFile(path, "feedback_ed25519_keys." + kid, out);
 }
 
@@ -500,22 +454,22 @@ void CheckCertFile(const std::string& path, const std::string& key, int64_t now,
 
 void RuleCertExpiry(const Effective& e, const Clock& clock, int64_t min_days, Sink* out) {
   const int64_t now = clock.NowSeconds();
-  CheckCertFile(e.cert_path, "tls.cert_path (VV_SERVICE_IDENTITY_CERT_PATH)", now, min_days, out);
-  CheckCertFile(e.ca_path, "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)", now, min_days, out);
+  CheckCertFile(e.cfg.tls.cert_path, "tls.cert_path (VV_SERVICE_IDENTITY_CERT_PATH)", now, min_days, out);
+  CheckCertFile(e.cfg.tls.ca_path, "tls.ca_path (VV_SERVICE_IDENTITY_CA_PATH)", now, min_days, out);
 }
 
 void RuleNonceTtl(const Effective& e, Sink* out) {
-  if (e.skew < 1)
+  if (e.cfg.allowed_clock_skew_seconds < 1)
     out->push_back({"nonce_ttl_vs_skew", kHigh,
-                    "allowed_clock_skew_seconds (" + std::to_string(e.skew) + ") must be >= 1"});
-  if (e.ttl < 30)
+                    "allowed_clock_skew_seconds (" + std::to_string(e.cfg.allowed_clock_skew_seconds) + ") must be >= 1"});
+  if (e.cfg.nonce_ttl_seconds < 30)
     out->push_back({"nonce_ttl_vs_skew", kHigh,
-                    "nonce_ttl_seconds (" + std::to_string(e.ttl) + ") must be >= 30"});
-  if (e.ttl < 2 * e.skew)
+                    "nonce_ttl_seconds (" + std::to_string(e.cfg.nonce_ttl_seconds) + ") must be >= 30"});
+  if (e.cfg.nonce_ttl_seconds < 2 * e.cfg.allowed_clock_skew_seconds)
     out->push_back({"nonce_ttl_vs_skew", kHigh,
-                    "nonce_ttl_seconds (" + std::to_string(e.ttl) +
+                    "nonce_ttl_seconds (" + std::to_string(e.cfg.nonce_ttl_seconds) +
                         ") is shorter than 2 x allowed_clock_skew_seconds (" +
-                        std::to_string(e.skew) +
+                        std::to_string(e.cfg.allowed_clock_skew_seconds) +
                         "): a replay could be accepted after its nonce expired"});
 }
 
@@ -662,8 +616,9 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
     // Nothing further can be said about a file that is missing or is not YAML.
     if (!text.ok() || !raw.yaml_ok) return report;
   }
-  Effective e =
-      cfg.ok() ? FromConfig(*cfg) : FromConfig(config::DraftGatewayConfig(*text, env, raw.base_dir).config);
+  std::optional<config::GatewayConfig> draft;
+  if (!cfg.ok()) draft = config::DraftGatewayConfig(*text, env, raw.base_dir).config;
+  Effective e{cfg.ok() ? *cfg : *draft, ""};
   // The store section belongs to the engine's table: its store_backend row (YAML, then
   // VV_EVIDENCE_STORE_BACKEND), "" when not configured (= SQLite).
   if (text.ok()) {
