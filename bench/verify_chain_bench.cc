@@ -138,22 +138,28 @@ struct Fixture {
   schema::MitreCatalog catalog = schema::MitreCatalog::Load().value();
   state::MemoryNonceStore nonces{clock};
   state::MemoryRateLimiter limiter{clock, 1'000'000'000};
+
+  // The service's dependencies on this fixture, with the given config, queue and audit sink.
+  app::GatewayDeps Deps(std::shared_ptr<const config::GatewayConfig> cfg, queue::Publisher* pub,
+                        audit::AuditSink* audit) {
+    app::GatewayDeps d;
+    d.config = std::move(cfg);
+    d.clock = &clock;
+    d.random = &random;
+    d.catalog = &catalog;
+    d.nonces = &nonces;
+    d.limiter = &limiter;
+    d.publisher = pub;
+    d.audit = audit;
+    return d;
+  }
 };
 
 void BM_TelemetryChain(benchmark::State& state) {
   Fixture f;
   NullPublisher pub;
   NullAudit audit;
-  app::GatewayDeps d;
-  d.config = Config();
-  d.clock = &f.clock;
-  d.random = &f.random;
-  d.catalog = &f.catalog;
-  d.nonces = &f.nonces;
-  d.limiter = &f.limiter;
-  d.publisher = &pub;
-  d.audit = &audit;
-  app::GatewayService svc(std::move(d));
+  app::GatewayService svc(f.Deps(Config(), &pub, &audit));
   constexpr int kBatch = 20000;
   std::vector<http::Request> reqs;
   size_t i = kBatch;
@@ -181,16 +187,7 @@ void BM_TelemetryChainDurable(benchmark::State& state) {
   auto q = queue::EmbeddedQueue::Open(dir + "/q.db", qo).value();
   audit::AuditLogOptions ao;
   auto audit = audit::AuditLog::Open(dir + "/audit.jsonl", ao, f.clock).value();
-  app::GatewayDeps d;
-  d.config = Config();
-  d.clock = &f.clock;
-  d.random = &f.random;
-  d.catalog = &f.catalog;
-  d.nonces = &f.nonces;
-  d.limiter = &f.limiter;
-  d.publisher = q.get();
-  d.audit = audit.get();
-  app::GatewayService svc(std::move(d));
+  app::GatewayService svc(f.Deps(Config(), q.get(), audit.get()));
   const int n = static_cast<int>(state.max_iterations);
   auto reqs = MakeRequests(n, f.clock.NowSeconds());
   std::mutex mu;
@@ -243,16 +240,7 @@ void BM_TelemetryBatchDurable(benchmark::State& state) {
   auto cfg = std::make_shared<config::GatewayConfig>(*Config());
   cfg->batch_max_events = static_cast<size_t>(per_batch);
   cfg->max_body_bytes = 64 << 20;
-  app::GatewayDeps d;
-  d.config = cfg;
-  d.clock = &f.clock;
-  d.random = &f.random;
-  d.catalog = &f.catalog;
-  d.nonces = &f.nonces;
-  d.limiter = &f.limiter;
-  d.publisher = pub.get();
-  d.audit = audit.get();
-  auto svc = std::make_unique<app::GatewayService>(std::move(d));
+  auto svc = std::make_unique<app::GatewayService>(f.Deps(cfg, pub.get(), audit.get()));
   // Pre-signed batches, distinct event ids and nonces.
   const int batches = static_cast<int>(state.max_iterations);
   const int64_t ts = f.clock.NowSeconds();

@@ -25,6 +25,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <unordered_set>
 
 #include "app/gateway_service.h"
@@ -234,16 +235,12 @@ void GatewayService::FinishBatch(const std::shared_ptr<BatchCall>& call, Status 
 
   // Rejected events are answered whatever their record's fate (as the single endpoint: a
   // rejection's answer does not depend on its record); a failed record is counted and logged.
-  const Status* accepted_failure = nullptr;
-  size_t accepted_failure_index = 0;
+  std::optional<size_t> accepted_failure;  // the first accepted event whose record failed
   int64_t rejected = 0;
   for (size_t i = 0; i < call->events.size(); ++i) {
     BatchCall::Event& e = call->events[i];
     if (e.verdict.ok()) {
-      if (!written[i].ok() && accepted_failure == nullptr) {
-        accepted_failure = &written[i];
-        accepted_failure_index = i;
-      }
+      if (!written[i].ok() && !accepted_failure) accepted_failure = i;
       continue;
     }
     rejected++;
@@ -256,13 +253,14 @@ void GatewayService::FinishBatch(const std::shared_ptr<BatchCall>& call, Status 
       CountAuditAppendFailure(*deps_.metrics, written[i]);
     }
   }
-  if (accepted_failure != nullptr) {
+  if (accepted_failure) {
     // Fail closed, as the single endpoint: no 207 listing an event as accepted without its
     // audit record. What is stored stays stored; the retry is deduplicated per event.
     counters_.audit_failures++;
-    http::Response failed = AuditFailureResponse(
-        *deps_.metrics, "accepted", batch_id,
-        call->events[accepted_failure_index].ctx.operator_id, *accepted_failure);
+    http::Response failed =
+        AuditFailureResponse(*deps_.metrics, "accepted", batch_id,
+                             call->events[*accepted_failure].ctx.operator_id,
+                             written[*accepted_failure]);
     deps_.admission->ReleaseNonce(call->ctx.nonce_key);
     call->RefundAll(*deps_.admission);
     counters_.rejected++;

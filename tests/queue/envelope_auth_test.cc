@@ -30,6 +30,13 @@ crypto::Ed25519PrivateKey Key(char c) {
   return crypto::Ed25519PrivateKey::FromSeed(std::string(32, c)).value();
 }
 
+// A SigningPublisher (kid k1, key 'a') over a Capture; `*captured` is what reached it.
+SigningPublisher SignedCapture(Capture** captured) {
+  auto capture = std::make_unique<Capture>();
+  *captured = capture.get();
+  return SigningPublisher(std::move(capture), std::make_unique<EnvelopeSigner>("k1", Key('a')));
+}
+
 Envelope Sample(FakeClock& clock, FakeRandom& random) {
   json::Value payload = json::Value::MakeObject();
   payload.Set("tenant_id", "10000000-0000-0000-0000-000000000001");
@@ -109,9 +116,8 @@ TEST(EnvelopeAuthTest, ParserRefusesANonObjectAuth) {
 }
 
 TEST(EnvelopeAuthTest, SigningPublisherSignsEveryEnvelope) {
-  auto capture = std::make_unique<Capture>();
-  Capture* raw = capture.get();
-  SigningPublisher p(std::move(capture), std::make_unique<EnvelopeSigner>("k1", Key('a')));
+  Capture* raw = nullptr;
+  SigningPublisher p = SignedCapture(&raw);
   FakeClock clock;
   FakeRandom random;
   p.Publish(Sample(clock, random), [](Status, PublishOutcome) {});
@@ -265,9 +271,8 @@ TEST(EnvelopeAuthTest, AForgedBatchSignatureIsNeverRemembered) {
 }
 
 TEST(EnvelopeAuthTest, SigningPublisherSignsABatchWithOneSignature) {
-  auto capture = std::make_unique<Capture>();
-  Capture* raw = capture.get();
-  SigningPublisher p(std::move(capture), std::make_unique<EnvelopeSigner>("k1", Key('a')));
+  Capture* raw = nullptr;
+  SigningPublisher p = SignedCapture(&raw);
   FakeClock clock;
   FakeRandom random;
   bool done = false;
