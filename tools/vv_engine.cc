@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<vv::queue::JetStreamConsumer> js_consumer;
   std::unique_ptr<vv::engine::MessageSource> source;
   vv::queue::Publisher* dlq = nullptr;
-  if (cfg->queue_backend == "embedded") {
+  if (cfg->queue_backend == vv::config::QueueBackend::kEmbedded) {
     auto q = vv::queue::EmbeddedQueue::Open(cfg->queue_path, {});
     if (!q.ok()) return Refuse("queue " + cfg->queue_path + ": " + q.status().ToString());
     embedded = std::move(q).value();
@@ -205,8 +205,8 @@ int main(int argc, char** argv) {
   eo.max_deliveries = cfg->max_deliveries;
   eo.poll_interval_ms = cfg->poll_interval_ms;
   eo.operator_tenant_map = cfg->operator_tenant_map;
-  eo.store_name = cfg->store_backend == "postgres" ? "postgresql" : cfg->store_backend;
-  eo.queue_name = "queue (" + cfg->queue_backend + ")";
+  eo.store_name = cfg->store_backend == vv::config::StoreBackend::kPostgres ? "postgresql" : "sqlite";
+  eo.queue_name = "queue (" + std::string(vv::config::Name(cfg->queue_backend)) + ")";
   eo.queue_verify_keys = std::move(queue_keys);
   eo.allow_unsigned_queue_messages = cfg->allow_unsigned_queue_messages;
   if (drain) {
@@ -227,7 +227,8 @@ int main(int argc, char** argv) {
   vv::engine::Engine engine(eo, *source, *dlq, cipher, **store, **audit, clock, random);
 
   spdlog::info("consuming queue={} store={} root_key_provider={} active_key_id={} audit={}",
-               cfg->queue_backend, cfg->store_backend, (*provider)->kind(),
+               vv::config::Name(cfg->queue_backend), vv::config::Name(cfg->store_backend),
+               (*provider)->kind(),
                (*provider)->active_key_id(), audit_path);
   // One metric name set (issue 14) for the metrics file, the loopback admin listener and the
   // probe listener: EngineMetricsExporter.

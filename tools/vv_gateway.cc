@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   }
   (*app)->Start();
   spdlog::info("listening on {}:{} (queue={}, audit={})", shared->listen_host, (*app)->port(),
-               shared->queue_backend, shared->audit_log_path);
+               vv::config::Name(shared->queue_backend), shared->audit_log_path);
   // Machine-readable line for supervisors and tests that bind port 0.
   std::cout << "LISTENING " << (*app)->port() << std::endl;
   // Printed after LISTENING (which supervisors wait for): the admin listener's port.

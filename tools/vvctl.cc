@@ -261,7 +261,7 @@ int RunDlq(const std::string& sub, const DlqArgs& a) {
   std::unique_ptr<vv::queue::EmbeddedQueue> embedded;
   std::unique_ptr<vv::queue::JetStreamPublisher> js;
   std::unique_ptr<vv::queue::DeadLetterAdmin> admin;
-  if (cfg->queue_backend == "nats") {
+  if (cfg->queue_backend == vv::config::QueueBackend::kNats) {
     vv::queue::JetStreamOptions o;
     vv::app::FillJetStreamOptions(*cfg, &o);
     o.nats.name = "vvctl";

@@ -29,7 +29,8 @@ namespace {
 // One Redis pool per gateway process, shared by the nonce store, the rate limiter and the
 // admission script (persistent connections; created only when a redis backend is configured).
 Result<std::shared_ptr<state::RedisPool>> MakeRedisPool(const config::GatewayConfig& cfg) {
-  if (cfg.nonce_backend != "redis" && cfg.rate_limit_backend != "redis")
+  using config::StateBackend;
+  if (cfg.nonce_backend != StateBackend::kRedis && cfg.rate_limit_backend != StateBackend::kRedis)
     return std::shared_ptr<state::RedisPool>();
   if (cfg.redis_url.empty())
     return Status::InvalidArgument("nonce_backend/rate_limit_backend 'redis' needs redis_url");
@@ -42,25 +43,27 @@ Result<std::shared_ptr<state::RedisPool>> MakeRedisPool(const config::GatewayCon
 Result<std::unique_ptr<state::NonceStore>> MakeNonceStore(
     const config::GatewayConfig& cfg, const Clock& clock,
     const std::shared_ptr<state::RedisPool>& pool) {
-  if (cfg.nonce_backend == "memory")
-    return std::unique_ptr<state::NonceStore>(std::make_unique<state::MemoryNonceStore>(clock));
-  if (cfg.nonce_backend == "redis")
-    return std::unique_ptr<state::NonceStore>(std::make_unique<state::RedisNonceStore>(pool));
-  return Status::InvalidArgument("nonce_backend '" + cfg.nonce_backend +
-                                 "' is not available in this build");
+  switch (cfg.nonce_backend) {
+    case config::StateBackend::kMemory:
+      return std::unique_ptr<state::NonceStore>(std::make_unique<state::MemoryNonceStore>(clock));
+    case config::StateBackend::kRedis:
+      return std::unique_ptr<state::NonceStore>(std::make_unique<state::RedisNonceStore>(pool));
+  }
+  return Status::InvalidArgument("nonce_backend: unknown backend");
 }
 
 Result<std::unique_ptr<state::RateLimiter>> MakeRateLimiter(
     const config::GatewayConfig& cfg, const Clock& clock,
     const std::shared_ptr<state::RedisPool>& pool, int64_t per_minute) {
-  if (cfg.rate_limit_backend == "memory")
-    return std::unique_ptr<state::RateLimiter>(
-        std::make_unique<state::MemoryRateLimiter>(clock, per_minute));
-  if (cfg.rate_limit_backend == "redis")
-    return std::unique_ptr<state::RateLimiter>(
-        std::make_unique<state::RedisRateLimiter>(pool, clock, per_minute));
-  return Status::InvalidArgument("rate_limit_backend '" + cfg.rate_limit_backend +
-                                 "' is not available in this build");
+  switch (cfg.rate_limit_backend) {
+    case config::StateBackend::kMemory:
+      return std::unique_ptr<state::RateLimiter>(
+          std::make_unique<state::MemoryRateLimiter>(clock, per_minute));
+    case config::StateBackend::kRedis:
+      return std::unique_ptr<state::RateLimiter>(
+          std::make_unique<state::RedisRateLimiter>(pool, clock, per_minute));
+  }
+  return Status::InvalidArgument("rate_limit_backend: unknown backend");
 }
 
 // Nonce + rate admission: one Lua round trip when both live in Redis, else the composite.
@@ -69,7 +72,8 @@ std::unique_ptr<state::Admission> MakeAdmission(const config::GatewayConfig& cfg
                                                 const std::shared_ptr<state::RedisPool>& pool,
                                                 state::NonceStore& nonces,
                                                 state::RateLimiter& limiter) {
-  if (cfg.nonce_backend == "redis" && cfg.rate_limit_backend == "redis")
+  using config::StateBackend;
+  if (cfg.nonce_backend == StateBackend::kRedis && cfg.rate_limit_backend == StateBackend::kRedis)
     return std::make_unique<state::RedisAdmission>(pool, clock, cfg.rate_limit_per_minute);
   return std::make_unique<state::CompositeAdmission>(nonces, limiter);
 }
@@ -93,23 +97,25 @@ namespace {
 
 Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayConfig& cfg,
                                                         const Clock& clock) {
-  if (cfg.queue_backend == "embedded" || cfg.queue_backend == "memory") {
-    queue::EmbeddedQueueOptions o;
-    o.clock = &clock;
-    auto q = queue::EmbeddedQueue::Open(cfg.queue_path, o);
-    if (!q.ok()) return Status(q.status().code(), "queue_path: " + q.status().message());
-    return std::unique_ptr<queue::Publisher>(std::move(q).value());
+  switch (cfg.queue_backend) {
+    case config::QueueBackend::kEmbedded: {
+      queue::EmbeddedQueueOptions o;
+      o.clock = &clock;
+      auto q = queue::EmbeddedQueue::Open(cfg.queue_path, o);
+      if (!q.ok()) return Status(q.status().code(), "queue_path: " + q.status().message());
+      return std::unique_ptr<queue::Publisher>(std::move(q).value());
+    }
+    case config::QueueBackend::kNats: {
+      if (cfg.nats_url.empty())
+        return Status::InvalidArgument("queue_backend 'nats' needs nats_url");
+      queue::JetStreamOptions o;
+      FillJetStreamOptions(cfg, &o);
+      auto p = queue::JetStreamPublisher::Create(o);
+      if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
+      return std::unique_ptr<queue::Publisher>(std::move(p).value());
+    }
   }
-  if (cfg.queue_backend == "nats") {
-    if (cfg.nats_url.empty()) return Status::InvalidArgument("queue_backend 'nats' needs nats_url");
-    queue::JetStreamOptions o;
-    FillJetStreamOptions(cfg, &o);
-    auto p = queue::JetStreamPublisher::Create(o);
-    if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
-    return std::unique_ptr<queue::Publisher>(std::move(p).value());
-  }
-  return Status::InvalidArgument("queue_backend '" + cfg.queue_backend +
-                                 "' is not available in this build");
+  return Status::InvalidArgument("queue_backend: unknown backend");
 }
 
 audit::FsyncPolicy ToAuditFsync(config::FsyncPolicy p) {
@@ -253,11 +259,11 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   // Execution graphs: tenant-scoped, in the evidence store database (vectorvue.evidence_engine).
   VV_ASSIGN_OR_RETURN(auto store_cfg, cognitive::LoadGraphStoreConfig(
                                           c.source_path, config::ProcessEnv(), c.queue_path));
-  if (c.profile == "production" && store_cfg.backend != "postgres")
+  if (c.profile == "production" && store_cfg.backend != config::StoreBackend::kPostgres)
     // Issue 14 item 3: replicas must answer feedback from the same graphs.
     return Status::InvalidArgument(
         "evidence_engine.store_backend: profile production requires the execution-graph store "
-        "on PostgreSQL (got " + store_cfg.backend + " at " + store_cfg.path +
+        "on PostgreSQL (got " + std::string(config::Name(store_cfg.backend)) + " at " + store_cfg.path +
         ", a file per replica, so feedback would differ by replica): set "
         "vectorvue.evidence_engine.store_backend: postgres and postgres_url "
         "(VV_EVIDENCE_STORE_BACKEND=postgres, VV_EVIDENCE_POSTGRES_URL)");
@@ -270,7 +276,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
 
   // Federation bundle nonce cache: a dedicated store with the memory backend; with Redis the
   // shared store, in its own key namespace (verify::BundleNonceKey).
-  if (c.nonce_backend == "memory") {
+  if (c.nonce_backend == config::StateBackend::kMemory) {
     app->own_bundle_nonces_ = std::make_unique<state::MemoryNonceStore>(app->clock_);
     app->bundle_nonces_ = app->own_bundle_nonces_.get();
   } else {
@@ -441,11 +447,12 @@ void GatewayApp::Stop() {
 
 void GatewayApp::WatchBackends() {
   const auto cfg = cfg_;
-  if (cfg->nonce_backend == "redis") logging::Backends().Observe("redis", nonces_->Health());
-  else if (cfg->rate_limit_backend == "redis")
+  if (cfg->nonce_backend == config::StateBackend::kRedis)
+    logging::Backends().Observe("redis", nonces_->Health());
+  else if (cfg->rate_limit_backend == config::StateBackend::kRedis)
     logging::Backends().Observe("redis", limiter_->Health());
-  if (cfg->queue_backend != "nats")
-    logging::Backends().Observe("queue (" + cfg->queue_backend + ")", publisher_->Health());
+  if (cfg->queue_backend != config::QueueBackend::kNats)
+    logging::Backends().Observe("queue (" + std::string(config::Name(cfg->queue_backend)) + ")", publisher_->Health());
   const audit::AnchorState anchor = audit_->anchor_state();
   if (anchor.configured)
     logging::Backends().Observe("audit anchor (" + cfg->audit_anchor + ")",

@@ -230,9 +230,9 @@ http::Response GatewayService::Health(bool readiness, const http::PeerInfo& peer
   for (const auto& s : cfg.allowed_schema_versions) versions.Push(s);
   v.Set("allowed_schema_versions", std::move(versions));
   v.Set("nonce_ttl_seconds", cfg.nonce_ttl_seconds);
-  v.Set("nonce_backend", cfg.nonce_backend);
+  v.Set("nonce_backend", std::string(config::Name(cfg.nonce_backend)));
   v.Set("rate_limit_per_minute", cfg.rate_limit_per_minute);
-  v.Set("queue_backend", cfg.queue_backend);
+  v.Set("queue_backend", std::string(config::Name(cfg.queue_backend)));
   return JsonResponse(200, v);
 }
 

@@ -79,7 +79,8 @@ verify::Verdict ChargeRejectionBudget(state::RateLimiter* budget,
 }
 
 void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
-                    std::string_view operator_label, std::string_view state_backend) {
+                    std::string_view operator_label,
+                    std::optional<config::StateBackend> state_backend) {
   using verify::Reason;
   m.Rejected(v.http_status, verify::ReasonName(v.reason)).Inc();
   switch (v.reason) {
@@ -99,7 +100,8 @@ void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
     case Reason::kNonceStoreUnavailable:
     case Reason::kRateLimiterUnavailable:
     case Reason::kRejectionBudgetUnavailable:
-      m.BackendError(state_backend.empty() ? std::string_view("state") : state_backend).Inc();
+      m.BackendError(state_backend ? config::Name(*state_backend) : std::string_view("state"))
+          .Inc();
       break;
     case Reason::kQueuePublishFailed:
       m.BackendError("queue").Inc();
@@ -167,7 +169,7 @@ http::Response AuditFailureResponse(stats::GatewayMetrics& m, std::string_view w
   m.audit_append_failures.Inc();
   CountRejection(m, verify::Verdict::Reject(verify::Reason::kAuditUnavailable, 503,
                                             std::string(kDetail)),
-                 "", "");
+                 "", std::nullopt);
   spdlog::error("audit append failed for {} request {}: {}", what, request_id,
                 append_status.ToString());
   return {503, DetailBody(kDetail), "application/json"};

@@ -9,6 +9,7 @@
 // atomics).
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -61,10 +62,12 @@ http::Response Reject(const RejectionPath& path, const verify::Verdict& verdict,
                       const std::function<void(json::Value&)>& add_details,
                       const std::function<void(json::Value)>& audit);
 
-// `state_backend` names the nonce/rate backend for backend_errors ("redis" / "memory").
-// `operator_label` must come from OperatorLabel (bounded label set), never raw request data.
+// `state_backend` is the nonce/rate backend, labelled by its canonical name in backend_errors
+// ("redis" / "memory"; "state" when not known). `operator_label` must come from OperatorLabel (bounded label set),
+// never raw request data.
 void CountRejection(stats::GatewayMetrics& m, const verify::Verdict& v,
-                    std::string_view operator_label, std::string_view state_backend);
+                    std::string_view operator_label,
+                    std::optional<config::StateBackend> state_backend);
 
 // The metric label for an operator id taken from a request (issue 12 item 11): the id itself
 // only when it is a configured operator (a key of operator_tenant_map, a bounded set chosen by

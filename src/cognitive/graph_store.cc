@@ -6,16 +6,20 @@
 namespace vv::cognitive {
 
 Result<std::unique_ptr<GraphStore>> OpenGraphStore(const GraphStoreConfig& cfg) {
-  if (cfg.backend == "sqlite") {
-    VV_ASSIGN_OR_RETURN(auto s, SqliteGraphStore::Open(cfg.path));
-    return std::unique_ptr<GraphStore>(std::move(s));
+  switch (cfg.backend) {
+    case config::StoreBackend::kSqlite: {
+      VV_ASSIGN_OR_RETURN(auto s, SqliteGraphStore::Open(cfg.path));
+      return std::unique_ptr<GraphStore>(std::move(s));
+    }
+    case config::StoreBackend::kPostgres: {
+      VV_ASSIGN_OR_RETURN(auto s,
+                          PostgresGraphStore::Open(cfg.postgres_url, cfg.require_least_privilege));
+      return std::unique_ptr<GraphStore>(std::move(s));
+    }
   }
-  if (cfg.backend == "postgres") {
-    VV_ASSIGN_OR_RETURN(auto s,
-                        PostgresGraphStore::Open(cfg.postgres_url, cfg.require_least_privilege));
-    return std::unique_ptr<GraphStore>(std::move(s));
-  }
-  return Status::InvalidArgument("graph store backend '" + cfg.backend + "' is not supported");
+  return Status::InvalidArgument("graph store backend " +
+                                 std::to_string(static_cast<int>(cfg.backend)) +
+                                 " is not supported");
 }
 
 }  // namespace vv::cognitive

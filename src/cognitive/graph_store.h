@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "config/backends.h"
 
 namespace vv::cognitive {
 
@@ -47,7 +48,7 @@ class GraphStore {
 
 // Where the graph store lives (the `vectorvue.evidence_engine` store settings).
 struct GraphStoreConfig {
-  std::string backend = "sqlite";  // sqlite | postgres
+  config::StoreBackend backend = config::StoreBackend::kSqlite;
   std::string path;                // sqlite file
   std::string postgres_url;        // postgres
   // Production (issue 12): the postgres role must be least-privilege (no superuser, no

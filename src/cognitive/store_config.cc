@@ -22,20 +22,16 @@ Result<GraphStoreConfig> ParseGraphStoreConfig(const std::string& yaml_text,
                                                const std::string& base_dir,
                                                const std::string& queue_path) {
   // The evidence engine's own rows (YAML key, variable, parser): one declaration of each key.
-  config::EngineConfig start;
-  start.store_backend.clear();  // "" = not configured: SQLite
+  config::EngineConfig start;   // store_backend not configured: SQLite
   start.store_path.clear();     // "" = not configured: beside the queue
   VV_ASSIGN_OR_RETURN(
       auto e, config::ParseEngineKeys(yaml_text, env, base_dir,
                                       {"store_backend", "store_path", "postgres_url"}, start));
   GraphStoreConfig cfg;
-  cfg.backend = e.store_backend.empty() ? std::string("sqlite") : e.store_backend;
-  if (cfg.backend != "sqlite" && cfg.backend != "postgres")
-    return Status::InvalidArgument(
-        "evidence_engine.store_backend (VV_EVIDENCE_STORE_BACKEND) must be sqlite or postgres");
+  cfg.backend = e.store_backend;
   cfg.path = e.store_path.empty() ? DefaultPath(queue_path) : e.store_path;
   cfg.postgres_url = e.postgres_url;
-  if (cfg.backend == "postgres" && cfg.postgres_url.empty())
+  if (cfg.backend == config::StoreBackend::kPostgres && cfg.postgres_url.empty())
     return Status::InvalidArgument(
         "evidence_engine.postgres_url (VV_EVIDENCE_POSTGRES_URL) is required for store_backend "
         "postgres");

@@ -21,6 +21,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -201,6 +202,45 @@ Key<C> Choice(std::string yaml, Field<C, std::string> f,
     f(c) = norm(text);
     return Status::Ok();
   };
+  return k;
+}
+
+// A choice stored as an enum (a backend): trimmed, lowercased, looked up in `names` (canonical
+// name first, then aliases). An unknown name is a parse error worded `msg` (with the variable's
+// name when it came from the environment, and the value bounded); the validator refuses a value outside `names` (a
+// hand-built struct); the printer shows the canonical name.
+template <class C, class E, size_t N>
+Key<C> Enum(std::string yaml, Field<C, E> f,
+            const std::array<std::pair<std::string_view, E>, N>& names, std::string msg) {
+  auto set = [f, names, msg](C& c, std::string_view text, const std::string& where) -> Status {
+    const std::string v = LowerCopy(TrimCopy(text));
+    for (const auto& [n, e] : names)
+      if (n == v) {
+        f(c) = e;
+        return Status::Ok();
+      }
+    std::string got;  // echoed bounded and printable: the message reaches logs
+    for (char ch : v.substr(0, 64)) got += (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+    return Status::InvalidArgument(msg + where + " (got '" + got + "')");
+  };
+  Key<C> k;
+  k.yaml = std::move(yaml);
+  k.from_yaml = [set](C& c, const YAML::Node& v, const std::string& name, const Source&) {
+    VV_ASSIGN_OR_RETURN(auto s, YamlScalar(v, name));
+    return set(c, s, "");
+  };
+  k.from_env = [set](C& c, const std::string& text, const std::string& var) {
+    return set(c, text, " (" + var + ")");
+  };
+  auto name_of = [names](E e) -> std::string {
+    for (const auto& [n, v] : names)
+      if (v == e) return std::string(n);
+    return "";
+  };
+  k.check = [f, name_of, msg](const C& c, Violations* v) {
+    if (name_of(f(c)).empty()) v->Add(Status::InvalidArgument(msg));
+  };
+  k.print = [f, name_of](const C& c) { return name_of(f(c)); };
   return k;
 }
 

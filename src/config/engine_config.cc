@@ -79,26 +79,24 @@ std::vector<t::Key<E>> EngineKeys() {
   std::vector<t::Key<E>> k;
   auto add = [&](t::Key<E> row) { k.push_back(std::move(row)); };
   // Shared with the gateway section (printed here, parsed by the gateway table).
-  add(t::PrintOnly<E>("queue_backend", [](const E& c) { return c.queue_backend; }));
+  add(t::PrintOnly<E>("queue_backend", [](const E& c) { return std::string(Name(c.queue_backend)); }));
   add(t::PrintOnly<E>("queue_path",
-                      [](const E& c) { return c.queue_backend == "embedded" ? c.queue_path : ""; }));
+                      [](const E& c) { return c.queue_backend == QueueBackend::kEmbedded ? c.queue_path : ""; }));
   add(t::PrintOnly<E>("nats_url", [](const E& c) { return RedactNatsServers(c.nats_url); }));
   add(t::PrintOnly<E>("operator_tenants",
                       [](const E& c) { return std::to_string(c.operator_tenant_map.size()); }));
   // vectorvue.evidence_engine.
-  add(Check(t::Choice<E>("store_backend", t::F(&E::store_backend),
-                         {{"sqlite3", "sqlite"}, {"postgresql", "postgres"}})
-                .Env({"VV_EVIDENCE_STORE_BACKEND"}),
-            [](const E& c) { return c.store_backend != "sqlite" && c.store_backend != "postgres"; },
-            "evidence_engine.store_backend must be sqlite or postgres"));
+  add(t::Enum<E>("store_backend", t::F(&E::store_backend), BackendNames<StoreBackend>::kNames,
+                 "evidence_engine.store_backend must be sqlite or postgres")
+          .Env({"VV_EVIDENCE_STORE_BACKEND"}));
   add(Check(t::Path<E>("store_path", t::F(&E::store_path))
                 .Env({"VV_EVIDENCE_STORE_PATH"})
                 .Print("store_path",
-                       [](const E& c) { return c.store_backend == "sqlite" ? c.store_path : ""; }),
-            [](const E& c) { return c.store_backend == "sqlite" && c.store_path.empty(); },
+                       [](const E& c) { return c.store_backend == StoreBackend::kSqlite ? c.store_path : ""; }),
+            [](const E& c) { return c.store_backend == StoreBackend::kSqlite && c.store_path.empty(); },
             "evidence_engine.store_path must be set for store_backend sqlite"));
   add(Check(t::Str<E>("postgres_url", t::F(&E::postgres_url)).Env({"VV_EVIDENCE_POSTGRES_URL"}).Url(),
-            [](const E& c) { return c.store_backend == "postgres" && c.postgres_url.empty(); },
+            [](const E& c) { return c.store_backend == StoreBackend::kPostgres && c.postgres_url.empty(); },
             "evidence_engine.postgres_url (VV_EVIDENCE_POSTGRES_URL) is required for "
             "store_backend postgres"));
   add(t::Choice<E>("root_key_provider", t::F(&E::root_key_provider))
@@ -254,22 +252,22 @@ std::vector<t::Key<E>> EngineKeys() {
 
 // Checks of the shared gateway keys as the engine uses them.
 void SharedRules(const E& cfg, t::Violations* v) {
-  if (cfg.queue_backend != "embedded" && cfg.queue_backend != "nats")
+  if (Name(cfg.queue_backend).empty())
     v->Add(Invalid("telemetry_gateway.queue_backend must be embedded or nats"));
-  if (cfg.queue_backend == "embedded" && cfg.queue_path.empty())
+  if (cfg.queue_backend == QueueBackend::kEmbedded && cfg.queue_path.empty())
     v->Add(Invalid("telemetry_gateway.queue_path must be set for the embedded queue"));
-  if (cfg.queue_backend == "nats" && cfg.nats_url.empty())
+  if (cfg.queue_backend == QueueBackend::kNats && cfg.nats_url.empty())
     v->Add(Invalid("telemetry_gateway.nats_url (VV_TG_NATS_URL) is required for queue_backend "
                    "nats"));
-  if (cfg.queue_backend == "nats") {
+  if (cfg.queue_backend == QueueBackend::kNats) {
     for (const Status& s : {CheckNatsServerList(cfg.nats_url), CheckNatsReplicas(cfg.nats_replicas),
                             CheckNatsClientCertPair(cfg.nats_tls_cert_path, cfg.nats_tls_key_path)})
       if (!s.ok()) v->Add(Invalid("telemetry_gateway." + s.message()));
   }
-  if (cfg.store_backend != "postgres" && cfg.profile == "production")
+  if (cfg.store_backend != StoreBackend::kPostgres && cfg.profile == "production")
     v->Add(Invalid(
         "evidence_engine.store_backend must be postgres in profile production (got '" +
-        cfg.store_backend +
+        std::string(Name(cfg.store_backend)) +
         "'): every engine and gateway replica must share one evidence and execution-graph "
         "store. Set store_backend: postgres and postgres_url (VV_EVIDENCE_STORE_BACKEND, "
         "VV_EVIDENCE_POSTGRES_URL)"));

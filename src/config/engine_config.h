@@ -27,7 +27,7 @@ struct EngineConfig {
   std::string log_level = "info";
   std::string log_format = "text";
   // --- shared with the gateway section ---
-  std::string queue_backend = "embedded";  // embedded | nats
+  QueueBackend queue_backend = QueueBackend::kEmbedded;
   std::string queue_path = "vv-queue.db";
   std::string nats_url;
   std::string nats_creds_file;   // shared with the gateway: NATS credentials (JWT + NKey seed)
@@ -43,7 +43,7 @@ struct EngineConfig {
   std::string gateway_audit_log_path = "vv-audit.jsonl";
 
   // --- vectorvue.evidence_engine ---
-  std::string store_backend = "sqlite";  // sqlite | postgres
+  StoreBackend store_backend = StoreBackend::kSqlite;
   std::string store_path = "vv-evidence.db";
   std::string postgres_url;               // env VV_EVIDENCE_POSTGRES_URL
   std::string root_key_provider = "env";  // env | file | pkcs11

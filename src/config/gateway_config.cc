@@ -609,13 +609,12 @@ std::vector<t::Key<G>> GatewayKeys() {
   add(Min(t::Int<G>("nonce_ttl_seconds", t::F(&G::nonce_ttl_seconds))
               .Env({"VV_TG_NONCE_TTL_SECONDS"}),
           [](const G& c) { return c.nonce_ttl_seconds; }, 30, "nonce_ttl_seconds must be >= 30"));
-  add(Known(t::Choice<G>("nonce_backend", t::F(&G::nonce_backend)).Env({"VV_TG_NONCE_BACKEND"}),
-            [](const G& c) -> auto& { return c.nonce_backend; }, {"memory", "redis"},
-            "nonce_backend must be 'memory' or 'redis'"));
-  add(Known(t::Choice<G>("rate_limit_backend", t::F(&G::rate_limit_backend))
-                .Env({"VV_TG_RATE_LIMIT_BACKEND"}),
-            [](const G& c) -> auto& { return c.rate_limit_backend; }, {"memory", "redis"},
-            "rate_limit_backend must be 'memory' or 'redis'"));
+  add(t::Enum<G>("nonce_backend", t::F(&G::nonce_backend), BackendNames<StateBackend>::kNames,
+                 "nonce_backend must be 'memory' or 'redis'")
+          .Env({"VV_TG_NONCE_BACKEND"}));
+  add(t::Enum<G>("rate_limit_backend", t::F(&G::rate_limit_backend),
+                 BackendNames<StateBackend>::kNames, "rate_limit_backend must be 'memory' or 'redis'")
+          .Env({"VV_TG_RATE_LIMIT_BACKEND"}));
   add(Min(t::Int<G>("rate_limit_per_minute", t::F(&G::rate_limit_per_minute))
               .Env({"VV_TG_RATE_LIMIT_PER_MINUTE"}),
           [](const G& c) { return c.rate_limit_per_minute; }, 1,
@@ -660,13 +659,13 @@ std::vector<t::Key<G>> GatewayKeys() {
       }).Env({"VV_TG_REDIS_SENTINEL_PASSWORD"}).Secret());
   add(t::Str<G>("redis_sentinel_username", t::F(&G::redis_sentinel_username))
           .Env({"VV_TG_REDIS_SENTINEL_USERNAME"}));
-  add(Known(t::Choice<G>("queue_backend", t::F(&G::queue_backend), {{"memory", "embedded"}})
-                .Env({"VV_TG_QUEUE_BACKEND"}),
-            [](const G& c) -> auto& { return c.queue_backend; }, {"embedded", "nats"},
-            "queue_backend must be 'embedded' (or 'memory') or 'nats'"));
+  add(t::Enum<G>("queue_backend", t::F(&G::queue_backend), BackendNames<QueueBackend>::kNames,
+                 "queue_backend must be 'embedded' (or 'memory') or 'nats'")
+          .Env({"VV_TG_QUEUE_BACKEND"}));
   add(t::Path<G>("queue_path", t::F(&G::queue_path))
-          .Print("queue_path",
-                 [](const G& c) { return c.queue_backend == "embedded" ? c.queue_path : ""; }));
+          .Print("queue_path", [](const G& c) {
+            return c.queue_backend == QueueBackend::kEmbedded ? c.queue_path : "";
+          }));
   add(t::Str<G>("nats_url", t::F(&G::nats_url))
           .Env({"VV_TG_NATS_URL"})
           .Print("nats_url", [](const G& c) { return RedactNatsServers(c.nats_url); })
@@ -885,15 +884,15 @@ void SecurityRules(const G& cfg, t::Violations* v) {
 }
 
 void BackendRules(const G& cfg, t::Violations* v) {
-  if (cfg.nonce_backend == "redis" && cfg.redis_url.empty())
+  if (cfg.nonce_backend == StateBackend::kRedis && cfg.redis_url.empty())
     v->Add(Invalid("nonce_backend: redis requires redis_url (VV_TG_REDIS_URL)"));
-  if (cfg.rate_limit_backend == "redis" && cfg.redis_url.empty())
+  if (cfg.rate_limit_backend == StateBackend::kRedis && cfg.redis_url.empty())
     v->Add(Invalid("rate_limit_backend: redis requires redis_url (VV_TG_REDIS_URL)"));
-  if (cfg.queue_backend == "nats" && cfg.nats_url.empty())
+  if (cfg.queue_backend == QueueBackend::kNats && cfg.nats_url.empty())
     v->Add(Invalid("queue_backend: nats requires nats_url (VV_TG_NATS_URL)"));
   if (cfg.audit_anchor == "jetstream" && cfg.audit_anchor_nats_url.empty() && cfg.nats_url.empty())
     v->Add(Invalid("audit_anchor: jetstream requires audit_anchor_nats_url or nats_url"));
-  if (cfg.queue_backend == "nats") {
+  if (cfg.queue_backend == QueueBackend::kNats) {
     if (cfg.nats_stream.empty() || cfg.nats_dlq_stream.empty() ||
         cfg.nats_stream == cfg.nats_dlq_stream)
       v->Add(Invalid("nats_stream and nats_dlq_stream must be set and differ"));
@@ -903,14 +902,14 @@ void BackendRules(const G& cfg, t::Violations* v) {
       v->Add(Invalid("queue_subject and dlq_subject must differ"));
   }
   if (cfg.profile == "production") {
-    if (cfg.nonce_backend != "redis")
+    if (cfg.nonce_backend != StateBackend::kRedis)
       v->Add(Invalid("profile: production requires nonce_backend: redis"));
-    if (cfg.rate_limit_backend != "redis")
+    if (cfg.rate_limit_backend != StateBackend::kRedis)
       v->Add(Invalid("profile: production requires rate_limit_backend: redis"));
-    if (cfg.queue_backend != "nats")
+    if (cfg.queue_backend != QueueBackend::kNats)
       v->Add(Invalid("profile: production requires queue_backend: nats"));
   }
-  if (cfg.queue_backend == "embedded" && cfg.queue_path.empty())
+  if (cfg.queue_backend == QueueBackend::kEmbedded && cfg.queue_path.empty())
     v->Add(Invalid("queue_path must be set for queue_backend: embedded"));
 }
 

@@ -18,6 +18,7 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "config/audit_seal_key.h"
+#include "config/backends.h"
 #include "config/config_table.h"
 #include "crypto/crypto.h"
 
@@ -103,8 +104,8 @@ struct GatewayConfig {
 
   int64_t allowed_clock_skew_seconds = 30;
   int64_t nonce_ttl_seconds = 120;
-  std::string nonce_backend = "memory";       // memory | redis
-  std::string rate_limit_backend = "memory";  // memory | redis
+  StateBackend nonce_backend = StateBackend::kMemory;
+  StateBackend rate_limit_backend = StateBackend::kMemory;
   int64_t rate_limit_per_minute = 120;
   // Issue 12 item 5: rejected-but-authenticated requests of one identity per sliding minute
   // (same backend as the rate limiter); past it that identity's rejections become 429
@@ -147,7 +148,7 @@ struct GatewayConfig {
   std::string log_format = "text";
 
   // Queue.
-  std::string queue_backend = "embedded";  // embedded | nats
+  QueueBackend queue_backend = QueueBackend::kEmbedded;
   std::string queue_path = "vv-queue.db";
   std::string nats_url;
   std::string queue_subject = "vectorvue.telemetry.ingest";

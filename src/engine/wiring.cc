@@ -38,16 +38,19 @@ Result<std::unique_ptr<evidence::RootKeyProvider>> MakeRootKeyProvider(
 
 Result<std::unique_ptr<evidence::EvidenceStore>> MakeEvidenceStore(
     const config::EngineConfig& cfg) {
-  if (cfg.store_backend == "sqlite") {
-    VV_ASSIGN_OR_RETURN(auto s, evidence::SqliteEvidenceStore::Open(cfg.store_path));
-    return std::unique_ptr<evidence::EvidenceStore>(std::move(s));
+  switch (cfg.store_backend) {
+    case config::StoreBackend::kSqlite: {
+      VV_ASSIGN_OR_RETURN(auto s, evidence::SqliteEvidenceStore::Open(cfg.store_path));
+      return std::unique_ptr<evidence::EvidenceStore>(std::move(s));
+    }
+    case config::StoreBackend::kPostgres: {
+      VV_ASSIGN_OR_RETURN(auto s, evidence::PostgresEvidenceStore::Open(
+                                      cfg.postgres_url, cfg.profile == "production"));
+      return std::unique_ptr<evidence::EvidenceStore>(std::move(s));
+    }
   }
-  if (cfg.store_backend == "postgres") {
-    VV_ASSIGN_OR_RETURN(auto s, evidence::PostgresEvidenceStore::Open(cfg.postgres_url,
-                                                                      cfg.profile == "production"));
-    return std::unique_ptr<evidence::EvidenceStore>(std::move(s));
-  }
-  return Status::InvalidArgument("unknown store_backend '" + cfg.store_backend + "'");
+  return Status::InvalidArgument("unknown store_backend " +
+                                 std::to_string(static_cast<int>(cfg.store_backend)));
 }
 
 }  // namespace vv::engine

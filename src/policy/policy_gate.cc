@@ -36,8 +36,8 @@ constexpr char kConfigInvalid[] = "config_invalid";
 struct Effective {
   const config::GatewayConfig& cfg;
   // vectorvue.evidence_engine.store_backend / VV_EVIDENCE_STORE_BACKEND: where the execution
-  // graphs (gateway) and the evidence (engine) live. Lowercase; "" = not set (SQLite).
-  std::string store_backend;
+  // graphs (gateway) and the evidence (engine) live (not set or not parsable: SQLite).
+  config::StoreBackend store_backend = config::StoreBackend::kSqlite;
 };
 
 // An allowlist entry exactly as written (pins not yet normalised).
@@ -199,24 +199,26 @@ void RulePinsets(const RawInput& raw, Sink* out) {
 
 void RuleProductionBackends(const Effective& e, Sink* out) {
   if (e.cfg.profile != "production") return;
-  if (e.cfg.nonce_backend != "redis")
+  if (e.cfg.nonce_backend != config::StateBackend::kRedis)
     out->push_back({"production_backends", kHigh,
-                    "profile production requires nonce_backend: redis (got '" + e.cfg.nonce_backend +
+                    "profile production requires nonce_backend: redis (got '" +
+                        std::string(config::Name(e.cfg.nonce_backend)) +
                         "'): replay state must be shared by every replica"});
-  if (e.cfg.rate_limit_backend != "redis")
+  if (e.cfg.rate_limit_backend != config::StateBackend::kRedis)
     out->push_back({"production_backends", kHigh,
                     "profile production requires rate_limit_backend: redis (got '" +
-                        e.cfg.rate_limit_backend + "')"});
-  if (e.cfg.queue_backend != "nats")
+                        std::string(config::Name(e.cfg.rate_limit_backend)) + "')"});
+  if (e.cfg.queue_backend != config::QueueBackend::kNats)
     out->push_back(
         {"production_backends", kHigh,
-         "profile production requires queue_backend: nats (got '" + e.cfg.queue_backend + "')"});
+         "profile production requires queue_backend: nats (got '" +
+             std::string(config::Name(e.cfg.queue_backend)) + "')"});
   // Issue 14 item 3: state the replicas must agree on lives in shared backends.
-  if (e.store_backend != "postgres" && e.store_backend != "postgresql")
+  if (e.store_backend != config::StoreBackend::kPostgres)
     out->push_back({"production_backends", kHigh,
                     "profile production requires the execution-graph and evidence store on "
                     "PostgreSQL (evidence_engine.store_backend: postgres, got '" +
-                        (e.store_backend.empty() ? std::string("sqlite") : e.store_backend) +
+                        std::string(config::Name(e.store_backend)) +
                         "'): a SQLite file per replica makes feedback depend on which replica "
                         "answers"});
   if (e.cfg.redis_url.empty())
@@ -333,7 +335,7 @@ void RuleProductionBackendAuth(const Effective& e, Sink* out) {
                     "profile production requires queue_signing_key_path "
                     "(VV_TG_QUEUE_SIGNING_KEY_PATH): without it the engine cannot tell the "
                     "gateway's envelopes from forged ones"});
-  if (e.cfg.queue_backend == "nats") {
+  if (e.cfg.queue_backend == config::QueueBackend::kNats) {
     const bool url_creds = e.cfg.nats_url.find('@') != std::string::npos;
     if (e.cfg.nats_creds_file.empty() && !url_creds)
       out->push_back({"production_backend_auth", kHigh,
@@ -343,7 +345,8 @@ void RuleProductionBackendAuth(const Effective& e, Sink* out) {
       out->push_back({"production_backend_auth", kHigh,
                       "profile production requires TLS to NATS: set nats_tls_ca_path"});
   }
-  if (!e.cfg.redis_url.empty() || e.cfg.nonce_backend == "redis" || e.cfg.rate_limit_backend == "redis") {
+  if (!e.cfg.redis_url.empty() || e.cfg.nonce_backend == config::StateBackend::kRedis ||
+      e.cfg.rate_limit_backend == config::StateBackend::kRedis) {
     // The gateway's own URL parser (userinfo percent-decoded, rediss:// -> tls).
     auto parsed = state::ParseRedisUrl(e.cfg.redis_url);
     // Issue 14: the password never sits in the URL (config files, environment dumps, shell
@@ -618,13 +621,12 @@ PolicyReport CheckGatewayConfigFile(const std::string& path, const config::EnvLo
   }
   std::optional<config::GatewayConfig> draft;
   if (!cfg.ok()) draft = config::DraftGatewayConfig(*text, env, raw.base_dir).config;
-  Effective e{cfg.ok() ? *cfg : *draft, ""};
+  Effective e{cfg.ok() ? *cfg : *draft};
   // The store section belongs to the engine's table: its store_backend row (YAML, then
-  // VV_EVIDENCE_STORE_BACKEND), "" when not configured (= SQLite).
+  // VV_EVIDENCE_STORE_BACKEND), SQLite when not configured.
   if (text.ok()) {
-    config::EngineConfig unset;
-    unset.store_backend.clear();
-    auto engine = config::ParseEngineKeys(*text, env, raw.base_dir, {"store_backend"}, unset);
+    auto engine = config::ParseEngineKeys(*text, env, raw.base_dir, {"store_backend"},
+                                          config::EngineConfig());
     if (engine.ok()) e.store_backend = engine->store_backend;
   }
 

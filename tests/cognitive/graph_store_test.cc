@@ -83,7 +83,7 @@ TEST(GraphStoreConfigTest, DefaultsToSqliteBesideTheQueue) {
   auto c = ParseGraphStoreConfig("vectorvue:\n  telemetry_gateway:\n    listen: x\n", Env({}),
                                  "/etc/vv", "/var/lib/vv/queue.db");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->backend, "sqlite");
+  EXPECT_EQ(c->backend, config::StoreBackend::kSqlite);
   EXPECT_EQ(c->path, "/var/lib/vv/vv-evidence.db");
 }
 
@@ -98,7 +98,7 @@ TEST(GraphStoreConfigTest, ReadsEvidenceEngineSectionAndEnvOverrides) {
                                              {"VV_EVIDENCE_POSTGRES_URL", "postgresql://x/db"}}),
                                   "/etc/vv", "/q/queue.db");
   ASSERT_TRUE(pg.ok());
-  EXPECT_EQ(pg->backend, "postgres");
+  EXPECT_EQ(pg->backend, config::StoreBackend::kPostgres);
   EXPECT_EQ(pg->postgres_url, "postgresql://x/db");
   EXPECT_FALSE(ParseGraphStoreConfig("vectorvue:\n  evidence_engine:\n    store_backend: mongo\n",
                                      Env({}), "", "q.db")

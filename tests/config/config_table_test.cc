@@ -131,6 +131,55 @@ TEST(ConfigTableKitTest, DescribeRedactsUrlsAndNeverPrintsSecrets) {
   EXPECT_THAT(d, HasSubstr("path=-"));
 }
 
+// Backends are enums (issue 13): names and aliases parse, case and spaces ignored; an unknown
+// name is a parse error that names the key (or variable) and echoes the value bounded and
+// printable; a value outside the enum fails validation; the printer shows the canonical name.
+struct EnumToy {
+  QueueBackend queue = QueueBackend::kEmbedded;
+};
+
+const table::Table<EnumToy>& EnumToyTable() {
+  namespace t = table;
+  static const t::Table<EnumToy> kTable(
+      "enum_toy", {t::Enum<EnumToy>("queue", t::F(&EnumToy::queue),
+                                    BackendNames<QueueBackend>::kNames, "queue must be x or y")
+                       .Env({"TOY_QUEUE"})});
+  return kTable;
+}
+
+TEST(ConfigTableKitTest, EnumRowParsesNamesAndAliasesAndRefusesTheRest) {
+  auto apply = [](const std::string& yaml, std::map<std::string, std::string> env,
+                  table::Violations* e) {
+    EnumToy c;
+    EnumToyTable().ApplyYaml(YAML::Load(yaml), table::Source{}, &c, e);
+    EnumToyTable().ApplyEnv(MapEnv(std::move(env)), &c, e);
+    return c;
+  };
+  table::Violations ok;
+  EXPECT_EQ(apply("queue: ' NATS '\n", {}, &ok).queue, QueueBackend::kNats);
+  EXPECT_EQ(apply("queue: nats\n", {{"TOY_QUEUE", "Memory"}}, &ok).queue, QueueBackend::kEmbedded);
+  ASSERT_TRUE(ok.empty()) << ok.ToStatus().message();
+  EXPECT_EQ(EnumToyTable().Describe(apply("queue: memory\n", {}, &ok)), "queue=embedded");
+
+  table::Violations bad;
+  EnumToy c = apply("queue: kafka\n", {{"TOY_QUEUE", std::string("k\x1b[31m") + std::string(200, 'z')}},
+                    &bad);
+  EXPECT_EQ(c.queue, QueueBackend::kEmbedded);  // unchanged: the default
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad.list()[0].message(), "queue must be x or y (got 'kafka')");
+  const std::string env_msg = bad.list()[1].message();
+  EXPECT_THAT(env_msg, HasSubstr("queue must be x or y (TOY_QUEUE) (got 'k?[31mzzz"));
+  EXPECT_LT(env_msg.size(), 140u);  // the echoed value is bounded to 64 bytes
+  EXPECT_THAT(env_msg, Not(HasSubstr("\x1b")));
+
+  c.queue = static_cast<QueueBackend>(9);
+  table::Violations v = EnumToyTable().Validate(c);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v.list()[0].message(), "queue must be x or y");
+  EXPECT_EQ(Name(c.queue), "");
+  EXPECT_EQ(Name(StoreBackend::kPostgres), "postgres");
+}
+
 // ---- The real tables ------------------------------------------------------------------------
 
 constexpr char kGateway[] =
@@ -193,7 +242,7 @@ TEST(ConfigTablesTest, EveryVariableIsSpelledOnce) {
   EXPECT_EQ(seen.count("VV_EVIDENCE_STORE_BACKEND"), 1u);
   auto e = ParseEngineKeys("vectorvue: {}\n", MapEnv({{"VV_TG_QUEUE_BACKEND", "MEMORY"}}), "", {}, EngineConfig());
   ASSERT_TRUE(e.ok()) << e.status().message();
-  EXPECT_EQ(e->queue_backend, "embedded");
+  EXPECT_EQ(e->queue_backend, QueueBackend::kEmbedded);
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ TEST(DescribeConfigTest, GatewayShowsPathsNeverSecrets) {
 
 TEST(DescribeConfigTest, EngineRedactsPostgresPassword) {
   EngineConfig c;
-  c.store_backend = "postgres";
+  c.store_backend = StoreBackend::kPostgres;
   c.postgres_url = "postgresql://vv:Pa55@db:5432/vv";
   const std::string d = DescribeEngineConfig(c);
   EXPECT_EQ(d.find("Pa55"), std::string::npos) << d;

@@ -108,10 +108,10 @@ TEST_F(GatewayConfigTest, ManualSection10KeysAreAccepted) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->allowed_clock_skew_seconds, 20);
   EXPECT_EQ(r->nonce_ttl_seconds, 300);
-  EXPECT_EQ(r->nonce_backend, "redis");
-  EXPECT_EQ(r->rate_limit_backend, "redis");
+  EXPECT_EQ(r->nonce_backend, StateBackend::kRedis);
+  EXPECT_EQ(r->rate_limit_backend, StateBackend::kRedis);
   EXPECT_EQ(r->rate_limit_per_minute, 60);
-  EXPECT_EQ(r->queue_backend, "nats");
+  EXPECT_EQ(r->queue_backend, QueueBackend::kNats);
   EXPECT_EQ(r->nats_url, "nats://vectorvue-nats.internal:4222");
   EXPECT_EQ(r->queue_subject, "a.ingest");
   EXPECT_EQ(r->dlq_subject, "a.dlq");
@@ -546,11 +546,11 @@ TEST_F(GatewayConfigTest, ProductionProfileRefusesEmbeddedBackends) {
 TEST_F(GatewayConfigTest, MemoryQueueIsEmbeddedSynonym) {
   auto r = Parse(Yaml("    queue_backend: memory\n"));
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->queue_backend, "embedded");
+  EXPECT_EQ(r->queue_backend, QueueBackend::kEmbedded);
   env_["VV_TG_QUEUE_BACKEND"] = "MEMORY";
   r = Parse(Yaml());
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->queue_backend, "embedded");
+  EXPECT_EQ(r->queue_backend, QueueBackend::kEmbedded);
 }
 
 // ---- Environment overrides -----------------------------------------------------------------
@@ -583,11 +583,11 @@ TEST_F(GatewayConfigTest, EnvOverridesYaml) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->allowed_clock_skew_seconds, 10);
   EXPECT_EQ(r->nonce_ttl_seconds, 60);
-  EXPECT_EQ(r->nonce_backend, "redis");
+  EXPECT_EQ(r->nonce_backend, StateBackend::kRedis);
   EXPECT_EQ(r->redis_url, "redis://:pass@redis:6379/0");
   EXPECT_EQ(r->rate_limit_per_minute, 5);
-  EXPECT_EQ(r->rate_limit_backend, "redis");
-  EXPECT_EQ(r->queue_backend, "nats");
+  EXPECT_EQ(r->rate_limit_backend, StateBackend::kRedis);
+  EXPECT_EQ(r->queue_backend, QueueBackend::kNats);
   EXPECT_EQ(r->nats_url, "nats://nats:4222");
   EXPECT_EQ(r->queue_subject, "q.in");
   EXPECT_EQ(r->dlq_subject, "q.dlq");
@@ -771,8 +771,8 @@ TEST_F(GatewayConfigTest, ExampleConfigLoads) {
   auto r = LoadGatewayConfig(example, Env());
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->profile, "development");
-  EXPECT_EQ(r->nonce_backend, "memory");
-  EXPECT_EQ(r->queue_backend, "embedded");
+  EXPECT_EQ(r->nonce_backend, StateBackend::kMemory);
+  EXPECT_EQ(r->queue_backend, QueueBackend::kEmbedded);
   EXPECT_TRUE(r->require_mtls);
   EXPECT_TRUE(r->require_payload_signature);
   EXPECT_FALSE(r->identities.empty());
@@ -807,7 +807,7 @@ TEST_F(GatewayConfigTest, ValidateRejectsHandBuiltBadConfig) {
   c.identities[0].cert_sha256_pins[0] = "AB";
   EXPECT_THAT(ValidateGatewayConfig(c).message(), HasSubstr("allowed_service_identities"));
   c = *r;
-  c.nonce_backend = "";
+  c.nonce_backend = static_cast<StateBackend>(7);  // a hand-built value outside the enum
   EXPECT_THAT(ValidateGatewayConfig(c).message(), HasSubstr("nonce_backend"));
   c = *r;
   c.allowed_schema_versions.clear();

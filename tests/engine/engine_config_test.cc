@@ -29,9 +29,9 @@ const char kBase[] =
 TEST(EngineConfigTest, DefaultsAndSharedGatewayKeys) {
   auto c = ParseEngineConfig(kBase, Env(), "/etc/vv");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->queue_backend, "embedded");
+  EXPECT_EQ(c->queue_backend, QueueBackend::kEmbedded);
   EXPECT_EQ(c->queue_path, "/etc/vv/var/q.db");
-  EXPECT_EQ(c->store_backend, "sqlite");
+  EXPECT_EQ(c->store_backend, StoreBackend::kSqlite);
   EXPECT_EQ(c->root_key_provider, "env");
   EXPECT_EQ(c->EffectiveAuditLogPath(), "/etc/vv/var/audit.jsonl.engine.jsonl");
   EXPECT_EQ(c->operator_tenant_map.at("op-001"), "10000000-0000-0000-0000-000000000001");
@@ -176,7 +176,7 @@ TEST(EngineConfigTest, ShippedExampleLoads) {
                             [](const std::string&) { return std::optional<std::string>(); });
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->root_key_provider, "file");
-  EXPECT_EQ(c->store_backend, "sqlite");
+  EXPECT_EQ(c->store_backend, StoreBackend::kSqlite);
   EXPECT_EQ(c->queue_retention_seconds, 604800);
   EXPECT_EQ(c->jetstream_ack_wait_seconds, 0);
   EXPECT_NE(c->EffectiveAuditLogPath().find("vv-audit.jsonl.engine.jsonl"), std::string::npos);
