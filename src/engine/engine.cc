@@ -236,8 +236,10 @@ Engine::Outcome Engine::Check(const queue::StoredMessage& m, Batch* batch) {
   details.Set("event_id", *event_id);
 
   // 2d. Authentication: only what the gateway signed becomes evidence.
+  // The signed bytes around the payload already serialised for 2b: one serialisation.
   const std::string auth_problem =
-      queue::VerifyEnvelopeAuth(env, options_.queue_verify_keys, &verified_roots_);
+      queue::VerifyEnvelopeAuth(env, options_.queue_verify_keys, &verified_roots_,
+                                env.UnsignedCanonicalBytes(plaintext));
   if (!auth_problem.empty() &&
       !(auth_problem == queue::kAuthUnsigned && options_.allow_unsigned_queue_messages)) {
     counters_.unauthenticated.fetch_add(1);

@@ -216,7 +216,7 @@ EmbeddedQueue::~EmbeddedQueue() {
 
 EmbeddedQueue::Pending EmbeddedQueue::MakePending(Envelope envelope, PublishCallback done) {
   Pending p;
-  p.wire_bytes = envelope.CanonicalBytes();  // serialise outside the lock
+  p.wire_bytes = envelope.TakeWireBytes();  // serialise outside the lock
   p.envelope = std::move(envelope);
   // The writer stores wire_bytes and the scalar columns only: free the DOM here, on the
   // thread that built it, rather than on the writer thread after the commit.

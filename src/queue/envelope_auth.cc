@@ -5,9 +5,23 @@
 
 namespace vv::queue {
 
-std::string EnvelopeSigningInput(const Envelope& e) {
-  return std::string(kEnvelopeSigningDomain) + e.UnsignedCanonicalBytes();
+namespace {
+std::string SigningInputFrom(std::string_view unsigned_bytes) {
+  std::string in(kEnvelopeSigningDomain);
+  in.append(unsigned_bytes);
+  return in;
 }
+}  // namespace
+
+std::string EnvelopeSigningInput(const Envelope& e) {
+  return SigningInputFrom(e.UnsignedCanonicalBytes());
+}
+
+namespace {
+std::string SigningInput(const Envelope& e, std::optional<std::string_view> unsigned_bytes) {
+  return unsigned_bytes ? SigningInputFrom(*unsigned_bytes) : EnvelopeSigningInput(e);
+}
+}  // namespace
 
 Result<std::unique_ptr<EnvelopeSigner>> EnvelopeSigner::Load(const std::string& path,
                                                              std::string kid) {
@@ -17,13 +31,15 @@ Result<std::unique_ptr<EnvelopeSigner>> EnvelopeSigner::Load(const std::string& 
   return std::make_unique<EnvelopeSigner>(std::move(kid), std::move(key));
 }
 
-void EnvelopeSigner::Sign(Envelope* e) const {
+json::Value EnvelopeSigner::SingleAuth(std::string_view unsigned_bytes) const {
   json::Value auth = json::Value::MakeObject();
   auth.Set("alg", kEnvelopeAuthAlg);
   auth.Set("kid", kid_);
-  auth.Set("sig", Base64Encode(key_.Sign(EnvelopeSigningInput(*e))));
-  e->auth = std::move(auth);
+  auth.Set("sig", Base64Encode(key_.Sign(SigningInputFrom(unsigned_bytes))));
+  return auth;
 }
+
+void EnvelopeSigner::Sign(Envelope* e) const { e->auth = SingleAuth(e->UnsignedCanonicalBytes()); }
 
 namespace {
 std::string BatchSigningInput(uint64_t size, std::string_view root) {
@@ -32,7 +48,7 @@ std::string BatchSigningInput(uint64_t size, std::string_view root) {
 
 // The "ed25519-merkle-v1" member set: exactly alg, index, kid, path, sig, size.
 std::string VerifyBatchAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
-                            VerifiedRoots* roots) {
+                            VerifiedRoots* roots, std::optional<std::string_view> unsigned_bytes) {
   const json::Value* kid = e.auth.Find("kid");
   const json::Value* sig = e.auth.Find("sig");
   const json::Value* index = e.auth.Find("index");
@@ -61,7 +77,7 @@ std::string VerifyBatchAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
   if (!raw_sig) return kAuthBadSignature;
   Result<std::string> root =
       crypto::merkle::RootFromInclusion(static_cast<uint64_t>(*i), static_cast<uint64_t>(*n),
-                                        crypto::merkle::LeafHash(EnvelopeSigningInput(e)), proof);
+                                        crypto::merkle::LeafHash(SigningInput(e, unsigned_bytes)), proof);
   if (!root.ok()) return kAuthMalformed;  // a path of the wrong length for (index, size)
   const std::string input = BatchSigningInput(static_cast<uint64_t>(*n), *root);
   // What was verified, exactly: the key's bytes (a kid re-bound to another key misses) and
@@ -78,15 +94,33 @@ std::string VerifyBatchAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
 }  // namespace
 
 void EnvelopeSigner::SignBatch(std::vector<Envelope>* envelopes) const {
+  std::vector<std::string> unsigned_bytes;
+  unsigned_bytes.reserve(envelopes->size());
+  for (const Envelope& e : *envelopes) unsigned_bytes.push_back(e.UnsignedCanonicalBytes());
+  SignUnsigned(envelopes, unsigned_bytes);
+}
+
+void EnvelopeSigner::SignBatchForWire(std::vector<Envelope>* envelopes) const {
+  std::vector<std::string> unsigned_bytes;
+  unsigned_bytes.reserve(envelopes->size());
+  for (const Envelope& e : *envelopes) unsigned_bytes.push_back(e.UnsignedCanonicalBytes());
+  SignUnsigned(envelopes, unsigned_bytes);
+  for (size_t i = 0; i < envelopes->size(); ++i)
+    (*envelopes)[i].wire = (*envelopes)[i].CanonicalBytesFrom(unsigned_bytes[i]);
+}
+
+void EnvelopeSigner::SignUnsigned(std::vector<Envelope>* envelopes,
+                                  const std::vector<std::string>& unsigned_bytes) const {
   std::vector<Envelope>& es = *envelopes;
   if (es.empty()) return;
   if (es.size() == 1) {
-    Sign(&es[0]);
+    es[0].auth = SingleAuth(unsigned_bytes[0]);
     return;
   }
   std::vector<std::string> leaves;
   leaves.reserve(es.size());
-  for (const Envelope& e : es) leaves.push_back(crypto::merkle::LeafHash(EnvelopeSigningInput(e)));
+  for (const std::string& u : unsigned_bytes)
+    leaves.push_back(crypto::merkle::LeafHash(SigningInputFrom(u)));
   crypto::merkle::AllProofs all = crypto::merkle::AllInclusionProofs(leaves);
   const std::string sig = Base64Encode(key_.Sign(BatchSigningInput(es.size(), all.root)));
   for (size_t i = 0; i < es.size(); ++i) {
@@ -115,12 +149,13 @@ void VerifiedRoots::Insert(std::string key) {
 }
 
 std::string VerifyEnvelopeAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
-                               VerifiedRoots* roots) {
+                               VerifiedRoots* roots,
+                               std::optional<std::string_view> unsigned_bytes) {
   if (e.auth.is_null()) return kAuthUnsigned;
   if (!e.auth.is_object()) return kAuthMalformed;
   const json::Value* alg = e.auth.Find("alg");
   if (alg == nullptr || !alg->is_string()) return kAuthMalformed;
-  if (alg->as_string() == kEnvelopeBatchAuthAlg) return VerifyBatchAuth(e, keys, roots);
+  if (alg->as_string() == kEnvelopeBatchAuthAlg) return VerifyBatchAuth(e, keys, roots, unsigned_bytes);
   const json::Value* kid = e.auth.Find("kid");
   const json::Value* sig = e.auth.Find("sig");
   if (kid == nullptr || sig == nullptr || !kid->is_string() || !sig->is_string() ||
@@ -130,7 +165,7 @@ std::string VerifyEnvelopeAuth(const Envelope& e, const EnvelopeVerifyKeys& keys
   auto key = keys.find(kid->as_string());
   if (key == keys.end()) return kAuthUnknownKid;
   auto raw = Base64DecodeStrict(sig->as_string());
-  if (!raw || !key->second.Verify(EnvelopeSigningInput(e), *raw)) return kAuthBadSignature;
+  if (!raw || !key->second.Verify(SigningInput(e, unsigned_bytes), *raw)) return kAuthBadSignature;
   return "";
 }
 

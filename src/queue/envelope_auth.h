@@ -30,7 +30,9 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -63,9 +65,18 @@ class EnvelopeSigner {
   // Sets every envelope's auth from ONE signature over the batch's Merkle root (see above);
   // a batch of one is signed as Sign does. At most kEnvelopeBatchMaxSize envelopes.
   void SignBatch(std::vector<Envelope>* envelopes) const;
+  // SignBatch, and sets each envelope's `wire` to its canonical signed bytes: each envelope is
+  // serialised once, for its signature and its wire bytes (the publishing path).
+  void SignBatchForWire(std::vector<Envelope>* envelopes) const;
   const std::string& kid() const { return kid_; }
 
  private:
+  // The single-envelope "auth" member over `unsigned_bytes`.
+  json::Value SingleAuth(std::string_view unsigned_bytes) const;
+  // Signs envelopes[i] whose unsigned canonical bytes are unsigned_bytes[i].
+  void SignUnsigned(std::vector<Envelope>* envelopes,
+                    const std::vector<std::string>& unsigned_bytes) const;
+
   std::string kid_;
   crypto::Ed25519PrivateKey key_;
 };
@@ -94,9 +105,11 @@ class VerifiedRoots {
 };
 
 // "" when `e` is authenticated by one of `keys`, else the precise reason. `roots` (optional)
-// remembers verified batch signatures across calls.
+// remembers verified batch signatures across calls. `unsigned_bytes` (optional) MUST be
+// e.UnsignedCanonicalBytes() when given (a caller that built them skips a serialisation).
 std::string VerifyEnvelopeAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
-                               VerifiedRoots* roots = nullptr);
+                               VerifiedRoots* roots = nullptr,
+                               std::optional<std::string_view> unsigned_bytes = std::nullopt);
 
 // Signs every envelope, then hands it to `inner` (the gateway's only path to the queue).
 class SigningPublisher final : public Publisher {
@@ -104,11 +117,13 @@ class SigningPublisher final : public Publisher {
   SigningPublisher(std::unique_ptr<Publisher> inner, std::unique_ptr<EnvelopeSigner> signer)
       : inner_(std::move(inner)), signer_(std::move(signer)) {}
   void Publish(Envelope envelope, PublishCallback done) override {
-    signer_->Sign(&envelope);
-    inner_->Publish(std::move(envelope), std::move(done));
+    std::vector<Envelope> one;
+    one.push_back(std::move(envelope));
+    signer_->SignBatchForWire(&one);
+    inner_->Publish(std::move(one[0]), std::move(done));
   }
   void PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) override {
-    signer_->SignBatch(&envelopes);
+    signer_->SignBatchForWire(&envelopes);
     inner_->PublishBatch(std::move(envelopes), std::move(done));
   }
   Status Health() const override { return inner_->Health(); }

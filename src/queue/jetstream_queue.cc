@@ -189,7 +189,7 @@ void JetStreamPublisher::Publish(Envelope envelope, PublishCallback done) {
   const std::string& stream =
       envelope.kind == Kind::kIngest ? options_.ingest_stream : options_.dlq_stream;
   std::string msg_id = MessageIdFor(envelope);
-  std::string bytes = envelope.CanonicalBytes();
+  std::string bytes = envelope.TakeWireBytes();
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, bytes.data(),
                                 static_cast<int>(bytes.size()));

@@ -39,33 +39,59 @@ json::Value Envelope::ToJson() const {
 // Equal to json::Canonical(ToJson()) without deep-copying trace and payload into a temporary
 // DOM: the six (seven with "auth", which sorts first) keys are written in canonical (sorted)
 // order by hand.
-std::string Envelope::CanonicalBytes() const {
-  if (auth.is_null()) return UnsignedCanonicalBytes();
-  std::string rest = UnsignedCanonicalBytes();
-  std::string out = "{\"auth\":";
+std::string Envelope::CanonicalBytes() const { return CanonicalBytesFrom(UnsignedCanonicalBytes()); }
+
+std::string Envelope::CanonicalBytesFrom(std::string_view unsigned_bytes) const {
+  if (auth.is_null()) return std::string(unsigned_bytes);
+  std::string out;
+  out.reserve(unsigned_bytes.size() + 160);
+  out.append("{\"auth\":");
   json::AppendCanonical(auth, &out);
   out.push_back(',');
-  out.append(rest, 1, std::string::npos);
+  out.append(unsigned_bytes.substr(1));
   return out;
 }
 
-std::string Envelope::UnsignedCanonicalBytes() const {
+std::string Envelope::TakeWireBytes() {
+  if (wire.empty()) return CanonicalBytes();
+  std::string out = std::move(wire);
+  wire.clear();
+  return out;
+}
+
+namespace {
+
+// Writes the unsigned canonical envelope; `payload` appends the canonical payload.
+template <class AppendPayload>
+std::string UnsignedBytes(const Envelope& e, size_t payload_hint, AppendPayload payload) {
   std::string out;
-  out.reserve(160 + message_id.size() + created_at.size() + integrity_hash.size());
+  out.reserve(160 + e.message_id.size() + e.created_at.size() + e.integrity_hash.size() +
+              payload_hint);
   out.append("{\"created_at\":");
-  json::AppendQuoted(created_at, &out);
+  json::AppendQuoted(e.created_at, &out);
   out.append(",\"integrity_hash\":");
-  json::AppendQuoted(integrity_hash, &out);
+  json::AppendQuoted(e.integrity_hash, &out);
   out.append(",\"kind\":");
-  json::AppendQuoted(KindName(kind), &out);
+  json::AppendQuoted(KindName(e.kind), &out);
   out.append(",\"message_id\":");
-  json::AppendQuoted(message_id, &out);
+  json::AppendQuoted(e.message_id, &out);
   out.append(",\"payload\":");
-  json::AppendCanonical(payload, &out);
+  payload(&out);
   out.append(",\"trace\":");
-  json::AppendCanonical(trace, &out);
+  json::AppendCanonical(e.trace, &out);
   out.push_back('}');
   return out;
+}
+
+}  // namespace
+
+std::string Envelope::UnsignedCanonicalBytes() const {
+  return UnsignedBytes(*this, 0, [this](std::string* out) { json::AppendCanonical(payload, out); });
+}
+
+std::string Envelope::UnsignedCanonicalBytes(std::string_view canonical_payload) const {
+  return UnsignedBytes(*this, canonical_payload.size(),
+                       [canonical_payload](std::string* out) { out->append(canonical_payload); });
 }
 
 namespace {

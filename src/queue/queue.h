@@ -38,11 +38,22 @@ struct Envelope {
   json::Value auth;
   // Idempotence key: for ingest "<tenant_id>/<event_id>"; empty = no dedupe (DLQ).
   std::string dedupe_id;
+  // CanonicalBytes(), when the last step before the queue already built them
+  // (SigningPublisher serialises each envelope once for its signature and its wire bytes);
+  // empty = the publisher serialises. Set only where nothing can change the envelope after.
+  std::string wire;
 
   json::Value ToJson() const;
   std::string CanonicalBytes() const;  // json::Canonical(ToJson())
   // The canonical envelope without "auth": the bytes the signature covers.
   std::string UnsignedCanonicalBytes() const;
+  // The same, built around `canonical_payload`, which MUST be json::Canonical(payload) (a
+  // caller that already holds it skips serialising the payload a second time).
+  std::string UnsignedCanonicalBytes(std::string_view canonical_payload) const;
+  // CanonicalBytes() from `unsigned_bytes` (= UnsignedCanonicalBytes()): "auth" spliced in.
+  std::string CanonicalBytesFrom(std::string_view unsigned_bytes) const;
+  // What a publisher stores: `wire` (moved out) when set, else CanonicalBytes().
+  std::string TakeWireBytes();
 };
 
 // Builds an ingest envelope; computes integrity_hash from `payload`.

@@ -287,5 +287,65 @@ TEST(EnvelopeAuthTest, SigningPublisherSignsABatchWithOneSignature) {
   }
 }
 
+// Issue 15: the publishing path serialises each envelope once - the bytes it signs become the
+// bytes the queue stores - and those bytes are exactly the canonical envelope, signature
+// included, at every batch size; signing for the wire changes nothing else.
+TEST(EnvelopeAuthTest, SigningForTheWireStoresExactlyTheCanonicalSignedBytes) {
+  FakeClock clock;
+  FakeRandom random;
+  const EnvelopeVerifyKeys keys = {{"k1", Key('a').PublicKey()}};
+  const EnvelopeSigner signer("k1", Key('a'));
+  for (size_t n : {size_t{1}, size_t{2}, size_t{7}, size_t{64}}) {
+    std::vector<Envelope> es = Batch(n, clock, random);
+    std::vector<Envelope> plain = es;
+    signer.SignBatchForWire(&es);
+    signer.SignBatch(&plain);
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_FALSE(es[i].wire.empty());
+      EXPECT_EQ(es[i].wire, es[i].CanonicalBytes()) << n << "/" << i;
+      EXPECT_EQ(json::Canonical(es[i].auth), json::Canonical(plain[i].auth));  // Ed25519: same
+      EXPECT_TRUE(plain[i].wire.empty());
+      auto parsed = ParseEnvelope(es[i].wire);
+      ASSERT_TRUE(parsed.ok());
+      EXPECT_EQ(VerifyEnvelopeAuth(*parsed, keys), "");
+    }
+  }
+  // Through the publisher, single and batch: what reaches the queue carries its bytes.
+  Capture* raw = nullptr;
+  SigningPublisher p = SignedCapture(&raw);
+  p.Publish(Sample(clock, random), [](Status, PublishOutcome) {});
+  p.PublishBatch(Batch(3, clock, random), [](Status, std::vector<PublishOutcome>) {});
+  ASSERT_EQ(raw->got.size(), 4u);
+  for (Envelope& e : raw->got) {
+    const std::string expected = e.CanonicalBytes();
+    EXPECT_EQ(e.TakeWireBytes(), expected);
+    EXPECT_TRUE(e.wire.empty()) << "taken";
+    EXPECT_EQ(e.TakeWireBytes(), expected) << "serialised again when not set";
+  }
+}
+
+// The verifier given the unsigned bytes a caller already built decides exactly as without them
+// (the engine passes the bytes around the payload it serialised for the integrity check).
+TEST(EnvelopeAuthTest, VerifyWithPrebuiltUnsignedBytesDecidesTheSame) {
+  FakeClock clock;
+  FakeRandom random;
+  const EnvelopeVerifyKeys keys = {{"k1", Key('a').PublicKey()}};
+  const EnvelopeSigner signer("k1", Key('a'));
+  for (size_t n : {size_t{1}, size_t{4}}) {
+    std::vector<Envelope> es = Batch(n, clock, random);
+    signer.SignBatch(&es);
+    for (Envelope& e : es) {
+      const std::string payload = json::Canonical(e.payload);
+      EXPECT_EQ(e.UnsignedCanonicalBytes(payload), e.UnsignedCanonicalBytes());
+      EXPECT_EQ(VerifyEnvelopeAuth(e, keys, nullptr, e.UnsignedCanonicalBytes(payload)), "");
+      e.payload.Set("event", int64_t{999});  // tampered after signing
+      const std::string tampered = json::Canonical(e.payload);
+      EXPECT_EQ(VerifyEnvelopeAuth(e, keys, nullptr, e.UnsignedCanonicalBytes(tampered)),
+                kAuthBadSignature);
+      EXPECT_EQ(VerifyEnvelopeAuth(e, keys), kAuthBadSignature);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vv::queue
