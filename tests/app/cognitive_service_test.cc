@@ -8,16 +8,12 @@
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
-#include "fakes/fake_backends.h"
-#include "fakes/fake_clock.h"
-#include "fakes/telemetry_builder.h"
-#include "state/memory_state.h"
+#include "app/gateway_fixture.h"
 
 namespace vv::app {
 namespace {
 
-constexpr int64_t kNow = 1772107200;
-const std::string kPin(64, 'a');
+using testkit::kNow;
 
 class FakeGraphStore final : public cognitive::GraphStore {
  public:
@@ -42,15 +38,7 @@ class FakeGraphStore final : public cognitive::GraphStore {
 class CognitiveServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto cfg = std::make_shared<config::GatewayConfig>();
-    config::ServiceIdentity id;
-    id.id = "spectrastrike-producer";
-    id.cert_sha256_pins = {kPin};
-    cfg->identities.push_back(id);
-    cfg->default_signing_keys.push_back(
-        {"default", crypto::Ed25519PublicKey::FromBase64(testing::kProducerPublicKeyB64).value()});
-    cfg->operator_tenant_map = {{"op-001", testing::kTenant1}};
-    cfg->rate_limit_per_minute = 2;
+    auto cfg = testkit::ProducerConfig(/*rate=*/2);
     nonces_ = std::make_unique<state::MemoryNonceStore>(clock_);
     limiter_ = std::make_unique<state::MemoryRateLimiter>(clock_, 2);
     std::map<std::string, crypto::Ed25519PrivateKey> keys;
@@ -71,19 +59,10 @@ class CognitiveServiceTest : public ::testing::Test {
   http::Response Send(const std::string& path, const json::Value& body) {
     auto s = testing::SignBody(body, body.Find("timestamp")->as_int64().value(),
                                body.Find("nonce")->as_string());
-    http::Request r;
-    r.method = "POST";
-    r.target = path;
-    r.headers = {{"content-type", "application/json"},
-                 {"x-service-identity", "spectrastrike-producer"},
-                 {"x-telemetry-timestamp", std::to_string(s.ts)},
-                 {"x-telemetry-nonce", s.nonce},
-                 {"x-telemetry-signature", s.signature_b64}};
-    r.body = s.body;
-    r.peer.has_certificate = true;
-    r.peer.cert_sha256_hex = kPin;
     http::Response out;
-    service_->Handle(std::move(r), [&](http::Response resp) { out = std::move(resp); });
+    service_->Handle(testkit::SignedProducerPost(path, "application/json", s.ts, s.nonce,
+                                                 s.signature_b64, s.body),
+                     [&](http::Response resp) { out = std::move(resp); });
     return out;
   }
   json::Value Query(const std::string& nonce) {

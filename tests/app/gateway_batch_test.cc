@@ -7,10 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "app/gateway_service.h"
-#include "fakes/fake_backends.h"
-#include "fakes/fake_clock.h"
-#include "fakes/telemetry_builder.h"
-#include "state/memory_state.h"
+#include "app/gateway_fixture.h"
 
 namespace vv::app {
 namespace {
@@ -18,38 +15,15 @@ namespace {
 using testing::kTenant1;
 using testing::kTenant2;
 
-constexpr int64_t kNow = 1772107200;
-const std::string kPin(64, 'a');
+using testkit::kNow;
+using testkit::kPin;
 
 class GatewayBatchTest : public ::testing::Test {
  protected:
   void Build(int64_t rate = 1000, size_t max_events = 10) {
-    auto cfg = std::make_shared<config::GatewayConfig>();
-    config::ServiceIdentity id;
-    id.id = "spectrastrike-producer";
-    id.cert_sha256_pins = {kPin};
-    cfg->identities.push_back(id);
-    cfg->default_signing_keys.push_back(
-        {"default", crypto::Ed25519PublicKey::FromBase64(testing::kProducerPublicKeyB64).value()});
-    cfg->operator_tenant_map = {{"op-001", kTenant1}, {"op-002", kTenant2}};
-    cfg->rate_limit_per_minute = rate;
-    cfg->allowed_schema_versions = {"1.0", "2.0"};
+    auto cfg = testkit::ProducerConfig(rate);
     cfg->batch_max_events = max_events;
-    nonces_ = std::make_unique<state::MemoryNonceStore>(clock_);
-    limiter_ = std::make_unique<state::MemoryRateLimiter>(clock_, rate);
-    auto catalog = schema::MitreCatalog::Load();
-    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-    catalog_ = std::make_unique<schema::MitreCatalog>(std::move(catalog).value());
-    GatewayDeps d;
-    d.config = cfg;
-    d.clock = &clock_;
-    d.random = &random_;
-    d.catalog = catalog_.get();
-    d.nonces = nonces_.get();
-    d.limiter = limiter_.get();
-    d.publisher = &publisher_;
-    d.audit = &audit_;
-    service_ = std::make_unique<GatewayService>(std::move(d));
+    service_ = std::make_unique<GatewayService>(fakes_.Deps(cfg));
   }
   void SetUp() override { Build(); }
 
@@ -66,38 +40,16 @@ class GatewayBatchTest : public ::testing::Test {
   http::Request Batch(const std::string& body, const std::string& nonce, int64_t ts = kNow,
                       std::string sig = "") {
     if (sig.empty()) sig = testing::SignB64(ts, nonce, body);
-    http::Request r;
-    r.method = "POST";
-    r.target = "/internal/v1/telemetry/batch";
-    r.headers = {{"content-type", "application/x-ndjson"},
-                 {"x-service-identity", "spectrastrike-producer"},
-                 {"x-telemetry-timestamp", std::to_string(ts)},
-                 {"x-telemetry-nonce", nonce},
-                 {"x-telemetry-signature", sig}};
-    r.body = body;
-    r.peer.has_certificate = true;
-    r.peer.cert_sha256_hex = kPin;
-    return r;
+    return testkit::SignedProducerPost("/internal/v1/telemetry/batch", "application/x-ndjson", ts,
+                                       nonce, sig, body);
   }
-  http::Response Send(http::Request r) {
-    http::Response out;
-    bool called = false;
-    service_->Handle(std::move(r), [&](http::Response resp) {
-      out = std::move(resp);
-      called = true;
-    });
-    EXPECT_TRUE(called) << "the fakes answer synchronously";
-    return out;
-  }
+  http::Response Send(http::Request r) { return testkit::SendSync(*service_, std::move(r)); }
   static json::Value Results(const http::Response& r) {
     auto v = json::Parse(r.body);
     EXPECT_TRUE(v.ok() && v->Find("results") != nullptr) << r.body;
     return v.ok() && v->Find("results") ? *v->Find("results") : json::Value::MakeArray();
   }
-  static std::string Detail(const http::Response& r) {
-    auto v = json::Parse(r.body);
-    return v.ok() && v->Find("detail") ? v->Find("detail")->as_string() : "<none: " + r.body + ">";
-  }
+  static std::string Detail(const http::Response& r) { return testkit::Detail(r); }
   static int64_t Int(const json::Value& obj, const char* key) {
     const json::Value* v = obj.Find(key);
     return v != nullptr && v->is_int() ? v->as_int64().value_or(-1) : -1;
@@ -109,13 +61,10 @@ class GatewayBatchTest : public ::testing::Test {
     return out;
   }
 
-  testing::FakeClock clock_{kNow};
-  testing::FakeRandom random_;
-  std::unique_ptr<state::MemoryNonceStore> nonces_;
-  std::unique_ptr<state::MemoryRateLimiter> limiter_;
-  std::unique_ptr<schema::MitreCatalog> catalog_;
-  testing::RecordingPublisher publisher_;
-  testing::RecordingAuditSink audit_;
+  testkit::GatewayFakes fakes_;
+  testing::FakeClock& clock_ = fakes_.clock;
+  testing::RecordingPublisher& publisher_ = fakes_.publisher;
+  testing::RecordingAuditSink& audit_ = fakes_.audit;
   std::unique_ptr<GatewayService> service_;
 };
 

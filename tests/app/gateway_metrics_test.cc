@@ -7,10 +7,7 @@
 #include "app/gateway_service.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
-#include "fakes/fake_backends.h"
-#include "fakes/fake_clock.h"
-#include "fakes/telemetry_builder.h"
-#include "state/memory_state.h"
+#include "app/gateway_fixture.h"
 #include "stats/metrics.h"
 #include "stats/service_metrics.h"
 
@@ -20,8 +17,8 @@ namespace {
 using testing::kTenant1;
 using testing::kTenant2;
 
-constexpr int64_t kNow = 1772107200;
-const std::string kPin(64, 'a');
+using testkit::kNow;
+using testkit::kPin;
 constexpr const char* kNewSeedHex =
     "0101010101010101010101010101010101010101010101010101010101010101";
 
@@ -29,16 +26,12 @@ crypto::Ed25519PublicKey NewPublicKey() {
   return crypto::Ed25519PrivateKey::FromSeed(*HexDecode(kNewSeedHex)).value().PublicKey();
 }
 
+// The producer's configuration with its key bound to the identity as kid "old" (no defaults).
 std::shared_ptr<config::GatewayConfig> MakeConfig() {
-  auto cfg = std::make_shared<config::GatewayConfig>();
-  config::ServiceIdentity id;
-  id.id = "spectrastrike-producer";
-  id.cert_sha256_pins = {kPin};
-  id.signing_keys.push_back(
+  auto cfg = testkit::ProducerConfig();
+  cfg->default_signing_keys.clear();
+  cfg->identities[0].signing_keys.push_back(
       {"old", crypto::Ed25519PublicKey::FromBase64(testing::kProducerPublicKeyB64).value()});
-  cfg->identities.push_back(id);
-  cfg->operator_tenant_map = {{"op-001", kTenant1}, {"op-002", kTenant2}};
-  cfg->allowed_schema_versions = {"1.0", "2.0"};
   return cfg;
 }
 
@@ -46,36 +39,15 @@ class GatewayMetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cfg_ = MakeConfig();
-    nonces_ = std::make_unique<state::MemoryNonceStore>(clock_);
-    limiter_ = std::make_unique<state::MemoryRateLimiter>(clock_, 2);
-    auto catalog = schema::MitreCatalog::Load();
-    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-    catalog_ = std::make_unique<schema::MitreCatalog>(std::move(catalog).value());
-    GatewayDeps d;
-    d.config = cfg_;
-    d.clock = &clock_;
-    d.random = &random_;
-    d.catalog = catalog_.get();
-    d.nonces = nonces_.get();
-    d.limiter = limiter_.get();
-    d.publisher = &publisher_;
-    d.audit = &audit_;
+    GatewayDeps d = fakes_.Deps(cfg_, /*rate=*/2);
     d.metrics = &metrics_;
     service_ = std::make_unique<GatewayService>(std::move(d));
   }
 
   http::Request Make(const std::string& body, const std::string& nonce, const std::string& sig,
                      const std::string& pin = kPin) {
-    http::Request r;
-    r.method = "POST";
-    r.target = "/internal/v1/telemetry";
-    r.headers = {{"content-type", "application/json"},
-                 {"x-service-identity", "spectrastrike-producer"},
-                 {"x-telemetry-timestamp", std::to_string(kNow)},
-                 {"x-telemetry-nonce", nonce},
-                 {"x-telemetry-signature", sig}};
-    r.body = body;
-    r.peer.has_certificate = true;
+    http::Request r = testkit::SignedProducerPost("/internal/v1/telemetry", "application/json",
+                                                  kNow, nonce, sig, body);
     r.peer.cert_sha256_hex = pin;
     return r;
   }
@@ -105,14 +77,10 @@ class GatewayMetricsTest : public ::testing::Test {
     return total;
   }
 
-  testing::FakeClock clock_{kNow};
-  testing::FakeRandom random_;
+  testkit::GatewayFakes fakes_;
   std::shared_ptr<config::GatewayConfig> cfg_;
-  std::unique_ptr<state::MemoryNonceStore> nonces_;
-  std::unique_ptr<state::MemoryRateLimiter> limiter_;
-  std::unique_ptr<schema::MitreCatalog> catalog_;
-  testing::RecordingPublisher publisher_;
-  testing::RecordingAuditSink audit_;
+  testing::RecordingPublisher& publisher_ = fakes_.publisher;
+  testing::RecordingAuditSink& audit_ = fakes_.audit;
   stats::Registry registry_;
   stats::GatewayMetrics metrics_{registry_};
   std::unique_ptr<GatewayService> service_;

@@ -6,71 +6,33 @@
 
 #include "app/gateway_service.h"
 #include "crypto/crypto.h"
-#include "fakes/fake_backends.h"
-#include "fakes/fake_clock.h"
-#include "fakes/telemetry_builder.h"
-#include "state/memory_state.h"
+#include "app/gateway_fixture.h"
 
 namespace vv::app {
 namespace {
 
-using testing::FakeClock;
 
-constexpr int64_t kNow = 1772107200;
-const std::string kPin(64, 'a');
+using testkit::kNow;
+using testkit::kPin;
 
 class GatewayServiceHeadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto cfg = std::make_shared<config::GatewayConfig>();
-    config::ServiceIdentity id;
-    id.id = "spectrastrike-producer";
-    id.cert_sha256_pins = {kPin};
-    cfg->identities.push_back(id);
-    cfg->default_signing_keys.push_back(
-        {"default", crypto::Ed25519PublicKey::FromBase64(testing::kProducerPublicKeyB64).value()});
-    cfg->operator_tenant_map = {{"op-001", testing::kTenant1}};
-    cfg->allowed_schema_versions = {"1.0", "2.0"};
-    cfg_ = cfg;
-    nonces_ = std::make_unique<state::MemoryNonceStore>(clock_);
-    limiter_ = std::make_unique<state::MemoryRateLimiter>(clock_, 120);
-    auto catalog = schema::MitreCatalog::Load();
-    ASSERT_TRUE(catalog.ok());
-    catalog_ = std::make_unique<schema::MitreCatalog>(std::move(catalog).value());
-    Rebuild();
-  }
-  void Rebuild() {
-    GatewayDeps d;
-    d.config = cfg_;
-    d.clock = &clock_;
-    d.random = &random_;
-    d.catalog = catalog_.get();
-    d.nonces = nonces_.get();
-    d.limiter = limiter_.get();
-    d.publisher = &publisher_;
-    d.audit = &audit_;
-    service_ = std::make_unique<GatewayService>(std::move(d));
+    cfg_ = testkit::ProducerConfig();
+    service_ = std::make_unique<GatewayService>(fakes_.Deps(cfg_));
   }
 
   // A telemetry head from a pinned producer certificate, announcing a 100-byte body.
   http::Request Head(const std::string& path = "/internal/v1/telemetry") {
-    http::Request r;
-    r.method = "POST";
-    r.target = path;
-    r.headers = {{"content-type", "application/json"},
-                 {"x-service-identity", "spectrastrike-producer"},
-                 {"content-length", "100"}};
+    http::Request r = testkit::ProducerPost(path, "application/json");
+    r.headers.emplace_back("content-length", "100");
     r.content_length = 100;
-    r.peer.has_certificate = true;
-    r.peer.cert_sha256_hex = kPin;
     return r;
   }
   // What the full chain answers for the same head with a (non-empty) body.
   http::Response Full(http::Request r) {
     r.body = "{}";
-    http::Response out;
-    service_->Handle(std::move(r), [&](http::Response resp) { out = std::move(resp); });
-    return out;
+    return testkit::SendSync(*service_, std::move(r));
   }
   testing::AuditRecord LastAudit() {
     auto recs = audit_.records();
@@ -92,14 +54,9 @@ class GatewayServiceHeadTest : public ::testing::Test {
     EXPECT_EQ(LastAudit().details.Find("reason")->as_string(), reason);
   }
 
-  FakeClock clock_{kNow};
-  testing::FakeRandom random_;
+  testkit::GatewayFakes fakes_;
   std::shared_ptr<const config::GatewayConfig> cfg_;
-  std::unique_ptr<state::MemoryNonceStore> nonces_;
-  std::unique_ptr<state::MemoryRateLimiter> limiter_;
-  std::unique_ptr<schema::MitreCatalog> catalog_;
-  testing::RecordingPublisher publisher_;
-  testing::RecordingAuditSink audit_;
+  testing::RecordingAuditSink& audit_ = fakes_.audit;
   std::unique_ptr<GatewayService> service_;
 };
 

@@ -9,10 +9,7 @@
 #include "common/completion_batch.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
-#include "fakes/fake_backends.h"
-#include "fakes/fake_clock.h"
-#include "fakes/telemetry_builder.h"
-#include "state/memory_state.h"
+#include "app/gateway_fixture.h"
 
 namespace vv::app {
 namespace {
@@ -20,25 +17,16 @@ namespace {
 using testing::FakeClock;
 using testing::kTenant1;
 using testing::kTenant2;
+using testkit::kNow;
+using testkit::kPin;
 
-constexpr int64_t kNow = 1772107200;
-const std::string kPin(64, 'a');
-
+// The producer's configuration plus a second pinned identity.
 std::shared_ptr<const config::GatewayConfig> MakeConfig(int64_t rate = 120) {
-  auto cfg = std::make_shared<config::GatewayConfig>();
-  config::ServiceIdentity id;
-  id.id = "spectrastrike-producer";
-  id.cert_sha256_pins = {kPin};
-  cfg->identities.push_back(id);
+  auto cfg = testkit::ProducerConfig(rate);
   config::ServiceIdentity other;
   other.id = "other-service";
   other.cert_sha256_pins = {std::string(64, 'c')};
   cfg->identities.push_back(other);
-  cfg->default_signing_keys.push_back(
-      {"default", crypto::Ed25519PublicKey::FromBase64(testing::kProducerPublicKeyB64).value()});
-  cfg->operator_tenant_map = {{"op-001", kTenant1}, {"op-002", kTenant2}};
-  cfg->rate_limit_per_minute = rate;
-  cfg->allowed_schema_versions = {"1.0", "2.0"};
   return cfg;
 }
 
@@ -47,38 +35,17 @@ class GatewayServiceTest : public ::testing::Test {
   // `publisher`: the queue the service publishes to (nullptr: publisher_).
   void Build(int64_t rate = 120, queue::Publisher* publisher = nullptr) {
     cfg_ = MakeConfig(rate);
-    nonces_ = std::make_unique<state::MemoryNonceStore>(clock_);
-    limiter_ = std::make_unique<state::MemoryRateLimiter>(clock_, cfg_->rate_limit_per_minute);
-    auto catalog = schema::MitreCatalog::Load();
-    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-    catalog_ = std::make_unique<schema::MitreCatalog>(std::move(catalog).value());
-    GatewayDeps d;
-    d.config = cfg_;
-    d.clock = &clock_;
-    d.random = &random_;
-    d.catalog = catalog_.get();
-    d.nonces = nonces_.get();
-    d.limiter = limiter_.get();
-    d.publisher = publisher != nullptr ? publisher : &publisher_;
-    d.audit = &audit_;
+    GatewayDeps d = fakes_.Deps(cfg_);
+    if (publisher != nullptr) d.publisher = publisher;
     service_ = std::make_unique<GatewayService>(std::move(d));
   }
   void SetUp() override { Build(); }
 
   http::Request MakeRequest(const std::string& body, int64_t ts, const std::string& nonce,
                             const std::string& sig) {
-    http::Request r;
-    r.method = "POST";
-    r.target = "/internal/v1/telemetry";
-    r.headers = {{"content-type", "application/json"},
-                 {"x-service-identity", "spectrastrike-producer"},
-                 {"x-client-cert-sha256", kPin},
-                 {"x-telemetry-timestamp", std::to_string(ts)},
-                 {"x-telemetry-nonce", nonce},
-                 {"x-telemetry-signature", sig}};
-    r.body = body;
-    r.peer.has_certificate = true;
-    r.peer.cert_sha256_hex = kPin;
+    http::Request r = testkit::SignedProducerPost("/internal/v1/telemetry", "application/json",
+                                                  ts, nonce, sig, body);
+    r.headers.emplace_back("x-client-cert-sha256", kPin);
     return r;
   }
   http::Request Signed(const json::Value& body, int64_t ts, const std::string& nonce) {
@@ -89,21 +56,8 @@ class GatewayServiceTest : public ::testing::Test {
                       const std::string& event_id = "evt-vector-0001") {
     return Signed(testing::MakeTelemetryBody(kNow, nonce, event_id), kNow, nonce);
   }
-  http::Response Send(http::Request r) {
-    http::Response out;
-    bool called = false;
-    service_->Handle(std::move(r), [&](http::Response resp) {
-      out = std::move(resp);
-      called = true;
-    });
-    EXPECT_TRUE(called) << "the fakes answer synchronously";
-    return out;
-  }
-  static std::string Detail(const http::Response& r) {
-    auto v = json::Parse(r.body);
-    if (!v.ok() || !v->is_object() || !v->Find("detail")) return "<no detail: " + r.body + ">";
-    return v->Find("detail")->as_string();
-  }
+  http::Response Send(http::Request r) { return testkit::SendSync(*service_, std::move(r)); }
+  static std::string Detail(const http::Response& r) { return testkit::Detail(r); }
   void SetHeader(http::Request& r, const std::string& name, const std::string& value) {
     for (auto& [k, v] : r.headers)
       if (k == name) {
@@ -133,14 +87,12 @@ class GatewayServiceTest : public ::testing::Test {
     EXPECT_EQ(a.details.Find("reason")->as_string(), reason);
   }
 
-  FakeClock clock_{kNow};
-  testing::FakeRandom random_;
+  testkit::GatewayFakes fakes_;
+  FakeClock& clock_ = fakes_.clock;
+  testing::FakeRandom& random_ = fakes_.random;
   std::shared_ptr<const config::GatewayConfig> cfg_;
-  std::unique_ptr<state::MemoryNonceStore> nonces_;
-  std::unique_ptr<state::MemoryRateLimiter> limiter_;
-  std::unique_ptr<schema::MitreCatalog> catalog_;
-  testing::RecordingPublisher publisher_;
-  testing::RecordingAuditSink audit_;
+  testing::RecordingPublisher& publisher_ = fakes_.publisher;
+  testing::RecordingAuditSink& audit_ = fakes_.audit;
   std::unique_ptr<GatewayService> service_;
 };
 

@@ -6,18 +6,10 @@
 
 #include <gtest/gtest.h>
 
-#include "app/gateway_service.h"
-#include "crypto/crypto.h"
-#include "fakes/fake_backends.h"
-#include "fakes/fake_clock.h"
-#include "fakes/telemetry_builder.h"
-#include "state/memory_state.h"
+#include "app/gateway_fixture.h"
 
 namespace vv::app {
 namespace {
-
-constexpr int64_t kNow = 1772107200;
-const std::string kPin(64, 'a');
 
 Endpoint Row(std::string_view path, bool router_refuses_other_methods, int* calls) {
   return {path, "other.rejected", "application/x-other", "Other endpoint only accepts x-other",
@@ -51,58 +43,25 @@ TEST(RouterDeathTest, APathRegisteredTwiceAborts) {
 class GatewayRoutingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto cfg = std::make_shared<config::GatewayConfig>();
-    config::ServiceIdentity id;
-    id.id = "spectrastrike-producer";
-    id.cert_sha256_pins = {kPin};
-    cfg->identities.push_back(id);
-    cfg->default_signing_keys.push_back(
-        {"default", crypto::Ed25519PublicKey::FromBase64(testing::kProducerPublicKeyB64).value()});
-    cfg->operator_tenant_map = {{"op-001", testing::kTenant1}};
-    nonces_ = std::make_unique<state::MemoryNonceStore>(clock_);
-    limiter_ = std::make_unique<state::MemoryRateLimiter>(clock_, 120);
-    auto catalog = schema::MitreCatalog::Load();
-    ASSERT_TRUE(catalog.ok());
-    catalog_ = std::make_unique<schema::MitreCatalog>(std::move(catalog).value());
-    GatewayDeps d;
-    d.config = cfg;
-    d.clock = &clock_;
-    d.random = &random_;
-    d.catalog = catalog_.get();
-    d.nonces = nonces_.get();
-    d.limiter = limiter_.get();
-    d.publisher = &publisher_;
-    d.audit = &audit_;
+    GatewayDeps d = fakes_.Deps(testkit::ProducerConfig());
     d.endpoints.push_back(Row("/strict", true, &strict_calls_));
     d.endpoints.push_back(Row("/own-methods", false, &own_calls_));
     service_ = std::make_unique<GatewayService>(std::move(d));
   }
   http::Request Req(const std::string& method, const std::string& path) {
-    http::Request r;
+    http::Request r = testkit::ProducerPost(path, "application/x-other");
     r.method = method;
-    r.target = path;
-    r.headers = {{"content-type", "application/x-other"},
-                 {"x-service-identity", "spectrastrike-producer"},
-                 {"content-length", "2"}};
+    r.headers.emplace_back("content-length", "2");
     r.content_length = 2;
     r.body = "{}";
-    r.peer.has_certificate = true;
-    r.peer.cert_sha256_hex = kPin;
     return r;
   }
   http::Response Send(http::Request r) {
-    http::Response out;
-    service_->Handle(std::move(r), [&](http::Response resp) { out = std::move(resp); });
-    return out;
+    return testkit::SendSync(*service_, std::move(r));
   }
 
-  testing::FakeClock clock_{kNow};
-  testing::FakeRandom random_;
-  std::unique_ptr<state::MemoryNonceStore> nonces_;
-  std::unique_ptr<state::MemoryRateLimiter> limiter_;
-  std::unique_ptr<schema::MitreCatalog> catalog_;
-  testing::RecordingPublisher publisher_;
-  testing::RecordingAuditSink audit_;
+  testkit::GatewayFakes fakes_;
+  testing::RecordingAuditSink& audit_ = fakes_.audit;
   int strict_calls_ = 0, own_calls_ = 0;
   std::unique_ptr<GatewayService> service_;
 };
