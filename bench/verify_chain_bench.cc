@@ -160,6 +160,7 @@ void BM_TelemetryChain(benchmark::State& state) {
   NullPublisher pub;
   NullAudit audit;
   app::GatewayService svc(f.Deps(Config(), &pub, &audit));
+  app::GatewayHandler handler(svc.HandlerDeps());
   constexpr int kBatch = 20000;
   std::vector<http::Request> reqs;
   size_t i = kBatch;
@@ -172,7 +173,7 @@ void BM_TelemetryChain(benchmark::State& state) {
       i = 0;
       state.ResumeTiming();
     }
-    svc.Handle(std::move(reqs[i++]), [&](http::Response r) { bad += r.status != 202; });
+    handler.Handle(std::move(reqs[i++]), [&](http::Response r) { bad += r.status != 202; });
   }
   if (bad) state.SkipWithError("non-202 responses");
 }
@@ -188,6 +189,7 @@ void BM_TelemetryChainDurable(benchmark::State& state) {
   audit::AuditLogOptions ao;
   auto audit = audit::AuditLog::Open(dir + "/audit.jsonl", ao, f.clock).value();
   app::GatewayService svc(f.Deps(Config(), q.get(), audit.get()));
+  app::GatewayHandler handler(svc.HandlerDeps());
   const int n = static_cast<int>(state.max_iterations);
   auto reqs = MakeRequests(n, f.clock.NowSeconds());
   std::mutex mu;
@@ -200,7 +202,7 @@ void BM_TelemetryChainDurable(benchmark::State& state) {
       cv.wait(l, [&] { return inflight < 64; });
       ++inflight;
     }
-    svc.Handle(std::move(reqs[i++]), [&](http::Response r) {
+    handler.Handle(std::move(reqs[i++]), [&](http::Response r) {
       std::lock_guard<std::mutex> l(mu);
       bad += r.status != 202;
       --inflight;
@@ -241,6 +243,7 @@ void BM_TelemetryBatchDurable(benchmark::State& state) {
   cfg->batch_max_events = static_cast<size_t>(per_batch);
   cfg->max_body_bytes = 64 << 20;
   auto svc = std::make_unique<app::GatewayService>(f.Deps(cfg, pub.get(), audit.get()));
+  auto handler = std::make_unique<app::GatewayHandler>(svc->HandlerDeps());
   // Pre-signed batches, distinct event ids and nonces.
   const int batches = static_cast<int>(state.max_iterations);
   const int64_t ts = f.clock.NowSeconds();
@@ -264,7 +267,7 @@ void BM_TelemetryBatchDurable(benchmark::State& state) {
       cv.wait(l, [&] { return inflight < 4; });
       ++inflight;
     }
-    svc->Handle(std::move(reqs[i++]), [&](http::Response r) {
+    handler->Handle(std::move(reqs[i++]), [&](http::Response r) {
       std::lock_guard<std::mutex> l(mu);
       bad += r.status != 207 || r.body.find("\"rejected\":0") == std::string::npos;
       --inflight;
@@ -280,6 +283,7 @@ void BM_TelemetryBatchDurable(benchmark::State& state) {
       benchmark::Counter(events, benchmark::Counter::kIsRate);
   state.counters["cpu_us_per_event"] = (ProcessCpuSeconds() - cpu0) * 1e6 / events;
   if (bad) state.SkipWithError("a batch was not 207 with every event accepted");
+  handler.reset();
   svc.reset();
   pub.reset();
   audit.reset();

@@ -308,8 +308,6 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
 
   GatewayDeps deps;
   deps.config = cfg;
-  deps.endpoints = app->federation_->Endpoints();
-  for (Endpoint& e : app->cognitive_->Endpoints()) deps.endpoints.push_back(std::move(e));
   deps.clock = &app->clock_;
   deps.random = &app->random_;
   deps.catalog = app->catalog_.get();
@@ -322,6 +320,10 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   deps.readiness = app->readiness_.get();
   deps.metrics = app->metrics_.get();
   app->service_ = std::make_unique<GatewayService>(std::move(deps));
+  // One HTTP handler routes to every service's rows (which never know each other).
+  std::vector<Endpoint> rows = app->federation_->Endpoints();
+  for (Endpoint& e : app->cognitive_->Endpoints()) rows.push_back(std::move(e));
+  app->handler_ = std::make_unique<GatewayHandler>(app->service_->HandlerDeps(std::move(rows)));
 
   http::ServerOptions so;
   so.host = c.listen_host;
@@ -342,7 +344,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   so.handshake_timeout_seconds = c.handshake_timeout_seconds;
   so.max_pending_handshakes = c.EffectiveMaxPendingHandshakes();
   so.max_pending_handshakes_per_source = c.EffectiveMaxPendingHandshakesPerSource();
-  auto server = http::Server::Create(so, *app->service_);
+  auto server = http::Server::Create(so, *app->handler_);
   if (!server.ok()) return Status(server.status().code(), "listen/tls: " + server.status().message());
   app->server_ = std::move(server).value();
   {
@@ -514,6 +516,7 @@ void GatewayApp::PublishSnapshot() {
   auto eff = std::make_shared<config::GatewayConfig>(*base_cfg_);
   eff->revoked_identities = revoked_;
   std::shared_ptr<const config::GatewayConfig> snap = eff;
+  handler_->Reload(snap);
   service_->Reload(snap);
   federation_->Reload(snap);
   cognitive_->Reload(snap);
@@ -786,6 +789,7 @@ GatewayApp::~GatewayApp() {
     server_->Stop();
     server_.reset();
   }
+  handler_.reset();
   service_.reset();
   cognitive_.reset();
   federation_.reset();

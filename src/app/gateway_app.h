@@ -135,6 +135,7 @@ class GatewayApp {
   std::unique_ptr<FederationService> federation_;
   std::unique_ptr<CognitiveService> cognitive_;
   std::unique_ptr<GatewayService> service_;
+  std::unique_ptr<GatewayHandler> handler_;  // the listener's handler: routes to every service
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::AdminServer> admin_;
   std::unique_ptr<http::ProbeServer> probe_;

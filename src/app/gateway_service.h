@@ -1,18 +1,21 @@
 #pragma once
-// GatewayService: the telemetry gateway's request handling behind the HTTPS listener.
-// Routes requests, runs the verification chain, publishes accepted envelopes (202 only after
-// the queue reports them durable) and dead letters, writes one audit record per request
-// outcome (accepted or rejected, precise reason included), and answers with the contract's
-// status codes and fixed reason strings.
+// GatewayService: the telemetry service - POST /internal/v1/telemetry and its batch endpoint.
+// Runs the verification chain, publishes accepted envelopes (202 only after the queue reports
+// them durable) and dead letters, writes one audit record per request outcome (accepted or
+// rejected, precise reason included), and answers with the contract's status codes and fixed
+// reason strings. Requests reach it through its endpoint rows (Endpoints()), routed by the
+// gateway's HTTP handler (app/gateway_handler.h), which also owns health, 404/405 and the
+// transport hooks.
 //
-// Thread-safety: Handle() is called concurrently from the listener's worker threads; all
-// members are immutable or thread-safe. Ownership: borrows every dependency; they must outlive
+// Thread-safety: the endpoint handlers are called concurrently from the listener's worker
+// threads; all members are immutable or thread-safe. Ownership: borrows every dependency; they must outlive
 // the service (wiring in gateway_app.h owns them).
 
 #include <atomic>
 #include <memory>
 #include <string>
 
+#include "app/gateway_handler.h"
 #include "app/published.h"
 #include "app/readiness.h"
 #include "app/router.h"
@@ -30,17 +33,6 @@
 
 namespace vv::app {
 
-// Counters per outcome, for /metrics (issue 8 extends) and for tests.
-struct GatewayCounters {
-  std::atomic<uint64_t> accepted{0};
-  std::atomic<uint64_t> duplicates{0};
-  std::atomic<uint64_t> rejected{0};
-  std::atomic<uint64_t> dlq_published{0};
-  std::atomic<uint64_t> dlq_failed{0};
-  std::atomic<uint64_t> audit_failures{0};
-  std::atomic<uint64_t> handshakes_rejected{0};
-};
-
 struct GatewayDeps {
   std::shared_ptr<const config::GatewayConfig> config;
   const Clock* clock = nullptr;
@@ -55,10 +47,6 @@ struct GatewayDeps {
   state::RateLimiter* rejection_budget = nullptr;
   queue::Publisher* publisher = nullptr;
   audit::AuditSink* audit = nullptr;
-  // The other services' endpoint rows (FederationService::Endpoints(),
-  // CognitiveService::Endpoints(): issue 6), routed beside the telemetry endpoints; a path
-  // without a row is 404.
-  std::vector<Endpoint> endpoints;
   // Prometheus metrics (issue 8); nullptr = the service keeps a private registry (tests).
   stats::GatewayMetrics* metrics = nullptr;
   // The readiness model /healthz and /readyz answer from (issue 14). The wiring registers the
@@ -75,34 +63,20 @@ void AddGatewayComponents(Readiness& r, const audit::AuditSink& audit,
                           const queue::Publisher& publisher, const state::NonceStore& nonces,
                           const state::RateLimiter& limiter);
 
-class GatewayService final : public http::Handler {
+class GatewayService final {
  public:
   explicit GatewayService(GatewayDeps deps);
-  ~GatewayService() override;
-
-  void Handle(http::Request request, http::Responder respond) override;
-  http::Response OnBodyTooLarge(const http::Request& request) override;
-  // Audits a refused TLS handshake as "tls.handshake_rejected" (remote address, reason,
-  // presented certificate). At most kMaxHandshakeAuditsPerSecond records a second so a
-  // connection flood cannot flood the audit log; the suppressed count goes into the next one.
-  void OnHandshakeFailed(const http::PeerInfo& peer, std::string_view reason) override;
-  static constexpr int kMaxHandshakeAuditsPerSecond = 20;
-  // Issue 12 (transport hardening), in gateway_service_head.cc. OnHead answers a POST to the
-  // telemetry, federation and cognitive endpoints from its head alone when the full chain would
-  // refuse it there anyway - wrong Content-Type (415), then the pinned-certificate identity
-  // check (401/403, kill switch included) - before the server reads any body byte; exactly the
-  // status and reason the full chain gives, audited the same way.
-  std::optional<http::Response> OnHead(const http::Request& head) override;
-  // Audits a request the listener refused itself (malformed HTTP, refused Transfer-Encoding,
-  // oversized header fields or chunked framing) as "http.rejected" with the precise reason.
-  void OnProtocolError(const http::Request& head, int status, std::string_view reason,
-                       std::string_view detail) override;
-  // Audits a connection closed after a TLS reload because its certificate no longer verifies
-  // (e.g. revoked by the new CRL) as "tls.connection_revoked".
-  void OnPeerRejected(const http::PeerInfo& peer, std::string_view reason) override;
+  ~GatewayService();
+  GatewayService(const GatewayService&) = delete;
+  GatewayService& operator=(const GatewayService&) = delete;
 
   // This service's endpoint rows: the telemetry endpoint and the batch endpoint.
   std::vector<Endpoint> Endpoints();
+  // The deps of the gateway's HTTP handler over this service's instrumentation (the metrics,
+  // readiness model, observed audit sink and counters it uses or built) and config: its rows,
+  // then `other_rows` (the federation and cognitive services'). The handler must not outlive
+  // this service.
+  GatewayHandlerDeps HandlerDeps(std::vector<Endpoint> other_rows = {});
 
   const GatewayCounters& counters() const { return counters_; }
   stats::GatewayMetrics& metrics() const { return *deps_.metrics; }
@@ -128,15 +102,6 @@ class GatewayService final : public http::Handler {
   struct BatchCall;
   void FinishBatch(const std::shared_ptr<BatchCall>& call, Status publish_status,
                    const std::vector<queue::PublishOutcome>& outcomes);
-  // Health/readiness from the Readiness model: 503 whenever requests would get 503, with the
-  // fixed reason code ({"status":"unavailable","reason":...} / {"ready":false,"reason":...}).
-  // Configuration details (identities, flags, backends, the failing dependency's precise
-  // error) only for a caller whose presented certificate is pinned by some identity (issue
-  // 12 item 14); any other CA-signed client gets only the status and the reason code.
-  http::Response Health(bool readiness, const http::PeerInfo& peer) const;
-  // 404 / 405 from the router: counted, audited as http.rejected, answered.
-  http::Response RoutingRejection(const http::Request& request, int status, verify::Reason reason,
-                                  const char* detail);
   // Answers a rejection: releases the nonce for transient failures, audits, responds.
   void Reject(const std::shared_ptr<struct TelemetryCall>& call, const verify::Verdict& v,
               const char* dlq_outcome);
@@ -149,7 +114,6 @@ class GatewayService final : public http::Handler {
                  std::function<void(Status)> then);
 
   GatewayDeps deps_;
-  Router router_;  // the telemetry rows, then deps_.endpoints; read-only after construction
   std::unique_ptr<state::Admission> own_admission_;  // when deps.admission was null
   std::unique_ptr<stats::Registry> own_registry_;       // when deps.metrics was null
   std::unique_ptr<stats::GatewayMetrics> own_metrics_;  // when deps.metrics was null
@@ -158,10 +122,6 @@ class GatewayService final : public http::Handler {
   std::unique_ptr<ObservedPublisher> own_publisher_;    // wrapping deps.publisher for it
   Published<Snapshot> snapshot_;
   GatewayCounters counters_;
-  Mutex handshake_audit_mu_;
-  int64_t handshake_audit_second_ VV_GUARDED_BY(handshake_audit_mu_) = 0;
-  int handshake_audits_this_second_ VV_GUARDED_BY(handshake_audit_mu_) = 0;
-  uint64_t handshake_audits_suppressed_ VV_GUARDED_BY(handshake_audit_mu_) = 0;
 };
 
 inline constexpr std::string_view kTelemetryPath = "/internal/v1/telemetry";

@@ -18,6 +18,10 @@ http::Response DetailResponse(int status, std::string_view detail) {
   return {status, DetailBody(detail), "application/json"};
 }
 
+http::Response JsonResponse(int status, const json::Value& v) {
+  return {status, json::Canonical(v), "application/json"};
+}
+
 bool AppendAuditCounted(audit::AuditSink& audit, stats::GatewayMetrics& m,
                         std::string_view event, std::string_view actor, json::Value details) {
   Status as = audit.Append(event, actor, std::move(details));

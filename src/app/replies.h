@@ -31,6 +31,8 @@ inline constexpr const char* kActor = "telemetry_gateway";
 std::string DetailBody(std::string_view detail);
 // The response of a rejection: `status`, DetailBody(detail), application/json.
 http::Response DetailResponse(int status, std::string_view detail);
+// `status` with the canonical JSON of `v` (application/json).
+http::Response JsonResponse(int status, const json::Value& v);
 
 // Where a service's rejections go (borrowed; outlive the call).
 struct RejectionPath {

@@ -70,6 +70,7 @@ class AuthzServiceTest : public ::testing::Test {
     d.audit = &audit_;
     d.metrics = &metrics_;
     service_ = std::make_unique<GatewayService>(std::move(d));
+    handler_ = std::make_unique<GatewayHandler>(service_->HandlerDeps());
   }
 
   http::Request Signed(const json::Value& body, const std::string& nonce, int64_t ts = kNow) {
@@ -98,7 +99,7 @@ class AuthzServiceTest : public ::testing::Test {
   }
   http::Response Send(http::Request r) {
     http::Response out;
-    service_->Handle(std::move(r), [&](http::Response resp) { out = std::move(resp); });
+    handler_->Handle(std::move(r), [&](http::Response resp) { out = std::move(resp); });
     return out;
   }
   std::string LastReason() {
@@ -118,6 +119,7 @@ class AuthzServiceTest : public ::testing::Test {
   testing::RecordingPublisher publisher_;
   testing::RecordingAuditSink audit_;
   std::unique_ptr<GatewayService> service_;
+  std::unique_ptr<GatewayHandler> handler_;  // the listener's view: routes to service_
 };
 
 TEST_F(AuthzServiceTest, BoundIdentityMayOnlyWriteForItsOperators) {

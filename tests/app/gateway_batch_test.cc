@@ -24,6 +24,7 @@ class GatewayBatchTest : public ::testing::Test {
     auto cfg = testkit::ProducerConfig(rate);
     cfg->batch_max_events = max_events;
     service_ = std::make_unique<GatewayService>(fakes_.Deps(cfg));
+    handler_ = std::make_unique<GatewayHandler>(service_->HandlerDeps());
   }
   void SetUp() override { Build(); }
 
@@ -43,7 +44,7 @@ class GatewayBatchTest : public ::testing::Test {
     return testkit::SignedProducerPost("/internal/v1/telemetry/batch", "application/x-ndjson", ts,
                                        nonce, sig, body);
   }
-  http::Response Send(http::Request r) { return testkit::SendSync(*service_, std::move(r)); }
+  http::Response Send(http::Request r) { return testkit::SendSync(*handler_, std::move(r)); }
   static json::Value Results(const http::Response& r) {
     auto v = json::Parse(r.body);
     EXPECT_TRUE(v.ok() && v->Find("results") != nullptr) << r.body;
@@ -66,6 +67,7 @@ class GatewayBatchTest : public ::testing::Test {
   testing::RecordingPublisher& publisher_ = fakes_.publisher;
   testing::RecordingAuditSink& audit_ = fakes_.audit;
   std::unique_ptr<GatewayService> service_;
+  std::unique_ptr<GatewayHandler> handler_;  // the listener's view: routes to service_
 };
 
 TEST_F(GatewayBatchTest, MixedBatchGetsOneOutcomePerEventInOrder) {
@@ -182,7 +184,7 @@ TEST_F(GatewayBatchTest, TooManyEventsIs413WithReason) {
 TEST_F(GatewayBatchTest, OversizeBodyIs413FromTheListenerHook) {
   http::Request head = Batch("x", "nonce-size-00001");
   head.body.clear();
-  auto r = service_->OnBodyTooLarge(head);
+  auto r = handler_->OnBodyTooLarge(head);
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(Detail(r), "Telemetry payload exceeds 1MiB limit");
 }

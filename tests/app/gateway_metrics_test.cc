@@ -42,6 +42,7 @@ class GatewayMetricsTest : public ::testing::Test {
     GatewayDeps d = fakes_.Deps(cfg_, /*rate=*/2);
     d.metrics = &metrics_;
     service_ = std::make_unique<GatewayService>(std::move(d));
+    handler_ = std::make_unique<GatewayHandler>(service_->HandlerDeps());
   }
 
   http::Request Make(const std::string& body, const std::string& nonce, const std::string& sig,
@@ -64,7 +65,7 @@ class GatewayMetricsTest : public ::testing::Test {
   }
   int Send(http::Request r) {
     int status = 0;
-    service_->Handle(std::move(r), [&](http::Response resp) { status = resp.status; });
+    handler_->Handle(std::move(r), [&](http::Response resp) { status = resp.status; });
     return status;
   }
   uint64_t Rejected(int status, const std::string& reason) {
@@ -84,6 +85,7 @@ class GatewayMetricsTest : public ::testing::Test {
   stats::Registry registry_;
   stats::GatewayMetrics metrics_{registry_};
   std::unique_ptr<GatewayService> service_;
+  std::unique_ptr<GatewayHandler> handler_;  // the listener's view: routes to service_
 };
 
 TEST_F(GatewayMetricsTest, AcceptedRequestCountsAcceptedAndLatencies) {
@@ -169,8 +171,8 @@ TEST_F(GatewayMetricsTest, AuditFailureCountsAuditAppendFailures) {
 TEST_F(GatewayMetricsTest, HandshakeRejectionsAreClassified) {
   http::PeerInfo peer;
   peer.remote_address = "127.0.0.1:1";
-  service_->OnHandshakeFailed(peer, "peer did not return a certificate");
-  service_->OnHandshakeFailed(peer, "certificate verify failed (certificate revoked)");
+  handler_->OnHandshakeFailed(peer, "peer did not return a certificate");
+  handler_->OnHandshakeFailed(peer, "certificate verify failed (certificate revoked)");
   EXPECT_EQ(metrics_.HandshakeRejected("no_client_certificate").value(), 1u);
   EXPECT_EQ(metrics_.HandshakeRejected("certificate_revoked").value(), 1u);
   EXPECT_NE(registry_.Render().find("vv_gateway_tls_handshake_rejections_total{reason=\"certificate_revoked\"} 1"),
@@ -183,12 +185,14 @@ TEST_F(GatewayMetricsTest, ReloadRotatesSigningKeyWithDualValidation) {
   // Stage: old + new.
   auto both = std::make_shared<config::GatewayConfig>(*cfg_);
   both->identities[0].signing_keys.push_back({"new", NewPublicKey()});
+  handler_->Reload(both);
   service_->Reload(both);
   EXPECT_EQ(Send(Valid("nonce-rot-0002")), 202);
   EXPECT_EQ(Send(Valid("nonce-rot-0003", kNewSeedHex)), 202);
   // Retire the old key.
   auto only_new = std::make_shared<config::GatewayConfig>(*cfg_);
   only_new->identities[0].signing_keys = {{"new", NewPublicKey()}};
+  handler_->Reload(only_new);
   service_->Reload(only_new);
   EXPECT_EQ(Send(Valid("nonce-rot-0004")), 401);
   EXPECT_EQ(Rejected(401, "bad_signature"), 2u);
@@ -198,6 +202,7 @@ TEST_F(GatewayMetricsTest, ReloadRotatesSigningKeyWithDualValidation) {
 TEST_F(GatewayMetricsTest, RevokedIdentityIs403IdentityRevokedAndAudited) {
   auto revoked = std::make_shared<config::GatewayConfig>(*cfg_);
   revoked->revoked_identities.insert("spectrastrike-producer");
+  handler_->Reload(revoked);
   service_->Reload(revoked);
   EXPECT_EQ(Send(Valid("nonce-kill-0001")), 403);
   EXPECT_EQ(Rejected(403, "identity_revoked"), 1u);
@@ -205,6 +210,7 @@ TEST_F(GatewayMetricsTest, RevokedIdentityIs403IdentityRevokedAndAudited) {
   ASSERT_FALSE(recs.empty());
   EXPECT_EQ(recs.back().details.Find("reason")->as_string(), "identity_revoked");
   // Released: accepted again.
+  handler_->Reload(cfg_);
   service_->Reload(cfg_);
   EXPECT_EQ(Send(Valid("nonce-kill-0002")), 202);
 }

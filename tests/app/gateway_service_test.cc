@@ -38,6 +38,7 @@ class GatewayServiceTest : public ::testing::Test {
     GatewayDeps d = fakes_.Deps(cfg_);
     if (publisher != nullptr) d.publisher = publisher;
     service_ = std::make_unique<GatewayService>(std::move(d));
+    handler_ = std::make_unique<GatewayHandler>(service_->HandlerDeps());
   }
   void SetUp() override { Build(); }
 
@@ -56,7 +57,7 @@ class GatewayServiceTest : public ::testing::Test {
                       const std::string& event_id = "evt-vector-0001") {
     return Signed(testing::MakeTelemetryBody(kNow, nonce, event_id), kNow, nonce);
   }
-  http::Response Send(http::Request r) { return testkit::SendSync(*service_, std::move(r)); }
+  http::Response Send(http::Request r) { return testkit::SendSync(*handler_, std::move(r)); }
   static std::string Detail(const http::Response& r) { return testkit::Detail(r); }
   void SetHeader(http::Request& r, const std::string& name, const std::string& value) {
     for (auto& [k, v] : r.headers)
@@ -94,6 +95,7 @@ class GatewayServiceTest : public ::testing::Test {
   testing::RecordingPublisher& publisher_ = fakes_.publisher;
   testing::RecordingAuditSink& audit_ = fakes_.audit;
   std::unique_ptr<GatewayService> service_;
+  std::unique_ptr<GatewayHandler> handler_;  // the listener's view: routes to service_
 };
 
 TEST_F(GatewayServiceTest, AcceptsVectorA2AndQueuesItsIntegrityHash) {
@@ -137,7 +139,7 @@ TEST_F(GatewayServiceTest, M2EmptyBodyIs422) {
 
 TEST_F(GatewayServiceTest, M3OversizeIs413AndAudited) {
   http::Request head = Valid();
-  auto resp = service_->OnBodyTooLarge(head);
+  auto resp = handler_->OnBodyTooLarge(head);
   EXPECT_EQ(resp.status, 413);
   EXPECT_EQ(Detail(resp), "Telemetry payload exceeds 1MiB limit");
   EXPECT_EQ(LastAudit().details.Find("reason")->as_string(), "body_too_large");
@@ -591,7 +593,7 @@ class GatewayGroupCommitTest : public GatewayServiceTest {
   static constexpr int kN = 5;
   void SendGroup() {
     for (int i = 0; i < kN; ++i) {
-      service_->Handle(Valid("nonce-group-000" + std::to_string(i),
+      handler_->Handle(Valid("nonce-group-000" + std::to_string(i),
                              "evt-group-000" + std::to_string(i)),
                        [this](http::Response r) {
                          statuses_.push_back(r.status);

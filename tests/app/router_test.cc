@@ -1,5 +1,5 @@
-// app/router.h (issue 13): the endpoint table, and GatewayService routing through it - the
-// telemetry rows it owns plus the rows other services register (GatewayDeps::endpoints), each
+// app/router.h (issue 13): the endpoint table, and the gateway's handler routing through it -
+// the telemetry service's rows plus the rows other services register (HandlerDeps), each
 // with its own method policy, head media type and rejection event.
 
 #include "app/router.h"
@@ -43,10 +43,11 @@ TEST(RouterDeathTest, APathRegisteredTwiceAborts) {
 class GatewayRoutingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    GatewayDeps d = fakes_.Deps(testkit::ProducerConfig());
-    d.endpoints.push_back(Row("/strict", true, &strict_calls_));
-    d.endpoints.push_back(Row("/own-methods", false, &own_calls_));
-    service_ = std::make_unique<GatewayService>(std::move(d));
+    service_ = std::make_unique<GatewayService>(fakes_.Deps(testkit::ProducerConfig()));
+    std::vector<Endpoint> rows;
+    rows.push_back(Row("/strict", true, &strict_calls_));
+    rows.push_back(Row("/own-methods", false, &own_calls_));
+    handler_ = std::make_unique<GatewayHandler>(service_->HandlerDeps(std::move(rows)));
   }
   http::Request Req(const std::string& method, const std::string& path) {
     http::Request r = testkit::ProducerPost(path, "application/x-other");
@@ -57,13 +58,14 @@ class GatewayRoutingTest : public ::testing::Test {
     return r;
   }
   http::Response Send(http::Request r) {
-    return testkit::SendSync(*service_, std::move(r));
+    return testkit::SendSync(*handler_, std::move(r));
   }
 
   testkit::GatewayFakes fakes_;
   testing::RecordingAuditSink& audit_ = fakes_.audit;
   int strict_calls_ = 0, own_calls_ = 0;
   std::unique_ptr<GatewayService> service_;
+  std::unique_ptr<GatewayHandler> handler_;  // the listener's view: routes to service_
 };
 
 TEST_F(GatewayRoutingTest, RegisteredRowsAreRoutedToTheirHandler) {
@@ -94,9 +96,9 @@ TEST_F(GatewayRoutingTest, UnknownPathIs404AndTelemetryRowsAreAlwaysThere) {
 TEST_F(GatewayRoutingTest, TheHeadIsCheckedAgainstTheRowsMediaTypeAndAuditedUnderItsEvent) {
   http::Request head = Req("POST", "/strict");
   head.body.clear();
-  EXPECT_FALSE(service_->OnHead(head).has_value());  // right type, pinned identity
+  EXPECT_FALSE(handler_->OnHead(head).has_value());  // right type, pinned identity
   head.headers[0].second = "application/json";
-  auto early = service_->OnHead(head);
+  auto early = handler_->OnHead(head);
   ASSERT_TRUE(early.has_value());
   EXPECT_EQ(early->status, 415);
   EXPECT_EQ(early->body, R"({"detail":"Other endpoint only accepts x-other"})");
@@ -104,7 +106,7 @@ TEST_F(GatewayRoutingTest, TheHeadIsCheckedAgainstTheRowsMediaTypeAndAuditedUnde
   EXPECT_EQ(audit_.records().back().event_type, "other.rejected");
   EXPECT_EQ(audit_.records().back().details.Find("stage")->as_string(), "request_head");
   // A path without a row is left to Handle (404 there).
-  EXPECT_FALSE(service_->OnHead(Req("POST", "/nowhere")).has_value());
+  EXPECT_FALSE(handler_->OnHead(Req("POST", "/nowhere")).has_value());
 }
 
 }  // namespace

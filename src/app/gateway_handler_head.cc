@@ -1,10 +1,10 @@
-// GatewayService: the transport-level hooks of issue 12 (early rejection from the request head,
+// GatewayHandler: the transport-level hooks of issue 12 (early rejection from the request head,
 // listener refusals, connections whose certificate was revoked by a reload). Kept apart from
-// gateway_service.cc: these run on the listener's io threads before a request exists.
+// gateway_handler.cc: these run on the listener's io threads before a request exists.
 
 #include <spdlog/spdlog.h>
 
-#include "app/gateway_service.h"
+#include "app/gateway_handler.h"
 #include "app/replies.h"
 #include "common/logging.h"
 #include "common/text.h"
@@ -19,7 +19,7 @@ constexpr size_t kMaxLoggedTarget = 200;
 std::string Printable(std::string_view s) { return text::PrintableAscii(s, kMaxLoggedTarget); }
 }  // namespace
 
-std::optional<http::Response> GatewayService::OnHead(const http::Request& head) {
+std::optional<http::Response> GatewayHandler::OnHead(const http::Request& head) {
   if (head.method != "POST") return std::nullopt;  // 405 / 404 / GET need no body anyway
   const std::string path = head.Path();
   const Endpoint* endpoint = router_.Find(path);
@@ -28,7 +28,7 @@ std::optional<http::Response> GatewayService::OnHead(const http::Request& head) 
   // Endpoints whose middleware checks Content-Type first name the type and the 415 text.
   const std::string_view media_type = endpoint->media_type;
   const bool media_checked = !media_type.empty();
-  const auto snap = Current();
+  const auto cfg = config_.Current();
   verify::RequestContext ctx;
   ctx.headers = &head.headers;
   ctx.peer_has_certificate = head.peer.has_certificate;
@@ -47,15 +47,15 @@ std::optional<http::Response> GatewayService::OnHead(const http::Request& head) 
   if (v.ok()) {
     if (media_checked && head.content_length && *head.content_length == 0)
       return std::nullopt;
-    if (head.content_length && *head.content_length > snap->config->max_body_bytes)
+    if (head.content_length && *head.content_length > cfg->max_body_bytes)
       return std::nullopt;
-    verify::IdentityCheck identity(snap->config);
+    verify::IdentityCheck identity(cfg);
     v = identity.Run(ctx);
     if (v.ok()) return std::nullopt;  // the full chain runs again once the body is read
   }
   ctx.request_id = deps_.random->Uuid4();
-  counters_.rejected++;
-  CountRejection(*deps_.metrics, v, ctx.operator_id, snap->config->nonce_backend);
+  deps_.counters->rejected++;
+  CountRejection(*deps_.metrics, v, ctx.operator_id, cfg->nonce_backend);
   json::Value details = RejectionDetails(v, ctx);
   details.Set("path", path);
   details.Set("stage", "request_head");  // refused before the body was read
@@ -64,9 +64,9 @@ std::optional<http::Response> GatewayService::OnHead(const http::Request& head) 
   return DetailResponse(v.http_status, v.detail);
 }
 
-void GatewayService::OnProtocolError(const http::Request& head, int status,
+void GatewayHandler::OnProtocolError(const http::Request& head, int status,
                                      std::string_view reason, std::string_view detail) {
-  counters_.rejected++;
+  deps_.counters->rejected++;
   deps_.metrics->Rejected(status, reason).Inc();  // reason: the listener's fixed code set
   json::Value details = json::Value::MakeObject();
   const std::string request_id = deps_.random->Uuid4();
@@ -88,7 +88,7 @@ void GatewayService::OnProtocolError(const http::Request& head, int status,
   }
 }
 
-void GatewayService::OnPeerRejected(const http::PeerInfo& peer, std::string_view reason) {
+void GatewayHandler::OnPeerRejected(const http::PeerInfo& peer, std::string_view reason) {
   deps_.metrics->HandshakeRejected(HandshakeFailureClass(reason)).Inc();
   json::Value details = json::Value::MakeObject();
   details.Set("remote_address", peer.remote_address);
