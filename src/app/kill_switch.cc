@@ -258,15 +258,13 @@ class FileStore final : public Store {
   Status CompareAndSwap(const std::string& expected, const std::string& next) override {
     // Serialise writers with an exclusive lock file beside the state.
     const std::string lock_path = path_ + ".lock";
-    int lock_fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (lock_fd < 0) return Status::Unavailable("kill-switch: cannot open " + lock_path);
+    UniqueFd lock_fd(::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+    if (!lock_fd.valid()) return Status::Unavailable("kill-switch: cannot open " + lock_path);
     struct flock fl {};
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
-    if (::fcntl(lock_fd, F_SETLKW, &fl) != 0) {
-      ::close(lock_fd);
+    if (::fcntl(lock_fd.get(), F_SETLKW, &fl) != 0)
       return Status::Unavailable("kill-switch: cannot lock " + lock_path);
-    }
     Status result = Status::Ok();
     auto current = Read();
     if (!current.ok()) {
@@ -277,8 +275,7 @@ class FileStore final : public Store {
       if (Status s = WriteFileAtomic(path_, next, 0600); !s.ok())
         result = Status::Unavailable("kill-switch: " + s.message());
     }
-    ::close(lock_fd);
-    return result;
+    return result;  // closing lock_fd releases the lock
   }
   std::string Describe() const override { return "file " + path_; }
 

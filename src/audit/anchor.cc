@@ -8,6 +8,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/file.h"
 #include "crypto/crypto.h"
 
 namespace vv::audit {
@@ -154,18 +155,14 @@ Result<AnchorFile> LoadAnchorFile(const std::string& path) {
 }
 
 Result<std::unique_ptr<FileAnchorSink>> FileAnchorSink::Open(const std::string& path, bool sync) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
     return Status::Unavailable("cannot open anchor file " + path + ": " + std::strerror(errno));
   }
   auto bytes = crypto::ReadFileBytes(path);
-  if (!bytes.ok()) {
-    ::close(fd);
-    return Status::Unavailable(bytes.status().message());
-  }
+  if (!bytes.ok()) return Status::Unavailable(bytes.status().message());
   auto file = ParseAnchorText(*bytes);
   if (!file.ok()) {
-    ::close(fd);
     return Status::DataLoss("anchor file " + path + " is malformed: " + file.status().message());
   }
   int64_t size = static_cast<int64_t>(bytes->size());
@@ -173,13 +170,12 @@ Result<std::unique_ptr<FileAnchorSink>> FileAnchorSink::Open(const std::string& 
     // Keep only the complete lines.
     size_t nl = bytes->rfind('\n');
     const int64_t keep = nl == std::string::npos ? 0 : static_cast<int64_t>(nl) + 1;
-    if (::ftruncate(fd, keep) != 0 || ::fdatasync(fd) != 0) {
-      ::close(fd);
+    if (::ftruncate(fd.get(), keep) != 0 || ::fdatasync(fd.get()) != 0) {
       return Status::Unavailable("cannot truncate the torn tail of anchor file " + path);
     }
     size = keep;
   }
-  std::unique_ptr<FileAnchorSink> sink(new FileAnchorSink(path, fd, sync, size));
+  std::unique_ptr<FileAnchorSink> sink(new FileAnchorSink(path, fd.Release(), sync, size));
   if (!file->records.empty()) sink->latest_ = file->records.back();
   return sink;
 }

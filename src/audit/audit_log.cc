@@ -14,6 +14,7 @@
 #include "audit/record.h"
 #include "audit/verifier.h"
 #include "common/encoding.h"
+#include "common/file.h"
 
 namespace vv::audit {
 
@@ -23,17 +24,6 @@ constexpr auto kBatchInterval = std::chrono::milliseconds(20);
 constexpr auto kSealTimerPoll = std::chrono::milliseconds(250);
 
 std::string ErrnoText(int err) { return std::strerror(err); }
-
-// Makes a newly created file's directory entry durable.
-void SyncParentDir(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
 
 // The new segment's name while a rotation writes it.
 std::string RotatingPath(const std::string& path) { return path + ".rotating"; }
@@ -75,13 +65,13 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
     }
     signer = std::make_shared<CheckpointSigner>(opts.checkpoint_origin, std::move(key).value());
   }
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  // Owned here until the AuditLog takes it: every refusal below closes it (and so unlocks).
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
     return Status::Unavailable("cannot open audit log " + path + ": " + ErrnoText(errno));
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
-    ::close(fd);
     if (err == EWOULDBLOCK) {
       return Status::Unavailable("audit log " + path +
                                  " is already open by another writer (exclusive lock held)");
@@ -95,10 +85,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
       opts.shared_anchor_sink != nullptr ? opts.shared_anchor_sink.get() : opts.anchor_sink;
   if (anchor == nullptr && opts.file_anchor) {
     auto a = FileAnchorSink::Open(DefaultAnchorPath(path), opts.fsync != FsyncPolicy::kNone);
-    if (!a.ok()) {
-      ::close(fd);
-      return a.status();
-    }
+    if (!a.ok()) return a.status();
     own_anchor = std::move(a).value();
     anchor = own_anchor.get();
   }
@@ -113,7 +100,6 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
       latest_anchor = std::move(head).value();
       anchor_synced = true;
     } else if (head.status().code() == StatusCode::kDataLoss) {
-      ::close(fd);
       return Status::DataLoss("audit anchor: " + head.status().message());
     } else {
       anchor_error = Status::Unavailable("audit anchor lagging (unreachable at open): " +
@@ -134,8 +120,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   ChainVerifier verifier(std::move(vopts));
   ScanInfo info;
   std::string error;
-  if (!ScanLogFd(fd, &verifier, &info, &error)) {
-    ::close(fd);
+  if (!ScanLogFd(fd.get(), &verifier, &info, &error)) {
     return Status::Unavailable("cannot read audit log " + path + ": " + error);
   }
   int64_t truncated_bytes = 0;
@@ -146,22 +131,18 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
     const bool torn =
         tail_line && (r.reason == kReasonTornTail || r.reason == kReasonMalformedLine);
     if (!torn) {
-      ::close(fd);
       return Status::DataLoss("audit log " + path + " is broken at line " +
                               std::to_string(r.broken_at) + " (" + r.reason + ": " + r.detail +
                               "); refusing to append to a broken chain");
     }
     truncated_bytes = info.file_size - info.fail_line_begin;
-    if (::ftruncate(fd, info.fail_line_begin) != 0 || ::fdatasync(fd) != 0) {
-      int err = errno;
-      ::close(fd);
+    if (::ftruncate(fd.get(), info.fail_line_begin) != 0 || ::fdatasync(fd.get()) != 0) {
       return Status::Unavailable("cannot truncate the torn tail of audit log " + path + ": " +
-                                 ErrnoText(err));
+                                 ErrnoText(errno));
     }
     size = info.fail_line_begin;
   }
   if (latest_anchor.has_value() && latest_anchor->segment > verifier.segment()) {
-    ::close(fd);
     return Status::DataLoss("audit log " + path + " is segment " +
                             std::to_string(verifier.segment()) + " but a seal of segment " +
                             std::to_string(latest_anchor->segment) +
@@ -170,26 +151,26 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
   }
   if (latest_anchor.has_value() && latest_anchor->segment == verifier.segment() &&
       latest_anchor->index > verifier.lines()) {
-    ::close(fd);
     return Status::DataLoss("audit log " + path + " ends at line " +
                             std::to_string(verifier.lines()) + " but its seal at line " +
                             std::to_string(latest_anchor->index) +
                             " is anchored (truncated_after_seal); refusing to append");
   }
-  if (info.file_size == 0) SyncParentDir(path);
+  if (info.file_size == 0) (void)SyncParentDirectory(path);  // best effort, as before
   // An interrupted rotation (audit-format.md section 6) may have left the segment's rotated
   // name as a second link to this very file, or an unused new segment: remove both.
   {
     const std::string stale = SegmentPath(path, verifier.segment());
     struct stat live_st, stale_st;
-    if (::fstat(fd, &live_st) == 0 && ::stat(stale.c_str(), &stale_st) == 0 &&
+    if (::fstat(fd.get(), &live_st) == 0 && ::stat(stale.c_str(), &stale_st) == 0 &&
         live_st.st_dev == stale_st.st_dev && live_st.st_ino == stale_st.st_ino) {
       ::unlink(stale.c_str());
     }
     ::unlink(RotatingPath(path).c_str());
   }
 
-  std::unique_ptr<AuditLog> log(new AuditLog(path, fd, opts, clock));
+  const int raw_fd = fd.get();
+  std::unique_ptr<AuditLog> log(new AuditLog(path, fd.Release(), opts, clock));
   bool anchor_now = false;
   {
     // Not shared yet; held so the analysis sees every guarded write under mu_.
@@ -222,7 +203,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
       MutexLock l(&log->mu_);
       s = log->AppendLocked(kRecoveredEventType, opts.actor_system, json::Canonical(details));
     }
-    if (s.ok() && ::fdatasync(fd) != 0) {
+    if (s.ok() && ::fdatasync(raw_fd) != 0) {
       s = Status::Unavailable("fdatasync of audit log " + path + ": " + ErrnoText(errno));
     }
     if (!s.ok()) return s;  // the destructor closes fd
@@ -606,34 +587,34 @@ Result<RotateResult> AuditLog::Rotate() {
   //    the rename leaves only a stale link, which Open() removes.
   const std::string tmp = RotatingPath(path_);
   ::unlink(tmp.c_str());
-  int nfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-  if (nfd < 0) {
+  UniqueFd nfd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600));
+  if (!nfd.valid()) {
     return Status::Unavailable("cannot rotate audit log " + path_ + ": create " + tmp + ": " +
                                ErrnoText(errno));
   }
   auto fail = [&](const std::string& why, bool unlink_rotated) -> Status {
-    ::close(nfd);
+    nfd.Reset();
     ::unlink(tmp.c_str());
     if (unlink_rotated) ::unlink(rotated.c_str());
     return Status::Unavailable("cannot rotate audit log " + path_ + ": " + why +
                                "; nothing rotated");
   };
-  if (::flock(nfd, LOCK_EX | LOCK_NB) != 0) return fail("lock: " + ErrnoText(errno), false);
+  if (::flock(nfd.get(), LOCK_EX | LOCK_NB) != 0) return fail("lock: " + ErrnoText(errno), false);
   size_t off = 0;
   while (off < line.size()) {
-    ssize_t w = ::write(nfd, line.data() + off, line.size() - off);
+    ssize_t w = ::write(nfd.get(), line.data() + off, line.size() - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return fail("write: " + ErrnoText(w < 0 ? errno : EIO), false);
     off += static_cast<size_t>(w);
   }
-  if (::fdatasync(nfd) != 0) return fail("fdatasync: " + ErrnoText(errno), false);
+  if (::fdatasync(nfd.get()) != 0) return fail("fdatasync: " + ErrnoText(errno), false);
   if (::link(path_.c_str(), rotated.c_str()) != 0) {
     return fail("link to " + rotated + ": " + ErrnoText(errno), false);
   }
   if (::rename(tmp.c_str(), path_.c_str()) != 0) {
     return fail("rename " + tmp + ": " + ErrnoText(errno), true);
   }
-  SyncParentDir(path_);
+  (void)SyncParentDirectory(path_);  // best effort, as before
   // 5. Switch the writer to the new file.
   RotateResult out;
   out.sealed_segment = segment_;
@@ -643,7 +624,7 @@ Result<RotateResult> AuditLog::Rotate() {
   {
     WriterMutexLock fl(&fd_mu_);
     ::close(fd_);  // fdatasync'd above; releases the old file's lock
-    fd_ = nfd;
+    fd_ = nfd.Release();
   }
   segment_ = link.segment;
   lines_ = 1;

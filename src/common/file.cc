@@ -37,19 +37,6 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-// fsync of the directory holding `path`, so a rename into it is durable.
-bool SyncParentDir(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::fsync(fd) == 0;
-  const int saved = errno;
-  ::close(fd);
-  errno = saved;
-  return ok;
-}
-
 std::atomic<uint64_t> g_tmp_counter{0};
 
 }  // namespace
@@ -60,18 +47,18 @@ Status WriteFileAtomic(const std::string& path, std::string_view content, int mo
   const bool durable = durability == Durability::kDurable;
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
                           std::to_string(g_tmp_counter.fetch_add(1, std::memory_order_relaxed));
-  const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
-                        static_cast<mode_t>(mode));
-  if (fd < 0) return Fail("create", tmp, errno);
+  UniqueFd fd(::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+                     static_cast<mode_t>(mode)));
+  if (!fd.valid()) return Fail("create", tmp, errno);
   auto abandon = [&](const std::string& what, int err) {
-    ::close(fd);
+    fd.Reset();
     ::unlink(tmp.c_str());
     return Fail(what, tmp, err);
   };
-  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) return abandon("chmod", errno);
-  if (!WriteAll(fd, content)) return abandon("write", errno);
-  if (durable && ::fsync(fd) != 0) return abandon("fsync", errno);
-  if (::close(fd) != 0) {
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) return abandon("chmod", errno);
+  if (!WriteAll(fd.get(), content)) return abandon("write", errno);
+  if (durable && ::fsync(fd.get()) != 0) return abandon("fsync", errno);
+  if (fd.Close() != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
     return Fail("close", tmp, err);
@@ -81,7 +68,15 @@ Status WriteFileAtomic(const std::string& path, std::string_view content, int mo
     ::unlink(tmp.c_str());
     return Status::Unavailable("cannot rename " + tmp + " to " + path + ": " + ErrText(err));
   }
-  if (durable && !SyncParentDir(path)) return Fail("fsync the directory of", path, errno);
+  if (durable) return SyncParentDirectory(path);
+  return Status::Ok();
+}
+
+Status SyncParentDirectory(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid() || ::fsync(fd.get()) != 0) return Fail("fsync the directory of", path, errno);
   return Status::Ok();
 }
 

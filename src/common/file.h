@@ -18,12 +18,57 @@
 // writers of the same path (threads or processes) never share a temporary file, and the last
 // rename wins.
 
+#include <unistd.h>
+
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
 
 namespace vv {
+
+// An owned file descriptor, closed when the owner goes: an early return cannot leak it (the
+// RAII handle of leveldb's and Envoy's file code). Move-only; -1 = none. Not thread-safe.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) Reset(other.Release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Hands the descriptor over; this object owns none afterwards.
+  int Release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  // Closes the current descriptor (if any) and owns `fd`.
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+  // Closes now and returns close()'s result (0, or -1 with errno: a deferred write error).
+  int Close() {
+    const int rc = fd_ >= 0 ? ::close(fd_) : 0;
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// fsync of the directory that holds `path`, so a file created or renamed into it survives a
+// power loss. Unavailable (naming the directory and errno's text) on failure.
+Status SyncParentDirectory(const std::string& path);
 
 enum class Durability { kDurable, kFast };
 

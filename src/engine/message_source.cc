@@ -12,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/file.h"
 #include "queue/jetstream_queue.h"
 
 namespace vv::engine {
@@ -24,13 +25,12 @@ Result<std::unique_ptr<EmbeddedSource>> EmbeddedSource::Open(queue::EmbeddedQueu
   // One consumer per embedded queue file (no in-flight leases): an exclusive, non-blocking
   // lock that the kernel releases when this process exits, however it exits.
   const std::string lock_path = queue_path + ".consumer.lock";
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
+  UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid())
     return Status::Unavailable("engine: cannot open the queue consumer lock " + lock_path + ": " +
                                std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
-    ::close(fd);
     if (err == EWOULDBLOCK)
       return Status::AlreadyExists(
           "engine: another vv-engine is consuming the embedded queue " + queue_path + " (lock " +
@@ -44,7 +44,6 @@ Result<std::unique_ptr<EmbeddedSource>> EmbeddedSource::Open(queue::EmbeddedQueu
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    ::close(fd);
     return Status::Unavailable("engine: cannot open queue " + queue_path + ": " + msg);
   }
   sqlite3_busy_timeout(db, 5000);
@@ -52,7 +51,7 @@ Result<std::unique_ptr<EmbeddedSource>> EmbeddedSource::Open(queue::EmbeddedQueu
   // fetch commit does not wait for an fsync (it survives a process crash; the WAL is synced by
   // the next synchronous=FULL commit on the file, the batch's ack). See the header.
   sqlite3_exec(db, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
-  return std::unique_ptr<EmbeddedSource>(new EmbeddedSource(queue, db, fd, options));
+  return std::unique_ptr<EmbeddedSource>(new EmbeddedSource(queue, db, fd.Release(), options));
 }
 
 EmbeddedSource::~EmbeddedSource() {

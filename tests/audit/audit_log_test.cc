@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/file.h>
+
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <thread>
@@ -291,6 +294,39 @@ TEST_F(AuditLogTest, SecondWriterIsRefusedUntilTheFirstCloses) {
   EXPECT_NE(second.status().message().find("another writer"), std::string::npos);
   first.reset();
   EXPECT_TRUE(AuditLog::Open(path_, AuditLogOptions{}, clock_).ok());
+}
+
+// Every refusal of Open closes what it opened (RAII descriptors, issue 13): the lock of the
+// refused second writer and of a broken log is released, no descriptor left behind.
+int OpenDescriptors() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+TEST_F(AuditLogTest, RefusedOpensLeaveNoDescriptorBehind) {
+  auto first = OpenLog();
+  ASSERT_NE(first, nullptr);
+  const int before = OpenDescriptors();
+  for (int i = 0; i < 20; ++i) ASSERT_FALSE(AuditLog::Open(path_, AuditLogOptions{}, clock_).ok());
+  EXPECT_EQ(OpenDescriptors(), before) << "refused second writer";
+  first.reset();
+
+  auto lines = MakeChain(4);
+  lines[1].text.replace(lines[1].text.find("\"r2\""), 4, "\"rZ\"");
+  testing::WriteFile(path_, Join(lines));
+  const int before_broken = OpenDescriptors();
+  for (int i = 0; i < 20; ++i) {
+    auto r = AuditLog::Open(path_, AuditLogOptions{}, clock_);
+    ASSERT_FALSE(r.ok());
+    ASSERT_EQ(r.status().code(), StatusCode::kDataLoss);
+  }
+  EXPECT_EQ(OpenDescriptors(), before_broken) << "broken chain";
+  // The file is not left locked: another process-level writer could take it.
+  const int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  ::close(fd);
 }
 
 TEST_F(AuditLogTest, TornTailIsTruncatedAndRecordedOnReopen) {

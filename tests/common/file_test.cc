@@ -3,6 +3,7 @@
 #include "common/file.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,6 +101,44 @@ TEST(WriteFileAtomicTest, ConcurrentWritersNeverShareATemporaryAndTheFileIsOneWh
   ASSERT_EQ(got.size(), 4096u);
   EXPECT_EQ(got, std::string(4096, got[0]));  // never a mix of two writers
   EXPECT_EQ(Entries(dir.path()), std::vector<std::string>{"shared"});
+}
+
+bool IsOpen(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+TEST(UniqueFdTest, ClosesOnScopeExitAndHandsOverOnReleaseOrMove) {
+  int raw = -1;
+  {
+    UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    raw = fd.get();
+    EXPECT_TRUE(IsOpen(raw));
+  }
+  EXPECT_FALSE(IsOpen(raw)) << "closed when the owner went";
+
+  UniqueFd a(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  raw = a.get();
+  UniqueFd b(std::move(a));
+  EXPECT_FALSE(a.valid());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(b.get(), raw);
+  UniqueFd c;
+  c = std::move(b);
+  EXPECT_EQ(c.get(), raw);
+  EXPECT_TRUE(IsOpen(raw));
+  const int released = c.Release();
+  EXPECT_FALSE(c.valid());
+  EXPECT_TRUE(IsOpen(released)) << "Release does not close";
+  ::close(released);
+
+  UniqueFd d(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const int first = d.get();
+  d.Reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // opened before the old one closes
+  ASSERT_NE(d.get(), first);
+  EXPECT_FALSE(IsOpen(first)) << "Reset closed the previous descriptor";
+  const int second = d.get();
+  EXPECT_EQ(d.Close(), 0);
+  EXPECT_FALSE(d.valid());
+  EXPECT_FALSE(IsOpen(second));
+  EXPECT_EQ(d.Close(), 0) << "closing nothing is fine";
 }
 
 }  // namespace
