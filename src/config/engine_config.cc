@@ -333,10 +333,9 @@ Result<EngineConfig> ParseEngineKeys(const std::string& yaml_text, const EnvLook
 
 Result<EngineConfig> ParseEngineConfig(const std::string& yaml_text, const EnvLookup& env,
                                        const std::string& base_dir) {
-  auto cfg = ParseEngineKeys(yaml_text, env, base_dir, {}, EngineConfig());
-  if (!cfg.ok()) return cfg.status();
-  VV_RETURN_IF_ERROR(ValidateEngineConfig(*cfg));
-  return cfg;
+  VV_ASSIGN_OR_RETURN(auto cfg, ParseEngineKeys(yaml_text, env, base_dir, {}, EngineConfig()));
+  VV_RETURN_IF_ERROR(ValidateEngineConfig(cfg));
+  return Result<EngineConfig>(std::move(cfg));
 }
 
 Result<EngineConfig> LoadEngineConfig(const std::string& path, const EnvLookup& env) {

@@ -174,9 +174,8 @@ Result<std::string> RootFromInclusion(uint64_t index, uint64_t size, std::string
 Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash,
                        const std::vector<std::string>& proof, std::string_view root) {
   if (root.size() != kHashSize) return Status::InvalidArgument("leaf hash and root must be 32 bytes");
-  Result<std::string> r = RootFromInclusion(index, size, leaf_hash, proof);
-  if (!r.ok()) return r.status();
-  if (!ConstantTimeEquals(*r, root)) {
+  VV_ASSIGN_OR_RETURN(const std::string r, RootFromInclusion(index, size, leaf_hash, proof));
+  if (!ConstantTimeEquals(r, root)) {
     return Status::DataLoss("inclusion proof does not lead to the root");
   }
   return Status::Ok();

@@ -12,9 +12,8 @@ using fields::OnlyKeys;
 using fields::Str;
 
 Result<std::string> TenantId(const json::Value& body) {
-  auto s = Str(body, "tenant_id", 36, 36);
-  if (!s.ok()) return s.status();
-  if (!IsTenantIdPattern(*s))
+  VV_ASSIGN_OR_RETURN(auto s, Str(body, "tenant_id", 36, 36));
+  if (!IsTenantIdPattern(s))
     return Status::InvalidArgument("tenant_id: must match ^[a-fA-F0-9-]{36}$");
   return s;
 }
