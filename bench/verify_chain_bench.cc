@@ -232,10 +232,10 @@ void BM_TelemetryBatchDurable(benchmark::State& state) {
   std::filesystem::create_directories(dir);
   queue::EmbeddedQueueOptions qo;
   qo.clock = &f.clock;
-  auto signer = std::make_unique<queue::EnvelopeSigner>(
+  // Signed as the gateway signs: one signature per commit group, in the queue's writer.
+  qo.signer = std::make_shared<const queue::EnvelopeSigner>(
       "bench", crypto::Ed25519PrivateKey::FromSeed(std::string(32, '\x07')).value());
-  auto pub = std::make_unique<queue::SigningPublisher>(
-      queue::EmbeddedQueue::Open(dir + "/q.db", qo).value(), std::move(signer));
+  auto pub = queue::EmbeddedQueue::Open(dir + "/q.db", qo).value();
   audit::AuditLogOptions ao;
   ao.seal_key = std::make_shared<const crypto::Ed25519PrivateKey>(Key());
   auto audit = audit::AuditLog::Open(dir + "/audit.jsonl", ao, f.clock).value();

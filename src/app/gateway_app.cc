@@ -95,12 +95,17 @@ void FillJetStreamOptions(const config::GatewayConfig& cfg, queue::JetStreamOpti
 
 namespace {
 
-Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayConfig& cfg,
-                                                        const Clock& clock) {
+// The queue, signing every envelope with `signer` when set (issue 12): the embedded queue
+// signs each commit group in its writer (one signature per group, issue 15); JetStream
+// publishes go through a SigningPublisher (one signature per publish or batch).
+Result<std::unique_ptr<queue::Publisher>> MakePublisher(
+    const config::GatewayConfig& cfg, const Clock& clock,
+    std::shared_ptr<const queue::EnvelopeSigner> signer) {
   switch (cfg.queue_backend) {
     case config::QueueBackend::kEmbedded: {
       queue::EmbeddedQueueOptions o;
       o.clock = &clock;
+      o.signer = std::move(signer);
       auto q = queue::EmbeddedQueue::Open(cfg.queue_path, o);
       if (!q.ok()) return Status(q.status().code(), "queue_path: " + q.status().message());
       return std::unique_ptr<queue::Publisher>(std::move(q).value());
@@ -112,7 +117,10 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(const config::GatewayCon
       FillJetStreamOptions(cfg, &o);
       auto p = queue::JetStreamPublisher::Create(o);
       if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
-      return std::unique_ptr<queue::Publisher>(std::move(p).value());
+      std::unique_ptr<queue::Publisher> out = std::move(p).value();
+      if (signer == nullptr) return out;
+      return std::unique_ptr<queue::Publisher>(
+          std::make_unique<queue::SigningPublisher>(std::move(out), std::move(signer)));
     }
   }
   return Status::InvalidArgument("queue_backend: unknown backend");
@@ -223,20 +231,21 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   if (!audit.ok()) return Status(audit.status().code(), "audit_log_path: " + audit.status().message());
   app->audit_ = std::move(audit).value();
 
-  VV_ASSIGN_OR_RETURN(app->publisher_, MakePublisher(c, app->clock_));
   // Every envelope is signed on its way to the queue (issue 12): the engine stores only what
   // verifies under one of its configured queue keys, so a forged or injected message is
   // dead-lettered instead of becoming evidence. Without a key the envelopes stay unsigned
   // (development only: the engine refuses them unless it explicitly allows unsigned ones).
+  std::shared_ptr<const queue::EnvelopeSigner> queue_signer;
   if (!c.queue_signing_key_path.empty()) {
     auto qs = queue::EnvelopeSigner::Load(c.queue_signing_key_path, c.queue_signing_kid);
     if (!qs.ok())
       return Status(qs.status().code(),
                     "queue_signing_key_path (VV_TG_QUEUE_SIGNING_KEY_PATH): " +
                         qs.status().message());
-    app->publisher_ = std::make_unique<queue::SigningPublisher>(std::move(app->publisher_),
-                                                                std::move(qs).value());
-  } else {
+    queue_signer = std::move(qs).value();
+  }
+  VV_ASSIGN_OR_RETURN(app->publisher_, MakePublisher(c, app->clock_, queue_signer));
+  if (queue_signer == nullptr) {
     spdlog::warn("queue_signing_key_path is not set: envelopes are enqueued UNSIGNED; the "
                  "engine accepts them only with allow_unsigned_queue_messages (development)");
   }
@@ -454,7 +463,8 @@ void GatewayApp::WatchBackends() {
   else if (cfg->rate_limit_backend == config::StateBackend::kRedis)
     logging::Backends().Observe("redis", limiter_->Health());
   if (cfg->queue_backend != config::QueueBackend::kNats)
-    logging::Backends().Observe("queue (" + std::string(config::Name(cfg->queue_backend)) + ")", publisher_->Health());
+    logging::Backends().Observe("queue (" + std::string(config::Name(cfg->queue_backend)) + ")",
+                                publisher_->Health());
   const audit::AnchorState anchor = audit_->anchor_state();
   if (anchor.configured)
     logging::Backends().Observe("audit anchor (" + cfg->audit_anchor + ")",

@@ -176,6 +176,11 @@ Result<std::unique_ptr<EmbeddedQueue>> EmbeddedQueue::Open(const std::string& pa
   if (options.max_pending == 0) {
     return Status::InvalidArgument("embedded queue: max_pending must be positive");
   }
+  if (options.signer != nullptr &&
+      options.max_pending > static_cast<size_t>(kEnvelopeBatchMaxSize)) {
+    return Status::InvalidArgument(
+        "embedded queue: max_pending must be <= 2^20 with a signer (one signature per group)");
+  }
   if (options.busy_timeout_ms < 0) {
     return Status::InvalidArgument("embedded queue: busy_timeout_ms must not be negative");
   }
@@ -214,9 +219,12 @@ EmbeddedQueue::~EmbeddedQueue() {
   sqlite3_close(writer_db_);
 }
 
-EmbeddedQueue::Pending EmbeddedQueue::MakePending(Envelope envelope, PublishCallback done) {
+EmbeddedQueue::Pending EmbeddedQueue::MakePending(Envelope envelope, PublishCallback done) const {
   Pending p;
-  p.wire_bytes = envelope.TakeWireBytes();  // serialise outside the lock
+  if (options_.signer != nullptr && envelope.auth.is_null())
+    p.unsigned_bytes = envelope.UnsignedCanonicalBytes();  // signed by the writer, per group
+  else
+    p.wire_bytes = envelope.TakeWireBytes();  // serialise outside the lock
   p.envelope = std::move(envelope);
   // The writer stores wire_bytes and the scalar columns only: free the DOM here, on the
   // thread that built it, rather than on the writer thread after the commit.
@@ -235,6 +243,18 @@ void EmbeddedQueue::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCa
   if (envelopes.empty()) {
     done(Status::Ok(), {});
     return;
+  }
+  // A batch is a group already: signed here, on the publishing thread, with one signature
+  // (the writer thread, shared by every publisher, only signs what single publishes leave).
+  if (options_.signer != nullptr) {
+    std::vector<size_t> idx;  // the unsigned ones (an envelope that arrives signed stays so)
+    for (size_t i = 0; i < envelopes.size(); ++i)
+      if (envelopes[i].auth.is_null()) idx.push_back(i);
+    std::vector<Envelope> group;
+    group.reserve(idx.size());
+    for (size_t i : idx) group.push_back(std::move(envelopes[i]));
+    options_.signer->SignBatchForWire(&group);
+    for (size_t k = 0; k < idx.size(); ++k) envelopes[idx[k]] = std::move(group[k]);
   }
   std::vector<PublishCallback> callbacks = JoinBatchCallbacks(envelopes.size(), std::move(done));
   std::vector<Pending> batch;
@@ -296,6 +316,7 @@ void EmbeddedQueue::WriterLoop() {
       for (Pending& p : pending_) batch.push_back(std::move(p));
       pending_.clear();
     }
+    if (options_.signer != nullptr) SignGroup(batch);
     WriteBatch(batch, &statements, &outcomes);
     // The callbacks of one commit group run inside one CompletionBatch: work they defer to
     // it (the gateway's audit records and answers) is done once for the group, after the last.
@@ -305,6 +326,29 @@ void EmbeddedQueue::WriterLoop() {
     }
   }
   writer_running_.store(false);
+}
+
+void EmbeddedQueue::SignGroup(std::vector<Pending>& batch) const {
+  std::vector<size_t> idx;
+  for (size_t i = 0; i < batch.size(); ++i)
+    if (!batch[i].unsigned_bytes.empty()) idx.push_back(i);
+  if (idx.empty()) return;
+  std::vector<Envelope> envelopes;
+  std::vector<std::string> unsigned_bytes;
+  envelopes.reserve(idx.size());
+  unsigned_bytes.reserve(idx.size());
+  for (size_t i : idx) {
+    envelopes.push_back(std::move(batch[i].envelope));
+    unsigned_bytes.push_back(std::move(batch[i].unsigned_bytes));
+  }
+  // A group is at most max_pending <= kEnvelopeBatchMaxSize envelopes (checked at Open).
+  options_.signer->SignGroup(&envelopes, unsigned_bytes);
+  for (size_t k = 0; k < idx.size(); ++k) {
+    Pending& p = batch[idx[k]];
+    p.envelope = std::move(envelopes[k]);
+    p.wire_bytes = p.envelope.CanonicalBytesFrom(unsigned_bytes[k]);
+    p.unsigned_bytes.clear();
+  }
 }
 
 namespace {

@@ -49,6 +49,7 @@
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status.h"
+#include "queue/envelope_auth.h"
 #include "queue/queue.h"
 
 struct sqlite3;
@@ -62,6 +63,14 @@ struct EmbeddedQueueOptions {
   int busy_timeout_ms = 5000;
   // Clock for acked_at; nullptr = the system clock. Must outlive the queue.
   const Clock* clock = nullptr;
+  // Signs every unsigned envelope on its way in (issue 12) with one signature per group
+  // (issue 15): single publishes are grouped by commit - the publishing thread builds each
+  // envelope's unsigned canonical bytes, the writer signs the commit group's Merkle root once
+  // (EnvelopeSigner::SignGroup: ed25519-merkle-v1, a group of one plain ed25519); a
+  // PublishBatch is its own group, signed on the publishing thread. The stored bytes are the
+  // signed canonical envelope. An envelope that arrives signed is stored as it is.
+  // nullptr = stored unsigned (development).
+  std::shared_ptr<const EnvelopeSigner> signer;
   // TEST ONLY: called by the writer just before COMMIT; a non-OK status makes the writer
   // roll the batch back as if COMMIT had failed. Called on the writer thread.
   std::function<Status()> fail_commit_for_test;
@@ -124,7 +133,8 @@ class EmbeddedQueue final : public Publisher {
  private:
   struct Pending {
     Envelope envelope;
-    std::string wire_bytes;
+    std::string wire_bytes;      // empty until the writer signs it (unsigned_bytes set)
+    std::string unsigned_bytes;  // to be signed by the writer (options_.signer)
     PublishCallback done;
   };
   struct Outcome {
@@ -134,7 +144,10 @@ class EmbeddedQueue final : public Publisher {
 
   struct WriterStatements;
   // Serialises outside the lock and frees the DOM on the calling thread.
-  static Pending MakePending(Envelope envelope, PublishCallback done);
+  Pending MakePending(Envelope envelope, PublishCallback done) const;
+  // Writer thread: signs the batch's envelopes that wait for it with one signature and sets
+  // their wire bytes.
+  void SignGroup(std::vector<Pending>& batch) const;
   // Moves items[0..n) to the pending queue together, or fails every one inline (full/stopping).
   void Enqueue(Pending* items, size_t n);  // the writer thread's cached prepared statements
 

@@ -97,19 +97,19 @@ void EnvelopeSigner::SignBatch(std::vector<Envelope>* envelopes) const {
   std::vector<std::string> unsigned_bytes;
   unsigned_bytes.reserve(envelopes->size());
   for (const Envelope& e : *envelopes) unsigned_bytes.push_back(e.UnsignedCanonicalBytes());
-  SignUnsigned(envelopes, unsigned_bytes);
+  SignGroup(envelopes, unsigned_bytes);
 }
 
 void EnvelopeSigner::SignBatchForWire(std::vector<Envelope>* envelopes) const {
   std::vector<std::string> unsigned_bytes;
   unsigned_bytes.reserve(envelopes->size());
   for (const Envelope& e : *envelopes) unsigned_bytes.push_back(e.UnsignedCanonicalBytes());
-  SignUnsigned(envelopes, unsigned_bytes);
+  SignGroup(envelopes, unsigned_bytes);
   for (size_t i = 0; i < envelopes->size(); ++i)
     (*envelopes)[i].wire = (*envelopes)[i].CanonicalBytesFrom(unsigned_bytes[i]);
 }
 
-void EnvelopeSigner::SignUnsigned(std::vector<Envelope>* envelopes,
+void EnvelopeSigner::SignGroup(std::vector<Envelope>* envelopes,
                                   const std::vector<std::string>& unsigned_bytes) const {
   std::vector<Envelope>& es = *envelopes;
   if (es.empty()) return;

@@ -68,14 +68,16 @@ class EnvelopeSigner {
   // SignBatch, and sets each envelope's `wire` to its canonical signed bytes: each envelope is
   // serialised once, for its signature and its wire bytes (the publishing path).
   void SignBatchForWire(std::vector<Envelope>* envelopes) const;
+  // SignBatch for envelopes whose unsigned canonical bytes the caller already built:
+  // unsigned_bytes[i] MUST be (*envelopes)[i].UnsignedCanonicalBytes() (the embedded queue's
+  // writer signs a commit group from bytes the publishing threads built).
+  void SignGroup(std::vector<Envelope>* envelopes,
+                 const std::vector<std::string>& unsigned_bytes) const;
   const std::string& kid() const { return kid_; }
 
  private:
   // The single-envelope "auth" member over `unsigned_bytes`.
   json::Value SingleAuth(std::string_view unsigned_bytes) const;
-  // Signs envelopes[i] whose unsigned canonical bytes are unsigned_bytes[i].
-  void SignUnsigned(std::vector<Envelope>* envelopes,
-                    const std::vector<std::string>& unsigned_bytes) const;
 
   std::string kid_;
   crypto::Ed25519PrivateKey key_;
@@ -114,7 +116,7 @@ std::string VerifyEnvelopeAuth(const Envelope& e, const EnvelopeVerifyKeys& keys
 // Signs every envelope, then hands it to `inner` (the gateway's only path to the queue).
 class SigningPublisher final : public Publisher {
  public:
-  SigningPublisher(std::unique_ptr<Publisher> inner, std::unique_ptr<EnvelopeSigner> signer)
+  SigningPublisher(std::unique_ptr<Publisher> inner, std::shared_ptr<const EnvelopeSigner> signer)
       : inner_(std::move(inner)), signer_(std::move(signer)) {}
   void Publish(Envelope envelope, PublishCallback done) override {
     std::vector<Envelope> one;
@@ -131,7 +133,7 @@ class SigningPublisher final : public Publisher {
 
  private:
   std::unique_ptr<Publisher> inner_;
-  std::unique_ptr<EnvelopeSigner> signer_;
+  std::shared_ptr<const EnvelopeSigner> signer_;
 };
 
 }  // namespace vv::queue

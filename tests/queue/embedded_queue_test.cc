@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@
 #include "common/encoding.h"
 #include "fakes/fake_clock.h"
 #include "fakes/temp_dir.h"
+#include "queue/envelope_codec.h"
 #include "queue/failing_publisher.h"
 
 namespace vv::queue {
@@ -336,6 +338,120 @@ TEST_F(EmbeddedQueueTest, ConcurrentPublishersAllStoredWithGroupCommit) {
     ids.insert(m.envelope.message_id);
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kTotal - kDead));
+}
+
+// Issue 15: with a signer the writer signs each commit group once (a Merkle root over the
+// group's envelopes, ed25519-merkle-v1; a group of one plain ed25519). Every stored envelope -
+// ingest and dead letter - verifies alone after a round trip through the file, its stored bytes
+// are its canonical signed form, and there are no more signatures than commits.
+TEST_F(EmbeddedQueueTest, SignerSignsEachCommitGroupOnceAndEveryStoredEnvelopeVerifies) {
+  const auto key = crypto::Ed25519PrivateKey::FromSeed(std::string(32, '\x05')).value();
+  EmbeddedQueueOptions o;
+  o.signer = std::make_shared<const EnvelopeSigner>("q1", key);
+  WriterGate gate;  // the first commit waits, so later publishes pile up into one group
+  o.fail_commit_for_test = gate.Hook();
+  auto q = OpenQueue(o);
+  ASSERT_NE(q, nullptr);
+  Recorder r;
+  q->Publish(Ingest("first", "t1/first"), r.Callback(0));
+  ASSERT_TRUE(gate.WaitUntilHeld());
+  constexpr int kMore = 40;
+  for (int i = 1; i <= kMore; ++i) {
+    const std::string id = "evt-" + std::to_string(i);
+    if (i % 8 == 0)
+      q->Publish(DeadLetter("bad " + id), r.Callback(i));
+    else
+      q->Publish(Ingest(id, "t1/" + id), r.Callback(i));
+  }
+  gate.Release();
+  ASSERT_TRUE(r.Wait(kMore + 1));
+  for (int i = 0; i <= kMore; ++i) ASSERT_TRUE(r.Get(i).status.ok()) << i;
+  EXPECT_EQ(q->commits(), 2u) << "the first alone, then the 40 that waited";
+
+  const EnvelopeVerifyKeys keys = {{"q1", key.PublicKey()}};
+  std::set<std::string> signatures;
+  int merkle = 0, single = 0;
+  for (Kind kind : {Kind::kIngest, Kind::kDeadLetter}) {
+    auto stored = q->List(kind, 0, 100);
+    ASSERT_TRUE(stored.ok());
+    for (const StoredMessage& m : *stored) {
+      auto parsed = ParseEnvelope(m.wire_bytes);
+      ASSERT_TRUE(parsed.ok());
+      EXPECT_EQ(parsed->CanonicalBytes(), m.wire_bytes) << "stored in canonical form";
+      EXPECT_EQ(VerifyEnvelopeAuth(*parsed, keys), "") << m.sequence;
+      EXPECT_TRUE(VerifyIntegrity(*parsed));
+      const std::string alg = parsed->auth.Find("alg")->as_string();
+      (alg == kEnvelopeBatchAuthAlg ? merkle : single)++;
+      signatures.insert(parsed->auth.Find("sig")->as_string());
+    }
+  }
+  EXPECT_EQ(single, 1);
+  EXPECT_EQ(merkle, kMore);
+  EXPECT_EQ(signatures.size(), 2u) << "one signature per commit group";
+
+  // Tampering with a stored member is still caught (its own leaf, the group's signature).
+  auto first_ingest = q->List(Kind::kIngest, 1, 1);
+  ASSERT_TRUE(first_ingest.ok() && !first_ingest->empty());
+  Envelope tampered = (*first_ingest)[0].envelope;
+  tampered.payload.Set("event_id", "forged");
+  EXPECT_EQ(VerifyEnvelopeAuth(tampered, keys), kAuthBadSignature);
+}
+
+TEST_F(EmbeddedQueueTest, SignerSignsAPublishBatchAsOneGroup) {
+  const auto key = crypto::Ed25519PrivateKey::FromSeed(std::string(32, '\x05')).value();
+  EmbeddedQueueOptions o;
+  o.signer = std::make_shared<const EnvelopeSigner>("q1", key);
+  auto q = OpenQueue(o);
+  ASSERT_NE(q, nullptr);
+  std::vector<Envelope> batch;
+  for (int i = 0; i < 5; ++i)
+    batch.push_back(Ingest("b" + std::to_string(i), "t1/b" + std::to_string(i)));
+  std::promise<Status> done;
+  q->PublishBatch(std::move(batch),
+                  [&](Status st, std::vector<PublishOutcome>) { done.set_value(st); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  auto stored = q->List(Kind::kIngest, 0, 10);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 5u);
+  for (const StoredMessage& m : *stored) {
+    auto parsed = ParseEnvelope(m.wire_bytes);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->auth.Find("size")->as_int64(), 5);
+    EXPECT_EQ(parsed->auth.Find("sig")->as_string(),
+              (*stored)[0].envelope.auth.Find("sig")->as_string());
+    EXPECT_EQ(VerifyEnvelopeAuth(*parsed, {{"q1", key.PublicKey()}}), "");
+  }
+}
+
+TEST_F(EmbeddedQueueTest, SignerStoresAnAlreadySignedEnvelopeAsItIs) {
+  const auto key = crypto::Ed25519PrivateKey::FromSeed(std::string(32, '\x05')).value();
+  const auto other = crypto::Ed25519PrivateKey::FromSeed(std::string(32, '\x06')).value();
+  EmbeddedQueueOptions o;
+  o.signer = std::make_shared<const EnvelopeSigner>("q1", key);
+  auto q = OpenQueue(o);
+  ASSERT_NE(q, nullptr);
+  Envelope e = Ingest("pre", "t1/pre");
+  EnvelopeSigner("q0", other).Sign(&e);
+  const std::string expected = e.CanonicalBytes();
+  ASSERT_TRUE(PublishSync(*q, std::move(e)).status.ok());
+  auto stored = q->List(Kind::kIngest, 0, 10);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].wire_bytes, expected);
+  EXPECT_EQ((*stored)[0].envelope.auth.Find("kid")->as_string(), "q0");
+}
+
+TEST_F(EmbeddedQueueTest, SignerRefusesAPendingBoundBeyondOneMerkleGroup) {
+  EmbeddedQueueOptions o;
+  o.clock = &clock_;
+  o.signer = std::make_shared<const EnvelopeSigner>(
+      "q1", crypto::Ed25519PrivateKey::FromSeed(std::string(32, '\x05')).value());
+  o.max_pending = (size_t{1} << 20) + 1;
+  auto q = EmbeddedQueue::Open(path_, o);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), StatusCode::kInvalidArgument);
+  o.max_pending = size_t{1} << 20;
+  EXPECT_TRUE(EmbeddedQueue::Open(path_, o).ok());
 }
 
 TEST_F(EmbeddedQueueTest, OpenInMissingDirectoryFailsClearly) {
