@@ -48,7 +48,7 @@ http::Response GatewayHandler::RoutingRejection(const http::Request& request, in
                                                 verify::Reason reason, const char* detail) {
   // Every bad input gets an audit record, also a probe of an unknown path or a wrong method
   // (an authenticated peer: mTLS came first). Request bytes are escaped and bounded. Counted
-  // in the rejection metric; deps_.counters->rejected keeps counting requests of the endpoints only.
+  // in the rejection metric; the counters' `rejected` keeps counting the endpoints' requests.
   deps_.metrics->Rejected(status, verify::ReasonName(reason)).Inc();
   json::Value details = json::Value::MakeObject();
   details.Set("request_id", deps_.random->Uuid4());

@@ -8,8 +8,8 @@
 // transport hooks.
 //
 // Thread-safety: the endpoint handlers are called concurrently from the listener's worker
-// threads; all members are immutable or thread-safe. Ownership: borrows every dependency; they must outlive
-// the service (wiring in gateway_app.h owns them).
+// threads; all members are immutable or thread-safe. Ownership: borrows every dependency;
+// they must outlive the service (wiring in gateway_app.h owns them).
 
 #include <atomic>
 #include <memory>

@@ -244,23 +244,14 @@ void EmbeddedQueue::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCa
     done(Status::Ok(), {});
     return;
   }
-  // A batch is a group already: signed here, on the publishing thread, with one signature
-  // (the writer thread, shared by every publisher, only signs what single publishes leave).
-  if (options_.signer != nullptr) {
-    std::vector<size_t> idx;  // the unsigned ones (an envelope that arrives signed stays so)
-    for (size_t i = 0; i < envelopes.size(); ++i)
-      if (envelopes[i].auth.is_null()) idx.push_back(i);
-    std::vector<Envelope> group;
-    group.reserve(idx.size());
-    for (size_t i : idx) group.push_back(std::move(envelopes[i]));
-    options_.signer->SignBatchForWire(&group);
-    for (size_t k = 0; k < idx.size(); ++k) envelopes[idx[k]] = std::move(group[k]);
-  }
   std::vector<PublishCallback> callbacks = JoinBatchCallbacks(envelopes.size(), std::move(done));
   std::vector<Pending> batch;
   batch.reserve(envelopes.size());
   for (size_t i = 0; i < envelopes.size(); ++i)
     batch.push_back(MakePending(std::move(envelopes[i]), std::move(callbacks[i])));
+  // A batch is a group already: signed here, on the publishing thread, with one signature
+  // (the writer thread, shared by every publisher, only signs what single publishes leave).
+  if (options_.signer != nullptr) SignGroup(batch);
   Enqueue(batch.data(), batch.size());
 }
 

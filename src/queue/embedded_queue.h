@@ -145,8 +145,9 @@ class EmbeddedQueue final : public Publisher {
   struct WriterStatements;
   // Serialises outside the lock and frees the DOM on the calling thread.
   Pending MakePending(Envelope envelope, PublishCallback done) const;
-  // Writer thread: signs the batch's envelopes that wait for it with one signature and sets
-  // their wire bytes.
+  // Signs the envelopes of `batch` that wait for it (unsigned_bytes set) with one signature and
+  // sets their wire bytes: on the writer thread for a commit group of single publishes, on the
+  // publishing thread for a PublishBatch.
   void SignGroup(std::vector<Pending>& batch) const;
   // Moves items[0..n) to the pending queue together, or fails every one inline (full/stopping).
   void Enqueue(Pending* items, size_t n);  // the writer thread's cached prepared statements

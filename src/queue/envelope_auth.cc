@@ -75,9 +75,9 @@ std::string VerifyBatchAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
   if (key == keys.end()) return kAuthUnknownKid;
   auto raw_sig = Base64DecodeStrict(sig->as_string());
   if (!raw_sig) return kAuthBadSignature;
-  Result<std::string> root =
-      crypto::merkle::RootFromInclusion(static_cast<uint64_t>(*i), static_cast<uint64_t>(*n),
-                                        crypto::merkle::LeafHash(SigningInput(e, unsigned_bytes)), proof);
+  const std::string leaf = crypto::merkle::LeafHash(SigningInput(e, unsigned_bytes));
+  Result<std::string> root = crypto::merkle::RootFromInclusion(
+      static_cast<uint64_t>(*i), static_cast<uint64_t>(*n), leaf, proof);
   if (!root.ok()) return kAuthMalformed;  // a path of the wrong length for (index, size)
   const std::string input = BatchSigningInput(static_cast<uint64_t>(*n), *root);
   // What was verified, exactly: the key's bytes (a kid re-bound to another key misses) and
@@ -91,19 +91,22 @@ std::string VerifyBatchAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
   if (roots != nullptr) roots->Insert(std::move(cache_key));
   return "";
 }
+
+std::vector<std::string> UnsignedBytesOf(const std::vector<Envelope>& envelopes) {
+  std::vector<std::string> out;
+  out.reserve(envelopes.size());
+  for (const Envelope& e : envelopes) out.push_back(e.UnsignedCanonicalBytes());
+  return out;
+}
+
 }  // namespace
 
 void EnvelopeSigner::SignBatch(std::vector<Envelope>* envelopes) const {
-  std::vector<std::string> unsigned_bytes;
-  unsigned_bytes.reserve(envelopes->size());
-  for (const Envelope& e : *envelopes) unsigned_bytes.push_back(e.UnsignedCanonicalBytes());
-  SignGroup(envelopes, unsigned_bytes);
+  SignGroup(envelopes, UnsignedBytesOf(*envelopes));
 }
 
 void EnvelopeSigner::SignBatchForWire(std::vector<Envelope>* envelopes) const {
-  std::vector<std::string> unsigned_bytes;
-  unsigned_bytes.reserve(envelopes->size());
-  for (const Envelope& e : *envelopes) unsigned_bytes.push_back(e.UnsignedCanonicalBytes());
+  const std::vector<std::string> unsigned_bytes = UnsignedBytesOf(*envelopes);
   SignGroup(envelopes, unsigned_bytes);
   for (size_t i = 0; i < envelopes->size(); ++i)
     (*envelopes)[i].wire = (*envelopes)[i].CanonicalBytesFrom(unsigned_bytes[i]);
@@ -155,7 +158,8 @@ std::string VerifyEnvelopeAuth(const Envelope& e, const EnvelopeVerifyKeys& keys
   if (!e.auth.is_object()) return kAuthMalformed;
   const json::Value* alg = e.auth.Find("alg");
   if (alg == nullptr || !alg->is_string()) return kAuthMalformed;
-  if (alg->as_string() == kEnvelopeBatchAuthAlg) return VerifyBatchAuth(e, keys, roots, unsigned_bytes);
+  if (alg->as_string() == kEnvelopeBatchAuthAlg)
+    return VerifyBatchAuth(e, keys, roots, unsigned_bytes);
   const json::Value* kid = e.auth.Find("kid");
   const json::Value* sig = e.auth.Find("sig");
   if (kid == nullptr || sig == nullptr || !kid->is_string() || !sig->is_string() ||

@@ -240,7 +240,8 @@ TEST(ConfigTablesTest, EveryVariableIsSpelledOnce) {
   for (const auto& [var, n] : seen) EXPECT_EQ(n, 1) << var;
   EXPECT_EQ(seen.count("VV_TG_QUEUE_BACKEND"), 1u);
   EXPECT_EQ(seen.count("VV_EVIDENCE_STORE_BACKEND"), 1u);
-  auto e = ParseEngineKeys("vectorvue: {}\n", MapEnv({{"VV_TG_QUEUE_BACKEND", "MEMORY"}}), "", {}, EngineConfig());
+  auto e = ParseEngineKeys("vectorvue: {}\n", MapEnv({{"VV_TG_QUEUE_BACKEND", "MEMORY"}}), "", {},
+                           EngineConfig());
   ASSERT_TRUE(e.ok()) << e.status().message();
   EXPECT_EQ(e->queue_backend, QueueBackend::kEmbedded);
 }
