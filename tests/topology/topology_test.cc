@@ -212,12 +212,20 @@ struct Scenario {
   std::vector<std::string> audit_lines[2];
   std::string sizing;
 
+  // The one scenario of this binary, run on first use; ScenarioCleanup destroys it after the
+  // last test, which stops every server and process it started (PostgreSQL runs under setpriv,
+  // whose change of user drops the parent-death signal: a leaked scenario left a postmaster
+  // running after each CI run).
+  static std::unique_ptr<Scenario>& Slot() {
+    static std::unique_ptr<Scenario> s;
+    return s;
+  }
   static Scenario& Get() {
-    static Scenario* s = [] {
-      auto* sc = new Scenario();
-      sc->Run();
-      return sc;
-    }();
+    std::unique_ptr<Scenario>& s = Slot();
+    if (!s) {
+      s = std::make_unique<Scenario>();
+      s->Run();
+    }
     return *s;
   }
 
@@ -539,6 +547,13 @@ struct Scenario {
                                 &audit_cross_out);
   }
 };
+
+class ScenarioCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override { Scenario::Slot().reset(); }
+};
+[[maybe_unused]] ::testing::Environment* const kScenarioCleanup =
+    ::testing::AddGlobalTestEnvironment(new ScenarioCleanup);
 
 class TopologyTest : public ::testing::Test {
  protected:
