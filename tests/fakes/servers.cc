@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <thread>
 
 namespace vv::testing {
@@ -45,9 +47,7 @@ bool ReadContains(int fd, const std::string& needle) {
   return false;
 }
 
-}  // namespace
-
-int FreeLoopbackPort() {
+int KernelFreeLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
   sockaddr_in addr{};
@@ -62,6 +62,20 @@ int FreeLoopbackPort() {
   }
   close(fd);
   return port;
+}
+
+}  // namespace
+
+int FreeLoopbackPort() {
+  static std::mutex mu;
+  static std::set<int> handed_out;  // test support: the ports of this process's servers
+  for (int attempt = 0; attempt < 256; ++attempt) {
+    const int port = KernelFreeLoopbackPort();
+    if (port == 0) return 0;
+    std::lock_guard<std::mutex> l(mu);
+    if (handed_out.insert(port).second) return port;
+  }
+  return 0;
 }
 
 std::optional<std::string> FindBinary(const std::string& name) {

@@ -26,7 +26,10 @@
 
 namespace vv::testing {
 
-// A loopback TCP port that was free a moment ago (bind to port 0, read it back, close).
+// A loopback TCP port that was free a moment ago (bind to port 0, read it back, close), never
+// one this process was handed before: the kernel may give back a port it just released, and
+// one server's two ports (a NATS node's client and route ports) once came out equal. 0 when
+// no port could be found. Thread-safe.
 int FreeLoopbackPort();
 // First existing executable among `candidates` (absolute paths) and $PATH lookups of `name`.
 std::optional<std::string> FindBinary(const std::string& name);
