@@ -120,6 +120,17 @@ class EmbeddedQueueTest : public ::testing::Test {
     return MakeDeadLetterEnvelope("invalid_json", "Invalid JSON payload", raw, trace, clock_,
                                   random_);
   }
+  // Opens the queue with `gate` holding the writer inside its first commit, publishes `first`
+  // (callback 0 of `r`) and waits until the writer holds it: later publishes pile up behind it.
+  std::unique_ptr<EmbeddedQueue> OpenHeld(EmbeddedQueueOptions o, WriterGate& gate, Recorder& r,
+                                          Envelope first) {
+    o.fail_commit_for_test = gate.Hook();
+    auto q = OpenQueue(o);
+    if (q == nullptr) return nullptr;
+    q->Publish(std::move(first), r.Callback(0));
+    EXPECT_TRUE(gate.WaitUntilHeld());
+    return q;
+  }
   // Publishes and waits for the callback.
   Recorder::Entry PublishSync(Publisher& q, Envelope e) {
     Recorder r;
@@ -349,12 +360,9 @@ TEST_F(EmbeddedQueueTest, SignerSignsEachCommitGroupOnceAndEveryStoredEnvelopeVe
   EmbeddedQueueOptions o;
   o.signer = std::make_shared<const EnvelopeSigner>("q1", key);
   WriterGate gate;  // the first commit waits, so later publishes pile up into one group
-  o.fail_commit_for_test = gate.Hook();
-  auto q = OpenQueue(o);
-  ASSERT_NE(q, nullptr);
   Recorder r;
-  q->Publish(Ingest("first", "t1/first"), r.Callback(0));
-  ASSERT_TRUE(gate.WaitUntilHeld());
+  auto q = OpenHeld(o, gate, r, Ingest("first", "t1/first"));
+  ASSERT_NE(q, nullptr);
   constexpr int kMore = 40;
   for (int i = 1; i <= kMore; ++i) {
     const std::string id = "evt-" + std::to_string(i);
@@ -538,12 +546,9 @@ TEST_F(EmbeddedQueueTest, FullQueueFailsFastWithoutBlocking) {
   WriterGate gate;
   EmbeddedQueueOptions o;
   o.max_pending = 2;
-  o.fail_commit_for_test = gate.Hook();
-  auto q = OpenQueue(o);
-  ASSERT_NE(q, nullptr);
   Recorder r;
-  q->Publish(Ingest("evt-0", "t1/evt-0"), r.Callback(0));
-  ASSERT_TRUE(gate.WaitUntilHeld());
+  auto q = OpenHeld(o, gate, r, Ingest("evt-0", "t1/evt-0"));
+  ASSERT_NE(q, nullptr);
   // The writer is stuck inside the first batch: two more fit, the third is rejected inline.
   q->Publish(Ingest("evt-1", "t1/evt-1"), r.Callback(1));
   q->Publish(Ingest("evt-2", "t1/evt-2"), r.Callback(2));
