@@ -12,7 +12,7 @@ set(VV_FUZZ_TARGETS
   envelope_fuzz
   base64_fuzz
   signature_headers_fuzz
-  config_edit_fuzz
+  identities_file_fuzz
   audit_record_fuzz
   http_request_fuzz
   batch_body_fuzz
@@ -24,7 +24,7 @@ set(VV_FUZZ_DEPS_config_fuzz vv_config)
 set(VV_FUZZ_DEPS_envelope_fuzz vv_queue vv_crypto vv_json)
 set(VV_FUZZ_DEPS_base64_fuzz vv_common)
 set(VV_FUZZ_DEPS_signature_headers_fuzz vv_verify vv_config vv_crypto)
-set(VV_FUZZ_DEPS_config_edit_fuzz vv_config)
+set(VV_FUZZ_DEPS_identities_file_fuzz vv_config)
 set(VV_FUZZ_DEPS_audit_record_fuzz vv_audit vv_json vv_common)
 set(VV_FUZZ_DEPS_http_request_fuzz vv_http)
 set(VV_FUZZ_DEPS_batch_body_fuzz vv_verify vv_json)

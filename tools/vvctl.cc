@@ -15,8 +15,12 @@
 //   vvctl identity stage-pin  --config F --identity ID (--pin HEX | --cert PEM)
 //   vvctl identity retire-pin --config F --identity ID (--pin HEX | --cert PEM)
 //   vvctl identity set-operators --config F --identity ID --operator OP [--operator OP ...]
-//       edit the YAML (validated, atomic write); then reload the gateway (SIGHUP or
-//       POST /admin/reload).
+//       edit the machine-owned identities file the config names (identities_file; validated
+//       with the whole config, rewritten whole and atomically); then reload the gateway
+//       (SIGHUP or POST /admin/reload). A config with inline identities is refused: first
+//   vvctl identity export --config F --out FILE [--force]
+//       writes its identities to FILE; replace allowed_service_identities with
+//       `identities_file: FILE` and reload (vvctl never rewrites the YAML).
 // Kill switch (SD-03, dual control; src/app/kill_switch.h):
 //   vvctl kill-switch request --config F --action engage|release --identity ID --reason TEXT
 //       prints the canonical request approvers sign (includes the current generation)
@@ -50,7 +54,8 @@
 #include "common/clock.h"
 #include "config/gateway_config.h"
 #include "policy/policy_gate.h"
-#include "config/config_edit.h"
+#include "config/identity_edit.h"
+#include "common/file.h"
 #include "app/gateway_app.h"
 #include "app/kill_switch.h"
 #include "common/encoding.h"
@@ -63,6 +68,8 @@
 #include "queue/jetstream_queue.h"
 
 #include <sys/stat.h>
+
+namespace idedit = vv::config::identity;
 
 namespace {
 
@@ -94,7 +101,7 @@ int RunKeysGenerate(const std::string& out, std::string kid) {
   struct stat st {};
   if (::stat(out.c_str(), &st) == 0)
     return Fail("keys generate", vv::Status::AlreadyExists(out + " exists; refusing to overwrite"));
-  vv::Status s = vv::config::edit::WriteFileAtomic(out, key.ToPem(), 0400);
+  vv::Status s = vv::WriteFileAtomic(out, key.ToPem(), 0400);
   if (!s.ok()) return Fail("keys generate", s);
   vv::json::Value v = vv::json::Value::MakeObject();
   v.Set("ok", true);
@@ -120,21 +127,36 @@ int RunPin(const std::string& cert, bool json) {
   return 0;
 }
 
-int RunIdentity(vv::config::edit::Op op, const std::string& config_path,
-                vv::config::edit::Edit edit, const std::string& cert) {
+int RunIdentity(idedit::Op op, const std::string& config_path, idedit::Edit edit,
+                const std::string& cert) {
   edit.op = op;
   if (!cert.empty()) {
     auto pin = vv::crypto::CertificateFingerprintFromPemFile(cert);
     if (!pin.ok()) return Fail("identity", pin.status());
     edit.pin = *pin;
   }
-  vv::Status s = vv::config::edit::ApplyToFile(config_path, edit, vv::config::ProcessEnv());
-  if (!s.ok()) return Fail("identity", s);
+  auto written = idedit::ApplyToConfig(config_path, edit, vv::config::ProcessEnv());
+  if (!written.ok()) return Fail("identity", written.status());
   vv::json::Value v = vv::json::Value::MakeObject();
   v.Set("ok", true);
   v.Set("config", config_path);
+  v.Set("identities_file", written->path);
   v.Set("identity", edit.identity);
   v.Set("next_step", "reload the gateway: kill -HUP <pid> or POST /admin/reload");
+  std::cout << vv::json::Canonical(v) << std::endl;
+  return 0;
+}
+
+int RunIdentityExport(const std::string& config_path, const std::string& out, bool force) {
+  auto written = idedit::Export(config_path, out, force, vv::config::ProcessEnv());
+  if (!written.ok()) return Fail("identity export", written.status());
+  vv::json::Value v = vv::json::Value::MakeObject();
+  v.Set("ok", true);
+  v.Set("config", config_path);
+  v.Set("identities_file", written->path);
+  v.Set("identities", static_cast<int64_t>(written->identities));
+  v.Set("next_step", "replace allowed_service_identities in " + config_path +
+                         " with `identities_file: " + written->path + "`, then reload");
   std::cout << vv::json::Canonical(v) << std::endl;
   return 0;
 }
@@ -192,7 +214,7 @@ int RunKillSwitch(const std::string& sub, KillSwitchArgs a) {
     auto key = vv::crypto::Ed25519PrivateKey::LoadFile(a.key_path);
     if (!key.ok()) return Fail("kill-switch approve", key.status());
     ks::Approval ap = ks::Sign(canonical, a.approver, *key);
-    vv::Status s = vv::config::edit::WriteFileAtomic(a.out, ks::ApprovalJson(ap) + "\n", 0600);
+    vv::Status s = vv::WriteFileAtomic(a.out, ks::ApprovalJson(ap) + "\n", 0600);
     if (!s.ok()) return Fail("kill-switch approve", s);
     vv::json::Value v = vv::json::Value::MakeObject();
     v.Set("ok", true);
@@ -352,23 +374,23 @@ int main(int argc, char** argv) {
   auto* identity = app.add_subcommand("identity", "Stage/retire an identity's keys and pins");
   identity->require_subcommand(1);
   std::string id_config, id_cert;
-  vv::config::edit::Edit edit{};
-  std::vector<std::pair<CLI::App*, vv::config::edit::Op>> id_cmds;
-  for (auto [name, op] : std::vector<std::pair<const char*, vv::config::edit::Op>>{
-           {"stage-key", vv::config::edit::Op::kStageKey},
-           {"retire-key", vv::config::edit::Op::kRetireKey},
-           {"stage-pin", vv::config::edit::Op::kStagePin},
-           {"retire-pin", vv::config::edit::Op::kRetirePin},
-           {"set-operators", vv::config::edit::Op::kSetOperators}}) {
+  idedit::Edit edit{};
+  std::vector<std::pair<CLI::App*, idedit::Op>> id_cmds;
+  for (auto [name, op] : std::vector<std::pair<const char*, idedit::Op>>{
+           {"stage-key", idedit::Op::kStageKey},
+           {"retire-key", idedit::Op::kRetireKey},
+           {"stage-pin", idedit::Op::kStagePin},
+           {"retire-pin", idedit::Op::kRetirePin},
+           {"set-operators", idedit::Op::kSetOperators}}) {
     auto* c = identity->add_subcommand(name, name);
-    c->add_option("--config", id_config, "gateway YAML config file")->required();
+    c->add_option("--config", id_config, "gateway YAML config file (names identities_file)")->required();
     c->add_option("--identity", edit.identity, "service identity id")->required();
-    if (op == vv::config::edit::Op::kSetOperators) {
+    if (op == idedit::Op::kSetOperators) {
       c->add_option("--operator", edit.operators, "operator id (repeat for several)")->required();
-    } else if (op == vv::config::edit::Op::kStageKey ||
-               op == vv::config::edit::Op::kRetireKey) {
+    } else if (op == idedit::Op::kStageKey ||
+               op == idedit::Op::kRetireKey) {
       c->add_option("--kid", edit.kid, "key id")->required();
-      if (op == vv::config::edit::Op::kStageKey)
+      if (op == idedit::Op::kStageKey)
         c->add_option("--public-key", edit.public_key_b64, "base64 Ed25519 public key")
             ->required();
     } else {
@@ -378,6 +400,13 @@ int main(int argc, char** argv) {
     }
     id_cmds.emplace_back(c, op);
   }
+  auto* id_export = identity->add_subcommand(
+      "export", "Write the config's identities to a new machine-owned identities file");
+  std::string export_out;
+  bool export_force = false;
+  id_export->add_option("--config", id_config, "gateway YAML config file")->required();
+  id_export->add_option("--out", export_out, "identities file to create (JSON)")->required();
+  id_export->add_flag("--force", export_force, "replace an existing file");
   // kill-switch
   auto* kill = app.add_subcommand("kill-switch", "Dual-controlled identity revocation (SD-03)");
   kill->require_subcommand(1);
@@ -434,6 +463,7 @@ int main(int argc, char** argv) {
   if (pin->parsed()) return RunPin(pin_cert, json_flag);
   for (auto& [c, op] : id_cmds)
     if (c->parsed()) return RunIdentity(op, id_config, edit, id_cert);
+  if (id_export->parsed()) return RunIdentityExport(id_config, export_out, export_force);
   for (auto& [c, n] : ks_cmds)
     if (c->parsed()) return RunKillSwitch(n, ka);
   for (auto& [c, n] : dlq_cmds)

@@ -15,6 +15,7 @@
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "config/config_table.h"
+#include "config/identities_file.h"
 #include "config/listen_address.h"
 #include "json/json.h"
 #include "natsclient/server_list.h"
@@ -71,34 +72,12 @@ Status ForEachMember(const YAML::Node& map, const std::string& key,
   return Status::Ok();
 }
 
-Result<SigningKey> ParseSigningKey(const std::string& kid, std::string_view b64,
-                                   const std::string& key) {
-  if (Trim(kid).empty()) return Invalid(key + ": key id must not be empty");
-  auto k = crypto::Ed25519PublicKey::FromBase64(b64);
-  if (!k.ok())
-    return Invalid(key + ": " + k.status().message() + " (expected standard base64 of a raw " +
-                   "32-byte Ed25519 public key)");
-  return SigningKey{Trim(kid), std::move(k).value()};
-}
-
 Result<std::vector<std::string>> DedupStrings(std::vector<std::string> in) {
   std::vector<std::string> out;
   for (auto& s : in) {
     if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
   }
   return out;
-}
-
-// Adds trimmed, de-duplicated operator ids to an identity; an empty id is an error.
-Status AddOperators(const std::vector<std::string>& raw, const std::string& key,
-                    ServiceIdentity* ident) {
-  for (const auto& r : raw) {
-    std::string op = Trim(r);
-    if (op.empty()) return Invalid(key + ": operator ids must not be empty");
-    if (std::find(ident->operators.begin(), ident->operators.end(), op) == ident->operators.end())
-      ident->operators.push_back(std::move(op));
-  }
-  return Status::Ok();
 }
 
 // One service identity from YAML: a pin string or {cert_sha256, signing_keys, operators}.
@@ -154,52 +133,21 @@ Result<ServiceIdentity> ParseYamlIdentity(const std::string& id, const YAML::Nod
   return ident;
 }
 
-// One service identity from the env JSON: a pin string or the same object form as YAML.
-Result<ServiceIdentity> ParseJsonIdentity(const std::string& id, const json::Value& v,
-                                          const std::string& var) {
-  ServiceIdentity ident;
-  ident.id = Trim(id);
-  if (ident.id.empty()) return Invalid(var + ": service identity id must not be empty");
-  if (v.is_string()) {
-    VV_ASSIGN_OR_RETURN(auto pin, NormalizeCertPin(v.as_string(), var));
-    ident.cert_sha256_pins.push_back(std::move(pin));
-    return ident;
+// identities_file (after YAML and environment): the machine-owned identities file replaces an
+// inline allowlist; both at once is an error (which one would win is not obvious).
+void LoadIdentities(GatewayConfig* cfg, table::Violations* errors) {
+  if (cfg->identities_file.empty()) return;
+  if (!cfg->identities.empty()) {
+    errors->Add(Invalid("identities_file (VV_TG_IDENTITIES_FILE) and allowed_service_identities "
+                        "(VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON) are both set: keep one"));
+    return;
   }
-  if (!v.is_object())
-    return Invalid(var + ": identity '" + ident.id + "' must map to a fingerprint string");
-  for (const auto& [k, mv] : v.as_object()) {
-    if (k == "cert_sha256") {
-      std::vector<const json::Value*> raw;
-      if (mv.is_string())
-        raw.push_back(&mv);
-      else if (mv.is_array())
-        for (const auto& e : mv.as_array()) raw.push_back(&e);
-      for (const auto* r : raw) {
-        if (!r->is_string()) return Invalid(var + ": cert_sha256 entries must be strings");
-        VV_ASSIGN_OR_RETURN(auto pin, NormalizeCertPin(r->as_string(), var));
-        ident.cert_sha256_pins.push_back(std::move(pin));
-      }
-    } else if (k == "signing_keys") {
-      if (!mv.is_object()) return Invalid(var + ": signing_keys must be an object");
-      for (const auto& [kid, kv] : mv.as_object()) {
-        if (!kv.is_string()) return Invalid(var + ": signing key '" + kid + "' must be a string");
-        VV_ASSIGN_OR_RETURN(auto sk, ParseSigningKey(kid, kv.as_string(), var));
-        ident.signing_keys.push_back(std::move(sk));
-      }
-    } else if (k == "operators") {
-      if (!mv.is_array()) return Invalid(var + ": operators of '" + ident.id + "' must be an array");
-      std::vector<std::string> raw;
-      for (const auto& e : mv.as_array()) {
-        if (!e.is_string())
-          return Invalid(var + ": operators of '" + ident.id + "' must be strings");
-        raw.push_back(e.as_string());
-      }
-      VV_RETURN_IF_ERROR(AddOperators(raw, var + ": identity '" + ident.id + "' operators", &ident));
-    } else {
-      return Invalid(var + ": unknown key '" + k + "' for identity '" + ident.id + "'");
-    }
+  auto ids = LoadIdentitiesFile(cfg->identities_file);
+  if (!ids.ok()) {
+    errors->Add(ids.status());
+    return;
   }
-  return ident;
+  cfg->identities = std::move(ids).value();
 }
 
 }  // namespace
@@ -589,6 +537,7 @@ std::vector<t::Key<G>> GatewayKeys() {
           .Env({"VV_TG_REQUIRE_PAYLOAD_SIGNATURE"}));
   add(t::Bool<G>("insecure_dev_mode", t::F(&G::insecure_dev_mode)));
   add(IdentitiesRow());
+  add(t::Path<G>("identities_file", t::F(&G::identities_file)).Env({"VV_TG_IDENTITIES_FILE"}));
   add(TenantMapRow());
   add(DefaultKeyRow("spectrastrike_ed25519_public_key_b64", &G::default_signing_keys)
           .Env({"VV_TG_SPECTRASTRIKE_ED25519_PUBKEY"}));
@@ -926,7 +875,7 @@ void ListenerRules(const G& cfg, t::Violations* v) {
 void IdentityRules(const G& cfg, t::Violations* v) {
   if (cfg.identities.empty())
     v->Add(Invalid("allowed_service_identities (VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON) must be a "
-                   "non-empty allowlist"));
+                   "non-empty allowlist (or set identities_file)"));
   for (const auto& k : cfg.default_signing_keys)
     if (k.key.raw().size() != 32)
       v->Add(Invalid("spectrastrike_ed25519_public_key_b64: Invalid Ed25519 public key length"));
@@ -1144,6 +1093,7 @@ GatewayConfigDraft DraftGatewayConfig(const std::string& yaml_text, const EnvLoo
   }
   // The environment is applied even when the YAML had errors, so every error is reported.
   GatewayTable().ApplyEnv(env, &d.config, &errors);
+  LoadIdentities(&d.config, &errors);
   ApplyReplicaDefaults(&d.config);
   d.parse_errors = errors.list();
   return d;

@@ -131,6 +131,9 @@ struct GatewayConfig {
   // spectrastrike_ed25519_public_key_b64 / VV_TG_SPECTRASTRIKE_ED25519_PUBKEY and applies to
   // identities that list no keys of their own.
   std::vector<ServiceIdentity> identities;
+  // identities_file / VV_TG_IDENTITIES_FILE: the machine-owned JSON file the identities are
+  // read from instead (config/identities_file.h; `vvctl identity` rewrites it). "" = inline.
+  std::string identities_file;
   std::vector<SigningKey> default_signing_keys;
   // Federation bundle verify keys (VV_FEDERATION_SPECTRASTRIKE_ED25519_PUBKEY /
   // federation_ed25519_public_key_b64); empty = use default_signing_keys (reference fallback).

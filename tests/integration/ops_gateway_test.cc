@@ -61,6 +61,8 @@ struct OpsOptions {
   std::string redis_url;
   std::map<std::string, std::string> approvers;
   std::string kill_switch_file;  // "" = default beside the config
+  // Non-empty: the identities come from this identities file (issue 13) instead of the YAML.
+  std::string identities_file;
 };
 
 std::string ConfigYaml(const OpsOptions& o, const TempDir& dir) {
@@ -80,11 +82,14 @@ std::string ConfigYaml(const OpsOptions& o, const TempDir& dir) {
     << "    rate_limit_per_minute: 1000\n"
     << "    queue_backend: embedded\n    queue_path: " << dir.File("queue.db") << "\n"
     << "    audit_log_path: " << dir.File("audit.jsonl") << "\n"
-    << "    allowed_service_identities:\n"
-    << "      spectrastrike-producer:\n"
-    << "        cert_sha256: [" << pki.Pin("producer") << "]\n"
-    << "        signing_keys:\n";
-  for (const auto& [kid, b64] : o.keys) y << "          " << kid << ": " << b64 << "\n";
+    << (o.identities_file.empty() ? "" : "    identities_file: " + o.identities_file + "\n");
+  if (o.identities_file.empty()) {
+    y << "    allowed_service_identities:\n"
+      << "      spectrastrike-producer:\n"
+      << "        cert_sha256: [" << pki.Pin("producer") << "]\n"
+      << "        signing_keys:\n";
+    for (const auto& [kid, b64] : o.keys) y << "          " << kid << ": " << b64 << "\n";
+  }
   if (o.revoked_identity)
     y << "      revoked-producer:\n        cert_sha256: [" << pki.Pin("revoked") << "]\n"
       << "        signing_keys:\n          old: " << kProducerPublicKeyB64 << "\n";
@@ -297,6 +302,54 @@ std::string Approve(const TempDir& dir, const std::string& config, const Approve
                  &out);
   EXPECT_EQ(rc, 0) << out;
   return path;
+}
+
+// ---- vvctl identity on the machine-owned identities file (issue 13) ------------------------
+
+TEST(OpsIdentityFileTest, VvctlExportsThenRotatesAKeyOfALiveGatewayWithoutTouchingTheYaml) {
+  OpsOptions o;
+  OpsGateway gw(o);
+  ASSERT_NE(gw.port(), 0) << gw.log();
+  const std::vector<std::string> stage = {"identity",   "stage-key", "--config",
+                                          gw.config_path(), "--identity", "spectrastrike-producer",
+                                          "--kid",      "new",       "--public-key",
+                                          PubB64(kNewSeedHex)};
+  std::string out;
+  // Inline identities: vvctl refuses to edit the YAML and names the way out.
+  EXPECT_EQ(Vvctl(stage, &out), 1) << out;
+  EXPECT_NE(out.find("vvctl identity export"), std::string::npos) << out;
+  const std::string ids = gw.dir().File("identities.json");
+  ASSERT_EQ(Vvctl({"identity", "export", "--config", gw.config_path(), "--out", ids}, &out), 0)
+      << out;
+  o.identities_file = ids;
+  gw.Rewrite(o);
+  const std::string yaml = ReadFile(gw.config_path());
+  ASSERT_TRUE(Reload(gw)) << gw.log();
+  auto c = gw.Client();
+  ASSERT_EQ(Post(c, kProducerSeedHex), 202);
+  ASSERT_EQ(Post(c, kNewSeedHex), 401);
+  // Stage, reload: old and new verify.
+  ASSERT_EQ(Vvctl(stage, &out), 0) << out;
+  EXPECT_NE(out.find("\"identities_file\":\"" + ids + "\""), std::string::npos) << out;
+  ASSERT_TRUE(Reload(gw)) << gw.log();
+  EXPECT_EQ(Post(c, kProducerSeedHex), 202);
+  EXPECT_EQ(Post(c, kNewSeedHex), 202);
+  // Retire the old key, reload: only the new one.
+  ASSERT_EQ(Vvctl({"identity", "retire-key", "--config", gw.config_path(), "--identity",
+                   "spectrastrike-producer", "--kid", "old"},
+                  &out),
+            0)
+      << out;
+  ASSERT_TRUE(Reload(gw)) << gw.log();
+  EXPECT_EQ(Post(c, kProducerSeedHex), 401);
+  EXPECT_EQ(Post(c, kNewSeedHex), 202);
+  EXPECT_EQ(ReadFile(gw.config_path()), yaml);  // the hand-owned YAML was never rewritten
+  // A group-writable identities file fails closed: the reload is refused, the old set serves.
+  std::filesystem::permissions(ids, std::filesystem::perms::group_write,
+                               std::filesystem::perm_options::add);
+  EXPECT_FALSE(Reload(gw));
+  EXPECT_EQ(Post(c, kNewSeedHex), 202);
+  EXPECT_NE(gw.Audit().find("config.reload_rejected"), std::string::npos);
 }
 
 TEST(OpsKillSwitchTest, TwoApprovalsRevokeOnEveryReplicaWithinOneSecondAndAreAudited) {
