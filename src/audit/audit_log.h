@@ -16,11 +16,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "audit/anchor.h"
+#include "audit/anchor_publisher.h"
 #include "audit/checkpoint.h"
+#include "audit/log_file.h"
+#include "audit/sealer.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status.h"
@@ -58,12 +60,6 @@ class AuditSink {
   virtual Status WriteHealth() const { return Status::Ok(); }
 };
 
-enum class FsyncPolicy {
-  kNone,    // never fdatasync (the OS flushes eventually); tests and throwaway logs
-  kBatch,   // a background thread fdatasyncs at most every 20 ms when bytes are unsynced
-  kAlways,  // fdatasync before Append returns
-};
-
 struct AuditLogOptions {
   int64_t seal_every = 50;  // >= 1: a seal line after every seal_every non-seal entries
   // > 0: also seal every this many seconds (measured on the Clock's monotonic time) when
@@ -90,23 +86,14 @@ struct AuditLogOptions {
   // The same, owned jointly with the AuditLog (e.g. a JetStreamAnchorSink); wins over
   // anchor_sink. With either set, the file anchor is not written.
   std::shared_ptr<AnchorSink> shared_anchor_sink;
-  // > 0: while seals are pending (anchor outage), the anchor thread retries this often.
+  // > 0: while seals are pending (anchor outage), they are retried this often (a remote sink
+  // from the publisher's thread, a local one from the log file's background tick).
   // 0 = retry only when the next seal is made.
   int64_t anchor_retry_ms = 1000;
   // Called once, from the thread that found it, when the anchor is found to hold a different
   // history (fork: DataLoss, sealing refused from then on), with that status. The gateway
   // counts it in vv_gateway_audit_integrity_failures_total. Must not call back into the log.
   std::function<void(const Status&)> on_integrity_failure;
-};
-
-// Where the anchoring stands (AuditLog::anchor_state()).
-struct AnchorState {
-  bool configured = false;       // the log has an anchor sink
-  bool forked = false;           // the anchor holds a different history: sealing is refused
-  bool lagging = false;          // seals are waiting to be anchored after a failure
-  int64_t pending_seals = 0;     // seals written to the log but not yet anchored
-  int64_t last_anchored_index = 0;  // line of the latest seal known anchored (0: none/unknown)
-  Status status;                 // Ok, Unavailable (lagging) or DataLoss (forked)
 };
 
 inline constexpr std::string_view kRecoveredEventType = "audit.recovered";
@@ -136,9 +123,9 @@ struct RotateResult {
 // A seal is a signed checkpoint (docs/audit-format.md): an RFC 6962 Merkle root over the
 // entry hashes of every line before it, in a C2SP signed note. After a seal is written the
 // log is fdatasynced and the seal is published to the anchor sink: inline for a local sink,
-// from the anchor thread for a remote one (AnchorSink::remote(), e.g. JetStream), so an
+// from the publisher's thread for a remote one (AnchorSink::remote(), e.g. JetStream), so an
 // anchor outage never blocks appends. A failed publish leaves the seal pending: the anchor
-// is "lagging" (anchor_status() Unavailable), the anchor thread retries every
+// is "lagging" (anchor_status() Unavailable), the publisher retries every
 // anchor_retry_ms, re-reads the anchor's head (AnchorSink::Refresh, ReconcileAnchorHead)
 // and republishes every missing seal in order. A DataLoss from the anchor (it holds a
 // different history: a fork) is sticky: anchor_status() reports it and every later seal -
@@ -147,9 +134,17 @@ struct RotateResult {
 // different log is refused (DataLoss). When the anchor cannot be reached at Open, the check
 // is deferred: every seal of the log stays pending until the anchor's head is known.
 //
+// The parts (issue 13, as leveldb splits its log): the chain itself lives here (line
+// numbering, hashes, the Merkle tree, when to seal, Open's verification and recovery,
+// rotation); LogFile (log_file.h) is the file - writes with rollback, the fsync policy and the
+// log's one background thread (the kBatch flusher, which also runs this log's tick: the seal
+// timer and local anchor retries); Sealer (sealer.h) makes the signed checkpoint records;
+// AnchorPublisher (anchor_publisher.h) keeps and publishes the pending seals (a remote sink
+// from its own thread, so a network outage never delays the file's fdatasync).
+//
 // Thread-safety: Append and Sync may be called concurrently from any thread. Ownership: the
-// object owns the file descriptor, its lock and (kBatch) the flusher thread; the Clock must
-// outlive it. The destructor stops the flusher, fdatasyncs and releases the lock.
+// object owns the file (descriptor, lock, background thread) and the anchor publisher; the
+// Clock must outlive it. The destructor stops both threads, fdatasyncs and releases the lock.
 class AuditLog final : public AuditSink {
  public:
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path,
@@ -188,140 +183,75 @@ class AuditLog final : public AuditSink {
   AnchorState anchor_state() const;
   Status WriteHealth() const override;
   // Publishes pending seals now (blocking on the anchor; tests and shutdown paths).
-  void FlushAnchor() { AnchorPass(); }
+  void FlushAnchor() { anchor_->Pass(); }
   // The seal signer's public key; nullptr when seals are unsigned.
   const crypto::Ed25519PublicKey* seal_public_key() const {
-    return signer_ ? &signer_->public_key() : nullptr;
+    return sealer_.signer() ? &sealer_.signer()->public_key() : nullptr;
   }
   // The seal signer (nullptr when seals are unsigned).
-  const SealSigner* seal_signer() const { return signer_.get(); }
+  const SealSigner* seal_signer() const { return sealer_.signer(); }
 
   // Lines in the file (seals included) and the last entry_hash ("" when empty).
   int64_t line_count() const;
   // Successful appends of lines to the file (each one write() of a record, a seal or a whole
   // AppendBatch); for tests.
-  uint64_t record_writes() const { return record_writes_.load(std::memory_order_relaxed); }
+  uint64_t record_writes() const { return file_->writes(); }
   std::string last_hash() const;
   const std::string& path() const { return path_; }
 
  private:
-  AuditLog(std::string path, int fd, const AuditLogOptions& opts, const Clock& clock);
+  AuditLog(std::string path, const AuditLogOptions& opts, const Clock& clock, Sealer sealer,
+           std::unique_ptr<LogFile> file, std::unique_ptr<AnchorPublisher> anchor);
 
   // Appends the canonical line for one record to *out and returns its entry_hash.
   std::string BuildLineLocked(int64_t index, std::string_view event_type, std::string_view actor,
                               const std::string& details_canonical,
                               const std::string& previous_hash, std::string* out) const
       VV_REQUIRES(mu_);
-  // The seal record that follows the entry (sealed_index, sealed_hash) over the tree `tree`
-  // (the lines 1..sealed_index); appended to *out. The one place seals are made. *info
-  // receives the anchor record. Fails (nothing appended) when the signer fails.
-  Result<std::string> BuildSealLineLocked(int64_t seal_index, int64_t sealed_index,
-                                  const std::string& sealed_hash, const merkle::CompactTree& tree,
-                                  std::string* out, AnchorRecord* info) const VV_REQUIRES(mu_);
-  // Writes a seal line for the current state. REQUIRES: mu_ held, lines_ > 0.
+  // The seal line after line `sealed_index` (entry hash `sealed_hash`) over `tree`, appended
+  // to *out (nothing on failure: the signer failed, or the anchor is forked).
+  Result<std::string> BuildSealLineLocked(int64_t sealed_index, const std::string& sealed_hash,
+                                          const merkle::CompactTree& tree, std::string* out,
+                                          AnchorRecord* info) const VV_REQUIRES(mu_);
+  // Writes a seal line for the current state and queues it for the anchor.
   Status SealLocked() VV_REQUIRES(mu_);
-  // Publishes `batch` (the pending seals, in order) to the anchor, re-reading its head
-  // first when !synced. *done = how many were anchored. REQUIRES: anchor_io_mu_ held.
-  Status PublishBatch(const std::vector<AnchorRecord>& batch,
-                      const std::optional<AnchorRecord>& last, bool synced, size_t* done)
-      VV_REQUIRES(anchor_io_mu_);
-  // Records the outcome of PublishBatch; returns the fork error when this result newly
-  // detected a fork (Ok otherwise), for on_integrity_failure. REQUIRES: mu_ held.
-  Status ApplyAnchorResultLocked(const std::vector<AnchorRecord>& batch, size_t done,
-                                 const Status& err) VV_REQUIRES(mu_);
-  // fdatasync of the live file. REQUIRES: fd_mu_ not held exclusively by this thread.
-  int SyncFd() VV_EXCLUDES(fd_mu_);
-  // fdatasyncs the log and publishes pending seals (re-reading the anchor's head first after
-  // a failure). Takes anchor_io_mu_ and, briefly, mu_. REQUIRES: mu_ NOT held.
-  void AnchorPass() VV_EXCLUDES(mu_, anchor_io_mu_);
-  // After a seal was queued: publishes inline (local sink) or wakes the anchor thread.
-  // REQUIRES: mu_ NOT held.
-  void AfterSeal() VV_EXCLUDES(mu_);
-  void AnchorLoop();
-  // The refusal for a seal onto a forked anchor, or Ok. REQUIRES: mu_ held.
-  Status SealAllowedLocked() const VV_REQUIRES(mu_);
-  void SealTimerLoop();
   // The lines one entry adds (its own, and the seal it triggers) and the chain state after
   // them; built by StageEntryLocked, applied by ApplyEntryLocked.
   struct StagedEntry;
   // Appends the entry's lines to *buf without changing the chain (on failure nothing is
-  // appended). REQUIRES: mu_ held.
+  // appended).
   Status StageEntryLocked(std::string_view event_type, std::string_view actor,
                           const std::string& details_canonical, std::string* buf,
                           StagedEntry* staged) const VV_REQUIRES(mu_);
-  // Advances the chain state past a staged entry whose bytes are written. REQUIRES: mu_ held.
-  void ApplyEntryLocked(StagedEntry&& staged) VV_REQUIRES(mu_);
-  // Refused while the log is broken or an fdatasync failed. REQUIRES: mu_ held.
-  Status WritableLocked() const VV_REQUIRES(mu_);
-  // Builds the entry (and the seal it triggers) and writes them. REQUIRES: mu_ held.
+  // Advances the chain state past a staged entry; its seal's anchor record (if any) goes to
+  // *seals, queued by the caller once the bytes are written.
+  void ApplyEntryLocked(StagedEntry&& staged, std::vector<AnchorRecord>* seals)
+      VV_REQUIRES(mu_);
+  // Builds the entry (and the seal it triggers) and writes them.
   Status AppendLocked(std::string_view event_type, std::string_view actor,
                       const std::string& details_canonical) VV_REQUIRES(mu_);
   // Canonical details for a record (null -> {}, invalid UTF-8 replaced), or InvalidArgument.
   static Result<std::string> CanonicalDetails(json::Value& details);
-  // After `records` records were written: the fsync policy's part (kAlways: fdatasync now;
-  // kBatch: tell the flusher). REQUIRES: mu_ NOT held.
-  Status AfterWrite(uint64_t records) VV_EXCLUDES(mu_);
-  // One write() of the whole buffer (loops on short writes); rolls back on failure.
-  Status WriteAllLocked(const std::string& bytes) VV_REQUIRES(mu_);
-  void FlusherLoop();
+  // The log's background tick (seal timer, local anchor retries), on the file's thread.
+  void Tick() VV_EXCLUDES(mu_);
 
   const std::string path_;
-  // The live file. Written only under mu_; replaced by Rotate under mu_ AND fd_mu_ exclusive;
-  // fdatasync'd without mu_ under fd_mu_ shared. Lock order: anchor_io_mu_, mu_, fd_mu_.
-  int fd_;
-  mutable SharedMutex fd_mu_ VV_ACQUIRED_AFTER(mu_);
   const AuditLogOptions opts_;
   const Clock& clock_;
+  const Sealer sealer_;
+  // Lock order: anchor_->io_mutex(), mu_, then the publisher's and the file's own mutexes.
+  const std::unique_ptr<LogFile> file_;
+  const std::unique_ptr<AnchorPublisher> anchor_;
 
-  mutable Mutex mu_;  // guards the chain state and the write
+  mutable Mutex mu_;  // guards the chain state and orders the writes
   int64_t lines_ VV_GUARDED_BY(mu_) = 0;
   int64_t non_seal_entries_ VV_GUARDED_BY(mu_) = 0;
   std::string last_hash_ VV_GUARDED_BY(mu_);
-  int64_t size_ VV_GUARDED_BY(mu_) = 0;  // bytes in the file
-  Status broken_ VV_GUARDED_BY(mu_);     // sticky failure (appends refused)
   int64_t entries_since_seal_ VV_GUARDED_BY(mu_) = 0;
-  bool last_was_seal_ VV_GUARDED_BY(mu_) = false;
   int64_t segment_ VV_GUARDED_BY(mu_) = 0;
   std::string last_seal_hash_ VV_GUARDED_BY(mu_);
   merkle::CompactTree tree_ VV_GUARDED_BY(mu_);  // over every line
   int64_t last_seal_mono_us_ VV_GUARDED_BY(mu_) = 0;
-  std::vector<AnchorRecord> pending_anchors_ VV_GUARDED_BY(mu_);
-  Status anchor_error_ VV_GUARDED_BY(mu_);
-  Status anchor_forked_ VV_GUARDED_BY(mu_);      // sticky DataLoss
-  bool anchor_synced_ VV_GUARDED_BY(mu_) = false;  // the sink's head is known
-  std::optional<AnchorRecord> last_anchored_ VV_GUARDED_BY(mu_);
-  std::atomic<bool> seal_queued_{false};  // a seal was queued since the last anchor pass
-  Mutex anchor_io_mu_ VV_ACQUIRED_BEFORE(mu_);  // serialises AnchorPass (the sink's calls)
-  std::shared_ptr<const SealSigner> signer_;    // immutable after Open
-  std::unique_ptr<FileAnchorSink> own_anchor_;  // the file anchor, when used
-  AnchorSink* anchor_ = nullptr;                // own_anchor_ or opts_.anchor_sink
-
-  // Anchor thread (anchor_ set and anchor_retry_ms > 0, or a remote sink).
-  Mutex anchor_cv_mu_;
-  CondVar anchor_cv_;
-  bool anchor_kick_ VV_GUARDED_BY(anchor_cv_mu_) = false;
-  bool anchor_stop_ VV_GUARDED_BY(anchor_cv_mu_) = false;
-  std::thread anchor_thread_;
-
-  // Seal timer (seal_interval_seconds > 0).
-  Mutex timer_mu_;
-  CondVar timer_cv_;
-  bool timer_stop_ VV_GUARDED_BY(timer_mu_) = false;
-  std::thread timer_;
-  std::atomic<bool> sync_failed_{false};  // an fdatasync failed: appends refused
-  std::atomic<uint64_t> record_writes_{0};
-
-  // Flusher (kBatch). written_seq_/synced_seq_ count appended records.
-  mutable Mutex sync_mu_;
-  CondVar sync_cv_;
-  uint64_t written_seq_ VV_GUARDED_BY(sync_mu_) = 0;
-  uint64_t synced_seq_ VV_GUARDED_BY(sync_mu_) = 0;
-  // The flusher waits for new records (not in its between-fdatasync pause): only then does
-  // Append notify sync_cv_, so the hot path does not wake the flusher once per record.
-  bool flusher_idle_ VV_GUARDED_BY(sync_mu_) = false;
-  bool stop_ VV_GUARDED_BY(sync_mu_) = false;
-  Status sync_error_ VV_GUARDED_BY(sync_mu_);
-  std::thread flusher_;
 };
 
 }  // namespace vv::audit
