@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/encoding.h"
 #include "common/file.h"
 #include "config/identities_file.h"
 #include "crypto/crypto.h"
@@ -37,20 +38,19 @@ Status EditPins(const Edit& e, ServiceIdentity* ident) {
 }
 
 Status EditKeys(const Edit& e, ServiceIdentity* ident) {
-  if (e.kid.empty()) return Invalid("--kid is required");
+  const std::string kid(StripAsciiWhitespace(e.kid));
+  if (kid.empty()) return Invalid("--kid is required");
   auto& keys = ident->signing_keys;
-  auto it = std::find_if(keys.begin(), keys.end(), [&](const SigningKey& k) { return k.kid == e.kid; });
+  auto it = std::find_if(keys.begin(), keys.end(), [&](const SigningKey& k) { return k.kid == kid; });
   if (e.op == Op::kStageKey) {
-    auto pk = crypto::Ed25519PublicKey::FromBase64(e.public_key_b64);
-    if (!pk.ok()) return Invalid("--public-key: " + pk.status().message());
+    VV_ASSIGN_OR_RETURN(auto sk, ParseSigningKey(kid, e.public_key_b64, "--public-key"));
     if (it != keys.end())
-      return Status::AlreadyExists("kid '" + e.kid + "' already exists for " + e.identity);
-    VV_ASSIGN_OR_RETURN(auto sk, ParseSigningKey(e.kid, e.public_key_b64, "--kid"));
+      return Status::AlreadyExists("kid '" + kid + "' already exists for " + e.identity);
     keys.push_back(std::move(sk));
     return Status::Ok();
   }
   if (it == keys.end())
-    return Status::NotFound("kid '" + e.kid + "' is not configured for " + e.identity);
+    return Status::NotFound("kid '" + kid + "' is not configured for " + e.identity);
   if (keys.size() == 1)
     return Invalid("refusing to retire the last signing key of " + e.identity +
                    " (stage the new key first; use the kill switch to revoke)");
