@@ -182,25 +182,44 @@ Result<std::unique_ptr<FileAnchorSink>> FileAnchorSink::Open(const std::string& 
 
 FileAnchorSink::~FileAnchorSink() { ::close(fd_); }
 
+Status AnchorSink::PublishAll(std::span<const AnchorRecord> records, size_t* done) {
+  for (*done = 0; *done < records.size(); ++*done) VV_RETURN_IF_ERROR(Publish(records[*done]));
+  return Status::Ok();
+}
+
 Status FileAnchorSink::Publish(const AnchorRecord& record) {
-  if (latest_.has_value() && !AnchorBefore(*latest_, record)) return Status::Ok();  // already
-  std::string line = record.ToLine() + "\n";
   size_t done = 0;
-  while (done < line.size()) {
-    ssize_t w = ::write(fd_, line.data() + done, line.size() - done);
+  return PublishAll(std::span<const AnchorRecord>(&record, 1), &done);
+}
+
+Status FileAnchorSink::PublishAll(std::span<const AnchorRecord> records, size_t* done) {
+  // Records the file already holds (a republish after an outage) count as stored.
+  *done = 0;
+  while (*done < records.size() && latest_.has_value() && !AnchorBefore(*latest_, records[*done]))
+    ++*done;
+  if (*done == records.size()) return Status::Ok();
+  std::string lines;
+  for (size_t i = *done; i < records.size(); ++i) lines += records[i].ToLine() + "\n";
+  size_t off = 0;
+  while (off < lines.size()) {
+    ssize_t w = ::write(fd_, lines.data() + off, lines.size() - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
       std::string msg = "write to anchor file " + path_ + " failed: " + std::strerror(errno);
       if (::ftruncate(fd_, size_) != 0) msg += " (rollback failed)";
       return Status::Unavailable(msg);
     }
-    done += static_cast<size_t>(w);
+    off += static_cast<size_t>(w);
   }
   if (sync_ && ::fdatasync(fd_) != 0) {
-    return Status::Unavailable("fdatasync of anchor file " + path_ + ": " + std::strerror(errno));
+    // Not durable: take the lines back, so a retry appends them once, not twice.
+    std::string msg = "fdatasync of anchor file " + path_ + ": " + std::strerror(errno);
+    if (::ftruncate(fd_, size_) != 0) msg += " (rollback failed)";
+    return Status::Unavailable(msg);
   }
-  size_ += static_cast<int64_t>(line.size());
-  latest_ = record;
+  size_ += static_cast<int64_t>(lines.size());
+  latest_ = records.back();
+  *done = records.size();
   return Status::Ok();
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,11 @@ class AnchorSink {
   virtual ~AnchorSink() = default;
   // Appends one seal. Records arrive in increasing index order.
   virtual Status Publish(const AnchorRecord& record) = 0;
+  // Appends `records` in order, as Publish would one after the other; *done = how many of them
+  // are stored when it returns (on an error, the first *done are). The default calls Publish;
+  // the file anchor writes them with one write() and one fdatasync (issue 15: a 500-event batch
+  // with audit_seal_every 50 makes 10 seals).
+  virtual Status PublishAll(std::span<const AnchorRecord> records, size_t* done);
   // The latest anchored seal, nullopt when none. The writer checks the log against it at open
   // (a shorter or different log is refused) and republishes any later seals.
   virtual std::optional<AnchorRecord> Latest() const = 0;
@@ -113,6 +119,7 @@ class FileAnchorSink final : public AnchorSink {
   FileAnchorSink& operator=(const FileAnchorSink&) = delete;
 
   Status Publish(const AnchorRecord& record) override;
+  Status PublishAll(std::span<const AnchorRecord> records, size_t* done) override;
   std::optional<AnchorRecord> Latest() const override { return latest_; }
   const std::string& path() const { return path_; }
 

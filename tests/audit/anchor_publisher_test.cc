@@ -176,6 +176,36 @@ TEST(AnchorPublisherTest, ARemoteSinkIsPublishedFromThePublishersThread) {
   p->Stop();  // idempotent
 }
 
+TEST(FileAnchorSinkTest, PublishAllAppendsTheNewRecordsOnceInOneWrite) {
+  testing::TempDir dir;
+  const std::string path = dir.File("audit.jsonl.anchor");
+  auto sink = FileAnchorSink::Open(path, true);
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  const std::vector<AnchorRecord> first = {Seal(3), Seal(6), Seal(9)};
+  size_t done = 0;
+  ASSERT_TRUE((*sink)->PublishAll(first, &done).ok());
+  EXPECT_EQ(done, 3u);
+  // A republish after an outage overlaps what is stored: only the new record is appended.
+  const std::vector<AnchorRecord> again = {Seal(6), Seal(9), Seal(12)};
+  ASSERT_TRUE((*sink)->PublishAll(again, &done).ok());
+  EXPECT_EQ(done, 3u);
+  ASSERT_TRUE((*sink)->PublishAll(again, &done).ok());  // all stored: nothing written
+  EXPECT_EQ(done, 3u);
+  auto file = LoadAnchorFile(path);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  std::vector<int64_t> indices;
+  for (const auto& r : file->records) indices.push_back(r.index);
+  EXPECT_EQ(indices, (std::vector<int64_t>{3, 6, 9, 12}));
+  EXPECT_EQ((*sink)->Latest()->index, 12);
+  // Reopened, it continues from the file.
+  sink->reset();
+  auto reopened = FileAnchorSink::Open(path, true);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->Latest()->index, 12);
+  ASSERT_TRUE((*reopened)->Publish(Seal(15)).ok());
+  EXPECT_EQ(LoadAnchorFile(path)->records.size(), 5u);
+}
+
 TEST(AnchorPublisherTest, WithoutASinkNothingIsKept) {
   AnchorPublisherOptions o;
   o.file_anchor = false;
