@@ -336,6 +336,7 @@ int main(int argc, char** argv) {
                        "  vvctl keys generate --out producer-2026q3.key\n"
                        "  vvctl identity stage-key --config gateway.yaml --identity spectrastrike-producer \\\n"
                        "      --kid k2 --public-key <B64>\n"
+                       "  vvctl identity export --config gateway.yaml --out identities.json\n"
                        "  vvctl kill-switch status --config gateway.yaml\n"
                        "  vvctl dlq list --config gateway.yaml --limit 20\n"
                        "  vvctl dlq redrive --config gateway.yaml --seq 42",
@@ -371,18 +372,25 @@ int main(int argc, char** argv) {
   std::string pin_cert;
   pin->add_option("CERT", pin_cert, "PEM certificate")->required();
   // identity
-  auto* identity = app.add_subcommand("identity", "Stage/retire an identity's keys and pins");
+  auto* identity = app.add_subcommand(
+      "identity", "Stage/retire an identity's keys and pins in the machine-owned identities file");
   identity->require_subcommand(1);
   std::string id_config, id_cert;
   idedit::Edit edit{};
   std::vector<std::pair<CLI::App*, idedit::Op>> id_cmds;
-  for (auto [name, op] : std::vector<std::pair<const char*, idedit::Op>>{
-           {"stage-key", idedit::Op::kStageKey},
-           {"retire-key", idedit::Op::kRetireKey},
-           {"stage-pin", idedit::Op::kStagePin},
-           {"retire-pin", idedit::Op::kRetirePin},
-           {"set-operators", idedit::Op::kSetOperators}}) {
-    auto* c = identity->add_subcommand(name, name);
+  struct IdCommand {
+    const char* name;
+    idedit::Op op;
+    const char* what;
+  };
+  for (auto [name, op, what] : std::vector<IdCommand>{
+           {"stage-key", idedit::Op::kStageKey, "Add a signing key (old and new verify)"},
+           {"retire-key", idedit::Op::kRetireKey, "Remove a signing key (never the last)"},
+           {"stage-pin", idedit::Op::kStagePin, "Add a certificate pin"},
+           {"retire-pin", idedit::Op::kRetirePin, "Remove a certificate pin (never the last)"},
+           {"set-operators", idedit::Op::kSetOperators,
+            "Replace the operators (tenants) the identity may act for"}}) {
+    auto* c = identity->add_subcommand(name, what);
     c->add_option("--config", id_config, "gateway YAML config file (names identities_file)")->required();
     c->add_option("--identity", edit.identity, "service identity id")->required();
     if (op == idedit::Op::kSetOperators) {
