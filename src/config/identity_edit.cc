@@ -122,13 +122,17 @@ Result<Written> ApplyToConfig(const std::string& config_path, const Edit& edit,
   if (!text.ok()) return Status(text.status().code(), "config file: " + text.status().message());
   GatewayConfigDraft d = DraftGatewayConfig(*text, env, BaseDirOf(config_path));
   const std::string path = d.config.identities_file;
-  if (path.empty())
+  if (path.empty()) {
+    // Beside the config, where `identities_file: identities.json` resolves.
+    const std::string beside =
+        (std::filesystem::path(BaseDirOf(config_path)) / "identities.json").string();
     return Status::InvalidArgument(
         "the identities of " + config_path +
         " are inline (allowed_service_identities or VV_TG_ALLOWED_SERVICE_IDENTITIES_JSON); "
         "vvctl edits only a machine-owned identities file: run `vvctl identity export --config " +
-        config_path + " --out identities.json`, replace allowed_service_identities with "
+        config_path + " --out " + beside + "`, replace allowed_service_identities with "
         "`identities_file: identities.json`, reload, then repeat this command");
+  }
   if (!d.parse_errors.empty()) {
     table::Violations v;
     for (auto& s : d.parse_errors) v.Add(std::move(s));
@@ -153,7 +157,10 @@ Result<Written> Export(const std::string& config_path, const std::string& out, b
   if (!overwrite && std::filesystem::exists(out, ec))
     return Status::AlreadyExists(out + " exists (pass --force to replace it)");
   VV_RETURN_IF_ERROR(WriteIdentitiesFile(out, cfg.identities, 0644));
-  return Written{out, cfg.identities.size()};
+  // Absolute: the config resolves a relative identities_file against its own directory, not
+  // against the directory vvctl ran in.
+  std::filesystem::path abs = std::filesystem::absolute(out, ec);
+  return Written{ec ? out : abs.lexically_normal().string(), cfg.identities.size()};
 }
 
 }  // namespace vv::config::identity

@@ -149,6 +149,10 @@ TEST_F(IdentityEditTest, InlineIdentitiesAreRefusedWithTheWayOutAndExportMovesTh
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("vvctl identity export"), std::string::npos)
       << refused.status().ToString();
+  // The suggested file is the one `identities_file: identities.json` resolves to.
+  EXPECT_NE(refused.status().message().find("--out " + dir_.File("identities.json")),
+            std::string::npos)
+      << refused.status().ToString();
   EXPECT_EQ(testing::ReadFile(config_path()), inline_yaml);  // untouched, comment and all
   // Export refuses to overwrite unless told to.
   EXPECT_EQ(Export(config_path(), ids_path(), false, nullptr).status().code(),
@@ -156,6 +160,7 @@ TEST_F(IdentityEditTest, InlineIdentitiesAreRefusedWithTheWayOutAndExportMovesTh
   auto w = Export(config_path(), ids_path(), true, nullptr);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ(w->identities, 1u);
+  EXPECT_EQ(w->path, ids_path());  // absolute
   // The operator swaps the inline mapping for the file: the gateway loads the same identity.
   testing::WriteFile(config_path(), Yaml("    identities_file: ids.json\n"), 0600);
   EXPECT_EQ(Svc().operators, (std::vector<std::string>{"op-001"}));
