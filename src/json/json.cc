@@ -143,7 +143,7 @@ class Builder {
   }
   bool String(const char* str, rapidjson::SizeType len, bool) {
     if (!IsValidUtf8(std::string_view(str, len))) {
-      error_ = "invalid UTF-8 or lone surrogate in string";
+      error_ = "Invalid encoding in string (invalid UTF-8 or lone surrogate)";
       return false;
     }
     return Add(Value(std::string(str, len)));
@@ -151,7 +151,7 @@ class Builder {
   bool StartObject() { return Open(Value::MakeObject()); }
   bool Key(const char* str, rapidjson::SizeType len, bool) {
     if (!IsValidUtf8(std::string_view(str, len))) {
-      error_ = "invalid UTF-8 or lone surrogate in object key";
+      error_ = "Invalid encoding in object key (invalid UTF-8 or lone surrogate)";
       return false;
     }
     std::string k(str, len);
@@ -244,8 +244,11 @@ Result<Value> Parse(std::string_view text) {
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
   rapidjson::Reader reader;
-  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag |
-                              rapidjson::kParseNumbersAsStringsFlag |
+  // No kParseValidateEncodingFlag: every string and key is checked once, by the Builder
+  // (IsValidUtf8, which also refuses the lone surrogates an escape can produce); bytes >= 0x80
+  // outside a string are a syntax error either way (issue 15: the two checks cost ~2.5 % of the
+  // batch path).
+  constexpr unsigned kFlags = rapidjson::kParseNumbersAsStringsFlag |
                               rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag;
   rapidjson::ParseResult r = reader.Parse<kFlags>(is, builder);
   if (!r) {
