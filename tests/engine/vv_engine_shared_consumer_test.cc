@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "engine/engine_test_util.h"
 #include "evidence/sqlite_evidence_store.h"
@@ -67,6 +69,19 @@ class SharedConsumerTest : public ::testing::Test {
         std::vector<std::string>{"VV_EVIDENCE_AUDIT_LOG_PATH=" + AuditPath(name)});
   }
   std::string AuditPath(const std::string& name) { return dir_.File(name + "-audit.jsonl"); }
+  // True once the engines' durable has nothing pending and nothing delivered-but-unacked.
+  bool WaitConsumerIdle(std::chrono::seconds timeout) {
+    auto c = queue::JetStreamConsumer::Create(jo_, jo_.ingest_stream, jo_.ingest_subject,
+                                              "vv-evidence-engine");
+    if (!c.ok()) return false;
+    for (auto deadline = std::chrono::steady_clock::now() + timeout;
+         std::chrono::steady_clock::now() < deadline;) {
+      auto st = (*c)->State();
+      if (st.ok() && st->pending == 0 && st->ack_pending == 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
 
   void Publish(int from, int to) {
     for (int i = from; i < to; ++i)
@@ -120,6 +135,10 @@ TEST_F(SharedConsumerTest, TwoEnginesShareOneDurableExactlyOnceAndAKilledOneLose
   EXPECT_LT(Stored(), kTotal);
   Publish(kTotal / 2, kTotal);  // the survivor takes the rest
   ASSERT_TRUE(WaitStored(kTotal, 50s)) << "stored " << Stored() << "\n" << b->Log();
+  // Every row can be stored while what A had fetched but not acked still waits for the ack
+  // wait (2 s) to come back: the survivor must take those too (as duplicates) before it stops,
+  // or the drain below meets them. Wait until the durable has nothing pending or in flight.
+  ASSERT_TRUE(WaitConsumerIdle(60s)) << b->Log();
   EXPECT_EQ(b->Terminate(SIGTERM), 0) << b->Log();
 
   EXPECT_EQ(Stored(), kTotal);

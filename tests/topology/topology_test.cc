@@ -498,7 +498,16 @@ struct Scenario {
     evidence_list_rc = RunCommand({kBin + "/vv-evidence", "list", "--config", engine_cfg[1],
                                    "--tenant", kTenant1},
                                   &evidence_list, HsmEnv());
-    for (int i = 0; i < 2; ++i) engine_metrics[i] = ParseMetrics(Scrape(engine_admin_port[i]));
+    // Each engine refreshes its lag gauge after its next fetch (every <= 200 ms): a scrape taken
+    // the moment the consumer drained may still show the previous poll's value.
+    for (auto deadline = std::chrono::steady_clock::now() + 15s;;) {
+      for (int i = 0; i < 2; ++i) engine_metrics[i] = ParseMetrics(Scrape(engine_admin_port[i]));
+      if (Sum(engine_metrics[0], "vv_engine_consumer_lag_messages") == 0 &&
+          Sum(engine_metrics[1], "vv_engine_consumer_lag_messages") == 0)
+        break;
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(100ms);
+    }
     MeasureSizing();
 
     // Feedback through both replicas: graph via A, the same query shape via A and via B.
