@@ -62,8 +62,6 @@ Status EditOperators(const Edit& e, ServiceIdentity* ident) {
   // Validation (the whole config) refuses operators missing from operator_tenant_map.
   if (e.operators.empty())
     return Invalid("--operator is required (the operators " + e.identity + " may act for)");
-  for (const auto& op : e.operators)
-    if (op.empty()) return Invalid("--operator must not be empty");
   ServiceIdentity replaced;
   VV_RETURN_IF_ERROR(AddOperators(e.operators, "--operator", &replaced));
   ident->operators = std::move(replaced.operators);
