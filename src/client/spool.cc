@@ -44,9 +44,9 @@ vv::Status Exec(sqlite3* db, const std::string& sql) {
 Result<std::unique_ptr<Spool>> Spool::Open(const std::string& path, const Clock& clock) {
   return Public([&]() -> vv::Result<std::unique_ptr<Spool>> {
     VV_ASSIGN_OR_RETURN(vv::sqlstore::Db db, vv::sqlstore::Db::Open(path, "spool"));
-    VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db.get(), "PRAGMA journal_mode=WAL", kPrefix));
-    VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db.get(), "PRAGMA synchronous=FULL", kPrefix));
-    VV_RETURN_IF_ERROR(vv::sqlstore::Exec(db.get(), kSchema, kPrefix));
+    VV_RETURN_IF_ERROR(vv::sqlstore::ExecSetup(db.get(), "PRAGMA journal_mode=WAL", kPrefix));
+    VV_RETURN_IF_ERROR(vv::sqlstore::ExecSetup(db.get(), "PRAGMA synchronous=FULL", kPrefix));
+    VV_RETURN_IF_ERROR(vv::sqlstore::ExecSetup(db.get(), kSchema, kPrefix));
     return std::unique_ptr<Spool>(new Spool(db.release(), clock));
   }());
 }

@@ -33,7 +33,7 @@ Result<std::unique_ptr<SqliteGraphStore>> SqliteGraphStore::Open(const std::stri
       " graph TEXT NOT NULL, received_at INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS cognitive_graphs_tenant_seq ON cognitive_graphs"
       " (tenant_id, seq);";
-  if (Status setup = sqlstore::Exec(db.get(), kSetup); !setup.ok()) {
+  if (Status setup = sqlstore::ExecSetup(db.get(), kSetup); !setup.ok()) {
     const std::string& msg = setup.message();
     if (msg.find("not a database") != std::string::npos)
       return Status::DataLoss("graph store: " + path + " is not a SQLite database: " + msg);

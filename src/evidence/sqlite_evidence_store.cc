@@ -36,7 +36,7 @@ Result<std::unique_ptr<SqliteEvidenceStore>> SqliteEvidenceStore::Open(const std
       " created_at TEXT NOT NULL, stored_at INTEGER NOT NULL,"
       " UNIQUE (tenant_id, event_id));"
       "PRAGMA user_version=1;";
-  if (Status setup = sqlstore::Exec(db.get(), kSetup); !setup.ok()) {
+  if (Status setup = sqlstore::ExecSetup(db.get(), kSetup); !setup.ok()) {
     const std::string& msg = setup.message();
     if (msg.find("not a database") != std::string::npos ||
         msg.find("malformed") != std::string::npos)

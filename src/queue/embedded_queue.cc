@@ -7,6 +7,7 @@
 #include "common/completion_batch.h"
 #include "common/file_mode.h"
 #include "queue/envelope_codec.h"
+#include "sqlstore/sqlite_util.h"
 
 namespace vv::queue {
 namespace {
@@ -101,19 +102,22 @@ Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOpti
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   // journal_mode=WAL returns the resulting mode as a row; anything but "wal" is a failure
   // (e.g. a file system without shared memory support).
+  // The switch needs the file to itself: several processes opening one new file at once may
+  // meet SQLITE_BUSY here without the busy handler running, so it is retried.
   std::string mode;
-  {
+  rc = sqlstore::RetryWhileBusy(db, options.busy_timeout_ms, [&] {
     Stmt st;
-    rc = st.Prepare(db, "PRAGMA journal_mode=WAL");
-    if (rc == SQLITE_OK) {
-      rc = sqlite3_step(st.get());
-      if (rc == SQLITE_ROW) {
+    int r = st.Prepare(db, "PRAGMA journal_mode=WAL");
+    if (r == SQLITE_OK) {
+      r = sqlite3_step(st.get());
+      if (r == SQLITE_ROW) {
         const unsigned char* t = sqlite3_column_text(st.get(), 0);
         mode = t != nullptr ? reinterpret_cast<const char*>(t) : "";
-        rc = SQLITE_OK;
+        r = SQLITE_OK;
       }
     }
-  }
+    return r;
+  });
   if (rc != SQLITE_OK) {
     Status s = OpenError(path, "cannot enable WAL mode", db, rc);
     sqlite3_close(db);
@@ -133,31 +137,36 @@ Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOpti
   return db;
 }
 
-Status InitSchema(const std::string& path, sqlite3* db) {
+Status InitSchema(const std::string& path, sqlite3* db, int busy_timeout_ms) {
   int version = -1;
-  {
+  int rc = sqlstore::RetryWhileBusy(db, busy_timeout_ms, [&] {
     Stmt st;
-    int rc = st.Prepare(db, "PRAGMA user_version");
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    int r = st.Prepare(db, "PRAGMA user_version");
+    if (r == SQLITE_OK && (r = sqlite3_step(st.get())) == SQLITE_ROW) {
       version = sqlite3_column_int(st.get(), 0);
-    } else {
-      return OpenError(path, "cannot read schema version", db, rc);
+      r = SQLITE_OK;
     }
-  }
+    return r;
+  });
+  if (rc != SQLITE_OK) return OpenError(path, "cannot read schema version", db, rc);
   if (version != 0 && version != kSchemaVersion) {
     return Status::DataLoss("embedded queue '" + path + "': unsupported schema version " +
                             std::to_string(version));
   }
-  int rc = Exec(db, "BEGIN IMMEDIATE");
-  if (rc != SQLITE_OK) return OpenError(path, "cannot begin schema transaction", db, rc);
-  rc = Exec(db, kSchemaSql);
-  if (rc == SQLITE_OK) {
-    std::string set_version = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
-    rc = Exec(db, set_version.c_str());
-  }
-  if (rc == SQLITE_OK) rc = Exec(db, "COMMIT");
+  const std::string set_version = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
+  const char* failed = nullptr;
+  rc = sqlstore::RetryWhileBusy(db, busy_timeout_ms, [&] {
+    failed = "cannot begin schema transaction";
+    int r = Exec(db, "BEGIN IMMEDIATE");
+    if (r != SQLITE_OK) return r;
+    failed = "cannot create schema";
+    r = Exec(db, kSchemaSql);
+    if (r == SQLITE_OK) r = Exec(db, set_version.c_str());
+    if (r == SQLITE_OK) r = Exec(db, "COMMIT");
+    return r;
+  });
   if (rc != SQLITE_OK) {
-    Status s = OpenError(path, "cannot create schema", db, rc);
+    Status s = OpenError(path, failed, db, rc);
     RollbackIfOpen(db);
     return s;
   }
@@ -185,7 +194,7 @@ Result<std::unique_ptr<EmbeddedQueue>> EmbeddedQueue::Open(const std::string& pa
     return Status::InvalidArgument("embedded queue: busy_timeout_ms must not be negative");
   }
   VV_ASSIGN_OR_RETURN(sqlite3* writer, OpenConnection(path, options));
-  Status s = InitSchema(path, writer);
+  Status s = InitSchema(path, writer, options.busy_timeout_ms);
   if (!s.ok()) {
     sqlite3_close(writer);
     return s;

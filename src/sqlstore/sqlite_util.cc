@@ -62,6 +62,33 @@ Status Exec(sqlite3* db, const std::string& sql, std::string_view prefix) {
   return Status::Ok();
 }
 
+int RetryWhileBusy(sqlite3* db, int budget_ms, const std::function<int()>& attempt) {
+  int waited_ms = 0;
+  int pause_ms = 5;
+  for (;;) {
+    const int rc = attempt();
+    const int primary = rc & 0xff;
+    if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) || waited_ms >= budget_ms) return rc;
+    if (sqlite3_get_autocommit(db) == 0) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_sleep(pause_ms);
+    waited_ms += pause_ms;
+    pause_ms = pause_ms < 20 ? pause_ms * 2 : 20;
+  }
+}
+
+Status ExecSetup(sqlite3* db, const std::string& sql, std::string_view prefix) {
+  std::string msg;
+  const int rc = RetryWhileBusy(db, kBusyTimeoutMs, [&] {
+    char* err = nullptr;
+    const int r = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    msg = err ? err : (r == SQLITE_OK ? "" : sqlite3_errstr(r));
+    sqlite3_free(err);
+    return r;
+  });
+  if (rc != SQLITE_OK) return Status::Unavailable(std::string(prefix) + msg);
+  return Status::Ok();
+}
+
 Status Error(sqlite3* db, std::string_view prefix, std::string_view what) {
   return Status::Unavailable(std::string(prefix) + std::string(what) + ": " + sqlite3_errmsg(db));
 }

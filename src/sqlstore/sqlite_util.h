@@ -6,6 +6,7 @@
 // failure is a vv::Status.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,19 @@ class Db {
 // Runs `sql` (one or more `;`-separated statements, results discarded). On failure:
 // Unavailable("<prefix><SQLite's message>"); callers may classify the message further.
 Status Exec(sqlite3* db, const std::string& sql, std::string_view prefix = "");
+
+// Set-up that several connections or processes may run at once on one new file (WAL switch,
+// CREATE ... IF NOT EXISTS, schema version) can fail with SQLITE_BUSY without SQLite's busy
+// handler ever running: a connection holding a read lock is refused at once when it must
+// upgrade (waiting could deadlock), and the journal-mode switch needs the file to itself.
+// RetryWhileBusy calls `attempt` (an idempotent step returning a SQLite result code) again
+// while it returns SQLITE_BUSY or SQLITE_LOCKED (extended codes included), rolling back a
+// transaction the attempt left open and sleeping 5-20 ms between attempts, for at most
+// `budget_ms` in all; it returns the last result code.
+int RetryWhileBusy(sqlite3* db, int budget_ms, const std::function<int()>& attempt);
+
+// Exec() of idempotent set-up SQL under RetryWhileBusy with the connection's busy timeout.
+Status ExecSetup(sqlite3* db, const std::string& sql, std::string_view prefix = "");
 
 // The status of a failed statement: Unavailable("<prefix><what>: <sqlite3_errmsg(db)>").
 Status Error(sqlite3* db, std::string_view prefix, std::string_view what);

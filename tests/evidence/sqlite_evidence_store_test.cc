@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "evidence/store_contract.h"
 #include "fakes/temp_dir.h"
 #include "sqlstore/sqlite_util.h"
@@ -69,6 +74,31 @@ TEST(SqliteEvidenceStoreTest, RefusesNonStoreFiles) {
   vv::testing::WriteFile(dir.File("junk.db"), std::string(4096, 'x'));
   EXPECT_FALSE(SqliteEvidenceStore::Open(dir.File("junk.db")).ok());
   EXPECT_FALSE(SqliteEvidenceStore::Open(dir.File("no/such/dir/e.db")).ok());
+}
+
+// Two engines started together on one new file both come up: creating the schema and switching
+// to WAL can meet SQLITE_BUSY without SQLite's busy handler running (a read lock cannot wait to
+// be upgraded), so opening retries those (found by the shared-consumer integration test).
+TEST(SqliteEvidenceStoreTest, ConcurrentOpensOfOneNewFileAllSucceed) {
+  TempDir dir;
+  constexpr int kRounds = 20;
+  constexpr int kOpeners = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string path = dir.File("evidence-" + std::to_string(round) + ".db");
+    std::atomic<int> ready{0};
+    std::vector<std::string> failures(kOpeners);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kOpeners; ++i) {
+      threads.emplace_back([&, i] {
+        ready.fetch_add(1);
+        while (ready.load() < kOpeners) std::this_thread::yield();
+        auto store = SqliteEvidenceStore::Open(path);
+        if (!store.ok()) failures[i] = store.status().ToString();
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kOpeners; ++i) EXPECT_EQ(failures[i], "") << "round " << round;
+  }
 }
 
 }  // namespace

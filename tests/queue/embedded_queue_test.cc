@@ -162,6 +162,32 @@ TEST_F(EmbeddedQueueTest, OpenCreatesWalDatabaseAndIsHealthy) {
   sqlite3_close(db);
 }
 
+// The gateway and an operator's `vvctl dlq` (or two processes started together) may open one new
+// queue file at the same moment: the WAL switch and the schema can meet SQLITE_BUSY without the
+// busy handler running, and opening retries them instead of refusing to start.
+TEST_F(EmbeddedQueueTest, ConcurrentOpensOfOneNewFileAllSucceed) {
+  constexpr int kRounds = 20;
+  constexpr int kOpeners = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string path = dir_.File("concurrent-" + std::to_string(round) + ".db");
+    std::atomic<int> ready{0};
+    std::vector<std::string> failures(kOpeners);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kOpeners; ++i) {
+      threads.emplace_back([&, i] {
+        EmbeddedQueueOptions options;
+        options.clock = &clock_;
+        ready.fetch_add(1);
+        while (ready.load() < kOpeners) std::this_thread::yield();
+        auto q = EmbeddedQueue::Open(path, options);
+        if (!q.ok()) failures[i] = q.status().ToString();
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kOpeners; ++i) EXPECT_EQ(failures[i], "") << "round " << round;
+  }
+}
+
 // Issue 12: queue.db and its -wal/-shm were world-readable (0644); now owner-only whatever
 // the umask.
 TEST_F(EmbeddedQueueTest, DatabaseAndWalFilesAreOwnerOnly) {

@@ -97,6 +97,51 @@ TEST_F(SqliteUtilTest, FailuresBecomeUnavailableWithTheCallersPrefix) {
   EXPECT_EQ(dup.Step(), StepResult::kError);
 }
 
+TEST_F(SqliteUtilTest, RetryWhileBusyRetriesOnlyBusyAndLockedWithinTheBudget) {
+  // BUSY (also as an extended code) and LOCKED are retried until the attempt succeeds.
+  int calls = 0;
+  EXPECT_EQ(RetryWhileBusy(db_.get(), 1000,
+                           [&] {
+                             ++calls;
+                             if (calls == 1) return SQLITE_BUSY;
+                             if (calls == 2) return SQLITE_BUSY_SNAPSHOT;
+                             if (calls == 3) return SQLITE_LOCKED;
+                             return SQLITE_OK;
+                           }),
+            SQLITE_OK);
+  EXPECT_EQ(calls, 4);
+  // Any other failure is returned at once.
+  calls = 0;
+  EXPECT_EQ(RetryWhileBusy(db_.get(), 1000, [&] { return ++calls, SQLITE_CORRUPT; }),
+            SQLITE_CORRUPT);
+  EXPECT_EQ(calls, 1);
+  // A step that stays busy gives up once the budget is spent and returns the busy code.
+  calls = 0;
+  EXPECT_EQ(RetryWhileBusy(db_.get(), 30, [&] { return ++calls, SQLITE_BUSY; }), SQLITE_BUSY);
+  EXPECT_GT(calls, 1);
+  EXPECT_LT(calls, 10);
+  // A transaction the failed attempt left open is rolled back before the next attempt.
+  calls = 0;
+  EXPECT_EQ(RetryWhileBusy(db_.get(), 1000,
+                           [&] {
+                             if (++calls == 1) {
+                               EXPECT_TRUE(Exec(db_.get(), "BEGIN").ok());
+                               return SQLITE_BUSY;
+                             }
+                             return Exec(db_.get(), "BEGIN").ok() ? SQLITE_OK : SQLITE_ERROR;
+                           }),
+            SQLITE_OK);
+  EXPECT_TRUE(Exec(db_.get(), "COMMIT").ok());
+}
+
+TEST_F(SqliteUtilTest, ExecSetupReportsFailuresWithThePrefix) {
+  EXPECT_TRUE(ExecSetup(db_.get(), "CREATE TABLE IF NOT EXISTS t (id INTEGER)").ok());
+  Status bad = ExecSetup(db_.get(), "CREATE TABLE broken (,)", "store: ");
+  EXPECT_EQ(bad.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(bad.message().rfind("store: ", 0), 0u) << bad.message();
+  EXPECT_NE(bad.message().find("syntax error"), std::string::npos) << bad.message();
+}
+
 TEST(SqliteDbTest, OpenFailureNamesTheLabelAndPath) {
   vv::testing::TempDir dir;
   const std::string path = dir.File("no/such/dir/x.db");
