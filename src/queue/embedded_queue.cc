@@ -230,7 +230,7 @@ EmbeddedQueue::~EmbeddedQueue() {
 
 EmbeddedQueue::Pending EmbeddedQueue::MakePending(Envelope envelope, PublishCallback done) const {
   Pending p;
-  if (options_.signer != nullptr && envelope.auth.is_null())
+  if (options_.signer != nullptr && envelope.auth.is_null() && envelope.wire.empty())
     p.unsigned_bytes = envelope.UnsignedCanonicalBytes();  // signed by the writer, per group
   else
     p.wire_bytes = envelope.TakeWireBytes();  // serialise outside the lock
@@ -333,20 +333,15 @@ void EmbeddedQueue::SignGroup(std::vector<Pending>& batch) const {
   for (size_t i = 0; i < batch.size(); ++i)
     if (!batch[i].unsigned_bytes.empty()) idx.push_back(i);
   if (idx.empty()) return;
-  std::vector<Envelope> envelopes;
   std::vector<std::string> unsigned_bytes;
-  envelopes.reserve(idx.size());
   unsigned_bytes.reserve(idx.size());
-  for (size_t i : idx) {
-    envelopes.push_back(std::move(batch[i].envelope));
-    unsigned_bytes.push_back(std::move(batch[i].unsigned_bytes));
-  }
-  // A group is at most max_pending <= kEnvelopeBatchMaxSize envelopes (checked at Open).
-  options_.signer->SignGroup(&envelopes, unsigned_bytes);
+  for (size_t i : idx) unsigned_bytes.push_back(std::move(batch[i].unsigned_bytes));
+  // A group is at most max_pending <= kEnvelopeBatchMaxSize envelopes (checked at Open). Only
+  // the stored bytes carry the signature: the writer binds the envelope's scalar columns.
+  std::vector<std::string> wire = options_.signer->SignedWireBytes(unsigned_bytes);
   for (size_t k = 0; k < idx.size(); ++k) {
     Pending& p = batch[idx[k]];
-    p.envelope = std::move(envelopes[k]);
-    p.wire_bytes = p.envelope.CanonicalBytesFrom(unsigned_bytes[k]);
+    p.wire_bytes = std::move(wire[k]);
     p.unsigned_bytes.clear();
   }
 }

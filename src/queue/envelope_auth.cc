@@ -1,5 +1,7 @@
 #include "queue/envelope_auth.h"
 
+#include <functional>
+
 #include "common/encoding.h"
 #include "crypto/merkle.h"
 
@@ -106,10 +108,81 @@ void EnvelopeSigner::SignBatch(std::vector<Envelope>* envelopes) const {
 }
 
 void EnvelopeSigner::SignBatchForWire(std::vector<Envelope>* envelopes) const {
-  const std::vector<std::string> unsigned_bytes = UnsignedBytesOf(*envelopes);
-  SignGroup(envelopes, unsigned_bytes);
-  for (size_t i = 0; i < envelopes->size(); ++i)
-    (*envelopes)[i].wire = (*envelopes)[i].CanonicalBytesFrom(unsigned_bytes[i]);
+  std::vector<std::string> wire = SignedWireBytes(UnsignedBytesOf(*envelopes));
+  for (size_t i = 0; i < envelopes->size(); ++i) (*envelopes)[i].wire = std::move(wire[i]);
+}
+
+namespace {
+
+// `{"auth":` + AUTH_MEMBERS + `},` + the unsigned canonical envelope after its `{`: the keys of
+// the canonical signed envelope in order ("auth" sorts first). AUTH_MEMBERS are written by the
+// caller in canonical (sorted) order; every value in them is ASCII without escapes (base64,
+// decimal integers, the algorithm names) except the kid, which is quoted.
+std::string WireWithAuth(std::string_view unsigned_bytes, size_t auth_size_hint,
+                         const std::function<void(std::string*)>& auth_members) {
+  std::string out;
+  out.reserve(unsigned_bytes.size() + auth_size_hint + 16);
+  out.append("{\"auth\":{");
+  auth_members(&out);
+  out.append("},");
+  out.append(unsigned_bytes.substr(1));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> EnvelopeSigner::SignedWireBytes(
+    const std::vector<std::string>& unsigned_bytes) const {
+  std::vector<std::string> out;
+  out.reserve(unsigned_bytes.size());
+  if (unsigned_bytes.empty()) return out;
+  if (unsigned_bytes.size() == 1) {
+    const std::string sig = Base64Encode(key_.Sign(SigningInputFrom(unsigned_bytes[0])));
+    out.push_back(WireWithAuth(unsigned_bytes[0], 48 + kid_.size() + sig.size(),
+                               [&](std::string* o) {
+                                 o->append("\"alg\":\"");
+                                 o->append(kEnvelopeAuthAlg);
+                                 o->append("\",\"kid\":");
+                                 json::AppendQuoted(kid_, o);
+                                 o->append(",\"sig\":\"");
+                                 o->append(sig);
+                                 o->push_back('"');
+                               }));
+    return out;
+  }
+  std::vector<std::string> leaves;
+  leaves.reserve(unsigned_bytes.size());
+  for (const std::string& u : unsigned_bytes)
+    leaves.push_back(crypto::merkle::LeafHash(SigningInputFrom(u)));
+  const crypto::merkle::AllProofs all = crypto::merkle::AllInclusionProofs(leaves);
+  const std::string sig =
+      Base64Encode(key_.Sign(BatchSigningInput(unsigned_bytes.size(), all.root)));
+  const std::string size = std::to_string(unsigned_bytes.size());
+  for (size_t i = 0; i < unsigned_bytes.size(); ++i) {
+    const std::vector<std::string>& path = all.proofs[i];
+    out.push_back(WireWithAuth(
+        unsigned_bytes[i], 96 + kid_.size() + sig.size() + path.size() * 47,
+        [&](std::string* o) {
+          o->append("\"alg\":\"");
+          o->append(kEnvelopeBatchAuthAlg);
+          o->append("\",\"index\":");
+          o->append(std::to_string(i));
+          o->append(",\"kid\":");
+          json::AppendQuoted(kid_, o);
+          o->append(",\"path\":[");
+          for (size_t k = 0; k < path.size(); ++k) {
+            if (k != 0) o->push_back(',');
+            o->push_back('"');
+            o->append(Base64Encode(path[k]));
+            o->push_back('"');
+          }
+          o->append("],\"sig\":\"");
+          o->append(sig);
+          o->append("\",\"size\":");
+          o->append(size);
+        }));
+  }
+  return out;
 }
 
 void EnvelopeSigner::SignGroup(std::vector<Envelope>* envelopes,

@@ -65,17 +65,21 @@ class EnvelopeSigner {
   // Sets every envelope's auth from ONE signature over the batch's Merkle root (see above);
   // a batch of one is signed as Sign does. At most kEnvelopeBatchMaxSize envelopes.
   void SignBatch(std::vector<Envelope>* envelopes) const;
-  // SignBatch, and sets each envelope's `wire` to its canonical signed bytes: each envelope is
-  // serialised once, for its signature and its wire bytes (the publishing path).
+  // Sets each envelope's `wire` to its canonical signed bytes (what SignBatch and then
+  // CanonicalBytes() would give, byte for byte): each envelope is serialised once, for its
+  // signature and its wire bytes, and the "auth" member is written straight into them, never
+  // built as a DOM (the publishing path). `auth` is left as it was.
   void SignBatchForWire(std::vector<Envelope>* envelopes) const;
-  // SignBatch for envelopes whose unsigned canonical bytes the caller already built:
-  // unsigned_bytes[i] MUST be (*envelopes)[i].UnsignedCanonicalBytes() (the embedded queue's
-  // writer signs a commit group from bytes the publishing threads built).
-  void SignGroup(std::vector<Envelope>* envelopes,
-                 const std::vector<std::string>& unsigned_bytes) const;
+  // The canonical signed bytes of envelopes whose unsigned canonical bytes are given
+  // (unsigned_bytes[i] MUST be envelope i's UnsignedCanonicalBytes()), under ONE signature as
+  // SignBatch signs them; the embedded queue's writer signs a commit group with it.
+  std::vector<std::string> SignedWireBytes(const std::vector<std::string>& unsigned_bytes) const;
   const std::string& kid() const { return kid_; }
 
  private:
+  // SignBatch over unsigned canonical bytes already built (unsigned_bytes[i] is envelope i's).
+  void SignGroup(std::vector<Envelope>* envelopes,
+                 const std::vector<std::string>& unsigned_bytes) const;
   // The single-envelope "auth" member over `unsigned_bytes`.
   json::Value SingleAuth(std::string_view unsigned_bytes) const;
 
