@@ -163,7 +163,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<vv::engine::MessageSource> source;
   vv::queue::Publisher* dlq = nullptr;
   if (cfg->queue_backend == vv::config::QueueBackend::kEmbedded) {
-    auto q = vv::queue::EmbeddedQueue::Open(cfg->queue_path, {});
+    vv::queue::EmbeddedQueueOptions qo;
+    qo.on_notice = [](const std::string& m) { spdlog::warn("{}", m); };
+    auto q = vv::queue::EmbeddedQueue::Open(cfg->queue_path, qo);
     if (!q.ok()) return Refuse("queue " + cfg->queue_path + ": " + q.status().ToString());
     embedded = std::move(q).value();
     vv::engine::EmbeddedSourceOptions so;

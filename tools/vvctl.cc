@@ -296,7 +296,9 @@ int RunDlq(const std::string& sub, const DlqArgs& a) {
     struct stat st {};
     if (::stat(cfg->queue_path.c_str(), &st) != 0)  // never create an empty queue by mistake
       return Fail(what, vv::Status::NotFound("queue_path " + cfg->queue_path + " does not exist"));
-    auto q = vv::queue::EmbeddedQueue::Open(cfg->queue_path, {});
+    vv::queue::EmbeddedQueueOptions qo;
+    qo.on_notice = [](const std::string& m) { std::cerr << "vvctl: " << m << "\n"; };
+    auto q = vv::queue::EmbeddedQueue::Open(cfg->queue_path, qo);
     if (!q.ok()) return Fail(what, q.status());
     embedded = std::move(q).value();
     admin = vv::queue::MakeEmbeddedDeadLetterAdmin(*embedded);

@@ -106,6 +106,7 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(
       queue::EmbeddedQueueOptions o;
       o.clock = &clock;
       o.signer = std::move(signer);
+      o.on_notice = [](const std::string& m) { spdlog::warn("{}", m); };
       auto q = queue::EmbeddedQueue::Open(cfg.queue_path, o);
       if (!q.ok()) return Status(q.status().code(), "queue_path: " + q.status().message());
       return std::unique_ptr<queue::Publisher>(std::move(q).value());

@@ -12,23 +12,53 @@
 namespace vv::queue {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// Schema 2 (issue 15): message_id is no longer UNIQUE. A random uuid4 index took one random
+// B-tree page per stored event (written to the WAL at every commit and again at checkpoint), the
+// largest write cost of a queue past a few hundred thousand rows; message_id is a fresh uuid4 per
+// envelope, and the one lookup by it (redrive) goes through the time-ordered created_at index,
+// whose inserts land at its right edge. The dedupe_id index stays: it is the dedupe.
+constexpr int kSchemaVersion = 2;
 
-constexpr const char* kSchemaSql = R"sql(
-CREATE TABLE IF NOT EXISTS messages (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind TEXT NOT NULL CHECK (kind IN ('ingest', 'dead_letter')),
-  message_id TEXT NOT NULL UNIQUE,
-  dedupe_id TEXT UNIQUE,
-  created_at TEXT NOT NULL,
-  integrity_hash TEXT NOT NULL,
-  body TEXT NOT NULL,
-  delivered_count INTEGER NOT NULL DEFAULT 0,
-  acked_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS messages_kind_seq ON messages(kind, seq);
-CREATE INDEX IF NOT EXISTS messages_unacked ON messages(kind, seq) WHERE acked_at IS NULL;
-)sql";
+#define VV_QUEUE_MESSAGES_COLUMNS                                      \
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,\n"                         \
+  "  kind TEXT NOT NULL CHECK (kind IN ('ingest', 'dead_letter')),\n" \
+  "  message_id TEXT NOT NULL,\n"                                      \
+  "  dedupe_id TEXT UNIQUE,\n"                                         \
+  "  created_at TEXT NOT NULL,\n"                                      \
+  "  integrity_hash TEXT NOT NULL,\n"                                  \
+  "  body TEXT NOT NULL,\n"                                            \
+  "  delivered_count INTEGER NOT NULL DEFAULT 0,\n"                    \
+  "  acked_at INTEGER\n"
+
+#define VV_QUEUE_MESSAGES_INDEXES                                                       \
+  "CREATE INDEX IF NOT EXISTS messages_kind_seq ON messages(kind, seq);\n"            \
+  "CREATE INDEX IF NOT EXISTS messages_unacked ON messages(kind, seq) WHERE acked_at IS " \
+  "NULL;\n"                                                                            \
+  "CREATE INDEX IF NOT EXISTS messages_created_at ON messages(created_at);\n"
+
+constexpr const char* kSchemaSql =
+    "CREATE TABLE IF NOT EXISTS messages (\n" VV_QUEUE_MESSAGES_COLUMNS ");\n"
+    VV_QUEUE_MESSAGES_INDEXES;
+
+// Schema 1 -> 2 inside the schema transaction: the table is rebuilt without the UNIQUE
+// message_id (SQLite cannot drop a column constraint in place), rows and seqs kept, and the
+// AUTOINCREMENT high-water mark carried over so a seq is never handed out twice (consumers
+// page by seq) even when retention pruned the newest rows.
+constexpr const char* kMigrateV1Sql =
+    "CREATE TABLE messages_v2 (\n" VV_QUEUE_MESSAGES_COLUMNS ");\n"
+    "INSERT INTO messages_v2 (seq, kind, message_id, dedupe_id, created_at, integrity_hash, body,"
+    " delivered_count, acked_at) SELECT seq, kind, message_id, dedupe_id, created_at,"
+    " integrity_hash, body, delivered_count, acked_at FROM messages ORDER BY seq;\n"
+    "DELETE FROM sqlite_sequence WHERE name = 'messages_v2';\n"
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'messages_v2', max(seq) FROM"
+    " (SELECT seq FROM sqlite_sequence WHERE name = 'messages' UNION ALL"
+    "  SELECT max(seq) FROM messages_v2) HAVING max(seq) IS NOT NULL;\n"
+    "DROP TABLE messages;\n"
+    "ALTER TABLE messages_v2 RENAME TO messages;\n"
+    VV_QUEUE_MESSAGES_INDEXES;
+
+#undef VV_QUEUE_MESSAGES_COLUMNS
+#undef VV_QUEUE_MESSAGES_INDEXES
 
 constexpr const char* kInsertSql =
     "INSERT INTO messages (kind, message_id, dedupe_id, created_at, integrity_hash, body) "
@@ -137,30 +167,38 @@ Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOpti
   return db;
 }
 
-Status InitSchema(const std::string& path, sqlite3* db, int busy_timeout_ms) {
+Status InitSchema(const std::string& path, sqlite3* db, const EmbeddedQueueOptions& options) {
+  const int busy_timeout_ms = options.busy_timeout_ms;
+  bool migrated = false;
+  // The version is read inside the write transaction: of several processes opening one file,
+  // only the first migrates it.
   int version = -1;
-  int rc = sqlstore::RetryWhileBusy(db, busy_timeout_ms, [&] {
-    Stmt st;
-    int r = st.Prepare(db, "PRAGMA user_version");
-    if (r == SQLITE_OK && (r = sqlite3_step(st.get())) == SQLITE_ROW) {
-      version = sqlite3_column_int(st.get(), 0);
-      r = SQLITE_OK;
-    }
-    return r;
-  });
-  if (rc != SQLITE_OK) return OpenError(path, "cannot read schema version", db, rc);
-  if (version != 0 && version != kSchemaVersion) {
-    return Status::DataLoss("embedded queue '" + path + "': unsupported schema version " +
-                            std::to_string(version));
-  }
-  const std::string set_version = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
   const char* failed = nullptr;
-  rc = sqlstore::RetryWhileBusy(db, busy_timeout_ms, [&] {
+  const std::string set_version = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
+  int rc = sqlstore::RetryWhileBusy(db, busy_timeout_ms, [&] {
     failed = "cannot begin schema transaction";
     int r = Exec(db, "BEGIN IMMEDIATE");
     if (r != SQLITE_OK) return r;
-    failed = "cannot create schema";
-    r = Exec(db, kSchemaSql);
+    failed = "cannot read schema version";
+    {
+      Stmt st;
+      r = st.Prepare(db, "PRAGMA user_version");
+      if (r == SQLITE_OK && (r = sqlite3_step(st.get())) == SQLITE_ROW) {
+        version = sqlite3_column_int(st.get(), 0);
+        r = SQLITE_OK;
+      }
+    }
+    if (r != SQLITE_OK) return r;
+    if (version == kSchemaVersion) return Exec(db, "COMMIT");
+    if (version != 0 && version != 1) return SQLITE_OK;  // refused below, rolled back
+    failed = version == 1 ? "cannot migrate schema 1 to 2" : "cannot create schema";
+    if (version == 1 && options.on_notice) {
+      options.on_notice("embedded queue '" + path +
+                        "': migrating schema 1 to 2 (the messages table is rebuilt once; a "
+                        "large queue takes a while)");
+    }
+    r = Exec(db, version == 1 ? kMigrateV1Sql : kSchemaSql);
+    migrated = r == SQLITE_OK && version == 1;
     if (r == SQLITE_OK) r = Exec(db, set_version.c_str());
     if (r == SQLITE_OK) r = Exec(db, "COMMIT");
     return r;
@@ -169,6 +207,13 @@ Status InitSchema(const std::string& path, sqlite3* db, int busy_timeout_ms) {
     Status s = OpenError(path, failed, db, rc);
     RollbackIfOpen(db);
     return s;
+  }
+  if (migrated && options.on_notice)
+    options.on_notice("embedded queue '" + path + "': schema 2 in place");
+  if (version != 0 && version != 1 && version != kSchemaVersion) {
+    RollbackIfOpen(db);
+    return Status::DataLoss("embedded queue '" + path + "': unsupported schema version " +
+                            std::to_string(version));
   }
   // Validate that the table has the expected shape (a foreign 'messages' table fails here).
   Stmt st;
@@ -194,7 +239,7 @@ Result<std::unique_ptr<EmbeddedQueue>> EmbeddedQueue::Open(const std::string& pa
     return Status::InvalidArgument("embedded queue: busy_timeout_ms must not be negative");
   }
   VV_ASSIGN_OR_RETURN(sqlite3* writer, OpenConnection(path, options));
-  Status s = InitSchema(path, writer, options.busy_timeout_ms);
+  Status s = InitSchema(path, writer, options);
   if (!s.ok()) {
     sqlite3_close(writer);
     return s;
@@ -407,9 +452,9 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, WriterStatements* st
           ++stored;
         }
       } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        // Only this statement is undone (message_id collision): the batch goes on.
+        // Only this statement is undone (a constraint it broke): the batch goes on.
         (*outcomes)[i].status = Status::AlreadyExists(
-            "embedded queue: message_id already stored: " + DbError(db, rc));
+            "embedded queue: message not stored: " + DbError(db, rc));
       } else {
         std::string why = "insert: " + DbError(db, rc);
         sqlite3_reset(s);
@@ -618,10 +663,13 @@ Result<int64_t> EmbeddedQueue::Redrive(int64_t dlq_seq, const Envelope& original
   int64_t ingest_seq = 0;
   {
     Stmt again;
+    // Found through the created_at index (message_id has none; schema 2).
     rc = again.Prepare(db, "UPDATE messages SET acked_at = NULL, delivered_count = 0 WHERE "
-                           "message_id = ?1 AND kind = 'ingest' RETURNING seq");
+                           "created_at = ?1 AND message_id = ?2 AND kind = 'ingest' "
+                           "RETURNING seq");
     if (rc == SQLITE_OK) {
-      BindText(again.get(), 1, original.message_id);
+      BindText(again.get(), 1, original.created_at);
+      BindText(again.get(), 2, original.message_id);
       rc = sqlite3_step(again.get());
       if (rc == SQLITE_ROW) ingest_seq = sqlite3_column_int64(again.get(), 0);
     }

@@ -265,6 +265,115 @@ TEST_F(EmbeddedQueueTest, DedupeSurvivesReopen) {
   EXPECT_EQ(*q->Count(Kind::kIngest), 1);
 }
 
+namespace {
+
+// Runs `sql` on `path` through a plain connection; returns the first column of the last row.
+std::string RawSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::string last;
+  char* err = nullptr;
+  const int rc = sqlite3_exec(
+      db, sql.c_str(),
+      [](void* out, int n, char** values, char**) {
+        *static_cast<std::string*>(out) = n > 0 && values[0] != nullptr ? values[0] : "";
+        return 0;
+      },
+      &last, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "") << "\n" << sql;
+  sqlite3_free(err);
+  sqlite3_close(db);
+  return last;
+}
+
+}  // namespace
+
+// Issue 15: schema 2 dropped the UNIQUE index on the random message_id (one random B-tree page
+// per stored event). A schema-1 queue is migrated in place on open: every row, seq, ack state
+// and dedupe key kept, the AUTOINCREMENT high-water mark too (a pruned tail's seqs are never
+// handed out again), and redrive still finds its original.
+TEST_F(EmbeddedQueueTest, SchemaOneQueueIsMigratedKeepingRowsSeqsAndDedupe) {
+  int64_t acked_seq = 0;
+  {
+    auto q = OpenQueue();
+    ASSERT_NE(q, nullptr);
+    for (int i = 0; i < 4; ++i) {
+      const std::string id = "evt-" + std::to_string(i);
+      ASSERT_EQ(PublishSync(*q, Ingest(id, "t1/" + id)).outcome, PublishOutcome::kStored);
+    }
+    auto got = q->FetchUnacked(Kind::kIngest, 1);
+    ASSERT_TRUE(got.ok() && got->size() == 1u);
+    acked_seq = (*got)[0].sequence;
+    ASSERT_TRUE(q->Ack(acked_seq).ok());
+  }
+  // Rewrite the file into schema 1 (the table of the previous release, with UNIQUE message_id),
+  // as a queue of that release that handed out seqs up to 40 and pruned the last ones.
+  RawSql(path_,
+         "BEGIN;"
+         "CREATE TABLE v1 (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+         " kind TEXT NOT NULL CHECK (kind IN ('ingest', 'dead_letter')),"
+         " message_id TEXT NOT NULL UNIQUE, dedupe_id TEXT UNIQUE, created_at TEXT NOT NULL,"
+         " integrity_hash TEXT NOT NULL, body TEXT NOT NULL,"
+         " delivered_count INTEGER NOT NULL DEFAULT 0, acked_at INTEGER);"
+         "INSERT INTO v1 SELECT seq, kind, message_id, dedupe_id, created_at, integrity_hash,"
+         " body, delivered_count, acked_at FROM messages;"
+         "DROP TABLE messages; ALTER TABLE v1 RENAME TO messages;"
+         "UPDATE sqlite_sequence SET seq = 40 WHERE name = 'messages';"
+         "CREATE INDEX messages_kind_seq ON messages(kind, seq);"
+         "CREATE INDEX messages_unacked ON messages(kind, seq) WHERE acked_at IS NULL;"
+         "PRAGMA user_version=1; COMMIT;");
+  ASSERT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_messages_%'"),
+            "2");
+
+  std::vector<std::string> notices;
+  EmbeddedQueueOptions noisy;
+  noisy.on_notice = [&](const std::string& m) { notices.push_back(m); };
+  auto q = OpenQueue(noisy);
+  ASSERT_NE(q, nullptr);
+  ASSERT_EQ(notices.size(), 2u);  // the operator is told before the rebuild and after
+  EXPECT_NE(notices[0].find("migrating schema 1 to 2"), std::string::npos) << notices[0];
+  EXPECT_NE(notices[1].find("schema 2 in place"), std::string::npos) << notices[1];
+  EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "2");
+  // Only dedupe_id keeps an automatic (UNIQUE) index; redrive has its created_at index.
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_messages_%'"),
+            "1");
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_created_at'"),
+            "1");
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_v2'"), "0");
+  EXPECT_EQ(*q->Count(Kind::kIngest), 4);
+  EXPECT_EQ(RawSql(path_, "SELECT acked_at IS NOT NULL FROM messages WHERE seq = " +
+                              std::to_string(acked_seq)),
+            "1");
+  // The three unacked rows are still delivered, the acked one is not.
+  auto left = q->FetchUnacked(Kind::kIngest, 10);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 3u);
+  for (const StoredMessage& m : *left) EXPECT_NE(m.sequence, acked_seq);
+  // Dedupe keys came along; a new row continues after the old high-water mark.
+  EXPECT_EQ(PublishSync(*q, Ingest("evt-2", "t1/evt-2")).outcome, PublishOutcome::kDuplicate);
+  ASSERT_EQ(PublishSync(*q, Ingest("evt-new", "t1/evt-new")).outcome, PublishOutcome::kStored);
+  EXPECT_GT(std::stoll(RawSql(path_, "SELECT max(seq) FROM messages")), 40);
+  // Opening a migrated file again changes nothing.
+  q.reset();
+  notices.clear();
+  q = OpenQueue(noisy);
+  ASSERT_NE(q, nullptr);
+  EXPECT_TRUE(notices.empty());
+  EXPECT_EQ(*q->Count(Kind::kIngest), 5);
+  EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "2");
+}
+
+TEST_F(EmbeddedQueueTest, UnknownSchemaVersionIsRefusedAsDataLoss) {
+  { ASSERT_NE(OpenQueue(), nullptr); }
+  RawSql(path_, "PRAGMA user_version=7");
+  auto q = EmbeddedQueue::Open(path_, {});
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(q.status().message().find("unsupported schema version 7"), std::string::npos)
+      << q.status().message();
+  EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "7");  // left as it was
+}
+
 TEST_F(EmbeddedQueueTest, DuplicatesInsideOneBatchStoreOneRow) {
   auto q = OpenQueue();
   ASSERT_NE(q, nullptr);
