@@ -291,10 +291,11 @@ void Engine::StoreBatch(Batch* batch) {
   }
   // After the commit: one audit record per stored message, then the acks of the audited ones.
   // A record not stored (failed commit) leaves its message unacked, to be redelivered.
-  std::vector<int64_t> to_ack;
-  std::vector<evidence::PutOutcome> acked_outcomes;
-  to_ack.reserve(put.size());
-  acked_outcomes.reserve(put.size());
+  // The batch's records go to the audit log in one AppendBatch (one lock, one write).
+  std::vector<audit::AuditEntry> entries;
+  std::vector<size_t> entry_of;  // entries[k] is the record of batch->records[entry_of[k]]
+  entries.reserve(put.size());
+  entry_of.reserve(put.size());
   for (size_t i = 0; i < put.size(); ++i) {
     if (!put[i].ok()) {
       counters_.transient_failures.fetch_add(1);  // logged by the store's backend state line
@@ -304,7 +305,7 @@ void Engine::StoreBatch(Batch* batch) {
     json::Value& details = batch->ready[i].details;
     details.Set("key_id", r.key_id);
     details.Set("sequence", batch->ready[i].sequence);
-    std::string event_type = "evidence.stored";
+    std::string_view event_type = "evidence.stored";
     if (*put[i] == evidence::PutOutcome::kDuplicate) {
       event_type = "evidence.duplicate";
       auto existing = store_.Get(r.tenant_id, r.event_id);
@@ -315,9 +316,20 @@ void Engine::StoreBatch(Batch* batch) {
         details.Set("key_id", e.key_id);
       }
     }
-    if (Status a = audit_.Append(event_type, options_.actor, std::move(details)); !a.ok()) {
+    entries.push_back({event_type, options_.actor, std::move(details)});
+    entry_of.push_back(i);
+  }
+  const std::vector<Status> audited = audit_.AppendBatch(entries);
+  std::vector<int64_t> to_ack;
+  std::vector<evidence::PutOutcome> acked_outcomes;
+  to_ack.reserve(entries.size());
+  acked_outcomes.reserve(entries.size());
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const size_t i = entry_of[k];
+    if (!audited[k].ok()) {
       counters_.transient_failures.fetch_add(1);  // stored; redelivered, then a duplicate
-      LogLeftUnacked(batch->ready[i].sequence, "audit of " + event_type, a);
+      LogLeftUnacked(batch->ready[i].sequence,
+                     "audit of " + std::string(entries[k].event_type), audited[k]);
       continue;
     }
     to_ack.push_back(batch->ready[i].sequence);

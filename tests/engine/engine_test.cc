@@ -17,6 +17,7 @@
 #include "evidence/evidence_cipher.h"
 #include "evidence/root_key_provider.h"
 #include "evidence/sqlite_evidence_store.h"
+#include "fakes/fake_backends.h"
 #include "fakes/fake_clock.h"
 #include "fakes/temp_dir.h"
 #include "queue/envelope_codec.h"
@@ -202,6 +203,37 @@ TEST_F(EngineTest, StoresEveryEventOnceEncryptedPerTenant) {
   EXPECT_EQ(CountAudit(audit, "evidence.stored"), 8);
   EXPECT_NE(EngineMetricsExporter(*engine).Render().find("vv_engine_messages_stored_total 8"),
             std::string::npos);
+}
+
+// The engine audits a stored batch with one AppendBatch; a record the log refuses leaves its
+// message (and every later one of the batch) unacked, to be redelivered and audited then as a
+// duplicate: nothing is acked unaudited, nothing is stored twice.
+TEST_F(EngineTest, ABatchIsAuditedInOneCallAndAnUnauditedRecordIsNotAcked) {
+  for (int i = 0; i < 5; ++i) Publish(kT1, "op-001", "evt-" + std::to_string(i));
+  vv::testing::RecordingAuditSink sink;
+  sink.FailAfter(3);
+  options_.batch_size = 64;
+  Engine engine(options_, *source_, *queue_, *cipher_, *store_, sink, clock_, random_);
+  ASSERT_TRUE(engine.ProcessOnce().ok());
+  EXPECT_EQ(sink.batch_sizes(), std::vector<size_t>{5});  // one call for the batch
+  EXPECT_EQ(sink.records().size(), 3u);
+  EXPECT_EQ(engine.counters().stored.load(), 3u);
+  EXPECT_EQ(engine.counters().transient_failures.load(), 2u);
+  EXPECT_EQ(*store_->Count(kT1), 5);  // committed before the audit
+  auto left = queue_->ListUnacked(queue::Kind::kIngest, 0, 10);
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->size(), 2u);
+  // The log recovers: the two come back as duplicates, audited, and acked.
+  sink.FailAfter(-1);
+  clock_.AdvanceSeconds(120);  // past the ack wait
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(engine.Run(stop, /*drain=*/true).ok());
+  EXPECT_EQ(engine.counters().duplicates.load(), 2u);
+  EXPECT_EQ(queue_->ListUnacked(queue::Kind::kIngest, 0, 10)->size(), 0u);
+  EXPECT_EQ(*store_->Count(kT1), 5);
+  size_t duplicates = 0;
+  for (const auto& r : sink.records()) duplicates += r.event_type == "evidence.duplicate";
+  EXPECT_EQ(duplicates, 2u);
 }
 
 TEST_F(EngineTest, RedeliveryAfterCrashBeforeAckStoresNothingTwice) {
