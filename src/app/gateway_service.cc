@@ -159,8 +159,9 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
   trace.Set("campaign_id", ctx.campaign_id);
   trace.Set("tenant_id", ctx.tenant_id);
   queue::Envelope env =
-      queue::MakeIngestEnvelope(std::move(ctx.ingest_payload), std::move(trace),
-                                ctx.tenant_id + "/" + ctx.event_id, *deps_.clock, *deps_.random);
+      queue::MakeIngestEnvelopeForPublish(std::move(ctx.ingest_payload), std::move(trace),
+                                          ctx.tenant_id + "/" + ctx.event_id, *deps_.clock,
+                                          *deps_.random);
   // What the rest of the request no longer reads is freed here, on the io thread that
   // allocated it: freed on the queue's writer thread (where the call ends) every chunk went
   // back to this thread's malloc arena under its lock, contending with the io threads.

@@ -175,9 +175,9 @@ void GatewayService::HandleTelemetryBatch(http::Request request, http::Responder
     trace.Set("campaign_id", ec.campaign_id);
     trace.Set("tenant_id", ec.tenant_id);
     e.envelope = static_cast<int>(envelopes.size());
-    envelopes.push_back(queue::MakeIngestEnvelope(std::move(ec.ingest_payload), std::move(trace),
-                                                  std::move(dedupe_id), *deps_.clock,
-                                                  *deps_.random));
+    envelopes.push_back(queue::MakeIngestEnvelopeForPublish(
+        std::move(ec.ingest_payload), std::move(trace), std::move(dedupe_id), *deps_.clock,
+        *deps_.random));
     ec.body_json = json::Value();  // the DOM is not needed past the envelope
   }
   deps_.metrics->verification_duration.Observe(

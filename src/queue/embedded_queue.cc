@@ -276,7 +276,7 @@ EmbeddedQueue::~EmbeddedQueue() {
 EmbeddedQueue::Pending EmbeddedQueue::MakePending(Envelope envelope, PublishCallback done) const {
   Pending p;
   if (options_.signer != nullptr && envelope.auth.is_null() && envelope.wire.empty())
-    p.unsigned_bytes = envelope.UnsignedCanonicalBytes();  // signed by the writer, per group
+    p.unsigned_bytes = envelope.TakeUnsignedBytes();  // signed by the writer, per group
   else
     p.wire_bytes = envelope.TakeWireBytes();  // serialise outside the lock
   p.envelope = std::move(envelope);

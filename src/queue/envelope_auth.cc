@@ -94,10 +94,18 @@ std::string VerifyBatchAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
   return "";
 }
 
+// SignBatch reads the envelopes only; SignBatchForWire may take their prebuilt bytes.
 std::vector<std::string> UnsignedBytesOf(const std::vector<Envelope>& envelopes) {
   std::vector<std::string> out;
   out.reserve(envelopes.size());
   for (const Envelope& e : envelopes) out.push_back(e.UnsignedCanonicalBytes());
+  return out;
+}
+
+std::vector<std::string> TakeUnsignedBytesOf(std::vector<Envelope>& envelopes) {
+  std::vector<std::string> out;
+  out.reserve(envelopes.size());
+  for (Envelope& e : envelopes) out.push_back(e.TakeUnsignedBytes());
   return out;
 }
 
@@ -108,7 +116,7 @@ void EnvelopeSigner::SignBatch(std::vector<Envelope>* envelopes) const {
 }
 
 void EnvelopeSigner::SignBatchForWire(std::vector<Envelope>* envelopes) const {
-  std::vector<std::string> wire = SignedWireBytes(UnsignedBytesOf(*envelopes));
+  std::vector<std::string> wire = SignedWireBytes(TakeUnsignedBytesOf(*envelopes));
   for (size_t i = 0; i < envelopes->size(); ++i) (*envelopes)[i].wire = std::move(wire[i]);
 }
 

@@ -53,9 +53,20 @@ std::string Envelope::CanonicalBytesFrom(std::string_view unsigned_bytes) const 
 }
 
 std::string Envelope::TakeWireBytes() {
-  if (wire.empty()) return CanonicalBytes();
+  if (wire.empty()) {
+    if (unsigned_wire.empty()) return CanonicalBytes();
+    std::string u = TakeUnsignedBytes();
+    return auth.is_null() ? u : CanonicalBytesFrom(u);
+  }
   std::string out = std::move(wire);
   wire.clear();
+  return out;
+}
+
+std::string Envelope::TakeUnsignedBytes() {
+  if (unsigned_wire.empty()) return UnsignedCanonicalBytes();
+  std::string out = std::move(unsigned_wire);
+  unsigned_wire.clear();
   return out;
 }
 
@@ -96,15 +107,18 @@ std::string Envelope::UnsignedCanonicalBytes(std::string_view canonical_payload)
 
 namespace {
 
+// `keep_unsigned`: also set unsigned_wire around the canonical payload hashed here.
 Envelope MakeEnvelope(Kind kind, json::Value payload, json::Value trace, const Clock& clock,
-                      Random& random) {
+                      Random& random, bool keep_unsigned = false) {
   Envelope e;
   e.message_id = random.Uuid4();
   e.kind = kind;
   e.created_at = IsoFormatUtcMicros(clock.NowMicros());
-  e.integrity_hash = crypto::Sha256Hex(json::Canonical(payload));
+  const std::string canonical_payload = json::Canonical(payload);
+  e.integrity_hash = crypto::Sha256Hex(canonical_payload);
   e.trace = std::move(trace);
   e.payload = std::move(payload);
+  if (keep_unsigned) e.unsigned_wire = e.UnsignedCanonicalBytes(canonical_payload);
   return e;
 }
 
@@ -113,6 +127,14 @@ Envelope MakeEnvelope(Kind kind, json::Value payload, json::Value trace, const C
 Envelope MakeIngestEnvelope(json::Value payload, json::Value trace, std::string dedupe_id,
                             const Clock& clock, Random& random) {
   Envelope e = MakeEnvelope(Kind::kIngest, std::move(payload), std::move(trace), clock, random);
+  e.dedupe_id = std::move(dedupe_id);
+  return e;
+}
+
+Envelope MakeIngestEnvelopeForPublish(json::Value payload, json::Value trace,
+                                      std::string dedupe_id, const Clock& clock, Random& random) {
+  Envelope e = MakeEnvelope(Kind::kIngest, std::move(payload), std::move(trace), clock, random,
+                            /*keep_unsigned=*/true);
   e.dedupe_id = std::move(dedupe_id);
   return e;
 }

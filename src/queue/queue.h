@@ -42,6 +42,11 @@ struct Envelope {
   // (SigningPublisher serialises each envelope once for its signature and its wire bytes);
   // empty = the publisher serialises. Set only where nothing can change the envelope after.
   std::string wire;
+  // UnsignedCanonicalBytes(), when whoever built the envelope already had them
+  // (MakeIngestEnvelopeForPublish, which canonicalises the payload for integrity_hash anyway:
+  // the payload is then serialised once per event, not twice); empty = built when needed. The
+  // same rule as `wire`: set only where nothing can change the envelope after.
+  std::string unsigned_wire;
 
   json::Value ToJson() const;
   std::string CanonicalBytes() const;  // json::Canonical(ToJson())
@@ -52,13 +57,20 @@ struct Envelope {
   std::string UnsignedCanonicalBytes(std::string_view canonical_payload) const;
   // CanonicalBytes() from `unsigned_bytes` (= UnsignedCanonicalBytes()): "auth" spliced in.
   std::string CanonicalBytesFrom(std::string_view unsigned_bytes) const;
-  // What a publisher stores: `wire` (moved out) when set, else CanonicalBytes().
+  // What a publisher stores: `wire` (moved out) when set, else CanonicalBytes() (built from
+  // `unsigned_wire` when that is set).
   std::string TakeWireBytes();
+  // What a signer signs: `unsigned_wire` (moved out) when set, else UnsignedCanonicalBytes().
+  std::string TakeUnsignedBytes();
 };
 
 // Builds an ingest envelope; computes integrity_hash from `payload`.
 Envelope MakeIngestEnvelope(json::Value payload, json::Value trace, std::string dedupe_id,
                             const Clock& clock, Random& random);
+// MakeIngestEnvelope for an envelope published as it is (the gateway): also sets
+// `unsigned_wire` from the canonical payload it hashes.
+Envelope MakeIngestEnvelopeForPublish(json::Value payload, json::Value trace,
+                                      std::string dedupe_id, const Clock& clock, Random& random);
 // Builds a DLQ envelope with payload {error_code, error_message, raw_body}; raw_body is the
 // body as UTF-8 text, or standard base64 of the bytes when they are not valid UTF-8.
 Envelope MakeDeadLetterEnvelope(std::string error_code, std::string error_message,

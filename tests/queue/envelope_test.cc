@@ -113,6 +113,39 @@ TEST(EnvelopeTest, CanonicalBytesEqualsCanonicalOfToJson) {
   EXPECT_EQ(empty.CanonicalBytes(), json::Canonical(empty.ToJson()));
 }
 
+// The publishing factory serialises the payload once: the unsigned bytes it keeps are exactly
+// what UnsignedCanonicalBytes() builds, and the wire bytes taken from them (with or without an
+// auth member) are exactly CanonicalBytes().
+TEST(EnvelopeTest, PublishFactoryKeepsTheUnsignedBytesItHashed) {
+  FakeClock clock;
+  FakeRandom random;
+  Result<json::Value> body = json::Parse(kA2Body);
+  ASSERT_TRUE(body.ok());
+  json::Value trace = json::Value::MakeObject();
+  trace.Set("tenant_id", "t\"1\\ caf\u00e9");
+  Envelope e = MakeIngestEnvelopeForPublish(*body, trace, "t1/e1", clock, random);
+  ASSERT_FALSE(e.unsigned_wire.empty());
+  EXPECT_EQ(e.unsigned_wire, e.UnsignedCanonicalBytes());
+  EXPECT_EQ(e.integrity_hash, crypto::Sha256Hex(json::Canonical(*body)));
+  EXPECT_EQ(e.dedupe_id, "t1/e1");
+
+  Envelope unsigned_copy = e;
+  EXPECT_EQ(unsigned_copy.TakeWireBytes(), e.CanonicalBytes());
+  EXPECT_TRUE(unsigned_copy.unsigned_wire.empty()) << "moved out";
+
+  Envelope with_auth = e;
+  with_auth.auth = json::Value::MakeObject();
+  with_auth.auth.Set("alg", "ed25519");
+  EXPECT_EQ(with_auth.TakeWireBytes(), with_auth.CanonicalBytes());
+
+  Envelope taken = e;
+  EXPECT_EQ(taken.TakeUnsignedBytes(), e.UnsignedCanonicalBytes());
+  EXPECT_TRUE(taken.unsigned_wire.empty());
+  EXPECT_EQ(taken.TakeUnsignedBytes(), e.UnsignedCanonicalBytes()) << "built when not kept";
+  // The plain factory keeps nothing (callers that edit envelopes after building them).
+  EXPECT_TRUE(MakeIngestEnvelope(*body, trace, "t1/e1", clock, random).unsigned_wire.empty());
+}
+
 TEST(EnvelopeTest, DistinctMessageIds) {
   FakeClock clock;
   FakeRandom random;
