@@ -136,7 +136,9 @@ TEST(BackoffTest, FullJitterStaysWithinTheExponentialCeilingPlusJitter) {
       ASSERT_LE(d, std::min<int64_t>(ceiling + 50, 10000)) << retry;
       max_seen = std::max(max_seen, d);
     }
-    if (retry >= 3) EXPECT_GT(max_seen, ceiling / 2) << "jitter should spread delays";
+    if (retry >= 3) {
+      EXPECT_GT(max_seen, ceiling / 2) << "jitter should spread delays";
+    }
   }
 }
 

@@ -48,7 +48,9 @@ class IdentityEditTest : public ::testing::Test {
   std::string ids_path() const { return dir_.File("ids.json"); }
   Status Run(const Edit& e) {
     auto w = ApplyToConfig(config_path(), e, nullptr);
-    if (w.ok()) EXPECT_EQ(w->path, ids_path());
+    if (w.ok()) {
+      EXPECT_EQ(w->path, ids_path());
+    }
     return w.status();
   }
   // The identity `svc` as the gateway loads it now.

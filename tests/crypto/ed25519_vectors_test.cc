@@ -83,7 +83,9 @@ TEST(Ed25519CctvTest, StrictVerifyRejectsLowOrderAndNonCanonicalPoints) {
       if (must_reject.count(f.as_string())) forbidden = true;
     }
     const std::string number = v.Find("number")->int_text();
-    if (forbidden) EXPECT_FALSE(ok) << "vector " << number << " must be rejected";
+    if (forbidden) {
+      EXPECT_FALSE(ok) << "vector " << number << " must be rejected";
+    }
     if (flags.empty()) {
       ++unflagged;
       EXPECT_TRUE(ok) << "vector " << number << " has no flags and must verify";

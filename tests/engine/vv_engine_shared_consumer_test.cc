@@ -156,10 +156,12 @@ TEST_F(SharedConsumerTest, TwoEnginesShareOneDurableExactlyOnceAndAKilledOneLose
   // killed engine committed but never acked is a duplicate, not a second record.
   std::set<std::string> stored_events;
   for (const auto* audit : {&audit_a, &audit_b})
-    for (const auto& r : *audit)
-      if (r.Find("event_type")->as_string() == "evidence.stored")
+    for (const auto& r : *audit) {
+      if (r.Find("event_type")->as_string() == "evidence.stored") {
         EXPECT_TRUE(
             stored_events.insert(r.Find("details")->Find("event_id")->as_string()).second);
+      }
+    }
   EXPECT_LE(stored_a + stored_b, kTotal);
   EXPECT_EQ(CountAudit(audit_b, "evidence.rejected"), 0);
 

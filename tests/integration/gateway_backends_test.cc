@@ -159,7 +159,9 @@ void StreamThroughAnOutage(GatewayUnderTest& gw, TestServer& victim, const std::
   int outage_503 = 0, after_202 = 0;
   for (int i = 0; i < 240; ++i) {
     if (i == 60) victim.Stop(/*hard=*/true);
-    if (i == 120) ASSERT_TRUE(victim.Restart().ok());
+    if (i == 120) {
+      ASSERT_TRUE(victim.Restart().ok());
+    }
     std::string id = "evt-" + tag + "-" + std::to_string(i) + "-" + std::to_string(ts);
     std::string nonce = "nonce-" + id;
     auto r = SignBody(MakeTelemetryBody(ts, nonce, id), ts, nonce);

@@ -441,22 +441,24 @@ TEST_F(ProducerPolishTest, LargeInputIsStreamedInBoundedMemory) {
 TEST_F(ProducerPolishTest, ProgressWithRateAndEtaOnlyOnATerminal) {
   ProducerSetup p(gw_->port());
   WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-progress", 30));
-  ToolRun tty = RunTool({Producer(), "--config", p.config, "send", "--no-spool", p.dir.File("e.ndjson")},
-                        {.stderr_tty = true});
+  ToolRun tty =
+      RunTool({Producer(), "--config", p.config, "send", "--no-spool", p.dir.File("e.ndjson")},
+              {.env = {}, .stdin_path = "", .stderr_tty = true});
   EXPECT_EQ(tty.rc, 0) << tty.err << tty.out;
   EXPECT_NE(tty.err.find("\r"), std::string::npos) << tty.err;
   EXPECT_NE(tty.err.find(" events, "), std::string::npos) << tty.err;
   EXPECT_NE(tty.err.find("/s, "), std::string::npos) << tty.err;
   EXPECT_NE(tty.err.find("%, ETA "), std::string::npos) << tty.err;
   WriteFile(p.dir.File("f.ndjson"), Ndjson("evt-progress-pipe", 30));
-  ToolRun pipe = RunTool({Producer(), "--config", p.config, "send", "--no-spool", p.dir.File("f.ndjson")});
+  ToolRun pipe =
+      RunTool({Producer(), "--config", p.config, "send", "--no-spool", p.dir.File("f.ndjson")});
   EXPECT_EQ(pipe.rc, 0) << pipe.err;
   EXPECT_EQ(pipe.err.find("\r"), std::string::npos) << pipe.err;
   EXPECT_EQ(pipe.err.find("/s"), std::string::npos) << pipe.err;
   // From stdin the total is unknown: rate, no ETA.
   WriteFile(p.dir.File("g.ndjson"), Ndjson("evt-progress-stdin", 30));
   ToolRun in = RunTool({Producer(), "--config", p.config, "send", "--no-spool", "-"},
-                       {.stdin_path = p.dir.File("g.ndjson"), .stderr_tty = true});
+                       {.env = {}, .stdin_path = p.dir.File("g.ndjson"), .stderr_tty = true});
   EXPECT_EQ(in.rc, 0) << in.err;
   EXPECT_NE(in.err.find("/s"), std::string::npos) << in.err;
   EXPECT_EQ(in.err.find("ETA"), std::string::npos) << in.err;
@@ -470,8 +472,9 @@ TEST_F(ProducerPolishTest, HttpsProxyIsUsedUnlessNoProxyExemptsTheGateway) {
   const std::string via = "https_proxy=http://127.0.0.1:" + std::to_string(proxy.port());
   WriteFile(p.dir.File("e.ndjson"), Ndjson("evt-proxy", 3));
   const int64_t before = gw_->QueueCount("ingest");
-  ToolRun r = RunTool({Producer(), "--config", p.config, "--json", "send", "--no-spool", p.dir.File("e.ndjson")},
-                      {.env = {via, "no_proxy=", "NO_PROXY="}});
+  ToolRun r = RunTool(
+      {Producer(), "--config", p.config, "--json", "send", "--no-spool", p.dir.File("e.ndjson")},
+      {.env = {via, "no_proxy=", "NO_PROXY="}, .stdin_path = "", .stderr_tty = false});
   EXPECT_EQ(r.rc, 0) << r.err << r.out;
   EXPECT_EQ(Int(LastJson(r.out), "accepted"), 3) << r.out;
   EXPECT_EQ(gw_->QueueCount("ingest"), before + 3);
@@ -480,21 +483,27 @@ TEST_F(ProducerPolishTest, HttpsProxyIsUsedUnlessNoProxyExemptsTheGateway) {
 
   const int tunnels = proxy.tunnels();
   WriteFile(p.dir.File("f.ndjson"), Ndjson("evt-noproxy", 1));
-  r = RunTool({Producer(), "--config", p.config, "send", "--no-spool", p.dir.File("f.ndjson")},
-              {.env = {via, "no_proxy=localhost,127.0.0.1"}});
+  r = RunTool(
+      {Producer(), "--config", p.config, "send", "--no-spool", p.dir.File("f.ndjson")},
+      {.env = {via, "no_proxy=localhost,127.0.0.1"}, .stdin_path = "", .stderr_tty = false});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(proxy.tunnels(), tunnels);
 
   ConnectProxy refusing(403);
   ProducerSetup q(gw_->port(), "", /*max_attempts=*/1);
   WriteFile(q.dir.File("e.ndjson"), Ndjson("evt-proxy-refused", 1));
-  r = RunTool({Producer(), "--config", q.config, "--json", "send", "--no-spool", q.dir.File("e.ndjson")},
-              {.env = {"https_proxy=http://127.0.0.1:" + std::to_string(refusing.port()), "no_proxy="}});
+  r = RunTool(
+      {Producer(), "--config", q.config, "--json", "send", "--no-spool", q.dir.File("e.ndjson")},
+      {.env = {"https_proxy=http://127.0.0.1:" + std::to_string(refusing.port()), "no_proxy="},
+       .stdin_path = "",
+       .stderr_tty = false});
   EXPECT_EQ(r.rc, 1) << r.err << r.out;
   EXPECT_NE(r.out.find("refused CONNECT"), std::string::npos) << r.out;
   // A proxy URL the producer cannot use is a configuration error.
   r = RunTool({Producer(), "--config", q.config, "send", "--no-spool", q.dir.File("e.ndjson")},
-              {.env = {"https_proxy=socks5://127.0.0.1:1080", "no_proxy="}});
+              {.env = {"https_proxy=socks5://127.0.0.1:1080", "no_proxy="},
+               .stdin_path = "",
+               .stderr_tty = false});
   EXPECT_EQ(r.rc, 2) << r.err;
   EXPECT_NE(r.err.find("https_proxy"), std::string::npos) << r.err;
 }

@@ -28,7 +28,9 @@ void ExpectRejected(std::string_view text, const std::string& why_substr = "") {
   EXPECT_FALSE(v.ok()) << "accepted: " << text;
   if (!v.ok()) {
     EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument);
-    if (!why_substr.empty()) EXPECT_THAT(v.status().message(), HasSubstr(why_substr));
+    if (!why_substr.empty()) {
+      EXPECT_THAT(v.status().message(), HasSubstr(why_substr));
+    }
   }
 }
 
