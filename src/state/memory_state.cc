@@ -63,9 +63,7 @@ size_t MemoryNonceStore::SizeForTest() const {
 
 // ---- MemoryRateLimiter ----------------------------------------------------------------------
 
-Status MemoryRateLimiter::Acquire(std::string_view key, RateTicket* ticket) {
-  int64_t now = clock_.MonotonicMicros();
-  MutexLock l(&mu_);
+int64_t MemoryRateLimiter::AdmitLocked(std::string_view key, int64_t n, int64_t now) {
   // Occasionally drop idle keys so memory follows the active operators only.
   if (++ops_since_sweep_ >= 4096) {
     ops_since_sweep_ = 0;
@@ -76,13 +74,34 @@ Status MemoryRateLimiter::Acquire(std::string_view key, RateTicket* ticket) {
   }
   auto& w = windows_[std::string(key)];
   while (!w.empty() && w.front() <= now - kWindowMicros) w.pop_front();
-  if (static_cast<int64_t>(w.size()) >= limit_)
-    return Status::ResourceExhausted("rate limit exceeded");
-  w.push_back(now);
+  const int64_t room = limit_ - static_cast<int64_t>(w.size());
+  const int64_t granted = std::max<int64_t>(0, std::min(n, room));
+  for (int64_t i = 0; i < granted; ++i) w.push_back(now);
+  return granted;
+}
+
+Status MemoryRateLimiter::Acquire(std::string_view key, RateTicket* ticket) {
+  int64_t now = clock_.MonotonicMicros();
+  MutexLock l(&mu_);
+  if (AdmitLocked(key, 1, now) == 0) return Status::ResourceExhausted("rate limit exceeded");
   if (ticket) {
     ticket->key = std::string(key);
     ticket->at_micros = now;
   }
+  return Status::Ok();
+}
+
+Status MemoryRateLimiter::AcquireMany(std::string_view key, int64_t n,
+                                      std::vector<RateTicket>* tickets) {
+  tickets->clear();
+  if (n <= 0) return Status::Ok();
+  int64_t now = clock_.MonotonicMicros();
+  int64_t granted;
+  {
+    MutexLock l(&mu_);
+    granted = AdmitLocked(key, n, now);
+  }
+  tickets->assign(static_cast<size_t>(granted), RateTicket{std::string(key), now});
   return Status::Ok();
 }
 

@@ -51,11 +51,14 @@ class MemoryRateLimiter final : public RateLimiter {
   MemoryRateLimiter(const Clock& clock, int64_t limit_per_minute)
       : clock_(clock), limit_(limit_per_minute) {}
   Status Acquire(std::string_view key, RateTicket* ticket) override;
+  Status AcquireMany(std::string_view key, int64_t n, std::vector<RateTicket>* tickets) override;
   Status Refund(const RateTicket& ticket) override;
   Status Health() const override { return Status::Ok(); }
 
  private:
   static constexpr int64_t kWindowMicros = 60'000'000;
+  // Admits up to n units of `key` at `now`; returns how many.
+  int64_t AdmitLocked(std::string_view key, int64_t n, int64_t now) VV_REQUIRES(mu_);
   const Clock& clock_;
   const int64_t limit_;
   Mutex mu_;

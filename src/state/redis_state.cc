@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -112,6 +113,39 @@ end
 const RedisScript& RateScript() {
   static const RedisScript* s = new RedisScript(std::string(kRateLua) + R"lua(
 return rate(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+)lua");
+  return *s;
+}
+
+// Up to n units at one instant: rate_n(key, now_us, window_us, limit, n) -> units admitted
+// (0..n), each a member "<now_us>/<k>" as rate() adds them, ZADDed in slices (Lua's unpack
+// has a stack limit).
+const RedisScript& RateManyScript() {
+  static const RedisScript* s = new RedisScript(R"lua(
+local function fmt(x) return string.format('%.0f', x) end
+local key, now, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local limit, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - window))
+local room = limit - redis.call('ZCARD', key)
+if room <= 0 or n <= 0 then return 0 end
+local granted = math.min(n, room)
+local args, added, k = {}, 0, 0
+while added < granted do
+  local m = fmt(now) .. '/' .. k
+  if not redis.call('ZSCORE', key, m) then
+    args[#args + 1] = fmt(now)
+    args[#args + 1] = m
+    added = added + 1
+    if #args >= 1000 then
+      redis.call('ZADD', key, unpack(args))
+      args = {}
+    end
+  end
+  k = k + 1
+end
+if #args > 0 then redis.call('ZADD', key, unpack(args)) end
+redis.call('PEXPIRE', key, fmt(math.floor(window / 1000) + 1000))
+return granted
 )lua");
   return *s;
 }
@@ -628,6 +662,36 @@ Status RedisRateLimiter::Acquire(std::string_view key, RateTicket* ticket) {
   if (ticket) {
     ticket->key = std::string(key);
     ticket->at_micros = r->integer;
+  }
+  return Status::Ok();
+}
+
+Status RedisRateLimiter::AcquireMany(std::string_view key, int64_t n,
+                                     std::vector<RateTicket>* tickets) {
+  tickets->clear();
+  std::string k(kKeyPrefix);
+  k.append(key);
+  const std::string window = std::to_string(kWindowMicros), limit = std::to_string(limit_);
+  while (n > 0) {
+    const int64_t ask = std::min(n, kMaxAcquireMany);
+    const int64_t now = clock_.NowMicros();
+    auto r = pool_->Eval(RateManyScript(), {k},
+                         {std::to_string(now), window, limit, std::to_string(ask)});
+    Status failed;
+    if (!r.ok()) {
+      failed = Status::Unavailable("Rate limiter unavailable: " + r.status().message());
+    } else if (r->type != RedisValue::Type::kInteger || r->integer < 0 || r->integer > ask) {
+      failed = ScriptError(*r, "Rate limiter unavailable");
+    }
+    if (!failed.ok()) {  // nothing granted: give back what earlier slices took
+      for (const RateTicket& t : *tickets) (void)Refund(t);
+      tickets->clear();
+      return failed;
+    }
+    tickets->insert(tickets->end(), static_cast<size_t>(r->integer),
+                    RateTicket{std::string(key), now});
+    if (r->integer < ask) break;  // the window is full
+    n -= ask;
   }
   return Status::Ok();
 }

@@ -209,10 +209,14 @@ class RedisRateLimiter final : public RateLimiter {
   RedisRateLimiter(std::shared_ptr<RedisPool> pool, const Clock& clock, int64_t limit_per_minute)
       : pool_(std::move(pool)), clock_(clock), limit_(limit_per_minute) {}
   Status Acquire(std::string_view key, RateTicket* ticket) override;
+  // One script call (one round trip) for all n units; n is bounded by kMaxAcquireMany.
+  Status AcquireMany(std::string_view key, int64_t n, std::vector<RateTicket>* tickets) override;
   Status Refund(const RateTicket& ticket) override;
   Status Health() const override { return pool_->Ping(); }
 
   static constexpr std::string_view kKeyPrefix = "vv:tg:rate:";
+  // Larger requests are answered by several script calls (each atomic on its own).
+  static constexpr int64_t kMaxAcquireMany = 10000;
   static constexpr int64_t kWindowMicros = 60'000'000;
 
  private:

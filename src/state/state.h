@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -42,6 +43,26 @@ class RateLimiter {
   // OK (ticket filled): allowed. ResourceExhausted: over the limit (nothing consumed).
   // Unavailable: cannot decide.
   virtual Status Acquire(std::string_view key, RateTicket* ticket) = 0;
+  // Up to `n` units of `key` at once (the batch endpoint asks once per operator and batch,
+  // not once per event): OK with `tickets` holding the units granted, in order - all n, fewer
+  // when the window fills up, none when it is full (never ResourceExhausted) - each refundable
+  // on its own. Unavailable: cannot decide, nothing granted. The default calls Acquire until it
+  // is refused; backends override it with one atomic step (one lock, one Redis round trip).
+  virtual Status AcquireMany(std::string_view key, int64_t n, std::vector<RateTicket>* tickets) {
+    tickets->clear();
+    for (int64_t i = 0; i < n; ++i) {
+      RateTicket t;
+      Status s = Acquire(key, &t);
+      if (s.code() == StatusCode::kResourceExhausted) break;
+      if (!s.ok()) {
+        for (const RateTicket& held : *tickets) (void)Refund(held);
+        tickets->clear();
+        return s;
+      }
+      tickets->push_back(std::move(t));
+    }
+    return Status::Ok();
+  }
   virtual Status Refund(const RateTicket& ticket) = 0;
   virtual Status Health() const = 0;
 };

@@ -224,6 +224,70 @@ TEST_F(GatewayBatchTest, RateLimitCountsEvents) {
   EXPECT_EQ(publisher_.ingest().size(), 3u);
 }
 
+// Counts the limiter calls the batch makes, and fails AcquireMany on demand.
+class CountingLimiter final : public state::RateLimiter {
+ public:
+  explicit CountingLimiter(state::RateLimiter& inner) : inner_(inner) {}
+  Status Acquire(std::string_view key, state::RateTicket* t) override {
+    ++single;
+    return inner_.Acquire(key, t);
+  }
+  Status AcquireMany(std::string_view key, int64_t n,
+                     std::vector<state::RateTicket>* t) override {
+    asked.emplace_back(std::string(key), n);
+    if (fail) {
+      t->clear();
+      return Status::Unavailable("injected limiter outage");
+    }
+    return inner_.AcquireMany(key, n, t);
+  }
+  Status Refund(const state::RateTicket& t) override { return inner_.Refund(t); }
+  Status Health() const override { return inner_.Health(); }
+
+  int single = 0;
+  bool fail = false;
+  std::vector<std::pair<std::string, int64_t>> asked;
+
+ private:
+  state::RateLimiter& inner_;
+};
+
+// Issue 15: a batch takes its rate units with one AcquireMany per operator (one Redis round
+// trip per batch, not one per event); a limiter that cannot answer makes the batch 503, and
+// the same signed batch succeeds once it is back.
+TEST_F(GatewayBatchTest, RateUnitsAreTakenOncePerOperatorAndAnOutageIs503) {
+  auto cfg = testkit::ProducerConfig(1000);
+  cfg->batch_max_events = 10;
+  GatewayDeps deps = fakes_.Deps(cfg);
+  CountingLimiter counting(*fakes_.limiter);
+  deps.limiter = &counting;
+  service_ = std::make_unique<GatewayService>(deps);
+  handler_ = std::make_unique<GatewayHandler>(service_->HandlerDeps());
+
+  const std::string n = "nonce-many-00001";
+  auto r = Send(Batch(Ndjson({Line(n, "e1"), Line(n, "e2"), Line(n, "e1"), "{bad",
+                              Line(n, "e3")}),
+                      n));
+  ASSERT_EQ(r.status, 207) << r.body;
+  ASSERT_EQ(counting.asked.size(), 1u);
+  EXPECT_EQ(counting.asked[0].second, 3) << "e1, e2, e3: the duplicate and the bad line take none";
+  EXPECT_EQ(counting.single, 0);
+  EXPECT_EQ(publisher_.ingest().size(), 3u);
+
+  const std::string m = "nonce-many-00002";
+  auto req = Batch(Ndjson({Line(m, "e7"), Line(m, "e8")}), m);
+  auto retry = req;
+  counting.fail = true;
+  r = Send(std::move(req));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Detail(r), "Rate limiter unavailable");
+  EXPECT_EQ(publisher_.ingest().size(), 3u);
+  counting.fail = false;
+  r = Send(std::move(retry));
+  EXPECT_EQ(r.status, 207) << "nonce released after the 503: " << r.body;
+  EXPECT_EQ(publisher_.ingest().size(), 5u);
+}
+
 TEST_F(GatewayBatchTest, QueueDownIs503ForTheBatchAndTheRetrySucceeds) {
   const std::string n = "nonce-queue-0001";
   auto req = Batch(Ndjson({Line(n, "e1"), Line(n, "e2")}), n);

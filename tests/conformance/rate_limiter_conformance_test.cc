@@ -124,6 +124,37 @@ TEST_P(RateLimiterConformance, RefundReturnsTheUnit) {
   EXPECT_EQ(Admit("op-r", 1), 0);
 }
 
+// The batch endpoint takes an operator's units for a whole batch in one call: as many as the
+// window has room for (all, some, none - never an error), counted with single acquisitions,
+// each unit refundable on its own.
+TEST_P(RateLimiterConformance, AcquireManyGrantsWhatTheWindowHoldsAndEachUnitRefunds) {
+  std::vector<RateTicket> got;
+  ASSERT_TRUE(limiter_->AcquireMany("op-m", 0, &got).ok());
+  EXPECT_TRUE(got.empty());
+  ASSERT_TRUE(limiter_->AcquireMany("op-m", 3, &got).ok());
+  ASSERT_EQ(got.size(), 3u);
+  for (const RateTicket& t : got) EXPECT_EQ(t.key, "op-m");
+  EXPECT_EQ(Admit("op-m", 1), 1);  // 4 of 5 used
+  std::vector<RateTicket> rest;
+  ASSERT_TRUE(limiter_->AcquireMany("op-m", 10, &rest).ok());
+  EXPECT_EQ(rest.size(), 1u);  // only the room left
+  std::vector<RateTicket> none;
+  ASSERT_TRUE(limiter_->AcquireMany("op-m", 2, &none).ok());
+  EXPECT_TRUE(none.empty());
+  // Two units of the first call back: exactly two fit again, at the same instant too.
+  ASSERT_TRUE(limiter_->Refund(got[0]).ok());
+  ASSERT_TRUE(limiter_->Refund(got[2]).ok());
+  ASSERT_TRUE(limiter_->AcquireMany("op-m", 5, &rest).ok());
+  EXPECT_EQ(rest.size(), 2u);
+  EXPECT_EQ(Admit("op-m", 1), 0);
+  // Other keys are untouched; the window slides for bulk units like for single ones.
+  ASSERT_TRUE(limiter_->AcquireMany("op-other", kLimit + 4, &got).ok());
+  EXPECT_EQ(got.size(), static_cast<size_t>(kLimit));
+  clock_.AdvanceSeconds(61);
+  ASSERT_TRUE(limiter_->AcquireMany("op-m", kLimit, &got).ok());
+  EXPECT_EQ(got.size(), static_cast<size_t>(kLimit));
+}
+
 TEST_P(RateLimiterConformance, OutageIsUnavailableThenTheSameObjectRecovers) {
   if (!real_server()) {  // an in-process limiter has no outage: it always answers
     EXPECT_TRUE(limiter_->Health().ok());
@@ -133,6 +164,9 @@ TEST_P(RateLimiterConformance, OutageIsUnavailableThenTheSameObjectRecovers) {
   redis_.Stop(/*hard=*/true);
   RateTicket t;
   EXPECT_EQ(limiter_->Acquire("op-o", &t).code(), StatusCode::kUnavailable);
+  std::vector<RateTicket> many;
+  EXPECT_EQ(limiter_->AcquireMany("op-o", 3, &many).code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(many.empty());
   EXPECT_EQ(limiter_->Health().code(), StatusCode::kUnavailable);
   ASSERT_TRUE(redis_.Restart().ok());
   Status up;
