@@ -1,7 +1,5 @@
 #include "queue/envelope_auth.h"
 
-#include <functional>
-
 #include "common/encoding.h"
 #include "crypto/merkle.h"
 
@@ -126,8 +124,9 @@ namespace {
 // the canonical signed envelope in order ("auth" sorts first). AUTH_MEMBERS are written by the
 // caller in canonical (sorted) order; every value in them is ASCII without escapes (base64,
 // decimal integers, the algorithm names) except the kid, which is quoted.
+template <class AuthMembers>
 std::string WireWithAuth(std::string_view unsigned_bytes, size_t auth_size_hint,
-                         const std::function<void(std::string*)>& auth_members) {
+                         const AuthMembers& auth_members) {
   std::string out;
   out.reserve(unsigned_bytes.size() + auth_size_hint + 16);
   out.append("{\"auth\":{");

@@ -56,7 +56,8 @@ std::string Envelope::TakeWireBytes() {
   if (wire.empty()) {
     if (unsigned_wire.empty()) return CanonicalBytes();
     std::string u = TakeUnsignedBytes();
-    return auth.is_null() ? u : CanonicalBytesFrom(u);
+    if (auth.is_null()) return u;  // moved, not copied
+    return CanonicalBytesFrom(u);
   }
   std::string out = std::move(wire);
   wire.clear();

@@ -117,12 +117,11 @@ return rate(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
   return *s;
 }
 
-// Up to n units at one instant: rate_n(key, now_us, window_us, limit, n) -> units admitted
+// Up to n units at one instant (KEYS[1]; ARGV: now_us, window_us, limit, n) -> units admitted
 // (0..n), each a member "<now_us>/<k>" as rate() adds them, ZADDed in slices (Lua's unpack
-// has a stack limit).
+// has a stack limit). kRateLua is included for fmt().
 const RedisScript& RateManyScript() {
-  static const RedisScript* s = new RedisScript(R"lua(
-local function fmt(x) return string.format('%.0f', x) end
+  static const RedisScript* s = new RedisScript(std::string(kRateLua) + R"lua(
 local key, now, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
 local limit, n = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - window))
