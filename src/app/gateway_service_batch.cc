@@ -120,9 +120,13 @@ void GatewayService::HandleTelemetryBatch(http::Request request, http::Responder
 
   // Pass 1: every event through the chain; the valid ones wait for their rate units.
   std::vector<queue::Envelope> envelopes;
-  std::vector<size_t> valid;                                // events past the chain, in order
-  std::unordered_set<std::string> first;                    // dedupe ids met so far
-  std::map<std::string, int64_t> units_needed;              // operator -> first occurrences
+  struct Valid {
+    size_t event;           // index into call->events
+    std::string dedupe_id;  // tenant_id/event_id, built once
+  };
+  std::vector<Valid> valid;                    // events past the chain, in order
+  std::unordered_set<std::string> first;       // dedupe ids met so far
+  std::map<std::string, int64_t> units_needed;  // operator -> first occurrences
   call->events.resize(split.lines.size());
   for (size_t i = 0; i < split.lines.size(); ++i) {
     BatchCall::Event& e = call->events[i];
@@ -151,8 +155,8 @@ void GatewayService::HandleTelemetryBatch(http::Request request, http::Responder
       e.verdict = ChargeRejectionBudget(deps_.rejection_budget, ec, e.verdict);
       continue;
     }
-    valid.push_back(i);
-    if (first.insert(ec.tenant_id + "/" + ec.event_id).second) ++units_needed[ec.operator_id];
+    valid.push_back({i, ec.tenant_id + "/" + ec.event_id});
+    if (first.insert(valid.back().dedupe_id).second) ++units_needed[ec.operator_id];
   }
 
   // The rate units of the whole batch: one AcquireMany per operator (one lock or one Redis
@@ -160,12 +164,16 @@ void GatewayService::HandleTelemetryBatch(http::Request request, http::Responder
   // its events past them are 429, in order, as if each had asked on its own. (A later
   // duplicate of an event refused that way asks again and is 429 too, where one-by-one it
   // could have taken a unit from another operator's window - a retryable 429 either way.)
-  std::map<std::string, std::vector<state::RateTicket>> units;
+  struct Units {
+    std::vector<state::RateTicket> tickets;
+    size_t next = 0;  // the next one to hand out
+  };
+  std::map<std::string, Units> units;  // by operator
   for (const auto& [op, n] : units_needed) {
-    Status rs = deps_.limiter->AcquireMany(op, n, &units[op]);
+    Status rs = deps_.limiter->AcquireMany(op, n, &units[op].tickets);
     if (!rs.ok()) {  // fail closed: the whole batch is 503 and may be retried as it is
-      for (auto& [held_op, tickets] : units)
-        for (const state::RateTicket& t : tickets) deps_.admission->Refund(t);
+      for (const auto& [held_op, held] : units)
+        for (const state::RateTicket& t : held.tickets) deps_.admission->Refund(t);
       Reject(call,
              verify::Verdict::Reject(verify::Reason::kRateLimiterUnavailable, 503,
                                      "Rate limiter unavailable", rs.ToString()),
@@ -176,24 +184,22 @@ void GatewayService::HandleTelemetryBatch(http::Request request, http::Responder
 
   // Pass 2: in order, each valid event takes its operator's next unit and becomes an envelope.
   std::unordered_set<std::string> seen;  // tenant_id/event_id accepted earlier in this batch
-  std::map<std::string, size_t> next_unit;
-  for (size_t i : valid) {
-    BatchCall::Event& e = call->events[i];
+  for (Valid& v : valid) {
+    BatchCall::Event& e = call->events[v.event];
     verify::RequestContext& ec = e.ctx;
-    std::string dedupe_id = ec.tenant_id + "/" + ec.event_id;
+    std::string& dedupe_id = v.dedupe_id;
     if (seen.count(dedupe_id) != 0) {
       e.duplicate_in_batch = true;
       continue;
     }
-    std::vector<state::RateTicket>& pool = units[ec.operator_id];
-    size_t& at = next_unit[ec.operator_id];
-    if (at >= pool.size()) {
+    Units& pool = units[ec.operator_id];
+    if (pool.next >= pool.tickets.size()) {
       e.verdict = verify::Verdict::Reject(verify::Reason::kRateLimited, 429,
                                           "Operator burst anomaly detected",
                                           "operator=" + ec.operator_id);
       continue;
     }
-    ec.rate_ticket = std::move(pool[at++]);
+    ec.rate_ticket = std::move(pool.tickets[pool.next++]);
     seen.insert(dedupe_id);
     json::Value trace = json::Value::MakeObject();
     trace.Set("operator_id", ec.operator_id);
@@ -206,8 +212,9 @@ void GatewayService::HandleTelemetryBatch(http::Request request, http::Responder
     ec.body_json = json::Value();  // the DOM is not needed past the envelope
   }
   // Every unit is taken above (one per first occurrence); any left over goes back.
-  for (auto& [op, pool] : units)
-    for (size_t k = next_unit[op]; k < pool.size(); ++k) deps_.admission->Refund(pool[k]);
+  for (const auto& [op, pool] : units)
+    for (size_t k = pool.next; k < pool.tickets.size(); ++k)
+      deps_.admission->Refund(pool.tickets[k]);
   deps_.metrics->verification_duration.Observe(
       static_cast<double>(deps_.clock->MonotonicMicros() - call->started_us) / 1e6);
 
