@@ -49,9 +49,22 @@ Result<int> Engine::ProcessOnce(int64_t wait_ms) {
     counters_.consumed.fetch_add(1);
     if (Check(m, &batch) == Outcome::kLeaveUnacked) counters_.transient_failures.fetch_add(1);
   }
+  const uint64_t processed_before = Processed();
   StoreBatch(&batch);
-  auto lag = source_.Lag();
-  counters_.lag.store(lag.ok() ? *lag : -1);
+  // The lag gauge: the queue is asked after a short fetch (the queue may be drained: Run's
+  // drain ends on it) and otherwise at most once a second - asking costs a count of the whole
+  // backlog (embedded: COUNT over the unacked index; JetStream: a consumer-info round trip),
+  // which per batch made draining a large backlog quadratic. In between, each batch lowers
+  // the last answer by what it handled.
+  const int64_t now = clock_.NowMicros();
+  if (static_cast<int>(msgs->size()) < options_.batch_size || now >= next_lag_query_micros_) {
+    next_lag_query_micros_ = now + kLagQueryIntervalMicros;
+    auto lag = source_.Lag();
+    counters_.lag.store(lag.ok() ? *lag : -1);
+  } else if (const int64_t lag = counters_.lag.load(); lag > 0) {
+    const auto handled = static_cast<int64_t>(Processed() - processed_before);
+    counters_.lag.store(std::max<int64_t>(0, lag - handled));
+  }
   return static_cast<int>(msgs->size());
 }
 

@@ -96,7 +96,9 @@ struct EngineCounters {
   std::atomic<uint64_t> unauthenticated{0};     // envelopes failing queue authentication
   std::atomic<uint64_t> dead_lettered{0};       // max deliveries exceeded
   std::atomic<uint64_t> transient_failures{0};  // left unacked for redelivery
-  std::atomic<int64_t> lag{0};  // unacked messages after the last batch (-1 unknown)
+  // Unacked messages (-1 unknown): asked from the queue after a short fetch and at least once
+  // a second, lowered in between by each batch's handled messages.
+  std::atomic<int64_t> lag{0};
 };
 
 class Engine {
@@ -158,6 +160,9 @@ class Engine {
   // store's backend state line). At most kUnackedLinesPerSecond lines a second, then one line
   // counting those not shown. Engine thread only (like ProcessOnce).
   void LogLeftUnacked(int64_t sequence, std::string_view step, const Status& s);
+  // Engine clock time after which ProcessOnce asks the source for the lag again.
+  static constexpr int64_t kLagQueryIntervalMicros = 1'000'000;
+  int64_t next_lag_query_micros_ = 0;
   int64_t unacked_log_second_ = -1;
   int unacked_lines_ = 0;
   int unacked_not_shown_ = 0;

@@ -17,6 +17,12 @@ namespace {
 // largest write cost of a queue past a few hundred thousand rows; message_id is a fresh uuid4 per
 // envelope, and the one lookup by it (redrive) goes through the time-ordered created_at index,
 // whose inserts land at its right edge. The dedupe_id index stays: it is the dedupe.
+// Schema 2 also has messages_acked (kind, acked_at) over the acked rows: retention pruning
+// finds the rows acked before its cutoff by a range scan of it, O(rows pruned). Without it the
+// prune walked every acked row of the kind once per call (once a second in the engine), the
+// whole retention window (7 days by default) of rows. It is only an index, so a file that lacks
+// it (made by an earlier build of schema 2) gets it on open, and an earlier build still opens
+// and maintains a file that has it: no version change.
 constexpr int kSchemaVersion = 2;
 
 #define VV_QUEUE_MESSAGES_COLUMNS                                      \
@@ -34,7 +40,12 @@ constexpr int kSchemaVersion = 2;
   "CREATE INDEX IF NOT EXISTS messages_kind_seq ON messages(kind, seq);\n"            \
   "CREATE INDEX IF NOT EXISTS messages_unacked ON messages(kind, seq) WHERE acked_at IS " \
   "NULL;\n"                                                                            \
-  "CREATE INDEX IF NOT EXISTS messages_created_at ON messages(created_at);\n"
+  "CREATE INDEX IF NOT EXISTS messages_created_at ON messages(created_at);\n"         \
+  VV_QUEUE_ACKED_INDEX
+
+#define VV_QUEUE_ACKED_INDEX                                                          \
+  "CREATE INDEX IF NOT EXISTS messages_acked ON messages(kind, acked_at) WHERE acked_at " \
+  "IS NOT NULL;\n"
 
 constexpr const char* kSchemaSql =
     "CREATE TABLE IF NOT EXISTS messages (\n" VV_QUEUE_MESSAGES_COLUMNS ");\n"
@@ -57,8 +68,17 @@ constexpr const char* kMigrateV1Sql =
     "ALTER TABLE messages_v2 RENAME TO messages;\n"
     VV_QUEUE_MESSAGES_INDEXES;
 
+constexpr const char* kAckedIndexSql = VV_QUEUE_ACKED_INDEX;
+
 #undef VV_QUEUE_MESSAGES_COLUMNS
 #undef VV_QUEUE_MESSAGES_INDEXES
+#undef VV_QUEUE_ACKED_INDEX
+
+// Oldest acked first, through messages_acked (a range scan; the query plan is checked by a
+// test through EmbeddedQueue::PruneAckedSql()).
+constexpr const char* kPruneAckedSql =
+    "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE kind = ?1 AND acked_at IS "
+    "NOT NULL AND acked_at < ?2 ORDER BY acked_at LIMIT ?3)";
 
 constexpr const char* kInsertSql =
     "INSERT INTO messages (kind, message_id, dedupe_id, created_at, integrity_hash, body) "
@@ -170,6 +190,7 @@ Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOpti
 Status InitSchema(const std::string& path, sqlite3* db, const EmbeddedQueueOptions& options) {
   const int busy_timeout_ms = options.busy_timeout_ms;
   bool migrated = false;
+  bool added_index = false;
   // The version is read inside the write transaction: of several processes opening one file,
   // only the first migrates it.
   int version = -1;
@@ -189,7 +210,33 @@ Status InitSchema(const std::string& path, sqlite3* db, const EmbeddedQueueOptio
       }
     }
     if (r != SQLITE_OK) return r;
-    if (version == kSchemaVersion) return Exec(db, "COMMIT");
+    if (version == kSchemaVersion) {
+      // A schema-2 file of an earlier build lacks messages_acked (see kSchemaVersion).
+      failed = "cannot add index messages_acked";
+      bool has_index = false;
+      {
+        Stmt st;
+        r = st.Prepare(db,
+                       "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = "
+                       "'messages_acked'");
+        if (r == SQLITE_OK) {
+          r = sqlite3_step(st.get());
+          has_index = r == SQLITE_ROW;
+          if (r == SQLITE_ROW || r == SQLITE_DONE) r = SQLITE_OK;
+        }
+      }
+      if (r == SQLITE_OK && !has_index) {
+        if (options.on_notice) {
+          options.on_notice("embedded queue '" + path +
+                            "': adding index messages_acked (retention pruning; built once "
+                            "from the acked rows)");
+        }
+        r = Exec(db, kAckedIndexSql);
+        added_index = r == SQLITE_OK;
+      }
+      if (r != SQLITE_OK) return r;
+      return Exec(db, "COMMIT");
+    }
     if (version != 0 && version != 1) return SQLITE_OK;  // refused below, rolled back
     failed = version == 1 ? "cannot migrate schema 1 to 2" : "cannot create schema";
     if (version == 1 && options.on_notice) {
@@ -210,6 +257,8 @@ Status InitSchema(const std::string& path, sqlite3* db, const EmbeddedQueueOptio
   }
   if (migrated && options.on_notice)
     options.on_notice("embedded queue '" + path + "': schema 2 in place");
+  if (added_index && options.on_notice)
+    options.on_notice("embedded queue '" + path + "': index messages_acked in place");
   if (version != 0 && version != 1 && version != kSchemaVersion) {
     RollbackIfOpen(db);
     return Status::DataLoss("embedded queue '" + path + "': unsupported schema version " +
@@ -610,14 +659,14 @@ Result<int64_t> EmbeddedQueue::DeliveredCount(int64_t seq) {
   return Status::Unavailable("embedded queue read: " + DbError(db, rc));
 }
 
+const char* EmbeddedQueue::PruneAckedSql() { return kPruneAckedSql; }
+
 Result<int> EmbeddedQueue::PruneAcked(Kind kind, int64_t cutoff_micros, int limit) {
   if (limit <= 0) return 0;
   MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
   Stmt st;
-  int rc = st.Prepare(db,
-                      "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE kind = ?1 "
-                      "AND acked_at IS NOT NULL AND acked_at < ?2 ORDER BY seq LIMIT ?3)");
+  int rc = st.Prepare(db, kPruneAckedSql);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st.get(), 2, cutoff_micros);

@@ -128,6 +128,9 @@ class EmbeddedQueue final : public Publisher {
   // (acked_at < cutoff), oldest first, in one transaction; returns how many. Unacked rows are
   // never deleted.
   Result<int> PruneAcked(Kind kind, int64_t cutoff_micros, int limit);
+  // The statement PruneAcked runs (?1 kind, ?2 cutoff, ?3 limit); tests check its query plan
+  // (a range scan of the acked-rows index, never a walk of the table).
+  static const char* PruneAckedSql();
 
   // Stats: committed write transactions, failed ones, and messages that reached a commit.
   uint64_t commits() const { return commits_.load(); }

@@ -668,12 +668,51 @@ class LateSource final : public MessageSource {
   }
   Status Ack(int64_t seq) override { return inner_.Ack(seq); }
   Result<int64_t> Deliveries(int64_t seq) override { return inner_.Deliveries(seq); }
-  Result<int64_t> Lag() override { return inner_.Lag(); }
+  int lag_queries = 0;
+  Result<int64_t> Lag() override {
+    ++lag_queries;
+    return inner_.Lag();
+  }
 
  private:
   MessageSource& inner_;
   vv::testing::FakeClock& clock_;
 };
+
+// Issue 15: asking the queue for its lag counts the whole backlog (embedded: a COUNT over the
+// unacked rows; JetStream: a consumer-info round trip); asked after every batch, draining a
+// large backlog was quadratic. It is asked after a short fetch and at most once a second
+// (engine clock); in between the gauge is lowered by each batch's handled messages.
+TEST_F(EngineTest, LagIsAskedOncePerSecondAndAfterShortFetchesNotPerBatch) {
+  for (int i = 0; i < 30; ++i) Publish(kT1, "op-001", "evt-lag" + std::to_string(i));
+  LateSource late(*source_, clock_);
+  options_.batch_size = 5;
+  Engine engine(options_, late, *queue_, *cipher_, *flaky_, *audit_, clock_, random_);
+  ASSERT_EQ(*engine.ProcessOnce(), 5);
+  EXPECT_EQ(late.lag_queries, 1);  // the first batch asks
+  EXPECT_EQ(engine.counters().lag.load(), 25);
+  ASSERT_EQ(*engine.ProcessOnce(), 5);
+  ASSERT_EQ(*engine.ProcessOnce(), 5);
+  EXPECT_EQ(late.lag_queries, 1) << "full batches inside the second do not ask";
+  EXPECT_EQ(engine.counters().lag.load(), 15) << "lowered by what each batch handled";
+  // New messages are not seen until the next question...
+  for (int i = 0; i < 4; ++i) Publish(kT1, "op-001", "evt-lag-more" + std::to_string(i));
+  ASSERT_EQ(*engine.ProcessOnce(), 5);
+  EXPECT_EQ(engine.counters().lag.load(), 10);
+  // ...which comes a second later (engine clock).
+  clock_.AdvanceMicros(1'000'000);
+  ASSERT_EQ(*engine.ProcessOnce(), 5);
+  EXPECT_EQ(late.lag_queries, 2);
+  EXPECT_EQ(engine.counters().lag.load(), 9);  // 34 published, 25 handled
+  while (*engine.ProcessOnce() == 5) {
+  }
+  // The short fetch asked: the gauge is exact at the end of the backlog.
+  EXPECT_EQ(late.lag_queries, 3);
+  EXPECT_EQ(engine.counters().lag.load(), 0);
+  EXPECT_EQ(engine.counters().stored.load(), 34u);
+  ASSERT_EQ(*engine.ProcessOnce(), 0);
+  EXPECT_EQ(late.lag_queries, 4);
+}
 
 // Issue 14: --drain used to exit at the first empty fetch, before consuming anything.
 TEST_F(EngineTest, DrainConsumesUntilTheQueueReportsNothingLeftNotUntilAnEmptyFetch) {

@@ -363,6 +363,68 @@ TEST_F(EmbeddedQueueTest, SchemaOneQueueIsMigratedKeepingRowsSeqsAndDedupe) {
   EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "2");
 }
 
+// Retention pruning runs once a second in the engine over a queue that keeps 7 days of acked
+// rows by default: it must find the rows to delete through messages_acked (a range scan that
+// reads only what it deletes), never by walking the table or the (kind, seq) index past every
+// acked row that is still young (which it did before: a full walk per call once fewer than
+// `limit` rows were due, i.e. nearly always).
+TEST_F(EmbeddedQueueTest, PruneAckedSearchesTheAckedIndexInsteadOfWalkingTheQueue) {
+  { ASSERT_NE(OpenQueue(), nullptr); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  const std::string sql = std::string("EXPLAIN QUERY PLAN ") + EmbeddedQueue::PruneAckedSql();
+  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  std::string plan;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3)) + std::string("\n");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_NE(plan.find("INDEX messages_acked (kind=? AND acked_at>? AND acked_at<?)"),
+            std::string::npos)
+      << plan;
+  EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << "no sort: " << plan;
+}
+
+// A schema-2 file of an earlier build has no messages_acked: it is added on open (announced),
+// once, and pruning then works on the rows the file already held.
+TEST_F(EmbeddedQueueTest, SchemaTwoQueueWithoutAckedIndexGetsItOnOpen) {
+  int64_t t0 = 0;
+  {
+    auto q = OpenQueue();
+    ASSERT_NE(q, nullptr);
+    for (int i = 0; i < 3; ++i)
+      ASSERT_TRUE(PublishSync(*q, Ingest("a-" + std::to_string(i), "ak" + std::to_string(i)))
+                      .status.ok());
+    auto got = q->FetchUnacked(Kind::kIngest, 2);
+    ASSERT_TRUE(got.ok() && got->size() == 2u);
+    t0 = clock_.NowMicros();
+    ASSERT_TRUE(q->AckBatch({(*got)[0].sequence, (*got)[1].sequence}).ok());
+  }
+  RawSql(path_, "DROP INDEX messages_acked");
+  ASSERT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_acked'"),
+            "0");
+  std::vector<std::string> notices;
+  EmbeddedQueueOptions noisy;
+  noisy.on_notice = [&](const std::string& m) { notices.push_back(m); };
+  auto q = OpenQueue(noisy);
+  ASSERT_NE(q, nullptr);
+  ASSERT_EQ(notices.size(), 2u);
+  EXPECT_NE(notices[0].find("adding index messages_acked"), std::string::npos) << notices[0];
+  EXPECT_NE(notices[1].find("index messages_acked in place"), std::string::npos) << notices[1];
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_acked'"),
+            "1");
+  EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "2");
+  EXPECT_EQ(*q->PruneAcked(Kind::kIngest, t0 + 1, 10), 2);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 1);
+  q.reset();
+  notices.clear();
+  ASSERT_NE(OpenQueue(noisy), nullptr);
+  EXPECT_TRUE(notices.empty());
+}
+
 TEST_F(EmbeddedQueueTest, UnknownSchemaVersionIsRefusedAsDataLoss) {
   { ASSERT_NE(OpenQueue(), nullptr); }
   RawSql(path_, "PRAGMA user_version=7");
