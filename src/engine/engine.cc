@@ -34,30 +34,32 @@ Engine::Engine(EngineOptions options, MessageSource& source, queue::Publisher& d
       clock_(clock),
       random_(random) {}
 
-Result<int> Engine::ProcessOnce(int64_t wait_ms) {
-  auto msgs = source_.Fetch(options_.batch_size, wait_ms);
+Result<int> Engine::FetchAndCheck(int64_t wait_ms, int64_t after_sequence, Batch* batch) {
+  auto msgs = source_.Fetch(options_.batch_size, wait_ms, after_sequence);
   logging::Backends().Observe(options_.queue_name, msgs.status());
   {
     MutexLock l(&health_mu_);
     fetch_status_ = msgs.status();
   }
   if (!msgs.ok()) return msgs.status();
-  Batch batch;
-  batch.ready.reserve(msgs->size());
-  batch.records.reserve(msgs->size());
+  batch->ready.reserve(msgs->size());
+  batch->records.reserve(msgs->size());
   for (const auto& m : *msgs) {
     counters_.consumed.fetch_add(1);
-    if (Check(m, &batch) == Outcome::kLeaveUnacked) counters_.transient_failures.fetch_add(1);
+    batch->max_sequence = std::max(batch->max_sequence, m.sequence);
+    if (Check(m, batch) == Outcome::kLeaveUnacked) counters_.transient_failures.fetch_add(1);
   }
-  const uint64_t processed_before = Processed();
-  StoreBatch(&batch);
+  return static_cast<int>(msgs->size());
+}
+
+void Engine::UpdateLag(int fetched, uint64_t processed_before) {
   // The lag gauge: the queue is asked after a short fetch (the queue may be drained: Run's
   // drain ends on it) and otherwise at most once a second - asking costs a count of the whole
   // backlog (embedded: COUNT over the unacked index; JetStream: a consumer-info round trip),
   // which per batch made draining a large backlog quadratic. In between, each batch lowers
   // the last answer by what it handled.
   const int64_t now = clock_.NowMicros();
-  if (static_cast<int>(msgs->size()) < options_.batch_size || now >= next_lag_query_micros_) {
+  if (fetched < options_.batch_size || now >= next_lag_query_micros_) {
     next_lag_query_micros_ = now + kLagQueryIntervalMicros;
     auto lag = source_.Lag();
     counters_.lag.store(lag.ok() ? *lag : -1);
@@ -65,13 +67,83 @@ Result<int> Engine::ProcessOnce(int64_t wait_ms) {
     const auto handled = static_cast<int64_t>(Processed() - processed_before);
     counters_.lag.store(std::max<int64_t>(0, lag - handled));
   }
-  return static_cast<int>(msgs->size());
+}
+
+Result<int> Engine::ProcessOnce(int64_t wait_ms) {
+  Batch batch;
+  const uint64_t processed_before = Processed();
+  VV_ASSIGN_OR_RETURN(const int n, FetchAndCheck(wait_ms, /*after_sequence=*/0, &batch));
+  StoreBatch(&batch);
+  UpdateLag(n, processed_before);
+  return n;
 }
 
 uint64_t Engine::Processed() const {
   return counters_.stored.load() + counters_.duplicates.load() + counters_.rejected.load() +
          counters_.dead_lettered.load();
 }
+
+// Run's second stage: one thread storing one batch at a time (StoreBatch: the store
+// transaction, the audit batch, the acks - three durable writes, most of a batch's wall time)
+// while the Run thread fetches and checks the next batch (parse, verify, encrypt: CPU). At most
+// one batch is handed over and not yet stored; a batch handed over is always stored, also when
+// Run stops (the destructor waits for it).
+class Engine::StoreStage {
+ public:
+  explicit StoreStage(Engine& engine) : engine_(engine), thread_([this] { Loop(); }) {}
+  ~StoreStage() {
+    {
+      MutexLock l(&mu_);
+      quit_ = true;
+    }
+    cv_.SignalAll();
+    thread_.join();
+  }
+  StoreStage(const StoreStage&) = delete;
+  StoreStage& operator=(const StoreStage&) = delete;
+
+  // Waits until the batch before is stored, then hands `batch` over.
+  void Submit(Batch batch) {
+    MutexLock l(&mu_);
+    while (busy_) cv_.Wait(&mu_);
+    pending_ = std::move(batch);
+    busy_ = true;
+    cv_.SignalAll();
+  }
+  void WaitIdle() {
+    MutexLock l(&mu_);
+    while (busy_) cv_.Wait(&mu_);
+  }
+  // The highest sequence of the batch handed over and not yet stored; 0 when none.
+  int64_t InFlightMaxSequence() {
+    MutexLock l(&mu_);
+    return busy_ ? pending_.max_sequence : 0;
+  }
+
+ private:
+  void Loop() {
+    MutexLock l(&mu_);
+    for (;;) {
+      while (!busy_ && !quit_) cv_.Wait(&mu_);
+      if (!busy_) return;  // quit, nothing left to store
+      Batch batch = std::move(pending_);
+      pending_.max_sequence = batch.max_sequence;  // still in flight until stored
+      l.Unlock();
+      engine_.StoreBatch(&batch);
+      l.Lock();
+      busy_ = false;
+      cv_.SignalAll();
+    }
+  }
+
+  Engine& engine_;
+  Mutex mu_;
+  CondVar cv_;
+  Batch pending_ VV_GUARDED_BY(mu_);
+  bool busy_ VV_GUARDED_BY(mu_) = false;  // a batch is handed over and not yet stored
+  bool quit_ VV_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
 
 Status Engine::Run(const std::atomic<bool>& stop, bool drain) {
   // A pull that expires before the server's delivery arrives leaves messages held until the
@@ -96,24 +168,49 @@ Status Engine::Run(const std::atomic<bool>& stop, bool drain) {
     auto lag = source_.Lag();
     counters_.lag.store(lag.ok() ? *lag : -1);
   }
+  StoreStage store_stage(*this);
+  // While a batch is in the store stage its messages are still unacked: the next fetch asks
+  // for sequences above it (a source that never hands out an unacked message twice, like
+  // JetStream, ignores that). A fetch from the start (after the store stage emptied) comes
+  // after a short fetch, after messages were left unacked, and at least once a second, so
+  // a message left unacked or redriven below the cursor is fetched again.
+  int64_t next_full_fetch_us = start_us + kFullFetchIntervalMicros;
+  bool fetch_from_start = true;
   while (!stop.load()) {
     const uint64_t failures_before = counters_.transient_failures.load();
-    auto n = ProcessOnce(fetch_wait_ms);
+    const uint64_t processed_before = Processed();
+    if (!fetch_from_start && clock_.NowMicros() >= next_full_fetch_us) fetch_from_start = true;
+    if (fetch_from_start) {
+      store_stage.WaitIdle();
+      next_full_fetch_us = clock_.NowMicros() + kFullFetchIntervalMicros;
+    }
+    Batch batch;
+    auto n = FetchAndCheck(fetch_wait_ms, store_stage.InFlightMaxSequence(), &batch);
+    if (n.ok() && !batch.records.empty()) store_stage.Submit(std::move(batch));
+    const bool short_fetch = !n.ok() || *n < options_.batch_size;
+    // A short fetch may mean the queue is drained: the lag must then count the stored batch.
+    if (short_fetch) store_stage.WaitIdle();
     if (!n.ok()) {
       counters_.transient_failures.fetch_add(1);
-    } else if (*n == 0 && drain && counters_.lag.load() == 0) {
-      // ProcessOnce asked the queue after this empty fetch: nothing pending, nothing held.
-      progress(/*final=*/true);
-      return Status::Ok();
+    } else {
+      UpdateLag(*n, processed_before);
+      if (*n == 0 && drain && counters_.lag.load() == 0) {
+        // Asked the queue after this empty fetch, with nothing in flight: nothing pending,
+        // nothing held.
+        progress(/*final=*/true);
+        return Status::Ok();
+      }
     }
     if (drain && clock_.NowMicros() >= next_progress_us) {
       progress(/*final=*/false);
       next_progress_us = clock_.NowMicros() + options_.progress_interval_ms * 1000;
     }
-    // Back off while idle, after a failed fetch, or when messages were left for redelivery.
-    const bool backoff =
-        !n.ok() || *n == 0 || counters_.transient_failures.load() != failures_before;
-    if (backoff) {
+    // Back off while idle, after a failed fetch, or when messages were left for redelivery
+    // (in this batch's checks or the stored batch before it).
+    const bool left_unacked = counters_.transient_failures.load() != failures_before;
+    fetch_from_start = short_fetch || left_unacked;
+    if (!n.ok() || *n == 0 || left_unacked) {
+      store_stage.WaitIdle();
       auto until =
           std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
       while (!stop.load() && std::chrono::steady_clock::now() < until)
@@ -364,6 +461,7 @@ void Engine::StoreBatch(Batch* batch) {
 }
 
 void Engine::LogLeftUnacked(int64_t sequence, std::string_view step, const Status& s) {
+  MutexLock l(&unacked_log_mu_);  // the Run thread and the store stage
   const int64_t second = clock_.NowMicros() / 1'000'000;
   if (second != unacked_log_second_) {
     if (unacked_not_shown_ > 0)

@@ -31,9 +31,16 @@
 //   in a batch is dead-lettered on its own while the rest commit. Because the store commit
 //   happens before the ack and Put is idempotent, a crash at any point loses nothing and
 //   stores nothing twice.
+// Run pipelines two batches (issue 15): a store stage (one thread) runs batch N's store
+// commit, audit and acks - three durable writes - while the Run thread fetches and checks
+// batch N+1 (fetching sequences above batch N, whose messages are still unacked). Order of
+// the three writes per batch, and of the store commits, is unchanged; the audit records of
+// batch N+1's rejections may precede batch N's stored records. Run goes back to the oldest
+// unacked message after a short fetch, after a message was left unacked, and once a second.
+// ProcessOnce is one batch, start to end, on the caller's thread.
 //
-// Thread-safety: ProcessOnce/Run are called from one thread; counters() and MetricsText() may
-// be read from any thread. Ownership: borrows every dependency; all must outlive the engine.
+// Thread-safety: ProcessOnce/Run are called from one thread (Run starts its store stage and
+// joins it before returning); counters() and MetricsText() may be read from any thread. Ownership: borrows every dependency; all must outlive the engine.
 
 #include <atomic>
 #include <cstdint>
@@ -140,7 +147,14 @@ class Engine {
   struct Batch {
     std::vector<Ready> ready;
     std::vector<evidence::EvidenceRecord> records;
+    int64_t max_sequence = 0;  // of every fetched message, stored or not
   };
+  class StoreStage;  // Run's store thread (engine.cc)
+  // Fetches one batch of sequences above `after_sequence` (0: from the oldest unacked) and
+  // checks each message into `batch`. Returns the number fetched.
+  Result<int> FetchAndCheck(int64_t wait_ms, int64_t after_sequence, Batch* batch);
+  // Refreshes the lag gauge after a batch (see EngineCounters::lag).
+  void UpdateLag(int fetched, uint64_t processed_before);
   // Steps 1-2 and the encryption of step 3 for one message: a rejection is dead-lettered,
   // audited and acked here (kAcked); a message to store joins `batch` (kPending).
   Outcome Check(const queue::StoredMessage& m, Batch* batch);
@@ -160,12 +174,15 @@ class Engine {
   // store's backend state line). At most kUnackedLinesPerSecond lines a second, then one line
   // counting those not shown. Engine thread only (like ProcessOnce).
   void LogLeftUnacked(int64_t sequence, std::string_view step, const Status& s);
-  // Engine clock time after which ProcessOnce asks the source for the lag again.
+  // Engine clock time after which UpdateLag asks the source for the lag again (Run thread).
   static constexpr int64_t kLagQueryIntervalMicros = 1'000'000;
   int64_t next_lag_query_micros_ = 0;
-  int64_t unacked_log_second_ = -1;
-  int unacked_lines_ = 0;
-  int unacked_not_shown_ = 0;
+  // Run fetches from the oldest unacked message at least this often (see Run).
+  static constexpr int64_t kFullFetchIntervalMicros = 1'000'000;
+  Mutex unacked_log_mu_;
+  int64_t unacked_log_second_ VV_GUARDED_BY(unacked_log_mu_) = -1;
+  int unacked_lines_ VV_GUARDED_BY(unacked_log_mu_) = 0;
+  int unacked_not_shown_ VV_GUARDED_BY(unacked_log_mu_) = 0;
 
 
   const EngineOptions options_;

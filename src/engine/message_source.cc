@@ -78,18 +78,20 @@ void EmbeddedSource::PruneIfDue() {
   }
 }
 
-Result<std::vector<queue::StoredMessage>> EmbeddedSource::Fetch(int max, int64_t timeout_ms) {
+Result<std::vector<queue::StoredMessage>> EmbeddedSource::Fetch(int max, int64_t timeout_ms,
+                                                                 int64_t after_sequence) {
   PruneIfDue();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
-    auto msgs = RawFetch(max);
+    auto msgs = RawFetch(max, after_sequence);
     if (!msgs.ok() || !msgs->empty() || std::chrono::steady_clock::now() >= deadline) return msgs;
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::min<int64_t>(20, std::max<int64_t>(1, timeout_ms))));
   }
 }
 
-Result<std::vector<queue::StoredMessage>> EmbeddedSource::RawFetch(int max) {
+Result<std::vector<queue::StoredMessage>> EmbeddedSource::RawFetch(int max,
+                                                                    int64_t after_sequence) {
   std::vector<queue::StoredMessage> out;
   deliveries_.clear();
   if (max <= 0) return out;
@@ -98,10 +100,11 @@ Result<std::vector<queue::StoredMessage>> EmbeddedSource::RawFetch(int max) {
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db_,
                               "SELECT seq, body, delivered_count FROM messages WHERE kind = "
-                              "'ingest' AND acked_at IS NULL ORDER BY seq LIMIT ?1",
+                              "'ingest' AND acked_at IS NULL AND seq > ?2 ORDER BY seq LIMIT ?1",
                               -1, &st, nullptr);
   if (rc == SQLITE_OK) {
     sqlite3_bind_int(st, 1, max);
+    sqlite3_bind_int64(st, 2, after_sequence);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       queue::StoredMessage m;
       m.sequence = sqlite3_column_int64(st, 0);
@@ -158,7 +161,9 @@ Result<int64_t> EmbeddedSource::Lag() {
   return n;
 }
 
-Result<std::vector<queue::StoredMessage>> JetStreamSource::Fetch(int max, int64_t timeout_ms) {
+Result<std::vector<queue::StoredMessage>> JetStreamSource::Fetch(int max, int64_t timeout_ms,
+                                                                  int64_t /*after_sequence*/) {
+  // The server never hands out a message again before its ack wait: nothing to skip.
   auto msgs = consumer_.Fetch(max, timeout_ms);
   if (!msgs.ok()) return msgs;
   MutexLock l(&mu_);

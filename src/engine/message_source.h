@@ -26,7 +26,8 @@
 //                    server's message metadata (across processes); lag = the consumer's
 //                    pending + ack-pending counts.
 //
-// Thread-safety: a source is used by one engine thread at a time. Ownership: sources borrow
+// Thread-safety: Fetch, Deliveries, Ack and Lag are called from the engine's Run thread;
+// AckBatch from its store stage, concurrently with them (engine.h). Ownership: sources borrow
 // their queue / consumer, which must outlive them.
 
 #include <cstdint>
@@ -54,8 +55,11 @@ class MessageSource {
   virtual ~MessageSource() = default;
   // Up to `max` unacked ingest messages, waiting at most `timeout_ms` when none is ready.
   // wire_bytes is always set; `envelope` may be empty for a corrupt message (the engine
-  // re-parses wire_bytes itself).
-  virtual Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) = 0;
+  // re-parses wire_bytes itself). `after_sequence` > 0: only messages with a higher sequence
+  // (the engine's batch still being stored ends there, unacked); a source that never hands out
+  // an unacked message again before its ack wait (JetStream) may ignore it.
+  virtual Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms,
+                                                          int64_t after_sequence) = 0;
   virtual Status Ack(int64_t sequence) = 0;
   // Acks every message of `sequences` (a batch whose store transaction committed). Embedded:
   // one queue transaction, all or none. This default acks one by one and stops at the first
@@ -87,7 +91,8 @@ class EmbeddedSource final : public MessageSource {
                                                       EmbeddedSourceOptions options = {});
   ~EmbeddedSource() override;
 
-  Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) override;
+  Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms,
+                                                  int64_t after_sequence) override;
   Status Ack(int64_t sequence) override;
   Status AckBatch(const std::vector<int64_t>& sequences) override;
   Result<int64_t> Deliveries(int64_t sequence) override;
@@ -99,7 +104,7 @@ class EmbeddedSource final : public MessageSource {
       : queue_(queue), db_(db), lock_fd_(lock_fd), options_(options),
         clock_(options.clock != nullptr ? *options.clock : system_clock_) {}
   // Reads unacked ingest rows directly (no envelope parsing) and counts the delivery.
-  Result<std::vector<queue::StoredMessage>> RawFetch(int max);
+  Result<std::vector<queue::StoredMessage>> RawFetch(int max, int64_t after_sequence);
   // Delivery counts of the last fetch's messages (seq -> count, this delivery included).
   std::map<int64_t, int64_t> deliveries_;
   // Retention: prunes when due (once a second by the clock); errors are logged, not returned.
@@ -119,7 +124,8 @@ class JetStreamSource final : public MessageSource {
   // `consumer` must outlive the source.
   explicit JetStreamSource(queue::JetStreamConsumer& consumer) : consumer_(consumer) {}
 
-  Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) override;
+  Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms,
+                                                  int64_t after_sequence) override;
   Status Ack(int64_t sequence) override;
   Result<int64_t> Deliveries(int64_t sequence) override;
   Result<int64_t> Lag() override;

@@ -9,10 +9,13 @@
 
 #include <sstream>
 
+#include <chrono>
+#include <functional>
 #include <map>
 
 #include "audit/audit_log.h"
 #include "common/logging.h"
+#include "common/mutex.h"
 #include "engine/engine_test_util.h"
 #include "evidence/evidence_cipher.h"
 #include "evidence/root_key_provider.h"
@@ -36,22 +39,12 @@ constexpr char kT2[] = "20000000-0000-0000-0000-000000000002";
 
 // Forwards to a real store; can fail the next N Puts, or "crash" after committing (the Put
 // commits, then Unavailable is returned as if the process died before the ack).
-class FlakyStore final : public evidence::EvidenceStore {
+// Forwards every call to `inner`; the stores below change Put.
+class ForwardingStore : public evidence::EvidenceStore {
  public:
-  explicit FlakyStore(evidence::EvidenceStore& inner) : inner_(inner) {}
-  int fail_next_puts = 0;
-  int crash_after_commit = 0;
+  explicit ForwardingStore(evidence::EvidenceStore& inner) : inner_(inner) {}
   Result<evidence::PutOutcome> Put(const evidence::EvidenceRecord& r) override {
-    if (fail_next_puts > 0) {
-      --fail_next_puts;
-      return Status::Unavailable("injected store failure");
-    }
-    auto out = inner_.Put(r);
-    if (out.ok() && crash_after_commit > 0) {
-      --crash_after_commit;
-      return Status::Unavailable("injected crash after commit");
-    }
-    return out;
+    return inner_.Put(r);
   }
   Result<std::optional<evidence::EvidenceRecord>> Get(std::string_view t,
                                                       std::string_view e) override {
@@ -68,8 +61,27 @@ class FlakyStore final : public evidence::EvidenceStore {
   }
   Result<std::vector<std::string>> Tenants() override { return inner_.Tenants(); }
 
- private:
+ protected:
   evidence::EvidenceStore& inner_;
+};
+
+class FlakyStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  int fail_next_puts = 0;
+  int crash_after_commit = 0;
+  Result<evidence::PutOutcome> Put(const evidence::EvidenceRecord& r) override {
+    if (fail_next_puts > 0) {
+      --fail_next_puts;
+      return Status::Unavailable("injected store failure");
+    }
+    auto out = inner_.Put(r);
+    if (out.ok() && crash_after_commit > 0) {
+      --crash_after_commit;
+      return Status::Unavailable("injected crash after commit");
+    }
+    return out;
+  }
 };
 
 // Captures what is logged through the default logger (text format) while alive.
@@ -657,14 +669,19 @@ class LateSource final : public MessageSource {
   int empty_fetches = 0;         // the next N fetches return nothing
   int64_t advance_per_fetch_us = 0;
   int fetches = 0;
-  Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms) override {
+  std::vector<int64_t> fetched_after;  // after_sequence of every fetch
+  std::function<void()> on_fetch;     // called at the start of every fetch
+  Result<std::vector<queue::StoredMessage>> Fetch(int max, int64_t timeout_ms,
+                                                  int64_t after_sequence) override {
     ++fetches;
+    fetched_after.push_back(after_sequence);
+    if (on_fetch) on_fetch();
     clock_.AdvanceMicros(advance_per_fetch_us);
     if (empty_fetches > 0) {
       --empty_fetches;
       return std::vector<queue::StoredMessage>{};
     }
-    return inner_.Fetch(max, timeout_ms);
+    return inner_.Fetch(max, timeout_ms, after_sequence);
   }
   Status Ack(int64_t seq) override { return inner_.Ack(seq); }
   Result<int64_t> Deliveries(int64_t seq) override { return inner_.Deliveries(seq); }
@@ -712,6 +729,87 @@ TEST_F(EngineTest, LagIsAskedOncePerSecondAndAfterShortFetchesNotPerBatch) {
   EXPECT_EQ(engine.counters().stored.load(), 34u);
   ASSERT_EQ(*engine.ProcessOnce(), 0);
   EXPECT_EQ(late.lag_queries, 4);
+}
+
+// A store whose first Put waits (up to 10 s) until `open` is called: a batch held in the
+// store while the test watches what the engine does meanwhile.
+class GateStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  void Open() {
+    MutexLock l(&mu_);
+    open_ = true;
+    cv_.SignalAll();
+  }
+  bool opened_while_waiting() {
+    MutexLock l(&mu_);
+    return opened_while_waiting_;
+  }
+  Result<evidence::PutOutcome> Put(const evidence::EvidenceRecord& r) override {
+    {
+      MutexLock l(&mu_);
+      if (!first_put_done_) {
+        first_put_done_ = true;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!open_ && cv_.WaitUntil(&mu_, deadline) != std::cv_status::timeout) {
+        }
+        opened_while_waiting_ = open_;
+      }
+    }
+    return inner_.Put(r);
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool open_ VV_GUARDED_BY(mu_) = false;
+  bool first_put_done_ VV_GUARDED_BY(mu_) = false;
+  bool opened_while_waiting_ VV_GUARDED_BY(mu_) = false;
+};
+
+// Issue 15: Run pipelines two batches - the next batch is fetched and checked while the one
+// before is in the store (store commit, audit, acks: three durable writes). The first batch's
+// store waits until the engine fetches again, which a serial engine never does (the wait
+// would time out). The fetch made meanwhile asks for sequences above the batch in the store
+// (its messages are still unacked), so nothing is delivered twice.
+TEST_F(EngineTest, RunFetchesTheNextBatchWhileTheBatchBeforeIsStored) {
+  for (int i = 0; i < 12; ++i) Publish(kT1, "op-001", "evt-pipe" + std::to_string(i));
+  GateStore gate(*store_);
+  LateSource source(*source_, clock_);
+  source.on_fetch = [&] {
+    if (source.fetches == 2) gate.Open();
+  };
+  options_.batch_size = 4;
+  Engine engine(options_, source, *queue_, *cipher_, gate, *audit_, clock_, random_);
+  Drain(engine);
+  EXPECT_TRUE(gate.opened_while_waiting()) << "the second fetch waited for the first store";
+  ASSERT_GE(source.fetched_after.size(), 3u);
+  EXPECT_EQ(source.fetched_after[0], 0);
+  auto all = queue_->List(queue::Kind::kIngest, 0, 100);
+  ASSERT_TRUE(all.ok() && all->size() == 12u);
+  EXPECT_EQ(source.fetched_after[1], (*all)[3].sequence) << "above the batch in the store";
+  EXPECT_EQ(source.fetched_after[2], (*all)[7].sequence);
+  EXPECT_EQ(engine.counters().consumed.load(), 12u) << "no message fetched twice";
+  EXPECT_EQ(engine.counters().stored.load(), 12u);
+  EXPECT_EQ(engine.counters().duplicates.load(), 0u);
+  EXPECT_EQ(*store_->Count(kT1), 12);
+  EXPECT_EQ(*source_->Lag(), 0);
+}
+
+// A message left unacked while later batches are in flight (a failed store commit) sits below
+// the fetch cursor: Run goes back to the oldest unacked message and stores it.
+TEST_F(EngineTest, RunRefetchesAMessageLeftUnackedBelowTheCursor) {
+  for (int i = 0; i < 12; ++i) Publish(kT1, "op-001", "evt-left" + std::to_string(i));
+  flaky_->fail_next_puts = 1;  // the first batch's first record
+  options_.batch_size = 4;
+  options_.poll_interval_ms = 1;
+  LateSource source(*source_, clock_);
+  Engine engine(options_, source, *queue_, *cipher_, *flaky_, *audit_, clock_, random_);
+  Drain(engine);
+  EXPECT_EQ(engine.counters().stored.load(), 12u);
+  EXPECT_EQ(engine.counters().consumed.load(), 13u);  // the failed one twice
+  EXPECT_EQ(*store_->Count(kT1), 12);
+  EXPECT_EQ(*source_->Lag(), 0);
 }
 
 // Issue 14: --drain used to exit at the first empty fetch, before consuming anything.
@@ -798,15 +896,15 @@ TEST(EmbeddedSourceRetentionTest, AckedRowsArePrunedAfterTheRetentionTimeOnly) {
   so.clock = &clock;
   auto src = EmbeddedSource::Open(**q, dir.File("q.db"), so);
   ASSERT_TRUE(src.ok());
-  auto first = (*src)->Fetch(20, 0);
+  auto first = (*src)->Fetch(20, 0, 0);
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->size(), 20u);
   for (const auto& m : *first) ASSERT_TRUE((*src)->Ack(m.sequence).ok());  // acked at t0
   clock.AdvanceSeconds(3599);
-  ASSERT_TRUE((*src)->Fetch(1, 0).ok());
+  ASSERT_TRUE((*src)->Fetch(1, 0, 0).ok());
   EXPECT_EQ(*(*q)->Count(queue::Kind::kIngest), 25) << "nothing is older than the retention";
   clock.AdvanceSeconds(2);
-  auto rest = (*src)->Fetch(10, 0);
+  auto rest = (*src)->Fetch(10, 0, 0);
   ASSERT_TRUE(rest.ok());
   EXPECT_EQ(rest->size(), 5u) << "unacked rows are kept";
   EXPECT_EQ(*(*q)->Count(queue::Kind::kIngest), 5);
