@@ -69,16 +69,17 @@ if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   echo "== [3/3] TSan build + tests of the concurrent components =="
   configure build-tsan -DCMAKE_BUILD_TYPE=Release -DVV_SANITIZE=thread -DVV_BUILD_BENCH=OFF
   tsan_targets=()
-  for comp in state queue pkcs11 audit http app conformance; do
+  for comp in state queue pkcs11 audit http app conformance engine; do
     for f in tests/$comp/*_test.cc; do
       [ -e "$f" ] && tsan_targets+=("$(basename "$f" .cc)")
     done
   done
-  # The tools the audit tests run, built with the same instrumentation.
-  tsan_targets+=(vv-audit)
+  # The tools the audit and engine tests run, built with the same instrumentation (the engine
+  # runs its store stage on a second thread: issue 15).
+  tsan_targets+=(vv-audit vv-engine vv-evidence)
   ninja -C build-tsan -j"$JOBS" "${tsan_targets[@]}"
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-    run_ctest build-tsan -L '^(state|queue|pkcs11|audit|http|app|conformance)$'
+    run_ctest build-tsan -L '^(state|queue|pkcs11|audit|http|app|conformance|engine)$'
 fi
 
 if [ "${VV_SKIP_SANITIZERS:-0}" != "1" ] && [ "${VV_SKIP_FUZZ:-0}" != "1" ]; then
