@@ -163,8 +163,9 @@ Result<int64_t> EmbeddedSource::Lag() {
 
 Result<std::vector<queue::StoredMessage>> JetStreamSource::Fetch(int max, int64_t timeout_ms,
                                                                   int64_t /*after_sequence*/) {
-  // The server never hands out a message again before its ack wait: nothing to skip.
-  auto msgs = consumer_.Fetch(max, timeout_ms);
+  // The server never hands out a message again before its ack wait: nothing to skip. The
+  // engine parses the bytes itself (and dead-letters what is not an envelope, audited).
+  auto msgs = consumer_.Fetch(max, timeout_ms, queue::JetStreamConsumer::FetchMode::kRawBytes);
   if (!msgs.ok()) return msgs;
   MutexLock l(&mu_);
   for (const auto& m : *msgs) {

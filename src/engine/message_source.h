@@ -24,7 +24,9 @@
 //   JetStreamSource  a durable JetStream pull consumer (queue::JetStreamConsumer); several
 //                    engine processes may share one durable. Delivery counts come from the
 //                    server's message metadata (across processes); lag = the consumer's
-//                    pending + ack-pending counts.
+//                    pending + ack-pending counts. Like EmbeddedSource it hands over the raw
+//                    bytes unparsed, a corrupt message too (the engine dead-letters it with
+//                    an audit record; it used to be terminated silently by the consumer).
 //
 // Thread-safety: Fetch, Deliveries, Ack and Lag are called from the engine's Run thread;
 // AckBatch from its store stage, concurrently with them (engine.h). Ownership: sources borrow

@@ -523,7 +523,8 @@ JetStreamConsumer::~JetStreamConsumer() {
   if (nc_ != nullptr) natsConnection_Destroy(nc_);
 }
 
-Result<std::vector<StoredMessage>> JetStreamConsumer::Fetch(int batch, int64_t timeout_ms) {
+Result<std::vector<StoredMessage>> JetStreamConsumer::Fetch(int batch, int64_t timeout_ms,
+                                                            FetchMode mode) {
   std::vector<StoredMessage> out;
   if (batch <= 0) return out;
   natsMsgList list{};
@@ -541,15 +542,17 @@ Result<std::vector<StoredMessage>> JetStreamConsumer::Fetch(int batch, int64_t t
     const int64_t delivered = static_cast<int64_t>(meta->NumDelivered);
     jsMsgMetaData_Destroy(meta);
     std::string_view wire(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
-    auto env = ParseEnvelope(wire);
-    if (!env.ok()) {
-      // Poison message: never deliverable as an envelope; terminate its redelivery.
-      natsMsg_Term(m, nullptr);
-      continue;
-    }
     StoredMessage sm;
+    if (mode == FetchMode::kParsed) {
+      auto env = ParseEnvelope(wire);
+      if (!env.ok()) {
+        // Poison message: never deliverable as an envelope; terminate its redelivery.
+        natsMsg_Term(m, nullptr);
+        continue;
+      }
+      sm.envelope = std::move(env).value();
+    }
     sm.sequence = seq;
-    sm.envelope = std::move(env).value();
     sm.wire_bytes = std::string(wire);
     sm.delivery_count = delivered;
     out.push_back(std::move(sm));

@@ -184,10 +184,20 @@ class JetStreamConsumer {
   JetStreamConsumer(const JetStreamConsumer&) = delete;
   JetStreamConsumer& operator=(const JetStreamConsumer&) = delete;
 
+  // What Fetch does with a message's bytes.
+  enum class FetchMode {
+    // Parsed into StoredMessage::envelope (dedupe_id empty: not part of the wire bytes); a
+    // message that is not an envelope is terminated (never redelivered) and not returned.
+    kParsed,
+    // Only wire_bytes (envelope left empty) and every message returned, an unparsable one
+    // too: for a caller that parses the bytes itself and dead-letters what is not an
+    // envelope, with an audit record (the engine, which never trusts an earlier parse).
+    kRawBytes,
+  };
   // Up to `batch` messages, waiting at most `timeout_ms` (an empty vector when none). Each
   // stays unacked (and is redelivered after the consumer's ack wait) until Ack(sequence).
-  // The envelope's dedupe_id is empty (not part of the wire bytes).
-  Result<std::vector<StoredMessage>> Fetch(int batch, int64_t timeout_ms);
+  Result<std::vector<StoredMessage>> Fetch(int batch, int64_t timeout_ms,
+                                           FetchMode mode = FetchMode::kParsed);
   // Acks the fetched message with stream sequence `sequence`. NotFound when unknown.
   Status Ack(int64_t sequence);
   // The durable consumer's counts from the server's consumer info: pending (not yet
