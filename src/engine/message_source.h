@@ -28,9 +28,11 @@
 //                    bytes unparsed, a corrupt message too (the engine dead-letters it with
 //                    an audit record; it used to be terminated silently by the consumer).
 //
-// Thread-safety: Fetch, Deliveries, Ack and Lag are called from the engine's Run thread;
-// AckBatch from its store stage, concurrently with them (engine.h). Ownership: sources borrow
-// their queue / consumer, which must outlive them.
+// Thread-safety: Fetch, Deliveries and Lag are called from the engine's Run thread, Ack from
+// it too (a rejected message); AckBatch (whose default calls Ack) from the engine's store
+// stage, concurrently with all of them (engine.h): Ack and AckBatch must be safe to call
+// alongside every other method. Ownership: sources borrow their queue / consumer, which must
+// outlive them.
 
 #include <cstdint>
 #include <map>
