@@ -29,29 +29,32 @@ int B64Val(char c) {
 }
 
 std::string Encode64(std::string_view in, const char* alpha, bool pad) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
+  // Written through a pointer into a string sized once (was one push_back per character: the
+  // engine base64-encodes every evidence ciphertext, 2.7 % of its CPU).
+  const size_t full = in.size() / 3;
+  const size_t rem = in.size() - full * 3;
+  const size_t out_len = full * 4 + (rem == 0 ? 0 : (pad ? 4 : rem + 1));
+  std::string out(out_len, '\0');
+  char* o = out.data();
   const auto* p = reinterpret_cast<const uint8_t*>(in.data());
-  for (; i + 3 <= in.size(); i += 3) {
-    uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
-    out += alpha[(v >> 18) & 63];
-    out += alpha[(v >> 12) & 63];
-    out += alpha[(v >> 6) & 63];
-    out += alpha[v & 63];
+  for (size_t k = 0; k < full; ++k, p += 3, o += 4) {
+    const uint32_t v = (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | p[2];
+    o[0] = alpha[(v >> 18) & 63];
+    o[1] = alpha[(v >> 12) & 63];
+    o[2] = alpha[(v >> 6) & 63];
+    o[3] = alpha[v & 63];
   }
-  size_t rem = in.size() - i;
   if (rem == 1) {
-    uint32_t v = p[i] << 16;
-    out += alpha[(v >> 18) & 63];
-    out += alpha[(v >> 12) & 63];
-    if (pad) out += "==";
+    const uint32_t v = uint32_t{p[0]} << 16;
+    o[0] = alpha[(v >> 18) & 63];
+    o[1] = alpha[(v >> 12) & 63];
+    if (pad) o[2] = o[3] = '=';
   } else if (rem == 2) {
-    uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
-    out += alpha[(v >> 18) & 63];
-    out += alpha[(v >> 12) & 63];
-    out += alpha[(v >> 6) & 63];
-    if (pad) out += '=';
+    const uint32_t v = (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8);
+    o[0] = alpha[(v >> 18) & 63];
+    o[1] = alpha[(v >> 12) & 63];
+    o[2] = alpha[(v >> 6) & 63];
+    if (pad) o[3] = '=';
   }
   return out;
 }
@@ -91,11 +94,11 @@ std::optional<std::string> DecodePadded(std::string_view s, bool canonical) {
 }  // namespace
 
 std::string HexEncode(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
+  std::string out(bytes.size() * 2, '\0');  // sized once, written through a pointer
+  char* o = out.data();
   for (unsigned char c : bytes) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
+    *o++ = kHex[c >> 4];
+    *o++ = kHex[c & 15];
   }
   return out;
 }

@@ -67,6 +67,22 @@ TEST(Base64Test, UrlSafeNoPad) {
   EXPECT_EQ(Base64UrlEncodeNoPad(std::string(18, '\xff')), std::string(24, '_'));
 }
 
+// Every length 0..200 (each remainder of 3, 201 different bytes): the standard encoding decodes
+// back strictly, and the URL-safe one is the same text with -_ for +/ and no padding.
+TEST(Base64Test, EveryLengthRoundTripsAndBothAlphabetsAgree) {
+  std::string in;
+  for (size_t n = 0; n <= 200; ++n) {
+    const std::string std64 = Base64Encode(in);
+    ASSERT_EQ(std64.size(), (n + 2) / 3 * 4) << n;
+    EXPECT_EQ(Base64DecodeStrict(std64), in) << n;
+    std::string url = std64;
+    while (!url.empty() && url.back() == '=') url.pop_back();
+    for (char& c : url) c = c == '+' ? '-' : c == '/' ? '_' : c;
+    EXPECT_EQ(Base64UrlEncodeNoPad(in), url) << n;
+    in.push_back(static_cast<char>((n * 97 + 31) & 0xff));
+  }
+}
+
 // ---- Strict base64 ----------------------------------------------------------------------------
 
 TEST(Base64StrictTest, DecodesCanonicalInput) {
