@@ -47,19 +47,25 @@ struct MdCtxFree {
 
 }  // namespace
 
-std::string Sha256(std::string_view data) {
+std::string Sha256Of(std::initializer_list<std::string_view> parts) {
   thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   unsigned char md[SHA256_DIGEST_LENGTH];
   unsigned int len = 0;
   const EVP_MD* alg = Sha256Md();
-  if (alg == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), alg, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), md, &len) != 1 || len != sizeof md) {
+  bool ok = alg != nullptr && ctx != nullptr && EVP_DigestInit_ex2(ctx.get(), alg, nullptr) == 1;
+  for (std::string_view part : parts)
+    ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
+  ok = ok && EVP_DigestFinal_ex(ctx.get(), md, &len) == 1 && len == sizeof md;
+  if (!ok) {
     // Not expected (allocation failure); the one-shot path then gives the same digest.
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+    std::string all;
+    for (std::string_view part : parts) all.append(part);
+    SHA256(reinterpret_cast<const unsigned char*>(all.data()), all.size(), md);
   }
   return std::string(reinterpret_cast<char*>(md), sizeof md);
 }
+
+std::string Sha256(std::string_view data) { return Sha256Of({data}); }
 
 std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
 

@@ -4,6 +4,7 @@
 // read-only between threads: all const methods are thread-safe.
 
 #include <array>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,9 @@ namespace vv::crypto {
 // SHA-256 digest as 32 raw bytes / 64 lowercase hex chars.
 std::string Sha256(std::string_view data);
 std::string Sha256Hex(std::string_view data);
+// SHA-256 of the concatenation of `parts`, without building it (Merkle leaf and node hashes:
+// a one-byte prefix before a 1.5 KB envelope or two 32-byte hashes).
+std::string Sha256Of(std::initializer_list<std::string_view> parts);
 
 // An Ed25519 public key (32 raw bytes).
 class Ed25519PublicKey {

@@ -68,20 +68,11 @@ std::string AllPaths(const std::vector<std::string>& leaves, uint64_t begin, uin
 }  // namespace
 
 std::string LeafHash(std::string_view leaf_data) {
-  std::string in;
-  in.reserve(1 + leaf_data.size());
-  in.push_back('\x00');
-  in.append(leaf_data);
-  return crypto::Sha256(in);
+  return crypto::Sha256Of({std::string_view("\x00", 1), leaf_data});
 }
 
 std::string NodeHash(std::string_view left, std::string_view right) {
-  std::string in;
-  in.reserve(1 + left.size() + right.size());
-  in.push_back('\x01');
-  in.append(left);
-  in.append(right);
-  return crypto::Sha256(in);
+  return crypto::Sha256Of({std::string_view("\x01", 1), left, right});
 }
 
 std::string EmptyRoot() { return crypto::Sha256(""); }
