@@ -3,14 +3,14 @@
 // at-least-once semantics (a fetched message comes back until it is acked).
 //
 //   EmbeddedSource   the embedded SQLite queue. Fetch reads the oldest unacked ingest rows
-//                    itself (documented layout in embedded_queue.h) and counts their delivery
-//                    in the same transaction, as EmbeddedQueue::FetchUnacked does, but does not
-//                    parse the bodies: the engine re-parses wire_bytes anyway (so `envelope` is
+//                    through a connection of its own (queue::EmbeddedDeliveryReader) and counts
+//                    their delivery in the same transaction, as EmbeddedQueue::FetchUnacked
+//                    does, but does not parse the bodies: the engine re-parses them anyway (so `envelope` is
 //                    left empty), and a corrupt body is handed to the engine (which
 //                    dead-letters it) instead of failing the batch and blocking the queue.
 //                    Deliveries come from that fetch (delivery_count); Ack / AckBatch go
 //                    through the queue (EmbeddedQueue::Ack / AckBatch).
-//                    The fetch's own connection runs synchronous=NORMAL (one fsync less per
+//                    The fetch's connection runs synchronous=NORMAL (one fsync less per
 //                    batch): a power loss may forget the last delivery counts (a message is
 //                    then delivered once more than counted before it is dead-lettered); acks
 //                    and stored evidence stay synchronous=FULL.
@@ -46,7 +46,6 @@
 #include "queue/embedded_queue.h"
 #include "queue/queue.h"
 
-struct sqlite3;
 
 namespace vv::queue {
 class JetStreamConsumer;
@@ -103,19 +102,18 @@ class EmbeddedSource final : public MessageSource {
   Result<int64_t> Lag() override;
 
  private:
-  EmbeddedSource(queue::EmbeddedQueue& queue, sqlite3* db, int lock_fd,
+  EmbeddedSource(queue::EmbeddedQueue& queue,
+                 std::unique_ptr<queue::EmbeddedDeliveryReader> reader, int lock_fd,
                  EmbeddedSourceOptions options)
-      : queue_(queue), db_(db), lock_fd_(lock_fd), options_(options),
+      : queue_(queue), reader_(std::move(reader)), lock_fd_(lock_fd), options_(options),
         clock_(options.clock != nullptr ? *options.clock : system_clock_) {}
-  // Reads unacked ingest rows directly (no envelope parsing) and counts the delivery.
-  Result<std::vector<queue::StoredMessage>> RawFetch(int max, int64_t after_sequence);
   // Delivery counts of the last fetch's messages (seq -> count, this delivery included).
   std::map<int64_t, int64_t> deliveries_;
   // Retention: prunes when due (once a second by the clock); errors are logged, not returned.
   void PruneIfDue();
 
   queue::EmbeddedQueue& queue_;
-  sqlite3* db_;
+  std::unique_ptr<queue::EmbeddedDeliveryReader> reader_;
   int lock_fd_;
   const EmbeddedSourceOptions options_;
   SystemClock system_clock_;

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <initializer_list>
 #include <utility>
 
 #include "common/completion_batch.h"
@@ -12,77 +13,98 @@
 namespace vv::queue {
 namespace {
 
-// Schema 2 (issue 15): message_id is no longer UNIQUE. A random uuid4 index took one random
-// B-tree page per stored event (written to the WAL at every commit and again at checkpoint), the
-// largest write cost of a queue past a few hundred thousand rows; message_id is a fresh uuid4 per
-// envelope, and the one lookup by it (redrive) goes through the time-ordered created_at index,
-// whose inserts land at its right edge. The dedupe_id index stays: it is the dedupe.
-// Schema 2 also has messages_acked (kind, acked_at) over the acked rows: retention pruning
-// finds the rows acked before its cutoff by a range scan of it, O(rows pruned). Without it the
-// prune walked every acked row of the kind once per call (once a second in the engine), the
-// whole retention window (7 days by default) of rows. It is only an index, so a file that lacks
-// it (made by an earlier build of schema 2) gets it on open, and an earlier build still opens
-// and maintains a file that has it: no version change.
-constexpr int kSchemaVersion = 2;
+// Schema 3 (issue 15): a message's bytes and its delivery state live apart.
+//   messages  seq INTEGER PRIMARY KEY AUTOINCREMENT, kind, message_id, dedupe_id UNIQUE,
+//             created_at, integrity_hash, body. Written once, deleted by retention.
+//   unacked   (kind, seq) WITHOUT ROWID, delivered_count: one short row per live message.
+//   acked     seq INTEGER PRIMARY KEY, kind, acked_at, delivered_count; index (kind, acked_at).
+// An ack moves a message's short row from unacked to acked; a fetch counts the delivery in it.
+// In schema 2 both were columns of the ~1.7 KB messages row: every fetch and every ack
+// rewrote two or three such rows per 4 KB page, i.e. every page of the batch, to the WAL and
+// again at checkpoint (a 500-event batch: ~1 MB written twice to fetch and ack it). Now they
+// touch a few pages of short rows. A publish still writes five B-trees (messages, dedupe_id,
+// (kind, seq), created_at, and unacked in place of schema 2's partial unacked index).
+// Schema 2 had dropped the UNIQUE index on the random uuid4 message_id (one random B-tree page
+// per stored event); redrive finds its row through the time-ordered created_at index. The
+// dedupe_id index is the dedupe. Retention pruning finds the rows acked before its cutoff by a
+// range scan of acked_by_time: it reads only what it deletes.
+constexpr int kSchemaVersion = 3;
 
-#define VV_QUEUE_MESSAGES_COLUMNS                                      \
-  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,\n"                         \
-  "  kind TEXT NOT NULL CHECK (kind IN ('ingest', 'dead_letter')),\n" \
-  "  message_id TEXT NOT NULL,\n"                                      \
-  "  dedupe_id TEXT UNIQUE,\n"                                         \
-  "  created_at TEXT NOT NULL,\n"                                      \
-  "  integrity_hash TEXT NOT NULL,\n"                                  \
-  "  body TEXT NOT NULL,\n"                                            \
-  "  delivered_count INTEGER NOT NULL DEFAULT 0,\n"                    \
-  "  acked_at INTEGER\n"
+#define VV_QUEUE_TABLES                                                                  \
+  "CREATE TABLE IF NOT EXISTS messages (\n"                                             \
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,\n"                                          \
+  "  kind TEXT NOT NULL CHECK (kind IN ('ingest', 'dead_letter')),\n"                  \
+  "  message_id TEXT NOT NULL,\n"                                                       \
+  "  dedupe_id TEXT UNIQUE,\n"                                                          \
+  "  created_at TEXT NOT NULL,\n"                                                       \
+  "  integrity_hash TEXT NOT NULL,\n"                                                   \
+  "  body TEXT NOT NULL);\n"                                                            \
+  "CREATE TABLE IF NOT EXISTS unacked (\n"                                              \
+  "  kind TEXT NOT NULL,\n"                                                             \
+  "  seq INTEGER NOT NULL,\n"                                                           \
+  "  delivered_count INTEGER NOT NULL DEFAULT 0,\n"                                     \
+  "  PRIMARY KEY (kind, seq)) WITHOUT ROWID;\n"                                         \
+  "CREATE TABLE IF NOT EXISTS acked (\n"                                                \
+  "  seq INTEGER PRIMARY KEY,\n"                                                        \
+  "  kind TEXT NOT NULL,\n"                                                             \
+  "  acked_at INTEGER NOT NULL,\n"                                                      \
+  "  delivered_count INTEGER NOT NULL);\n"
 
-#define VV_QUEUE_MESSAGES_INDEXES                                                       \
-  "CREATE INDEX IF NOT EXISTS messages_kind_seq ON messages(kind, seq);\n"            \
-  "CREATE INDEX IF NOT EXISTS messages_unacked ON messages(kind, seq) WHERE acked_at IS " \
-  "NULL;\n"                                                                            \
-  "CREATE INDEX IF NOT EXISTS messages_created_at ON messages(created_at);\n"         \
-  VV_QUEUE_ACKED_INDEX
+#define VV_QUEUE_INDEXES                                                        \
+  "CREATE INDEX IF NOT EXISTS messages_kind_seq ON messages(kind, seq);\n"    \
+  "CREATE INDEX IF NOT EXISTS messages_created_at ON messages(created_at);\n" \
+  "CREATE INDEX IF NOT EXISTS acked_by_time ON acked(kind, acked_at);\n"
 
-#define VV_QUEUE_ACKED_INDEX                                                          \
-  "CREATE INDEX IF NOT EXISTS messages_acked ON messages(kind, acked_at) WHERE acked_at " \
-  "IS NOT NULL;\n"
+constexpr const char* kSchemaSql = VV_QUEUE_TABLES VV_QUEUE_INDEXES;
 
-constexpr const char* kSchemaSql =
-    "CREATE TABLE IF NOT EXISTS messages (\n" VV_QUEUE_MESSAGES_COLUMNS ");\n"
-    VV_QUEUE_MESSAGES_INDEXES;
+// Schema 1 or 2 -> 3 inside the schema transaction. The old messages table (schema 1: with a
+// UNIQUE message_id; schema 2: without) is renamed away and its rows copied: the bytes to the
+// new messages table, the delivery state of each row to unacked or acked. Seqs are kept, and
+// the AUTOINCREMENT high-water mark too, so a seq is never handed out twice (consumers page by
+// seq) even when retention pruned the newest rows. Dropping the old table drops its indexes.
+constexpr const char* kMigrateSql =
+    "ALTER TABLE messages RENAME TO messages_old;\n"
+    "DROP INDEX IF EXISTS messages_kind_seq;\n"
+    "DROP INDEX IF EXISTS messages_unacked;\n"
+    "DROP INDEX IF EXISTS messages_created_at;\n"
+    "DROP INDEX IF EXISTS messages_acked;\n"
+    VV_QUEUE_TABLES
+    "INSERT INTO messages (seq, kind, message_id, dedupe_id, created_at, integrity_hash, body)"
+    " SELECT seq, kind, message_id, dedupe_id, created_at, integrity_hash, body FROM"
+    " messages_old ORDER BY seq;\n"
+    "INSERT INTO unacked (kind, seq, delivered_count) SELECT kind, seq, delivered_count FROM"
+    " messages_old WHERE acked_at IS NULL;\n"
+    "INSERT INTO acked (seq, kind, acked_at, delivered_count) SELECT seq, kind, acked_at,"
+    " delivered_count FROM messages_old WHERE acked_at IS NOT NULL;\n"
+    "DELETE FROM sqlite_sequence WHERE name = 'messages';\n"
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', max(seq) FROM"
+    " (SELECT seq FROM sqlite_sequence WHERE name = 'messages_old' UNION ALL"
+    "  SELECT max(seq) FROM messages) HAVING max(seq) IS NOT NULL;\n"
+    "DROP TABLE messages_old;\n"
+    VV_QUEUE_INDEXES;
 
-// Schema 1 -> 2 inside the schema transaction: the table is rebuilt without the UNIQUE
-// message_id (SQLite cannot drop a column constraint in place), rows and seqs kept, and the
-// AUTOINCREMENT high-water mark carried over so a seq is never handed out twice (consumers
-// page by seq) even when retention pruned the newest rows.
-constexpr const char* kMigrateV1Sql =
-    "CREATE TABLE messages_v2 (\n" VV_QUEUE_MESSAGES_COLUMNS ");\n"
-    "INSERT INTO messages_v2 (seq, kind, message_id, dedupe_id, created_at, integrity_hash, body,"
-    " delivered_count, acked_at) SELECT seq, kind, message_id, dedupe_id, created_at,"
-    " integrity_hash, body, delivered_count, acked_at FROM messages ORDER BY seq;\n"
-    "DELETE FROM sqlite_sequence WHERE name = 'messages_v2';\n"
-    "INSERT INTO sqlite_sequence (name, seq) SELECT 'messages_v2', max(seq) FROM"
-    " (SELECT seq FROM sqlite_sequence WHERE name = 'messages' UNION ALL"
-    "  SELECT max(seq) FROM messages_v2) HAVING max(seq) IS NOT NULL;\n"
-    "DROP TABLE messages;\n"
-    "ALTER TABLE messages_v2 RENAME TO messages;\n"
-    VV_QUEUE_MESSAGES_INDEXES;
+#undef VV_QUEUE_TABLES
+#undef VV_QUEUE_INDEXES
 
-constexpr const char* kAckedIndexSql = VV_QUEUE_ACKED_INDEX;
-
-#undef VV_QUEUE_MESSAGES_COLUMNS
-#undef VV_QUEUE_MESSAGES_INDEXES
-#undef VV_QUEUE_ACKED_INDEX
-
-// Oldest acked first, through messages_acked (a range scan; the query plan is checked by a
+// Oldest acked first, through acked_by_time (a range scan; the query plan is checked by a
 // test through EmbeddedQueue::PruneAckedSql()).
 constexpr const char* kPruneAckedSql =
-    "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE kind = ?1 AND acked_at IS "
-    "NOT NULL AND acked_at < ?2 ORDER BY acked_at LIMIT ?3)";
+    "SELECT seq FROM acked WHERE kind = ?1 AND acked_at < ?2 ORDER BY acked_at LIMIT ?3";
 
 constexpr const char* kInsertSql =
     "INSERT INTO messages (kind, message_id, dedupe_id, created_at, integrity_hash, body) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(dedupe_id) DO NOTHING";
+// Every stored message starts unacked: right after kInsertSql stored one (?1 kind).
+constexpr const char* kInsertUnackedSql =
+    "INSERT INTO unacked (kind, seq) VALUES (?1, last_insert_rowid())";
+
+// The oldest unacked messages of a kind after a seq: driven by unacked's (kind, seq) order,
+// each message's bytes found by its seq (CROSS JOIN keeps that order of the loops).
+constexpr const char* kSelectUnackedSql =
+    "SELECT u.seq, m.dedupe_id, m.body, u.delivered_count FROM unacked u CROSS JOIN messages m"
+    " ON m.seq = u.seq WHERE u.kind = ?1 AND u.seq > ?2 ORDER BY u.seq LIMIT ?3";
+constexpr const char* kCountDeliverySql =
+    "UPDATE unacked SET delivered_count = delivered_count + 1 WHERE kind = ?1 AND seq = ?2";
 
 // RAII prepared statement.
 class Stmt {
@@ -115,6 +137,27 @@ void BindText(sqlite3_stmt* s, int idx, const std::string& v) {
 
 void RollbackIfOpen(sqlite3* db) {
   if (sqlite3_get_autocommit(db) == 0) Exec(db, "ROLLBACK");
+}
+
+// Ends the open transaction of a reader-side operation `what`: COMMIT when `rc` (the result of
+// its statements) is SQLITE_OK, ROLLBACK otherwise or when the commit fails (Unavailable).
+Status CommitOrRollBack(sqlite3* db, int rc, const char* what) {
+  if (rc == SQLITE_OK) rc = Exec(db, "COMMIT");
+  if (rc == SQLITE_OK) return Status::Ok();
+  Status s = Status::Unavailable(std::string("embedded queue ") + what + ": " + DbError(db, rc));
+  RollbackIfOpen(db);
+  return s;
+}
+
+// Runs each of `statements` (no rows returned) once with ?1 = `seq`; an SQLite result code.
+int StepEachWith(int64_t seq, std::initializer_list<sqlite3_stmt*> statements) {
+  for (sqlite3_stmt* st : statements) {
+    sqlite3_bind_int64(st, 1, seq);
+    const int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return rc;
+  }
+  return SQLITE_OK;
 }
 
 // Status code for a failure while opening: corrupt / foreign files are DataLoss, everything
@@ -190,7 +233,6 @@ Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOpti
 Status InitSchema(const std::string& path, sqlite3* db, const EmbeddedQueueOptions& options) {
   const int busy_timeout_ms = options.busy_timeout_ms;
   bool migrated = false;
-  bool added_index = false;
   // The version is read inside the write transaction: of several processes opening one file,
   // only the first migrates it.
   int version = -1;
@@ -210,42 +252,18 @@ Status InitSchema(const std::string& path, sqlite3* db, const EmbeddedQueueOptio
       }
     }
     if (r != SQLITE_OK) return r;
-    if (version == kSchemaVersion) {
-      // A schema-2 file of an earlier build lacks messages_acked (see kSchemaVersion).
-      failed = "cannot add index messages_acked";
-      bool has_index = false;
-      {
-        Stmt st;
-        r = st.Prepare(db,
-                       "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = "
-                       "'messages_acked'");
-        if (r == SQLITE_OK) {
-          r = sqlite3_step(st.get());
-          has_index = r == SQLITE_ROW;
-          if (r == SQLITE_ROW || r == SQLITE_DONE) r = SQLITE_OK;
-        }
-      }
-      if (r == SQLITE_OK && !has_index) {
-        if (options.on_notice) {
-          options.on_notice("embedded queue '" + path +
-                            "': adding index messages_acked (retention pruning; built once "
-                            "from the acked rows)");
-        }
-        r = Exec(db, kAckedIndexSql);
-        added_index = r == SQLITE_OK;
-      }
-      if (r != SQLITE_OK) return r;
-      return Exec(db, "COMMIT");
+    if (version == kSchemaVersion) return Exec(db, "COMMIT");
+    if (version < 0 || version > kSchemaVersion) return SQLITE_OK;  // refused below, rolled back
+    const bool upgrade = version != 0;
+    failed = upgrade ? "cannot migrate the schema to 3" : "cannot create schema";
+    if (upgrade && options.on_notice) {
+      options.on_notice("embedded queue '" + path + "': migrating schema " +
+                        std::to_string(version) +
+                        " to 3 (the messages table is rebuilt once; a large queue takes a "
+                        "while)");
     }
-    if (version != 0 && version != 1) return SQLITE_OK;  // refused below, rolled back
-    failed = version == 1 ? "cannot migrate schema 1 to 2" : "cannot create schema";
-    if (version == 1 && options.on_notice) {
-      options.on_notice("embedded queue '" + path +
-                        "': migrating schema 1 to 2 (the messages table is rebuilt once; a "
-                        "large queue takes a while)");
-    }
-    r = Exec(db, version == 1 ? kMigrateV1Sql : kSchemaSql);
-    migrated = r == SQLITE_OK && version == 1;
+    r = Exec(db, upgrade ? kMigrateSql : kSchemaSql);
+    migrated = r == SQLITE_OK && upgrade;
     if (r == SQLITE_OK) r = Exec(db, set_version.c_str());
     if (r == SQLITE_OK) r = Exec(db, "COMMIT");
     return r;
@@ -256,18 +274,18 @@ Status InitSchema(const std::string& path, sqlite3* db, const EmbeddedQueueOptio
     return s;
   }
   if (migrated && options.on_notice)
-    options.on_notice("embedded queue '" + path + "': schema 2 in place");
-  if (added_index && options.on_notice)
-    options.on_notice("embedded queue '" + path + "': index messages_acked in place");
-  if (version != 0 && version != 1 && version != kSchemaVersion) {
+    options.on_notice("embedded queue '" + path + "': schema 3 in place");
+  if (version < 0 || version > kSchemaVersion) {
     RollbackIfOpen(db);
     return Status::DataLoss("embedded queue '" + path + "': unsupported schema version " +
                             std::to_string(version));
   }
-  // Validate that the table has the expected shape (a foreign 'messages' table fails here).
-  Stmt st;
-  rc = st.Prepare(db, kInsertSql);
-  if (rc != SQLITE_OK) return OpenError(path, "unexpected database schema", db, rc);
+  // Validate that the tables have the expected shape (a foreign 'messages' table fails here).
+  for (const char* sql : {kInsertSql, kInsertUnackedSql, kSelectUnackedSql}) {
+    Stmt st;
+    rc = st.Prepare(db, sql);
+    if (rc != SQLITE_OK) return OpenError(path, "unexpected database schema", db, rc);
+  }
   return Status::Ok();
 }
 
@@ -393,6 +411,7 @@ Status EmbeddedQueue::Health() const {
 struct EmbeddedQueue::WriterStatements {
   Stmt begin;
   Stmt insert;
+  Stmt insert_unacked;
   Stmt commit;
 };
 
@@ -478,7 +497,12 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, WriterStatements* st
       rc = statements->insert.Prepare(db, kInsertSql);
       if (rc != SQLITE_OK) return fail_all("prepare: " + DbError(db, rc));
     }
+    if (statements->insert_unacked.get() == nullptr) {
+      rc = statements->insert_unacked.Prepare(db, kInsertUnackedSql);
+      if (rc != SQLITE_OK) return fail_all("prepare: " + DbError(db, rc));
+    }
     sqlite3_stmt* s = statements->insert.get();
+    sqlite3_stmt* u = statements->insert_unacked.get();
     for (size_t i = 0; i < batch.size(); ++i) {
       const Envelope& e = batch[i].envelope;
       sqlite3_bind_text(s, 1, KindName(e.kind), -1, SQLITE_STATIC);
@@ -498,6 +522,15 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, WriterStatements* st
         if (sqlite3_changes(db) == 0) {
           (*outcomes)[i].outcome = PublishOutcome::kDuplicate;
         } else {
+          sqlite3_bind_text(u, 1, KindName(e.kind), -1, SQLITE_STATIC);
+          const int urc = sqlite3_step(u);
+          sqlite3_reset(u);
+          if (urc != SQLITE_DONE) {
+            std::string why = "insert: " + DbError(db, urc);
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            return fail_all(why);
+          }
           ++stored;
         }
       } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -525,38 +558,119 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, WriterStatements* st
   last_commit_failed_.store(false);
 }
 
-Result<std::vector<StoredMessage>> EmbeddedQueue::Select(Kind kind, int64_t after_seq, int limit,
-                                                         bool unacked_only) {
+namespace {
+
+// Reads the oldest unacked messages of `kind` with seq > after_seq (at most `limit`) into
+// `out`: sequence, wire bytes, dedupe id (`dedupe_ids`, when not null) and delivery_count =
+// the deliveries counted so far, plus one when `count_delivery` - in which case this delivery
+// is counted in unacked too. Inside the caller's transaction when counting. Returns an SQLite
+// result code (SQLITE_OK on success). Envelopes are not parsed.
+int ReadUnacked(sqlite3* db, Kind kind, int64_t after_seq, int limit, bool count_delivery,
+                std::vector<StoredMessage>* out, std::vector<std::string>* dedupe_ids,
+                Stmt* select, Stmt* count) {
+  int rc = SQLITE_OK;
+  if (select->get() == nullptr && (rc = select->Prepare(db, kSelectUnackedSql)) != SQLITE_OK)
+    return rc;
+  sqlite3_stmt* st = select->get();
+  sqlite3_bind_text(st, 1, KindName(kind), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, after_seq);
+  sqlite3_bind_int(st, 3, limit);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    StoredMessage m;
+    m.sequence = sqlite3_column_int64(st, 0);
+    if (dedupe_ids != nullptr) {
+      const unsigned char* dd = sqlite3_column_text(st, 1);
+      dedupe_ids->emplace_back(dd != nullptr ? reinterpret_cast<const char*>(dd) : "");
+    }
+    const unsigned char* body = sqlite3_column_text(st, 2);
+    m.wire_bytes.assign(body != nullptr ? reinterpret_cast<const char*>(body) : "",
+                        static_cast<size_t>(sqlite3_column_bytes(st, 2)));
+    m.delivery_count = sqlite3_column_int64(st, 3) + (count_delivery ? 1 : 0);
+    out->push_back(std::move(m));
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return rc;
+  if (!count_delivery || out->empty()) return SQLITE_OK;
+  if (count->get() == nullptr && (rc = count->Prepare(db, kCountDeliverySql)) != SQLITE_OK)
+    return rc;
+  sqlite3_stmt* up = count->get();
+  for (const StoredMessage& m : *out) {
+    sqlite3_bind_text(up, 1, KindName(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(up, 2, m.sequence);
+    rc = sqlite3_step(up);
+    sqlite3_reset(up);
+    if (rc != SQLITE_DONE) return rc;
+  }
+  return SQLITE_OK;
+}
+
+// ReadUnacked counting the delivery, in one transaction of its own.
+Result<std::vector<StoredMessage>> FetchCounted(sqlite3* db, Kind kind, int64_t after_seq,
+                                                int limit, std::vector<std::string>* dedupe_ids,
+                                                Stmt* select, Stmt* count) {
   std::vector<StoredMessage> out;
   if (limit <= 0) return out;
-  sqlite3* db = reader_db_;
-  Stmt st;
-  int rc = st.Prepare(db, unacked_only
-                              ? "SELECT seq, dedupe_id, body FROM messages WHERE kind = ?1 AND "
-                                "seq > ?2 AND acked_at IS NULL ORDER BY seq LIMIT ?3"
-                              : "SELECT seq, dedupe_id, body FROM messages WHERE kind = ?1 AND "
-                                "seq > ?2 ORDER BY seq LIMIT ?3");
-  if (rc != SQLITE_OK) return Status::Unavailable("embedded queue read: " + DbError(db, rc));
-  sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st.get(), 2, after_seq);
-  sqlite3_bind_int(st.get(), 3, limit);
-  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-    StoredMessage m;
-    m.sequence = sqlite3_column_int64(st.get(), 0);
-    const unsigned char* body = sqlite3_column_text(st.get(), 2);
-    m.wire_bytes.assign(body != nullptr ? reinterpret_cast<const char*>(body) : "",
-                        static_cast<size_t>(sqlite3_column_bytes(st.get(), 2)));
+  int rc = Exec(db, "BEGIN IMMEDIATE");
+  if (rc == SQLITE_OK)
+    rc = ReadUnacked(db, kind, after_seq, limit, /*count_delivery=*/true, &out, dedupe_ids,
+                     select, count);
+  VV_RETURN_IF_ERROR(CommitOrRollBack(db, rc, "fetch"));
+  return out;
+}
+
+// Parses each message's stored bytes (a stored row that is not an envelope is DataLoss) and
+// sets its dedupe id.
+Status ParseStored(std::vector<StoredMessage>* msgs, std::vector<std::string>* dedupe_ids) {
+  for (size_t i = 0; i < msgs->size(); ++i) {
+    StoredMessage& m = (*msgs)[i];
     Result<Envelope> e = ParseEnvelope(m.wire_bytes);
     if (!e.ok()) {
       return Status::DataLoss("embedded queue: stored message " + std::to_string(m.sequence) +
                               " is corrupt: " + e.status().message());
     }
     m.envelope = std::move(e).value();
-    const unsigned char* dd = sqlite3_column_text(st.get(), 1);
-    if (dd != nullptr) m.envelope.dedupe_id = reinterpret_cast<const char*>(dd);
-    out.push_back(std::move(m));
+    if (!(*dedupe_ids)[i].empty()) m.envelope.dedupe_id = std::move((*dedupe_ids)[i]);
   }
-  if (rc != SQLITE_DONE) return Status::Unavailable("embedded queue read: " + DbError(db, rc));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<StoredMessage>> EmbeddedQueue::Select(Kind kind, int64_t after_seq, int limit,
+                                                         bool unacked_only) {
+  std::vector<StoredMessage> out;
+  if (limit <= 0) return out;
+  sqlite3* db = reader_db_;
+  std::vector<std::string> dedupe_ids;
+  Stmt st;
+  int rc = SQLITE_OK;
+  if (unacked_only) {
+    Stmt unused;
+    rc = ReadUnacked(db, kind, after_seq, limit, /*count_delivery=*/false, &out, &dedupe_ids, &st,
+                     &unused);
+  } else {
+    rc = st.Prepare(db,
+                    "SELECT seq, dedupe_id, body FROM messages WHERE kind = ?1 AND seq > ?2 "
+                    "ORDER BY seq LIMIT ?3");
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st.get(), 2, after_seq);
+      sqlite3_bind_int(st.get(), 3, limit);
+      while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+        StoredMessage m;
+        m.sequence = sqlite3_column_int64(st.get(), 0);
+        const unsigned char* dd = sqlite3_column_text(st.get(), 1);
+        dedupe_ids.emplace_back(dd != nullptr ? reinterpret_cast<const char*>(dd) : "");
+        const unsigned char* body = sqlite3_column_text(st.get(), 2);
+        m.wire_bytes.assign(body != nullptr ? reinterpret_cast<const char*>(body) : "",
+                            static_cast<size_t>(sqlite3_column_bytes(st.get(), 2)));
+        out.push_back(std::move(m));
+      }
+      if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+  }
+  if (rc != SQLITE_OK) return Status::Unavailable("embedded queue read: " + DbError(db, rc));
+  VV_RETURN_IF_ERROR(ParseStored(&out, &dedupe_ids));
   return out;
 }
 
@@ -580,31 +694,11 @@ Result<int64_t> EmbeddedQueue::Count(Kind kind) {
 
 Result<std::vector<StoredMessage>> EmbeddedQueue::FetchUnacked(Kind kind, int limit) {
   MutexLock l(&reader_mu_);
-  sqlite3* db = reader_db_;
-  if (limit <= 0) return std::vector<StoredMessage>{};
-  int rc = Exec(db, "BEGIN IMMEDIATE");
-  if (rc != SQLITE_OK) return Status::Unavailable("embedded queue fetch: " + DbError(db, rc));
-  Result<std::vector<StoredMessage>> msgs = Select(kind, 0, limit, /*unacked_only=*/true);
-  if (!msgs.ok()) {
-    RollbackIfOpen(db);
-    return msgs.status();
-  }
-  {
-    Stmt st;
-    rc = st.Prepare(db, "UPDATE messages SET delivered_count = delivered_count + 1 WHERE seq = ?1");
-    for (size_t i = 0; rc == SQLITE_OK && i < msgs->size(); ++i) {
-      sqlite3_bind_int64(st.get(), 1, (*msgs)[i].sequence);
-      rc = sqlite3_step(st.get());
-      if (rc == SQLITE_DONE) rc = SQLITE_OK;
-      sqlite3_reset(st.get());
-    }
-  }
-  if (rc == SQLITE_OK) rc = Exec(db, "COMMIT");
-  if (rc != SQLITE_OK) {
-    Status s = Status::Unavailable("embedded queue fetch: " + DbError(db, rc));
-    RollbackIfOpen(db);
-    return s;
-  }
+  std::vector<std::string> dedupe_ids;
+  Stmt select, count;
+  VV_ASSIGN_OR_RETURN(std::vector<StoredMessage> msgs,
+                      FetchCounted(reader_db_, kind, 0, limit, &dedupe_ids, &select, &count));
+  VV_RETURN_IF_ERROR(ParseStored(&msgs, &dedupe_ids));
   return msgs;
 }
 
@@ -614,40 +708,66 @@ Status EmbeddedQueue::AckBatch(const std::vector<int64_t>& seqs) {
   if (seqs.empty()) return Status::Ok();
   MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
-  // One transaction (one WAL sync) for the batch; a single ack needs none of its own.
-  const bool txn = seqs.size() > 1;
-  int rc = txn ? Exec(db, "BEGIN IMMEDIATE") : SQLITE_OK;
-  Stmt st;
-  // COALESCE keeps the first ack time: acking twice is a no-op.
+  // One transaction (one WAL sync) for the batch.
+  int rc = Exec(db, "BEGIN IMMEDIATE");
+  // An ack moves the message's delivery state from unacked to acked. A seq found in neither
+  // table is unknown; one found in acked only was acked before (a no-op: the first ack time
+  // is kept).
+  Stmt take, record, known;
   if (rc == SQLITE_OK)
-    rc = st.Prepare(db, "UPDATE messages SET acked_at = COALESCE(acked_at, ?2) WHERE seq = ?1");
+    rc = take.Prepare(db,
+                      "DELETE FROM unacked WHERE kind IN ('ingest', 'dead_letter') AND seq = ?1 "
+                      "RETURNING kind, delivered_count");
+  if (rc == SQLITE_OK)
+    rc = record.Prepare(db,
+                        "INSERT INTO acked (seq, kind, acked_at, delivered_count) VALUES (?1, ?2, "
+                        "?3, ?4)");
+  if (rc == SQLITE_OK) rc = known.Prepare(db, "SELECT 1 FROM acked WHERE seq = ?1");
   const int64_t now = clock_.NowMicros();
   for (size_t i = 0; rc == SQLITE_OK && i < seqs.size(); ++i) {
-    sqlite3_bind_int64(st.get(), 1, seqs[i]);
-    sqlite3_bind_int64(st.get(), 2, now);
-    rc = sqlite3_step(st.get());
+    sqlite3_bind_int64(take.get(), 1, seqs[i]);
+    rc = sqlite3_step(take.get());
+    if (rc == SQLITE_ROW) {
+      std::string kind(reinterpret_cast<const char*>(sqlite3_column_text(take.get(), 0)),
+                       static_cast<size_t>(sqlite3_column_bytes(take.get(), 0)));
+      const int64_t delivered = sqlite3_column_int64(take.get(), 1);
+      rc = sqlite3_step(take.get());  // runs the DELETE to its end
+      sqlite3_reset(take.get());
+      if (rc != SQLITE_DONE) break;
+      sqlite3_bind_int64(record.get(), 1, seqs[i]);
+      sqlite3_bind_text(record.get(), 2, kind.data(), static_cast<int>(kind.size()),
+                        SQLITE_STATIC);
+      sqlite3_bind_int64(record.get(), 3, now);
+      sqlite3_bind_int64(record.get(), 4, delivered);
+      rc = sqlite3_step(record.get());
+      sqlite3_reset(record.get());
+      if (rc != SQLITE_DONE) break;
+      rc = SQLITE_OK;
+      continue;
+    }
+    sqlite3_reset(take.get());
     if (rc != SQLITE_DONE) break;
-    rc = SQLITE_OK;
-    if (sqlite3_changes(db) == 0) {
+    sqlite3_bind_int64(known.get(), 1, seqs[i]);
+    rc = sqlite3_step(known.get());
+    sqlite3_reset(known.get());
+    if (rc == SQLITE_DONE) {
       RollbackIfOpen(db);
       return Status::NotFound("embedded queue: no message with seq " + std::to_string(seqs[i]));
     }
-    sqlite3_reset(st.get());
+    if (rc != SQLITE_ROW) break;
+    rc = SQLITE_OK;
   }
-  if (rc == SQLITE_OK && txn) rc = Exec(db, "COMMIT");
-  if (rc != SQLITE_OK) {
-    Status s = Status::Unavailable("embedded queue ack: " + DbError(db, rc));
-    RollbackIfOpen(db);
-    return s;
-  }
-  return Status::Ok();
+  return CommitOrRollBack(db, rc, "ack");
 }
 
 Result<int64_t> EmbeddedQueue::DeliveredCount(int64_t seq) {
   MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
   Stmt st;
-  int rc = st.Prepare(db, "SELECT delivered_count FROM messages WHERE seq = ?1");
+  int rc = st.Prepare(db,
+                      "SELECT delivered_count FROM unacked WHERE kind IN ('ingest', "
+                      "'dead_letter') AND seq = ?1 UNION ALL SELECT delivered_count FROM acked "
+                      "WHERE seq = ?1");
   if (rc == SQLITE_OK) {
     sqlite3_bind_int64(st.get(), 1, seq);
     rc = sqlite3_step(st.get());
@@ -665,16 +785,28 @@ Result<int> EmbeddedQueue::PruneAcked(Kind kind, int64_t cutoff_micros, int limi
   if (limit <= 0) return 0;
   MutexLock l(&reader_mu_);
   sqlite3* db = reader_db_;
-  Stmt st;
-  int rc = st.Prepare(db, kPruneAckedSql);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st.get(), 2, cutoff_micros);
-    sqlite3_bind_int(st.get(), 3, limit);
-    rc = sqlite3_step(st.get());
+  int rc = Exec(db, "BEGIN IMMEDIATE");
+  std::vector<int64_t> due;
+  {
+    Stmt st;
+    if (rc == SQLITE_OK) rc = st.Prepare(db, kPruneAckedSql);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st.get(), 2, cutoff_micros);
+      sqlite3_bind_int(st.get(), 3, limit);
+      while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) due.push_back(sqlite3_column_int64(st.get(), 0));
+      if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
   }
-  if (rc != SQLITE_DONE) return Status::Unavailable("embedded queue prune: " + DbError(db, rc));
-  return sqlite3_changes(db);
+  {
+    Stmt drop_message, drop_state;
+    if (rc == SQLITE_OK) rc = drop_message.Prepare(db, "DELETE FROM messages WHERE seq = ?1");
+    if (rc == SQLITE_OK) rc = drop_state.Prepare(db, "DELETE FROM acked WHERE seq = ?1");
+    for (size_t i = 0; rc == SQLITE_OK && i < due.size(); ++i)
+      rc = StepEachWith(due[i], {drop_message.get(), drop_state.get()});
+  }
+  VV_RETURN_IF_ERROR(CommitOrRollBack(db, rc, "prune"));
+  return static_cast<int>(due.size());
 }
 
 Result<std::vector<StoredMessage>> EmbeddedQueue::ListUnacked(Kind kind, int64_t after_seq,
@@ -695,37 +827,63 @@ Result<int64_t> EmbeddedQueue::Redrive(int64_t dlq_seq, const Envelope& original
   int rc = Exec(db, "BEGIN IMMEDIATE");
   if (rc != SQLITE_OK) return fail("begin", rc);
   {
-    Stmt retire;
-    rc = retire.Prepare(db, "UPDATE messages SET acked_at = ?2 WHERE seq = ?1 AND kind = "
-                            "'dead_letter' AND acked_at IS NULL");
+    Stmt take, record;
+    rc = take.Prepare(db, "DELETE FROM unacked WHERE kind = 'dead_letter' AND seq = ?1 RETURNING "
+                          "delivered_count");
+    int64_t delivered = -1;
     if (rc == SQLITE_OK) {
-      sqlite3_bind_int64(retire.get(), 1, dlq_seq);
-      sqlite3_bind_int64(retire.get(), 2, clock_.NowMicros());
-      rc = sqlite3_step(retire.get());
+      sqlite3_bind_int64(take.get(), 1, dlq_seq);
+      rc = sqlite3_step(take.get());
+      if (rc == SQLITE_ROW) {
+        delivered = sqlite3_column_int64(take.get(), 0);
+        rc = sqlite3_step(take.get());
+      }
     }
     if (rc != SQLITE_DONE) return fail("retire dead letter", rc);
-    if (sqlite3_changes(db) == 0) {
+    if (delivered < 0) {
       RollbackIfOpen(db);
       return Status::NotFound("no live dead letter with seq " + std::to_string(dlq_seq));
     }
+    rc = record.Prepare(db, "INSERT INTO acked (seq, kind, acked_at, delivered_count) VALUES "
+                            "(?1, 'dead_letter', ?2, ?3)");
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_int64(record.get(), 1, dlq_seq);
+      sqlite3_bind_int64(record.get(), 2, clock_.NowMicros());
+      sqlite3_bind_int64(record.get(), 3, delivered);
+      rc = sqlite3_step(record.get());
+    }
+    if (rc != SQLITE_DONE) return fail("retire dead letter", rc);
   }
   int64_t ingest_seq = 0;
   {
-    Stmt again;
-    // Found through the created_at index (message_id has none; schema 2).
-    rc = again.Prepare(db, "UPDATE messages SET acked_at = NULL, delivered_count = 0 WHERE "
-                           "created_at = ?1 AND message_id = ?2 AND kind = 'ingest' "
-                           "RETURNING seq");
+    // Found through the created_at index (message_id has none; schema 2). Made unacked again
+    // with no delivery counted, whether it was acked or still waiting.
+    std::vector<int64_t> found;
+    Stmt find, unack, requeue;
+    rc = find.Prepare(db, "SELECT seq FROM messages WHERE created_at = ?1 AND message_id = ?2 "
+                          "AND kind = 'ingest' ORDER BY seq");
     if (rc == SQLITE_OK) {
-      BindText(again.get(), 1, original.created_at);
-      BindText(again.get(), 2, original.message_id);
-      rc = sqlite3_step(again.get());
-      if (rc == SQLITE_ROW) ingest_seq = sqlite3_column_int64(again.get(), 0);
+      BindText(find.get(), 1, original.created_at);
+      BindText(find.get(), 2, original.message_id);
+      while ((rc = sqlite3_step(find.get())) == SQLITE_ROW)
+        found.push_back(sqlite3_column_int64(find.get(), 0));
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail("requeue", rc);
+    if (rc != SQLITE_DONE) return fail("requeue", rc);
+    rc = SQLITE_OK;
+    if (!found.empty()) {
+      rc = unack.Prepare(db, "DELETE FROM acked WHERE seq = ?1");
+      if (rc == SQLITE_OK)
+        rc = requeue.Prepare(db, "INSERT INTO unacked (kind, seq, delivered_count) VALUES "
+                                 "('ingest', ?1, 0) ON CONFLICT (kind, seq) DO UPDATE SET "
+                                 "delivered_count = 0");
+    }
+    for (size_t i = 0; rc == SQLITE_OK && i < found.size(); ++i)
+      rc = StepEachWith(found[i], {unack.get(), requeue.get()});
+    if (rc != SQLITE_OK) return fail("requeue", rc);
+    if (!found.empty()) ingest_seq = found.front();
   }
   if (ingest_seq == 0) {  // pruned by retention (or never stored here): insert it again
-    Stmt insert;
+    Stmt insert, unacked;
     rc = insert.Prepare(db, kInsertSql);
     if (rc == SQLITE_OK) {
       sqlite3_bind_text(insert.get(), 1, KindName(Kind::kIngest), -1, SQLITE_STATIC);
@@ -738,10 +896,74 @@ Result<int64_t> EmbeddedQueue::Redrive(int64_t dlq_seq, const Envelope& original
     }
     if (rc != SQLITE_DONE) return fail("insert", rc);
     ingest_seq = sqlite3_last_insert_rowid(db);
+    rc = unacked.Prepare(db, kInsertUnackedSql);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text(unacked.get(), 1, KindName(Kind::kIngest), -1, SQLITE_STATIC);
+      rc = sqlite3_step(unacked.get());
+    }
+    if (rc != SQLITE_DONE) return fail("insert", rc);
   }
   rc = Exec(db, "COMMIT");
   if (rc != SQLITE_OK) return fail("commit", rc);
   return ingest_seq;
+}
+
+struct EmbeddedDeliveryReader::Statements {
+  Stmt select;
+  Stmt count;
+  Stmt lag;
+};
+
+Result<std::unique_ptr<EmbeddedDeliveryReader>> EmbeddedDeliveryReader::Open(
+    const std::string& path, int busy_timeout_ms) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = Status::Unavailable("embedded queue '" + path + "': cannot open for delivery: " +
+                                   DbError(db, rc));
+    sqlite3_close(db);
+    return s;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  rc = Exec(db, "PRAGMA synchronous=NORMAL");
+  if (rc != SQLITE_OK) {
+    Status s = Status::Unavailable("embedded queue '" + path + "': " + DbError(db, rc));
+    sqlite3_close(db);
+    return s;
+  }
+  return std::unique_ptr<EmbeddedDeliveryReader>(
+      new EmbeddedDeliveryReader(db, std::make_unique<Statements>()));
+}
+
+EmbeddedDeliveryReader::EmbeddedDeliveryReader(sqlite3* db, std::unique_ptr<Statements> statements)
+    : db_(db), statements_(std::move(statements)) {}
+
+EmbeddedDeliveryReader::~EmbeddedDeliveryReader() {
+  statements_.reset();  // finalized before the connection closes
+  sqlite3_close(db_);
+}
+
+Result<std::vector<StoredMessage>> EmbeddedDeliveryReader::Fetch(Kind kind, int64_t after_seq,
+                                                                 int limit) {
+  return FetchCounted(db_, kind, after_seq, limit, /*dedupe_ids=*/nullptr, &statements_->select,
+                      &statements_->count);
+}
+
+Result<int64_t> EmbeddedDeliveryReader::CountUnacked(Kind kind) {
+  Stmt& st = statements_->lag;
+  int rc = st.get() != nullptr ? SQLITE_OK
+                               : st.Prepare(db_, "SELECT COUNT(*) FROM unacked WHERE kind = ?1");
+  int64_t n = -1;
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
+    rc = sqlite3_step(st.get());
+    if (rc == SQLITE_ROW) n = sqlite3_column_int64(st.get(), 0);
+    sqlite3_reset(st.get());
+  }
+  if (n < 0) return Status::Unavailable("embedded queue lag: " + DbError(db_, rc));
+  return n;
 }
 
 }  // namespace vv::queue

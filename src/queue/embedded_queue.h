@@ -3,13 +3,16 @@
 // profile, stored in one SQLite file in WAL mode with synchronous=FULL, so an OK publish
 // callback (-> HTTP 202) means the message survives a crash or power loss.
 //
-// Storage layout: ONE table `messages` with a `kind` column ('ingest' | 'dead_letter')
-// rather than two tables: both kinds share the sequence space, the schema and the consumer
-// columns, and a partial index per kind keeps per-kind scans cheap. Columns:
-//   seq INTEGER PRIMARY KEY AUTOINCREMENT, kind, message_id UNIQUE,
-//   dedupe_id (NULL for dead letters; UNIQUE when not NULL), created_at, integrity_hash,
-//   body (canonical envelope JSON = the wire bytes), delivered_count, acked_at (unix micros
-//   or NULL). PRAGMA user_version records the schema version (1).
+// Storage layout (schema 3, PRAGMA user_version): a message's bytes and its delivery state
+// are kept apart, so fetching and acking rewrite short rows, never the stored bytes.
+//   messages  seq INTEGER PRIMARY KEY AUTOINCREMENT, kind ('ingest' | 'dead_letter'; both kinds
+//             share the sequence space), message_id, dedupe_id (NULL for dead letters; UNIQUE
+//             when not NULL), created_at, integrity_hash, body (canonical envelope JSON = the
+//             wire bytes). Written once; deleted by retention.
+//   unacked   (kind, seq) WITHOUT ROWID, delivered_count: one row per live message.
+//   acked     seq INTEGER PRIMARY KEY, kind, acked_at (unix micros), delivered_count; indexed by
+//             (kind, acked_at) for retention.
+// Files of schemas 1 and 2 (delivery state in columns of messages) are migrated on open.
 //
 // Group commit: Publish() validates nothing heavy, appends to a bounded in-memory queue and
 // returns. One writer thread takes everything pending, inserts it in ONE transaction
@@ -26,7 +29,8 @@
 //
 // Reads (List, Count) and the consumer primitives (FetchUnacked, Ack) use a separate SQLite
 // connection (WAL lets it read while the writer writes), serialised by its own mutex; they
-// never touch the publish path's lock.
+// never touch the publish path's lock. A consumer's hot path can have a connection of its own
+// (EmbeddedDeliveryReader, below).
 //
 // The callbacks of one commit group run inside one CompletionBatch (common/completion_batch.h):
 // work a callback defers to it runs once after the group's last callback.
@@ -125,11 +129,11 @@ class EmbeddedQueue final : public Publisher {
   Result<int64_t> Redrive(int64_t dlq_seq, const Envelope& original,
                           const std::string& original_wire);
   // Retention: deletes at most `limit` messages of `kind` acked before `cutoff_micros`
-  // (acked_at < cutoff), oldest first, in one transaction; returns how many. Unacked rows are
-  // never deleted.
+  // (acked_at < cutoff), oldest first, in one transaction; returns how many. Unacked messages
+  // are never deleted.
   Result<int> PruneAcked(Kind kind, int64_t cutoff_micros, int limit);
-  // The statement PruneAcked runs (?1 kind, ?2 cutoff, ?3 limit); tests check its query plan
-  // (a range scan of the acked-rows index, never a walk of the table).
+  // The query by which PruneAcked finds the rows due (?1 kind, ?2 cutoff, ?3 limit); tests check
+  // its query plan (a range scan of the acked-rows index, never a walk of the table).
   static const char* PruneAckedSql();
 
   // Stats: committed write transactions, failed ones, and messages that reached a commit.
@@ -188,6 +192,36 @@ class EmbeddedQueue final : public Publisher {
   std::atomic<uint64_t> committed_messages_{0};
 
   std::thread writer_;
+};
+
+// A consumer's own connection to an embedded queue file, for its delivery hot path (the
+// engine's Run thread, engine/message_source.h), beside the queue's reader connection (its
+// acks): Fetch returns the oldest unacked messages of a kind after a seq, counting the delivery
+// in the same transaction (delivery_count = deliveries so far, this one included), with the
+// stored bytes only - the envelope is NOT parsed (the consumer parses, and dead-letters what is
+// not an envelope). synchronous=NORMAL: a fetch commit does not wait for an fsync (it survives a
+// process crash; the WAL is synced by the next synchronous=FULL commit on the file, e.g. the
+// batch's ack). Open it on a file an EmbeddedQueue has opened (schema in place).
+// Thread-safety: one thread at a time.
+class EmbeddedDeliveryReader {
+ public:
+  // Unavailable when the file cannot be opened.
+  static Result<std::unique_ptr<EmbeddedDeliveryReader>> Open(const std::string& path,
+                                                              int busy_timeout_ms = 5000);
+  ~EmbeddedDeliveryReader();
+  EmbeddedDeliveryReader(const EmbeddedDeliveryReader&) = delete;
+  EmbeddedDeliveryReader& operator=(const EmbeddedDeliveryReader&) = delete;
+
+  // At most `limit` messages (limit <= 0: none); Unavailable on a database error.
+  Result<std::vector<StoredMessage>> Fetch(Kind kind, int64_t after_seq, int limit);
+  // Unacked messages of `kind` (the consumer's lag).
+  Result<int64_t> CountUnacked(Kind kind);
+
+ private:
+  struct Statements;  // cached prepared statements
+  EmbeddedDeliveryReader(sqlite3* db, std::unique_ptr<Statements> statements);
+  sqlite3* db_;
+  std::unique_ptr<Statements> statements_;
 };
 
 }  // namespace vv::queue

@@ -106,9 +106,11 @@ class EmbeddedQueueTest : public ::testing::Test {
     EXPECT_TRUE(q.ok()) << q.status().ToString();
     return q.ok() ? std::move(q).value() : nullptr;
   }
-  Envelope Ingest(const std::string& event_id, const std::string& dedupe_id) {
+  Envelope Ingest(const std::string& event_id, const std::string& dedupe_id,
+                  const std::string& bulk = "") {
     json::Value payload = json::Value::MakeObject();
     payload.Set("event_id", event_id);
+    if (!bulk.empty()) payload.Set("bulk", bulk);
     payload.Set("tenant_id", "t1");
     json::Value trace = json::Value::MakeObject();
     trace.Set("tenant_id", "t1");
@@ -288,12 +290,50 @@ std::string RawSql(const std::string& path, const std::string& sql) {
 
 }  // namespace
 
-// Issue 15: schema 2 dropped the UNIQUE index on the random message_id (one random B-tree page
-// per stored event). A schema-1 queue is migrated in place on open: every row, seq, ack state
-// and dedupe key kept, the AUTOINCREMENT high-water mark too (a pruned tail's seqs are never
-// handed out again), and redrive still finds its original.
-TEST_F(EmbeddedQueueTest, SchemaOneQueueIsMigratedKeepingRowsSeqsAndDedupe) {
+// Rewrites the schema-3 queue file at `path` into schema 1 or 2 - the layout of an earlier
+// release: one messages table with the delivery state in columns (delivered_count, acked_at);
+// schema 1 with a UNIQUE message_id, schema 2 without it and with the acked-rows index. The
+// AUTOINCREMENT high-water mark becomes `high_water` (a queue whose newest rows were pruned).
+void RewriteAsOldSchema(const std::string& path, int version, int high_water) {
+  RawSql(path,
+         std::string("BEGIN;"
+                     "CREATE TABLE old (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                     " kind TEXT NOT NULL CHECK (kind IN ('ingest', 'dead_letter')),"
+                     " message_id TEXT NOT NULL") +
+             (version == 1 ? " UNIQUE" : "") +
+             ", dedupe_id TEXT UNIQUE, created_at TEXT NOT NULL,"
+             " integrity_hash TEXT NOT NULL, body TEXT NOT NULL,"
+             " delivered_count INTEGER NOT NULL DEFAULT 0, acked_at INTEGER);"
+             "INSERT INTO old SELECT m.seq, m.kind, m.message_id, m.dedupe_id, m.created_at,"
+             " m.integrity_hash, m.body, coalesce(u.delivered_count, a.delivered_count),"
+             " a.acked_at FROM messages m LEFT JOIN unacked u ON u.seq = m.seq"
+             " LEFT JOIN acked a ON a.seq = m.seq;"
+             "DROP TABLE messages; DROP TABLE unacked; DROP TABLE acked;"
+             "ALTER TABLE old RENAME TO messages;"
+             "UPDATE sqlite_sequence SET seq = " +
+             std::to_string(high_water) +
+             " WHERE name = 'messages';"
+             "CREATE INDEX messages_kind_seq ON messages(kind, seq);"
+             "CREATE INDEX messages_unacked ON messages(kind, seq) WHERE acked_at IS NULL;" +
+             (version == 2 ? "CREATE INDEX messages_created_at ON messages(created_at);"
+                             "CREATE INDEX messages_acked ON messages(kind, acked_at) WHERE"
+                             " acked_at IS NOT NULL;"
+                           : "") +
+             "PRAGMA user_version=" + std::to_string(version) + "; COMMIT;");
+}
+
+// Issue 15: schema 3 keeps each message's delivery state (delivered_count, acked_at) in short
+// rows of its own instead of columns of the ~1.7 KB stored row. A queue of an earlier schema
+// (1: with a UNIQUE message_id; 2: without) is migrated in place on open: every row, seq,
+// delivery count, ack time and dedupe key kept, the AUTOINCREMENT high-water mark too (a pruned
+// tail's seqs are never handed out again), announced before and after.
+class EmbeddedQueueMigrationTest : public EmbeddedQueueTest,
+                                   public ::testing::WithParamInterface<int> {};
+
+TEST_P(EmbeddedQueueMigrationTest, OldSchemaIsMigratedKeepingRowsSeqsStateAndDedupe) {
+  const int version = GetParam();
   int64_t acked_seq = 0;
+  int64_t acked_at = 0;
   {
     auto q = OpenQueue();
     ASSERT_NE(q, nullptr);
@@ -304,26 +344,14 @@ TEST_F(EmbeddedQueueTest, SchemaOneQueueIsMigratedKeepingRowsSeqsAndDedupe) {
     auto got = q->FetchUnacked(Kind::kIngest, 1);
     ASSERT_TRUE(got.ok() && got->size() == 1u);
     acked_seq = (*got)[0].sequence;
+    acked_at = clock_.NowMicros();
     ASSERT_TRUE(q->Ack(acked_seq).ok());
+    ASSERT_TRUE(q->FetchUnacked(Kind::kIngest, 2).ok());  // two more, delivered once
   }
-  // Rewrite the file into schema 1 (the table of the previous release, with UNIQUE message_id),
-  // as a queue of that release that handed out seqs up to 40 and pruned the last ones.
-  RawSql(path_,
-         "BEGIN;"
-         "CREATE TABLE v1 (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-         " kind TEXT NOT NULL CHECK (kind IN ('ingest', 'dead_letter')),"
-         " message_id TEXT NOT NULL UNIQUE, dedupe_id TEXT UNIQUE, created_at TEXT NOT NULL,"
-         " integrity_hash TEXT NOT NULL, body TEXT NOT NULL,"
-         " delivered_count INTEGER NOT NULL DEFAULT 0, acked_at INTEGER);"
-         "INSERT INTO v1 SELECT seq, kind, message_id, dedupe_id, created_at, integrity_hash,"
-         " body, delivered_count, acked_at FROM messages;"
-         "DROP TABLE messages; ALTER TABLE v1 RENAME TO messages;"
-         "UPDATE sqlite_sequence SET seq = 40 WHERE name = 'messages';"
-         "CREATE INDEX messages_kind_seq ON messages(kind, seq);"
-         "CREATE INDEX messages_unacked ON messages(kind, seq) WHERE acked_at IS NULL;"
-         "PRAGMA user_version=1; COMMIT;");
-  ASSERT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_messages_%'"),
-            "2");
+  RewriteAsOldSchema(path_, version, 40);
+  ASSERT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name LIKE "
+                          "'sqlite_autoindex_messages_%'"),
+            version == 1 ? "2" : "1");
 
   std::vector<std::string> notices;
   EmbeddedQueueOptions noisy;
@@ -331,43 +359,57 @@ TEST_F(EmbeddedQueueTest, SchemaOneQueueIsMigratedKeepingRowsSeqsAndDedupe) {
   auto q = OpenQueue(noisy);
   ASSERT_NE(q, nullptr);
   ASSERT_EQ(notices.size(), 2u);  // the operator is told before the rebuild and after
-  EXPECT_NE(notices[0].find("migrating schema 1 to 2"), std::string::npos) << notices[0];
-  EXPECT_NE(notices[1].find("schema 2 in place"), std::string::npos) << notices[1];
-  EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "2");
-  // Only dedupe_id keeps an automatic (UNIQUE) index; redrive has its created_at index.
-  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_messages_%'"),
+  EXPECT_NE(notices[0].find("migrating schema " + std::to_string(version) + " to 3"),
+            std::string::npos)
+      << notices[0];
+  EXPECT_NE(notices[1].find("schema 3 in place"), std::string::npos) << notices[1];
+  EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "3");
+  // Only dedupe_id keeps an automatic (UNIQUE) index; nothing of the old table is left.
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name LIKE "
+                          "'sqlite_autoindex_messages_%'"),
             "1");
-  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_created_at'"),
-            "1");
-  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_v2'"), "0");
+  EXPECT_EQ(RawSql(path_, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema "
+                          "WHERE name NOT LIKE 'sqlite_%' ORDER BY name)"),
+            "acked acked_by_time messages messages_created_at messages_kind_seq unacked");
   EXPECT_EQ(*q->Count(Kind::kIngest), 4);
-  EXPECT_EQ(RawSql(path_, "SELECT acked_at IS NOT NULL FROM messages WHERE seq = " +
-                              std::to_string(acked_seq)),
-            "1");
-  // The three unacked rows are still delivered, the acked one is not.
+  // The ack time and the delivery counts came along.
+  EXPECT_EQ(RawSql(path_, "SELECT acked_at FROM acked WHERE seq = " + std::to_string(acked_seq)),
+            std::to_string(acked_at));
+  EXPECT_EQ(*q->DeliveredCount(acked_seq), 1);
+  // The three unacked rows are still delivered (the first two a second time), the acked one
+  // is not.
   auto left = q->FetchUnacked(Kind::kIngest, 10);
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->size(), 3u);
   for (const StoredMessage& m : *left) EXPECT_NE(m.sequence, acked_seq);
+  EXPECT_EQ((*left)[0].delivery_count, 2);
+  EXPECT_EQ((*left)[1].delivery_count, 2);
+  EXPECT_EQ((*left)[2].delivery_count, 1);
+  EXPECT_EQ((*left)[0].envelope.dedupe_id, "t1/evt-1");
   // Dedupe keys came along; a new row continues after the old high-water mark.
   EXPECT_EQ(PublishSync(*q, Ingest("evt-2", "t1/evt-2")).outcome, PublishOutcome::kDuplicate);
   ASSERT_EQ(PublishSync(*q, Ingest("evt-new", "t1/evt-new")).outcome, PublishOutcome::kStored);
   EXPECT_GT(std::stoll(RawSql(path_, "SELECT max(seq) FROM messages")), 40);
+  // Retention finds the acked row by its migrated ack time.
+  EXPECT_EQ(*q->PruneAcked(Kind::kIngest, acked_at + 1, 10), 1);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 4);
   // Opening a migrated file again changes nothing.
   q.reset();
   notices.clear();
   q = OpenQueue(noisy);
   ASSERT_NE(q, nullptr);
   EXPECT_TRUE(notices.empty());
-  EXPECT_EQ(*q->Count(Kind::kIngest), 5);
-  EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "2");
+  EXPECT_EQ(*q->Count(Kind::kIngest), 4);
+  EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "3");
 }
 
+INSTANTIATE_TEST_SUITE_P(SchemaOneAndTwo, EmbeddedQueueMigrationTest, ::testing::Values(1, 2));
+
 // Retention pruning runs once a second in the engine over a queue that keeps 7 days of acked
-// rows by default: it must find the rows to delete through messages_acked (a range scan that
-// reads only what it deletes), never by walking the table or the (kind, seq) index past every
-// acked row that is still young (which it did before: a full walk per call once fewer than
-// `limit` rows were due, i.e. nearly always).
+// rows by default: it must find the rows to delete through acked_by_time (a range scan that
+// reads only what it deletes), never by walking a table or the (kind, seq) index past every
+// acked row that is still young (which it did before schema 2's acked index: a full walk per
+// call once fewer than `limit` rows were due, i.e. nearly always).
 TEST_F(EmbeddedQueueTest, PruneAckedSearchesTheAckedIndexInsteadOfWalkingTheQueue) {
   { ASSERT_NE(OpenQueue(), nullptr); }
   sqlite3* db = nullptr;
@@ -381,48 +423,50 @@ TEST_F(EmbeddedQueueTest, PruneAckedSearchesTheAckedIndexInsteadOfWalkingTheQueu
     plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3)) + std::string("\n");
   sqlite3_finalize(st);
   sqlite3_close(db);
-  EXPECT_NE(plan.find("INDEX messages_acked (kind=? AND acked_at>? AND acked_at<?)"),
-            std::string::npos)
-      << plan;
+  EXPECT_NE(plan.find("INDEX acked_by_time (kind=? AND acked_at<?)"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << "no sort: " << plan;
 }
 
-// A schema-2 file of an earlier build has no messages_acked: it is added on open (announced),
-// once, and pruning then works on the rows the file already held.
-TEST_F(EmbeddedQueueTest, SchemaTwoQueueWithoutAckedIndexGetsItOnOpen) {
-  int64_t t0 = 0;
-  {
-    auto q = OpenQueue();
-    ASSERT_NE(q, nullptr);
-    for (int i = 0; i < 3; ++i)
-      ASSERT_TRUE(PublishSync(*q, Ingest("a-" + std::to_string(i), "ak" + std::to_string(i)))
-                      .status.ok());
-    auto got = q->FetchUnacked(Kind::kIngest, 2);
-    ASSERT_TRUE(got.ok() && got->size() == 2u);
-    t0 = clock_.NowMicros();
-    ASSERT_TRUE(q->AckBatch({(*got)[0].sequence, (*got)[1].sequence}).ok());
-  }
-  RawSql(path_, "DROP INDEX messages_acked");
-  ASSERT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_acked'"),
-            "0");
-  std::vector<std::string> notices;
-  EmbeddedQueueOptions noisy;
-  noisy.on_notice = [&](const std::string& m) { notices.push_back(m); };
-  auto q = OpenQueue(noisy);
+// Schema 3's point: fetching a batch (its delivery counted) and acking it writes the short
+// delivery-state rows, not the stored messages. With the state in columns of the ~1.7 KB rows
+// (schema 2) both rewrote every page of the batch's rows: 100 messages of 1.5 KB, 102 WAL
+// frames (4 KB pages) for the two transactions; now 4.
+TEST_F(EmbeddedQueueTest, FetchAndAckWriteTheDeliveryStateNotTheStoredMessages) {
+  auto q = OpenQueue();
   ASSERT_NE(q, nullptr);
-  ASSERT_EQ(notices.size(), 2u);
-  EXPECT_NE(notices[0].find("adding index messages_acked"), std::string::npos) << notices[0];
-  EXPECT_NE(notices[1].find("index messages_acked in place"), std::string::npos) << notices[1];
-  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_acked'"),
-            "1");
-  EXPECT_EQ(RawSql(path_, "PRAGMA user_version"), "2");
-  EXPECT_EQ(*q->PruneAcked(Kind::kIngest, t0 + 1, 10), 2);
-  EXPECT_EQ(*q->Count(Kind::kIngest), 1);
-  q.reset();
-  notices.clear();
-  ASSERT_NE(OpenQueue(noisy), nullptr);
-  EXPECT_TRUE(notices.empty());
+  const std::string bulk(1500, 'x');
+  for (int i = 0; i < 100; ++i) {
+    Envelope e = Ingest("evt-" + std::to_string(i), "t1/evt-" + std::to_string(i), bulk);
+    ASSERT_EQ(PublishSync(*q, std::move(e)).outcome, PublishOutcome::kStored);
+  }
+  // Frames in the WAL since it was last emptied (checkpoint column 1, the log's size).
+  auto wal_frames = [&](const char* mode) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    int64_t frames = -1;
+    const std::string sql = std::string("PRAGMA wal_checkpoint(") + mode + ")";
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0)
+      frames = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return frames;
+  };
+  ASSERT_EQ(wal_frames("TRUNCATE"), 0);
+  auto got = q->FetchUnacked(Kind::kIngest, 100);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 100u);
+  ASSERT_GT((*got)[99].wire_bytes.size(), 1500u);
+  std::vector<int64_t> seqs;
+  for (const StoredMessage& m : *got) seqs.push_back(m.sequence);
+  ASSERT_TRUE(q->AckBatch(seqs).ok());
+  const int64_t frames = wal_frames("PASSIVE");
+  EXPECT_GE(frames, 2);  // two transactions were written
+  EXPECT_LE(frames, 16) << "fetch + ack of 100 stored messages wrote " << frames << " pages";
+  EXPECT_EQ(*q->DeliveredCount(seqs[0]), 1);
+  EXPECT_TRUE(q->FetchUnacked(Kind::kIngest, 10)->empty());
 }
 
 TEST_F(EmbeddedQueueTest, UnknownSchemaVersionIsRefusedAsDataLoss) {
