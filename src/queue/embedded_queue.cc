@@ -326,6 +326,7 @@ EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,
       writer_db_(writer_db),
       reader_db_(reader_db) {
   writer_running_.store(true);
+  completer_ = std::thread([this] { CompleterLoop(); });
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -335,7 +336,8 @@ EmbeddedQueue::~EmbeddedQueue() {
     stopping_ = true;
   }
   cv_.SignalAll();
-  if (writer_.joinable()) writer_.join();
+  if (writer_.joinable()) writer_.join();  // its last groups are handed over
+  if (completer_.joinable()) completer_.join();
   sqlite3_close(reader_db_);
   sqlite3_close(writer_db_);
 }
@@ -416,29 +418,47 @@ struct EmbeddedQueue::WriterStatements {
 };
 
 void EmbeddedQueue::WriterLoop() {
-  std::vector<Pending> batch;
-  std::vector<Outcome> outcomes;
   WriterStatements statements;
   for (;;) {
-    batch.clear();
+    Group group;
     {
       MutexLock l(&mu_);
       while (!stopping_ && pending_.empty()) cv_.Wait(&mu_);
       if (pending_.empty()) break;  // stopping and fully drained
-      batch.reserve(pending_.size());
-      for (Pending& p : pending_) batch.push_back(std::move(p));
+      group.batch.reserve(pending_.size());
+      for (Pending& p : pending_) group.batch.push_back(std::move(p));
       pending_.clear();
     }
-    if (options_.signer != nullptr) SignGroup(batch);
-    WriteBatch(batch, &statements, &outcomes);
-    // The callbacks of one commit group run inside one CompletionBatch: work they defer to
-    // it (the gateway's audit records and answers) is done once for the group, after the last.
-    CompletionBatch group;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i].done(std::move(outcomes[i].status), outcomes[i].outcome);
-    }
+    if (options_.signer != nullptr) SignGroup(group.batch);
+    WriteBatch(group.batch, &statements, &group.outcomes);
+    MutexLock l(&done_mu_);
+    while (done_.size() >= 2) done_cv_.Wait(&done_mu_);
+    done_.push_back(std::move(group));
+    done_cv_.SignalAll();
   }
   writer_running_.store(false);
+  MutexLock l(&done_mu_);
+  writer_stopped_ = true;
+  done_cv_.SignalAll();
+}
+
+void EmbeddedQueue::CompleterLoop() {
+  for (;;) {
+    Group group;
+    {
+      MutexLock l(&done_mu_);
+      while (done_.empty() && !writer_stopped_) done_cv_.Wait(&done_mu_);
+      if (done_.empty()) return;  // the writer stopped and every group is done
+      group = std::move(done_.front());
+      done_.pop_front();
+      done_cv_.SignalAll();
+    }
+    // The callbacks of one commit group run inside one CompletionBatch: work they defer to
+    // it (the gateway's audit records and answers) is done once for the group, after the last.
+    CompletionBatch batch;
+    for (size_t i = 0; i < group.batch.size(); ++i)
+      group.batch[i].done(std::move(group.outcomes[i].status), group.outcomes[i].outcome);
+  }
 }
 
 void EmbeddedQueue::SignGroup(std::vector<Pending>& batch) const {

@@ -17,7 +17,11 @@
 // Group commit: Publish() validates nothing heavy, appends to a bounded in-memory queue and
 // returns. One writer thread takes everything pending, inserts it in ONE transaction
 // (INSERT ... ON CONFLICT(dedupe_id) DO NOTHING; no row inserted -> kDuplicate), commits,
-// and only then invokes the callbacks (OK + kStored / kDuplicate). If the transaction fails
+// and only then hands the group to the completion thread, which invokes the callbacks (OK +
+// kStored / kDuplicate) while the writer goes on with the next transaction: the callbacks'
+// work (the gateway's audit records and answers) overlaps the next group's inserts and fsync
+// instead of delaying them. At most two committed groups wait for their callbacks; the writer
+// waits beyond that. If the transaction fails
 // (BEGIN, an I/O error on insert, COMMIT), it is rolled back and every callback of the batch
 // gets Unavailable: nothing is reported stored that is not stored. When the pending queue is
 // full, or the queue is shutting down, Publish fails fast: the callback is invoked with
@@ -35,11 +39,12 @@
 // The callbacks of one commit group run inside one CompletionBatch (common/completion_batch.h):
 // work a callback defers to it runs once after the group's last callback.
 //
-// Thread-safety: all public methods are thread-safe. Callbacks run on the writer thread
-// (or inline on the caller's thread for fail-fast rejections) with no internal lock held;
-// they must not throw and must not destroy the queue. Ownership: the queue owns both SQLite
-// connections and the writer thread; the destructor drains every pending message (callbacks
-// still called), then stops the writer and closes the database.
+// Thread-safety: all public methods are thread-safe. Callbacks run on the completion thread,
+// in commit order (or inline on the caller's thread for fail-fast rejections), with no
+// internal lock held; they must not throw and must not destroy the queue. Ownership: the queue
+// owns both SQLite connections, the writer and the completion thread; the destructor drains
+// every pending message (callbacks still called), then stops both threads and closes the
+// database.
 
 #include <atomic>
 #include <cstdint>
@@ -163,8 +168,17 @@ class EmbeddedQueue final : public Publisher {
   // Moves items[0..n) to the pending queue together, or fails every one inline (full/stopping).
   void Enqueue(Pending* items, size_t n);  // the writer thread's cached prepared statements
 
+  // A committed (or failed) group waiting for its callbacks.
+  struct Group {
+    std::vector<Pending> batch;
+    std::vector<Outcome> outcomes;
+  };
+
   EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, const EmbeddedQueueOptions& options);
   void WriterLoop();
+  // Runs the callbacks of each group handed over by the writer, in order, each group inside
+  // one CompletionBatch; returns once the writer has stopped and every group is done.
+  void CompleterLoop();
   // Writes the batch in one transaction; fills `outcomes` (same size as batch).
   void WriteBatch(std::vector<Pending>& batch, WriterStatements* statements,
                   std::vector<Outcome>* outcomes);
@@ -185,6 +199,11 @@ class EmbeddedQueue final : public Publisher {
   std::deque<Pending> pending_ VV_GUARDED_BY(mu_);
   bool stopping_ VV_GUARDED_BY(mu_) = false;
 
+  Mutex done_mu_;
+  CondVar done_cv_;  // a group was handed over or taken, or the writer stopped
+  std::deque<Group> done_ VV_GUARDED_BY(done_mu_);
+  bool writer_stopped_ VV_GUARDED_BY(done_mu_) = false;
+
   std::atomic<bool> writer_running_{false};
   std::atomic<bool> last_commit_failed_{false};
   std::atomic<uint64_t> commits_{0};
@@ -192,6 +211,7 @@ class EmbeddedQueue final : public Publisher {
   std::atomic<uint64_t> committed_messages_{0};
 
   std::thread writer_;
+  std::thread completer_;
 };
 
 // A consumer's own connection to an embedded queue file, for its delivery hot path (the
