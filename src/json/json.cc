@@ -397,20 +397,38 @@ void AppendCanonical(const Value& v, std::string* out) {
       return;
     }
     case Type::kObject: {
-      // UTF-8 byte order equals code point order, which is Python's str order.
-      std::vector<const Member*> members;
-      members.reserve(v.as_object().size());
-      for (const auto& m : v.as_object()) members.push_back(&m);
-      std::sort(members.begin(), members.end(),
-                [](const Member* a, const Member* b) { return a->first < b->first; });
-      out->push_back('{');
-      bool first = true;
-      for (const Member* m : members) {
+      // UTF-8 byte order equals code point order, which is Python's str order. Members are
+      // written in key order; an object already in that order (built so, or parsed from
+      // canonical bytes - the common case) is written as it is, and a small one is sorted in
+      // a buffer on the stack: no allocation per object.
+      const auto& object = v.as_object();
+      auto append_member = [out](const Member& m, bool first) {
         if (!first) out->push_back(',');
-        first = false;
-        AppendQuoted(m->first, out);
+        AppendQuoted(m.first, out);
         out->push_back(':');
-        AppendCanonical(m->second, out);
+        AppendCanonical(m.second, out);
+      };
+      out->push_back('{');
+      const auto by_key = [](const Member& a, const Member& b) { return a.first < b.first; };
+      if (std::is_sorted(object.begin(), object.end(), by_key)) {
+        bool first = true;
+        for (const Member& m : object) {
+          append_member(m, first);
+          first = false;
+        }
+      } else {
+        constexpr size_t kOnStack = 32;
+        std::array<const Member*, kOnStack> small;
+        std::vector<const Member*> large;
+        const Member** begin = small.data();
+        if (object.size() > kOnStack) {
+          large.resize(object.size());
+          begin = large.data();
+        }
+        const Member** end = begin;
+        for (const Member& m : object) *end++ = &m;
+        std::sort(begin, end, [](const Member* a, const Member* b) { return a->first < b->first; });
+        for (const Member** m = begin; m != end; ++m) append_member(**m, m == begin);
       }
       out->push_back('}');
       return;

@@ -212,6 +212,34 @@ TEST(JsonCanonicalTest, KeysSortedByCodePoint) {
             R"({"a":null,"m":true,"n":false,"z":{"x":[3,1,2],"y":1}})");
 }
 
+// The writer takes an object already in key order as it is, sorts a small one on the stack
+// and a large one (more than 32 members) in a heap buffer: every path gives key order.
+TEST(JsonCanonicalTest, KeysSortedWhateverTheObjectsSizeAndOrder) {
+  auto key_of = [](int i) {  // k000 .. k999
+    const std::string digits = std::to_string(i);
+    return "k" + std::string(3 - digits.size(), '0') + digits;
+  };
+  for (int n : {0, 1, 2, 31, 32, 33, 100}) {
+    std::string expected = "{";
+    for (int i = 0; i < n; ++i) {
+      expected += std::string(i == 0 ? "" : ",") + "\"" + key_of(i) + "\":" + std::to_string(i);
+    }
+    expected += "}";
+    for (bool reversed : {false, true}) {
+      Value obj = Value::MakeObject();
+      for (int j = 0; j < n; ++j) {
+        const int i = reversed ? n - 1 - j : j;
+        obj.Set(key_of(i), static_cast<int64_t>(i));
+      }
+      EXPECT_EQ(Canonical(obj), expected) << "n=" << n << " reversed=" << reversed;
+    }
+  }
+  // Only the first pair out of order.
+  EXPECT_EQ(CanonicalOf(R"({"b":1,"a":2,"c":3,"d":4})"), R"({"a":2,"b":1,"c":3,"d":4})");
+  // ... only the last.
+  EXPECT_EQ(CanonicalOf(R"({"a":1,"b":2,"d":3,"c":4})"), R"({"a":1,"b":2,"c":4,"d":3})");
+}
+
 TEST(JsonParseTest, DuplicateKeysRejected) {
   ExpectRejected(R"({"a":1,"a":2})", "duplicate");
   ExpectRejected(R"({"x":{"a":1,"b":2,"a":3}})", "duplicate");
