@@ -163,7 +163,7 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
                                           ctx.tenant_id + "/" + ctx.event_id, *deps_.clock,
                                           *deps_.random);
   // What the rest of the request no longer reads is freed here, on the io thread that
-  // allocated it: freed on the queue's writer thread (where the call ends) every chunk went
+  // allocated it: freed on the queue's completion thread (where the call ends) every chunk went
   // back to this thread's malloc arena under its lock, contending with the io threads.
   ctx.body_json = json::Value();
   ctx.body = {};

@@ -1,8 +1,9 @@
 #pragma once
 // CompletionBatch: work deferred to the end of a run of completions on one thread (issue 15).
 //
-// A backend thread that completes many requests in a row - the embedded queue's writer running
-// the publish callbacks of one commit group - opens a CompletionBatch around those callbacks.
+// A backend thread that completes many requests in a row - the embedded queue's completion
+// thread running the publish callbacks of one commit group - opens a CompletionBatch around
+// those callbacks.
 // Code running inside a callback may then put per-request work into a Part of the open batch
 // (PartFor) instead of doing it at once; every Part is closed once, after the last callback,
 // so the group's work is done together (the gateway appends the audit records of a whole
