@@ -50,19 +50,10 @@ constexpr int kSchemaVersion = 3;
   "  acked_at INTEGER NOT NULL,\n"                                                      \
   "  delivered_count INTEGER NOT NULL);\n"
 
-// Every stored message starts unacked: a trigger adds its unacked row in the statement that
-// stores it. A trigger rather than a second statement of this file's, so that a process of an
-// earlier release still running on a migrated file (the old gateway of a rolling upgrade,
-// whose INSERT into messages is still valid) cannot store a message nobody will deliver. (Its
-// engine's fetch and ack name columns schema 3 does not have: they fail, loudly.) Created
-// after a migration has copied the old rows.
-#define VV_QUEUE_INDEXES                                                                 \
-  "CREATE INDEX IF NOT EXISTS messages_kind_seq ON messages(kind, seq);\n"             \
-  "CREATE INDEX IF NOT EXISTS messages_created_at ON messages(created_at);\n"          \
-  "CREATE INDEX IF NOT EXISTS acked_by_time ON acked(kind, acked_at);\n"               \
-  "CREATE TRIGGER IF NOT EXISTS messages_start_unacked AFTER INSERT ON messages BEGIN\n" \
-  "  INSERT INTO unacked (kind, seq) VALUES (NEW.kind, NEW.seq);\n"                    \
-  "END;\n"
+#define VV_QUEUE_INDEXES                                                        \
+  "CREATE INDEX IF NOT EXISTS messages_kind_seq ON messages(kind, seq);\n"    \
+  "CREATE INDEX IF NOT EXISTS messages_created_at ON messages(created_at);\n" \
+  "CREATE INDEX IF NOT EXISTS acked_by_time ON acked(kind, acked_at);\n"
 
 constexpr const char* kSchemaSql = VV_QUEUE_TABLES VV_QUEUE_INDEXES;
 
@@ -103,6 +94,10 @@ constexpr const char* kPruneAckedSql =
 constexpr const char* kInsertSql =
     "INSERT INTO messages (kind, message_id, dedupe_id, created_at, integrity_hash, body) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(dedupe_id) DO NOTHING";
+// Every stored message starts unacked: right after kInsertSql stored one (?1 kind).
+constexpr const char* kInsertUnackedSql =
+    "INSERT INTO unacked (kind, seq) VALUES (?1, last_insert_rowid())";
+
 // The oldest unacked messages of a kind after a seq: driven by unacked's (kind, seq) order,
 // each message's bytes found by its seq (CROSS JOIN keeps that order of the loops).
 constexpr const char* kSelectUnackedSql =
@@ -286,7 +281,7 @@ Status InitSchema(const std::string& path, sqlite3* db, const EmbeddedQueueOptio
                             std::to_string(version));
   }
   // Validate that the tables have the expected shape (a foreign 'messages' table fails here).
-  for (const char* sql : {kInsertSql, kSelectUnackedSql}) {
+  for (const char* sql : {kInsertSql, kInsertUnackedSql, kSelectUnackedSql}) {
     Stmt st;
     rc = st.Prepare(db, sql);
     if (rc != SQLITE_OK) return OpenError(path, "unexpected database schema", db, rc);
@@ -418,6 +413,7 @@ Status EmbeddedQueue::Health() const {
 struct EmbeddedQueue::WriterStatements {
   Stmt begin;
   Stmt insert;
+  Stmt insert_unacked;
   Stmt commit;
 };
 
@@ -521,7 +517,12 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, WriterStatements* st
       rc = statements->insert.Prepare(db, kInsertSql);
       if (rc != SQLITE_OK) return fail_all("prepare: " + DbError(db, rc));
     }
+    if (statements->insert_unacked.get() == nullptr) {
+      rc = statements->insert_unacked.Prepare(db, kInsertUnackedSql);
+      if (rc != SQLITE_OK) return fail_all("prepare: " + DbError(db, rc));
+    }
     sqlite3_stmt* s = statements->insert.get();
+    sqlite3_stmt* u = statements->insert_unacked.get();
     for (size_t i = 0; i < batch.size(); ++i) {
       const Envelope& e = batch[i].envelope;
       sqlite3_bind_text(s, 1, KindName(e.kind), -1, SQLITE_STATIC);
@@ -541,7 +542,16 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, WriterStatements* st
         if (sqlite3_changes(db) == 0) {
           (*outcomes)[i].outcome = PublishOutcome::kDuplicate;
         } else {
-          ++stored;  // and unacked (trigger messages_start_unacked)
+          sqlite3_bind_text(u, 1, KindName(e.kind), -1, SQLITE_STATIC);
+          const int urc = sqlite3_step(u);
+          sqlite3_reset(u);
+          if (urc != SQLITE_DONE) {
+            std::string why = "insert: " + DbError(db, urc);
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            return fail_all(why);
+          }
+          ++stored;
         }
       } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
         // Only this statement is undone (a constraint it broke): the batch goes on.
@@ -893,7 +903,7 @@ Result<int64_t> EmbeddedQueue::Redrive(int64_t dlq_seq, const Envelope& original
     if (!found.empty()) ingest_seq = found.front();
   }
   if (ingest_seq == 0) {  // pruned by retention (or never stored here): insert it again
-    Stmt insert;
+    Stmt insert, unacked;
     rc = insert.Prepare(db, kInsertSql);
     if (rc == SQLITE_OK) {
       sqlite3_bind_text(insert.get(), 1, KindName(Kind::kIngest), -1, SQLITE_STATIC);
@@ -905,7 +915,13 @@ Result<int64_t> EmbeddedQueue::Redrive(int64_t dlq_seq, const Envelope& original
       rc = sqlite3_step(insert.get());
     }
     if (rc != SQLITE_DONE) return fail("insert", rc);
-    ingest_seq = sqlite3_last_insert_rowid(db);  // unacked by the trigger
+    ingest_seq = sqlite3_last_insert_rowid(db);
+    rc = unacked.Prepare(db, kInsertUnackedSql);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text(unacked.get(), 1, KindName(Kind::kIngest), -1, SQLITE_STATIC);
+      rc = sqlite3_step(unacked.get());
+    }
+    if (rc != SQLITE_DONE) return fail("insert", rc);
   }
   rc = Exec(db, "COMMIT");
   if (rc != SQLITE_OK) return fail("commit", rc);

@@ -9,8 +9,7 @@
 //             share the sequence space), message_id, dedupe_id (NULL for dead letters; UNIQUE
 //             when not NULL), created_at, integrity_hash, body (canonical envelope JSON = the
 //             wire bytes). Written once; deleted by retention.
-//   unacked   (kind, seq) WITHOUT ROWID, delivered_count: one row per live message (added by
-//             a trigger on messages, in the statement that stores it).
+//   unacked   (kind, seq) WITHOUT ROWID, delivered_count: one row per live message.
 //   acked     seq INTEGER PRIMARY KEY, kind, acked_at (unix micros), delivered_count; indexed by
 //             (kind, acked_at) for retention.
 // Files of schemas 1 and 2 (delivery state in columns of messages) are migrated on open.

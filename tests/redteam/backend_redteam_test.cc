@@ -105,6 +105,10 @@ bool InjectIntoQueueFile(const std::string& queue_path, const std::string& wire)
     ok = sqlite3_step(st) == SQLITE_DONE;
   }
   sqlite3_finalize(st);
+  // ... and its delivery state (schema 3: a live message has an unacked row).
+  ok = ok && sqlite3_exec(db, "INSERT INTO unacked (kind, seq) VALUES ('ingest', "
+                              "last_insert_rowid())",
+                          nullptr, nullptr, nullptr) == SQLITE_OK;
   sqlite3_close(db);
   return ok;
 }
