@@ -38,7 +38,8 @@ constexpr int kSchemaVersion = 3;
   "  dedupe_id TEXT UNIQUE,\n"                                                          \
   "  created_at TEXT NOT NULL,\n"                                                       \
   "  integrity_hash TEXT NOT NULL,\n"                                                   \
-  "  body TEXT NOT NULL);\n"                                                            \
+  "  body TEXT NOT NULL,\n"                                                             \
+  "  schema INTEGER NOT NULL CHECK (schema = 3));\n"                                    \
   "CREATE TABLE IF NOT EXISTS unacked (\n"                                              \
   "  kind TEXT NOT NULL,\n"                                                             \
   "  seq INTEGER NOT NULL,\n"                                                           \
@@ -69,8 +70,8 @@ constexpr const char* kMigrateSql =
     "DROP INDEX IF EXISTS messages_created_at;\n"
     "DROP INDEX IF EXISTS messages_acked;\n"
     VV_QUEUE_TABLES
-    "INSERT INTO messages (seq, kind, message_id, dedupe_id, created_at, integrity_hash, body)"
-    " SELECT seq, kind, message_id, dedupe_id, created_at, integrity_hash, body FROM"
+    "INSERT INTO messages (seq, kind, message_id, dedupe_id, created_at, integrity_hash, body,"
+    " schema) SELECT seq, kind, message_id, dedupe_id, created_at, integrity_hash, body, 3 FROM"
     " messages_old ORDER BY seq;\n"
     "INSERT INTO unacked (kind, seq, delivered_count) SELECT kind, seq, delivered_count FROM"
     " messages_old WHERE acked_at IS NULL;\n"
@@ -92,9 +93,16 @@ constexpr const char* kPruneAckedSql =
     "SELECT seq FROM acked WHERE kind = ?1 AND acked_at < ?2 ORDER BY acked_at LIMIT ?3";
 
 constexpr const char* kInsertSql =
-    "INSERT INTO messages (kind, message_id, dedupe_id, created_at, integrity_hash, body) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(dedupe_id) DO NOTHING";
-// Every stored message starts unacked: right after kInsertSql stored one (?1 kind).
+    "INSERT INTO messages (kind, message_id, dedupe_id, created_at, integrity_hash, body, "
+    "schema) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 3) ON CONFLICT(dedupe_id) DO NOTHING";
+// Every stored message starts unacked: right after kInsertSql stored one (?1 kind). A process
+// of an earlier release still running on a migrated file (the old gateway of a rolling
+// upgrade) would store rows without this - never delivered - with an INSERT that is otherwise
+// valid on schema 3: the NOT NULL `schema` column, which it does not name, refuses them (a
+// failed publish, never a 202 for a message nobody will deliver). Its engine's fetch and ack
+// name columns schema 3 does not have: they fail too. (An AFTER INSERT trigger adding the
+// unacked row instead halved the batch endpoint's rate: SQLite then keeps a statement journal
+// per insert.)
 constexpr const char* kInsertUnackedSql =
     "INSERT INTO unacked (kind, seq) VALUES (?1, last_insert_rowid())";
 

@@ -8,7 +8,8 @@
 //   messages  seq INTEGER PRIMARY KEY AUTOINCREMENT, kind ('ingest' | 'dead_letter'; both kinds
 //             share the sequence space), message_id, dedupe_id (NULL for dead letters; UNIQUE
 //             when not NULL), created_at, integrity_hash, body (canonical envelope JSON = the
-//             wire bytes). Written once; deleted by retention.
+//             wire bytes), schema (NOT NULL, always 3: an earlier release's INSERT, which
+//             does not name it, is refused). Written once; deleted by retention.
 //   unacked   (kind, seq) WITHOUT ROWID, delivered_count: one row per live message.
 //   acked     seq INTEGER PRIMARY KEY, kind, acked_at (unix micros), delivered_count; indexed by
 //             (kind, acked_at) for retention.

@@ -405,6 +405,40 @@ TEST_P(EmbeddedQueueMigrationTest, OldSchemaIsMigratedKeepingRowsSeqsStateAndDed
 
 INSTANTIATE_TEST_SUITE_P(SchemaOneAndTwo, EmbeddedQueueMigrationTest, ::testing::Values(1, 2));
 
+// A rolling upgrade: a gateway of the earlier release still running on a file the new engine
+// migrated stores with its own INSERT, which names the columns it knew. Schema 3 refuses it
+// (the NOT NULL `schema` column): a failed publish the client retries, never a stored row
+// without its unacked row, which nobody would deliver. The earlier engine's fetch fails too.
+TEST_F(EmbeddedQueueTest, AnEarlierReleasesInsertAndFetchAreRefused) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_NE(sqlite3_exec(db,
+                         "INSERT INTO messages (kind, message_id, dedupe_id, created_at,"
+                         " integrity_hash, body) VALUES ('ingest', 'm-1', 't1/evt-old',"
+                         " '2026-12-07T00:00:00.000000+00:00', 'h', '{}') ON CONFLICT(dedupe_id)"
+                         " DO NOTHING",
+                         nullptr, nullptr, &err),
+            SQLITE_OK);
+  EXPECT_NE(std::string(err != nullptr ? err : "").find("NOT NULL constraint failed"),
+            std::string::npos)
+      << (err != nullptr ? err : "");
+  sqlite3_free(err);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_NE(sqlite3_prepare_v2(db,
+                               "SELECT seq, body, delivered_count FROM messages WHERE kind = "
+                               "'ingest' AND acked_at IS NULL AND seq > ?2 ORDER BY seq LIMIT ?1",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_EQ(*q->Count(Kind::kIngest), 0);
+  ASSERT_EQ(PublishSync(*q, Ingest("evt-new", "t1/evt-new")).outcome, PublishOutcome::kStored);
+  EXPECT_EQ(q->FetchUnacked(Kind::kIngest, 10)->size(), 1u);
+}
+
 // Retention pruning runs once a second in the engine over a queue that keeps 7 days of acked
 // rows by default: it must find the rows to delete through acked_by_time (a range scan that
 // reads only what it deletes), never by walking a table or the (kind, seq) index past every

@@ -90,7 +90,8 @@ bool InjectIntoQueueFile(const std::string& queue_path, const std::string& wire)
   sqlite3_stmt* st = nullptr;
   bool ok = sqlite3_prepare_v2(db,
                                "INSERT INTO messages (kind, message_id, dedupe_id, created_at, "
-                               "integrity_hash, body) VALUES ('ingest', ?1, ?2, ?3, ?4, ?5)",
+                               "integrity_hash, body, schema) VALUES ('ingest', ?1, ?2, ?3, ?4, "
+                               "?5, 3)",
                                -1, &st, nullptr) == SQLITE_OK;
   if (ok) {
     const std::string mid = env->Find("message_id")->as_string();
