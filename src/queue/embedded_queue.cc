@@ -157,6 +157,35 @@ Status CommitOrRollBack(sqlite3* db, int rc, const char* what) {
   return s;
 }
 
+// Acks one message inside the caller's transaction: `take` (a DELETE FROM unacked ... ?1 = seq
+// ... RETURNING kind, delivered_count) removes its unacked row, `record` (INSERT INTO acked
+// (seq, kind, acked_at, delivered_count) VALUES (?1, ?2, ?3, ?4)) keeps its delivery state.
+// *moved = false when `take` found no row. An SQLite result code.
+int MoveToAcked(sqlite3_stmt* take, sqlite3_stmt* record, int64_t seq, int64_t now, bool* moved) {
+  *moved = false;
+  sqlite3_bind_int64(take, 1, seq);
+  int rc = sqlite3_step(take);
+  if (rc != SQLITE_ROW) {
+    sqlite3_reset(take);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+  sqlite3_bind_int64(record, 1, seq);
+  sqlite3_bind_text(record, 2, reinterpret_cast<const char*>(sqlite3_column_text(take, 0)),
+                    sqlite3_column_bytes(take, 0), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(record, 3, now);
+  sqlite3_bind_int64(record, 4, sqlite3_column_int64(take, 1));
+  rc = sqlite3_step(take);  // runs the DELETE to its end
+  sqlite3_reset(take);
+  if (rc == SQLITE_DONE) rc = sqlite3_step(record);
+  sqlite3_reset(record);
+  if (rc != SQLITE_DONE) return rc;
+  *moved = true;
+  return SQLITE_OK;
+}
+
+constexpr const char* kRecordAckedSql =
+    "INSERT INTO acked (seq, kind, acked_at, delivered_count) VALUES (?1, ?2, ?3, ?4)";
+
 // Runs each of `statements` (no rows returned) once with ?1 = `seq`; an SQLite result code.
 int StepEachWith(int64_t seq, std::initializer_list<sqlite3_stmt*> statements) {
   for (sqlite3_stmt* st : statements) {
@@ -444,9 +473,8 @@ void EmbeddedQueue::WriterLoop() {
     done_.push_back(std::move(group));
     done_cv_.SignalAll();
   }
+  MutexLock l(&done_mu_);  // the completion thread reads the flag under it
   writer_running_.store(false);
-  MutexLock l(&done_mu_);
-  writer_stopped_ = true;
   done_cv_.SignalAll();
 }
 
@@ -455,7 +483,7 @@ void EmbeddedQueue::CompleterLoop() {
     Group group;
     {
       MutexLock l(&done_mu_);
-      while (done_.empty() && !writer_stopped_) done_cv_.Wait(&done_mu_);
+      while (done_.empty() && writer_running_.load()) done_cv_.Wait(&done_mu_);
       if (done_.empty()) return;  // the writer stopped and every group is done
       group = std::move(done_.front());
       done_.pop_front();
@@ -746,35 +774,13 @@ Status EmbeddedQueue::AckBatch(const std::vector<int64_t>& seqs) {
     rc = take.Prepare(db,
                       "DELETE FROM unacked WHERE kind IN ('ingest', 'dead_letter') AND seq = ?1 "
                       "RETURNING kind, delivered_count");
-  if (rc == SQLITE_OK)
-    rc = record.Prepare(db,
-                        "INSERT INTO acked (seq, kind, acked_at, delivered_count) VALUES (?1, ?2, "
-                        "?3, ?4)");
+  if (rc == SQLITE_OK) rc = record.Prepare(db, kRecordAckedSql);
   if (rc == SQLITE_OK) rc = known.Prepare(db, "SELECT 1 FROM acked WHERE seq = ?1");
   const int64_t now = clock_.NowMicros();
   for (size_t i = 0; rc == SQLITE_OK && i < seqs.size(); ++i) {
-    sqlite3_bind_int64(take.get(), 1, seqs[i]);
-    rc = sqlite3_step(take.get());
-    if (rc == SQLITE_ROW) {
-      std::string kind(reinterpret_cast<const char*>(sqlite3_column_text(take.get(), 0)),
-                       static_cast<size_t>(sqlite3_column_bytes(take.get(), 0)));
-      const int64_t delivered = sqlite3_column_int64(take.get(), 1);
-      rc = sqlite3_step(take.get());  // runs the DELETE to its end
-      sqlite3_reset(take.get());
-      if (rc != SQLITE_DONE) break;
-      sqlite3_bind_int64(record.get(), 1, seqs[i]);
-      sqlite3_bind_text(record.get(), 2, kind.data(), static_cast<int>(kind.size()),
-                        SQLITE_STATIC);
-      sqlite3_bind_int64(record.get(), 3, now);
-      sqlite3_bind_int64(record.get(), 4, delivered);
-      rc = sqlite3_step(record.get());
-      sqlite3_reset(record.get());
-      if (rc != SQLITE_DONE) break;
-      rc = SQLITE_OK;
-      continue;
-    }
-    sqlite3_reset(take.get());
-    if (rc != SQLITE_DONE) break;
+    bool moved = false;
+    rc = MoveToAcked(take.get(), record.get(), seqs[i], now, &moved);
+    if (rc != SQLITE_OK || moved) continue;
     sqlite3_bind_int64(known.get(), 1, seqs[i]);
     rc = sqlite3_step(known.get());
     sqlite3_reset(known.get());
@@ -782,8 +788,7 @@ Status EmbeddedQueue::AckBatch(const std::vector<int64_t>& seqs) {
       RollbackIfOpen(db);
       return Status::NotFound("embedded queue: no message with seq " + std::to_string(seqs[i]));
     }
-    if (rc != SQLITE_ROW) break;
-    rc = SQLITE_OK;
+    if (rc == SQLITE_ROW) rc = SQLITE_OK;
   }
   return CommitOrRollBack(db, rc, "ack");
 }
@@ -822,7 +827,8 @@ Result<int> EmbeddedQueue::PruneAcked(Kind kind, int64_t cutoff_micros, int limi
       sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
       sqlite3_bind_int64(st.get(), 2, cutoff_micros);
       sqlite3_bind_int(st.get(), 3, limit);
-      while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) due.push_back(sqlite3_column_int64(st.get(), 0));
+      while ((rc = sqlite3_step(st.get())) == SQLITE_ROW)
+        due.push_back(sqlite3_column_int64(st.get(), 0));
       if (rc == SQLITE_DONE) rc = SQLITE_OK;
     }
   }
@@ -857,30 +863,16 @@ Result<int64_t> EmbeddedQueue::Redrive(int64_t dlq_seq, const Envelope& original
   {
     Stmt take, record;
     rc = take.Prepare(db, "DELETE FROM unacked WHERE kind = 'dead_letter' AND seq = ?1 RETURNING "
-                          "delivered_count");
-    int64_t delivered = -1;
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_int64(take.get(), 1, dlq_seq);
-      rc = sqlite3_step(take.get());
-      if (rc == SQLITE_ROW) {
-        delivered = sqlite3_column_int64(take.get(), 0);
-        rc = sqlite3_step(take.get());
-      }
-    }
-    if (rc != SQLITE_DONE) return fail("retire dead letter", rc);
-    if (delivered < 0) {
+                          "kind, delivered_count");
+    if (rc == SQLITE_OK) rc = record.Prepare(db, kRecordAckedSql);
+    bool moved = false;
+    if (rc == SQLITE_OK)
+      rc = MoveToAcked(take.get(), record.get(), dlq_seq, clock_.NowMicros(), &moved);
+    if (rc != SQLITE_OK) return fail("retire dead letter", rc);
+    if (!moved) {
       RollbackIfOpen(db);
       return Status::NotFound("no live dead letter with seq " + std::to_string(dlq_seq));
     }
-    rc = record.Prepare(db, "INSERT INTO acked (seq, kind, acked_at, delivered_count) VALUES "
-                            "(?1, 'dead_letter', ?2, ?3)");
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_int64(record.get(), 1, dlq_seq);
-      sqlite3_bind_int64(record.get(), 2, clock_.NowMicros());
-      sqlite3_bind_int64(record.get(), 3, delivered);
-      rc = sqlite3_step(record.get());
-    }
-    if (rc != SQLITE_DONE) return fail("retire dead letter", rc);
   }
   int64_t ingest_seq = 0;
   {

@@ -203,8 +203,8 @@ class EmbeddedQueue final : public Publisher {
   Mutex done_mu_;
   CondVar done_cv_;  // a group was handed over or taken, or the writer stopped
   std::deque<Group> done_ VV_GUARDED_BY(done_mu_);
-  bool writer_stopped_ VV_GUARDED_BY(done_mu_) = false;
 
+  // Cleared by the writer under done_mu_ when it stops (Enqueue and Health read it unlocked).
   std::atomic<bool> writer_running_{false};
   std::atomic<bool> last_commit_failed_{false};
   std::atomic<uint64_t> commits_{0};
