@@ -18,6 +18,7 @@
 #include "audit/pkcs11_seal_signer.h"
 #include "queue/embedded_queue.h"
 #include "queue/envelope_auth.h"
+#include "queue/grouping_publisher.h"
 #include "queue/jetstream_queue.h"
 #include "state/memory_state.h"
 #include "state/redis_state.h"
@@ -97,7 +98,8 @@ namespace {
 
 // The queue, signing every envelope with `signer` when set (issue 12): the embedded queue
 // signs each commit group in its writer (one signature per group, issue 15); JetStream
-// publishes go through a SigningPublisher (one signature per publish or batch).
+// publishes go through a GroupingPublisher (one signature per group of concurrent publishes or
+// per batch, their completions run in groups too).
 Result<std::unique_ptr<queue::Publisher>> MakePublisher(
     const config::GatewayConfig& cfg, const Clock& clock,
     std::shared_ptr<const queue::EnvelopeSigner> signer) {
@@ -118,10 +120,8 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(
       FillJetStreamOptions(cfg, &o);
       auto p = queue::JetStreamPublisher::Create(o);
       if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
-      std::unique_ptr<queue::Publisher> out = std::move(p).value();
-      if (signer == nullptr) return out;
-      return std::unique_ptr<queue::Publisher>(
-          std::make_unique<queue::SigningPublisher>(std::move(out), std::move(signer)));
+      return std::unique_ptr<queue::Publisher>(std::make_unique<queue::GroupingPublisher>(
+          std::move(p).value(), std::move(signer)));
     }
   }
   return Status::InvalidArgument("queue_backend: unknown backend");

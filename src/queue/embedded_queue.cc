@@ -379,23 +379,9 @@ EmbeddedQueue::~EmbeddedQueue() {
   sqlite3_close(writer_db_);
 }
 
-EmbeddedQueue::Pending EmbeddedQueue::MakePending(Envelope envelope, PublishCallback done) const {
-  Pending p;
-  if (options_.signer != nullptr && envelope.auth.is_null() && envelope.wire.empty())
-    p.unsigned_bytes = envelope.TakeUnsignedBytes();  // signed by the writer, per group
-  else
-    p.wire_bytes = envelope.TakeWireBytes();  // serialise outside the lock
-  p.envelope = std::move(envelope);
-  // The writer stores wire_bytes and the scalar columns only: free the DOM here, on the
-  // thread that built it, rather than on the writer thread after the commit.
-  p.envelope.trace = json::Value();
-  p.envelope.payload = json::Value();
-  p.done = std::move(done);
-  return p;
-}
-
 void EmbeddedQueue::Publish(Envelope envelope, PublishCallback done) {
-  Pending one = MakePending(std::move(envelope), std::move(done));
+  Pending one =
+      MakePendingPublish(std::move(envelope), std::move(done), options_.signer != nullptr);
   Enqueue(&one, 1);  // no vector: the single publish stays allocation-free here
 }
 
@@ -408,10 +394,11 @@ void EmbeddedQueue::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCa
   std::vector<Pending> batch;
   batch.reserve(envelopes.size());
   for (size_t i = 0; i < envelopes.size(); ++i)
-    batch.push_back(MakePending(std::move(envelopes[i]), std::move(callbacks[i])));
+    batch.push_back(MakePendingPublish(std::move(envelopes[i]), std::move(callbacks[i]),
+                                       options_.signer != nullptr));
   // A batch is a group already: signed here, on the publishing thread, with one signature
   // (the writer thread, shared by every publisher, only signs what single publishes leave).
-  if (options_.signer != nullptr) SignGroup(batch);
+  if (options_.signer != nullptr) SignPendingGroup(*options_.signer, batch);
   Enqueue(batch.data(), batch.size());
 }
 
@@ -466,7 +453,9 @@ void EmbeddedQueue::WriterLoop() {
       for (Pending& p : pending_) group.batch.push_back(std::move(p));
       pending_.clear();
     }
-    if (options_.signer != nullptr) SignGroup(group.batch);
+    // A group is at most max_pending <= kEnvelopeBatchMaxSize envelopes (checked at Open). Only
+    // the stored bytes carry the signature: the writer binds the envelope's scalar columns.
+    if (options_.signer != nullptr) SignPendingGroup(*options_.signer, group.batch);
     WriteBatch(group.batch, &statements, &group.outcomes);
     MutexLock l(&done_mu_);
     while (done_.size() >= 2) done_cv_.Wait(&done_mu_);
@@ -494,24 +483,6 @@ void EmbeddedQueue::CompleterLoop() {
     CompletionBatch batch;
     for (size_t i = 0; i < group.batch.size(); ++i)
       group.batch[i].done(std::move(group.outcomes[i].status), group.outcomes[i].outcome);
-  }
-}
-
-void EmbeddedQueue::SignGroup(std::vector<Pending>& batch) const {
-  std::vector<size_t> idx;
-  for (size_t i = 0; i < batch.size(); ++i)
-    if (!batch[i].unsigned_bytes.empty()) idx.push_back(i);
-  if (idx.empty()) return;
-  std::vector<std::string> unsigned_bytes;
-  unsigned_bytes.reserve(idx.size());
-  for (size_t i : idx) unsigned_bytes.push_back(std::move(batch[i].unsigned_bytes));
-  // A group is at most max_pending <= kEnvelopeBatchMaxSize envelopes (checked at Open). Only
-  // the stored bytes carry the signature: the writer binds the envelope's scalar columns.
-  std::vector<std::string> wire = options_.signer->SignedWireBytes(unsigned_bytes);
-  for (size_t k = 0; k < idx.size(); ++k) {
-    Pending& p = batch[idx[k]];
-    p.wire_bytes = std::move(wire[k]);
-    p.unsigned_bytes.clear();
   }
 }
 

@@ -148,24 +148,15 @@ class EmbeddedQueue final : public Publisher {
   uint64_t committed_messages() const { return committed_messages_.load(); }
 
  private:
-  struct Pending {
-    Envelope envelope;
-    std::string wire_bytes;      // empty until the writer signs it (unsigned_bytes set)
-    std::string unsigned_bytes;  // to be signed by the writer (options_.signer)
-    PublishCallback done;
-  };
+  // Made on the publishing thread (MakePendingPublish); signed with its commit group by the
+  // writer (SignPendingGroup), or on the publishing thread for a PublishBatch.
+  using Pending = PendingPublish;
   struct Outcome {
     Status status;
     PublishOutcome outcome = PublishOutcome::kStored;
   };
 
   struct WriterStatements;
-  // Serialises outside the lock and frees the DOM on the calling thread.
-  Pending MakePending(Envelope envelope, PublishCallback done) const;
-  // Signs the envelopes of `batch` that wait for it (unsigned_bytes set) with one signature and
-  // sets their wire bytes: on the writer thread for a commit group of single publishes, on the
-  // publishing thread for a PublishBatch.
-  void SignGroup(std::vector<Pending>& batch) const;
   // Moves items[0..n) to the pending queue together, or fails every one inline (full/stopping).
   void Enqueue(Pending* items, size_t n);  // the writer thread's cached prepared statements
 

@@ -118,6 +118,35 @@ void EnvelopeSigner::SignBatchForWire(std::vector<Envelope>* envelopes) const {
   for (size_t i = 0; i < envelopes->size(); ++i) (*envelopes)[i].wire = std::move(wire[i]);
 }
 
+PendingPublish MakePendingPublish(Envelope envelope, PublishCallback done, bool sign) {
+  PendingPublish p;
+  if (sign && envelope.auth.is_null() && envelope.wire.empty())
+    p.unsigned_bytes = envelope.TakeUnsignedBytes();
+  else
+    p.wire_bytes = envelope.TakeWireBytes();
+  p.envelope = std::move(envelope);
+  p.envelope.trace = json::Value();
+  p.envelope.payload = json::Value();
+  p.done = std::move(done);
+  return p;
+}
+
+void SignPendingGroup(const EnvelopeSigner& signer, std::vector<PendingPublish>& group) {
+  std::vector<size_t> idx;
+  for (size_t i = 0; i < group.size(); ++i)
+    if (!group[i].unsigned_bytes.empty()) idx.push_back(i);
+  if (idx.empty()) return;
+  std::vector<std::string> unsigned_bytes;
+  unsigned_bytes.reserve(idx.size());
+  for (size_t i : idx) unsigned_bytes.push_back(std::move(group[i].unsigned_bytes));
+  std::vector<std::string> wire = signer.SignedWireBytes(unsigned_bytes);
+  for (size_t k = 0; k < idx.size(); ++k) {
+    PendingPublish& p = group[idx[k]];
+    p.wire_bytes = std::move(wire[k]);
+    p.unsigned_bytes.clear();
+  }
+}
+
 namespace {
 
 // `{"auth":` + AUTH_MEMBERS + `},` + the unsigned canonical envelope after its `{`: the keys of

@@ -26,7 +26,8 @@
 // verifier may remember (VerifiedRoots) the batch signatures it has checked, so the other
 // envelopes of a batch cost a path walk (~log2(SIZE) hashes) instead of a verify.
 // Thread-safety: EnvelopeSigner and VerifyEnvelopeAuth are immutable/pure; VerifiedRoots is
-// internally synchronised; SigningPublisher is as thread-safe as the publisher it wraps.
+// internally synchronised. The gateway's JetStream path signs through GroupingPublisher
+// (grouping_publisher.h), the embedded queue in its writer.
 
 #include <map>
 #include <memory>
@@ -87,6 +88,22 @@ class EnvelopeSigner {
   crypto::Ed25519PrivateKey key_;
 };
 
+// A publish waiting for its group's commit (the embedded queue's writer, GroupingPublisher):
+// serialised on the publishing thread, signed with its whole group on the committing one.
+struct PendingPublish {
+  Envelope envelope;           // scalar members only (MakePendingPublish frees the DOM)
+  std::string wire_bytes;      // the bytes to store; empty until SignPendingGroup signs them
+  std::string unsigned_bytes;  // set while the envelope waits to be signed with its group
+  PublishCallback done;
+};
+// Serialises `envelope` on the calling thread: its unsigned bytes when `sign` and it carries
+// no signature yet (auth null, no wire bytes), else its wire bytes as they are; then frees
+// its DOM there, on the thread that built it.
+PendingPublish MakePendingPublish(Envelope envelope, PublishCallback done, bool sign);
+// Signs the members of `group` waiting to be signed under ONE signature (SignedWireBytes: a
+// group of one is plain ed25519) and sets their wire bytes. At most kEnvelopeBatchMaxSize.
+void SignPendingGroup(const EnvelopeSigner& signer, std::vector<PendingPublish>& group);
+
 using EnvelopeVerifyKeys = std::map<std::string, crypto::Ed25519PublicKey>;  // kid -> key
 
 // Precise reason codes (audit log / DLQ), "" when the envelope is authenticated.
@@ -116,28 +133,5 @@ class VerifiedRoots {
 std::string VerifyEnvelopeAuth(const Envelope& e, const EnvelopeVerifyKeys& keys,
                                VerifiedRoots* roots = nullptr,
                                std::optional<std::string_view> unsigned_bytes = std::nullopt);
-
-// Signs every envelope, then hands it to `inner` (the gateway's only path to the queue).
-class SigningPublisher final : public Publisher {
- public:
-  SigningPublisher(std::unique_ptr<Publisher> inner, std::shared_ptr<const EnvelopeSigner> signer)
-      : inner_(std::move(inner)), signer_(std::move(signer)) {}
-  void Publish(Envelope envelope, PublishCallback done) override {
-    std::vector<Envelope> one;
-    one.push_back(std::move(envelope));
-    signer_->SignBatchForWire(&one);
-    inner_->Publish(std::move(one[0]), std::move(done));
-  }
-  void PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) override {
-    signer_->SignBatchForWire(&envelopes);
-    inner_->PublishBatch(std::move(envelopes), std::move(done));
-  }
-  Status Health() const override { return inner_->Health(); }
-  Publisher& inner() { return *inner_; }
-
- private:
-  std::unique_ptr<Publisher> inner_;
-  std::shared_ptr<const EnvelopeSigner> signer_;
-};
 
 }  // namespace vv::queue

@@ -39,7 +39,7 @@ struct Envelope {
   // Idempotence key: for ingest "<tenant_id>/<event_id>"; empty = no dedupe (DLQ).
   std::string dedupe_id;
   // CanonicalBytes(), when the last step before the queue already built them
-  // (SigningPublisher serialises each envelope once for its signature and its wire bytes);
+  // (the signing publisher serialises each envelope once for its signature and wire bytes);
   // empty = the publisher serialises. Set only where nothing can change the envelope after.
   std::string wire;
   // UnsignedCanonicalBytes(), when whoever built the envelope already had them

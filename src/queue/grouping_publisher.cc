@@ -1,0 +1,164 @@
+#include "queue/grouping_publisher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/completion_batch.h"
+
+namespace vv::queue {
+
+GroupingPublisher::GroupingPublisher(std::unique_ptr<Publisher> inner,
+                                     std::shared_ptr<const EnvelopeSigner> signer,
+                                     GroupingPublisherOptions options)
+    : inner_(std::move(inner)), signer_(std::move(signer)), options_([&] {
+        options.max_pending = std::max<size_t>(options.max_pending, 1);
+        options.max_group = std::clamp<size_t>(options.max_group, 1,
+                                               static_cast<size_t>(kEnvelopeBatchMaxSize));
+        return options;
+      }()) {
+  completer_ = std::thread([this] { CompleterLoop(); });
+  grouper_ = std::thread([this] { GrouperLoop(); });
+}
+
+GroupingPublisher::~GroupingPublisher() {
+  {
+    MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  cv_.SignalAll();
+  grouper_.join();  // everything pending is with `inner` now
+  // Completes or fails every message it holds (JetStream: acks awaited up to its drain
+  // timeout, the rest failed); no completion can arrive after this.
+  inner_.reset();
+  {
+    MutexLock l(&done_mu_);
+    completer_stopping_ = true;
+  }
+  done_cv_.SignalAll();
+  completer_.join();  // every completion has run
+}
+
+void GroupingPublisher::Publish(Envelope envelope, PublishCallback done) {
+  // Serialised here, on the calling thread (the grouper is one thread for every publisher):
+  // the grouper only hashes, signs once and splices the signature in.
+  Pending p = MakePendingPublish(std::move(envelope), std::move(done), signer_ != nullptr);
+  const char* refused = nullptr;
+  {
+    MutexLock l(&mu_);
+    if (stopping_) {
+      refused = "Telemetry queue publish failed: shutting down";
+    } else if (pending_.size() >= options_.max_pending) {
+      refused = "Telemetry queue publish failed: too many publishes waiting to be signed";
+    } else {
+      pending_.push_back(std::move(p));
+    }
+  }
+  if (refused != nullptr) {
+    p.done(Status::Unavailable(refused), PublishOutcome::kStored);
+    return;
+  }
+  cv_.Signal();
+}
+
+void GroupingPublisher::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) {
+  if (envelopes.empty()) {
+    done(Status::Ok(), {});
+    return;
+  }
+  {
+    MutexLock l(&mu_);
+    if (stopping_) {
+      l.Unlock();
+      done(Status::Unavailable("Telemetry queue publish failed: shutting down"), {});
+      return;
+    }
+  }
+  if (signer_ != nullptr) signer_->SignBatchForWire(&envelopes);
+  inner_->PublishBatch(std::move(envelopes), [this, done = std::move(done)](
+                                                 Status s, std::vector<PublishOutcome> o) mutable {
+    Completion c;
+    c.batch_done = std::move(done);
+    c.status = std::move(s);
+    c.outcomes = std::move(o);
+    Complete(std::move(c));
+  });
+}
+
+Status GroupingPublisher::Health() const {
+  {
+    MutexLock l(&mu_);
+    if (stopping_) return Status::Unavailable("queue publisher is shutting down");
+  }
+  return inner_->Health();
+}
+
+uint64_t GroupingPublisher::groups() const {
+  MutexLock l(&mu_);
+  return groups_;
+}
+
+void GroupingPublisher::GrouperLoop() {
+  std::vector<Pending> group;
+  for (;;) {
+    {
+      MutexLock l(&mu_);
+      while (!stopping_ && pending_.empty()) cv_.Wait(&mu_);
+      if (pending_.empty()) return;  // stopping, and everything was handed on
+      const size_t n = std::min(pending_.size(), options_.max_group);
+      group.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        group.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      ++groups_;
+    }
+    if (signer_ != nullptr) SignPendingGroup(*signer_, group);
+    for (Pending& p : group) {
+      p.envelope.wire = std::move(p.wire_bytes);
+      inner_->Publish(std::move(p.envelope), [this, done = std::move(p.done)](
+                                                 Status s, PublishOutcome o) mutable {
+        Completion c;
+        c.done = std::move(done);
+        c.status = std::move(s);
+        c.outcome = o;
+        Complete(std::move(c));
+      });
+    }
+    group.clear();
+  }
+}
+
+void GroupingPublisher::Complete(Completion c) {
+  {
+    MutexLock l(&done_mu_);
+    completions_.push_back(std::move(c));
+  }
+  done_cv_.Signal();
+}
+
+void GroupingPublisher::CompleterLoop() {
+  std::vector<Completion> run;
+  for (;;) {
+    {
+      MutexLock l(&done_mu_);
+      while (!completer_stopping_ && completions_.empty()) done_cv_.Wait(&done_mu_);
+      if (completions_.empty()) return;  // stopping, and every completion has run
+      run.swap(completions_);
+    }
+    {
+      // Everything that completed while the previous run was busy: one batch (the gateway's
+      // audit records of the run are appended together, then each request is answered).
+      CompletionBatch batch;
+      for (Completion& c : run) {
+        if (c.batch_done) {
+          c.batch_done(std::move(c.status), std::move(c.outcomes));
+        } else {
+          c.done(std::move(c.status), c.outcome);
+        }
+      }
+    }
+    run.clear();
+  }
+}
+
+}  // namespace vv::queue

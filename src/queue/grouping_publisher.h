@@ -1,0 +1,97 @@
+#pragma once
+// GroupingPublisher: group commit in front of a publisher that stores and acknowledges each
+// message on its own - JetStream, one PubAck per message (issue 15). The embedded queue groups
+// inside its writer; this gives the JetStream path the same shape:
+//
+//   Publish (io threads)  -> pending -> grouper thread: everything pending is ONE group, signed
+//                            with ONE signature (EnvelopeSigner::SignedWireBytes: a group of one
+//                            is plain ed25519, more are ed25519-merkle-v1, envelope_auth.h) and
+//                            handed to `inner` message by message (JetStream async publish)
+//   inner's completions   -> completion thread: every completion waiting when it wakes runs
+//   (any thread)             inside ONE CompletionBatch (common/completion_batch.h), so the
+//                            gateway appends their audit records with one write and posts
+//                            their answers together, instead of one write and one wake-up each
+//
+// Publishing from the io threads and completing on the library's thread directly (the
+// SigningPublisher this replaces) cost one Ed25519 signature, one audit write and one
+// cross-thread post per request; under load these are paid once per group.
+// PublishBatch is a group already: signed on the calling thread with one signature and handed
+// to inner->PublishBatch as it is; its completion goes through the completion thread too.
+// An envelope that arrives signed (auth set or wire bytes built) is passed on as it is.
+//
+// Bounds: at most options.max_pending publishes wait for the grouper (more are refused at once
+// with Unavailable, like a full embedded queue); a group is at most options.max_group envelopes.
+// Thread-safety: thread-safe. Callbacks run on the completion thread, never inside Publish.
+// Destruction: new publishes are refused, everything pending is handed to `inner`, `inner` is
+// destroyed (it completes or fails what it holds: JetStream waits for the acks up to its drain
+// timeout), then every completion runs; no callback is lost or called twice.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/mutex.h"
+#include "queue/envelope_auth.h"
+#include "queue/queue.h"
+
+namespace vv::queue {
+
+struct GroupingPublisherOptions {
+  size_t max_pending = 65536;  // publishes waiting for the grouper
+  size_t max_group = 1024;     // envelopes under one signature (<= kEnvelopeBatchMaxSize)
+};
+
+class GroupingPublisher final : public Publisher {
+ public:
+  // `signer` may be null: envelopes are passed on unsigned, completions still grouped.
+  GroupingPublisher(std::unique_ptr<Publisher> inner, std::shared_ptr<const EnvelopeSigner> signer,
+                    GroupingPublisherOptions options = {});
+  ~GroupingPublisher() override;
+  GroupingPublisher(const GroupingPublisher&) = delete;
+  GroupingPublisher& operator=(const GroupingPublisher&) = delete;
+
+  void Publish(Envelope envelope, PublishCallback done) override;
+  void PublishBatch(std::vector<Envelope> envelopes, PublishBatchCallback done) override;
+  // Unavailable once shutting down, else the inner publisher's health.
+  Status Health() const override;
+
+  // Groups handed to `inner` so far (for tests and metrics).
+  uint64_t groups() const;
+
+ private:
+  using Pending = PendingPublish;
+  // A completion waiting for the completion thread: a message's or a batch's.
+  struct Completion {
+    PublishCallback done;
+    PublishBatchCallback batch_done;
+    Status status;
+    PublishOutcome outcome = PublishOutcome::kStored;
+    std::vector<PublishOutcome> outcomes;
+  };
+
+  void GrouperLoop();
+  void CompleterLoop();
+  void Complete(Completion c);
+
+  std::unique_ptr<Publisher> inner_;
+  const std::shared_ptr<const EnvelopeSigner> signer_;
+  const GroupingPublisherOptions options_;
+
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<Pending> pending_ VV_GUARDED_BY(mu_);
+  bool stopping_ VV_GUARDED_BY(mu_) = false;
+  uint64_t groups_ VV_GUARDED_BY(mu_) = 0;
+
+  Mutex done_mu_;
+  CondVar done_cv_;
+  std::vector<Completion> completions_ VV_GUARDED_BY(done_mu_);
+  bool completer_stopping_ VV_GUARDED_BY(done_mu_) = false;
+
+  std::thread grouper_;
+  std::thread completer_;
+};
+
+}  // namespace vv::queue
