@@ -139,8 +139,9 @@ std::string DbError(sqlite3* db, int rc) {
 
 int Exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
 
-void BindText(sqlite3_stmt* s, int idx, const std::string& v) {
-  sqlite3_bind_text(s, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+// Binds `v` without a copy: its bytes must stay valid until the statement is reset.
+void BindText(sqlite3_stmt* s, int idx, std::string_view v) {
+  sqlite3_bind_text(s, idx, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
 void RollbackIfOpen(sqlite3* db) {
@@ -195,6 +196,46 @@ int StepEachWith(int64_t seq, std::initializer_list<sqlite3_stmt*> statements) {
     if (rc != SQLITE_DONE) return rc;
   }
   return SQLITE_OK;
+}
+
+// The stored columns of one message (a view: bound SQLITE_STATIC, valid for the call).
+struct MessageRow {
+  Kind kind = Kind::kIngest;
+  std::string_view message_id;
+  std::string_view dedupe_id;  // "" = NULL (never deduplicated)
+  std::string_view created_at;
+  std::string_view integrity_hash;
+  std::string_view body;
+};
+
+// Stores one message, unacked, inside the caller's transaction: `insert` (kInsertSql) then
+// `insert_unacked` (kInsertUnackedSql), both reset and cleared after. *seq = its new seq, 0
+// when the dedupe id was already stored (nothing stored, SQLITE_DONE). Returns SQLITE_DONE or
+// the failing step's code; *seq != 0 then means the message row went in and its unacked row
+// did not (the caller rolls back).
+int StoreMessage(sqlite3* db, sqlite3_stmt* insert, sqlite3_stmt* insert_unacked,
+                 const MessageRow& m, int64_t* seq) {
+  *seq = 0;
+  sqlite3_bind_text(insert, 1, KindName(m.kind), -1, SQLITE_STATIC);
+  BindText(insert, 2, m.message_id);
+  if (m.dedupe_id.empty()) {
+    sqlite3_bind_null(insert, 3);
+  } else {
+    BindText(insert, 3, m.dedupe_id);
+  }
+  BindText(insert, 4, m.created_at);
+  BindText(insert, 5, m.integrity_hash);
+  BindText(insert, 6, m.body);
+  int rc = sqlite3_step(insert);
+  const bool inserted = rc == SQLITE_DONE && sqlite3_changes(db) != 0;
+  if (inserted) *seq = sqlite3_last_insert_rowid(db);
+  sqlite3_reset(insert);
+  sqlite3_clear_bindings(insert);
+  if (!inserted) return rc;
+  sqlite3_bind_text(insert_unacked, 1, KindName(m.kind), -1, SQLITE_STATIC);
+  rc = sqlite3_step(insert_unacked);
+  sqlite3_reset(insert_unacked);
+  return rc;
 }
 
 // Status code for a failure while opening: corrupt / foreign files are DataLoss, everything
@@ -528,50 +569,32 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, WriterStatements* st
       rc = statements->insert_unacked.Prepare(db, kInsertUnackedSql);
       if (rc != SQLITE_OK) return fail_all("prepare: " + DbError(db, rc));
     }
-    sqlite3_stmt* s = statements->insert.get();
-    sqlite3_stmt* u = statements->insert_unacked.get();
     for (size_t i = 0; i < batch.size(); ++i) {
       const Envelope& e = batch[i].envelope;
-      sqlite3_bind_text(s, 1, KindName(e.kind), -1, SQLITE_STATIC);
-      BindText(s, 2, e.message_id);
-      // Dead letters are never deduplicated; an empty dedupe_id means "no dedupe".
-      if (e.kind == Kind::kIngest && !e.dedupe_id.empty()) {
-        BindText(s, 3, e.dedupe_id);
-      } else {
-        sqlite3_bind_null(s, 3);
-      }
-      BindText(s, 4, e.created_at);
-      BindText(s, 5, e.integrity_hash);
-      sqlite3_bind_text(s, 6, batch[i].wire_bytes.data(),
-                        static_cast<int>(batch[i].wire_bytes.size()), SQLITE_STATIC);
-      rc = sqlite3_step(s);
+      MessageRow row;
+      row.kind = e.kind;
+      row.message_id = e.message_id;
+      // Dead letters are never deduplicated: no dedupe id, NULL.
+      if (e.kind == Kind::kIngest) row.dedupe_id = e.dedupe_id;
+      row.created_at = e.created_at;
+      row.integrity_hash = e.integrity_hash;
+      row.body = batch[i].wire_bytes;
+      int64_t seq = 0;
+      rc = StoreMessage(db, statements->insert.get(), statements->insert_unacked.get(), row,
+                        &seq);
       if (rc == SQLITE_DONE) {
-        if (sqlite3_changes(db) == 0) {
+        if (seq == 0) {
           (*outcomes)[i].outcome = PublishOutcome::kDuplicate;
         } else {
-          sqlite3_bind_text(u, 1, KindName(e.kind), -1, SQLITE_STATIC);
-          const int urc = sqlite3_step(u);
-          sqlite3_reset(u);
-          if (urc != SQLITE_DONE) {
-            std::string why = "insert: " + DbError(db, urc);
-            sqlite3_reset(s);
-            sqlite3_clear_bindings(s);
-            return fail_all(why);
-          }
           ++stored;
         }
-      } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      } else if (seq == 0 && (rc & 0xff) == SQLITE_CONSTRAINT) {
         // Only this statement is undone (a constraint it broke): the batch goes on.
         (*outcomes)[i].status = Status::AlreadyExists(
             "embedded queue: message not stored: " + DbError(db, rc));
       } else {
-        std::string why = "insert: " + DbError(db, rc);
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-        return fail_all(why);
+        return fail_all("insert: " + DbError(db, rc));
       }
-      sqlite3_reset(s);
-      sqlite3_clear_bindings(s);
     }
   }
   if (options_.fail_commit_for_test) {
@@ -586,6 +609,30 @@ void EmbeddedQueue::WriteBatch(std::vector<Pending>& batch, WriterStatements* st
 }
 
 namespace {
+
+// Appends the rows of `st` - seq, dedupe_id, body[, delivered_count] - to `out` (and each
+// dedupe id to `dedupe_ids`, when not null): delivery_count = the delivered_count column (when
+// `deliveries_column`) plus `extra_deliveries`. Returns the last step's code (SQLITE_DONE when
+// every row was read).
+int AppendRows(sqlite3_stmt* st, bool deliveries_column, int extra_deliveries,
+               std::vector<StoredMessage>* out, std::vector<std::string>* dedupe_ids) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    StoredMessage m;
+    m.sequence = sqlite3_column_int64(st, 0);
+    if (dedupe_ids != nullptr) {
+      const unsigned char* dd = sqlite3_column_text(st, 1);
+      dedupe_ids->emplace_back(dd != nullptr ? reinterpret_cast<const char*>(dd) : "");
+    }
+    const unsigned char* body = sqlite3_column_text(st, 2);
+    m.wire_bytes.assign(body != nullptr ? reinterpret_cast<const char*>(body) : "",
+                        static_cast<size_t>(sqlite3_column_bytes(st, 2)));
+    m.delivery_count =
+        (deliveries_column ? sqlite3_column_int64(st, 3) : 0) + extra_deliveries;
+    out->push_back(std::move(m));
+  }
+  return rc;
+}
 
 // Reads the oldest unacked messages of `kind` with seq > after_seq (at most `limit`) into
 // `out`: sequence, wire bytes, dedupe id (`dedupe_ids`, when not null) and delivery_count =
@@ -602,19 +649,7 @@ int ReadUnacked(sqlite3* db, Kind kind, int64_t after_seq, int limit, bool count
   sqlite3_bind_text(st, 1, KindName(kind), -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, after_seq);
   sqlite3_bind_int(st, 3, limit);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    StoredMessage m;
-    m.sequence = sqlite3_column_int64(st, 0);
-    if (dedupe_ids != nullptr) {
-      const unsigned char* dd = sqlite3_column_text(st, 1);
-      dedupe_ids->emplace_back(dd != nullptr ? reinterpret_cast<const char*>(dd) : "");
-    }
-    const unsigned char* body = sqlite3_column_text(st, 2);
-    m.wire_bytes.assign(body != nullptr ? reinterpret_cast<const char*>(body) : "",
-                        static_cast<size_t>(sqlite3_column_bytes(st, 2)));
-    m.delivery_count = sqlite3_column_int64(st, 3) + (count_delivery ? 1 : 0);
-    out->push_back(std::move(m));
-  }
+  rc = AppendRows(st, /*deliveries_column=*/true, count_delivery ? 1 : 0, out, dedupe_ids);
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) return rc;
   if (!count_delivery || out->empty()) return SQLITE_OK;
@@ -683,16 +718,7 @@ Result<std::vector<StoredMessage>> EmbeddedQueue::Select(Kind kind, int64_t afte
       sqlite3_bind_text(st.get(), 1, KindName(kind), -1, SQLITE_STATIC);
       sqlite3_bind_int64(st.get(), 2, after_seq);
       sqlite3_bind_int(st.get(), 3, limit);
-      while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-        StoredMessage m;
-        m.sequence = sqlite3_column_int64(st.get(), 0);
-        const unsigned char* dd = sqlite3_column_text(st.get(), 1);
-        dedupe_ids.emplace_back(dd != nullptr ? reinterpret_cast<const char*>(dd) : "");
-        const unsigned char* body = sqlite3_column_text(st.get(), 2);
-        m.wire_bytes.assign(body != nullptr ? reinterpret_cast<const char*>(body) : "",
-                            static_cast<size_t>(sqlite3_column_bytes(st.get(), 2)));
-        out.push_back(std::move(m));
-      }
+      rc = AppendRows(st.get(), /*deliveries_column=*/false, 0, &out, &dedupe_ids);
       if (rc == SQLITE_DONE) rc = SQLITE_OK;
     }
   }
@@ -876,23 +902,15 @@ Result<int64_t> EmbeddedQueue::Redrive(int64_t dlq_seq, const Envelope& original
   if (ingest_seq == 0) {  // pruned by retention (or never stored here): insert it again
     Stmt insert, unacked;
     rc = insert.Prepare(db, kInsertSql);
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_text(insert.get(), 1, KindName(Kind::kIngest), -1, SQLITE_STATIC);
-      BindText(insert.get(), 2, original.message_id);
-      sqlite3_bind_null(insert.get(), 3);
-      BindText(insert.get(), 4, original.created_at);
-      BindText(insert.get(), 5, original.integrity_hash);
-      BindText(insert.get(), 6, original_wire);
-      rc = sqlite3_step(insert.get());
-    }
-    if (rc != SQLITE_DONE) return fail("insert", rc);
-    ingest_seq = sqlite3_last_insert_rowid(db);
-    rc = unacked.Prepare(db, kInsertUnackedSql);
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_text(unacked.get(), 1, KindName(Kind::kIngest), -1, SQLITE_STATIC);
-      rc = sqlite3_step(unacked.get());
-    }
-    if (rc != SQLITE_DONE) return fail("insert", rc);
+    if (rc == SQLITE_OK) rc = unacked.Prepare(db, kInsertUnackedSql);
+    if (rc != SQLITE_OK) return fail("insert", rc);
+    MessageRow row;
+    row.message_id = original.message_id;
+    row.created_at = original.created_at;
+    row.integrity_hash = original.integrity_hash;
+    row.body = original_wire;
+    rc = StoreMessage(db, insert.get(), unacked.get(), row, &ingest_seq);
+    if (rc != SQLITE_DONE || ingest_seq == 0) return fail("insert", rc);
   }
   rc = Exec(db, "COMMIT");
   if (rc != SQLITE_OK) return fail("commit", rc);

@@ -147,6 +147,36 @@ class EmbeddedQueueTest : public ::testing::Test {
   SystemRandom random_;  // FakeRandom repeats UUIDs after 16 of them
 };
 
+// Redrive of a dead letter whose original is no longer stored (pruned by retention, or never
+// stored here): the original goes in again - a new seq, unacked, its bytes exactly as given,
+// no dedupe id (a later publish of the same event is not refused because of it) - and the
+// dead letter retires in the same transaction; a second redrive finds nothing.
+TEST_F(EmbeddedQueueTest, RedriveStoresAnOriginalThatIsNoLongerThere) {
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  ASSERT_TRUE(PublishSync(*q, DeadLetter("{")).status.ok());
+  auto dead = q->ListUnacked(Kind::kDeadLetter, 0, 10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  const Envelope original = Ingest("e-gone", "t1/e-gone");
+  const std::string wire = original.CanonicalBytes();
+  auto seq = q->Redrive((*dead)[0].sequence, original, wire);
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_GT(*seq, (*dead)[0].sequence);
+  auto live = q->ListUnacked(Kind::kIngest, 0, 10);
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].sequence, *seq);
+  EXPECT_EQ((*live)[0].wire_bytes, wire);
+  EXPECT_EQ((*live)[0].envelope.message_id, original.message_id);
+  EXPECT_TRUE((*live)[0].envelope.dedupe_id.empty());
+  EXPECT_EQ(*q->DeliveredCount(*seq), 0);
+  EXPECT_TRUE(q->ListUnacked(Kind::kDeadLetter, 0, 10)->empty()) << "retired";
+  EXPECT_EQ(q->Redrive((*dead)[0].sequence, original, wire).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(PublishSync(*q, Ingest("e-gone", "t1/e-gone")).outcome, PublishOutcome::kStored);
+}
+
 TEST_F(EmbeddedQueueTest, OpenCreatesWalDatabaseAndIsHealthy) {
   auto q = OpenQueue();
   ASSERT_NE(q, nullptr);
