@@ -4,6 +4,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "app/kill_switch.h"
 #include "app/replies.h"
 #include "config/listen_address.h"
@@ -36,6 +39,10 @@ Result<std::shared_ptr<state::RedisPool>> MakeRedisPool(const config::GatewayCon
   if (cfg.redis_url.empty())
     return Status::InvalidArgument("nonce_backend/rate_limit_backend 'redis' needs redis_url");
   VV_ASSIGN_OR_RETURN(auto rc, RedisSettings(cfg));
+  // A connection per io thread at least: each holds one for its request's round trip, and a
+  // thread waiting for a free connection is a thread not serving.
+  rc.pool_size = std::clamp(cfg.EffectiveWorkerThreads(std::thread::hardware_concurrency()),
+                            rc.pool_size, 1024);
   auto pool = state::RedisPool::Create(rc);
   if (!pool.ok()) return Status(pool.status().code(), "redis_url: " + pool.status().message());
   return std::move(pool).value();
@@ -343,7 +350,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
   so.tls.ca_path = c.tls.ca_path;
   so.tls.crl_path = c.tls.crl_path;
   so.tls.require_client_cert = c.require_mtls;
-  so.threads = c.worker_threads;
+  so.threads = c.EffectiveWorkerThreads(std::thread::hardware_concurrency());
   so.max_body_bytes = c.max_body_bytes;
   so.max_header_bytes = c.max_header_bytes;
   so.max_header_count = c.max_header_count;

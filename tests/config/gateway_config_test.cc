@@ -815,6 +815,24 @@ TEST_F(GatewayConfigTest, ValidateRejectsHandBuiltBadConfig) {
 }
 
 
+// Issue 15: worker_threads 0 is one io thread per core, two per core when a request waits on a
+// Redis round trip (nonce or rate state in Redis); a number given is used as it is.
+TEST_F(GatewayConfigTest, WorkerThreadsAutomaticFollowsTheStateBackend) {
+  auto d = Parse(Yaml());
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->worker_threads, 0);
+  EXPECT_EQ(d->EffectiveWorkerThreads(2), 2);
+  EXPECT_EQ(d->EffectiveWorkerThreads(0), 1) << "unknown core count";
+  GatewayConfig c = *d;
+  c.rate_limit_backend = StateBackend::kRedis;
+  EXPECT_EQ(c.EffectiveWorkerThreads(2), 4);
+  c.rate_limit_backend = StateBackend::kMemory;
+  c.nonce_backend = StateBackend::kRedis;
+  EXPECT_EQ(c.EffectiveWorkerThreads(8), 16);
+  c.worker_threads = 3;
+  EXPECT_EQ(c.EffectiveWorkerThreads(8), 3);
+}
+
 // ---- Issue 12 item 4: handshake deadline and the pending-handshake pool ---------------------
 
 TEST_F(GatewayConfigTest, PendingHandshakeLimitsDefaultsYamlAndEnv) {
