@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh [--build-dir DIR] [--no-build] [--requests N] [--connections C]
 #                    [--batch-size B] [--configs embedded,redis-jetstream] [--tiny] [--keep]
+#                    [--random-event-ids]
 #
 # For each configuration it starts vv-gateway (real mTLS on a free loopback port, a fresh dev
 # PKI, signed audit log, signed queue envelopes - every guarantee of production on), drives it
@@ -28,6 +29,9 @@
 # --requests sets the length of a run (vv-loadgen is bounded by a request count, not a time:
 # every request is pre-signed before the clock starts). Exit 0 when every run got only
 # 202 / 207-all-accepted answers. --tiny: a few requests per run (CI: tests/bench).
+# --random-event-ids: every event gets a random id (uuid4, as most producers send them)
+# instead of one that sorts in the order sent: the queue's dedupe index then takes random
+# inserts (a B-tree page written per event once the index outgrows a commit group).
 # Not a test: figures are only meaningful on an otherwise idle machine, and even then only
 # the ratios compare across machines.
 set -euo pipefail
@@ -42,7 +46,8 @@ BATCH_SIZE=500
 BATCH_REQUESTS=""
 CONFIGS="embedded,redis-jetstream"
 KEEP=0
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
+LOADGEN_IDS=()
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) BUILD="$(cd "$2" && pwd)"; shift 2 ;;
@@ -54,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --configs) CONFIGS="$2"; shift 2 ;;
     --tiny) REQUESTS=40; CONNECTIONS=2; BATCH_SIZE=5; BATCH_REQUESTS=4; shift ;;
     --keep) KEEP=1; shift ;;
+    --random-event-ids) LOADGEN_IDS=(--random-event-ids); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -185,7 +191,7 @@ loadgen() {  # loadgen OUT_JSON GATEWAY_PID PORT [extra args]
   local rc=0
   "$BIN/vv-loadgen" --port "$port" --ca "$RUN/pki/ca.crt" --cert "$RUN/pki/producer.crt" \
     --key "$RUN/pki/producer.key" --seed-hex "$SEED" --connections "$CONNECTIONS" \
-    --gateway-pid "$pid" "$@" > "$out" || rc=$?
+    --gateway-pid "$pid" ${LOADGEN_IDS[@]+"${LOADGEN_IDS[@]}"} "$@" > "$out" || rc=$?
   echo "bench.sh: $(basename "$(dirname "$out")")/$(basename "$out"): $(cat "$out")" >&2
   return $rc
 }

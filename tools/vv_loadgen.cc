@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
   int batch_size = 1;
   cli.add_option("--batch-size", batch_size, "events per request (>1: the batch endpoint)")
       ->check(CLI::Range(1, 100000));
+  bool random_ids = false;
+  cli.add_flag("--random-event-ids", random_ids,
+               "random event ids (as producers using uuid4 send them) instead of ids that sort "
+               "in the order they are sent; the queue's dedupe index then takes random inserts");
   if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
 
   auto seed = vv::HexDecode(seed_hex);
@@ -116,11 +120,12 @@ int main(int argc, char** argv) {
     Prepared& p = prepared[static_cast<size_t>(i)];
     if (batch) {
       for (int e = 0; e < batch_size; ++e) {
-        p.body += Body(ts, nonce, "evt-" + nonce + "-" + std::to_string(e));
+        p.body += Body(ts, nonce, random_ids ? "evt-" + random.Uuid4()
+                                             : "evt-" + nonce + "-" + std::to_string(e));
         p.body += '\n';
       }
     } else {
-      p.body = Body(ts, nonce, "evt-" + nonce);
+      p.body = Body(ts, nonce, random_ids ? "evt-" + random.Uuid4() : "evt-" + nonce);
     }
     std::string sig = vv::Base64Encode(sk.Sign(std::to_string(ts) + "." + nonce + "." + p.body));
     p.headers = {{"Content-Type", batch ? "application/x-ndjson" : "application/json"},
