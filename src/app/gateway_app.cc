@@ -90,6 +90,7 @@ std::unique_ptr<state::Admission> MakeAdmission(const config::GatewayConfig& cfg
 
 void FillJetStreamOptions(const config::GatewayConfig& cfg, queue::JetStreamOptions* o) {
   config::ApplyNatsConfig(cfg, &o->nats);
+  o->nats.send_asap = cfg.nats_send_asap;
   o->ingest_subject = cfg.queue_subject;
   o->dlq_subject = cfg.dlq_subject;
   o->ingest_stream = cfg.nats_stream;

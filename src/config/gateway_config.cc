@@ -643,6 +643,7 @@ std::vector<t::Key<G>> GatewayKeys() {
   add(t::Int<G>("nats_replicas", t::F(&G::nats_replicas)).Check([](const G& c, t::Violations* v) {
     v->Add(CheckNatsReplicas(c.nats_replicas));
   }));
+  add(t::Bool<G>("nats_send_asap", t::F(&G::nats_send_asap)));
   add(Min(t::Int<G>("nats_duplicate_window_seconds", t::F(&G::nats_duplicate_window_seconds)),
           [](const G& c) { return c.nats_duplicate_window_seconds; }, 60,
           "nats_duplicate_window_seconds must be >= 60 (it must exceed the producer's retry "

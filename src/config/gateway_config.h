@@ -171,6 +171,10 @@ struct GatewayConfig {
   std::string nats_stream = "VV_TELEMETRY";
   std::string nats_dlq_stream = "VV_TELEMETRY_DLQ";
   int64_t nats_replicas = 1;
+  // true: each publish is written to the NATS socket at once (lowest latency on an idle
+  // gateway); false (default): nats.c's flusher writes what a millisecond gathered in one go -
+  // up to 1 ms more per request when idle, fewer writes and less CPU under load (issue 15).
+  bool nats_send_asap = false;
   // Must exceed the producer's retry horizon: retries inside it are stored once.
   int64_t nats_duplicate_window_seconds = 600;
   // Stream limits (issue 14), applied when the gateway creates a stream and reconciled (stream

@@ -779,6 +779,18 @@ TEST_F(GatewayConfigTest, ExampleConfigLoads) {
   EXPECT_TRUE(std::filesystem::path(r->queue_path).is_absolute());
 }
 
+// Issue 15: the JetStream publisher's writes are gathered by nats.c's flusher unless
+// nats_send_asap asks for one write per publish.
+TEST_F(GatewayConfigTest, NatsSendAsapDefaultsOffAndParses) {
+  auto d = Parse(Yaml());
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_FALSE(d->nats_send_asap);
+  auto y = Parse(Yaml("    nats_send_asap: true\n"));
+  ASSERT_TRUE(y.ok()) << y.status().message();
+  EXPECT_TRUE(y->nats_send_asap);
+  ExpectError(Yaml("    nats_send_asap: sometimes\n"), "nats_send_asap");
+}
+
 // Issue 14: JetStream stream limits.
 TEST_F(GatewayConfigTest, StreamLimitsParseAndBadValuesAreRefused) {
   auto r = Parse(Yaml("    nats_stream_max_age_seconds: 86400\n    nats_stream_max_bytes: 1048576\n"
