@@ -5,7 +5,6 @@
 #include <initializer_list>
 #include <utility>
 
-#include "common/completion_batch.h"
 #include "common/file_mode.h"
 #include "queue/envelope_codec.h"
 #include "sqlstore/sqlite_util.h"
@@ -404,7 +403,6 @@ EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,
       writer_db_(writer_db),
       reader_db_(reader_db) {
   writer_running_.store(true);
-  completer_ = std::thread([this] { CompleterLoop(); });
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -415,7 +413,7 @@ EmbeddedQueue::~EmbeddedQueue() {
   }
   cv_.SignalAll();
   if (writer_.joinable()) writer_.join();  // its last groups are handed over
-  if (completer_.joinable()) completer_.join();
+  completions_.Stop();                     // every callback has run
   sqlite3_close(reader_db_);
   sqlite3_close(writer_db_);
 }
@@ -498,33 +496,14 @@ void EmbeddedQueue::WriterLoop() {
     // the stored bytes carry the signature: the writer binds the envelope's scalar columns.
     if (options_.signer != nullptr) SignPendingGroup(*options_.signer, group.batch);
     WriteBatch(group.batch, &statements, &group.outcomes);
-    MutexLock l(&done_mu_);
-    while (done_.size() >= 2) done_cv_.Wait(&done_mu_);
-    done_.push_back(std::move(group));
-    done_cv_.SignalAll();
+    completions_.Post(std::move(group));  // waits while two groups wait for their callbacks
   }
-  MutexLock l(&done_mu_);  // the completion thread reads the flag under it
   writer_running_.store(false);
-  done_cv_.SignalAll();
 }
 
-void EmbeddedQueue::CompleterLoop() {
-  for (;;) {
-    Group group;
-    {
-      MutexLock l(&done_mu_);
-      while (done_.empty() && writer_running_.load()) done_cv_.Wait(&done_mu_);
-      if (done_.empty()) return;  // the writer stopped and every group is done
-      group = std::move(done_.front());
-      done_.pop_front();
-      done_cv_.SignalAll();
-    }
-    // The callbacks of one commit group run inside one CompletionBatch: work they defer to
-    // it (the gateway's audit records and answers) is done once for the group, after the last.
-    CompletionBatch batch;
-    for (size_t i = 0; i < group.batch.size(); ++i)
-      group.batch[i].done(std::move(group.outcomes[i].status), group.outcomes[i].outcome);
-  }
+void EmbeddedQueue::CompleteGroup(Group& group) {
+  for (size_t i = 0; i < group.batch.size(); ++i)
+    group.batch[i].done(std::move(group.outcomes[i].status), group.outcomes[i].outcome);
 }
 
 namespace {

@@ -18,11 +18,11 @@
 // Group commit: Publish() validates nothing heavy, appends to a bounded in-memory queue and
 // returns. One writer thread takes everything pending, inserts it in ONE transaction
 // (INSERT ... ON CONFLICT(dedupe_id) DO NOTHING; no row inserted -> kDuplicate), commits,
-// and only then hands the group to the completion thread, which invokes the callbacks (OK +
-// kStored / kDuplicate) while the writer goes on with the next transaction: the callbacks'
-// work (the gateway's audit records and answers) overlaps the next group's inserts and fsync
-// instead of delaying them. At most two committed groups wait for their callbacks; the writer
-// waits beyond that. If the transaction fails
+// and only then hands the group to the completion thread (common/completion_thread.h), which
+// invokes the callbacks (OK + kStored / kDuplicate) while the writer goes on with the next
+// transaction: the callbacks' work (the gateway's audit records and answers) overlaps the next
+// group's inserts and fsync instead of delaying them. At most two committed groups wait for
+// their callbacks; the writer waits beyond that. If the transaction fails
 // (BEGIN, an I/O error on insert, COMMIT), it is rolled back and every callback of the batch
 // gets Unavailable: nothing is reported stored that is not stored. When the pending queue is
 // full, or the queue is shutting down, Publish fails fast: the callback is invoked with
@@ -37,8 +37,9 @@
 // never touch the publish path's lock. A consumer's hot path can have a connection of its own
 // (EmbeddedDeliveryReader, below).
 //
-// The callbacks of one commit group run inside one CompletionBatch (common/completion_batch.h):
-// work a callback defers to it runs once after the group's last callback.
+// The callbacks of one commit group - of every group waiting when the completion thread wakes -
+// run inside one CompletionBatch (common/completion_batch.h): work a callback defers to it
+// runs once after the last of them.
 //
 // Thread-safety: all public methods are thread-safe. Callbacks run on the completion thread,
 // in commit order (or inline on the caller's thread for fail-fast rejections), with no
@@ -57,6 +58,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/completion_thread.h"
 #include "common/mutex.h"
 #include "common/status.h"
 #include "queue/envelope_auth.h"
@@ -168,9 +170,8 @@ class EmbeddedQueue final : public Publisher {
 
   EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, const EmbeddedQueueOptions& options);
   void WriterLoop();
-  // Runs the callbacks of each group handed over by the writer, in order, each group inside
-  // one CompletionBatch; returns once the writer has stopped and every group is done.
-  void CompleterLoop();
+  // On the completion thread: the callbacks of one group, in order.
+  static void CompleteGroup(Group& group);
   // Writes the batch in one transaction; fills `outcomes` (same size as batch).
   void WriteBatch(std::vector<Pending>& batch, WriterStatements* statements,
                   std::vector<Outcome>* outcomes);
@@ -191,11 +192,10 @@ class EmbeddedQueue final : public Publisher {
   std::deque<Pending> pending_ VV_GUARDED_BY(mu_);
   bool stopping_ VV_GUARDED_BY(mu_) = false;
 
-  Mutex done_mu_;
-  CondVar done_cv_;  // a group was handed over or taken, or the writer stopped
-  std::deque<Group> done_ VV_GUARDED_BY(done_mu_);
+  // Committed (or failed) groups waiting for their callbacks: at most two (the writer waits).
+  CompletionThread<Group> completions_{&EmbeddedQueue::CompleteGroup, /*max_waiting=*/2};
 
-  // Cleared by the writer under done_mu_ when it stops (Enqueue and Health read it unlocked).
+  // Cleared by the writer when it stops (Enqueue and Health read it).
   std::atomic<bool> writer_running_{false};
   std::atomic<bool> last_commit_failed_{false};
   std::atomic<uint64_t> commits_{0};
@@ -203,7 +203,6 @@ class EmbeddedQueue final : public Publisher {
   std::atomic<uint64_t> committed_messages_{0};
 
   std::thread writer_;
-  std::thread completer_;
 };
 
 // A consumer's own connection to an embedded queue file, for its delivery hot path (the

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/completion_batch.h"
 
 namespace vv::queue {
 
@@ -16,7 +15,6 @@ GroupingPublisher::GroupingPublisher(std::unique_ptr<Publisher> inner,
                                                static_cast<size_t>(kEnvelopeBatchMaxSize));
         return options;
       }()) {
-  completer_ = std::thread([this] { CompleterLoop(); });
   grouper_ = std::thread([this] { GrouperLoop(); });
 }
 
@@ -30,12 +28,7 @@ GroupingPublisher::~GroupingPublisher() {
   // Completes or fails every message it holds (JetStream: acks awaited up to its drain
   // timeout, the rest failed); no completion can arrive after this.
   inner_.reset();
-  {
-    MutexLock l(&done_mu_);
-    completer_stopping_ = true;
-  }
-  done_cv_.SignalAll();
-  completer_.join();  // every completion has run
+  completions_.Stop();  // every completion has run
 }
 
 void GroupingPublisher::Publish(Envelope envelope, PublishCallback done) {
@@ -74,14 +67,7 @@ void GroupingPublisher::PublishBatch(std::vector<Envelope> envelopes, PublishBat
     }
   }
   if (signer_ != nullptr) signer_->SignBatchForWire(&envelopes);
-  inner_->PublishBatch(std::move(envelopes), [this, done = std::move(done)](
-                                                 Status s, std::vector<PublishOutcome> o) mutable {
-    Completion c;
-    c.batch_done = std::move(done);
-    c.status = std::move(s);
-    c.outcomes = std::move(o);
-    Complete(std::move(c));
-  });
+  inner_->PublishBatch(std::move(envelopes), CompleteLater(std::move(done)));
 }
 
 Status GroupingPublisher::Health() const {
@@ -115,49 +101,39 @@ void GroupingPublisher::GrouperLoop() {
     if (signer_ != nullptr) SignPendingGroup(*signer_, group);
     for (Pending& p : group) {
       p.envelope.wire = std::move(p.wire_bytes);
-      inner_->Publish(std::move(p.envelope), [this, done = std::move(p.done)](
-                                                 Status s, PublishOutcome o) mutable {
-        Completion c;
-        c.done = std::move(done);
-        c.status = std::move(s);
-        c.outcome = o;
-        Complete(std::move(c));
-      });
+      inner_->Publish(std::move(p.envelope), CompleteLater(std::move(p.done)));
     }
     group.clear();
   }
 }
 
-void GroupingPublisher::Complete(Completion c) {
-  {
-    MutexLock l(&done_mu_);
-    completions_.push_back(std::move(c));
-  }
-  done_cv_.Signal();
+PublishCallback GroupingPublisher::CompleteLater(PublishCallback done) {
+  return [this, done = std::move(done)](Status s, PublishOutcome o) mutable {
+    Completion c;
+    c.done = std::move(done);
+    c.status = std::move(s);
+    c.outcome = o;
+    completions_.Post(std::move(c));
+  };
 }
 
-void GroupingPublisher::CompleterLoop() {
-  std::vector<Completion> run;
-  for (;;) {
-    {
-      MutexLock l(&done_mu_);
-      while (!completer_stopping_ && completions_.empty()) done_cv_.Wait(&done_mu_);
-      if (completions_.empty()) return;  // stopping, and every completion has run
-      run.swap(completions_);
-    }
-    {
-      // Everything that completed while the previous run was busy: one batch (the gateway's
-      // audit records of the run are appended together, then each request is answered).
-      CompletionBatch batch;
-      for (Completion& c : run) {
-        if (c.batch_done) {
-          c.batch_done(std::move(c.status), std::move(c.outcomes));
-        } else {
-          c.done(std::move(c.status), c.outcome);
-        }
-      }
-    }
-    run.clear();
+PublishBatchCallback GroupingPublisher::CompleteLater(PublishBatchCallback done) {
+  return [this, done = std::move(done)](Status s, std::vector<PublishOutcome> o) mutable {
+    Completion c;
+    c.batch_done = std::move(done);
+    c.status = std::move(s);
+    c.outcomes = std::move(o);
+    completions_.Post(std::move(c));
+  };
+}
+
+// Everything that completed while the previous run was busy runs in one CompletionBatch (the
+// gateway's audit records of the run are appended together, then each request is answered).
+void GroupingPublisher::Completion::Run(Completion& c) {
+  if (c.batch_done) {
+    c.batch_done(std::move(c.status), std::move(c.outcomes));
+  } else {
+    c.done(std::move(c.status), c.outcome);
   }
 }
 

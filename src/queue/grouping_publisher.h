@@ -7,8 +7,8 @@
 //                            with ONE signature (EnvelopeSigner::SignedWireBytes: a group of one
 //                            is plain ed25519, more are ed25519-merkle-v1, envelope_auth.h) and
 //                            handed to `inner` message by message (JetStream async publish)
-//   inner's completions   -> completion thread: every completion waiting when it wakes runs
-//   (any thread)             inside ONE CompletionBatch (common/completion_batch.h), so the
+//   inner's completions   -> completion thread (common/completion_thread.h): every completion
+//   (any thread)             waiting when it wakes runs inside ONE CompletionBatch, so the
 //                            gateway appends their audit records with one write and posts
 //                            their answers together, instead of one write and one wake-up each
 //
@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/completion_thread.h"
 #include "common/mutex.h"
 #include "queue/envelope_auth.h"
 #include "queue/queue.h"
@@ -69,11 +70,13 @@ class GroupingPublisher final : public Publisher {
     Status status;
     PublishOutcome outcome = PublishOutcome::kStored;
     std::vector<PublishOutcome> outcomes;
+    static void Run(Completion& c);
   };
+  // Callbacks for `inner` that complete `done` on the completion thread.
+  PublishCallback CompleteLater(PublishCallback done);
+  PublishBatchCallback CompleteLater(PublishBatchCallback done);
 
   void GrouperLoop();
-  void CompleterLoop();
-  void Complete(Completion c);
 
   std::unique_ptr<Publisher> inner_;
   const std::shared_ptr<const EnvelopeSigner> signer_;
@@ -85,13 +88,10 @@ class GroupingPublisher final : public Publisher {
   bool stopping_ VV_GUARDED_BY(mu_) = false;
   uint64_t groups_ VV_GUARDED_BY(mu_) = 0;
 
-  Mutex done_mu_;
-  CondVar done_cv_;
-  std::vector<Completion> completions_ VV_GUARDED_BY(done_mu_);
-  bool completer_stopping_ VV_GUARDED_BY(done_mu_) = false;
+  // Unbounded: inner's completions arrive on a library thread that must not block.
+  CompletionThread<Completion> completions_{&Completion::Run};
 
   std::thread grouper_;
-  std::thread completer_;
 };
 
 }  // namespace vv::queue
