@@ -15,8 +15,11 @@
 #   redis-jetstream  redis-server + nats-server -js started here on free loopback ports
 #                    (skipped with a note when either binary is missing), stopped after
 # Output (stdout), one line per configuration:
-#   config rps p50 p99 cpu_us verify_us ratio          (p50/p99 in ms; ratio = verify_us/cpu_us)
-#   batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio
+#   config rps p50 p99 cpu_us verify_us ratio group    (p50/p99 in ms; ratio = verify_us/cpu_us)
+#   batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio group
+# group: the mean number of envelopes published together during that run (one embedded-queue
+# commit, or one queue signature on the JetStream path), from the gateway's
+# vv_gateway_queue_group_size histogram scraped on its admin listener before and after the run.
 #   engine_config events_per_s events cpu_us_per_event vs_batch
 # The engine line (issue 15 item 4): after the gateway runs, vv-engine --drain consumes what
 # they enqueued (signed envelopes) into the encrypted evidence store - embedded: SQLite queue ->
@@ -196,21 +199,44 @@ loadgen() {  # loadgen OUT_JSON GATEWAY_PID PORT [extra args]
   return $rc
 }
 
-# Prints the two result lines of one configuration from its loadgen JSON files.
-report() {  # report NAME SINGLE_JSON BATCH_JSON
+# group_totals ADMIN_PORT: "SUM COUNT" of the gateway's vv_gateway_queue_group_size histogram
+# (envelopes published together: one embedded commit, one JetStream-path signature), "0 0"
+# when the scrape fails.
+group_totals() {
+  python3 - "$1" <<'PY' 2>/dev/null || echo "0 0"
+import sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+v = {}
+for line in text.splitlines():
+    for k in ("vv_gateway_queue_group_size_sum", "vv_gateway_queue_group_size_count"):
+        if line.startswith(k + " "):
+            v[k] = float(line.split()[1])
+print("%g %g" % (v.get("vv_gateway_queue_group_size_sum", 0), v.get("vv_gateway_queue_group_size_count", 0)))
+PY
+}
+
+# Prints the two result lines of one configuration from its loadgen JSON files and the
+# group_totals taken before the single run, between the runs and after the batch run.
+report() {  # report NAME SINGLE_JSON BATCH_JSON "SUM COUNT" "SUM COUNT" "SUM COUNT"
   python3 - "$@" <<'PY'
 import json, sys
 name, single, batch = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+totals = [tuple(float(x) for x in t.split()) for t in sys.argv[4:7]]
+def group(a, b):  # mean envelopes a group between two scrapes
+    n = b[1] - a[1]
+    return (b[0] - a[0]) / n if n > 0 else 0.0
 def line(cfg, d, per):
     cpu = d["gateway_cpu_us_per_" + per]
     v = d["ed25519_verify_us"]
     return cfg, cpu, v, (v / cpu if cpu > 0 else 0.0)
 cfg, cpu, v, r = line(name, single, "request")
-print("%s %.0f %.2f %.2f %.1f %.1f %.3f" % (cfg, single["requests_per_second"],
-      single["latency_p50_us"] / 1e3, single["latency_p99_us"] / 1e3, cpu, v, r))
+print("%s %.0f %.2f %.2f %.1f %.1f %.3f %.2f" % (cfg, single["requests_per_second"],
+      single["latency_p50_us"] / 1e3, single["latency_p99_us"] / 1e3, cpu, v, r,
+      group(totals[0], totals[1])))
 cfg, cpu, v, r = line(name + "/batch", batch, "event")
-print("%s %.0f %d %.2f %.2f %.1f %.1f %.3f" % (cfg, batch["events_per_second"], batch["batch_size"],
-      batch["latency_p50_us"] / 1e3, batch["latency_p99_us"] / 1e3, cpu, v, r))
+print("%s %.0f %d %.2f %.2f %.1f %.1f %.3f %.1f" % (cfg, batch["events_per_second"], batch["batch_size"],
+      batch["latency_p50_us"] / 1e3, batch["latency_p99_us"] / 1e3, cpu, v, r,
+      group(totals[1], totals[2])))
 PY
 }
 
@@ -273,13 +299,19 @@ run_config() {  # run_config NAME EXTRA_YAML [ENGINE_STORE_YAML]
     stop_pid "$gw"
     return
   fi
-  local port
+  local port aport g0 g1 g2
   port=$(awk '/^LISTENING/ {print $2; exit}' "$dir/gateway.log")
+  wait_for 10 grep -q '^ADMIN_PORT' "$dir/gateway.log" || true
+  aport=$(awk '/^ADMIN_PORT/ {print $2; exit}' "$dir/gateway.log")
+  g0=$(group_totals "${aport:-0}")
   loadgen "$dir/single.json" "$gw" "$port" --requests "$REQUESTS" || FAILED=1
+  g1=$(group_totals "${aport:-0}")
   loadgen "$dir/batch.json" "$gw" "$port" --requests "$BATCH_REQUESTS" \
     --batch-size "$BATCH_SIZE" || FAILED=1
+  g2=$(group_totals "${aport:-0}")
   stop_pid "$gw"
-  mapfile -t -O "${#LINES[@]}" LINES < <(report "$name" "$dir/single.json" "$dir/batch.json")
+  mapfile -t -O "${#LINES[@]}" LINES < <(report "$name" "$dir/single.json" "$dir/batch.json" \
+    "$g0" "$g1" "$g2")
   if [[ -n "$store" ]]; then
     local line
     if line=$(engine_run "$name" "$store"); then LINES+=("$line"); else FAILED=1; fi
@@ -387,9 +419,10 @@ done
 
 echo "# vv bench: $(nproc) cores, $(uname -m), requests=$REQUESTS connections=$CONNECTIONS batch_size=$BATCH_SIZE batch_requests=$BATCH_REQUESTS"
 echo "# ratio = verify_us / cpu_us (one libsodium Ed25519 verify of the same message, same run)"
-echo "config rps p50 p99 cpu_us verify_us ratio"
+echo "# group = mean envelopes published together (one queue commit / one queue signature)"
+echo "config rps p50 p99 cpu_us verify_us ratio group"
 for l in "${LINES[@]:-}"; do [[ -n "$l" && "$l" != */batch* && "$l" != */engine* ]] && echo "$l"; done
-echo "batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio"
+echo "batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio group"
 for l in "${LINES[@]:-}"; do [[ "$l" == */batch* ]] && echo "$l"; done
 echo "engine_config events_per_s events cpu_us_per_event vs_batch"
 for l in "${LINES[@]:-}"; do [[ "$l" == */engine* ]] && echo "$l"; done

@@ -107,16 +107,19 @@ namespace {
 // The queue, signing every envelope with `signer` when set (issue 12): the embedded queue
 // signs each commit group in its writer (one signature per group, issue 15); JetStream
 // publishes go through a GroupingPublisher (one signature per group of concurrent publishes or
-// per batch, their completions run in groups too).
+// per batch, their completions run in groups too). Every group's size goes to `group_size`,
+// which must outlive the publisher.
 Result<std::unique_ptr<queue::Publisher>> MakePublisher(
     const config::GatewayConfig& cfg, const Clock& clock,
-    std::shared_ptr<const queue::EnvelopeSigner> signer) {
+    std::shared_ptr<const queue::EnvelopeSigner> signer, stats::Histogram* group_size) {
+  auto on_group = [group_size](size_t n) { group_size->Observe(static_cast<double>(n)); };
   switch (cfg.queue_backend) {
     case config::QueueBackend::kEmbedded: {
       queue::EmbeddedQueueOptions o;
       o.clock = &clock;
       o.signer = std::move(signer);
       o.on_notice = [](const std::string& m) { spdlog::warn("{}", m); };
+      o.on_group = on_group;
       auto q = queue::EmbeddedQueue::Open(cfg.queue_path, o);
       if (!q.ok()) return Status(q.status().code(), "queue_path: " + q.status().message());
       return std::unique_ptr<queue::Publisher>(std::move(q).value());
@@ -128,8 +131,10 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(
       FillJetStreamOptions(cfg, &o);
       auto p = queue::JetStreamPublisher::Create(o);
       if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
+      queue::GroupingPublisherOptions go;
+      go.on_group = on_group;
       return std::unique_ptr<queue::Publisher>(std::make_unique<queue::GroupingPublisher>(
-          std::move(p).value(), std::move(signer)));
+          std::move(p).value(), std::move(signer), std::move(go)));
     }
   }
   return Status::InvalidArgument("queue_backend: unknown backend");
@@ -253,7 +258,8 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::Create(
                         qs.status().message());
     queue_signer = std::move(qs).value();
   }
-  VV_ASSIGN_OR_RETURN(app->publisher_, MakePublisher(c, app->clock_, queue_signer));
+  VV_ASSIGN_OR_RETURN(app->publisher_, MakePublisher(c, app->clock_, queue_signer,
+                                                            &app->metrics_->queue_group_size));
   if (queue_signer == nullptr) {
     spdlog::warn("queue_signing_key_path is not set: envelopes are enqueued UNSIGNED; the "
                  "engine accepts them only with allow_unsigned_queue_messages (development)");

@@ -495,6 +495,7 @@ void EmbeddedQueue::WriterLoop() {
     // A group is at most max_pending <= kEnvelopeBatchMaxSize envelopes (checked at Open). Only
     // the stored bytes carry the signature: the writer binds the envelope's scalar columns.
     if (options_.signer != nullptr) SignPendingGroup(*options_.signer, group.batch);
+    if (options_.on_group) options_.on_group(group.batch.size());
     WriteBatch(group.batch, &statements, &group.outcomes);
     completions_.Post(std::move(group));  // waits while two groups wait for their callbacks
   }

@@ -87,6 +87,10 @@ struct EmbeddedQueueOptions {
   // queue of an earlier release): the table is rebuilt, about 70 us a row on the reference
   // machine (470k rows, 1 GB: 34 s), and the process is not serving meanwhile. nullptr = quiet.
   std::function<void(const std::string&)> on_notice;
+  // Told the size of every commit group (messages in one write transaction), on the writer
+  // thread, before the commit (the gateway's vv_gateway_queue_group_size). Must be cheap and
+  // must not call into the queue. nullptr = not told.
+  std::function<void(size_t)> on_group;
   // TEST ONLY: called by the writer just before COMMIT; a non-OK status makes the writer
   // roll the batch back as if COMMIT had failed. Called on the writer thread.
   std::function<Status()> fail_commit_for_test;

@@ -67,6 +67,7 @@ void GroupingPublisher::PublishBatch(std::vector<Envelope> envelopes, PublishBat
     }
   }
   if (signer_ != nullptr) signer_->SignBatchForWire(&envelopes);
+  if (options_.on_group) options_.on_group(envelopes.size());
   inner_->PublishBatch(std::move(envelopes), CompleteLater(std::move(done)));
 }
 
@@ -99,6 +100,7 @@ void GroupingPublisher::GrouperLoop() {
       ++groups_;
     }
     if (signer_ != nullptr) SignPendingGroup(*signer_, group);
+    if (options_.on_group) options_.on_group(group.size());
     for (Pending& p : group) {
       p.envelope.wire = std::move(p.wire_bytes);
       inner_->Publish(std::move(p.envelope), CompleteLater(std::move(p.done)));

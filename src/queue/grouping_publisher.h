@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -42,6 +43,9 @@ namespace vv::queue {
 struct GroupingPublisherOptions {
   size_t max_pending = 65536;  // publishes waiting for the grouper
   size_t max_group = 1024;     // envelopes under one signature (<= kEnvelopeBatchMaxSize)
+  // Told the size of every group handed to `inner` (single publishes signed together, or one
+  // PublishBatch), on the grouper's or the publishing thread. Must be cheap. nullptr = not told.
+  std::function<void(size_t)> on_group;
 };
 
 class GroupingPublisher final : public Publisher {

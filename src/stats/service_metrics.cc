@@ -42,6 +42,10 @@ GatewayMetrics::GatewayMetrics(Registry& r)
       queue_publish_duration(r.AddHistogram("vv_gateway_queue_publish_duration_seconds",
                                             "Time to publish an accepted message to the queue.",
                                             DefaultLatencyBuckets())),
+      queue_group_size(r.AddHistogram(
+          "vv_gateway_queue_group_size",
+          "Envelopes published together: one queue commit or one queue signature.",
+          {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096})),
       config_reloads(r.AddCounterFamily("vv_gateway_config_reloads_total",
                                         "Configuration hot reloads, by result (ok, rejected).",
                                         {"result"})),

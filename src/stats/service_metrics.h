@@ -49,6 +49,10 @@ struct GatewayMetrics {
   Histogram& verification_duration;
   // vv_gateway_queue_publish_duration_seconds: time to publish one accepted message.
   Histogram& queue_publish_duration;
+  // vv_gateway_queue_group_size: envelopes published together - one commit (embedded queue)
+  // or one signature (JetStream path) per observation: single requests that arrived
+  // together, or one batch request's events. Its _sum / _count is the mean group size.
+  Histogram& queue_group_size;
   // vv_gateway_config_reloads_total{result}: hot reloads, result = ok | rejected.
   CounterFamily& config_reloads;
   // vv_gateway_revoked_identities: identities currently revoked by the kill switch.

@@ -17,15 +17,15 @@ fail=0
 expect_line() {  # expect_line REGEX WHAT
   grep -Eq "$1" "$OUT" || { echo "missing: $2"; fail=1; }
 }
-expect_line '^config rps p50 p99 cpu_us verify_us ratio$' "the single-request header"
-expect_line '^batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio$' "the batch header"
-expect_line "^embedded $NUM $NUM $NUM $NUM $NUM $NUM\$" "the embedded line"
-expect_line "^embedded/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM\$" "the embedded batch line"
+expect_line '^config rps p50 p99 cpu_us verify_us ratio group$' "the single-request header"
+expect_line '^batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio group$' "the batch header"
+expect_line "^embedded $NUM $NUM $NUM $NUM $NUM $NUM $NUM\$" "the embedded line"
+expect_line "^embedded/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM $NUM\$" "the embedded batch line"
 expect_line '^engine_config events_per_s events cpu_us_per_event vs_batch$' "the engine header"
 expect_line "^embedded/engine $NUM [0-9]+ $NUM $NUM\$" "the embedded engine line"
 if command -v redis-server >/dev/null && command -v nats-server >/dev/null; then
-  expect_line "^redis-jetstream $NUM $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream line"
-  expect_line "^redis-jetstream/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream batch line"
+  expect_line "^redis-jetstream $NUM $NUM $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream line"
+  expect_line "^redis-jetstream/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream batch line"
   if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     expect_line "^redis-jetstream/engine $NUM [0-9]+ $NUM $NUM\$" "the JetStream + PostgreSQL engine line"
   fi

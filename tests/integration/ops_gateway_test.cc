@@ -180,6 +180,8 @@ TEST(OpsGatewayTest, MetricsEndpointCountsAcceptedAndRejectedByReason) {
   EXPECT_EQ(Sample(m, "vv_gateway_signature_failures_total"), 1);
   EXPECT_EQ(Sample(m, "vv_gateway_verification_duration_seconds_count"), 2);
   EXPECT_EQ(Sample(m, "vv_gateway_queue_publish_duration_seconds_count"), 1);
+  EXPECT_EQ(Sample(m, "vv_gateway_queue_group_size_count"), 1);  // one commit of one envelope
+  EXPECT_EQ(Sample(m, "vv_gateway_queue_group_size_sum"), 1);
   // A client without a trusted certificate: a handshake rejection.
   auto rogue = gw.Client("untrusted");
   EXPECT_EQ(Post(rogue, kProducerSeedHex), -1);

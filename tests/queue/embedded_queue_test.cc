@@ -1105,6 +1105,8 @@ TEST_F(EmbeddedQueueTest, CommitGroupCallbacksShareOneCompletionBatchClosedAfter
   WriterGate gate;
   EmbeddedQueueOptions o;
   o.fail_commit_for_test = gate.Hook();
+  std::vector<size_t> sizes;  // on_group, writer thread only; read after the queue is gone
+  o.on_group = [&](size_t n) { sizes.push_back(n); };
   auto q = OpenQueue(o);
   ASSERT_NE(q, nullptr);
   // What the callbacks saw and when the batch's part was closed (writer thread only; read
@@ -1148,6 +1150,7 @@ TEST_F(EmbeddedQueueTest, CommitGroupCallbacksShareOneCompletionBatchClosedAfter
   for (int i = 0; i <= kGroup; ++i) EXPECT_TRUE(r.Get(i).status.ok()) << i;
   EXPECT_EQ(log.events,
             (std::vector<std::string>{"close after 1", "close after " + std::to_string(kGroup)}));
+  EXPECT_EQ(sizes, (std::vector<size_t>{1, static_cast<size_t>(kGroup)})) << "commit groups";
   EXPECT_EQ(CompletionBatch::Current(), nullptr);  // none on this thread
 }
 

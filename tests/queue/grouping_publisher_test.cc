@@ -172,7 +172,14 @@ TEST(GroupingPublisherTest, PublishesWaitingTogetherShareOneSignature) {
   auto capture = std::make_unique<Capture>();
   Capture* raw = capture.get();
   Results results;
-  GroupingPublisher p(std::move(capture), Signer());
+  std::mutex sizes_mu;
+  std::vector<size_t> sizes;  // what on_group was told (the gateway's queue_group_size)
+  GroupingPublisherOptions o;
+  o.on_group = [&](size_t n) {
+    std::lock_guard<std::mutex> l(sizes_mu);
+    sizes.push_back(n);
+  };
+  GroupingPublisher p(std::move(capture), Signer(), o);
   FakeClock clock;
   FakeRandom random;
   raw->Close();
@@ -182,6 +189,10 @@ TEST(GroupingPublisherTest, PublishesWaitingTogetherShareOneSignature) {
   raw->Open();
   results.Await(6);
   EXPECT_EQ(p.groups(), 2u);
+  {
+    std::lock_guard<std::mutex> l(sizes_mu);
+    EXPECT_EQ(sizes, (std::vector<size_t>{1, 5}));
+  }
   const std::vector<Envelope> got = raw->got();
   ASSERT_EQ(got.size(), 6u);
   std::set<std::string> sigs;
@@ -207,7 +218,10 @@ TEST(GroupingPublisherTest, PublishesWaitingTogetherShareOneSignature) {
 TEST(GroupingPublisherTest, ABatchIsSignedOnceAndCompletesInACompletionBatch) {
   auto capture = std::make_unique<Capture>();
   Capture* raw = capture.get();
-  GroupingPublisher p(std::move(capture), Signer());
+  std::vector<size_t> sizes;  // on_group: told on the publishing thread for a batch
+  GroupingPublisherOptions opts;
+  opts.on_group = [&](size_t n) { sizes.push_back(n); };
+  GroupingPublisher p(std::move(capture), Signer(), opts);
   FakeClock clock;
   FakeRandom random;
   std::vector<Envelope> batch;
@@ -236,6 +250,7 @@ TEST(GroupingPublisherTest, ABatchIsSignedOnceAndCompletesInACompletionBatch) {
     EXPECT_EQ(VerifyEnvelopeAuth(*stored, Keys()), "");
   }
   EXPECT_EQ(p.groups(), 0u) << "a batch does not wait for the grouper";
+  EXPECT_EQ(sizes, (std::vector<size_t>{5})) << "a batch is one group";
 }
 
 // A Part counting the completions of its batch; records the count when the batch closes.
