@@ -86,10 +86,13 @@ uint64_t GroupingPublisher::groups() const {
 
 void GroupingPublisher::GrouperLoop() {
   std::vector<Pending> group;
+  const size_t max_in_flight = options_.max_groups_in_flight;
   for (;;) {
     {
       MutexLock l(&mu_);
-      while (!stopping_ && pending_.empty()) cv_.Wait(&mu_);
+      while (!stopping_ &&
+             (pending_.empty() || (max_in_flight > 0 && groups_in_flight_ >= max_in_flight)))
+        cv_.Wait(&mu_);
       if (pending_.empty()) return;  // stopping, and everything was handed on
       const size_t n = std::min(pending_.size(), options_.max_group);
       group.reserve(n);
@@ -98,19 +101,30 @@ void GroupingPublisher::GrouperLoop() {
         pending_.pop_front();
       }
       ++groups_;
+      ++groups_in_flight_;
     }
     if (signer_ != nullptr) SignPendingGroup(*signer_, group);
     if (options_.on_group) options_.on_group(group.size());
+    auto acks_out = std::make_shared<std::atomic<size_t>>(group.size());
     for (Pending& p : group) {
       p.envelope.wire = std::move(p.wire_bytes);
-      inner_->Publish(std::move(p.envelope), CompleteLater(std::move(p.done)));
+      inner_->Publish(std::move(p.envelope), CompleteLater(std::move(p.done), acks_out));
     }
     group.clear();
   }
 }
 
-PublishCallback GroupingPublisher::CompleteLater(PublishCallback done) {
-  return [this, done = std::move(done)](Status s, PublishOutcome o) mutable {
+PublishCallback GroupingPublisher::CompleteLater(PublishCallback done,
+                                                 std::shared_ptr<std::atomic<size_t>> group) {
+  return [this, done = std::move(done), group = std::move(group)](Status s,
+                                                                  PublishOutcome o) mutable {
+    if (group != nullptr && group->fetch_sub(1) == 1) {  // the group's last ack: it has landed
+      {
+        MutexLock l(&mu_);
+        --groups_in_flight_;
+      }
+      cv_.Signal();
+    }
     Completion c;
     c.done = std::move(done);
     c.status = std::move(s);

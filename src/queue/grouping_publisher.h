@@ -3,8 +3,9 @@
 // message on its own - JetStream, one PubAck per message (issue 15). The embedded queue groups
 // inside its writer; this gives the JetStream path the same shape:
 //
-//   Publish (io threads)  -> pending -> grouper thread: everything pending is ONE group, signed
-//                            with ONE signature (EnvelopeSigner::SignedWireBytes: a group of one
+//   Publish (io threads)  -> pending -> grouper thread: once the previous group's acks are
+//                            back (options.max_groups_in_flight), everything pending is ONE
+//                            group, signed with ONE signature (SignedWireBytes: a group of one
 //                            is plain ed25519, more are ed25519-merkle-v1, envelope_auth.h) and
 //                            handed to `inner` message by message (JetStream async publish)
 //   inner's completions   -> completion thread (common/completion_thread.h): every completion
@@ -20,12 +21,15 @@
 // An envelope that arrives signed (auth set or wire bytes built) is passed on as it is.
 //
 // Bounds: at most options.max_pending publishes wait for the grouper (more are refused at once
-// with Unavailable, like a full embedded queue); a group is at most options.max_group envelopes.
+// with Unavailable, like a full embedded queue); a group is at most options.max_group envelopes;
+// at most options.max_groups_in_flight groups wait for their acks (the next group forms
+// meanwhile). Shutdown does not wait for the acks before handing everything on.
 // Thread-safety: thread-safe. Callbacks run on the completion thread, never inside Publish.
 // Destruction: new publishes are refused, everything pending is handed to `inner`, `inner` is
 // destroyed (it completes or fails what it holds: JetStream waits for the acks up to its drain
 // timeout), then every completion runs; no callback is lost or called twice.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -43,6 +47,14 @@ namespace vv::queue {
 struct GroupingPublisherOptions {
   size_t max_pending = 65536;  // publishes waiting for the grouper
   size_t max_group = 1024;     // envelopes under one signature (<= kEnvelopeBatchMaxSize)
+  // Groups handed to `inner` whose acknowledgements are not all back; the grouper forms the
+  // next group only below this (self-clocking, as the embedded queue's writer waits for its
+  // fsync): under load the publishes that arrive during an ack round trip share one
+  // signature, an idle gateway's publish goes out at once. 0 = no bound (a group as soon as
+  // the previous one is handed on). Measured (bench/README.md, 2026-12-07 night), Redis +
+  // JetStream at 64 connections: 1 -> groups of 6-7, 4.2-4.9k req/s, 210-254 us CPU a request;
+  // 2 -> groups of 3, 3.6-4.0k; 0 -> groups of 1.5, 3.2-4.0k req/s, 267-346 us.
+  size_t max_groups_in_flight = 1;
   // Told the size of every group handed to `inner` (single publishes signed together, or one
   // PublishBatch), on the grouper's or the publishing thread. Must be cheap. nullptr = not told.
   std::function<void(size_t)> on_group;
@@ -76,8 +88,10 @@ class GroupingPublisher final : public Publisher {
     std::vector<PublishOutcome> outcomes;
     static void Run(Completion& c);
   };
-  // Callbacks for `inner` that complete `done` on the completion thread.
-  PublishCallback CompleteLater(PublishCallback done);
+  // Callbacks for `inner` that complete `done` on the completion thread; `group`, when set,
+  // counts the group's acks still out (the last one ends the group's flight).
+  PublishCallback CompleteLater(PublishCallback done,
+                                std::shared_ptr<std::atomic<size_t>> group = nullptr);
   PublishBatchCallback CompleteLater(PublishBatchCallback done);
 
   void GrouperLoop();
@@ -91,6 +105,7 @@ class GroupingPublisher final : public Publisher {
   std::deque<Pending> pending_ VV_GUARDED_BY(mu_);
   bool stopping_ VV_GUARDED_BY(mu_) = false;
   uint64_t groups_ VV_GUARDED_BY(mu_) = 0;
+  size_t groups_in_flight_ VV_GUARDED_BY(mu_) = 0;
 
   // Unbounded: inner's completions arrive on a library thread that must not block.
   CompletionThread<Completion> completions_{&Completion::Run};

@@ -267,7 +267,9 @@ struct CountingPart final : CompletionBatch::Part {
 TEST(GroupingPublisherTest, CompletionsWaitingTogetherRunInOneCompletionBatch) {
   auto capture = std::make_unique<Capture>(/*hold=*/true);
   Capture* raw = capture.get();
-  auto p = std::make_unique<GroupingPublisher>(std::move(capture), nullptr);
+  GroupingPublisherOptions opts;
+  opts.max_groups_in_flight = 0;  // all four out at once, their acks held
+  auto p = std::make_unique<GroupingPublisher>(std::move(capture), nullptr, opts);
   FakeClock clock;
   FakeRandom random;
   std::mutex mu;
@@ -322,13 +324,84 @@ TEST(GroupingPublisherTest, CompletionsWaitingTogetherRunInOneCompletionBatch) {
   EXPECT_EQ(closes, (std::vector<int>{1, 3})) << "one close per run, after its last completion";
 }
 
-// Destruction hands every pending publish on, lets the inner publisher complete or fail what
-// it holds, and runs every callback exactly once.
+// Self-clocking: while max_groups_in_flight groups wait for their acks, the publishes that
+// arrive wait too and go out as ONE group when an ack round trip ends (JetStream's acks take
+// ~1 ms; that is when a loaded gateway's publishes gather).
+TEST(GroupingPublisherTest, PublishesArrivingWhileAGroupAwaitsItsAcksFormTheNextGroup) {
+  auto capture = std::make_unique<Capture>(/*hold=*/true);
+  Capture* raw = capture.get();
+  Results results;
+  std::mutex sizes_mu;
+  std::vector<size_t> sizes;
+  GroupingPublisherOptions opts;
+  opts.max_groups_in_flight = 1;
+  opts.on_group = [&](size_t n) {
+    std::lock_guard<std::mutex> l(sizes_mu);
+    sizes.push_back(n);
+  };
+  GroupingPublisher p(std::move(capture), Signer(), opts);
+  FakeClock clock;
+  FakeRandom random;
+  p.Publish(Ingest(clock, random, 0), results.Callback());
+  raw->AwaitHeld(1);  // group {0} is out, its ack not back
+  for (int i = 1; i <= 5; ++i) p.Publish(Ingest(clock, random, i), results.Callback());
+  // (Were the bound ignored, the grouper would be free to hand these on now.)
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(raw->got().size(), 1u) << "nothing more goes out while a group is in flight";
+  for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
+  raw->AwaitHeld(5);  // the ack ended the flight: 1..5 went out together
+  for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
+  results.Await(6);
+  EXPECT_EQ(p.groups(), 2u);
+  {
+    std::lock_guard<std::mutex> l(sizes_mu);
+    EXPECT_EQ(sizes, (std::vector<size_t>{1, 5}));
+  }
+  for (const Status& st : results.statuses) EXPECT_TRUE(st.ok()) << st.ToString();
+  // The five share one signature.
+  std::set<std::string> sigs;
+  const std::vector<Envelope> got = raw->got();
+  ASSERT_EQ(got.size(), 6u);
+  for (size_t i = 1; i < got.size(); ++i) {
+    auto stored = ParseEnvelope(got[i].wire);
+    ASSERT_TRUE(stored.ok());
+    sigs.insert(stored->auth.Find("sig")->as_string());
+  }
+  EXPECT_EQ(sigs.size(), 1u);
+}
+
+// A failed ack ends the group's flight too (else one NATS error would stall every publish).
+TEST(GroupingPublisherTest, AFailedAckEndsTheFlightToo) {
+  auto capture = std::make_unique<Capture>(/*hold=*/true);
+  Capture* raw = capture.get();
+  Results results;
+  GroupingPublisherOptions opts;
+  opts.max_groups_in_flight = 1;
+  GroupingPublisher p(std::move(capture), Signer(), opts);
+  FakeClock clock;
+  FakeRandom random;
+  p.Publish(Ingest(clock, random, 0), results.Callback());
+  raw->AwaitHeld(1);
+  p.Publish(Ingest(clock, random, 1), results.Callback());
+  for (auto& cb : raw->TakeHeld())
+    cb(Status::Unavailable("nats: timeout"), PublishOutcome::kStored);
+  raw->AwaitHeld(1);
+  for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
+  results.Await(2);
+  EXPECT_FALSE(results.statuses[0].ok());
+  EXPECT_TRUE(results.statuses[1].ok());
+}
+
+// Destruction hands every pending publish on - without waiting for the acks of the group in
+// flight - lets the inner publisher complete or fail what it holds, and runs every callback
+// exactly once.
 TEST(GroupingPublisherTest, NothingIsLostOrCompletedTwiceOnShutdown) {
   auto capture = std::make_unique<Capture>(/*hold=*/true);
   Capture* raw = capture.get();
   Results results;
-  auto p = std::make_unique<GroupingPublisher>(std::move(capture), Signer());
+  GroupingPublisherOptions opts;
+  opts.max_groups_in_flight = 1;  // 1 and 2 wait for 0's ack, which never comes
+  auto p = std::make_unique<GroupingPublisher>(std::move(capture), Signer(), opts);
   FakeClock clock;
   FakeRandom random;
   raw->Close();
