@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh [--build-dir DIR] [--no-build] [--requests N] [--connections C]
 #                    [--batch-size B] [--configs embedded,redis-jetstream] [--tiny] [--keep]
-#                    [--random-event-ids]
+#                    [--random-event-ids] [--pace FRACTION]
 #
 # For each configuration it starts vv-gateway (real mTLS on a free loopback port, a fresh dev
 # PKI, signed audit log, signed queue envelopes - every guarantee of production on), drives it
@@ -21,6 +21,11 @@
 # commit, or one queue signature on the JetStream path), from the gateway's
 # vv_gateway_queue_group_size histogram scraped on its admin listener before and after the run.
 #   engine_config events_per_s events cpu_us_per_event vs_batch
+#   paced_config target_rps rps p50 p99 cpu_us ratio
+# The paced line (issue 15 item 1's "p99 at 70 % of that load"): after the batch run, the
+# single run's number of requests again, open loop at --pace (default 0.7) x the single run's req/s
+# (vv-loadgen --rate: request i is due at i/rate s and its latency counts from then, so a
+# gateway falling behind shows in p99). --pace 0 skips it.
 # The engine line (issue 15 item 4): after the gateway runs, vv-engine --drain consumes what
 # they enqueued (signed envelopes) into the encrypted evidence store - embedded: SQLite queue ->
 # SQLite store; redis-jetstream: JetStream -> PostgreSQL (a private postgres started here,
@@ -49,8 +54,9 @@ BATCH_SIZE=500
 BATCH_REQUESTS=""
 CONFIGS="embedded,redis-jetstream"
 KEEP=0
+PACE=0.7
 LOADGEN_IDS=()
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) BUILD="$(cd "$2" && pwd)"; shift 2 ;;
@@ -63,6 +69,7 @@ while [[ $# -gt 0 ]]; do
     --tiny) REQUESTS=40; CONNECTIONS=2; BATCH_SIZE=5; BATCH_REQUESTS=4; shift ;;
     --keep) KEEP=1; shift ;;
     --random-event-ids) LOADGEN_IDS=(--random-event-ids); shift ;;
+    --pace) PACE="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -70,6 +77,7 @@ done
 for n in "$REQUESTS" "$CONNECTIONS" "$BATCH_SIZE"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: counts must be positive integers" >&2; exit 2; }
 done
+[[ "$PACE" =~ ^(0|0?\.[0-9]+|1(\.0*)?)$ ]] || { echo "bench.sh: --pace is a fraction in [0, 1]" >&2; exit 2; }
 # Batch runs carry about as many events as the single runs (at least 2 requests).
 [[ -n "$BATCH_REQUESTS" ]] || BATCH_REQUESTS=$(( REQUESTS / BATCH_SIZE > 2 ? REQUESTS / BATCH_SIZE : 2 ))
 
@@ -309,9 +317,25 @@ run_config() {  # run_config NAME EXTRA_YAML [ENGINE_STORE_YAML]
   loadgen "$dir/batch.json" "$gw" "$port" --requests "$BATCH_REQUESTS" \
     --batch-size "$BATCH_SIZE" || FAILED=1
   g2=$(group_totals "${aport:-0}")
+  if [[ "$PACE" != "0" ]] && [[ -s "$dir/single.json" ]]; then
+    local rate
+    rate=$(python3 -c 'import json, sys; print("%.1f" % (float(sys.argv[2]) * json.load(open(sys.argv[1]))["requests_per_second"]))' "$dir/single.json" "$PACE")
+    loadgen "$dir/paced.json" "$gw" "$port" --requests "$REQUESTS" --rate "$rate" || FAILED=1
+  fi
   stop_pid "$gw"
   mapfile -t -O "${#LINES[@]}" LINES < <(report "$name" "$dir/single.json" "$dir/batch.json" \
     "$g0" "$g1" "$g2")
+  if [[ -s "$dir/paced.json" ]]; then
+    mapfile -t -O "${#LINES[@]}" LINES < <(python3 - "$name" "$dir/paced.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[2]))
+cpu, v = d["gateway_cpu_us_per_request"], d["ed25519_verify_us"]
+print("%s/paced %.0f %.0f %.2f %.2f %.1f %.3f" % (sys.argv[1], d["target_requests_per_second"],
+      d["requests_per_second"], d["latency_p50_us"] / 1e3, d["latency_p99_us"] / 1e3, cpu,
+      v / cpu if cpu > 0 else 0.0))
+PY
+)
+  fi
   if [[ -n "$store" ]]; then
     local line
     if line=$(engine_run "$name" "$store"); then LINES+=("$line"); else FAILED=1; fi
@@ -421,9 +445,14 @@ echo "# vv bench: $(nproc) cores, $(uname -m), requests=$REQUESTS connections=$C
 echo "# ratio = verify_us / cpu_us (one libsodium Ed25519 verify of the same message, same run)"
 echo "# group = mean envelopes published together (one queue commit / one queue signature)"
 echo "config rps p50 p99 cpu_us verify_us ratio group"
-for l in "${LINES[@]:-}"; do [[ -n "$l" && "$l" != */batch* && "$l" != */engine* ]] && echo "$l"; done
+for l in "${LINES[@]:-}"; do [[ -n "$l" && "$l" != */batch* && "$l" != */engine* && "$l" != */paced* ]] && echo "$l"; done
 echo "batch_config events_per_s batch_size p50 p99 cpu_us_per_event verify_us ratio group"
 for l in "${LINES[@]:-}"; do [[ "$l" == */batch* ]] && echo "$l"; done
 echo "engine_config events_per_s events cpu_us_per_event vs_batch"
 for l in "${LINES[@]:-}"; do [[ "$l" == */engine* ]] && echo "$l"; done
+if [[ "$PACE" != "0" ]]; then
+  echo "# paced: open loop at $PACE x the single run's req/s; p50/p99 in ms, counted from each request's due time"
+  echo "paced_config target_rps rps p50 p99 cpu_us ratio"
+  for l in "${LINES[@]:-}"; do [[ "$l" == */paced* ]] && echo "$l"; done
+fi
 exit $FAILED

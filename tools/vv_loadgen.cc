@@ -2,6 +2,7 @@
 //
 //   vv-loadgen --port P --ca ca.crt --cert producer.crt --key producer.key --seed-hex SEED
 //              [--connections 4] [--requests 20000] [--gateway-pid PID] [--batch-size N]
+//              [--random-event-ids] [--rate R]
 //
 // Pre-signs --requests distinct telemetry requests (signing is the producer's cost and must not
 // compete with the gateway for the same cores during the timed phase), then sends them over
@@ -13,8 +14,11 @@
 // the run is bounded by --requests. Output: one JSON object (--json is accepted; JSON is the
 // only format). With --batch-size N (N > 1) every request is one POST
 // /internal/v1/telemetry/batch of N NDJSON events under one signature (the same pre-signed
-// way), and the report adds events/s and gateway CPU per event. Exit (tools/cli/cli.h): 0 every
-// request got 202 (batch: 207 with every event accepted), 1 otherwise, 2 usage error.
+// way), and the report adds events/s and gateway CPU per event. With --rate R the load is open
+// loop: request i is due at i/R s and its latency counts from then (target_requests_per_second
+// in the report), for latency at a given load rather than at saturation.
+// Exit (tools/cli/cli.h): 0 every request got 202 (batch: 207 with every event accepted),
+// 1 otherwise, 2 usage error.
 
 #include <unistd.h>
 
@@ -24,6 +28,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <latch>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -98,6 +103,12 @@ int main(int argc, char** argv) {
   cli.add_flag("--random-event-ids", random_ids,
                "random event ids (as producers using uuid4 send them) instead of ids that sort "
                "in the order they are sent; the queue's dedupe index then takes random inserts");
+  double rate = 0;
+  cli.add_option("--rate", rate,
+                 "open loop: request i is due i/RATE seconds after the start and its latency "
+                 "counts from then (a late send shows as latency, no coordinated omission); "
+                 "0 = closed loop, each connection sends as soon as its previous answer came")
+      ->check(CLI::Range(0.0, 10000000.0));
   if (int rc = vv::cli::Parse(cli, argc, argv); rc >= 0) return rc;
 
   auto seed = vv::HexDecode(seed_hex);
@@ -163,17 +174,30 @@ int main(int argc, char** argv) {
   std::atomic<int64_t> events_accepted{0};
   std::vector<double> latencies;
   latencies.reserve(static_cast<size_t>(requests));
-  double cpu0 = gateway_pid ? ProcessCpuSeconds(gateway_pid) : 0;
-  auto t0 = std::chrono::steady_clock::now();
+  // Every connection is opened (TCP + TLS handshake, one GET /healthz) before the clock and the
+  // gateway's CPU reading start: the timed phase measures requests, not handshakes (which
+  // would otherwise make the first requests of an open-loop run late by the handshakes of all).
+  std::latch connected(connections);
+  std::latch go(1);
+  double cpu0 = 0;
+  std::chrono::steady_clock::time_point t0;
   std::vector<std::thread> threads;
   for (int c = 0; c < connections; ++c)
     threads.emplace_back([&] {
       spectrastrike::HttpsClient client(host, port, tls);
+      (void)client.Get("/healthz");  // a failure shows in the timed requests' statuses
+      connected.count_down();
+      go.wait();
       std::map<int, int> local;
       std::vector<double> lat;
       for (int i; (i = next.fetch_add(1)) < requests;) {
         const Prepared& p = prepared[static_cast<size_t>(i)];
         auto s = std::chrono::steady_clock::now();
+        if (rate > 0) {  // open loop: wait for the request's slot; latency counts from the slot
+          s = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       std::chrono::duration<double>(i / rate));
+          std::this_thread::sleep_until(s);
+        }
         auto r = client.Post(target, p.headers, p.body);
         lat.push_back(
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s).count());
@@ -190,6 +214,10 @@ int main(int argc, char** argv) {
       for (auto [k, v] : local) statuses[k] += v;
       latencies.insert(latencies.end(), lat.begin(), lat.end());
     });
+  connected.wait();
+  cpu0 = gateway_pid ? ProcessCpuSeconds(gateway_pid) : 0;
+  t0 = std::chrono::steady_clock::now();
+  go.count_down();
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double cpu1 = gateway_pid ? ProcessCpuSeconds(gateway_pid) : 0;
@@ -203,6 +231,7 @@ int main(int argc, char** argv) {
   out.Set("connections", connections);
   out.Set("seconds", secs);
   out.Set("requests_per_second", requests / secs);
+  out.Set("target_requests_per_second", rate);  // 0: closed loop
   out.Set("latency_p50_us", pct(0.5));
   out.Set("latency_p99_us", pct(0.99));
   const int64_t events = static_cast<int64_t>(requests) * batch_size;

@@ -23,6 +23,8 @@ expect_line "^embedded $NUM $NUM $NUM $NUM $NUM $NUM $NUM\$" "the embedded line"
 expect_line "^embedded/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM $NUM\$" "the embedded batch line"
 expect_line '^engine_config events_per_s events cpu_us_per_event vs_batch$' "the engine header"
 expect_line "^embedded/engine $NUM [0-9]+ $NUM $NUM\$" "the embedded engine line"
+expect_line '^paced_config target_rps rps p50 p99 cpu_us ratio$' "the paced header"
+expect_line "^embedded/paced $NUM $NUM $NUM $NUM $NUM $NUM\$" "the embedded paced line"
 if command -v redis-server >/dev/null && command -v nats-server >/dev/null; then
   expect_line "^redis-jetstream $NUM $NUM $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream line"
   expect_line "^redis-jetstream/batch $NUM [0-9]+ $NUM $NUM $NUM $NUM $NUM $NUM\$" "the redis-jetstream batch line"
@@ -31,8 +33,8 @@ if command -v redis-server >/dev/null && command -v nats-server >/dev/null; then
   fi
 fi
 # Every non-comment line is a header or a result line of the two shapes above.
-if grep -Ev '^#|^config |^batch_config |^engine_config ' "$OUT" | grep -Evq "^[a-z-]+(/batch|/engine)? $NUM( $NUM)+\$"; then
-  echo "malformed lines:"; grep -Ev '^#|^config |^batch_config |^engine_config ' "$OUT" | grep -Ev "^[a-z-]+(/batch|/engine)? $NUM( $NUM)+\$"
+if grep -Ev '^#|^config |^batch_config |^engine_config |^paced_config ' "$OUT" | grep -Evq "^[a-z-]+(/batch|/engine|/paced)? $NUM( $NUM)+\$"; then
+  echo "malformed lines:"; grep -Ev '^#|^config |^batch_config |^engine_config |^paced_config ' "$OUT" | grep -Ev "^[a-z-]+(/batch|/engine|/paced)? $NUM( $NUM)+\$"
   fail=1
 fi
 exit $fail
