@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh [--build-dir DIR] [--no-build] [--requests N] [--connections C]
 #                    [--batch-size B] [--configs embedded,redis-jetstream] [--tiny] [--keep]
-#                    [--random-event-ids] [--pace FRACTION]
+#                    [--random-event-ids] [--pace FRACTION] [--pace-rps R]
 #
 # For each configuration it starts vv-gateway (real mTLS on a free loopback port, a fresh dev
 # PKI, signed audit log, signed queue envelopes - every guarantee of production on), drives it
@@ -25,7 +25,8 @@
 # The paced line (issue 15 item 1's "p99 at 70 % of that load"): after the batch run, the
 # single run's number of requests again, open loop at --pace (default 0.7) x the single run's req/s
 # (vv-loadgen --rate: request i is due at i/rate s and its latency counts from then, so a
-# gateway falling behind shows in p99). --pace 0 skips it.
+# gateway falling behind shows in p99). --pace 0 skips it. --pace-rps R paces at R req/s
+# instead (the same offered load for two builds being compared).
 # The engine line (issue 15 item 4): after the gateway runs, vv-engine --drain consumes what
 # they enqueued (signed envelopes) into the encrypted evidence store - embedded: SQLite queue ->
 # SQLite store; redis-jetstream: JetStream -> PostgreSQL (a private postgres started here,
@@ -55,6 +56,7 @@ BATCH_REQUESTS=""
 CONFIGS="embedded,redis-jetstream"
 KEEP=0
 PACE=0.7
+PACE_RPS=""
 LOADGEN_IDS=()
 usage() { sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
@@ -70,6 +72,7 @@ while [[ $# -gt 0 ]]; do
     --keep) KEEP=1; shift ;;
     --random-event-ids) LOADGEN_IDS=(--random-event-ids); shift ;;
     --pace) PACE="$2"; shift 2 ;;
+    --pace-rps) PACE_RPS="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -78,6 +81,7 @@ for n in "$REQUESTS" "$CONNECTIONS" "$BATCH_SIZE"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: counts must be positive integers" >&2; exit 2; }
 done
 [[ "$PACE" =~ ^(0|0?\.[0-9]+|1(\.0*)?)$ ]] || { echo "bench.sh: --pace is a fraction in [0, 1]" >&2; exit 2; }
+[[ -z "$PACE_RPS" || "$PACE_RPS" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --pace-rps is a positive integer" >&2; exit 2; }
 # Batch runs carry about as many events as the single runs (at least 2 requests).
 [[ -n "$BATCH_REQUESTS" ]] || BATCH_REQUESTS=$(( REQUESTS / BATCH_SIZE > 2 ? REQUESTS / BATCH_SIZE : 2 ))
 
@@ -319,7 +323,7 @@ run_config() {  # run_config NAME EXTRA_YAML [ENGINE_STORE_YAML]
   g2=$(group_totals "${aport:-0}")
   if [[ "$PACE" != "0" ]] && [[ -s "$dir/single.json" ]]; then
     local rate
-    rate=$(python3 -c 'import json, sys; print("%.1f" % (float(sys.argv[2]) * json.load(open(sys.argv[1]))["requests_per_second"]))' "$dir/single.json" "$PACE")
+    rate=${PACE_RPS:-$(python3 -c 'import json, sys; print("%.1f" % (float(sys.argv[2]) * json.load(open(sys.argv[1]))["requests_per_second"]))' "$dir/single.json" "$PACE")}
     loadgen "$dir/paced.json" "$gw" "$port" --requests "$REQUESTS" --rate "$rate" || FAILED=1
   fi
   stop_pid "$gw"
@@ -451,7 +455,9 @@ for l in "${LINES[@]:-}"; do [[ "$l" == */batch* ]] && echo "$l"; done
 echo "engine_config events_per_s events cpu_us_per_event vs_batch"
 for l in "${LINES[@]:-}"; do [[ "$l" == */engine* ]] && echo "$l"; done
 if [[ "$PACE" != "0" ]]; then
-  echo "# paced: open loop at $PACE x the single run's req/s; p50/p99 in ms, counted from each request's due time"
+  pace_what="$PACE x the single run's"
+  [[ -n "$PACE_RPS" ]] && pace_what="$PACE_RPS"
+  echo "# paced: open loop at $pace_what req/s; p50/p99 in ms, counted from each request's due time"
   echo "paced_config target_rps rps p50 p99 cpu_us ratio"
   for l in "${LINES[@]:-}"; do [[ "$l" == */paced* ]] && echo "$l"; done
 fi

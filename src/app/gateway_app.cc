@@ -133,6 +133,7 @@ Result<std::unique_ptr<queue::Publisher>> MakePublisher(
       if (!p.ok()) return Status(p.status().code(), "nats_url: " + p.status().message());
       queue::GroupingPublisherOptions go;
       go.on_group = on_group;
+      go.max_groups_in_flight = static_cast<size_t>(cfg.nats_publish_groups_in_flight);
       return std::unique_ptr<queue::Publisher>(std::make_unique<queue::GroupingPublisher>(
           std::move(p).value(), std::move(signer), std::move(go)));
     }
@@ -576,7 +577,8 @@ std::vector<std::string> RestartOnlyChanges(const config::GatewayConfig& a,
   cmp(a.redis_url != b.redis_url, "redis_url");
   cmp(a.queue_backend != b.queue_backend || a.queue_path != b.queue_path ||
           a.nats_url != b.nats_url || a.queue_subject != b.queue_subject ||
-          a.dlq_subject != b.dlq_subject,
+          a.dlq_subject != b.dlq_subject || a.nats_send_asap != b.nats_send_asap ||
+          a.nats_publish_groups_in_flight != b.nats_publish_groups_in_flight,
       "queue");
   cmp(a.audit_log_path != b.audit_log_path || a.audit_signing_key_path != b.audit_signing_key_path ||
           a.replica_id != b.replica_id || a.audit_origin != b.audit_origin ||

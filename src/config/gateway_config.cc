@@ -644,6 +644,8 @@ std::vector<t::Key<G>> GatewayKeys() {
     v->Add(CheckNatsReplicas(c.nats_replicas));
   }));
   add(t::Bool<G>("nats_send_asap", t::F(&G::nats_send_asap)));
+  add(t::Int<G>("nats_publish_groups_in_flight", t::F(&G::nats_publish_groups_in_flight),
+                t::Range{0, 1024, true}));
   add(Min(t::Int<G>("nats_duplicate_window_seconds", t::F(&G::nats_duplicate_window_seconds)),
           [](const G& c) { return c.nats_duplicate_window_seconds; }, 60,
           "nats_duplicate_window_seconds must be >= 60 (it must exceed the producer's retry "

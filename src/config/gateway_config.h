@@ -175,6 +175,12 @@ struct GatewayConfig {
   // gateway); false (default): nats.c's flusher writes what a millisecond gathered in one go -
   // up to 1 ms more per request when idle, fewer writes and less CPU under load (issue 15).
   bool nats_send_asap = false;
+  // Groups of single publishes whose JetStream acks are not all back before the next group is
+  // signed (queue/grouping_publisher.h): 1 (default) = the publishes that arrive during an ack
+  // round trip share one signature (fewer signatures to make and for the engine to verify,
+  // up to one ack round trip more latency at moderate load); 0 = no bound (a group as soon as
+  // the previous one is handed on; groups of ~1.5). Range 0..1024 (issue 15).
+  int64_t nats_publish_groups_in_flight = 1;
   // Must exceed the producer's retry horizon: retries inside it are stored once.
   int64_t nats_duplicate_window_seconds = 600;
   // Stream limits (issue 14), applied when the gateway creates a stream and reconciled (stream

@@ -791,6 +791,18 @@ TEST_F(GatewayConfigTest, NatsSendAsapDefaultsOffAndParses) {
   ExpectError(Yaml("    nats_send_asap: sometimes\n"), "nats_send_asap");
 }
 
+// Issue 15: how many groups of single publishes may wait for their JetStream acks.
+TEST_F(GatewayConfigTest, NatsPublishGroupsInFlightDefaultsToOneAndIsBounded) {
+  auto d = Parse(Yaml());
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->nats_publish_groups_in_flight, 1);
+  auto z = Parse(Yaml("    nats_publish_groups_in_flight: 0\n"));
+  ASSERT_TRUE(z.ok()) << z.status().message();
+  EXPECT_EQ(z->nats_publish_groups_in_flight, 0);
+  ExpectError(Yaml("    nats_publish_groups_in_flight: -1\n"), "nats_publish_groups_in_flight");
+  ExpectError(Yaml("    nats_publish_groups_in_flight: 1025\n"), "nats_publish_groups_in_flight");
+}
+
 // Issue 14: JetStream stream limits.
 TEST_F(GatewayConfigTest, StreamLimitsParseAndBadValuesAreRefused) {
   auto r = Parse(Yaml("    nats_stream_max_age_seconds: 86400\n    nats_stream_max_bytes: 1048576\n"
