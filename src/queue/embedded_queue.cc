@@ -382,9 +382,6 @@ Result<std::unique_ptr<EmbeddedQueue>> EmbeddedQueue::Open(const std::string& pa
   if (options.busy_timeout_ms < 0) {
     return Status::InvalidArgument("embedded queue: busy_timeout_ms must not be negative");
   }
-  if (options.checkpoint_pages < 0) {
-    return Status::InvalidArgument("embedded queue: checkpoint_pages must not be negative");
-  }
   VV_ASSIGN_OR_RETURN(sqlite3* writer, OpenConnection(path, options));
   Status s = InitSchema(path, writer, options);
   if (!s.ok()) {
@@ -396,31 +393,15 @@ Result<std::unique_ptr<EmbeddedQueue>> EmbeddedQueue::Open(const std::string& pa
     sqlite3_close(writer);
     return reader.status();
   }
-  sqlite3* checkpointer = nullptr;
-  if (options.checkpoint_pages > 0) {
-    Result<sqlite3*> c = OpenConnection(path, options);
-    if (!c.ok()) {
-      sqlite3_close(*reader);
-      sqlite3_close(writer);
-      return c.status();
-    }
-    checkpointer = *c;
-  }
-  return std::unique_ptr<EmbeddedQueue>(new EmbeddedQueue(writer, *reader, checkpointer, options));
+  return std::unique_ptr<EmbeddedQueue>(new EmbeddedQueue(writer, *reader, options));
 }
 
-EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, sqlite3* checkpoint_db,
+EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,
                              const EmbeddedQueueOptions& options)
     : options_(options),
       clock_(options.clock != nullptr ? *options.clock : system_clock_),
       writer_db_(writer_db),
-      reader_db_(reader_db),
-      checkpoint_db_(checkpoint_db) {
-  if (checkpoint_db_ != nullptr) {
-    // Replaces SQLite's automatic checkpoint (itself a WAL hook) on the writer connection.
-    sqlite3_wal_hook(writer_db_, &EmbeddedQueue::OnWalCommit, this);
-    checkpointer_ = std::thread([this] { CheckpointLoop(); });
-  }
+      reader_db_(reader_db) {
   writer_running_.store(true);
   writer_ = std::thread([this] { WriterLoop(); });
 }
@@ -433,46 +414,8 @@ EmbeddedQueue::~EmbeddedQueue() {
   cv_.SignalAll();
   if (writer_.joinable()) writer_.join();  // its last groups are handed over
   completions_.Stop();                     // every callback has run
-  {
-    MutexLock l(&checkpoint_mu_);
-    checkpoint_stopping_ = true;
-  }
-  checkpoint_cv_.SignalAll();
-  if (checkpointer_.joinable()) checkpointer_.join();
-  // The last connection to close checkpoints what is left and removes the WAL.
-  if (checkpoint_db_ != nullptr) sqlite3_close(checkpoint_db_);
   sqlite3_close(reader_db_);
   sqlite3_close(writer_db_);
-}
-
-int EmbeddedQueue::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/,
-                               int wal_pages) {
-  auto* q = static_cast<EmbeddedQueue*>(self);
-  if (wal_pages < q->options_.checkpoint_pages) return SQLITE_OK;
-  {
-    MutexLock l(&q->checkpoint_mu_);
-    q->checkpoint_due_ = true;
-  }
-  q->checkpoint_cv_.Signal();
-  return SQLITE_OK;
-}
-
-void EmbeddedQueue::CheckpointLoop() {
-  for (;;) {
-    {
-      MutexLock l(&checkpoint_mu_);
-      while (!checkpoint_stopping_ && !checkpoint_due_) checkpoint_cv_.Wait(&checkpoint_mu_);
-      if (checkpoint_stopping_) return;
-      checkpoint_due_ = false;
-    }
-    // PASSIVE: copies what no reader still needs, never waits for (nor blocks) the writer.
-    // SQLITE_BUSY (another connection is checkpointing) is not an error: the next commit
-    // over the threshold asks again.
-    int log_frames = 0, checkpointed = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                             &log_frames, &checkpointed);
-    if (rc == SQLITE_OK) checkpoints_.fetch_add(1);
-  }
 }
 
 void EmbeddedQueue::Publish(Envelope envelope, PublishCallback done) {

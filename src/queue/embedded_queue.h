@@ -91,13 +91,6 @@ struct EmbeddedQueueOptions {
   // thread, before the commit (the gateway's vv_gateway_queue_group_size). Must be cheap and
   // must not call into the queue. nullptr = not told.
   std::function<void(size_t)> on_group;
-  // WAL checkpoints run on a thread of their own (with a connection of its own), started when a
-  // commit leaves at least this many pages in the WAL - never inside the writer's COMMIT, where
-  // SQLite's automatic checkpoint would hold the commit group's callbacks (and the next group)
-  // while it copies the WAL into the database and syncs it. PASSIVE: the writer never waits
-  // for it. 1000 = SQLite's automatic checkpoint threshold. 0 = SQLite's automatic checkpoint
-  // in the writer (the behaviour before).
-  int checkpoint_pages = 1000;
   // TEST ONLY: called by the writer just before COMMIT; a non-OK status makes the writer
   // roll the batch back as if COMMIT had failed. Called on the writer thread.
   std::function<Status()> fail_commit_for_test;
@@ -156,8 +149,6 @@ class EmbeddedQueue final : public Publisher {
   static const char* PruneAckedSql();
 
   // Stats: committed write transactions, failed ones, and messages that reached a commit.
-  // checkpoints(): background WAL checkpoints that completed (options.checkpoint_pages).
-  uint64_t checkpoints() const { return checkpoints_.load(); }
   uint64_t commits() const { return commits_.load(); }
   uint64_t failed_commits() const { return failed_commits_.load(); }
   uint64_t committed_messages() const { return committed_messages_.load(); }
@@ -181,14 +172,8 @@ class EmbeddedQueue final : public Publisher {
     std::vector<Outcome> outcomes;
   };
 
-  EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, sqlite3* checkpoint_db,
-                const EmbeddedQueueOptions& options);
+  EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, const EmbeddedQueueOptions& options);
   void WriterLoop();
-  // The checkpoint thread: a PASSIVE checkpoint each time the writer's commits left
-  // options_.checkpoint_pages pages in the WAL (told by OnWalCommit), until stopping.
-  void CheckpointLoop();
-  // sqlite3_wal_hook of the writer connection (writer thread, after each commit).
-  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
   // On the completion thread: the callbacks of one group, in order.
   static void CompleteGroup(Group& group);
   // Writes the batch in one transaction; fills `outcomes` (same size as batch).
@@ -220,14 +205,6 @@ class EmbeddedQueue final : public Publisher {
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> failed_commits_{0};
   std::atomic<uint64_t> committed_messages_{0};
-  std::atomic<uint64_t> checkpoints_{0};
-
-  sqlite3* checkpoint_db_;  // used by the checkpoint thread only (nullptr: none)
-  Mutex checkpoint_mu_;
-  CondVar checkpoint_cv_;
-  bool checkpoint_due_ VV_GUARDED_BY(checkpoint_mu_) = false;
-  bool checkpoint_stopping_ VV_GUARDED_BY(checkpoint_mu_) = false;
-  std::thread checkpointer_;
 
   std::thread writer_;
 };

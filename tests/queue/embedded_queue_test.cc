@@ -9,7 +9,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -1097,57 +1096,6 @@ TEST_F(EmbeddedQueueTest, AckBatchAcksAllOrNone) {
   ASSERT_TRUE(rest.ok());
   ASSERT_EQ(rest->size(), 2u);
   EXPECT_EQ((*rest)[0].sequence, s2);
-}
-
-// Issue 15: WAL checkpoints run on the queue's checkpoint thread, never inside the writer's
-// COMMIT (where SQLite's automatic checkpoint would hold the group's callbacks and the next
-// group while it copies the WAL into the database and syncs it).
-TEST_F(EmbeddedQueueTest, WalCheckpointsRunOffTheWriter) {
-  auto file_size = [](const std::string& p) {
-    std::error_code ec;
-    const uintmax_t n = std::filesystem::file_size(p, ec);
-    return ec ? uintmax_t{0} : n;
-  };
-  const std::string bulk(3000, 'x');  // about one 4 KB page a message
-  auto publish = [&](EmbeddedQueue& q, int from, int n) {
-    std::vector<Envelope> batch;
-    for (int i = from; i < from + n; ++i)
-      batch.push_back(Ingest("e" + std::to_string(i), "t1/e" + std::to_string(i), bulk));
-    std::promise<Status> done;
-    q.PublishBatch(std::move(batch), [&](Status st, std::vector<PublishOutcome>) {
-      done.set_value(std::move(st));
-    });
-    Status st = done.get_future().get();
-    EXPECT_TRUE(st.ok()) << st.ToString();
-  };
-  {
-    // A threshold never reached: nothing checkpoints while the queue is open - not the writer
-    // either, whose automatic checkpoint (1000 pages) would have grown the database file.
-    EmbeddedQueueOptions o;
-    o.checkpoint_pages = 1 << 30;
-    auto q = OpenQueue(o);
-    ASSERT_NE(q, nullptr);
-    const uintmax_t db0 = file_size(path_);
-    publish(*q, 0, 1500);
-    EXPECT_GT(file_size(path_ + "-wal"), uintmax_t{1000} * 4096);
-    EXPECT_EQ(file_size(path_), db0) << "the writer checkpointed";
-    EXPECT_EQ(q->checkpoints(), 0u);
-  }
-  // (Closing the last connection checkpointed everything.) A low threshold: the checkpoint
-  // thread copies the WAL into the database while the queue is open.
-  EmbeddedQueueOptions o;
-  o.checkpoint_pages = 16;
-  auto q = OpenQueue(o);
-  ASSERT_NE(q, nullptr);
-  const uintmax_t db0 = file_size(path_);
-  publish(*q, 1500, 200);
-  for (int i = 0; i < 1000 && q->checkpoints() == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_GE(q->checkpoints(), 1u);
-  EXPECT_GT(file_size(path_), db0);
-  auto n = q->Count(Kind::kIngest);
-  ASSERT_TRUE(n.ok());
-  EXPECT_EQ(*n, 1700);
 }
 
 // Issue 15: the callbacks of one commit group run inside one CompletionBatch; what they defer
