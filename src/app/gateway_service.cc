@@ -199,7 +199,7 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
         if (c.nonce_registered) deps_.admission->ReleaseNonce(c.nonce_key);
         if (c.rate_ticket) deps_.admission->Refund(*c.rate_ticket);
         counters_.rejected++;
-        call->respond(std::move(failed));
+        Answer(*call, std::move(failed));
         return;
       }
       if (outcome == queue::PublishOutcome::kDuplicate) counters_.duplicates++;
@@ -208,7 +208,7 @@ void GatewayService::HandleTelemetry(http::Request request, http::Responder resp
       json::Value body = json::Value::MakeObject();
       body.Set("accepted", true);
       body.Set("request_id", c.request_id);
-      call->respond(JsonResponse(202, body));
+      Answer(*call, JsonResponse(202, body));
     });
   });
 }
@@ -241,11 +241,17 @@ void GatewayService::AuditThen(std::string_view event_type, json::Value details,
   then(deps_.audit->Append(event_type, kActor, std::move(details)));
 }
 
+void GatewayService::Answer(TelemetryCall& call, http::Response response) {
+  deps_.metrics->request_duration.Observe(
+      static_cast<double>(deps_.clock->MonotonicMicros() - call.started_us) / 1e6);
+  call.respond(std::move(response));
+}
+
 void GatewayService::Reject(const std::shared_ptr<TelemetryCall>& call,
                             const verify::Verdict& verdict, const char* dlq_outcome) {
   counters_.rejected++;
   const auto cfg = config();
-  call->respond(app::Reject(
+  Answer(*call, app::Reject(
       {"telemetry.rejected", deps_.metrics, deps_.rejection_budget, cfg.get()}, verdict, call->ctx,
       [this](const verify::RequestContext& ctx) {
         if (!ctx.nonce_registered) return;

@@ -102,6 +102,9 @@ class GatewayService final {
   struct BatchCall;
   void FinishBatch(const std::shared_ptr<BatchCall>& call, Status publish_status,
                    const std::vector<queue::PublishOutcome>& outcomes);
+  // The one exit of a telemetry request (single or batch): observes request_duration (head
+  // to answer), then responds.
+  void Answer(struct TelemetryCall& call, http::Response response);
   // Answers a rejection: releases the nonce for transient failures, audits, responds.
   void Reject(const std::shared_ptr<struct TelemetryCall>& call, const verify::Verdict& v,
               const char* dlq_outcome);

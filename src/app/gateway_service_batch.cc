@@ -299,7 +299,7 @@ void GatewayService::FinishBatch(const std::shared_ptr<BatchCall>& call, Status 
     deps_.admission->ReleaseNonce(call->ctx.nonce_key);
     call->RefundAll(*deps_.admission);
     counters_.rejected++;
-    call->respond(std::move(failed));
+    Answer(*call, std::move(failed));
     return;
   }
 
@@ -333,7 +333,7 @@ void GatewayService::FinishBatch(const std::shared_ptr<BatchCall>& call, Status 
   body.Set("accepted", accepted);
   body.Set("rejected", rejected);
   body.Set("results", std::move(results));
-  call->respond(http::Response{207, json::Canonical(body), "application/json"});
+  Answer(*call, http::Response{207, json::Canonical(body), "application/json"});
 }
 
 }  // namespace vv::app

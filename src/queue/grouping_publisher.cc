@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-
 namespace vv::queue {
 
 GroupingPublisher::GroupingPublisher(std::unique_ptr<Publisher> inner,

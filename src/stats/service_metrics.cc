@@ -42,6 +42,10 @@ GatewayMetrics::GatewayMetrics(Registry& r)
       queue_publish_duration(r.AddHistogram("vv_gateway_queue_publish_duration_seconds",
                                             "Time to publish an accepted message to the queue.",
                                             DefaultLatencyBuckets())),
+      request_duration(r.AddHistogram(
+          "vv_gateway_request_duration_seconds",
+          "Time from a telemetry request's head to its answer (any outcome).",
+          DefaultLatencyBuckets())),
       queue_group_size(r.AddHistogram(
           "vv_gateway_queue_group_size",
           "Envelopes published together: one queue commit or one queue signature.",

@@ -49,6 +49,9 @@ struct GatewayMetrics {
   Histogram& verification_duration;
   // vv_gateway_queue_publish_duration_seconds: time to publish one accepted message.
   Histogram& queue_publish_duration;
+  // vv_gateway_request_duration_seconds: a telemetry request (single or batch, any outcome)
+  // from its head to its answer, as the gateway sees it (no TLS or network time).
+  Histogram& request_duration;
   // vv_gateway_queue_group_size: envelopes published together - one commit (embedded queue)
   // or one signature (JetStream path) per observation: single requests that arrived
   // together, or one batch request's events. Its _sum / _count is the mean group size.

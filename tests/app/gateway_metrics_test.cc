@@ -94,6 +94,7 @@ TEST_F(GatewayMetricsTest, AcceptedRequestCountsAcceptedAndLatencies) {
   EXPECT_EQ(TotalRejected(), 0u);
   EXPECT_EQ(metrics_.verification_duration.count(), 1u);
   EXPECT_EQ(metrics_.queue_publish_duration.count(), 1u);
+  EXPECT_EQ(metrics_.request_duration.count(), 1u);
 }
 
 TEST_F(GatewayMetricsTest, EachRejectionClassIncrementsExactlyOneReasonCounter) {
@@ -105,6 +106,7 @@ TEST_F(GatewayMetricsTest, EachRejectionClassIncrementsExactlyOneReasonCounter) 
   EXPECT_EQ(Rejected(401, "bad_signature"), 1u);
   EXPECT_EQ(metrics_.signature_failures.value(), 1u);
   EXPECT_EQ(TotalRejected(), 1u);
+  EXPECT_EQ(metrics_.request_duration.count(), 1u) << "a rejection is answered too";
 
   // mTLS identity mismatch: a different certificate presented.
   auto s = testing::SignBody(testing::MakeTelemetryBody(kNow, "nonce-metrics-0003", "e3"), kNow,
