@@ -227,11 +227,12 @@ print("%g %g" % (v.get("vv_gateway_queue_group_size_sum", 0), v.get("vv_gateway_
 PY
 }
 
-# Prints the two result lines of one configuration from its loadgen JSON files and the
-# group_totals taken before the single run, between the runs and after the batch run.
-report() {  # report NAME SINGLE_JSON BATCH_JSON "SUM COUNT" "SUM COUNT" "SUM COUNT"
+# Prints the result lines of one configuration from its loadgen JSON files and the
+# group_totals taken before the single run, between the runs and after the batch run; the
+# paced line too when PACED_JSON is given and not empty.
+report() {  # report NAME SINGLE_JSON BATCH_JSON "SUM COUNT" "SUM COUNT" "SUM COUNT" [PACED_JSON]
   python3 - "$@" <<'PY'
-import json, sys
+import json, os, sys
 name, single, batch = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
 totals = [tuple(float(x) for x in t.split()) for t in sys.argv[4:7]]
 def group(a, b):  # mean envelopes a group between two scrapes
@@ -249,6 +250,12 @@ cfg, cpu, v, r = line(name + "/batch", batch, "event")
 print("%s %.0f %d %.2f %.2f %.1f %.1f %.3f %.1f" % (cfg, batch["events_per_second"], batch["batch_size"],
       batch["latency_p50_us"] / 1e3, batch["latency_p99_us"] / 1e3, cpu, v, r,
       group(totals[1], totals[2])))
+if len(sys.argv) > 7 and os.path.getsize(sys.argv[7]) > 0:
+    paced = json.load(open(sys.argv[7]))
+    cfg, cpu, v, r = line(name + "/paced", paced, "request")
+    print("%s %.0f %.0f %.2f %.2f %.1f %.3f" % (cfg, paced["target_requests_per_second"],
+          paced["requests_per_second"], paced["latency_p50_us"] / 1e3,
+          paced["latency_p99_us"] / 1e3, cpu, r))
 PY
 }
 
@@ -327,19 +334,9 @@ run_config() {  # run_config NAME EXTRA_YAML [ENGINE_STORE_YAML]
     loadgen "$dir/paced.json" "$gw" "$port" --requests "$REQUESTS" --rate "$rate" || FAILED=1
   fi
   stop_pid "$gw"
+  [[ -s "$dir/paced.json" ]] || : > "$dir/paced.json"
   mapfile -t -O "${#LINES[@]}" LINES < <(report "$name" "$dir/single.json" "$dir/batch.json" \
-    "$g0" "$g1" "$g2")
-  if [[ -s "$dir/paced.json" ]]; then
-    mapfile -t -O "${#LINES[@]}" LINES < <(python3 - "$name" "$dir/paced.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[2]))
-cpu, v = d["gateway_cpu_us_per_request"], d["ed25519_verify_us"]
-print("%s/paced %.0f %.0f %.2f %.2f %.1f %.3f" % (sys.argv[1], d["target_requests_per_second"],
-      d["requests_per_second"], d["latency_p50_us"] / 1e3, d["latency_p99_us"] / 1e3, cpu,
-      v / cpu if cpu > 0 else 0.0))
-PY
-)
-  fi
+    "$g0" "$g1" "$g2" "$dir/paced.json")
   if [[ -n "$store" ]]; then
     local line
     if line=$(engine_run "$name" "$store"); then LINES+=("$line"); else FAILED=1; fi

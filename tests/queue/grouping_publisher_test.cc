@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -109,6 +110,22 @@ class Capture final : public Publisher {
 };
 
 // Counts callbacks and remembers each one's status and the CompletionBatch it ran in.
+// What on_group was told (the gateway's queue_group_size), from any thread.
+struct GroupSizes {
+  std::mutex mu;
+  std::vector<size_t> sizes;
+  std::function<void(size_t)> Hook() {
+    return [this](size_t n) {
+      std::lock_guard<std::mutex> l(mu);
+      sizes.push_back(n);
+    };
+  }
+  std::vector<size_t> Get() {
+    std::lock_guard<std::mutex> l(mu);
+    return sizes;
+  }
+};
+
 struct Results {
   std::mutex mu;
   std::condition_variable cv;
@@ -172,13 +189,9 @@ TEST(GroupingPublisherTest, PublishesWaitingTogetherShareOneSignature) {
   auto capture = std::make_unique<Capture>();
   Capture* raw = capture.get();
   Results results;
-  std::mutex sizes_mu;
-  std::vector<size_t> sizes;  // what on_group was told (the gateway's queue_group_size)
+  GroupSizes sizes;
   GroupingPublisherOptions o;
-  o.on_group = [&](size_t n) {
-    std::lock_guard<std::mutex> l(sizes_mu);
-    sizes.push_back(n);
-  };
+  o.on_group = sizes.Hook();
   GroupingPublisher p(std::move(capture), Signer(), o);
   FakeClock clock;
   FakeRandom random;
@@ -189,10 +202,7 @@ TEST(GroupingPublisherTest, PublishesWaitingTogetherShareOneSignature) {
   raw->Open();
   results.Await(6);
   EXPECT_EQ(p.groups(), 2u);
-  {
-    std::lock_guard<std::mutex> l(sizes_mu);
-    EXPECT_EQ(sizes, (std::vector<size_t>{1, 5}));
-  }
+  EXPECT_EQ(sizes.Get(), (std::vector<size_t>{1, 5}));
   const std::vector<Envelope> got = raw->got();
   ASSERT_EQ(got.size(), 6u);
   std::set<std::string> sigs;
@@ -218,9 +228,9 @@ TEST(GroupingPublisherTest, PublishesWaitingTogetherShareOneSignature) {
 TEST(GroupingPublisherTest, ABatchIsSignedOnceAndCompletesInACompletionBatch) {
   auto capture = std::make_unique<Capture>();
   Capture* raw = capture.get();
-  std::vector<size_t> sizes;  // on_group: told on the publishing thread for a batch
+  GroupSizes sizes;  // on_group: told on the publishing thread for a batch
   GroupingPublisherOptions opts;
-  opts.on_group = [&](size_t n) { sizes.push_back(n); };
+  opts.on_group = sizes.Hook();
   GroupingPublisher p(std::move(capture), Signer(), opts);
   FakeClock clock;
   FakeRandom random;
@@ -250,7 +260,7 @@ TEST(GroupingPublisherTest, ABatchIsSignedOnceAndCompletesInACompletionBatch) {
     EXPECT_EQ(VerifyEnvelopeAuth(*stored, Keys()), "");
   }
   EXPECT_EQ(p.groups(), 0u) << "a batch does not wait for the grouper";
-  EXPECT_EQ(sizes, (std::vector<size_t>{5})) << "a batch is one group";
+  EXPECT_EQ(sizes.Get(), (std::vector<size_t>{5})) << "a batch is one group";
 }
 
 // A Part counting the completions of its batch; records the count when the batch closes.
@@ -331,14 +341,10 @@ TEST(GroupingPublisherTest, PublishesArrivingWhileAGroupAwaitsItsAcksFormTheNext
   auto capture = std::make_unique<Capture>(/*hold=*/true);
   Capture* raw = capture.get();
   Results results;
-  std::mutex sizes_mu;
-  std::vector<size_t> sizes;
+  GroupSizes sizes;
   GroupingPublisherOptions opts;
   opts.max_groups_in_flight = 1;
-  opts.on_group = [&](size_t n) {
-    std::lock_guard<std::mutex> l(sizes_mu);
-    sizes.push_back(n);
-  };
+  opts.on_group = sizes.Hook();
   GroupingPublisher p(std::move(capture), Signer(), opts);
   FakeClock clock;
   FakeRandom random;
@@ -353,10 +359,7 @@ TEST(GroupingPublisherTest, PublishesArrivingWhileAGroupAwaitsItsAcksFormTheNext
   for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
   results.Await(6);
   EXPECT_EQ(p.groups(), 2u);
-  {
-    std::lock_guard<std::mutex> l(sizes_mu);
-    EXPECT_EQ(sizes, (std::vector<size_t>{1, 5}));
-  }
+  EXPECT_EQ(sizes.Get(), (std::vector<size_t>{1, 5}));
   for (const Status& st : results.statuses) EXPECT_TRUE(st.ok()) << st.ToString();
   // The five share one signature.
   std::set<std::string> sigs;
