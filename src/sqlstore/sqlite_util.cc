@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/file_mode.h"
+#include "sqlstore/wal_buffer_vfs.h"
 
 namespace vv::sqlstore {
 
@@ -18,10 +19,12 @@ Result<Db> Db::Open(const std::string& path, std::string_view label) {
   // Owner-only before SQLite creates it 0644 (its -wal/-shm inherit the mode; issue 12). A
   // failure here (e.g. a missing directory) is reported by SQLite's own open below.
   const bool private_file = EnsurePrivateFile(path).ok();
+  Result<const char*> vfs = WalBufferVfsName();
+  if (!vfs.ok()) return Status::Unavailable(std::string(label) + ": " + vfs.status().message());
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+                           *vfs);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);

@@ -19,7 +19,8 @@ namespace vv::sqlstore {
 
 // Db: one owned SQLite connection, opened read-write (the file is created when missing) in
 // serialized threading mode (SQLITE_OPEN_FULLMUTEX) with a 5 s busy timeout, so several
-// connections and processes may share one file (together with WAL mode, which the owner sets).
+// connections and processes may share one file (together with WAL mode, which the owner sets),
+// through the WAL-buffering VFS (wal_buffer_vfs.h: a commit's log frames in one write).
 // Thread-safety: the handle may be used from several threads, but a sequence of statements
 // that must not interleave needs the owner's own lock. Ownership: owns the connection (closed
 // by the destructor unless release()d); movable, not copyable.

@@ -878,7 +878,8 @@ TEST_F(EmbeddedQueueTest, DestructorDrainsPendingMessages) {
     }
   }  // destroyed with messages possibly still pending
   ASSERT_EQ(r.size(), static_cast<size_t>(kN));
-  for (int i = 0; i < kN; ++i) EXPECT_TRUE(r.Get(i).status.ok()) << i;
+  for (int i = 0; i < kN; ++i)
+    EXPECT_TRUE(r.Get(i).status.ok()) << i << " " << r.Get(i).status.ToString();
   auto q = OpenQueue();
   ASSERT_NE(q, nullptr);
   EXPECT_EQ(*q->Count(Kind::kIngest), kN);
