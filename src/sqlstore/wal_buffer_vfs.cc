@@ -332,13 +332,24 @@ int CurrentTimeInt64(sqlite3_vfs* v, sqlite3_int64* out) {
   return rc;
 }
 
+// SQLite's process-wide set-up, once, before its first use (see the header): memory statistics
+// off, then sqlite3_initialize. Returns the latter's result code.
+int InitializeSqlite() {
+  static const int rc = [] {
+    // SQLITE_MISUSE when SQLite is already running (something used it first): left as it is.
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return sqlite3_initialize();
+  }();
+  return rc;
+}
+
 }  // namespace
 
 Result<const char*> WalBufferVfsName(std::string_view base_vfs) {
   // One layer per base VFS for the life of the process (see the header).
   static std::mutex mu;
   static std::map<std::string, std::unique_ptr<Layer>, std::less<>> layers;
-  if (sqlite3_initialize() != SQLITE_OK) return Status::Unavailable("sqlite: cannot initialize");
+  if (InitializeSqlite() != SQLITE_OK) return Status::Unavailable("sqlite: cannot initialize");
   std::lock_guard<std::mutex> lock(mu);
   auto it = layers.find(base_vfs);
   if (it != layers.end()) return it->second->name.c_str();

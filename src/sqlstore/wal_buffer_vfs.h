@@ -24,6 +24,13 @@
 // Files other than a WAL, and a WAL whose database file this VFS did not open, pass straight
 // through.
 //
+// The first call also sets SQLite up for the process, before SQLite's first use: memory
+// statistics off (SQLITE_CONFIG_MEMSTATUS 0: their one global mutex is otherwise taken by every
+// sqlite3_malloc and sqlite3_free of every connection - in the engine, whose fetch and store
+// threads both run SQLite, lock, unlock and futex wake-ups on it were ~10 % of the CPU), then
+// sqlite3_initialize. sqlite3_memory_used and sqlite3_status report nothing after that; nothing
+// here uses them. Should SQLite already be running, the setting is left as it is.
+//
 // Registration is process-wide (sqlite3_vfs_register is SQLite's own global list): each base VFS
 // gets one layered VFS, registered on first use and never unregistered (a VFS must outlive every
 // connection that uses it). Thread-safety: any thread may call WalBufferVfsName; the files of one

@@ -270,6 +270,18 @@ TEST_F(WalBufferVfsTest, AFailedWriteFailsTheCommitAndLeavesTheDatabaseWhole) {
   }
 }
 
+TEST_F(WalBufferVfsTest, SqliteRunsWithoutMemoryStatistics) {
+  // The fixture's WalBufferVfsName() is this process's first use of SQLite: it turned the
+  // statistics (and their global mutex around every allocation) off.
+  sqlite3* db = OpenDb("stats.db", layered_);
+  ASSERT_EQ(Insert(db, 0, 50), SQLITE_OK);
+  EXPECT_EQ(sqlite3_memory_used(), 0);
+  sqlite3_int64 current = -1;
+  sqlite3_int64 highwater = -1;
+  EXPECT_EQ(sqlite3_status64(SQLITE_STATUS_MALLOC_COUNT, &current, &highwater, 0), SQLITE_OK);
+  EXPECT_EQ(current, 0);
+}
+
 TEST_F(WalBufferVfsTest, NamesItselfInTheVfsChainAndRefusesAnUnknownBase) {
   sqlite3* layered = OpenDb("name.db", layered_);
   char* name = nullptr;
