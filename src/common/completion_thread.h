@@ -49,9 +49,12 @@ class CompletionThread {
       MutexLock l(&mu_);
       while (max_waiting_ > 0 && !stopping_ && waiting_.size() >= max_waiting_) room_.Wait(&mu_);
       if (!stopping_) {
+        // The thread sleeps only while nothing waits: the post that ends that wakes it; the
+        // others find it awake, or already woken (no futex call each).
+        const bool wake = waiting_.empty();
         waiting_.push_back(std::move(item));
         l.Unlock();
-        wake_.Signal();
+        if (wake) wake_.Signal();
         return;
       }
     }

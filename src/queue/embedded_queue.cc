@@ -448,6 +448,7 @@ void EmbeddedQueue::PublishBatch(std::vector<Envelope> envelopes, PublishBatchCa
 
 void EmbeddedQueue::Enqueue(Pending* items, size_t n) {
   const char* reject = nullptr;
+  bool wake = false;
   {
     MutexLock l(&mu_);
     if (stopping_ || !writer_running_.load()) {
@@ -456,6 +457,9 @@ void EmbeddedQueue::Enqueue(Pending* items, size_t n) {
       reject = "embedded queue is full";
     } else {
       // Under one lock: the writer takes everything pending at once, so these share a commit.
+      // The writer sleeps only while nothing is pending: the publish that ends that wakes it;
+      // the others find it awake, or already woken.
+      wake = pending_.empty();
       for (size_t i = 0; i < n; ++i) pending_.push_back(std::move(items[i]));
     }
   }
@@ -464,7 +468,7 @@ void EmbeddedQueue::Enqueue(Pending* items, size_t n) {
       items[i].done(Status::Unavailable(reject), PublishOutcome::kStored);
     return;
   }
-  cv_.Signal();
+  if (wake) cv_.Signal();
 }
 
 Status EmbeddedQueue::Health() const {
