@@ -334,36 +334,55 @@ TEST(GroupingPublisherTest, CompletionsWaitingTogetherRunInOneCompletionBatch) {
   EXPECT_EQ(closes, (std::vector<int>{1, 3})) << "one close per run, after its last completion";
 }
 
+// One group in flight at most, over a Capture that holds every ack for the test to return:
+// `raw` is the capture, `p` the publisher; Publish(i) publishes event i.
+class OneGroupInFlightTest : public ::testing::Test {
+ protected:
+  OneGroupInFlightTest() : p_(MakeCapture(), Signer(), Options()) {}
+  std::unique_ptr<Capture> MakeCapture() {
+    auto capture = std::make_unique<Capture>(/*hold=*/true);
+    raw_ = capture.get();
+    return capture;
+  }
+  GroupingPublisherOptions Options() {
+    GroupingPublisherOptions opts;
+    opts.max_groups_in_flight = 1;
+    opts.on_group = sizes_.Hook();
+    return opts;
+  }
+  void Publish(int i) { p_.Publish(Ingest(clock_, random_, i), results_.Callback()); }
+  void AckAllHeld(Status s = Status::Ok()) {
+    for (auto& cb : raw_->TakeHeld()) cb(s, PublishOutcome::kStored);
+  }
+
+  Capture* raw_ = nullptr;
+  Results results_;
+  GroupSizes sizes_;
+  FakeClock clock_;
+  FakeRandom random_;
+  GroupingPublisher p_;
+};
+
 // Self-clocking: while max_groups_in_flight groups wait for their acks, the publishes that
 // arrive wait too and go out as ONE group when an ack round trip ends (JetStream's acks take
 // ~1 ms; that is when a loaded gateway's publishes gather).
-TEST(GroupingPublisherTest, PublishesArrivingWhileAGroupAwaitsItsAcksFormTheNextGroup) {
-  auto capture = std::make_unique<Capture>(/*hold=*/true);
-  Capture* raw = capture.get();
-  Results results;
-  GroupSizes sizes;
-  GroupingPublisherOptions opts;
-  opts.max_groups_in_flight = 1;
-  opts.on_group = sizes.Hook();
-  GroupingPublisher p(std::move(capture), Signer(), opts);
-  FakeClock clock;
-  FakeRandom random;
-  p.Publish(Ingest(clock, random, 0), results.Callback());
-  raw->AwaitHeld(1);  // group {0} is out, its ack not back
-  for (int i = 1; i <= 5; ++i) p.Publish(Ingest(clock, random, i), results.Callback());
+TEST_F(OneGroupInFlightTest, PublishesArrivingWhileAGroupAwaitsItsAcksFormTheNextGroup) {
+  Publish(0);
+  raw_->AwaitHeld(1);  // group {0} is out, its ack not back
+  for (int i = 1; i <= 5; ++i) Publish(i);
   // (Were the bound ignored, the grouper would be free to hand these on now.)
   std::this_thread::sleep_for(20ms);
-  EXPECT_EQ(raw->got().size(), 1u) << "nothing more goes out while a group is in flight";
-  for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
-  raw->AwaitHeld(5);  // the ack ended the flight: 1..5 went out together
-  for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
-  results.Await(6);
-  EXPECT_EQ(p.groups(), 2u);
-  EXPECT_EQ(sizes.Get(), (std::vector<size_t>{1, 5}));
-  for (const Status& st : results.statuses) EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(raw_->got().size(), 1u) << "nothing more goes out while a group is in flight";
+  AckAllHeld();
+  raw_->AwaitHeld(5);  // the ack ended the flight: 1..5 went out together
+  AckAllHeld();
+  results_.Await(6);
+  EXPECT_EQ(p_.groups(), 2u);
+  EXPECT_EQ(sizes_.Get(), (std::vector<size_t>{1, 5}));
+  for (const Status& st : results_.statuses) EXPECT_TRUE(st.ok()) << st.ToString();
   // The five share one signature.
   std::set<std::string> sigs;
-  const std::vector<Envelope> got = raw->got();
+  const std::vector<Envelope> got = raw_->got();
   ASSERT_EQ(got.size(), 6u);
   for (size_t i = 1; i < got.size(); ++i) {
     auto stored = ParseEnvelope(got[i].wire);
@@ -375,60 +394,43 @@ TEST(GroupingPublisherTest, PublishesArrivingWhileAGroupAwaitsItsAcksFormTheNext
 
 // Publishes that arrive while a group awaits its acks do not wake the grouper (it could not
 // form a group): the last ack does. Nor does an ack with nothing pending.
-TEST(GroupingPublisherTest, TheGrouperWakesOnlyWhenItCanFormAGroup) {
-  auto capture = std::make_unique<Capture>(/*hold=*/true);
-  Capture* raw = capture.get();
-  Results results;
-  GroupingPublisherOptions opts;
-  opts.max_groups_in_flight = 1;
-  GroupingPublisher p(std::move(capture), Signer(), opts);
-  FakeClock clock;
-  FakeRandom random;
-  p.Publish(Ingest(clock, random, 0), results.Callback());
-  raw->AwaitHeld(1);  // group {0} in flight; the grouper sleeps until its ack
+TEST_F(OneGroupInFlightTest, TheGrouperWakesOnlyWhenItCanFormAGroup) {
+  Publish(0);
+  raw_->AwaitHeld(1);  // group {0} in flight; the grouper sleeps until its ack
   for (int i = 1; i <= 50; ++i) {
-    p.Publish(Ingest(clock, random, i), results.Callback());
+    Publish(i);
     std::this_thread::sleep_for(200us);  // each publish a moment of its own to wake it in
   }
-  EXPECT_EQ(raw->got().size(), 1u);
-  for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
-  raw->AwaitHeld(50);  // the ack woke it: 1..50 as one group
-  for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
-  results.Await(51);
-  EXPECT_EQ(p.groups(), 2u);
+  EXPECT_EQ(raw_->got().size(), 1u);
+  AckAllHeld();
+  raw_->AwaitHeld(50);  // the ack woke it: 1..50 as one group
+  AckAllHeld();
+  results_.Await(51);
+  EXPECT_EQ(p_.groups(), 2u);
   // Nothing pending when the second group's ack came back: no wake-up for that either. (A
   // spurious wake-up of the condition variable itself is possible, rarely: one is allowed.)
   std::this_thread::sleep_for(20ms);
-  EXPECT_LE(p.idle_wakeups(), 1u);
-  // An idle publisher still answers a lone publish at once.
-  p.Publish(Ingest(clock, random, 99), results.Callback());
-  raw->AwaitHeld(1);
-  for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
-  results.Await(52);
-  EXPECT_EQ(p.groups(), 3u);
-  for (const Status& st : results.statuses) EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_LE(p_.idle_wakeups(), 1u);
+  // An idle publisher still sends a lone publish at once.
+  Publish(99);
+  raw_->AwaitHeld(1);
+  AckAllHeld();
+  results_.Await(52);
+  EXPECT_EQ(p_.groups(), 3u);
+  for (const Status& st : results_.statuses) EXPECT_TRUE(st.ok()) << st.ToString();
 }
 
 // A failed ack ends the group's flight too (else one NATS error would stall every publish).
-TEST(GroupingPublisherTest, AFailedAckEndsTheFlightToo) {
-  auto capture = std::make_unique<Capture>(/*hold=*/true);
-  Capture* raw = capture.get();
-  Results results;
-  GroupingPublisherOptions opts;
-  opts.max_groups_in_flight = 1;
-  GroupingPublisher p(std::move(capture), Signer(), opts);
-  FakeClock clock;
-  FakeRandom random;
-  p.Publish(Ingest(clock, random, 0), results.Callback());
-  raw->AwaitHeld(1);
-  p.Publish(Ingest(clock, random, 1), results.Callback());
-  for (auto& cb : raw->TakeHeld())
-    cb(Status::Unavailable("nats: timeout"), PublishOutcome::kStored);
-  raw->AwaitHeld(1);
-  for (auto& cb : raw->TakeHeld()) cb(Status::Ok(), PublishOutcome::kStored);
-  results.Await(2);
-  EXPECT_FALSE(results.statuses[0].ok());
-  EXPECT_TRUE(results.statuses[1].ok());
+TEST_F(OneGroupInFlightTest, AFailedAckEndsTheFlightToo) {
+  Publish(0);
+  raw_->AwaitHeld(1);
+  Publish(1);
+  AckAllHeld(Status::Unavailable("nats: timeout"));
+  raw_->AwaitHeld(1);
+  AckAllHeld();
+  results_.Await(2);
+  EXPECT_FALSE(results_.statuses[0].ok());
+  EXPECT_TRUE(results_.statuses[1].ok());
 }
 
 // Destruction hands every pending publish on - without waiting for the acks of the group in
