@@ -128,6 +128,11 @@ int GatewayUnderTest::Stop() {
   return proc_->Terminate(15, std::chrono::seconds(15));
 }
 
+int GatewayUnderTest::Kill() {
+  if (!proc_) return -1;
+  return proc_->Terminate(9, std::chrono::seconds(15));
+}
+
 spectrastrike::HttpsClient GatewayUnderTest::Client(const std::string& cert) const {
   const DevPki& pki = DevPki::Get();
   spectrastrike::TlsClientConfig c;

@@ -89,6 +89,8 @@ class GatewayUnderTest {
   bool Restart();
   // SIGTERM and wait; returns the exit status.
   int Stop();
+  // SIGKILL and wait (no shutdown: what a crash leaves on disk); returns the exit status.
+  int Kill();
 
   // A client presenting the named PKI cert ("producer", "rogue", "revoked", "untrusted"), or
   // no client certificate when `cert` is empty.
