@@ -1149,8 +1149,14 @@ TEST_F(EmbeddedQueueTest, CommitGroupCallbacksShareOneCompletionBatchClosedAfter
   ASSERT_TRUE(r.Wait(kGroup + 1));
   q.reset();  // joins the writer: every part is closed
   for (int i = 0; i <= kGroup; ++i) EXPECT_TRUE(r.Get(i).status.ok()) << i;
-  EXPECT_EQ(log.events,
-            (std::vector<std::string>{"close after 1", "close after " + std::to_string(kGroup)}));
+  // evt-0's group runs in a batch of its own, or - when the completion thread had not woken
+  // for it before the second group was committed (a loaded machine; a commit is quick) - in
+  // the second group's batch: groups waiting together share one (CompletionThread). Either
+  // way the kGroup callbacks share ONE batch, closed after the last of them.
+  const std::vector<std::string> apart{"close after 1", "close after " + std::to_string(kGroup)};
+  const std::vector<std::string> together{"close after " + std::to_string(kGroup + 1)};
+  EXPECT_TRUE(log.events == apart || log.events == together)
+      << ::testing::PrintToString(log.events);
   EXPECT_EQ(sizes, (std::vector<size_t>{1, static_cast<size_t>(kGroup)})) << "commit groups";
   EXPECT_EQ(CompletionBatch::Current(), nullptr);  // none on this thread
 }
