@@ -86,7 +86,8 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       : options_(options),
         handler_(handler),
         ssl_ctx_(std::shared_ptr<ssl::context>(std::move(ctx))),
-        acceptor_(net::make_strand(ioc_)),
+        iocs_(MakeContexts(options)),
+        acceptor_(net::make_strand(*iocs_[0])),
         accept_backoff_(acceptor_.get_executor()) {}
 
   Status Bind();
@@ -124,11 +125,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> accepted_{0}, refused_{0}, handshakes_ok_{0}, handshakes_failed_{0},
       sessions_resumed_{0}, requests_{0}, handshakes_evicted_{0}, peers_rejected_{0};
-  net::io_context& io_context() { return ioc_; }
 
  private:
   void DoAccept();
-  void OnAccept(error_code ec, tcp::socket socket);
+  void OnAccept(error_code ec, tcp::socket socket, net::io_context* ioc);
 
   mutable Mutex mu_;
   CondVar cv_;  // conns_ became empty
@@ -155,27 +155,50 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   bool started_ VV_GUARDED_BY(mu_) = false;
   bool stopped_ VV_GUARDED_BY(mu_) = false;
 
-  net::io_context ioc_;
+  // One io_context per io thread (ServerOptions::threads): a connection lives on one of them
+  // (assigned round-robin at accept), so its events and answers never wake another thread -
+  // one shared context made the threads hand work to each other through its scheduler.
+  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(const ServerOptions& o) {
+    const int n = o.threads > 0 ? o.threads
+                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (int i = 0; i < n; ++i) out.push_back(std::make_unique<net::io_context>(1));
+    return out;
+  }
+  const std::vector<std::unique_ptr<net::io_context>> iocs_;
+  size_t next_ioc_ = 0;  // on the acceptor's strand
   tcp::acceptor acceptor_;
   net::steady_timer accept_backoff_;  // on the acceptor's strand
   uint16_t port_ = 0;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   Mutex join_mu_;  // one thread joins threads_ at a time
 };
 
 namespace {
-// The answers given inside one CompletionBatch (Connection::Dispatch): posted to the io threads
-// as ONE handler when the batch closes; it hands each to its connection's strand.
+// The answers given inside one CompletionBatch (Connection::Dispatch): posted to each io
+// thread as ONE handler when the batch closes (one per io_context that has answers); it hands
+// each to its connection's strand, on that thread.
 struct ResponseBatch final : CompletionBatch::Part {
-  explicit ResponseBatch(Server::Impl* s) : srv(s) {}
-  void Close() override {
-    net::post(srv->io_context(), [d = std::move(deliveries)]() mutable {
-      for (auto& deliver : d) deliver();
-    });
+  void Add(net::io_context* ioc, std::function<void()> deliver) {
+    for (auto& [where, d] : deliveries) {
+      if (where == ioc) {
+        d.push_back(std::move(deliver));
+        return;
+      }
+    }
+    deliveries.emplace_back(ioc, std::vector<std::function<void()>>{});
+    deliveries.back().second.push_back(std::move(deliver));
   }
-  Server::Impl* srv;  // kept alive by the connections the deliveries hold
-  std::vector<std::function<void()>> deliveries;
+  void Close() override {
+    for (auto& [ioc, d] : deliveries) {
+      net::post(*ioc, [d = std::move(d)]() mutable {
+        for (auto& deliver : d) deliver();
+      });
+    }
+  }
+  // The io_contexts outlive every connection the deliveries hold (Server::Impl owns them).
+  std::vector<std::pair<net::io_context*, std::vector<std::function<void()>>>> deliveries;
 };
 }  // namespace
 
@@ -183,9 +206,10 @@ struct ResponseBatch final : CompletionBatch::Part {
 // All state is touched only on the connection's strand (the stream's executor).
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket&& socket, std::shared_ptr<Server::Impl> srv, std::string remote,
-             std::string source, uint64_t id)
+  Connection(tcp::socket&& socket, std::shared_ptr<Server::Impl> srv, net::io_context* ioc,
+             std::string remote, std::string source, uint64_t id)
       : srv_(std::move(srv)),
+        ioc_(ioc),
         ctx_(srv_->TlsContext()),
         stream_(std::move(socket), *ctx_),
         reader_(ReaderLimitsFor(srv_->options_)),
@@ -480,8 +504,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       // thread: one wake-up per group instead of one per request (issue 15).
       if (CompletionBatch* batch = CompletionBatch::Current()) {
         Server::Impl* srv = self->srv_.get();
-        batch->PartFor<ResponseBatch>(srv, [srv] { return std::make_unique<ResponseBatch>(srv); })
-            .deliveries.push_back(std::move(deliver));
+        net::io_context* ioc = self->ioc_;
+        batch->PartFor<ResponseBatch>(srv, [] { return std::make_unique<ResponseBatch>(); })
+            .Add(ioc, std::move(deliver));
         return;
       }
       deliver();
@@ -564,6 +589,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   std::shared_ptr<Server::Impl> srv_;
+  net::io_context* const ioc_;  // the io thread's context this connection lives on
   std::shared_ptr<ssl::context> ctx_;  // must outlive stream_ (declared before it)
   beast::ssl_stream<beast::tcp_stream> stream_;
   RequestReader reader_;
@@ -604,15 +630,14 @@ void Server::Impl::Start() {
     if (started_ || stopped_) return;
     started_ = true;
   }
-  work_.emplace(net::make_work_guard(ioc_));
+  for (auto& ioc : iocs_) work_.push_back(net::make_work_guard(*ioc));
   net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->DoAccept(); });
-  int n = options_.threads > 0 ? options_.threads
-                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 0; i < n; ++i) {
-    threads_.emplace_back([this] {
+  for (auto& owned : iocs_) {
+    net::io_context* ioc = owned.get();
+    threads_.emplace_back([ioc] {
       for (;;) {
         try {
-          ioc_.run();
+          ioc->run();
           return;
         } catch (const std::exception& e) {
           spdlog::error("http server io thread: uncaught exception: {}", e.what());
@@ -625,11 +650,15 @@ void Server::Impl::Start() {
 }
 
 void Server::Impl::DoAccept() {
-  acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(
-                                                     &Server::Impl::OnAccept, shared_from_this()));
+  // The next connection's io thread, round-robin (on the acceptor's strand).
+  net::io_context* ioc = iocs_[next_ioc_++ % iocs_.size()].get();
+  acceptor_.async_accept(net::make_strand(*ioc),
+                         [self = shared_from_this(), ioc](error_code ec, tcp::socket socket) {
+                           self->OnAccept(ec, std::move(socket), ioc);
+                         });
 }
 
-void Server::Impl::OnAccept(error_code ec, tcp::socket socket) {
+void Server::Impl::OnAccept(error_code ec, tcp::socket socket, net::io_context* ioc) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
     // E.g. EMFILE: back off briefly instead of spinning on the error.
@@ -687,7 +716,7 @@ void Server::Impl::OnAccept(error_code ec, tcp::socket socket) {
     socket.close(ignored);
   } else {
     socket.set_option(tcp::no_delay(true), ignored);
-    auto conn = std::make_shared<Connection>(std::move(socket), shared_from_this(),
+    auto conn = std::make_shared<Connection>(std::move(socket), shared_from_this(), ioc,
                                              std::move(remote), source, id);
     Register(conn.get(), conn);
     conn->Start();
@@ -813,10 +842,10 @@ void Server::Impl::Stop() {
     }
     drained = conns_.empty();
   }
-  work_.reset();
+  work_.clear();
   if (!drained) {
     spdlog::warn("http server: connections still busy after the shutdown grace period");
-    ioc_.stop();
+    for (auto& ioc : iocs_) ioc->stop();
   }
   Wait();  // with no work left, the io threads return from run()
 }

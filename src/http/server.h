@@ -87,7 +87,9 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0 = ephemeral (see Server::port())
   tls::ServerTlsOptions tls;
-  int threads = 0;  // 0 = std::thread::hardware_concurrency()
+  // io threads, each running an io_context of its own; connections are assigned to them
+  // round-robin at accept. 0 = std::thread::hardware_concurrency().
+  int threads = 0;
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 * 1024;
   size_t max_header_count = 64;
@@ -136,7 +138,7 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   uint16_t port() const;
-  // Starts accepting and runs `threads` io threads on one io_context. Call once.
+  // Starts accepting and runs `threads` io threads, an io_context each. Call once.
   void Start();
   // Graceful: stops accepting, closes idle connections, lets in-flight requests finish for up
   // to shutdown_grace_seconds, then stops the io threads. Idempotent.
