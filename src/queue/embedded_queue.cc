@@ -8,7 +8,6 @@
 #include "common/file_mode.h"
 #include "queue/envelope_codec.h"
 #include "sqlstore/sqlite_util.h"
-#include "sqlstore/wal_buffer_vfs.h"
 
 namespace vv::queue {
 namespace {
@@ -253,14 +252,9 @@ Result<sqlite3*> OpenConnection(const std::string& path, const EmbeddedQueueOpti
   // 0644; the -wal/-shm files inherit the database file's mode (issue 12). A failure here
   // (e.g. a missing directory) is reported by SQLite's own open below.
   const bool private_file = EnsurePrivateFile(path).ok();
-  // A commit's WAL frames go to the file in one write (issue 15: two system calls per frame
-  // were 75 % of the writer's pwrites).
-  Result<const char*> vfs = sqlstore::WalBufferVfsName();
-  if (!vfs.ok()) return Status::Unavailable("embedded queue: " + vfs.status().message());
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           *vfs);
+  int rc = sqlstore::OpenSqlite(
+      path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, &db);
   if (rc != SQLITE_OK) {
     Status s = OpenError(path, "cannot open or create the database file", db, rc);
     sqlite3_close(db);
@@ -914,11 +908,8 @@ struct EmbeddedDeliveryReader::Statements {
 
 Result<std::unique_ptr<EmbeddedDeliveryReader>> EmbeddedDeliveryReader::Open(
     const std::string& path, int busy_timeout_ms) {
-  Result<const char*> vfs = sqlstore::WalBufferVfsName();
-  if (!vfs.ok()) return Status::Unavailable("embedded queue: " + vfs.status().message());
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-                           *vfs);
+  int rc = sqlstore::OpenSqlite(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, &db);
   if (rc != SQLITE_OK) {
     Status s = Status::Unavailable("embedded queue '" + path + "': cannot open for delivery: " +
                                    DbError(db, rc));

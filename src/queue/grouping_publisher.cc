@@ -48,8 +48,7 @@ void GroupingPublisher::Publish(Envelope envelope, PublishCallback done) {
       // its acks, the last ack wakes it (CompleteLater) - a wake-up per publish meanwhile
       // was a futex call and two context switches each, for nothing (issue 15: JetStream
       // path 3.7 futex calls and 3.2 context switches a request).
-      const size_t bound = options_.max_groups_in_flight;
-      wake = pending_.empty() && (bound == 0 || groups_in_flight_ < bound);
+      wake = pending_.empty() && !FlightFull();
       pending_.push_back(std::move(p));
     }
   }
@@ -98,13 +97,10 @@ uint64_t GroupingPublisher::idle_wakeups() const {
 
 void GroupingPublisher::GrouperLoop() {
   std::vector<Pending> group;
-  const size_t max_in_flight = options_.max_groups_in_flight;
   for (;;) {
     {
       MutexLock l(&mu_);
-      const auto idle = [&]() VV_REQUIRES(mu_) {
-        return pending_.empty() || (max_in_flight > 0 && groups_in_flight_ >= max_in_flight);
-      };
+      const auto idle = [&]() VV_REQUIRES(mu_) { return pending_.empty() || FlightFull(); };
       while (!stopping_ && idle()) {
         cv_.Wait(&mu_);
         if (!stopping_ && idle()) ++idle_wakeups_;

@@ -99,6 +99,11 @@ class GroupingPublisher final : public Publisher {
   PublishBatchCallback CompleteLater(PublishBatchCallback done);
 
   void GrouperLoop();
+  // options_.max_groups_in_flight groups await their acks (never, for a bound of 0).
+  bool FlightFull() const VV_REQUIRES(mu_) {
+    return options_.max_groups_in_flight > 0 &&
+           groups_in_flight_ >= options_.max_groups_in_flight;
+  }
 
   std::unique_ptr<Publisher> inner_;
   const std::shared_ptr<const EnvelopeSigner> signer_;

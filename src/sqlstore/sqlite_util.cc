@@ -19,14 +19,11 @@ Result<Db> Db::Open(const std::string& path, std::string_view label) {
   // Owner-only before SQLite creates it 0644 (its -wal/-shm inherit the mode; issue 12). A
   // failure here (e.g. a missing directory) is reported by SQLite's own open below.
   const bool private_file = EnsurePrivateFile(path).ok();
-  Result<const char*> vfs = WalBufferVfsName();
-  if (!vfs.ok()) return Status::Unavailable(std::string(label) + ": " + vfs.status().message());
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           *vfs);
+  int rc =
+      OpenSqlite(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, &db);
   if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
     return Status::Unavailable(std::string(label) + ": cannot open " + path + ": " + msg);
   }
@@ -39,6 +36,13 @@ Result<Db> Db::Open(const std::string& path, std::string_view label) {
   }
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   return Db(db);
+}
+
+int OpenSqlite(const std::string& path, int flags, sqlite3** db) {
+  *db = nullptr;
+  Result<const char*> vfs = WalBufferVfsName();
+  if (!vfs.ok()) return SQLITE_CANTOPEN;
+  return sqlite3_open_v2(path.c_str(), db, flags, *vfs);
 }
 
 Db::~Db() { sqlite3_close(db_); }

@@ -45,6 +45,12 @@ class Db {
   sqlite3* db_ = nullptr;
 };
 
+// Opens `path` with sqlite3_open_v2 `flags` through the WAL-buffering VFS (wal_buffer_vfs.h):
+// the one way every embedded store opens its file. Returns SQLite's result code; *db as
+// sqlite3_open_v2 leaves it (close it on failure too), null with SQLITE_CANTOPEN when the VFS
+// cannot be set up.
+int OpenSqlite(const std::string& path, int flags, sqlite3** db);
+
 // Runs `sql` (one or more `;`-separated statements, results discarded). On failure:
 // Unavailable("<prefix><SQLite's message>"); callers may classify the message further.
 Status Exec(sqlite3* db, const std::string& sql, std::string_view prefix = "");

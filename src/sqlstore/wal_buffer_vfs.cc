@@ -36,8 +36,7 @@ struct FileState {
   sqlite3_file* real = nullptr;
   const char* key = nullptr;       // a main database: its registered name pointer
   FileState* wal = nullptr;        // a main database: its linked WAL, while open
-  FileState* main = nullptr;       // a WAL: its database file, while open
-  bool gather = false;             // a WAL linked to its database file
+  FileState* main = nullptr;       // a WAL linked to its database file (then it gathers)
   std::string gathered;            // bytes not yet written, from file offset gathered_at
   sqlite3_int64 gathered_at = 0;
   bool commit_header = false;      // the last write was the header of a commit frame
@@ -75,6 +74,13 @@ int WriteGathered(FileState* s) {
   return rc;
 }
 
+// Writes what `s` has gathered, then - when that succeeded - runs `call` on the real file.
+template <class Call>
+int AfterGathered(FileState* s, Call call) {
+  const int rc = WriteGathered(s);
+  return rc != SQLITE_OK ? rc : call(s->real);
+}
+
 // ---- sqlite3_io_methods ---------------------------------------------------------------------
 
 int Close(sqlite3_file* f) {
@@ -86,7 +92,6 @@ int Close(sqlite3_file* f) {
     const int wrc = WriteGathered(s->wal);
     if (rc == SQLITE_OK) rc = wrc;
     s->wal->main = nullptr;
-    s->wal->gather = false;
   }
   if (s->key != nullptr) {
     std::lock_guard<std::mutex> lock(s->layer->mu);
@@ -100,15 +105,14 @@ int Close(sqlite3_file* f) {
 }
 
 int Read(sqlite3_file* f, void* out, int amount, sqlite3_int64 offset) {
-  FileState* s = StateOf(f);
-  const int rc = WriteGathered(s);
-  if (rc != SQLITE_OK) return rc;
-  return s->real->pMethods->xRead(s->real, out, amount, offset);
+  return AfterGathered(StateOf(f), [&](sqlite3_file* r) {
+    return r->pMethods->xRead(r, out, amount, offset);
+  });
 }
 
 int Write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset) {
   FileState* s = StateOf(f);
-  if (!s->gather) return s->real->pMethods->xWrite(s->real, data, amount, offset);
+  if (s->main == nullptr) return s->real->pMethods->xWrite(s->real, data, amount, offset);
   if (!s->gathered.empty() &&
       offset != s->gathered_at + static_cast<sqlite3_int64>(s->gathered.size())) {
     const int rc = WriteGathered(s);
@@ -129,24 +133,17 @@ int Write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset) {
 }
 
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
-  FileState* s = StateOf(f);
-  const int rc = WriteGathered(s);
-  if (rc != SQLITE_OK) return rc;
-  return s->real->pMethods->xTruncate(s->real, size);
+  return AfterGathered(StateOf(f),
+                       [&](sqlite3_file* r) { return r->pMethods->xTruncate(r, size); });
 }
 
 int Sync(sqlite3_file* f, int flags) {
-  FileState* s = StateOf(f);
-  const int rc = WriteGathered(s);
-  if (rc != SQLITE_OK) return rc;
-  return s->real->pMethods->xSync(s->real, flags);
+  return AfterGathered(StateOf(f), [&](sqlite3_file* r) { return r->pMethods->xSync(r, flags); });
 }
 
 int FileSize(sqlite3_file* f, sqlite3_int64* size) {
-  FileState* s = StateOf(f);
-  const int rc = WriteGathered(s);
-  if (rc != SQLITE_OK) return rc;
-  return s->real->pMethods->xFileSize(s->real, size);
+  return AfterGathered(StateOf(f),
+                       [&](sqlite3_file* r) { return r->pMethods->xFileSize(r, size); });
 }
 
 int Lock(sqlite3_file* f, int level) {
@@ -170,17 +167,12 @@ int FileControl(sqlite3_file* f, int op, void* arg) {
     // The chain of VFS names, outermost first, as SQLite's own shims report it.
     const int rc = s->real->pMethods->xFileControl(s->real, op, arg);
     auto** out = static_cast<char**>(arg);
-    if (rc == SQLITE_OK && *out != nullptr) {
-      char* chained = sqlite3_mprintf("%s/%z", s->layer->name.c_str(), *out);
-      *out = chained;
-    } else {
-      *out = sqlite3_mprintf("%s", s->layer->name.c_str());
-    }
+    *out = rc == SQLITE_OK && *out != nullptr
+               ? sqlite3_mprintf("%s/%z", s->layer->name.c_str(), *out)
+               : sqlite3_mprintf("%s", s->layer->name.c_str());
     return SQLITE_OK;
   }
-  const int rc = WriteGathered(s);
-  if (rc != SQLITE_OK) return rc;
-  return s->real->pMethods->xFileControl(s->real, op, arg);
+  return AfterGathered(s, [&](sqlite3_file* r) { return r->pMethods->xFileControl(r, op, arg); });
 }
 
 int SectorSize(sqlite3_file* f) {
@@ -222,10 +214,9 @@ int ShmUnmap(sqlite3_file* f, int delete_flag) {
 }
 
 int Fetch(sqlite3_file* f, sqlite3_int64 offset, int amount, void** out) {
-  FileState* s = StateOf(f);
-  const int rc = WriteGathered(s);
-  if (rc != SQLITE_OK) return rc;
-  return s->real->pMethods->xFetch(s->real, offset, amount, out);
+  return AfterGathered(StateOf(f), [&](sqlite3_file* r) {
+    return r->pMethods->xFetch(r, offset, amount, out);
+  });
 }
 
 int Unfetch(sqlite3_file* f, sqlite3_int64 offset, void* p) {
@@ -290,7 +281,6 @@ int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, in
     if (it != layer->mains.end() && it->second->wal == nullptr &&
         it->second->methods.iVersion >= 2) {
       state->main = it->second;
-      state->gather = true;
       it->second->wal = state.get();
     }
   }

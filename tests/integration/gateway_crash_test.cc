@@ -8,7 +8,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <mutex>
@@ -22,30 +21,6 @@
 
 namespace vv::testing {
 namespace {
-
-// Every dedupe id ("<tenant>/<event_id>") of the ingest rows in the queue file.
-std::set<std::string> StoredDedupeIds(const std::string& queue_path) {
-  std::set<std::string> out;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(queue_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    ADD_FAILURE() << "cannot open " << queue_path;
-    sqlite3_close(db);
-    return out;
-  }
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT dedupe_id FROM messages WHERE kind = 'ingest'", -1, &st,
-                         nullptr) == SQLITE_OK) {
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      const unsigned char* t = sqlite3_column_text(st, 0);
-      if (t != nullptr) out.insert(reinterpret_cast<const char*>(t));
-    }
-  } else {
-    ADD_FAILURE() << sqlite3_errmsg(db);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
 
 TEST(GatewayCrashTest, EveryAcceptedEventSurvivesSigkillUnderLoad) {
   GatewayOptions opts;
@@ -90,7 +65,7 @@ TEST(GatewayCrashTest, EveryAcceptedEventSurvivesSigkillUnderLoad) {
   ASSERT_GE(accepted_count.load(), kKillAfter) << gw.log();
   EXPECT_EQ(status, -SIGKILL) << "the gateway was killed, not stopped";
 
-  const std::set<std::string> stored = StoredDedupeIds(gw.queue_path());
+  const std::set<std::string> stored = gw.QueueDedupeIds();
   std::string audit;
   for (const std::string& line : gw.AuditLines()) audit += line + "\n";
   int missing_rows = 0, missing_audit = 0;

@@ -147,13 +147,44 @@ spectrastrike::HttpsClient GatewayUnderTest::Client(const std::string& cert) con
   return spectrastrike::HttpsClient("127.0.0.1", port_, c, t);
 }
 
-int64_t GatewayUnderTest::QueueCount(const std::string& kind) const {
+namespace {
+// The queue file opened read-only with a 5 s busy timeout; null when it cannot be opened.
+sqlite3* OpenQueueReadOnly(const std::string& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(queue_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     sqlite3_close(db);
-    return -1;
+    return nullptr;
   }
   sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+}  // namespace
+
+std::set<std::string> GatewayUnderTest::QueueDedupeIds() const {
+  std::set<std::string> out;
+  sqlite3* db = OpenQueueReadOnly(queue_path_);
+  if (db == nullptr) {
+    ADD_FAILURE() << "cannot open " << queue_path_;
+    return out;
+  }
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT dedupe_id FROM messages WHERE kind = 'ingest'", -1, &st,
+                         nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(st, 0);
+      if (t != nullptr) out.insert(reinterpret_cast<const char*>(t));
+    }
+  } else {
+    ADD_FAILURE() << sqlite3_errmsg(db);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+int64_t GatewayUnderTest::QueueCount(const std::string& kind) const {
+  sqlite3* db = OpenQueueReadOnly(queue_path_);
+  if (db == nullptr) return -1;
   sqlite3_stmt* st = nullptr;
   int64_t n = -1;
   if (sqlite3_prepare_v2(db, "SELECT count(*) FROM messages WHERE kind = ?1", -1, &st, nullptr) ==

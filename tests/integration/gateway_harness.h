@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "fakes/process.h"
@@ -98,6 +99,9 @@ class GatewayUnderTest {
 
   // Rows in the embedded queue of a kind ("ingest" / "dead_letter").
   int64_t QueueCount(const std::string& kind) const;
+  // The dedupe ids ("<tenant>/<event_id>") of the embedded queue's ingest rows (a failure to
+  // read is a test failure, ADD_FAILURE).
+  std::set<std::string> QueueDedupeIds() const;
   // The audit log's records (parsed lines).
   std::vector<std::string> AuditLines() const;
 
