@@ -303,7 +303,8 @@ void GatewayService::FinishBatch(const std::shared_ptr<BatchCall>& call, Status 
     return;
   }
 
-  json::Value results = json::Value::MakeArray();
+  json::Array results;
+  results.reserve(call->events.size());
   int64_t accepted = 0;
   for (size_t i = 0; i < call->events.size(); ++i) {
     const BatchCall::Event& e = call->events[i];
@@ -315,7 +316,7 @@ void GatewayService::FinishBatch(const std::shared_ptr<BatchCall>& call, Status 
       r.Set("status", e.verdict.http_status);
       r.Set("accepted", false);
       r.Set("detail", e.verdict.detail);
-      results.Push(std::move(r));
+      results.push_back(std::move(r));
       continue;
     }
     accepted++;
@@ -326,13 +327,13 @@ void GatewayService::FinishBatch(const std::shared_ptr<BatchCall>& call, Status 
     r.Set("accepted", true);
     r.Set("event_id", ec.event_id);
     if (e.duplicate) r.Set("duplicate", true);
-    results.Push(std::move(r));
+    results.push_back(std::move(r));
   }
   json::Value body = json::Value::MakeObject();
   body.Set("batch_id", batch_id);
   body.Set("accepted", accepted);
   body.Set("rejected", rejected);
-  body.Set("results", std::move(results));
+  body.Set("results", json::Value(std::move(results)));
   Answer(*call, http::Response{207, json::Canonical(body), "application/json"});
 }
 

@@ -1,5 +1,7 @@
 #include "common/text.h"
 
+#include <cstring>
+
 namespace vv::text {
 
 size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* cp) {
@@ -40,13 +42,20 @@ size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* cp) {
   return len;
 }
 
+size_t SkipAscii(std::string_view s, size_t i) {
+  constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+  const size_t n = s.size();
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if ((w & kHighBits) != 0) break;
+  }
+  while (i < n && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  return i;
+}
+
 bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  for (size_t i = 0; i < s.size();) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
+  for (size_t i = SkipAscii(s); i < s.size(); i = SkipAscii(s, i)) {
     uint32_t cp;
     size_t len = DecodeUtf8(s, i, &cp);
     if (len == 0) return false;
@@ -95,6 +104,10 @@ std::string PrintableAscii(std::string_view s, size_t max_chars) {
 size_t CodePointCount(std::string_view s) {
   size_t count = 0;
   for (size_t i = 0; i < s.size(); ++count) {
+    const size_t ascii_end = SkipAscii(s, i);
+    count += ascii_end - i;
+    i = ascii_end;
+    if (i == s.size()) break;
     uint32_t cp;
     size_t len = DecodeUtf8(s, i, &cp);
     i += len == 0 ? 1 : len;

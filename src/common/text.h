@@ -19,6 +19,10 @@ inline constexpr uint32_t kReplacementChar = 0xFFFD;
 // sequence returns 0 (the caller decides: refuse, or replace the one byte s[i]).
 size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* cp);
 
+// The index of the first byte >= 0x80 in s at or after `from` (s.size() when none): ASCII is
+// skipped eight bytes at a time. The fast path of every scan below.
+size_t SkipAscii(std::string_view s, size_t from = 0);
+
 // True when `s` is entirely valid UTF-8.
 bool IsValidUtf8(std::string_view s);
 

@@ -111,6 +111,9 @@ AllProofs AllInclusionProofs(const std::vector<std::string>& leaf_hashes) {
     return out;
   }
   out.proofs.resize(leaf_hashes.size());
+  size_t depth = 0;  // ceil(log2(size)): the longest path
+  while ((uint64_t{1} << depth) < leaf_hashes.size()) ++depth;
+  for (std::vector<std::string>& p : out.proofs) p.reserve(depth);
   out.root = AllPaths(leaf_hashes, 0, leaf_hashes.size(), &out.proofs);
   return out;
 }

@@ -974,11 +974,18 @@ Validated<CanonicalPayload> ValidateCanonicalPayload(const json::Value& payload,
 }
 
 json::Value BuildNormalizedRequest(const TopLevel& top, const CanonicalPayload& canonical) {
+  CanonicalPayload copy = canonical;
+  return BuildNormalizedRequest(top, std::move(copy));
+}
+
+json::Value BuildNormalizedRequest(const TopLevel& top, CanonicalPayload&& canonical) {
   json::Object sm;
+  sm.reserve(3);
   sm.emplace_back("tenant_id", json::Value(top.signed_metadata.tenant_id));
   sm.emplace_back("operator_id", json::Value(top.signed_metadata.operator_id));
   sm.emplace_back("campaign_id", json::Value(top.signed_metadata.campaign_id));
   json::Object o;
+  o.reserve(8);
   o.emplace_back("operator_id", json::Value(top.operator_id));
   o.emplace_back("campaign_id", json::Value(top.campaign_id));
   o.emplace_back("tenant_id", json::Value(top.tenant_id));
@@ -986,7 +993,7 @@ json::Value BuildNormalizedRequest(const TopLevel& top, const CanonicalPayload& 
   o.emplace_back("timestamp", json::Value(top.timestamp));
   o.emplace_back("nonce", json::Value(top.nonce));
   o.emplace_back("signed_metadata", json::Value(std::move(sm)));
-  o.emplace_back("payload", canonical.normalized);
+  o.emplace_back("payload", std::move(canonical.normalized));
   return json::Value(std::move(o));
 }
 

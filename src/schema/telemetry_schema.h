@@ -109,5 +109,7 @@ Validated<CanonicalPayload> ValidateCanonicalPayload(const json::Value& payload,
 // the normalised canonical payload (wire-contract 5). Its canonical JSON equals the producer's
 // sorted body when nothing was normalised (vector A.3).
 json::Value BuildNormalizedRequest(const TopLevel& top, const CanonicalPayload& canonical);
+// The same, taking the normalised payload over (no copy of it: the hot path's form).
+json::Value BuildNormalizedRequest(const TopLevel& top, CanonicalPayload&& canonical);
 
 }  // namespace vv::schema

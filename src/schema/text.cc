@@ -65,9 +65,18 @@ char32_t FoldCp(char32_t c) {
   return c;
 }
 
+// An all-ASCII string seen as its code points (no decoding, no copy).
+struct AsciiCodePoints {
+  std::string_view s;
+  size_t size() const { return s.size(); }
+  char32_t operator[](size_t i) const { return static_cast<unsigned char>(s[i]); }
+};
+
+// Seq: std::vector<char32_t> (decoded text) or AsciiCodePoints.
+template <class Seq>
 class Matcher {
  public:
-  explicit Matcher(const std::vector<char32_t>& cp) : cp_(cp) {}
+  explicit Matcher(const Seq& cp) : cp_(cp) {}
 
   bool Boundary(size_t p) const {
     bool before = p > 0 && IsWordCp(cp_[p - 1]);
@@ -113,8 +122,10 @@ class Matcher {
   }
 
   bool MatchAt(size_t p) const {
+    const char32_t first = FoldCp(cp_[p]);
+    if (first != 'u' && first != 'd' && first != 'i' && first != 'o') return false;
     if (!Boundary(p)) return false;
-    switch (FoldCp(cp_[p])) {
+    switch (first) {
       case 'u': {
         if (TwoWords(p, "union", "select")) return true;
         size_t q = p;
@@ -136,8 +147,17 @@ class Matcher {
   }
 
  private:
-  const std::vector<char32_t>& cp_;
+  const Seq& cp_;
 };
+
+template <class Seq>
+bool MatchesAnywhere(const Seq& cp) {
+  Matcher<Seq> m(cp);
+  for (size_t p = 0; p < cp.size(); ++p) {
+    if (m.MatchAt(p)) return true;
+  }
+  return false;
+}
 
 // Fast pre-filter: every pattern contains one of these letters at a word start.
 bool MayContainKeyword(std::string_view s) {
@@ -219,12 +239,9 @@ std::string SanitizeText(std::string_view s) { return HtmlEscape(PyStrip(s)); }
 
 bool ContainsInjectionPattern(std::string_view utf8) {
   if (utf8.size() < 6 || !MayContainKeyword(utf8)) return false;  // shortest match: "or 1=1"
-  std::vector<char32_t> cp = Decode(utf8);
-  Matcher m(cp);
-  for (size_t p = 0; p < cp.size(); ++p) {
-    if (m.MatchAt(p)) return true;
-  }
-  return false;
+  // ASCII text (the common case) is matched in place; other text decoded first.
+  if (text::SkipAscii(utf8) == utf8.size()) return MatchesAnywhere(AsciiCodePoints{utf8});
+  return MatchesAnywhere(Decode(utf8));
 }
 
 }  // namespace vv::schema

@@ -51,10 +51,10 @@ Verdict BodyCheck::Run(RequestContext& ctx) const {
 
   auto canonical = schema::ValidateCanonicalPayload(*t.payload, catalog_);
   if (!canonical.ok()) return SchemaReject(ctx, canonical.failure());
-  const schema::CanonicalPayload& c = canonical.value();
+  schema::CanonicalPayload& c = canonical.value();
   ctx.event_id = c.event_id;
   ctx.schema_version = c.schema_version;
-  ctx.ingest_payload = schema::BuildNormalizedRequest(t, c);
+  ctx.ingest_payload = schema::BuildNormalizedRequest(t, std::move(c));
   return Verdict::Pass();
 }
 

@@ -46,6 +46,27 @@ TEST(TextTest, ReplaceInvalidUtf8ReplacesEachBadByteOnce) {
   EXPECT_EQ(ReplaceInvalidUtf8(once), once);
 }
 
+// The ASCII fast path reads eight bytes at a time: a non-ASCII byte at any position of a word
+// stops it there, and the scans built on it agree with a byte-by-byte decode.
+TEST(TextTest, SkipAsciiAndTheScansBuiltOnItAtEveryPosition) {
+  EXPECT_EQ(SkipAscii(""), 0u);
+  EXPECT_EQ(SkipAscii("abc"), 3u);
+  const std::string plain(21, 'a');
+  for (const std::string& ins : {std::string("\xC3\xA9"), std::string("\xFF"),
+                                std::string("\xF0\x9F\x98\x80"), std::string("\xED\xA0\x80")}) {
+    const bool valid = ins.size() == 2 || (ins.size() == 4 && ins[1] != '\xA0');
+    for (size_t at = 0; at <= plain.size(); ++at) {
+      std::string s = plain;
+      s.insert(at, ins);
+      EXPECT_EQ(SkipAscii(s), at);
+      EXPECT_EQ(SkipAscii(s, at + ins.size()), s.size());
+      EXPECT_EQ(IsValidUtf8(s), valid) << at;
+      size_t expected = plain.size() + (valid ? 1 : ins.size());  // invalid bytes count one each
+      EXPECT_EQ(CodePointCount(s), expected) << at;
+    }
+  }
+}
+
 TEST(TextTest, CodePointCount) {
   EXPECT_EQ(CodePointCount(""), 0u);
   EXPECT_EQ(CodePointCount("a\xC3\xA9\xF0\x9F\x98\x80"), 3u);

@@ -170,6 +170,26 @@ TEST(JsonCanonicalTest, EscapesAtRunBoundaries) {
   EXPECT_EQ(Canonical(Value(std::string())), R"("")");
 }
 
+// Plain runs are found eight bytes at a time (SWAR): every byte value, at every position of
+// a word and across word boundaries, is written as it is when written alone.
+TEST(JsonCanonicalTest, EveryByteAtEveryWordPositionEscapesAsAlone) {
+  const std::string plain = "abcdefghijklmnopqrstuvwx";  // three words
+  for (int b = 0; b < 256; ++b) {
+    const std::string one(1, static_cast<char>(b));
+    std::string alone;
+    AppendQuoted(one, &alone);
+    const std::string escaped = alone.substr(1, alone.size() - 2);
+    for (size_t at = 0; at <= plain.size(); ++at) {
+      std::string s = plain;
+      s.insert(at, one);
+      std::string got;
+      AppendQuoted(s, &got);
+      EXPECT_EQ(got, "\"" + plain.substr(0, at) + escaped + plain.substr(at) + "\"")
+          << "byte " << b << " at " << at;
+    }
+  }
+}
+
 TEST(JsonCanonicalTest, ParsedEscapesRoundTrip) {
   EXPECT_EQ(CanonicalOf(R"("\u0000\/\"\\\n")"), R"("\u0000/\"\\\n")");
   auto v = Parse(R"("a\u0000b")");
@@ -268,6 +288,34 @@ TEST(JsonParseTest, DuplicateKeysInLargeObjectsAreFound) {
     std::string nested = "{\"a\":" + ok + ",\"b\":" + ok + ",\"c\":[" + ok + "," + ok + "]}";
     EXPECT_TRUE(Parse(nested).ok()) << n;
   }
+}
+
+// Containers are built when they end (their children wait on one stack): every key stays with
+// its value whatever the nesting, and an object's key survives the keys of its children.
+TEST(JsonParseTest, NestedContainersKeepTheirKeysAndOrder) {
+  const std::string text =
+      R"({"z":{"b":[1,{"c":{"d":[]},"a":{}}],"a":"x"},"y":[[],[[{"k":null}]],{}],"x":{"e":{}}})";
+  auto v = Parse(text);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  // Insertion order kept (Canonical would sort; the member order is what was sent).
+  ASSERT_EQ(v.value().as_object().size(), 3u);
+  EXPECT_EQ(v.value().as_object()[0].first, "z");
+  EXPECT_EQ(v.value().as_object()[1].first, "y");
+  EXPECT_EQ(v.value().as_object()[2].first, "x");
+  const Value& z = *v.value().Find("z");
+  EXPECT_EQ(z.as_object()[0].first, "b");
+  EXPECT_EQ(z.as_object()[1].first, "a");
+  EXPECT_EQ(z.Find("a")->as_string(), "x");
+  const Value& inner = z.Find("b")->as_array()[1];
+  EXPECT_EQ(inner.as_object()[0].first, "c");
+  EXPECT_TRUE(inner.Find("c")->Find("d")->is_array());
+  EXPECT_TRUE(inner.Find("a")->is_object());
+  EXPECT_TRUE(v.value().Find("y")->as_array()[1].as_array()[0].as_array()[0].Find("k")->is_null());
+  EXPECT_EQ(Canonical(v.value()),
+            R"({"x":{"e":{}},"y":[[],[[{"k":null}]],{}],"z":{"a":"x","b":[1,{"a":{},"c":{"d":[]}}]}})");
+  // A key used by a child object is no duplicate of its parent's, before or after it.
+  EXPECT_TRUE(Parse(R"({"a":{"a":{"a":1}},"b":{"a":2,"b":{"b":3}}})").ok());
+  ExpectRejected(R"({"a":{"b":1},"c":[{"a":1}],"a":2})", "duplicate");
 }
 
 // A megabyte of one-character keys parses (the old scan was quadratic: seconds of CPU).

@@ -31,6 +31,22 @@ TEST(InjectionDenyListTest, RespectsWordBoundaries) {
   EXPECT_TRUE(ContainsInjectionPattern("\xe2\x80\x9cunion select\xe2\x80\x9d"));
 }
 
+// ASCII text is matched in place, other text decoded first: both give the same answers, at
+// the start, the middle and the end of the text.
+TEST(InjectionDenyListTest, AsciiAndDecodedTextAgree) {
+  for (const char* pattern : {"union select", "DROP TABLE", "or 1=1", "insert into",
+                              "update t set", "delete  from"}) {
+    const std::string p = pattern;
+    for (const std::string& text : {p, "x " + p, p + " x", "(" + p + ")"}) {
+      EXPECT_TRUE(ContainsInjectionPattern(text)) << text;
+      EXPECT_TRUE(ContainsInjectionPattern(text + " \xc3\xa9")) << text;  // not ASCII
+      EXPECT_TRUE(ContainsInjectionPattern("\xe2\x80\x9c" + text)) << text;
+    }
+    EXPECT_FALSE(ContainsInjectionPattern("x" + p)) << p;
+    EXPECT_FALSE(ContainsInjectionPattern("x" + p + " \xc3\xa9")) << p;
+  }
+}
+
 TEST(InjectionDenyListTest, UnicodeWhitespaceAndCaseFoldingLikePython) {
   EXPECT_TRUE(ContainsInjectionPattern("union\xc2\xa0select"));   // NBSP is \s in Python
   EXPECT_TRUE(ContainsInjectionPattern("un\xc4\xb1on select"));   // dotless i folds to i
