@@ -147,6 +147,9 @@ class EmbeddedQueue final : public Publisher {
   // The query by which PruneAcked finds the rows due (?1 kind, ?2 cutoff, ?3 limit); tests check
   // its query plan (a range scan of the acked-rows index, never a walk of the table).
   static const char* PruneAckedSql();
+  // The statements of an ack (AckBatch's, then the dead-letter redrive's); tests check their
+  // programs hold no ephemeral table (an IN list or RETURNING builds one per execution).
+  static std::vector<const char*> AckSql();
 
   // Stats: committed write transactions, failed ones, and messages that reached a commit.
   uint64_t commits() const { return commits_.load(); }
