@@ -116,6 +116,22 @@ class EmbeddedQueueTest : public ::testing::Test {
     trace.Set("tenant_id", "t1");
     return MakeIngestEnvelope(payload, trace, dedupe_id, clock_, random_);
   }
+  // Column `column` of every row `sql` gives on the queue's file, each followed by `sep`.
+  std::string ExplainColumn(const std::string& sql, int column, const char* sep) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    std::string out;
+    while (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(st, column);
+      out += (text != nullptr ? reinterpret_cast<const char*>(text) : "") + std::string(sep);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
   Envelope DeadLetter(std::string_view raw) {
     json::Value trace = json::Value::MakeObject();
     trace.Set("reason", "json_decode");
@@ -476,17 +492,8 @@ TEST_F(EmbeddedQueueTest, AnEarlierReleasesInsertAndFetchAreRefused) {
 // call once fewer than `limit` rows were due, i.e. nearly always).
 TEST_F(EmbeddedQueueTest, PruneAckedSearchesTheAckedIndexInsteadOfWalkingTheQueue) {
   { ASSERT_NE(OpenQueue(), nullptr); }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  const std::string sql = std::string("EXPLAIN QUERY PLAN ") + EmbeddedQueue::PruneAckedSql();
-  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
-      << sqlite3_errmsg(db);
-  std::string plan;
-  while (sqlite3_step(st) == SQLITE_ROW)
-    plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3)) + std::string("\n");
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  const std::string plan =
+      ExplainColumn(std::string("EXPLAIN QUERY PLAN ") + EmbeddedQueue::PruneAckedSql(), 3, "\n");
   EXPECT_NE(plan.find("INDEX acked_by_time (kind=? AND acked_at<?)"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << "no sort: " << plan;
@@ -497,22 +504,15 @@ TEST_F(EmbeddedQueueTest, PruneAckedSearchesTheAckedIndexInsteadOfWalkingTheQueu
 // (opened, created and closed per row: more than half of the engine's ack in a profile).
 TEST_F(EmbeddedQueueTest, AckStatementsBuildNoEphemeralTable) {
   { ASSERT_NE(OpenQueue(), nullptr); }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(EmbeddedQueue::AckSql().size(), 4u);
   for (const char* ack : EmbeddedQueue::AckSql()) {
-    sqlite3_stmt* st = nullptr;
-    const std::string sql = std::string("EXPLAIN ") + ack;
-    ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(db);
-    std::string opcodes;
-    while (sqlite3_step(st) == SQLITE_ROW)
-      opcodes += reinterpret_cast<const char*>(sqlite3_column_text(st, 1)) + std::string(" ");
-    sqlite3_finalize(st);
+    const std::string opcodes = ExplainColumn(std::string("EXPLAIN ") + ack, 1, " ");
+    ASSERT_TRUE(opcodes.find("Insert") != std::string::npos ||
+                opcodes.find("Delete") != std::string::npos)
+        << ack << ": " << opcodes;  // a program was read
     EXPECT_EQ(opcodes.find("OpenEphemeral"), std::string::npos) << ack << ": " << opcodes;
     EXPECT_EQ(opcodes.find("OpenAutoindex"), std::string::npos) << ack << ": " << opcodes;
   }
-  sqlite3_close(db);
 }
 
 // Schema 3's point: fetching a batch (its delivery counted) and acking it writes the short
