@@ -48,7 +48,19 @@ Result<std::unique_ptr<SqliteEvidenceStore>> SqliteEvidenceStore::Open(const std
              "SELECT seq, tenant_id, event_id, message_id, integrity_hash, key_id, envelope,"
              " created_at, stored_at FROM evidence LIMIT 0");
   if (!check.ok()) return Status::DataLoss("evidence store: " + path + " has an unexpected schema");
-  return std::unique_ptr<SqliteEvidenceStore>(new SqliteEvidenceStore(std::move(db)));
+  Result<std::unique_ptr<sqlstore::WalCheckpointer>> checkpointer =
+      sqlstore::WalCheckpointer::Start(path);
+  if (!checkpointer.ok())
+    return Status::Unavailable("evidence store: " + checkpointer.status().message());
+  return std::unique_ptr<SqliteEvidenceStore>(
+      new SqliteEvidenceStore(std::move(db), std::move(checkpointer).value()));
+}
+
+SqliteEvidenceStore::SqliteEvidenceStore(sqlstore::Db db,
+                                         std::unique_ptr<sqlstore::WalCheckpointer> checkpointer)
+    : checkpointer_(std::move(checkpointer)), db_(std::move(db)) {
+  MutexLock l(&mu_);
+  checkpointer_->Attach(db_.get());
 }
 
 SqliteEvidenceStore::~SqliteEvidenceStore() = default;

@@ -16,6 +16,7 @@
 #include "common/mutex.h"
 #include "evidence/evidence_store.h"
 #include "sqlstore/sqlite_util.h"
+#include "sqlstore/wal_checkpointer.h"
 
 namespace vv::evidence {
 
@@ -44,8 +45,10 @@ class SqliteEvidenceStore final : public EvidenceStore {
   // The batch (keys checked by the caller) in one transaction (a single record: one
   // statement); all outcomes or an error.
   Result<std::vector<PutOutcome>> PutAll(const std::vector<EvidenceRecord>& records);
-  explicit SqliteEvidenceStore(sqlstore::Db db) : db_(std::move(db)) {}
+  SqliteEvidenceStore(sqlstore::Db db, std::unique_ptr<sqlstore::WalCheckpointer> checkpointer);
   Mutex mu_;
+  // The connection's checkpoints, on a thread of their own (declared first: destroyed last).
+  const std::unique_ptr<sqlstore::WalCheckpointer> checkpointer_;
   const sqlstore::Db db_ VV_GUARDED_BY(mu_);  // the connection: every statement under mu_
 };
 

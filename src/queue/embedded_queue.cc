@@ -402,15 +402,34 @@ Result<std::unique_ptr<EmbeddedQueue>> EmbeddedQueue::Open(const std::string& pa
     sqlite3_close(writer);
     return reader.status();
   }
-  return std::unique_ptr<EmbeddedQueue>(new EmbeddedQueue(writer, *reader, options));
+  std::unique_ptr<sqlstore::WalCheckpointer> checkpointer;
+  if (options.background_checkpoints) {
+    Result<std::unique_ptr<sqlstore::WalCheckpointer>> started =
+        sqlstore::WalCheckpointer::Start(path);
+    if (!started.ok()) {
+      sqlite3_close(*reader);
+      sqlite3_close(writer);
+      return Status::Unavailable("embedded queue: " + started.status().message());
+    }
+    checkpointer = std::move(started).value();
+  }
+  return std::unique_ptr<EmbeddedQueue>(
+      new EmbeddedQueue(writer, *reader, std::move(checkpointer), options));
 }
 
 EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,
+                             std::unique_ptr<sqlstore::WalCheckpointer> checkpointer,
                              const EmbeddedQueueOptions& options)
     : options_(options),
       clock_(options.clock != nullptr ? *options.clock : system_clock_),
       writer_db_(writer_db),
-      reader_db_(reader_db) {
+      reader_db_(reader_db),
+      checkpointer_(std::move(checkpointer)) {
+  if (checkpointer_ != nullptr) {
+    checkpointer_->Attach(writer_db_);
+    MutexLock l(&reader_mu_);
+    checkpointer_->Attach(reader_db_);
+  }
   writer_running_.store(true);
   writer_ = std::thread([this] { WriterLoop(); });
 }
@@ -425,6 +444,7 @@ EmbeddedQueue::~EmbeddedQueue() {
   completions_.Stop();                     // every callback has run
   sqlite3_close(reader_db_);
   sqlite3_close(writer_db_);
+  checkpointer_.reset();  // its connection is the last: it checkpoints and removes the log
 }
 
 void EmbeddedQueue::Publish(Envelope envelope, PublishCallback done) {

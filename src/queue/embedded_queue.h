@@ -63,6 +63,7 @@
 #include "common/status.h"
 #include "queue/envelope_auth.h"
 #include "queue/queue.h"
+#include "sqlstore/wal_checkpointer.h"
 
 struct sqlite3;
 
@@ -91,6 +92,12 @@ struct EmbeddedQueueOptions {
   // thread, before the commit (the gateway's vv_gateway_queue_group_size). Must be cheap and
   // must not call into the queue. nullptr = not told.
   std::function<void(size_t)> on_group;
+  // Checkpoints of the queue file (copying its write-ahead log into the database file) run on
+  // a thread of their own (sqlstore::WalCheckpointer), not inside the writer's COMMIT that
+  // crosses SQLite's 1000-page mark (a stall of every request waiting for the next commit:
+  // ~1000 page copies and an fsync). false: SQLite's automatic checkpoint, in the committing
+  // connection.
+  bool background_checkpoints = true;
   // TEST ONLY: called by the writer just before COMMIT; a non-OK status makes the writer
   // roll the batch back as if COMMIT had failed. Called on the writer thread.
   std::function<Status()> fail_commit_for_test;
@@ -175,7 +182,9 @@ class EmbeddedQueue final : public Publisher {
     std::vector<Outcome> outcomes;
   };
 
-  EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db, const EmbeddedQueueOptions& options);
+  EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,
+                std::unique_ptr<sqlstore::WalCheckpointer> checkpointer,
+                const EmbeddedQueueOptions& options);
   void WriterLoop();
   // On the completion thread: the callbacks of one group, in order.
   static void CompleteGroup(Group& group);
@@ -193,6 +202,9 @@ class EmbeddedQueue final : public Publisher {
 
   mutable Mutex reader_mu_;
   sqlite3* reader_db_ VV_GUARDED_BY(reader_mu_);
+
+  // Both connections' checkpoints (null: SQLite's automatic ones). Destroyed after them.
+  std::unique_ptr<sqlstore::WalCheckpointer> checkpointer_;
 
   mutable Mutex mu_;
   CondVar cv_;  // pending_ gained messages, or stopping_ was set

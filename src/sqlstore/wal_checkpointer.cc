@@ -1,0 +1,117 @@
+#include "sqlstore/wal_checkpointer.h"
+
+#include <sqlite3.h>
+
+#include <string>
+#include <utility>
+
+#include "sqlstore/sqlite_util.h"
+
+namespace vv::sqlstore {
+
+namespace {
+
+// PASSIVE checkpoints one wake-up runs at most while commits keep adding frames behind them.
+constexpr int kMaxRounds = 4;
+
+}  // namespace
+
+Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::string& path,
+                                                                Options options) {
+  sqlite3* db = nullptr;
+  int rc = OpenSqlite(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, &db);
+  auto fail = [&](const std::string& what) {
+    std::string msg = "wal checkpointer for " + path + ": " + what + ": " +
+                      (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return Status::Unavailable(msg);
+  };
+  if (rc != SQLITE_OK) return fail("cannot open");
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 5000);
+  // The database file is synced before the log can be rewound (synchronous=FULL is what makes
+  // a checkpoint durable; a new connection's default may be lower in some builds).
+  rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return fail("PRAGMA synchronous");
+  std::string mode;
+  sqlite3_stmt* st = nullptr;
+  rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
+  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char* t = sqlite3_column_text(st, 0);
+    mode = t != nullptr ? reinterpret_cast<const char*>(t) : "";
+  }
+  rc = sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return fail("PRAGMA journal_mode");
+  if (mode != "wal") {
+    sqlite3_close(db);
+    return Status::InvalidArgument("wal checkpointer for " + path +
+                                      ": the database is not in WAL mode (" + mode + ")");
+  }
+  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(db, options));
+}
+
+WalCheckpointer::WalCheckpointer(sqlite3* db, Options options) : db_(db), options_(options) {
+  if (options_.start_thread) thread_ = std::thread([this] { Loop(); });
+}
+
+WalCheckpointer::~WalCheckpointer() {
+  {
+    MutexLock l(&mu_);
+    stop_ = true;
+    cv_.Signal();
+  }
+  if (thread_.joinable()) thread_.join();
+  sqlite3_close(db_);
+}
+
+void WalCheckpointer::Attach(sqlite3* db) { sqlite3_wal_hook(db, &WalCheckpointer::Hook, this); }
+
+int WalCheckpointer::Hook(void* ctx, sqlite3* db, const char* schema, int frames) {
+  auto* self = static_cast<WalCheckpointer*>(ctx);
+  if (frames >= self->options_.inline_frames) {
+    // The thread has not caught up with a quiet moment: this connection, between its
+    // transactions, copies what is left (as SQLite's automatic checkpoint would), so the next
+    // write transaction rewinds the log. A failure leaves the frames for the next checkpoint.
+    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+        SQLITE_OK)
+      self->inline_++;
+  } else if (frames >= self->options_.threshold_frames) {
+    self->Kick();
+  }
+  return SQLITE_OK;  // the commit stands whatever happens here
+}
+
+void WalCheckpointer::Kick() {
+  if (!options_.start_thread || kicked_.exchange(true)) return;  // already signalled
+  MutexLock l(&mu_);
+  wake_ = true;
+  cv_.Signal();
+}
+
+void WalCheckpointer::Loop() {
+  for (;;) {
+    {
+      MutexLock l(&mu_);
+      while (!wake_ && !stop_) cv_.Wait(&mu_);
+      if (stop_) return;
+      wake_ = false;
+    }
+    kicked_.store(false);  // a commit from now on signals again
+    for (int round = 0; round < kMaxRounds; ++round) {
+      int log = 0, copied = 0;
+      const int rc =
+          sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+      if (rc != SQLITE_OK) {
+        if ((rc & 0xff) != SQLITE_BUSY) errors_++;  // BUSY: another checkpoint is running
+        break;
+      }
+      checkpoints_++;
+      if (copied >= log) {
+        complete_++;
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace vv::sqlstore
