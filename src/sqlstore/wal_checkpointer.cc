@@ -72,13 +72,22 @@ int WalCheckpointer::Hook(void* ctx, sqlite3* db, const char* schema, int frames
     // The thread has not caught up with a quiet moment: this connection, between its
     // transactions, copies what is left (as SQLite's automatic checkpoint would), so the next
     // write transaction rewinds the log. A failure leaves the frames for the next checkpoint.
-    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
-        SQLITE_OK)
+    int log = 0, copied = 0;
+    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
+        SQLITE_OK) {
       self->inline_++;
-  } else if (frames >= self->options_.threshold_frames) {
-    self->Kick();
+      self->checked_.store(log);
+    }
+    return SQLITE_OK;  // the commit stands whatever happens here
   }
-  return SQLITE_OK;  // the commit stands whatever happens here
+  // Frames added since the last checkpoint looked at the log (a log shorter than it was then
+  // has rewound since). Only a full threshold of them wakes the thread: a log that did not
+  // rewind (commits kept coming during the last checkpoint, or a reader still needs old
+  // frames) would otherwise wake it at every commit, for a copy and an fsync of a few pages.
+  int checked = self->checked_.load();
+  if (frames < checked) checked = 0;
+  if (frames - checked >= self->options_.threshold_frames) self->Kick();
+  return SQLITE_OK;
 }
 
 void WalCheckpointer::Kick() {
@@ -106,10 +115,14 @@ void WalCheckpointer::Loop() {
         break;
       }
       checkpoints_++;
+      checked_.store(log);
       if (copied >= log) {
-        complete_++;
+        complete_++;  // the next write transaction rewinds the log
         break;
       }
+      // Commits came in meanwhile. Only a short remainder is worth another round now (it may
+      // complete, and the log rewinds); a long one waits for the next threshold of frames.
+      if (log - copied > options_.threshold_frames / 8) break;
     }
   }
 }

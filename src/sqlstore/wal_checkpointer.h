@@ -8,8 +8,10 @@
 // the batch path, in line with the requests it holds up); in the engine it serialises the copy
 // with the store it could overlap. A WalCheckpointer takes the checkpoints of the connections
 // attached to it: their commits only signal it (sqlite3_wal_hook, which replaces the automatic
-// checkpoint on that connection), and its thread runs PASSIVE checkpoints on a connection of its
-// own - they copy what no reader still needs and never block a writer or a reader.
+// checkpoint on that connection) once `threshold_frames` frames were added since the last
+// checkpoint, and
+// its thread runs PASSIVE checkpoints on a connection of its own - they copy what no reader
+// still needs and never block a writer or a reader.
 //
 // The log must still restart: SQLite rewinds it at the first write transaction after a
 // checkpoint that copied every frame. A thread that checkpoints while writers keep committing
@@ -44,7 +46,7 @@ namespace vv::sqlstore {
 class WalCheckpointer {
  public:
   struct Options {
-    int threshold_frames = 1000;  // a commit leaving this many frames wakes the thread
+    int threshold_frames = 1000;  // this many new frames since the last checkpoint wake the thread
     int inline_frames = 8000;     // ... this many: the committing connection checkpoints
     bool start_thread = true;     // false: tests of the inline bound only
   };
@@ -80,6 +82,8 @@ class WalCheckpointer {
   sqlite3* const db_;  // the thread's own connection
   const Options options_;
   std::atomic<bool> kicked_{false};
+  // The log's length (frames) when the last checkpoint ran; a log shorter than it has rewound.
+  std::atomic<int> checked_{0};
   std::atomic<uint64_t> checkpoints_{0};
   std::atomic<uint64_t> complete_{0};
   std::atomic<uint64_t> inline_{0};

@@ -85,6 +85,35 @@ TEST_F(WalCheckpointerTest, TheThreadCopiesTheLogNotTheCommittingConnection) {
   EXPECT_GE(RowsSeenByAnotherConnection(), 60);
 }
 
+// A log that cannot rewind (here a reader keeps an old snapshot, so no checkpoint copies past
+// it; commits that outrun the thread do the same) still wakes the thread once per threshold of
+// new frames, not at every commit (each wake-up a checkpoint and an fsync).
+TEST_F(WalCheckpointerTest, AThresholdOfNewFramesNotEveryCommitWakesTheThread) {
+  OpenWal();
+  CommitRow();
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM t;", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  WalCheckpointer::Options o;
+  o.threshold_frames = 20;
+  o.inline_frames = 1 << 30;
+  auto ck = WalCheckpointer::Start(path_, o);
+  ASSERT_TRUE(ck.ok()) << ck.status().ToString();
+  (*ck)->Attach(db_);
+  constexpr int kCommits = 300;
+  for (int i = 0; i < kCommits; ++i) {
+    CommitRow();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // the thread keeps up
+  }
+  // At most 3 frames a commit: 900 frames, 45 thresholds, one round each (the log stays long).
+  EXPECT_GE((*ck)->checkpoints(), 1u);
+  EXPECT_LE((*ck)->checkpoints(), 2u * (3u * kCommits / 20u) + 4u);
+  EXPECT_EQ((*ck)->complete_checkpoints(), 0u);
+  sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(reader);
+}
+
 TEST_F(WalCheckpointerTest, TheConnectionBoundsTheLogWhenTheThreadDoesNotCatchUp) {
   OpenWal();
   WalCheckpointer::Options o;
