@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
 #include <string>
 
 #include "common/clock.h"
@@ -223,6 +227,50 @@ TEST(TextTest, EqualsIgnoreAsciiCase) {
 }
 
 // ---- Time formatting ---------------------------------------------------------------------
+
+// The formatter writes the digits itself (no snprintf): it agrees with gmtime_r + snprintf
+// over the years 0001-9999, around every day and second boundary, before 1970 too.
+TEST(IsoFormatUtcTest, AgreesWithGmtimeEverywhere) {
+  auto reference = [](int64_t us, bool always_micros) {
+    int64_t secs = us / 1000000, micros = us % 1000000;
+    if (micros < 0) {
+      micros += 1000000;
+      secs -= 1;
+    }
+    time_t t = static_cast<time_t>(secs);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[64];
+    if (micros != 0 || always_micros)
+      std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld+00:00",
+                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                    tm.tm_sec, static_cast<long long>(micros));
+    else
+      std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return std::string(buf);
+  };
+  const int64_t first = -62135596800LL;  // 0001-01-01T00:00:00
+  const int64_t last = 253402300799LL;   // 9999-12-31T23:59:59
+  std::vector<int64_t> secs = {first, first + 1, -1, 0, 1, 951782400, 1772323199, last - 1, last};
+  uint64_t x = 88172645463325252ULL;  // xorshift: a fixed sweep of the whole range
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    secs.push_back(first + static_cast<int64_t>(x % static_cast<uint64_t>(last - first)));
+  }
+  for (int64_t s : secs) {
+    for (int64_t us : {int64_t{0}, int64_t{1}, int64_t{999999}, int64_t{500000}}) {
+      const int64_t t = s * 1000000 + us;
+      ASSERT_EQ(IsoFormatUtc(t), reference(t, false)) << t;
+      ASSERT_EQ(IsoFormatUtcMicros(t), reference(t, true)) << t;
+    }
+  }
+  // Outside 0001-9999: the reference form.
+  EXPECT_EQ(IsoFormatUtc((last + 1) * 1000000), reference((last + 1) * 1000000, false));
+  EXPECT_EQ(IsoFormatUtc((first - 1) * 1000000), reference((first - 1) * 1000000, false));
+}
 
 TEST(IsoFormatUtcTest, MicrosOmittedWhenZero) {
   EXPECT_EQ(IsoFormatUtc(1772323200LL * 1000000), "2026-03-01T00:00:00+00:00");
