@@ -4,8 +4,12 @@
 
 #include "common/text.h"
 
+// RapidJSON's SSE2 string scan (16 bytes a step, aligned loads) for a StringStream: the only
+// translation unit that includes RapidJSON, so every instantiation sees the same setting.
+#if defined(__SSE2__)
+#define RAPIDJSON_SSE2
+#endif
 #include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
 #include <algorithm>
@@ -248,8 +252,16 @@ class Builder {
 
 Result<Value> Parse(std::string_view text) {
   Builder builder;
-  rapidjson::MemoryStream ms(text.data(), text.size());
-  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  // A NUL-terminated copy with 16 bytes of padding: RapidJSON's SIMD string scan reads aligned
+  // 16-byte blocks, which may run past the terminator (never past the padding), and a
+  // StringStream ends at the first NUL (a NUL in `text` is then trailing data or an unfinished
+  // value: an error either way, as before). The copy costs one memcpy; the scan saves ~15
+  // instructions a byte of string (issue 15).
+  std::string padded;
+  padded.reserve(text.size() + 16);
+  padded.append(text);
+  padded.append(16, '\0');
+  rapidjson::StringStream is(padded.c_str());
   rapidjson::Reader reader;
   // No kParseValidateEncodingFlag: every string and key is checked once, by the Builder
   // (IsValidUtf8, which also refuses the lone surrogates an escape can produce); bytes >= 0x80
@@ -266,6 +278,7 @@ Result<Value> Parse(std::string_view text) {
   }
   // Only whitespace may follow the value.
   for (size_t i = is.Tell(); i < text.size(); ++i) {
+    // (Tell() <= text.size(): the stream never reads past the first NUL.)
     char c = text[i];
     if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
       return Status::InvalidArgument("invalid JSON at offset " + std::to_string(i) +
