@@ -69,7 +69,7 @@ if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   echo "== [3/3] TSan build + tests of the concurrent components =="
   configure build-tsan -DCMAKE_BUILD_TYPE=Release -DVV_SANITIZE=thread -DVV_BUILD_BENCH=OFF
   tsan_targets=()
-  for comp in state queue pkcs11 audit http app conformance engine; do
+  for comp in state queue pkcs11 audit http app conformance engine sqlstore; do
     for f in tests/$comp/*_test.cc; do
       [ -e "$f" ] && tsan_targets+=("$(basename "$f" .cc)")
     done
@@ -79,7 +79,7 @@ if [ "${VV_SKIP_SANITIZERS:-${VV_SKIP_ASAN:-0}}" != "1" ]; then
   tsan_targets+=(vv-audit vv-engine vv-evidence)
   ninja -C build-tsan -j"$JOBS" "${tsan_targets[@]}"
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-    run_ctest build-tsan -L '^(state|queue|pkcs11|audit|http|app|conformance|engine)$'
+    run_ctest build-tsan -L '^(state|queue|pkcs11|audit|http|app|conformance|engine|sqlstore)$'
 fi
 
 if [ "${VV_SKIP_SANITIZERS:-0}" != "1" ] && [ "${VV_SKIP_FUZZ:-0}" != "1" ]; then
