@@ -402,19 +402,15 @@ Result<std::unique_ptr<EmbeddedQueue>> EmbeddedQueue::Open(const std::string& pa
     sqlite3_close(writer);
     return reader.status();
   }
-  std::unique_ptr<sqlstore::WalCheckpointer> checkpointer;
-  if (options.background_checkpoints) {
-    Result<std::unique_ptr<sqlstore::WalCheckpointer>> started =
-        sqlstore::WalCheckpointer::Start(path);
-    if (!started.ok()) {
-      sqlite3_close(*reader);
-      sqlite3_close(writer);
-      return Status::Unavailable("embedded queue: " + started.status().message());
-    }
-    checkpointer = std::move(started).value();
+  Result<std::unique_ptr<sqlstore::WalCheckpointer>> checkpointer =
+      sqlstore::WalCheckpointer::Start(path);
+  if (!checkpointer.ok()) {
+    sqlite3_close(*reader);
+    sqlite3_close(writer);
+    return Status::Unavailable("embedded queue: " + checkpointer.status().message());
   }
   return std::unique_ptr<EmbeddedQueue>(
-      new EmbeddedQueue(writer, *reader, std::move(checkpointer), options));
+      new EmbeddedQueue(writer, *reader, std::move(checkpointer).value(), options));
 }
 
 EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,
@@ -425,8 +421,8 @@ EmbeddedQueue::EmbeddedQueue(sqlite3* writer_db, sqlite3* reader_db,
       writer_db_(writer_db),
       reader_db_(reader_db),
       checkpointer_(std::move(checkpointer)) {
-  if (checkpointer_ != nullptr) {
-    checkpointer_->Attach(writer_db_);
+  checkpointer_->Attach(writer_db_);
+  {
     MutexLock l(&reader_mu_);
     checkpointer_->Attach(reader_db_);
   }

@@ -92,12 +92,6 @@ struct EmbeddedQueueOptions {
   // thread, before the commit (the gateway's vv_gateway_queue_group_size). Must be cheap and
   // must not call into the queue. nullptr = not told.
   std::function<void(size_t)> on_group;
-  // Checkpoints of the queue file (copying its write-ahead log into the database file) run on
-  // a thread of their own (sqlstore::WalCheckpointer), not inside the writer's COMMIT that
-  // crosses SQLite's 1000-page mark (a stall of every request waiting for the next commit:
-  // ~1000 page copies and an fsync). false: SQLite's automatic checkpoint, in the committing
-  // connection.
-  bool background_checkpoints = true;
   // TEST ONLY: called by the writer just before COMMIT; a non-OK status makes the writer
   // roll the batch back as if COMMIT had failed. Called on the writer thread.
   std::function<Status()> fail_commit_for_test;
@@ -203,7 +197,10 @@ class EmbeddedQueue final : public Publisher {
   mutable Mutex reader_mu_;
   sqlite3* reader_db_ VV_GUARDED_BY(reader_mu_);
 
-  // Both connections' checkpoints (null: SQLite's automatic ones). Destroyed after them.
+  // Both connections' checkpoints (copying the write-ahead log into the database file) run on
+  // a thread of their own, not inside the writer's COMMIT that crosses SQLite's 1000-page
+  // mark (a stall of every request waiting for the next commit: ~1000 page copies and an
+  // fsync). Destroyed after both connections.
   std::unique_ptr<sqlstore::WalCheckpointer> checkpointer_;
 
   mutable Mutex mu_;

@@ -18,34 +18,33 @@ constexpr int kMaxRounds = 4;
 
 Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::string& path,
                                                                 Options options) {
+  const std::string what = "wal checkpointer for " + path + ": ";
   sqlite3* db = nullptr;
-  int rc = OpenSqlite(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, &db);
-  auto fail = [&](const std::string& what) {
-    std::string msg = "wal checkpointer for " + path + ": " + what + ": " +
-                      (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  const int rc = OpenSqlite(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, &db);
+  if (rc != SQLITE_OK) {
+    Status s = Status::Unavailable(what + "cannot open: " +
+                                   (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
     sqlite3_close(db);
-    return Status::Unavailable(msg);
-  };
-  if (rc != SQLITE_OK) return fail("cannot open");
+    return s;
+  }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 5000);
   // The database file is synced before the log can be rewound (synchronous=FULL is what makes
   // a checkpoint durable; a new connection's default may be lower in some builds).
-  rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return fail("PRAGMA synchronous");
+  Status setup = Exec(db, "PRAGMA synchronous=FULL", what);
   std::string mode;
-  sqlite3_stmt* st = nullptr;
-  rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
-  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-    const unsigned char* t = sqlite3_column_text(st, 0);
-    mode = t != nullptr ? reinterpret_cast<const char*>(t) : "";
+  if (setup.ok()) {
+    Stmt journal(db, "PRAGMA journal_mode");
+    if (journal.ok() && journal.Step() == Stmt::StepResult::kRow)
+      mode = journal.ColText(0);
+    else
+      setup = Status::Unavailable(what + "PRAGMA journal_mode: " + sqlite3_errmsg(db));
   }
-  rc = sqlite3_finalize(st);
-  if (rc != SQLITE_OK) return fail("PRAGMA journal_mode");
-  if (mode != "wal") {
+  if (setup.ok() && mode != "wal")
+    setup = Status::InvalidArgument(what + "the database is not in WAL mode (" + mode + ")");
+  if (!setup.ok()) {
     sqlite3_close(db);
-    return Status::InvalidArgument("wal checkpointer for " + path +
-                                      ": the database is not in WAL mode (" + mode + ")");
+    return setup;
   }
   return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(db, options));
 }
